@@ -1,0 +1,66 @@
+"""The `kiosk` command. Each subcommand lives in its own module, imported only when used,
+so `kiosk --help` stays fast and a missing optional package only affects its own command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from kiosk import __version__
+
+# name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("kiosk.demo", "run a scripted morning at a store, end to end, and print a summary"),
+}
+
+DESCRIPTION = """\
+The software inside a self-service membership-card kiosk. A member taps a contactless card;
+the touchscreen shows balance, points and tier, and lets them top up, redeem points and sign up.
+The kiosk keeps working offline and syncs every transaction to headquarters (HQ) over MQTT."""
+
+EPILOG = """\
+files:
+  /etc/kiosk/kiosk.toml     configuration written by `kiosk provision` (or --config FILE)
+  /var/lib/kiosk/           journal, snapshots and outbox (the data_dir of the configuration)
+
+exit status:
+  0 success; 1 the operation failed (the message says why); 2 bad usage or bad configuration
+
+Run `kiosk COMMAND --help` for the details of one command."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiosk",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        cmd = sub.add_parser(
+            name,
+            help=help_text,
+            description=getattr(module, "DESCRIPTION", help_text),
+            epilog=getattr(module, "EPILOG", None),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(cmd)
+        cmd.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(args._module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The kiosk's configuration file (/etc/kiosk/kiosk.toml), checked field by field.
+
+A bad value names the file, the field and what was expected, and nothing is loaded."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
+READER_DRIVERS = ("pn532", "pcsc", "rc522", "simulated")
+LOCALES = ("zh_CN", "en")
+SCREENS = ("800x480", "1024x600", "1280x800")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the file and field it concerns."""
+
+    def __init__(self, path: Path | str, field_name: str, problem: str):
+        self.path = str(path)
+        self.field = field_name
+        self.problem = problem
+        super().__init__(f"{path}: {field_name}: {problem}")
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    id: str
+    store: str
+    data_dir: Path
+    locale: str = "zh_CN"
+    screen: str = "800x480"
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    driver: str = "simulated"
+    port: str = ""
+
+
+@dataclass(frozen=True)
+class HqConfig:
+    host: str = ""  # empty: no HQ configured, the kiosk runs standalone
+    port: int = 1883
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    keepalive_s: int = 30
+
+
+@dataclass(frozen=True)
+class SecretsConfig:
+    card_master_key_file: Path | None = None
+    pin_pepper_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceConfig
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
+    hq: HqConfig = field(default_factory=HqConfig)
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    rules_file: Path | None = None
+    source: str = "<defaults>"
+
+
+def _get(table: dict, key: str, kind: type, path: Path | str, prefix: str, default=...):
+    name = f"{prefix}.{key}"
+    if key not in table:
+        if default is ...:
+            raise ConfigError(path, name, "is missing")
+        return default
+    value = table[key]
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(path, name, f"must be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _optional_path(table: dict, key: str, path: Path | str, prefix: str) -> Path | None:
+    value = _get(table, key, str, path, prefix, "")
+    return Path(value) if value else None
+
+
+def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
+    """Build a Config from parsed TOML, refusing unknown tables and wrong types."""
+    known = {"device", "reader", "hq", "secrets", "rules"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(path, key, f"unknown section (expected one of {sorted(known)})")
+    dev = data.get("device")
+    if not isinstance(dev, dict):
+        raise ConfigError(path, "device", "section is missing")
+    device = DeviceConfig(
+        id=_get(dev, "id", str, path, "device"),
+        store=_get(dev, "store", str, path, "device"),
+        data_dir=Path(_get(dev, "data_dir", str, path, "device")),
+        locale=_get(dev, "locale", str, path, "device", "zh_CN"),
+        screen=_get(dev, "screen", str, path, "device", "800x480"),
+    )
+    for name, value in (("device.id", device.id), ("device.store", device.store)):
+        if not _ID.match(value):
+            raise ConfigError(path, name, "must be 1-64 letters, digits, '-' or '_'")
+    if device.locale not in LOCALES:
+        raise ConfigError(path, "device.locale", f"must be one of {LOCALES}")
+    if device.screen not in SCREENS:
+        raise ConfigError(path, "device.screen", f"must be one of {SCREENS}")
+
+    rd = data.get("reader", {})
+    reader = ReaderConfig(
+        driver=_get(rd, "driver", str, path, "reader", "simulated"),
+        port=_get(rd, "port", str, path, "reader", ""),
+    )
+    if reader.driver not in READER_DRIVERS:
+        raise ConfigError(path, "reader.driver", f"must be one of {READER_DRIVERS}")
+
+    hq_table = data.get("hq", {})
+    hq = HqConfig(
+        host=_get(hq_table, "host", str, path, "hq", ""),
+        port=_get(hq_table, "port", int, path, "hq", 1883),
+        tls_ca=_optional_path(hq_table, "tls_ca", path, "hq"),
+        tls_cert=_optional_path(hq_table, "tls_cert", path, "hq"),
+        tls_key=_optional_path(hq_table, "tls_key", path, "hq"),
+        keepalive_s=_get(hq_table, "keepalive_s", int, path, "hq", 30),
+    )
+    if not 1 <= hq.port <= 65535:
+        raise ConfigError(path, "hq.port", "must be between 1 and 65535")
+    if (hq.tls_cert is None) != (hq.tls_key is None):
+        raise ConfigError(path, "hq.tls_key", "tls_cert and tls_key must be given together")
+
+    sec = data.get("secrets", {})
+    secrets = SecretsConfig(
+        card_master_key_file=_optional_path(sec, "card_master_key_file", path, "secrets"),
+        pin_pepper_file=_optional_path(sec, "pin_pepper_file", path, "secrets"),
+    )
+    rules = data.get("rules", {})
+    return Config(
+        device=device,
+        reader=reader,
+        hq=hq,
+        secrets=secrets,
+        rules_file=_optional_path(rules, "file", path, "rules"),
+        source=str(path),
+    )
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and check the configuration; KIOSK_CONFIG overrides the default path."""
+    path = Path(path or os.environ.get("KIOSK_CONFIG") or DEFAULT_PATH)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(path, "-", "file not found (run `kiosk provision` to create it)") from None
+    except PermissionError:
+        raise ConfigError(path, "-", "permission denied (is the service user in its group?)") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(path, "-", f"not valid TOML: {exc}") from None
+    return parse_config(data, path)

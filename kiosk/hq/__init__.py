@@ -1,0 +1,1 @@
+"""Headquarters: the receiver, the authoritative ledger in SQL, admin operations, reports."""

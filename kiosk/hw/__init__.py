@@ -1,0 +1,1 @@
+"""LEDs, buzzer and cash-acceptor pulses, through gpiozero (MockFactory off a Pi)."""

@@ -1,0 +1,1 @@
+"""Domain: money, members, accounts, rules and transactions. Pure Python, no I/O."""

@@ -1,0 +1,1 @@
+"""Local persistence: the append-only journal, atomic snapshots, the outbox for HQ."""

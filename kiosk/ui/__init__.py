@@ -1,0 +1,1 @@
+"""Kivy touchscreen app: screens that show the session state and send it choices."""
