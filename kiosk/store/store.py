@@ -15,6 +15,7 @@ journal's own-device transactions HQ has not acknowledged, rebuilt from the jour
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -107,13 +108,14 @@ class Store:
         self._prev_replay_from = snap.prev_replay_from
         self._rules_doc = snap.rules_doc
         self._meta: dict = dict(snap.meta)
+        self._fallback_rules = rules or default_rules()
         if snap.rules_doc is not None:
             try:
                 rules = parse_rules(snap.rules_doc, f"{snap_path} (rules table)")
             except RulesError as exc:
                 raise StoreCorrupt(snap_path, str(exc)) from None
-        self.ledger = Ledger(snap.state, rules or default_rules(), self.device_id, pepper, pin_params)
-        self._outbox: dict[str, Txn] = {}
+        self.ledger = Ledger(snap.state, rules or self._fallback_rules, self.device_id, pepper, pin_params)
+        self._outbox: dict[str, Txn | dict] = {}  # dict: journalled, decoded on first read
         self._segment_of: dict[str, int] = {}
         self._pending: dict[int, int] = {n: 0 for n in numbers}
         self._since_checkpoint = 0
@@ -137,13 +139,23 @@ class Store:
     def _replay(self, record: dict, segment: int, covered: bool) -> None:
         kind = record["t"]
         if kind == "txn":
-            txn = txn_from_dict(record["txn"])
-            if not covered:
+            data = record["txn"]
+            if covered:
+                # The snapshot holds its effect; only the outbox needs it. Decoding waits until
+                # outbox() is read, which keeps start-up short with a long offline backlog.
+                if not isinstance(data, dict) or not isinstance(data.get("txn_id"), str):
+                    raise TypeError("txn record without a txn_id")
+                own = data.get("device_id") == self.device_id
+                txn_id, entry = data["txn_id"], data
+            else:
+                txn = txn_from_dict(data)
                 self.ledger.state.apply(txn)
                 self._since_checkpoint += 1
-            if txn.device_id == self.device_id:
-                self._outbox[txn.txn_id] = txn
-                self._segment_of[txn.txn_id] = segment
+                own = txn.device_id == self.device_id
+                txn_id, entry = txn.txn_id, txn
+            if own:
+                self._outbox[txn_id] = entry
+                self._segment_of[txn_id] = segment
                 self._pending[segment] += 1
         elif kind == "ack":
             ids = record["ids"]
@@ -242,10 +254,24 @@ class Store:
 
     def outbox(self, limit: int | None = None) -> list[Txn]:
         """This device's committed transactions HQ has not acknowledged, oldest first."""
-        txns = iter(self._outbox.values())
-        if limit is None:
-            return list(txns)
-        return [t for _, t in zip(range(limit), txns, strict=False)]
+        entries = list(itertools.islice(self._outbox.items(), limit))
+        out = []
+        for txn_id, entry in entries:
+            if isinstance(entry, dict):
+                entry = self._decode_journalled(txn_id, entry)
+            out.append(entry)
+        return out
+
+    def _decode_journalled(self, txn_id: str, data: dict) -> Txn:
+        try:
+            txn = txn_from_dict(data)
+        except TxnFormatError as exc:
+            path = self._journal_dir / segment_name(self._segment_of[txn_id])
+            raise StoreCorrupt(path, f"transaction {txn_id[:80]}: {exc}") from None
+        if txn.txn_id != txn_id:
+            raise StoreCorrupt(self._journal_dir, f"transaction {txn_id[:80]} changed its id")
+        self._outbox[txn_id] = txn
+        return txn
 
     def outbox_depth(self) -> int:
         return len(self._outbox)
@@ -307,7 +333,7 @@ class Store:
 
         Returns how many own transactions were re-applied. StaleSnapshot (nothing changed) if
         HQ's snapshot misses transactions that are no longer in the journal."""
-        mine = [t for t in self._outbox.values() if t.seq > own_high_water]
+        mine = [t for t in self.outbox() if t.seq > own_high_water]
         ours = self.ledger.state.last_seq.get(self.device_id, 0)
         if [t.seq for t in mine] != list(range(own_high_water + 1, ours + 1)):
             raise StaleSnapshot(
@@ -334,6 +360,13 @@ class Store:
         except SnapshotError as exc:
             return [str(exc)]
         state = snap.state if snap else LedgerState()
+        rules = self._fallback_rules
+        try:
+            if snap and snap.rules_doc is not None:
+                rules = parse_rules(snap.rules_doc, "snapshot rules")
+        except RulesError as exc:
+            problems.append(str(exc))
+        rebuilt = Ledger(state, rules, self.device_id)  # seeds stock exactly as open does
         for number in self._journal.numbers:
             path = self._journal_dir / segment_name(number)
             try:
@@ -343,14 +376,16 @@ class Store:
                 continue
             if segment.torn:
                 problems.append(f"{path}: torn record at byte {segment.torn.good_end}")
-            if number < self._replay_from:
-                continue
-            for record in segment.records:
-                if record.get("t") == "txn":
-                    try:
-                        state.apply(txn_from_dict(record["txn"]))
-                    except (TxnFormatError, SequenceGap) as exc:
-                        problems.append(f"{path}: {exc}")
+            for index, record in enumerate(segment.records):
+                try:
+                    if record.get("t") == "txn":
+                        txn = txn_from_dict(record.get("txn"))
+                        if number >= self._replay_from:
+                            state.apply(txn)
+                    elif record.get("t") == "rules" and number >= self._replay_from:
+                        rebuilt.use_rules(parse_rules(record.get("doc"), "journal rules record"))
+                except (TxnFormatError, SequenceGap, RulesError) as exc:
+                    problems.append(f"{path}: record {index + 1}: {exc}")
         if not problems:
             if state_to_dict(state) != state_to_dict(self.ledger.state):
                 problems.append("the state rebuilt from disk differs from the state in memory")
