@@ -15,9 +15,11 @@ journal's own-device transactions HQ has not acknowledged, rebuilt from the jour
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kiosk.ledger.codec import state_to_dict
@@ -27,7 +29,15 @@ from kiosk.ledger.rules import Rules, RulesError, parse_rules
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import ApplyResult, LedgerState, SequenceGap
 from kiosk.ledger.txn import Txn, TxnFormatError, txn_from_dict, txn_to_dict
-from kiosk.store.errors import StaleSnapshot, StoreCorrupt, StoreError, StoreLocked, StoreWriteError
+from kiosk.store.errors import (
+    StaleSnapshot,
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreWriteError,
+    TxnIdReused,
+)
+from kiosk.store.files import make_dir
 from kiosk.store.journal import (
     Journal,
     JournalCorrupt,
@@ -40,11 +50,30 @@ from kiosk.store.journal import (
 from kiosk.store.lock import DirLock
 from kiosk.store.snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
 
-__all__ = ["Store", "StoreError", "StoreLocked", "StoreCorrupt", "StoreWriteError", "StaleSnapshot"]
+__all__ = [
+    "Store",
+    "StoreError",
+    "StoreLocked",
+    "StoreCorrupt",
+    "StoreWriteError",
+    "StaleSnapshot",
+    "TxnIdReused",
+]
 
 CHECKPOINT_EVERY = 5000  # journal records after which `checkpoint_due()` says it is time
 ACK_IDS_PER_RECORD = 2000
 SNAPSHOT = "snapshot.json"
+
+
+def _serialized(method: Callable) -> Callable:
+    """Store methods may be called from the UI thread and the sync thread; one at a time."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args, **kwargs):
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class Store:
@@ -69,7 +98,8 @@ class Store:
         self = object.__new__(cls)
         self.data_dir = Path(data_dir)
         self.device_id = device_id
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._mutex = threading.RLock()
+        make_dir(self.data_dir)
         self._lock = DirLock(self.data_dir / "lock")
         try:
             self._load(rules, pepper, pin_params)
@@ -81,7 +111,7 @@ class Store:
     def _load(self, rules: Rules | None, pepper: bytes, pin_params: PinHashParams) -> None:
         self._closed = False
         self._journal_dir = self.data_dir / "journal"
-        self._journal_dir.mkdir(exist_ok=True, mode=0o700)
+        make_dir(self._journal_dir)
         snap_path = self.data_dir / SNAPSHOT
         try:
             snap = read_snapshot(snap_path)
@@ -187,6 +217,7 @@ class Store:
         """Make `txn` durable, then apply it. A duplicate is a no-op; a failed write changes nothing."""
         return self.commit_many([txn])[0]
 
+    @_serialized
     def commit_many(self, txns: Iterable[Txn]) -> list[ApplyResult]:
         """Commit several transactions with one fsync (e.g. a batch pushed by HQ)."""
         state = self.ledger.state
@@ -196,6 +227,9 @@ class Store:
         for txn in txns:
             last = high.get(txn.device_id, 0)
             if txn.seq <= last:
+                earlier = self._outbox.get(txn.txn_id)
+                if isinstance(earlier, Txn) and earlier != txn:
+                    raise TxnIdReused(txn.txn_id)
                 results.append(ApplyResult(applied=False))
                 continue
             if txn.seq != last + 1:
@@ -215,6 +249,7 @@ class Store:
                 self._pending[self._journal.current] += 1
         return [r if r is not None else next(applied) for r in results]
 
+    @_serialized
     def ack(self, txn_ids: Iterable[str]) -> int:
         """HQ has committed these; durably forget them. Returns how many were in the outbox."""
         new = [i for i in dict.fromkeys(txn_ids) if i in self._outbox]
@@ -230,6 +265,7 @@ class Store:
             if self._outbox.pop(txn_id, None) is not None:
                 self._pending[self._segment_of.pop(txn_id)] -= 1
 
+    @_serialized
     def meta_put(self, key: str, value: object) -> None:
         """Durably remember a small JSON value (last HQ contact, blocked-list version...)."""
         if not isinstance(key, str) or not key:
@@ -238,9 +274,11 @@ class Store:
         self._append([{"t": "meta", "k": key, "v": value}])
         self._meta[key] = value
 
+    @_serialized
     def meta_get(self, key: str, default: object = None) -> object:
         return copy.deepcopy(self._meta.get(key, default))
 
+    @_serialized
     def put_rules(self, rules_doc: dict) -> Rules:
         """Check HQ's rules document (RulesError, nothing changed), persist it, put it in force."""
         rules = parse_rules(rules_doc, "rules from HQ")
@@ -252,6 +290,7 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------------
 
+    @_serialized
     def outbox(self, limit: int | None = None) -> list[Txn]:
         """This device's committed transactions HQ has not acknowledged, oldest first."""
         entries = list(itertools.islice(self._outbox.items(), limit))
@@ -289,6 +328,7 @@ class Store:
 
     # -- snapshots -------------------------------------------------------------------------------
 
+    @_serialized
     def checkpoint(self) -> list[int]:
         """Write the snapshot atomically; delete segments both kept snapshots cover and HQ acked.
 
@@ -327,6 +367,7 @@ class Store:
             self._pending.pop(number, None)
         return gone
 
+    @_serialized
     def replace_state_from_hq(self, snapshot_state: LedgerState, own_high_water: int) -> int:
         """Take HQ's account state, re-apply this device's journalled txns above `own_high_water`
         (those HQ has not got yet), and make the result durable as a new snapshot.
@@ -352,6 +393,7 @@ class Store:
 
     # -- health ----------------------------------------------------------------------------------
 
+    @_serialized
     def check(self) -> list[str]:
         """Problems found by re-reading everything on disk and checking the state's invariants."""
         problems: list[str] = []
@@ -392,6 +434,7 @@ class Store:
         problems.extend(state_invariant_problems(self.ledger.state))
         return problems
 
+    @_serialized
     def close(self) -> None:
         if not self._closed:
             self._closed = True
