@@ -187,3 +187,38 @@ def test_pin_hash_is_salted_peppered_and_never_clear():
     assert not verify_pin("482915", b"other-pepper", first)
     assert not verify_pin("482916", b"pepper", first)
     assert not verify_pin("482915", b"pepper", "garbage")
+
+
+def test_daily_check_in_with_streak_bonus(ledger):
+    points = []
+    for day in range(7):
+        txn = do(ledger, ledger.check_in(CARD, NOW + timedelta(days=day)))
+        points.append(txn.points_delta)
+        with pytest.raises(Refused, match="already_checked_in"):
+            ledger.check_in(CARD, NOW + timedelta(days=day, hours=3))
+    assert points == [5, 5, 5, 5, 5, 5, 35]  # the 7th day in a row adds the 30-point streak bonus
+    txn = do(ledger, ledger.check_in(CARD, NOW + timedelta(days=9)))  # a day missed: streak restarts
+    assert txn.points_delta == 5 and ledger.state.accounts[txn.member_id].checkin_streak == 1
+
+
+def test_referral_rewards_both_members_once(ledger):
+    referrer_id = ledger.state.cards[CARD].member_id
+    code = ledger.referral_code(referrer_id)
+    assert len(code) == 8 and code.isalnum()
+    with pytest.raises(Refused, match="unknown_referral_code"):
+        ledger.sign_up(NEW_CARD, 1, "13900000000", PIN, NOW, referral_code="AAAAAAAA")
+    do(ledger, ledger.sign_up(NEW_CARD, 1, "13900000000", PIN, NOW, referral_code=code.lower()))
+    first = do(ledger, ledger.referral_reward(NEW_CARD, NOW))
+    second = do(ledger, ledger.referral_reward(NEW_CARD, NOW))
+    assert (first.member_id, first.points_delta) == (ledger.state.cards[NEW_CARD].member_id, 100)
+    assert (second.member_id, second.points_delta) == (referrer_id, 200)
+    assert ledger.referral_reward(NEW_CARD, NOW) is None
+
+
+def test_survey_records_rating_and_known_reasons(ledger):
+    txn = do(ledger, ledger.survey(CARD, 5, ("fast_service", "fast_service", "friendly_staff"), NOW))
+    assert (txn.rating, txn.reasons) == (5, "fast_service,friendly_staff")
+    with pytest.raises(Refused, match="bad_rating"):
+        ledger.survey(CARD, 6, (), NOW)
+    with pytest.raises(Refused, match="bad_survey_reason"):
+        ledger.survey(CARD, 3, ("rude",), NOW)

@@ -54,6 +54,17 @@ op = st.one_of(
     st.tuples(st.just("adjust"), st.sampled_from(UIDS), st.integers(-50_000, 50_000), st.integers(-500, 500)),
     st.tuples(st.just("expire"), st.sampled_from(UIDS)),
     st.tuples(st.just("wait"), st.integers(1, 60 * 24 * 200)),
+    st.tuples(st.just("wait"), st.integers(60 * 20, 60 * 28)),
+    st.tuples(st.just("check_in"), st.sampled_from(UIDS)),
+    st.tuples(st.just("check_in"), st.sampled_from(UIDS)),
+    st.tuples(
+        st.just("survey"),
+        st.sampled_from(UIDS),
+        st.integers(0, 6),
+        st.sampled_from(["", "fast_service", "x"]),
+    ),
+    st.tuples(st.just("referred_sign_up"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
+    st.tuples(st.just("referral"), st.sampled_from(UIDS)),
 )
 ops_strategy = st.lists(op, min_size=25, max_size=80).map(
     lambda ops: [("sign_up", uid, date(1990, 3, 4)) for uid in UIDS[:3]] + ops
@@ -92,6 +103,18 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
         return ledger.sign_up(
             uid, 1, f"138{int(uid, 16) % 10**8:08d}", PIN, now, "会员", birthday, salt=b"s" * 16
         )
+    if name == "referred_sign_up":
+        uid, referrer_uid = args
+        referrer = ledger.state.cards.get(referrer_uid)
+        code = ledger.referral_code(referrer.member_id) if referrer else "NOCODE22"
+        return ledger.sign_up(uid, 1, f"139{int(uid, 16) % 10**8:08d}", PIN, now, referral_code=code)
+    if name == "referral":
+        return ledger.referral_reward(args[0], now)
+    if name == "check_in":
+        return ledger.check_in(args[0], now)
+    if name == "survey":
+        uid, rating, reason = args
+        return ledger.survey(uid, rating, (reason,) if reason else (), now)
     if name == "gift":
         return ledger.new_member_gift(args[0], now)
     if name == "birthday":
@@ -215,3 +238,13 @@ def test_only_active_cards_move_money(ops):
             live[t.card_uid] = CardStatus.REPLACED
         elif t.kind is Kind.CARD_RETURN:
             live[t.card_uid] = CardStatus.RETURNED
+
+
+@SETTINGS
+@given(ops_strategy)
+def test_referral_and_check_in_rewards_are_given_once(ops):
+    ledger, journal, _, _ = run(ops)
+    rewards = [(t.member_id, t.referee_id) for t in journal if t.kind is Kind.REFERRAL_REWARD]
+    assert len(rewards) == len(set(rewards))
+    days = [(t.member_id, t.local_day) for t in journal if t.kind is Kind.CHECK_IN]
+    assert len(days) == len(set(days))
