@@ -8,8 +8,7 @@ import pytest
 
 from kiosk.reader import mifare
 from kiosk.reader.base import AuthFailed, CardGone, CardType, KeyType, NotSupported
-from kiosk.reader.chips import new_classic, new_ntag, new_ntag424
-from kiosk.reader.identify import identify
+from kiosk.reader.chips import new_classic, new_ntag
 from kiosk.reader.simulated import SimulatedReader, Wallet
 
 FF = mifare.TRANSPORT_KEY
@@ -136,14 +135,3 @@ def test_socket_taps(tmp_path):
             assert ask("fly").startswith("error")
     finally:
         r.close()
-
-
-def test_identify_names_cards_from_anticollision():
-    for chip in (new_classic(), new_classic(four_k=True), new_ntag424()):
-        assert identify(chip.atqa, chip.sak, chip.ats) == chip.card_type
-    for kind in ("ntag213", "ntag215", "ntag216", "ultralight_ev1"):
-        t = new_ntag(kind=kind)
-        assert identify(t.atqa, t.sak, version=t.variant.version) == t.card_type
-    assert identify(b"\x44\x00", 0, version=b"") == CardType.ULTRALIGHT
-    assert identify(b"\x04\x00", 0x20, bytes.fromhex("0675778102")) == CardType.UNKNOWN  # bank card
-    assert identify(b"", 0x01) == CardType.UNKNOWN
