@@ -135,17 +135,24 @@ def issue(
     issued_on: date,
     signers: Sequence[bytes] = DEFAULT_SIGNERS,
 ) -> MemberCard:
-    """Personalise a blank NTAG21x; running it again finishes an interrupted issue."""
+    """Personalise a blank NTAG21x; running it again finishes an interrupted issue. A tag
+    that is neither blank nor already ours is refused before anything is written."""
     token = encode_identity(keys, KIND_NTAG, member_id, card_seq, issued_on)
-    try:
-        existing: MemberCard | None = read(reader, info, [keys], signers)
-    except CardFormatError:
-        existing = None
-    if existing is not None and (existing.member_id, existing.card_seq) != (member_id, card_seq):
-        raise CardFormatError(f"card already issued to a member (card #{existing.card_seq})")
+    if _login(reader, [keys]) is None:
+        if not _is_blank(reader, info):
+            raise CardNotRecognised(f"{info.type} is not blank and not ours: cannot issue")
+    else:
+        try:
+            existing = parse_ntag_token(info.uid, [keys], _read_token(reader))
+        except CardFormatError:
+            existing = None  # an issue that was cut short
+        if existing is not None and (existing.member_id, existing.card_seq) != (
+            member_id,
+            card_seq,
+        ):
+            raise CardFormatError(f"card already issued to a member (card #{existing.card_seq})")
     check_originality(reader, info, signers)
     try:
-        _open(reader, info, [keys])
         _write_pages(reader, TOKEN_PAGE, token)
         _protect(reader, info, keys)
     except AuthFailed:
