@@ -177,3 +177,20 @@ def test_ntag_issue_torn_at_every_page_write_can_be_finished(step):
         card = issue_card(reader, info, SITE, "M-n", 1, ISSUED, signers=SIGNERS)
         assert read_member_card(reader, info, SITE, SIGNERS) == card
         assert tag.memory[tag.variant.cfg0 * 4 + 3] == 4
+
+
+@pytest.mark.parametrize("step", range(16))
+def test_ntag_wipe_torn_anywhere_can_be_finished(step):
+    from kiosk.reader.chips import Ntag
+
+    for cut in (0, 2, 4):
+        reader = SimulatedReader()
+        tag = new_ntag()
+        info = tap(reader, tag)
+        issue_card(reader, info, SITE, "M-n", 1, ISSUED, signers=SIGNERS)
+        tag.tear(after_writes=step, after_bytes=cut)
+        with pytest.raises(CardGone):
+            wipe_card(reader, info, SITE)
+        info = tap(reader, tag)
+        wipe_card(reader, info, SITE)
+        assert tag.memory == Ntag(tag.uid, "ntag213", tag.signature).memory
