@@ -128,3 +128,16 @@ def test_card_format_error_is_the_only_base():
     for cls in (CardNotRecognised, CardBlank, CardMacError, CardVersionError):
         assert issubclass(cls, CardFormatError)
     assert CardInfo(UID, CardType.UNKNOWN)
+
+
+def test_identity_with_a_spoilt_mac_is_proven_by_a_valid_slot_only():
+    ident = encode_identity(KEYS, KIND_CLASSIC, "m", 1, date(2026, 1, 1))
+    slot = encode_slot(KEYS, ident[:40], PurseHint(7, 0, 3, 0))
+    torn = ident[:44] + bytes(4)
+    assert parse_classic_image(UID, [KEYS], torn + slot + slot).purse.balance_fen == 7
+    with pytest.raises(CardMacError):
+        parse_classic_image(UID, [KEYS], torn + bytes(64))
+    forged = bytearray(torn)
+    forged[9] ^= 1  # another member id: no slot covers it
+    with pytest.raises(CardMacError):
+        parse_classic_image(UID, [KEYS], bytes(forged) + slot + slot)

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from kiosk.reader.base import CardGone
-from kiosk.reader.card import issue_card, read_member_card, update_purse, wipe_card
+from kiosk.reader.card import issue_card, read_member_card, rekey_card, update_purse, wipe_card
 from kiosk.reader.card_format import CardBlank, CardFormatError, PurseHint, device_tag, judge
 from kiosk.reader.chips import MifareClassic, new_classic, new_ntag
 from kiosk.reader.simulated import SimulatedReader
@@ -194,3 +194,26 @@ def test_ntag_wipe_torn_anywhere_can_be_finished(step):
         info = tap(reader, tag)
         wipe_card(reader, info, SITE)
         assert tag.memory == Ntag(tag.uid, "ntag213", tag.signature).memory
+
+
+REKEY_DATA_STEPS = [s for s in range(12) if s not in (3, 7, 11)]
+
+
+@pytest.mark.parametrize("step", REKEY_DATA_STEPS)
+@pytest.mark.parametrize("cut", (0, 5, 9, 15, 16))
+def test_rekey_torn_at_a_data_write_reads_current_state_and_resumes(step, cut):
+    from tests.card_helpers import OTHER_SITE
+
+    reader, chip, info, old = _prepared()
+    ledger_last = old.counter
+    chip.tear(after_writes=step, after_bytes=cut)
+    with pytest.raises(CardGone):
+        rekey_card(reader, info, SITE, OTHER_SITE)
+    info = tap(reader, chip)
+    card = read_member_card(reader, info, [OTHER_SITE, SITE])
+    assert (card.purse.balance_fen, card.purse.points) == OLD and card.member_id == "M-k1-7"
+    assert judge(card, last_counter=ledger_last).accepted
+    done = rekey_card(reader, info, SITE, OTHER_SITE)
+    assert (done.purse.balance_fen, done.purse.points) == OLD
+    assert done.purse.counter >= card.purse.counter
+    assert read_member_card(reader, info, OTHER_SITE) == done
