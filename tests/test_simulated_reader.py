@@ -135,3 +135,33 @@ def test_socket_taps(tmp_path):
             assert ask("fly").startswith("error")
     finally:
         r.close()
+
+
+def test_from_config_and_the_card_command(tmp_path, capsys):
+    import argparse
+
+    from kiosk.config import ReaderConfig
+    from kiosk.reader import card_cli
+    from kiosk.reader.simulated import from_config
+
+    cards = tmp_path / "cards.json"
+
+    def card(*words: str) -> int:
+        return card_cli.run(argparse.Namespace(cards=cards, words=list(words)))
+
+    assert card("new", "alice", "classic1k") == 0  # no kiosk running: edits the file
+    assert card("tap", "alice") == 1
+    assert "no kiosk is listening" in capsys.readouterr().err
+    reader = from_config(ReaderConfig("simulated", str(cards)))
+    reader.open()
+    try:
+        assert reader.keymap == {"1": "alice"}
+        assert card("tap", "alice") == 0
+        assert reader.wait_for_card(1).type == CardType.MIFARE_CLASSIC_1K
+        assert card("list") == 0 and "alice*" in capsys.readouterr().out
+        assert card("remove") == 0
+        assert reader.wait_for_removal(1)
+        assert card("tap", "bob") == 1
+    finally:
+        reader.close()
+    assert isinstance(from_config(ReaderConfig("simulated", "")), SimulatedReader)
