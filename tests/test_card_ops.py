@@ -203,3 +203,19 @@ def test_foreign_ntag_is_not_recognised(reader):
     assert not isinstance(e.value, CardBlank)
     with pytest.raises(CardNotRecognised):
         issue_card(reader, info, SITE, "M-x", 1, ISSUED, signers=SIGNERS)
+
+
+@pytest.mark.parametrize(
+    "chip",
+    [
+        MifareClassic(bytes.fromhex("01020304"), four_k=True),
+        MifareClassic(bytes.fromhex("04112233445566")),
+    ],
+    ids=["4k", "7-byte-uid"],
+)
+def test_classic_variants(reader, chip):
+    info = tap(reader, chip)
+    issue_card(reader, info, SITE, "M-v", 2, ISSUED, "kiosk-1", 5, 6)
+    assert update_purse(reader, info, SITE, 7, 8, "kiosk-1").counter == 1
+    card = read_member_card(reader, info, SITE)
+    assert (card.member_id, card.card_seq, card.purse.balance_fen) == ("M-v", 2, 7)
