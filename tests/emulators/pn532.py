@@ -57,6 +57,7 @@ class Pn532Emulator:
         self.bytes_in = 0
         self.bytes_out = 0
         self.commands: Counter[int] = Counter()
+        self.polled: Counter[int] = Counter()  # InListPassiveTarget count per BrTy
         self._master = self._slave = -1
         self.tty_path = ""
         self._thread: threading.Thread | None = None
@@ -119,6 +120,7 @@ class Pn532Emulator:
     def reset_counters(self) -> None:
         self.bytes_in = self.bytes_out = 0
         self.commands.clear()
+        self.polled.clear()
 
     # -- chip state --------------------------------------------------------------------------
     def _power_on(self) -> None:
@@ -326,11 +328,15 @@ class Pn532Emulator:
         max_tg, brty, initiator = p[0], p[1], bytes(p[2:])
         if max_tg not in (1, 2) or brty > 8:
             _syntax()
+        self.polled[brty] += 1
         self._field(True)
         self._target = None
         attempt = 0
         while True:
-            found = self.field.activate() if brty == 0 else None
+            try:
+                found = self.field.activate() if brty == 0 else None
+            except RfError:
+                found = None  # a garbled anticollision: this attempt found nothing
             if found and initiator and not _uid_matches(initiator, found.uid):
                 found = None
             if found:
