@@ -42,7 +42,7 @@ class Pn532Reader(Reader):
     nfcpy path (tty:S0:pn532, tty:AMA0, usb, usb:054c:02e1). `baudrate` pins the UART speed
     after nfcpy's initialisation (None keeps the fastest speed nfcpy negotiated)."""
 
-    def __init__(self, path: str, baudrate: int | None = 115200, poll_interval: float = 0.01,
+    def __init__(self, path: str, baudrate: int | None = 115200, poll_interval: float = 0.005,
                  health_interval: float = 10.0, exchange_timeout: float = 0.2):
         self.path = path
         self.baudrate = baudrate
@@ -83,6 +83,8 @@ class Pn532Reader(Reader):
             if self.baudrate and transport.TYPE == "TTY" and transport.baudrate != self.baudrate:
                 device.chipset.set_serial_baudrate(self.baudrate)
                 transport.baudrate = self.baudrate
+            # one activation attempt per poll (nfcpy sets two): an empty poll ends sooner
+            device.chipset.rf_configuration(0x05, b"\x01\x00\x00")
         except Exception as error:  # nfcpy and pyserial raise many kinds; all mean "no reader"
             raise ReaderGone(f"PN532 at {self.path}: {error}") from None
         log.info("PN532 ready at %s (%s)", self.path, getattr(device, "chipset_name", "PN53x"))

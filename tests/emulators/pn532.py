@@ -58,6 +58,8 @@ class Pn532Emulator:
         self.bytes_out = 0
         self.commands: Counter[int] = Counter()
         self.polled: Counter[int] = Counter()  # InListPassiveTarget count per BrTy
+        # (start time, command code, bytes from host, bytes to host) of every command frame
+        self.trace: list[tuple[float, int, int, int]] = []
         self._master = self._slave = -1
         self.tty_path = ""
         self._thread: threading.Thread | None = None
@@ -121,6 +123,7 @@ class Pn532Emulator:
         self.bytes_in = self.bytes_out = 0
         self.commands.clear()
         self.polled.clear()
+        self.trace.clear()
 
     # -- chip state --------------------------------------------------------------------------
     def _power_on(self) -> None:
@@ -200,8 +203,15 @@ class Pn532Emulator:
         if isinstance(event, Bad):
             return
         assert isinstance(event, Command)
-        self._send(ACK)
         info = event.info
+        started, out_before = time.perf_counter(), self.bytes_out
+        self._command(info)
+        frame_in = event.preamble + len(info) + (7 if len(info) < 256 else 10)
+        code = info[1] if len(info) > 1 else -1
+        self.trace.append((started, code, frame_in, self.bytes_out - out_before))
+
+    def _command(self, info: bytes) -> None:
+        self._send(ACK)
         if len(info) < 2 or info[0] != 0xD4:
             self._respond(ERROR_FRAME)
             return
