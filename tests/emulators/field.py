@@ -147,6 +147,14 @@ class Field:
             self._end()
             return bytes(answer)
 
+    def acknowledge(self, frame: bytes) -> None:
+        """A frame the card only ACKs before the real work (the address phase of a MIFARE
+        Classic write from a host that sends two frames): a step that can be torn or fail."""
+        with self._lock:
+            self._begin(tx=len(frame))
+            self._air(tx=len(frame), rx=1)
+            self._end()
+
     def power_off(self) -> None:
         """The reader switched its field off: the card loses its volatile state."""
         with self._lock:
