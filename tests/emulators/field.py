@@ -65,6 +65,7 @@ class Field:
         self._tear: tuple[int, bool] | None = None
         self._errors: dict[int, int] = {}
         self.rf_seconds = 0.0  # modelled air time of every exchange so far
+        self.model_air = True  # False: exchanges take no air time (to isolate host costs)
 
     # -- what a test does -------------------------------------------------------------------
     def place(self, card: Any) -> None:
@@ -117,7 +118,9 @@ class Field:
         the model only checks the key. Raises RfError(MIFARE_AUTH_ERROR) on a wrong key."""
         with self._lock:
             card = self._begin(tx=4)
-            self._air(tx=4 + 8 + 8, rx=4 + 4)
+            # 60/61 block CRC, nT from the card, nR aR from the reader, aT from the card
+            self._air(tx=4 + 8, rx=4 + 4)
+            self.rf_seconds += 2 * FDT_S if self.model_air else 0.0
             if bytes(uid) not in (bytes(card.uid)[:4], bytes(card.uid)[-4:]):
                 raise RfError(MIFARE_AUTH_ERROR, "UID mismatch")
             _call(card.authenticate, block, key_type, bytes(key))
@@ -142,8 +145,8 @@ class Field:
                 raise
             if frame[0] in WRITES and answer in (b"", b"\x0a"):
                 answer = b""  # the 4-bit ACK
-            self._air(tx=len(frame), rx=len(answer) + 2)
-            self.rf_seconds += program_s
+            self._air(tx=len(frame) + 2, rx=len(answer) + 2)
+            self.rf_seconds += program_s if self.model_air else 0.0
             self._end()
             return bytes(answer)
 
@@ -181,7 +184,8 @@ class Field:
             raise RfError(TIMEOUT, "card left before answering")
 
     def _air(self, tx: int, rx: int) -> None:
-        self.rf_seconds += (tx + rx) * RF_BYTE_S + FDT_S
+        if self.model_air:
+            self.rf_seconds += (tx + rx) * RF_BYTE_S + FDT_S
 
 
 def _call(method, *args):

@@ -147,7 +147,7 @@ class Pn532Core:
                 found = None
             if found:
                 break
-            self.field.rf_seconds += ATTEMPT_S
+            self.field.rf_seconds += ATTEMPT_S if self.field.model_air else 0.0
             attempt += 1
             if self._retries != 0xFF and attempt > self._retries:
                 break
