@@ -141,3 +141,15 @@ def test_pcscd_gone_then_back(reader, field, daemon):
     assert info is not None, f"no card {time.monotonic() - started:.1f}s after pcscd restarted"
     assert reader.reconnects >= 1
     reader.mifare_auth(4, KeyType.A, FF)
+
+
+def test_ntag424_apdus(reader, field):
+    field.place(new_ntag424())
+    reader.wait_for_card(5.0)
+    assert reader.apdu(bytes.fromhex("00A4040007D276000085010100")) == b"\x90\x00"
+    assert reader.apdu(bytes.fromhex("9060000000"))[-2:] == b"\x91\xaf"  # GetVersion, more
+    assert reader.apdu(bytes.fromhex("90AF000000"))[-2:] == b"\x91\xaf"
+    field.place(new_classic())
+    reader.wait_for_card(5.0)
+    with pytest.raises(NotSupported):
+        reader.apdu(bytes.fromhex("00A4040007D276000085010100"))

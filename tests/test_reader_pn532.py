@@ -245,3 +245,15 @@ def test_factory_opens_pn532(emulator):
     with open_reader(ReaderConfig(driver="pn532", port=emulator.path)) as r:
         assert isinstance(r, Pn532Reader)
         assert r.firmware() == "PN532 v1.6"
+
+
+def test_ntag424_apdus(reader, field):
+    field.place(new_ntag424())
+    reader.wait_for_card(1.0)
+    assert reader.apdu(bytes.fromhex("00A4040007D276000085010100")) == b"\x90\x00"
+    assert reader.apdu(bytes.fromhex("9060000000"))[-2:] == b"\x91\xaf"  # GetVersion, more
+    assert reader.apdu(bytes.fromhex("90AF000000"))[-2:] == b"\x91\xaf"
+    field.place(new_classic())
+    reader.wait_for_card(1.0)
+    with pytest.raises(NotSupported):
+        reader.apdu(bytes.fromhex("00A4040007D276000085010100"))

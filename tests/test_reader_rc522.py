@@ -200,3 +200,15 @@ def test_garbage_from_the_fifo_gives_typed_errors(answers, op):
             r.mifare_read(4) if op == 1 else r.mifare_write(4, bytes(16))
     except ReaderError:
         pass
+
+
+def test_ntag424_apdus(reader, field):
+    field.place(new_ntag424())
+    reader.wait_for_card(0.5)
+    assert reader.apdu(bytes.fromhex("00A4040007D276000085010100")) == b"\x90\x00"
+    assert reader.apdu(bytes.fromhex("9060000000"))[-2:] == b"\x91\xaf"  # GetVersion, more
+    assert reader.apdu(bytes.fromhex("90AF000000"))[-2:] == b"\x91\xaf"
+    field.place(new_classic())
+    reader.wait_for_card(0.5)
+    with pytest.raises(NotSupported):
+        reader.apdu(bytes.fromhex("00A4040007D276000085010100"))

@@ -334,6 +334,16 @@ class PcscReader(Reader):
         self._present(NTAG_TYPES, "READ_SIG")
         return _exact(self._thru(b"\x3c\x00"), 32, "READ_SIG")
 
+    # -- ISO-DEP ------------------------------------------------------------------------------
+    def apdu(self, command: bytes) -> bytes:
+        card = self._present(ISO_DEP_TYPES, "ISO-DEP APDU")
+        if not card.sak & 0x20 or command[:1] == b"\xff":
+            raise NotSupported("ISO-DEP APDU on a card without ISO 14443-4")
+        return self._transmit(bytes(command))
+
+
+ISO_DEP_TYPES = (CardType.NTAG424_DNA, CardType.UNKNOWN)
+
 
 def sak_from_atr(atr: bytes) -> tuple[int, bytes]:
     """(SAK, ATS historical bytes) as far as a contactless reader's ATR tells them: a PC/SC

@@ -260,6 +260,19 @@ class Pn532Reader(Reader):
         sig = self._chip("in_communicate_thru", b"\x3c\x00", self.exchange_timeout)
         return _exact(bytes(sig), 32, "READ_SIG")
 
+    # -- ISO-DEP ------------------------------------------------------------------------------
+    def apdu(self, command: bytes) -> bytes:
+        card = self._present(ISO_DEP_TYPES, "ISO-DEP APDU")
+        if not card.sak & 0x20:
+            raise NotSupported("ISO-DEP APDU on a card without ISO 14443-4")
+        response = self._exchange(bytes(command))  # the PN532 adds the I-block framing
+        if len(response) < 2:
+            raise CardGone(f"response APDU of {len(response)} bytes")
+        return response
+
+
+ISO_DEP_TYPES = (CardType.NTAG424_DNA, CardType.UNKNOWN)
+
 
 def _status_error(status: int, command: str) -> Exception:
     """The PN53x status byte (or error frame) of a failed command, as our typed error."""

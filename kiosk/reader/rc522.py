@@ -72,6 +72,7 @@ class Rc522Reader(Reader):
         self._spi: Any = None
         self._card: CardInfo | None = None
         self._last_ok = 0.0
+        self._block_number = 0  # ISO-DEP I-block toggle
 
     # -- SPI and registers --------------------------------------------------------------------
     def _xfer(self, data: list[int]) -> list[int]:
@@ -265,6 +266,7 @@ class Rc522Reader(Reader):
         elif sak & 0x20:
             with contextlib.suppress(CardGone, AuthFailed):
                 ats = self._command(b"\xe0\x50")  # RATS, FSDI 64 bytes, CID 0
+        self._block_number = 0
         return CardInfo(uid, identify.classify(sak, version, ats), atqa, sak, ats)
 
     def _reselect(self, uid: bytes) -> None:
@@ -397,6 +399,32 @@ class Rc522Reader(Reader):
     def read_signature(self) -> bytes:
         card = self._present(NTAG_TYPES, "READ_SIG")
         return _exact(self._refused(card, lambda: self._command(b"\x3c\x00")), 32, "READ_SIG")
+
+    # -- ISO-DEP ------------------------------------------------------------------------------
+    def apdu(self, command: bytes) -> bytes:
+        """One APDU in an ISO 14443-4 I-block (no CID, no chaining: APDUs and answers up to
+        the 64-byte frame RATS asked for); waiting-time extensions are answered."""
+        card = self._present(ISO_DEP_TYPES, "ISO-DEP APDU")
+        if not card.sak & 0x20:
+            raise NotSupported("ISO-DEP APDU on a card without ISO 14443-4")
+        if len(command) > 64 - 3:
+            raise NotSupported("APDU longer than one ISO-DEP frame")
+        block = bytes([0x02 | self._block_number]) + bytes(command)
+        for _ in range(8):
+            answer = self._command(block)
+            if answer[:1] and answer[0] & 0xF7 == 0xF2 and len(answer) == 2:  # S(WTX)
+                block = answer
+                continue
+            if not answer or answer[0] & 0xE2 != 0x02 or answer[0] & 0x10:
+                raise CardGone(f"unexpected ISO-DEP block {answer.hex()}")
+            self._block_number ^= 1
+            if len(answer) < 3:
+                raise CardGone(f"response APDU of {len(answer) - 1} bytes")
+            return answer[1:]
+        raise CardGone("the card kept asking for more time")
+
+
+ISO_DEP_TYPES = (CardType.NTAG424_DNA, CardType.UNKNOWN)
 
 
 def crc_a(data: bytes) -> bytes:

@@ -54,6 +54,7 @@ class Acr122uEmulator:
         self._keys: dict[int, bytes] = {}
         self._sock: socket.socket | None = None
         self._left_at = time.monotonic()  # cards arrive from outside the field
+        self._linked = None  # the card the vpcd link stands for
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -86,8 +87,8 @@ class Acr122uEmulator:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self._card_present():
-                self._disconnect()
+            if not self._card_present() or (self._sock and self.field.card is not self._linked):
+                self._disconnect()  # gone, or swapped for another: the slot empties first
                 time.sleep(0.01)
                 continue
             if self._sock is None:
@@ -123,6 +124,7 @@ class Acr122uEmulator:
         try:
             self._sock = socket.create_connection((self.host, self.port), timeout=0.5)
             self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._linked = self.field.card
         except OSError:
             self._sock = None
             return

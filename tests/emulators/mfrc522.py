@@ -203,6 +203,9 @@ class Mfrc522Model:
         if body[:1] == b"\xe0" and self._selecting is not None and self._selecting.ats:
             ats = self._selecting.ats
             return ats + crc_a(ats), 0
+        if body[:1] in (b"\x02", b"\x03") and self._selecting and self._selecting.sak & 0x20:
+            answer = body[:1] + self.field.transceive(body[1:])  # I-block: PCB + INF
+            return answer + crc_a(answer), 0
         if self._two_phase is not None:
             first, self._two_phase = self._two_phase, None
             answer = self.field.transceive(first + body)
