@@ -190,7 +190,7 @@ class Store:
                 self._since_checkpoint += 1
                 own = txn.device_id == self.device_id
                 txn_id, entry = txn.txn_id, txn
-            if own:
+            if own and txn_id not in self._segment_of:
                 self._outbox[txn_id] = entry
                 self._segment_of[txn_id] = segment
                 self._pending[segment] += 1
@@ -230,6 +230,7 @@ class Store:
         state = self.ledger.state
         high = dict(state.last_seq)
         fresh: list[Txn] = []
+        records: list[dict] = []
         results: list[ApplyResult | None] = []
         for txn in txns:
             last = high.get(txn.device_id, 0)
@@ -241,13 +242,15 @@ class Store:
                 continue
             if txn.seq != last + 1:
                 raise SequenceGap(txn.device_id, last + 1, txn.seq)
-            if txn_from_dict(txn_to_dict(txn)) != txn:
+            record = txn_to_dict(txn)
+            if txn_from_dict(record) != txn:  # what open() will read back must be this very txn
                 raise TxnFormatError("-", "does not survive a round trip through the journal")
             high[txn.device_id] = txn.seq
             fresh.append(txn)
+            records.append({"t": "txn", "txn": record})
             results.append(None)
         if fresh:
-            self._append([{"t": "txn", "txn": txn_to_dict(t)} for t in fresh])
+            self._append(records)
         applied = iter([state.apply(t) for t in fresh])
         for txn in fresh:
             if txn.device_id == self.device_id:
@@ -338,6 +341,11 @@ class Store:
 
     def journal_segments(self) -> list[int]:
         return list(self._journal.numbers)
+
+    @property
+    def records_since_checkpoint(self) -> int:
+        """Journal records a start-up would have to replay on top of the snapshot."""
+        return self._since_checkpoint
 
     def checkpoint_due(self) -> bool:
         """True when enough has been journalled since the last snapshot to write a new one."""
