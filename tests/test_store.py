@@ -431,3 +431,50 @@ def test_long_journal_is_checkpointed_automatically(tmp_path, monkeypatch):
     assert again.journal_segments() == [1, 2, 3] and not again.checkpoint_due()
     assert snapshot_of(again) == expected
     again.close()
+
+
+def test_a_torn_record_in_an_older_segment_is_corruption(tmp_path):
+    store = open_store(tmp_path)
+    card = sign_up(store, 1)
+    store.checkpoint()
+    top_up(store, card, 10000)
+    store.close()
+    older = segment(tmp_path, 1)
+    with open(older, "ab") as f:
+        f.write(encode_record({"t": "meta", "k": "x", "v": 1})[:9])
+    data = older.read_bytes()
+    with pytest.raises(StoreCorrupt, match="not the newest"):
+        open_store(tmp_path)
+    assert older.read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    "payload, problem",
+    [
+        ({"t": "bogus"}, "unknown record type"),
+        ({"t": "txn", "txn": {"seq": 1}}, "TxnFormatError"),
+        ([1, 2], "not a JSON object"),
+    ],
+)
+def test_well_checksummed_but_meaningless_records_are_corruption(tmp_path, payload, problem):
+    store = open_store(tmp_path)
+    sign_up(store, 1)
+    store.close()
+    body = json.dumps(payload).encode()
+    import struct
+    import zlib
+
+    length = len(body).to_bytes(4, "big")
+    record = struct.pack(">III", len(body), zlib.crc32(length, 0x4B494F53), zlib.crc32(body)) + body
+    with open(segment(tmp_path), "ab") as f:
+        f.write(record)
+    with pytest.raises(StoreCorrupt, match=problem):
+        open_store(tmp_path)
+
+
+def test_not_a_journal_segment_is_corruption(tmp_path):
+    store = open_store(tmp_path)
+    store.close()
+    segment(tmp_path).write_bytes(b"hello world, not a journal")
+    with pytest.raises(StoreCorrupt, match="bad magic"):
+        open_store(tmp_path)
