@@ -478,3 +478,37 @@ def test_not_a_journal_segment_is_corruption(tmp_path):
     segment(tmp_path).write_bytes(b"hello world, not a journal")
     with pytest.raises(StoreCorrupt, match="bad magic"):
         open_store(tmp_path)
+
+
+def test_commits_go_on_while_a_checkpoint_is_written(tmp_path):
+    import threading
+
+    store = open_store(tmp_path)
+    cards = [sign_up(store, n) for n in range(300)]  # a snapshot that takes a while to write
+    stop = threading.Event()
+    committed = []
+
+    def cashier():
+        i = 0
+        while not stop.is_set() and i < 200:
+            card = cards[i % len(cards)]
+            txn = store.ledger.top_up(card, 1000, f"T{i}", later(i))
+            store.commit(txn)
+            committed.append(txn.txn_id)
+            i += 1
+
+    worker = threading.Thread(target=cashier)
+    worker.start()
+    for _ in range(3):
+        store.checkpoint_in_background().join()
+    store.checkpoint()
+    stop.set()
+    worker.join()
+    assert committed
+    expected = snapshot_of(store)
+    assert store.check() == []
+    store.close()
+    again = open_store(tmp_path)
+    assert snapshot_of(again) == expected
+    assert {t.txn_id for t in again.outbox()} >= set(committed)
+    again.close()
