@@ -512,3 +512,14 @@ def test_commits_go_on_while_a_checkpoint_is_written(tmp_path):
     assert snapshot_of(again) == expected
     assert {t.txn_id for t in again.outbox()} >= set(committed)
     again.close()
+
+
+def test_check_reports_a_damaged_last_good_copy(tmp_path):
+    store = open_store(tmp_path)
+    sign_up(store, 1)
+    store.checkpoint()
+    store.checkpoint()
+    assert store.check() == []
+    (tmp_path / "snapshot.prev.json").write_text("{}")
+    assert any("last good copy" in p for p in store.check())
+    store.close()

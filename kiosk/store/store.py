@@ -494,6 +494,11 @@ class Store:
             if state_to_dict(state) != state_to_dict(self.ledger.state):
                 problems.append("the state rebuilt from disk differs from the state in memory")
         problems.extend(state_invariant_problems(self.ledger.state))
+        prev = self.data_dir / "snapshot.prev.json"
+        try:
+            read_snapshot(prev)
+        except SnapshotError as exc:
+            problems.append(f"the last good copy is not usable: {exc}")
         return problems
 
     def close(self) -> None:
