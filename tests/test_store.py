@@ -75,11 +75,13 @@ def test_torn_tail_is_cut_off_and_kept_aside(tmp_path):
     torn = encode_record({"t": "txn", "txn": {"partial": True}})[:-7]
     with open(path, "ab") as f:
         f.write(torn)
+    damaged = path.read_bytes()
     again = open_store(tmp_path)
     assert snapshot_of(again) == good
     assert path.stat().st_size == good_size
     (aside,) = again.repaired
-    assert aside.read_bytes() == torn
+    assert aside.read_bytes() == damaged  # the whole file as found
+    assert f"torn-at-{good_size}" in aside.name
     assert aside.parent == tmp_path / "journal" / "damaged"
     top_up(again, card, 10000)  # appends after the cut, readable on the next open
     again.close()

@@ -4,7 +4,7 @@
     data_dir/snapshot.json        TinyDB JSON: state, rules, meta; which journal segment follows
     data_dir/snapshot.prev.json   the snapshot before it (the last good copy)
     data_dir/journal/NNNNNNNN.jnl segments of checksummed records (txn, ack, meta, rules)
-    data_dir/journal/damaged/     torn tails cut off at open, kept byte for byte
+    data_dir/journal/damaged/     a segment with a torn tail, copied whole before the tail is cut
 
 `commit` appends the transaction to the journal and fdatasyncs before it changes anything in
 memory, so a member only sees "done" for what survives a power cut. `checkpoint` writes a
