@@ -12,6 +12,10 @@ from kiosk import __version__
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("kiosk.demo", "run a scripted morning at a store, end to end, and print a summary"),
+    "provision": ("kiosk.provisioning.command", "set up this device as a kiosk (or change it)"),
+    "doctor": ("kiosk.doctor.command", "check everything a kiosk needs, with the fix for each"),
+    "status": ("kiosk.doctor.status", "a one-screen summary of this kiosk's state"),
+    "cards": ("kiosk.provisioning.cards", "issue blank cards, re-key or wipe returned cards"),
 }
 
 DESCRIPTION = """\

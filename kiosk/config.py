@@ -14,6 +14,7 @@ DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 READER_DRIVERS = ("pn532", "pcsc", "rc522", "simulated")
 LOCALES = ("zh_CN", "en")
 SCREENS = ("800x480", "1024x600", "1280x800")
+ROTATIONS = (0, 90, 180, 270)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -34,6 +35,7 @@ class DeviceConfig:
     data_dir: Path
     locale: str = "zh_CN"
     screen: str = "800x480"
+    rotation: int = 0  # degrees the UI turns the picture (a screen mounted upside down: 180)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
         data_dir=Path(_get(dev, "data_dir", str, path, "device")),
         locale=_get(dev, "locale", str, path, "device", "zh_CN"),
         screen=_get(dev, "screen", str, path, "device", "800x480"),
+        rotation=_get(dev, "rotation", int, path, "device", 0),
     )
     for name, value in (("device.id", device.id), ("device.store", device.store)):
         if not _ID.match(value):
@@ -108,6 +111,8 @@ def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
         raise ConfigError(path, "device.locale", f"must be one of {LOCALES}")
     if device.screen not in SCREENS:
         raise ConfigError(path, "device.screen", f"must be one of {SCREENS}")
+    if device.rotation not in ROTATIONS:
+        raise ConfigError(path, "device.rotation", f"must be one of {ROTATIONS}")
 
     rd = data.get("reader", {})
     reader = ReaderConfig(
