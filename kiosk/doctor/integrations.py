@@ -1,0 +1,172 @@
+"""Doctor checks that call into parts other modules provide. Each imports its module lazily
+and, when it is missing from this build, says so as a skip: never a pass it did not earn.
+
+Integration contract (what the lead wires when merging):
+  kiosk.reader.factory.open_reader(config.reader) -> kiosk.reader.base.Reader
+      (a context manager; .firmware() -> str; .wait_for_card(timeout) -> CardInfo | None)
+  kiosk.reader.card.read_card(reader, info, master_key: bytes) -> object with a short str()
+      (verifies the on-card signature; raises kiosk.reader.base.ReaderError or ValueError)
+  kiosk.store.health.integrity(config) -> tuple[bool, str]   (journal/snapshot check, read-only)
+  kiosk.store.health.outbox_depth(config) -> int             (entries not yet acked by HQ)
+  kiosk.store.health.last_hq_contact(config) -> datetime | None (UTC, last ack from HQ)
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from kiosk.doctor.checks import (
+    CheckResult,
+    Context,
+    _need_config,
+    fail,
+    ok,
+    skip,
+    warn,
+)
+
+OUTBOX_WARN = 200
+HQ_SILENCE_WARN = timedelta(hours=24)
+HQ_SILENCE_FAIL = timedelta(days=7)
+
+
+def _find(module: str, attr: str) -> Callable[..., Any] | str:
+    """The function, or the skip message naming what is missing."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            return f"{module} not installed in this build"
+        raise
+    func = getattr(mod, attr, None)
+    return func if callable(func) else f"{module}.{attr} not in this build"
+
+
+def _reader_error(name: str, exc: Exception) -> CheckResult:
+    busy = "busy" in str(exc).lower() or isinstance(exc, PermissionError)
+    fix = ("stop the kiosk first (`systemctl stop kiosk`), it holds the reader" if busy else
+           "check the wiring and power, and that reader.driver/reader.port match the hardware")
+    return fail(name, f"the reader did not answer: {type(exc).__name__}: {exc}", fix)
+
+
+def check_reader(ctx: Context) -> CheckResult:
+    """INTEGRATION: the reader opens and tells its firmware version."""
+    name = "reader"
+    config = _need_config(ctx, name)
+    if isinstance(config, CheckResult):
+        return config
+    open_reader = _find("kiosk.reader.factory", "open_reader")
+    if isinstance(open_reader, str):
+        return skip(name, open_reader)
+    try:
+        with open_reader(config.reader) as reader:
+            try:
+                version = reader.firmware()
+            except Exception as exc:  # NotSupported: some readers cannot say
+                version = f"firmware not reported ({exc})"
+    except Exception as exc:  # any driver error is this check's failure, not the doctor's
+        return _reader_error(name, exc)
+    return ok(name, f"{config.reader.driver} answers: {version}")
+
+
+def check_card_read(ctx: Context) -> CheckResult:
+    """INTEGRATION: a card on the reader is read and its signature verified."""
+    name = "card read"
+    config = _need_config(ctx, name)
+    if isinstance(config, CheckResult):
+        return config
+    open_reader = _find("kiosk.reader.factory", "open_reader")
+    if isinstance(open_reader, str):
+        return skip(name, open_reader)
+    from kiosk.logging_setup import hash_uid
+
+    try:
+        with open_reader(config.reader) as reader:
+            info = reader.wait_for_card(ctx.card_wait_s)
+            if info is None:
+                return skip(name, "no card on the reader (lay one on it to test reading)")
+            read_card = _find("kiosk.reader.card", "read_card")
+            if isinstance(read_card, str):
+                return ok(name, f"{info.type} card {hash_uid(info.uid)} seen; format not "
+                          f"checked ({read_card})")
+            from kiosk.provisioning.masterkey import read_master_key
+
+            key_file = config.secrets.card_master_key_file
+            if key_file is None:
+                return fail(name, "no card master key configured",
+                            "kiosk provision --card-master-key FILE")
+            card = read_card(reader, info, read_master_key(ctx.path(key_file)))
+    except Exception as exc:
+        return fail(name, f"reading the card failed: {type(exc).__name__}: {exc}",
+                    "try another card; a card from another chain or a blank card fails here "
+                    "(issue it with `kiosk cards issue`)")
+    return ok(name, f"{info.type} card {hash_uid(info.uid)} read and verified: {card}")
+
+
+def check_store(ctx: Context) -> CheckResult:
+    """INTEGRATION: the journal and snapshot are consistent."""
+    name = "store"
+    config = _need_config(ctx, name)
+    if isinstance(config, CheckResult):
+        return config
+    integrity = _find("kiosk.store.health", "integrity")
+    if isinstance(integrity, str):
+        return skip(name, integrity)
+    try:
+        good, detail = integrity(config)
+    except Exception as exc:
+        return fail(name, f"the store could not be checked: {type(exc).__name__}: {exc}",
+                    "stop the kiosk and look at `journalctl -u kiosk`; call HQ support")
+    if not good:
+        return fail(name, detail, "stop the kiosk and call HQ support; do not delete the data "
+                    "dir (unsent transactions are in it)")
+    return ok(name, detail)
+
+
+def check_outbox(ctx: Context) -> CheckResult:
+    """INTEGRATION: how many transactions wait for HQ's acknowledgement."""
+    name = "outbox"
+    config = _need_config(ctx, name)
+    if isinstance(config, CheckResult):
+        return config
+    depth = _find("kiosk.store.health", "outbox_depth")
+    if isinstance(depth, str):
+        return skip(name, depth)
+    try:
+        n = int(depth(config))
+    except Exception as exc:
+        return fail(name, f"the outbox could not be read: {type(exc).__name__}: {exc}",
+                    "look at `journalctl -u kiosk`")
+    if n > OUTBOX_WARN:
+        return warn(name, f"{n} transactions wait for HQ", "check the HQ broker line above")
+    return ok(name, f"{n} transactions wait for HQ")
+
+
+def check_last_hq_contact(ctx: Context) -> CheckResult:
+    """INTEGRATION: when HQ last acknowledged anything."""
+    name = "last HQ contact"
+    config = _need_config(ctx, name)
+    if isinstance(config, CheckResult):
+        return config
+    if not config.hq.host:
+        return skip(name, "no HQ configured (standalone kiosk)")
+    last = _find("kiosk.store.health", "last_hq_contact")
+    if isinstance(last, str):
+        return skip(name, last)
+    try:
+        when = last(config)
+    except Exception as exc:
+        return fail(name, f"unknown: {type(exc).__name__}: {exc}", "look at `journalctl -u kiosk`")
+    if when is None:
+        return warn(name, "never", "check the HQ broker line above")
+    silence = ctx.now() - when
+    detail = f"{when:%Y-%m-%d %H:%M} UTC ({silence.total_seconds() / 3600:.1f} h ago)"
+    fix = "check the HQ broker line above; the kiosk keeps working offline within its limits"
+    if silence > HQ_SILENCE_FAIL:
+        return fail(name, detail, fix)
+    if silence > HQ_SILENCE_WARN:
+        return warn(name, detail, fix)
+    return ok(name, detail)
