@@ -1,0 +1,101 @@
+"""Logs never hold a card UID, a phone number or a key, whichever way they get in."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kiosk import logging_setup
+from kiosk.logging_setup import hash_uid, mask_phone, redact, register_secret, setup_logging
+
+UID = bytes.fromhex("04A1B2C3D4E5F6")
+PHONE = "13812345678"
+KEY = bytes.fromhex("8f3a1c2d4e5f60718293a4b5c6d7e8f9")
+
+
+@pytest.fixture(params=[True, False], ids=["json", "text"])
+def captured(request):
+    stream = io.StringIO()
+    handler = setup_logging(logging.DEBUG, stream=stream, json_lines=request.param)
+    yield stream, request.param
+    logging.getLogger().removeHandler(handler)
+
+
+def forbidden(text: str) -> list[str]:
+    needles = [UID.hex(), UID.hex().upper(), "04:A1:B2:C3:D4:E5:F6", PHONE, KEY.hex(),
+               KEY.hex().upper(), "12345678"]
+    return [n for n in needles if n in text]
+
+
+def test_uid_phone_and_key_never_reach_the_output(captured):
+    stream, as_json = captured
+    register_secret(KEY)
+    log = logging.getLogger("kiosk.session")
+    log.info("card tapped uid=%s", UID.hex().upper())
+    log.info("card tapped", extra={"uid": UID, "phone": PHONE})
+    log.info("card UID: 04:A1:B2:C3:D4:E5:F6 belongs to member %s", "+86 " + PHONE)
+    log.warning("sign-up for %s", PHONE, extra={"master_key": KEY.hex(), "card_uid": UID.hex()})
+    log.error("loaded key %s", KEY.hex())
+    log.debug("raw key bytes %r", KEY)
+    try:
+        raise ValueError(f"member {PHONE} card uid={UID.hex()} key {KEY.hex()}")
+    except ValueError:
+        log.exception("top-up failed")
+    out = stream.getvalue()
+    assert forbidden(out) == [], out
+    assert hash_uid(UID) in out
+    assert "138****5678" in out
+    if as_json:
+        records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert records[1]["uid"] == hash_uid(UID)
+        assert records[3]["master_key"] == "[redacted]"
+        assert records[1]["msg"] == "card tapped"
+
+
+def test_uid_hash_is_stable_within_an_install_and_differs_between_installs():
+    logging_setup.set_uid_salt(b"A" * 16)
+    first = hash_uid(UID)
+    assert hash_uid(UID.hex()) == first == hash_uid("04 A1 B2 C3 D4 E5 F6")
+    logging_setup.set_uid_salt(b"B" * 16)
+    assert hash_uid(UID) != first
+
+
+def test_salt_file_is_private_and_reused(tmp_path):
+    path = tmp_path / "log_salt"
+    salt = logging_setup.load_or_create_salt(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert logging_setup.load_or_create_salt(path) == salt
+
+
+@given(uid=st.binary(min_size=4, max_size=10).filter(lambda b: len(b) in (4, 7, 10)),
+       label=st.sampled_from(["uid=", "UID ", "card_uid: ", "uid:0x"]),
+       upper=st.booleans())
+def test_any_uid_after_a_label_is_hashed(uid, label, upper):
+    text = uid.hex().upper() if upper else uid.hex()
+    out = redact(f"tap {label}{text} at kiosk K-001")
+    assert text not in out
+    assert "K-001" in out
+
+
+@given(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True), st.sampled_from(["", "+86", "86-"]))
+def test_any_mobile_number_is_masked(phone, prefix):
+    out = mask_phone(f"member {prefix}{phone} signed up")
+    assert phone not in out
+    assert f"{phone[:3]}****{phone[-4:]}" in out
+
+
+@given(st.binary(min_size=16, max_size=32))
+def test_a_registered_secret_never_appears(secret):
+    register_secret(secret)
+    out = redact(f"key={secret.hex()} KEY={secret.hex().upper()}")
+    assert secret.hex() not in out and secret.hex().upper() not in out
+
+
+def test_ordinary_text_is_left_alone():
+    line = "top-up 5000 fen for member M-00017 at 2026-11-23T10:00Z, outbox 3"
+    assert redact(line) == line
