@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,8 @@ class Mosquitto:
         lines = [f"listener {self.port} 127.0.0.1",
                  f"allow_anonymous {'true' if allow_anonymous else 'false'}",
                  "persistence false", "log_dest stderr"]
+        if os.geteuid() == 0:  # else it drops to user `mosquitto`, who cannot read the temp dir
+            lines.append("user root")
         if tls:
             lines += [f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}",
                       f"require_certificate {'true' if require_certificate else 'false'}"]

@@ -147,7 +147,8 @@ def _private_file(ctx: Context, name: str, device_path: Path, fix_hint: str) -> 
                     "run `kiosk provision` to create it")
     if st.st_uid != user.uid:
         return fail(name, f"{device_path} is owned by {_owner_name(ctx, st.st_uid)}, must be "
-                    f"owned by {SERVICE_USER}", f"chown {SERVICE_USER}:{SERVICE_USER} {device_path}")
+                    f"owned by {SERVICE_USER}",
+                    f"chown {SERVICE_USER}:{SERVICE_USER} {device_path}")
     if not os.access(path, os.R_OK):
         return fail(name, f"{device_path} is not readable by this user",
                     "run `kiosk doctor` as root or as the kiosk user")

@@ -104,13 +104,25 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return data
 
 
+REJECTED_CLIENT = ProbeError(
+    "tls", "the broker closed the TLS connection after the handshake: it did not accept this "
+    "kiosk's client certificate", "check the client certificate was signed by HQ's CA and is "
+    "meant for this broker (`kiosk doctor` TLS files line), or ask HQ to allow it")
+
+
 def _mqtt(sock: socket.socket, client_id: str) -> str:
+    secure = isinstance(sock, ssl.SSLSocket)
     try:
         sock.sendall(mqtt_connect_packet(client_id))
         reply = _recv_exact(sock, 4)
     except (TimeoutError, OSError) as exc:
+        if secure and isinstance(exc, ssl.SSLError | ConnectionResetError):
+            # TLS 1.3: the server checks the client certificate after the client's handshake
+            raise REJECTED_CLIENT from exc
         raise ProbeError("mqtt", f"no CONNACK: {exc}",
                          "the port may not be an MQTT broker, or TLS is required") from None
+    if not reply and secure:
+        raise REJECTED_CLIENT
     if len(reply) < 4 or reply[0] != 0x20:
         raise ProbeError("mqtt", f"the broker closed the connection (got {reply!r:.30})",
                          "the broker may require TLS or a client certificate for this port")

@@ -4,9 +4,10 @@ on the device (a re-run keeps what it does not change) and, last, interactive pr
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.config import LOCALES, READER_DRIVERS, ROTATIONS, SCREENS, Config
 
