@@ -139,6 +139,13 @@ def test_each_broken_config_gives_its_own_line(root, capsys, breakage, expected)
     assert "the configuration is not valid" in line_for(lines, "card master key")
 
 
+def test_config_the_service_cannot_read(root):
+    os.chown(root / "etc/kiosk/kiosk.toml", 0, 0)
+    r = result(root, "config")
+    assert r.status == Status.FAIL and "not readable by the service user kiosk" in r.detail
+    assert r.fix.startswith("chown root:kiosk /etc/kiosk/kiosk.toml")
+
+
 def test_world_readable_config_is_a_warning(root):
     (root / "etc/kiosk/kiosk.toml").chmod(0o644)
     r = result(root, "config")

@@ -118,11 +118,26 @@ def check_config(ctx: Context) -> CheckResult:
         return fail("config", f"{ctx.config_path}: {error.field}: {error.problem}", fix)
     assert config is not None
     st = ctx.path(ctx.config_path).stat()
+    if not _service_can_read(ctx, st):
+        return fail("config", f"{ctx.config_path} is not readable by the service user "
+                    f"{SERVICE_USER} (owner {_owner_name(ctx, st.st_uid)}, group "
+                    f"{_group_name(ctx, st.st_gid)}, mode {st.st_mode & 0o777:o})",
+                    f"chown root:{SERVICE_USER} {ctx.config_path}; chmod 640 {ctx.config_path}")
     if st.st_mode & stat.S_IROTH or st.st_mode & stat.S_IWOTH:
         return warn("config", f"{ctx.config_path} is readable by every user "
                     f"(mode {st.st_mode & 0o777:o})", f"chmod 640 {ctx.config_path}")
     return ok("config", f"{config.device.id} at store {config.device.store}, locale "
               f"{config.device.locale}, screen {config.device.screen}")
+
+
+def _service_can_read(ctx: Context, st: os.stat_result) -> bool:
+    user = fsops.lookup_user(ctx.root, SERVICE_USER)
+    if user is None:
+        return bool(st.st_mode & stat.S_IROTH)
+    if st.st_uid == user.uid:
+        return bool(st.st_mode & stat.S_IRUSR)
+    in_group = st.st_gid == user.gid or _group_name(ctx, st.st_gid) in _user_groups(ctx)
+    return bool(st.st_mode & stat.S_IRGRP and in_group or st.st_mode & stat.S_IROTH)
 
 
 def _private_file(ctx: Context, name: str, device_path: Path, fix_hint: str) -> CheckResult | None:

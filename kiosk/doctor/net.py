@@ -172,12 +172,19 @@ def sntp_time(server: str, port: int = 123, timeout: float = 2.0) -> float:
         sock.sendto(b"\x23" + bytes(47), addr[4])
         data, _ = sock.recvfrom(512)
         rtt = time.monotonic() - t0
+    return parse_sntp_reply(data) + rtt / 2
+
+
+def parse_sntp_reply(data: bytes) -> float:
+    """The transmit time (Unix seconds) of an SNTP server reply; ValueError for anything else."""
     if len(data) < 48 or data[0] & 0x07 != 4:
         raise ValueError("not an NTP server reply")
+    if data[0] >> 6 == 3 or data[1] == 0:
+        raise ValueError("NTP server is not synchronised (leap indicator 3 / stratum 0)")
     secs, frac = struct.unpack(">II", data[40:48])
     if secs == 0:
-        raise ValueError("NTP server sent no time (unsynchronised)")
-    return secs - NTP_EPOCH_OFFSET + frac / 2**32 + rtt / 2
+        raise ValueError("NTP server sent no time")
+    return secs - NTP_EPOCH_OFFSET + frac / 2**32
 
 
 def utc(ts: float) -> datetime:

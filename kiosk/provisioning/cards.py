@@ -61,6 +61,10 @@ class Summary:
     failed: Counter = field(default_factory=Counter)
     stopped: str = ""
 
+    @property
+    def processed(self) -> int:
+        return len(self.done) + sum(self.failed.values())
+
     def lines(self, verb: str) -> list[str]:
         out = [f"{verb}: {len(self.done)} of {self.asked} cards"]
         for reason, n in self.failed.most_common():
@@ -79,11 +83,9 @@ def run_batch(reader: Reader, operation: Callable[[Reader, CardInfo], str], coun
               wait_s: float, out: TextIO, removal_s: float = 30.0) -> Summary:
     """Do `operation` on `count` cards in turn; a failed card is counted, not fatal."""
     summary = Summary(asked=count)
-    attempts = 0
-    while len(summary.done) + sum(summary.failed.values()) < count:
-        attempts += 1
-        out.write(f"\r{progress_bar(len(summary.done), count)} lay card "
-                  f"{len(summary.done) + 1} on the reader / 请放卡 ")
+    while summary.processed < count:
+        out.write(f"\r{progress_bar(summary.processed, count)} lay card "
+                  f"{summary.processed + 1} on the reader / 请放卡 ")
         out.flush()
         info = reader.wait_for_card(wait_s)
         if info is None:
@@ -93,12 +95,12 @@ def run_batch(reader: Reader, operation: Callable[[Reader, CardInfo], str], coun
             summary.done.append(operation(reader, info))
         except Exception as exc:  # the card layer's errors: counted by kind, batch goes on
             summary.failed[f"{type(exc).__name__}: {exc}"] += 1
-        out.write(f"\r{progress_bar(len(summary.done), count)} take the card away / 请取卡    ")
+        out.write(f"\r{progress_bar(summary.processed, count)} take the card away / 请取卡    ")
         out.flush()
         if not reader.wait_for_removal(removal_s):
             summary.stopped = "the card was not taken away"
             break
-    out.write(f"\r{progress_bar(len(summary.done), count)}{' ' * 40}\n")
+    out.write(f"\r{progress_bar(summary.processed, count)}{' ' * 40}\n")
     return summary
 
 

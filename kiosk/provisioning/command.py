@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -115,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
             print("no reader found: check the wiring and that SPI/UART is enabled "
                   "(raspi-config), or plug in the USB reader")
         return 0 if found else 1
+    if args.root.resolve() == Path("/") and os.geteuid() != 0 and not args.dry_run:
+        print("kiosk provision: run it as root (sudo kiosk provision ...), or use --dry-run",
+              file=sys.stderr)
+        return 2
     try:
         answers = gather(args)
         plan = build(answers, args.root, args.kiosk_command, args.hq_server,
