@@ -381,3 +381,11 @@ def test_help_texts_exist(name):
     assert len(text) > 600
     if name != "status":
         assert "examples" in text
+
+
+def test_the_example_answers_file_is_valid():
+    example = Path(__file__).parents[1] / "provisioning/answers.example.toml"
+    values = answers.load_answers_file(example)
+    a = answers.merge(values)
+    assert (a.device_id, a.reader_driver, a.rotation) == ("K-001", "pn532", 0)
+    assert a.card_master_key == str(example.parent / "master.key")
