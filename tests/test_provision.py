@@ -188,7 +188,7 @@ def test_dry_run_changes_nothing_and_shows_every_step(root, inputs, capsys):
                      "--tls-ca", usb / "ca.pem") == 0
     out = capsys.readouterr().out
     assert snapshot(root) == before
-    for expected in ("[dry-run] service user kiosk", "[dry-run] write /etc/kiosk/card_master.key",
+    for expected in ("[dry-run] create service user kiosk", "[dry-run] write /etc/kiosk/card_master.key",
                      "[dry-run] generate an EC P-256 key", "[dry-run] write /etc/systemd/system",
                      "systemctl --root", "[dry-run] write /etc/kiosk/kiosk.toml",
                      'id = "K-001"'):
@@ -389,3 +389,43 @@ def test_the_example_answers_file_is_valid():
     a = answers.merge(values)
     assert (a.device_id, a.reader_driver, a.rotation) == ("K-001", "pn532", 0)
     assert a.card_master_key == str(example.parent / "master.key")
+
+
+def test_interactive_provisioning_on_a_terminal(root, inputs):
+    """The questions on a real pseudo-terminal; a bad device id is asked again."""
+    import pty
+    import select
+    import time
+
+    usb, _ = inputs
+    replies = [b"K 1!", b"SH-1", b"", b"", b"", str(usb / "master.key").encode(), b"en", b"",
+               b"", b"s", b"K-1"]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kiosk provision with the pty as its terminal
+        os.chdir(Path(__file__).parents[1])
+        os.execv(sys.executable, [sys.executable, "-c",
+                 "import sys; from tests.prov_helpers import run_command; "
+                 f"sys.exit(run_command('provision', '--root', '{root}', '--dry-run'))"])
+    seen = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if seen.rstrip().endswith(b":") and replies:
+            os.write(fd, replies.pop(0) + b"\r")
+            seen += b"\n"
+    _, status = os.waitpid(pid, 0)
+    text = seen.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "设备编号" in text and "Readers found" in text
+    assert "device.id: must be 1-64" in text  # the bad answer was named and asked again
+    assert 'id = "K-1"' in text and 'locale = "en"' in text and 'driver = "simulated"' in text
+    assert KEY.hex() not in text

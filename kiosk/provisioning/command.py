@@ -86,6 +86,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rules-file", metavar="FILE", help="local rules file path on the device")
 
 
+def interactive(args: argparse.Namespace) -> bool:
+    return not args.non_interactive and sys.stdin.isatty()
+
+
 def gather(args: argparse.Namespace, out=print, read=input) -> ans.Answers:
     """Defaults < existing config < answers file < flags < prompts for what is still missing."""
     existing: dict = {}
@@ -98,7 +102,7 @@ def gather(args: argparse.Namespace, out=print, read=input) -> ans.Answers:
     from_file = ans.load_answers_file(args.answers) if args.answers else {}
     flags = {name: getattr(args, name, None) for name in ans.NAMES}
     answers = ans.merge(existing, from_file, flags)
-    if not args.non_interactive and sys.stdin.isatty():
+    if interactive(args):
         given = set(from_file) | {k for k, v in flags.items() if v is not None}
         todo = tuple(n for n in (*ans.PROMPTS, "reader")
                      if n not in given and not (n == "reader" and "reader_driver" in given))
@@ -122,8 +126,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         answers = gather(args)
-        plan = build(answers, args.root, args.kiosk_command, args.hq_server,
-                     check_port=args.root.resolve() == Path("/"))
+        for attempt in range(5):
+            try:
+                plan = build(answers, args.root, args.kiosk_command, args.hq_server,
+                             check_port=args.root.resolve() == Path("/"))
+                break
+            except ProvisionError as exc:
+                if attempt == 4 or not interactive(args) or exc.answer not in ans.PROMPTS:
+                    raise
+                print(f"  {exc}")
+                answers = ans.ask(answers, [], input, print, (exc.answer,))
     except (ans.AnswersError, ProvisionError) as exc:
         print(f"kiosk provision: {exc}", file=sys.stderr)
         print("nothing was changed", file=sys.stderr)

@@ -34,7 +34,12 @@ HEADER = b"# Written by `kiosk provision`. Re-run it to change a value; `kiosk d
 
 
 class ProvisionError(ValueError):
-    """An answer or input file that cannot be used; nothing has been changed yet."""
+    """An answer or input file that cannot be used; nothing has been changed yet.
+    `answer` names the answer to ask again for, when one is to blame."""
+
+    def __init__(self, message: str, answer: str = ""):
+        super().__init__(message)
+        self.answer = answer
 
 
 @dataclass(frozen=True)
@@ -109,9 +114,11 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
           check_port: bool = True) -> Plan:
     """Check every answer and input file; raise ProvisionError before anything is touched."""
     if not a.device_id:
-        raise ProvisionError(f"{flag('device_id')} is required (or device_id in the answers file)")
+        raise ProvisionError(f"{flag('device_id')} is required (or device_id in the answers "
+                             "file)", "device_id")
     if not a.store_id:
-        raise ProvisionError(f"{flag('store_id')} is required (or store_id in the answers file)")
+        raise ProvisionError(f"{flag('store_id')} is required (or store_id in the answers file)",
+                             "store_id")
     files: list[FileWrite] = []
     notes: list[str] = []
 
@@ -119,7 +126,7 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
         try:
             key = masterkey.read_master_key(Path(a.card_master_key))
         except masterkey.KeyFileError as exc:
-            raise ProvisionError(f"{flag('card_master_key')}: {exc}") from None
+            raise ProvisionError(f"{flag('card_master_key')}: {exc}", "card_master_key") from None
         files.append(FileWrite(MASTER_KEY_PATH, key, 0o600, SERVICE_USER, secret=True))
     have_key = bool(a.card_master_key) or _installed(root, MASTER_KEY_PATH)
     if not have_key:
@@ -138,7 +145,7 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
         try:
             tls.load_certs(Path(a.tls_ca))
         except tls.TlsFileError as exc:
-            raise ProvisionError(f"{flag('tls_ca')}: {exc}") from None
+            raise ProvisionError(f"{flag('tls_ca')}: {exc}", "tls_ca") from None
         files.append(FileWrite(CA_PATH, _read_input(a.tls_ca, flag("tls_ca")), 0o644, "root"))
     key_src = a.tls_key or (str(fsops.under(root, KEY_PATH)) if _installed(root, KEY_PATH) else "")
     generate = bool(a.hq_host) and tls_ca and not key_src
@@ -156,7 +163,7 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
         try:
             info = tls.check_pair(Path(a.tls_cert), Path(key_src))
         except tls.TlsFileError as exc:
-            raise ProvisionError(f"{flag('tls_cert')}: {exc}") from None
+            raise ProvisionError(f"{flag('tls_cert')}: {exc}", "tls_cert") from None
         if info.not_after < tls.now_utc():
             raise ProvisionError(f"{flag('tls_cert')} {a.tls_cert}: expired on "
                                  f"{info.not_after:%Y-%m-%d}")
@@ -180,7 +187,8 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
     try:
         parse_config(data, fsops.under(root, CONFIG_PATH))
     except ConfigError as exc:
-        raise ProvisionError(f"{exc} (check {flag(_answer_for(exc.field))})") from None
+        answer = _answer_for(exc.field)
+        raise ProvisionError(f"{exc} (check {flag(answer)})", answer) from None
     units = ["kiosk.service"] + (["kiosk-hq.service"] if hq_server else [])
     return Plan(root=Path(root), answers=a, config_toml=HEADER + tomli_w.dumps(data).encode(),
                 kiosk_cmd=kiosk_cmd or default_kiosk_cmd(), files=files,
@@ -230,7 +238,8 @@ class Runner:
         path = fsops.under(self.plan.root, dev_path)
         desc = f"{dev_path}/ (mode {mode:o}, owner {owner})"
         if self.dry:
-            return Outcome("unchanged" if path.is_dir() else "would", desc)
+            return Outcome("unchanged", desc) if path.is_dir() else Outcome("would",
+                                                                            f"create {desc}")
         return Outcome(fsops.ensure_dir(path, mode, self.owner(owner)), desc)
 
     def steps(self) -> list[tuple[str, Callable[[], list[Outcome]]]]:

@@ -64,7 +64,8 @@ def ensure_user(root: Path, data_dir: str, dry_run: bool) -> list[Outcome]:
         if fsops.lookup_group(root, group) is None:
             if not dry_run:
                 _run(["groupadd", *_prefix(root), "--system", group])
-            out.append(Outcome("would" if dry_run else "created", f"system group {group}"))
+            out.append(Outcome("would" if dry_run else "created", f"create system group {group}"
+                               if dry_run else f"system group {group}"))
     user = fsops.lookup_user(root, SERVICE_USER)
     groups = ",".join(SERVICE_GROUPS)
     if user is None:
@@ -73,7 +74,8 @@ def ensure_user(root: Path, data_dir: str, dry_run: bool) -> list[Outcome]:
                   "--home-dir", data_dir, "--shell", "/usr/sbin/nologin", "--comment",
                   "membership-card kiosk", "--groups", groups, SERVICE_USER])
         out.append(Outcome("would" if dry_run else "created",
-                           f"service user {SERVICE_USER} (groups {groups})"))
+                           f"{'create ' if dry_run else ''}service user {SERVICE_USER} "
+                           f"(groups {groups})"))
         return out
     missing = [g for g in SERVICE_GROUPS
                if SERVICE_USER not in (fsops.lookup_group(root, g) or (0, []))[1]]
