@@ -188,7 +188,8 @@ def test_dry_run_changes_nothing_and_shows_every_step(root, inputs, capsys):
                      "--tls-ca", usb / "ca.pem") == 0
     out = capsys.readouterr().out
     assert snapshot(root) == before
-    for expected in ("[dry-run] create service user kiosk", "[dry-run] write /etc/kiosk/card_master.key",
+    for expected in ("[dry-run] create service user kiosk",
+                     "[dry-run] write /etc/kiosk/card_master.key",
                      "[dry-run] generate an EC P-256 key", "[dry-run] write /etc/systemd/system",
                      "systemctl --root", "[dry-run] write /etc/kiosk/kiosk.toml",
                      'id = "K-001"'):
