@@ -126,6 +126,8 @@ def edit_config(root: Path, old: str, new: str) -> None:
     (lambda r: edit_config(r, 'host = "localhost"', "host = 5"), "hq.host: must be str, got int"),
     (lambda r: edit_config(r, 'driver = "pn532"', 'driver = "acme"'), "reader.driver"),
     (lambda r: edit_config(r, "[device]", "[devise]\n[device]"), "devise: unknown section"),
+    (lambda r: edit_config(r, "[secrets]\n", '[secrets]\ncard_master_keyfile = "/k"\n'),
+     "secrets.card_master_keyfile: unknown setting"),
 ])
 def test_each_broken_config_gives_its_own_line(root, capsys, breakage, expected):
     breakage(root)

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from kiosk.config import load_config
-from kiosk.provisioning import answers, detect, fsops, plan
+from kiosk.provisioning import answers, detect, fsops, masterkey, plan
 from tests.prov_helpers import command_parser, make_root, run_command, snapshot
 from tests.prov_pki import CA
 
@@ -80,7 +80,7 @@ def test_fresh_provision_leaves_files_permissions_user_and_units(root, inputs, c
     assert mode(cfg) == 0o640 and owner(root, cfg) == "root"
     assert fsops.lookup_group(root, "kiosk")[0] == cfg.stat().st_gid
     assert mode(key) == 0o600 and owner(root, key) == "kiosk"
-    assert key.read_bytes() == KEY
+    assert key.read_bytes() == KEY.hex().encode() + b"\n"
     assert mode(root / "etc/kiosk") == 0o750
     assert mode(root / "var/lib/kiosk") == 0o750 and owner(root, root / "var/lib/kiosk") == "kiosk"
 
@@ -320,7 +320,7 @@ def test_answers_file_with_relative_paths(root, inputs, tmp_path, capsys):
                             '"master.key"\nreader_driver = "simulated"\n')
     if os.geteuid() == 0:
         assert provision("--root", root, "--non-interactive", "--answers", answers_file) == 0
-        assert (root / "etc/kiosk/card_master.key").read_bytes() == KEY
+        assert masterkey.read_master_key(root / "etc/kiosk/card_master.key") == KEY
     bad = usb / "bad.toml"
     bad.write_text('device_id = "K-9"\nshop = "x"\n')
     assert provision("--root", root, "--non-interactive", "--answers", bad) == 2
@@ -373,6 +373,7 @@ def test_config_written_by_provision_is_the_one_parse_config_accepts(root):
     data = tomllib.loads(p.config_toml.decode())
     assert data["hq"] == {"host": "hq.example", "port": 1883}
     assert data["reader"] == {"driver": "simulated"}
+    assert data["secrets"] == {"card_system_id": "kiosk"}
 
 
 @pytest.mark.parametrize("name", ["provision", "doctor", "status", "cards"])

@@ -30,6 +30,7 @@ class Answers:
     reader_port: str = ""
     card_master_key: str = ""
     pin_pepper: str = ""
+    card_system_id: str = "kiosk"
     locale: str = "zh_CN"
     screen: str = "800x480"
     rotation: int = 0
@@ -82,6 +83,7 @@ def from_config(config: Config) -> dict[str, Any]:
         "reader_driver": config.reader.driver,
         "reader_port": config.reader.port,
         "hq_host": config.hq.host,
+        "card_system_id": config.secrets.card_system_id,
     }
     if config.hq.host:
         out["hq_port"] = config.hq.port

@@ -80,6 +80,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--card-master-key", metavar="FILE",
                    help="card master key: 16 raw bytes or 32 hex digits")
     g.add_argument("--pin-pepper", metavar="FILE", help="PIN pepper shared with HQ")
+    g.add_argument("--card-system-id", metavar="ID",
+                   help="the chain's id in card key diversification (default kiosk; the same "
+                        "on every kiosk of the chain)")
     g.add_argument("--locale", choices=LOCALES, help="UI language")
     g.add_argument("--screen", choices=SCREENS, help="screen size")
     g.add_argument("--rotation", type=int, choices=ROTATIONS, help="screen rotation in degrees")

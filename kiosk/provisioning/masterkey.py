@@ -1,7 +1,8 @@
 """The card master key file: the one secret every card key is diversified from.
 
 The technician brings it on a USB stick (16 raw bytes, or 32 hex digits in a text file);
-provision stores it as 16 raw bytes, mode 600, owned by the service user. Its value is never
+provision stores it as 32 hex digits and a newline (the form the card layer's SiteKeys reads),
+mode 600, owned by the service user. Its value is never
 printed, not even in an error message."""
 
 from __future__ import annotations

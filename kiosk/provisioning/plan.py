@@ -87,13 +87,12 @@ def config_dict(a: Answers, root: Path, tls_ca: bool, tls_client: bool,
             hq["tls_cert"] = CERT_PATH
             hq["tls_key"] = KEY_PATH
         data["hq"] = hq
-    secrets = {}
+    secrets: dict = {"card_system_id": a.card_system_id}
     if master_key:
         secrets["card_master_key_file"] = MASTER_KEY_PATH
     if pepper:
         secrets["pin_pepper_file"] = PEPPER_PATH
-    if secrets:
-        data["secrets"] = secrets
+    data["secrets"] = secrets
     if a.rules_file:
         data["rules"] = {"file": a.rules_file}
     return data
@@ -127,7 +126,9 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
             key = masterkey.read_master_key(Path(a.card_master_key))
         except masterkey.KeyFileError as exc:
             raise ProvisionError(f"{flag('card_master_key')}: {exc}", "card_master_key") from None
-        files.append(FileWrite(MASTER_KEY_PATH, key, 0o600, SERVICE_USER, secret=True))
+        # 32 hex digits and a newline: the form kiosk.reader.keys.SiteKeys.write_new makes
+        files.append(FileWrite(MASTER_KEY_PATH, key.hex().encode() + b"\n", 0o600, SERVICE_USER,
+                               secret=True))
     have_key = bool(a.card_master_key) or _installed(root, MASTER_KEY_PATH)
     if not have_key:
         notes.append("no card master key yet: cards cannot be issued or read until you re-run "
