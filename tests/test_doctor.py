@@ -434,3 +434,10 @@ def test_status_fits_one_screen(root, capsys):
     (root / "var/lib/kiosk").rmdir()
     assert run_command("status", "--root", root) == 1
     assert "kiosk doctor" in capsys.readouterr().out
+
+
+def test_rc522_port_is_the_spi_bus_and_device(root):
+    edit_config(root, 'driver = "pn532"\nport = "/dev/ttyAMA0"', 'driver = "rc522"\nport = "0.1"')
+    r = result(root, "reader device")
+    assert r.status == Status.FAIL and "/dev/spidev0.1 does not exist" in r.detail
+    assert "raspi-config nonint do_spi 0" in r.fix

@@ -232,6 +232,10 @@ def test_reader_port_that_does_not_exist_is_refused_on_the_device(inputs):
                        "reader_port": "/dev/ttyAMA7-not-there"})
     with pytest.raises(plan.ProvisionError, match="ttyAMA7-not-there: no such device"):
         plan.build(a, Path("/nonexistent-root"), check_port=True)
+    a = answers.merge({"device_id": "K-1", "store_id": "S-1", "reader_driver": "rc522",
+                       "reader_port": "7.3"})
+    with pytest.raises(plan.ProvisionError, match="no such device /dev/spidev7.3"):
+        plan.build(a, Path("/nonexistent-root"), check_port=True)
 
 
 @needs_root
@@ -296,7 +300,9 @@ def test_systemd_analyze_catches_a_broken_unit(tmp_path):
 
 @pytest.mark.parametrize("driver,port,expected", [
     ("pn532", "/dev/ttyUSB0", ["DeviceAllow=/dev/ttyUSB0 rw"]),
-    ("rc522", "/dev/spidev0.0", ["DeviceAllow=/dev/spidev0.0 rw"]),
+    ("rc522", "0.1", ["DeviceAllow=/dev/spidev0.1 rw"]),
+    ("rc522", "", ["DeviceAllow=/dev/spidev0.0 rw"]),
+    ("pn532", "tty:AMA0:pn532", ["DeviceAllow=/dev/ttyAMA0 rw"]),
     ("pn532", "usb:04cc:2533", ["DeviceAllow=char-usb_device rw"]),
     ("pcsc", "ACS ACR122U", []),
     ("simulated", "", []),
@@ -329,13 +335,13 @@ def test_answers_file_with_relative_paths(root, inputs, tmp_path, capsys):
 
 def test_interactive_prompts_offer_the_detected_readers():
     found = [detect.Candidate("pn532", "/dev/serial0", "PN532 on UART"),
-             detect.Candidate("rc522", "/dev/spidev0.0", "RC522 on SPI")]
+             detect.Candidate("rc522", "0.0", "RC522 on SPI")]
     replies = iter(["K-7", "SH-1", "", "", "", "", "en", "", "180", "2"])
     shown: list[str] = []
     result = answers.ask(answers.Answers(), found, lambda prompt: next(replies), shown.append)
     assert (result.device_id, result.store_id, result.locale, result.rotation) == \
         ("K-7", "SH-1", "en", 180)
-    assert (result.reader_driver, result.reader_port) == ("rc522", "/dev/spidev0.0")
+    assert (result.reader_driver, result.reader_port) == ("rc522", "0.0")
     assert any("/dev/serial0" in line for line in shown)
 
 
@@ -354,7 +360,7 @@ def test_detect_finds_uart_usb_and_spi_readers(tmp_path):
     found = detect.detect(dev, sysfs, with_pcsc=False)
     ports = [(c.driver, c.port) for c in found]
     assert ports == [("pn532", str(dev / "serial0")), ("pn532", str(dev / "ttyUSB0")),
-                     ("pn532", "usb:04cc:2533"), ("rc522", str(dev / "spidev0.0"))]
+                     ("pn532", "usb:04cc:2533"), ("rc522", "0.0")]
     assert "ttyAMA0" in found[0].description  # serial0 and ttyAMA0 are one port, listed once
 
 

@@ -99,7 +99,7 @@ def test_raspi_config_is_used_when_present(tmp_path, monkeypatch):
                     'case "$2" in get_*) echo 1;; esac\n')
     tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
-    dry = system.pi_settings(Path("/"), "rc522", "/dev/spidev0.0", 0, dry_run=True)
+    dry = system.pi_settings(Path("/"), "rc522", "0.0", 0, dry_run=True)
     assert [o.result for o in dry] == ["would"]
     assert log.read_text().split("\n")[:-1] == ["nonint get_spi"]
     out = system.pi_settings(Path("/"), "pn532", "/dev/serial0", 180, dry_run=False)
@@ -107,7 +107,7 @@ def test_raspi_config_is_used_when_present(tmp_path, monkeypatch):
                                                  "nonint do_serial_cons 1"]
     assert out[0].result == "updated" and "rotate=180" in out[1].detail
     # under --root the running Pi is never touched
-    skipped = system.pi_settings(tmp_path, "rc522", "/dev/spidev0.0", 0, dry_run=False)
+    skipped = system.pi_settings(tmp_path, "rc522", "0.0", 0, dry_run=False)
     assert skipped[0].result == "skipped" and "do_spi 0" in skipped[0].detail
 
 

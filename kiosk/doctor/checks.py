@@ -352,24 +352,27 @@ def check_reader_device(ctx: Context) -> CheckResult:
             return fail(name, "pcscd is not running (no /run/pcscd/pcscd.comm)",
                         "apt-get install pcscd; systemctl enable --now pcscd.socket")
         return ok(name, f"pcscd is running; reader {port or '(first found)'}")
-    if not port.startswith("/dev/"):
+    from kiosk.provisioning.detect import device_node
+
+    node = device_node(driver, port)
+    if node is None:
         return ok(name, f"{driver} on {port} (USB, found at run time)")
-    path = ctx.path(port)
+    path = ctx.path(node)
     enable = ("enable SPI: `raspi-config nonint do_spi 0`, reboot" if driver == "rc522" else
               "enable the UART: `raspi-config nonint do_serial_hw 0`, reboot; or check the "
               "USB cable")
     if not path.exists():
-        return fail(name, f"{port} does not exist", f"{enable}; `kiosk provision --detect` lists "
+        return fail(name, f"{node} does not exist", f"{enable}; `kiosk provision --detect` lists "
                     "the readers found")
     st = path.stat()
     if not (stat.S_ISCHR(st.st_mode)):
-        return fail(name, f"{port} is not a character device", enable)
+        return fail(name, f"{node} is not a character device", enable)
     group = _group_name(ctx, st.st_gid)
     if st.st_mode & 0o006 != 0o006 and group not in _user_groups(ctx):
-        return fail(name, f"{port} belongs to group {group}, and {SERVICE_USER} is not in it",
+        return fail(name, f"{node} belongs to group {group}, and {SERVICE_USER} is not in it",
                     f"usermod -aG {group} {SERVICE_USER} (provision adds "
                     f"{', '.join(SERVICE_GROUPS)})")
-    return ok(name, f"{driver} on {port} (group {group})")
+    return ok(name, f"{driver} on {node} (group {group})")
 
 
 def _group_name(ctx: Context, gid: int) -> str:

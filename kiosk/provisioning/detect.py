@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 UART_PORTS = ("/dev/serial0", "/dev/ttyAMA0", "/dev/ttyS0")
-SPI_PORTS = ("/dev/spidev0.0", "/dev/spidev0.1")
+SPI_PORTS = ("/dev/spidev0.0", "/dev/spidev0.1")  # offered as rc522 ports "0.0", "0.1"
 # USB readers nfcpy drives directly (PN533 family) and USB-serial chips PN532 boards sit behind.
 USB_PN53X = {("04cc", "2533"): "NXP PN533", ("04e6", "5591"): "SCM SCL3711",
              ("054c", "02e1"): "Sony RC-S360", ("054c", "06c1"): "Sony RC-S380"}
@@ -21,6 +21,25 @@ class Candidate:
     driver: str  # a value of config.READER_DRIVERS
     port: str
     description: str
+
+
+def device_node(driver: str, port: str) -> str | None:
+    """The /dev node a configured reader opens, in the port syntax kiosk.reader.factory takes
+    (pn532: a path or nfcpy's tty:AMA0:pn532, default tty:S0; rc522: "bus.device", default
+    0.0); None when the reader is reached some other way (USB, pcscd, simulated)."""
+    if driver == "pn532":
+        if port.startswith("/dev/"):
+            return port
+        if not port:
+            return "/dev/ttyS0"
+        if port.startswith("tty:"):
+            return "/dev/tty" + port.split(":")[1]
+        return None
+    if driver == "rc522":
+        if port.startswith("/dev/"):
+            return port
+        return f"/dev/spidev{port or '0.0'}"
+    return None
 
 
 def _usb_ids(sys_dir: Path) -> list[tuple[str, str, str]]:
@@ -76,5 +95,6 @@ def detect(dev_dir: Path = Path("/dev"), sys_dir: Path = Path("/sys"),
     for port in SPI_PORTS:
         node = dev_dir / Path(port).name
         if node.exists():
-            out.append(Candidate("rc522", str(node), "RC522 on SPI"))
+            out.append(Candidate("rc522", node.name.removeprefix("spidev"),
+                                 f"RC522 on SPI ({node})"))
     return out

@@ -17,7 +17,7 @@ from pathlib import Path
 import tomli_w
 
 from kiosk.config import ConfigError, parse_config
-from kiosk.provisioning import fsops, masterkey, system, tls
+from kiosk.provisioning import detect, fsops, masterkey, system, tls
 from kiosk.provisioning.answers import Answers, flag
 from kiosk.provisioning.system import SERVICE_USER, Outcome, StepFailed
 
@@ -177,10 +177,11 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
     if a.hq_host and not tls_ca:
         notes.append(f"HQ link without TLS: give {flag('tls_ca')} to encrypt it")
 
-    if check_port and a.reader_port.startswith("/dev/") and not Path(a.reader_port).exists():
-        raise ProvisionError(f"{flag('reader_port')} {a.reader_port}: no such device (is the "
-                             "reader wired and its bus enabled? `kiosk provision --detect` lists "
-                             "what is there)")
+    node = detect.device_node(a.reader_driver, a.reader_port)
+    if check_port and node and not Path(node).exists():
+        raise ProvisionError(f"{flag('reader_port')} {a.reader_port or '(default)'}: no such "
+                             f"device {node} (is the reader wired and its bus enabled? "
+                             "`kiosk provision --detect` lists what is there)", "reader_port")
     if a.rules_file and not fsops.under(root, a.rules_file).is_file():
         notes.append(f"rules file {a.rules_file} is not there yet")
 

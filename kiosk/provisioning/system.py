@@ -105,8 +105,11 @@ def units_source() -> Path:
 
 def reader_device_allow(driver: str, port: str) -> list[str]:
     """The DeviceAllow= lines that give the service its reader and nothing more."""
-    if driver in ("pn532", "rc522") and port.startswith("/dev/"):
-        return [f"DeviceAllow={port} rw"]
+    from kiosk.provisioning.detect import device_node
+
+    node = device_node(driver, port)
+    if node is not None:
+        return [f"DeviceAllow={node} rw"]
     if driver == "pn532" and port.startswith("usb"):
         return ["DeviceAllow=char-usb_device rw"]
     return []  # pcsc goes through pcscd's socket; simulated needs no device
@@ -190,9 +193,12 @@ RASPI_CONFIG = {
 
 
 def _needs(driver: str, port: str) -> list[str]:
+    from kiosk.provisioning.detect import device_node
+
     if driver == "rc522":
         return ["spi"]
-    if driver == "pn532" and port.startswith(("/dev/serial", "/dev/ttyAMA", "/dev/ttyS")):
+    node = device_node(driver, port) or ""
+    if driver == "pn532" and node.startswith(("/dev/serial", "/dev/ttyAMA", "/dev/ttyS")):
         return ["uart"]
     return []
 
