@@ -2,10 +2,11 @@
 and, when it is missing from this build, says so as a skip: never a pass it did not earn.
 
 Integration contract (what the lead wires when merging):
-  kiosk.reader.factory.open_reader(config.reader) -> kiosk.reader.base.Reader
-      (a context manager; .firmware() -> str; .wait_for_card(timeout) -> CardInfo | None)
-  kiosk.reader.card.read_card(reader, info, master_key: bytes) -> object with a short str()
-      (verifies the on-card signature; raises kiosk.reader.base.ReaderError or ValueError)
+  kiosk.reader.factory.open_reader(config.reader) -> kiosk.reader.base.Reader, already open
+      (.firmware() -> str; .wait_for_card(timeout) -> CardInfo | None; .close())
+  kiosk.reader.card.read_member_card(reader, info, SiteKeys) -> MemberCard
+  kiosk.reader.keys.SiteKeys.from_file(master_key_file, system_id)
+      (verifies the card's MAC; raises kiosk.reader.card_format.CardFormatError)
   kiosk.store.health.integrity(config) -> tuple[bool, str]   (journal/snapshot check, read-only)
   kiosk.store.health.outbox_depth(config) -> int             (entries not yet acked by HQ)
   kiosk.store.health.last_hq_contact(config) -> datetime | None (UTC, last ack from HQ)
@@ -62,13 +63,15 @@ def check_reader(ctx: Context) -> CheckResult:
     if isinstance(open_reader, str):
         return skip(name, open_reader)
     try:
-        with open_reader(config.reader) as reader:
-            try:
-                version = reader.firmware()
-            except Exception as exc:  # NotSupported: some readers cannot say
-                version = f"firmware not reported ({exc})"
+        reader = open_reader(config.reader)
     except Exception as exc:  # any driver error is this check's failure, not the doctor's
         return _reader_error(name, exc)
+    try:
+        version = reader.firmware()
+    except Exception as exc:  # NotSupported: some readers cannot say
+        version = f"firmware not reported ({exc})"
+    finally:
+        reader.close()
     return ok(name, f"{config.reader.driver} answers: {version}")
 
 
@@ -84,26 +87,33 @@ def check_card_read(ctx: Context) -> CheckResult:
     from kiosk.logging_setup import hash_uid
 
     try:
-        with open_reader(config.reader) as reader:
-            info = reader.wait_for_card(ctx.card_wait_s)
-            if info is None:
-                return skip(name, "no card on the reader (lay one on it to test reading)")
-            read_card = _find("kiosk.reader.card", "read_card")
-            if isinstance(read_card, str):
-                return ok(name, f"{info.type} card {hash_uid(info.uid)} seen; format not "
-                          f"checked ({read_card})")
-            from kiosk.provisioning.masterkey import read_master_key
+        reader = open_reader(config.reader)
+    except Exception as exc:
+        return _reader_error(name, exc)
+    try:
+        info = reader.wait_for_card(ctx.card_wait_s)
+        if info is None:
+            return skip(name, "no card on the reader (lay one on it to test reading)")
+        read_member_card = _find("kiosk.reader.card", "read_member_card")
+        if isinstance(read_member_card, str):
+            return ok(name, f"{info.type} card {hash_uid(info.uid)} seen; format not "
+                      f"checked ({read_member_card})")
+        from kiosk.reader.keys import SiteKeys
 
-            key_file = config.secrets.card_master_key_file
-            if key_file is None:
-                return fail(name, "no card master key configured",
-                            "kiosk provision --card-master-key FILE")
-            card = read_card(reader, info, read_master_key(ctx.path(key_file)))
+        key_file = config.secrets.card_master_key_file
+        if key_file is None:
+            return fail(name, "no card master key configured",
+                        "kiosk provision --card-master-key FILE")
+        site = SiteKeys.from_file(ctx.path(key_file), config.secrets.card_system_id.encode())
+        card = read_member_card(reader, info, site)
     except Exception as exc:
         return fail(name, f"reading the card failed: {type(exc).__name__}: {exc}",
                     "try another card; a card from another chain or a blank card fails here "
                     "(issue it with `kiosk cards issue`)")
-    return ok(name, f"{info.type} card {hash_uid(info.uid)} read and verified: {card}")
+    finally:
+        reader.close()
+    return ok(name, f"{info.type} card {hash_uid(info.uid)} read and verified: member "
+              f"{card.member_id}, card {card.card_seq}, issued {card.issued_on}")
 
 
 def check_store(ctx: Context) -> CheckResult:

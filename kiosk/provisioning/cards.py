@@ -4,27 +4,29 @@ The card work itself (diversified keys, the on-card format) belongs to the card 
 command is the loop around it: wait for a card, do the operation, wait for it to be taken away,
 show progress, and sum up. A card that fails is counted with its reason and the batch goes on.
 
-Integration contract with the card layer (kiosk/reader, branch `cards`):
-  kiosk.reader.factory.open_reader(config.reader) -> Reader
-  kiosk.reader.card.issue(reader, info, master_key) -> str   (the new card's id)
-  kiosk.reader.card.rekey(reader, info, master_key, new_master_key) -> str
-  kiosk.reader.card.wipe(reader, info, master_key) -> str
-Each raises kiosk.reader.base.ReaderError (or ValueError for a foreign card) on failure.
+The card layer it drives (kiosk/reader, branch `cards`):
+  kiosk.reader.keys.SiteKeys.from_file(master_key_file, system_id)
+  kiosk.reader.card.issue_card / rekey_card / wipe_card(reader, info, keys, ...)
+and kiosk.reader.factory.open_reader(config.reader) (branch `readers`), which returns the
+reader already open. Each card issued is appended to DATA_DIR/issued_cards.jsonl (mode 600,
+fsynced) for HQ registration; the sync client sends the entries not yet marked registered.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import json
+import os
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from kiosk.config import ConfigError, load_config
+from kiosk.config import Config, ConfigError, load_config
 from kiosk.reader.base import CardInfo, Reader
 
 DESCRIPTION = """\
@@ -117,54 +119,106 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     wipe.add_argument("--count", type=int, default=1, metavar="N")
 
 
-def _card_layer(action: str) -> Callable | str:
-    try:
-        factory = importlib.import_module("kiosk.reader.factory")
-        card = importlib.import_module("kiosk.reader.card")
-    except ModuleNotFoundError as exc:
-        return f"{exc.name} is not installed in this build"
-    if not hasattr(card, action) or not hasattr(factory, "open_reader"):
-        return f"kiosk.reader.card.{action} is not in this build"
-    return getattr(card, action)
+class IssuedLog:
+    """Cards issued on this kiosk, one JSON line each, fsynced: the member ids it hands out are
+    numbered from it (M-<device>-P<n>), and HQ registration reads it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def count(self) -> int:
+        try:
+            return sum(1 for line in self.path.read_text().splitlines() if line.strip())
+        except FileNotFoundError:
+            return 0
+
+    def append(self, entry: dict) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as f:
+            f.write(json.dumps(entry, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def build_operation(action: str, config: Config, new_key: Path | None = None,
+                    today: date | None = None) -> Callable[[Reader, CardInfo], str]:
+    """The per-card step for `action`, over the card layer; raises ImportError when the card
+    layer is not in this build, KeyFileError for an unusable key file."""
+    from kiosk.reader import card as card_layer
+    from kiosk.reader.keys import SiteKeys
+
+    system_id = config.secrets.card_system_id.encode("utf-8")
+    if config.secrets.card_master_key_file is None:
+        raise ConfigError(config.source, "secrets.card_master_key_file",
+                          "is missing (kiosk provision --card-master-key FILE)")
+    site = SiteKeys.from_file(Path(config.secrets.card_master_key_file), system_id)
+    device = config.device.id
+    if action == "issue":
+        log = IssuedLog(Path(config.device.data_dir) / "issued_cards.jsonl")
+        issued_on = today or datetime.now(UTC).date()
+
+        def issue(reader: Reader, info: CardInfo) -> str:
+            member_id = f"M-{device}-P{log.count() + 1}"
+            card_layer.issue_card(reader, info, site, member_id, 1, issued_on, device)
+            log.append({"member_id": member_id, "card_seq": 1, "uid": info.uid.hex(),
+                        "card_type": str(info.type), "issued_on": issued_on.isoformat(),
+                        "device_id": device, "registered": False})
+            return member_id
+
+        return issue
+    if action == "rekey":
+        assert new_key is not None
+        new_site = SiteKeys.from_file(new_key, system_id)
+        return lambda reader, info: card_layer.rekey_card(reader, info, site, new_site).member_id
+
+    def wipe(reader: Reader, info: CardInfo) -> str:
+        card_layer.wipe_card(reader, info, site)
+        return "blank"
+
+    return wipe
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.provisioning.masterkey import KeyFileError, read_master_key
-
     if args.count < 1:
         print("kiosk cards: --count must be at least 1", file=sys.stderr)
         return 2
     try:
         config = load_config(args.config)
-        if config.secrets.card_master_key_file is None:
-            raise ConfigError(config.source, "secrets.card_master_key_file",
-                              "is missing (kiosk provision --card-master-key FILE)")
-        key = read_master_key(config.secrets.card_master_key_file)
-        new_key = read_master_key(args.new_key) if args.action == "rekey" else None
-    except (ConfigError, KeyFileError) as exc:
+        operation = build_operation(args.action, config, getattr(args, "new_key", None))
+    except ConfigError as exc:
         print(f"kiosk cards: {exc}", file=sys.stderr)
         return 2
-    func = _card_layer(args.action)
-    if isinstance(func, str):
-        print(f"kiosk cards: {func}", file=sys.stderr)
+    except ModuleNotFoundError as exc:
+        print(f"kiosk cards: the card layer ({exc.name}) is not installed in this build",
+              file=sys.stderr)
         return 1
-    from kiosk.logging_setup import register_secret
-    from kiosk.reader.factory import open_reader
-
-    register_secret(key)
-    if new_key is not None:
-        register_secret(new_key)
-
-    def operation(reader: Reader, info: CardInfo) -> str:
-        if new_key is not None:
-            return func(reader, info, key, new_key)
-        return func(reader, info, key)
-
+    except Exception as exc:  # the card layer's KeyFileError: names the file, not the key
+        print(f"kiosk cards: {exc}", file=sys.stderr)
+        return 2
+    try:
+        from kiosk.reader.factory import open_reader
+    except ModuleNotFoundError as exc:
+        print(f"kiosk cards: the reader drivers ({exc.name}) are not installed in this build",
+              file=sys.stderr)
+        return 1
     verb = {"issue": "issued", "rekey": "re-keyed", "wipe": "wiped"}[args.action]
     started = time.monotonic()
-    with open_reader(config.reader) as reader:
+    try:
+        reader = open_reader(config.reader)
+    except Exception as exc:
+        print(f"kiosk cards: the reader did not open: {type(exc).__name__}: {exc} "
+              "(is the kiosk service running? `systemctl stop kiosk`)", file=sys.stderr)
+        return 1
+    try:
         summary = run_batch(reader, operation, args.count, args.wait, sys.stderr)
+    finally:
+        reader.close()
     for line in summary.lines(verb):
         print(line)
     print(f"  time: {time.monotonic() - started:.0f}s")
+    if args.action == "issue" and summary.done:
+        print(f"  the new cards are listed in {config.device.data_dir}/issued_cards.jsonl and "
+              "are registered at HQ by the sync client when it is online")
+    if args.action == "rekey" and summary.done:
+        print("  every kiosk needs the new key: `kiosk provision --card-master-key FILE`")
     return 0 if len(summary.done) == args.count else 1
