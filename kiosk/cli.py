@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from kiosk import __version__
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from kiosk.logging_setup import setup_logging
+
+    setup_logging(os.environ.get("KIOSK_LOG_LEVEL", "INFO"))  # JSON to the journal, redacted
     return int(args._module.run(args) or 0)
 
 

@@ -99,3 +99,28 @@ def test_a_registered_secret_never_appears(secret):
 def test_ordinary_text_is_left_alone():
     line = "top-up 5000 fen for member M-00017 at 2026-11-23T10:00Z, outbox 3"
     assert redact(line) == line
+
+
+def test_under_systemd_the_journal_gets_json(tmp_path):
+    """JOURNAL_STREAM names stderr's device:inode (as systemd sets it): lines become JSON."""
+    import os
+    import subprocess
+    import sys
+
+    err = tmp_path / "stderr"
+    script = ("import logging; from kiosk.logging_setup import setup_logging; setup_logging(); "
+              "logging.getLogger('kiosk.session').info('tap uid=04A1B2C3D4E5F6 phone "
+              "13812345678')")
+    with open(err, "w") as f:
+        st = os.fstat(f.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        subprocess.run([sys.executable, "-c", script], stderr=f, env=env, check=True,
+                       cwd=os.path.dirname(os.path.dirname(__file__)))
+    record = json.loads(err.read_text().splitlines()[0])
+    assert record["logger"] == "kiosk.session" and record["level"] == "INFO"
+    assert "04A1B2C3D4E5F6" not in record["msg"] and "138****5678" in record["msg"]
+    with open(err, "w") as f:  # a terminal (or any other stderr): a plain line
+        subprocess.run([sys.executable, "-c", script], stderr=f, check=True,
+                       env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"},
+                       cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert not err.read_text().startswith("{")
