@@ -111,6 +111,7 @@ def test_rerun_with_the_same_answers_changes_nothing(root, inputs, capsys):
     out = capsys.readouterr().out
     assert snapshot(root) == before
     assert "[created]" not in out and "[updated]" not in out
+    assert "already provisioned this way: nothing changed" in out
     # and a re-run with no answers at all keeps every value of the existing configuration
     assert provision("--root", root, "--non-interactive") == 0
     assert snapshot(root) == before

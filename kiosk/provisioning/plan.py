@@ -295,11 +295,13 @@ class Runner:
 
     def run(self) -> int:
         """Do every step; 0 when all went through, 1 at the first failure."""
+        changes = 0
         for title, step in self.steps():
             self.write(f"== {title}")
             try:
                 for outcome in step():
                     self.report(outcome)
+                    changes += outcome.result in ("created", "updated", "would")
             except (StepFailed, OSError) as exc:
                 self.write(f"  [failed] {exc}")
                 self.write(f"provisioning stopped at '{title}'; {CONFIG_PATH} was not changed. "
@@ -310,4 +312,13 @@ class Runner:
             self.write(self.plan.config_toml.decode().rstrip())
         for note in self.plan.notes:
             self.write(f"note: {note}")
+        a = self.plan.answers
+        if self.dry:
+            self.write(f"dry run: {changes} change(s) would be made")
+        elif changes:
+            self.write(f"provisioned kiosk {a.device_id} (store {a.store_id}): {changes} "
+                       "change(s). Next: `kiosk doctor`; then `systemctl restart kiosk` to "
+                       "apply a changed configuration to a running kiosk")
+        else:
+            self.write(f"kiosk {a.device_id} was already provisioned this way: nothing changed")
         return 0
