@@ -206,6 +206,7 @@ def test_dry_run_changes_nothing_and_shows_every_step(root, inputs, capsys):
 @pytest.mark.parametrize("flag,value,message", [
     ("--device-id", "K 001!", "device.id: must be 1-64 letters"),
     ("--hq-port", "70000", "hq.port: must be between 1 and 65535"),
+    ("--card-system-id", "a-chain-name-longer-than-21", "secrets.card_system_id: must be 1 to 21"),
     ("--rotation", None, None),
 ])
 def test_bad_answers_are_named_and_change_nothing(root, inputs, capsys, flag, value, message):
@@ -266,6 +267,9 @@ def test_tls_key_and_csr_then_signed_certificate(root, inputs, capsys):
     capsys.readouterr()
     assert provision("--root", root, "--non-interactive", "--tls-cert", other_cert) == 2
     assert "does not match the certificate" in capsys.readouterr().err
+    _, stranger_key = CA.create("Other").issue(usb, "other2", "K-001")
+    assert provision("--root", root, "--non-interactive", "--tls-key", stranger_key) == 2
+    assert "does not match the installed certificate" in capsys.readouterr().err
 
 
 def test_units_pass_systemd_analyze_verify(root, inputs, tmp_path):

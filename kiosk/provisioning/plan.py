@@ -157,6 +157,13 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
             raise ProvisionError(f"{flag('tls_key')}: {exc}") from None
         files.append(FileWrite(KEY_PATH, _read_input(a.tls_key, flag("tls_key")), 0o600,
                                SERVICE_USER, secret=True))
+        if not a.tls_cert and _installed(root, CERT_PATH):
+            try:
+                tls.check_pair(fsops.under(root, CERT_PATH), Path(a.tls_key))
+            except tls.TlsFileError:
+                raise ProvisionError(f"{flag('tls_key')} {a.tls_key}: does not match the "
+                                     f"installed certificate {CERT_PATH}; give its "
+                                     f"{flag('tls_cert')} too", "tls_key") from None
     if a.tls_cert:
         if not key_src:
             raise ProvisionError(f"{flag('tls_cert')} needs its key: give {flag('tls_key')}, or "
@@ -201,7 +208,8 @@ def _answer_for(config_field: str) -> str:
     return {"device.id": "device_id", "device.store": "store_id", "device.data_dir": "data_dir",
             "device.locale": "locale", "device.screen": "screen", "device.rotation": "rotation",
             "reader.driver": "reader_driver", "reader.port": "reader_port",
-            "hq.host": "hq_host", "hq.port": "hq_port"}.get(config_field, config_field)
+            "hq.host": "hq_host", "hq.port": "hq_port",
+            "secrets.card_system_id": "card_system_id"}.get(config_field, config_field)
 
 
 # -- execution --------------------------------------------------------------------------------
