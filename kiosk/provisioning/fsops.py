@@ -60,7 +60,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _matches(path: Path, data: bytes, mode: int, owner: Owner | None) -> bool:
+def matches(path: Path, data: bytes, mode: int, owner: Owner | None) -> bool:
     try:
         st = path.lstat()
         if not path.is_file() or path.is_symlink():
@@ -78,7 +78,7 @@ def atomic_write(path: Path, data: bytes, mode: int, owner: Owner | None = None)
     """Replace `path` with `data` atomically; the mode and owner are set before the rename, so
     a secret is never visible with looser permissions, even for an instant."""
     path = Path(path)
-    if _matches(path, data, mode, owner):
+    if matches(path, data, mode, owner):
         return UNCHANGED
     existed = path.exists()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -239,7 +239,7 @@ class Runner:
         path = fsops.under(self.plan.root, fw.path)
         desc = f"{fw.path} (mode {fw.mode:o}, owner {fw.owner})"
         if self.dry:
-            same = path.is_file() and path.read_bytes() == fw.data
+            same = fsops.matches(path, fw.data, fw.mode, self.owner(fw.owner))
             return Outcome("unchanged" if same else "would",
                            desc if same else f"{'update' if path.exists() else 'write'} {desc}")
         return Outcome(fsops.atomic_write(path, fw.data, fw.mode, self.owner(fw.owner)), desc)
