@@ -123,3 +123,53 @@ def test_a_key_file_others_can_read_is_refused(config, tmp_path):
     with pytest.raises(Exception, match="mode 600") as exc:
         build_operation("issue", bad)
     assert MASTER.hex() not in str(exc.value)
+
+
+@pytest.fixture
+def doctor_root(tmp_path, monkeypatch):
+    """A kiosk root whose reader factory hands out one simulated reader (the readers branch's
+    factory builds the same thing from `driver = "simulated"`)."""
+    import sys
+    import types
+
+    root = tmp_path / "root"
+    (root / "etc/kiosk").mkdir(parents=True)
+    key_file(root / "etc/kiosk/card_master.key", MASTER)
+    (root / "etc/kiosk/kiosk.toml").write_text(
+        '[device]\nid = "K-1"\nstore = "S-1"\ndata_dir = "/var/lib/kiosk"\n'
+        '[reader]\ndriver = "simulated"\n'
+        '[secrets]\ncard_master_key_file = "/etc/kiosk/card_master.key"\n'
+        'card_system_id = "test-chain"\n')
+    reader = SimulatedReader()
+    factory = types.ModuleType("kiosk.reader.factory")
+    factory.open_reader = lambda config: reader
+    monkeypatch.setitem(sys.modules, "kiosk.reader.factory", factory)
+    return root, reader
+
+
+def card_read_result(root):
+    from kiosk.doctor.checks import Context
+    from kiosk.doctor.integrations import check_card_read
+
+    return check_card_read(Context(root=root, ntp_server=None, card_wait_s=0.05))
+
+
+def test_doctor_reads_and_verifies_a_card_on_the_reader(doctor_root):
+    from kiosk.doctor.checks import Status
+    from kiosk.logging_setup import hash_uid
+
+    root, reader = doctor_root
+    assert card_read_result(root).status == Status.SKIP  # no card: said so, not a pass
+    chip = new_classic()
+    reader.place(chip)
+    card_layer.issue_card(reader, reader.wait_for_card(0), SITE, "M-K-1-7", 2, date(2026, 5, 1))
+    r = card_read_result(root)
+    assert r.status == Status.OK, r
+    assert "member M-K-1-7, card 2, issued 2026-05-01" in r.detail
+    assert hash_uid(chip.uid) in r.detail and chip.uid.hex() not in r.detail.lower()
+    foreign = new_classic()
+    reader.place(foreign)
+    card_layer.issue_card(reader, reader.wait_for_card(0), SiteKeys(NEW_MASTER, b"test-chain"),
+                          "M-x-1", 1, date(2026, 5, 1))
+    r = card_read_result(root)
+    assert r.status == Status.FAIL and "reading the card failed" in r.detail
