@@ -145,6 +145,7 @@ def doctor_root(tmp_path, monkeypatch):
     factory = types.ModuleType("kiosk.reader.factory")
     factory.open_reader = lambda config: reader
     monkeypatch.setitem(sys.modules, "kiosk.reader.factory", factory)
+    monkeypatch.setattr("kiosk.doctor.integrations._live", lambda ctx: True)
     return root, reader
 
 

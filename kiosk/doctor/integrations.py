@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from kiosk.doctor.checks import (
@@ -46,6 +47,14 @@ def _find(module: str, attr: str) -> Callable[..., Any] | str:
     return func if callable(func) else f"{module}.{attr} not in this build"
 
 
+def _live(ctx: Context) -> bool:
+    """Hardware is only tried on the device itself, not on a root under --root."""
+    return Path(ctx.root).resolve() == Path("/")
+
+
+UNDER_ROOT = "not tried under --root (the reader is attached to the device, not this machine)"
+
+
 def _reader_error(name: str, exc: Exception) -> CheckResult:
     busy = "busy" in str(exc).lower() or isinstance(exc, PermissionError)
     fix = ("stop the kiosk first (`systemctl stop kiosk`), it holds the reader" if busy else
@@ -59,6 +68,8 @@ def check_reader(ctx: Context) -> CheckResult:
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
         return config
+    if not _live(ctx):
+        return skip(name, UNDER_ROOT)
     open_reader = _find("kiosk.reader.factory", "open_reader")
     if isinstance(open_reader, str):
         return skip(name, open_reader)
@@ -81,6 +92,8 @@ def check_card_read(ctx: Context) -> CheckResult:
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
         return config
+    if not _live(ctx):
+        return skip(name, UNDER_ROOT)
     open_reader = _find("kiosk.reader.factory", "open_reader")
     if isinstance(open_reader, str):
         return skip(name, open_reader)
