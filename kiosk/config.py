@@ -179,9 +179,11 @@ def load_config(path: Path | str | None = None) -> Config:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(path, "-", "file not found (run `kiosk provision` to create it)") from None
+        raise ConfigError(path, "-", "file not found (run `kiosk provision` to create it)") \
+            from None
     except PermissionError:
-        raise ConfigError(path, "-", "permission denied (is the service user in its group?)") from None
+        raise ConfigError(path, "-", "permission denied (is the service user in its group?)") \
+            from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
