@@ -133,3 +133,49 @@ def test_watchdog_resumes_when_the_loop_resumes(listener, monkeypatch):
             dog.alive()
             time.sleep(0.02)
         assert wait_for(lambda: len(listener.pings()) >= 2)
+
+
+HANGING_SERVICE = """
+import threading, time
+from kiosk import systemd_notify
+systemd_notify.ready("reader and store open")
+with systemd_notify.Watchdog() as dog:
+    for turn in range(30):          # the main loop: 30 turns of 20 ms
+        dog.alive()
+        time.sleep(0.02)
+    threading.Event().wait()        # then the reader call never returns
+"""
+
+
+def test_a_hung_service_process_is_caught_like_systemd_would(tmp_path):
+    """Plays systemd's part for a real child process: READY, then WatchdogSec=0.3 s enforced on
+    the pings; the hung child is caught (SIGABRT, as systemd sends) within one period."""
+    import signal
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "notify.sock")
+    listener = Listener(path)
+    env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "300000"}
+    child = subprocess.Popen([sys.executable, "-c", HANGING_SERVICE], env=env,
+                             cwd=os.path.dirname(os.path.dirname(__file__)))
+    try:
+        assert wait_for(lambda: any(m.startswith("READY=1") for _, m in listener.messages), 10)
+        ready_at = time.monotonic()
+        caught_at = None
+        while time.monotonic() - ready_at < 5:
+            last = max(listener.pings() or [ready_at])
+            if time.monotonic() - last > 0.3:
+                caught_at = time.monotonic()
+                child.send_signal(signal.SIGABRT)
+                break
+            time.sleep(0.01)
+        assert caught_at is not None, "the watchdog never fired"
+        assert child.wait(5) == -signal.SIGABRT  # it was hung, not exited on its own
+        pings = listener.pings()
+        assert len(pings) >= 2, "pings while the loop was turning"
+        assert 0.6 < caught_at - ready_at < 3.0  # hung at 0.6 s, caught one period later
+    finally:
+        if child.poll() is None:
+            child.kill()
+        listener.close()
