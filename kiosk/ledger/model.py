@@ -1,0 +1,138 @@
+"""Members, cards and accounts: the values the ledger keeps. All frozen; state changes by
+replacing them, so a snapshot can share them safely."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"  # every card returned
+
+
+class CardStatus(StrEnum):
+    ACTIVE = "active"
+    BLOCKED = "blocked"  # reported lost (挂失)
+    REPLACED = "replaced"  # a newer card took over (补卡)
+    RETURNED = "returned"  # handed back and refunded (退卡)
+
+
+@dataclass(frozen=True)
+class Member:
+    member_id: str
+    name: str
+    phone: str
+    birthday: date | None
+    joined_at: datetime
+    pin_hash: str
+    status: MemberStatus = MemberStatus.ACTIVE
+    pin_failures: int = 0
+    pin_locked_until: datetime | None = None
+    referred_by: str = ""  # member id of the referrer, if a referral code was used
+
+
+@dataclass(frozen=True)
+class Card:
+    uid: str  # upper-case hex
+    member_id: str
+    card_seq: int  # bumped on every replacement; an older card of the member is refused
+    status: CardStatus = CardStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class PointsLot:
+    """Points that expire together, at the end of the local day `expires_on`."""
+
+    expires_on: date
+    points: int
+
+
+@dataclass(frozen=True)
+class TopUpRecord:
+    at: datetime
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One line of the member's recent activity, as the home screen shows it."""
+
+    at: datetime
+    kind: str
+    balance_delta_fen: int
+    points_delta: int
+    reward_id: str = ""
+
+
+RECENT_ACTIVITIES = 5
+
+
+@dataclass(frozen=True)
+class Account:
+    member_id: str
+    balance_fen: int = 0
+    bonus_fen: int = 0  # the part of the balance that came from bonuses and gifts
+    lots: tuple[PointsLot, ...] = ()  # oldest expiry first
+    lifetime_topup_fen: int = 0
+    lifetime_spend_fen: int = 0
+    recent_topups: tuple[TopUpRecord, ...] = ()  # the last 12 months, for the tier
+    birthday_gift_years: tuple[int, ...] = ()
+    new_member_gift_given: bool = False
+    last_visit: datetime | None = None
+    recent: tuple[Activity, ...] = ()  # newest first, at most RECENT_ACTIVITIES
+    last_checkin_on: date | None = None
+    checkin_streak: int = 0
+    referee_rewarded: bool = False  # this member's own sign-up referral reward was given
+    referrer_rewarded: bool = False  # the member who referred this one was rewarded
+
+    @property
+    def points(self) -> int:
+        return sum(lot.points for lot in self.lots)
+
+    def topups_since(self, since: datetime) -> int:
+        return sum(t.amount_fen for t in self.recent_topups if t.at > since)
+
+    def with_points_added(self, points: int, expires_on: date) -> Account:
+        if points <= 0:
+            return self
+        lots = list(self.lots)
+        for i, lot in enumerate(lots):
+            if lot.expires_on == expires_on:
+                lots[i] = PointsLot(expires_on, lot.points + points)
+                break
+        else:
+            lots.append(PointsLot(expires_on, points))
+            lots.sort(key=lambda lot: lot.expires_on)
+        return replace(self, lots=tuple(lots))
+
+    def with_points_taken(self, points: int) -> Account:
+        """Take points from the lots that expire first; never below zero."""
+        lots = []
+        for lot in self.lots:
+            take = min(points, lot.points)
+            points -= take
+            if lot.points - take:
+                lots.append(PointsLot(lot.expires_on, lot.points - take))
+        return replace(self, lots=tuple(lots))
+
+    def expired_points(self, today: date) -> int:
+        return sum(lot.points for lot in self.lots if lot.expires_on < today)
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(month_index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def end_of_month(day: date) -> date:
+    return date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
+
+
+def points_expiry(earned_on: date, expiry_months: int) -> date:
+    """Points earned in month M expire at the end of month M + expiry_months - 1."""
+    return end_of_month(add_months(date(earned_on.year, earned_on.month, 1), expiry_months - 1))

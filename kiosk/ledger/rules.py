@@ -1,0 +1,479 @@
+"""The programme's rules: tiers, points, top-up bonus, rewards, gifts, PIN and offline policy.
+
+HQ owns them and replaces them as a whole versioned document (JSON). `parse_rules` is the one
+checker: a wrong type, a negative amount, an unknown tier or a reward without a cost is refused
+with the file and the field named, and nothing is loaded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+MAX_FEN = 100_000_000  # one million yuan: far above any kiosk amount, far below overflow worries
+
+
+class RulesError(ValueError):
+    """A rules document that cannot be used, with where and why."""
+
+    def __init__(self, source: str, field: str, problem: str):
+        self.source, self.field, self.problem = source, field, problem
+        super().__init__(f"{source}: {field}: {problem}")
+
+
+@dataclass(frozen=True)
+class LocalText:
+    zh_CN: str
+    en: str
+
+    def get(self, locale: str) -> str:
+        return self.en if locale == "en" else self.zh_CN
+
+
+@dataclass(frozen=True)
+class Tier:
+    id: str
+    name: LocalText
+    min_topup_12m_fen: int  # rolling 12-month top-ups needed to hold this tier
+    points_multiplier_pct: int  # 100 = x1
+    discount_pct: int  # price paid at the till, 100 = no discount, 95 = 5% off
+
+
+@dataclass(frozen=True)
+class PointsRule:
+    fen_per_point: int
+    earn_on_topup: bool
+    earn_on_spend: bool
+    expiry_months: int  # points earned in month M expire at the end of month M + expiry_months - 1
+
+
+@dataclass(frozen=True)
+class BonusStep:
+    min_fen: int
+    bonus_fen: int
+
+
+@dataclass(frozen=True)
+class TopUpRule:
+    min_fen: int
+    max_fen: int
+    presets_fen: tuple[int, ...]
+    bonus_steps: tuple[BonusStep, ...]  # sorted by min_fen; the highest step reached applies
+
+    def bonus_for(self, amount_fen: int) -> int:
+        bonus = 0
+        for step in self.bonus_steps:
+            if amount_fen >= step.min_fen:
+                bonus = step.bonus_fen
+        return bonus
+
+
+@dataclass(frozen=True)
+class FlexiblePoints:
+    """A reward where the member chooses how many points to use (e.g. a cash voucher)."""
+
+    min_points: int
+    max_points: int
+    step_points: int
+    fen_per_point: int  # voucher value per point
+
+
+@dataclass(frozen=True)
+class Reward:
+    id: str
+    name: LocalText
+    points_cost: int  # per unit; for flexible rewards the minimum
+    stock: int
+    valid_from: datetime | None
+    valid_to: datetime | None
+    flexible: FlexiblePoints | None = None
+
+    def is_valid_at(self, now: datetime) -> bool:
+        return (self.valid_from is None or now >= self.valid_from) and (
+            self.valid_to is None or now < self.valid_to
+        )
+
+
+@dataclass(frozen=True)
+class GiftRule:
+    points: int
+    balance_fen: int
+
+
+@dataclass(frozen=True)
+class BirthdayRule:
+    gift: GiftRule
+    window_days: int  # the gift can be taken this many days before or after the birthday
+
+
+@dataclass(frozen=True)
+class PinPolicy:
+    length: int
+    required_for_redemption: bool
+    spend_threshold_fen: int  # spends above this need the PIN
+    max_attempts: int
+    lockout_minutes: int
+
+
+@dataclass(frozen=True)
+class OfflinePolicy:
+    after_hours: int  # HQ unreachable longer than this: the per-card limit applies
+    max_spend_fen_per_card: int
+
+
+@dataclass(frozen=True)
+class ReturnPolicy:
+    forfeit_bonus: bool  # bonus credit still on the card is not refunded (no bonus farming)
+
+
+@dataclass(frozen=True)
+class EngagementRules:
+    """Daily check-in, referral and survey rewards; all zero means switched off."""
+
+    checkin_points: int = 0
+    streak_days: int = 7  # every streak_days-th consecutive day earns the streak bonus too
+    streak_bonus_points: int = 0
+    referrer_points: int = 0
+    referee_points: int = 0
+    survey_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    """Days since the last visit that separate active / at risk / dormant / lost members."""
+
+    active_days: int = 30
+    at_risk_days: int = 90
+    dormant_days: int = 180
+
+
+@dataclass(frozen=True)
+class Rules:
+    version: int
+    timezone: str  # the store's zone: birthdays, month ends and "today" are local dates
+    tiers: tuple[Tier, ...]  # sorted by min_topup_12m_fen, the first at 0
+    points: PointsRule
+    topup: TopUpRule
+    rewards: tuple[Reward, ...]
+    birthday: BirthdayRule
+    new_member: GiftRule
+    pin: PinPolicy
+    offline: OfflinePolicy
+    card_return: ReturnPolicy
+    engagement: EngagementRules = EngagementRules()
+    segments: SegmentRules = SegmentRules()
+
+    def tier(self, tier_id: str) -> Tier:
+        for tier in self.tiers:
+            if tier.id == tier_id:
+                return tier
+        raise KeyError(tier_id)
+
+    def reward(self, reward_id: str) -> Reward | None:
+        return next((r for r in self.rewards if r.id == reward_id), None)
+
+    def tier_for_topups(self, topup_12m_fen: int) -> Tier:
+        current = self.tiers[0]
+        for tier in self.tiers:
+            if topup_12m_fen >= tier.min_topup_12m_fen:
+                current = tier
+        return current
+
+    def next_tier(self, tier: Tier) -> Tier | None:
+        index = self.tiers.index(tier)
+        return self.tiers[index + 1] if index + 1 < len(self.tiers) else None
+
+    def local_date(self, now: datetime) -> date:
+        return now.astimezone(ZoneInfo(self.timezone)).date()
+
+
+class _Fields:
+    """Reads typed fields out of nested dicts, naming the exact path on error."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, path: str, problem: str) -> RulesError:
+        return RulesError(self.source, path, problem)
+
+    def table(self, data: dict, key: str, path: str) -> dict:
+        value = data.get(key)
+        if not isinstance(value, dict):
+            raise self.fail(f"{path}{key}", "must be an object")
+        return value
+
+    def items(self, data: dict, key: str, path: str) -> list:
+        value = data.get(key)
+        if not isinstance(value, list):
+            raise self.fail(f"{path}{key}", "must be a list")
+        return value
+
+    def int(self, data: dict, key: str, path: str, lo: int = 0, hi: int = MAX_FEN, default=...):
+        if key not in data:
+            if default is ...:
+                raise self.fail(f"{path}{key}", "is missing")
+            return default
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{path}{key}", f"must be an integer, got {value!r}")
+        if not lo <= value <= hi:
+            raise self.fail(f"{path}{key}", f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    def bool(self, data: dict, key: str, path: str, default=...):
+        if key not in data:
+            if default is ...:
+                raise self.fail(f"{path}{key}", "is missing")
+            return default
+        value = data[key]
+        if not isinstance(value, bool):
+            raise self.fail(f"{path}{key}", f"must be true or false, got {value!r}")
+        return value
+
+    def str(self, data: dict, key: str, path: str, default=...):
+        if key not in data:
+            if default is ...:
+                raise self.fail(f"{path}{key}", "is missing")
+            return default
+        value = data[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{path}{key}", f"must be a non-empty string, got {value!r}")
+        return value
+
+    def text(self, data: dict, key: str, path: str) -> LocalText:
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return LocalText(value, value)
+        if isinstance(value, dict):
+            return LocalText(
+                self.str(value, "zh_CN", f"{path}{key}."), self.str(value, "en", f"{path}{key}.")
+            )
+        raise self.fail(f"{path}{key}", "must be a string or {zh_CN, en}")
+
+    def time(self, data: dict, key: str, path: str) -> datetime | None:
+        if data.get(key) is None:
+            return None
+        value = data[key]
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise self.fail(f"{path}{key}", f"must be an ISO 8601 time with a zone, got {value!r}")
+        return parsed.astimezone(UTC)
+
+
+_SECTIONS = frozenset(
+    {
+        "version",
+        "timezone",
+        "tiers",
+        "points",
+        "topup",
+        "rewards",
+        "birthday",
+        "new_member",
+        "pin",
+        "offline",
+        "card_return",
+        "engagement",
+        "segments",
+        "comment",
+    }
+)
+
+
+def parse_rules(data: object, source: str = "<rules>") -> Rules:
+    """Check a decoded rules document and build Rules from it."""
+    f = _Fields(source)
+    if not isinstance(data, dict):
+        raise f.fail("-", "the document must be a JSON object")
+    for key in data:
+        if key not in _SECTIONS:
+            raise f.fail(str(key), "unknown field")
+    version = f.int(data, "version", "", lo=1, hi=2**31)
+    timezone = f.str(data, "timezone", "", "Asia/Shanghai")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise f.fail("timezone", f"unknown time zone {timezone!r}") from None
+
+    tiers = []
+    for i, raw in enumerate(f.items(data, "tiers", "")):
+        p = f"tiers[{i}]."
+        if not isinstance(raw, dict):
+            raise f.fail(p[:-1], "must be an object")
+        tiers.append(
+            Tier(
+                id=f.str(raw, "id", p),
+                name=f.text(raw, "name", p),
+                min_topup_12m_fen=f.int(raw, "min_topup_12m_fen", p),
+                points_multiplier_pct=f.int(raw, "points_multiplier_pct", p, lo=0, hi=1000),
+                discount_pct=f.int(raw, "discount_pct", p, lo=1, hi=100),
+            )
+        )
+    if not tiers:
+        raise f.fail("tiers", "needs at least one tier")
+    tiers.sort(key=lambda t: t.min_topup_12m_fen)
+    if tiers[0].min_topup_12m_fen != 0:
+        raise f.fail("tiers", "the lowest tier must start at min_topup_12m_fen 0")
+    if len({t.id for t in tiers}) != len(tiers):
+        raise f.fail("tiers", "tier ids must be unique")
+    if len({t.min_topup_12m_fen for t in tiers}) != len(tiers):
+        raise f.fail("tiers", "two tiers have the same min_topup_12m_fen")
+
+    pts = f.table(data, "points", "")
+    points = PointsRule(
+        fen_per_point=f.int(pts, "fen_per_point", "points.", lo=1),
+        earn_on_topup=f.bool(pts, "earn_on_topup", "points.", False),
+        earn_on_spend=f.bool(pts, "earn_on_spend", "points.", True),
+        expiry_months=f.int(pts, "expiry_months", "points.", lo=1, hi=120),
+    )
+
+    tu = f.table(data, "topup", "")
+    steps = []
+    for i, raw in enumerate(f.items(tu, "bonus_steps", "topup.")):
+        p = f"topup.bonus_steps[{i}]."
+        if not isinstance(raw, dict):
+            raise f.fail(p[:-1], "must be an object")
+        steps.append(BonusStep(f.int(raw, "min_fen", p, lo=1), f.int(raw, "bonus_fen", p)))
+    steps.sort(key=lambda s: s.min_fen)
+    topup = TopUpRule(
+        min_fen=f.int(tu, "min_fen", "topup.", lo=1),
+        max_fen=f.int(tu, "max_fen", "topup.", lo=1),
+        presets_fen=tuple(
+            f.int({f"[{i}]": v}, f"[{i}]", "topup.presets_fen", lo=1)
+            for i, v in enumerate(f.items(tu, "presets_fen", "topup."))
+        ),
+        bonus_steps=tuple(steps),
+    )
+    if topup.min_fen > topup.max_fen:
+        raise f.fail("topup.min_fen", "is above topup.max_fen")
+    for i, preset in enumerate(topup.presets_fen):
+        if not topup.min_fen <= preset <= topup.max_fen:
+            raise f.fail(f"topup.presets_fen[{i}]", "is outside topup.min_fen..max_fen")
+    for i, step in enumerate(steps):
+        if step.bonus_fen >= step.min_fen:
+            raise f.fail(f"topup.bonus_steps[{i}].bonus_fen", "must be below the step's min_fen")
+
+    rewards = []
+    for i, raw in enumerate(f.items(data, "rewards", "")):
+        p = f"rewards[{i}]."
+        if not isinstance(raw, dict):
+            raise f.fail(p[:-1], "must be an object")
+        flexible = None
+        if raw.get("flexible") is not None:
+            fx = f.table(raw, "flexible", p)
+            fp = f"{p}flexible."
+            flexible = FlexiblePoints(
+                min_points=f.int(fx, "min_points", fp, lo=1),
+                max_points=f.int(fx, "max_points", fp, lo=1),
+                step_points=f.int(fx, "step_points", fp, lo=1),
+                fen_per_point=f.int(fx, "fen_per_point", fp, lo=1),
+            )
+            if flexible.min_points > flexible.max_points:
+                raise f.fail(f"{fp}min_points", "is above max_points")
+        reward = Reward(
+            id=f.str(raw, "id", p),
+            name=f.text(raw, "name", p),
+            points_cost=f.int(raw, "points_cost", p, lo=1),
+            stock=f.int(raw, "stock", p),
+            valid_from=f.time(raw, "valid_from", p),
+            valid_to=f.time(raw, "valid_to", p),
+            flexible=flexible,
+        )
+        if reward.valid_from and reward.valid_to and reward.valid_from >= reward.valid_to:
+            raise f.fail(f"{p}valid_to", "must be after valid_from")
+        rewards.append(reward)
+    if len({r.id for r in rewards}) != len(rewards):
+        raise f.fail("rewards", "reward ids must be unique")
+
+    bd = f.table(data, "birthday", "")
+    bgift = f.table(bd, "gift", "birthday.")
+    birthday = BirthdayRule(
+        gift=GiftRule(
+            f.int(bgift, "points", "birthday.gift."), f.int(bgift, "balance_fen", "birthday.gift.", default=0)
+        ),
+        window_days=f.int(bd, "window_days", "birthday.", lo=0, hi=31),
+    )
+    nm = f.table(data, "new_member", "")
+    new_member = GiftRule(
+        f.int(nm, "points", "new_member."), f.int(nm, "balance_fen", "new_member.", default=0)
+    )
+
+    pn = f.table(data, "pin", "")
+    pin = PinPolicy(
+        length=f.int(pn, "length", "pin.", lo=4, hi=8, default=6),
+        required_for_redemption=f.bool(pn, "required_for_redemption", "pin."),
+        spend_threshold_fen=f.int(pn, "spend_threshold_fen", "pin."),
+        max_attempts=f.int(pn, "max_attempts", "pin.", lo=1, hi=20),
+        lockout_minutes=f.int(pn, "lockout_minutes", "pin.", lo=1, hi=7 * 24 * 60),
+    )
+    off = f.table(data, "offline", "")
+    offline = OfflinePolicy(
+        after_hours=f.int(off, "after_hours", "offline.", lo=0, hi=24 * 365),
+        max_spend_fen_per_card=f.int(off, "max_spend_fen_per_card", "offline."),
+    )
+    ret = data.get("card_return", {})
+    if not isinstance(ret, dict):
+        raise f.fail("card_return", "must be an object")
+    card_return = ReturnPolicy(forfeit_bonus=f.bool(ret, "forfeit_bonus", "card_return.", True))
+    engagement = _engagement(f, data.get("engagement", {}))
+    segments = _segments(f, data.get("segments", {}))
+
+    return Rules(
+        version=version,
+        timezone=timezone,
+        tiers=tuple(tiers),
+        points=points,
+        topup=topup,
+        rewards=tuple(rewards),
+        birthday=birthday,
+        new_member=new_member,
+        pin=pin,
+        offline=offline,
+        card_return=card_return,
+        engagement=engagement,
+        segments=segments,
+    )
+
+
+def _engagement(f: _Fields, data: object) -> EngagementRules:
+    if not isinstance(data, dict):
+        raise f.fail("engagement", "must be an object")
+    p = "engagement."
+    reasons = f.items(data, "survey_reasons", p) if "survey_reasons" in data else []
+    for i, reason in enumerate(reasons):
+        if not isinstance(reason, str) or not reason.isidentifier():
+            raise f.fail(f"{p}survey_reasons[{i}]", "must be a short identifier like 'fast_service'")
+    return EngagementRules(
+        checkin_points=f.int(data, "checkin_points", p, hi=10_000, default=0),
+        streak_days=f.int(data, "streak_days", p, lo=2, hi=365, default=7),
+        streak_bonus_points=f.int(data, "streak_bonus_points", p, hi=100_000, default=0),
+        referrer_points=f.int(data, "referrer_points", p, hi=100_000, default=0),
+        referee_points=f.int(data, "referee_points", p, hi=100_000, default=0),
+        survey_reasons=tuple(reasons),
+    )
+
+
+def _segments(f: _Fields, data: object) -> SegmentRules:
+    if not isinstance(data, dict):
+        raise f.fail("segments", "must be an object")
+    p = "segments."
+    rules = SegmentRules(
+        active_days=f.int(data, "active_days", p, lo=1, hi=3650, default=30),
+        at_risk_days=f.int(data, "at_risk_days", p, lo=1, hi=3650, default=90),
+        dormant_days=f.int(data, "dormant_days", p, lo=1, hi=3650, default=180),
+    )
+    if not rules.active_days < rules.at_risk_days < rules.dormant_days:
+        raise f.fail("segments", "needs active_days < at_risk_days < dormant_days")
+    return rules
+
+
+def parse_rules_json(text: str | bytes, source: str = "<rules>") -> Rules:
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RulesError(source, "-", f"not valid JSON: {exc}") from None
+    return parse_rules(data, source)

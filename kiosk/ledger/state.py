@@ -1,0 +1,200 @@
+"""The ledger's state and the one function that changes it: `LedgerState.apply(txn)`.
+
+State = an HQ snapshot plus every transaction applied since, in per-device order. Applying
+is idempotent (a txn at or below its device's high-water mark is a no-op) and never consults
+the rules, so replaying a journal rebuilds exactly the same state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from kiosk.ledger.model import (
+    RECENT_ACTIVITIES,
+    Account,
+    Activity,
+    Card,
+    CardStatus,
+    Member,
+    MemberStatus,
+    TopUpRecord,
+)
+from kiosk.ledger.txn import Kind, Txn
+
+TIER_WINDOW = timedelta(days=366)  # rolling 12 months, with a day's slack for leap years
+_SILENT = frozenset({Kind.PIN_FAILED, Kind.PIN_RESET, Kind.SURVEY})
+_VISITS = frozenset(
+    {
+        Kind.SIGN_UP,
+        Kind.TOP_UP,
+        Kind.SPEND,
+        Kind.REDEMPTION,
+        Kind.BIRTHDAY_GIFT,
+        Kind.NEW_MEMBER_GIFT,
+        Kind.CHECK_IN,
+    }
+)
+
+
+class SequenceGap(Exception):
+    """A device's txn arrived before an earlier one; the caller must deliver in order."""
+
+    def __init__(self, device_id: str, expected: int, got: int):
+        self.device_id, self.expected, self.got = device_id, expected, got
+        super().__init__(f"device {device_id}: expected seq {expected}, got {got}")
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    applied: bool  # False: a duplicate, nothing changed
+    conflict: str = (
+        ""  # the txn's "before" amounts differ from this state's (e.g. offline spending at two kiosks)
+    )
+
+
+@dataclass
+class LedgerState:
+    members: dict[str, Member] = field(default_factory=dict)
+    cards: dict[str, Card] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    stock: dict[str, int] = field(default_factory=dict)  # reward id -> units left here
+    last_seq: dict[str, int] = field(default_factory=dict)  # device id -> highest applied seq
+
+    def next_seq(self, device_id: str) -> int:
+        return self.last_seq.get(device_id, 0) + 1
+
+    def card_account(self, uid: str) -> tuple[Card, Member, Account] | None:
+        card = self.cards.get(uid)
+        if card is None:
+            return None
+        return card, self.members[card.member_id], self.accounts[card.member_id]
+
+    def apply(self, txn: Txn) -> ApplyResult:
+        last = self.last_seq.get(txn.device_id, 0)
+        if txn.seq <= last:
+            return ApplyResult(applied=False)
+        if txn.seq != last + 1:
+            raise SequenceGap(txn.device_id, last + 1, txn.seq)
+        conflict = self._apply(txn)
+        self.last_seq[txn.device_id] = txn.seq
+        return ApplyResult(applied=True, conflict=conflict)
+
+    def _apply(self, txn: Txn) -> str:
+        if txn.kind is Kind.SIGN_UP:
+            if txn.member_id in self.members or txn.card_uid in self.cards:
+                return f"sign-up of {txn.member_id} with a card or member id already known"
+            self.members[txn.member_id] = Member(
+                member_id=txn.member_id,
+                name=txn.name,
+                phone=txn.phone,
+                birthday=txn.birthday,
+                joined_at=txn.at,
+                pin_hash=txn.pin_hash,
+                referred_by=txn.referrer_id,
+            )
+            self.cards[txn.card_uid] = Card(txn.card_uid, txn.member_id, txn.card_seq or 1)
+            self.accounts[txn.member_id] = Account(txn.member_id, last_visit=txn.at)
+            return ""
+
+        account = self.accounts.get(txn.member_id)
+        if account is None:
+            return f"{txn.kind} for unknown member {txn.member_id}"
+        conflict = ""
+        if (account.balance_fen, account.points) != (txn.balance_before_fen, txn.points_before):
+            conflict = (
+                f"{txn.kind} expected balance {txn.balance_before_fen} / points {txn.points_before}, "
+                f"found {account.balance_fen} / {account.points}"
+            )
+        self.accounts[txn.member_id] = self._account_after(account, txn)
+        self._cards_and_member_after(txn)
+        return conflict
+
+    def _account_after(self, account: Account, txn: Txn) -> Account:
+        a = account
+        balance_delta = txn.balance_delta_fen
+        points_delta = txn.points_delta
+        if txn.kind is Kind.POINTS_EXPIRY and txn.expire_before is not None:
+            a = replace(a, lots=tuple(lot for lot in a.lots if lot.expires_on >= txn.expire_before))
+        elif points_delta > 0:
+            a = a.with_points_added(points_delta, txn.points_expire_on)
+        elif points_delta < 0:
+            a = a.with_points_taken(-points_delta)
+
+        bonus = a.bonus_fen
+        if txn.kind is Kind.CARD_RETURN:
+            a = replace(a, lots=())
+            bonus = 0
+        elif balance_delta < 0:
+            # Spending draws on paid money first; bonus credit goes last (and is forfeited on return).
+            principal = a.balance_fen - a.bonus_fen
+            bonus -= max(0, -balance_delta - max(principal, 0))
+        bonus = max(0, bonus + txn.bonus_fen)
+        a = replace(a, balance_fen=a.balance_fen + balance_delta, bonus_fen=bonus)
+        a = replace(a, bonus_fen=min(a.bonus_fen, max(a.balance_fen, 0)))
+
+        if txn.kind is Kind.TOP_UP:
+            since = txn.at - TIER_WINDOW
+            recent = tuple(t for t in a.recent_topups if t.at > since)
+            a = replace(
+                a,
+                lifetime_topup_fen=a.lifetime_topup_fen + txn.amount_fen,
+                recent_topups=recent + (TopUpRecord(txn.at, txn.amount_fen),),
+            )
+        elif txn.kind is Kind.SPEND:
+            a = replace(a, lifetime_spend_fen=a.lifetime_spend_fen + txn.amount_fen)
+        elif txn.kind is Kind.BIRTHDAY_GIFT:
+            a = replace(a, birthday_gift_years=a.birthday_gift_years + (txn.gift_year,))
+        elif txn.kind is Kind.NEW_MEMBER_GIFT:
+            a = replace(a, new_member_gift_given=True)
+        elif txn.kind is Kind.CHECK_IN and txn.local_day is not None:
+            consecutive = a.last_checkin_on is not None and (txn.local_day - a.last_checkin_on).days == 1
+            a = replace(
+                a, last_checkin_on=txn.local_day, checkin_streak=a.checkin_streak + 1 if consecutive else 1
+            )
+        if txn.kind in _VISITS:
+            a = replace(a, last_visit=txn.at)
+        if txn.kind not in _SILENT:
+            line = Activity(txn.at, str(txn.kind), balance_delta, points_delta, txn.reward_id)
+            a = replace(a, recent=((line,) + a.recent)[:RECENT_ACTIVITIES])
+        return a
+
+    def _cards_and_member_after(self, txn: Txn) -> None:
+        member = self.members[txn.member_id]
+        card = self.cards.get(txn.card_uid)
+        if txn.kind is Kind.REDEMPTION and txn.reward_id in self.stock:
+            self.stock[txn.reward_id] = max(0, self.stock[txn.reward_id] - txn.quantity)
+        elif txn.kind is Kind.CARD_BLOCKED and card:
+            self.cards[card.uid] = replace(card, status=CardStatus.BLOCKED)
+        elif txn.kind is Kind.CARD_UNBLOCKED and card and card.status is CardStatus.BLOCKED:
+            self.cards[card.uid] = replace(card, status=CardStatus.ACTIVE)
+        elif txn.kind is Kind.CARD_REPLACEMENT:
+            if card:
+                self.cards[card.uid] = replace(card, status=CardStatus.REPLACED)
+            self.cards[txn.new_card_uid] = Card(txn.new_card_uid, member.member_id, txn.card_seq)
+        elif txn.kind is Kind.CARD_RETURN:
+            if card:
+                self.cards[card.uid] = replace(card, status=CardStatus.RETURNED)
+            still_active = any(
+                c.member_id == member.member_id and c.status is CardStatus.ACTIVE for c in self.cards.values()
+            )
+            if not still_active:
+                self.members[member.member_id] = replace(member, status=MemberStatus.CLOSED)
+        elif txn.kind is Kind.PIN_FAILED:
+            self.members[member.member_id] = replace(
+                member, pin_failures=member.pin_failures + 1, pin_locked_until=txn.pin_locked_until
+            )
+        elif txn.kind is Kind.REFERRAL_REWARD and txn.referee_id in self.accounts:
+            referee = self.accounts[txn.referee_id]
+            flag = "referee_rewarded" if txn.member_id == txn.referee_id else "referrer_rewarded"
+            self.accounts[txn.referee_id] = replace(referee, **{flag: True})
+        elif txn.kind is Kind.PIN_RESET:
+            self.members[member.member_id] = replace(member, pin_failures=0, pin_locked_until=None)
+
+    def copy(self) -> LedgerState:
+        return LedgerState(
+            dict(self.members), dict(self.cards), dict(self.accounts), dict(self.stock), dict(self.last_seq)
+        )
+
+
+def is_locked(member: Member, now: datetime) -> bool:
+    return member.pin_locked_until is not None and now < member.pin_locked_until

@@ -1,0 +1,209 @@
+"""Transactions: immutable events with a stable id (device id + per-device sequence).
+
+A Txn carries everything needed to apply it (amounts before and after, the points' expiry
+date, the new card's uid...), so replaying a journal never depends on the rules in force at
+replay time. The codec is strict: payloads from MQTT or disk are hostile until checked."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, dataclass, fields
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from kiosk.ledger.rules import MAX_FEN
+
+MAX_POINTS = 1_000_000_000
+_DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_UID = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
+_TEXT_MAX = 200
+
+
+class Kind(StrEnum):
+    SIGN_UP = "sign_up"
+    NEW_MEMBER_GIFT = "new_member_gift"
+    TOP_UP = "top_up"
+    SPEND = "spend"
+    REDEMPTION = "redemption"
+    BIRTHDAY_GIFT = "birthday_gift"
+    POINTS_EXPIRY = "points_expiry"
+    CARD_REPLACEMENT = "card_replacement"
+    CARD_RETURN = "card_return"
+    CARD_BLOCKED = "card_blocked"
+    CARD_UNBLOCKED = "card_unblocked"
+    ADJUSTMENT = "adjustment"
+    PIN_FAILED = "pin_failed"
+    PIN_RESET = "pin_reset"
+    CHECK_IN = "check_in"
+    REFERRAL_REWARD = "referral_reward"
+    SURVEY = "survey"
+
+
+MONEY_KINDS = frozenset(
+    {Kind.TOP_UP, Kind.SPEND, Kind.CARD_RETURN, Kind.ADJUSTMENT, Kind.NEW_MEMBER_GIFT, Kind.BIRTHDAY_GIFT}
+)
+
+
+class TxnFormatError(ValueError):
+    """A transaction record that is not well-formed; names the field."""
+
+    def __init__(self, field: str, problem: str):
+        self.field, self.problem = field, problem
+        super().__init__(f"transaction {field}: {problem}")
+
+
+@dataclass(frozen=True)
+class Txn:
+    txn_id: str
+    device_id: str
+    seq: int
+    at: datetime
+    kind: Kind
+    member_id: str
+    card_uid: str
+    balance_before_fen: int
+    balance_after_fen: int
+    points_before: int
+    points_after: int
+    amount_fen: int = 0  # paid (top-up), spent, refunded (return), or voucher value (redemption)
+    bonus_fen: int = 0  # bonus credit added to the balance (top-up, gifts)
+    points_expire_on: date | None = None  # expiry of the points this txn adds
+    expire_before: date | None = None  # POINTS_EXPIRY: lots expiring before this date go
+    payment_ref: str = ""
+    reward_id: str = ""
+    quantity: int = 0
+    new_card_uid: str = ""
+    card_seq: int = 0
+    gift_year: int = 0
+    name: str = ""
+    phone: str = ""
+    birthday: date | None = None
+    pin_hash: str = ""
+    pin_locked_until: datetime | None = None
+    reason: str = ""
+    rules_version: int = 0
+    local_day: date | None = None  # CHECK_IN: the store's local date of the visit
+    referrer_id: str = ""  # SIGN_UP: the member whose referral code was used
+    referee_id: str = ""  # REFERRAL_REWARD: the new member the reward is for
+    rating: int = 0  # SURVEY: 1-5 stars
+    reasons: str = ""  # SURVEY: comma-separated reason ids from the rules
+
+    @property
+    def balance_delta_fen(self) -> int:
+        return self.balance_after_fen - self.balance_before_fen
+
+    @property
+    def points_delta(self) -> int:
+        return self.points_after - self.points_before
+
+
+def txn_id_for(device_id: str, seq: int) -> str:
+    return f"{device_id}:{seq}"
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
+_DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
+_TIME_FIELDS = {"at", "pin_locked_until"}
+_INT_RANGES = {
+    "seq": (1, 2**62),
+    "balance_before_fen": (-MAX_FEN, MAX_FEN),
+    "balance_after_fen": (-MAX_FEN, MAX_FEN),
+    "points_before": (0, MAX_POINTS),
+    "points_after": (0, MAX_POINTS),
+    "amount_fen": (0, MAX_FEN),
+    "bonus_fen": (0, MAX_FEN),
+    "quantity": (0, 10_000),
+    "card_seq": (0, 65_535),
+    "gift_year": (0, 9999),
+    "rules_version": (0, 2**31),
+    "rating": (0, 5),
+}
+
+
+def txn_to_dict(txn: Txn) -> dict:
+    """A JSON-ready dict; fields at their default are left out to keep the journal small."""
+    out: dict = {}
+    for f in fields(Txn):
+        value = getattr(txn, f.name)
+        if f.name in _DEFAULTS and value == _DEFAULTS[f.name]:
+            continue
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        elif isinstance(value, date):
+            value = value.isoformat()
+        out[f.name] = str(value) if f.name == "kind" else value
+    return out
+
+
+def txn_from_dict(data: object) -> Txn:
+    """Check every field of an untrusted record and build the Txn, or raise TxnFormatError."""
+    if not isinstance(data, dict):
+        raise TxnFormatError("-", "must be an object")
+    names = {f.name for f in fields(Txn)}
+    for key in data:
+        if key not in names:
+            raise TxnFormatError(str(key)[:40], "unknown field")
+    values: dict = {}
+    for name in names:
+        if name not in data:
+            if name not in _DEFAULTS:
+                raise TxnFormatError(name, "is missing")
+            continue
+        value = data[name]
+        if name in _INT_RANGES:
+            lo, hi = _INT_RANGES[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise TxnFormatError(name, f"must be an integer in {lo}..{hi}")
+        elif name in _TIME_FIELDS:
+            value = _parse_time(name, value)
+        elif name in _DATE_FIELDS:
+            if not isinstance(value, str):
+                raise TxnFormatError(name, "must be a date YYYY-MM-DD")
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                raise TxnFormatError(name, "must be a date YYYY-MM-DD") from None
+        elif name == "kind":
+            try:
+                value = Kind(value)
+            except (ValueError, TypeError):
+                raise TxnFormatError(name, "unknown kind") from None
+        else:
+            if not isinstance(value, str) or len(value) > _TEXT_MAX:
+                raise TxnFormatError(name, f"must be a string of at most {_TEXT_MAX} characters")
+        values[name] = value
+    txn = Txn(**values)
+    check_txn(txn)
+    return txn
+
+
+def check_txn(txn: Txn) -> None:
+    """Invariants every transaction keeps, whoever built it."""
+    if not _DEVICE.match(txn.device_id):
+        raise TxnFormatError("device_id", "must be 1-64 letters, digits, '-' or '_'")
+    if txn.txn_id != txn_id_for(txn.device_id, txn.seq):
+        raise TxnFormatError("txn_id", "must be device_id:seq")
+    if txn.at.tzinfo is None or txn.at.utcoffset() != UTC.utcoffset(None):
+        raise TxnFormatError("at", "must be a UTC time")
+    if not _UID.match(txn.card_uid):
+        raise TxnFormatError("card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
+    if txn.new_card_uid and not _UID.match(txn.new_card_uid):
+        raise TxnFormatError("new_card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
+    if not txn.member_id or len(txn.member_id) > 64:
+        raise TxnFormatError("member_id", "must be 1-64 characters")
+    if txn.points_after < 0 or txn.points_before < 0:
+        raise TxnFormatError("points_after", "points are never negative")
+    if txn.points_delta > 0 and txn.points_expire_on is None:
+        raise TxnFormatError("points_expire_on", "points added need an expiry date")
+
+
+def _parse_time(name: str, value: object) -> datetime:
+    if not isinstance(value, str):
+        raise TxnFormatError(name, "must be an ISO 8601 UTC time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise TxnFormatError(name, "must be an ISO 8601 UTC time") from None
+    if parsed.tzinfo is None or parsed.utcoffset() != UTC.utcoffset(None):
+        raise TxnFormatError(name, "must be a UTC time (ending in Z or +00:00)")
+    return parsed.astimezone(UTC)
