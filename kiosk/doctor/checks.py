@@ -59,6 +59,7 @@ class Context:
     ntp_server: str | None = "pool.ntp.org"
     ntp_port: int = 123
     card_wait_s: float = 1.0
+    memo: dict = field(default_factory=dict, repr=False)  # results checks share (the store)
     _config: Config | None = field(default=None, repr=False)
     _error: ConfigError | None = field(default=None, repr=False)
     _loaded: bool = field(default=False, repr=False)

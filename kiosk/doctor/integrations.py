@@ -1,34 +1,41 @@
 """Doctor checks that call into parts other modules provide. Each imports its module lazily
 and, when it is missing from this build, says so as a skip: never a pass it did not earn.
 
-Integration contract (what the lead wires when merging):
-  kiosk.reader.factory.open_reader(config.reader) -> kiosk.reader.base.Reader, already open
+What they use:
+  kiosk.reader.factory.open_reader(config.reader) -> Reader, already open
       (.firmware() -> str; .wait_for_card(timeout) -> CardInfo | None; .close())
   kiosk.reader.card.read_member_card(reader, info, SiteKeys) -> MemberCard
   kiosk.reader.keys.SiteKeys.from_file(master_key_file, system_id)
-      (verifies the card's MAC; raises kiosk.reader.card_format.CardFormatError)
-  kiosk.store.health.integrity(config) -> tuple[bool, str]   (journal/snapshot check, read-only)
-  kiosk.store.health.outbox_depth(config) -> int             (entries not yet acked by HQ)
-  kiosk.store.health.last_hq_contact(config) -> datetime | None (UTC, last ack from HQ)
+  kiosk.store.store.Store.open(data_dir, device_id): .check() -> list of problems,
+      .outbox_depth(), .meta_get(LAST_HQ_CONTACT_META) -> ISO 8601 UTC string or None
+      (the sync client records it on every acknowledgement from HQ: the contract between the
+      two is that meta key). The store takes its lock: while the kiosk runs, these three checks
+      say the store is in use, and `systemctl status kiosk` shows the service's own status.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from kiosk.doctor.checks import (
     CheckResult,
     Context,
+    Status,
     _need_config,
     fail,
     ok,
     skip,
     warn,
 )
+from kiosk.provisioning import fsops
+from kiosk.provisioning.system import SERVICE_USER
 
 OUTBOX_WARN = 200
 HQ_SILENCE_WARN = timedelta(hours=24)
@@ -129,24 +136,118 @@ def check_card_read(ctx: Context) -> CheckResult:
               f"{card.member_id}, card {card.card_seq}, issued {card.issued_on}")
 
 
+LAST_HQ_CONTACT_META = "last_hq_contact"
+
+
+@dataclass(frozen=True)
+class StoreReport:
+    problems: list[str]
+    outbox_depth: int
+    last_hq_contact: datetime | None
+    segments: int
+
+
+def _read_pepper(ctx: Context, config) -> bytes:
+    path = config.secrets.pin_pepper_file
+    try:
+        return ctx.path(path).read_bytes() if path else b""
+    except OSError:
+        return b""
+
+
+def _store_report(ctx: Context, config) -> StoreReport | tuple[Status, str, str]:
+    """Open the store once per doctor run (it checks the journal as it opens) and read it."""
+    if "store" in ctx.memo:
+        return ctx.memo["store"]
+    store_cls = _find("kiosk.store.store", "Store")
+    data_dir = ctx.path(config.device.data_dir)
+    if isinstance(store_cls, str):
+        result: StoreReport | tuple[Status, str, str] = (Status.SKIP, store_cls, "")
+    elif not data_dir.is_dir():
+        result = (Status.SKIP, f"no data dir {config.device.data_dir} (see the data dir line)",
+                  "")
+    elif not (data_dir / "snapshot.json").exists() and not (data_dir / "journal").is_dir():
+        result = (Status.SKIP, "no store yet (the kiosk creates it when it first starts)", "")
+    else:
+        with as_service_user(ctx):
+            result = _open_and_read(store_cls, data_dir, config.device.id,
+                                    _read_pepper(ctx, config))
+    ctx.memo["store"] = result
+    return result
+
+
+@contextlib.contextmanager
+def as_service_user(ctx: Context):
+    """Run as the kiosk user while touching its store, so a `sudo kiosk doctor` never leaves
+    root-owned files (a lock file, a cut-off torn tail) the service could not write later."""
+    user = fsops.lookup_user(ctx.root, SERVICE_USER) if os.geteuid() == 0 else None
+    if user is None:
+        yield
+        return
+    os.setegid(user.gid)
+    os.seteuid(user.uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def _open_and_read(store_cls, data_dir: Path, device_id: str,
+                   pepper: bytes) -> StoreReport | tuple[Status, str, str]:
+    from kiosk.store.errors import StoreCorrupt, StoreError, StoreLocked
+
+    try:
+        store = store_cls.open(data_dir, device_id, pepper=pepper)
+    except StoreLocked as exc:
+        holder = f"process {exc.pid}" if exc.pid else "another process"
+        return (Status.SKIP, f"in use by {holder} (the running kiosk); stop it to check here, "
+                "or see `systemctl status kiosk`", "")
+    except StoreCorrupt as exc:
+        return (Status.FAIL, f"{exc.path}: {exc.problem}", "stop the kiosk and call HQ support; "
+                "do not delete the data dir (unsent transactions are in it)")
+    except StoreError as exc:
+        return (Status.FAIL, str(exc), "look at `journalctl -u kiosk`; check disk space")
+    except PermissionError as exc:
+        return (Status.FAIL, f"the {SERVICE_USER} user cannot open the store: {exc}",
+                f"chown -R {SERVICE_USER}:{SERVICE_USER} {data_dir}")
+    try:
+        raw = store.meta_get(LAST_HQ_CONTACT_META)
+        try:
+            last = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+        except ValueError:
+            last = None
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        return StoreReport(store.check(), store.outbox_depth(), last,
+                           len(store.journal_segments()))
+    finally:
+        store.close()
+
+
+def _store_result(name: str, report) -> CheckResult | None:
+    if isinstance(report, tuple):
+        status, detail, fix = report
+        return CheckResult(name, status, detail, fix)
+    return None
+
+
 def check_store(ctx: Context) -> CheckResult:
-    """INTEGRATION: the journal and snapshot are consistent."""
+    """INTEGRATION: the journal and snapshot re-read from disk agree with the state."""
     name = "store"
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
         return config
-    integrity = _find("kiosk.store.health", "integrity")
-    if isinstance(integrity, str):
-        return skip(name, integrity)
-    try:
-        good, detail = integrity(config)
-    except Exception as exc:
-        return fail(name, f"the store could not be checked: {type(exc).__name__}: {exc}",
-                    "stop the kiosk and look at `journalctl -u kiosk`; call HQ support")
-    if not good:
-        return fail(name, detail, "stop the kiosk and call HQ support; do not delete the data "
-                    "dir (unsent transactions are in it)")
-    return ok(name, detail)
+    report = _store_report(ctx, config)
+    early = _store_result(name, report)
+    if early:
+        return early
+    if report.problems:
+        return fail(name, "; ".join(report.problems[:3]) + (
+            f" (+{len(report.problems) - 3} more)" if len(report.problems) > 3 else ""),
+            "stop the kiosk and call HQ support; do not delete the data dir (unsent "
+            "transactions are in it)")
+    return ok(name, f"journal ({report.segments} segment(s)) and snapshot consistent")
 
 
 def check_outbox(ctx: Context) -> CheckResult:
@@ -155,14 +256,11 @@ def check_outbox(ctx: Context) -> CheckResult:
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
         return config
-    depth = _find("kiosk.store.health", "outbox_depth")
-    if isinstance(depth, str):
-        return skip(name, depth)
-    try:
-        n = int(depth(config))
-    except Exception as exc:
-        return fail(name, f"the outbox could not be read: {type(exc).__name__}: {exc}",
-                    "look at `journalctl -u kiosk`")
+    report = _store_report(ctx, config)
+    early = _store_result(name, report)
+    if early:
+        return early
+    n = report.outbox_depth
     if n > OUTBOX_WARN:
         return warn(name, f"{n} transactions wait for HQ", "check the HQ broker line above")
     return ok(name, f"{n} transactions wait for HQ")
@@ -176,13 +274,11 @@ def check_last_hq_contact(ctx: Context) -> CheckResult:
         return config
     if not config.hq.host:
         return skip(name, "no HQ configured (standalone kiosk)")
-    last = _find("kiosk.store.health", "last_hq_contact")
-    if isinstance(last, str):
-        return skip(name, last)
-    try:
-        when = last(config)
-    except Exception as exc:
-        return fail(name, f"unknown: {type(exc).__name__}: {exc}", "look at `journalctl -u kiosk`")
+    report = _store_report(ctx, config)
+    early = _store_result(name, report)
+    if early:
+        return early
+    when = report.last_hq_contact
     if when is None:
         return warn(name, "never", "check the HQ broker line above")
     silence = ctx.now() - when
