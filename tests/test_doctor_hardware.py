@@ -8,19 +8,17 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("kiosk.reader.factory", reason="the reader drivers (branch readers) are "
-                    "not merged")
-pytest.importorskip("tests.emulators.pn532", reason="the PN532 emulator is not merged")
+from kiosk.doctor.checks import Context, Status
+from kiosk.doctor.integrations import check_card_read, check_reader
 
-from kiosk.reader.chips import new_classic  # noqa: E402
-from kiosk.reader.keys import SiteKeys  # noqa: E402
-from kiosk.reader.simulated import SimulatedReader  # noqa: E402
-
-from kiosk.doctor.checks import Context, Status  # noqa: E402
-from kiosk.doctor.integrations import check_card_read, check_reader  # noqa: E402
-from kiosk.reader import card as card_layer  # noqa: E402
-from tests.emulators.field import Field  # noqa: E402
-from tests.emulators.pn532 import Pn532Emulator  # noqa: E402
+WHY = "the reader drivers and the PN532 emulator (branch readers) are not merged"
+pytest.importorskip("kiosk.reader.factory", reason=WHY)
+card_layer = pytest.importorskip("kiosk.reader.card", reason=WHY)
+new_classic = pytest.importorskip("kiosk.reader.chips", reason=WHY).new_classic
+SiteKeys = pytest.importorskip("kiosk.reader.keys", reason=WHY).SiteKeys
+SimulatedReader = pytest.importorskip("kiosk.reader.simulated", reason=WHY).SimulatedReader
+Field = pytest.importorskip("tests.emulators.field", reason=WHY).Field
+Pn532Emulator = pytest.importorskip("tests.emulators.pn532", reason=WHY).Pn532Emulator
 
 MASTER = bytes.fromhex("8f3a1c2d4e5f60718293a4b5c6d7e8f9")
 
