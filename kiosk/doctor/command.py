@@ -23,14 +23,10 @@ name, never as a pass. The reader test opens the reader: stop the kiosk service 
 (`systemctl stop kiosk`) to run it on a working kiosk."""
 
 EPILOG = """\
-options:
-  --config FILE     the configuration to check (default /etc/kiosk/kiosk.toml)
-  --root DIR        check the kiosk installed under DIR instead of / (paths in the
-                    configuration are read under DIR)
-  --ntp SERVER      NTP server to compare the clock with (default pool.ntp.org; "" skips it)
-  --timeout S       seconds to wait for the broker and NTP (default 5)
-  --json            one JSON object per check instead of text
-  --strict          warnings count as failures for the exit status
+files:
+  /etc/kiosk/kiosk.toml          the configuration (or --config FILE)
+  /etc/kiosk/card_master.key     checked for mode 600 and owner kiosk; never printed
+  /var/lib/kiosk/                the store: journal, snapshots, outbox (opened as the kiosk user)
 
 examples:
   sudo kiosk doctor
@@ -44,12 +40,16 @@ MARK = {Status.OK: "ok", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.SKIP: 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE")
-    p.add_argument("--root", type=Path, default=Path("/"), metavar="DIR")
-    p.add_argument("--ntp", default="pool.ntp.org", metavar="SERVER")
-    p.add_argument("--timeout", type=float, default=5.0, metavar="S")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--strict", action="store_true")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
+                   help="configuration to check (default /etc/kiosk/kiosk.toml)")
+    p.add_argument("--root", type=Path, default=Path("/"), metavar="DIR",
+                   help="check the kiosk installed under DIR")
+    p.add_argument("--ntp", default="pool.ntp.org", metavar="SERVER",
+                   help="NTP server[:port] for the clock check ('' skips it)")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                   help="seconds to wait for the broker and NTP")
+    p.add_argument("--json", action="store_true", help="one JSON object per check")
+    p.add_argument("--strict", action="store_true", help="warnings fail too")
 
 
 def context(args: argparse.Namespace) -> Context:

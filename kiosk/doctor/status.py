@@ -16,10 +16,11 @@ the reader (the running service holds it) and does not ask an NTP server; `kiosk
 everything, with fixes."""
 
 EPILOG = """\
-options:
-  --config FILE   the configuration (default /etc/kiosk/kiosk.toml)
-  --root DIR      the kiosk installed under DIR instead of /
-  --timeout S     seconds to wait for the broker (default 3)
+example:
+  kiosk status            (then `kiosk doctor` for the fix of any line marked X or !)
+
+marks:
+  (blank) ok   ! warning   X failed   - not checked (the line says why)
 
 exit status:
   0 nothing failed; 1 something failed (run `kiosk doctor` for the fix)"""
@@ -40,9 +41,12 @@ MARK = {Status.OK: " ", Status.WARN: "!", Status.FAIL: "X", Status.SKIP: "-"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE")
-    p.add_argument("--root", type=Path, default=Path("/"), metavar="DIR")
-    p.add_argument("--timeout", type=float, default=3.0, metavar="S")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
+                   help="the configuration (default /etc/kiosk/kiosk.toml)")
+    p.add_argument("--root", type=Path, default=Path("/"), metavar="DIR",
+                   help="the kiosk installed under DIR")
+    p.add_argument("--timeout", type=float, default=3.0, metavar="S",
+                   help="seconds to wait for the broker")
 
 
 def render(ctx: Context, width: int = 100) -> tuple[str, int]:

@@ -42,9 +42,9 @@ subcommands:
   rekey --new-key FILE       re-key cards to the master key in FILE (16 bytes / 32 hex digits)
   wipe [--count N]           wipe returned cards back to blank
 
-options:
-  --config FILE     the configuration (default /etc/kiosk/kiosk.toml)
-  --wait S          seconds to wait for each card before stopping (default 60)
+files:
+  /etc/kiosk/card_master.key       the key cards are personalised with (mode 600)
+  /var/lib/kiosk/issued_cards.jsonl  one line per issued card, for HQ registration
 
 The kiosk service holds the reader: stop it first (`systemctl stop kiosk`).
 
@@ -107,16 +107,19 @@ def run_batch(reader: Reader, operation: Callable[[Reader, CardInfo], str], coun
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, default=None, metavar="FILE")
-    p.add_argument("--wait", type=float, default=60.0, metavar="S")
+    p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                   help="the configuration (default /etc/kiosk/kiosk.toml)")
+    p.add_argument("--wait", type=float, default=60.0, metavar="S",
+                   help="seconds to wait for each card")
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     issue = sub.add_parser("issue", help="personalise blank cards")
-    issue.add_argument("--count", type=int, required=True, metavar="N")
+    issue.add_argument("--count", type=int, required=True, metavar="N", help="cards to issue")
     rekey = sub.add_parser("rekey", help="re-key returned cards to a new master key")
-    rekey.add_argument("--new-key", type=Path, required=True, metavar="FILE")
-    rekey.add_argument("--count", type=int, default=1, metavar="N")
+    rekey.add_argument("--new-key", type=Path, required=True, metavar="FILE",
+                       help="the new master key (16 raw bytes or 32 hex digits, mode 600)")
+    rekey.add_argument("--count", type=int, default=1, metavar="N", help="cards to re-key")
     wipe = sub.add_parser("wipe", help="wipe returned cards to blank")
-    wipe.add_argument("--count", type=int, default=1, metavar="N")
+    wipe.add_argument("--count", type=int, default=1, metavar="N", help="cards to wipe")
 
 
 class IssuedLog:
