@@ -4,13 +4,14 @@ Under systemd (JOURNAL_STREAM is set) each record is one JSON object on stderr; 
 the line and `journalctl -u kiosk -o cat | jq` reads it. On a terminal the same record is one
 readable line. Either way every string passes through ``redact``:
 
-- card UIDs (fields named uid/card_uid, and "uid=04A1B2..." in text) become ``uid#<hmac>``,
+- card UIDs (fields named uid/card_uid, "uid=04A1B2..." in text, and bare tokens shaped like
+  a 4/7/10-byte UID in hex with a letter in them) become ``uid#<hmac>``,
   keyed with a per-install salt, so a support engineer can follow one card through the log
   without the log holding the UID;
 - mobile phone numbers keep their first 3 and last 4 digits (138****5678);
 - fields named like secrets (key, secret, password, pin, token, pepper) print as [redacted], and
-  so does any value registered with ``register_secret`` (the loaded card master key, say) and
-  any run of 32 or more hex digits (the shape of a key).
+  so does any value registered with ``register_secret`` (the loaded card master key, say), any
+  run of 32 or more hex digits (the shape of a key) and any bytes repr (b'...').
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ _PHONE = re.compile(
     r"(?<!\d)(?P<cc>(?:\+?86[- ]?)?)(?P<head>1[3-9]\d)(?P<mid>\d{4})(?P<tail>\d{4})(?!\d)"
 )
 _LONG_HEX = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Fa-f])")
+# A bare token shaped like a 4-, 7- or 10-byte UID in hex, with at least one letter A-F (so
+# amounts, dates and phone numbers are left alone).
+_BARE_UID = re.compile(
+    r"(?<![0-9A-Za-z])(?=[0-9A-Fa-f]*[A-Fa-f])(?:[0-9A-Fa-f]{20}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{8})"
+    r"(?![0-9A-Za-z])"
+)
+_BYTES_REPR = re.compile(r"\bb'(?:[^'\\]|\\.)*'" + r'|\bb"(?:[^"\\]|\\.)*"')
 _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 _lock = threading.Lock()
@@ -97,8 +105,10 @@ def redact(text: str) -> str:
     for value in known:
         if value in text:
             text = text.replace(value, "[redacted]")
+    text = _BYTES_REPR.sub("[redacted bytes]", text)
     text = _UID_TEXT.sub(lambda m: m["label"] + hash_uid(m["uid"]), text)
     text = _LONG_HEX.sub("[redacted]", text)
+    text = _BARE_UID.sub(lambda m: hash_uid(m[0]), text)
     return mask_phone(text)
 
 

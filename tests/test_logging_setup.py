@@ -28,7 +28,7 @@ def captured(request):
 
 def forbidden(text: str) -> list[str]:
     needles = [UID.hex(), UID.hex().upper(), "04:A1:B2:C3:D4:E5:F6", PHONE, KEY.hex(),
-               KEY.hex().upper(), "12345678"]
+               KEY.hex().upper(), "12345678", repr(KEY)[2:-1], repr(UID)[2:-1]]
     return [n for n in needles if n in text]
 
 
@@ -42,6 +42,7 @@ def test_uid_phone_and_key_never_reach_the_output(captured):
     log.warning("sign-up for %s", PHONE, extra={"master_key": KEY.hex(), "card_uid": UID.hex()})
     log.error("loaded key %s", KEY.hex())
     log.debug("raw key bytes %r", KEY)
+    log.info("card %s tapped, raw %r", UID.hex().upper(), UID)
     try:
         raise ValueError(f"member {PHONE} card uid={UID.hex()} key {KEY.hex()}")
     except ValueError:
@@ -97,8 +98,17 @@ def test_a_registered_secret_never_appears(secret):
 
 
 def test_ordinary_text_is_left_alone():
-    line = "top-up 5000 fen for member M-00017 at 2026-11-23T10:00Z, outbox 3"
+    line = ("top-up 5000 fen for member M-00017 at 2026-11-23T10:00Z, outbox 3, txn K-001:17, "
+            "order 20261123, total 12345678 fen")
     assert redact(line) == line
+
+
+@given(st.binary(min_size=4, max_size=10).filter(lambda b: len(b) in (4, 7, 10)))
+def test_a_bare_uid_with_a_letter_in_it_is_hashed(uid):
+    text = uid.hex().upper()
+    out = redact(f"card {text} tapped")
+    if any(c in "ABCDEF" for c in text):
+        assert text not in out and hash_uid(uid) in out
 
 
 def test_under_systemd_the_journal_gets_json(tmp_path):
