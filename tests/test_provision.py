@@ -168,6 +168,24 @@ def test_power_fails_while_the_config_is_written(root, inputs):
     assert not [p for p in (root / "etc/kiosk").iterdir() if p.name.endswith(".tmp")]
 
 
+@needs_root
+def test_sd_card_boot_partition_is_set_up_under_root(root, inputs, capsys):
+    """Preparing an SD card: no raspi-config there, so config.txt and cmdline.txt are edited."""
+    usb, _ = inputs
+    boot = root / "boot/firmware"
+    boot.mkdir(parents=True)
+    (boot / "config.txt").write_text("dtoverlay=vc4-kms-v3d\n[pi4]\narm_boost=1\n")
+    (boot / "cmdline.txt").write_text("console=serial0,115200 console=tty1 root=/dev/mmcblk0p2\n")
+    assert provision(*base_args(root, usb), "--dry-run") == 0
+    assert "enable_uart" not in (boot / "config.txt").read_text()
+    assert provision(*base_args(root, usb)) == 0
+    assert (boot / "config.txt").read_text().endswith("[pi4]\narm_boost=1\n[all]\nenable_uart=1\n")
+    assert (boot / "cmdline.txt").read_text() == "console=tty1 root=/dev/mmcblk0p2\n"
+    before = snapshot(root)
+    assert provision(*base_args(root, usb)) == 0
+    assert snapshot(root) == before
+
+
 def test_a_fresh_failure_writes_no_config(root, inputs, capsys):
     usb, _ = inputs
     (usb / "bad.key").write_bytes(b"\x01\x02\x03")

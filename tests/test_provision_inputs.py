@@ -159,3 +159,44 @@ def test_card_batch_stops_when_no_card_comes():
     summary = run_batch(QueueReader([card(1)]), lambda r, i: "C-1", 5, 0.1, io.StringIO())
     assert summary.done == ["C-1"] and summary.stopped == "no card within 0s"
     assert progress_bar(1, 5, 10) == "[##........] 1/5"
+
+
+CONFIG_TXT = """# For more options and information see http://rptl.io/configtxt
+#dtparam=i2c_arm=on
+#dtparam=spi=on
+dtoverlay=vc4-kms-v3d
+[cm4]
+otg_mode=1
+[pi4]
+arm_boost=1
+"""
+CMDLINE = ("console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 "
+           "fsck.repair=yes rootwait\n")
+
+
+def test_config_txt_edits():
+    spi = system.edit_config_txt(CONFIG_TXT, "spi")
+    assert "\ndtparam=spi=on\n" in spi and "#dtparam=spi=on" not in spi
+    assert spi.replace("dtparam=spi=on", "#dtparam=spi=on") == CONFIG_TXT
+    uart = system.edit_config_txt(CONFIG_TXT, "uart")
+    assert uart.endswith("[pi4]\narm_boost=1\n[all]\nenable_uart=1\n")
+    assert system.edit_config_txt("dtparam=spi=off\n", "spi") == "dtparam=spi=on\n"
+    cmd = system.edit_cmdline_txt(CMDLINE)
+    assert "console=serial0" not in cmd and "console=tty1 root=PARTUUID=4e639091-02" in cmd
+
+
+config_lines = st.sampled_from(["#dtparam=spi=on", "dtparam=spi=off", "dtparam=spi=on",
+                                "enable_uart=0", "#enable_uart=1", "[pi4]", "[all]", "[cm4]",
+                                "dtoverlay=vc4-kms-v3d", "# comment", "", "arm_boost=1"])
+
+
+@given(st.lists(config_lines, max_size=12), st.sampled_from(["spi", "uart"]))
+def test_config_txt_edit_is_idempotent_and_leaves_one_live_line(lines, need):
+    text = "\n".join(lines) + "\n"
+    once = system.edit_config_txt(text, need)
+    assert system.edit_config_txt(once, need) == once
+    wanted = system.CONFIG_TXT_LINES[need][1]
+    live = [ln for ln in once.splitlines() if ln.strip() == wanted]
+    assert len(live) >= 1
+    prefix = system.CONFIG_TXT_LINES[need][0]
+    assert not [ln for ln in once.splitlines() if ln.startswith(prefix) and ln != wanted]

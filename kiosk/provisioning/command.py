@@ -20,7 +20,8 @@ device (a re-run keeps what you do not change), then questions on the terminal.
 Steps, in order: create the service user `kiosk` (groups spi, gpio, dialout, video, input);
 create /etc/kiosk and the data directory; install the card master key (mode 600, never printed)
 and the TLS files, or make an EC key and a CSR for HQ to sign; install and enable kiosk.service;
-enable SPI or the UART with raspi-config when the reader needs it; write /etc/kiosk/kiosk.toml.
+enable SPI or the UART with raspi-config when the reader needs it (and free the UART from the
+login console); write /etc/kiosk/kiosk.toml.
 Every input is checked before anything changes, and the configuration is written last and
 atomically: a run that fails leaves the previous configuration in place. Running it again with
 the same answers changes nothing."""
@@ -32,7 +33,8 @@ options worth knowing:
   --dry-run           print every step and the configuration, change nothing
   --root DIR          act on DIR instead of / (an SD card's root, or a test directory); the user
                       is created with `useradd --prefix DIR`, units enabled with
-                      `systemctl --root DIR`; raspi-config is not run
+                      `systemctl --root DIR`; instead of raspi-config, DIR/boot/firmware/
+                      config.txt and cmdline.txt are edited (SPI / UART on, serial console off)
   --detect            list the readers found on this machine and exit
 
 files:

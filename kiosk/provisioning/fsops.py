@@ -60,12 +60,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def matches(path: Path, data: bytes, mode: int, owner: Owner | None) -> bool:
+def matches(path: Path, data: bytes, mode: int | None, owner: Owner | None) -> bool:
+    """True when the file already has exactly this content, mode and owner."""
     try:
         st = path.lstat()
         if not path.is_file() or path.is_symlink():
             return False
-        if st.st_mode & 0o7777 != mode:
+        if mode is not None and st.st_mode & 0o7777 != mode:
             return False
         if owner is not None and (st.st_uid, st.st_gid) != (owner.uid, owner.gid):
             return False
@@ -74,16 +75,18 @@ def matches(path: Path, data: bytes, mode: int, owner: Owner | None) -> bool:
         return False
 
 
-def atomic_write(path: Path, data: bytes, mode: int, owner: Owner | None = None) -> str:
+def atomic_write(path: Path, data: bytes, mode: int | None, owner: Owner | None = None) -> str:
     """Replace `path` with `data` atomically; the mode and owner are set before the rename, so
-    a secret is never visible with looser permissions, even for an instant."""
+    a secret is never visible with looser permissions, even for an instant. Mode None leaves
+    the file system's default (the Pi's FAT boot partition has no modes to set)."""
     path = Path(path)
     if matches(path, data, mode, owner):
         return UNCHANGED
     existed = path.exists()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, mode)
+        if mode is not None:
+            os.fchmod(fd, mode)
         if owner is not None:
             os.fchown(fd, owner.uid, owner.gid)
         with os.fdopen(fd, "wb") as f:

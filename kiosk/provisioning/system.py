@@ -6,7 +6,8 @@ Under ``--root DIR`` the user is created with shadow's ``useradd --prefix DIR`` 
 DIR/etc/passwd, group and shadow without chroot); when DIR has no etc/passwd, or useradd is
 missing, the step is skipped with a message saying what to run on the device. Units are enabled
 with ``systemctl --root DIR enable``, which works offline and makes the same wants symlinks as
-on a running system. raspi-config changes the running Pi, so it only runs when DIR is /."""
+on a running system. raspi-config changes the running Pi, so it only runs when DIR is /; under
+--root the SD card's boot partition (DIR/boot/firmware) is edited the way raspi-config would."""
 
 from __future__ import annotations
 
@@ -203,16 +204,83 @@ def _needs(driver: str, port: str) -> list[str]:
     return []
 
 
+BOOT_DIRS = ("boot/firmware", "boot")  # bookworm mounts the FAT partition at /boot/firmware
+CONFIG_TXT_LINES = {"spi": ("dtparam=spi=", "dtparam=spi=on"),
+                    "uart": ("enable_uart=", "enable_uart=1")}
+SERIAL_CONSOLES = ("console=serial0,", "console=ttyAMA0,", "console=ttyS0,")
+
+
+def boot_dir(root: Path) -> Path | None:
+    """The Pi's boot partition under root, when there is one (config.txt and cmdline.txt)."""
+    for d in BOOT_DIRS:
+        if (Path(root) / d / "config.txt").is_file():
+            return Path(root) / d
+    return None
+
+
+def edit_config_txt(text: str, need: str) -> str:
+    """config.txt with the setting `need` wants switched on. Every live line of that setting is
+    set (a later line wins in config.txt); with none, a commented one is revived, else the line
+    goes into an [all] section at the end. Everything else is kept as it was."""
+    prefix, line = CONFIG_TXT_LINES[need]
+    lines = text.splitlines()
+    live = [i for i, ln in enumerate(lines) if ln.strip().startswith(prefix)]
+    commented = [i for i, ln in enumerate(lines) if ln.strip().lstrip("#").strip().startswith(prefix)]
+    if live or commented:
+        for i in live or commented[:1]:
+            lines[i] = line
+        return "\n".join(lines) + "\n"
+    sections = [ln.strip() for ln in lines if ln.strip().startswith("[")]
+    if sections and sections[-1] != "[all]":
+        lines.append("[all]")
+    lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def edit_cmdline_txt(text: str) -> str:
+    """cmdline.txt without a login console on the UART (the PN532 needs the port to itself)."""
+    words = [w for w in text.split() if not w.startswith(SERIAL_CONSOLES)]
+    return " ".join(words) + "\n"
+
+
+def boot_files(boot: Path, needs: list[str], dry_run: bool) -> list[Outcome]:
+    """Edit config.txt (and cmdline.txt for the UART) directly: what raspi-config would do."""
+    out: list[Outcome] = []
+    edits: list[tuple[Path, str]] = []
+    config = boot / "config.txt"
+    text = config.read_text()
+    for need in needs:
+        text = edit_config_txt(text, need)
+    edits.append((config, text))
+    if "uart" in needs and (boot / "cmdline.txt").is_file():
+        edits.append((boot / "cmdline.txt", edit_cmdline_txt((boot / "cmdline.txt").read_text())))
+    for path, new in edits:
+        if path.read_text() == new:
+            out.append(Outcome("unchanged", f"{path} ({', '.join(needs)} on)"))
+        elif dry_run:
+            out.append(Outcome("would", f"edit {path} ({', '.join(needs)} on)"))
+        else:
+            fsops.atomic_write(path, new.encode(), None)
+            out.append(Outcome("updated", f"{path} ({', '.join(needs)} on; takes effect at boot)"))
+    return out
+
+
 def pi_settings(root: Path, driver: str, port: str, rotation: int,
                 dry_run: bool) -> list[Outcome]:
-    """Turn on the bus the reader needs with raspi-config when it can, explain it when not."""
+    """Turn on the bus the reader needs: with raspi-config on the Pi itself, by editing the boot
+    partition's config.txt under --root (an SD card being prepared), and explain it otherwise."""
     needs = _needs(driver, port)
     out: list[Outcome] = []
     tool = shutil.which("raspi-config")
+    if needs and (tool is None or not _is_slash(root)):
+        boot = boot_dir(root)
+        if boot is not None:
+            return out + boot_files(boot, needs, dry_run) + _rotation_note(rotation)
     for need in needs:
         if tool is None or not _is_slash(root):
             why = "raspi-config is not installed" if tool is None else "acting on --root"
-            out.append(Outcome("skipped", f"{why}; on the Pi, {PI_NOTES[need]}"))
+            out.append(Outcome("skipped", f"{why} and no boot partition under {root}; on the Pi, "
+                               f"{PI_NOTES[need]}"))
             continue
         get, sets = RASPI_CONFIG[need]
         current = subprocess.run([tool, "nonint", get], capture_output=True, text=True)
@@ -224,6 +292,8 @@ def pi_settings(root: Path, driver: str, port: str, rotation: int,
                 _run([tool, "nonint", *args])
         out.append(Outcome("would" if dry_run else "updated",
                            f"{need} enabled with raspi-config (reboot to apply)"))
-    if rotation:
-        out.append(Outcome("skipped", PI_NOTES["rotation"].format(deg=rotation)))
-    return out
+    return out + _rotation_note(rotation)
+
+
+def _rotation_note(rotation: int) -> list[Outcome]:
+    return [Outcome("skipped", PI_NOTES["rotation"].format(deg=rotation))] if rotation else []
