@@ -151,6 +151,14 @@ def test_config_the_service_cannot_read(root):
     assert r.fix.startswith("chown root:kiosk /etc/kiosk/kiosk.toml")
 
 
+def test_missing_service_user(root):
+    passwd = root / "etc/passwd"
+    passwd.write_text("".join(ln + "\n" for ln in passwd.read_text().splitlines()
+                              if not ln.startswith("kiosk:")))
+    r = result(root, "config")
+    assert r.status == Status.FAIL and "service user kiosk does not exist" in r.detail
+
+
 def test_world_readable_config_is_a_warning(root):
     (root / "etc/kiosk/kiosk.toml").chmod(0o644)
     r = result(root, "config")

@@ -119,6 +119,9 @@ def check_config(ctx: Context) -> CheckResult:
         return fail("config", f"{ctx.config_path}: {error.field}: {error.problem}", fix)
     assert config is not None
     st = ctx.path(ctx.config_path).stat()
+    if fsops.lookup_user(ctx.root, SERVICE_USER) is None:
+        return fail("config", f"the service user {SERVICE_USER} does not exist, so the kiosk "
+                    "cannot run", "run `kiosk provision` (it creates the user)")
     if not _service_can_read(ctx, st):
         return fail("config", f"{ctx.config_path} is not readable by the service user "
                     f"{SERVICE_USER} (owner {_owner_name(ctx, st.st_uid)}, group "
