@@ -18,6 +18,7 @@ from kiosk.provisioning.cards import progress_bar, run_batch
 from kiosk.reader.base import CardInfo, CardType, Reader
 
 
+@settings(deadline=None)  # a loaded CI machine must not fail a property
 @given(st.binary(max_size=80))
 def test_master_key_parser_accepts_or_names_the_problem(data):
     try:
@@ -42,6 +43,7 @@ answer_values = st.one_of(st.text(max_size=20), st.integers(), st.booleans(), st
                           st.lists(st.integers(), max_size=2))
 
 
+@settings(deadline=None)  # a loaded CI machine must not fail a property
 @given(st.dictionaries(st.sampled_from(list(answers.NAMES) + ["shop", "Device_ID"]),
                        answer_values, max_size=6))
 def test_answers_mapping_is_checked(data):
@@ -55,6 +57,7 @@ def test_answers_mapping_is_checked(data):
     assert isinstance(merged.rotation, int) and isinstance(merged.device_id, str)
 
 
+@settings(deadline=None)  # a loaded CI machine must not fail a property
 @given(st.binary(max_size=64))
 def test_sntp_reply_parser(data):
     try:
@@ -190,6 +193,7 @@ config_lines = st.sampled_from(["#dtparam=spi=on", "dtparam=spi=off", "dtparam=s
                                 "dtoverlay=vc4-kms-v3d", "# comment", "", "arm_boost=1"])
 
 
+@settings(deadline=None)  # a loaded CI machine must not fail a property
 @given(st.lists(config_lines, max_size=12), st.sampled_from(["spi", "uart"]))
 def test_config_txt_edit_is_idempotent_and_leaves_one_live_line(lines, need):
     text = "\n".join(lines) + "\n"
