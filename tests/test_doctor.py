@@ -399,7 +399,7 @@ def make_store(root: Path, contact: datetime | None = None, device: str = "K-001
     store.commit(store.ledger.sign_up("04A1B2C3", 1, "13812345678", "246813", at, name="A"))
     store.commit(store.ledger.top_up("04A1B2C3", 5000, "PAY-1", at))
     if contact is not None:
-        store.meta_put("last_hq_contact", contact.isoformat())
+        store.meta_put("sync.last_ack_at", contact.isoformat())
     # a snapshot, as a kiosk that has run a while has: main's Store.check() misreports a store
     # with none yet when the rules carry reward stock (the rebuilt state starts without it)
     store.checkpoint()

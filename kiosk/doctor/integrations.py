@@ -8,8 +8,8 @@ What they use:
   kiosk.reader.keys.SiteKeys.from_file(master_key_file, system_id)
   kiosk.store.store.Store.open(data_dir, device_id): .check() -> list of problems,
       .outbox_depth(), .meta_get(LAST_HQ_CONTACT_META) -> ISO 8601 UTC string or None
-      (the sync client records it on every acknowledgement from HQ: the contract between the
-      two is that meta key). The store takes its lock: while the kiosk runs, these three checks
+      (the sync client is to record it whenever HQ acknowledges: that meta key is the
+      contract between the two; until it does, the line says "never"). The store takes its lock: while the kiosk runs, these three checks
       say the store is in use, and `systemctl status kiosk` shows the service's own status.
 """
 
@@ -136,7 +136,7 @@ def check_card_read(ctx: Context) -> CheckResult:
               f"{card.member_id}, card {card.card_seq}, issued {card.issued_on}")
 
 
-LAST_HQ_CONTACT_META = "last_hq_contact"
+LAST_HQ_CONTACT_META = "sync.last_ack_at"  # beside the sync client's own sync.* keys
 
 
 @dataclass(frozen=True)
