@@ -2,9 +2,11 @@
 dependency: one datagram per message.
 
 kiosk.service is Type=notify with WatchdogSec: the app calls ``ready()`` once the reader and the
-store are open, and keeps a ``Watchdog`` whose ``alive()`` the main loop calls on every turn. The
-watchdog thread pings systemd only while those calls keep coming, so a hung reader loop stops the
-pings and systemd restarts the service. Outside systemd (no $NOTIFY_SOCKET) every call is a no-op.
+store are open, and keeps a ``Watchdog`` whose ``alive(source)`` each of its loops calls on every
+turn (say the UI's clock and the reader worker: ``Watchdog(sources=("ui", "reader"))``). The
+watchdog thread pings systemd only while every source keeps calling, so a hung reader loop stops
+the pings and systemd restarts the service. Outside systemd (no $NOTIFY_SOCKET) every call is a
+no-op.
 """
 
 from __future__ import annotations
@@ -65,13 +67,15 @@ def watchdog_interval() -> float | None:
 
 
 class Watchdog:
-    """Pings WATCHDOG=1 from a thread, but only when the main loop has called ``alive()`` since
-    the previous ping. A main loop that hangs therefore stops the pings."""
+    """Pings WATCHDOG=1 from a thread, but only when every source has called ``alive()`` since
+    the previous ping. A loop that hangs therefore stops the pings."""
 
-    def __init__(self, interval: float | None = None):
+    def __init__(self, interval: float | None = None, sources: tuple[str, ...] = ("main",)):
         self.interval = interval if interval is not None else watchdog_interval()
+        self.sources = frozenset(sources)
         self.pings = 0
-        self._alive = threading.Event()
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -79,9 +83,17 @@ class Watchdog:
     def enabled(self) -> bool:
         return self.interval is not None
 
-    def alive(self) -> None:
-        """Called by the main loop on every turn: "I am still making progress"."""
-        self._alive.set()
+    def alive(self, source: str = "main") -> None:
+        """Called by a loop on every turn: "I am still making progress"."""
+        with self._lock:
+            self._seen.add(source)
+
+    def _all_alive(self) -> bool:
+        with self._lock:
+            if not self.sources <= self._seen:
+                return False
+            self._seen.clear()
+            return True
 
     def start(self) -> Watchdog:
         if self.enabled and self._thread is None:
@@ -100,8 +112,7 @@ class Watchdog:
         deadline = time.monotonic()
         while not self._stop.is_set():
             deadline += self.interval
-            if self._alive.is_set():
-                self._alive.clear()
+            if self._all_alive():
                 if notify("WATCHDOG=1"):
                     self.pings += 1
             self._stop.wait(max(0.0, deadline - time.monotonic()))

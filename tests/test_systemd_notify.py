@@ -179,3 +179,20 @@ def test_a_hung_service_process_is_caught_like_systemd_would(tmp_path):
         if child.poll() is None:
             child.kill()
         listener.close()
+
+
+def test_every_source_must_be_alive(listener, monkeypatch):
+    """The UI keeps turning but the reader worker hangs: the pings stop all the same."""
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    with systemd_notify.Watchdog(sources=("ui", "reader")) as dog:
+        for _ in range(20):
+            dog.alive("ui")
+            dog.alive("reader")
+            time.sleep(0.02)
+        both = len(listener.pings())
+        hung_at = time.monotonic()
+        for _ in range(30):
+            dog.alive("ui")  # the reader worker no longer turns
+            time.sleep(0.02)
+    assert both >= 2
+    assert [t for t in listener.pings() if t > hung_at + dog.interval + 0.05] == []
