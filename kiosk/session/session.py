@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from statemachine.exceptions import TransitionNotAllowed
 
-from kiosk.ledger.model import CardStatus
+from kiosk.ledger.model import Card, CardStatus
 from kiosk.ledger.operations import Ledger, MemberView, Refused
 from kiosk.ledger.rules import Reward, Rules
 from kiosk.ledger.state import ApplyResult, is_locked
@@ -29,6 +29,7 @@ from kiosk.payment.port import PaymentMethod, PaymentRequest, PaymentState, Paym
 from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.incidents import Incident
 from kiosk.session.inputs import (
+    SUSPECT_PROBLEMS,
     CardIssued,
     CardKind,
     CardPresented,
@@ -405,6 +406,12 @@ class Session:
             flow.message = Message(f"card_{known.status}")
             self.feedback.error()
             self.machine.send("blocked_card")
+        elif card.kind is CardKind.MEMBER and known is not None and _suspect(card, known):
+            problem = _suspect(card, known)
+            self._record("card_suspect", problem=problem, member_id=known.member_id)
+            flow.message = Message("card_not_recognised", {"problem": problem})
+            self.feedback.error()
+            self.machine.send("foreign_card")
         elif card.kind is CardKind.MEMBER and known is not None:
             self.machine.send("member_card")
             self._enter_home()
@@ -415,8 +422,8 @@ class Session:
                 CardKind.MEMBER: "card_unknown_here",  # ours, but not (yet) in this replica
                 CardKind.BLANK: "card_data_missing",  # known UID on a blank card: a copy?
             }.get(card.kind, "card_not_recognised")
-            if known is not None:
-                self._record("card_data_mismatch", kind=str(card.kind), problem=card.problem)
+            if known is not None or card.problem in SUSPECT_PROBLEMS:
+                self._record("card_suspect", kind=str(card.kind), problem=card.problem or "blank_with_known_uid")
             flow.message = Message(code, {"problem": card.problem} if card.problem else {})
             self.feedback.error()
             self.machine.send("foreign_card")
@@ -952,6 +959,15 @@ class Session:
                     left = int((until - now).total_seconds() + 0.999)
         purpose = flow.pin_purpose if self.state == "signup_pin" else "redeem"
         return PinView(purpose, self.ledger.rules.pin.length, len(flow.pin_digits), attempts, until, left)
+
+
+def _suspect(card: CardRead, known: Card) -> str:
+    """Why a card that reads as ours does not match the ledger's record of it ('' if it does)."""
+    if card.member_id and card.member_id != known.member_id:
+        return "member_mismatch"
+    if card.card_seq and card.card_seq < known.card_seq:
+        return "old_card"
+    return ""
 
 
 def _replace(view: SessionView, **changes: Any) -> SessionView:
