@@ -8,8 +8,7 @@ import pytest
 
 from kiosk.reader import mifare
 from kiosk.reader.base import AuthFailed, CardGone, CardType, KeyType, NotSupported
-from kiosk.reader.chips import new_classic, new_ntag, new_ntag424
-from kiosk.reader.identify import identify
+from kiosk.reader.chips import new_classic, new_ntag
 from kiosk.reader.simulated import SimulatedReader, Wallet
 
 FF = mifare.TRANSPORT_KEY
@@ -138,12 +137,31 @@ def test_socket_taps(tmp_path):
         r.close()
 
 
-def test_identify_names_cards_from_anticollision():
-    for chip in (new_classic(), new_classic(four_k=True), new_ntag424()):
-        assert identify(chip.atqa, chip.sak, chip.ats) == chip.card_type
-    for kind in ("ntag213", "ntag215", "ntag216", "ultralight_ev1"):
-        t = new_ntag(kind=kind)
-        assert identify(t.atqa, t.sak, version=t.variant.version) == t.card_type
-    assert identify(b"\x44\x00", 0, version=b"") == CardType.ULTRALIGHT
-    assert identify(b"\x04\x00", 0x20, bytes.fromhex("0675778102")) == CardType.UNKNOWN  # bank card
-    assert identify(b"", 0x01) == CardType.UNKNOWN
+def test_from_config_and_the_card_command(tmp_path, capsys):
+    import argparse
+
+    from kiosk.config import ReaderConfig
+    from kiosk.reader import card_cli
+    from kiosk.reader.simulated import from_config
+
+    cards = tmp_path / "cards.json"
+
+    def card(*words: str) -> int:
+        return card_cli.run(argparse.Namespace(cards=cards, words=list(words)))
+
+    assert card("new", "alice", "classic1k") == 0  # no kiosk running: edits the file
+    assert card("tap", "alice") == 1
+    assert "no kiosk is listening" in capsys.readouterr().err
+    reader = from_config(ReaderConfig("simulated", str(cards)))
+    reader.open()
+    try:
+        assert reader.keymap == {"1": "alice"}
+        assert card("tap", "alice") == 0
+        assert reader.wait_for_card(1).type == CardType.MIFARE_CLASSIC_1K
+        assert card("list") == 0 and "alice*" in capsys.readouterr().out
+        assert card("remove") == 0
+        assert reader.wait_for_removal(1)
+        assert card("tap", "bob") == 1
+    finally:
+        reader.close()
+    assert isinstance(from_config(ReaderConfig("simulated", "")), SimulatedReader)

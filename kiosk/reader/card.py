@@ -53,8 +53,8 @@ def read_member_card(
     keys: KeySource,
     signers: Sequence[bytes] = DEFAULT_SIGNERS,
 ) -> MemberCard:
-    candidates = card_keys(info.uid, keys)
     try:
+        candidates = card_keys(info.uid, keys)
         if info.type in CLASSIC:
             return card_classic.read(reader, info, candidates)
         if info.type in NTAG:

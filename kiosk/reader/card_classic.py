@@ -17,7 +17,6 @@ from datetime import date
 from kiosk.reader import mifare
 from kiosk.reader.base import AuthFailed, CardInfo, KeyType, NotSupported, Reader
 from kiosk.reader.card_format import (
-    IDENTITY_SIZE,
     KIND_CLASSIC,
     CardBlank,
     CardFormatError,
@@ -25,12 +24,10 @@ from kiosk.reader.card_format import (
     CardNotRecognised,
     MemberCard,
     PurseHint,
-    decode_identity,
-    decode_slot,
     encode_identity,
     encode_slot,
-    newest_slot,
     parse_classic_image,
+    parse_classic_parts,
 )
 from kiosk.reader.keys import CardKeys
 
@@ -98,21 +95,14 @@ def update_purse(
 ) -> PurseHint:
     """Write the new hint into the slot that does not hold the newest valid state, with the
     counter one above it. Two block writes; a tear at any byte leaves old or new."""
-    all_keys = [keys, *candidates]
-    image = read_image(reader, all_keys)
-    ident = decode_identity(info.uid, all_keys, image[:IDENTITY_SIZE])
-    slots = [
-        decode_slot(info.uid, all_keys, ident.body, image[IDENTITY_SIZE + 32 * i :][:32])
-        for i in range(2)
-    ]
-    best = newest_slot(slots)
-    if best is None:
-        raise CardMacError("neither purse slot checks")
-    current = slots[best]
+    parts = parse_classic_parts(
+        info.uid, [keys, *candidates], read_image(reader, [keys, *candidates])
+    )
+    current = parts.slots[parts.newest]
     assert current is not None
     new = PurseHint(balance_fen, points, current.counter + 1, last_device)
-    target = 1 - best
-    data = encode_slot(keys, ident.body, new)
+    target = 1 - parts.newest
+    data = encode_slot(keys, parts.identity.body, new)
     sector = SLOT_SECTORS[target]
     if _auth_any(reader, sector, KeyType.B, [keys.key_b]) is None:
         raise CardMacError(f"sector {sector} refuses this card's key B")
@@ -180,23 +170,26 @@ def issue(
 
 
 def rekey(reader: Reader, info: CardInfo, old: CardKeys, new: CardKeys) -> MemberCard:
-    """Move a card from `old` keys to `new`: re-MAC every record and change every trailer.
-    Resumable: run it again after a tear; a card pulled while its identity block is being
-    re-MAC'd may need re-issuing (its UID still names it in the ledger)."""
-    card = read(reader, info, [new, old])
-    assert card.purse is not None
-    identity = encode_identity(new, KIND_CLASSIC, card.member_id, card.card_seq, card.issued_on)
-    image = read_image(reader, [new, old])
-    ident = decode_identity(info.uid, [new, old], image[:IDENTITY_SIZE])
+    """Move a card from `old` keys to `new`: re-MAC every record, change every trailer.
+    The older purse slot is rewritten first (the current state, counter + 1), then the other,
+    then the identity, whose torn MAC a valid slot still proves; so a pull at any data write
+    reads as the current state and rekey can simply be run again. A trailer torn mid-write may
+    block its sector for good (see the module notes)."""
+    candidates = [new, old]
+    parts = parse_classic_parts(info.uid, candidates, read_image(reader, candidates))
+    ident = parts.identity
+    current = parts.slots[parts.newest]
+    assert current is not None
+    bumped = PurseHint(
+        current.balance_fen, current.points, current.counter + 1, current.last_device
+    )
+    identity = encode_identity(new, KIND_CLASSIC, ident.member_id, ident.card_seq, ident.issued_on)
     trailer = mifare.trailer(new.key_a, APP_ACCESS, new.key_b)
     key_bs = [new.key_b, old.key_b]
     try:
-        for i, sector in enumerate(SLOT_SECTORS):
-            slot = decode_slot(
-                info.uid, [new, old], ident.body, image[IDENTITY_SIZE + 32 * i :][:32]
-            )
-            data = encode_slot(new, identity[:40], slot or card.purse)
-            _write_sector(reader, sector, data, trailer, key_bs)
+        for index in (1 - parts.newest, parts.newest):
+            data = encode_slot(new, identity[:40], bumped)
+            _write_sector(reader, SLOT_SECTORS[index], data, trailer, key_bs)
         _write_sector(reader, IDENTITY_SECTOR, identity, trailer, key_bs)
     except AuthFailed:
         raise CardFormatError("card refused a write during rekey") from None

@@ -126,23 +126,27 @@ class Identity:
     body: bytes  # bytes 0..39, which purse MACs bind to
 
 
-def decode_identity(uid: bytes, candidates: Sequence[CardKeys], data: bytes) -> Identity:
+def decode_identity(
+    uid: bytes, candidates: Sequence[CardKeys], data: bytes, verify: bool = True
+) -> Identity:
+    """The identity record; with verify=False its MAC is not checked (the caller then needs
+    another proof, such as a purse slot whose MAC covers these bytes)."""
     if len(data) != IDENTITY_SIZE or data[0:2] != ID_MAGIC:
         raise CardNotRecognised("no membership record on this card")
     if data[2] != VERSION:
         raise CardVersionError(f"card format version {data[2]} is not supported")
     body, mac = data[:40], data[40:]
-    if not _mac_ok(candidates, b"KM-ID", uid, body, mac):
+    if verify and not _mac_ok(candidates, b"KM-ID", uid, body, mac):
         raise CardMacError("membership record MAC does not check")
     kind, length = data[3], data[8]
     if kind not in (KIND_CLASSIC, KIND_NTAG) or not 1 <= length <= MEMBER_ID_MAX:
-        raise CardMacError("membership record is signed but malformed")
+        raise CardMacError("membership record is malformed")
     if any(data[9 + length : 40]):
-        raise CardMacError("membership record is signed but malformed")
+        raise CardMacError("membership record is malformed")
     try:
         member_id = data[9 : 9 + length].decode("utf-8")
     except UnicodeDecodeError:
-        raise CardMacError("membership record is signed but malformed") from None
+        raise CardMacError("membership record is malformed") from None
     return Identity(
         member_id=member_id,
         card_seq=int.from_bytes(data[4:6], "big"),
@@ -198,22 +202,47 @@ def newest_slot(slots: Sequence[PurseHint | None]) -> int | None:
     return best
 
 
-def parse_classic_image(uid: bytes, candidates: Sequence[CardKeys], image: bytes) -> MemberCard:
-    """A Classic card from its application bytes: identity (48) || slot 0 (32) || slot 1 (32).
-    Raises only CardFormatError."""
+@dataclass(frozen=True)
+class ClassicParts:
+    identity: Identity
+    slots: tuple[PurseHint | None, PurseHint | None]
+    newest: int  # index of the slot holding the current state
+
+
+def parse_classic_parts(uid: bytes, candidates: Sequence[CardKeys], image: bytes) -> ClassicParts:
+    """Identity (48) || slot 0 (32) || slot 1 (32), checked. A valid slot's MAC also covers the
+    identity bytes, so an identity whose own MAC was spoilt (a rekey torn in that block) is
+    still proven by a slot; with no valid slot the card is refused. Raises only
+    CardFormatError."""
     if len(image) != IDENTITY_SIZE + 2 * SLOT_SIZE:
         raise CardNotRecognised("application image has the wrong size")
-    ident = decode_identity(uid, candidates, image[:IDENTITY_SIZE])
+    head = image[:IDENTITY_SIZE]
+    try:
+        ident = decode_identity(uid, candidates, head)
+        proven = True
+    except CardMacError:
+        ident = decode_identity(uid, candidates, head, verify=False)
+        proven = False
     if ident.kind != KIND_CLASSIC:
         raise CardMacError("record kind does not match the chip")
-    slots = [
-        decode_slot(uid, candidates, ident.body, image[IDENTITY_SIZE + i * SLOT_SIZE :][:SLOT_SIZE])
-        for i in range(2)
-    ]
+    slot_bytes = [image[IDENTITY_SIZE + i * SLOT_SIZE :][:SLOT_SIZE] for i in range(2)]
+    slots = (
+        decode_slot(uid, candidates, ident.body, slot_bytes[0]),
+        decode_slot(uid, candidates, ident.body, slot_bytes[1]),
+    )
     best = newest_slot(slots)
     if best is None:
-        raise CardMacError("neither purse slot checks")
-    return MemberCard(ident.member_id, ident.card_seq, ident.issued_on, slots[best], bytes(uid))
+        why = "neither purse slot checks" if proven else "membership record MAC does not check"
+        raise CardMacError(why)
+    return ClassicParts(ident, slots, best)
+
+
+def parse_classic_image(uid: bytes, candidates: Sequence[CardKeys], image: bytes) -> MemberCard:
+    """A Classic card from its application bytes. Raises only CardFormatError."""
+    parts = parse_classic_parts(uid, candidates, image)
+    ident = parts.identity
+    purse = parts.slots[parts.newest]
+    return MemberCard(ident.member_id, ident.card_seq, ident.issued_on, purse, bytes(uid))
 
 
 def parse_ntag_token(uid: bytes, candidates: Sequence[CardKeys], token: bytes) -> MemberCard:

@@ -47,13 +47,14 @@ def _cfg0(info: CardInfo) -> int:
 
 
 def _login(reader: Reader, candidates: Sequence[CardKeys]) -> CardKeys | None:
-    """PWD_AUTH with each candidate's password; the PACK must match or the chip is a fake."""
+    """PWD_AUTH with each candidate's password; the PACK must be one of ours or the chip is a
+    fake (any candidate's: a rekey cut short leaves the new PACK beside the old PWD)."""
     for keys in candidates:
         try:
             pack = reader.ntag_pwd_auth(keys.ntag_pwd)
         except AuthFailed:
             continue
-        if pack != keys.ntag_pack:
+        if pack not in {k.ntag_pack for k in candidates}:
             raise CardMacError("NTAG password accepted but PACK is wrong")
         return keys
     return None
@@ -109,21 +110,26 @@ def _write_pages(reader: Reader, page: int, data: bytes) -> None:
 
 
 def _protect(reader: Reader, info: CardInfo, keys: CardKeys) -> None:
+    """PACK before PWD (so our PWD never answers a foreign PACK), AUTH0 last."""
     cfg0 = _cfg0(info)
-    _write_pages(reader, cfg0 + 2, keys.ntag_pwd)
     _write_pages(reader, cfg0 + 3, keys.ntag_pack + b"\x00\x00")
+    _write_pages(reader, cfg0 + 2, keys.ntag_pwd)
     cfg = reader.ntag_read(cfg0)
     _write_pages(reader, cfg0 + 1, bytes((PROT,)) + cfg[5:8])
     _write_pages(reader, cfg0, cfg[0:3] + bytes((TOKEN_PAGE,)))
 
 
 def _open(reader: Reader, info: CardInfo, candidates: Sequence[CardKeys]) -> None:
+    """Get write access: one of our passwords, the default one, or no protection at all."""
     if _login(reader, candidates) is not None:
         return
     try:
         reader.ntag_pwd_auth(DEFAULT_PWD)
+        return
     except AuthFailed:
-        raise CardNotRecognised(f"{info.type} protected by a password that is not ours") from None
+        pass
+    if not _is_blank(reader, info):
+        raise CardNotRecognised(f"{info.type} protected by a password that is not ours")
 
 
 def issue(
@@ -135,17 +141,24 @@ def issue(
     issued_on: date,
     signers: Sequence[bytes] = DEFAULT_SIGNERS,
 ) -> MemberCard:
-    """Personalise a blank NTAG21x; running it again finishes an interrupted issue."""
+    """Personalise a blank NTAG21x; running it again finishes an interrupted issue. A tag
+    that is neither blank nor already ours is refused before anything is written."""
     token = encode_identity(keys, KIND_NTAG, member_id, card_seq, issued_on)
-    try:
-        existing: MemberCard | None = read(reader, info, [keys], signers)
-    except CardFormatError:
-        existing = None
-    if existing is not None and (existing.member_id, existing.card_seq) != (member_id, card_seq):
-        raise CardFormatError(f"card already issued to a member (card #{existing.card_seq})")
+    if _login(reader, [keys]) is None:
+        if not _is_blank(reader, info):
+            raise CardNotRecognised(f"{info.type} is not blank and not ours: cannot issue")
+    else:
+        try:
+            existing = parse_ntag_token(info.uid, [keys], _read_token(reader))
+        except CardFormatError:
+            existing = None  # an issue that was cut short
+        if existing is not None and (existing.member_id, existing.card_seq) != (
+            member_id,
+            card_seq,
+        ):
+            raise CardFormatError(f"card already issued to a member (card #{existing.card_seq})")
     check_originality(reader, info, signers)
     try:
-        _open(reader, info, [keys])
         _write_pages(reader, TOKEN_PAGE, token)
         _protect(reader, info, keys)
     except AuthFailed:
@@ -172,7 +185,8 @@ def rekey(
 
 
 def wipe(reader: Reader, info: CardInfo, candidates: Sequence[CardKeys]) -> None:
-    """Token zeroed first, then protection off and PWD/PACK back to the defaults."""
+    """Token zeroed first, then protection off, then PWD and PACK back to the defaults (PWD
+    first: our PWD must never sit beside a foreign PACK). Resumable."""
     cfg0 = _cfg0(info)
     try:
         _open(reader, info, candidates)
@@ -180,7 +194,7 @@ def wipe(reader: Reader, info: CardInfo, candidates: Sequence[CardKeys]) -> None
         cfg = reader.ntag_read(cfg0)
         _write_pages(reader, cfg0, cfg[0:3] + b"\xff")
         _write_pages(reader, cfg0 + 1, b"\x00" + cfg[5:8])
-        _write_pages(reader, cfg0 + 3, bytes(4))
         _write_pages(reader, cfg0 + 2, DEFAULT_PWD)
+        _write_pages(reader, cfg0 + 3, bytes(4))
     except AuthFailed:
         raise CardFormatError("card refused a write during wipe") from None

@@ -91,8 +91,8 @@ class SiteKeys:
     def __init__(self, master: bytes, system_id: bytes, aid: bytes = APP_AID) -> None:
         if len(master) != 16:
             raise ValueError("the site master key is 16 bytes (AES-128)")
-        if not 1 <= len(system_id) <= 21:
-            raise ValueError("system identifier is 1 to 21 bytes")
+        if not 1 <= len(system_id) <= 18:
+            raise ValueError("system identifier is 1 to 18 bytes (31 with a 10-byte UID and AID)")
         self._master = bytes(master)
         self.system_id = bytes(system_id)
         self.aid = bytes(aid)

@@ -263,3 +263,32 @@ class SimulatedReader(Reader):
                     return "error commands: list | tap NAME | remove | new NAME KIND"
         except ValueError as e:
             return f"error {e}"
+
+
+def socket_path(wallet_path: Path) -> Path:
+    """Where a simulated reader with card file `wallet_path` listens for taps."""
+    return wallet_path.with_name(wallet_path.name + ".sock")
+
+
+class _ServingReader(SimulatedReader):
+    """A simulated reader that answers the line protocol while it is open."""
+
+    def __init__(self, wallet: Wallet, keymap: dict[str, str], sock: Path) -> None:
+        super().__init__(wallet, keymap)
+        self._sock = sock
+
+    def open(self) -> None:
+        if self._server is None:
+            self.serve_socket(self._sock)
+
+
+def from_config(config) -> SimulatedReader:
+    """The reader for `[reader] driver = "simulated"`: `port` names the card file (JSON),
+    empty for cards in memory only. With a file, taps also come over FILE.sock, and keys 1-9
+    tap the wallet's cards in name order."""
+    if not config.port:
+        return SimulatedReader()
+    path = Path(config.port)
+    wallet = Wallet(path)
+    keymap = {str(i + 1): name for i, name in enumerate(sorted(wallet.cards)[:9])}
+    return _ServingReader(wallet, keymap, socket_path(path))

@@ -11,7 +11,9 @@ API (all chips)
     chip.tear(after_writes=n, after_bytes=k)   n EEPROM writes complete, the next commits only
                                  its first k bytes (old bytes after them) and the card leaves
     chip.writes                  EEPROM write commands committed so far
-    chip.inject_rf_errors(count, after=False)  lose the next commands (before or after executing)
+    chip.commands                commands the card received so far
+    chip.inject_rf_errors(count, after=False, skip=0)  let `skip` commands through, then lose
+                                 `count` (before they reach the card, or after it executed them)
     chip.to_dict() / chip_from_dict(d)         JSON-able persistence
 Errors: ChipSilent (no answer), ChipNak(.code) (4-bit NAK), ChipAuthError(.nak) (wrong key:
 nak None, the card just goes silent; wrong NTAG password: nak 0x0); all subclasses of

@@ -50,8 +50,9 @@ class Chip:
     EEPROM write command committed so far, so a test can measure an operation then cut it at
     every step and byte.
 
-    RF errors: `inject_rf_errors(n, after=False)` loses the next n commands: before they reach
-    the card (no effect) or, with after=True, after the card executed them (the answer is lost).
+    RF errors: `inject_rf_errors(n, after=False, skip=0)` lets `skip` commands through, then
+    loses the next n: before they reach the card (no effect) or, with after=True, after the
+    card executed them (the answer is lost). `commands` counts the commands the card received.
     """
 
     card_type: CardType = CardType.UNKNOWN
@@ -65,10 +66,13 @@ class Chip:
         self.ats = bytes(ats)
         self.present = True
         self.writes = 0
+        self.commands = 0
         self._muted = False
         self._tear: _Tear | None = None
         self._rf_errors = 0
         self._rf_after = False
+        self._rf_skip = 0
+        self._rf_hit = False
 
     # -- field and selection
     def select(self) -> None:
@@ -100,9 +104,10 @@ class Chip:
             raise ValueError("tear points are not negative")
         self._tear = _Tear(after_writes, after_bytes)
 
-    def inject_rf_errors(self, count: int = 1, after: bool = False) -> None:
+    def inject_rf_errors(self, count: int = 1, after: bool = False, skip: int = 0) -> None:
         self._rf_errors = count
         self._rf_after = after
+        self._rf_skip = skip
 
     # -- helpers for subclasses
     def _check_present(self) -> None:
@@ -112,16 +117,22 @@ class Chip:
     def _begin(self) -> None:
         """Start of every command: presence, mute, RF errors that strike before the card."""
         self._check_present()
-        if self._rf_errors and not self._rf_after:
+        self.commands += 1
+        self._rf_hit = False
+        if self._rf_skip:
+            self._rf_skip -= 1
+        elif self._rf_errors:
             self._rf_errors -= 1
-            raise ChipSilent("RF error (injected)")
+            if not self._rf_after:
+                raise ChipSilent("RF error (injected)")
+            self._rf_hit = True
         if self._muted:
             raise ChipSilent("card is mute until selected again")
 
     def _end(self) -> None:
-        """End of every successful command: RF errors that lose the answer."""
-        if self._rf_errors and self._rf_after:
-            self._rf_errors -= 1
+        """End of every successful command: an RF error that loses the answer."""
+        if self._rf_hit:
+            self._rf_hit = False
             raise ChipSilent("RF error after execution (injected)")
 
     def _nak(self, code: int, why: str) -> ChipNak:
