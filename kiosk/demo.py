@@ -35,6 +35,8 @@ options:
 
 files:
   DIR/snapshot.json, DIR/journal/*.jnl   the store written by the demo (see kiosk/store/store.py)
+  DIR/screen/                            a second kiosk's store and incidents.jsonl, written by the
+                                         session-driven part (kiosk/demo_session.py)
 
 examples:
   kiosk demo
@@ -306,6 +308,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"✗ 重新打开后数据不一致 / reopened store differs: {problems}")
             return 1
         print("✓ 关闭并重新打开存储：数据完全一致 / store closed and reopened: everything is there")
+        from kiosk.demo_session import run_screen_demo
+
+        if run_screen_demo(data_dir / "screen", morning.now, PEPPER):
+            return 1
         print(
             f"  数据目录 data dir: {data_dir}"
             + ("" if args.data_dir else " (临时，已删除 / temporary, deleted)")

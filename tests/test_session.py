@@ -15,7 +15,7 @@ from kiosk.ledger.sample import default_rules
 from kiosk.ledger.txn import Kind
 from kiosk.reader import chips
 from kiosk.reader.card import issue_card, read_member_card
-from kiosk.session.inputs import CardKind, CardPresented, CardRead
+from kiosk.session.inputs import CardKind, CardPresented, CardRead, ReaderStatus
 from kiosk.session.reader_worker import ReaderWorker
 from kiosk.session.session import SessionSettings
 from kiosk.store.errors import StoreWriteError
@@ -434,7 +434,12 @@ def test_staff_menu(kiosk):
     kiosk.tap(staff_card())
     view = kiosk.session.view
     assert view.state == "staff_menu"
-    assert view.staff.outbox_depth == 3 and view.staff.reader == "unknown"
+    assert view.staff.outbox_depth == 3 and view.staff.reader == "ok"
+    kiosk.session.post(ReaderStatus(False, "reader gone: ttyUSB0 vanished"))
+    kiosk.session.pump()
+    staff = kiosk.session.view.staff
+    assert staff.reader == "reader gone: ttyUSB0 vanished"
+    assert staff.last_errors[0].endswith("reader: reader gone: ttyUSB0 vanished")
     assert view.staff.device_id == DEVICE and view.staff.rules_version == 1
     assert kiosk.session.staff_reload_rules()
     assert kiosk.session.view.message.code == "rules_reloaded"

@@ -62,6 +62,10 @@ class ReaderWorker:
 
     def step(self) -> None:
         """One round: look for a card, or run queued writes and watch for its removal."""
+        self._step()
+        self._report(True)
+
+    def _step(self) -> None:
         if self._current is None:
             self._fail_jobs("card_gone")
             info = self.reader.wait_for_card(self.poll_s)
@@ -126,7 +130,6 @@ class ReaderWorker:
         while not self._stop.is_set():
             try:
                 self.step()
-                self._report(True)
             except ReaderGone as exc:
                 self._current = None
                 self._report(False, f"reader gone: {exc}")
