@@ -13,7 +13,8 @@ from kiosk.config import ConfigError
 from kiosk.hw import setup as hw_setup
 from kiosk.hw.feedback import GpioFeedback
 from kiosk.hw.pulses import CashPulseCounter
-from kiosk.hw.setup import GpioSettings, open_hardware, parse_gpio
+from kiosk.hw.settings import GpioSettings, parse_gpio
+from kiosk.hw.setup import open_hardware
 from kiosk.payment.cash_acceptor import CashAcceptorPayment
 from kiosk.payment.port import PaymentRequest, PaymentState
 

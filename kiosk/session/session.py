@@ -39,6 +39,7 @@ from kiosk.session.inputs import (
     SessionInput,
 )
 from kiosk.session.machine import SessionMachine
+from kiosk.session.settings import SessionSettings
 from kiosk.session.view import (
     GiftGiven,
     MemberSummary,
@@ -92,13 +93,18 @@ class Feedback(Protocol):
 
 
 class NoFeedback:
+    """No LEDs or buzzer (off a Pi, or none configured); `note` says why, for the staff menu."""
+
+    def __init__(self, note: str = "disabled") -> None:
+        self.note = note
+
     def tap(self) -> None: ...
     def ok(self) -> None: ...
     def error(self) -> None: ...
     def ready(self) -> None: ...
 
     def describe(self) -> str:
-        return "disabled"
+        return self.note
 
 
 class MemoryIncidents:
@@ -109,16 +115,6 @@ class MemoryIncidents:
 
     def record(self, incident: Incident) -> None:
         self.items.append(incident)
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    inactivity_s: int = 30  # any screen but idle returns to idle after this long untouched
-    message_s: int = 10  # done / notice / blocked / not-recognised screens stay this long
-    payment_timeout_s: int = 120  # waiting for a payment gives up after this long
-    card_write_timeout_s: int = 15  # no answer from the card writer: give up (recorded)
-    staff_uids: frozenset[str] = frozenset()  # staff cards by UID (upper hex)
-    privacy_notice_version: str = "1"
 
 
 @dataclass
