@@ -237,3 +237,44 @@ def test_sign_up_sequence_is_reachable_by_the_random_steps():
         assert run.k.ledger.state.cards[run.cards["blank"].uid.hex().upper()].member_id
         assert date(2026, 6, 1) == run.k.clock.now().date()
         run.finish()
+
+
+junk = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.dates(), st.binary(max_size=8),
+)
+ACTIONS = [
+    ("choose_amount", 1), ("pay", 1), ("choose_reward", 1), ("choose_reward", 2), ("pin_digit", 1),
+    ("submit_details", 1), ("submit_details", 2), ("submit_details", 3),
+]
+PLACES = ["home", "topup_amount", "topup_confirm", "redeem_choose", "pin_entry", "signup_details", "signup_pin"]
+
+
+@settings(max_examples=300 if FULL else 40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(PLACES), st.sampled_from(ACTIONS), st.lists(junk, min_size=3, max_size=3))
+def test_junk_arguments_are_refused_without_change(place, action, args):
+    """Touch input is hostile too: wrong types never raise and never change the ledger."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Run(Path(tmp))
+        k, s = run.k, run.k.session
+        card = run.cards["blank"] if place.startswith("signup") else run.cards["rich"]
+        k.tap(card)
+        route = {
+            "topup_amount": [s.start_topup],
+            "topup_confirm": [s.start_topup, lambda: s.choose_amount(5000)],
+            "redeem_choose": [s.start_redeem],
+            "pin_entry": [s.start_redeem, lambda: s.choose_reward("coffee"), s.confirm],
+            "signup_details": [s.start_signup],
+            "signup_pin": [s.start_signup, lambda: s.submit_details("13912345678"), s.accept_privacy],
+        }.get(place, [])
+        for step in route:
+            step()
+        assert s.state == place
+        before = state_to_dict(k.ledger.state)
+        name, count = action
+        getattr(s, name)(*args[:count])
+        k.run(1)
+        assert state_to_dict(k.ledger.state) == before or s.state in ("done", "signup_writing")
+        run.check()
+        run.finish()

@@ -567,7 +567,7 @@ class Session:
 
     def _pay(self, method_name: str) -> bool:
         flow = self._flow
-        if self.state != "topup_confirm" or flow.topup_chosen is None:
+        if self.state != "topup_confirm" or flow.topup_chosen is None or not isinstance(method_name, str):
             return False
         method = self.payments.get(method_name)
         reason = "unknown_method" if method is None else method.unavailable_reason()
@@ -683,6 +683,8 @@ class Session:
     def _choose_reward(self, reward_id: str, points: int | None) -> bool:
         flow = self._flow
         if self.state != "redeem_choose":
+            return False
+        if not isinstance(reward_id, str):
             return False
         option = next((r for r in flow.rewards if r.reward_id == reward_id), None)
         if option is None or (points is not None and (isinstance(points, bool) or not isinstance(points, int))):
