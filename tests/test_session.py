@@ -686,3 +686,48 @@ def test_pin_lock_expiry_uses_the_injected_clock(kiosk):
     kiosk.clock.advance(timedelta(minutes=1).total_seconds())
     kiosk.session.touch()
     assert kiosk.session.view.pin.locked_seconds_left == left - 60
+
+
+def test_card_blocked_by_hq_mid_flow_is_refused_cleanly(kiosk):
+    chip = to_redeem(kiosk)
+    kiosk.session.choose_reward("coffee")
+    uid = chip.uid.hex().upper()
+    kiosk.store.commit(kiosk.ledger.block_card(uid, "HQ: reported lost", kiosk.clock.now()))  # as sync would
+    points = kiosk.account(chip).points
+    assert kiosk.session.confirm()
+    assert (kiosk.state, kiosk.session.view.message.code) == ("notice", "card_blocked")
+    assert kiosk.account(chip).points == points
+    assert kiosk.session.internal_errors == 0
+
+
+def test_an_unexpected_error_ends_the_session_not_the_kiosk(kiosk):
+    class BrokenAcceptor:
+        name = "cash_acceptor"
+        wants_staff_card = False
+
+        def unavailable_reason(self):
+            return ""
+
+        def start(self, request):
+            pass
+
+        def poll(self):
+            raise RuntimeError("acceptor driver bug")
+
+        def cancel(self):
+            raise RuntimeError("acceptor driver bug")
+
+    kiosk.session.payments["cash_acceptor"] = BrokenAcceptor()
+    chip = to_topup_confirm(kiosk)
+    kiosk.session.pay("cash_acceptor")
+    kiosk.run(1)
+    assert kiosk.state == "idle"
+    assert kiosk.session.internal_errors == 1
+    assert kiosk.account(chip).balance_fen == 10_000
+    (incident,) = kiosk.incidents.read_all()
+    assert incident["kind"] == "payment_abandoned"
+    assert incident["detail"]["reason"] == "error" and incident["detail"]["cancel_failed"] == "RuntimeError"
+    assert kiosk.session.view.message.code == "error"
+    kiosk.lift()
+    kiosk.tap(chip)  # the kiosk still works
+    assert kiosk.state == "home"

@@ -143,6 +143,7 @@ class Run:
         if self.in_hypothesis:
             event(f"state {view.state}")
         assert view.state == k.session.state and view.state in STATES
+        assert k.session.internal_errors == 0
         assert state_invariant_problems(k.ledger.state) == []
         if view.state == "paying":
             assert view.payment is not None and view.payment.state == "pending"

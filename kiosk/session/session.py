@@ -25,7 +25,13 @@ from kiosk.ledger.operations import Ledger, MemberView, Refused
 from kiosk.ledger.rules import Reward, Rules
 from kiosk.ledger.state import ApplyResult, is_locked
 from kiosk.ledger.txn import Txn
-from kiosk.payment.port import PaymentMethod, PaymentRequest, PaymentState, PaymentUnavailable
+from kiosk.payment.port import (
+    PaymentMethod,
+    PaymentRequest,
+    PaymentState,
+    PaymentStatus,
+    PaymentUnavailable,
+)
 from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.incidents import Incident
 from kiosk.session.inputs import (
@@ -130,6 +136,7 @@ class _Flow:
     payment: PaymentMethod | None = None
     request: PaymentRequest | None = None
     payment_started: datetime | None = None
+    payment_status: PaymentStatus | None = None  # as last polled; the view never calls the adapter
     rewards: tuple[RewardOption, ...] = ()
     reward: RewardOption | None = None
     reward_points: int | None = None
@@ -174,6 +181,7 @@ class Session:
         self._last_activity = self.clock.now()
         self._reader_status = "unknown"
         self._errors: deque[str] = deque(maxlen=10)
+        self.internal_errors = 0  # unexpected exceptions caught (a bug); tests assert it stays 0
         self._seq = 0
         self._view = self._build_view()
 
@@ -218,9 +226,9 @@ class Session:
                     item = self._inbox.get_nowait()
                 except queue.Empty:
                     break
-                self._handle(item)
-            self._poll_payment()
-            self._check_timeouts()
+                self._safely(lambda item=item: self._handle(item))
+            self._safely(self._poll_payment)
+            self._safely(self._check_timeouts)
         return self._publish()
 
     # -- the member's actions (driving thread) ------------------------------------------------
@@ -284,14 +292,37 @@ class Session:
 
     def _act(self, action: Callable[[], bool | None]) -> bool:
         with self._lock:
-            try:
-                accepted = bool(action())
-            except TransitionNotAllowed:
-                accepted = False
+            accepted = bool(self._safely(action))
             if accepted:
                 self._last_activity = self.clock.now()
         self._publish()
         return accepted
+
+    def _safely(self, step: Callable[[], Any]) -> Any:
+        """Run one step; a refusal becomes a notice, and anything unexpected ends the session
+        (everything committed so far stays committed; nothing else was written) instead of
+        stopping the kiosk. Counted in `internal_errors` and shown in the staff menu."""
+        try:
+            return step()
+        except TransitionNotAllowed:
+            return False
+        except Refused as exc:  # e.g. the card was blocked by HQ while the member was here
+            if self._can("refused"):
+                return self._refuse(exc.code)
+            self._abort(exc.code)
+            return True
+        except Exception as exc:
+            self.internal_errors += 1
+            log.exception("session step failed in state %s", self.state)
+            self._note_error(f"internal error in {self.state}: {type(exc).__name__}")
+            self.feedback.error()
+            try:
+                self._abort("error")
+            except Exception:
+                log.exception("session could not return to idle; resetting")
+                self.machine = SessionMachine()
+                self._flow = _Flow(message=Message("error"))
+            return False
 
     def _move(self, event: str) -> bool:
         self.machine.send(event)
@@ -582,12 +613,13 @@ class Session:
             self.feedback.error()
             return True
         flow.payment, flow.request, flow.payment_started = method, request, self.clock.now()
+        flow.payment_status = PaymentStatus(PaymentState.PENDING)
         flow.message = None
         return self._move("pay")
 
     def _payment_params(self) -> dict:
         flow = self._flow
-        status = flow.payment.poll() if flow.payment else None
+        status = flow.payment_status
         return {
             "method": flow.payment.name if flow.payment else "",
             "requested_fen": flow.request.amount_fen if flow.request else 0,
@@ -599,7 +631,14 @@ class Session:
         flow = self._flow
         if flow.payment is None or flow.request is None:
             return
-        status = flow.payment.cancel()
+        detail = {}
+        try:
+            status = flow.payment.cancel()
+        except Exception as exc:  # the adapter is broken: record what it last reported
+            log.exception("payment %s could not be cancelled", flow.payment.name)
+            status = flow.payment_status or PaymentStatus(PaymentState.PENDING)
+            detail["cancel_failed"] = type(exc).__name__
+        flow.payment_status = status
         self._record(
             "payment_abandoned",
             reason=reason,
@@ -607,6 +646,7 @@ class Session:
             request_id=flow.request.request_id,
             requested_fen=flow.request.amount_fen,
             received_fen=status.received_fen,
+            **detail,
         )
         flow.payment, flow.payment_started = None, None
 
@@ -624,6 +664,7 @@ class Session:
         if self.state != "paying" or flow.payment is None or flow.request is None:
             return
         status = flow.payment.poll()
+        flow.payment_status = status
         if status.state is PaymentState.PENDING:
             return
         method, request = flow.payment, flow.request
@@ -915,7 +956,7 @@ class Session:
                 methods=tuple(PaymentMethodView(p.name, p.unavailable_reason()) for p in self.payments.values()),
             )
         if state == "paying" and flow.payment is not None and flow.request is not None:
-            status = flow.payment.poll()
+            status = flow.payment_status or PaymentStatus(PaymentState.PENDING)
             extra["payment"] = PaymentView(
                 method=flow.payment.name,
                 requested_fen=flow.request.amount_fen,
