@@ -731,3 +731,48 @@ def test_an_unexpected_error_ends_the_session_not_the_kiosk(kiosk):
     kiosk.lift()
     kiosk.tap(chip)  # the kiosk still works
     assert kiosk.state == "home"
+
+
+class HqState:
+    """What the sync client would report (kiosk/sync is on its own branch): HQ's lists and health."""
+
+    def __init__(self) -> None:
+        self.blocked: set[str] = set()
+        self.paused = ""
+        self.contact = None
+
+    def is_blocked(self, uid: str) -> bool:
+        return uid in self.blocked
+
+    def money_paused(self) -> str:
+        return self.paused
+
+    def last_contact(self):
+        return self.contact
+
+    def online(self) -> bool:
+        return self.contact is not None
+
+
+def test_hq_blocked_list_and_money_pause(kiosk):
+    hq = HqState()
+    kiosk.session.sync = hq
+    chip = kiosk.member(balance_fen=1000)
+    uid = chip.uid.hex().upper()
+    hq.blocked.add(uid)  # reported lost at HQ; this kiosk's ledger has not heard yet
+    kiosk.tap(chip)
+    assert (kiosk.state, kiosk.session.view.message.code) == ("blocked", "card_blocked")
+    assert kiosk.incidents.read_all()[-1]["detail"]["status"] == "blocked_by_hq"
+    kiosk.lift()
+    hq.blocked.clear()
+    hq.paused = "disk_nearly_full"
+    kiosk.tap(chip)
+    assert kiosk.session.start_topup()
+    assert (kiosk.state, kiosk.session.view.message.code) == ("home", "money_paused")
+    assert kiosk.session.view.message.params == {"reason": "disk_nearly_full"}
+    assert kiosk.session.start_redeem()  # points still work
+    kiosk.lift()
+    hq.contact = kiosk.clock.now()
+    kiosk.tap(staff_card())
+    staff = kiosk.session.view.staff
+    assert staff.hq_online and staff.last_hq_contact == "2026-06-01T02:00:00+00:00"

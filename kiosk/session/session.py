@@ -46,6 +46,7 @@ from kiosk.session.inputs import (
 )
 from kiosk.session.machine import SessionMachine
 from kiosk.session.settings import SessionSettings
+from kiosk.session.sync_link import SyncLink
 from kiosk.session.view import (
     GiftGiven,
     MemberSummary,
@@ -164,6 +165,7 @@ class Session:
         feedback: Feedback | None = None,
         settings: SessionSettings | None = None,
         reload_rules: Callable[[], Rules] | None = None,
+        sync: SyncLink | None = None,
     ):
         self.store = store
         self.clock = clock or SystemClock()
@@ -173,6 +175,7 @@ class Session:
         self.feedback = feedback or NoFeedback()
         self.settings = settings or SessionSettings()
         self.reload_rules = reload_rules
+        self.sync = sync
         self.machine = SessionMachine()
         self._lock = threading.RLock()
         self._inbox: queue.SimpleQueue[SessionInput] = queue.SimpleQueue()
@@ -428,7 +431,12 @@ class Session:
             self.machine.send("staff_card")
             return
         known = self.ledger.state.cards.get(card.uid)
-        if known is not None and known.status is not CardStatus.ACTIVE:
+        if self.sync is not None and self.sync.is_blocked(card.uid):
+            self._record("blocked_card_presented", status="blocked_by_hq", member_id=known.member_id if known else "")
+            flow.message = Message("card_blocked")
+            self.feedback.error()
+            self.machine.send("blocked_card")
+        elif known is not None and known.status is not CardStatus.ACTIVE:
             self._record("blocked_card_presented", status=str(known.status), member_id=known.member_id)
             flow.message = Message(f"card_{known.status}")
             self.feedback.error()
@@ -573,6 +581,10 @@ class Session:
     def _start_topup(self) -> bool:
         if not self._can("start_topup"):
             return False
+        paused = self.sync.money_paused() if self.sync is not None else ""
+        if paused:
+            self._hint("money_paused", reason=paused)
+            return True
         options = []
         for amount in self.ledger.rules.topup.presets_fen:
             try:
@@ -917,13 +929,14 @@ class Session:
     def _staff_view(self) -> StaffView:
         store = self.store
         depth = store.outbox_depth() if hasattr(store, "outbox_depth") else 0
-        contact = store.meta_get("last_hq_contact") if hasattr(store, "meta_get") else None
+        contact = self.sync.last_contact() if self.sync is not None else None
         return StaffView(
             device_id=self.ledger.device_id,
             reader=self._reader_status,
             hardware=self.feedback.describe(),
             outbox_depth=depth,
-            last_hq_contact=str(contact or ""),
+            last_hq_contact=contact.isoformat(timespec="seconds") if contact else "",
+            hq_online=self.sync.online() if self.sync is not None else False,
             last_errors=tuple(self._errors),
             rules_version=self.ledger.rules.version,
         )

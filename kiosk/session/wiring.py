@@ -22,6 +22,7 @@ from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.incidents import IncidentLog
 from kiosk.session.reader_worker import ReaderWorker
 from kiosk.session.session import NoFeedback, Session
+from kiosk.session.sync_link import SyncClientLink
 
 INCIDENTS_FILE = "incidents.jsonl"
 
@@ -59,7 +60,9 @@ def build_session(
     clock: Clock | None = None,
     pin_factory=None,
     poll_s: float = 0.1,
+    sync_client=None,
 ) -> KioskSession:
+    """`sync_client`: a started kiosk.sync.client.SyncClient, or None to run without HQ."""
     clock = clock or SystemClock()
     hardware = open_hardware(config.gpio, pin_factory=pin_factory)
     rules_tz = store.ledger.rules
@@ -89,6 +92,7 @@ def build_session(
         feedback=hardware.feedback or NoFeedback(hardware.note),
         settings=config.session,
         reload_rules=reload_rules,
+        sync=SyncClientLink(sync_client) if sync_client is not None else None,
     )
     holder.append(session)
     return KioskSession(session, worker, hardware)
