@@ -776,3 +776,23 @@ def test_hq_blocked_list_and_money_pause(kiosk):
     kiosk.tap(staff_card())
     staff = kiosk.session.view.staff
     assert staff.hq_online and staff.last_hq_contact == "2026-06-01T02:00:00+00:00"
+
+
+def test_redeem_without_pin_when_the_rules_say_so(tmp_path):
+    import json
+    from importlib.resources import files
+
+    from kiosk.ledger.rules import parse_rules
+
+    doc = json.loads(files("kiosk.data").joinpath("rules.default.json").read_text())
+    doc["pin"]["required_for_redemption"] = False
+    k = make_kiosk(tmp_path, rules=parse_rules(doc, "test"))
+    try:
+        chip = to_redeem(k)
+        assert not k.session.view.redeem.pin_required
+        assert not k.session.choose_reward("tote")  # 800 points: not affordable, not offered
+        assert k.session.choose_reward("coffee")
+        assert k.session.confirm()
+        assert k.state == "done" and k.account(chip).points == 300
+    finally:
+        k.store.close()
