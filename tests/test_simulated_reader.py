@@ -165,3 +165,13 @@ def test_from_config_and_the_card_command(tmp_path, capsys):
     finally:
         reader.close()
     assert isinstance(from_config(ReaderConfig("simulated", "")), SimulatedReader)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "[]", '{"cards": 3}', '{"cards": {"a": {"chip": "x"}}}', '{"cards": {"a": 1}}']
+)
+def test_damaged_card_file_is_a_clear_error(tmp_path, text):
+    path = tmp_path / "cards.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="not a simulated card file"):
+        Wallet(path)

@@ -65,11 +65,18 @@ def _read_token(reader: Reader) -> bytes:
 
 
 def _is_blank(reader: Reader, info: CardInfo) -> bool:
+    """Unprotected (AUTH0 protects nothing): factory state, or an issue or wipe cut short.
+    The default PWD_AUTH comes first so the configuration read is normally allowed; when it is
+    refused, that refusal is the probe's last command (a refused read leaves the tag mute on
+    readers that do not re-select it), and callers give up right after a False."""
     try:
-        cfg0 = reader.ntag_read(_cfg0(info))
+        reader.ntag_pwd_auth(DEFAULT_PWD)
+    except AuthFailed:
+        pass
+    try:
+        return reader.ntag_read(_cfg0(info))[3] == 0xFF
     except AuthFailed:
         return False
-    return cfg0[3] == 0xFF
 
 
 def read(
@@ -123,11 +130,6 @@ def _open(reader: Reader, info: CardInfo, candidates: Sequence[CardKeys]) -> Non
     """Get write access: one of our passwords, the default one, or no protection at all."""
     if _login(reader, candidates) is not None:
         return
-    try:
-        reader.ntag_pwd_auth(DEFAULT_PWD)
-        return
-    except AuthFailed:
-        pass
     if not _is_blank(reader, info):
         raise CardNotRecognised(f"{info.type} protected by a password that is not ours")
 

@@ -60,9 +60,14 @@ class Wallet:
             self.load()
 
     def load(self) -> None:
+        """Read the card file; a damaged one is a ValueError naming the file, nothing loaded."""
         assert self.path is not None
-        data = json.loads(self.path.read_text("utf-8"))
-        self.cards = {name: chips.chip_from_dict(d) for name, d in data["cards"].items()}
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+            cards = {str(name): chips.chip_from_dict(d) for name, d in data["cards"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"{self.path}: not a simulated card file ({e})") from None
+        self.cards = cards
 
     def save(self) -> None:
         if self.path is None:
