@@ -368,3 +368,43 @@ def test_check_reports_a_healthy_store(tmp_path):
     segment(tmp_path, 2).write_bytes(b"garbage!")
     assert any("bad magic" in p for p in store.check())
     store.close()
+
+
+def test_a_different_txn_with_a_used_id_is_refused(tmp_path):
+    from kiosk.store.store import TxnIdReused
+
+    store = open_store(tmp_path)
+    card = sign_up(store, 1)
+    first = store.ledger.top_up(card, 10000, "P1", T0)
+    second = store.ledger.top_up(card, 20000, "P2", T0)  # decided against the same state
+    store.commit(first)
+    with pytest.raises(TxnIdReused):
+        store.commit(second)
+    assert store.outbox()[-1] == first
+    store.close()
+
+
+def test_new_directories_are_created_durably(tmp_path):
+    data_dir = tmp_path / "a" / "b"
+    store = open_store(data_dir)
+    assert (data_dir / "journal").is_dir() and oct(data_dir.stat().st_mode & 0o777) == "0o700"
+    store.close()
+
+
+def test_outbox_of_a_covered_segment_is_decoded_when_read(tmp_path):
+    store = open_store(tmp_path)
+    card = sign_up(store, 1)
+    store.checkpoint()  # segment 1 is now covered: its txns are kept only for the outbox
+    top_up(store, card, 10000)
+    store.close()
+    path = segment(tmp_path, 1)
+    data = path.read_bytes()
+    header = len(MAGIC) + 12
+    body = json.loads(data[header:])
+    body["txn"]["card_uid"] = "not-a-uid"
+    path.write_bytes(data[: len(MAGIC)] + encode_record(body))  # checksum fine, content not
+    again = open_store(tmp_path)
+    with pytest.raises(StoreCorrupt, match="card_uid"):
+        again.outbox()
+    assert any("card_uid" in p for p in again.check())
+    again.close()

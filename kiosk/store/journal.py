@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kiosk.store.files import fsync_dir, write_all
+from kiosk.store.files import fsync_dir, make_dir, write_all
 
 MAGIC = b"KJOURNL1"
 HEADER = struct.Struct(">III")
@@ -223,7 +223,7 @@ def cut_torn_tail(segment: Segment, damaged_dir: Path) -> Path:
     The copy is named after the segment and the offset, so the original file can be rebuilt
     byte for byte (good part + tail) if anyone needs to look at it."""
     assert segment.torn is not None
-    damaged_dir.mkdir(exist_ok=True)
+    make_dir(damaged_dir)
     with open(segment.path, "rb") as f:
         f.seek(segment.torn.good_end)
         tail = f.read()
