@@ -796,3 +796,17 @@ def test_redeem_without_pin_when_the_rules_say_so(tmp_path):
         assert k.state == "done" and k.account(chip).points == 300
     finally:
         k.store.close()
+
+
+def test_unreadable_and_forged_cards(kiosk):
+    chip = kiosk.member()
+    uid = chip.uid.hex().upper()
+    kiosk.session.post(CardPresented(CardRead(uid, CardKind.FOREIGN, "unreadable")))
+    kiosk.session.pump()
+    assert (kiosk.state, kiosk.session.view.message.code) == ("not_recognised", "card_read_failed")
+    assert kiosk.incidents.read_all() == []  # a bad read is not fraud
+    kiosk.session.finish()
+    kiosk.session.post(CardPresented(CardRead(uid, CardKind.FOREIGN, "mac_failed")))
+    kiosk.session.pump()
+    assert kiosk.session.view.message.params == {"problem": "mac_failed"}
+    assert kiosk.incident_kinds() == ["card_suspect"]

@@ -456,8 +456,8 @@ class Session:
             code = {
                 CardKind.MEMBER: "card_unknown_here",  # ours, but not (yet) in this replica
                 CardKind.BLANK: "card_data_missing",  # known UID on a blank card: a copy?
-            }.get(card.kind, "card_not_recognised")
-            if known is not None or card.problem in SUSPECT_PROBLEMS:
+            }.get(card.kind, "card_read_failed" if card.problem == "unreadable" else "card_not_recognised")
+            if card.kind is CardKind.BLANK or card.problem in SUSPECT_PROBLEMS:
                 self._record("card_suspect", kind=str(card.kind), problem=card.problem or "blank_with_known_uid")
             flow.message = Message(code, {"problem": card.problem} if card.problem else {})
             self.feedback.error()
