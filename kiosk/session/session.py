@@ -458,7 +458,7 @@ class Session:
                 CardKind.BLANK: "card_data_missing",  # known UID on a blank card: a copy?
             }.get(card.kind, "card_read_failed" if card.problem == "unreadable" else "card_not_recognised")
             if card.kind is CardKind.BLANK or card.problem in SUSPECT_PROBLEMS:
-                self._record("card_suspect", kind=str(card.kind), problem=card.problem or "blank_with_known_uid")
+                self._record("card_suspect", card_kind=str(card.kind), problem=card.problem or "blank_with_known_uid")
             flow.message = Message(code, {"problem": card.problem} if card.problem else {})
             self.feedback.error()
             self.machine.send("foreign_card")
