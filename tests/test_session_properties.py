@@ -29,7 +29,7 @@ from tests.session_support import DEVICE, PIN, make_kiosk, staff_card
 FULL = os.environ.get("KIOSK_FULL") == "1"
 STATES = {s.id for s in SessionMachine.states}
 
-CARDS = ("rich", "poor", "blank", "staff", "foreign", "blocked")
+CARDS = ("rich", "poor", "blank", "staff", "foreign", "blocked", "forged")
 calls = st.one_of(
     st.tuples(st.just("touch")),
     st.tuples(st.just("start_topup")),
@@ -102,6 +102,9 @@ class Run:
             "foreign": chips.new_ntag424(),
             "blocked": k.member(balance_fen=1000),
         }
+        forged = chips.MifareClassic(self.cards["rich"].uid, memory=bytes(self.cards["rich"].memory))
+        forged.memory[5 * 16] ^= 0x01  # a copy of the rich member's card with its data altered
+        self.cards["forged"] = forged
         blocked_uid = self.cards["blocked"].uid.hex().upper()
         k.store.commit(k.ledger.block_card(blocked_uid, "lost", k.clock.now()))
         self.setup_refs = len(k.store.outbox())
