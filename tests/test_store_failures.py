@@ -13,9 +13,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from store_helpers import open_store, sign_up, snapshot_of, top_up
 
 from kiosk.store.store import StoreWriteError
+from tests.store_helpers import open_store, sign_up, snapshot_of, top_up
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,8 +92,7 @@ def test_disk_full_changes_nothing(small_disk):
 CHILD = r"""
 import json, resource, signal, sys
 from pathlib import Path
-sys.path.insert(0, "tests")
-from store_helpers import open_store, snapshot_of, top_up, uid
+from tests.store_helpers import open_store, snapshot_of, top_up, uid
 from kiosk.store.store import StoreWriteError
 
 data_dir = Path(sys.argv[1])

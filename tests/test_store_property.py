@@ -11,12 +11,12 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from store_helpers import T0, open_store, uid
 
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
+from tests.store_helpers import T0, open_store, uid
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DOC = json.loads((ROOT / "kiosk" / "data" / "rules.default.json").read_text())
