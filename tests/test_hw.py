@@ -179,3 +179,29 @@ def test_bad_gpio_config_names_the_field(table, field):
     with pytest.raises(ConfigError) as err:
         parse_gpio(table, "kiosk.toml")
     assert err.value.field == field
+
+
+def test_acceptor_enabled_only_while_a_payment_waits_and_stray_money_is_reported(factory):
+    counter = CashPulseCounter(PULSE_PIN, debounce_s=0.02, enable_pin=22, pin_factory=factory)
+    enable = factory.pin(22)
+    payment = CashAcceptorPayment(counter, fen_per_pulse=500)
+    assert enable.state is False and counter.enabled is False
+    pulse(factory)  # a coin forced in while disabled (or an acceptor without the line)
+    assert payment.take_stray_fen() == 500
+    assert payment.take_stray_fen() == 0  # reported once
+    pulse(factory)
+    payment.start(PaymentRequest("r2", "04A1B2C3", 1000))
+    assert enable.state is True
+    assert payment.take_stray_fen() == 0  # not while a payment waits
+    pulse(factory)
+    pulse(factory)
+    assert payment.poll().state is PaymentState.CONFIRMED
+    assert enable.state is False
+    assert payment.take_stray_fen() == 500  # the coin before the payment started
+    payment.start(PaymentRequest("r3", "04A1B2C3", 5000))
+    pulse(factory)
+    status = payment.cancel()
+    assert (status.state, status.received_fen, enable.state) == (PaymentState.FAILED, 500, False)
+    pulse(factory)
+    assert payment.take_stray_fen() == 500
+    counter.close()

@@ -701,9 +701,10 @@ def test_card_blocked_by_hq_mid_flow_is_refused_cleanly(kiosk):
 
 
 def test_an_unexpected_error_ends_the_session_not_the_kiosk(kiosk):
-    class BrokenAcceptor:
+    from kiosk.payment.port import PaymentMethod
+
+    class BrokenAcceptor(PaymentMethod):
         name = "cash_acceptor"
-        wants_staff_card = False
 
         def unavailable_reason(self):
             return ""
@@ -810,3 +811,12 @@ def test_unreadable_and_forged_cards(kiosk):
     kiosk.session.pump()
     assert kiosk.session.view.message.params == {"problem": "mac_failed"}
     assert kiosk.incident_kinds() == ["card_suspect"]
+
+
+def test_money_taken_outside_a_payment_is_recorded(kiosk):
+    kiosk.pulses.count += 3  # coins dropped in while nobody is paying
+    kiosk.run(1)
+    (incident,) = kiosk.incidents.read_all()
+    assert incident["kind"] == "cash_outside_payment" and incident["detail"]["received_fen"] == 300
+    kiosk.run(1)
+    assert len(kiosk.incidents.read_all()) == 1

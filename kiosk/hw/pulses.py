@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import threading
 
-from gpiozero import DigitalInputDevice
+from gpiozero import DigitalInputDevice, DigitalOutputDevice
 
 
 class CashPulseCounter:
-    def __init__(self, pin: int | str, *, debounce_s: float = 0.02, pull_up: bool = True, pin_factory=None):
+    """The acceptor's pulse line, and optionally its enable line (acceptors refuse money while
+    it is off, so nothing is taken when no payment waits)."""
+
+    def __init__(
+        self,
+        pin: int | str,
+        *,
+        debounce_s: float = 0.02,
+        pull_up: bool = True,
+        enable_pin: int | str | None = None,
+        pin_factory=None,
+    ):
         if debounce_s < 0:
             raise ValueError("debounce_s must not be negative")
         self.debounce_s = debounce_s
@@ -25,6 +36,22 @@ class CashPulseCounter:
         self._last_edge = None
         self._device.when_activated = self._activated
         self._device.when_deactivated = self._deactivated
+        self._enable = None
+        if enable_pin is not None:
+            self._enable = DigitalOutputDevice(enable_pin, initial_value=False, pin_factory=pin_factory)
+
+    def enable(self) -> None:
+        if self._enable is not None:
+            self._enable.on()
+
+    def disable(self) -> None:
+        if self._enable is not None:
+            self._enable.off()
+
+    @property
+    def enabled(self) -> bool | None:
+        """None when the acceptor has no enable line (it always takes money)."""
+        return None if self._enable is None else bool(self._enable.value)
 
     @property
     def count(self) -> int:
@@ -56,3 +83,5 @@ class CashPulseCounter:
 
     def close(self) -> None:
         self._device.close()
+        if self._enable is not None:
+            self._enable.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_PINS = ("led_ready", "led_ok", "led_error", "buzzer", "cash_pulse")
+_PINS = ("led_ready", "led_ok", "led_error", "buzzer", "cash_pulse", "cash_enable")
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class GpioSettings:
     led_error: int | None = None
     buzzer: int | None = None
     cash_pulse: int | None = None
+    cash_enable: int | None = None  # the acceptor's enable (inhibit) input, on while a payment waits
     fen_per_pulse: int = 100  # what one acceptor pulse is worth
     debounce_ms: int = 20
     pin_factory: str = ""  # e.g. "mock" for a desktop demo; '' = gpiozero's choice on a Pi

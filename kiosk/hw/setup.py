@@ -70,7 +70,10 @@ def open_hardware(settings: GpioSettings, pin_factory=None) -> Hardware:
             feedback = GpioFeedback(*leds, pin_factory=pin_factory)
         if settings.cash_pulse is not None:
             pulses = CashPulseCounter(
-                settings.cash_pulse, debounce_s=settings.debounce_ms / 1000, pin_factory=pin_factory
+                settings.cash_pulse,
+                debounce_s=settings.debounce_ms / 1000,
+                enable_pin=settings.cash_enable,
+                pin_factory=pin_factory,
             )
     except Exception as exc:
         Hardware(locals().get("feedback"), locals().get("pulses"), "").close()

@@ -232,7 +232,16 @@ class Session:
                 self._safely(lambda item=item: self._handle(item))
             self._safely(self._poll_payment)
             self._safely(self._check_timeouts)
+            self._safely(self._collect_stray_money)
         return self._publish()
+
+    def _collect_stray_money(self) -> None:
+        """Money a method took outside any payment (e.g. a coin at idle): recorded for a refund."""
+        for method in self.payments.values():
+            fen = method.take_stray_fen()
+            if fen:
+                self._record("cash_outside_payment", method=method.name, received_fen=fen)
+                self._note_error(f"{method.name}: {fen} fen taken outside a payment")
 
     # -- the member's actions (driving thread) ------------------------------------------------
 
