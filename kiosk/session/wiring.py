@@ -20,8 +20,9 @@ from kiosk.reader.keys import CardKeys, SiteKeys
 from kiosk.session.card_access import FormatCardAccess
 from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.incidents import IncidentLog
+from kiosk.session.ports import NoFeedback
 from kiosk.session.reader_worker import ReaderWorker
-from kiosk.session.session import NoFeedback, Session
+from kiosk.session.session import Session
 from kiosk.session.sync_link import SyncClientLink
 
 INCIDENTS_FILE = "incidents.jsonl"
