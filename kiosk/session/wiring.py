@@ -66,10 +66,8 @@ def build_session(
     """`sync_client`: a started kiosk.sync.client.SyncClient, or None to run without HQ."""
     clock = clock or SystemClock()
     hardware = open_hardware(config.gpio, pin_factory=pin_factory)
-    rules_tz = store.ledger.rules
-
     def today():
-        return rules_tz.local_date(clock.now())
+        return store.ledger.rules.local_date(clock.now())  # the store's local date, rules in force
 
     cards = FormatCardAccess(keys, config.device.id, today)
     holder: list[Session] = []
