@@ -25,7 +25,10 @@ Run a scripted morning at a store through the ledger and the crash-safe store: m
 and get their new-member gift, top up with bonus, redeem points, take a birthday gift; a lost card
 is blocked and refused, then replaced; a card is returned and refunded; a PIN gets locked after
 too many wrong tries. Prints what happened (中文 / English), the members' balances and the outbox
-waiting for headquarters, then reopens the store to show nothing was lost."""
+waiting for headquarters, then reopens the store to show nothing was lost. Then a second kiosk is
+visited the way members live it, headless through the kiosk session with the simulated reader:
+sign-up on a blank card, top-ups confirmed by a staff card and by cash-acceptor pulses on a GPIO
+pin, a redemption with a PIN, a card lifted mid-payment, a lost card, a foreign card, a timeout."""
 
 EPILOG = """\
 options:
@@ -35,6 +38,8 @@ options:
 
 files:
   DIR/snapshot.json, DIR/journal/*.jnl   the store written by the demo (see kiosk/store/store.py)
+  DIR/screen/                            a second kiosk's store and incidents.jsonl, written by the
+                                         session-driven part (kiosk/demo_session.py)
 
 examples:
   kiosk demo
@@ -306,6 +311,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"✗ 重新打开后数据不一致 / reopened store differs: {problems}")
             return 1
         print("✓ 关闭并重新打开存储：数据完全一致 / store closed and reopened: everything is there")
+        from kiosk.demo_session import run_screen_demo
+
+        if run_screen_demo(data_dir / "screen", morning.now, PEPPER):
+            return 1
         print(
             f"  数据目录 data dir: {data_dir}"
             + ("" if args.data_dir else " (临时，已删除 / temporary, deleted)")

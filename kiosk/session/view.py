@@ -1,0 +1,143 @@
+"""What the screens read: one frozen SessionView per change. No live objects, no secrets.
+
+Texts are codes (translated by the UI) or LocalText pairs from the rules; money is fen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from kiosk.ledger.model import Activity
+from kiosk.ledger.rules import LocalText
+
+
+@dataclass(frozen=True)
+class Message:
+    """A stable code the UI translates, with named values to fill in (fen, points, dates...)."""
+
+    code: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GiftGiven:
+    kind: str  # "new_member_gift" | "birthday_gift"
+    points: int
+    balance_fen: int
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    member_id: str
+    name: str
+    phone_masked: str  # 138****5678
+    balance_fen: int
+    points: int
+    points_expiring: int  # by the end of this month
+    tier_id: str
+    tier_name: LocalText
+    points_multiplier_pct: int  # tier benefits
+    discount_pct: int
+    next_tier_name: LocalText | None
+    to_next_tier_fen: int
+    tier_progress_pct: int  # 0..100 towards the next tier (100 at the top tier)
+    recent: tuple[Activity, ...]  # newest first, at most 5
+    birthday_greeting: bool  # within the birthday window this year
+    gifts: tuple[GiftGiven, ...]  # given on this visit
+
+
+@dataclass(frozen=True)
+class TopUpOption:
+    amount_fen: int
+    bonus_fen: int
+    points: int  # points this top-up would earn at the member's tier
+
+
+@dataclass(frozen=True)
+class PaymentMethodView:
+    name: str  # staff_cash | cash_acceptor | hq
+    unavailable_reason: str  # '' when usable
+
+
+@dataclass(frozen=True)
+class TopUpView:
+    presets: tuple[TopUpOption, ...]
+    min_fen: int
+    max_fen: int
+    chosen: TopUpOption | None
+    methods: tuple[PaymentMethodView, ...]
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    method: str
+    requested_fen: int
+    received_fen: int
+    state: str  # pending | confirmed | failed
+    waiting_for_staff_card: bool
+
+
+@dataclass(frozen=True)
+class RewardOption:
+    reward_id: str
+    name: LocalText
+    points_cost: int  # per unit; minimum for a flexible reward
+    stock: int
+    flexible_min: int = 0  # flexible rewards: the points range and step the member may choose
+    flexible_max: int = 0
+    flexible_step: int = 0
+    fen_per_point: int = 0
+
+
+@dataclass(frozen=True)
+class RedeemView:
+    rewards: tuple[RewardOption, ...]  # affordable, in stock, valid now
+    chosen: RewardOption | None
+    points_to_use: int  # what the confirmed choice costs
+    pin_required: bool
+
+
+@dataclass(frozen=True)
+class PinView:
+    purpose: str  # "redeem" | "signup_first" | "signup_repeat"
+    length: int  # digits the PIN has
+    entered: int  # digits typed so far (the digits themselves are never exposed)
+    attempts_left: int  # for "redeem"
+    locked_until: datetime | None
+    locked_seconds_left: int
+
+
+@dataclass(frozen=True)
+class SignupView:
+    phone: str
+    name: str
+    birthday: date | None
+    privacy_accepted: bool
+
+
+@dataclass(frozen=True)
+class StaffView:
+    device_id: str
+    reader: str  # "ok" or the last reader problem
+    hardware: str  # "ok" / "disabled: ..." / problem
+    outbox_depth: int
+    last_hq_contact: str  # ISO time HQ last acknowledged, or "" if never / no sync
+    hq_online: bool
+    last_errors: tuple[str, ...]
+    rules_version: int
+
+
+@dataclass(frozen=True)
+class SessionView:
+    state: str  # a SessionMachine state id: idle, home, topup_amount, paying, ...
+    seq: int  # increases with every published view; the UI may skip stale ones
+    seconds_left: int | None  # inactivity countdown; None when idle
+    card_uid: str  # the card this session is about ('' when idle)
+    message: Message | None  # notice/done/blocked/not_recognised text, or an inline hint
+    member: MemberSummary | None = None
+    topup: TopUpView | None = None
+    payment: PaymentView | None = None
+    redeem: RedeemView | None = None
+    pin: PinView | None = None
+    signup: SignupView | None = None
+    staff: StaffView | None = None
