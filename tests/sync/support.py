@@ -1,0 +1,225 @@
+"""Helpers for the sync tests: a stand-in Store, real transactions, and a tiny HQ-ack responder.
+
+FileStore follows STORE_API.md (the outbox half) with durable files, so a "restarted kiosk"
+really reads its outbox back from disk; it goes when kiosk.store.Store is merged. AckResponder is
+the smallest HQ that keeps the protocol's promise (commit in per-device order, then ack); the
+real one is kiosk/hq on branch hq."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from kiosk.ledger.codec import state_from_dict, state_to_dict
+from kiosk.ledger.operations import Ledger
+from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.rules import Rules, parse_rules
+from kiosk.ledger.sample import default_rules
+from kiosk.ledger.state import LedgerState
+from kiosk.ledger.txn import Txn, txn_from_dict, txn_to_dict
+from kiosk.sync import messages as m
+from kiosk.sync.topics import DeviceTopics, hq_subscription, parse_topic
+
+T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+
+
+def make_txns(device: str, n: int, members: int = 20) -> list[Txn]:
+    """n real transactions of one device: sign-ups, then top-ups spread over the members."""
+    state = LedgerState()
+    ledger = Ledger(state, default_rules(), device, pin_params=FAST_FOR_TESTS)
+    out: list[Txn] = []
+    uids = [f"{0x04000000 + i:08X}" for i in range(members)]
+    now = T0
+    for i, uid in enumerate(uids[: min(members, n)]):
+        txn = ledger.sign_up(uid, 1, f"1380000{i:04d}", "246810", now)
+        state.apply(txn)
+        out.append(txn)
+    i = 0
+    while len(out) < n:
+        now += timedelta(seconds=7)
+        txn = ledger.top_up(uids[i % len(uids)], 1000 + (i % 7) * 100, f"PAY{i}", now)
+        state.apply(txn)
+        out.append(txn)
+        i += 1
+    return out
+
+
+class _Ledgerish:
+    def __init__(self, device: str, rules: Rules):
+        self.state = LedgerState()
+        self.rules = rules
+        self.device_id = device
+
+
+class FileStore:
+    """Durable outbox + acks + meta in a directory (STORE_API.md subset used by sync)."""
+
+    def __init__(self, data_dir: Path, device_id: str):
+        self.dir = Path(data_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.device_id = device_id
+        self.ledger = _Ledgerish(device_id, default_rules())
+        self._unacked: OrderedDict[int, Txn] = OrderedDict()
+        self._acked: set[int] = set()
+        self._meta: dict = {}
+        self.replaced: list[tuple[LedgerState, int]] = []
+        if (self.dir / "acks").exists():
+            for line in (self.dir / "acks").read_text().splitlines():
+                self._acked.add(int(line))
+        if (self.dir / "journal").exists():
+            for line in (self.dir / "journal").read_text().splitlines():
+                self._add(txn_from_dict(json.loads(line)))
+        if (self.dir / "meta.json").exists():
+            self._meta = json.loads((self.dir / "meta.json").read_text())
+        if "rules" in self._meta:
+            self.ledger.rules = parse_rules(self._meta["rules"], "meta")
+        self._journal = open(self.dir / "journal", "a")  # noqa: SIM115
+        self._acks = open(self.dir / "acks", "a")  # noqa: SIM115
+
+    def _add(self, txn: Txn) -> None:
+        self.ledger.state.last_seq[self.device_id] = txn.seq
+        if txn.seq not in self._acked:
+            self._unacked[txn.seq] = txn
+
+    def commit_many(self, txns: list[Txn]) -> None:
+        for txn in txns:
+            self._journal.write(json.dumps(txn_to_dict(txn)) + "\n")
+            self._add(txn)
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    def outbox(self, limit: int | None = None) -> list[Txn]:
+        out = []
+        for txn in self._unacked.values():
+            if limit is not None and len(out) >= limit:
+                break
+            out.append(txn)
+        return out
+
+    def outbox_depth(self) -> int:
+        return len(self._unacked)
+
+    def ack(self, txn_ids) -> int:
+        new = 0
+        for txn_id in txn_ids:
+            seq = int(txn_id.rsplit(":", 1)[1])
+            if seq in self._unacked:
+                del self._unacked[seq]
+                self._acked.add(seq)
+                self._acks.write(f"{seq}\n")
+                new += 1
+        if new:
+            self._acks.flush()
+            os.fsync(self._acks.fileno())
+        return new
+
+    def meta_get(self, key: str):
+        return self._meta.get(key)
+
+    def meta_put(self, key: str, value) -> None:
+        self._meta[key] = value
+        tmp = self.dir / "meta.json.tmp"
+        tmp.write_text(json.dumps(self._meta))
+        os.replace(tmp, self.dir / "meta.json")
+
+    def put_rules(self, doc: dict) -> Rules:
+        rules = parse_rules(doc, "hq")
+        self.meta_put("rules", doc)
+        self.ledger.rules = rules
+        return rules
+
+    def replace_state_from_hq(self, state: LedgerState, own_high_water: int) -> None:
+        self.replaced.append((state_from_dict(state_to_dict(state)), own_high_water))
+
+    def close(self) -> None:
+        self._journal.close()
+        self._acks.close()
+
+
+class AckResponder:
+    """Test-only HQ: commits each device's events in seq order (parking early ones), then acks.
+
+    Faults: duplicate_acks sends every ack twice; shuffle_acks holds acks and sends them in a
+    random order; drop_first_acks drops the first N acks (so the kiosk must resend)."""
+
+    def __init__(self, broker, group: str = "hq", duplicate_acks=False, shuffle_acks=False, drop_first_acks=0):
+        self.broker = broker
+        self.committed: dict[str, list[int]] = {}  # device -> seqs in commit order
+        self.received_batches = 0
+        self.duplicates = 0
+        self.parked: dict[str, dict[int, Txn]] = {}
+        self.lock = threading.Lock()
+        self.duplicate_acks, self.shuffle_acks = duplicate_acks, shuffle_acks
+        self.drop_left = drop_first_acks
+        self._held: list[tuple[str, bytes]] = []
+        self.client = broker.client("hq", client_id=f"hq-{group}-{random.randrange(1 << 30)}")
+        self.client.on_message = self._on_message
+        self.client.subscribe(hq_subscription("events", group), qos=1)
+        time.sleep(0.2)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        topic = parse_topic(msg.topic)
+        events = m.decode(msg.payload, "events")
+        assert events.device == topic.device
+        with self.lock:
+            self.received_batches += 1
+            done = self.committed.setdefault(events.device, [])
+            parked = self.parked.setdefault(events.device, {})
+            high = done[-1] if done else 0
+            for txn in events.txns:
+                if txn.seq <= high or txn.seq in parked:
+                    self.duplicates += 1
+                elif txn.seq > high:
+                    parked[txn.seq] = txn
+            while high + 1 in parked:
+                high += 1
+                parked.pop(high)
+                done.append(high)
+            acked = [t.seq for t in events.txns if t.seq <= high]
+            if not acked:
+                return
+            ack = m.Ack(events.device, m.ranges_of(acked), datetime.now(UTC))
+            self._send(DeviceTopics(topic.store, topic.device).ack, m.encode(ack))
+
+    def _send(self, topic: str, payload: bytes) -> None:
+        if self.drop_left > 0:
+            self.drop_left -= 1
+            return
+        if self.shuffle_acks:
+            self._held.append((topic, payload))
+            if len(self._held) < 4:
+                return
+            random.shuffle(self._held)
+            held, self._held = self._held, []
+        else:
+            held = [(topic, payload)]
+        for t, p in held:
+            self.client.publish(t, p, qos=1)
+            if self.duplicate_acks:
+                self.client.publish(t, p, qos=1)
+
+    def flush(self) -> None:
+        with self.lock:
+            held, self._held = self._held, []
+        for t, p in held:
+            self.client.publish(t, p, qos=1)
+
+    def seqs(self, device: str) -> list[int]:
+        with self.lock:
+            return list(self.committed.get(device, []))
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def paho_client_for(broker, user: str) -> mqtt.Client:
+    return broker.client(user)
