@@ -162,8 +162,14 @@ class AckResponder:
         self._held: list[tuple[str, bytes]] = []
         self.client = broker.client("hq", client_id=f"hq-{group}-{random.randrange(1 << 30)}")
         self.client.on_message = self._on_message
+        self.group = group
+        self.client.on_connect = self._on_connect
         self.client.subscribe(hq_subscription("events", group), qos=1)
         time.sleep(0.2)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not reason_code.is_failure:  # after a broker restart: the subscription may be gone
+            client.subscribe(hq_subscription("events", self.group), qos=1)
 
     def _on_message(self, client, userdata, msg) -> None:
         topic = parse_topic(msg.topic)
