@@ -101,6 +101,17 @@ def backoff_delay(attempt: int, low: float, high: float, rand: Callable[[], floa
     return step / 2 + rand() * step / 2
 
 
+def consecutive_batches(txns: list[Txn], size: int) -> list[tuple[Txn, ...]]:
+    """Split seq-ordered txns into batches of at most `size` consecutive seqs (acks can leave holes)."""
+    out: list[list[Txn]] = []
+    for txn in txns:
+        if out and len(out[-1]) < size and out[-1][-1].seq + 1 == txn.seq:
+            out[-1].append(txn)
+        else:
+            out.append([txn])
+    return [tuple(b) for b in out]
+
+
 @dataclass
 class _Counters:
     rejected: Counter = field(default_factory=Counter)
@@ -346,8 +357,7 @@ class SyncClient:
             return False
         if self._sent_through < lowest:
             self._last_progress = now
-        for start in range(0, len(unsent), self._batch_size):
-            batch = tuple(unsent[start : start + self._batch_size])
+        for batch in consecutive_batches(unsent, self._batch_size):
             payload = m.encode(m.Events(self.settings.device_id, batch, self._now()))
             info = self._mqtt.publish(self.topics.events, payload, qos=1)
             if info.rc != 0:

@@ -1,30 +1,25 @@
-"""Helpers for the sync tests: a stand-in Store, real transactions, and a tiny HQ-ack responder.
+"""Helpers for the sync tests: the real store, real transactions, and a tiny HQ-ack responder.
 
-FileStore follows STORE_API.md (the outbox half) with durable files, so a "restarted kiosk"
-really reads its outbox back from disk; it goes when kiosk.store.Store is merged. AckResponder is
-the smallest HQ that keeps the protocol's promise (commit in per-device order, then ack); the
-real one is kiosk/hq on branch hq."""
+AckResponder is the smallest HQ that keeps the protocol's promise (commit in per-device order,
+then ack), so the kiosk side's faults can be tested on their own; tests/sync/test_end_to_end.py
+runs the real HQ receiver (kiosk/hq)."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import threading
 import time
-from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from kiosk.ledger.codec import state_from_dict, state_to_dict
 from kiosk.ledger.operations import Ledger
 from kiosk.ledger.pin import FAST_FOR_TESTS
-from kiosk.ledger.rules import Rules, parse_rules
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
-from kiosk.ledger.txn import Txn, txn_from_dict, txn_to_dict
+from kiosk.ledger.txn import Txn
+from kiosk.store.store import Store
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics, hq_subscription, parse_topic
 
@@ -52,96 +47,9 @@ def make_txns(device: str, n: int, members: int = 20) -> list[Txn]:
     return out
 
 
-class _Ledgerish:
-    def __init__(self, device: str, rules: Rules):
-        self.state = LedgerState()
-        self.rules = rules
-        self.device_id = device
-
-
-class FileStore:
-    """Durable outbox + acks + meta in a directory (STORE_API.md subset used by sync)."""
-
-    def __init__(self, data_dir: Path, device_id: str):
-        self.dir = Path(data_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.device_id = device_id
-        self.ledger = _Ledgerish(device_id, default_rules())
-        self._unacked: OrderedDict[int, Txn] = OrderedDict()
-        self._acked: set[int] = set()
-        self._meta: dict = {}
-        self.replaced: list[tuple[LedgerState, int]] = []
-        if (self.dir / "acks").exists():
-            for line in (self.dir / "acks").read_text().splitlines():
-                self._acked.add(int(line))
-        if (self.dir / "journal").exists():
-            for line in (self.dir / "journal").read_text().splitlines():
-                self._add(txn_from_dict(json.loads(line)))
-        if (self.dir / "meta.json").exists():
-            self._meta = json.loads((self.dir / "meta.json").read_text())
-        if "rules" in self._meta:
-            self.ledger.rules = parse_rules(self._meta["rules"], "meta")
-        self._journal = open(self.dir / "journal", "a")  # noqa: SIM115
-        self._acks = open(self.dir / "acks", "a")  # noqa: SIM115
-
-    def _add(self, txn: Txn) -> None:
-        self.ledger.state.last_seq[self.device_id] = txn.seq
-        if txn.seq not in self._acked:
-            self._unacked[txn.seq] = txn
-
-    def commit_many(self, txns: list[Txn]) -> None:
-        for txn in txns:
-            self._journal.write(json.dumps(txn_to_dict(txn)) + "\n")
-            self._add(txn)
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
-
-    def outbox(self, limit: int | None = None) -> list[Txn]:
-        out = []
-        for txn in self._unacked.values():
-            if limit is not None and len(out) >= limit:
-                break
-            out.append(txn)
-        return out
-
-    def outbox_depth(self) -> int:
-        return len(self._unacked)
-
-    def ack(self, txn_ids) -> int:
-        new = 0
-        for txn_id in txn_ids:
-            seq = int(txn_id.rsplit(":", 1)[1])
-            if seq in self._unacked:
-                del self._unacked[seq]
-                self._acked.add(seq)
-                self._acks.write(f"{seq}\n")
-                new += 1
-        if new:
-            self._acks.flush()
-            os.fsync(self._acks.fileno())
-        return new
-
-    def meta_get(self, key: str):
-        return self._meta.get(key)
-
-    def meta_put(self, key: str, value) -> None:
-        self._meta[key] = value
-        tmp = self.dir / "meta.json.tmp"
-        tmp.write_text(json.dumps(self._meta))
-        os.replace(tmp, self.dir / "meta.json")
-
-    def put_rules(self, doc: dict) -> Rules:
-        rules = parse_rules(doc, "hq")
-        self.meta_put("rules", doc)
-        self.ledger.rules = rules
-        return rules
-
-    def replace_state_from_hq(self, state: LedgerState, own_high_water: int) -> None:
-        self.replaced.append((state_from_dict(state_to_dict(state)), own_high_water))
-
-    def close(self) -> None:
-        self._journal.close()
-        self._acks.close()
+def open_store(data_dir: Path, device_id: str = "D1") -> Store:
+    """The kiosk's real store (kiosk.store), with fast PIN hashing for tests."""
+    return Store.open(Path(data_dir), device_id, pin_params=FAST_FOR_TESTS)
 
 
 class AckResponder:

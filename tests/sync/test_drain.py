@@ -8,7 +8,7 @@ import pytest
 
 from kiosk.sync import messages as m
 from kiosk.sync.client import SyncClient, SyncSettings
-from tests.sync.support import AckResponder, FileStore, make_txns
+from tests.sync.support import AckResponder, make_txns, open_store
 
 
 def settings_for(broker, device="D1", **kw) -> SyncSettings:
@@ -32,13 +32,13 @@ def settings_for(broker, device="D1", **kw) -> SyncSettings:
 
 @pytest.fixture
 def kiosk_store(tmp_path):
-    store = FileStore(tmp_path / "kiosk", "D1")
+    store = open_store(tmp_path / "kiosk")
     yield store
     store.close()
 
 
 def start_kiosk(store, broker, **kw) -> SyncClient:
-    client = SyncClient(store, settings_for(broker, data_dir=store.dir, **kw))
+    client = SyncClient(store, settings_for(broker, data_dir=store.data_dir, **kw))
     client.start()
     return client
 

@@ -15,7 +15,7 @@ import pytest
 
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics
-from tests.sync.support import AckResponder, FileStore, make_txns
+from tests.sync.support import AckResponder, make_txns, open_store
 from tests.sync.test_drain import assert_exactly_once_in_order, start_kiosk
 
 FULL = os.environ.get("KIOSK_FULL") == "1"
@@ -28,7 +28,7 @@ FULL = os.environ.get("KIOSK_FULL") == "1"
 )
 def test_broker_lost_mid_drain(mosquitto_factory, tmp_path, how, persistence):
     broker = mosquitto_factory(persistence=persistence, extra_config="autosave_interval 1" if persistence else "")
-    store = FileStore(tmp_path / "kiosk", "D1")
+    store = open_store(tmp_path / "kiosk")
     n = 3000
     store.commit_many(make_txns("D1", n))
     hq = AckResponder(broker)
@@ -51,7 +51,7 @@ def test_broker_lost_mid_drain(mosquitto_factory, tmp_path, how, persistence):
 
 
 def test_duplicate_dropped_and_out_of_order_acks(mosquitto, tmp_path):
-    store = FileStore(tmp_path / "kiosk", "D1")
+    store = open_store(tmp_path / "kiosk")
     store.commit_many(make_txns("D1", 600))
     hq = AckResponder(mosquitto, duplicate_acks=True, shuffle_acks=True, drop_first_acks=2)
     kiosk = start_kiosk(store, mosquitto, batch_size=25)
@@ -68,7 +68,7 @@ def test_duplicate_dropped_and_out_of_order_acks(mosquitto, tmp_path):
 
 
 def test_acks_in_any_order_forget_exactly_what_they_name(mosquitto, tmp_path):
-    store = FileStore(tmp_path / "kiosk", "D1")
+    store = open_store(tmp_path / "kiosk")
     store.commit_many(make_txns("D1", 30))
     kiosk = start_kiosk(store, mosquitto)
     hq = mosquitto.client("hq")
@@ -91,7 +91,7 @@ def test_acks_in_any_order_forget_exactly_what_they_name(mosquitto, tmp_path):
 
 def test_kiosk_killed_with_pending_outbox_carries_on(mosquitto, tmp_path):
     data = tmp_path / "kiosk"
-    store = FileStore(data, "D1")
+    store = open_store(data)
     n = 2000
     store.commit_many(make_txns("D1", n))
     store.close()
@@ -125,7 +125,7 @@ def test_kiosk_killed_with_pending_outbox_carries_on(mosquitto, tmp_path):
             break
     assert last is not None and last.state == "offline"
 
-    store = FileStore(data, "D1")  # the restarted kiosk reads its outbox back from disk
+    store = open_store(data)  # the restarted kiosk reads its outbox back from disk
     assert store.outbox_depth() <= n - done_before + 400  # acks up to the kill were kept
     kiosk = start_kiosk(store, mosquitto, batch_size=100)
     try:
@@ -138,7 +138,7 @@ def test_kiosk_killed_with_pending_outbox_carries_on(mosquitto, tmp_path):
 
 def test_hq_offline_for_10000_transactions_then_back(mosquitto, tmp_path):
     n = 10_000
-    store = FileStore(tmp_path / "kiosk", "D1")
+    store = open_store(tmp_path / "kiosk")
     kiosk = start_kiosk(store, mosquitto, batch_size=100)
     try:
         txns = make_txns("D1", n)
