@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from kiosk import __version__
 from kiosk.ledger.rules import Rules, RulesError
 from kiosk.ledger.txn import Txn, txn_id_for
+from kiosk.store.errors import StaleSnapshot
 from kiosk.sync import messages as m
 from kiosk.sync.admission import MAX_OUTBOX, MIN_FREE_BYTES, OK, Admission, check_admission
 from kiosk.sync.blocked import META_KEY as BLOCKED_KEY
@@ -469,7 +470,12 @@ class SyncClient:
         if msg.snapshot_id <= last:
             self._reject(topic, m.OUT_OF_DATE, "snapshot_id", f"{msg.snapshot_id} not after {last}")
             return
-        self.store.replace_state_from_hq(msg.state, msg.own_high_water)
+        try:
+            self.store.replace_state_from_hq(msg.state, msg.own_high_water)
+        except StaleSnapshot as exc:
+            self._reject(topic, m.OUT_OF_DATE, "own_high_water", str(exc))
+            self._publish_resync("snapshot", last, "snapshot misses transactions this kiosk no longer holds")
+            return
         self.store.meta_put(SNAPSHOT_KEY, msg.snapshot_id)
         log.info("account snapshot %s applied", msg.snapshot_id)
 
