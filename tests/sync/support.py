@@ -26,12 +26,12 @@ from kiosk.sync.topics import DeviceTopics, hq_subscription, parse_topic
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
 
-def make_txns(device: str, n: int, members: int = 20) -> list[Txn]:
+def make_txns(device: str, n: int, members: int = 20, first_uid: int = 0x04000000) -> list[Txn]:
     """n real transactions of one device: sign-ups, then top-ups spread over the members."""
     state = LedgerState()
     ledger = Ledger(state, default_rules(), device, pin_params=FAST_FOR_TESTS)
     out: list[Txn] = []
-    uids = [f"{0x04000000 + i:08X}" for i in range(members)]
+    uids = [f"{first_uid + i:08X}" for i in range(members)]
     now = T0
     for i, uid in enumerate(uids[: min(members, n)]):
         txn = ledger.sign_up(uid, 1, f"1380000{i:04d}", "246810", now)
