@@ -134,6 +134,7 @@ class SyncClient:
         self.counters = _Counters()
         self.last_error = ""
         self.last_ack_at: datetime | None = None
+        self.hq_applied_through = 0
         self._admission: Admission = OK
         self._outbox_depth = store.outbox_depth()  # cached by poll(): the network thread never reads the store
         self._rules_version = store.ledger.rules.version
@@ -391,10 +392,8 @@ class SyncClient:
                 self.counters.acked += new
                 self.last_ack_at = self._now()
                 self._last_progress = time.monotonic()
-        if ack.expect_seq and ack.expect_seq <= self._sent_through:
-            # HQ asks for a resend from expect_seq (it saw a gap and did not keep the later batch)
-            self._rewind(f"HQ expects seq {ack.expect_seq}")
-            self._sent_through = ack.expect_seq - 1
+        if ack.expect_seq:
+            self.hq_applied_through = ack.expect_seq - 1  # for diagnostics; resends are driven by the ack timeout
 
     # -- incoming
 
