@@ -66,28 +66,27 @@ def _dump(value: object) -> str:
 
 def store_events(db: Database, txns: Sequence[Txn], received_at: str | None = None) -> None:
     """Write the events durably, each (device, seq) once; a duplicate changes nothing."""
-    received_at = received_at or now_text()
-    rows = [
-        (
-            t.device_id,
-            t.seq,
-            str(t.kind),
-            t.member_id,
-            t.at.isoformat(),
-            json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False),
-            received_at,
-        )
-        for t in txns
-    ]
+    db.run(lambda db: store_rows(db, txns, received_at or now_text()))
 
-    def work(db: Database) -> None:
-        db.executemany(
-            "INSERT INTO events (device_id, seq, kind, member_id, at, body, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING",
-            rows,
-        )
 
-    db.run(work)
+def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> None:
+    """store_events inside the caller's transaction."""
+    db.executemany(
+        "INSERT INTO events (device_id, seq, kind, member_id, at, body, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING",
+        [
+            (
+                t.device_id,
+                t.seq,
+                str(t.kind),
+                t.member_id,
+                t.at.isoformat(),
+                json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False),
+                received_at,
+            )
+            for t in txns
+        ],
+    )
 
 
 # -- step 2: apply ---------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import pytest
 
 from kiosk.hq.db import open_database
 from kiosk.hq.schema import create_schema
-from tests.fixtures.postgres import postgres_dsn, postgres_server  # noqa: F401 - pytest fixtures
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
