@@ -91,7 +91,7 @@ class Database:
         self.conn.close()
 
     def _sql(self, sql: str) -> str:
-        return sql if self.dialect == "sqlite" else _QMARK.sub("%s", sql)
+        return sql if self.dialect == "sqlite" else _QMARK.sub("%s", sql.replace("%", "%%"))
 
 
 _QMARK = re.compile(r"\?")

@@ -275,9 +275,9 @@ def devices_with_pending(db: Database) -> list[str]:
 
 def load_state(db: Database) -> LedgerState:
     """HQ's whole ledger as a LedgerState (for account snapshots and for checks)."""
-    members = {m: decode(Member, json.loads(b)) for m, b in db.all("SELECT member_id, body FROM members")}
-    cards = {u: decode(Card, json.loads(b)) for u, b in db.all("SELECT uid, body FROM cards")}
-    accounts = {m: decode(Account, json.loads(b)) for m, b in db.all("SELECT member_id, body FROM accounts")}
+    members = {m: decode(Member, json.loads(b)) for m, b in db.all("SELECT member_id, body FROM members ORDER BY member_id")}
+    cards = {u: decode(Card, json.loads(b)) for u, b in db.all("SELECT uid, body FROM cards ORDER BY uid")}
+    accounts = {m: decode(Account, json.loads(b)) for m, b in db.all("SELECT member_id, body FROM accounts ORDER BY member_id")}
     stock = {r: int(n) for r, n in db.all("SELECT reward_id, units FROM stock")}
     last_seq = {d: int(s) for d, s in db.all("SELECT device_id, applied_seq FROM progress") if s}
     return LedgerState(members, cards, accounts, stock, last_seq)

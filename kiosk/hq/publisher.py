@@ -162,7 +162,7 @@ class Publisher:
         log.info("published rules version %d on %s", rules.version, topic)
 
     def _snapshots(self) -> int:
-        wanted = self.db.all("SELECT key FROM settings WHERE key LIKE 'snapshot_due:%'")
+        wanted = self.db.all("SELECT key FROM settings WHERE key LIKE ?", ("snapshot_due:%",))
         count = 0
         for (key,) in wanted:
             def take(db: Database, key: str = key) -> bool:
