@@ -58,7 +58,33 @@ def now_text() -> str:
 
 
 def _dump(value: object) -> str:
-    return json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False)
+    _ROWS.put(text, value)
+    return text
+
+
+class _RowCache:
+    """Decoded rows by their JSON text: a row this process wrote or read before, unchanged in
+    SQL since, is not decoded again (decoding is most of the cost of applying). Keyed by the
+    exact text, so a row another receiver changed is simply a miss."""
+
+    def __init__(self, limit: int = 50_000):
+        self.limit, self.rows = limit, {}
+
+    def get(self, cls: type, text: str):
+        found = self.rows.get(text)
+        if found is None or type(found) is not cls:
+            found = decode(cls, json.loads(text))
+            self.put(text, found)
+        return found
+
+    def put(self, text: str, value: object) -> None:
+        if len(self.rows) >= self.limit:
+            self.rows.clear()
+        self.rows[text] = value
+
+
+_ROWS = _RowCache()
 
 
 # -- step 1: store ---------------------------------------------------------------------------
@@ -71,6 +97,7 @@ def store_events(db: Database, txns: Sequence[Txn], received_at: str | None = No
 
 def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> None:
     """store_events inside the caller's transaction."""
+    note_devices(db, (t.device_id for t in txns))
     db.executemany(
         "INSERT INTO events (device_id, seq, kind, member_id, at, body, received_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING",
@@ -113,18 +140,18 @@ def load_rows(db: Database, member_ids: Iterable[str], uids: Iterable[str], phon
     lock = db.for_update()
     if uids_wanted:
         for uid, body in db.all(f"SELECT uid, body FROM cards WHERE uid IN {db.in_list(uids_wanted)}{lock}", uids_wanted):
-            cards[uid] = decode(Card, json.loads(body))
+            cards[uid] = _ROWS.get(Card, body)
     if members_wanted:
         marks = db.in_list(members_wanted)
         for mid, body in db.all(f"SELECT member_id, body FROM members WHERE member_id IN {marks} ORDER BY member_id{lock}", members_wanted):
-            members[mid] = decode(Member, json.loads(body))
+            members[mid] = _ROWS.get(Member, body)
         for mid, body in db.all(f"SELECT member_id, body FROM accounts WHERE member_id IN {marks} ORDER BY member_id{lock}", members_wanted):
-            accounts[mid] = decode(Account, json.loads(body))
+            accounts[mid] = _ROWS.get(Account, body)
         for uid, body in db.all(f"SELECT uid, body FROM cards WHERE member_id IN {marks} ORDER BY uid{lock}", members_wanted):
-            cards[uid] = decode(Card, json.loads(body))
+            cards[uid] = _ROWS.get(Card, body)
     if phone:
         for mid, body in db.all("SELECT member_id, body FROM members WHERE phone = ?", (phone,)):
-            members.setdefault(mid, decode(Member, json.loads(body)))
+            members.setdefault(mid, _ROWS.get(Member, body))
     stock = {rid: int(units) for rid, units in db.all("SELECT reward_id, units FROM stock")}
     state = LedgerState(dict(members), dict(cards), dict(accounts), dict(stock), {})
     return Loaded(state, members, cards, accounts, stock)
@@ -193,14 +220,19 @@ def write_back(db: Database, loaded: Loaded, at: str) -> bool:
     return bool(blocked_changes)
 
 
-def lock_progress(db: Database, device_id: str) -> int:
-    """The device's applied mark, its row locked until the transaction ends."""
-    db.execute(
-        "INSERT INTO progress (device_id, applied_seq) VALUES (?, 0) ON CONFLICT (device_id) DO NOTHING",
-        (device_id,),
-    )
-    row = db.one(f"SELECT applied_seq FROM progress WHERE device_id = ?{db.for_update()}", (device_id,))
-    return int(row[0])
+def lock_progress(db: Database, device_id: str, skip_locked: bool = False) -> int | None:
+    """The device's applied mark, its row locked until the transaction ends. With skip_locked
+    (PostgreSQL), None when another receiver holds it: that one applies what is stored."""
+    lock = db.for_update() + (" SKIP LOCKED" if skip_locked and db.for_update() else "")
+    sql = f"SELECT applied_seq FROM progress WHERE device_id = ?{lock}"
+    row = db.one(sql, (device_id,))
+    if row is None:
+        db.execute(
+            "INSERT INTO progress (device_id, applied_seq) VALUES (?, 0) ON CONFLICT (device_id) DO NOTHING",
+            (device_id,),
+        )
+        row = db.one(sql, (device_id,))
+    return None if row is None else int(row[0])
 
 
 def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, report: ApplyReport) -> None:
@@ -227,15 +259,21 @@ def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, 
         log.warning("conflict %s (%s, member %s): %s", c.txn_id, c.kind, c.member_id, c.detail)
 
 
-def apply_pending(db: Database, device_ids: Iterable[str], batch: int = APPLY_BATCH) -> ApplyReport:
-    """Apply every stored event that is next in line for these devices; leave gaps waiting."""
+def apply_pending(
+    db: Database, device_ids: Iterable[str], batch: int = APPLY_BATCH, wait: bool = True
+) -> ApplyReport:
+    """Apply every stored event that is next in line for these devices; leave gaps waiting.
+    wait=False: skip a device another receiver is applying (it re-reads before it lets go,
+    and the receivers' sweep catches the rare event committed just as it let go)."""
     report = ApplyReport()
     for device_id in sorted(set(device_ids)):
         while True:
             run_report = ApplyReport()
 
             def work(db: Database, device_id: str = device_id, run_report: ApplyReport = run_report) -> int:
-                applied = lock_progress(db, device_id)
+                applied = lock_progress(db, device_id, skip_locked=not wait)
+                if applied is None:
+                    return 0
                 rows = db.all(
                     "SELECT seq, body FROM events WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                     (device_id, applied, batch),
@@ -256,18 +294,27 @@ def apply_pending(db: Database, device_ids: Iterable[str], batch: int = APPLY_BA
             report.conflicts += run_report.conflicts
             report.waiting.update(run_report.waiting)
             report.blocked_changed |= run_report.blocked_changed
-            if done < batch:
+            if done == 0:  # nothing (more) next in line: events stored meanwhile were re-read
                 break
     return report
 
 
 def devices_with_pending(db: Database) -> list[str]:
-    """Devices with stored events above their applied mark (e.g. after a crash between steps)."""
+    """Devices whose next event is stored but not applied (a crash between the steps, or an
+    event committed just as another receiver finished). Cheap: one index probe per device."""
     rows = db.all(
-        "SELECT DISTINCT e.device_id FROM events e LEFT JOIN progress p ON p.device_id = e.device_id "
-        "WHERE e.seq > COALESCE(p.applied_seq, 0)"
+        "SELECT p.device_id FROM progress p JOIN events e ON e.device_id = p.device_id AND e.seq = p.applied_seq + 1"
     )
     return [r[0] for r in rows]
+
+
+def note_devices(db: Database, device_ids: Iterable[str]) -> None:
+    """Give each device a progress row when its first events are stored (caller's transaction),
+    so devices_with_pending sees it."""
+    db.executemany(
+        "INSERT INTO progress (device_id, applied_seq) VALUES (?, 0) ON CONFLICT (device_id) DO NOTHING",
+        [(d,) for d in sorted(set(device_ids))],
+    )
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ class Receiver:
         client_id: str | None = None,
         batch_max: int = 64,
         publish_every_s: float = 1.0,
-        sweep_every_s: float = 10.0,
+        sweep_every_s: float = 1.0,
     ):
         self.db_url, self.broker, self.group = db_url, broker, group
         self.client_id = client_id
@@ -143,7 +143,7 @@ class Receiver:
                 now = time.monotonic()
                 if now >= next_sweep:
                     next_sweep = now + self.sweep_every_s
-                    self.stats.applied += apply_pending(self.db, devices_with_pending(self.db)).applied
+                    self.stats.applied += apply_pending(self.db, devices_with_pending(self.db), wait=False).applied
                 if now >= next_publish:
                     next_publish = now + self.publish_every_s
                     publisher.publish_pending()
@@ -182,7 +182,7 @@ class Receiver:
         self.stats.events += sum(len(e.txns) for _, e in kept)
 
         devices = {e.device for _, e in kept}
-        report = apply_pending(self.db, devices)
+        report = apply_pending(self.db, devices, wait=False)
         self.stats.applied += report.applied
         self.stats.conflicts += len(report.conflicts)
         self._send_acks(kept)
