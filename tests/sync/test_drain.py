@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 
 from kiosk.sync import messages as m
 from kiosk.sync.client import SyncClient, SyncSettings
+from kiosk.sync.topics import DeviceTopics
 from tests.sync.support import AckResponder, make_txns, open_store
 
 
@@ -91,5 +93,37 @@ def test_tls_with_client_certificate_drains(mosquitto_factory, kiosk_store):
     try:
         assert kiosk.wait_until(lambda: kiosk_store.outbox_depth() == 0, 20)
         assert_exactly_once_in_order(hq, "D1", 30)
+    finally:
+        kiosk.stop()
+
+
+def test_persistent_session_keeps_acks_sent_while_the_kiosk_was_away(mosquitto, kiosk_store):
+    kiosk_store.commit_many(make_txns("D1", 5))
+    kiosk = start_kiosk(kiosk_store, mosquitto, ack_timeout_s=60)
+    assert kiosk.wait_until(lambda: kiosk.counters.published_batches >= 1, 10)
+    kiosk.stop()  # clean DISCONNECT: the broker keeps the session (expiry 7 days)
+    hq = mosquitto.client("hq")
+    ack = m.Ack("D1", ((1, 5),), datetime.now(UTC))
+    hq.publish(DeviceTopics("S1", "D1").ack, m.encode(ack), qos=1).wait_for_publish(5)
+    again = start_kiosk(kiosk_store, mosquitto, ack_timeout_s=60)  # no HQ listening: only the queued ack can help
+    try:
+        assert again.wait_until(lambda: kiosk_store.outbox_depth() == 0, 10)
+    finally:
+        again.stop()
+
+
+def test_heartbeat_republishes_status(mosquitto, kiosk_store):
+    import queue
+
+    seen: queue.Queue = queue.Queue()
+    hq = mosquitto.client("hq")
+    hq.on_message = lambda c, u, msg: seen.put(m.decode(msg.payload, "status"))
+    hq.subscribe(DeviceTopics("S1", "D1").status, qos=1)
+    kiosk = start_kiosk(kiosk_store, mosquitto, heartbeat_s=0.5)
+    try:
+        kiosk.wait_until(lambda: seen.qsize() >= 3, 5)
+        beats = [seen.get_nowait() for _ in range(seen.qsize())]
+        assert len(beats) >= 3 and all(b.state == "online" for b in beats)
+        assert beats[-1].at > beats[0].at
     finally:
         kiosk.stop()
