@@ -30,6 +30,10 @@ class MqttPayments:
         self._pending: dict[str, int] = {}  # payment_ref -> amount_fen asked
         self._results: dict[str, PaymentConfirmation] = {}
 
+    @property
+    def online(self) -> bool:
+        return self._sync.connected
+
     def request(self, payment_ref: str, amount_fen: int, method: str = "qr") -> None:
         """Ask for `amount_fen`; raises PaymentUnavailable when offline (nothing is queued)."""
         msg = PaymentRequest(self._sync.settings.device_id, payment_ref, amount_fen, method, datetime.now(UTC))
