@@ -341,10 +341,10 @@ class SyncClient:
         if self._new_session.is_set():
             self._new_session.clear()
             self._rewind("reconnected")
+            self._last_status = 0.0  # say "online" at once: the broker may have published the will
         window = self._batch_size * self.settings.window_batches
         pending = self.store.outbox(limit=window)
         if not pending:
-            self._sent_through = max(self._sent_through, 0)
             self._last_progress = now
             return False
         lowest = pending[0].seq
