@@ -127,3 +127,23 @@ def test_heartbeat_republishes_status(mosquitto, kiosk_store):
         assert beats[-1].at > beats[0].at
     finally:
         kiosk.stop()
+
+
+def test_online_status_is_back_at_once_after_a_broker_restart(mosquitto, kiosk_store):
+    import queue
+
+    kiosk = start_kiosk(kiosk_store, mosquitto, heartbeat_s=600)
+    try:
+        assert kiosk.wait_until(lambda: kiosk.connected and kiosk._last_status > 0, 10)
+        mosquitto.kill()  # no persistence: the retained status is gone with it
+        assert kiosk.wait_until(lambda: not kiosk.connected, 5)
+        mosquitto.start()
+        assert kiosk.wait_until(lambda: kiosk.connected, 10)
+        kiosk.wait_until(lambda: False, 1.5)
+        seen: queue.Queue = queue.Queue()
+        hq = mosquitto.client("hq")
+        hq.on_message = lambda c, u, msg: seen.put(m.decode(msg.payload, "status"))
+        hq.subscribe(DeviceTopics("S1", "D1").status, qos=1)
+        assert seen.get(timeout=5).state == "online"
+    finally:
+        kiosk.stop()
