@@ -71,3 +71,22 @@ def test_blocked_cards_from_damaged_meta_start_empty():
     for junk in (None, [], {"version": "3", "uids": []}, {"version": 2, "uids": [1]}, {"version": True, "uids": []}):
         assert BlockedCards.from_json(junk).version == 0
     assert BlockedCards.from_json({"version": 2, "uids": ["04AAAA01"]}).is_blocked("04AAAA01")
+
+
+def test_settings_from_the_kiosk_configuration(tmp_path):
+    from pathlib import Path
+
+    from kiosk.config import parse_config
+    from kiosk.sync.client import SyncSettings
+
+    config = parse_config(
+        {
+            "device": {"id": "D7", "store": "S3", "data_dir": str(tmp_path)},
+            "hq": {"host": "mqtt.example", "port": 8883, "tls_ca": "/etc/kiosk/ca.pem",
+                   "tls_cert": "/etc/kiosk/D7.pem", "tls_key": "/etc/kiosk/D7.key", "keepalive_s": 20},
+        }
+    )
+    s = SyncSettings.from_config(config, batch_size=50)
+    assert (s.store_id, s.device_id, s.host, s.port, s.keepalive_s, s.batch_size) == ("S3", "D7", "mqtt.example", 8883, 20, 50)
+    assert (s.tls_ca, s.tls_cert, s.tls_key) == (Path("/etc/kiosk/ca.pem"), Path("/etc/kiosk/D7.pem"), Path("/etc/kiosk/D7.key"))
+    assert s.data_dir == tmp_path
