@@ -143,7 +143,9 @@ class SyncClient:
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._new_session = threading.Event()  # set on each CONNACK; poll() rewinds the drain
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # wakes every wait; the network thread returns
+        self._closing = threading.Event()  # stop() has begun: do not reconnect
+        self._stop_worker = threading.Event()
         self._net_thread: threading.Thread | None = None
         self._worker: threading.Thread | None = None
         self._sent_through = 0  # highest seq published since the last rewind
@@ -182,6 +184,8 @@ class SyncClient:
     def start(self) -> None:
         """Start the network thread (connects, and reconnects with backoff)."""
         self._stopping.clear()
+        self._closing.clear()
+        self._stop_worker.clear()
         self._net_thread = threading.Thread(target=self._network_loop, name="kiosk-sync-net", daemon=True)
         self._net_thread.start()
 
@@ -191,7 +195,7 @@ class SyncClient:
             self.start()
 
         def work() -> None:
-            while not self._stopping.is_set():
+            while not self._stop_worker.is_set():
                 try:
                     busy = self.poll()
                 except Exception as exc:  # keep syncing; the error is reported in the status
@@ -199,14 +203,15 @@ class SyncClient:
                     self.last_error = f"poll: {type(exc).__name__}: {exc}"[:200]
                     busy = False
                 if not busy:
-                    self._stopping.wait(interval_s)
+                    self._stop_worker.wait(interval_s)
 
         self._worker = threading.Thread(target=work, name="kiosk-sync-worker", daemon=True)
         self._worker.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Say offline (retained) and disconnect cleanly."""
-        self._stopping.set()
+        """Say offline (retained) and disconnect cleanly, while the network thread still runs."""
+        self._closing.set()
+        self._stop_worker.set()
         if self._worker:
             self._worker.join(timeout)
         if self._connected.is_set():
@@ -216,6 +221,7 @@ class SyncClient:
             except (RuntimeError, ValueError, OSError) as exc:
                 log.warning("could not publish offline status: %s", exc)
             self._mqtt.disconnect()
+        self._stopping.set()
         if self._net_thread:
             self._net_thread.join(timeout)
         self._net_thread = self._worker = None
@@ -231,7 +237,7 @@ class SyncClient:
 
         s = self.settings
         attempt = 0
-        while not self._stopping.is_set():
+        while not (self._stopping.is_set() or self._closing.is_set()):
             try:
                 self._mqtt.will_set(self.topics.status, m.encode(self._status("offline")), qos=1, retain=True)
                 props = Properties(PacketTypes.CONNECT)
@@ -250,11 +256,7 @@ class SyncClient:
                     attempt = 0
             self._connected.clear()
             self._subscribed.clear()
-            if self._stopping.is_set():
-                # let a clean DISCONNECT (sent by stop()) go out
-                for _ in range(20):
-                    if self._mqtt.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
-                        break
+            if self._closing.is_set() or self._stopping.is_set():
                 return
             self._stopping.wait(backoff_delay(attempt, s.backoff_min_s, s.backoff_max_s))
             attempt += 1
