@@ -28,6 +28,8 @@ from kiosk.sync import messages as m
 from kiosk.sync.admission import MAX_OUTBOX, MIN_FREE_BYTES, OK, Admission, check_admission
 from kiosk.sync.blocked import META_KEY as BLOCKED_KEY
 from kiosk.sync.blocked import BlockedCards
+from kiosk.sync.incidents import META_KEY as INCIDENTS_KEY
+from kiosk.sync.incidents import read_incidents
 from kiosk.sync.payments import MqttPayments
 from kiosk.sync.topics import DeviceTopics, TopicError, parse_topic
 
@@ -76,6 +78,7 @@ class SyncSettings:
     min_free_bytes: int = MIN_FREE_BYTES
     max_outbox: int = MAX_OUTBOX
     software: str = __version__
+    incidents_file: Path | None = None  # default: data_dir/incidents.jsonl (the session's IncidentLog)
 
     @classmethod
     def from_config(cls, config, **overrides) -> SyncSettings:
@@ -153,6 +156,10 @@ class SyncClient:
         self._last_status = 0.0
         self._status_due = True
         self._sub_mid: int | None = None
+        self._incidents_path = settings.incidents_file or Path(settings.data_dir) / "incidents.jsonl"
+        self._incidents_inflight = 0  # next_offset of the incidents message awaiting HQ's ack (0: none)
+        self._incidents_sent = 0.0
+        self._incidents_checked = 0.0
         self._heartbeat_s = settings.heartbeat_s
         self._batch_size = settings.batch_size
         self._ack_timeout_s = settings.ack_timeout_s
@@ -309,6 +316,7 @@ class SyncClient:
             self._check_admission()
             if self._connected.is_set() and self._subscribed.is_set():
                 busy = self._drain() or busy
+                self._drain_incidents()
                 self._heartbeat()
             return busy
 
@@ -343,6 +351,7 @@ class SyncClient:
         if self._new_session.is_set():
             self._new_session.clear()
             self._rewind("reconnected")
+            self._incidents_inflight = 0
             self._last_status = 0.0  # say "online" at once: the broker may have published the will
         window = self._batch_size * self.settings.window_batches
         pending = self.store.outbox(limit=window)
@@ -370,6 +379,42 @@ class SyncClient:
             self._sent_through = batch[-1].seq
             self.counters.published_batches += 1
         return False
+
+    def _drain_incidents(self) -> None:
+        """One incidents message in flight at a time; resent after the ack timeout."""
+        now = time.monotonic()
+        if self._incidents_inflight and now - self._incidents_sent < self._ack_timeout_s:
+            return
+        if not self._incidents_inflight and now - self._incidents_checked < 1.0:
+            return
+        self._incidents_checked = now
+        through = self.store.meta_get(INCIDENTS_KEY) or 0
+        batch = read_incidents(self._incidents_path, through)
+        if batch.skipped:
+            self.counters.rejected["bad_incident"] += batch.skipped
+        if not batch.items:
+            if batch.next_offset > through:  # only unreadable lines: nothing for HQ, move past them
+                self.store.meta_put(INCIDENTS_KEY, batch.next_offset)
+            self._incidents_inflight = 0
+            return
+        msg = m.Incidents(self.settings.device_id, batch.items, batch.next_offset, self._now())
+        if self._mqtt.publish(self.topics.topic("incidents"), m.encode(msg), qos=1).rc == 0:
+            self._incidents_inflight, self._incidents_sent = batch.next_offset, now
+
+    def _handle_incidents_ack(self, ack: m.IncidentsAck, topic: str) -> None:
+        through = self.store.meta_get(INCIDENTS_KEY) or 0
+        try:
+            size = self._incidents_path.stat().st_size
+        except OSError:
+            size = 0
+        if ack.device != self.settings.device_id or ack.through > size:
+            self._reject(topic, m.OUT_OF_DATE, "through", f"{ack.through} is beyond the incident log ({size} bytes)")
+            return
+        if ack.through > through:
+            self.store.meta_put(INCIDENTS_KEY, ack.through)
+        if ack.through >= self._incidents_inflight:
+            self._incidents_inflight = 0
+            self._incidents_checked = 0.0  # send the next ones at once
 
     def _rewind(self, why: str) -> None:
         if self._sent_through:
@@ -439,6 +484,8 @@ class SyncClient:
             self._handle_snapshot(msg, topic)
         elif isinstance(msg, m.ConfigUpdate):
             self._handle_config(msg, topic)
+        elif isinstance(msg, m.IncidentsAck):
+            self._handle_incidents_ack(msg, topic)
         else:
             self._reject(topic, m.WRONG_TOPIC, "type", f"{msg.TYPE} is not for a kiosk")
 
