@@ -39,6 +39,7 @@ CONFIG_KEY = "sync.config"
 SNAPSHOT_KEY = "sync.snapshot_id"
 SESSION_EXPIRY_S = 7 * 24 * 3600
 INCOMING_QUEUE = 10_000
+LOG_REJECTS_PER_MINUTE = 20
 
 
 class SyncStore(Protocol):
@@ -135,6 +136,8 @@ class SyncClient:
         self.blocked = BlockedCards.from_json(store.meta_get(BLOCKED_KEY))
         self.payments = MqttPayments(self)
         self.counters = _Counters()
+        self._counter_lock = threading.Lock()  # rejections are counted on both threads
+        self._reject_window, self._logged, self._unlogged = 0.0, 0, 0
         self.last_error = ""
         self.last_ack_at: datetime | None = None
         self.hq_applied_through = 0
@@ -291,14 +294,38 @@ class SyncClient:
             self._note_error(f"disconnected: {reason_code}")
 
     def _on_message(self, client, userdata, msg) -> None:
-        """Network thread: payment confirmations go straight to the payment port; the rest is queued."""
-        if msg.topic == self.topics.topic("payment"):
-            self._handle_payment(msg.topic, msg.payload)
+        """Network thread: check and decode here (a big snapshot never stalls the screen's thread);
+        payment confirmations go straight to the payment port; the rest waits for poll()."""
+        decoded = self._decode(msg.topic, msg.payload)
+        if decoded is None:
+            return
+        if isinstance(decoded, m.PaymentConfirmation):
+            problem = self.payments.deliver(decoded)
+            if problem:
+                self._reject(msg.topic, m.OUT_OF_DATE, "payment_ref", problem)
             return
         try:
-            self._incoming.put_nowait((msg.topic, bytes(msg.payload)))
+            self._incoming.put_nowait((msg.topic, decoded))
         except queue.Full:
             self._reject(msg.topic, "overload", "-", "incoming queue full")
+
+    def _decode(self, topic: str, payload: bytes) -> m.Message | None:
+        try:
+            parsed = parse_topic(topic)
+        except TopicError as exc:
+            self._reject(topic, m.WRONG_TOPIC, "topic", exc.problem)
+            return None
+        if parsed.up or (parsed.scope == "device" and parsed.device != self.settings.device_id):
+            self._reject(topic, m.WRONG_TOPIC, "topic", "not a topic of this kiosk")
+            return None
+        if parsed.scope == "store" and parsed.store != self.settings.store_id:
+            self._reject(topic, m.WRONG_TOPIC, "topic", "another store's topic")
+            return None
+        try:
+            return m.decode(bytes(payload), parsed.message_type)
+        except m.MessageError as exc:
+            self._reject(topic, exc.reason, exc.field, exc.problem)
+            return None
 
     def _note_error(self, text: str) -> None:
         if text != self.last_error:
@@ -391,7 +418,8 @@ class SyncClient:
         through = self.store.meta_get(INCIDENTS_KEY) or 0
         batch = read_incidents(self._incidents_path, through)
         if batch.skipped:
-            self.counters.rejected["bad_incident"] += batch.skipped
+            with self._counter_lock:
+                self.counters.rejected["bad_incident"] += batch.skipped
         if not batch.items:
             if batch.next_offset > through:  # only unreadable lines: nothing for HQ, move past them
                 self.store.meta_put(INCIDENTS_KEY, batch.next_offset)
@@ -455,23 +483,7 @@ class SyncClient:
             self._handle_one(topic, payload)
         return True
 
-    def _handle_one(self, topic: str, payload: bytes) -> None:
-        try:
-            parsed = parse_topic(topic)
-        except TopicError as exc:
-            self._reject(topic, m.WRONG_TOPIC, "topic", exc.problem)
-            return
-        if parsed.up or (parsed.scope == "device" and parsed.device != self.settings.device_id):
-            self._reject(topic, m.WRONG_TOPIC, "topic", "not a topic of this kiosk")
-            return
-        if parsed.scope == "store" and parsed.store != self.settings.store_id:
-            self._reject(topic, m.WRONG_TOPIC, "topic", "another store's topic")
-            return
-        try:
-            msg = m.decode(payload, parsed.message_type)
-        except m.MessageError as exc:
-            self._reject(topic, exc.reason, exc.field, exc.problem)
-            return
+    def _handle_one(self, topic: str, msg: m.Message) -> None:
         if isinstance(msg, m.Ack):
             self._handle_ack(msg, topic)
         elif isinstance(msg, m.RulesUpdate):
@@ -544,21 +556,23 @@ class SyncClient:
         self._batch_size = int(value.get("batch_size", self._batch_size))
         self._ack_timeout_s = float(value.get("ack_timeout_s", self._ack_timeout_s))
 
-    def _handle_payment(self, topic: str, payload: bytes) -> None:
-        try:
-            msg = m.decode(payload, "payment")
-        except m.MessageError as exc:
-            self._reject(topic, exc.reason, exc.field, exc.problem)
-            return
-        problem = self.payments.deliver(msg)
-        if problem:
-            self._reject(topic, m.OUT_OF_DATE, "payment_ref", problem)
-
     def _reject(self, topic: str, reason: str, field_name: str, problem: str) -> None:
-        self.counters.rejected[reason] += 1
+        """Count, remember for the status, and log (at most LOG_REJECTS_PER_MINUTE lines: a flood
+        of bad messages must not fill the SD card with logs)."""
+        with self._counter_lock:
+            self.counters.rejected[reason] += 1
+            now = time.monotonic()
+            if now - self._reject_window >= 60:
+                if self._unlogged:
+                    log.warning("%d more rejected messages were not logged", self._unlogged)
+                self._reject_window, self._logged, self._unlogged = now, 0, 0
+            quiet = self._logged >= LOG_REJECTS_PER_MINUTE
+            self._logged += 0 if quiet else 1
+            self._unlogged += 1 if quiet else 0
         self.last_error = f"rejected {topic.rsplit('/', 1)[-1]}: {field_name}: {problem}"[:200]
         self._status_due = True
-        log.warning("rejected message on %s: %s (%s: %s)", topic[:120], reason, field_name, problem[:200])
+        if not quiet:
+            log.warning("rejected message on %s: %s (%s: %s)", topic[:120], reason, field_name, problem[:200])
 
     # -- outgoing besides events
 
@@ -572,6 +586,8 @@ class SyncClient:
         return self._mqtt.publish(self.topics.payment_request, m.encode(msg), qos=1).rc == 0
 
     def _status(self, state: str) -> m.Status:
+        with self._counter_lock:
+            rejected = dict(self.counters.rejected)
         return m.Status(
             device=self.settings.device_id,
             store=self.settings.store_id,
@@ -581,7 +597,7 @@ class SyncClient:
             at=self._now(),
             last_error=self.last_error,
             money_paused=self._admission.code,
-            rejected=dict(self.counters.rejected),
+            rejected=rejected,
             rules_version=self._rules_version,
             blocked_version=self.blocked.version,
             last_ack_at=self.last_ack_at,

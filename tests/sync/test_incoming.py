@@ -193,3 +193,14 @@ def test_bad_messages_are_rejected_counted_and_change_nothing(kiosk_env, topic, 
     assert kiosk.counters.rejected == {reason: 1}
     assert ([t.txn_id for t in store.outbox()], store.ledger.rules.version, kiosk.blocked.version) == before
     assert kiosk.status().rejected == {reason: 1}
+
+
+def test_a_flood_of_bad_messages_is_counted_but_not_all_logged(kiosk_env, caplog):
+    kiosk, store, hq = kiosk_env
+    caplog.set_level("WARNING", logger="kiosk.sync")
+    for _ in range(60):
+        hq.publish(OWN.ack, b"not json", qos=1)
+    assert kiosk.wait_until(lambda: rejected(kiosk) == 60, 10)
+    lines = [r for r in caplog.records if "rejected message" in r.getMessage()]
+    assert len(lines) == 20
+    assert kiosk.status().rejected == {"not_json": 60}
