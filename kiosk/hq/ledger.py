@@ -260,11 +260,17 @@ def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, 
 
 
 def apply_pending(
-    db: Database, device_ids: Iterable[str], batch: int = APPLY_BATCH, wait: bool = True
+    db: Database,
+    device_ids: Iterable[str],
+    batch: int = APPLY_BATCH,
+    wait: bool = True,
+    known: dict[tuple[str, int], Txn] | None = None,
 ) -> ApplyReport:
     """Apply every stored event that is next in line for these devices; leave gaps waiting.
     wait=False: skip a device another receiver is applying (it re-reads before it lets go,
-    and the receivers' sweep catches the rare event committed just as it let go)."""
+    and the receivers' sweep catches the rare event committed just as it let go).
+    `known`: txns the caller just stored and already checked, to skip decoding them again."""
+    known = known or {}
     report = ApplyReport()
     for device_id in sorted(set(device_ids)):
         while True:
@@ -282,7 +288,8 @@ def apply_pending(
                 for seq, body in rows:
                     if seq != applied + len(txns) + 1:
                         break
-                    txns.append(txn_from_dict(json.loads(body)))
+                    txn = known.get((device_id, seq))
+                    txns.append(txn if txn is not None else txn_from_dict(json.loads(body)))
                 if len(txns) < len(rows):
                     run_report.waiting[device_id] = len(rows) - len(txns)
                 if txns:

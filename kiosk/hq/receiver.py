@@ -182,7 +182,8 @@ class Receiver:
         self.stats.events += sum(len(e.txns) for _, e in kept)
 
         devices = {e.device for _, e in kept}
-        report = apply_pending(self.db, devices, wait=False)
+        known = {(t.device_id, t.seq): t for _, e in kept for t in e.txns}
+        report = apply_pending(self.db, devices, wait=False, known=known)
         self.stats.applied += report.applied
         self.stats.conflicts += len(report.conflicts)
         self._send_acks(kept)
