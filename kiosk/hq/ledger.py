@@ -157,57 +157,54 @@ def load_rows(db: Database, member_ids: Iterable[str], uids: Iterable[str], phon
     return Loaded(state, members, cards, accounts, stock)
 
 
+_WRITES = {
+    "member+": "INSERT INTO members (member_id, phone, status, body) VALUES (?, ?, ?, ?)",
+    "member": "UPDATE members SET phone = ?, status = ?, body = ? WHERE member_id = ?",
+    "account+": "INSERT INTO accounts (member_id, balance_fen, points, body) VALUES (?, ?, ?, ?)",
+    "account": "UPDATE accounts SET balance_fen = ?, points = ?, body = ? WHERE member_id = ?",
+    "card+": "INSERT INTO cards (uid, member_id, status, body) VALUES (?, ?, ?, ?)",
+    "card": "UPDATE cards SET member_id = ?, status = ?, body = ? WHERE uid = ?",
+    "stock+": "INSERT INTO stock (reward_id, units) VALUES (?, ?)",
+    "stock": "UPDATE stock SET units = ? WHERE reward_id = ?",
+}
+
+
 def write_back(db: Database, loaded: Loaded, at: str) -> bool:
     """Write the rows `loaded.state` changed: UPDATE what was loaded, INSERT what is new (so a
     row another receiver created meanwhile makes this transaction fail and retry, never
     overwrite). Returns True when the blocked-card list changed."""
     s = loaded.state
+    rows: dict[str, list[tuple]] = {name: [] for name in _WRITES}
     for mid, member in s.members.items():
         old = loaded.members.get(mid)
         if old is None:
-            db.execute(
-                "INSERT INTO members (member_id, phone, status, body) VALUES (?, ?, ?, ?)",
-                (mid, member.phone, str(member.status), _dump(member)),
-            )
+            rows["member+"].append((mid, member.phone, str(member.status), _dump(member)))
         elif old is not member:
-            db.execute(
-                "UPDATE members SET phone = ?, status = ?, body = ? WHERE member_id = ?",
-                (member.phone, str(member.status), _dump(member), mid),
-            )
+            rows["member"].append((member.phone, str(member.status), _dump(member), mid))
     for mid, account in s.accounts.items():
         old = loaded.accounts.get(mid)
         if old is None:
-            db.execute(
-                "INSERT INTO accounts (member_id, balance_fen, points, body) VALUES (?, ?, ?, ?)",
-                (mid, account.balance_fen, account.points, _dump(account)),
-            )
+            rows["account+"].append((mid, account.balance_fen, account.points, _dump(account)))
         elif old is not account:
-            db.execute(
-                "UPDATE accounts SET balance_fen = ?, points = ?, body = ? WHERE member_id = ?",
-                (account.balance_fen, account.points, _dump(account), mid),
-            )
+            rows["account"].append((account.balance_fen, account.points, _dump(account), mid))
     blocked_changes: list[tuple[str, int]] = []
     for uid, card in s.cards.items():
         old = loaded.cards.get(uid)
         if old is None:
-            db.execute(
-                "INSERT INTO cards (uid, member_id, status, body) VALUES (?, ?, ?, ?)",
-                (uid, card.member_id, str(card.status), _dump(card)),
-            )
+            rows["card+"].append((uid, card.member_id, str(card.status), _dump(card)))
         elif old is not card:
-            db.execute(
-                "UPDATE cards SET member_id = ?, status = ?, body = ? WHERE uid = ?",
-                (card.member_id, str(card.status), _dump(card), uid),
-            )
+            rows["card"].append((card.member_id, str(card.status), _dump(card), uid))
         was_active = old is None or old.status is CardStatus.ACTIVE
         is_active = card.status is CardStatus.ACTIVE
         if was_active != is_active:
             blocked_changes.append((uid, 0 if is_active else 1))
     for rid, units in s.stock.items():
         if rid not in loaded.stock:
-            db.execute("INSERT INTO stock (reward_id, units) VALUES (?, ?)", (rid, units))
+            rows["stock+"].append((rid, units))
         elif loaded.stock[rid] != units:
-            db.execute("UPDATE stock SET units = ? WHERE reward_id = ?", (units, rid))
+            rows["stock"].append((units, rid))
+    for name, sql in _WRITES.items():
+        db.executemany(sql, rows[name])  # one round trip per kind on PostgreSQL (pipelined)
     if blocked_changes:
         row = db.one("SELECT MAX(version) FROM blocked_changes")
         version = int(row[0] or 0) if row else 0
