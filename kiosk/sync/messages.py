@@ -133,10 +133,10 @@ class PaymentRequest:
 
 @dataclass(frozen=True)
 class Ack:
-    """HQ -> kiosk: HQ has committed these sequences of this device (inclusive ranges).
+    """HQ -> kiosk: HQ has durably committed these sequences of this device (inclusive ranges).
 
-    `expect_seq`, when given, is the lowest sequence HQ has NOT committed: a kiosk that has
-    sent past it without an ack resends from there."""
+    `expect_seq`, when given, is HQ's applied high water + 1 (informational: HQ may hold later
+    seqs committed but not yet applied); resends are driven by the kiosk's ack timeout."""
 
     device: str
     ranges: tuple[tuple[int, int], ...]
