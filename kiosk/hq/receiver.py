@@ -27,6 +27,7 @@ from kiosk.hq import devices as dev
 from kiosk.hq.broker import BrokerSettings, connect
 from kiosk.hq.db import Database, open_database
 from kiosk.hq.ledger import apply_pending, devices_with_pending, now_text, store_rows
+from kiosk.hq.payments import PaymentBridge, Provider, no_provider
 from kiosk.hq.publisher import Publisher
 from kiosk.hq.schema import create_schema
 from kiosk.sync import messages as m
@@ -53,6 +54,7 @@ class _Batch:
     events: list[tuple[str, m.Events]] = field(default_factory=list)  # (store, events)
     statuses: list[tuple[str, m.Status]] = field(default_factory=list)
     resyncs: list[tuple[str, m.Resync]] = field(default_factory=list)
+    payments: list[tuple[str, m.PaymentRequest]] = field(default_factory=list)
 
 
 class Receiver:
@@ -67,7 +69,9 @@ class Receiver:
         batch_max: int = 64,
         publish_every_s: float = 1.0,
         sweep_every_s: float = 1.0,
+        payment_provider: Provider = no_provider,
     ):
+        self.payment_provider = payment_provider
         self.db_url, self.broker, self.group = db_url, broker, group
         self.client_id = client_id
         self.batch_max = batch_max
@@ -113,7 +117,12 @@ class Receiver:
 
     def _subscribe(self, client) -> None:
         client.subscribe(
-            [(hq_subscription("events", self.group), 1), (hq_subscription("resync", self.group), 1), (STATUS_TOPIC, 1)]
+            [
+                (hq_subscription("events", self.group), 1),
+                (hq_subscription("resync", self.group), 1),
+                (hq_subscription("payment_request", self.group), 1),
+                (STATUS_TOPIC, 1),
+            ]
         )
         self.ready.set()
         log.info("receiver %s subscribed (group %s)", self.client_id or "", self.group)
@@ -122,6 +131,7 @@ class Receiver:
 
     def _work(self) -> None:
         publisher = Publisher(self.db, self.client)
+        self.bridge = PaymentBridge(self.db, self.client, self.payment_provider)
         try:
             publisher.publish_all_retained()
         except Exception:  # noqa: BLE001 - the broker may be away; the loop retries
@@ -189,6 +199,8 @@ class Receiver:
         self._send_acks(kept)
         for store, resync in parsed.resyncs:
             publisher.answer_resync(store, resync.device, resync.what)
+        for store, request in parsed.payments:
+            self.bridge.handle(store, request)
         if report.blocked_changed:
             publisher.publish_pending()
 
@@ -218,6 +230,8 @@ class Receiver:
                 out.statuses.append((topic.store, decoded))
             elif isinstance(decoded, m.Resync):
                 out.resyncs.append((topic.store, decoded))
+            elif isinstance(decoded, m.PaymentRequest):
+                out.payments.append((topic.store, decoded))
             else:
                 log.info("ignoring %s from %s (no HQ handler)", topic.message_type, topic.device)
         return out

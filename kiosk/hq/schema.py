@@ -9,6 +9,7 @@ conflicts   applied transactions whose "before" amounts did not match HQ's (offl
 blocked_changes   the versioned blocked-card list: one row per change; the full list at
             version V is every card not active
 devices     what each kiosk last said in its status message
+payments    each payment request's one decision (payment bridge)
 settings    small named values: the rules document, what was last published
 """
 
@@ -73,6 +74,15 @@ TABLES = [
         outbox_depth BIGINT NOT NULL,
         software TEXT NOT NULL,
         last_error TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS payments (
+        payment_ref TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        amount_fen BIGINT NOT NULL,
+        method TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        decided_at TEXT)""",
     """CREATE TABLE IF NOT EXISTS settings (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL)""",
