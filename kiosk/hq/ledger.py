@@ -13,6 +13,7 @@ construction; tests/hq/test_hq_ledger_equivalence.py checks it on generated hist
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -95,25 +96,50 @@ def store_events(db: Database, txns: Sequence[Txn], received_at: str | None = No
     db.run(lambda db: store_rows(db, txns, received_at or now_text()))
 
 
-def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> None:
-    """store_events inside the caller's transaction."""
+def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> int:
+    """store_events inside the caller's transaction. A (device, seq) already stored with OTHER
+    content (a kiosk restarted from an old backup reuses seqs) is kept in `divergent_events`
+    and reported, never silently dropped. Returns how many such events there were."""
     note_devices(db, (t.device_id for t in txns))
+    bodies = {(t.device_id, t.seq): json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False) for t in txns}
+    divergent = []
+    for device_id in sorted({t.device_id for t in txns}):
+        seqs = [seq for d, seq in bodies if d == device_id]
+        for seq, body in db.all(
+            "SELECT seq, body FROM events WHERE device_id = ? AND seq BETWEEN ? AND ?", (device_id, min(seqs), max(seqs))
+        ):
+            mine = bodies.get((device_id, int(seq)))
+            if mine is not None and mine != body:
+                divergent.append((device_id, int(seq), hashlib.sha256(mine.encode()).hexdigest(), mine, received_at))
     db.executemany(
         "INSERT INTO events (device_id, seq, kind, member_id, at, body, received_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING",
         [
-            (
-                t.device_id,
-                t.seq,
-                str(t.kind),
-                t.member_id,
-                t.at.isoformat(),
-                json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False),
-                received_at,
-            )
+            (t.device_id, t.seq, str(t.kind), t.member_id, t.at.isoformat(), bodies[(t.device_id, t.seq)], received_at)
             for t in txns
         ],
     )
+    db.executemany(
+        "INSERT INTO divergent_events (device_id, seq, digest, body, received_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (device_id, seq, digest) DO NOTHING",
+        divergent,
+    )
+    for device_id, seq, *_ in divergent:
+        log.error("event %s:%d arrived again with different content: kept aside, see `kiosk hq conflicts`", device_id, seq)
+    return len(divergent)
+
+
+@dataclass(frozen=True)
+class Divergent:
+    device_id: str
+    seq: int
+    body: str
+    received_at: str
+
+
+def list_divergent(db: Database) -> list[Divergent]:
+    rows = db.all("SELECT device_id, seq, body, received_at FROM divergent_events ORDER BY received_at, device_id, seq")
+    return [Divergent(r[0], int(r[1]), r[2], r[3]) for r in rows]
 
 
 # -- step 2: apply ---------------------------------------------------------------------------

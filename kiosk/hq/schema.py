@@ -1,6 +1,8 @@
 """HQ's tables, in the SQL SQLite and PostgreSQL share.
 
 events      every transaction a kiosk sent, stored once (key: device, seq) the moment it arrives
+divergent_events   a (device, seq) that arrived again with other content (a kiosk
+            restored from an old backup reuses seqs): kept aside and reported
 progress    per device, the highest seq applied to the ledger; events above it wait (gaps)
 members, cards, accounts, stock   the authoritative ledger (LedgerState, one row per value,
             the value as JSON beside the columns HQ queries by)
@@ -29,6 +31,13 @@ TABLES = [
         body TEXT NOT NULL,
         received_at TEXT NOT NULL,
         PRIMARY KEY (device_id, seq))""",
+    """CREATE TABLE IF NOT EXISTS divergent_events (
+        device_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        digest TEXT NOT NULL,
+        body TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, seq, digest))""",
     """CREATE TABLE IF NOT EXISTS progress (
         device_id TEXT PRIMARY KEY,
         applied_seq BIGINT NOT NULL)""",
