@@ -132,6 +132,7 @@ class Receiver:
     def _work(self) -> None:
         publisher = Publisher(self.db, self.client)
         self.bridge = PaymentBridge(self.db, self.client, self.payment_provider)
+        self.publisher = publisher
         try:
             publisher.publish_all_retained()
         except Exception:  # noqa: BLE001 - the broker may be away; the loop retries
@@ -161,6 +162,28 @@ class Receiver:
                 self.error = exc
                 log.exception("receiver batch failed; the kiosks will resend")
                 time.sleep(1.0)
+                publisher = self._reconnect_if_lost(publisher)
+
+    def _reconnect_if_lost(self, publisher: Publisher) -> Publisher:
+        """After a failure: if the database connection is gone (server restarted, network),
+        open a new one; the unacknowledged messages come back as the kiosks resend."""
+        try:
+            self.db.one("SELECT 1")
+            return publisher
+        except Exception:  # noqa: BLE001 - any failure here means the connection is unusable
+            pass
+        try:
+            self.db.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+            pass
+        try:
+            self.db = open_database(self.db_url)
+        except Exception as exc:  # noqa: BLE001 - try again after the next failure
+            log.warning("database still unreachable: %s", exc)
+            return publisher
+        log.info("database connection re-opened")
+        self.bridge = PaymentBridge(self.db, self.client, self.payment_provider)
+        return Publisher(self.db, self.client)
 
     def _handle(self, batch: list, publisher: Publisher) -> None:
         self.stats.messages += len(batch)
