@@ -52,7 +52,7 @@ class ReceiverStats:
 @dataclass
 class _Batch:
     events: list[tuple[str, m.Events]] = field(default_factory=list)  # (store, events)
-    statuses: list[tuple[str, m.Status]] = field(default_factory=list)
+    statuses: list[tuple[str, m.Status, bool]] = field(default_factory=list)  # (store, status, retained)
     resyncs: list[tuple[str, m.Resync]] = field(default_factory=list)
     payments: list[tuple[str, m.PaymentRequest]] = field(default_factory=list)
 
@@ -201,8 +201,11 @@ class Receiver:
                 store_rows(db, events.txns, received_at)
                 dev.touch(db, events.device, store, received_at)
                 kept.append((store, events))
-            for store, status in parsed.statuses:
-                at = min(status.at, datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+            for store, status, retained in parsed.statuses:
+                # Live: HQ's clock (a last will carries the time it was set, long before it fires).
+                # Retained, replayed at subscribe: the kiosk's own time, never in the future.
+                when = min(status.at, datetime.now(UTC)) if retained else datetime.now(UTC)
+                at = when.isoformat().replace("+00:00", "Z")
                 dev.record_status(
                     db, status.device, store, status.state == "online", status.outbox_depth,
                     status.software, status.last_error, at,
@@ -250,7 +253,7 @@ class Receiver:
             if isinstance(decoded, m.Events):
                 out.events.append((topic.store, decoded))
             elif isinstance(decoded, m.Status):
-                out.statuses.append((topic.store, decoded))
+                out.statuses.append((topic.store, decoded, bool(msg.retain)))
             elif isinstance(decoded, m.Resync):
                 out.resyncs.append((topic.store, decoded))
             elif isinstance(decoded, m.PaymentRequest):
