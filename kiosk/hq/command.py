@@ -252,6 +252,11 @@ def _admin(args, db) -> int:
                 mark = f" (resolved {c.resolved_at})" if c.resolved_at else ""
                 print(f"{c.txn_id:<20} {c.kind:<16} member {c.member_id}: {c.detail}{mark}")
             print(f"{len(rows)} conflict(s)")
+            divergent = ledger.list_divergent(db)
+            for d in divergent:
+                print(f"{d.device_id}:{d.seq:<14} seq reused with different content (received {d.received_at}): {d.body[:300]}")
+            if divergent:
+                print(f"{len(divergent)} event(s) sent again with different content: the kiosk reuses sequence numbers")
     elif cmd == "status":
         for device, (stored, highest, applied) in sorted(ledger.event_counts(db).items()):
             waiting = stored - applied

@@ -13,6 +13,7 @@ construction; tests/hq/test_hq_ledger_equivalence.py checks it on generated hist
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -95,25 +96,50 @@ def store_events(db: Database, txns: Sequence[Txn], received_at: str | None = No
     db.run(lambda db: store_rows(db, txns, received_at or now_text()))
 
 
-def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> None:
-    """store_events inside the caller's transaction."""
+def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> int:
+    """store_events inside the caller's transaction. A (device, seq) already stored with OTHER
+    content (a kiosk restarted from an old backup reuses seqs) is kept in `divergent_events`
+    and reported, never silently dropped. Returns how many such events there were."""
     note_devices(db, (t.device_id for t in txns))
+    bodies = {(t.device_id, t.seq): json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False) for t in txns}
+    divergent = []
+    for device_id in sorted({t.device_id for t in txns}):
+        seqs = [seq for d, seq in bodies if d == device_id]
+        for seq, body in db.all(
+            "SELECT seq, body FROM events WHERE device_id = ? AND seq BETWEEN ? AND ?", (device_id, min(seqs), max(seqs))
+        ):
+            mine = bodies.get((device_id, int(seq)))
+            if mine is not None and mine != body:
+                divergent.append((device_id, int(seq), hashlib.sha256(mine.encode()).hexdigest(), mine, received_at))
     db.executemany(
         "INSERT INTO events (device_id, seq, kind, member_id, at, body, received_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING",
         [
-            (
-                t.device_id,
-                t.seq,
-                str(t.kind),
-                t.member_id,
-                t.at.isoformat(),
-                json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False),
-                received_at,
-            )
+            (t.device_id, t.seq, str(t.kind), t.member_id, t.at.isoformat(), bodies[(t.device_id, t.seq)], received_at)
             for t in txns
         ],
     )
+    db.executemany(
+        "INSERT INTO divergent_events (device_id, seq, digest, body, received_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (device_id, seq, digest) DO NOTHING",
+        divergent,
+    )
+    for device_id, seq, *_ in divergent:
+        log.error("event %s:%d arrived again with different content: kept aside, see `kiosk hq conflicts`", device_id, seq)
+    return len(divergent)
+
+
+@dataclass(frozen=True)
+class Divergent:
+    device_id: str
+    seq: int
+    body: str
+    received_at: str
+
+
+def list_divergent(db: Database) -> list[Divergent]:
+    rows = db.all("SELECT device_id, seq, body, received_at FROM divergent_events ORDER BY received_at, device_id, seq")
+    return [Divergent(r[0], int(r[1]), r[2], r[3]) for r in rows]
 
 
 # -- step 2: apply ---------------------------------------------------------------------------
@@ -157,57 +183,54 @@ def load_rows(db: Database, member_ids: Iterable[str], uids: Iterable[str], phon
     return Loaded(state, members, cards, accounts, stock)
 
 
+_WRITES = {
+    "member+": "INSERT INTO members (member_id, phone, status, body) VALUES (?, ?, ?, ?)",
+    "member": "UPDATE members SET phone = ?, status = ?, body = ? WHERE member_id = ?",
+    "account+": "INSERT INTO accounts (member_id, balance_fen, points, body) VALUES (?, ?, ?, ?)",
+    "account": "UPDATE accounts SET balance_fen = ?, points = ?, body = ? WHERE member_id = ?",
+    "card+": "INSERT INTO cards (uid, member_id, status, body) VALUES (?, ?, ?, ?)",
+    "card": "UPDATE cards SET member_id = ?, status = ?, body = ? WHERE uid = ?",
+    "stock+": "INSERT INTO stock (reward_id, units) VALUES (?, ?)",
+    "stock": "UPDATE stock SET units = ? WHERE reward_id = ?",
+}
+
+
 def write_back(db: Database, loaded: Loaded, at: str) -> bool:
     """Write the rows `loaded.state` changed: UPDATE what was loaded, INSERT what is new (so a
     row another receiver created meanwhile makes this transaction fail and retry, never
     overwrite). Returns True when the blocked-card list changed."""
     s = loaded.state
+    rows: dict[str, list[tuple]] = {name: [] for name in _WRITES}
     for mid, member in s.members.items():
         old = loaded.members.get(mid)
         if old is None:
-            db.execute(
-                "INSERT INTO members (member_id, phone, status, body) VALUES (?, ?, ?, ?)",
-                (mid, member.phone, str(member.status), _dump(member)),
-            )
+            rows["member+"].append((mid, member.phone, str(member.status), _dump(member)))
         elif old is not member:
-            db.execute(
-                "UPDATE members SET phone = ?, status = ?, body = ? WHERE member_id = ?",
-                (member.phone, str(member.status), _dump(member), mid),
-            )
+            rows["member"].append((member.phone, str(member.status), _dump(member), mid))
     for mid, account in s.accounts.items():
         old = loaded.accounts.get(mid)
         if old is None:
-            db.execute(
-                "INSERT INTO accounts (member_id, balance_fen, points, body) VALUES (?, ?, ?, ?)",
-                (mid, account.balance_fen, account.points, _dump(account)),
-            )
+            rows["account+"].append((mid, account.balance_fen, account.points, _dump(account)))
         elif old is not account:
-            db.execute(
-                "UPDATE accounts SET balance_fen = ?, points = ?, body = ? WHERE member_id = ?",
-                (account.balance_fen, account.points, _dump(account), mid),
-            )
+            rows["account"].append((account.balance_fen, account.points, _dump(account), mid))
     blocked_changes: list[tuple[str, int]] = []
     for uid, card in s.cards.items():
         old = loaded.cards.get(uid)
         if old is None:
-            db.execute(
-                "INSERT INTO cards (uid, member_id, status, body) VALUES (?, ?, ?, ?)",
-                (uid, card.member_id, str(card.status), _dump(card)),
-            )
+            rows["card+"].append((uid, card.member_id, str(card.status), _dump(card)))
         elif old is not card:
-            db.execute(
-                "UPDATE cards SET member_id = ?, status = ?, body = ? WHERE uid = ?",
-                (card.member_id, str(card.status), _dump(card), uid),
-            )
+            rows["card"].append((card.member_id, str(card.status), _dump(card), uid))
         was_active = old is None or old.status is CardStatus.ACTIVE
         is_active = card.status is CardStatus.ACTIVE
         if was_active != is_active:
             blocked_changes.append((uid, 0 if is_active else 1))
     for rid, units in s.stock.items():
         if rid not in loaded.stock:
-            db.execute("INSERT INTO stock (reward_id, units) VALUES (?, ?)", (rid, units))
+            rows["stock+"].append((rid, units))
         elif loaded.stock[rid] != units:
-            db.execute("UPDATE stock SET units = ? WHERE reward_id = ?", (units, rid))
+            rows["stock"].append((units, rid))
+    for name, sql in _WRITES.items():
+        db.executemany(sql, rows[name])  # one round trip per kind on PostgreSQL (pipelined)
     if blocked_changes:
         row = db.one("SELECT MAX(version) FROM blocked_changes")
         version = int(row[0] or 0) if row else 0
@@ -260,11 +283,17 @@ def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, 
 
 
 def apply_pending(
-    db: Database, device_ids: Iterable[str], batch: int = APPLY_BATCH, wait: bool = True
+    db: Database,
+    device_ids: Iterable[str],
+    batch: int = APPLY_BATCH,
+    wait: bool = True,
+    known: dict[tuple[str, int], Txn] | None = None,
 ) -> ApplyReport:
     """Apply every stored event that is next in line for these devices; leave gaps waiting.
     wait=False: skip a device another receiver is applying (it re-reads before it lets go,
-    and the receivers' sweep catches the rare event committed just as it let go)."""
+    and the receivers' sweep catches the rare event committed just as it let go).
+    `known`: txns the caller just stored and already checked, to skip decoding them again."""
+    known = known or {}
     report = ApplyReport()
     for device_id in sorted(set(device_ids)):
         while True:
@@ -282,7 +311,8 @@ def apply_pending(
                 for seq, body in rows:
                     if seq != applied + len(txns) + 1:
                         break
-                    txns.append(txn_from_dict(json.loads(body)))
+                    txn = known.get((device_id, seq))
+                    txns.append(txn if txn is not None else txn_from_dict(json.loads(body)))
                 if len(txns) < len(rows):
                     run_report.waiting[device_id] = len(rows) - len(txns)
                 if txns:

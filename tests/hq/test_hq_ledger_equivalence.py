@@ -3,6 +3,7 @@ in order, shuffled, duplicated. Per device the order is kept and each event appl
 
 from __future__ import annotations
 
+import json
 import random
 
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from kiosk.hq import ledger as hq
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.state import LedgerState
+from kiosk.ledger.txn import txn_to_dict
 from tests.fixtures.histories import generate_history
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
@@ -25,7 +27,7 @@ def _canonical(state: LedgerState) -> dict:
 
 def _clear(db) -> None:
     with db.transaction():
-        for table in ("events", "progress", "members", "cards", "accounts", "stock", "conflicts", "blocked_changes"):
+        for table in ("events", "progress", "members", "cards", "accounts", "stock", "conflicts", "blocked_changes", "divergent_events"):
             db.execute(f"DELETE FROM {table}")
 
 
@@ -131,3 +133,19 @@ def test_gap_waits_until_the_missing_event_arrives(hq_db):
     random.Random(1).shuffle(txns)
     hq.store_events(hq_db, txns)  # all again: nothing changes
     assert hq.apply_pending(hq_db, ["K1"]).applied == 0
+
+
+def test_seq_reused_with_other_content_is_kept_aside_and_reported(hq_db):
+    """A kiosk restored from an old backup starts again at a used seq: HQ keeps the first event
+    in the ledger and the other one aside, and says so; nothing is silently dropped."""
+    first = generate_history(3, devices=1, steps=10).txns
+    other = generate_history(4, devices=1, steps=10).txns
+    hq.store_events(hq_db, first)
+    hq.apply_pending(hq_db, ["K1"])
+    hq.store_events(hq_db, other[:2] + first[2:3])  # two reused seqs, one true duplicate
+    divergent = hq.list_divergent(hq_db)
+    assert [(d.device_id, d.seq) for d in divergent] == [("K1", 1), ("K1", 2)]
+    assert json.loads(divergent[0].body) == txn_to_dict(other[0])
+    assert hq.event_counts(hq_db)["K1"] == (len(first), len(first), len(first))
+    hq.store_events(hq_db, other[:2])  # resent again: still two, not four
+    assert len(hq.list_divergent(hq_db)) == 2

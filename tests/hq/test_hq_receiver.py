@@ -142,3 +142,26 @@ def test_blocked_card_reaches_the_kiosks_as_delta_and_full_list(mosquitto, hq_ur
     kiosk.disconnect()
     with pytest.raises(admin.AdminError, match="card_blocked"):
         admin.block_card(hq_db, uid, "again")
+
+
+def test_last_will_marks_a_kiosk_offline(mosquitto, hq_url, hq_db):
+    """A kiosk that vanishes: the broker publishes its will (state offline, stamped when it was
+    set, i.e. before the kiosk's last heartbeat) and HQ's device list shows it offline."""
+    import paho.mqtt.client as mqtt
+
+    topics = DeviceTopics("S1", "D1")
+    set_at = datetime.now(UTC)
+    will = m.encode(m.Status("D1", "S1", "offline", "kiosk 0.1.0", 5, set_at))
+    kiosk = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="D1", protocol=mqtt.MQTTv5)
+    kiosk.username_pw_set("D1", mosquitto.password("D1"))
+    kiosk.will_set(topics.status, will, qos=1, retain=True)
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        kiosk.connect(mosquitto.host, mosquitto.port, keepalive=5)
+        kiosk.loop_start()
+        time.sleep(0.3)
+        online = m.Status("D1", "S1", "online", "kiosk 0.1.0", 5, datetime.now(UTC))
+        kiosk.publish(topics.status, m.encode(online), qos=1, retain=True).wait_for_publish(5)
+        assert wait_for(lambda: [d.online for d in list_devices(hq_db)] == [True], 10)
+        kiosk.loop_stop()
+        kiosk.socket().close()  # the kiosk dies without DISCONNECT: the broker sends the will
+        assert wait_for(lambda: [d.online for d in list_devices(hq_db)] == [False], 15)
