@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from kiosk.sync import messages as m  # noqa: E402
 from kiosk.sync.client import SyncClient, SyncSettings  # noqa: E402
+from kiosk.sync.local_broker import MosquittoBroker  # noqa: E402
 from kiosk.sync.topics import DeviceTopics, hq_subscription, parse_topic  # noqa: E402
-from tests.fixtures.mosquitto import MosquittoBroker  # noqa: E402
 from tests.sync.support import make_txns, open_store  # noqa: E402
 
 N = 10_000
