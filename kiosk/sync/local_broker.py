@@ -130,6 +130,7 @@ class MosquittoBroker:
         workdir: Path,
         devices=DEFAULT_DEVICES,
         tls: bool = False,
+        identity_as_username: bool = False,
         persistence: bool = False,
         extra_config: str = "",
         port: int | None = None,
@@ -140,7 +141,8 @@ class MosquittoBroker:
         self.port = port or free_port()
         self.persistence = persistence
         self.passwords = {user: secrets.token_urlsafe(12) for user in [HQ_USER, *self.devices]}
-        self.tls = make_tls_files(self.dir, list(self.passwords)) if tls else None
+        self.tls = make_tls_files(self.dir, list(self.passwords)) if tls or identity_as_username else None
+        self.identity_as_username = identity_as_username  # the certificate's CN is the user: no passwords
         self.proc: subprocess.Popen | None = None
         self.log = self.dir / "mosquitto.log"
         self._write_files(extra_config)
@@ -175,6 +177,7 @@ class MosquittoBroker:
                 f"certfile {self.tls.server_cert}",
                 f"keyfile {self.tls.server_key}",
                 "require_certificate true",
+                f"use_identity_as_username {'true' if self.identity_as_username else 'false'}",
             ]
         (self.dir / "mosquitto.conf").write_text("\n".join(conf) + "\n" + extra_config + "\n")
 
@@ -239,7 +242,8 @@ class MosquittoBroker:
             client_id=client_id or f"{user}-{secrets.token_hex(4)}",
             protocol=mqtt.MQTTv5,
         )
-        client.username_pw_set(user, self.passwords[user])
+        if not self.identity_as_username:
+            client.username_pw_set(user, self.passwords[user])
         if self.tls:
             cert, key = self.tls.client_certs[user]
             client.tls_set(ca_certs=str(self.tls.ca), certfile=str(cert), keyfile=str(key))

@@ -63,6 +63,7 @@ class AckResponder:
         self.committed: dict[str, list[int]] = {}  # device -> seqs in commit order
         self.received_batches = 0
         self.duplicates = 0
+        self.bad = 0  # payloads that were not events messages
         self.parked: dict[str, dict[int, Txn]] = {}
         self.lock = threading.Lock()
         self.duplicate_acks, self.shuffle_acks = duplicate_acks, shuffle_acks
@@ -81,7 +82,11 @@ class AckResponder:
 
     def _on_message(self, client, userdata, msg) -> None:
         topic = parse_topic(msg.topic)
-        events = m.decode(msg.payload, "events")
+        try:
+            events = m.decode(msg.payload, "events")
+        except m.MessageError:
+            self.bad += 1
+            return
         assert events.device == topic.device
         with self.lock:
             self.received_batches += 1

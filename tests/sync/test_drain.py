@@ -147,3 +147,30 @@ def test_online_status_is_back_at_once_after_a_broker_restart(mosquitto, kiosk_s
         assert seen.get(timeout=5).state == "online"
     finally:
         kiosk.stop()
+
+
+def test_certificate_identity_is_the_user_name(mosquitto_factory, kiosk_store):
+    """Production set-up: no passwords; each kiosk's certificate CN is its user name, so the ACL
+    binds a certificate to that kiosk's topics."""
+    broker = mosquitto_factory(identity_as_username=True)
+    kiosk_store.commit_many(make_txns("D1", 20))
+    hq = AckResponder(broker)
+    kiosk = start_kiosk(kiosk_store, broker, password="")
+    try:
+        assert kiosk.wait_until(lambda: kiosk_store.outbox_depth() == 0, 20)
+        assert_exactly_once_in_order(hq, "D1", 20)
+        import queue
+
+        seen: queue.Queue = queue.Queue()
+        watcher = broker.client("hq")
+        watcher.on_message = lambda c, u, msg: seen.put(msg.topic)
+        watcher.subscribe("kiosk/v1/+/+/events", qos=1)
+        time.sleep(0.2)
+        d2 = broker.client("D2")  # D2's certificate trying to speak as D1
+        d2.publish(DeviceTopics("S1", "D1").events, b"forged", qos=1).wait_for_publish(5)
+        d2.publish(DeviceTopics("S1", "D2").events, b"own", qos=1).wait_for_publish(5)
+        time.sleep(0.5)
+        topics = [seen.get_nowait() for _ in range(seen.qsize())]
+        assert topics == ["kiosk/v1/S1/D2/events"]
+    finally:
+        kiosk.stop()
