@@ -156,3 +156,21 @@ def test_hq_offline_for_10000_transactions_then_back(mosquitto, tmp_path):
     finally:
         kiosk.stop()
         store.close()
+
+
+def test_kiosk_started_while_the_broker_is_down_connects_when_it_comes_up(mosquitto, tmp_path):
+    store = open_store(tmp_path / "kiosk")
+    store.commit_many(make_txns("D1", 300))
+    mosquitto.kill()
+    kiosk = start_kiosk(store, mosquitto, batch_size=50)
+    try:
+        kiosk.wait_until(lambda: False, 1.0)
+        assert not kiosk.connected and "connect" in kiosk.last_error
+        assert store.outbox_depth() == 300
+        mosquitto.start()
+        hq = AckResponder(mosquitto)
+        assert kiosk.wait_until(lambda: store.outbox_depth() == 0, 30), kiosk.status()
+        assert_exactly_once_in_order(hq, "D1", 300)
+    finally:
+        kiosk.stop()
+        store.close()
