@@ -457,10 +457,13 @@ class SyncClient:
             self._reject(topic, m.WRONG_TOPIC, "device", f"ack for {ack.device}")
             return
         own_last = self.store.ledger.state.next_seq(device) - 1
-        seqs = ack.seqs()
-        if seqs and seqs[-1] > own_last:
-            self._reject(topic, m.OUT_OF_DATE, "ranges", f"acks seq {seqs[-1]} beyond the last committed {own_last}")
+        if ack.ranges and ack.ranges[-1][1] > own_last:
+            highest = ack.ranges[-1][1]
+            self._reject(topic, m.OUT_OF_DATE, "ranges", f"acks seq {highest} beyond the last committed {own_last}")
             return
+        oldest = self.store.outbox(limit=1)
+        floor = oldest[0].seq if oldest else own_last + 1  # seqs below it are forgotten already
+        seqs = [s for lo, hi in ack.ranges for s in range(max(lo, floor), hi + 1)]
         if seqs:
             new = self.store.ack(txn_id_for(device, s) for s in seqs)
             if new:

@@ -20,6 +20,7 @@ from kiosk.sync.topics import ID_PATTERN
 
 MAX_BATCH = 1000  # transactions in one events message
 MAX_BLOCKED = 500_000  # uids in one full blocked list
+MAX_ACKED = 1_000_000  # sequences one ack may cover
 MAX_TEXT = 200
 # Largest payload accepted per message type (bytes); anything bigger is rejected unread.
 MAX_BYTES = {
@@ -561,11 +562,11 @@ def _decode_ack(f: _Fields) -> Ack:
             or not 1 <= item[0] <= item[1] <= 2**62
         ):
             raise f.fail(f"ranges[{i}]", "must be [first, last] sequences with 1 <= first <= last")
-        if item[1] - item[0] >= 1_000_000:
-            raise f.fail(f"ranges[{i}]", "must span fewer than 1,000,000 sequences")
         if ranges and item[0] <= ranges[-1][1]:
             raise f.fail(f"ranges[{i}]", "must be sorted and not overlap")
         ranges.append((item[0], item[1]))
+    if sum(hi - lo + 1 for lo, hi in ranges) > MAX_ACKED:
+        raise f.fail("ranges", f"must cover at most {MAX_ACKED} sequences")
     expect = f.int("expect_seq", 0, 2**62, 0)
     if not ranges and not expect:
         raise f.fail("ranges", "must not be empty unless expect_seq is given")

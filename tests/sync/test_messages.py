@@ -110,6 +110,7 @@ ACK = {"type": "ack", "v": 1, "device": "D1", "ranges": [[1, 2]], "at": "2026-11
         (_payload(**{**ACK, "ranges": [[3, 2]]}), "ack", m.MALFORMED, "ranges[0]"),
         (_payload(**{**ACK, "ranges": [[1, 5], [4, 6]]}), "ack", m.MALFORMED, "ranges[1]"),
         (_payload(**{**ACK, "ranges": [[1.0, 2]]}), "ack", m.MALFORMED, "ranges[0]"),
+        (_payload(**{**ACK, "ranges": [[1, 600_000], [600_002, 1_300_000]]}), "ack", m.MALFORMED, "ranges"),
         (_payload(**{**ACK, "at": "2026-11-23T10:00:00+08:00"}), "ack", m.MALFORMED, "at"),
         (_payload(**{**ACK, "at": "2026-11-23T10:00:00"}), "ack", m.MALFORMED, "at"),
         (_payload(**{**ACK, "extra": 1}), "ack", m.MALFORMED, "extra"),
