@@ -18,7 +18,7 @@ from kiosk.sync.topics import DeviceTopics
 from tests.sync.support import AckResponder, make_txns, open_store
 from tests.sync.test_drain import assert_exactly_once_in_order, start_kiosk
 
-FULL = os.environ.get("KIOSK_FULL") == "1"
+FULL = os.environ.get("KIOSK_FULL") == "1"  # bigger drains in the broker-loss tests
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ FULL = os.environ.get("KIOSK_FULL") == "1"
 def test_broker_lost_mid_drain(mosquitto_factory, tmp_path, how, persistence):
     broker = mosquitto_factory(persistence=persistence, extra_config="autosave_interval 1" if persistence else "")
     store = open_store(tmp_path / "kiosk")
-    n = 3000
+    n = 10_000 if FULL else 3000
     store.commit_many(make_txns("D1", n))
     hq = AckResponder(broker)
     kiosk = start_kiosk(store, broker, batch_size=50)
