@@ -158,7 +158,6 @@ class SyncClient:
         self._last_progress = time.monotonic()
         self._last_status = 0.0
         self._status_due = True
-        self._sub_mid: int | None = None
         self._incidents_path = settings.incidents_file or Path(settings.data_dir) / "incidents.jsonl"
         self._incidents_inflight = 0  # next_offset of the incidents message awaiting HQ's ack (0: none)
         self._incidents_sent = 0.0
@@ -277,8 +276,7 @@ class SyncClient:
             return
         self._connected.set()
         self._new_session.set()
-        result, mid = client.subscribe([(t, 1) for t in self.topics.kiosk_subscriptions()])
-        self._sub_mid = mid
+        client.subscribe([(t, 1) for t in self.topics.kiosk_subscriptions()])
         log.info("connected to %s:%s (session present: %s)", self.settings.host, self.settings.port, flags.session_present)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
