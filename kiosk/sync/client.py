@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from kiosk import __version__
 from kiosk.ledger.rules import Rules, RulesError
 from kiosk.ledger.txn import Txn, txn_id_for
-from kiosk.store.errors import StaleSnapshot
+from kiosk.store.errors import StaleSnapshot, StoreError
 from kiosk.sync import messages as m
 from kiosk.sync.admission import MAX_OUTBOX, MIN_FREE_BYTES, OK, Admission, check_admission
 from kiosk.sync.blocked import META_KEY as BLOCKED_KEY
@@ -341,7 +341,10 @@ class SyncClient:
             self._check_admission()
             if self._connected.is_set() and self._subscribed.is_set():
                 busy = self._drain() or busy
-                self._drain_incidents()
+                try:
+                    self._drain_incidents()
+                except StoreError as exc:
+                    self._note_error(f"store: {exc}")
                 self._heartbeat()
             return busy
 
@@ -481,7 +484,12 @@ class SyncClient:
             except queue.Empty:
                 return False
             handled += 1
-            self._handle_one(topic, payload)
+            try:
+                self._handle_one(topic, payload)
+            except StoreError as exc:
+                # e.g. disk full: nothing was taken in; HQ's message comes again (acks after a
+                # resend, retained rules/blocked on reconnect, a resync for the rest)
+                self._note_error(f"store: {exc}")
         return True
 
     def _handle_one(self, topic: str, msg: m.Message) -> None:

@@ -174,3 +174,32 @@ def test_kiosk_started_while_the_broker_is_down_connects_when_it_comes_up(mosqui
     finally:
         kiosk.stop()
         store.close()
+
+
+def test_store_write_failure_on_ack_is_reported_and_recovered(mosquitto, tmp_path):
+    """A failed durable write (disk full) while taking HQ's ack: the kiosk keeps running,
+    reports it, forgets nothing, and the resend after the ack timeout completes the drain."""
+    from kiosk.store.errors import StoreWriteError
+
+    store = open_store(tmp_path / "kiosk")
+    store.commit_many(make_txns("D1", 120))
+    real_ack = store.ack
+    failures = [3]
+
+    def flaky_ack(txn_ids):
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise StoreWriteError("journal: No space left on device")
+        return real_ack(txn_ids)
+
+    store.ack = flaky_ack
+    hq = AckResponder(mosquitto)
+    kiosk = start_kiosk(store, mosquitto, batch_size=40)
+    try:
+        assert kiosk.wait_until(lambda: store.outbox_depth() == 0, 30), kiosk.status()
+        assert failures[0] == 0 and kiosk.counters.resends >= 1
+        assert_exactly_once_in_order(hq, "D1", 120)
+        assert "No space left" in kiosk.last_error
+    finally:
+        kiosk.stop()
+        store.close()
