@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("kiosk.doctor.status", "a one-screen summary of this kiosk's state"),
     "cards": ("kiosk.provisioning.cards", "issue blank cards, re-key or wipe returned cards"),
     "sim-card": ("kiosk.reader.card_cli", "tap, remove and create simulated cards (simulated reader)"),
+    "hq": ("kiosk.hq.command", "headquarters: receiver, lost/replaced/returned cards, rules, devices"),
 }
 
 DESCRIPTION = """\
