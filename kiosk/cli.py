@@ -13,6 +13,7 @@ from kiosk import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("kiosk.demo", "run a scripted morning at a store, end to end, and print a summary"),
     "hq": ("kiosk.hq.command", "headquarters: receiver, lost/replaced/returned cards, rules, devices"),
+    "card": ("kiosk.reader.card_cli", "tap, remove and create simulated cards (simulated reader)"),
 }
 
 DESCRIPTION = """\
