@@ -31,6 +31,8 @@ commands:
   conflicts                  transactions whose before-amounts disagreed with HQ (offline
                              spending at two kiosks); --resolve DEVICE:SEQ marks one handled
   status                     events stored and applied per device, and gaps waiting
+  report                     member analytics: segments, RFM, metrics, follow-up lists
+                             (text, CSV or HTML with charts; kiosk hq report --help)
 
 options (all commands):
   --db URL         SQLite file (default $KIOSK_HQ_DB or /var/lib/kiosk-hq/hq.sqlite3) or a
@@ -105,6 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     conflicts.add_argument("--resolve", metavar="DEVICE:SEQ")
     conflicts.add_argument("--json", action="store_true")
     sub.add_parser("status", help="events stored and applied per device")
+    from kiosk.hq import report_command
+
+    report_command.add_parser(sub)
 
 
 def broker_settings(args: argparse.Namespace):
@@ -201,6 +206,10 @@ def _admin(args, db) -> int:
     from kiosk.ledger.money import format_fen
 
     cmd = args.hq_command
+    if cmd == "report":
+        from kiosk.hq import report_command
+
+        return report_command.run(args, db)
     if cmd == "register-member":
         pin = sys.stdin.readline().strip()
         pepper = args.pepper_file.read_bytes().strip() if args.pepper_file else b""

@@ -181,7 +181,7 @@ class FollowUp:
     tier: str
     segment: str
     day: date | None  # first purchase (calls), last visit (win back), birthday this week
-    days_since_visit: int
+    days_since_visit: int  # whole days from the last visit to the end of the period (as segments count)
     value_fen: int  # purchases in the period
     masked: bool
 
@@ -511,7 +511,7 @@ _CALLS = {
 
 def _follow_ups(db: Database, period: Period, store: str | None, due_days: int) -> tuple[FollowUp, ...]:
     scope, params = ("home_store = ? AND ", (store,)) if store is not None else ("", ())
-    cols = "member_id, name, phone, home_store, tier, segment, {day}, last_visit_day, value_fen"
+    cols = "member_id, name, phone, home_store, tier, segment, {day}, last_visit, value_fen"
     asks: list[tuple[str, str, tuple]] = []
     for name, step in _CALLS.items():
         days = [d.isoformat() for d in due_first_days(period.end, due_days, step)]
@@ -543,7 +543,7 @@ def _follow_ups(db: Database, period: Period, store: str | None, due_days: int) 
                 list_name=name, member_id=r[0], name=mask_name(r[1]) if masked else r[1],
                 phone=mask_phone(r[2]) if masked else r[2], home_store=r[3], tier=r[4], segment=r[5],
                 day=date.fromisoformat(day) if day else None,
-                days_since_visit=(period.end - date.fromisoformat(r[7])).days if r[7] else -1,
+                days_since_visit=(period.as_of - datetime.fromisoformat(r[7])).days,
                 value_fen=int(r[8] or 0), masked=masked,
             ))
     return tuple(out)

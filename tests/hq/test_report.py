@@ -241,6 +241,8 @@ def check_report(db, history, period: Period, store: str | None) -> None:
     )
     for f in report.follow_ups:
         m = truth[f.member_id]
+        assert f.days_since_visit == (as_of - m.last_visit).days
+        assert f.segment == segment_of(m, as_of) and f.tier == tier_of(m) and f.value_fen == m.value
         if store is not None and m.home == store:
             assert (f.phone, f.name, f.masked) == (m.phone, m.name, False)
         else:
