@@ -277,6 +277,25 @@ def test_other_periods_ignore_later_events(loaded):
         check_report(db, history, period, None)
 
 
+def test_language_collated_postgresql_orders_times_bytewise(postgres_server, histories):
+    """On a database whose text collation is a language's (ICU en-US here), '...:00.5+00:00'
+    sorts before '...:00+00:00'; the report must still compare stored times in time order."""
+    import psycopg
+
+    with psycopg.connect(postgres_server.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE icu_en TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+    try:
+        db = open_database(postgres_server.dsn("icu_en"))
+        create_schema(db)
+        migrate(db)
+        assert db.one("SELECT '2026-05-01T10:00:00.5+00:00' < '2026-05-01T10:00:00+00:00'")[0] is True
+        report_history.load(db, histories[1])
+        check_report(db, histories[1], histories[1].period, None)
+        db.close()
+    finally:
+        postgres_server.drop_database("icu_en")
+
+
 def test_thresholds_come_from_the_rules_in_force(loaded):
     db, history = loaded
     rules = replace(RULES, segments=replace(RULES.segments, active_days=7, at_risk_days=14, dormant_days=21))
