@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -179,7 +180,8 @@ def main() -> None:
     members, txns = (10_000, 200_000) if args.quick else (100_000, 2_000_000)
     runs = 3
     print(f"HQ report benchmark: {members:,} members, {txns:,} transactions, {STORES} stores; "
-          f"period {PERIOD.start} .. {PERIOD.end}; median of {runs} runs")
+          f"period {PERIOD.start} .. {PERIOD.end}; median of {runs} runs; CPUs {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)")
     rows = []
     if args.engine in ("both", "postgresql"):
         with PostgresServer(durable=True) as pg:
@@ -207,7 +209,8 @@ def main() -> None:
     if len(rows) == 2:
         same = all(rows[0][k] == rows[1][k] for k in ("members", "segments", "top20"))
         print(f"  agree: {'yes' if same else 'NO'}")
-    print("\nscan = SELECT COUNT(*), SUM(amount_fen) FROM events (baseline); migrate = adding events.amount_fen "
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+    print("scan = SELECT COUNT(*), SUM(amount_fen) FROM events (baseline); migrate = adding events.amount_fen "
           "to a loaded database (once; PostgreSQL rewrites the table)")
 
 
