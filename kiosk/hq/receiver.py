@@ -11,6 +11,8 @@ Order of work for each batch of MQTT messages:
   -> publish `ack` (seqs committed, expect_seq) to each kiosk -> answer resyncs / publish changes.
 A receiver killed at any point loses nothing: before the commit the kiosk still holds the
 events (and resends after its ack timeout); after it, they are in SQL and a repeat is a no-op.
+Manual PUBACK is for back-pressure: the broker hands a receiver only a few unacknowledged
+messages at a time, so a slow database slows the flow instead of filling memory.
 """
 
 from __future__ import annotations
@@ -212,9 +214,14 @@ class Receiver:
                 )
             return kept
 
-        kept = self.db.run(commit)
-        for msg in batch:  # PUBACK only now: the commit is done
-            self.client.ack(msg.mid, msg.qos)
+        try:
+            kept = self.db.run(commit)
+        finally:
+            # PUBACK only now, after the commit. When the commit failed, PUBACK too: the broker would
+            # not redeliver on this connection anyway, and an unacknowledged message holds one of the
+            # few in-flight slots it gives us. The kiosk resends: it has no HQ ack for these.
+            for msg in batch:
+                self.client.ack(msg.mid, msg.qos)
         self.stats.events += sum(len(e.txns) for _, e in kept)
 
         devices = {e.device for _, e in kept}
