@@ -113,7 +113,10 @@ class Publisher:
         now = datetime.now(UTC)
         if what == "blocked":
             version, uids = blocked_list(self.db)
-            publish(self.client, topics.topic("blocked"), m.encode(m.BlockedList(max(version, 1), uids, now)))
+            if version == 0:  # nothing was ever blocked: the kiosk's empty list is current
+                log.info("resync of blocked from %s: no list yet", device)
+                return
+            publish(self.client, topics.topic("blocked"), m.encode(m.BlockedList(version, uids, now)))
         elif what == "snapshot":
             self.send_snapshot(store, device)
         elif what == "rules":
