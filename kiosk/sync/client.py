@@ -28,6 +28,8 @@ from kiosk.sync import messages as m
 from kiosk.sync.admission import MAX_OUTBOX, MIN_FREE_BYTES, OK, Admission, check_admission
 from kiosk.sync.blocked import META_KEY as BLOCKED_KEY
 from kiosk.sync.blocked import BlockedCards
+from kiosk.sync.incidents import META_KEY as INCIDENTS_KEY
+from kiosk.sync.incidents import read_incidents
 from kiosk.sync.payments import MqttPayments
 from kiosk.sync.topics import DeviceTopics, TopicError, parse_topic
 
@@ -37,6 +39,7 @@ CONFIG_KEY = "sync.config"
 SNAPSHOT_KEY = "sync.snapshot_id"
 SESSION_EXPIRY_S = 7 * 24 * 3600
 INCOMING_QUEUE = 10_000
+LOG_REJECTS_PER_MINUTE = 20
 
 
 class SyncStore(Protocol):
@@ -76,6 +79,7 @@ class SyncSettings:
     min_free_bytes: int = MIN_FREE_BYTES
     max_outbox: int = MAX_OUTBOX
     software: str = __version__
+    incidents_file: Path | None = None  # default: data_dir/incidents.jsonl (the session's IncidentLog)
 
     @classmethod
     def from_config(cls, config, **overrides) -> SyncSettings:
@@ -132,6 +136,8 @@ class SyncClient:
         self.blocked = BlockedCards.from_json(store.meta_get(BLOCKED_KEY))
         self.payments = MqttPayments(self)
         self.counters = _Counters()
+        self._counter_lock = threading.Lock()  # rejections are counted on both threads
+        self._reject_window, self._logged, self._unlogged = 0.0, 0, 0
         self.last_error = ""
         self.last_ack_at: datetime | None = None
         self.hq_applied_through = 0
@@ -153,6 +159,10 @@ class SyncClient:
         self._last_status = 0.0
         self._status_due = True
         self._sub_mid: int | None = None
+        self._incidents_path = settings.incidents_file or Path(settings.data_dir) / "incidents.jsonl"
+        self._incidents_inflight = 0  # next_offset of the incidents message awaiting HQ's ack (0: none)
+        self._incidents_sent = 0.0
+        self._incidents_checked = 0.0
         self._heartbeat_s = settings.heartbeat_s
         self._batch_size = settings.batch_size
         self._ack_timeout_s = settings.ack_timeout_s
@@ -284,14 +294,38 @@ class SyncClient:
             self._note_error(f"disconnected: {reason_code}")
 
     def _on_message(self, client, userdata, msg) -> None:
-        """Network thread: payment confirmations go straight to the payment port; the rest is queued."""
-        if msg.topic == self.topics.topic("payment"):
-            self._handle_payment(msg.topic, msg.payload)
+        """Network thread: check and decode here (a big snapshot never stalls the screen's thread);
+        payment confirmations go straight to the payment port; the rest waits for poll()."""
+        decoded = self._decode(msg.topic, msg.payload)
+        if decoded is None:
+            return
+        if isinstance(decoded, m.PaymentConfirmation):
+            problem = self.payments.deliver(decoded)
+            if problem:
+                self._reject(msg.topic, m.OUT_OF_DATE, "payment_ref", problem)
             return
         try:
-            self._incoming.put_nowait((msg.topic, bytes(msg.payload)))
+            self._incoming.put_nowait((msg.topic, decoded))
         except queue.Full:
             self._reject(msg.topic, "overload", "-", "incoming queue full")
+
+    def _decode(self, topic: str, payload: bytes) -> m.Message | None:
+        try:
+            parsed = parse_topic(topic)
+        except TopicError as exc:
+            self._reject(topic, m.WRONG_TOPIC, "topic", exc.problem)
+            return None
+        if parsed.up or (parsed.scope == "device" and parsed.device != self.settings.device_id):
+            self._reject(topic, m.WRONG_TOPIC, "topic", "not a topic of this kiosk")
+            return None
+        if parsed.scope == "store" and parsed.store != self.settings.store_id:
+            self._reject(topic, m.WRONG_TOPIC, "topic", "another store's topic")
+            return None
+        try:
+            return m.decode(bytes(payload), parsed.message_type)
+        except m.MessageError as exc:
+            self._reject(topic, exc.reason, exc.field, exc.problem)
+            return None
 
     def _note_error(self, text: str) -> None:
         if text != self.last_error:
@@ -309,6 +343,7 @@ class SyncClient:
             self._check_admission()
             if self._connected.is_set() and self._subscribed.is_set():
                 busy = self._drain() or busy
+                self._drain_incidents()
                 self._heartbeat()
             return busy
 
@@ -343,6 +378,7 @@ class SyncClient:
         if self._new_session.is_set():
             self._new_session.clear()
             self._rewind("reconnected")
+            self._incidents_inflight = 0
             self._last_status = 0.0  # say "online" at once: the broker may have published the will
         window = self._batch_size * self.settings.window_batches
         pending = self.store.outbox(limit=window)
@@ -370,6 +406,43 @@ class SyncClient:
             self._sent_through = batch[-1].seq
             self.counters.published_batches += 1
         return False
+
+    def _drain_incidents(self) -> None:
+        """One incidents message in flight at a time; resent after the ack timeout."""
+        now = time.monotonic()
+        if self._incidents_inflight and now - self._incidents_sent < self._ack_timeout_s:
+            return
+        if not self._incidents_inflight and now - self._incidents_checked < 1.0:
+            return
+        self._incidents_checked = now
+        through = self.store.meta_get(INCIDENTS_KEY) or 0
+        batch = read_incidents(self._incidents_path, through)
+        if batch.skipped:
+            with self._counter_lock:
+                self.counters.rejected["bad_incident"] += batch.skipped
+        if not batch.items:
+            if batch.next_offset > through:  # only unreadable lines: nothing for HQ, move past them
+                self.store.meta_put(INCIDENTS_KEY, batch.next_offset)
+            self._incidents_inflight = 0
+            return
+        msg = m.Incidents(self.settings.device_id, batch.items, batch.next_offset, self._now())
+        if self._mqtt.publish(self.topics.topic("incidents"), m.encode(msg), qos=1).rc == 0:
+            self._incidents_inflight, self._incidents_sent = batch.next_offset, now
+
+    def _handle_incidents_ack(self, ack: m.IncidentsAck, topic: str) -> None:
+        through = self.store.meta_get(INCIDENTS_KEY) or 0
+        try:
+            size = self._incidents_path.stat().st_size
+        except OSError:
+            size = 0
+        if ack.device != self.settings.device_id or ack.through > size:
+            self._reject(topic, m.OUT_OF_DATE, "through", f"{ack.through} is beyond the incident log ({size} bytes)")
+            return
+        if ack.through > through:
+            self.store.meta_put(INCIDENTS_KEY, ack.through)
+        if ack.through >= self._incidents_inflight:
+            self._incidents_inflight = 0
+            self._incidents_checked = 0.0  # send the next ones at once
 
     def _rewind(self, why: str) -> None:
         if self._sent_through:
@@ -410,23 +483,7 @@ class SyncClient:
             self._handle_one(topic, payload)
         return True
 
-    def _handle_one(self, topic: str, payload: bytes) -> None:
-        try:
-            parsed = parse_topic(topic)
-        except TopicError as exc:
-            self._reject(topic, m.WRONG_TOPIC, "topic", exc.problem)
-            return
-        if parsed.up or (parsed.scope == "device" and parsed.device != self.settings.device_id):
-            self._reject(topic, m.WRONG_TOPIC, "topic", "not a topic of this kiosk")
-            return
-        if parsed.scope == "store" and parsed.store != self.settings.store_id:
-            self._reject(topic, m.WRONG_TOPIC, "topic", "another store's topic")
-            return
-        try:
-            msg = m.decode(payload, parsed.message_type)
-        except m.MessageError as exc:
-            self._reject(topic, exc.reason, exc.field, exc.problem)
-            return
+    def _handle_one(self, topic: str, msg: m.Message) -> None:
         if isinstance(msg, m.Ack):
             self._handle_ack(msg, topic)
         elif isinstance(msg, m.RulesUpdate):
@@ -439,6 +496,8 @@ class SyncClient:
             self._handle_snapshot(msg, topic)
         elif isinstance(msg, m.ConfigUpdate):
             self._handle_config(msg, topic)
+        elif isinstance(msg, m.IncidentsAck):
+            self._handle_incidents_ack(msg, topic)
         else:
             self._reject(topic, m.WRONG_TOPIC, "type", f"{msg.TYPE} is not for a kiosk")
 
@@ -497,21 +556,23 @@ class SyncClient:
         self._batch_size = int(value.get("batch_size", self._batch_size))
         self._ack_timeout_s = float(value.get("ack_timeout_s", self._ack_timeout_s))
 
-    def _handle_payment(self, topic: str, payload: bytes) -> None:
-        try:
-            msg = m.decode(payload, "payment")
-        except m.MessageError as exc:
-            self._reject(topic, exc.reason, exc.field, exc.problem)
-            return
-        problem = self.payments.deliver(msg)
-        if problem:
-            self._reject(topic, m.OUT_OF_DATE, "payment_ref", problem)
-
     def _reject(self, topic: str, reason: str, field_name: str, problem: str) -> None:
-        self.counters.rejected[reason] += 1
+        """Count, remember for the status, and log (at most LOG_REJECTS_PER_MINUTE lines: a flood
+        of bad messages must not fill the SD card with logs)."""
+        with self._counter_lock:
+            self.counters.rejected[reason] += 1
+            now = time.monotonic()
+            if now - self._reject_window >= 60:
+                if self._unlogged:
+                    log.warning("%d more rejected messages were not logged", self._unlogged)
+                self._reject_window, self._logged, self._unlogged = now, 0, 0
+            quiet = self._logged >= LOG_REJECTS_PER_MINUTE
+            self._logged += 0 if quiet else 1
+            self._unlogged += 1 if quiet else 0
         self.last_error = f"rejected {topic.rsplit('/', 1)[-1]}: {field_name}: {problem}"[:200]
         self._status_due = True
-        log.warning("rejected message on %s: %s (%s: %s)", topic[:120], reason, field_name, problem[:200])
+        if not quiet:
+            log.warning("rejected message on %s: %s (%s: %s)", topic[:120], reason, field_name, problem[:200])
 
     # -- outgoing besides events
 
@@ -525,6 +586,8 @@ class SyncClient:
         return self._mqtt.publish(self.topics.payment_request, m.encode(msg), qos=1).rc == 0
 
     def _status(self, state: str) -> m.Status:
+        with self._counter_lock:
+            rejected = dict(self.counters.rejected)
         return m.Status(
             device=self.settings.device_id,
             store=self.settings.store_id,
@@ -534,7 +597,7 @@ class SyncClient:
             at=self._now(),
             last_error=self.last_error,
             money_paused=self._admission.code,
-            rejected=dict(self.counters.rejected),
+            rejected=rejected,
             rules_version=self._rules_version,
             blocked_version=self.blocked.version,
             last_ack_at=self.last_ack_at,

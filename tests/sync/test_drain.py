@@ -39,8 +39,8 @@ def kiosk_store(tmp_path):
     store.close()
 
 
-def start_kiosk(store, broker, **kw) -> SyncClient:
-    client = SyncClient(store, settings_for(broker, data_dir=store.data_dir, **kw))
+def start_kiosk(store, broker, device="D1", **kw) -> SyncClient:
+    client = SyncClient(store, settings_for(broker, device, data_dir=store.data_dir, **kw))
     client.start()
     return client
 

@@ -66,3 +66,26 @@ def test_card_blocked_at_hq_reaches_the_kiosk(mosquitto, tmp_path):
         finally:
             kiosk.stop()
     store.close()
+
+
+def test_two_kiosks_two_receivers_on_a_shared_subscription(mosquitto, tmp_path):
+    n = 1200
+    stores = {d: open_store(tmp_path / d, d) for d in ("D1", "D2")}
+    stores["D1"].commit_many(make_txns("D1", n))
+    stores["D2"].commit_many(make_txns("D2", n, first_uid=0x05000000))
+    db = tmp_path / "hq.sqlite3"
+    with _receiver(mosquitto, tmp_path) as hq, start_receiver(
+        db, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq"), client_id="hq-second"
+    ):
+        kiosks = [start_kiosk(stores[d], mosquitto, device=d, batch_size=50) for d in stores]
+        try:
+            for kiosk, store in zip(kiosks, stores.values(), strict=True):
+                assert kiosk.wait_until(lambda s=store: s.outbox_depth() == 0, 60), kiosk.status()
+            counts = event_counts(hq.admin_db)
+            assert counts["D1"] == (n, n, n) and counts["D2"] == (n, n, n)
+            assert list_conflicts(hq.admin_db) == []
+        finally:
+            for kiosk in kiosks:
+                kiosk.stop()
+    for store in stores.values():
+        store.close()

@@ -11,14 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.sync import messages as m
+from kiosk.sync.client import SyncClient
 from kiosk.sync.payments import PaymentUnavailable
 from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
 from tests.sync.support import make_txns, open_store
-from tests.sync.test_drain import start_kiosk
+from tests.sync.test_drain import settings_for, start_kiosk
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 RULES_DOC = json.loads(Path("kiosk/data/rules.default.json").read_text())
@@ -193,3 +197,54 @@ def test_bad_messages_are_rejected_counted_and_change_nothing(kiosk_env, topic, 
     assert kiosk.counters.rejected == {reason: 1}
     assert ([t.txn_id for t in store.outbox()], store.ledger.rules.version, kiosk.blocked.version) == before
     assert kiosk.status().rejected == {reason: 1}
+
+
+def test_a_flood_of_bad_messages_is_counted_but_not_all_logged(kiosk_env, caplog):
+    kiosk, store, hq = kiosk_env
+    caplog.set_level("WARNING", logger="kiosk.sync")
+    for _ in range(60):
+        hq.publish(OWN.ack, b"not json", qos=1)
+    assert kiosk.wait_until(lambda: rejected(kiosk) == 60, 10)
+    lines = [r for r in caplog.records if "rejected message" in r.getMessage()]
+    assert len(lines) == 20
+    assert kiosk.status().rejected == {"not_json": 60}
+
+
+FUZZ_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def test_fuzzed_incoming_messages_change_nothing(mosquitto, tmp_path):
+    """Random bytes and random JSON (with a real type name) on every topic a kiosk reads:
+    each one is rejected and counted, nothing raises, nothing in the store changes."""
+    store = open_store(tmp_path / "kiosk")
+    store.commit_many(make_txns("D1", 10))
+    kiosk = SyncClient(store, settings_for(mosquitto, data_dir=store.data_dir))
+    topics = OWN.kiosk_subscriptions()
+    before = (state_to_dict(store.ledger.state), [t.txn_id for t in store.outbox()], store.ledger.rules.version)
+    count = [0]
+
+    @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+              deadline=None)
+    @given(st.sampled_from(topics), st.one_of(
+        st.binary(max_size=300),
+        st.builds(lambda t, body: json.dumps({"type": t, "v": 1, **body}).encode(),
+                  st.sampled_from(sorted(m.MAX_BYTES)), st.dictionaries(st.text(max_size=12), FUZZ_JSON, max_size=6)),
+    ))
+    def feed(topic, payload):
+        decoded = kiosk._decode(topic, payload)
+        if decoded is not None:
+            kiosk._handle_one(topic, decoded)
+        count[0] += 1
+
+    try:
+        feed()
+        kiosk.poll()
+        assert sum(kiosk.counters.rejected.values()) == count[0]
+        after = (state_to_dict(store.ledger.state), [t.txn_id for t in store.outbox()], store.ledger.rules.version)
+        assert after == before and kiosk.blocked.version == 0
+    finally:
+        store.close()

@@ -44,6 +44,16 @@ def samples() -> list[m.Message]:
         m.BlockedDelta(6, ("04A1B2C4",), ("04A1B2C3",), NOW),
         m.PaymentConfirmation("PAY-1", 5000, "paid", NOW, "WX 42"),
         m.ConfigUpdate(2, 30, 50, 5, NOW),
+        m.Incidents(
+            "D1",
+            (
+                m.Incident(0, NOW, "blocked_card_presented", "04A1B2C3", {"status": "blocked", "member_id": "M1"}),
+                m.Incident(120, NOW, "payment_abandoned", "", {"received_fen": 300, "late": True, "ref": None}),
+            ),
+            250,
+            NOW,
+        ),
+        m.IncidentsAck("D1", 250, NOW),
     ]
 
 
