@@ -53,7 +53,7 @@ def test_any_message_is_parsed_for_its_own_device_or_rejected(topic, raw, cut, w
     payloads = _mutations(raw, GOOD, cut) + [GOOD, STATUS]
     payload = payloads[which % len(payloads)]
     parsed = receiver._parse([FakeMessage(topic, payload, retain)])
-    accepted = parsed.events + parsed.statuses + parsed.resyncs + parsed.payments
+    accepted = parsed.events + parsed.statuses + parsed.resyncs + parsed.payments + parsed.incidents
     assert len(accepted) + sum(receiver.stats.rejected.values()) == 1
     for store, events in parsed.events:
         assert topic == f"kiosk/v1/{store}/{events.device}/events"
