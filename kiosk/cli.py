@@ -12,8 +12,8 @@ from kiosk import __version__
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("kiosk.demo", "run a scripted morning at a store, end to end, and print a summary"),
-    "hq": ("kiosk.hq.command", "headquarters: receiver, lost/replaced/returned cards, rules, devices"),
     "card": ("kiosk.reader.card_cli", "tap, remove and create simulated cards (simulated reader)"),
+    "hq": ("kiosk.hq.command", "headquarters: receiver, lost/replaced/returned cards, rules, devices"),
 }
 
 DESCRIPTION = """\

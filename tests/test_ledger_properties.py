@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -150,7 +151,9 @@ def replay(state: LedgerState, journal: list) -> LedgerState:
     return state
 
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# KIOSK_FULL=1 runs the long campaign; the default keeps the suite quick on two cores.
+EXAMPLES = 1000 if os.environ.get("KIOSK_FULL") else 150
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS

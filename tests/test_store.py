@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from store_helpers import DEVICE, T0, later, open_store, sign_up, snapshot_of, top_up, uid
 
 from kiosk.ledger.codec import state_from_dict, state_to_dict
 from kiosk.ledger.rules import RulesError
@@ -18,6 +17,7 @@ from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState, SequenceGap
 from kiosk.store.journal import MAGIC, encode_record
 from kiosk.store.store import StaleSnapshot, StoreCorrupt, StoreLocked
+from tests.store_helpers import DEVICE, T0, later, open_store, sign_up, snapshot_of, top_up, uid
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,9 +23,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from store_helpers import open_store, sign_up
-
 from kiosk.store.journal import encode_record, read_segment, segment_numbers
+from tests.store_helpers import open_store, sign_up
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "store_crash_child.py"

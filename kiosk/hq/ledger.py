@@ -13,6 +13,7 @@ construction; tests/hq/test_hq_ledger_equivalence.py checks it on generated hist
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -23,7 +24,7 @@ from kiosk.hq.db import Database
 from kiosk.ledger.codec import decode, encode
 from kiosk.ledger.model import Account, Card, CardStatus, Member
 from kiosk.ledger.state import LedgerState
-from kiosk.ledger.txn import Txn, txn_from_dict, txn_to_dict
+from kiosk.ledger.txn import Kind, Txn, txn_from_dict, txn_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -95,25 +96,50 @@ def store_events(db: Database, txns: Sequence[Txn], received_at: str | None = No
     db.run(lambda db: store_rows(db, txns, received_at or now_text()))
 
 
-def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> None:
-    """store_events inside the caller's transaction."""
+def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> int:
+    """store_events inside the caller's transaction. A (device, seq) already stored with OTHER
+    content (a kiosk restarted from an old backup reuses seqs) is kept in `divergent_events`
+    and reported, never silently dropped. Returns how many such events there were."""
     note_devices(db, (t.device_id for t in txns))
+    bodies = {(t.device_id, t.seq): json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False) for t in txns}
+    divergent = []
+    for device_id in sorted({t.device_id for t in txns}):
+        seqs = [seq for d, seq in bodies if d == device_id]
+        for seq, body in db.all(
+            "SELECT seq, body FROM events WHERE device_id = ? AND seq BETWEEN ? AND ?", (device_id, min(seqs), max(seqs))
+        ):
+            mine = bodies.get((device_id, int(seq)))
+            if mine is not None and mine != body:
+                divergent.append((device_id, int(seq), hashlib.sha256(mine.encode()).hexdigest(), mine, received_at))
     db.executemany(
         "INSERT INTO events (device_id, seq, kind, member_id, at, body, received_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING",
         [
-            (
-                t.device_id,
-                t.seq,
-                str(t.kind),
-                t.member_id,
-                t.at.isoformat(),
-                json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False),
-                received_at,
-            )
+            (t.device_id, t.seq, str(t.kind), t.member_id, t.at.isoformat(), bodies[(t.device_id, t.seq)], received_at)
             for t in txns
         ],
     )
+    db.executemany(
+        "INSERT INTO divergent_events (device_id, seq, digest, body, received_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (device_id, seq, digest) DO NOTHING",
+        divergent,
+    )
+    for device_id, seq, *_ in divergent:
+        log.error("event %s:%d arrived again with different content: kept aside, see `kiosk hq conflicts`", device_id, seq)
+    return len(divergent)
+
+
+@dataclass(frozen=True)
+class Divergent:
+    device_id: str
+    seq: int
+    body: str
+    received_at: str
+
+
+def list_divergent(db: Database) -> list[Divergent]:
+    rows = db.all("SELECT device_id, seq, body, received_at FROM divergent_events ORDER BY received_at, device_id, seq")
+    return [Divergent(r[0], int(r[1]), r[2], r[3]) for r in rows]
 
 
 # -- step 2: apply ---------------------------------------------------------------------------
@@ -232,6 +258,19 @@ def lock_progress(db: Database, device_id: str, skip_locked: bool = False) -> in
     return None if row is None else int(row[0])
 
 
+MEMBER_USES = frozenset({Kind.SPEND, Kind.REDEMPTION, Kind.TOP_UP, Kind.BIRTHDAY_GIFT, Kind.NEW_MEMBER_GIFT})
+
+
+def card_use_conflict(state: LedgerState, txn: Txn) -> str:
+    """HQ's own check, before applying: a card HQ had already blocked, replaced or returned was
+    used at a kiosk that did not know yet (offline). The money moved and stays applied, as
+    LedgerState.apply does; HQ reports it beside any balance conflict."""
+    card = state.cards.get(txn.card_uid)
+    if txn.kind in MEMBER_USES and card is not None and card.status is not CardStatus.ACTIVE:
+        return f"card {card.uid} was already {card.status} at HQ when this {txn.kind} was made"
+    return ""
+
+
 def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, report: ApplyReport) -> None:
     """Apply a contiguous run of one device's txns (seq applied+1...) inside the caller's transaction."""
     at = now_text()
@@ -239,9 +278,11 @@ def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, 
     loaded.state.last_seq[device_id] = applied
     conflicts: list[Conflict] = []
     for txn in txns:
+        card_note = card_use_conflict(loaded.state, txn)
         result = loaded.state.apply(txn)
-        if result.conflict:
-            conflicts.append(Conflict(txn.device_id, txn.seq, txn.member_id, str(txn.kind), result.conflict, at))
+        detail = "; ".join(text for text in (result.conflict, card_note) if text)
+        if detail:
+            conflicts.append(Conflict(txn.device_id, txn.seq, txn.member_id, str(txn.kind), detail, at))
     if write_back(db, loaded, at):
         report.blocked_changed = True
     db.execute("UPDATE progress SET applied_seq = ? WHERE device_id = ?", (txns[-1].seq, device_id))

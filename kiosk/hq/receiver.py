@@ -11,6 +11,8 @@ Order of work for each batch of MQTT messages:
   -> publish `ack` (seqs committed, expect_seq) to each kiosk -> answer resyncs / publish changes.
 A receiver killed at any point loses nothing: before the commit the kiosk still holds the
 events (and resends after its ack timeout); after it, they are in SQL and a repeat is a no-op.
+Manual PUBACK is for back-pressure: the broker hands a receiver only a few unacknowledged
+messages at a time, so a slow database slows the flow instead of filling memory.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from datetime import UTC, datetime
 from kiosk.hq import devices as dev
 from kiosk.hq.broker import BrokerSettings, connect
 from kiosk.hq.db import Database, open_database
+from kiosk.hq.incidents import store_incidents
 from kiosk.hq.ledger import apply_pending, devices_with_pending, now_text, store_rows
+from kiosk.hq.payments import PaymentBridge, Provider, no_provider
 from kiosk.hq.publisher import Publisher
 from kiosk.hq.schema import create_schema
 from kiosk.sync import messages as m
@@ -51,8 +55,10 @@ class ReceiverStats:
 @dataclass
 class _Batch:
     events: list[tuple[str, m.Events]] = field(default_factory=list)  # (store, events)
-    statuses: list[tuple[str, m.Status]] = field(default_factory=list)
+    statuses: list[tuple[str, m.Status, bool]] = field(default_factory=list)  # (store, status, retained)
     resyncs: list[tuple[str, m.Resync]] = field(default_factory=list)
+    payments: list[tuple[str, m.PaymentRequest]] = field(default_factory=list)
+    incidents: list[tuple[str, m.Incidents]] = field(default_factory=list)
 
 
 class Receiver:
@@ -67,7 +73,9 @@ class Receiver:
         batch_max: int = 64,
         publish_every_s: float = 1.0,
         sweep_every_s: float = 1.0,
+        payment_provider: Provider = no_provider,
     ):
+        self.payment_provider = payment_provider
         self.db_url, self.broker, self.group = db_url, broker, group
         self.client_id = client_id
         self.batch_max = batch_max
@@ -113,7 +121,13 @@ class Receiver:
 
     def _subscribe(self, client) -> None:
         client.subscribe(
-            [(hq_subscription("events", self.group), 1), (hq_subscription("resync", self.group), 1), (STATUS_TOPIC, 1)]
+            [
+                (hq_subscription("events", self.group), 1),
+                (hq_subscription("resync", self.group), 1),
+                (hq_subscription("payment_request", self.group), 1),
+                (hq_subscription("incidents", self.group), 1),
+                (STATUS_TOPIC, 1),
+            ]
         )
         self.ready.set()
         log.info("receiver %s subscribed (group %s)", self.client_id or "", self.group)
@@ -122,6 +136,8 @@ class Receiver:
 
     def _work(self) -> None:
         publisher = Publisher(self.db, self.client)
+        self.bridge = PaymentBridge(self.db, self.client, self.payment_provider)
+        self.publisher = publisher
         try:
             publisher.publish_all_retained()
         except Exception:  # noqa: BLE001 - the broker may be away; the loop retries
@@ -151,11 +167,34 @@ class Receiver:
                 self.error = exc
                 log.exception("receiver batch failed; the kiosks will resend")
                 time.sleep(1.0)
+                publisher = self._reconnect_if_lost(publisher)
+
+    def _reconnect_if_lost(self, publisher: Publisher) -> Publisher:
+        """After a failure: if the database connection is gone (server restarted, network),
+        open a new one; the unacknowledged messages come back as the kiosks resend."""
+        try:
+            self.db.one("SELECT 1")
+            return publisher
+        except Exception:  # noqa: BLE001 - any failure here means the connection is unusable
+            pass
+        try:
+            self.db.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+            pass
+        try:
+            self.db = open_database(self.db_url)
+        except Exception as exc:  # noqa: BLE001 - try again after the next failure
+            log.warning("database still unreachable: %s", exc)
+            return publisher
+        log.info("database connection re-opened")
+        self.bridge = PaymentBridge(self.db, self.client, self.payment_provider)
+        return Publisher(self.db, self.client)
 
     def _handle(self, batch: list, publisher: Publisher) -> None:
         self.stats.messages += len(batch)
         parsed = self._parse(batch)
         received_at = now_text()
+        incidents: list[tuple[str, m.Incidents]] = []
 
         def commit(db: Database) -> list[tuple[str, m.Events]]:
             kept = []
@@ -168,17 +207,35 @@ class Receiver:
                 store_rows(db, events.txns, received_at)
                 dev.touch(db, events.device, store, received_at)
                 kept.append((store, events))
-            for store, status in parsed.statuses:
-                at = min(status.at, datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+            incidents.clear()  # the transaction may run again
+            for store, batch in parsed.incidents:
+                try:
+                    dev.check_store(db, batch.device, store)
+                except dev.WrongStore as exc:
+                    self._reject(m.WRONG_TOPIC, str(exc))
+                    continue
+                store_incidents(db, batch, received_at)
+                dev.touch(db, batch.device, store, received_at)
+                incidents.append((store, batch))
+            for store, status, retained in parsed.statuses:
+                # Live: HQ's clock (a last will carries the time it was set, long before it fires).
+                # Retained, replayed at subscribe: the kiosk's own time, never in the future.
+                when = min(status.at, datetime.now(UTC)) if retained else datetime.now(UTC)
+                at = when.isoformat().replace("+00:00", "Z")
                 dev.record_status(
                     db, status.device, store, status.state == "online", status.outbox_depth,
                     status.software, status.last_error, at,
                 )
             return kept
 
-        kept = self.db.run(commit)
-        for msg in batch:  # PUBACK only now: the commit is done
-            self.client.ack(msg.mid, msg.qos)
+        try:
+            kept = self.db.run(commit)
+        finally:
+            # PUBACK only now, after the commit. When the commit failed, PUBACK too: the broker would
+            # not redeliver on this connection anyway, and an unacknowledged message holds one of the
+            # few in-flight slots it gives us. The kiosk resends: it has no HQ ack for these.
+            for msg in batch:
+                self.client.ack(msg.mid, msg.qos)
         self.stats.events += sum(len(e.txns) for _, e in kept)
 
         devices = {e.device for _, e in kept}
@@ -187,8 +244,13 @@ class Receiver:
         self.stats.applied += report.applied
         self.stats.conflicts += len(report.conflicts)
         self._send_acks(kept)
+        for store, batch in incidents:  # committed above: now the kiosk may move its cursor
+            ack = m.IncidentsAck(batch.device, batch.next_offset, datetime.now(UTC))
+            self.client.publish(DeviceTopics(store, batch.device).topic("incidents_ack"), m.encode(ack), qos=1)
         for store, resync in parsed.resyncs:
             publisher.answer_resync(store, resync.device, resync.what)
+        for store, request in parsed.payments:
+            self.bridge.handle(store, request)
         if report.blocked_changed:
             publisher.publish_pending()
 
@@ -215,9 +277,13 @@ class Receiver:
             if isinstance(decoded, m.Events):
                 out.events.append((topic.store, decoded))
             elif isinstance(decoded, m.Status):
-                out.statuses.append((topic.store, decoded))
+                out.statuses.append((topic.store, decoded, bool(msg.retain)))
             elif isinstance(decoded, m.Resync):
                 out.resyncs.append((topic.store, decoded))
+            elif isinstance(decoded, m.PaymentRequest):
+                out.payments.append((topic.store, decoded))
+            elif isinstance(decoded, m.Incidents):
+                out.incidents.append((topic.store, decoded))
             else:
                 log.info("ignoring %s from %s (no HQ handler)", topic.message_type, topic.device)
         return out

@@ -1,6 +1,8 @@
 """HQ's tables, in the SQL SQLite and PostgreSQL share.
 
 events      every transaction a kiosk sent, stored once (key: device, seq) the moment it arrives
+divergent_events   a (device, seq) that arrived again with other content (a kiosk
+            restored from an old backup reuses seqs): kept aside and reported
 progress    per device, the highest seq applied to the ledger; events above it wait (gaps)
 members, cards, accounts, stock   the authoritative ledger (LedgerState, one row per value,
             the value as JSON beside the columns HQ queries by)
@@ -9,6 +11,8 @@ conflicts   applied transactions whose "before" amounts did not match HQ's (offl
 blocked_changes   the versioned blocked-card list: one row per change; the full list at
             version V is every card not active
 devices     what each kiosk last said in its status message
+payments    each payment request's one decision (payment bridge)
+incidents   the kiosks' incident logs (not money, but HQ must know), once per (device, offset)
 settings    small named values: the rules document, what was last published
 """
 
@@ -28,6 +32,13 @@ TABLES = [
         body TEXT NOT NULL,
         received_at TEXT NOT NULL,
         PRIMARY KEY (device_id, seq))""",
+    """CREATE TABLE IF NOT EXISTS divergent_events (
+        device_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        digest TEXT NOT NULL,
+        body TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, seq, digest))""",
     """CREATE TABLE IF NOT EXISTS progress (
         device_id TEXT PRIMARY KEY,
         applied_seq BIGINT NOT NULL)""",
@@ -73,6 +84,24 @@ TABLES = [
         outbox_depth BIGINT NOT NULL,
         software TEXT NOT NULL,
         last_error TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS payments (
+        payment_ref TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        amount_fen BIGINT NOT NULL,
+        method TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        decided_at TEXT)""",
+    """CREATE TABLE IF NOT EXISTS incidents (
+        device_id TEXT NOT NULL,
+        log_offset BIGINT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        card_uid TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, log_offset))""",
     """CREATE TABLE IF NOT EXISTS settings (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL)""",

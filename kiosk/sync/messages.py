@@ -34,6 +34,8 @@ MAX_BYTES = {
     "blocked_delta": 1024 * 1024,
     "payment": 4 * 1024,
     "config": 4 * 1024,
+    "incidents": 512 * 1024,
+    "incidents_ack": 4 * 1024,
 }
 MAX_ANY = max(MAX_BYTES.values())
 # The schema versions this code reads; it writes the highest.
@@ -133,10 +135,10 @@ class PaymentRequest:
 
 @dataclass(frozen=True)
 class Ack:
-    """HQ -> kiosk: HQ has committed these sequences of this device (inclusive ranges).
+    """HQ -> kiosk: HQ has durably committed these sequences of this device (inclusive ranges).
 
-    `expect_seq`, when given, is the lowest sequence HQ has NOT committed: a kiosk that has
-    sent past it without an ack resends from there."""
+    `expect_seq`, when given, is HQ's applied high water + 1 (informational: HQ may hold later
+    seqs committed but not yet applied); resends are driven by the kiosk's ack timeout."""
 
     device: str
     ranges: tuple[tuple[int, int], ...]
@@ -223,6 +225,41 @@ class ConfigUpdate:
 
 CONFIG_LIMITS = {"heartbeat_s": (5, 3600), "batch_size": (1, MAX_BATCH), "ack_timeout_s": (2, 600)}
 
+MAX_INCIDENTS = 200  # items in one incidents message
+MAX_DETAIL_KEYS = 20
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One line of the kiosk's incident log (kiosk/session/incidents.py): not money, but HQ must know."""
+
+    offset: int  # byte offset of the line in the kiosk's log: the id HQ dedupes by, with the device
+    at: datetime
+    kind: str  # blocked_card_presented, payment_abandoned, paid_not_credited, card_suspect, ...
+    card_uid: str = ""
+    detail: dict = field(default_factory=dict)  # flat: str / int / bool / null values only
+
+
+@dataclass(frozen=True)
+class Incidents:
+    """Kiosk -> HQ: incidents in log order; `next_offset` is where the log continues after them."""
+
+    device: str
+    items: tuple[Incident, ...]
+    next_offset: int
+    at: datetime
+    TYPE = "incidents"
+
+
+@dataclass(frozen=True)
+class IncidentsAck:
+    """HQ -> kiosk: HQ has committed every incident before byte offset `through`."""
+
+    device: str
+    through: int
+    at: datetime
+    TYPE = "incidents_ack"
+
 Message = (
     Events
     | Status
@@ -235,6 +272,8 @@ Message = (
     | BlockedDelta
     | PaymentConfirmation
     | ConfigUpdate
+    | Incidents
+    | IncidentsAck
 )
 
 
@@ -321,6 +360,18 @@ def to_dict(msg: Message) -> dict:
             "ack_timeout_s": msg.ack_timeout_s,
             "at": _time(msg.at),
         }
+    elif isinstance(msg, Incidents):
+        body = {
+            "device": msg.device,
+            "items": [
+                {"offset": i.offset, "at": _time(i.at), "kind": i.kind, "card_uid": i.card_uid, "detail": i.detail}
+                for i in msg.items
+            ],
+            "next_offset": msg.next_offset,
+            "at": _time(msg.at),
+        }
+    elif isinstance(msg, IncidentsAck):
+        body = {"device": msg.device, "through": msg.through, "at": _time(msg.at)}
     else:
         raise TypeError(f"not a message: {type(msg).__name__}")
     return head | body
@@ -573,6 +624,50 @@ def _decode_config(f: _Fields) -> ConfigUpdate:
     return ConfigUpdate(version=version, at=f.time("at"), **values)
 
 
+def decode_incident(data: object, path: str = "", msg_type: str = "incidents") -> Incident:
+    """One incident (also used by the kiosk to read its own log lines, with offset added)."""
+    f = _Fields(msg_type, data, path)
+    offset = f.int("offset", 0, 2**62)
+    at = f.time("at")
+    kind = f.str("kind", 40)
+    if not kind:
+        raise f.fail("kind", "must not be empty")
+    card_uid = f.str("card_uid", 20, default="")
+    detail = f.raw("detail", {})
+    if not isinstance(detail, dict) or len(detail) > MAX_DETAIL_KEYS:
+        raise f.fail("detail", f"must be an object of at most {MAX_DETAIL_KEYS} fields")
+    for key, value in detail.items():
+        if len(key) > 40:
+            raise f.fail("detail", "keys must be at most 40 characters")
+        if isinstance(value, str):
+            if len(value) > MAX_TEXT:
+                raise f.fail(f"detail.{key}", f"must be at most {MAX_TEXT} characters")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > 2**62:
+                raise f.fail(f"detail.{key}", "integer out of range")
+        elif value is not None and not isinstance(value, bool):
+            raise f.fail(f"detail.{key}", "must be a string, integer, boolean or null")
+    f.done()
+    return Incident(offset, at, kind, card_uid, dict(detail))
+
+
+def _decode_incidents(f: _Fields) -> Incidents:
+    device = f.ident("device")
+    raw = f.list("items", MAX_INCIDENTS)
+    items = tuple(decode_incident(item, f"items[{i}]") for i, item in enumerate(raw))
+    for i in range(1, len(items)):
+        if items[i].offset <= items[i - 1].offset:
+            raise f.fail(f"items[{i}].offset", "must increase")
+    next_offset = f.int("next_offset", 0, 2**62)
+    if items and next_offset <= items[-1].offset:
+        raise f.fail("next_offset", "must be after the last item's offset")
+    return Incidents(device, items, next_offset, f.time("at"))
+
+
+def _decode_incidents_ack(f: _Fields) -> IncidentsAck:
+    return IncidentsAck(f.ident("device"), f.int("through", 0, 2**62), f.time("at"))
+
+
 _DECODERS: dict[str, Callable[[_Fields], Message]] = {
     "events": _decode_events,
     "status": _decode_status,
@@ -585,6 +680,8 @@ _DECODERS: dict[str, Callable[[_Fields], Message]] = {
     "blocked_delta": _decode_blocked_delta,
     "payment": _decode_payment,
     "config": _decode_config,
+    "incidents": _decode_incidents,
+    "incidents_ack": _decode_incidents_ack,
 }
 assert set(_DECODERS) == set(MAX_BYTES) == set(VERSIONS)
 

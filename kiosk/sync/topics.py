@@ -20,6 +20,7 @@ UP = {
     "status": "status",  # retained, QoS 1; also the last will; republished as the heartbeat
     "resync": "resync",  # "send me the full blocked list / a snapshot / the rules again", QoS 1
     "payment_request": "payment_request",  # ask the payment bridge to collect money, QoS 1
+    "incidents": "incidents",  # the kiosk's incident log (blocked card seen, payment abandoned...), QoS 1
 }
 # HQ -> one kiosk, under kiosk/v1/{store}/{device}/
 DOWN = {
@@ -28,6 +29,7 @@ DOWN = {
     "payment": "payment",  # payment confirmation, QoS 1
     "config": "config",  # retained, QoS 1
     "blocked": "blocked",  # full blocked list sent to one kiosk (answer to a resync), QoS 1
+    "incidents_ack": "incidents_ack",  # HQ committed the incidents before an offset, QoS 1
 }
 # HQ -> every kiosk of a store (kiosk/v1/{store}/_store/NAME) or of the chain (kiosk/v1/_chain/NAME)
 STORE_TOPICS = {"rules": "rules"}  # retained

@@ -3,6 +3,7 @@ in order, shuffled, duplicated. Per device the order is kept and each event appl
 
 from __future__ import annotations
 
+import json
 import random
 
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from kiosk.hq import ledger as hq
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.state import LedgerState
+from kiosk.ledger.txn import txn_to_dict
 from tests.fixtures.histories import generate_history
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
@@ -25,7 +27,7 @@ def _canonical(state: LedgerState) -> dict:
 
 def _clear(db) -> None:
     with db.transaction():
-        for table in ("events", "progress", "members", "cards", "accounts", "stock", "conflicts", "blocked_changes"):
+        for table in ("events", "progress", "members", "cards", "accounts", "stock", "conflicts", "blocked_changes", "divergent_events"):
             db.execute(f"DELETE FROM {table}")
 
 
@@ -43,9 +45,11 @@ def _deliver_and_replay(db, deliveries):
         for device in sorted(after):
             for seq in range(before.get(device, 0) + 1, after[device] + 1):
                 txn = by_id[(device, seq)]
+                card_note = hq.card_use_conflict(reference, txn)  # HQ's extra report, made before applying
                 result = reference.apply(txn)
-                if result.conflict:
-                    conflicts.append((txn.device_id, txn.seq, result.conflict))
+                detail = "; ".join(text for text in (result.conflict, card_note) if text)
+                if detail:
+                    conflicts.append((txn.device_id, txn.seq, detail))
     return reference, conflicts
 
 
@@ -131,3 +135,43 @@ def test_gap_waits_until_the_missing_event_arrives(hq_db):
     random.Random(1).shuffle(txns)
     hq.store_events(hq_db, txns)  # all again: nothing changes
     assert hq.apply_pending(hq_db, ["K1"]).applied == 0
+
+
+def test_seq_reused_with_other_content_is_kept_aside_and_reported(hq_db):
+    """A kiosk restored from an old backup starts again at a used seq: HQ keeps the first event
+    in the ledger and the other one aside, and says so; nothing is silently dropped."""
+    first = generate_history(3, devices=1, steps=10).txns
+    other = generate_history(4, devices=1, steps=10).txns
+    hq.store_events(hq_db, first)
+    hq.apply_pending(hq_db, ["K1"])
+    hq.store_events(hq_db, other[:2] + first[2:3])  # two reused seqs, one true duplicate
+    divergent = hq.list_divergent(hq_db)
+    assert [(d.device_id, d.seq) for d in divergent] == [("K1", 1), ("K1", 2)]
+    assert json.loads(divergent[0].body) == txn_to_dict(other[0])
+    assert hq.event_counts(hq_db)["K1"] == (len(first), len(first), len(first))
+    hq.store_events(hq_db, other[:2])  # resent again: still two, not four
+    assert len(hq.list_divergent(hq_db)) == 2
+
+
+def test_card_used_offline_after_hq_blocked_it_is_reported(hq_db):
+    from datetime import timedelta
+
+    from kiosk.hq import admin
+    from kiosk.ledger.operations import Ledger
+    from kiosk.ledger.pin import FAST_FOR_TESTS
+    from kiosk.ledger.sample import default_rules
+    from tests.fixtures.histories import START
+
+    kiosk = Ledger(LedgerState(), default_rules(), "KA", pin_params=FAST_FOR_TESTS)
+    sign = kiosk.sign_up("04AABBCC", 1, "13800000001", "246810", START)
+    kiosk.apply(sign)
+    top = kiosk.top_up("04AABBCC", 10000, "pay-1", START + timedelta(minutes=1))
+    kiosk.apply(top)
+    hq.store_events(hq_db, [sign, top])
+    hq.apply_pending(hq_db, ["KA"])
+    admin.block_card(hq_db, "04AABBCC", "lost", START + timedelta(hours=1))
+    spend = kiosk.spend("04AABBCC", 3000, START + timedelta(hours=2))  # the kiosk is offline: it does not know
+    hq.store_events(hq_db, [spend])
+    report = hq.apply_pending(hq_db, ["KA"])
+    assert [c.detail for c in report.conflicts] == ["card 04AABBCC was already blocked at HQ when this spend was made"]
+    assert hq.load_state(hq_db).accounts[sign.member_id].balance_fen == 7000  # the money moved: kept

@@ -142,3 +142,55 @@ def test_blocked_card_reaches_the_kiosks_as_delta_and_full_list(mosquitto, hq_ur
     kiosk.disconnect()
     with pytest.raises(admin.AdminError, match="card_blocked"):
         admin.block_card(hq_db, uid, "again")
+
+
+def test_last_will_marks_a_kiosk_offline(mosquitto, hq_url, hq_db):
+    """A kiosk that vanishes: the broker publishes its will (state offline, stamped when it was
+    set, i.e. before the kiosk's last heartbeat) and HQ's device list shows it offline."""
+    import paho.mqtt.client as mqtt
+
+    topics = DeviceTopics("S1", "D1")
+    set_at = datetime.now(UTC)
+    will = m.encode(m.Status("D1", "S1", "offline", "kiosk 0.1.0", 5, set_at))
+    kiosk = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="D1", protocol=mqtt.MQTTv5)
+    kiosk.username_pw_set("D1", mosquitto.password("D1"))
+    kiosk.will_set(topics.status, will, qos=1, retain=True)
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        kiosk.connect(mosquitto.host, mosquitto.port, keepalive=5)
+        kiosk.loop_start()
+        time.sleep(0.3)
+        online = m.Status("D1", "S1", "online", "kiosk 0.1.0", 5, datetime.now(UTC))
+        kiosk.publish(topics.status, m.encode(online), qos=1, retain=True).wait_for_publish(5)
+        assert wait_for(lambda: [d.online for d in list_devices(hq_db)] == [True], 10)
+        kiosk.loop_stop()
+        kiosk.socket().close()  # the kiosk dies without DISCONNECT: the broker sends the will
+        assert wait_for(lambda: [d.online for d in list_devices(hq_db)] == [False], 15)
+
+
+def test_incidents_are_stored_once_and_acknowledged_after_commit(mosquitto, hq_url, hq_db):
+    from kiosk.hq.incidents import list_incidents
+
+    topics = DeviceTopics("S1", "D1")
+    acks: list[m.IncidentsAck] = []
+    got_ack = threading.Event()
+    kiosk = mosquitto.client("D1", client_id="D1-inc")
+    kiosk.on_message = lambda c, u, msg: (acks.append(m.decode(msg.payload, "incidents_ack")), got_ack.set())
+    kiosk.subscribe(topics.topic("incidents_ack"), qos=1)
+    now = datetime.now(UTC)
+    items = (
+        m.Incident(0, now, "blocked_card_presented", "04AABBCC", {"screen": "home"}),
+        m.Incident(97, now, "payment_abandoned", "", {"amount_fen": 5000, "paid": False}),
+    )
+    batch = m.Incidents("D1", items, 180, now)
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        for _ in range(2):  # the second is a resend: the ack was "lost"
+            got_ack.clear()
+            kiosk.publish(topics.topic("incidents"), m.encode(batch), qos=1)
+            assert got_ack.wait(10)
+    assert [a.through for a in acks] == [180, 180]
+    stored = list_incidents(hq_db, device="D1")
+    assert [(i.log_offset, i.kind, i.card_uid) for i in stored] == [
+        (0, "blocked_card_presented", "04AABBCC"), (97, "payment_abandoned", "")
+    ]
+    assert stored[1].detail == {"amount_fen": 5000, "paid": False}
+    kiosk.disconnect()
