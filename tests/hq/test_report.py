@@ -9,9 +9,11 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kiosk.hq.db import open_database
-from kiosk.hq.report import CHAIN, HQ_STORE, Period, ReportError, build_report
+from kiosk.hq.report import CHAIN, HQ_STORE, Period, ReportError, birthday_keys, build_report, mask_phone
 from kiosk.hq.report_migration import has_amount_column, migrate
 from kiosk.hq.schema import create_schema
 from kiosk.ledger.model import add_months
@@ -339,3 +341,30 @@ def test_empty_database_reports_zeroes(tmp_path):
     report = build_report(db, RULES, report_history.PERIOD)
     assert report.segments == () and report.rfm == () and report.follow_ups == ()
     assert report.metrics[-1].members == 0 and report.metrics[-1].churn_rate is None
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(seed=st.integers(10, 10**6), members=st.integers(1, 30), end=st.dates(date(2025, 8, 1), date(2026, 8, 19)))
+def test_any_history_and_period_sqlite(tmp_path_factory, seed, members, end):
+    db = open_database(str(tmp_path_factory.mktemp("prop") / "hq.sqlite3"))
+    create_schema(db)
+    migrate(db)
+    history = report_history.generate(seed, members=members)
+    report_history.load(db, history)
+    period = Period(end - timedelta(days=seed % 400), end, "Asia/Shanghai")
+    check_report(db, history, period, None)
+    s2_members = [t for t in history.txns if t.kind is Kind.SIGN_UP and t.device_id == "K3" and t.at < period.as_of]
+    if s2_members:
+        check_report(db, history, period, "S2")
+    db.close()
+
+
+@given(birthday=st.dates(date(1920, 1, 1), date(2010, 12, 31)), today=st.dates(date(2020, 1, 1), date(2040, 12, 31)))
+def test_birthday_week_matches_a_plain_calendar_walk(birthday, today):
+    assert (birthday.strftime("%m-%d") in birthday_keys(today)) == birthday_in_week(birthday, today)
+
+
+@given(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True))
+def test_masked_phone_keeps_only_the_ends(phone):
+    masked = mask_phone(phone)
+    assert masked == phone[:3] + "****" + phone[-4:] and len(masked) == len(phone)
