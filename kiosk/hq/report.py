@@ -172,6 +172,27 @@ class ValueShare:
 
 
 @dataclass(frozen=True)
+class Engagement:
+    """Check-ins, referrals and satisfaction surveys at a store's kiosks in the period."""
+
+    store: str
+    check_ins: int
+    checkin_members: int
+    referred_sign_ups: int  # sign-ups that used a referral code
+    referral_rewards: int
+    ratings: tuple[int, int, int, int, int]  # surveys with 1..5 stars
+    reasons: tuple[tuple[str, int], ...]  # reason id -> times chosen, most first
+
+    @property
+    def surveys(self) -> int:
+        return sum(self.ratings)
+
+    @property
+    def average_rating(self) -> float | None:
+        return sum((i + 1) * n for i, n in enumerate(self.ratings)) / self.surveys if self.surveys else None
+
+
+@dataclass(frozen=True)
 class FollowUp:
     list_name: str
     member_id: str
@@ -200,6 +221,7 @@ class Report:
     metrics: tuple[StoreMetrics, ...]
     new_by_month: tuple[tuple[str, int], ...]  # (local YYYY-MM, new members), scope
     value_share: tuple[ValueShare, ...]
+    engagement: tuple[Engagement, ...]
     follow_ups: tuple[FollowUp, ...]
     stores: tuple[str, ...] = field(default=())
 
@@ -281,6 +303,7 @@ def build_report(
             metrics=_one_store(_metrics(db, period, scope, params), store),
             new_by_month=_new_by_month(db, period, scope, params),
             value_share=_value_share(db, period, store, sales),
+            engagement=_engagement(db, period, store),
             follow_ups=_follow_ups(db, period, store, due_days),
             stores=tuple(sorted(set(stores) | known)),
         )
@@ -474,6 +497,71 @@ def _value_share(db: Database, period: Period, store: str | None, sales: dict[st
     chain_sales = sum(sales.values()) if sales else None
     chain = ValueShare(CHAIN, sum(v.member_value_fen for v in out), sum(v.purchases for v in out), chain_sales)
     return tuple(out) + (chain,)
+
+
+def _engagement(db: Database, period: Period, store: str | None) -> tuple[Engagement, ...]:
+    """By the store of the kiosk where it happened. JSON is read only for surveys and sign-ups."""
+    place = f"COALESCE(d.store, '{HQ_STORE}')"
+    body = "CAST(e.body AS jsonb)" if db.dialect == "postgresql" else "e.body"
+
+    def events_of(kinds: str, by_store: bool = True) -> tuple[str, tuple]:
+        where = f"FROM events e LEFT JOIN devices d ON d.device_id = e.device_id WHERE e.kind IN {kinds} " \
+                f"AND {_bytewise(db, 'e.at')} >= ? AND {_bytewise(db, 'e.at')} < ?"
+        params: tuple = (sql_time(period.start_at), sql_time(period.as_of))
+        if store is not None and by_store:
+            where, params = f"{where} AND {place} = ?", (*params, store)
+        return where, params
+
+    where, params = events_of("('check_in', 'referral_reward', 'survey', 'sign_up')")
+    rows = db.all(
+        f"""
+        SELECT {place}, e.kind,
+          CASE WHEN e.kind = 'survey' THEN {json_text_sql(db, body, 'rating')} END,
+          CASE WHEN e.kind = 'survey' THEN {json_text_sql(db, body, 'reasons')} END,
+          CASE WHEN e.kind = 'sign_up' AND COALESCE({json_text_sql(db, body, 'referrer_id')}, '') <> ''
+               THEN 1 ELSE 0 END,
+          COUNT(*)
+        {where} GROUP BY 1, 2, 3, 4, 5""",
+        params,
+    )
+    where, params = events_of("('check_in')")
+    members = {r[0]: int(r[1]) for r in db.all(f"SELECT {place}, COUNT(DISTINCT e.member_id) {where} GROUP BY 1", params)}
+    stores: dict[str, dict] = {}
+    for name, kind, rating, reasons, referred, count in rows:
+        e = stores.setdefault(name, _tally())
+        count = int(count)
+        if kind == "check_in":
+            e["check_in"] += count
+        elif kind == "referral_reward":
+            e["referral_reward"] += count
+        elif kind == "sign_up":
+            e["referred"] += count * int(referred)
+        elif kind == "survey" and rating is not None and 1 <= int(rating) <= 5:
+            e["ratings"][int(rating) - 1] += count
+            for reason in filter(None, (reasons or "").split(",")):
+                e["reasons"][reason] = e["reasons"].get(reason, 0) + count
+    out = [_engagement_row(name, e, members.get(name, 0)) for name, e in sorted(stores.items())]
+    if store is None and out:
+        chain = _tally()
+        for e in stores.values():
+            for key in ("check_in", "referred", "referral_reward"):
+                chain[key] += e[key]
+            chain["ratings"] = [a + b for a, b in zip(chain["ratings"], e["ratings"], strict=True)]
+            for reason, n in e["reasons"].items():
+                chain["reasons"][reason] = chain["reasons"].get(reason, 0) + n
+        where, params = events_of("('check_in')", by_store=False)
+        row = db.one(f"SELECT COUNT(DISTINCT e.member_id) {where}", params)
+        out.append(_engagement_row(CHAIN, chain, int(row[0] or 0) if row else 0))
+    return tuple(out)
+
+
+def _tally() -> dict:
+    return {"check_in": 0, "referred": 0, "referral_reward": 0, "ratings": [0] * 5, "reasons": {}}
+
+
+def _engagement_row(store: str, e: dict, checkin_members: int) -> Engagement:
+    reasons = tuple(sorted(e["reasons"].items(), key=lambda kv: (-kv[1], kv[0])))
+    return Engagement(store, e["check_in"], checkin_members, e["referred"], e["referral_reward"], tuple(e["ratings"]), reasons)
 
 
 # -- follow-ups --------------------------------------------------------------------------------

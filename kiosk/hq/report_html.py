@@ -11,7 +11,7 @@ import html
 import io
 
 from kiosk.hq.report import CHAIN, FOLLOW_UP_LABELS, FOLLOW_UPS, SEGMENTS, Report
-from kiosk.hq.report_render import Table, pct, rfm_grid, tables, title_line
+from kiosk.hq.report_render import Table, pct, rfm_grid, store_label, tables, title_line
 from kiosk.ledger.money import format_fen
 
 COLOURS = {"active": "#2e9d5b", "at_risk": "#f2b233", "dormant": "#e7772f", "lost": "#9a9a9a"}
@@ -51,6 +51,8 @@ def charts(report: Report) -> dict[str, bytes]:
             out["pareto"] = _pareto_chart(plt, report)
         if report.rfm:
             out["rfm"] = _rfm_chart(plt, report)
+        if any(e.surveys for e in report.engagement):
+            out["satisfaction"] = _satisfaction_chart(plt, report)
     finally:
         plt.close("all")
     return out
@@ -149,6 +151,35 @@ def _rfm_chart(plt, report: Report) -> bytes:
     ax.set_ylabel("R: last visit (5 = latest) / 最近到访")
     ax.set_title("RFM: members by recency and frequency", loc="left")
     fig.colorbar(image, ax=ax, shrink=0.8)
+    return _png(fig)
+
+
+STAR_COLOURS = ("#d64541", "#ef8a3c", "#f2c94c", "#8cc56b", "#2e9d5b")
+
+
+def _satisfaction_chart(plt, report: Report) -> bytes:
+    rows = [e for e in report.engagement if e.surveys]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.5 * max(len(rows), 3) + 1.6), width_ratios=(3, 2))
+    names = [store_label(e.store) for e in rows]
+    start = [0.0] * len(rows)
+    for i in range(5):
+        shares = [e.ratings[i] / e.surveys * 100 for e in rows]
+        left.barh(names, shares, left=start, color=STAR_COLOURS[i], label=f"{i + 1}★")
+        start = [a + b for a, b in zip(start, shares, strict=True)]
+    for y, e in enumerate(rows):
+        left.text(101, y, f"{e.average_rating:.2f}★ ({e.surveys})", va="center", fontsize=9)
+    left.set_xlim(0, 125)
+    left.set_xticks(range(0, 101, 20))
+    left.invert_yaxis()
+    left.set_xlabel("% of surveys / 评价占比")
+    left.set_title("Satisfaction / 满意度 (average, surveys)", loc="left")
+    left.legend(ncols=5, loc="upper center", bbox_to_anchor=(0.45, -0.3 if len(rows) > 3 else -0.4), frameon=False)
+    scope = next((e for e in rows if e.store == (report.store or CHAIN)), rows[-1])
+    reasons = list(reversed(scope.reasons[:8]))
+    right.barh([r for r, _ in reasons], [n for _, n in reasons], color="#3b6fb6")
+    right.set_title("Reasons chosen / 评价原因", loc="left")
+    right.set_xlabel("times chosen / 次数")
+    fig.tight_layout()
     return _png(fig)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kiosk.hq.report import CHAIN, FOLLOW_UP_LABELS, FOLLOW_UPS, SEGMENT_LABELS, SEGMENTS, Report
 from kiosk.ledger.money import format_fen
 
-SECTIONS = ("metrics", "segments", "value_share", "pareto", "rfm", "new_members", "follow_ups")
+SECTIONS = ("metrics", "segments", "value_share", "pareto", "rfm", "new_members", "engagement", "follow_ups")
 NO_SALES = "n/a: non-member sales are not in HQ's data (give --sales FILE) / 非会员销售额不在HQ数据中"
 
 
@@ -113,6 +113,18 @@ def tables(report: Report, csv_mode: bool = False) -> list[Table]:
         "new_members", "每月新会员 / New members per month",
         ("month", "new members"),
         tuple(report.new_by_month),
+    ))
+    out.append(Table(
+        "engagement", "会员互动 / Check-ins, referrals and satisfaction (at the store's kiosks)",
+        ("store", "check-ins", "members checking in", "referred sign-ups", "referral rewards", "surveys",
+         "average rating", "1★", "2★", "3★", "4★", "5★", "reasons chosen"),
+        tuple(
+            (store_label(e.store), e.check_ins, e.checkin_members, e.referred_sign_ups, e.referral_rewards, e.surveys,
+             ("" if e.average_rating is None else round(e.average_rating, 4)) if csv_mode
+             else ("-" if e.average_rating is None else f"{e.average_rating:.2f}"),
+             *e.ratings, "; ".join(f"{r} {n}" for r, n in e.reasons))
+            for e in report.engagement
+        ),
     ))
     out.append(Table(
         "follow_ups", "跟进名单 / Follow-up lists for staff",

@@ -228,6 +228,28 @@ def check_report(db, history, period: Period, store: str | None) -> None:
             assert v.member_value_fen == by_store[v.store]
         assert v.sales_fen is None and v.share is None
 
+    # check-ins, referrals and surveys at each store's kiosks
+    def place(t):
+        return history.device_stores.get(t.device_id, HQ_STORE)
+
+    happened = [t for t in history.txns if period.start_at <= t.at < as_of and store in (None, place(t))]
+    places = sorted({place(t) for t in happened if t.kind.value in ("check_in", "referral_reward", "survey", "sign_up")})
+    got_e = {e.store: e for e in report.engagement}
+    assert list(got_e) == places + ([CHAIN] if store is None and places else [])
+    for s in got_e:
+        evs = [t for t in happened if s in (CHAIN, place(t))]
+        checks = [t for t in evs if t.kind is Kind.CHECK_IN]
+        surveys = [t for t in evs if t.kind is Kind.SURVEY]
+        reasons = Counter(r for t in surveys for r in t.reasons.split(",") if r)
+        e = got_e[s]
+        assert (e.check_ins, e.checkin_members) == (len(checks), len({t.member_id for t in checks}))
+        assert e.referred_sign_ups == sum(1 for t in evs if t.kind is Kind.SIGN_UP and t.referrer_id)
+        assert e.referral_rewards == sum(1 for t in evs if t.kind is Kind.REFERRAL_REWARD)
+        assert e.ratings == tuple(sum(1 for t in surveys if t.rating == i) for i in range(1, 6))
+        assert dict(e.reasons) == dict(reasons)
+        if surveys:
+            assert e.average_rating == pytest.approx(sum(t.rating for t in surveys) / len(surveys))
+
     # follow-up lists
     def listed(name):
         return sorted(f.member_id for f in report.follow_ups if f.list_name == name)

@@ -47,7 +47,7 @@ def test_text_report_has_every_section_with_masked_phones(hq_file):
     out = kiosk(db, *PERIOD)
     assert out.returncode == 0, out.stderr
     for title in ("Programme metrics", "Members by tier and activity", "Member share", "Pareto", "RFM",
-                  "New members per month", "call 3 days", "call 3 weeks", "call 3 months", "win back", "birthdays"):
+                  "New members per month", "Check-ins, referrals and satisfaction", "call 3 days", "call 3 weeks", "call 3 months", "win back", "birthdays"):
         assert title in out.stdout
     phones = {t.phone for t in history.txns if t.phone}
     assert not any(p in out.stdout for p in phones)
@@ -88,7 +88,7 @@ def test_html_report_embeds_charts(hq_file, tmp_path):
     assert out.returncode == 0, out.stderr
     text = page.read_text()
     images = re.findall(r"alt='(\w+) chart' src='data:image/png;base64,([^']+)'", text)
-    assert {name for name, _ in images} == {"segments", "tiers", "new_members", "pareto", "rfm"}
+    assert {name for name, _ in images} == {"segments", "tiers", "new_members", "pareto", "rfm", "satisfaction"}
     for _, data in images:
         assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
     assert "<script" not in text and "139****" in text
