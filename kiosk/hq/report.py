@@ -290,6 +290,7 @@ def build_report(
             raise ReportError(f"unknown store {store!r} (stores: {', '.join(stores) or 'none'})")
         scope, params = ("WHERE home_store = ?", (store,)) if store is not None else ("", ())
         seg = _segments(db, scope, params)
+        happened = _period_rows(db, period)
         return Report(
             period=period,
             store=store,
@@ -302,8 +303,8 @@ def build_report(
             pareto_curve=_pareto_curve(db, scope, params),
             metrics=_one_store(_metrics(db, period, scope, params), store),
             new_by_month=_new_by_month(db, period, scope, params),
-            value_share=_value_share(db, period, store, sales),
-            engagement=_engagement(db, period, store),
+            value_share=_value_share(happened, store, sales),
+            engagement=_engagement(db, period, happened, store),
             follow_ups=_follow_ups(db, period, store, due_days),
             stores=tuple(sorted(set(stores) | known)),
         )
@@ -345,6 +346,7 @@ def _member_table(db: Database, rules: Rules, period: Period) -> None:
         SUM(CASE WHEN kind = 'spend' AND at >= ? AND at < ? THEN 1 ELSE 0 END) AS purchases,
         SUM(CASE WHEN kind = 'spend' AND at >= ? AND at < ? THEN amount_fen ELSE 0 END) AS value_fen,
         SUM(CASE WHEN kind = 'top_up' AND at > ? AND at < ? THEN amount_fen ELSE 0 END) AS topup_12m,
+        SUM(CASE WHEN kind = 'check_in' AND at >= ? AND at < ? THEN 1 ELSE 0 END) AS checkins_p,
         MAX(CASE WHEN kind = 'card_return' THEN at END) AS last_return
       FROM (SELECT member_id, kind, device_id, amount_fen, {_bytewise(db, 'at')} AS at FROM events) e
       GROUP BY member_id
@@ -359,7 +361,7 @@ def _member_table(db: Database, rules: Rules, period: Period) -> None:
       WHERE a.joined_at IS NOT NULL AND a.joined_at < ?
     )
     SELECT member_id, home_store, phone, name, birthday, joined_at, last_visit, first_visit_p, last_visit_p,
-      first_purchase, purchases, value_fen, topup_12m,
+      first_purchase, purchases, value_fen, topup_12m, checkins_p,
       {local_day_sql(db, 'joined_at', off)} AS joined_day,
       {local_day_sql(db, 'last_visit', off)} AS last_visit_day,
       {local_day_sql(db, 'first_visit_p', off)} AS first_visit_day_p,
@@ -374,7 +376,7 @@ def _member_table(db: Database, rules: Rules, period: Period) -> None:
     FROM joined
     """
     a, s = p["asof"], p["start"]
-    params = (a, s, a, s, a, a, s, a, s, a, p["tier_since"], a, a, a, p["active"], p["at_risk"], p["dormant"])
+    params = (a, s, a, s, a, a, s, a, s, a, p["tier_since"], a, s, a, a, a, p["active"], p["at_risk"], p["dormant"])
     db.execute(sql, params)
 
 
@@ -478,20 +480,47 @@ def _new_by_month(db: Database, period: Period, scope: str, params: tuple) -> tu
     return tuple((m, found.get(m, 0)) for m in months)
 
 
-def _value_share(db: Database, period: Period, store: str | None, sales: dict[str, int] | None) -> tuple[ValueShare, ...]:
-    """Member spend where it happened (the device's store); a second pass over the period's events."""
-    rows = db.all(
+def _period_rows(db: Database, period: Period) -> list[tuple]:
+    """One pass over the period's spends, check-ins, referral rewards, surveys and sign-ups,
+    grouped by the store where they happened: (store, kind, rating, reasons, referred, count,
+    value). JSON is read only for surveys and sign-ups, once per row."""
+    if db.dialect == "postgresql":
+        doc = "CASE WHEN e.kind IN ('survey', 'sign_up') THEN CAST(e.body AS jsonb) END"
+        fence = "OFFSET 0"  # keep the subquery: the cast then runs once per row, not per field
+    else:
+        doc, fence = "CASE WHEN e.kind IN ('survey', 'sign_up') THEN e.body END", ""
+    return db.all(
         f"""
-        SELECT COALESCE(d.store, '{HQ_STORE}'), COUNT(*), SUM(e.amount_fen)
-        FROM events e LEFT JOIN devices d ON d.device_id = e.device_id
-        WHERE e.kind = 'spend' AND {_bytewise(db, 'e.at')} >= ? AND {_bytewise(db, 'e.at')} < ?
-        GROUP BY COALESCE(d.store, '{HQ_STORE}') ORDER BY 1""",
+        SELECT store, kind,
+          CASE WHEN kind = 'survey' THEN {json_text_sql(db, 'doc', 'rating')} END,
+          CASE WHEN kind = 'survey' THEN {json_text_sql(db, 'doc', 'reasons')} END,
+          CASE WHEN kind = 'sign_up' AND COALESCE({json_text_sql(db, 'doc', 'referrer_id')}, '') <> ''
+               THEN 1 ELSE 0 END,
+          COUNT(*), SUM(amount_fen)
+        FROM (
+          SELECT COALESCE(d.store, '{HQ_STORE}') AS store, e.kind, e.amount_fen, {doc} AS doc
+          FROM events e LEFT JOIN devices d ON d.device_id = e.device_id
+          WHERE e.kind IN ('spend', 'check_in', 'referral_reward', 'survey', 'sign_up')
+            AND {_bytewise(db, 'e.at')} >= ? AND {_bytewise(db, 'e.at')} < ? {fence}
+        ) happened
+        GROUP BY 1, 2, 3, 4, 5""",
         (sql_time(period.start_at), sql_time(period.as_of)),
     )
+
+
+def _value_share(rows: list[tuple], store: str | None, sales: dict[str, int] | None) -> tuple[ValueShare, ...]:
+    """Member spend where it happened (the device's store), against --sales when given."""
+    spent: dict[str, list[int]] = {}
+    for place, kind, _, _, _, count, value in rows:
+        if kind == "spend":
+            total = spent.setdefault(place, [0, 0])
+            total[0] += int(count)
+            total[1] += int(value or 0)
     sales = sales or {}
-    out = [ValueShare(r[0], int(r[2] or 0), int(r[1]), sales.get(r[0])) for r in rows]
-    out += [ValueShare(s, 0, 0, v) for s, v in sorted(sales.items()) if s not in {r[0] for r in rows}]
-    out.sort(key=lambda v: v.store)
+    out = []
+    for place in sorted(set(spent) | set(sales)):
+        purchases, value = spent.get(place, (0, 0))
+        out.append(ValueShare(place, value, purchases, sales.get(place)))
     if store is not None:
         return tuple(v for v in out if v.store == store) or (ValueShare(store, 0, 0, sales.get(store)),)
     chain_sales = sum(sales.values()) if sales else None
@@ -499,36 +528,22 @@ def _value_share(db: Database, period: Period, store: str | None, sales: dict[st
     return tuple(out) + (chain,)
 
 
-def _engagement(db: Database, period: Period, store: str | None) -> tuple[Engagement, ...]:
-    """By the store of the kiosk where it happened. JSON is read only for surveys and sign-ups."""
-    place = f"COALESCE(d.store, '{HQ_STORE}')"
-    body = "CAST(e.body AS jsonb)" if db.dialect == "postgresql" else "e.body"
-
-    def events_of(kinds: str, by_store: bool = True) -> tuple[str, tuple]:
-        where = f"FROM events e LEFT JOIN devices d ON d.device_id = e.device_id WHERE e.kind IN {kinds} " \
-                f"AND {_bytewise(db, 'e.at')} >= ? AND {_bytewise(db, 'e.at')} < ?"
-        params: tuple = (sql_time(period.start_at), sql_time(period.as_of))
-        if store is not None and by_store:
-            where, params = f"{where} AND {place} = ?", (*params, store)
-        return where, params
-
-    where, params = events_of("('check_in', 'referral_reward', 'survey', 'sign_up')")
-    rows = db.all(
-        f"""
-        SELECT {place}, e.kind,
-          CASE WHEN e.kind = 'survey' THEN {json_text_sql(db, body, 'rating')} END,
-          CASE WHEN e.kind = 'survey' THEN {json_text_sql(db, body, 'reasons')} END,
-          CASE WHEN e.kind = 'sign_up' AND COALESCE({json_text_sql(db, body, 'referrer_id')}, '') <> ''
-               THEN 1 ELSE 0 END,
-          COUNT(*)
-        {where} GROUP BY 1, 2, 3, 4, 5""",
-        params,
-    )
-    where, params = events_of("('check_in')")
-    members = {r[0]: int(r[1]) for r in db.all(f"SELECT {place}, COUNT(DISTINCT e.member_id) {where} GROUP BY 1", params)}
+def _engagement(db: Database, period: Period, rows: list[tuple], store: str | None) -> tuple[Engagement, ...]:
+    """Check-ins, referrals and surveys by the store of the kiosk where they happened."""
+    members = {
+        r[0]: int(r[1])
+        for r in db.all(
+            f"SELECT COALESCE(d.store, '{HQ_STORE}'), COUNT(DISTINCT e.member_id) FROM events e "
+            "LEFT JOIN devices d ON d.device_id = e.device_id "
+            f"WHERE e.kind = 'check_in' AND {_bytewise(db, 'e.at')} >= ? AND {_bytewise(db, 'e.at')} < ? GROUP BY 1",
+            (sql_time(period.start_at), sql_time(period.as_of)),
+        )
+    }
     stores: dict[str, dict] = {}
-    for name, kind, rating, reasons, referred, count in rows:
-        e = stores.setdefault(name, _tally())
+    for place, kind, rating, reasons, referred, count, _ in rows:
+        if kind == "spend" or store not in (None, place):
+            continue
+        e = stores.setdefault(place, _tally())
         count = int(count)
         if kind == "check_in":
             e["check_in"] += count
@@ -549,9 +564,8 @@ def _engagement(db: Database, period: Period, store: str | None) -> tuple[Engage
             chain["ratings"] = [a + b for a, b in zip(chain["ratings"], e["ratings"], strict=True)]
             for reason, n in e["reasons"].items():
                 chain["reasons"][reason] = chain["reasons"].get(reason, 0) + n
-        where, params = events_of("('check_in')", by_store=False)
-        row = db.one(f"SELECT COUNT(DISTINCT e.member_id) {where}", params)
-        out.append(_engagement_row(CHAIN, chain, int(row[0] or 0) if row else 0))
+        row = db.one("SELECT COUNT(*) FROM report_members WHERE checkins_p > 0")
+        out.append(_engagement_row(CHAIN, chain, int(row[0]) if row else 0))
     return tuple(out)
 
 
