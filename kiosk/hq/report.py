@@ -12,8 +12,8 @@ plain Python from the generated events):
   sign-up, top-up, spend, redemption, gifts, check-in). purchase: a SPEND; value: its amount.
 - member: signed up before "as of". home store: the store of the device that signed the
   member up (HQ's `devices` table); members signed up at HQ itself are in store "HQ".
-  Store figures cover the store's own members (their visits and value anywhere in the chain);
-  "member value at the store's kiosks" is the one figure grouped by where the spend happened.
+  Store figures cover the store's own members (their visits and value anywhere in the chain),
+  except the member share of sales and engagement, grouped by the kiosk where things happened.
 - activity segment, by whole days since the last visit up to "as of", with the thresholds in
   the rules in force (rules.segments): active < active_days <= at risk < at_risk_days <=
   dormant < dormant_days <= lost. A member whose every card was returned is lost.
@@ -26,6 +26,12 @@ plain Python from the generated events):
 - activation rate = new members per month (period days / 30.4375) / members; churn rate =
   lost / members; repeat-visit rate = members who visited on two or more local days in the
   period / members who visited in the period.
+- member value at a store's kiosks (where the spend happened) against that store's total sales
+  from --sales: HQ's events hold member transactions only, so without --sales the share is
+  reported as unknown and only the member value is given.
+- engagement, by the store of the kiosk where it happened: check-ins (and distinct members
+  checking in), sign-ups that used a referral code, referral rewards, survey ratings and the
+  reasons chosen.
 - local day = UTC time + the rules' zone offset at "as of" (exact for zones without daylight
   saving, such as Asia/Shanghai; SQLite has no time-zone database).
 - follow-ups, as of `to`: calls due 3 days / 3 weeks / 3 months after the local day of the

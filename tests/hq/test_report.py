@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from kiosk.hq.db import open_database
 from kiosk.hq.report import CHAIN, HQ_STORE, Period, ReportError, birthday_keys, build_report, mask_phone
+from kiosk.hq.report_html import render_html
 from kiosk.hq.report_migration import has_amount_column, migrate
+from kiosk.hq.report_render import render_text
 from kiosk.hq.schema import create_schema
 from kiosk.ledger.model import add_months
 from kiosk.ledger.sample import default_rules
@@ -363,6 +365,8 @@ def test_empty_database_reports_zeroes(tmp_path):
     report = build_report(db, RULES, report_history.PERIOD)
     assert report.segments == () and report.rfm == () and report.follow_ups == ()
     assert report.metrics[-1].members == 0 and report.metrics[-1].churn_rate is None
+    assert "(none)" in render_text(report)
+    assert "data:image/png;base64," in render_html(report)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
