@@ -103,7 +103,8 @@ def run(args: argparse.Namespace, db) -> int:
         if args.limit < 1:
             raise UsageError("--limit must be at least 1")
         sales = read_sales(args.sales) if args.sales else None
-        migrate(db)
+        if migrate(db):
+            print("kiosk hq report: added the events.amount_fen column (once per database)", file=sys.stderr)
         report = build_report(db, rules, Period(start, to, rules.timezone), store=args.store, sales=sales,
                               due_days=args.due_days)
     except (UsageError, ReportError, OSError) as exc:
