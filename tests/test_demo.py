@@ -41,8 +41,12 @@ def test_demo_output_matches_the_store(tmp_path):
             assert tier == store.ledger.tier_of(account, OPENING + timedelta(hours=1)).id
         total = sum(a.balance_fen for a in state.accounts.values())
         assert f"stored value total: {format_fen(total)}" in out
-        assert f"outbox for HQ: {store.outbox_depth()} " in out
-        assert f"committed: {state.last_seq[DEVICE_ID]}," in out
+        committed = state.last_seq[DEVICE_ID]
+        assert f"outbox for HQ: {committed} " in out  # nothing acknowledged before the sync part
+        assert f"committed: {committed}," in out
+        # ...then HQ acknowledged every one of them, after its own commit.
+        assert f"HQ committed {committed} transactions" in out and "outbox now 0" in out
+        assert store.outbox_depth() == 0
         assert store.check() == []
 
     # the rules' numbers, independently of the ledger: top-up 500 gets 25 bonus, 1000 gets 80
