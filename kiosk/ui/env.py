@@ -1,0 +1,30 @@
+"""Kivy reads its settings from the environment when first imported, so the kiosk sets them here,
+before any `import kivy`, in one place: no command-line parsing by Kivy, Kivy's logging through
+Python's, a private KIVY_HOME when asked, and an offscreen window when there is no display."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def prepare_kivy(width: int, height: int, kivy_home: str | None = None, fullscreen: bool = False) -> None:
+    """Set the environment and Kivy's Config for a window of width x height. Call before Kivy opens one."""
+    os.environ["KIVY_NO_ARGS"] = "1"
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_CLIPBOARD", "dummy")  # no xclip/xsel probing on a kiosk
+    if kivy_home:
+        os.environ["KIVY_HOME"] = kivy_home
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) and sys.platform.startswith("linux"):
+        # No display server: SDL2 draws into an offscreen surface through Mesa (llvmpipe or the Pi's GPU
+        # under KMS). On a Pi with a touchscreen and no X, set SDL_VIDEODRIVER=kmsdrm in the unit file.
+        os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("graphics", "resizable", "0")
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("input", "mouse", "mouse,disable_multitouch")

@@ -1,0 +1,54 @@
+"""What every screen shares: the header (title, inactivity countdown, language switch) and the
+hook the app uses to show a SessionView."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import Screen
+
+from kiosk.ui.i18n import LANGUAGE_NAMES, _, translator
+from kiosk.ui.theme import COLOURS, Metrics
+from kiosk.ui.widgets import FitLabel, KButton
+
+
+class KioskScreen(Screen):
+    """A screen with a header bar and a body; subclasses fill `self.body` and implement fill()."""
+
+    states: tuple[str, ...] = ()  # the session states this screen shows
+
+    def __init__(self, metrics: Metrics, session: Any, toggle_language, **kwargs):
+        super().__init__(**kwargs)
+        self.m, self.session = metrics, session
+        m = metrics
+        outer = BoxLayout(orientation="vertical", padding=m.padding, spacing=m.spacing)
+        header = BoxLayout(size_hint_y=None, height=m.touch, spacing=m.spacing)
+        self.title = FitLabel(font_size=m.font_title, bold=True)
+        self.countdown = FitLabel(
+            font_size=m.font_body, color=COLOURS.muted, halign="right", size_hint_x=None, width=round(150 * m.scale)
+        )
+        self.language = KButton(
+            font_size=m.font_button, kind="ghost", size_hint_x=None, width=round(120 * m.scale),
+            radius=m.radius, on_tap=toggle_language,
+        )
+        header.add_widget(self.title)
+        header.add_widget(self.countdown)
+        header.add_widget(self.language)
+        outer.add_widget(header)
+        self.body = BoxLayout(orientation="vertical", spacing=m.spacing)
+        outer.add_widget(self.body)
+        self.add_widget(outer)
+        self.build()
+
+    def build(self) -> None:
+        """Create the body's widgets (no texts: fill() sets every text, in the current language)."""
+
+    def show(self, view) -> None:
+        self.language.text = LANGUAGE_NAMES[translator().other_locale()]  # the language it switches to
+        seconds = view.seconds_left
+        self.countdown.text = _("{seconds} s").format(seconds=seconds) if seconds is not None else ""
+        self.fill(view)
+
+    def fill(self, view) -> None:
+        raise NotImplementedError
