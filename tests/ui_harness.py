@@ -104,3 +104,34 @@ class UiDriver:
         self.frames(2)
         self.root.export_to_png(str(path))
         return path
+
+
+def layout_problems(ui: UiDriver, where: str) -> list[str]:
+    """Text that does not fit its box, boxes off the window, touch targets under 48 px."""
+    from kivy.uix.label import Label
+    from kivy.uix.scrollview import ScrollView
+
+    from kiosk.ui.theme import MIN_TOUCH_PX
+    from kiosk.ui.widgets import FitLabel, KButton
+
+    ui.frames(2)
+    problems = []
+    win_w, win_h = ui.window.size
+    in_scroll = set()
+    for w in ui.screen.walk():
+        if isinstance(w, ScrollView):
+            in_scroll.update(id(c) for c in w.walk())
+    for w in ui.screen.walk():
+        if not isinstance(w, Label) or not w.text or w.opacity == 0 or w.height <= 0:
+            continue
+        name = f"{where}: {type(w).__name__} {w.text[:40]!r}"
+        need_w, need_h = w.natural_size if isinstance(w, FitLabel) else w.texture_size
+        if need_w > w.width + 1 or need_h > w.height + 1:
+            problems.append(f"{name} needs {need_w:.0f}x{need_h:.0f}, box {w.width:.0f}x{w.height:.0f}")
+        if id(w) not in in_scroll:
+            x, y = w.to_window(w.x, w.y)
+            if x < -1 or y < -1 or x + w.width > win_w + 1 or y + w.height > win_h + 1:
+                problems.append(f"{name} box {x:.0f},{y:.0f} {w.width:.0f}x{w.height:.0f} leaves the window")
+        if isinstance(w, KButton) and not w.disabled and min(w.width, w.height) < MIN_TOUCH_PX:
+            problems.append(f"{name} touch target {w.width:.0f}x{w.height:.0f} under {MIN_TOUCH_PX} px")
+    return problems

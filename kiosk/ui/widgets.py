@@ -171,6 +171,8 @@ class KeyPad(GridLayout):
             )
             if key:
                 self.keys[key] = button
+            else:
+                button.opacity = 0  # an empty place in the grid, not a dead button
             self.add_widget(button)
 
 

@@ -19,6 +19,9 @@ METHOD_NAMES = {
 }
 UNAVAILABLE = {
     "offline": N_("HQ offline"),
+    "hq_offline": N_("HQ offline"),
+    "hq_payment_not_implemented": N_("coming soon"),
+    "no_cash_acceptor": N_("not installed"),
     "no_hardware": N_("not installed"),
     "not_configured": N_("not set up"),
 }
@@ -46,8 +49,7 @@ class TopUpAmountScreen(KioskScreen):
             right.add_widget(w)
         row.add_widget(right)
         self.body.add_widget(row)
-        self.back = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, size_hint=(None, None),
-                            width=round(160 * m.scale), height=m.touch, on_tap=self.session.back)
+        self.back = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, on_tap=self.session.back)
         self.presets_buttons: list[KButton] = []
         self.digits = ""
         self._shown_presets: tuple = ()
@@ -146,7 +148,7 @@ class TopUpConfirmScreen(KioskScreen):
             button = self.method_buttons[method.name]
             text = _(METHOD_NAMES.get(method.name, method.name))
             if method.unavailable_reason:
-                reason = UNAVAILABLE.get(method.unavailable_reason, method.unavailable_reason)
+                reason = UNAVAILABLE.get(method.unavailable_reason, N_("unavailable"))
                 text += "\n" + "(" + _(reason) + ")"
             button.text = text
             button.disabled = bool(method.unavailable_reason)

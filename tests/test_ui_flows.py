@@ -1,0 +1,101 @@
+"""The real Kivy app on an offscreen 800x480 window, pressed like a member would: sign-up,
+top-up, redemption and a PIN lockout. Every screen on the way is saved in both languages to
+docs/screenshots/ (committed, shown in the README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import ui_flows
+from session_support import PIN, make_kiosk
+from ui_harness import UiDriver
+
+from kiosk.ledger.money import format_fen
+from kiosk.ledger.txn import Kind
+from kiosk.ui.i18n import translator
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+@pytest.fixture
+def ui():
+    kiosk = make_kiosk()
+    ui_flows.seed(kiosk)
+    return UiDriver(kiosk)
+
+
+def shooter(ui: UiDriver, shots: list[str]):
+    """visit(): save the screen in Chinese, switch with the on-screen button, save it in English, switch back."""
+
+    def visit(name: str) -> None:
+        assert translator().locale == "zh_CN"
+        ui.screenshot(SCREENSHOTS / f"{name}.zh_CN.png")
+        ui.tap(ui.screen.language)
+        assert translator().locale == "en"
+        ui.screenshot(SCREENSHOTS / f"{name}.en.png")
+        ui.tap(ui.screen.language)
+        shots.append(name)
+
+    return visit
+
+
+def test_sign_up_through_the_screens_creates_the_member_with_the_welcome_gift(ui):
+    shots: list[str] = []
+    ui_flows.sign_up(ui, shooter(ui, shots))
+    found = ui.kiosk.ledger.state.card_account(ui_flows.BLANK_UID)
+    assert found is not None
+    _card, member, account = found
+    assert member.phone == "13912345678" and member.birthday.isoformat() == "1990-05-12"
+    assert account.points == ui.kiosk.ledger.rules.new_member.points
+    assert ui.kiosk.cards.issued[ui_flows.BLANK_UID][0] == member.member_id
+    assert "signup_done" in shots and (SCREENSHOTS / "signup_done.en.png").stat().st_size > 5000
+
+
+def test_top_up_credits_amount_and_bonus_only_after_staff_confirms(ui):
+    before = ui.kiosk.member(ui_flows.MEMBER_UID)[2].balance_fen
+    shown = ui_flows.top_up(ui, shooter(ui, []))
+    after = ui.kiosk.member(ui_flows.MEMBER_UID)[2].balance_fen
+    assert after - before == 50000 + ui.kiosk.ledger.rules.topup.bonus_for(50000)
+    assert shown == after
+
+
+def test_home_screen_shows_the_balance_in_big_money_digits(ui):
+    ui.kiosk.tap(ui_flows.MEMBER_UID)
+    ui.frames(3)
+    balance = ui.kiosk.member(ui_flows.MEMBER_UID)[2].balance_fen
+    assert ui.screen.balance.text == format_fen(balance)
+    assert ui.screen.balance.font_size >= 2.5 * ui.screen.balance_caption.font_size
+
+
+def test_redeeming_a_reward_takes_its_points_after_the_pin(ui):
+    ui_flows.redeem(ui, shooter(ui, []))
+    redemptions = [t for t in ui.kiosk.store.journal if t.kind == Kind.REDEMPTION]
+    assert [t.reward_id for t in redemptions] == ["coffee"]
+    txn = redemptions[0]
+    assert txn.points_before - txn.points_after == ui.kiosk.ledger.rules.reward("coffee").points_cost
+    assert ui.kiosk.member(ui_flows.RICH_UID)[2].points == txn.points_after
+
+
+def test_pin_lockout_shows_the_time_left_and_redeems_nothing(ui):
+    shots: list[str] = []
+
+    def visit(name: str) -> None:
+        shooter(ui, shots)(name)
+        if name == "pin_locked":
+            minutes = ui.kiosk.ledger.rules.pin.lockout_minutes
+            assert any(f"{minutes}" in text or f"{minutes - 1}" in text for text in ui.label_texts()), ui.label_texts()
+        if name == "pin_wrong":
+            assert "●" not in ui.screen.dots.label.text  # typed digits were cleared; none ever shown
+
+    ui_flows.pin_lockout(ui, visit)
+    assert "pin_locked" in shots
+    assert not [t for t in ui.kiosk.store.journal if t.kind == Kind.REDEMPTION]
+    failures = [t for t in ui.kiosk.store.journal if t.kind == Kind.PIN_FAILED]
+    assert len(failures) == ui.kiosk.ledger.rules.pin.max_attempts
+    assert ui.kiosk.member(ui_flows.RICH_UID)[1].pin_locked_until is not None
+    assert PIN not in " ".join(ui.label_texts())
+
+
+def test_lost_unknown_and_staff_cards_each_get_their_screen(ui):
+    ui_flows.short_paths(ui, shooter(ui, []))

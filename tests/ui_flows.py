@@ -1,0 +1,155 @@
+"""The member journeys, driven through the real screens with touches: sign-up, top-up, redemption,
+a PIN lockout, plus the short paths (lost card, unknown card, staff menu). Each calls
+`visit(name)` on every screen worth a look; the flow tests save screenshots there and the layout
+check looks for clipped text there, in both languages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from session_support import PIN, STAFF_UID, Kiosk
+from ui_harness import UiDriver
+
+from kiosk.ledger.money import format_fen
+from kiosk.session.inputs import CardKind
+
+MEMBER_UID = "04A1B2C3"
+RICH_UID = "04D4E5F6"  # a member with points to redeem
+BLANK_UID = "04778899"
+LOST_UID = "04BEEF01"
+FOREIGN_UID = "0BADCAFE"
+Visit = Callable[[str], None]
+
+
+def seed(kiosk: Kiosk) -> None:
+    """Members the journeys start from (set up directly in the ledger, not through screens)."""
+    kiosk.sign_up(MEMBER_UID, "13800138000")
+    kiosk.credit(MEMBER_UID, 123450)
+    kiosk.sign_up(RICH_UID, "13900139000")
+    kiosk.credit(RICH_UID, 300000)
+    kiosk.credit(RICH_UID, 300000)  # gold tier, 6,000+ points
+    kiosk.sign_up(LOST_UID, "13700137000")
+    kiosk.store.commit(kiosk.ledger.block_card(LOST_UID, "lost", kiosk.clock.now()))
+    kiosk.cards.kinds[BLANK_UID] = CardKind.BLANK
+
+
+def press_digits(ui: UiDriver, digits: str) -> None:
+    for d in digits:
+        ui.tap(ui.screen.keypad.keys[d])
+
+
+def sign_up(ui: UiDriver, visit: Visit) -> None:
+    k = ui.kiosk
+    visit("idle")
+    k.tap(BLANK_UID)
+    ui.frames(3)
+    assert k.session.state == "signup_offer"
+    visit("signup_offer")
+    ui.tap(ui.screen.start)
+    assert k.session.state == "signup_details"
+    press_digits(ui, "13912345678")  # phone: 11 digits, then the keypad moves on to the birthday
+    press_digits(ui, "19900512")
+    visit("signup_details")
+    ui.tap(ui.screen.next)
+    assert k.session.state == "signup_privacy", k.session.view.message
+    visit("signup_privacy")
+    ui.tap(ui.screen.accept)
+    assert k.session.state == "signup_pin"
+    press_digits(ui, PIN[:3])
+    visit("signup_pin")
+    press_digits(ui, PIN[3:])
+    press_digits(ui, PIN)
+    assert k.session.state == "signup_writing"
+    visit("signup_writing")
+    ui.pump()  # the reader thread's turn: it personalises the card
+    assert k.session.state == "done", k.session.view.message
+    visit("signup_done")
+    ui.tap(ui.screen.ok)
+    assert k.session.state == "home"
+    visit("signup_home")
+    ui.tap(ui.screen.finish)
+    k.lift()
+    assert k.session.state == "idle"
+
+
+def top_up(ui: UiDriver, visit: Visit) -> int:
+    """Top up ¥500 (bonus ¥25) paid at the counter; returns the balance shown at the end."""
+    k = ui.kiosk
+    k.tap(MEMBER_UID)
+    ui.frames(3)
+    assert k.session.state == "home"
+    visit("home")
+    ui.tap(ui.screen.topup)
+    assert k.session.state == "topup_amount"
+    visit("topup_amount")
+    ui.tap_text(format_fen(50000))
+    assert k.session.state == "topup_confirm"
+    visit("topup_confirm")
+    ui.tap(ui.screen.method_buttons["staff_cash"])
+    assert k.session.state == "paying"
+    visit("paying")
+    k.lift()  # the member lifts the card so staff can tap theirs
+    k.tap(STAFF_UID)
+    ui.frames(3)
+    assert k.session.state == "done", k.session.view.message
+    visit("topup_done")
+    balance = k.session.view.member.balance_fen
+    ui.tap(ui.screen.ok)
+    k.run()
+    assert k.session.state == "idle"
+    return balance
+
+
+def redeem(ui: UiDriver, visit: Visit) -> None:
+    k = ui.kiosk
+    k.tap(RICH_UID)
+    ui.frames(3)
+    ui.tap(ui.screen.redeem)
+    assert k.session.state == "redeem_choose"
+    visit("redeem_choose")
+    ui.tap(next(b for b in ui.screen.buttons if b.reward.reward_id == "coffee"))
+    assert k.session.state == "redeem_confirm"
+    visit("redeem_confirm")
+    ui.tap(ui.screen.confirm)
+    assert k.session.state == "pin_entry"
+    press_digits(ui, PIN)
+    assert k.session.state == "done", k.session.view.message
+    visit("redeem_done")
+    ui.tap(ui.screen.ok)
+    assert k.session.state == "home"
+    ui.tap(ui.screen.finish)
+    k.lift()
+
+
+def pin_lockout(ui: UiDriver, visit: Visit) -> None:
+    k = ui.kiosk
+    k.tap(RICH_UID)
+    ui.frames(3)
+    ui.tap(ui.screen.redeem)
+    ui.tap(next(b for b in ui.screen.buttons if b.reward.reward_id == "tote"))
+    ui.tap(ui.screen.confirm)
+    attempts = k.ledger.rules.pin.max_attempts
+    for attempt in range(attempts):
+        assert k.session.state == "pin_entry"
+        press_digits(ui, "135790")
+        if attempt == 0:
+            visit("pin_wrong")
+    assert k.session.state == "pin_locked"
+    visit("pin_locked")
+    ui.tap(ui.screen.back)
+    assert k.session.state == "home"
+    ui.tap(ui.screen.finish)
+    k.lift()
+
+
+def short_paths(ui: UiDriver, visit: Visit) -> None:
+    k = ui.kiosk
+    for uid, state in ((LOST_UID, "blocked"), (FOREIGN_UID, "not_recognised"), (STAFF_UID, "staff_menu")):
+        k.tap(uid)
+        ui.frames(3)
+        assert k.session.state == state
+        visit(state)
+        k.lift()
+        if k.session.state != "idle":
+            ui.tap(ui.screen.exit if state == "staff_menu" else ui.screen.ok)
+        assert k.session.state == "idle"
