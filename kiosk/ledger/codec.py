@@ -5,6 +5,7 @@ so a damaged snapshot or a hostile HQ payload raises CodecError instead of build
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from dataclasses import MISSING, fields, is_dataclass
@@ -70,7 +71,7 @@ def _decode(tp: object, data: object, path: str) -> typing.Any:
     if isinstance(tp, type) and is_dataclass(tp):
         if not isinstance(data, dict):
             raise CodecError(path, "must be an object")
-        hints = typing.get_type_hints(tp)
+        hints = _type_hints(tp)
         known = {f.name for f in fields(tp)}
         extra = set(data) - known
         if extra:
@@ -111,6 +112,13 @@ def _decode(tp: object, data: object, path: str) -> typing.Any:
             raise CodecError(path, f"must be {tp.__name__}")
         return data
     raise CodecError(path, f"unsupported type {tp}")
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict:
+    """get_type_hints re-evaluates string annotations on every call; a snapshot decodes
+    tens of thousands of values of a handful of classes."""
+    return typing.get_type_hints(cls)
 
 
 def _fail(path: str, problem: str) -> typing.NoReturn:

@@ -1,0 +1,245 @@
+"""The append-only journal: numbered segment files of length-prefixed, checksummed records.
+
+A segment starts with MAGIC; each record is a 12-byte header (payload length, CRC32 of the
+length, CRC32 of the payload) and a JSON payload. Appends go in one write() and are fdatasync'd
+before `append` returns, so the cost of a commit does not depend on how long the journal is.
+
+Reading tells a torn tail (the last append of the last segment cut short by a power cut: a short
+header, a payload running past the end, a bad payload ending exactly at the end, or zeros) from
+corruption anywhere else, which is never skipped: it raises JournalCorrupt with the file and the
+byte offset."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kiosk.store.files import fsync_dir, write_all
+
+MAGIC = b"KJOURNL1"
+HEADER = struct.Struct(">III")
+MAX_RECORD = 1 << 20  # a rules document is the biggest record; anything larger is damage
+_SEGMENT = re.compile(r"^(\d{8})\.jnl$")
+_LENGTH_SEED = 0x4B494F53  # "KIOS": a zeroed header never has a valid length checksum
+
+
+class JournalCorrupt(Exception):
+    """Damage that is not a torn tail: refuse to use the journal, never repair it silently."""
+
+    def __init__(self, path: Path, offset: int, problem: str):
+        self.path, self.offset, self.problem = path, offset, problem
+        super().__init__(f"{path}: at byte {offset}: {problem}")
+
+
+class JournalWriteError(OSError):
+    """An append could not be made durable (disk full, I/O error); nothing was added."""
+
+
+@dataclass(frozen=True)
+class TornTail:
+    good_end: int  # the segment is whole up to here
+    size: int  # the file's size, damaged bytes included
+    problem: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    number: int
+    path: Path
+    records: list[dict]
+    torn: TornTail | None
+
+
+def encode_record(payload: dict) -> bytes:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    if len(body) > MAX_RECORD:
+        raise ValueError(f"journal record of {len(body)} bytes is over the {MAX_RECORD} limit")
+    length = len(body).to_bytes(4, "big")
+    return HEADER.pack(len(body), zlib.crc32(length, _LENGTH_SEED), zlib.crc32(body)) + body
+
+
+def segment_name(number: int) -> str:
+    return f"{number:08d}.jnl"
+
+
+def segment_numbers(directory: Path) -> list[int]:
+    """Segment numbers present, ascending; raises JournalCorrupt if one is missing in between."""
+    numbers = sorted(int(m.group(1)) for p in directory.iterdir() if (m := _SEGMENT.match(p.name)))
+    for before, after in zip(numbers, numbers[1:], strict=False):
+        if after != before + 1:
+            raise JournalCorrupt(directory / segment_name(before + 1), 0, "segment missing from the journal")
+    return numbers
+
+
+def read_segment(path: Path, number: int, last: bool) -> Segment:
+    """All records of one segment. A torn tail is reported (only allowed in the last segment)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise JournalCorrupt(path, 0, f"cannot be read: {exc.strerror}") from None
+    if data[: len(MAGIC)] != MAGIC:
+        raise JournalCorrupt(path, 0, "not a journal segment (bad magic)")
+    records: list[dict] = []
+    offset, size = len(MAGIC), len(data)
+    while offset < size:
+        damage = _damage_at(data, offset)
+        if damage is None:
+            length = HEADER.unpack_from(data, offset)[0]
+            body = data[offset + HEADER.size : offset + HEADER.size + length]
+            try:
+                record = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                raise JournalCorrupt(path, offset, "record checksum matches but it is not JSON") from None
+            if not isinstance(record, dict):
+                raise JournalCorrupt(path, offset, "record is not a JSON object")
+            records.append(record)
+            offset += HEADER.size + length
+            continue
+        problem, tail_possible = damage
+        if not tail_possible:
+            raise JournalCorrupt(path, offset, problem)
+        if not last:
+            raise JournalCorrupt(path, offset, f"{problem} in a segment that is not the newest")
+        return Segment(number, path, records, TornTail(offset, size, problem))
+    return Segment(number, path, records, None)
+
+
+def _damage_at(data: bytes, offset: int) -> tuple[str, bool] | None:
+    """None if a whole good record starts at `offset`; else (problem, could be a torn tail)."""
+    size = len(data)
+    rest = size - offset
+    if rest < HEADER.size:
+        return "short record header at the end", True
+    length, length_crc, body_crc = HEADER.unpack_from(data, offset)
+    if zlib.crc32(data[offset : offset + 4], _LENGTH_SEED) != length_crc:
+        if not any(data[offset:]):
+            return "zero-filled tail", True
+        return "record header checksum mismatch", False
+    if length > MAX_RECORD:
+        return f"record length {length} over the limit", False
+    end = offset + HEADER.size + length
+    if end > size:
+        return "record runs past the end of the file", True
+    if zlib.crc32(data[offset + HEADER.size : end]) != body_crc:
+        return "record payload checksum mismatch", end == size
+    return None
+
+
+class Journal:
+    """Appends to the newest segment; starts new segments; deletes old ones when told to."""
+
+    def __init__(self, directory: Path, numbers: list[int]):
+        self.directory = directory
+        self.numbers = list(numbers)
+        self._fd: int | None = None
+        self._end = 0
+        if not self.numbers:
+            self.new_segment(1)
+        else:
+            self._open_for_append(self.numbers[-1])
+
+    @property
+    def current(self) -> int:
+        return self.numbers[-1]
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return self.current, self._end
+
+    def _open_for_append(self, number: int) -> None:
+        fd = os.open(self.directory / segment_name(number), os.O_WRONLY | os.O_APPEND)
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = fd
+        self._end = os.fstat(fd).st_size
+
+    def new_segment(self, number: int | None = None) -> int:
+        """Create the next segment atomically (a crash leaves it whole or absent) and append there."""
+        number = number if number is not None else self.current + 1
+        path = self.directory / segment_name(number)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            write_all(fd, MAGIC)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        fsync_dir(self.directory)
+        self.numbers.append(number)
+        self._open_for_append(number)
+        return number
+
+    def append(self, payloads: Iterable[dict]) -> None:
+        """Write the records in one go and make them durable; on failure nothing was added."""
+        data = b"".join(encode_record(p) for p in payloads)
+        if self._fd is None:
+            raise JournalWriteError("journal is closed")
+        try:
+            write_all(self._fd, data)
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            self._roll_back()
+            raise JournalWriteError(exc.errno, f"journal append failed: {exc.strerror or exc}") from exc
+        self._end += len(data)
+
+    def _roll_back(self) -> None:
+        """Cut a partly written append off so it can never be mistaken for a commit."""
+        try:
+            os.ftruncate(self._fd, self._end)
+            os.fdatasync(self._fd)
+        except OSError:
+            # Still unreadable garbage at worst: its checksum fails, and the reopen treats it as a
+            # torn tail, which it is. The Store refuses further writes until then.
+            pass
+
+    def delete_below(self, number: int) -> list[int]:
+        """Delete segments numbered below `number`, oldest first (so the rest stays a suffix)."""
+        gone = []
+        for n in [n for n in self.numbers if n < number]:
+            os.unlink(self.directory / segment_name(n))
+            self.numbers.remove(n)
+            gone.append(n)
+        if gone:
+            fsync_dir(self.directory)
+        return gone
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def cut_torn_tail(segment: Segment, damaged_dir: Path) -> Path:
+    """Copy the damaged tail bytes aside (durably), then truncate the segment to its good end.
+
+    The copy is named after the segment and the offset, so the original file can be rebuilt
+    byte for byte (good part + tail) if anyone needs to look at it."""
+    assert segment.torn is not None
+    damaged_dir.mkdir(exist_ok=True)
+    with open(segment.path, "rb") as f:
+        f.seek(segment.torn.good_end)
+        tail = f.read()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = damaged_dir / f"{segment.path.name}.at{segment.torn.good_end}.{stamp}.tail"
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        write_all(fd, tail)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(damaged_dir)
+    fd = os.open(segment.path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, segment.torn.good_end)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return aside

@@ -1,0 +1,389 @@
+"""The kiosk's local store: a durable journal in front of an in-memory ledger, plus the outbox.
+
+    data_dir/lock                 flock'd by the one writer; holds its pid
+    data_dir/snapshot.json        TinyDB JSON: state, rules, meta; which journal segment follows
+    data_dir/snapshot.prev.json   the snapshot before it (the last good copy)
+    data_dir/journal/NNNNNNNN.jnl segments of checksummed records (txn, ack, meta, rules)
+    data_dir/journal/damaged/     torn tails cut off at open, kept byte for byte
+
+`commit` appends the transaction to the journal and fdatasyncs before it changes anything in
+memory, so a member only sees "done" for what survives a power cut. `checkpoint` writes a
+snapshot atomically, starts a new segment and deletes the oldest segments once both kept
+snapshots cover them and HQ has acknowledged every transaction in them. The outbox is the
+journal's own-device transactions HQ has not acknowledged, rebuilt from the journal at open."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from kiosk.ledger.codec import state_to_dict
+from kiosk.ledger.operations import Ledger
+from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
+from kiosk.ledger.rules import Rules, RulesError, parse_rules
+from kiosk.ledger.sample import default_rules
+from kiosk.ledger.state import ApplyResult, LedgerState, SequenceGap
+from kiosk.ledger.txn import Txn, TxnFormatError, txn_from_dict, txn_to_dict
+from kiosk.store.errors import StaleSnapshot, StoreCorrupt, StoreError, StoreLocked, StoreWriteError
+from kiosk.store.journal import (
+    Journal,
+    JournalCorrupt,
+    JournalWriteError,
+    cut_torn_tail,
+    read_segment,
+    segment_name,
+    segment_numbers,
+)
+from kiosk.store.lock import DirLock
+from kiosk.store.snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
+
+__all__ = ["Store", "StoreError", "StoreLocked", "StoreCorrupt", "StoreWriteError", "StaleSnapshot"]
+
+CHECKPOINT_EVERY = 5000  # journal records after which `checkpoint_due()` says it is time
+ACK_IDS_PER_RECORD = 2000
+SNAPSHOT = "snapshot.json"
+
+
+class Store:
+    """Open with `Store.open`; one instance per data directory and process."""
+
+    def __init__(self) -> None:  # use Store.open
+        raise TypeError("use Store.open(data_dir, device_id, ...)")
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path,
+        device_id: str,
+        rules: Rules | None = None,
+        pepper: bytes = b"",
+        pin_params: PinHashParams = DEFAULT_PARAMS,
+    ) -> Store:
+        """Take the lock, load the snapshot, replay the journal (cutting off a torn tail).
+
+        `rules` are used only while the store holds none from HQ (see `put_rules`); without
+        either, the package's sample rules apply."""
+        self = object.__new__(cls)
+        self.data_dir = Path(data_dir)
+        self.device_id = device_id
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = DirLock(self.data_dir / "lock")
+        try:
+            self._load(rules, pepper, pin_params)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def _load(self, rules: Rules | None, pepper: bytes, pin_params: PinHashParams) -> None:
+        self._closed = False
+        self._journal_dir = self.data_dir / "journal"
+        self._journal_dir.mkdir(exist_ok=True, mode=0o700)
+        snap_path = self.data_dir / SNAPSHOT
+        try:
+            snap = read_snapshot(snap_path)
+        except SnapshotError as exc:
+            raise StoreCorrupt(exc.path, exc.problem) from None
+        try:
+            numbers = segment_numbers(self._journal_dir)
+        except JournalCorrupt as exc:
+            raise StoreCorrupt(exc.path, exc.problem) from None
+
+        if snap is None:
+            if numbers and numbers[0] != 1:
+                raise StoreCorrupt(snap_path, f"missing, but the journal starts at segment {numbers[0]}")
+            snap = Snapshot(device_id=self.device_id, replay_from=1, state=LedgerState())
+        if snap.device_id != self.device_id:
+            raise StoreCorrupt(snap_path, f"belongs to device {snap.device_id!r}, not {self.device_id!r}")
+        if (numbers or snap.replay_from > 1) and not (
+            numbers and numbers[0] <= snap.replay_from <= numbers[-1]
+        ):
+            missing = segment_name(snap.replay_from)
+            raise StoreCorrupt(self._journal_dir / missing, "journal segment the snapshot needs is missing")
+
+        self._replay_from = snap.replay_from
+        self._prev_replay_from = snap.prev_replay_from
+        self._rules_doc = snap.rules_doc
+        self._meta: dict = dict(snap.meta)
+        if snap.rules_doc is not None:
+            try:
+                rules = parse_rules(snap.rules_doc, f"{snap_path} (rules table)")
+            except RulesError as exc:
+                raise StoreCorrupt(snap_path, str(exc)) from None
+        self.ledger = Ledger(snap.state, rules or default_rules(), self.device_id, pepper, pin_params)
+        self._outbox: dict[str, Txn] = {}
+        self._segment_of: dict[str, int] = {}
+        self._pending: dict[int, int] = {n: 0 for n in numbers}
+        self._since_checkpoint = 0
+        self.repaired: list[Path] = []  # torn tails cut off during this open (copies kept here)
+        for number in numbers:
+            path = self._journal_dir / segment_name(number)
+            try:
+                segment = read_segment(path, number, last=number == numbers[-1])
+            except JournalCorrupt as exc:
+                raise StoreCorrupt(exc.path, f"at byte {exc.offset}: {exc.problem}") from None
+            for index, record in enumerate(segment.records):
+                try:
+                    self._replay(record, number, covered=number < self._replay_from)
+                except (TxnFormatError, RulesError, SequenceGap, KeyError, TypeError, ValueError) as exc:
+                    raise StoreCorrupt(path, f"record {index + 1}: {type(exc).__name__}: {exc}") from None
+            if segment.torn is not None:
+                self.repaired.append(cut_torn_tail(segment, self._journal_dir / "damaged"))
+        self._journal = Journal(self._journal_dir, numbers)
+        self._pending.setdefault(self._journal.current, 0)
+
+    def _replay(self, record: dict, segment: int, covered: bool) -> None:
+        kind = record["t"]
+        if kind == "txn":
+            txn = txn_from_dict(record["txn"])
+            if not covered:
+                self.ledger.state.apply(txn)
+                self._since_checkpoint += 1
+            if txn.device_id == self.device_id:
+                self._outbox[txn.txn_id] = txn
+                self._segment_of[txn.txn_id] = segment
+                self._pending[segment] += 1
+        elif kind == "ack":
+            ids = record["ids"]
+            if not isinstance(ids, list):
+                raise TypeError("ack ids must be a list")
+            self._forget(ids)
+        elif kind == "meta":
+            if not covered:
+                self._meta[str(record["k"])] = record["v"]
+        elif kind == "rules":
+            if not covered:
+                self.ledger.use_rules(parse_rules(record["doc"], "journal rules record"))
+                self._rules_doc = record["doc"]
+        else:
+            raise ValueError(f"unknown record type {str(kind)[:20]!r}")
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _append(self, records: list[dict]) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+        try:
+            self._journal.append(records)
+        except JournalWriteError as exc:
+            raise StoreWriteError(f"{self._journal_dir}: could not save: {exc.strerror or exc}") from exc
+        self._since_checkpoint += len(records)
+
+    def commit(self, txn: Txn) -> ApplyResult:
+        """Make `txn` durable, then apply it. A duplicate is a no-op; a failed write changes nothing."""
+        return self.commit_many([txn])[0]
+
+    def commit_many(self, txns: Iterable[Txn]) -> list[ApplyResult]:
+        """Commit several transactions with one fsync (e.g. a batch pushed by HQ)."""
+        state = self.ledger.state
+        high = dict(state.last_seq)
+        fresh: list[Txn] = []
+        results: list[ApplyResult | None] = []
+        for txn in txns:
+            last = high.get(txn.device_id, 0)
+            if txn.seq <= last:
+                results.append(ApplyResult(applied=False))
+                continue
+            if txn.seq != last + 1:
+                raise SequenceGap(txn.device_id, last + 1, txn.seq)
+            if txn_from_dict(txn_to_dict(txn)) != txn:
+                raise TxnFormatError("-", "does not survive a round trip through the journal")
+            high[txn.device_id] = txn.seq
+            fresh.append(txn)
+            results.append(None)
+        if fresh:
+            self._append([{"t": "txn", "txn": txn_to_dict(t)} for t in fresh])
+        applied = iter([state.apply(t) for t in fresh])
+        for txn in fresh:
+            if txn.device_id == self.device_id:
+                self._outbox[txn.txn_id] = txn
+                self._segment_of[txn.txn_id] = self._journal.current
+                self._pending[self._journal.current] += 1
+        return [r if r is not None else next(applied) for r in results]
+
+    def ack(self, txn_ids: Iterable[str]) -> int:
+        """HQ has committed these; durably forget them. Returns how many were in the outbox."""
+        new = [i for i in dict.fromkeys(txn_ids) if i in self._outbox]
+        if not new:
+            return 0
+        chunks = [new[i : i + ACK_IDS_PER_RECORD] for i in range(0, len(new), ACK_IDS_PER_RECORD)]
+        self._append([{"t": "ack", "ids": chunk} for chunk in chunks])
+        self._forget(new)
+        return len(new)
+
+    def _forget(self, txn_ids: Iterable[str]) -> None:
+        for txn_id in txn_ids:
+            if self._outbox.pop(txn_id, None) is not None:
+                self._pending[self._segment_of.pop(txn_id)] -= 1
+
+    def meta_put(self, key: str, value: object) -> None:
+        """Durably remember a small JSON value (last HQ contact, blocked-list version...)."""
+        if not isinstance(key, str) or not key:
+            raise ValueError("meta key must be a non-empty string")
+        value = json.loads(json.dumps(value))  # refuses what JSON cannot hold; keeps our own copy
+        self._append([{"t": "meta", "k": key, "v": value}])
+        self._meta[key] = value
+
+    def meta_get(self, key: str, default: object = None) -> object:
+        return copy.deepcopy(self._meta.get(key, default))
+
+    def put_rules(self, rules_doc: dict) -> Rules:
+        """Check HQ's rules document (RulesError, nothing changed), persist it, put it in force."""
+        rules = parse_rules(rules_doc, "rules from HQ")
+        doc = json.loads(json.dumps(rules_doc))
+        self._append([{"t": "rules", "doc": doc}])
+        self.ledger.use_rules(rules)
+        self._rules_doc = doc
+        return rules
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def outbox(self, limit: int | None = None) -> list[Txn]:
+        """This device's committed transactions HQ has not acknowledged, oldest first."""
+        txns = iter(self._outbox.values())
+        if limit is None:
+            return list(txns)
+        return [t for _, t in zip(range(limit), txns, strict=False)]
+
+    def outbox_depth(self) -> int:
+        return len(self._outbox)
+
+    @property
+    def rules_doc(self) -> dict | None:
+        return copy.deepcopy(self._rules_doc)
+
+    def journal_segments(self) -> list[int]:
+        return list(self._journal.numbers)
+
+    def checkpoint_due(self) -> bool:
+        """True when enough has been journalled since the last snapshot to write a new one."""
+        return self._since_checkpoint >= CHECKPOINT_EVERY
+
+    # -- snapshots -------------------------------------------------------------------------------
+
+    def checkpoint(self) -> list[int]:
+        """Write the snapshot atomically; delete segments both kept snapshots cover and HQ acked.
+
+        Returns the numbers of the segments deleted."""
+        self._write_snapshot(self.ledger.state)
+        return self._drop_old_segments()
+
+    def _write_snapshot(self, state: LedgerState) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+        try:
+            new = self._journal.new_segment()
+            self._pending[new] = 0
+            snap = Snapshot(
+                device_id=self.device_id,
+                replay_from=new,
+                state=state,
+                rules_doc=self._rules_doc,
+                meta=self._meta,
+                prev_replay_from=self._replay_from,
+            )
+            write_snapshot(self.data_dir / SNAPSHOT, snap)
+        except OSError as exc:
+            raise StoreWriteError(f"{self.data_dir}: could not write the snapshot: {exc}") from exc
+        self._prev_replay_from, self._replay_from = self._replay_from, new
+        self._since_checkpoint = 0
+
+    def _drop_old_segments(self) -> list[int]:
+        keep_from = self._prev_replay_from  # the previous snapshot must stay usable
+        for number in self._journal.numbers:
+            if number >= keep_from or self._pending.get(number, 0):
+                keep_from = number
+                break
+        gone = self._journal.delete_below(keep_from)
+        for number in gone:
+            self._pending.pop(number, None)
+        return gone
+
+    def replace_state_from_hq(self, snapshot_state: LedgerState, own_high_water: int) -> int:
+        """Take HQ's account state, re-apply this device's journalled txns above `own_high_water`
+        (those HQ has not got yet), and make the result durable as a new snapshot.
+
+        Returns how many own transactions were re-applied. StaleSnapshot (nothing changed) if
+        HQ's snapshot misses transactions that are no longer in the journal."""
+        mine = [t for t in self._outbox.values() if t.seq > own_high_water]
+        ours = self.ledger.state.last_seq.get(self.device_id, 0)
+        if [t.seq for t in mine] != list(range(own_high_water + 1, ours + 1)):
+            raise StaleSnapshot(
+                f"HQ snapshot covers {self.device_id} up to seq {own_high_water}, this kiosk is at {ours}, "
+                f"and the journal no longer holds every transaction in between"
+            )
+        state = snapshot_state.copy()
+        for txn in mine:
+            state.apply(txn)
+        for reward in self.ledger.rules.rewards:
+            state.stock.setdefault(reward.id, reward.stock)
+        self._write_snapshot(state)
+        self.ledger.state = state
+        self._drop_old_segments()
+        return len(mine)
+
+    # -- health ----------------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Problems found by re-reading everything on disk and checking the state's invariants."""
+        problems: list[str] = []
+        try:
+            snap = read_snapshot(self.data_dir / SNAPSHOT)
+        except SnapshotError as exc:
+            return [str(exc)]
+        state = snap.state if snap else LedgerState()
+        for number in self._journal.numbers:
+            path = self._journal_dir / segment_name(number)
+            try:
+                segment = read_segment(path, number, last=number == self._journal.current)
+            except JournalCorrupt as exc:
+                problems.append(str(exc))
+                continue
+            if segment.torn:
+                problems.append(f"{path}: torn record at byte {segment.torn.good_end}")
+            if number < self._replay_from:
+                continue
+            for record in segment.records:
+                if record.get("t") == "txn":
+                    try:
+                        state.apply(txn_from_dict(record["txn"]))
+                    except (TxnFormatError, SequenceGap) as exc:
+                        problems.append(f"{path}: {exc}")
+        if not problems:
+            if state_to_dict(state) != state_to_dict(self.ledger.state):
+                problems.append("the state rebuilt from disk differs from the state in memory")
+        problems.extend(state_invariant_problems(self.ledger.state))
+        return problems
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._journal.close()
+            self._lock.release()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def state_invariant_problems(state: LedgerState) -> list[str]:
+    problems = []
+    for uid, card in state.cards.items():
+        if card.member_id not in state.members:
+            problems.append(f"card {uid} belongs to unknown member {card.member_id}")
+    for member_id in state.members:
+        if member_id not in state.accounts:
+            problems.append(f"member {member_id} has no account")
+    for member_id, account in state.accounts.items():
+        if account.points < 0 or any(lot.points <= 0 for lot in account.lots):
+            problems.append(f"account {member_id} has negative or empty points lots")
+        if not 0 <= account.bonus_fen <= max(account.balance_fen, 0):
+            problems.append(f"account {member_id} bonus {account.bonus_fen} outside 0..balance")
+    for reward_id, units in state.stock.items():
+        if units < 0:
+            problems.append(f"reward {reward_id} stock {units} is negative")
+    return problems
