@@ -4,8 +4,16 @@ Python's, a private KIVY_HOME when asked, and an offscreen window when there is 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+
+
+class _NoCutbufferNoise(logging.Filter):
+    """Kivy reports CRITICAL when no X11 cut-buffer tool (xclip/xsel) exists; a kiosk has no use for one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Cutbuffer:") and not str(record.msg).startswith(("xclip -", "xsel -"))
 
 
 def prepare_kivy(width: int, height: int, kivy_home: str | None = None, fullscreen: bool = False) -> None:
@@ -20,6 +28,7 @@ def prepare_kivy(width: int, height: int, kivy_home: str | None = None, fullscre
         # No display server: SDL2 draws into an offscreen surface through Mesa (llvmpipe or the Pi's GPU
         # under KMS). On a Pi with a touchscreen and no X, set SDL_VIDEODRIVER=kmsdrm in the unit file.
         os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    logging.getLogger("kivy").addFilter(_NoCutbufferNoise())
     from kivy.config import Config
 
     Config.set("graphics", "width", str(width))
@@ -28,3 +37,4 @@ def prepare_kivy(width: int, height: int, kivy_home: str | None = None, fullscre
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
+    Config.set("kivy", "keyboard_mode", "dock")  # the on-screen keyboard for the (optional) name field

@@ -19,11 +19,15 @@ TEMPLATES: dict[str, str] = {
     "card_returned": N_("This card has been returned and can no longer be used."),
     "card_not_recognised": N_("Sorry, this card is not recognised."),
     "unknown_card": N_("Sorry, this card is not recognised."),
+    "card_unknown_here": N_("This card is not known at this kiosk yet. Please ask at the counter."),
+    "card_data_missing": N_("This card's data could not be read. Please ask at the counter."),
+    "card_writer_unavailable": N_("Cards cannot be issued here right now. Please ask at the counter."),
     "card_removed": N_("The card was removed. Nothing was changed."),
     "card_write_failed": N_("The card could not be written. Nothing was changed; please try again."),
     # money and points
     "amount_out_of_range": N_("Please choose an amount between {min_fen} and {max_fen}."),
     "insufficient_balance": N_("Your balance is not enough."),
+    "balance_limit": N_("This top-up would take the balance over the card's limit."),
     "insufficient_points": N_("You do not have enough points for this reward."),
     "out_of_stock": N_("Sorry, this reward is out of stock."),
     "reward_not_available": N_("Sorry, this reward is not available now."),
@@ -41,6 +45,7 @@ TEMPLATES: dict[str, str] = {
     "pin_too_simple": N_("This PIN is too easy to guess. Please choose another."),
     # sign-up
     "bad_phone": N_("Please enter a valid phone number."),
+    "bad_name": N_("The name can have at most 40 characters."),
     "phone_in_use": N_("This phone number already has a card. Please ask at the counter."),
     "card_in_use": N_("This card already belongs to a member."),
     "bad_birthday": N_("Please enter a valid birthday (YYYYMMDD)."),
@@ -51,6 +56,8 @@ TEMPLATES: dict[str, str] = {
     "birthday_gift": N_("Happy birthday! Gift: {points} points"),
     # staff
     "rules_reloaded": N_("Rules reloaded (version {version})."),
+    "rules_reload_failed": N_("The rules could not be reloaded: {error}"),
+    "rules_reload_unavailable": N_("Reloading rules is not available here."),
 }
 UNKNOWN = N_("Sorry, that did not work. Please ask at the counter. ({code})")
 
