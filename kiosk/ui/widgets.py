@@ -29,6 +29,7 @@ class FitLabel(Label):
 
     base_font_size = NumericProperty(19)
     wrap = BooleanProperty(False)
+    shrink = BooleanProperty(True)  # False for text in a scrolling box, which grows instead
     natural_size = ListProperty([0, 0])
 
     def __init__(self, **kwargs):
@@ -52,7 +53,7 @@ class FitLabel(Label):
             self.text_size = (self.width, None) if self.wrap else (None, None)
             self.texture_update()
             need_w, need_h = self.texture_size
-            if (need_w <= self.width and need_h <= self.height) or size <= floor:
+            if not self.shrink or (need_w <= self.width and need_h <= self.height) or size <= floor:
                 break
             size = max(floor, size * 0.9)
         self.natural_size = [need_w, need_h]

@@ -152,7 +152,7 @@ class SignupPrivacyScreen(KioskScreen):
         m = self.m
         panel = Panel(orientation="vertical", padding=m.padding, radius=m.radius)
         scroll = ScrollView(do_scroll_x=False)
-        self.notice = FitLabel(font_size=m.font_body, wrap=True, valign="top", size_hint_y=None)
+        self.notice = FitLabel(font_size=m.font_body, wrap=True, shrink=False, valign="top", size_hint_y=None)
         self.notice.bind(natural_size=lambda _w, size: setattr(self.notice, "height", max(size[1], 10)))
         scroll.add_widget(self.notice)
         panel.add_widget(scroll)

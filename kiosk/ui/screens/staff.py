@@ -5,11 +5,19 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
-from kiosk.ui.i18n import _
+from kiosk.ui.i18n import N_, _
 from kiosk.ui.messages import render_message
 from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.theme import COLOURS
 from kiosk.ui.widgets import FitLabel, KButton, Panel
+
+
+STATUS_WORDS = {"ok": N_("working"), "unknown": N_("not reported yet"), "disabled": N_("disabled")}
+
+
+def status_text(value: str) -> str:
+    """The common status words in the staff's language; a problem's own detail stays as reported."""
+    return _(STATUS_WORDS[value]) if value in STATUS_WORDS else value
 
 
 class StaffScreen(KioskScreen):
@@ -51,8 +59,8 @@ class StaffScreen(KioskScreen):
         }
         values = {
             "device": staff.device_id,
-            "reader": staff.reader,
-            "hardware": staff.hardware,
+            "reader": status_text(staff.reader),
+            "hardware": status_text(staff.hardware),
             "outbox": _("{n} transactions").format(n=staff.outbox_depth),
             "hq": staff.last_hq_contact or _("never"),
             "rules": str(staff.rules_version),
@@ -64,5 +72,6 @@ class StaffScreen(KioskScreen):
         if view.message is not None:
             lines.insert(0, render_message(view.message.code, view.message.params))
         self.errors.text = "\n".join(lines) if lines else _("No recent errors")
+        self.errors.color = COLOURS.error if lines else COLOURS.muted
         self.reload.text = _("Reload rules")
         self.exit.text = _("Back to customer screen")
