@@ -11,7 +11,6 @@ from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.theme import COLOURS
 from kiosk.ui.widgets import FitLabel, KButton, Panel
 
-
 STATUS_WORDS = {"ok": N_("working"), "unknown": N_("not reported yet"), "disabled": N_("disabled")}
 
 
