@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     translator().set_locale(args.locale)
     app = KioskApp(kiosk.session, simulated_cards=kiosk.simulated_cards, on_simulated_tap=kiosk.tap)
+    kiosk.post_to(app.post)  # reader events wake the session at once instead of at the next pump
     if kiosk.desk is not None:
         _bind_number_keys(kiosk)
     try:
@@ -105,6 +106,10 @@ class Kiosk:
     def tap(self, name: str) -> None:
         if self.desk is not None:
             self.desk.tap(name)
+
+    def post_to(self, post) -> None:
+        if self.desk is not None:
+            self.desk.post = post
 
     def close(self) -> None:
         if self.worker is not None:

@@ -99,6 +99,12 @@ class KioskApp(App):
         self.render(self.session.view, force=True)
         return root
 
+    def post(self, item) -> None:
+        """Thread-safe: hand a reader event to the session and have it handled on the next frame,
+        not at the next pump tick (a tap should show the member without waiting)."""
+        self.session.post(item)
+        Clock.schedule_once(lambda _dt: self.session.pump(), -1)
+
     def toggle_language(self) -> None:
         translator().toggle()
 

@@ -44,21 +44,21 @@ class FitLabel(Label):
         self._refit()
 
     def _refit(self, *_args) -> None:
+        """Find the font size the text fits at by laying it out (no texture is drawn while
+        measuring: one texture per change, made on the next frame)."""
         if self.width <= 1 or self.height <= 1:
             return
-        size = self.base_font_size
-        floor = size * MIN_FIT_RATIO
+        size = round(self.base_font_size)
+        floor = round(self.base_font_size * MIN_FIT_RATIO)
         while True:
             self.font_size = size
             self.text_size = (self.width, None) if self.wrap else (None, None)
-            self.texture_update()
-            need_w, need_h = self.texture_size
+            need_w, need_h = self._label.render()
             if not self.shrink or (need_w <= self.width and need_h <= self.height) or size <= floor:
                 break
-            size = max(floor, size * 0.9)
+            size = max(floor, round(size * 0.9) if size > 12 else size - 1)
         self.natural_size = [need_w, need_h]
         self.text_size = self.size  # aligns the text in its box (halign/valign)
-        self.texture_update()
 
 
 class KButton(ButtonBehavior, FitLabel):

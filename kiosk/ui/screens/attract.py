@@ -18,7 +18,7 @@ class AttractScreen(KioskScreen):
     def build(self) -> None:
         m = self.m
         panel = Panel(orientation="vertical", padding=m.padding * 2, spacing=m.spacing, radius=m.radius)
-        self.hero = FitLabel(font_size=m.font_hero * 1.3, bold=True, halign="center", color=COLOURS.accent)
+        self.hero = FitLabel(font_size=m.font_hero * 1.3, halign="center", color=COLOURS.accent)
         self.subtitle = FitLabel(font_size=m.font_title, halign="center", wrap=True)
         self.hint = FitLabel(font_size=m.font_body, halign="center", color=COLOURS.muted, wrap=True)
         panel.add_widget(self.hero)

@@ -24,7 +24,7 @@ class KioskScreen(Screen):
         m = metrics
         outer = BoxLayout(orientation="vertical", padding=m.padding, spacing=m.spacing)
         header = BoxLayout(size_hint_y=None, height=m.touch, spacing=m.spacing)
-        self.title = FitLabel(font_size=m.font_title, bold=True)
+        self.title = FitLabel(font_size=m.font_title)
         self.countdown = FitLabel(
             font_size=m.font_body, color=COLOURS.muted, halign="right", size_hint_x=None, width=round(150 * m.scale)
         )

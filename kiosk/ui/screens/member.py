@@ -48,7 +48,7 @@ class MemberScreen(KioskScreen):
             left.add_widget(w)
         right = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing / 2, radius=m.radius,
                       size_hint_x=0.45)
-        self.tier = FitLabel(font_size=m.font_title, bold=True, color=COLOURS.accent, size_hint_y=1.4)
+        self.tier = FitLabel(font_size=m.font_title, color=COLOURS.accent, size_hint_y=1.4)
         self.benefits = FitLabel(font_size=m.font_small)
         self.progress = TierBar(size_hint_y=None, height=max(6, round(8 * m.scale)))
         self.to_next = FitLabel(font_size=m.font_small, color=COLOURS.muted)

@@ -62,7 +62,7 @@ class PinLockedScreen(KioskScreen):
     def build(self) -> None:
         m = self.m
         panel = Panel(orientation="vertical", padding=m.padding * 2, spacing=m.spacing, radius=m.radius)
-        self.headline = FitLabel(font_size=m.font_hero, bold=True, halign="center", color=COLOURS.error)
+        self.headline = FitLabel(font_size=m.font_hero, halign="center", color=COLOURS.error)
         self.remaining = FitLabel(font_size=m.font_title, halign="center", wrap=True)
         self.advice = FitLabel(font_size=m.font_body, halign="center", color=COLOURS.muted, wrap=True)
         for w in (self.headline, self.remaining, self.advice):

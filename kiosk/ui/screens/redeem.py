@@ -69,7 +69,7 @@ class RedeemConfirmScreen(KioskScreen):
     def build(self) -> None:
         m = self.m
         panel = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing / 2, radius=m.radius)
-        self.reward = FitLabel(font_size=m.font_hero, bold=True, halign="center", size_hint_y=1.4)
+        self.reward = FitLabel(font_size=m.font_hero, halign="center", size_hint_y=1.4)
         self.cost = FitLabel(font_name=NUMBER_FONT, font_size=m.font_money * 0.8, color=COLOURS.accent,
                              halign="center", size_hint_y=1.4)
         self.after = FitLabel(font_size=m.font_body, halign="center", color=COLOURS.muted)

@@ -19,7 +19,7 @@ class ResultScreen(KioskScreen):
     def build(self) -> None:
         m = self.m
         self.panel = Panel(orientation="vertical", padding=m.padding * 2, spacing=m.spacing, radius=m.radius)
-        self.headline = FitLabel(font_size=m.font_hero, bold=True, halign="center")
+        self.headline = FitLabel(font_size=m.font_hero, halign="center")
         self.text = FitLabel(font_size=m.font_body * 1.15, halign="center", wrap=True, size_hint_y=1.3)
         self.figure_caption = FitLabel(font_size=m.font_body, halign="center", color=COLOURS.muted, size_hint_y=0.6)
         self.figure = FitLabel(font_name=NUMBER_FONT, font_size=m.font_money, halign="center", color=COLOURS.accent,

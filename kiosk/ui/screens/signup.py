@@ -25,7 +25,7 @@ class SignupOfferScreen(KioskScreen):
     def build(self) -> None:
         m = self.m
         panel = Panel(orientation="vertical", padding=m.padding * 2, spacing=m.spacing, radius=m.radius)
-        self.headline = FitLabel(font_size=m.font_hero, bold=True, halign="center", color=COLOURS.accent)
+        self.headline = FitLabel(font_size=m.font_hero, halign="center", color=COLOURS.accent)
         self.text = FitLabel(font_size=m.font_title, halign="center", wrap=True)
         self.gift = FitLabel(font_size=m.font_body, halign="center", color=COLOURS.ok, wrap=True)
         for w in (self.headline, self.text, self.gift):
@@ -183,7 +183,7 @@ class SignupWritingScreen(KioskScreen):
     def build(self) -> None:
         m = self.m
         panel = Panel(orientation="vertical", padding=m.padding * 2, spacing=m.spacing, radius=m.radius)
-        self.headline = FitLabel(font_size=m.font_hero, bold=True, halign="center", color=COLOURS.accent)
+        self.headline = FitLabel(font_size=m.font_hero, halign="center", color=COLOURS.accent)
         self.text = FitLabel(font_size=m.font_title, halign="center", wrap=True)
         panel.add_widget(self.headline)
         panel.add_widget(self.text)

@@ -109,7 +109,7 @@ class TopUpConfirmScreen(KioskScreen):
         self.amount = FitLabel(font_name=NUMBER_FONT, font_size=m.font_money, color=COLOURS.accent, size_hint_y=1.8)
         self.bonus = FitLabel(font_size=m.font_title, color=COLOURS.ok)
         self.points = FitLabel(font_size=m.font_body)
-        self.total = FitLabel(font_size=m.font_body, bold=True)
+        self.total = FitLabel(font_size=m.font_body)
         for w in (self.amount_caption, self.amount, self.bonus, self.points, self.total):
             panel.add_widget(w)
         self.body.add_widget(panel)
