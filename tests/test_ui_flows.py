@@ -99,3 +99,37 @@ def test_pin_lockout_shows_the_time_left_and_redeems_nothing(ui):
 
 def test_lost_unknown_and_staff_cards_each_get_their_screen(ui):
     ui_flows.short_paths(ui, shooter(ui, []))
+
+
+def test_random_touches_anywhere_keep_screen_and_session_in_step(ui):
+    """Touch input is hostile too: 400 taps at random points, with cards coming and going, never
+    raise, never leave the screen showing another state than the session's, and never move money
+    without a payment (no top-up can be confirmed: no staff card is ever tapped)."""
+    import random
+
+    from kivy.tests.common import UnitTestTouch
+
+    rng = random.Random(7)
+    k = ui.kiosk
+    journal_before = len(k.store.journal)
+    width, height = ui.window.size
+    seen: set[str] = set()
+    for i in range(400):
+        if i % 15 == 0 and k.session.state == "idle":
+            k.tap(rng.choice([ui_flows.MEMBER_UID, ui_flows.RICH_UID, ui_flows.BLANK_UID]))
+        if i % 97 == 96:
+            k.lift()
+        touch = UnitTestTouch(rng.uniform(0, width - 1), rng.uniform(0, height - 1))
+        touch.touch_down()
+        if rng.random() < 0.2:
+            touch.touch_down()  # a double tap: the same finger lands twice
+        touch.touch_up()
+        ui.frames(1)
+        if rng.random() < 0.1:
+            k.wait(rng.choice([1, 5, 31]))
+            ui.frames(2)
+        assert k.session.state in ui.screen.states, (k.session.state, ui.screen.name)
+        seen.add(k.session.state)
+    assert len(seen) >= 6, seen  # the taps really went places
+    kinds = {t.kind for t in k.store.journal[journal_before:]}
+    assert Kind.TOP_UP not in kinds
