@@ -12,6 +12,7 @@ from kiosk import __version__
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("kiosk.demo", "run a scripted morning at a store, end to end, and print a summary"),
+    "card": ("kiosk.reader.card_cli", "tap, remove and create simulated cards (simulated reader)"),
     "run": ("kiosk.run", "run the touchscreen kiosk (--simulate: demo cards, no hardware)"),
 }
 

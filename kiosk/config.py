@@ -10,6 +10,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk.hw.settings import GpioSettings, parse_gpio
+from kiosk.session.settings import SessionSettings, parse_session
+
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 READER_DRIVERS = ("pn532", "pcsc", "rc522", "simulated")
 LOCALES = ("zh_CN", "en")
@@ -66,6 +69,8 @@ class Config:
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
     rules_file: Path | None = None
     source: str = "<defaults>"
+    session: SessionSettings = field(default_factory=SessionSettings)  # [session], kiosk/session/settings.py
+    gpio: GpioSettings = field(default_factory=GpioSettings)  # [gpio], kiosk/hw/settings.py
 
 
 def _get(table: dict, key: str, kind: type, path: Path | str, prefix: str, default=...):
@@ -87,7 +92,7 @@ def _optional_path(table: dict, key: str, path: Path | str, prefix: str) -> Path
 
 def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
     """Build a Config from parsed TOML, refusing unknown tables and wrong types."""
-    known = {"device", "reader", "hq", "secrets", "rules"}
+    known = {"device", "reader", "hq", "secrets", "rules", "session", "gpio"}
     for key in data:
         if key not in known:
             raise ConfigError(path, key, f"unknown section (expected one of {sorted(known)})")
@@ -144,6 +149,8 @@ def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
         secrets=secrets,
         rules_file=_optional_path(rules, "file", path, "rules"),
         source=str(path),
+        session=parse_session(data.get("session", {}), str(path)),
+        gpio=parse_gpio(data.get("gpio", {}), str(path)),
     )
 
 

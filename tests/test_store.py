@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from store_helpers import DEVICE, T0, later, open_store, sign_up, snapshot_of, top_up, uid
 
 from kiosk.ledger.codec import state_from_dict, state_to_dict
 from kiosk.ledger.rules import RulesError
@@ -18,6 +17,7 @@ from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState, SequenceGap
 from kiosk.store.journal import MAGIC, encode_record
 from kiosk.store.store import StaleSnapshot, StoreCorrupt, StoreLocked
+from tests.store_helpers import DEVICE, T0, later, open_store, sign_up, snapshot_of, top_up, uid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -368,3 +368,66 @@ def test_check_reports_a_healthy_store(tmp_path):
     segment(tmp_path, 2).write_bytes(b"garbage!")
     assert any("bad magic" in p for p in store.check())
     store.close()
+
+
+def test_a_different_txn_with_a_used_id_is_refused(tmp_path):
+    from kiosk.store.store import TxnIdReused
+
+    store = open_store(tmp_path)
+    card = sign_up(store, 1)
+    first = store.ledger.top_up(card, 10000, "P1", T0)
+    second = store.ledger.top_up(card, 20000, "P2", T0)  # decided against the same state
+    store.commit(first)
+    with pytest.raises(TxnIdReused):
+        store.commit(second)
+    assert store.outbox()[-1] == first
+    store.close()
+
+
+def test_new_directories_are_created_durably(tmp_path):
+    data_dir = tmp_path / "a" / "b"
+    store = open_store(data_dir)
+    assert (data_dir / "journal").is_dir() and oct(data_dir.stat().st_mode & 0o777) == "0o700"
+    store.close()
+
+
+def test_outbox_of_a_covered_segment_is_decoded_when_read(tmp_path):
+    store = open_store(tmp_path)
+    card = sign_up(store, 1)
+    store.checkpoint()  # segment 1 is now covered: its txns are kept only for the outbox
+    top_up(store, card, 10000)
+    store.close()
+    path = segment(tmp_path, 1)
+    data = path.read_bytes()
+    header = len(MAGIC) + 12
+    body = json.loads(data[header:])
+    body["txn"]["card_uid"] = "not-a-uid"
+    path.write_bytes(data[: len(MAGIC)] + encode_record(body))  # checksum fine, content not
+    again = open_store(tmp_path)
+    with pytest.raises(StoreCorrupt, match="card_uid"):
+        again.outbox()
+    assert any("card_uid" in p for p in again.check())
+    again.close()
+
+
+def test_long_journal_is_checkpointed_automatically(tmp_path, monkeypatch):
+    import kiosk.store.store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr(store_module, "AUTO_CHECKPOINT_AFTER", 8)
+    store = open_store(tmp_path)
+    card = sign_up(store, 1)
+    for i in range(4):
+        top_up(store, card, 1000, ref=f"P{i}")
+    assert store.checkpoint_due() and store.journal_segments() == [1]
+    for i in range(3):
+        top_up(store, card, 1000, ref=f"Q{i}")
+    assert store.journal_segments() == [1, 2]  # the 8th record triggered a snapshot
+    for i in range(5):
+        top_up(store, card, 1000, ref=f"R{i}")
+    expected = snapshot_of(store)
+    store.close()
+    again = open_store(tmp_path)  # replayed 5 records: due, so open writes a snapshot
+    assert again.journal_segments() == [1, 2, 3] and not again.checkpoint_due()
+    assert snapshot_of(again) == expected
+    again.close()

@@ -7,22 +7,32 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import ui_flows
-from session_support import PIN, make_kiosk
-from ui_harness import UiDriver
 
 from kiosk.ledger.money import format_fen
 from kiosk.ledger.txn import Kind
 from kiosk.ui.i18n import translator
+from tests import ui_flows
+from tests.session_support import PIN, make_kiosk
+from tests.ui_harness import UiDriver
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 @pytest.fixture
-def ui():
-    kiosk = make_kiosk()
+def ui(tmp_path):
+    kiosk = make_kiosk(tmp_path)
     ui_flows.seed(kiosk)
-    return UiDriver(kiosk)
+    yield UiDriver(kiosk)
+    kiosk.store.close()
+
+
+def account(ui: UiDriver, chip):
+    return ui.kiosk.ledger.state.card_account(ui_flows.uid_of(chip))
+
+
+def committed(ui: UiDriver, kind: Kind) -> list:
+    """Transactions of a kind in the store's outbox (nothing is acknowledged: no HQ here)."""
+    return [t for t in ui.kiosk.store.outbox() if t.kind == kind]
 
 
 def shooter(ui: UiDriver, shots: list[str]):
@@ -43,38 +53,38 @@ def shooter(ui: UiDriver, shots: list[str]):
 def test_sign_up_through_the_screens_creates_the_member_with_the_welcome_gift(ui):
     shots: list[str] = []
     ui_flows.sign_up(ui, shooter(ui, shots))
-    found = ui.kiosk.ledger.state.card_account(ui_flows.BLANK_UID)
+    found = account(ui, ui.kiosk.ui_cards.blank)
     assert found is not None
-    _card, member, account = found
+    _card, member, acct = found
     assert member.phone == "13912345678" and member.birthday.isoformat() == "1990-05-12"
-    assert account.points == ui.kiosk.ledger.rules.new_member.points
-    assert ui.kiosk.cards.issued[ui_flows.BLANK_UID][0] == member.member_id
+    assert acct.points == ui.kiosk.ledger.rules.new_member.points
+    assert [t.member_id for t in committed(ui, Kind.SIGN_UP)][-1] == member.member_id
     assert "signup_done" in shots and (SCREENSHOTS / "signup_done.en.png").stat().st_size > 5000
 
 
 def test_top_up_credits_amount_and_bonus_only_after_staff_confirms(ui):
-    before = ui.kiosk.member(ui_flows.MEMBER_UID)[2].balance_fen
+    before = account(ui, ui.kiosk.ui_cards.member)[2].balance_fen
     shown = ui_flows.top_up(ui, shooter(ui, []))
-    after = ui.kiosk.member(ui_flows.MEMBER_UID)[2].balance_fen
+    after = account(ui, ui.kiosk.ui_cards.member)[2].balance_fen
     assert after - before == 50000 + ui.kiosk.ledger.rules.topup.bonus_for(50000)
     assert shown == after
 
 
 def test_home_screen_shows_the_balance_in_big_money_digits(ui):
-    ui.kiosk.tap(ui_flows.MEMBER_UID)
+    ui.kiosk.tap(ui.kiosk.ui_cards.member)
     ui.frames(3)
-    balance = ui.kiosk.member(ui_flows.MEMBER_UID)[2].balance_fen
+    balance = account(ui, ui.kiosk.ui_cards.member)[2].balance_fen
     assert ui.screen.balance.text == format_fen(balance)
     assert ui.screen.balance.font_size >= 2.5 * ui.screen.balance_caption.font_size
 
 
 def test_redeeming_a_reward_takes_its_points_after_the_pin(ui):
     ui_flows.redeem(ui, shooter(ui, []))
-    redemptions = [t for t in ui.kiosk.store.journal if t.kind == Kind.REDEMPTION]
+    redemptions = committed(ui, Kind.REDEMPTION)
     assert [t.reward_id for t in redemptions] == ["coffee"]
     txn = redemptions[0]
     assert txn.points_before - txn.points_after == ui.kiosk.ledger.rules.reward("coffee").points_cost
-    assert ui.kiosk.member(ui_flows.RICH_UID)[2].points == txn.points_after
+    assert account(ui, ui.kiosk.ui_cards.rich)[2].points == txn.points_after
 
 
 def test_pin_lockout_shows_the_time_left_and_redeems_nothing(ui):
@@ -90,10 +100,10 @@ def test_pin_lockout_shows_the_time_left_and_redeems_nothing(ui):
 
     ui_flows.pin_lockout(ui, visit)
     assert "pin_locked" in shots
-    assert not [t for t in ui.kiosk.store.journal if t.kind == Kind.REDEMPTION]
-    failures = [t for t in ui.kiosk.store.journal if t.kind == Kind.PIN_FAILED]
+    assert not committed(ui, Kind.REDEMPTION)
+    failures = committed(ui, Kind.PIN_FAILED)
     assert len(failures) == ui.kiosk.ledger.rules.pin.max_attempts
-    assert ui.kiosk.member(ui_flows.RICH_UID)[1].pin_locked_until is not None
+    assert account(ui, ui.kiosk.ui_cards.rich)[1].pin_locked_until is not None
     assert PIN not in " ".join(ui.label_texts())
 
 
@@ -111,12 +121,12 @@ def test_random_touches_anywhere_keep_screen_and_session_in_step(ui):
 
     rng = random.Random(7)
     k = ui.kiosk
-    journal_before = len(k.store.journal)
+    top_ups_before = len(committed(ui, Kind.TOP_UP))
     width, height = ui.window.size
     seen: set[str] = set()
     for i in range(400):
         if i % 15 == 0 and k.session.state == "idle":
-            k.tap(rng.choice([ui_flows.MEMBER_UID, ui_flows.RICH_UID, ui_flows.BLANK_UID]))
+            k.tap(rng.choice([k.ui_cards.member, k.ui_cards.rich, k.ui_cards.blank]))
         if i % 97 == 96:
             k.lift()
         touch = UnitTestTouch(rng.uniform(0, width - 1), rng.uniform(0, height - 1))
@@ -131,5 +141,4 @@ def test_random_touches_anywhere_keep_screen_and_session_in_step(ui):
         assert k.session.state in ui.screen.states, (k.session.state, ui.screen.name)
         seen.add(k.session.state)
     assert len(seen) >= 6, seen  # the taps really went places
-    kinds = {t.kind for t in k.store.journal[journal_before:]}
-    assert Kind.TOP_UP not in kinds
+    assert len(committed(ui, Kind.TOP_UP)) == top_ups_before

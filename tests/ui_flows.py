@@ -6,31 +6,42 @@ check looks for clipped text there, in both languages."""
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from session_support import PIN, STAFF_UID, Kiosk
-from ui_harness import UiDriver
+from dataclasses import dataclass
 
 from kiosk.ledger.money import format_fen
-from kiosk.session.inputs import CardKind
+from kiosk.reader import chips
+from tests.session_support import PIN, Kiosk, staff_card
+from tests.ui_harness import UiDriver
 
-MEMBER_UID = "04A1B2C3"
-RICH_UID = "04D4E5F6"  # a member with points to redeem
-BLANK_UID = "04778899"
-LOST_UID = "04BEEF01"
-FOREIGN_UID = "0BADCAFE"
 Visit = Callable[[str], None]
 
 
-def seed(kiosk: Kiosk) -> None:
+@dataclass
+class Cards:
+    """The chips the journeys tap: real card images, read through the simulated reader."""
+
+    member: object  # a member with ¥1,234.50 and the welcome gift already given
+    rich: object  # a gold member with 6,000+ points to redeem
+    blank: object
+    lost: object  # a member's card reported lost
+    foreign: object  # a card of another kind (NTAG 424 DNA) this chain never issued
+    staff: object
+
+
+def seed(kiosk: Kiosk) -> Cards:
     """Members the journeys start from (set up directly in the ledger, not through screens)."""
-    kiosk.sign_up(MEMBER_UID, "13800138000")
-    kiosk.credit(MEMBER_UID, 123450)
-    kiosk.sign_up(RICH_UID, "13900139000")
-    kiosk.credit(RICH_UID, 300000)
-    kiosk.credit(RICH_UID, 300000)  # gold tier, 6,000+ points
-    kiosk.sign_up(LOST_UID, "13700137000")
-    kiosk.store.commit(kiosk.ledger.block_card(LOST_UID, "lost", kiosk.clock.now()))
-    kiosk.cards.kinds[BLANK_UID] = CardKind.BLANK
+    member = kiosk.member(balance_fen=123450)
+    rich = kiosk.member(balance_fen=300000)
+    uid = rich.uid.hex().upper()
+    kiosk.store.commit(kiosk.ledger.top_up(uid, 300000, "setup", kiosk.clock.now()))
+    lost = kiosk.member()
+    kiosk.store.commit(kiosk.ledger.block_card(lost.uid.hex().upper(), "lost", kiosk.clock.now()))
+    kiosk.ui_cards = Cards(member, rich, kiosk.blank(), lost, chips.new_ntag424(), staff_card())
+    return kiosk.ui_cards
+
+
+def uid_of(chip) -> str:
+    return chip.uid.hex().upper()
 
 
 def press_digits(ui: UiDriver, digits: str) -> None:
@@ -41,7 +52,7 @@ def press_digits(ui: UiDriver, digits: str) -> None:
 def sign_up(ui: UiDriver, visit: Visit) -> None:
     k = ui.kiosk
     visit("idle")
-    k.tap(BLANK_UID)
+    k.tap(k.ui_cards.blank)
     ui.frames(3)
     assert k.session.state == "signup_offer"
     visit("signup_offer")
@@ -75,7 +86,7 @@ def sign_up(ui: UiDriver, visit: Visit) -> None:
 def top_up(ui: UiDriver, visit: Visit) -> int:
     """Top up ¥500 (bonus ¥25) paid at the counter; returns the balance shown at the end."""
     k = ui.kiosk
-    k.tap(MEMBER_UID)
+    k.tap(k.ui_cards.member)
     ui.frames(3)
     assert k.session.state == "home"
     visit("home")
@@ -89,7 +100,7 @@ def top_up(ui: UiDriver, visit: Visit) -> int:
     assert k.session.state == "paying"
     visit("paying")
     k.lift()  # the member lifts the card so staff can tap theirs
-    k.tap(STAFF_UID)
+    k.tap(k.ui_cards.staff)
     ui.frames(3)
     assert k.session.state == "done", k.session.view.message
     visit("topup_done")
@@ -102,7 +113,7 @@ def top_up(ui: UiDriver, visit: Visit) -> int:
 
 def redeem(ui: UiDriver, visit: Visit) -> None:
     k = ui.kiosk
-    k.tap(RICH_UID)
+    k.tap(k.ui_cards.rich)
     ui.frames(3)
     ui.tap(ui.screen.redeem)
     assert k.session.state == "redeem_choose"
@@ -123,7 +134,7 @@ def redeem(ui: UiDriver, visit: Visit) -> None:
 
 def pin_lockout(ui: UiDriver, visit: Visit) -> None:
     k = ui.kiosk
-    k.tap(RICH_UID)
+    k.tap(k.ui_cards.rich)
     ui.frames(3)
     ui.tap(ui.screen.redeem)
     ui.tap(next(b for b in ui.screen.buttons if b.reward.reward_id == "tote"))
@@ -144,8 +155,9 @@ def pin_lockout(ui: UiDriver, visit: Visit) -> None:
 
 def short_paths(ui: UiDriver, visit: Visit) -> None:
     k = ui.kiosk
-    for uid, state in ((LOST_UID, "blocked"), (FOREIGN_UID, "not_recognised"), (STAFF_UID, "staff_menu")):
-        k.tap(uid)
+    cards = k.ui_cards
+    for chip, state in ((cards.lost, "blocked"), (cards.foreign, "not_recognised"), (cards.staff, "staff_menu")):
+        k.tap(chip)
         ui.frames(3)
         assert k.session.state == state
         visit(state)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import ui_flows  # noqa: E402
-from session_support import make_kiosk  # noqa: E402
-from ui_harness import UiDriver, layout_problems, open_window  # noqa: E402
+from tests import ui_flows  # noqa: E402
+from tests.session_support import make_kiosk  # noqa: E402
+from tests.ui_harness import UiDriver, layout_problems, open_window  # noqa: E402
 
 
 def main(size: str) -> int:
@@ -22,8 +22,10 @@ def main(size: str) -> int:
 
     problems: list[str] = []
     visited: list[str] = []
-    for journey in (ui_flows.sign_up, ui_flows.top_up, ui_flows.redeem, ui_flows.pin_lockout, ui_flows.short_paths):
-        kiosk = make_kiosk()
+    for n, journey in enumerate(
+        (ui_flows.sign_up, ui_flows.top_up, ui_flows.redeem, ui_flows.pin_lockout, ui_flows.short_paths)
+    ):
+        kiosk = make_kiosk(Path(tempfile.mkdtemp(prefix=f"kiosk-layout-{n}-")))
         ui_flows.seed(kiosk)
         ui = UiDriver(kiosk, width, height)
 
@@ -35,6 +37,7 @@ def main(size: str) -> int:
             visited.append(name)
 
         journey(ui, visit)
+        kiosk.store.close()
     # the check itself must be able to fail: a title far too long for its box has to be reported
     ui.screen.title.text = "会员" * 200
     detects_clipping = bool(layout_problems(ui, "self-check"))

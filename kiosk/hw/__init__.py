@@ -1,1 +1,1 @@
-"""LEDs, buzzer and cash-acceptor pulses, through gpiozero (MockFactory off a Pi)."""
+"""GPIO: status LEDs, buzzer and the cash acceptor's pulse line, on gpiozero devices."""

@@ -32,6 +32,7 @@ class Member:
     status: MemberStatus = MemberStatus.ACTIVE
     pin_failures: int = 0
     pin_locked_until: datetime | None = None
+    referred_by: str = ""  # member id of the referrer, if a referral code was used
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ class Account:
     new_member_gift_given: bool = False
     last_visit: datetime | None = None
     recent: tuple[Activity, ...] = ()  # newest first, at most RECENT_ACTIVITIES
+    last_checkin_on: date | None = None
+    checkin_streak: int = 0
+    referee_rewarded: bool = False  # this member's own sign-up referral reward was given
+    referrer_rewarded: bool = False  # the member who referred this one was rewarded
 
     @property
     def points(self) -> int:

@@ -6,6 +6,8 @@ crashed operation changes nothing. Refusals carry a stable code the screens tran
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -122,6 +124,7 @@ class Ledger:
         name: str = "",
         birthday: date | None = None,
         salt: bytes | None = None,
+        referral_code: str = "",
     ) -> Txn:
         if uid in self.state.cards:
             raise Refused("card_in_use")
@@ -134,6 +137,7 @@ class Ledger:
             raise Refused("bad_name")
         if birthday is not None and not date(1900, 1, 1) <= birthday <= self.rules.local_date(now):
             raise Refused("bad_birthday")
+        referrer_id = self._referrer(referral_code) if referral_code else ""
         seq = self.state.next_seq(self.device_id)
         member_id = f"M-{self.device_id}-{seq}"
         return self._txn(
@@ -149,6 +153,7 @@ class Ledger:
             phone=phone,
             birthday=birthday,
             pin_hash=hash_pin(pin, self.pepper, self.pin_params, salt),
+            referrer_id=referrer_id,
         )
 
     def new_member_gift(self, uid: str, now: datetime) -> Txn:
@@ -325,6 +330,95 @@ class Ledger:
     def pin_attempts_left(self, member: Member) -> int:
         return max(0, self.rules.pin.max_attempts - member.pin_failures)
 
+    # -- engagement ------------------------------------------------------------------------------
+
+    def check_in(self, uid: str, now: datetime) -> Txn:
+        """Once per local day; every streak_days-th day in a row adds the streak bonus."""
+        card, _, account = self.lookup(uid)
+        rule = self.rules.engagement
+        if rule.checkin_points <= 0:
+            raise Refused("check_in_disabled")
+        today = self.rules.local_date(now)
+        if account.last_checkin_on == today:
+            raise Refused("already_checked_in")
+        consecutive = account.last_checkin_on is not None and (today - account.last_checkin_on).days == 1
+        streak = account.checkin_streak + 1 if consecutive else 1
+        points = rule.checkin_points + (rule.streak_bonus_points if streak % rule.streak_days == 0 else 0)
+        return self._txn(
+            Kind.CHECK_IN,
+            now,
+            card.member_id,
+            uid,
+            account.balance_fen,
+            account.points + points,
+            account=account,
+            local_day=today,
+            points_expire_on=self._expiry(now),
+        )
+
+    def referral_reward(self, uid: str, now: datetime) -> Txn | None:
+        """The next referral reward due for this (new) member's sign-up: theirs, then the
+        referrer's; None when both are given. Each is its own txn, so a crash between them is
+        safe: calling again gives the one still due."""
+        card, member, account = self.lookup(uid)
+        rule = self.rules.engagement
+        if not member.referred_by:
+            return None
+        if not account.referee_rewarded and rule.referee_points > 0:
+            return self._txn(
+                Kind.REFERRAL_REWARD,
+                now,
+                member.member_id,
+                uid,
+                account.balance_fen,
+                account.points + rule.referee_points,
+                account=account,
+                referee_id=member.member_id,
+                points_expire_on=self._expiry(now),
+            )
+        referrer = self.state.accounts.get(member.referred_by)
+        referrer_card = self._active_card_of(member.referred_by)
+        if (
+            account.referrer_rewarded
+            or referrer is None
+            or referrer_card is None
+            or rule.referrer_points <= 0
+        ):
+            return None
+        return self._txn(
+            Kind.REFERRAL_REWARD,
+            now,
+            member.referred_by,
+            referrer_card.uid,
+            referrer.balance_fen,
+            referrer.points + rule.referrer_points,
+            account=referrer,
+            referee_id=member.member_id,
+            points_expire_on=self._expiry(now),
+        )
+
+    def survey(self, uid: str, rating: int, reasons: tuple[str, ...], now: datetime) -> Txn:
+        card, _, account = self.lookup(uid)
+        if not 1 <= rating <= 5:
+            raise Refused("bad_rating")
+        unknown = [r for r in reasons if r not in self.rules.engagement.survey_reasons]
+        if unknown:
+            raise Refused("bad_survey_reason", unknown[0][:30])
+        return self._txn(
+            Kind.SURVEY,
+            now,
+            card.member_id,
+            uid,
+            account.balance_fen,
+            account.points,
+            account=account,
+            rating=rating,
+            reasons=",".join(dict.fromkeys(reasons)),
+        )
+
+    def referral_code(self, member_id: str) -> str:
+        return referral_code_of(member_id)
+
     # -- staff and HQ operations -------------------------------------------------------------
 
     def block_card(self, uid: str, reason: str, now: datetime) -> Txn:
@@ -432,6 +526,23 @@ class Ledger:
             raise Refused("unknown_card")
         return card
 
+    def _referrer(self, code: str) -> str:
+        code = code.strip().upper()
+        for member in self.state.members.values():
+            if member.status is MemberStatus.ACTIVE and referral_code_of(member.member_id) == code:
+                return member.member_id
+        raise Refused("unknown_referral_code")
+
+    def _active_card_of(self, member_id: str) -> Card | None:
+        return next(
+            (
+                c
+                for c in self.state.cards.values()
+                if c.member_id == member_id and c.status is CardStatus.ACTIVE
+            ),
+            None,
+        )
+
     def _need_pin(self, member: Member, pin_verified: bool, now: datetime) -> None:
         if is_locked(member, now):
             raise Refused("pin_locked")
@@ -513,6 +624,12 @@ class Ledger:
         )
         check_txn(txn)
         return txn
+
+
+def referral_code_of(member_id: str) -> str:
+    """A short code a member can share (and show as a QR code): stable, unambiguous letters."""
+    digest = hashlib.sha256(b"referral:" + member_id.encode()).digest()
+    return base64.b32encode(digest[:5]).decode()
 
 
 def _birthday_in(birthday: date, year: int) -> date:

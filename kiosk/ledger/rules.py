@@ -128,6 +128,27 @@ class ReturnPolicy:
 
 
 @dataclass(frozen=True)
+class EngagementRules:
+    """Daily check-in, referral and survey rewards; all zero means switched off."""
+
+    checkin_points: int = 0
+    streak_days: int = 7  # every streak_days-th consecutive day earns the streak bonus too
+    streak_bonus_points: int = 0
+    referrer_points: int = 0
+    referee_points: int = 0
+    survey_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    """Days since the last visit that separate active / at risk / dormant / lost members."""
+
+    active_days: int = 30
+    at_risk_days: int = 90
+    dormant_days: int = 180
+
+
+@dataclass(frozen=True)
 class Rules:
     version: int
     timezone: str  # the store's zone: birthdays, month ends and "today" are local dates
@@ -140,6 +161,8 @@ class Rules:
     pin: PinPolicy
     offline: OfflinePolicy
     card_return: ReturnPolicy
+    engagement: EngagementRules = EngagementRules()
+    segments: SegmentRules = SegmentRules()
 
     def tier(self, tier_id: str) -> Tier:
         for tier in self.tiers:
@@ -241,11 +264,34 @@ class _Fields:
         return parsed.astimezone(UTC)
 
 
+_SECTIONS = frozenset(
+    {
+        "version",
+        "timezone",
+        "tiers",
+        "points",
+        "topup",
+        "rewards",
+        "birthday",
+        "new_member",
+        "pin",
+        "offline",
+        "card_return",
+        "engagement",
+        "segments",
+        "comment",
+    }
+)
+
+
 def parse_rules(data: object, source: str = "<rules>") -> Rules:
     """Check a decoded rules document and build Rules from it."""
     f = _Fields(source)
     if not isinstance(data, dict):
         raise f.fail("-", "the document must be a JSON object")
+    for key in data:
+        if key not in _SECTIONS:
+            raise f.fail(str(key), "unknown field")
     version = f.int(data, "version", "", lo=1, hi=2**31)
     timezone = f.str(data, "timezone", "", "Asia/Shanghai")
     try:
@@ -373,24 +419,9 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     if not isinstance(ret, dict):
         raise f.fail("card_return", "must be an object")
     card_return = ReturnPolicy(forfeit_bonus=f.bool(ret, "forfeit_bonus", "card_return.", True))
+    engagement = _engagement(f, data.get("engagement", {}))
+    segments = _segments(f, data.get("segments", {}))
 
-    known = {
-        "version",
-        "timezone",
-        "tiers",
-        "points",
-        "topup",
-        "rewards",
-        "birthday",
-        "new_member",
-        "pin",
-        "offline",
-        "card_return",
-        "comment",
-    }
-    for key in data:
-        if key not in known:
-            raise f.fail(str(key), "unknown field")
     return Rules(
         version=version,
         timezone=timezone,
@@ -403,7 +434,41 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         pin=pin,
         offline=offline,
         card_return=card_return,
+        engagement=engagement,
+        segments=segments,
     )
+
+
+def _engagement(f: _Fields, data: object) -> EngagementRules:
+    if not isinstance(data, dict):
+        raise f.fail("engagement", "must be an object")
+    p = "engagement."
+    reasons = f.items(data, "survey_reasons", p) if "survey_reasons" in data else []
+    for i, reason in enumerate(reasons):
+        if not isinstance(reason, str) or not reason.isidentifier():
+            raise f.fail(f"{p}survey_reasons[{i}]", "must be a short identifier like 'fast_service'")
+    return EngagementRules(
+        checkin_points=f.int(data, "checkin_points", p, hi=10_000, default=0),
+        streak_days=f.int(data, "streak_days", p, lo=2, hi=365, default=7),
+        streak_bonus_points=f.int(data, "streak_bonus_points", p, hi=100_000, default=0),
+        referrer_points=f.int(data, "referrer_points", p, hi=100_000, default=0),
+        referee_points=f.int(data, "referee_points", p, hi=100_000, default=0),
+        survey_reasons=tuple(reasons),
+    )
+
+
+def _segments(f: _Fields, data: object) -> SegmentRules:
+    if not isinstance(data, dict):
+        raise f.fail("segments", "must be an object")
+    p = "segments."
+    rules = SegmentRules(
+        active_days=f.int(data, "active_days", p, lo=1, hi=3650, default=30),
+        at_risk_days=f.int(data, "at_risk_days", p, lo=1, hi=3650, default=90),
+        dormant_days=f.int(data, "dormant_days", p, lo=1, hi=3650, default=180),
+    )
+    if not rules.active_days < rules.at_risk_days < rules.dormant_days:
+        raise f.fail("segments", "needs active_days < at_risk_days < dormant_days")
+    return rules
 
 
 def parse_rules_json(text: str | bytes, source: str = "<rules>") -> Rules:

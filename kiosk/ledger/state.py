@@ -22,9 +22,17 @@ from kiosk.ledger.model import (
 from kiosk.ledger.txn import Kind, Txn
 
 TIER_WINDOW = timedelta(days=366)  # rolling 12 months, with a day's slack for leap years
-_SILENT = frozenset({Kind.PIN_FAILED, Kind.PIN_RESET})
+_SILENT = frozenset({Kind.PIN_FAILED, Kind.PIN_RESET, Kind.SURVEY})
 _VISITS = frozenset(
-    {Kind.SIGN_UP, Kind.TOP_UP, Kind.SPEND, Kind.REDEMPTION, Kind.BIRTHDAY_GIFT, Kind.NEW_MEMBER_GIFT}
+    {
+        Kind.SIGN_UP,
+        Kind.TOP_UP,
+        Kind.SPEND,
+        Kind.REDEMPTION,
+        Kind.BIRTHDAY_GIFT,
+        Kind.NEW_MEMBER_GIFT,
+        Kind.CHECK_IN,
+    }
 )
 
 
@@ -82,6 +90,7 @@ class LedgerState:
                 birthday=txn.birthday,
                 joined_at=txn.at,
                 pin_hash=txn.pin_hash,
+                referred_by=txn.referrer_id,
             )
             self.cards[txn.card_uid] = Card(txn.card_uid, txn.member_id, txn.card_seq or 1)
             self.accounts[txn.member_id] = Account(txn.member_id, last_visit=txn.at)
@@ -137,6 +146,11 @@ class LedgerState:
             a = replace(a, birthday_gift_years=a.birthday_gift_years + (txn.gift_year,))
         elif txn.kind is Kind.NEW_MEMBER_GIFT:
             a = replace(a, new_member_gift_given=True)
+        elif txn.kind is Kind.CHECK_IN and txn.local_day is not None:
+            consecutive = a.last_checkin_on is not None and (txn.local_day - a.last_checkin_on).days == 1
+            a = replace(
+                a, last_checkin_on=txn.local_day, checkin_streak=a.checkin_streak + 1 if consecutive else 1
+            )
         if txn.kind in _VISITS:
             a = replace(a, last_visit=txn.at)
         if txn.kind not in _SILENT:
@@ -169,6 +183,10 @@ class LedgerState:
             self.members[member.member_id] = replace(
                 member, pin_failures=member.pin_failures + 1, pin_locked_until=txn.pin_locked_until
             )
+        elif txn.kind is Kind.REFERRAL_REWARD and txn.referee_id in self.accounts:
+            referee = self.accounts[txn.referee_id]
+            flag = "referee_rewarded" if txn.member_id == txn.referee_id else "referrer_rewarded"
+            self.accounts[txn.referee_id] = replace(referee, **{flag: True})
         elif txn.kind is Kind.PIN_RESET:
             self.members[member.member_id] = replace(member, pin_failures=0, pin_locked_until=None)
 

@@ -34,6 +34,9 @@ class Kind(StrEnum):
     ADJUSTMENT = "adjustment"
     PIN_FAILED = "pin_failed"
     PIN_RESET = "pin_reset"
+    CHECK_IN = "check_in"
+    REFERRAL_REWARD = "referral_reward"
+    SURVEY = "survey"
 
 
 MONEY_KINDS = frozenset(
@@ -79,6 +82,11 @@ class Txn:
     pin_locked_until: datetime | None = None
     reason: str = ""
     rules_version: int = 0
+    local_day: date | None = None  # CHECK_IN: the store's local date of the visit
+    referrer_id: str = ""  # SIGN_UP: the member whose referral code was used
+    referee_id: str = ""  # REFERRAL_REWARD: the new member the reward is for
+    rating: int = 0  # SURVEY: 1-5 stars
+    reasons: str = ""  # SURVEY: comma-separated reason ids from the rules
 
     @property
     def balance_delta_fen(self) -> int:
@@ -94,7 +102,7 @@ def txn_id_for(device_id: str, seq: int) -> str:
 
 
 _DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
-_DATE_FIELDS = {"points_expire_on", "expire_before", "birthday"}
+_DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
 _TIME_FIELDS = {"at", "pin_locked_until"}
 _INT_RANGES = {
     "seq": (1, 2**62),
@@ -108,6 +116,7 @@ _INT_RANGES = {
     "card_seq": (0, 65_535),
     "gift_year": (0, 9999),
     "rules_version": (0, 2**31),
+    "rating": (0, 5),
 }
 
 

@@ -64,6 +64,11 @@ class PaymentMethod(abc.ABC):
         """A staff card was tapped while this payment was pending; True if that confirms it."""
         return False
 
+    def take_stray_fen(self) -> int:
+        """Money this method took while no payment was waiting (a coin dropped in at idle),
+        not reported before; the session records it for a refund. Most methods take none."""
+        return 0
+
     @property
     def wants_staff_card(self) -> bool:
         """True when the member's card may leave the reader so a staff card can be tapped."""

@@ -103,6 +103,11 @@ class Reader(abc.ABC):
         """NXP originality signature (READ_SIG), 32 bytes."""
         raise NotSupported("READ_SIG")
 
+    # ISO-DEP (ISO 14443-4) cards such as NTAG 424 DNA
+    def apdu(self, command: bytes) -> bytes:
+        """Send an ISO 7816-4 command APDU; return the response APDU (data + SW1 SW2)."""
+        raise NotSupported("ISO-DEP APDU")
+
     def __enter__(self) -> Reader:
         self.open()
         return self

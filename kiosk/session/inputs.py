@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# card problems that suggest fraud: the session records them for HQ
+SUSPECT_PROBLEMS = frozenset({"mac_failed", "member_mismatch", "old_card"})
+
 
 class CardKind(StrEnum):
     MEMBER = "member"  # carries our card format and its signature checks out
@@ -19,7 +22,9 @@ class CardRead:
 
     uid: str  # upper-case hex
     kind: CardKind
-    problem: str = ""  # why a card is FOREIGN (e.g. "bad_signature"); never secrets
+    problem: str = ""  # why a card is FOREIGN (e.g. "mac_failed"); never secrets
+    member_id: str = ""  # MEMBER: what the card says, checked against the ledger
+    card_seq: int = 0
 
 
 @dataclass(frozen=True)

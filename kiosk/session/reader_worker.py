@@ -26,7 +26,7 @@ class CardAccess(Protocol):
         ...
 
     def issue(self, reader: Reader, info: CardInfo, member_id: str, card_seq: int) -> None:
-        """Personalise a blank card for this member; raises ReaderError on failure."""
+        """Personalise a blank card for this member; raises (ReaderError, CardFormatError) on failure."""
         ...
 
 
@@ -62,6 +62,10 @@ class ReaderWorker:
 
     def step(self) -> None:
         """One round: look for a card, or run queued writes and watch for its removal."""
+        self._step()
+        self._report(True)
+
+    def _step(self) -> None:
         if self._current is None:
             self._fail_jobs("card_gone")
             info = self.reader.wait_for_card(self.poll_s)
@@ -73,7 +77,10 @@ class ReaderWorker:
             except CardGone:
                 self._current = None
                 return
-            except ReaderError as exc:
+            except ReaderGone:
+                self._current = None
+                raise
+            except Exception as exc:  # a card that breaks the card layer is simply not ours
                 log.info("card %s could not be read: %s", uid_hex(info), type(exc).__name__)
                 read = CardRead(uid_hex(info), CardKind.FOREIGN, "unreadable")
             self.post(CardPresented(read))
@@ -96,7 +103,11 @@ class ReaderWorker:
                 continue
             try:
                 self.cards.issue(self.reader, self._current, job.member_id, job.card_seq)
-            except ReaderError as exc:
+            except ReaderGone:
+                self.post(CardIssued(job.uid, "ReaderGone"))
+                raise
+            except Exception as exc:  # CardGone, CardFormatError...: the card is not issued
+                log.info("card %s not issued: %s", job.uid, type(exc).__name__)
                 self.post(CardIssued(job.uid, type(exc).__name__))
             else:
                 self.post(CardIssued(job.uid))
@@ -119,7 +130,6 @@ class ReaderWorker:
         while not self._stop.is_set():
             try:
                 self.step()
-                self._report(True)
             except ReaderGone as exc:
                 self._current = None
                 self._report(False, f"reader gone: {exc}")

@@ -20,15 +20,22 @@ from typing import Any, Protocol
 
 from statemachine.exceptions import TransitionNotAllowed
 
-from kiosk.ledger.model import CardStatus
+from kiosk.ledger.model import Card, CardStatus
 from kiosk.ledger.operations import Ledger, MemberView, Refused
 from kiosk.ledger.rules import Reward, Rules
 from kiosk.ledger.state import ApplyResult, is_locked
 from kiosk.ledger.txn import Txn
-from kiosk.payment.port import PaymentMethod, PaymentRequest, PaymentState, PaymentUnavailable
+from kiosk.payment.port import (
+    PaymentMethod,
+    PaymentRequest,
+    PaymentState,
+    PaymentStatus,
+    PaymentUnavailable,
+)
 from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.incidents import Incident
 from kiosk.session.inputs import (
+    SUSPECT_PROBLEMS,
     CardIssued,
     CardKind,
     CardPresented,
@@ -38,6 +45,8 @@ from kiosk.session.inputs import (
     SessionInput,
 )
 from kiosk.session.machine import SessionMachine
+from kiosk.session.settings import SessionSettings
+from kiosk.session.sync_link import SyncLink
 from kiosk.session.view import (
     GiftGiven,
     MemberSummary,
@@ -91,13 +100,18 @@ class Feedback(Protocol):
 
 
 class NoFeedback:
+    """No LEDs or buzzer (off a Pi, or none configured); `note` says why, for the staff menu."""
+
+    def __init__(self, note: str = "disabled") -> None:
+        self.note = note
+
     def tap(self) -> None: ...
     def ok(self) -> None: ...
     def error(self) -> None: ...
     def ready(self) -> None: ...
 
     def describe(self) -> str:
-        return "disabled"
+        return self.note
 
 
 class MemoryIncidents:
@@ -108,16 +122,6 @@ class MemoryIncidents:
 
     def record(self, incident: Incident) -> None:
         self.items.append(incident)
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    inactivity_s: int = 30  # any screen but idle returns to idle after this long untouched
-    message_s: int = 10  # done / notice / blocked / not-recognised screens stay this long
-    payment_timeout_s: int = 120  # waiting for a payment gives up after this long
-    card_write_timeout_s: int = 15  # no answer from the card writer: give up (recorded)
-    staff_uids: frozenset[str] = frozenset()  # staff cards by UID (upper hex)
-    privacy_notice_version: str = "1"
 
 
 @dataclass
@@ -133,6 +137,7 @@ class _Flow:
     payment: PaymentMethod | None = None
     request: PaymentRequest | None = None
     payment_started: datetime | None = None
+    payment_status: PaymentStatus | None = None  # as last polled; the view never calls the adapter
     rewards: tuple[RewardOption, ...] = ()
     reward: RewardOption | None = None
     reward_points: int | None = None
@@ -160,6 +165,7 @@ class Session:
         feedback: Feedback | None = None,
         settings: SessionSettings | None = None,
         reload_rules: Callable[[], Rules] | None = None,
+        sync: SyncLink | None = None,
     ):
         self.store = store
         self.clock = clock or SystemClock()
@@ -169,6 +175,7 @@ class Session:
         self.feedback = feedback or NoFeedback()
         self.settings = settings or SessionSettings()
         self.reload_rules = reload_rules
+        self.sync = sync
         self.machine = SessionMachine()
         self._lock = threading.RLock()
         self._inbox: queue.SimpleQueue[SessionInput] = queue.SimpleQueue()
@@ -177,6 +184,7 @@ class Session:
         self._last_activity = self.clock.now()
         self._reader_status = "unknown"
         self._errors: deque[str] = deque(maxlen=10)
+        self.internal_errors = 0  # unexpected exceptions caught (a bug); tests assert it stays 0
         self._seq = 0
         self._view = self._build_view()
 
@@ -221,10 +229,19 @@ class Session:
                     item = self._inbox.get_nowait()
                 except queue.Empty:
                     break
-                self._handle(item)
-            self._poll_payment()
-            self._check_timeouts()
+                self._safely(lambda item=item: self._handle(item))
+            self._safely(self._poll_payment)
+            self._safely(self._check_timeouts)
+            self._safely(self._collect_stray_money)
         return self._publish()
+
+    def _collect_stray_money(self) -> None:
+        """Money a method took outside any payment (e.g. a coin at idle): recorded for a refund."""
+        for method in self.payments.values():
+            fen = method.take_stray_fen()
+            if fen:
+                self._record("cash_outside_payment", method=method.name, received_fen=fen)
+                self._note_error(f"{method.name}: {fen} fen taken outside a payment")
 
     # -- the member's actions (driving thread) ------------------------------------------------
 
@@ -287,14 +304,37 @@ class Session:
 
     def _act(self, action: Callable[[], bool | None]) -> bool:
         with self._lock:
-            try:
-                accepted = bool(action())
-            except TransitionNotAllowed:
-                accepted = False
+            accepted = bool(self._safely(action))
             if accepted:
                 self._last_activity = self.clock.now()
         self._publish()
         return accepted
+
+    def _safely(self, step: Callable[[], Any]) -> Any:
+        """Run one step; a refusal becomes a notice, and anything unexpected ends the session
+        (everything committed so far stays committed; nothing else was written) instead of
+        stopping the kiosk. Counted in `internal_errors` and shown in the staff menu."""
+        try:
+            return step()
+        except TransitionNotAllowed:
+            return False
+        except Refused as exc:  # e.g. the card was blocked by HQ while the member was here
+            if self._can("refused"):
+                return self._refuse(exc.code)
+            self._abort(exc.code)
+            return True
+        except Exception as exc:
+            self.internal_errors += 1
+            log.exception("session step failed in state %s", self.state)
+            self._note_error(f"internal error in {self.state}: {type(exc).__name__}")
+            self.feedback.error()
+            try:
+                self._abort("error")
+            except Exception:
+                log.exception("session could not return to idle; resetting")
+                self.machine = SessionMachine()
+                self._flow = _Flow(message=Message("error"))
+            return False
 
     def _move(self, event: str) -> bool:
         self.machine.send(event)
@@ -400,11 +440,22 @@ class Session:
             self.machine.send("staff_card")
             return
         known = self.ledger.state.cards.get(card.uid)
-        if known is not None and known.status is not CardStatus.ACTIVE:
+        if self.sync is not None and self.sync.is_blocked(card.uid):
+            self._record("blocked_card_presented", status="blocked_by_hq", member_id=known.member_id if known else "")
+            flow.message = Message("card_blocked")
+            self.feedback.error()
+            self.machine.send("blocked_card")
+        elif known is not None and known.status is not CardStatus.ACTIVE:
             self._record("blocked_card_presented", status=str(known.status), member_id=known.member_id)
             flow.message = Message(f"card_{known.status}")
             self.feedback.error()
             self.machine.send("blocked_card")
+        elif card.kind is CardKind.MEMBER and known is not None and _suspect(card, known):
+            problem = _suspect(card, known)
+            self._record("card_suspect", problem=problem, member_id=known.member_id)
+            flow.message = Message("card_not_recognised", {"problem": problem})
+            self.feedback.error()
+            self.machine.send("foreign_card")
         elif card.kind is CardKind.MEMBER and known is not None:
             self.machine.send("member_card")
             self._enter_home()
@@ -414,9 +465,9 @@ class Session:
             code = {
                 CardKind.MEMBER: "card_unknown_here",  # ours, but not (yet) in this replica
                 CardKind.BLANK: "card_data_missing",  # known UID on a blank card: a copy?
-            }.get(card.kind, "card_not_recognised")
-            if known is not None:
-                self._record("card_data_mismatch", kind=str(card.kind), problem=card.problem)
+            }.get(card.kind, "card_read_failed" if card.problem == "unreadable" else "card_not_recognised")
+            if card.kind is CardKind.BLANK or card.problem in SUSPECT_PROBLEMS:
+                self._record("card_suspect", card_kind=str(card.kind), problem=card.problem or "blank_with_known_uid")
             flow.message = Message(code, {"problem": card.problem} if card.problem else {})
             self.feedback.error()
             self.machine.send("foreign_card")
@@ -539,6 +590,10 @@ class Session:
     def _start_topup(self) -> bool:
         if not self._can("start_topup"):
             return False
+        paused = self.sync.money_paused() if self.sync is not None else ""
+        if paused:
+            self._hint("money_paused", reason=paused)
+            return True
         options = []
         for amount in self.ledger.rules.topup.presets_fen:
             try:
@@ -564,7 +619,7 @@ class Session:
 
     def _pay(self, method_name: str) -> bool:
         flow = self._flow
-        if self.state != "topup_confirm" or flow.topup_chosen is None:
+        if self.state != "topup_confirm" or flow.topup_chosen is None or not isinstance(method_name, str):
             return False
         method = self.payments.get(method_name)
         reason = "unknown_method" if method is None else method.unavailable_reason()
@@ -579,12 +634,13 @@ class Session:
             self.feedback.error()
             return True
         flow.payment, flow.request, flow.payment_started = method, request, self.clock.now()
+        flow.payment_status = PaymentStatus(PaymentState.PENDING)
         flow.message = None
         return self._move("pay")
 
     def _payment_params(self) -> dict:
         flow = self._flow
-        status = flow.payment.poll() if flow.payment else None
+        status = flow.payment_status
         return {
             "method": flow.payment.name if flow.payment else "",
             "requested_fen": flow.request.amount_fen if flow.request else 0,
@@ -596,7 +652,14 @@ class Session:
         flow = self._flow
         if flow.payment is None or flow.request is None:
             return
-        status = flow.payment.cancel()
+        detail = {}
+        try:
+            status = flow.payment.cancel()
+        except Exception as exc:  # the adapter is broken: record what it last reported
+            log.exception("payment %s could not be cancelled", flow.payment.name)
+            status = flow.payment_status or PaymentStatus(PaymentState.PENDING)
+            detail["cancel_failed"] = type(exc).__name__
+        flow.payment_status = status
         self._record(
             "payment_abandoned",
             reason=reason,
@@ -604,6 +667,7 @@ class Session:
             request_id=flow.request.request_id,
             requested_fen=flow.request.amount_fen,
             received_fen=status.received_fen,
+            **detail,
         )
         flow.payment, flow.payment_started = None, None
 
@@ -621,6 +685,7 @@ class Session:
         if self.state != "paying" or flow.payment is None or flow.request is None:
             return
         status = flow.payment.poll()
+        flow.payment_status = status
         if status.state is PaymentState.PENDING:
             return
         method, request = flow.payment, flow.request
@@ -680,6 +745,8 @@ class Session:
     def _choose_reward(self, reward_id: str, points: int | None) -> bool:
         flow = self._flow
         if self.state != "redeem_choose":
+            return False
+        if not isinstance(reward_id, str):
             return False
         option = next((r for r in flow.rewards if r.reward_id == reward_id), None)
         if option is None or (points is not None and (isinstance(points, bool) or not isinstance(points, int))):
@@ -871,13 +938,14 @@ class Session:
     def _staff_view(self) -> StaffView:
         store = self.store
         depth = store.outbox_depth() if hasattr(store, "outbox_depth") else 0
-        contact = store.meta_get("last_hq_contact") if hasattr(store, "meta_get") else None
+        contact = self.sync.last_contact() if self.sync is not None else None
         return StaffView(
             device_id=self.ledger.device_id,
             reader=self._reader_status,
             hardware=self.feedback.describe(),
             outbox_depth=depth,
-            last_hq_contact=str(contact or ""),
+            last_hq_contact=contact.isoformat(timespec="seconds") if contact else "",
+            hq_online=self.sync.online() if self.sync is not None else False,
             last_errors=tuple(self._errors),
             rules_version=self.ledger.rules.version,
         )
@@ -910,7 +978,7 @@ class Session:
                 methods=tuple(PaymentMethodView(p.name, p.unavailable_reason()) for p in self.payments.values()),
             )
         if state == "paying" and flow.payment is not None and flow.request is not None:
-            status = flow.payment.poll()
+            status = flow.payment_status or PaymentStatus(PaymentState.PENDING)
             extra["payment"] = PaymentView(
                 method=flow.payment.name,
                 requested_fen=flow.request.amount_fen,
@@ -952,6 +1020,15 @@ class Session:
                     left = int((until - now).total_seconds() + 0.999)
         purpose = flow.pin_purpose if self.state == "signup_pin" else "redeem"
         return PinView(purpose, self.ledger.rules.pin.length, len(flow.pin_digits), attempts, until, left)
+
+
+def _suspect(card: CardRead, known: Card) -> str:
+    """Why a card that reads as ours does not match the ledger's record of it ('' if it does)."""
+    if card.member_id and card.member_id != known.member_id:
+        return "member_mismatch"
+    if card.card_seq and card.card_seq < known.card_seq:
+        return "old_card"
+    return ""
 
 
 def _replace(view: SessionView, **changes: Any) -> SessionView:

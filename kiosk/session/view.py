@@ -121,7 +121,8 @@ class StaffView:
     reader: str  # "ok" or the last reader problem
     hardware: str  # "ok" / "disabled: ..." / problem
     outbox_depth: int
-    last_hq_contact: str  # ISO time or "" if never
+    last_hq_contact: str  # ISO time HQ last acknowledged, or "" if never / no sync
+    hq_online: bool
     last_errors: tuple[str, ...]
     rules_version: int
 

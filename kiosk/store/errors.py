@@ -32,3 +32,14 @@ class StoreWriteError(StoreError):
 
 class StaleSnapshot(StoreError):
     """An HQ snapshot older than transactions HQ already acknowledged; ask HQ for a newer one."""
+
+
+class TxnIdReused(StoreError):
+    """A different transaction with the id of one already committed: two operations were decided
+    against the same state (e.g. from two threads) and the second must be decided again."""
+
+    def __init__(self, txn_id: str):
+        self.txn_id = txn_id
+        super().__init__(
+            f"transaction id {txn_id} is already used by a different transaction; nothing written"
+        )

@@ -16,6 +16,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def make_dir(path: Path) -> None:
+    """mkdir -p, making each new directory's entry durable in its parent."""
+    if path.is_dir():
+        return
+    make_dir(path.parent)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    fsync_dir(path.parent)
+
+
 def write_all(fd: int, data: bytes) -> None:
     """os.write may write less than asked (e.g. on a nearly full disk); loop or raise."""
     view = memoryview(data)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kiosk.store.files import fsync_dir, write_all
+from kiosk.store.files import fsync_dir, make_dir, write_all
 
 MAGIC = b"KJOURNL1"
 HEADER = struct.Struct(">III")
@@ -140,6 +140,7 @@ class Journal:
         self.numbers = list(numbers)
         self._fd: int | None = None
         self._end = 0
+        self.broken = False  # a failed append could not be cut off: no more writes until reopened
         if not self.numbers:
             self.new_segment(1)
         else:
@@ -162,6 +163,8 @@ class Journal:
 
     def new_segment(self, number: int | None = None) -> int:
         """Create the next segment atomically (a crash leaves it whole or absent) and append there."""
+        if self.broken:
+            raise JournalWriteError("the journal needs reopening after a failed write")
         number = number if number is not None else self.current + 1
         path = self.directory / segment_name(number)
         tmp = path.with_name(path.name + ".tmp")
@@ -182,6 +185,8 @@ class Journal:
         data = b"".join(encode_record(p) for p in payloads)
         if self._fd is None:
             raise JournalWriteError("journal is closed")
+        if self.broken:
+            raise JournalWriteError("the journal needs reopening after a failed write")
         try:
             write_all(self._fd, data)
             os.fdatasync(self._fd)
@@ -196,9 +201,9 @@ class Journal:
             os.ftruncate(self._fd, self._end)
             os.fdatasync(self._fd)
         except OSError:
-            # Still unreadable garbage at worst: its checksum fails, and the reopen treats it as a
-            # torn tail, which it is. The Store refuses further writes until then.
-            pass
+            # Garbage may remain at the end: the next open treats it as the torn tail it is, as
+            # long as nothing is written after it, so refuse every further write until then.
+            self.broken = True
 
     def delete_below(self, number: int) -> list[int]:
         """Delete segments numbered below `number`, oldest first (so the rest stays a suffix)."""
@@ -223,7 +228,7 @@ def cut_torn_tail(segment: Segment, damaged_dir: Path) -> Path:
     The copy is named after the segment and the offset, so the original file can be rebuilt
     byte for byte (good part + tail) if anyone needs to look at it."""
     assert segment.torn is not None
-    damaged_dir.mkdir(exist_ok=True)
+    make_dir(damaged_dir)
     with open(segment.path, "rb") as f:
         f.seek(segment.torn.good_end)
         tail = f.read()

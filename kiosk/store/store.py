@@ -15,8 +15,12 @@ journal's own-device transactions HQ has not acknowledged, rebuilt from the jour
 from __future__ import annotations
 
 import copy
+import functools
+import itertools
 import json
-from collections.abc import Iterable
+import logging
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kiosk.ledger.codec import state_to_dict
@@ -26,7 +30,15 @@ from kiosk.ledger.rules import Rules, RulesError, parse_rules
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import ApplyResult, LedgerState, SequenceGap
 from kiosk.ledger.txn import Txn, TxnFormatError, txn_from_dict, txn_to_dict
-from kiosk.store.errors import StaleSnapshot, StoreCorrupt, StoreError, StoreLocked, StoreWriteError
+from kiosk.store.errors import (
+    StaleSnapshot,
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreWriteError,
+    TxnIdReused,
+)
+from kiosk.store.files import make_dir
 from kiosk.store.journal import (
     Journal,
     JournalCorrupt,
@@ -39,11 +51,34 @@ from kiosk.store.journal import (
 from kiosk.store.lock import DirLock
 from kiosk.store.snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
 
-__all__ = ["Store", "StoreError", "StoreLocked", "StoreCorrupt", "StoreWriteError", "StaleSnapshot"]
+__all__ = [
+    "Store",
+    "StoreError",
+    "StoreLocked",
+    "StoreCorrupt",
+    "StoreWriteError",
+    "StaleSnapshot",
+    "TxnIdReused",
+]
 
 CHECKPOINT_EVERY = 5000  # journal records after which `checkpoint_due()` says it is time
+# A safety net if nobody calls checkpoint at idle moments: start-up replays every record since
+# the snapshot (~0.1 ms each here, more on a Pi), so never let that grow without bound.
+AUTO_CHECKPOINT_AFTER = 4 * CHECKPOINT_EVERY
 ACK_IDS_PER_RECORD = 2000
 SNAPSHOT = "snapshot.json"
+log = logging.getLogger("kiosk.store")
+
+
+def _serialized(method: Callable) -> Callable:
+    """Store methods may be called from the UI thread and the sync thread; one at a time."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args, **kwargs):
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class Store:
@@ -68,7 +103,8 @@ class Store:
         self = object.__new__(cls)
         self.data_dir = Path(data_dir)
         self.device_id = device_id
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._mutex = threading.RLock()
+        make_dir(self.data_dir)
         self._lock = DirLock(self.data_dir / "lock")
         try:
             self._load(rules, pepper, pin_params)
@@ -80,7 +116,7 @@ class Store:
     def _load(self, rules: Rules | None, pepper: bytes, pin_params: PinHashParams) -> None:
         self._closed = False
         self._journal_dir = self.data_dir / "journal"
-        self._journal_dir.mkdir(exist_ok=True, mode=0o700)
+        make_dir(self._journal_dir)
         snap_path = self.data_dir / SNAPSHOT
         try:
             snap = read_snapshot(snap_path)
@@ -107,13 +143,14 @@ class Store:
         self._prev_replay_from = snap.prev_replay_from
         self._rules_doc = snap.rules_doc
         self._meta: dict = dict(snap.meta)
+        self._fallback_rules = rules or default_rules()
         if snap.rules_doc is not None:
             try:
                 rules = parse_rules(snap.rules_doc, f"{snap_path} (rules table)")
             except RulesError as exc:
                 raise StoreCorrupt(snap_path, str(exc)) from None
-        self.ledger = Ledger(snap.state, rules or default_rules(), self.device_id, pepper, pin_params)
-        self._outbox: dict[str, Txn] = {}
+        self.ledger = Ledger(snap.state, rules or self._fallback_rules, self.device_id, pepper, pin_params)
+        self._outbox: dict[str, Txn | dict] = {}  # dict: journalled, decoded on first read
         self._segment_of: dict[str, int] = {}
         self._pending: dict[int, int] = {n: 0 for n in numbers}
         self._since_checkpoint = 0
@@ -133,17 +170,29 @@ class Store:
                 self.repaired.append(cut_torn_tail(segment, self._journal_dir / "damaged"))
         self._journal = Journal(self._journal_dir, numbers)
         self._pending.setdefault(self._journal.current, 0)
+        if self.checkpoint_due():
+            self._checkpoint_quietly("long journal replayed at open")
 
     def _replay(self, record: dict, segment: int, covered: bool) -> None:
         kind = record["t"]
         if kind == "txn":
-            txn = txn_from_dict(record["txn"])
-            if not covered:
+            data = record["txn"]
+            if covered:
+                # The snapshot holds its effect; only the outbox needs it. Decoding waits until
+                # outbox() is read, which keeps start-up short with a long offline backlog.
+                if not isinstance(data, dict) or not isinstance(data.get("txn_id"), str):
+                    raise TypeError("txn record without a txn_id")
+                own = data.get("device_id") == self.device_id
+                txn_id, entry = data["txn_id"], data
+            else:
+                txn = txn_from_dict(data)
                 self.ledger.state.apply(txn)
                 self._since_checkpoint += 1
-            if txn.device_id == self.device_id:
-                self._outbox[txn.txn_id] = txn
-                self._segment_of[txn.txn_id] = segment
+                own = txn.device_id == self.device_id
+                txn_id, entry = txn.txn_id, txn
+            if own and txn_id not in self._segment_of:
+                self._outbox[txn_id] = entry
+                self._segment_of[txn_id] = segment
                 self._pending[segment] += 1
         elif kind == "ack":
             ids = record["ids"]
@@ -175,34 +224,52 @@ class Store:
         """Make `txn` durable, then apply it. A duplicate is a no-op; a failed write changes nothing."""
         return self.commit_many([txn])[0]
 
+    @_serialized
     def commit_many(self, txns: Iterable[Txn]) -> list[ApplyResult]:
         """Commit several transactions with one fsync (e.g. a batch pushed by HQ)."""
         state = self.ledger.state
         high = dict(state.last_seq)
         fresh: list[Txn] = []
+        records: list[dict] = []
         results: list[ApplyResult | None] = []
         for txn in txns:
             last = high.get(txn.device_id, 0)
             if txn.seq <= last:
+                earlier = self._outbox.get(txn.txn_id)
+                if isinstance(earlier, Txn) and earlier != txn:
+                    raise TxnIdReused(txn.txn_id)
                 results.append(ApplyResult(applied=False))
                 continue
             if txn.seq != last + 1:
                 raise SequenceGap(txn.device_id, last + 1, txn.seq)
-            if txn_from_dict(txn_to_dict(txn)) != txn:
+            record = txn_to_dict(txn)
+            if txn_from_dict(record) != txn:  # what open() will read back must be this very txn
                 raise TxnFormatError("-", "does not survive a round trip through the journal")
             high[txn.device_id] = txn.seq
             fresh.append(txn)
+            records.append({"t": "txn", "txn": record})
             results.append(None)
         if fresh:
-            self._append([{"t": "txn", "txn": txn_to_dict(t)} for t in fresh])
+            self._append(records)
         applied = iter([state.apply(t) for t in fresh])
         for txn in fresh:
             if txn.device_id == self.device_id:
                 self._outbox[txn.txn_id] = txn
                 self._segment_of[txn.txn_id] = self._journal.current
                 self._pending[self._journal.current] += 1
+        if self._since_checkpoint >= AUTO_CHECKPOINT_AFTER:
+            self._checkpoint_quietly("nobody called checkpoint() for a long time")
         return [r if r is not None else next(applied) for r in results]
 
+    def _checkpoint_quietly(self, why: str) -> None:
+        """A checkpoint the caller did not ask for: its failure must not look like a failed commit."""
+        try:
+            self.checkpoint()
+            log.info("checkpoint written (%s)", why)
+        except StoreError as exc:
+            log.warning("automatic checkpoint failed (%s): %s", why, exc)
+
+    @_serialized
     def ack(self, txn_ids: Iterable[str]) -> int:
         """HQ has committed these; durably forget them. Returns how many were in the outbox."""
         new = [i for i in dict.fromkeys(txn_ids) if i in self._outbox]
@@ -218,6 +285,7 @@ class Store:
             if self._outbox.pop(txn_id, None) is not None:
                 self._pending[self._segment_of.pop(txn_id)] -= 1
 
+    @_serialized
     def meta_put(self, key: str, value: object) -> None:
         """Durably remember a small JSON value (last HQ contact, blocked-list version...)."""
         if not isinstance(key, str) or not key:
@@ -226,9 +294,11 @@ class Store:
         self._append([{"t": "meta", "k": key, "v": value}])
         self._meta[key] = value
 
+    @_serialized
     def meta_get(self, key: str, default: object = None) -> object:
         return copy.deepcopy(self._meta.get(key, default))
 
+    @_serialized
     def put_rules(self, rules_doc: dict) -> Rules:
         """Check HQ's rules document (RulesError, nothing changed), persist it, put it in force."""
         rules = parse_rules(rules_doc, "rules from HQ")
@@ -240,12 +310,27 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------------
 
+    @_serialized
     def outbox(self, limit: int | None = None) -> list[Txn]:
         """This device's committed transactions HQ has not acknowledged, oldest first."""
-        txns = iter(self._outbox.values())
-        if limit is None:
-            return list(txns)
-        return [t for _, t in zip(range(limit), txns, strict=False)]
+        entries = list(itertools.islice(self._outbox.items(), limit))
+        out = []
+        for txn_id, entry in entries:
+            if isinstance(entry, dict):
+                entry = self._decode_journalled(txn_id, entry)
+            out.append(entry)
+        return out
+
+    def _decode_journalled(self, txn_id: str, data: dict) -> Txn:
+        try:
+            txn = txn_from_dict(data)
+        except TxnFormatError as exc:
+            path = self._journal_dir / segment_name(self._segment_of[txn_id])
+            raise StoreCorrupt(path, f"transaction {txn_id[:80]}: {exc}") from None
+        if txn.txn_id != txn_id:
+            raise StoreCorrupt(self._journal_dir, f"transaction {txn_id[:80]} changed its id")
+        self._outbox[txn_id] = txn
+        return txn
 
     def outbox_depth(self) -> int:
         return len(self._outbox)
@@ -257,12 +342,18 @@ class Store:
     def journal_segments(self) -> list[int]:
         return list(self._journal.numbers)
 
+    @property
+    def records_since_checkpoint(self) -> int:
+        """Journal records a start-up would have to replay on top of the snapshot."""
+        return self._since_checkpoint
+
     def checkpoint_due(self) -> bool:
         """True when enough has been journalled since the last snapshot to write a new one."""
         return self._since_checkpoint >= CHECKPOINT_EVERY
 
     # -- snapshots -------------------------------------------------------------------------------
 
+    @_serialized
     def checkpoint(self) -> list[int]:
         """Write the snapshot atomically; delete segments both kept snapshots cover and HQ acked.
 
@@ -301,13 +392,14 @@ class Store:
             self._pending.pop(number, None)
         return gone
 
+    @_serialized
     def replace_state_from_hq(self, snapshot_state: LedgerState, own_high_water: int) -> int:
         """Take HQ's account state, re-apply this device's journalled txns above `own_high_water`
         (those HQ has not got yet), and make the result durable as a new snapshot.
 
         Returns how many own transactions were re-applied. StaleSnapshot (nothing changed) if
         HQ's snapshot misses transactions that are no longer in the journal."""
-        mine = [t for t in self._outbox.values() if t.seq > own_high_water]
+        mine = [t for t in self.outbox() if t.seq > own_high_water]
         ours = self.ledger.state.last_seq.get(self.device_id, 0)
         if [t.seq for t in mine] != list(range(own_high_water + 1, ours + 1)):
             raise StaleSnapshot(
@@ -326,6 +418,7 @@ class Store:
 
     # -- health ----------------------------------------------------------------------------------
 
+    @_serialized
     def check(self) -> list[str]:
         """Problems found by re-reading everything on disk and checking the state's invariants."""
         problems: list[str] = []
@@ -334,6 +427,13 @@ class Store:
         except SnapshotError as exc:
             return [str(exc)]
         state = snap.state if snap else LedgerState()
+        rules = self._fallback_rules
+        try:
+            if snap and snap.rules_doc is not None:
+                rules = parse_rules(snap.rules_doc, "snapshot rules")
+        except RulesError as exc:
+            problems.append(str(exc))
+        rebuilt = Ledger(state, rules, self.device_id)  # seeds stock exactly as open does
         for number in self._journal.numbers:
             path = self._journal_dir / segment_name(number)
             try:
@@ -343,20 +443,23 @@ class Store:
                 continue
             if segment.torn:
                 problems.append(f"{path}: torn record at byte {segment.torn.good_end}")
-            if number < self._replay_from:
-                continue
-            for record in segment.records:
-                if record.get("t") == "txn":
-                    try:
-                        state.apply(txn_from_dict(record["txn"]))
-                    except (TxnFormatError, SequenceGap) as exc:
-                        problems.append(f"{path}: {exc}")
+            for index, record in enumerate(segment.records):
+                try:
+                    if record.get("t") == "txn":
+                        txn = txn_from_dict(record.get("txn"))
+                        if number >= self._replay_from:
+                            state.apply(txn)
+                    elif record.get("t") == "rules" and number >= self._replay_from:
+                        rebuilt.use_rules(parse_rules(record.get("doc"), "journal rules record"))
+                except (TxnFormatError, SequenceGap, RulesError) as exc:
+                    problems.append(f"{path}: record {index + 1}: {exc}")
         if not problems:
             if state_to_dict(state) != state_to_dict(self.ledger.state):
                 problems.append("the state rebuilt from disk differs from the state in memory")
         problems.extend(state_invariant_problems(self.ledger.state))
         return problems
 
+    @_serialized
     def close(self) -> None:
         if not self._closed:
             self._closed = True

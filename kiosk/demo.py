@@ -1,0 +1,351 @@
+"""`kiosk demo`: a scripted morning at a store, run through the real ledger and the real store.
+
+The morning is a list of steps (MORNING). Each step is a small function that asks the ledger
+for a transaction, commits it to the store and says what happened in Chinese and English.
+Later parts of the kiosk grow it by adding steps (a session driving the screens, a sync to HQ)
+rather than rewriting it."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from kiosk.ledger.codec import state_to_dict
+from kiosk.ledger.money import format_fen
+from kiosk.ledger.operations import Refused
+from kiosk.ledger.txn import Txn
+
+DESCRIPTION = """\
+Run a scripted morning at a store through the ledger and the crash-safe store: members sign up
+and get their new-member gift, top up with bonus, redeem points, take a birthday gift; a lost card
+is blocked and refused, then replaced; a card is returned and refunded; a PIN gets locked after
+too many wrong tries. Prints what happened (中文 / English), the members' balances and the outbox
+waiting for headquarters, then reopens the store to show nothing was lost."""
+
+EPILOG = """\
+options:
+  --data-dir DIR   keep the store in DIR (must be empty or absent) instead of a temporary
+                   directory that is deleted at the end; inspect it afterwards with any JSON viewer
+                   (DIR/snapshot.json is TinyDB JSON) or run the demo's checks again
+
+files:
+  DIR/snapshot.json, DIR/journal/*.jnl   the store written by the demo (see kiosk/store/store.py)
+  DIR/screen/                            a second kiosk's store and incidents.jsonl, written by the
+                                         session-driven part (kiosk/demo_session.py)
+
+examples:
+  kiosk demo
+  kiosk demo --data-dir /tmp/kiosk-demo
+
+exit status:
+  0 the morning ran and the reopened store matched; 1 something did not add up (the message says
+  what); 2 bad usage (e.g. --data-dir is not empty)"""
+
+DEVICE_ID = "DEMO-01"
+OPENING = datetime(2026, 5, 10, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, a Sunday in May
+PEPPER = b"demo-pepper-not-secret"
+
+REFUSALS = {
+    "card_blocked": ("此卡已挂失", "card reported lost"),
+    "card_replaced": ("此卡已补办新卡，旧卡停用", "card replaced by a new one"),
+    "card_returned": ("此卡已退卡", "card returned"),
+    "pin_locked": ("密码错误次数过多，已锁定", "PIN locked after too many wrong tries"),
+    "insufficient_points": ("积分不足", "not enough points"),
+    "gift_already_given": ("礼品已领取", "gift already given"),
+    "no_birthday_gift_due": ("今年的生日礼已领取", "this year's birthday gift was already given"),
+}
+
+
+@dataclass
+class Morning:
+    """What the steps share: the store, the clock, and the cards handed out so far."""
+
+    store: object  # kiosk.store.store.Store
+    now: datetime = OPENING
+    cards: dict[str, str] = field(default_factory=dict)  # person -> card uid in use
+    names: dict[str, str] = field(default_factory=dict)  # member id -> display name
+    committed: int = 0
+    refusals: int = 0
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def ledger(self):
+        return self.store.ledger
+
+    def say(self, zh: str, en: str) -> None:
+        self.lines.append(f"    {zh}\n    {en}")
+        print(f"    {zh}\n    {en}")
+
+    def tick(self, minutes: int) -> None:
+        self.now += timedelta(minutes=minutes)
+
+    def commit(self, txn: Txn) -> Txn:
+        self.store.commit(txn)
+        self.committed += 1
+        return txn
+
+    def refused(self, action: Callable[[], object]) -> str:
+        """Run an action the ledger must refuse; returns the refusal code."""
+        try:
+            action()
+        except Refused as exc:
+            self.refusals += 1
+            zh, en = REFUSALS.get(exc.code, (exc.code, exc.code))
+            self.say(f"✗ 拒绝：{zh}", f"✗ refused: {en} ({exc.code})")
+            return exc.code
+        raise AssertionError("the ledger allowed what it must refuse")
+
+    def balance(self, person: str) -> str:
+        _, _, account = self.ledger.state.card_account(self.cards[person])
+        return f"{format_fen(account.balance_fen)} / {account.points} 积分 points"
+
+
+@dataclass(frozen=True)
+class Step:
+    zh: str
+    en: str
+    run: Callable[[Morning], None]
+    minutes: int = 3  # time that passes before this step
+
+
+# -- the steps ------------------------------------------------------------------------------------
+
+
+def sign_up(person: str, name: str, uid: str, phone: str, pin: str, birthday: date | None) -> Callable:
+    def step(m: Morning) -> None:
+        txn = m.commit(m.ledger.sign_up(uid, 1, phone, pin, m.now, name=name, birthday=birthday))
+        m.cards[person] = uid
+        m.names[txn.member_id] = name
+        m.say(
+            f"{name} 开卡成功，卡号 {uid}，会员号 {txn.member_id}",
+            f"{name} signed up, card {uid}, member {txn.member_id}",
+        )
+        gift = m.commit(m.ledger.new_member_gift(uid, m.now))
+        m.say(f"新会员礼：{gift.points_delta} 积分", f"new-member gift: {gift.points_delta} points")
+
+    return step
+
+
+def top_up(person: str, amount_fen: int) -> Callable:
+    def step(m: Morning) -> None:
+        uid = m.cards[person]
+        txn = m.commit(m.ledger.top_up(uid, amount_fen, f"CASH-{m.now:%H%M}-{uid[-4:]}", m.now))
+        m.say(
+            f"充值 {format_fen(amount_fen)}，赠送 {format_fen(txn.bonus_fen)}，得 {txn.points_delta} 积分；余额 {m.balance(person)}",
+            f"top-up {format_fen(amount_fen)}, bonus {format_fen(txn.bonus_fen)}, +{txn.points_delta} points; now {m.balance(person)}",
+        )
+
+    return step
+
+
+def redeem(person: str, pin: str, reward_id: str, points: int | None = None) -> Callable:
+    def step(m: Morning) -> None:
+        uid = m.cards[person]
+        ok, txn = m.ledger.check_pin(uid, pin, m.now)
+        if txn is not None:
+            m.commit(txn)
+        reward = m.ledger.rules.reward(reward_id)
+        done = m.commit(m.ledger.redeem(uid, reward_id, m.now, points=points, pin_verified=ok))
+        worth = f"（抵 {format_fen(done.amount_fen)}）" if done.amount_fen else ""
+        m.say(
+            f"密码正确，兑换「{reward.name.zh_CN}」用 {-done.points_delta} 积分{worth}；余额 {m.balance(person)}",
+            f"PIN ok, redeemed {reward.name.en} for {-done.points_delta} points"
+            + (f" (worth {format_fen(done.amount_fen)})" if done.amount_fen else "")
+            + f"; now {m.balance(person)}",
+        )
+
+    return step
+
+
+def spend(person: str, amount_fen: int) -> Callable:
+    def step(m: Morning) -> None:
+        txn = m.commit(m.ledger.spend(m.cards[person], amount_fen, m.now))
+        m.say(
+            f"消费 {format_fen(amount_fen)}，得 {txn.points_delta} 积分；余额 {m.balance(person)}",
+            f"paid {format_fen(amount_fen)}, +{txn.points_delta} points; now {m.balance(person)}",
+        )
+
+    return step
+
+
+def birthday_gift(person: str) -> Callable:
+    def step(m: Morning) -> None:
+        uid = m.cards[person]
+        assert m.ledger.view(uid, m.now).birthday_gift_due
+        txn = m.commit(m.ledger.birthday_gift(uid, m.now))
+        m.say(
+            f"生日快乐！生日礼 {txn.points_delta} 积分；余额 {m.balance(person)}",
+            f"happy birthday! gift of {txn.points_delta} points; now {m.balance(person)}",
+        )
+        m.refused(lambda: m.ledger.birthday_gift(uid, m.now))
+
+    return step
+
+
+def lose_and_replace(person: str, new_uid: str) -> Callable:
+    def step(m: Morning) -> None:
+        old = m.cards[person]
+        m.commit(m.ledger.block_card(old, "member phoned: card lost", m.now))
+        m.say(f"会员来电挂失卡 {old}", f"member phoned in: card {old} blocked as lost")
+        m.say("有人拿这张卡来刷：", "someone taps the lost card:")
+        m.refused(lambda: m.ledger.top_up(old, 10000, "CASH-X", m.now))
+        m.commit(m.ledger.replace_card(old, new_uid, m.now))
+        m.cards[person] = new_uid
+        m.say(
+            f"补卡：新卡 {new_uid} 继承余额和积分 {m.balance(person)}",
+            f"replacement card {new_uid} carries the balance and points: {m.balance(person)}",
+        )
+        m.refused(lambda: m.ledger.lookup(old))
+
+    return step
+
+
+def return_card(person: str) -> Callable:
+    def step(m: Morning) -> None:
+        uid = m.cards[person]
+        _, _, account = m.ledger.state.card_account(uid)
+        txn = m.commit(m.ledger.return_card(uid, m.now))
+        m.say(
+            f"退卡：退还 {format_fen(txn.amount_fen)}（赠送金额 {format_fen(account.bonus_fen)} 和 {account.points} 积分不退）",
+            f"card returned: refund {format_fen(txn.amount_fen)} (bonus {format_fen(account.bonus_fen)} "
+            f"and {account.points} points lapse)",
+        )
+
+    return step
+
+
+def pin_lockout(person: str, wrong_pin: str, reward_id: str) -> Callable:
+    def step(m: Morning) -> None:
+        uid = m.cards[person]
+        tries = 0
+        while True:
+            ok, txn = m.ledger.check_pin(uid, wrong_pin, m.now)
+            assert not ok and txn is not None
+            m.commit(txn)
+            tries += 1
+            if txn.pin_locked_until is not None:
+                break
+        until = txn.pin_locked_until.astimezone(_shanghai()).strftime("%H:%M")
+        m.say(
+            f"连续 {tries} 次输错密码，锁定到 {until}", f"{tries} wrong PINs in a row: locked until {until}"
+        )
+        m.refused(lambda: m.ledger.redeem(uid, reward_id, m.now, pin_verified=True))
+
+    return step
+
+
+def _shanghai():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Asia/Shanghai")
+
+
+MORNING: list[Step] = [
+    Step(
+        "开卡（王芳）",
+        "Sign-up (Wang Fang)",
+        sign_up("wang", "王芳", "04A1B2C3", "13800138001", "258013", date(1991, 5, 12)),
+    ),
+    Step("充值", "Top-up", top_up("wang", 50000)),
+    Step(
+        "开卡（李伟）", "Sign-up (Li Wei)", sign_up("li", "李伟", "04D4E5F6", "13900139002", "471936", None)
+    ),
+    Step("充值", "Top-up", top_up("li", 100000)),
+    Step("积分兑换", "Points redemption", redeem("li", "471936", "coffee")),
+    Step("生日礼", "Birthday gift", birthday_gift("wang")),
+    Step("积分抵现", "Points voucher", redeem("wang", "258013", "voucher", points=500)),
+    Step(
+        "开卡（张敏）",
+        "Sign-up (Zhang Min)",
+        sign_up("zhang", "张敏", "04112233", "13700137003", "825036", None),
+    ),
+    Step("充值", "Top-up", top_up("zhang", 20000)),
+    Step("消费", "Spend at the till", spend("zhang", 4580)),
+    Step("挂失与补卡", "Lost card and replacement", lose_and_replace("zhang", "04445566")),
+    Step(
+        "开卡（陈杰）",
+        "Sign-up (Chen Jie)",
+        sign_up("chen", "陈杰", "04778899", "13600136004", "693102", None),
+    ),
+    Step("充值", "Top-up", top_up("chen", 50000)),
+    Step("退卡", "Card return with refund", return_card("chen")),
+    Step("密码锁定", "PIN lockout", pin_lockout("li", "000001", "tote")),
+]
+
+
+# -- running it -----------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="keep the store here (empty or absent directory)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kiosk.store.store import Store
+
+    if args.data_dir is not None and args.data_dir.exists() and any(args.data_dir.iterdir()):
+        print(f"kiosk demo: {args.data_dir} is not empty; give an empty or new directory")
+        return 2
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+    try:
+        store = Store.open(data_dir, DEVICE_ID, pepper=PEPPER)
+        try:
+            morning = run_morning(store, MORNING)
+            print_summary(morning)
+            before = state_to_dict(store.ledger.state), [t.txn_id for t in store.outbox()]
+            store.checkpoint()
+        finally:
+            store.close()
+        with Store.open(data_dir, DEVICE_ID, pepper=PEPPER) as again:
+            after = state_to_dict(again.ledger.state), [t.txn_id for t in again.outbox()]
+            problems = again.check()
+        if after != before or problems:
+            print(f"✗ 重新打开后数据不一致 / reopened store differs: {problems}")
+            return 1
+        print("✓ 关闭并重新打开存储：数据完全一致 / store closed and reopened: everything is there")
+        from kiosk.demo_session import run_screen_demo
+
+        if run_screen_demo(data_dir / "screen", morning.now, PEPPER):
+            return 1
+        print(
+            f"  数据目录 data dir: {data_dir}"
+            + ("" if args.data_dir else " (临时，已删除 / temporary, deleted)")
+        )
+        return 0
+    finally:
+        if args.data_dir is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run_morning(store, steps: list[Step]) -> Morning:
+    morning = Morning(store)
+    print("会员卡自助机 · 门店的一个早晨 / Membership kiosk · a morning at the store")
+    print(f"设备 device {DEVICE_ID}\n")
+    for number, step in enumerate(steps, 1):
+        morning.tick(step.minutes)
+        local = morning.now.astimezone(_shanghai()).strftime("%H:%M")
+        print(f"[{local}] {number:2d}. {step.zh} / {step.en}")
+        step.run(morning)
+    return morning
+
+
+def print_summary(m: Morning) -> None:
+    state = m.ledger.state
+    print("\n汇总 / Summary")
+    print(f"  {'card':<10}{'status':<10}{'tier':<10}{'balance':>13}{'points':>8}  member")
+    for uid, card in state.cards.items():
+        account = state.accounts[card.member_id]
+        tier = m.ledger.tier_of(account, m.now)
+        print(
+            f"  {uid:<10}{card.status.value:<10}{tier.id:<10}{format_fen(account.balance_fen):>13}"
+            f"{account.points:>8}  {card.member_id} {m.names.get(card.member_id, '')} {tier.name.zh_CN}"
+        )
+    total = sum(a.balance_fen for a in state.accounts.values())
+    print(f"  储值合计 stored value total: {format_fen(total)}")
+    print(f"  交易 transactions committed: {m.committed}, 拒绝 refused: {m.refusals}")
+    print(f"  待上传总部 outbox for HQ: {m.store.outbox_depth()} (HQ 未连接 / not connected in this demo)")

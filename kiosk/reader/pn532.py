@@ -1,0 +1,306 @@
+"""PN532 driver over nfcpy's own PN532 chipset driver (UART, or USB through nfcpy's paths).
+
+Only moves bytes: InListPassiveTarget to find a card, InDataExchange for MIFARE Classic and
+NTAG commands (the chip runs crypto1 itself), InCommunicateThru for PWD_AUTH, READ_SIG and
+GET_VERSION. Fast taps: it polls only ISO 14443-A at 106 kbit/s, the one technology the kiosk
+issues, every `poll_interval` seconds, instead of nfcpy's default three technologies with half a
+second between rounds. A watchdog asks the chip for its firmware version when nothing else has
+talked to it for `health_interval` seconds, and any serial failure closes the port so the next
+wait_for_card reopens and re-initialises it (with nfcpy's long-preamble wake-up)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+from kiosk.reader import identify
+from kiosk.reader.base import (
+    AuthFailed,
+    CardGone,
+    CardInfo,
+    CardType,
+    KeyType,
+    NotSupported,
+    Reader,
+    ReaderGone,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_TIMEOUT = 0x01
+STATUS_MIFARE_AUTH = 0x14
+STATUS_SYNTAX = 0x7F
+NTAG_TYPES = (CardType.NTAG213, CardType.NTAG215, CardType.NTAG216, CardType.ULTRALIGHT)
+CLASSIC_TYPES = (CardType.MIFARE_CLASSIC_1K, CardType.MIFARE_CLASSIC_4K)
+WAKEUP_RETRY_S = 0.2
+
+
+class Pn532Reader(Reader):
+    """`path` is a serial device (/dev/ttyAMA0, /dev/serial0, a pty, a udev symlink) or an
+    nfcpy path (tty:S0:pn532, tty:AMA0, usb, usb:054c:02e1). `baudrate` pins the UART speed
+    after nfcpy's initialisation (None keeps the fastest speed nfcpy negotiated)."""
+
+    def __init__(self, path: str, baudrate: int | None = 115200, poll_interval: float = 0.005,
+                 health_interval: float = 10.0, exchange_timeout: float = 0.2):
+        self.path = path
+        self.baudrate = baudrate
+        self.poll_interval = poll_interval
+        self.health_interval = health_interval
+        self.exchange_timeout = exchange_timeout
+        self.reconnects = 0
+        self._device: Any = None
+        self._card: CardInfo | None = None
+        self._last_ok = 0.0
+
+    # -- connection ------------------------------------------------------------------------
+    def open(self) -> None:
+        if self._device is None:
+            self._device = self._connect()
+            self._last_ok = time.monotonic()
+
+    def close(self) -> None:
+        device, self._device, self._card = self._device, None, None
+        if device is not None:
+            with contextlib.suppress(Exception):  # a dead port cannot say goodbye
+                device.close()
+
+    def _connect(self) -> Any:
+        import nfc.clf.device
+        import nfc.clf.pn532
+        import nfc.clf.transport
+
+        try:
+            if self.path.startswith(("tty:", "usb", "com:")):
+                device = nfc.clf.device.connect(self.path)
+                if device is None:
+                    raise OSError(f"no reader at {self.path}")
+            else:
+                device = nfc.clf.pn532.init(nfc.clf.transport.TTY(self.path))
+                device._path = self.path
+            transport = device.chipset.transport
+            if self.baudrate and transport.TYPE == "TTY" and transport.baudrate != self.baudrate:
+                device.chipset.set_serial_baudrate(self.baudrate)
+                transport.baudrate = self.baudrate
+            # one activation attempt per poll (nfcpy sets two): an empty poll ends sooner
+            device.chipset.rf_configuration(0x05, b"\x01\x00\x00")
+        except Exception as error:  # nfcpy and pyserial raise many kinds; all mean "no reader"
+            raise ReaderGone(f"PN532 at {self.path}: {error}") from None
+        log.info("PN532 ready at %s (%s)", self.path, getattr(device, "chipset_name", "PN53x"))
+        return device
+
+    def _drop(self, why: str) -> ReaderGone:
+        """Forget a reader that failed mid-command; the next wait_for_card reconnects."""
+        log.warning("PN532 at %s lost: %s", self.path, why)
+        device, self._device, self._card = self._device, None, None
+        if device is not None:
+            with contextlib.suppress(Exception):
+                device.chipset.transport.close()
+        return ReaderGone(f"PN532 at {self.path}: {why}")
+
+    def _reconnect(self) -> None:
+        self._device = self._connect()
+        self._last_ok = time.monotonic()
+        self.reconnects += 1
+
+    # -- one chip command, every failure typed -----------------------------------------------
+    def _chip(self, name: str, *args: Any, refused: tuple[int, ...] = ()) -> Any:
+        """Run one nfcpy chipset command; `refused` lists status codes that mean the card
+        said no (AuthFailed) for this command."""
+        if self._device is None:
+            raise ReaderGone(f"PN532 at {self.path} is not open")
+        import nfc.clf.pn53x
+
+        try:
+            result = getattr(self._device.chipset, name)(*args)
+        except nfc.clf.pn53x.Chipset.Error as error:
+            self._last_ok = time.monotonic()
+            if error.errno in refused:
+                raise AuthFailed(f"{name}: refused by the card (0x{error.errno:02X})") from None
+            raise _status_error(error.errno, name) from None
+        except Exception as error:  # serial I/O, timeouts, frames nfcpy could not parse
+            raise self._drop(f"{name}: {type(error).__name__} {error}") from None
+        self._last_ok = time.monotonic()
+        return result
+
+    def firmware(self) -> str:
+        self.open()
+        ic, ver, rev, _ = _exact(self._chip("get_firmware_version"), 4, "firmware version")
+        return f"PN5{ic:02x} v{ver}.{rev}"
+
+    # -- presence ---------------------------------------------------------------------------
+    def wait_for_card(self, timeout: float) -> CardInfo | None:
+        deadline = time.monotonic() + timeout
+        self._card = None
+        field_reset = False
+        while True:
+            try:
+                if self._device is None:
+                    self._reconnect()
+                    field_reset = False
+                if time.monotonic() - self._last_ok > self.health_interval:
+                    self._chip("get_firmware_version")  # the watchdog: is the chip still awake?
+                if not field_reset:
+                    # cards left selected or halted by the last session answer only after a
+                    # power cycle of the field
+                    self._chip("rf_configuration", 0x01, b"\x02")
+                    field_reset = True
+                card = self._activate()
+                if card is not None:
+                    self._card = card
+                    return card
+            except ReaderGone:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(WAKEUP_RETRY_S)
+                continue
+            except CardGone:
+                pass  # a card that left during activation, or an RF error: poll again
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            time.sleep(min(self.poll_interval, remaining))
+
+    def wait_for_removal(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        uid = self._card.uid if self._card else None
+        while True:
+            try:
+                self._chip("rf_configuration", 0x01, b"\x02")  # power the card down...
+                found = self._chip("in_list_passive_target", 1, 0, b"")  # ...and look again
+            except CardGone:
+                found = None
+            if not found or uid is None or _parse_target(found)[2] != uid:
+                self._card = None
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(self.poll_interval)
+
+    def _activate(self) -> CardInfo | None:
+        found = self._chip("in_list_passive_target", 1, 0, b"")
+        if not found:
+            return None
+        atqa, sak, uid, ats = _parse_target(found)
+        version = None
+        if identify.needs_version(sak):
+            try:
+                version = bytes(self._chip("in_communicate_thru", identify.GET_VERSION, 0.05))
+            except CardGone:
+                self._reselect(uid)  # an Ultralight without GET_VERSION goes mute
+        return CardInfo(uid, identify.classify(sak, version, ats), atqa, sak, ats)
+
+    def _reselect(self, uid: bytes) -> None:
+        found = self._chip("in_list_passive_target", 1, 0, b"")
+        if not found or _parse_target(found)[2] != uid:
+            self._card = None
+            raise CardGone("card left the field")
+
+    # -- MIFARE Classic --------------------------------------------------------------------
+    def _present(self, kinds: tuple[CardType, ...], what: str) -> CardInfo:
+        card = self._card
+        if card is None:
+            raise CardGone("no card selected")
+        if card.type not in kinds:
+            raise NotSupported(f"{what} on a {card.type.value} card")
+        return card
+
+    def _exchange(self, data: bytes) -> bytes:
+        out, _more = self._chip("in_data_exchange", data, self.exchange_timeout)
+        return bytes(out)
+
+    def mifare_auth(self, block: int, key_type: KeyType, key: bytes) -> None:
+        card = self._present(CLASSIC_TYPES, "MIFARE authentication")
+        if len(key) != 6 or not 0 <= block <= 255:
+            raise ValueError("a MIFARE key is 6 bytes and a block number 0..255")
+        code = 0x60 if key_type == KeyType.A else 0x61
+        try:
+            self._exchange(bytes([code, block]) + bytes(key) + card.uid[-4:])
+        except AuthFailed:
+            self._reselect(card.uid)  # the card is mute after a failed authentication
+            raise
+
+    def mifare_read(self, block: int) -> bytes:
+        self._present(CLASSIC_TYPES, "MIFARE read")
+        return _exact(self._exchange(bytes([0x30, block & 0xFF])), 16, "MIFARE read")
+
+    def mifare_write(self, block: int, data: bytes) -> None:
+        self._present(CLASSIC_TYPES, "MIFARE write")
+        if len(data) != 16:
+            raise ValueError("a MIFARE block is 16 bytes")
+        self._exchange(bytes([0xA0, block & 0xFF]) + bytes(data))
+
+    # -- NTAG21x / Ultralight ----------------------------------------------------------------
+    def ntag_read(self, page: int) -> bytes:
+        self._present(NTAG_TYPES, "NTAG read")
+        return _exact(self._exchange(bytes([0x30, page & 0xFF])), 16, "NTAG read")
+
+    def ntag_write(self, page: int, data: bytes) -> None:
+        self._present(NTAG_TYPES, "NTAG write")
+        if len(data) != 4:
+            raise ValueError("an NTAG page is 4 bytes")
+        self._exchange(bytes([0xA2, page & 0xFF]) + bytes(data))
+
+    def ntag_pwd_auth(self, password: bytes) -> bytes:
+        card = self._present(NTAG_TYPES, "PWD_AUTH")
+        if len(password) != 4:
+            raise ValueError("an NTAG password is 4 bytes")
+        try:
+            # a wrong password gets a 4-bit NAK, which the chip reports as a CRC error
+            pack = self._chip("in_communicate_thru", b"\x1b" + bytes(password),
+                              self.exchange_timeout, refused=(0x02, 0x14))
+        except AuthFailed:
+            self._reselect(card.uid)
+            raise AuthFailed("NTAG password refused") from None
+        return _exact(bytes(pack), 2, "PWD_AUTH")
+
+    def read_signature(self) -> bytes:
+        self._present(NTAG_TYPES, "READ_SIG")
+        sig = self._chip("in_communicate_thru", b"\x3c\x00", self.exchange_timeout)
+        return _exact(bytes(sig), 32, "READ_SIG")
+
+    # -- ISO-DEP ------------------------------------------------------------------------------
+    def apdu(self, command: bytes) -> bytes:
+        card = self._present(ISO_DEP_TYPES, "ISO-DEP APDU")
+        if not card.sak & 0x20:
+            raise NotSupported("ISO-DEP APDU on a card without ISO 14443-4")
+        response = self._exchange(bytes(command))  # the PN532 adds the I-block framing
+        if len(response) < 2:
+            raise CardGone(f"response APDU of {len(response)} bytes")
+        return response
+
+
+ISO_DEP_TYPES = (CardType.NTAG424_DNA, CardType.UNKNOWN)
+
+
+def _status_error(status: int, command: str) -> Exception:
+    """The PN53x status byte (or error frame) of a failed command, as our typed error."""
+    if status == STATUS_TIMEOUT:
+        return CardGone(f"{command}: the card did not answer")
+    if status == STATUS_MIFARE_AUTH:
+        return AuthFailed(f"{command}: refused by the card (key or access bits)")
+    if status == STATUS_SYNTAX:
+        return NotSupported(f"{command}: the reader refused the command")
+    return CardGone(f"{command}: RF error 0x{status:02X}")
+
+
+def _parse_target(data: bytes) -> tuple[bytes, int, bytes, bytes]:
+    """InListPassiveTarget 106A target data after NbTg and Tg:
+    SENS_RES(2, MSB first) SEL_RES NFCIDLength NFCID1 [ATS]. Returns ATQA in air order."""
+    data = bytes(data)
+    if len(data) < 4 or data[3] not in (4, 7, 10) or len(data) < 4 + data[3]:
+        raise CardGone(f"malformed target data {data.hex()}")
+    n = data[3]
+    uid = data[4 : 4 + n]
+    ats = data[4 + n :]
+    if ats and ats[0] != len(ats):
+        raise CardGone(f"malformed ATS {ats.hex()}")
+    return data[1::-1], data[2], uid, ats
+
+
+def _exact(data: Any, size: int, what: str) -> Any:
+    if data is None or len(data) != size:
+        got = -1 if data is None else len(data)
+        raise CardGone(f"{what}: expected {size} bytes, got {got}")
+    return data

@@ -1,0 +1,41 @@
+"""What the session needs to know from the sync client (kiosk/sync, its own thread): HQ's
+blocked list, whether money may be taken now, and when HQ was last heard from.
+
+`SyncClientLink` adapts kiosk.sync.client.SyncClient; reads are of immutable values the client
+replaces whole, so the session may call them from its own thread."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+
+class SyncLink(Protocol):
+    def is_blocked(self, uid: str) -> bool:
+        """HQ's lost-card list names this card (it may not be blocked in the local ledger yet)."""
+        ...
+
+    def money_paused(self) -> str:
+        """'' when top-ups may be taken, else a reason code (disk_nearly_full, outbox_full...)."""
+        ...
+
+    def last_contact(self) -> datetime | None: ...
+
+    def online(self) -> bool: ...
+
+
+class SyncClientLink:
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def is_blocked(self, uid: str) -> bool:
+        return self.client.blocked.is_blocked(uid)
+
+    def money_paused(self) -> str:
+        return self.client.money_paused
+
+    def last_contact(self) -> datetime | None:
+        return self.client.last_ack_at
+
+    def online(self) -> bool:
+        return bool(self.client.connected)

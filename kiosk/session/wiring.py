@@ -1,0 +1,98 @@
+"""Putting a kiosk's session together from its configuration: reader thread, card layer,
+payment adapters, GPIO feedback and cash acceptor, incident log. `kiosk run` calls this; the
+caller opens the store and the reader (kiosk.reader.factory) and pumps the session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.config import Config
+from kiosk.hw.setup import Hardware, open_hardware
+from kiosk.ledger.rules import Rules
+from kiosk.payment.cash_acceptor import CashAcceptorPayment
+from kiosk.payment.hq_mqtt import HqMqttPaymentPlaceholder
+from kiosk.payment.staff_cash import StaffCashPayment
+from kiosk.reader.base import Reader
+from kiosk.reader.keys import CardKeys, SiteKeys
+from kiosk.session.card_access import FormatCardAccess
+from kiosk.session.clock import Clock, SystemClock
+from kiosk.session.incidents import IncidentLog
+from kiosk.session.reader_worker import ReaderWorker
+from kiosk.session.session import NoFeedback, Session
+from kiosk.session.sync_link import SyncClientLink
+
+INCIDENTS_FILE = "incidents.jsonl"
+
+
+@dataclass
+class KioskSession:
+    session: Session
+    worker: ReaderWorker
+    hardware: Hardware
+
+    def start(self) -> None:
+        """Start the reader thread; from now on pump the session on the driving thread."""
+        self.worker.start()
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.hardware.close()
+
+
+def site_keys_from(config: Config) -> SiteKeys:
+    """The card master key named by [secrets] (mode 600, KeyFileError otherwise)."""
+    path = config.secrets.card_master_key_file
+    if path is None:
+        raise ValueError(f"{config.source}: secrets.card_master_key_file is not set")
+    system_id = getattr(config.secrets, "card_system_id", "kiosk")
+    return SiteKeys.from_file(Path(path), system_id.encode("utf-8"))
+
+
+def build_session(
+    config: Config,
+    store,
+    reader: Reader,
+    keys: SiteKeys | Sequence[SiteKeys | CardKeys],
+    *,
+    clock: Clock | None = None,
+    pin_factory=None,
+    poll_s: float = 0.1,
+    sync_client=None,
+) -> KioskSession:
+    """`sync_client`: a started kiosk.sync.client.SyncClient, or None to run without HQ."""
+    clock = clock or SystemClock()
+    hardware = open_hardware(config.gpio, pin_factory=pin_factory)
+    rules_tz = store.ledger.rules
+
+    def today():
+        return rules_tz.local_date(clock.now())
+
+    cards = FormatCardAccess(keys, config.device.id, today)
+    holder: list[Session] = []
+    worker = ReaderWorker(reader, cards, lambda item: holder[0].post(item), poll_s=poll_s)
+
+    def reload_rules() -> Rules:
+        if config.rules_file is None:
+            return store.ledger.rules
+        return store.put_rules(json.loads(Path(config.rules_file).read_text(encoding="utf-8")))
+
+    session = Session(
+        store,
+        clock=clock,
+        payments=[
+            StaffCashPayment(),
+            CashAcceptorPayment(hardware.pulses, config.gpio.fen_per_pulse),
+            HqMqttPaymentPlaceholder(),
+        ],
+        card_writer=worker,
+        incidents=IncidentLog(Path(config.device.data_dir) / INCIDENTS_FILE),
+        feedback=hardware.feedback or NoFeedback(hardware.note),
+        settings=config.session,
+        reload_rules=reload_rules,
+        sync=SyncClientLink(sync_client) if sync_client is not None else None,
+    )
+    holder.append(session)
+    return KioskSession(session, worker, hardware)

@@ -1,0 +1,63 @@
+"""The configuration file: every bad value is named with its file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import ConfigError, load_config
+
+GOOD = """
+[device]
+id = "store01-k1"
+store = "store01"
+data_dir = "/var/lib/kiosk"
+
+[reader]
+driver = "pn532"
+port = "tty:S0:pn532"
+
+[hq]
+host = "hq.example.internal"
+port = 8883
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text)
+    return path
+
+
+def test_good_config_loads(tmp_path):
+    config = load_config(write(tmp_path, GOOD))
+    assert config.device.id == "store01-k1" and config.reader.driver == "pn532"
+    assert config.hq.port == 8883 and config.device.locale == "zh_CN"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('id = "store01-k1"', 'id = "store 01/k1"', "device.id"),
+        ('driver = "pn532"', 'driver = "pn533"', "reader.driver"),
+        ("port = 8883", 'port = "8883"', "hq.port"),
+        ("port = 8883", "port = 70000", "hq.port"),
+        ('store = "store01"', "", "device.store"),
+        ("[hq]", '[hq]\ntls_cert = "/etc/kiosk/c.pem"', "hq.tls_key"),
+        ("[reader]", "[readr]", "readr"),
+        ('data_dir = "/var/lib/kiosk"', 'data_dir = "/var/lib/kiosk"\nlocale = "fr"', "device.locale"),
+    ],
+)
+def test_bad_value_named(tmp_path, old, new, field):
+    path = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.field == field and str(path) in str(err.value)
+
+
+def test_missing_and_unparsable_files(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[device\nid="))

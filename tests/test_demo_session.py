@@ -1,0 +1,27 @@
+"""The session-driven part of `kiosk demo`: every visit ends as expected and the store agrees."""
+
+from __future__ import annotations
+
+from kiosk.demo import OPENING, PEPPER
+from kiosk.demo_session import SCREEN_DEVICE_ID, run_screen_demo
+from kiosk.ledger.txn import Kind
+from kiosk.session.incidents import IncidentLog
+from kiosk.store.store import Store
+
+
+def test_screen_demo_adds_up(tmp_path, capsys):
+    assert run_screen_demo(tmp_path, OPENING, PEPPER) == []
+    out = capsys.readouterr().out
+    assert "payment_unavailable (method=hq, reason=hq_payment_not_implemented)" in out
+    assert "outbox 8, reader ok" in out
+    with Store.open(tmp_path, SCREEN_DEVICE_ID, pepper=PEPPER) as store:
+        kinds = [t.kind for t in store.outbox()]
+        assert kinds == [
+            Kind.SIGN_UP, Kind.NEW_MEMBER_GIFT, Kind.TOP_UP, Kind.TOP_UP,
+            Kind.PIN_FAILED, Kind.PIN_RESET, Kind.REDEMPTION, Kind.CARD_BLOCKED,
+        ]
+        top_ups = [t for t in store.outbox() if t.kind is Kind.TOP_UP]
+        assert [(t.amount_fen, t.bonus_fen) for t in top_ups] == [(100_000, 8000), (5000, 0)]
+        assert top_ups[1].payment_ref.startswith("acceptor:")
+    abandoned = [i for i in IncidentLog(tmp_path / "incidents.jsonl").read_all() if i["kind"] == "payment_abandoned"]
+    assert abandoned[0]["detail"]["received_fen"] == 1000

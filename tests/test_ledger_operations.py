@@ -1,0 +1,224 @@
+"""Worked examples of the rules, with numbers a store manager would check by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from kiosk.ledger.model import CardStatus, MemberStatus
+from kiosk.ledger.operations import Ledger, Refused
+from kiosk.ledger.pin import FAST_FOR_TESTS, hash_pin, verify_pin
+from kiosk.ledger.sample import default_rules
+from kiosk.ledger.state import LedgerState, SequenceGap
+from kiosk.ledger.txn import Kind
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+CARD, NEW_CARD = "04A1B2C3D4E5F6", "04FFEEDDCCBBAA"
+PIN = "482915"
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    ledger = Ledger(LedgerState(), default_rules(), "store1-k1", b"pepper", FAST_FOR_TESTS)
+    ledger.apply(ledger.sign_up(CARD, 1, "13800138000", PIN, NOW, "王芳", date(1990, 11, 25)))
+    return ledger
+
+
+def do(ledger: Ledger, txn):
+    result = ledger.apply(txn)
+    assert result.applied and not result.conflict
+    return txn
+
+
+def test_top_up_with_bonus_and_points(ledger):
+    txn = do(ledger, ledger.top_up(CARD, 100_000, "cash-001", NOW))
+    assert (txn.amount_fen, txn.bonus_fen, txn.balance_after_fen) == (100_000, 8_000, 108_000)
+    assert txn.points_after == 1_000  # 1 point per yuan paid, regular tier x1
+    assert txn.points_expire_on == date(2027, 10, 31)  # end of the 12th month, November counted
+    view = ledger.view(CARD, NOW)
+    assert view.tier.id == "silver" and view.next_tier.id == "gold"
+    assert view.to_next_tier_fen == 400_000
+    # Silver earns x1.2 on the next top-up.
+    assert do(ledger, ledger.top_up(CARD, 10_000, "cash-002", NOW)).points_delta == 120
+
+
+def test_tier_falls_back_after_twelve_months(ledger):
+    do(ledger, ledger.top_up(CARD, 100_000, "cash-001", NOW))
+    assert ledger.view(CARD, NOW + timedelta(days=360)).tier.id == "silver"
+    assert ledger.view(CARD, NOW + timedelta(days=370)).tier.id == "regular"
+
+
+def test_points_expire_at_end_of_twelfth_month(ledger):
+    do(ledger, ledger.top_up(CARD, 10_000, "cash-001", NOW))
+    assert ledger.expire_points(CARD, datetime(2027, 10, 31, 15, 59, tzinfo=UTC)) is None  # 23:59 Shanghai
+    txn = do(ledger, ledger.expire_points(CARD, datetime(2027, 10, 31, 16, 0, tzinfo=UTC)))
+    assert txn.kind is Kind.POINTS_EXPIRY and txn.points_after == 0
+    assert ledger.state.accounts[txn.member_id].points == 0
+
+
+def test_refusals_name_the_reason_and_change_nothing(ledger):
+    before = ledger.state.copy()
+    cases = [
+        (lambda: ledger.top_up(CARD, 999, "p", NOW), "amount_out_of_range"),
+        (lambda: ledger.top_up(CARD, 500_001, "p", NOW), "amount_out_of_range"),
+        (lambda: ledger.top_up(CARD, 10_000, "", NOW), "payment_ref_missing"),
+        (lambda: ledger.top_up("04000000000000", 10_000, "p", NOW), "unknown_card"),
+        (lambda: ledger.spend(CARD, 100, NOW), "insufficient_balance"),
+        (lambda: ledger.redeem(CARD, "coffee", NOW, pin_verified=True), "insufficient_points"),
+        (lambda: ledger.redeem(CARD, "nope", NOW), "reward_not_available"),
+        (lambda: ledger.sign_up(CARD, 1, "13900000000", PIN, NOW), "card_in_use"),
+        (lambda: ledger.sign_up(NEW_CARD, 1, "13800138000", PIN, NOW), "phone_in_use"),
+        (lambda: ledger.sign_up(NEW_CARD, 1, "139", PIN, NOW), "bad_phone"),
+        (lambda: ledger.sign_up(NEW_CARD, 1, "13900000000", "111111", NOW), "pin_too_simple"),
+        (lambda: ledger.sign_up(NEW_CARD, 1, "13900000000", "12a456", NOW), "bad_pin_format"),
+    ]
+    for call, code in cases:
+        with pytest.raises(Refused) as err:
+            call()
+        assert err.value.code == code
+    assert ledger.state == before
+
+
+def test_pin_lockout_after_five_failures_for_fifteen_minutes(ledger):
+    for _ in range(5):
+        ok, txn = ledger.check_pin(CARD, "000001", NOW)
+        assert not ok
+        do(ledger, txn)
+    member = ledger.state.members[txn.member_id]
+    assert member.pin_locked_until == NOW + timedelta(minutes=15)
+    with pytest.raises(Refused, match="pin_locked"):
+        ledger.check_pin(CARD, PIN, NOW + timedelta(minutes=14))
+    ok, txn = ledger.check_pin(CARD, PIN, NOW + timedelta(minutes=15))
+    assert ok and txn.kind is Kind.PIN_RESET
+    do(ledger, txn)
+    assert ledger.state.members[txn.member_id].pin_failures == 0
+
+
+def test_pin_needed_for_big_spends_and_redemptions(ledger):
+    do(ledger, ledger.top_up(CARD, 100_000, "cash", NOW))
+    do(ledger, ledger.spend(CARD, 20_000, NOW))  # at the threshold: no PIN
+    with pytest.raises(Refused, match="pin_required"):
+        ledger.spend(CARD, 20_001, NOW)
+    with pytest.raises(Refused, match="pin_required"):
+        ledger.redeem(CARD, "coffee", NOW)
+    assert do(ledger, ledger.redeem(CARD, "coffee", NOW, pin_verified=True)).points_delta == -300
+
+
+def test_flexible_reward_lets_the_member_choose_points(ledger):
+    do(ledger, ledger.top_up(CARD, 10_000, "cash", NOW))
+    with pytest.raises(Refused, match="bad_points_choice"):
+        ledger.redeem(CARD, "voucher", NOW, points=150, pin_verified=True)
+    txn = do(ledger, ledger.redeem(CARD, "voucher", NOW, points=100, pin_verified=True))
+    assert (txn.points_delta, txn.amount_fen, txn.quantity) == (-100, 100, 1)
+
+
+def test_stock_runs_out(ledger):
+    do(ledger, ledger.adjust(CARD, 0, 20_000, "campaign", NOW))
+    for _ in range(5):
+        do(ledger, ledger.redeem(CARD, "mask-set", NOW, pin_verified=True))
+    with pytest.raises(Refused, match="out_of_stock"):
+        ledger.redeem(CARD, "mask-set", NOW, pin_verified=True)
+
+
+def test_birthday_gift_once_a_year_within_the_window(ledger):
+    with pytest.raises(Refused, match="no_birthday_gift_due"):
+        ledger.birthday_gift(CARD, NOW - timedelta(days=10))
+    do(ledger, ledger.birthday_gift(CARD, NOW))
+    with pytest.raises(Refused, match="no_birthday_gift_due"):
+        ledger.birthday_gift(CARD, NOW + timedelta(days=2))
+    assert ledger.birthday_gift(CARD, NOW + timedelta(days=365)).gift_year == 2027
+
+
+def test_offline_limit_applies_only_after_the_grace_period(ledger):
+    do(ledger, ledger.top_up(CARD, 100_000, "cash", NOW))
+    ledger.spend(CARD, 15_000, NOW, offline_for=timedelta(hours=23), offline_spent_fen=10_000)
+    with pytest.raises(Refused, match="offline_limit"):
+        ledger.spend(CARD, 15_000, NOW, offline_for=timedelta(hours=25), offline_spent_fen=10_000)
+
+
+def test_lost_card_then_replacement_moves_balance_and_points(ledger):
+    do(ledger, ledger.top_up(CARD, 50_000, "cash", NOW))
+    do(ledger, ledger.block_card(CARD, "lost on the bus", NOW))
+    with pytest.raises(Refused, match="card_blocked"):
+        ledger.top_up(CARD, 10_000, "cash", NOW)
+    txn = do(ledger, ledger.replace_card(CARD, NEW_CARD, NOW))
+    assert txn.card_seq == 2
+    assert ledger.state.cards[CARD].status is CardStatus.REPLACED
+    view = ledger.view(NEW_CARD, NOW)
+    assert (view.account.balance_fen, view.account.points) == (52_500, 500)
+    with pytest.raises(Refused, match="card_replaced"):
+        ledger.lookup(CARD)
+
+
+def test_return_refunds_paid_money_only(ledger):
+    do(ledger, ledger.top_up(CARD, 100_000, "cash", NOW))  # 1000 paid + 80 bonus
+    do(ledger, ledger.spend(CARD, 30_000, NOW, pin_verified=True))
+    txn = do(ledger, ledger.return_card(CARD, NOW))
+    assert txn.amount_fen == 70_000  # the bonus is forfeited: top up, return, no profit
+    assert ledger.state.members[txn.member_id].status is MemberStatus.CLOSED
+    assert ledger.state.accounts[txn.member_id].balance_fen == 0
+
+
+def test_apply_detects_conflicts_and_gaps():
+    rules = default_rules()
+    hq = LedgerState()
+    kiosk_a = Ledger(LedgerState(), rules, "a", b"p", FAST_FOR_TESTS)
+    signup = kiosk_a.sign_up(CARD, 1, "13800138000", PIN, NOW)
+    kiosk_a.apply(signup)
+    topup = kiosk_a.top_up(CARD, 20_000, "c", NOW)
+    kiosk_a.apply(topup)
+    kiosk_b = Ledger(kiosk_a.state.copy(), rules, "b", b"p", FAST_FOR_TESTS)
+    spend_a, spend_b = kiosk_a.spend(CARD, 15_000, NOW), kiosk_b.spend(CARD, 15_000, NOW)
+    kiosk_a.apply(spend_a)
+    for txn in (signup, topup, spend_a):
+        assert hq.apply(txn).applied
+    result = hq.apply(spend_b)
+    assert result.applied and "expected balance 20000" in result.conflict
+    with pytest.raises(SequenceGap):
+        hq.apply(replace(spend_a, seq=9, txn_id="a:9"))
+
+
+def test_pin_hash_is_salted_peppered_and_never_clear():
+    first, second = hash_pin("482915", b"pepper"), hash_pin("482915", b"pepper")
+    assert first != second and "482915" not in first
+    assert verify_pin("482915", b"pepper", first)
+    assert not verify_pin("482915", b"other-pepper", first)
+    assert not verify_pin("482916", b"pepper", first)
+    assert not verify_pin("482915", b"pepper", "garbage")
+
+
+def test_daily_check_in_with_streak_bonus(ledger):
+    points = []
+    for day in range(7):
+        txn = do(ledger, ledger.check_in(CARD, NOW + timedelta(days=day)))
+        points.append(txn.points_delta)
+        with pytest.raises(Refused, match="already_checked_in"):
+            ledger.check_in(CARD, NOW + timedelta(days=day, hours=3))
+    assert points == [5, 5, 5, 5, 5, 5, 35]  # the 7th day in a row adds the 30-point streak bonus
+    txn = do(ledger, ledger.check_in(CARD, NOW + timedelta(days=9)))  # a day missed: streak restarts
+    assert txn.points_delta == 5 and ledger.state.accounts[txn.member_id].checkin_streak == 1
+
+
+def test_referral_rewards_both_members_once(ledger):
+    referrer_id = ledger.state.cards[CARD].member_id
+    code = ledger.referral_code(referrer_id)
+    assert len(code) == 8 and code.isalnum()
+    with pytest.raises(Refused, match="unknown_referral_code"):
+        ledger.sign_up(NEW_CARD, 1, "13900000000", PIN, NOW, referral_code="AAAAAAAA")
+    do(ledger, ledger.sign_up(NEW_CARD, 1, "13900000000", PIN, NOW, referral_code=code.lower()))
+    first = do(ledger, ledger.referral_reward(NEW_CARD, NOW))
+    second = do(ledger, ledger.referral_reward(NEW_CARD, NOW))
+    assert (first.member_id, first.points_delta) == (ledger.state.cards[NEW_CARD].member_id, 100)
+    assert (second.member_id, second.points_delta) == (referrer_id, 200)
+    assert ledger.referral_reward(NEW_CARD, NOW) is None
+
+
+def test_survey_records_rating_and_known_reasons(ledger):
+    txn = do(ledger, ledger.survey(CARD, 5, ("fast_service", "fast_service", "friendly_staff"), NOW))
+    assert (txn.rating, txn.reasons) == (5, "fast_service,friendly_staff")
+    with pytest.raises(Refused, match="bad_rating"):
+        ledger.survey(CARD, 6, (), NOW)
+    with pytest.raises(Refused, match="bad_survey_reason"):
+        ledger.survey(CARD, 3, ("rude",), NOW)

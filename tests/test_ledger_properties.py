@@ -1,0 +1,253 @@
+"""Property tests: any sequence of member, staff and HQ operations keeps the ledger's promises."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiosk.ledger.codec import state_from_dict, state_to_dict
+from kiosk.ledger.model import CardStatus
+from kiosk.ledger.operations import Ledger, Refused
+from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.sample import default_rules
+from kiosk.ledger.state import LedgerState
+from kiosk.ledger.txn import Kind, txn_from_dict, txn_to_dict
+
+RULES = default_rules()
+UIDS = [f"04{i:012X}" for i in range(1, 5)]  # three signed up at the start, one blank
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+PIN = "482915"
+
+_top_up = st.tuples(
+    st.just("top_up"),
+    st.sampled_from(UIDS),
+    st.one_of(st.sampled_from(RULES.topup.presets_fen), st.integers(0, 600_000)),
+)
+_spend = st.tuples(st.just("spend"), st.sampled_from(UIDS), st.integers(-5, 60_000), st.booleans())
+_redeem = st.tuples(
+    st.just("redeem"),
+    st.sampled_from(UIDS),
+    st.sampled_from([r.id for r in RULES.rewards] + ["nope"]),
+    st.integers(0, 3),
+    st.integers(0, 1200),
+)
+op = st.one_of(
+    _top_up,
+    _top_up,
+    _top_up,
+    _spend,
+    _spend,
+    _redeem,
+    _redeem,
+    _redeem,
+    st.tuples(st.just("sign_up"), st.sampled_from(UIDS), st.dates(date(1950, 1, 1), date(2008, 12, 31))),
+    st.tuples(st.just("gift"), st.sampled_from(UIDS)),
+    st.tuples(st.just("birthday"), st.sampled_from(UIDS)),
+    st.tuples(st.just("pin"), st.sampled_from(UIDS), st.booleans()),
+    st.tuples(st.just("block"), st.sampled_from(UIDS)),
+    st.tuples(st.just("unblock"), st.sampled_from(UIDS)),
+    st.tuples(st.just("replace"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
+    st.tuples(st.just("return"), st.sampled_from(UIDS)),
+    st.tuples(st.just("adjust"), st.sampled_from(UIDS), st.integers(-50_000, 50_000), st.integers(-500, 500)),
+    st.tuples(st.just("expire"), st.sampled_from(UIDS)),
+    st.tuples(st.just("wait"), st.integers(1, 60 * 24 * 200)),
+    st.tuples(st.just("wait"), st.integers(60 * 20, 60 * 28)),
+    st.tuples(st.just("check_in"), st.sampled_from(UIDS)),
+    st.tuples(st.just("check_in"), st.sampled_from(UIDS)),
+    st.tuples(
+        st.just("survey"),
+        st.sampled_from(UIDS),
+        st.integers(0, 6),
+        st.sampled_from(["", "fast_service", "x"]),
+    ),
+    st.tuples(st.just("referred_sign_up"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
+    st.tuples(st.just("referral"), st.sampled_from(UIDS)),
+)
+ops_strategy = st.lists(op, min_size=25, max_size=80).map(
+    lambda ops: [("sign_up", uid, date(1990, 3, 4)) for uid in UIDS[:3]] + ops
+)
+
+
+def run(ops: list[tuple]) -> tuple[Ledger, list, LedgerState, int]:
+    """Run ops; return the ledger, the journal, and a snapshot taken part-way (with its index)."""
+    ledger = Ledger(LedgerState(), RULES, "kiosk-1", b"pepper", FAST_FOR_TESTS)
+    journal, now = [], START
+    snapshot, snapshot_at = ledger.state.copy(), 0
+    for i, (name, *args) in enumerate(ops):
+        if i == len(ops) // 2:
+            snapshot, snapshot_at = ledger.state.copy(), len(journal)
+        if name == "wait":
+            now += timedelta(minutes=args[0])
+            continue
+        before = state_to_dict(ledger.state)
+        try:
+            txn = decide(ledger, name, args, now)
+        except Refused:
+            assert state_to_dict(ledger.state) == before, f"refused {name} changed the state"
+            continue
+        if txn is None:
+            continue
+        assert state_to_dict(ledger.state) == before, f"deciding {name} changed the state"
+        result = ledger.apply(txn)
+        assert result.applied and not result.conflict, result
+        journal.append(txn)
+    return ledger, journal, snapshot, snapshot_at
+
+
+def decide(ledger: Ledger, name: str, args: list, now: datetime):
+    if name == "sign_up":
+        uid, birthday = args
+        return ledger.sign_up(
+            uid, 1, f"138{int(uid, 16) % 10**8:08d}", PIN, now, "会员", birthday, salt=b"s" * 16
+        )
+    if name == "referred_sign_up":
+        uid, referrer_uid = args
+        referrer = ledger.state.cards.get(referrer_uid)
+        code = ledger.referral_code(referrer.member_id) if referrer else "NOCODE22"
+        return ledger.sign_up(uid, 1, f"139{int(uid, 16) % 10**8:08d}", PIN, now, referral_code=code)
+    if name == "referral":
+        return ledger.referral_reward(args[0], now)
+    if name == "check_in":
+        return ledger.check_in(args[0], now)
+    if name == "survey":
+        uid, rating, reason = args
+        return ledger.survey(uid, rating, (reason,) if reason else (), now)
+    if name == "gift":
+        return ledger.new_member_gift(args[0], now)
+    if name == "birthday":
+        return ledger.birthday_gift(args[0], now)
+    if name == "top_up":
+        return ledger.top_up(args[0], args[1], "pay-ref", now)
+    if name == "spend":
+        return ledger.spend(args[0], args[1], now, pin_verified=args[2])
+    if name == "redeem":
+        uid, reward, quantity, points = args
+        return ledger.redeem(uid, reward, now, quantity=quantity, points=points, pin_verified=True)
+    if name == "pin":
+        _, txn = ledger.check_pin(args[0], PIN if args[1] else "000001", now)
+        return txn
+    if name == "block":
+        return ledger.block_card(args[0], "lost", now)
+    if name == "unblock":
+        return ledger.unblock_card(args[0], "found", now)
+    if name == "replace":
+        return ledger.replace_card(args[0], args[1], now)
+    if name == "return":
+        return ledger.return_card(args[0], now)
+    if name == "adjust":
+        return ledger.adjust(args[0], args[1], args[2], "HQ correction", now)
+    if name == "expire":
+        return ledger.expire_points(args[0], now)
+    raise AssertionError(name)
+
+
+def replay(state: LedgerState, journal: list) -> LedgerState:
+    for txn in journal:
+        state.apply(txn)
+    return state
+
+
+# KIOSK_FULL=1 runs the long campaign; the default keeps the suite quick on two cores.
+EXAMPLES = 1000 if os.environ.get("KIOSK_FULL") else 150
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(ops_strategy)
+def test_balance_is_snapshot_plus_journal(ops):
+    ledger, journal, snapshot, k = run(ops)
+    for member_id, account in ledger.state.accounts.items():
+        start = snapshot.accounts[member_id].balance_fen if member_id in snapshot.accounts else 0
+        deltas = sum(t.balance_delta_fen for t in journal[k:] if t.member_id == member_id)
+        assert account.balance_fen == start + deltas
+        points_start = snapshot.accounts[member_id].points if member_id in snapshot.accounts else 0
+        assert account.points == points_start + sum(
+            t.points_delta for t in journal[k:] if t.member_id == member_id
+        )
+
+
+@SETTINGS
+@given(ops_strategy)
+def test_points_and_balance_never_negative_and_stock_never_exceeded(ops):
+    ledger, journal, _, _ = run(ops)
+    for account in ledger.state.accounts.values():
+        assert account.points >= 0
+        assert account.balance_fen >= 0
+        assert 0 <= account.bonus_fen <= account.balance_fen
+        assert all(lot.points > 0 for lot in account.lots)
+    for reward in RULES.rewards:
+        redeemed = sum(t.quantity for t in journal if t.kind is Kind.REDEMPTION and t.reward_id == reward.id)
+        assert redeemed <= reward.stock
+        assert ledger.state.stock[reward.id] == reward.stock - redeemed
+
+
+@SETTINGS
+@given(ops_strategy)
+def test_replay_rebuilds_the_same_state_and_duplicates_are_no_ops(ops):
+    ledger, journal, snapshot, k = run(ops)
+    stock = {r.id: r.stock for r in RULES.rewards}
+    assert replay(LedgerState(stock=dict(stock)), journal) == ledger.state
+    assert replay(snapshot.copy(), journal[k:]) == ledger.state
+    # Applying the whole journal again, or any part of it, changes nothing.
+    again = ledger.state.copy()
+    for txn in journal:
+        assert not again.apply(txn).applied
+    assert again == ledger.state
+
+
+@SETTINGS
+@given(ops_strategy)
+def test_journal_and_snapshot_survive_their_codecs(ops):
+    ledger, journal, _, _ = run(ops)
+    for txn in journal:
+        assert txn_from_dict(json.loads(json.dumps(txn_to_dict(txn)))) == txn
+    assert state_from_dict(json.loads(json.dumps(state_to_dict(ledger.state)))) == ledger.state
+
+
+@SETTINGS
+@given(ops_strategy)
+def test_money_out_never_exceeds_money_in(ops):
+    """Refunds and spending never exceed what was paid plus what the rules gave: no bonus farming."""
+    ledger, journal, _, _ = run(ops)
+    for member_id in ledger.state.accounts:
+        txns = [t for t in journal if t.member_id == member_id]
+        paid = sum(t.amount_fen for t in txns if t.kind is Kind.TOP_UP)
+        refunded = sum(t.amount_fen for t in txns if t.kind is Kind.CARD_RETURN)
+        spent = sum(t.amount_fen for t in txns if t.kind is Kind.SPEND)
+        adjusted = sum(t.balance_delta_fen for t in txns if t.kind is Kind.ADJUSTMENT)
+        assert refunded <= max(0, paid - spent + adjusted) or refunded == 0
+        for t in txns:
+            if t.kind is Kind.CARD_RETURN:
+                assert t.amount_fen <= t.balance_before_fen
+
+
+@SETTINGS
+@given(ops_strategy)
+def test_only_active_cards_move_money(ops):
+    ledger, journal, _, _ = run(ops)
+    live = {}
+    for t in journal:
+        if t.kind in (Kind.TOP_UP, Kind.SPEND, Kind.REDEMPTION):
+            assert live.get(t.card_uid, CardStatus.ACTIVE) is CardStatus.ACTIVE
+        if t.kind is Kind.CARD_BLOCKED:
+            live[t.card_uid] = CardStatus.BLOCKED
+        elif t.kind is Kind.CARD_UNBLOCKED:
+            live[t.card_uid] = CardStatus.ACTIVE
+        elif t.kind is Kind.CARD_REPLACEMENT:
+            live[t.card_uid] = CardStatus.REPLACED
+        elif t.kind is Kind.CARD_RETURN:
+            live[t.card_uid] = CardStatus.RETURNED
+
+
+@SETTINGS
+@given(ops_strategy)
+def test_referral_and_check_in_rewards_are_given_once(ops):
+    ledger, journal, _, _ = run(ops)
+    rewards = [(t.member_id, t.referee_id) for t in journal if t.kind is Kind.REFERRAL_REWARD]
+    assert len(rewards) == len(set(rewards))
+    days = [(t.member_id, t.local_day) for t in journal if t.kind is Kind.CHECK_IN]
+    assert len(days) == len(set(days))

@@ -1,0 +1,118 @@
+"""A session built from a kiosk.toml: staff cards, timeouts and GPIO pins come from the file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+
+import pytest
+
+from kiosk.config import ConfigError, load_config, parse_config
+from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.reader import chips
+from kiosk.reader.simulated import SimulatedReader
+from kiosk.session.clock import ManualClock
+from kiosk.session.wiring import build_session, site_keys_from
+from kiosk.store.store import Store
+from tests.session_support import START
+from tests.test_hw import SteppedFactory, pulse
+
+TOML = """
+[device]
+id = "kiosk-07"
+store = "S1"
+data_dir = "{data}"
+
+[secrets]
+card_master_key_file = "{key}"
+
+[session]
+inactivity_s = 20
+staff_cards = ["5a:5a:5a:5a"]
+
+[gpio]
+led_ready = 5
+led_ok = 6
+led_error = 13
+buzzer = 19
+cash_pulse = 17
+fen_per_pulse = 500
+"""
+
+
+@pytest.fixture
+def config(tmp_path):
+    key = tmp_path / "master.key"
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b"00112233445566778899aabbccddeeff\n")
+    os.close(fd)
+    path = tmp_path / "kiosk.toml"
+    path.write_text(TOML.format(data=tmp_path / "data", key=key))
+    return load_config(path)
+
+
+def test_session_from_config(config):
+    factory = SteppedFactory()
+    clock = ManualClock(START)
+    reader = SimulatedReader()
+    store = Store.open(config.device.data_dir, config.device.id, pin_params=FAST_FOR_TESTS)
+    kiosk = build_session(config, store, reader, site_keys_from(config), clock=clock, pin_factory=factory, poll_s=0)
+    session, worker = kiosk.session, kiosk.worker
+
+    def turn():
+        for _ in range(3):
+            worker.step()
+            session.pump()
+
+    try:
+        blank = chips.new_classic(bytes.fromhex("04ABCDEF"))
+        reader.place(blank)
+        turn()
+        assert session.state == "signup_offer" and session.view.seconds_left == 20
+        session.start_signup()
+        session.submit_details("13912345678")
+        session.accept_privacy()
+        for d in "135792135792":
+            session.pin_digit(d)
+        turn()
+        assert session.state == "done"
+        session.dismiss()
+        session.start_topup()
+        session.choose_amount(1500)
+        session.pay("cash_acceptor")
+        for _ in range(3):
+            pulse(factory, chatter=2)
+        turn()
+        assert session.state == "done"
+        assert session.view.message.params["amount_fen"] == 1500
+        assert factory.pin(6).state is True or any(s.state for s in factory.pin(6).states)
+        reader.remove()
+        turn()
+        reader.place(chips.new_classic(bytes.fromhex("5A5A5A5A")))
+        turn()
+        assert session.state == "staff_menu"
+        assert session.view.staff.hardware.startswith("ok")
+        assert (config.device.data_dir / "incidents.jsonl").exists()
+    finally:
+        kiosk.close()
+        store.close()
+        factory.reset()
+
+
+@pytest.mark.parametrize(
+    ("table", "field"),
+    [
+        ("[session]\ninactivity_s = 1", "session.inactivity_s"),
+        ("[session]\nstaff_cards = ['xyz']", "session.staff_cards"),
+        ("[session]\nstaff_cards = '5A5A5A5A'", "session.staff_cards"),
+        ("[session]\nidle = 3", "session.idle"),
+        ("[gpio]\nled_ok = 99", "gpio.led_ok"),
+        ("session = 3", "session"),
+    ],
+)
+def test_bad_session_and_gpio_settings_name_the_field(table, field):
+    device = '[device]\nid = "k"\nstore = "s"\ndata_dir = "/tmp/k"\n'
+    data = tomllib.loads(device + table if table.startswith("[") else table + "\n" + device)
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, "kiosk.toml")
+    assert err.value.field == field

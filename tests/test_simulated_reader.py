@@ -1,0 +1,177 @@
+"""The simulated reader behaves like a driver: typed errors, taps, persistence, socket taps."""
+
+import os
+import socket
+import threading
+
+import pytest
+
+from kiosk.reader import mifare
+from kiosk.reader.base import AuthFailed, CardGone, CardType, KeyType, NotSupported
+from kiosk.reader.chips import new_classic, new_ntag
+from kiosk.reader.simulated import SimulatedReader, Wallet
+
+FF = mifare.TRANSPORT_KEY
+
+
+def test_wait_for_card_and_removal():
+    r = SimulatedReader()
+    assert r.wait_for_card(0.01) is None
+    card = new_classic()
+    threading.Timer(0.05, r.place, (card,)).start()
+    info = r.wait_for_card(2.0)
+    assert info is not None and info.uid == card.uid and info.type == CardType.MIFARE_CLASSIC_1K
+    assert info.sak == 0x08 and info.atqa == b"\x04\x00"
+    assert r.wait_for_removal(0.01) is False
+    threading.Timer(0.05, r.remove).start()
+    assert r.wait_for_removal(2.0) is True
+
+
+def test_errors_are_typed_and_the_card_is_reselected():
+    r = SimulatedReader()
+    r.place(new_classic())
+    r.wait_for_card(0)
+    with pytest.raises(AuthFailed):
+        r.mifare_auth(4, KeyType.A, b"\x00" * 6)
+    r.mifare_auth(4, KeyType.A, FF)
+    r.mifare_write(4, b"k" * 16)
+    assert r.mifare_read(4) == b"k" * 16
+    with pytest.raises(AuthFailed):
+        r.mifare_read(8)  # other sector: refused
+    with pytest.raises(NotSupported):
+        r.ntag_read(4)
+    with pytest.raises(NotSupported):
+        r.read_signature()
+
+
+def test_torn_card_is_gone():
+    r = SimulatedReader()
+    card = new_classic()
+    r.place(card)
+    r.wait_for_card(0)
+    r.mifare_auth(4, KeyType.A, FF)
+    card.tear(after_bytes=3)
+    with pytest.raises(CardGone):
+        r.mifare_write(4, b"x" * 16)
+    assert r.wait_for_removal(0) is True
+    with pytest.raises(CardGone):
+        r.mifare_read(4)
+
+
+def test_ntag_through_the_reader():
+    r = SimulatedReader()
+    tag = new_ntag(kind="ntag215")
+    r.place(tag)
+    assert r.wait_for_card(0).type == CardType.NTAG215
+    r.ntag_write(4, b"abcd")
+    assert r.ntag_read(4)[:4] == b"abcd"
+    assert r.read_signature() == tag.signature
+    assert r.ntag_pwd_auth(b"\xff" * 4) == b"\x00\x00"
+    with pytest.raises(AuthFailed):
+        r.ntag_pwd_auth(b"nope")
+    assert r.ntag_read(4)[:4] == b"abcd"
+
+
+def test_wallet_persists_between_runs(tmp_path):
+    path = tmp_path / "cards.json"
+    r = SimulatedReader(Wallet(path))
+    card = r.wallet.new("alice", "classic1k")
+    r.wallet.new("tag", "ntag213")
+    r.place("alice")
+    r.wait_for_card(0)
+    r.mifare_auth(4, KeyType.A, FF)
+    r.mifare_write(4, b"persisted-bytes!")
+    r.close()
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    again = SimulatedReader(Wallet(path))
+    assert set(again.wallet.cards) == {"alice", "tag"}
+    assert again.wallet.cards["alice"].uid == card.uid
+    again.place("alice")
+    again.wait_for_card(0)
+    again.mifare_auth(4, KeyType.A, FF)
+    assert again.mifare_read(4) == b"persisted-bytes!"
+
+
+def test_keyboard_taps():
+    w = Wallet()
+    w.new("a", "classic1k")
+    w.new("b", "ntag216")
+    r = SimulatedReader(w, keymap={"1": "a", "2": "b"})
+    r.on_key("1")
+    assert r.chip is w.cards["a"]
+    r.on_key("2")
+    assert r.chip is w.cards["b"] and not w.cards["a"].present
+    r.on_key("2")
+    assert r.chip is None
+    r.on_key("1")
+    r.on_key(" ")
+    assert r.chip is None
+    r.on_key("x")
+    assert r.chip is None
+
+
+def test_socket_taps(tmp_path):
+    r = SimulatedReader()
+    path = tmp_path / "reader.sock"
+    r.serve_socket(path)
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(path))
+            f = s.makefile("rw")
+
+            def ask(line: str) -> str:
+                f.write(line + "\n")
+                f.flush()
+                return f.readline().strip()
+
+            assert ask("new bob ntag213").startswith("ok bob ntag213")
+            assert ask("new x floppy").startswith("error unknown card kind")
+            assert ask("tap nobody").startswith("error")
+            assert ask("tap bob") == "ok bob on the reader"
+            assert r.wait_for_card(1).type == CardType.NTAG213
+            assert ask("list") == "ok bob*"
+            assert ask("remove") == "ok removed"
+            assert r.wait_for_removal(1)
+            assert ask("fly").startswith("error")
+    finally:
+        r.close()
+
+
+def test_from_config_and_the_card_command(tmp_path, capsys):
+    import argparse
+
+    from kiosk.config import ReaderConfig
+    from kiosk.reader import card_cli
+    from kiosk.reader.simulated import from_config
+
+    cards = tmp_path / "cards.json"
+
+    def card(*words: str) -> int:
+        return card_cli.run(argparse.Namespace(cards=cards, words=list(words)))
+
+    assert card("new", "alice", "classic1k") == 0  # no kiosk running: edits the file
+    assert card("tap", "alice") == 1
+    assert "no kiosk is listening" in capsys.readouterr().err
+    reader = from_config(ReaderConfig("simulated", str(cards)))
+    reader.open()
+    try:
+        assert reader.keymap == {"1": "alice"}
+        assert card("tap", "alice") == 0
+        assert reader.wait_for_card(1).type == CardType.MIFARE_CLASSIC_1K
+        assert card("list") == 0 and "alice*" in capsys.readouterr().out
+        assert card("remove") == 0
+        assert reader.wait_for_removal(1)
+        assert card("tap", "bob") == 1
+    finally:
+        reader.close()
+    assert isinstance(from_config(ReaderConfig("simulated", "")), SimulatedReader)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "[]", '{"cards": 3}', '{"cards": {"a": {"chip": "x"}}}', '{"cards": {"a": 1}}']
+)
+def test_damaged_card_file_is_a_clear_error(tmp_path, text):
+    path = tmp_path / "cards.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="not a simulated card file"):
+        Wallet(path)
