@@ -22,7 +22,8 @@ EPILOG = """\
 options in detail:
   --simulate          demo cards instead of a reader; members are seeded on first use
                       (demo PIN 246810; the staff card opens the staff menu)
-  --data-dir DIR      where the simulated kiosk keeps its store (default: a new temp dir)
+  --data-dir DIR      where the simulated kiosk keeps its store, demo card key and card
+                      wallet (cards.json) between runs (default: a new temp dir)
   --screen WxH        800x480 (official 7" Pi panel), 1024x600 or 1280x800;
                       default: the configuration's device.screen, else 800x480
   --locale L          zh_CN (default) or en; members can switch on screen
@@ -37,6 +38,7 @@ environment:
 files:
   /etc/kiosk/kiosk.toml       configuration (device id, data_dir, reader, HQ)
   DATA_DIR/incidents.jsonl    events HQ must hear about (lost card seen, abandoned payment)
+  --data-dir/cards.json       the simulated reader's wallet: tap its cards with `kiosk card` too
 
 examples:
   kiosk run --simulate
@@ -64,13 +66,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = None if args.simulate and args.config is None else load_config(args.config)
+        if args.simulate and args.config is None:
+            from kiosk.simulate import demo_config
+
+            config = demo_config(args.data_dir or Path(tempfile.mkdtemp(prefix="kiosk-sim-")))
+        else:
+            config = load_config(args.config)
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
-    screen = args.screen or (config.device.screen if config else "800x480")
+    screen = args.screen or config.device.screen
     try:
-        kiosk = build_kiosk(args, config)
+        kiosk = build_kiosk(config, simulate=args.simulate)
     except RunError as exc:
         log.error("%s", exc)
         return 1
@@ -82,10 +89,13 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.ui.i18n import translator
 
     translator().set_locale(args.locale)
-    app = KioskApp(kiosk.session, simulated_cards=kiosk.simulated_cards, on_simulated_tap=kiosk.tap)
-    kiosk.post_to(app.post)  # reader events wake the session at once instead of at the next pump
+    cards = tuple((name, name) for name in kiosk.desk.names) + (("Remove card", "Remove card"),) if kiosk.desk else ()
+    app = KioskApp(kiosk.parts.session, simulated_cards=cards,
+                   on_simulated_tap=kiosk.desk.tap if kiosk.desk else None)
+    kiosk.parts.worker.post = app.post  # reader events wake the session at once, not at the next pump
     if kiosk.desk is not None:
-        _bind_number_keys(kiosk)
+        _bind_number_keys(kiosk.desk)
+    kiosk.parts.start()
     try:
         app.run()
     finally:
@@ -94,68 +104,57 @@ def run(args: argparse.Namespace) -> int:
 
 
 class Kiosk:
-    """The parts `kiosk run` assembled, and how to stop them."""
+    """What `kiosk run` assembled (store, session with its reader thread and hardware), and how to stop it."""
 
-    def __init__(self, session, store, desk=None, worker=None):
-        self.session, self.store, self.desk, self.worker = session, store, desk, worker
-        self.simulated_cards: tuple[tuple[str, str], ...] = ()
-        if desk is not None:
-            names = [*desk.cards, "Remove card"]
-            self.simulated_cards = tuple((n, n) for n in names)
-
-    def tap(self, name: str) -> None:
-        if self.desk is not None:
-            self.desk.tap(name)
-
-    def post_to(self, post) -> None:
-        if self.desk is not None:
-            self.desk.post = post
+    def __init__(self, parts, store, reader, desk=None):
+        self.parts, self.store, self.reader, self.desk = parts, store, reader, desk
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
+        self.parts.close()
+        self.reader.close()
         self.store.close()
 
 
-def build_kiosk(args: argparse.Namespace, config) -> Kiosk:
-    from kiosk.payment.cash_acceptor import CashAcceptorPayment
-    from kiosk.payment.hq_mqtt import HqMqttPaymentPlaceholder
-    from kiosk.payment.staff_cash import StaffCashPayment
-    from kiosk.session import Session, SessionSettings
-    from kiosk.session.incidents import IncidentLog
+def build_kiosk(config, simulate: bool = False) -> Kiosk:
+    """Open the store and the reader and wire the session (kiosk.session.wiring)."""
+    from kiosk.reader.base import ReaderError
+    from kiosk.reader.factory import open_reader
+    from kiosk.reader.keys import KeyFileError
+    from kiosk.session.wiring import build_session, site_keys_from
     from kiosk.store.store import Store, StoreError
 
-    if args.simulate:
-        from kiosk.simulate import STAFF_UIDS, CardDesk, seed_demo_members
-
-        data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="kiosk-sim-"))
-        device_id = config.device.id if config else "sim-01"
-    else:
-        data_dir, device_id = config.device.data_dir, config.device.id
     try:
-        store = Store.open(data_dir, device_id, pepper=_pepper(config))
+        if simulate:
+            from kiosk.simulate import demo_keys
+
+            keys = demo_keys(config)
+        else:
+            keys = site_keys_from(config)
+    except (KeyFileError, ValueError) as exc:
+        raise RunError(f"card keys: {exc}") from None
+    try:
+        store = Store.open(config.device.data_dir, config.device.id, pepper=_pepper(config))
     except StoreError as exc:
-        raise RunError(f"the store in {data_dir} cannot be opened: {exc}") from None
-    payments = [StaffCashPayment(), CashAcceptorPayment(None, 100), HqMqttPaymentPlaceholder()]
-    holder: list = []
-    if args.simulate:
-        seed_demo_members(store, datetime.now(UTC))
-        desk = CardDesk(lambda item: holder[0].post(item))
-        session = Session(store, payments=payments, card_writer=desk,
-                          incidents=IncidentLog(data_dir / "incidents.jsonl"),
-                          settings=SessionSettings(staff_uids=STAFF_UIDS), reload_rules=lambda: store.ledger.rules)
-        holder.append(session)
-        log.info("simulated kiosk %s, store in %s", device_id, data_dir)
-        return Kiosk(session, store, desk=desk)
-    store.close()
-    raise RunError(
-        "running with a real reader needs the reader drivers and the card layer wired in "
-        "(kiosk.reader.factory + the card access of the session's ReaderWorker); use --simulate meanwhile"
-    )
+        raise RunError(f"the store in {config.device.data_dir} cannot be opened: {exc}") from None
+    try:
+        reader = open_reader(config.reader)
+    except (ReaderError, OSError) as exc:
+        store.close()
+        raise RunError(f"the card reader ({config.reader.driver} {config.reader.port}) cannot be opened: {exc}") from None
+    desk = None
+    if simulate:
+        from kiosk.simulate import CardDesk, seed_demo
+
+        seed_demo(store, reader, keys, datetime.now(UTC))
+        desk = CardDesk(reader)
+    parts = build_session(config, store, reader, keys)
+    log.info("kiosk %s: store %s, reader %s, hardware: %s", config.device.id, config.device.data_dir,
+             config.reader.driver, parts.hardware.note)
+    return Kiosk(parts, store, reader, desk)
 
 
 def _pepper(config) -> bytes:
-    path = config.secrets.pin_pepper_file if config else None
+    path = config.secrets.pin_pepper_file
     if path is None:
         return b""
     try:
@@ -164,18 +163,16 @@ def _pepper(config) -> bytes:
         raise RunError(f"PIN pepper file {path}: {exc.strerror}") from None
 
 
-def _bind_number_keys(kiosk: Kiosk) -> None:
+def _bind_number_keys(desk) -> None:
     """Keys 1-6 tap the demo cards in order, 0 lifts the card."""
     from kivy.core.window import Window
 
-    names = list(kiosk.desk.cards)
-
     def on_key(_window, _key, _scancode, codepoint, _modifiers) -> bool:
         if codepoint == "0":
-            kiosk.desk.remove()
+            desk.tap("Remove card")
             return True
-        if codepoint and codepoint.isdigit() and 1 <= int(codepoint) <= len(names):
-            kiosk.desk.tap(names[int(codepoint) - 1])
+        if codepoint and codepoint.isdigit() and 1 <= int(codepoint) <= len(desk.names):
+            desk.tap(desk.names[int(codepoint) - 1])
             return True
         return False
 

@@ -1,96 +1,101 @@
-"""A desk of demo cards for `kiosk run --simulate`: anyone can try the kiosk on a desktop by
-tapping named cards with on-screen buttons or number keys. The desk stands where the reader
-thread and the card layer stand on a real kiosk: it posts to the session what they would post
-(a card presented or removed, a card written), so the session and everything after it are the
-real ones."""
+"""The demo kiosk behind `kiosk run --simulate`: anyone can try the real kiosk on a desktop.
+
+Everything after the reader is the real thing: the simulated reader (kiosk.reader.simulated)
+holds real card images in a wallet file, the card layer reads and personalises them with a
+demo master key, and the session, store and screens are the ones a shop runs. The wallet's
+named cards are tapped with on-screen buttons or the number keys."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
-from kiosk.session.inputs import CardIssued, CardKind, CardPresented, CardRead, CardRemoved
+from kiosk.config import Config, parse_config
+from kiosk.reader import chips
+from kiosk.reader.card import issue_card
+from kiosk.reader.keys import SiteKeys
+from kiosk.reader.simulated import SimulatedReader, Wallet
 
 log = logging.getLogger(__name__)
 
-DEMO_PIN = "246810"
-
-
-@dataclass(frozen=True)
-class DemoCard:
-    name: str  # stable id, also the on-screen button's message id
-    uid: str
-    kind: CardKind
-
-
-DEMO_CARDS = (
-    DemoCard("Member card", "04A1B2C3", CardKind.MEMBER),
-    DemoCard("Gold member", "04D4E5F6", CardKind.MEMBER),
-    DemoCard("New card", "04778899", CardKind.BLANK),
-    DemoCard("Lost card", "04BEEF01", CardKind.MEMBER),
-    DemoCard("Other card", "0BADCAFE", CardKind.FOREIGN),
-    DemoCard("Staff card", "5A5A5A5A", CardKind.STAFF),
-)
-STAFF_UIDS = frozenset(c.uid for c in DEMO_CARDS if c.kind is CardKind.STAFF)
+DEVICE_ID = "sim-01"
+DEMO_PIN = "246810"  # the demo members' PIN, shown in the README; not a secret
+STAFF_UID = "5A5A5A5A"
+SYSTEM_ID = b"kiosk-demo"
+REMOVE = "Remove card"
 
 
 def N_(message: str) -> str:
     return message
 
 
-# the button labels, marked for the catalogue (DemoCard.name is the message id)
-BUTTON_LABELS = (N_("Member card"), N_("Gold member"), N_("New card"), N_("Lost card"), N_("Other card"),
-                 N_("Staff card"), N_("Remove card"))
+# the wallet's card names, which are also the on-screen buttons' message ids, in button order
+DEMO_CARDS = (N_("Member card"), N_("Gold member"), N_("New card"), N_("Lost card"), N_("Other card"),
+              N_("Staff card"))
+BUTTON_LABELS = (*DEMO_CARDS, N_("Remove card"))
+
+
+def demo_config(data_dir: Path) -> Config:
+    """A configuration for the demo kiosk in data_dir: its own master key (mode 600) and wallet."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = data_dir / "card-master.key"
+    if not key.exists():
+        SiteKeys.write_new(key)
+    return parse_config(
+        {
+            "device": {"id": DEVICE_ID, "store": "demo", "data_dir": str(data_dir / "store")},
+            "reader": {"driver": "simulated", "port": str(data_dir / "cards.json")},
+            "secrets": {"card_master_key_file": str(key)},
+            "session": {"staff_cards": [STAFF_UID]},
+        },
+        "<kiosk run --simulate>",
+    )
+
+
+def demo_keys(config: Config) -> SiteKeys:
+    return SiteKeys.from_file(config.secrets.card_master_key_file, SYSTEM_ID)
+
+
+def seed_demo(store, reader: SimulatedReader, keys: SiteKeys, now: datetime) -> None:
+    """Once per data directory: two members and a lost card issued onto real card images, a blank
+    card, another chain's card and a staff card, all kept in the wallet file."""
+    wallet: Wallet = reader.wallet
+    if all(name in wallet.cards for name in DEMO_CARDS):
+        return
+    ledger = store.ledger
+    for name, phone, member_name, topups in (
+        ("Member card", "13800138000", "王小明", (20000, 50000)),
+        ("Gold member", "13900139000", "Li Na", (300000, 300000)),
+        ("Lost card", "13700137000", "", ()),
+    ):
+        chip = wallet.add(name, chips.new_classic())
+        uid = chip.uid.hex().upper()
+        txn = ledger.sign_up(uid, 1, phone, DEMO_PIN, now, name=member_name, birthday=date(1990, 5, 12))
+        store.commit(txn)
+        reader.place(chip)
+        issue_card(reader, reader.wait_for_card(0), keys, txn.member_id, 1, now.date(), DEVICE_ID)
+        reader.remove()
+        store.commit(ledger.new_member_gift(uid, now))
+        for fen in topups:
+            store.commit(ledger.top_up(uid, fen, "demo-seed", now))
+    store.commit(ledger.block_card(wallet.cards["Lost card"].uid.hex().upper(), "lost (demo)", now))
+    wallet.add("New card", chips.new_classic())
+    wallet.add("Other card", chips.new_ntag424())
+    wallet.add("Staff card", chips.new_classic(bytes.fromhex(STAFF_UID)))
+    wallet.save()
+    log.info("demo cards issued into %s", wallet.path)
 
 
 class CardDesk:
-    """Holds at most one card on the simulated reader, like a real field."""
+    """The on-screen buttons' side of the simulated reader: tap a named card, or lift it."""
 
-    def __init__(self, post, cards: tuple[DemoCard, ...] = DEMO_CARDS):
-        self.post = post
-        self.cards = {c.name: c for c in cards}
-        self.kinds = {c.uid: c.kind for c in cards}
-        self.on_reader: str = ""
+    def __init__(self, reader: SimulatedReader):
+        self.reader = reader
+        self.names = DEMO_CARDS
 
     def tap(self, name: str) -> None:
-        """Put a card on the reader (the one there is lifted first); 'Remove card' lifts it."""
-        if name == "Remove card":
-            self.remove()
-            return
-        card = self.cards[name]
-        if self.on_reader == card.uid:
-            return
-        self.remove()
-        self.on_reader = card.uid
-        self.post(CardPresented(CardRead(card.uid, self.kinds.get(card.uid, CardKind.FOREIGN))))
-
-    def remove(self) -> None:
-        if self.on_reader:
-            uid, self.on_reader = self.on_reader, ""
-            self.post(CardRemoved(uid))
-
-    # the session's CardWriter: personalising a blank card always works here while it is on the reader
-    def request_issue(self, uid: str, member_id: str, card_seq: int) -> None:
-        if uid != self.on_reader:
-            self.post(CardIssued(uid, "card_gone"))
-            return
-        self.kinds[uid] = CardKind.MEMBER
-        self.post(CardIssued(uid))
-
-
-def seed_demo_members(store, now: datetime) -> None:
-    """Two members and a lost card, once, so a fresh data directory has someone to show."""
-    ledger = store.ledger
-    if ledger.state.card_account("04A1B2C3") is not None:
-        return
-    for uid, phone, name, topups in (
-        ("04A1B2C3", "13800138000", "王小明", (20000, 50000)),
-        ("04D4E5F6", "13900139000", "Li Na", (300000, 300000)),
-        ("04BEEF01", "13700137000", "", ()),
-    ):
-        store.commit(ledger.sign_up(uid, 1, phone, DEMO_PIN, now, name=name, birthday=date(1990, 5, 12)))
-        for fen in topups:
-            store.commit(ledger.top_up(uid, fen, "demo-seed", now))
-    store.commit(ledger.block_card("04BEEF01", "lost (demo)", now))
-    log.info("demo members added to the simulated kiosk")
+        if name == REMOVE:
+            self.reader.remove()
+        else:
+            self.reader.place(name)

@@ -13,7 +13,7 @@ from kiosk.ledger.txn import Kind
 from kiosk.ui.i18n import translator
 from tests import ui_flows
 from tests.session_support import PIN, make_kiosk
-from tests.ui_harness import UiDriver
+from tests.ui_harness import UiDriver, open_window
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
@@ -142,3 +142,34 @@ def test_random_touches_anywhere_keep_screen_and_session_in_step(ui):
         seen.add(k.session.state)
     assert len(seen) >= 6, seen  # the taps really went places
     assert len(committed(ui, Kind.TOP_UP)) == top_ups_before
+
+
+def test_simulated_kiosk_cards_tapped_with_the_on_screen_buttons(tmp_path):
+    """`kiosk run --simulate` as assembled by kiosk.run: demo cards on the simulated reader, the
+    reader thread, the session pumped by the app's clock; the buttons on the attract screen tap."""
+    open_window()  # before anything imports Kivy's window
+    from kiosk.run import build_kiosk
+    from kiosk.simulate import BUTTON_LABELS, demo_config
+    from kiosk.ui.app import KioskApp
+
+    kiosk = build_kiosk(demo_config(tmp_path), simulate=True)
+    try:
+        session = kiosk.parts.session
+        app = KioskApp(session, simulated_cards=tuple((n, n) for n in BUTTON_LABELS), on_simulated_tap=kiosk.desk.tap)
+        kiosk.parts.worker.post = app.post
+        kiosk.parts.start()
+        ui = UiDriver(None, app=app)
+        buttons = ui.screen.sim_buttons
+        assert buttons["Member card"].text == "会员卡"
+        ui.tap(buttons["Member card"])
+        ui.frames_until(lambda: session.state == "home" and ui.screen.name == "MemberScreen")
+        uid = kiosk.reader.wallet.cards["Member card"].uid.hex().upper()
+        balance = kiosk.store.ledger.state.card_account(uid)[2].balance_fen
+        assert ui.screen.balance.text == format_fen(balance) == "¥725.00"  # ¥200 + ¥500 + ¥25 bonus
+        kiosk.desk.tap("Remove card")
+        ui.frames_until(lambda: session.state == "idle" and ui.screen.name == "AttractScreen")
+        ui.tap(ui.screen.sim_buttons["Lost card"])  # at once: the screen takes touches from its first frame
+        ui.frames_until(lambda: session.state != "idle")
+        assert session.state == "blocked", session.view
+    finally:
+        kiosk.close()

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from kiosk.ledger.pin import DEFAULT_PARAMS
-from kiosk.simulate import DEMO_CARDS
+from kiosk.reader.simulated import Wallet
+from kiosk.simulate import DEVICE_ID
 from kiosk.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,10 +43,14 @@ def test_simulated_kiosk_starts_the_app_on_a_seeded_store(tmp_path):
     log = "".join(lines) + out
     assert "Start application main loop" in log
     assert "Traceback" not in log and " ERROR " not in log and "CRITICAL" not in log, log[-3000:]
-    store = Store.open(data, "sim-01", pin_params=DEFAULT_PARAMS)
+    assert (data / "card-master.key").stat().st_mode & 0o077 == 0
+    wallet = Wallet(data / "cards.json")
+    store = Store.open(data / "store", DEVICE_ID)
     try:
-        members = [c for c in DEMO_CARDS if store.ledger.state.card_account(c.uid) is not None]
-        assert [c.name for c in members] == ["Member card", "Gold member", "Lost card"]
+        known = sorted(n for n, chip in wallet.cards.items()
+                       if store.ledger.state.card_account(chip.uid.hex().upper()) is not None)
+        assert known == ["Gold member", "Lost card", "Member card"]
+        assert {"New card", "Other card", "Staff card"} <= set(wallet.cards)
     finally:
         store.close()
 

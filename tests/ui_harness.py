@@ -29,7 +29,8 @@ def open_window(width: int = 800, height: int = 480) -> None:
 class UiDriver:
     """The app on the window, frames pumped by hand, touches dispatched through the window."""
 
-    def __init__(self, kiosk, width: int = 800, height: int = 480):
+    def __init__(self, kiosk, width: int = 800, height: int = 480, app=None):
+        """`kiosk`: the tests' Kiosk (session pumped by hand); or pass a ready `app` that pumps itself."""
         open_window(width, height)
         from kivy.app import App
         from kivy.core.window import Window
@@ -39,7 +40,7 @@ class UiDriver:
 
         translator().set_locale("zh_CN")
         self.kiosk = kiosk
-        self.app = KioskApp(kiosk.session, pump=False)
+        self.app = app or KioskApp(kiosk.session, pump=False)
         for child in list(Window.children):
             Window.remove_widget(child)
         self.root = self.app.build()
@@ -55,6 +56,15 @@ class UiDriver:
 
         for _ in range(n):
             EventLoop.idle()
+
+    def frames_until(self, predicate, timeout_s: float = 10.0) -> None:
+        """Run frames until predicate() holds (for the parts that run on their own threads)."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            assert time.monotonic() < deadline, "timed out waiting for the screen"
+            self.frames(1)
 
     def pump(self, rounds: int = 2) -> None:
         """The reader thread and the session each take a turn, then the screen catches up."""

@@ -14,7 +14,6 @@ from kivy.clock import Clock
 from kivy.core.text import LabelBase
 from kivy.core.window import Window
 from kivy.uix.floatlayout import FloatLayout
-from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk.ui.fonts import INSTALL_HINT, find_cjk_font
 from kiosk.ui.i18n import translator
@@ -43,6 +42,28 @@ SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
     SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
 )
 PUMP_INTERVAL_S = 0.05
+
+
+class ScreenHost(FloatLayout):
+    """Shows one screen at a time, switching at once: no transition, so no frame in which a
+    touch is ignored or two screens are drawn."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.current_screen: KioskScreen | None = None
+
+    @property
+    def current(self) -> str:
+        return self.current_screen.name if self.current_screen is not None else ""
+
+    def show(self, screen: KioskScreen) -> None:
+        if screen is self.current_screen:
+            return
+        if self.current_screen is not None:
+            self.remove_widget(self.current_screen)
+        screen.on_pre_enter()
+        self.add_widget(screen)
+        self.current_screen = screen
 
 
 def register_fonts() -> str | None:
@@ -82,10 +103,9 @@ class KioskApp(App):
         self.metrics = Metrics.for_window(*Window.size)
         root = FloatLayout()
         root.add_widget(Background())
-        self.manager = ScreenManager(transition=NoTransition())
+        self.manager = ScreenHost()
         for cls in SCREEN_CLASSES:
             screen = cls(self.metrics, self.session, self.toggle_language, name=cls.__name__)
-            self.manager.add_widget(screen)
             for state in cls.states:
                 self.screens[state] = screen
         if self.simulated_cards and self.on_simulated_tap is not None:
@@ -124,9 +144,9 @@ class KioskApp(App):
         if screen is None:
             log.error("no screen for session state %r", view.state)
             return
+        if self.manager.current_screen is not screen:
+            self.manager.show(screen)
         screen.show(view)
-        if self.manager.current != screen.name:
-            self.manager.current = screen.name
 
     def _on_flip(self, _window) -> None:
         now = time.perf_counter()

@@ -6,20 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.screenmanager import Screen
+from kivy.uix.floatlayout import FloatLayout
 
 from kiosk.ui.i18n import LANGUAGE_NAMES, _, translator
 from kiosk.ui.theme import COLOURS, Metrics
 from kiosk.ui.widgets import FitLabel, KButton
 
 
-class KioskScreen(Screen):
+class KioskScreen(FloatLayout):
     """A screen with a header bar and a body; subclasses fill `self.body` and implement fill()."""
 
     states: tuple[str, ...] = ()  # the session states this screen shows
 
-    def __init__(self, metrics: Metrics, session: Any, toggle_language, **kwargs):
+    def __init__(self, metrics: Metrics, session: Any, toggle_language, name: str = "", **kwargs):
         super().__init__(**kwargs)
+        self.name = name or type(self).__name__
         self.m, self.session = metrics, session
         m = metrics
         outer = BoxLayout(orientation="vertical", padding=m.padding, spacing=m.spacing)
@@ -43,6 +44,9 @@ class KioskScreen(Screen):
 
     def build(self) -> None:
         """Create the body's widgets (no texts: fill() sets every text, in the current language)."""
+
+    def on_pre_enter(self, *_args) -> None:
+        """Called just before the screen is put on the window (input fields start empty here)."""
 
     def show(self, view) -> None:
         self.language.text = LANGUAGE_NAMES[translator().other_locale()]  # the language it switches to
