@@ -87,7 +87,7 @@ def main() -> int:
     width, height = (int(v) for v in args.size.split("x"))
     from kiosk.ui.env import prepare_kivy
 
-    prepare_kivy(width, height, kivy_home=str(tmp / "kivy"))
+    prepare_kivy(width, height, kivy_home=str(tmp / "kivy"), offscreen=True)
     from kivy.app import App
     from kivy.base import EventLoop
     from kivy.core.window import Window
@@ -151,6 +151,22 @@ def main() -> int:
         idle_frames.append((at - last) * 1000)
         last = at
 
+    # the reader thread's part: it posts card events, as the ReaderWorker does on a real kiosk
+    import queue
+    import threading
+
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    posted: list[float] = [0.0]
+
+    def reader_thread() -> None:
+        while (item := events.get()) is not None:
+            time.sleep(rng_reader.uniform(0, 0.02))  # cards arrive at any point of a frame
+            posted[0] = time.perf_counter()
+            app.post(item)
+
+    rng_reader = random.Random(5)
+    threading.Thread(target=reader_thread, daemon=True).start()
+
     rng = random.Random(4)
     total = max(args.taps, args.memory_taps)
     tap_ms: list[float] = []
@@ -159,17 +175,19 @@ def main() -> int:
     for i in range(1, total + 1):
         uid = uid_of(rng.randrange(args.members))
         state.update(want=uid, shown_at=0.0, view_at=0.0)
-        t0 = time.perf_counter()
-        app.post(CardPresented(CardRead(uid, CardKind.MEMBER)))
+        posted[0] = 0.0
+        events.put(CardPresented(CardRead(uid, CardKind.MEMBER)))
         run_until_shown()
+        t0 = posted[0]
         if i <= args.taps:
             tap_ms.append((state["shown_at"] - t0) * 1000)
             session_ms.append((state["view_at"] - t0) * 1000)
         state.update(want="", shown_at=0.0)
-        app.post(CardRemoved(uid))
+        events.put(CardRemoved(uid))
         run_until_shown()
         if i in (min(200, total), total):
             rss_at[i] = rss_mb()
+    events.put(None)
     store.close()
 
     base50, base99 = statistics.median(idle_frames), pct(idle_frames, 0.99)
@@ -191,6 +209,8 @@ def main() -> int:
     growth = rss_at[last_tap] / rss_at[first] - 1
     print(f"{'RSS after tap ' + str(first):<36} {rss_at[first]:8.1f} MB")
     print(f"{'RSS after tap ' + str(last_tap):<36} {rss_at[last_tap]:8.1f} MB   growth {growth * 100:+.1f}%")
+    print(f"{'RSS above the bare window':<36} {rss_at[last_tap] - rss_window:8.1f} MB   "
+          f"(store {rss_store - rss_window:.1f} MB, UI and session {rss_at[last_tap] - rss_store:.1f} MB)")
     p99 = rows[2][2]
     checks = [
         (f"p99 tap-to-screen <= {TARGET_P99_MS:.0f} ms", p99 <= TARGET_P99_MS),

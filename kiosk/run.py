@@ -32,8 +32,8 @@ options in detail:
 environment:
   KIOSK_CONFIG        configuration file if --config is not given
   KIOSK_FONT          a font file with Chinese glyphs, if not found automatically
-  SDL_VIDEODRIVER     SDL's video driver; set to kmsdrm on a Pi without X (offscreen is
-                      chosen automatically when there is no display)
+  SDL_VIDEODRIVER     SDL's video driver: kmsdrm on a Pi without a desktop, offscreen to
+                      run with no display at all (what the tests do)
 
 files:
   /etc/kiosk/kiosk.toml       configuration (device id, data_dir, reader, HQ)

@@ -20,7 +20,8 @@ RUN = ("import sys, argparse\nfrom kiosk import run\np = argparse.ArgumentParser
 
 
 def start(args: list[str], tmp_path: Path) -> subprocess.Popen:
-    env = dict(os.environ, KIVY_HOME=str(tmp_path / "kivy"), KIOSK_CONFIG=str(tmp_path / "absent.toml"))
+    env = dict(os.environ, KIVY_HOME=str(tmp_path / "kivy"), KIOSK_CONFIG=str(tmp_path / "absent.toml"),
+               SDL_VIDEODRIVER="offscreen")  # no display here: SDL draws offscreen through Mesa
     return subprocess.Popen([sys.executable, "-c", RUN, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 

@@ -19,7 +19,8 @@ def open_window(width: int = 800, height: int = 480) -> None:
     if _WINDOW_SIZE is not None:
         assert _WINDOW_SIZE == (width, height), "one window size per process"
         return
-    prepare_kivy(width, height, kivy_home=os.environ.get("KIOSK_TEST_KIVY_HOME") or tempfile.mkdtemp(prefix="kivy-"))
+    prepare_kivy(width, height, kivy_home=os.environ.get("KIOSK_TEST_KIVY_HOME") or tempfile.mkdtemp(prefix="kivy-"),
+                 offscreen=True)
     from kivy.base import EventLoop
 
     EventLoop.ensure_window()

@@ -123,7 +123,8 @@ class KioskApp(App):
         """Thread-safe: hand a reader event to the session and have it handled on the next frame,
         not at the next pump tick (a tap should show the member without waiting)."""
         self.session.post(item)
-        Clock.schedule_once(lambda _dt: self.session.pump(), -1)
+        schedule = getattr(Clock, "schedule_once_free", Clock.schedule_once)  # free_all clock: runs mid-frame
+        schedule(lambda _dt: self.session.pump(), 0)
 
     def toggle_language(self) -> None:
         translator().toggle()
