@@ -25,7 +25,7 @@ SESSION_CODES = (  # docs: SESSION_API.md "Message codes"
     "pin_too_simple", "amount_out_of_range", "balance_limit", "bad_phone", "phone_in_use", "bad_name",
     "bad_birthday", "insufficient_points", "out_of_stock", "bad_points_choice", "reward_not_available",
     "card_write_failed", "card_writer_unavailable", "store_failed", "rules_reloaded", "rules_reload_failed",
-    "rules_reload_unavailable",
+    "rules_reload_unavailable", "card_read_failed", "money_paused", "error",
 )
 
 

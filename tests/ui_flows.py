@@ -93,6 +93,11 @@ def top_up(ui: UiDriver, visit: Visit) -> int:
     ui.tap(ui.screen.topup)
     assert k.session.state == "topup_amount"
     visit("topup_amount")
+    press_digits(ui, "9999")  # ¥9,999: over the rules' maximum, said on the same screen
+    ui.tap(ui.screen.custom_ok)
+    assert k.session.state == "topup_amount" and k.session.view.message.code == "amount_out_of_range"
+    assert ui.screen.hint_line.parent is not None and "5,000.00" in ui.screen.hint_line.text
+    visit("topup_too_much")
     ui.tap_text(format_fen(50000))
     assert k.session.state == "topup_confirm"
     visit("topup_confirm")

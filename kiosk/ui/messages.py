@@ -23,6 +23,9 @@ TEMPLATES: dict[str, str] = {
     "card_data_missing": N_("This card's data could not be read. Please ask at the counter."),
     "card_writer_unavailable": N_("Cards cannot be issued here right now. Please ask at the counter."),
     "card_removed": N_("The card was removed. Nothing was changed."),
+    "card_read_failed": N_("The card could not be read. Please hold it still on the reader and try again."),
+    "money_paused": N_("Top-ups are paused at the moment. Please ask at the counter."),
+    "error": N_("Something went wrong. Nothing was changed; please try again."),
     "card_write_failed": N_("The card could not be written. Nothing was changed; please try again."),
     # money and points
     "amount_out_of_range": N_("Please choose an amount between {min_fen} and {max_fen}."),

@@ -58,7 +58,9 @@ class FitLabel(Label):
                 break
             size = max(floor, round(size * 0.9) if size > 12 else size - 1)
         self.natural_size = [need_w, need_h]
-        self.text_size = self.size  # aligns the text in its box (halign/valign)
+        # halign needs the box's width; a vertically centred text needs no more height than its own
+        # (Kivy centres the texture), which keeps the texture, and its upload to the GPU, small
+        self.text_size = (self.width, None if self.valign in ("middle", "center") else self.height)
 
 
 class KButton(ButtonBehavior, FitLabel):
@@ -155,16 +157,18 @@ class TierBar(Widget):
 
 
 class KeyPad(GridLayout):
-    """Digits 1-9, 0 and a delete key; `on_key` receives '0'..'9' or 'del'."""
+    """Digits 1-9, 0, a delete key and optionally one more key (e.g. "ok") left of the 0;
+    `on_key` receives '0'..'9', 'del' or the extra key's name. The screen names the non-digit keys."""
 
     def __init__(self, metrics: Metrics, on_key: Callable[[str], None], extra: str = "", **kwargs):
         super().__init__(cols=3, spacing=metrics.spacing, **kwargs)
         self.keys: dict[str, KButton] = {}
         for key in ("1", "2", "3", "4", "5", "6", "7", "8", "9", extra, "0", "del"):
+            digit = key.isdigit()
             button = KButton(
-                text=key if key != "del" else "",  # the screen names the delete key in its language
-                font_name=NUMBER_FONT if key != "del" else TEXT_FONT,
-                font_size=metrics.font_title if key != "del" else metrics.font_button,
+                text=key if digit else "",
+                font_name=NUMBER_FONT if digit else TEXT_FONT,
+                font_size=metrics.font_title if digit else metrics.font_button,
                 on_tap=(lambda k=key: on_key(k)) if key else None,
                 disabled=not key,
                 kind="normal" if key else "ghost",

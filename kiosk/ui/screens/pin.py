@@ -13,6 +13,7 @@ from kiosk.ui.widgets import FitLabel, KButton, KeyPad, Panel, PinDots
 
 class PinScreen(KioskScreen):
     states = ("pin_entry", "signup_pin")
+    shows_hints = False  # shows view.message itself
 
     def build(self) -> None:
         m = self.m

@@ -15,6 +15,7 @@ FIGURE_FOR = {"topup_done": "balance", "redeem_done": "points", "signup_done": "
 
 class ResultScreen(KioskScreen):
     states = ("done", "notice", "blocked", "not_recognised")
+    shows_hints = False  # shows view.message itself
 
     def build(self) -> None:
         m = self.m

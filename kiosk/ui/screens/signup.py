@@ -51,6 +51,7 @@ class SignupDetailsScreen(KioskScreen):
     """Phone and birthday by keypad; the optional name through the on-screen keyboard."""
 
     states = ("signup_details",)
+    shows_hints = False  # shows view.message itself
 
     def build(self) -> None:
         m = self.m

@@ -21,6 +21,7 @@ def status_text(value: str) -> str:
 
 class StaffScreen(KioskScreen):
     states = ("staff_menu",)
+    shows_hints = False  # shows view.message itself
     ROWS = ("device", "reader", "hardware", "outbox", "hq", "rules")
 
     def build(self) -> None:

@@ -42,10 +42,10 @@ class TopUpAmountScreen(KioskScreen):
                                        height=m.font_small * 1.6)
         self.custom_amount = FitLabel(font_name=NUMBER_FONT, font_size=m.font_title, color=COLOURS.accent,
                                       halign="center", size_hint_y=None, height=m.font_title * 1.5)
-        self.keypad = KeyPad(m, self._key)
-        self.custom_ok = KButton(font_size=m.font_button, kind="primary", radius=m.radius, size_hint_y=None,
-                                 height=m.touch, on_tap=self._choose_custom)
-        for w in (self.custom_caption, self.custom_amount, self.keypad, self.custom_ok):
+        self.keypad = KeyPad(m, self._key, extra="ok")
+        self.custom_ok = self.keypad.keys["ok"]
+        self.custom_ok.kind = "primary"
+        for w in (self.custom_caption, self.custom_amount, self.keypad):
             right.add_widget(w)
         row.add_widget(right)
         self.body.add_widget(row)
@@ -55,6 +55,9 @@ class TopUpAmountScreen(KioskScreen):
         self._shown_presets: tuple = ()
 
     def _key(self, key: str) -> None:
+        if key == "ok":
+            self._choose_custom()
+            return
         if key == "del":
             self.digits = self.digits[:-1]
         elif len(self.digits) < MAX_CUSTOM_DIGITS and (self.digits or key != "0"):
