@@ -25,7 +25,10 @@ Run a scripted morning at a store through the ledger and the crash-safe store: m
 and get their new-member gift, top up with bonus, redeem points, take a birthday gift; a lost card
 is blocked and refused, then replaced; a card is returned and refunded; a PIN gets locked after
 too many wrong tries. Prints what happened (中文 / English), the members' balances and the outbox
-waiting for headquarters, then reopens the store to show nothing was lost."""
+waiting for headquarters, then reopens the store to show nothing was lost. Then a second kiosk is
+visited the way members live it, headless through the kiosk session with the simulated reader:
+sign-up on a blank card, top-ups confirmed by a staff card and by cash-acceptor pulses on a GPIO
+pin, a redemption with a PIN, a card lifted mid-payment, a lost card, a foreign card, a timeout."""
 
 EPILOG = """\
 options:

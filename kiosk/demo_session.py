@@ -112,7 +112,8 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
     from kiosk.session.clock import ManualClock
     from kiosk.session.incidents import IncidentLog
     from kiosk.session.reader_worker import ReaderWorker
-    from kiosk.session.session import Session, SessionSettings
+    from kiosk.session.session import Session
+    from kiosk.session.settings import SessionSettings
 
     demo = SessionDemo()
     clock = ManualClock(start)

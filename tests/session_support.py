@@ -23,7 +23,8 @@ from kiosk.session.card_access import FormatCardAccess
 from kiosk.session.clock import ManualClock
 from kiosk.session.incidents import IncidentLog
 from kiosk.session.reader_worker import ReaderWorker
-from kiosk.session.session import Session, SessionSettings
+from kiosk.session.session import Session
+from kiosk.session.settings import SessionSettings
 from kiosk.store.store import Store
 
 START = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

@@ -17,7 +17,7 @@ from kiosk.reader import chips
 from kiosk.reader.card import issue_card, read_member_card
 from kiosk.session.inputs import CardKind, CardPresented, CardRead, ReaderStatus
 from kiosk.session.reader_worker import ReaderWorker
-from kiosk.session.session import SessionSettings
+from kiosk.session.settings import SessionSettings
 from kiosk.store.errors import StoreWriteError
 from kiosk.store.store import Store, state_invariant_problems
 from tests.session_support import DEVICE, KEYS, OTHER_KEYS, PIN, STAFF_UID, make_kiosk, staff_card

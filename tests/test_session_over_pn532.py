@@ -18,7 +18,8 @@ from kiosk.reader.chips import new_classic  # noqa: E402
 from kiosk.session.card_access import FormatCardAccess  # noqa: E402
 from kiosk.session.clock import ManualClock  # noqa: E402
 from kiosk.session.reader_worker import ReaderWorker  # noqa: E402
-from kiosk.session.session import Session, SessionSettings  # noqa: E402
+from kiosk.session.session import Session  # noqa: E402
+from kiosk.session.settings import SessionSettings  # noqa: E402
 from kiosk.store.store import Store  # noqa: E402
 from tests.session_support import DEVICE, KEYS, START  # noqa: E402
 

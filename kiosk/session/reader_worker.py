@@ -48,8 +48,10 @@ class ReaderWorker:
         cards: CardAccess,
         post: Callable[[object], None],
         poll_s: float = 0.1,
+        retry_s: float = 1.0,
     ):
         self.reader, self.cards, self.post, self.poll_s = reader, cards, post, poll_s
+        self.retry_s = retry_s  # wait before trying a vanished reader again
         self._jobs: queue.SimpleQueue[_IssueJob] = queue.SimpleQueue()
         self._current: CardInfo | None = None
         self._stop = threading.Event()
@@ -133,10 +135,10 @@ class ReaderWorker:
             except ReaderGone as exc:
                 self._current = None
                 self._report(False, f"reader gone: {exc}")
-                self._stop.wait(1.0)
+                self._stop.wait(self.retry_s)
             except ReaderError as exc:
                 self._report(False, f"{type(exc).__name__}: {exc}")
-                self._stop.wait(0.2)
+                self._stop.wait(min(self.retry_s, 0.2))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="reader", daemon=True)

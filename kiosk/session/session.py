@@ -14,16 +14,16 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from statemachine.exceptions import TransitionNotAllowed
 
 from kiosk.ledger.model import Card, CardStatus
-from kiosk.ledger.operations import Ledger, MemberView, Refused
-from kiosk.ledger.rules import Reward, Rules
-from kiosk.ledger.state import ApplyResult, is_locked
+from kiosk.ledger.operations import Ledger, Refused
+from kiosk.ledger.rules import Rules
+from kiosk.ledger.state import is_locked
 from kiosk.ledger.txn import Txn
 from kiosk.payment.port import (
     PaymentMethod,
@@ -33,6 +33,7 @@ from kiosk.payment.port import (
     PaymentUnavailable,
 )
 from kiosk.session.clock import Clock, SystemClock
+from kiosk.session.flow import Flow
 from kiosk.session.incidents import Incident
 from kiosk.session.inputs import (
     SUSPECT_PROBLEMS,
@@ -45,22 +46,16 @@ from kiosk.session.inputs import (
     SessionInput,
 )
 from kiosk.session.machine import SessionMachine
+from kiosk.session.ports import CardWriter, Feedback, IncidentSink, MemoryIncidents, NoFeedback, StoreLike
+from kiosk.session.present import build_view, reward_option
 from kiosk.session.settings import SessionSettings
 from kiosk.session.sync_link import SyncLink
 from kiosk.session.view import (
     GiftGiven,
-    MemberSummary,
     Message,
-    PaymentMethodView,
-    PaymentView,
-    PinView,
-    RedeemView,
-    RewardOption,
     SessionView,
-    SignupView,
     StaffView,
     TopUpOption,
-    TopUpView,
 )
 
 log = logging.getLogger(__name__)
@@ -69,88 +64,6 @@ log = logging.getLogger(__name__)
 MESSAGE_STATES = frozenset({"done", "notice", "blocked", "not_recognised"})
 _DETAIL_REFUSALS = frozenset({"bad_phone", "phone_in_use", "bad_name", "bad_birthday"})
 _PIN_FORMAT_REFUSALS = frozenset({"bad_pin_format", "pin_too_simple"})
-
-
-class StoreLike(Protocol):
-    """What the session needs from kiosk.store.Store."""
-
-    ledger: Ledger
-
-    def commit(self, txn: Txn) -> ApplyResult: ...
-
-
-class CardWriter(Protocol):
-    """Personalises a blank card on the reader's thread; answers later with a CardIssued post."""
-
-    def request_issue(self, uid: str, member_id: str, card_seq: int) -> None: ...
-
-
-class IncidentSink(Protocol):
-    def record(self, incident: Incident) -> None: ...
-
-
-class Feedback(Protocol):
-    """LEDs and buzzer (kiosk.hw); every method must be quick and never raise."""
-
-    def tap(self) -> None: ...
-    def ok(self) -> None: ...
-    def error(self) -> None: ...
-    def ready(self) -> None: ...
-    def describe(self) -> str: ...
-
-
-class NoFeedback:
-    """No LEDs or buzzer (off a Pi, or none configured); `note` says why, for the staff menu."""
-
-    def __init__(self, note: str = "disabled") -> None:
-        self.note = note
-
-    def tap(self) -> None: ...
-    def ok(self) -> None: ...
-    def error(self) -> None: ...
-    def ready(self) -> None: ...
-
-    def describe(self) -> str:
-        return self.note
-
-
-class MemoryIncidents:
-    """Keeps incidents in memory (tests, demo); the kiosk uses incidents.IncidentLog."""
-
-    def __init__(self) -> None:
-        self.items: list[Incident] = []
-
-    def record(self, incident: Incident) -> None:
-        self.items.append(incident)
-
-
-@dataclass
-class _Flow:
-    """Everything one session (one card) has gathered; dropped whole when it ends."""
-
-    uid: str = ""
-    card_present: bool = False
-    member_view: MemberView | None = None
-    gifts: list[GiftGiven] = field(default_factory=list)
-    topup_options: tuple[TopUpOption, ...] = ()
-    topup_chosen: TopUpOption | None = None
-    payment: PaymentMethod | None = None
-    request: PaymentRequest | None = None
-    payment_started: datetime | None = None
-    payment_status: PaymentStatus | None = None  # as last polled; the view never calls the adapter
-    rewards: tuple[RewardOption, ...] = ()
-    reward: RewardOption | None = None
-    reward_points: int | None = None
-    pin_digits: str = ""
-    pin_purpose: str = ""
-    first_pin: str = ""
-    phone: str = ""
-    name: str = ""
-    birthday: date | None = None
-    privacy_accepted: bool = False
-    signup_txn: Txn | None = None
-    write_started: datetime | None = None
-    message: Message | None = None
 
 
 class Session:
@@ -180,7 +93,7 @@ class Session:
         self._lock = threading.RLock()
         self._inbox: queue.SimpleQueue[SessionInput] = queue.SimpleQueue()
         self._subscribers: list[Callable[[SessionView], Any]] = []
-        self._flow = _Flow()
+        self._flow = Flow()
         self._last_activity = self.clock.now()
         self._reader_status = "unknown"
         self._errors: deque[str] = deque(maxlen=10)
@@ -333,7 +246,7 @@ class Session:
             except Exception:
                 log.exception("session could not return to idle; resetting")
                 self.machine = SessionMachine()
-                self._flow = _Flow(message=Message("error"))
+                self._flow = Flow(message=Message("error"))
             return False
 
     def _move(self, event: str) -> bool:
@@ -349,7 +262,7 @@ class Session:
             if view == self._view:
                 return self._view
             self._seq += 1
-            view = _with_seq(view, self._seq)
+            view = replace(view, seq=self._seq)
             self._view = view
             subscribers = list(self._subscribers)
         for callback in subscribers:
@@ -391,7 +304,7 @@ class Session:
 
     def _end(self, code: str = "") -> None:
         self.machine.send("end")
-        self._flow = _Flow(message=Message(code) if code else None)
+        self._flow = Flow(message=Message(code) if code else None)
         self.feedback.ready()
 
     # -- inputs from the reader --------------------------------------------------------------
@@ -738,7 +651,7 @@ class Session:
         except Refused as exc:
             return self._refuse(exc.code)
         stock = self.ledger.state.stock
-        self._flow.rewards = tuple(_reward_option(r, stock.get(r.id, 0)) for r in rewards)
+        self._flow.rewards = tuple(reward_option(r, stock.get(r.id, 0)) for r in rewards)
         self._flow.reward, self._flow.message = None, None
         return self._move("start_redeem")
 
@@ -935,6 +848,18 @@ class Session:
         self._hint("rules_reloaded", version=rules.version)
         return True
 
+    def _build_view(self) -> SessionView:
+        return build_view(
+            self.state,
+            self._seq,
+            self._flow,
+            self.ledger,
+            self.clock.now(),
+            self._deadline(),
+            self.payments.values(),
+            self._staff_view,
+        )
+
     def _staff_view(self) -> StaffView:
         store = self.store
         depth = store.outbox_depth() if hasattr(store, "outbox_depth") else 0
@@ -950,78 +875,6 @@ class Session:
             rules_version=self.ledger.rules.version,
         )
 
-    # -- the view ----------------------------------------------------------------------------
-
-    def _build_view(self) -> SessionView:
-        state, flow, now = self.state, self._flow, self.clock.now()
-        deadline = self._deadline()
-        seconds_left = None
-        if deadline is not None:
-            seconds_left = max(0, -int((now - deadline).total_seconds() // 1))
-        member = _summary(flow, self.ledger, now) if flow.member_view is not None else None
-        view = SessionView(
-            state=state,
-            seq=self._seq,
-            seconds_left=seconds_left,
-            card_uid=flow.uid,
-            message=flow.message,
-            member=member,
-        )
-        extra: dict[str, Any] = {}
-        if state in ("topup_amount", "topup_confirm", "paying"):
-            rules = self.ledger.rules.topup
-            extra["topup"] = TopUpView(
-                presets=flow.topup_options,
-                min_fen=rules.min_fen,
-                max_fen=rules.max_fen,
-                chosen=flow.topup_chosen,
-                methods=tuple(PaymentMethodView(p.name, p.unavailable_reason()) for p in self.payments.values()),
-            )
-        if state == "paying" and flow.payment is not None and flow.request is not None:
-            status = flow.payment_status or PaymentStatus(PaymentState.PENDING)
-            extra["payment"] = PaymentView(
-                method=flow.payment.name,
-                requested_fen=flow.request.amount_fen,
-                received_fen=status.received_fen,
-                state=str(status.state),
-                waiting_for_staff_card=flow.payment.wants_staff_card,
-            )
-        if state in ("redeem_choose", "redeem_confirm", "pin_entry", "pin_locked"):
-            chosen = flow.reward
-            cost = 0
-            if chosen is not None:
-                cost = flow.reward_points if flow.reward_points is not None else chosen.points_cost
-            extra["redeem"] = RedeemView(
-                rewards=flow.rewards,
-                chosen=chosen,
-                points_to_use=cost,
-                pin_required=self.ledger.rules.pin.required_for_redemption,
-            )
-        if state in ("pin_entry", "pin_locked", "signup_pin"):
-            extra["pin"] = self._pin_view(now)
-        if state.startswith("signup_") and state != "signup_offer":
-            extra["signup"] = SignupView(flow.phone, flow.name, flow.birthday, flow.privacy_accepted)
-        if state == "staff_menu":
-            extra["staff"] = self._staff_view()
-        if extra:
-            view = _replace(view, **extra)
-        return view
-
-    def _pin_view(self, now: datetime) -> PinView:
-        flow = self._flow
-        attempts, until, left = 0, None, 0
-        if self.state != "signup_pin":
-            found = self.ledger.state.card_account(flow.uid)
-            if found is not None:
-                member = found[1]
-                attempts = self.ledger.pin_attempts_left(member)
-                if is_locked(member, now):
-                    until = member.pin_locked_until
-                    left = int((until - now).total_seconds() + 0.999)
-        purpose = flow.pin_purpose if self.state == "signup_pin" else "redeem"
-        return PinView(purpose, self.ledger.rules.pin.length, len(flow.pin_digits), attempts, until, left)
-
-
 def _suspect(card: CardRead, known: Card) -> str:
     """Why a card that reads as ours does not match the ledger's record of it ('' if it does)."""
     if card.member_id and card.member_id != known.member_id:
@@ -1031,64 +884,5 @@ def _suspect(card: CardRead, known: Card) -> str:
     return ""
 
 
-def _replace(view: SessionView, **changes: Any) -> SessionView:
-    from dataclasses import replace
-
-    return replace(view, **changes)
-
-
-def _with_seq(view: SessionView, seq: int) -> SessionView:
-    return _replace(view, seq=seq)
-
-
 def _range_params(rules: Rules) -> dict:
     return {"min_fen": rules.topup.min_fen, "max_fen": rules.topup.max_fen}
-
-
-def _reward_option(reward: Reward, stock: int) -> RewardOption:
-    fx = reward.flexible
-    if fx is None:
-        return RewardOption(reward.id, reward.name, reward.points_cost, stock)
-    return RewardOption(
-        reward.id, reward.name, reward.points_cost, stock, fx.min_points, fx.max_points, fx.step_points, fx.fen_per_point
-    )
-
-
-def _mask_phone(phone: str) -> str:
-    if len(phone) < 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-
-
-def _summary(flow: _Flow, ledger: Ledger, now: datetime) -> MemberSummary:
-    view = flow.member_view
-    assert view is not None
-    tier, nxt = view.tier, view.next_tier
-    if nxt is None:
-        progress = 100
-    else:
-        span = max(1, nxt.min_topup_12m_fen - tier.min_topup_12m_fen)
-        progress = max(0, min(100, (view.topup_12m_fen - tier.min_topup_12m_fen) * 100 // span))
-    birthday = view.member.birthday
-    today = ledger.rules.local_date(now)
-    greeting = any(g.kind == "birthday_gift" for g in flow.gifts) or (
-        birthday is not None and (birthday.month, birthday.day) == (today.month, today.day)
-    )
-    return MemberSummary(
-        member_id=view.member.member_id,
-        name=view.member.name,
-        phone_masked=_mask_phone(view.member.phone),
-        balance_fen=view.account.balance_fen,
-        points=view.account.points,
-        points_expiring=view.points_expiring,
-        tier_id=tier.id,
-        tier_name=tier.name,
-        points_multiplier_pct=tier.points_multiplier_pct,
-        discount_pct=tier.discount_pct,
-        next_tier_name=nxt.name if nxt else None,
-        to_next_tier_fen=view.to_next_tier_fen,
-        tier_progress_pct=progress,
-        recent=view.account.recent,
-        birthday_greeting=greeting,
-        gifts=tuple(flow.gifts),
-    )

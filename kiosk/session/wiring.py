@@ -20,8 +20,9 @@ from kiosk.reader.keys import CardKeys, SiteKeys
 from kiosk.session.card_access import FormatCardAccess
 from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.incidents import IncidentLog
+from kiosk.session.ports import NoFeedback
 from kiosk.session.reader_worker import ReaderWorker
-from kiosk.session.session import NoFeedback, Session
+from kiosk.session.session import Session
 from kiosk.session.sync_link import SyncClientLink
 
 INCIDENTS_FILE = "incidents.jsonl"
@@ -65,10 +66,8 @@ def build_session(
     """`sync_client`: a started kiosk.sync.client.SyncClient, or None to run without HQ."""
     clock = clock or SystemClock()
     hardware = open_hardware(config.gpio, pin_factory=pin_factory)
-    rules_tz = store.ledger.rules
-
     def today():
-        return rules_tz.local_date(clock.now())
+        return store.ledger.rules.local_date(clock.now())  # the store's local date, rules in force
 
     cards = FormatCardAccess(keys, config.device.id, today)
     holder: list[Session] = []
