@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from kiosk.hw.settings import GpioSettings, parse_gpio
@@ -17,6 +17,7 @@ DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 READER_DRIVERS = ("pn532", "pcsc", "rc522", "simulated")
 LOCALES = ("zh_CN", "en")
 SCREENS = ("800x480", "1024x600", "1280x800")
+ROTATIONS = (0, 90, 180, 270)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -37,6 +38,7 @@ class DeviceConfig:
     data_dir: Path
     locale: str = "zh_CN"
     screen: str = "800x480"
+    rotation: int = 0  # degrees the UI turns the picture (a screen mounted upside down: 180)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class HqConfig:
 class SecretsConfig:
     card_master_key_file: Path | None = None
     pin_pepper_file: Path | None = None
+    card_system_id: str = "kiosk"  # the chain's system identifier in card key diversification
 
 
 @dataclass(frozen=True)
@@ -90,21 +93,39 @@ def _optional_path(table: dict, key: str, path: Path | str, prefix: str) -> Path
     return Path(value) if value else None
 
 
+SECTION_KEYS = {"rules": {"file"}}  # sections whose keys are not a dataclass's fields
+
+
+def _section(data: dict, name: str, cls: type, path: Path | str) -> dict:
+    """The table `name`, refusing a non-table and any key the section does not know (a typo
+    must not silently fall back to a default)."""
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(path, name, f"must be a table ([{name}]), got {type(table).__name__}")
+    known = SECTION_KEYS.get(name) or {f.name for f in fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(path, f"{name}.{key}", f"unknown setting (expected one of "
+                              f"{sorted(known)})")
+    return table
+
+
 def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
-    """Build a Config from parsed TOML, refusing unknown tables and wrong types."""
+    """Build a Config from parsed TOML, refusing unknown tables, unknown keys and wrong types."""
     known = {"device", "reader", "hq", "secrets", "rules", "session", "gpio"}
     for key in data:
         if key not in known:
             raise ConfigError(path, key, f"unknown section (expected one of {sorted(known)})")
-    dev = data.get("device")
-    if not isinstance(dev, dict):
+    if "device" not in data:
         raise ConfigError(path, "device", "section is missing")
+    dev = _section(data, "device", DeviceConfig, path)
     device = DeviceConfig(
         id=_get(dev, "id", str, path, "device"),
         store=_get(dev, "store", str, path, "device"),
         data_dir=Path(_get(dev, "data_dir", str, path, "device")),
         locale=_get(dev, "locale", str, path, "device", "zh_CN"),
         screen=_get(dev, "screen", str, path, "device", "800x480"),
+        rotation=_get(dev, "rotation", int, path, "device", 0),
     )
     for name, value in (("device.id", device.id), ("device.store", device.store)):
         if not _ID.match(value):
@@ -113,8 +134,10 @@ def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
         raise ConfigError(path, "device.locale", f"must be one of {LOCALES}")
     if device.screen not in SCREENS:
         raise ConfigError(path, "device.screen", f"must be one of {SCREENS}")
+    if device.rotation not in ROTATIONS:
+        raise ConfigError(path, "device.rotation", f"must be one of {ROTATIONS}")
 
-    rd = data.get("reader", {})
+    rd = _section(data, "reader", ReaderConfig, path)
     reader = ReaderConfig(
         driver=_get(rd, "driver", str, path, "reader", "simulated"),
         port=_get(rd, "port", str, path, "reader", ""),
@@ -122,7 +145,7 @@ def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
     if reader.driver not in READER_DRIVERS:
         raise ConfigError(path, "reader.driver", f"must be one of {READER_DRIVERS}")
 
-    hq_table = data.get("hq", {})
+    hq_table = _section(data, "hq", HqConfig, path)
     hq = HqConfig(
         host=_get(hq_table, "host", str, path, "hq", ""),
         port=_get(hq_table, "port", int, path, "hq", 1883),
@@ -136,12 +159,15 @@ def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
     if (hq.tls_cert is None) != (hq.tls_key is None):
         raise ConfigError(path, "hq.tls_key", "tls_cert and tls_key must be given together")
 
-    sec = data.get("secrets", {})
+    sec = _section(data, "secrets", SecretsConfig, path)
     secrets = SecretsConfig(
         card_master_key_file=_optional_path(sec, "card_master_key_file", path, "secrets"),
         pin_pepper_file=_optional_path(sec, "pin_pepper_file", path, "secrets"),
+        card_system_id=_get(sec, "card_system_id", str, path, "secrets", "kiosk"),
     )
-    rules = data.get("rules", {})
+    if not 1 <= len(secrets.card_system_id.encode("utf-8")) <= 21:
+        raise ConfigError(path, "secrets.card_system_id", "must be 1 to 21 bytes")
+    rules = _section(data, "rules", type(None), path)
     return Config(
         device=device,
         reader=reader,
@@ -160,9 +186,11 @@ def load_config(path: Path | str | None = None) -> Config:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(path, "-", "file not found (run `kiosk provision` to create it)") from None
+        raise ConfigError(path, "-", "file not found (run `kiosk provision` to create it)") \
+            from None
     except PermissionError:
-        raise ConfigError(path, "-", "permission denied (is the service user in its group?)") from None
+        raise ConfigError(path, "-", "permission denied (is the service user in its group?)") \
+            from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

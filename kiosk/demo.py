@@ -8,6 +8,7 @@ rather than rewriting it."""
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -286,10 +287,14 @@ MORNING: list[Step] = [
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="keep the store here (empty or absent directory)")
+    parser.add_argument("--verbose", action="store_true", help="also print the kiosk's and HQ's log lines")
 
 
 def run(args: argparse.Namespace) -> int:
     from kiosk.store.store import Store
+
+    if not args.verbose:
+        logging.getLogger("kiosk").setLevel(logging.WARNING)  # the story, not the logs
 
     if args.data_dir is not None and args.data_dir.exists() and any(args.data_dir.iterdir()):
         print(f"kiosk demo: {args.data_dir} is not empty; give an empty or new directory")
@@ -307,10 +312,14 @@ def run(args: argparse.Namespace) -> int:
         with Store.open(data_dir, DEVICE_ID, pepper=PEPPER) as again:
             after = state_to_dict(again.ledger.state), [t.txn_id for t in again.outbox()]
             problems = again.check()
-        if after != before or problems:
-            print(f"✗ 重新打开后数据不一致 / reopened store differs: {problems}")
-            return 1
-        print("✓ 关闭并重新打开存储：数据完全一致 / store closed and reopened: everything is there")
+            if after != before or problems:
+                print(f"✗ 重新打开后数据不一致 / reopened store differs: {problems}")
+                return 1
+            print("✓ 关闭并重新打开存储：数据完全一致 / store closed and reopened: everything is there")
+            from kiosk.demo_sync import run_sync_demo
+
+            if run_sync_demo(again, data_dir / "sync-demo") != 0:
+                return 1
         from kiosk.demo_session import run_screen_demo
 
         if run_screen_demo(data_dir / "screen", morning.now, PEPPER):
@@ -351,4 +360,4 @@ def print_summary(m: Morning) -> None:
     total = sum(a.balance_fen for a in state.accounts.values())
     print(f"  储值合计 stored value total: {format_fen(total)}")
     print(f"  交易 transactions committed: {m.committed}, 拒绝 refused: {m.refusals}")
-    print(f"  待上传总部 outbox for HQ: {m.store.outbox_depth()} (HQ 未连接 / not connected in this demo)")
+    print(f"  待上传总部 outbox for HQ: {m.store.outbox_depth()} (下面同步到总部 / synced to HQ below)")

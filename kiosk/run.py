@@ -38,7 +38,7 @@ environment:
 files:
   /etc/kiosk/kiosk.toml       configuration (device id, data_dir, reader, HQ)
   DATA_DIR/incidents.jsonl    events HQ must hear about (lost card seen, abandoned payment)
-  --data-dir/cards.json       the simulated reader's wallet: tap its cards with `kiosk card` too
+  --data-dir/cards.json       the simulated reader's wallet: tap its cards with `kiosk sim-card` too
 
 examples:
   kiosk run --simulate
@@ -64,7 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.simulate and args.config is None:
             from kiosk.simulate import demo_config

@@ -75,11 +75,13 @@ def test_torn_tail_is_cut_off_and_kept_aside(tmp_path):
     torn = encode_record({"t": "txn", "txn": {"partial": True}})[:-7]
     with open(path, "ab") as f:
         f.write(torn)
+    damaged = path.read_bytes()
     again = open_store(tmp_path)
     assert snapshot_of(again) == good
     assert path.stat().st_size == good_size
     (aside,) = again.repaired
-    assert aside.read_bytes() == torn
+    assert aside.read_bytes() == damaged  # the whole file as found
+    assert f"torn-at-{good_size}" in aside.name
     assert aside.parent == tmp_path / "journal" / "damaged"
     top_up(again, card, 10000)  # appends after the cut, readable on the next open
     again.close()
@@ -431,3 +433,95 @@ def test_long_journal_is_checkpointed_automatically(tmp_path, monkeypatch):
     assert again.journal_segments() == [1, 2, 3] and not again.checkpoint_due()
     assert snapshot_of(again) == expected
     again.close()
+
+
+def test_a_torn_record_in_an_older_segment_is_corruption(tmp_path):
+    store = open_store(tmp_path)
+    card = sign_up(store, 1)
+    store.checkpoint()
+    top_up(store, card, 10000)
+    store.close()
+    older = segment(tmp_path, 1)
+    with open(older, "ab") as f:
+        f.write(encode_record({"t": "meta", "k": "x", "v": 1})[:9])
+    data = older.read_bytes()
+    with pytest.raises(StoreCorrupt, match="not the newest"):
+        open_store(tmp_path)
+    assert older.read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    "payload, problem",
+    [
+        ({"t": "bogus"}, "unknown record type"),
+        ({"t": "txn", "txn": {"seq": 1}}, "TxnFormatError"),
+        ([1, 2], "not a JSON object"),
+    ],
+)
+def test_well_checksummed_but_meaningless_records_are_corruption(tmp_path, payload, problem):
+    store = open_store(tmp_path)
+    sign_up(store, 1)
+    store.close()
+    body = json.dumps(payload).encode()
+    import struct
+    import zlib
+
+    length = len(body).to_bytes(4, "big")
+    record = struct.pack(">III", len(body), zlib.crc32(length, 0x4B494F53), zlib.crc32(body)) + body
+    with open(segment(tmp_path), "ab") as f:
+        f.write(record)
+    with pytest.raises(StoreCorrupt, match=problem):
+        open_store(tmp_path)
+
+
+def test_not_a_journal_segment_is_corruption(tmp_path):
+    store = open_store(tmp_path)
+    store.close()
+    segment(tmp_path).write_bytes(b"hello world, not a journal")
+    with pytest.raises(StoreCorrupt, match="bad magic"):
+        open_store(tmp_path)
+
+
+def test_commits_go_on_while_a_checkpoint_is_written(tmp_path):
+    import threading
+
+    store = open_store(tmp_path)
+    cards = [sign_up(store, n) for n in range(300)]  # a snapshot that takes a while to write
+    stop = threading.Event()
+    committed = []
+
+    def cashier():
+        i = 0
+        while not stop.is_set() and i < 200:
+            card = cards[i % len(cards)]
+            txn = store.ledger.top_up(card, 1000, f"T{i}", later(i))
+            store.commit(txn)
+            committed.append(txn.txn_id)
+            i += 1
+
+    worker = threading.Thread(target=cashier)
+    worker.start()
+    for _ in range(3):
+        store.checkpoint_in_background().join()
+    store.checkpoint()
+    stop.set()
+    worker.join()
+    assert committed
+    expected = snapshot_of(store)
+    assert store.check() == []
+    store.close()
+    again = open_store(tmp_path)
+    assert snapshot_of(again) == expected
+    assert {t.txn_id for t in again.outbox()} >= set(committed)
+    again.close()
+
+
+def test_check_reports_a_damaged_last_good_copy(tmp_path):
+    store = open_store(tmp_path)
+    sign_up(store, 1)
+    store.checkpoint()
+    store.checkpoint()
+    assert store.check() == []
+    (tmp_path / "snapshot.prev.json").write_text("{}")
+    assert any("last good copy" in p for p in store.check())
+    store.close()

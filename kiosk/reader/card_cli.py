@@ -1,4 +1,4 @@
-"""`kiosk card`: put simulated cards on a running kiosk's simulated reader, and keep the card
+"""`kiosk sim-card`: put simulated cards on a running kiosk's simulated reader, and keep the card
 file it reads them from."""
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ files:
   FILE.sock            the running kiosk's tap socket (one command per line)
 
 examples:
-  kiosk card --cards /var/lib/kiosk/cards.json new alice classic1k
-  kiosk card --cards /var/lib/kiosk/cards.json tap alice
+  kiosk sim-card --cards /var/lib/kiosk/cards.json new alice classic1k
+  kiosk sim-card --cards /var/lib/kiosk/cards.json tap alice
   echo remove | socat - UNIX-CONNECT:/var/lib/kiosk/cards.json.sock
 
 exit status:

@@ -223,20 +223,17 @@ class Journal:
 
 
 def cut_torn_tail(segment: Segment, damaged_dir: Path) -> Path:
-    """Copy the damaged tail bytes aside (durably), then truncate the segment to its good end.
+    """Copy the whole damaged segment aside (durably), then truncate it to its good end.
 
-    The copy is named after the segment and the offset, so the original file can be rebuilt
-    byte for byte (good part + tail) if anyone needs to look at it."""
+    Nothing is lost: the copy keeps every byte as found, named after the segment, the offset
+    where the damage starts, and the time."""
     assert segment.torn is not None
     make_dir(damaged_dir)
-    with open(segment.path, "rb") as f:
-        f.seek(segment.torn.good_end)
-        tail = f.read()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    aside = damaged_dir / f"{segment.path.name}.at{segment.torn.good_end}.{stamp}.tail"
+    aside = damaged_dir / f"{segment.path.name}.torn-at-{segment.torn.good_end}.{stamp}"
     fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        write_all(fd, tail)
+        write_all(fd, segment.path.read_bytes())
         os.fsync(fd)
     finally:
         os.close(fd)

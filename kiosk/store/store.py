@@ -4,7 +4,7 @@
     data_dir/snapshot.json        TinyDB JSON: state, rules, meta; which journal segment follows
     data_dir/snapshot.prev.json   the snapshot before it (the last good copy)
     data_dir/journal/NNNNNNNN.jnl segments of checksummed records (txn, ack, meta, rules)
-    data_dir/journal/damaged/     torn tails cut off at open, kept byte for byte
+    data_dir/journal/damaged/     a segment with a torn tail, copied whole before the tail is cut
 
 `commit` appends the transaction to the journal and fdatasyncs before it changes anything in
 memory, so a member only sees "done" for what survives a power cut. `checkpoint` writes a
@@ -103,7 +103,8 @@ class Store:
         self = object.__new__(cls)
         self.data_dir = Path(data_dir)
         self.device_id = device_id
-        self._mutex = threading.RLock()
+        self._mutex = threading.RLock()  # guards the journal, the state and the outbox
+        self._snapshotting = threading.Lock()  # one snapshot writer at a time; taken before _mutex
         make_dir(self.data_dir)
         self._lock = DirLock(self.data_dir / "lock")
         try:
@@ -257,14 +258,20 @@ class Store:
                 self._outbox[txn.txn_id] = txn
                 self._segment_of[txn.txn_id] = self._journal.current
                 self._pending[self._journal.current] += 1
-        if self._since_checkpoint >= AUTO_CHECKPOINT_AFTER:
-            self._checkpoint_quietly("nobody called checkpoint() for a long time")
+        if self._since_checkpoint >= AUTO_CHECKPOINT_AFTER and self._snapshotting.acquire(blocking=False):
+            try:  # (if a checkpoint is already under way, it will do)
+                self._checkpoint_quietly("nobody called checkpoint() for a long time", locked=True)
+            finally:
+                self._snapshotting.release()
         return [r if r is not None else next(applied) for r in results]
 
-    def _checkpoint_quietly(self, why: str) -> None:
+    def _checkpoint_quietly(self, why: str, locked: bool = False) -> None:
         """A checkpoint the caller did not ask for: its failure must not look like a failed commit."""
         try:
-            self.checkpoint()
+            if locked:
+                self._checkpoint()
+            else:
+                self.checkpoint()
             log.info("checkpoint written (%s)", why)
         except StoreError as exc:
             log.warning("automatic checkpoint failed (%s): %s", why, exc)
@@ -353,33 +360,59 @@ class Store:
 
     # -- snapshots -------------------------------------------------------------------------------
 
-    @_serialized
     def checkpoint(self) -> list[int]:
         """Write the snapshot atomically; delete segments both kept snapshots cover and HQ acked.
+        Returns the numbers of the segments deleted.
 
-        Returns the numbers of the segments deleted."""
-        self._write_snapshot(self.ledger.state)
-        return self._drop_old_segments()
+        Only the start (copy the state, open a new journal segment) and the end hold the store's
+        lock: while the snapshot is encoded and written, other threads keep committing."""
+        with self._snapshotting:
+            return self._checkpoint()
 
-    def _write_snapshot(self, state: LedgerState) -> None:
+    def checkpoint_in_background(self) -> threading.Thread:
+        """Run `checkpoint` on its own thread (e.g. from the UI thread at an idle moment)."""
+        thread = threading.Thread(
+            target=self._checkpoint_quietly, args=("in the background",), name="store-checkpoint"
+        )
+        thread.start()
+        return thread
+
+    def _checkpoint(self) -> list[int]:
+        with self._mutex:
+            new, snap, covered = self._begin_snapshot(self.ledger.state.copy())
+        self._write(snap)
+        with self._mutex:
+            return self._end_snapshot(new, covered)
+
+    def _begin_snapshot(self, state: LedgerState) -> tuple[int, Snapshot, int]:
+        """Start a new segment: the snapshot covers exactly the segments before it."""
         if self._closed:
             raise StoreError("the store is closed")
         try:
             new = self._journal.new_segment()
-            self._pending[new] = 0
-            snap = Snapshot(
-                device_id=self.device_id,
-                replay_from=new,
-                state=state,
-                rules_doc=self._rules_doc,
-                meta=self._meta,
-                prev_replay_from=self._replay_from,
-            )
+        except OSError as exc:
+            raise StoreWriteError(f"{self._journal_dir}: could not start a journal segment: {exc}") from exc
+        self._pending[new] = 0
+        snap = Snapshot(
+            device_id=self.device_id,
+            replay_from=new,
+            state=state,
+            rules_doc=self._rules_doc,
+            meta=dict(self._meta),
+            prev_replay_from=self._replay_from,
+        )
+        return new, snap, self._since_checkpoint
+
+    def _write(self, snap: Snapshot) -> None:
+        try:
             write_snapshot(self.data_dir / SNAPSHOT, snap)
         except OSError as exc:
             raise StoreWriteError(f"{self.data_dir}: could not write the snapshot: {exc}") from exc
+
+    def _end_snapshot(self, new: int, covered: int) -> list[int]:
         self._prev_replay_from, self._replay_from = self._replay_from, new
-        self._since_checkpoint = 0
+        self._since_checkpoint -= covered
+        return self._drop_old_segments()
 
     def _drop_old_segments(self) -> list[int]:
         keep_from = self._prev_replay_from  # the previous snapshot must stay usable
@@ -392,13 +425,16 @@ class Store:
             self._pending.pop(number, None)
         return gone
 
-    @_serialized
     def replace_state_from_hq(self, snapshot_state: LedgerState, own_high_water: int) -> int:
         """Take HQ's account state, re-apply this device's journalled txns above `own_high_water`
         (those HQ has not got yet), and make the result durable as a new snapshot.
 
         Returns how many own transactions were re-applied. StaleSnapshot (nothing changed) if
         HQ's snapshot misses transactions that are no longer in the journal."""
+        with self._snapshotting, self._mutex:
+            return self._replace_state(snapshot_state, own_high_water)
+
+    def _replace_state(self, snapshot_state: LedgerState, own_high_water: int) -> int:
         mine = [t for t in self.outbox() if t.seq > own_high_water]
         ours = self.ledger.state.last_seq.get(self.device_id, 0)
         if [t.seq for t in mine] != list(range(own_high_water + 1, ours + 1)):
@@ -411,9 +447,10 @@ class Store:
             state.apply(txn)
         for reward in self.ledger.rules.rewards:
             state.stock.setdefault(reward.id, reward.stock)
-        self._write_snapshot(state)
+        new, snap, covered = self._begin_snapshot(state)
+        self._write(snap)
         self.ledger.state = state
-        self._drop_old_segments()
+        self._end_snapshot(new, covered)
         return len(mine)
 
     # -- health ----------------------------------------------------------------------------------
@@ -457,10 +494,18 @@ class Store:
             if state_to_dict(state) != state_to_dict(self.ledger.state):
                 problems.append("the state rebuilt from disk differs from the state in memory")
         problems.extend(state_invariant_problems(self.ledger.state))
+        prev = self.data_dir / "snapshot.prev.json"
+        try:
+            read_snapshot(prev)
+        except SnapshotError as exc:
+            problems.append(f"the last good copy is not usable: {exc}")
         return problems
 
-    @_serialized
     def close(self) -> None:
+        with self._snapshotting, self._mutex:  # waits for a checkpoint under way
+            self._close()
+
+    def _close(self) -> None:
         if not self._closed:
             self._closed = True
             self._journal.close()

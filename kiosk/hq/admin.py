@@ -1,0 +1,145 @@
+"""HQ's own operations: register a member, block (挂失), replace (补卡), return (退卡) a card,
+publish rules. Each is decided by the same kiosk.ledger.operations.Ledger a kiosk uses, as
+HQ's own device ("hq"), and committed like a kiosk event: stored and applied in one SQL
+transaction, so HQ's events sit in the same per-device history as every kiosk's. What kiosks
+must learn (blocked list, snapshots, rules) is queued in SQL and published after the commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from kiosk.hq.db import Database
+from kiosk.hq.ledger import ApplyReport, apply_txns, load_rows, lock_progress, now_text, store_rows
+from kiosk.hq.publisher import put_setting, request_snapshots, rules_in_force
+from kiosk.ledger.operations import Ledger, Refused
+from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
+from kiosk.ledger.rules import Rules, RulesError, parse_rules_json
+from kiosk.ledger.sample import default_rules
+from kiosk.ledger.txn import Txn
+
+HQ_DEVICE = "hq"
+
+
+class AdminError(Exception):
+    """An operation HQ refused; `code` is the ledger's refusal code (or HQ's own)."""
+
+    def __init__(self, code: str, detail: str = ""):
+        self.code, self.detail = code, detail
+        super().__init__(f"{code}: {detail}" if detail else code)
+
+
+def current_rules(db: Database) -> Rules:
+    found = rules_in_force(db)
+    return found[1] if found else default_rules()
+
+
+def _operate(
+    db: Database,
+    uids: list[str],
+    decide: Callable[[Ledger], Txn],
+    phone: str = "",
+    pepper: bytes = b"",
+    pin_params: PinHashParams = DEFAULT_PARAMS,
+    snapshots: bool = True,
+) -> Txn:
+    """Lock HQ's sequence, load what the cards touch, decide, store and apply: all or nothing."""
+    rules = current_rules(db)
+
+    def work(db: Database) -> Txn:
+        applied = lock_progress(db, HQ_DEVICE)
+        members = [r[0] for r in db.all(f"SELECT member_id FROM cards WHERE uid IN {db.in_list(uids)}", uids)]
+        loaded = load_rows(db, members, uids, phone=phone)
+        loaded.state.last_seq[HQ_DEVICE] = applied
+        ledger = Ledger(loaded.state.copy(), rules, HQ_DEVICE, pepper=pepper, pin_params=pin_params)
+        try:
+            txn = decide(ledger)
+        except Refused as exc:
+            raise AdminError(exc.code, exc.detail) from None
+        store_rows(db, [txn], now_text())
+        apply_txns(db, [txn], HQ_DEVICE, applied, ApplyReport())
+        if snapshots:
+            request_snapshots(db)
+        return txn
+
+    return db.run(work)
+
+
+def register_member(
+    db: Database,
+    uid: str,
+    phone: str,
+    pin: str,
+    name: str = "",
+    birthday: date | None = None,
+    card_seq: int = 1,
+    pepper: bytes = b"",
+    pin_params: PinHashParams = DEFAULT_PARAMS,
+    now: datetime | None = None,
+) -> Txn:
+    now = now or datetime.now(UTC)
+    return _operate(
+        db,
+        [uid],
+        lambda ledger: ledger.sign_up(uid, card_seq, phone, pin, now, name=name, birthday=birthday),
+        phone=phone,
+        pepper=pepper,
+        pin_params=pin_params,
+    )
+
+
+def block_card(db: Database, uid: str, reason: str, now: datetime | None = None) -> Txn:
+    """挂失: the blocked list (version + 1) reaches every kiosk; the kiosk refuses the card."""
+    now = now or datetime.now(UTC)
+    return _operate(db, [uid], lambda ledger: ledger.block_card(uid, reason, now), snapshots=False)
+
+
+def unblock_card(db: Database, uid: str, reason: str, now: datetime | None = None) -> Txn:
+    now = now or datetime.now(UTC)
+    return _operate(db, [uid], lambda ledger: ledger.unblock_card(uid, reason, now), snapshots=False)
+
+
+def replace_card(db: Database, old_uid: str, new_uid: str, now: datetime | None = None) -> Txn:
+    """补卡: balance and points follow the new card; the old one goes on the blocked list."""
+    now = now or datetime.now(UTC)
+    return _operate(db, [old_uid, new_uid], lambda ledger: ledger.replace_card(old_uid, new_uid, now))
+
+
+def return_card(db: Database, uid: str, now: datetime | None = None) -> Txn:
+    """退卡: refund the paid balance (txn.amount_fen), close the card (and the member when it was
+    their last active card)."""
+    now = now or datetime.now(UTC)
+    return _operate(db, [uid], lambda ledger: ledger.return_card(uid, now))
+
+
+def publish_rules(db: Database, text: str | bytes, source: str, store: str = "") -> Rules:
+    """Validate a rules document and put it in force at HQ; `kiosk hq serve` (or the command)
+    publishes it retained. Its version must be above the one in force (one counter for the
+    chain and store topics)."""
+    try:
+        rules = parse_rules_json(text, source)
+    except RulesError as exc:
+        raise AdminError("bad_rules", str(exc)) from None
+    doc = json.loads(text)
+
+    def work(db: Database) -> Rules:
+        current = rules_in_force(db)
+        if current and current[1].version >= rules.version:
+            raise AdminError("rules_out_of_date", f"version {rules.version} is not above {current[1].version} in force")
+        put_setting(db, "rules_doc", json.dumps(doc, ensure_ascii=False))
+        put_setting(db, "rules_store", store)
+        for reward in rules.rewards:
+            db.execute(
+                "INSERT INTO stock (reward_id, units) VALUES (?, ?) ON CONFLICT (reward_id) DO NOTHING",
+                (reward.id, reward.stock),
+            )
+        return rules
+
+    return db.run(work)
+
+
+def rules_version(db: Database) -> int:
+    found = rules_in_force(db)
+    return found[1].version if found else 0
+

@@ -1,0 +1,264 @@
+"""`kiosk hq ...`: run the HQ receiver and HQ's admin operations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from datetime import date
+from pathlib import Path
+
+DESCRIPTION = """\
+Headquarters (HQ): the receiver that stores every kiosk transaction in SQL and acknowledges it
+after the commit, and the operations HQ staff run: register a member, block a lost card (挂失),
+replace a card (补卡), return a card (退卡), publish rules and the reward catalogue, list devices
+and conflicts. Every change reaches the kiosks over MQTT (published at once when the broker is
+reachable, otherwise by the running `kiosk hq serve`)."""
+
+EPILOG = """\
+commands:
+  serve                      run a receiver (join the share group; run several to split a fleet)
+  register-member UID        sign up a member at HQ (PIN read from stdin with --pin-stdin)
+  block-card UID             挂失: put the card on the blocked list every kiosk receives
+  unblock-card UID           take it off again (card found)
+  replace-card OLD NEW       补卡: balance and points move to NEW; OLD is blocked
+  return-card UID            退卡: refund the paid balance, close the card
+  publish-rules FILE         put a rules/catalogue document in force (version must increase)
+  devices                    kiosks with last contact, online state and outbox depth
+  conflicts                  transactions whose before-amounts disagreed with HQ (offline
+                             spending at two kiosks); --resolve DEVICE:SEQ marks one handled
+  status                     events stored and applied per device, and gaps waiting
+
+options (all commands):
+  --db URL         SQLite file (default $KIOSK_HQ_DB or /var/lib/kiosk-hq/hq.sqlite3) or a
+                   PostgreSQL DSN ("postgresql://user@host/db" or "host=... dbname=...")
+  --broker HOST[:PORT]   MQTT broker (default $KIOSK_HQ_BROKER; none: no publishing)
+  --user NAME      broker user (default hq); --password-file FILE (mode 600) or
+                   $KIOSK_HQ_BROKER_PASSWORD
+  --tls-ca, --tls-cert, --tls-key FILE   TLS with a client certificate
+
+files:
+  /var/lib/kiosk-hq/hq.sqlite3   the default SQLite database (WAL mode)
+  /etc/kiosk/hq-broker.password  a usual place for the broker password (mode 600)
+
+examples:
+  kiosk hq --db /var/lib/kiosk-hq/hq.sqlite3 --broker mqtt.example:8883 --tls-ca ca.pem \\
+      --tls-cert hq.pem --tls-key hq.key serve
+  kiosk hq --db "postgresql://hq@db/kiosk" serve --group hq --client-id hq-2
+  kiosk hq block-card 04A1B2C3 --reason "reported lost by phone"
+  kiosk hq replace-card 04A1B2C3 04D4E5F6
+  echo 246810 | kiosk hq register-member 04A1B2C3 --phone 13800000001 --pin-stdin
+  kiosk hq publish-rules rules-v7.json
+  kiosk hq devices --json
+
+exit status:
+  0 done; 1 refused or failed (the message says why, e.g. card_blocked); 2 bad usage"""
+
+log = logging.getLogger("kiosk.hq")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=os.environ.get("KIOSK_HQ_DB", "/var/lib/kiosk-hq/hq.sqlite3"))
+    parser.add_argument("--broker", default=os.environ.get("KIOSK_HQ_BROKER", ""), metavar="HOST[:PORT]")
+    parser.add_argument("--user", default="hq")
+    parser.add_argument("--password-file", type=Path)
+    parser.add_argument("--tls-ca", type=Path)
+    parser.add_argument("--tls-cert", type=Path)
+    parser.add_argument("--tls-key", type=Path)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="hq_command", metavar="HQ_COMMAND")
+
+    serve = sub.add_parser("serve", help="run a receiver")
+    serve.add_argument("--group", default="hq", help="shared-subscription group (default hq)")
+    serve.add_argument("--client-id", default=None)
+
+    reg = sub.add_parser("register-member", help="sign up a member at HQ")
+    reg.add_argument("uid")
+    reg.add_argument("--phone", required=True)
+    reg.add_argument("--name", default="")
+    reg.add_argument("--birthday", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD")
+    reg.add_argument("--pin-stdin", action="store_true", required=True, help="read the PIN from stdin")
+    reg.add_argument("--pepper-file", type=Path, help="the chain's PIN pepper (mode 600)")
+
+    block = sub.add_parser("block-card", help="挂失: block a lost card")
+    block.add_argument("uid")
+    block.add_argument("--reason", default="reported lost")
+    unblock = sub.add_parser("unblock-card", help="unblock a found card")
+    unblock.add_argument("uid")
+    unblock.add_argument("--reason", default="found")
+    replace = sub.add_parser("replace-card", help="补卡: move balance and points to a new card")
+    replace.add_argument("old_uid")
+    replace.add_argument("new_uid")
+    ret = sub.add_parser("return-card", help="退卡: refund and close a card")
+    ret.add_argument("uid")
+    rules = sub.add_parser("publish-rules", help="put a rules/catalogue document in force")
+    rules.add_argument("file", type=Path)
+    rules.add_argument("--store", default="", help="one store only (default: the whole chain)")
+    devices = sub.add_parser("devices", help="list kiosks")
+    devices.add_argument("--store", default=None)
+    devices.add_argument("--json", action="store_true")
+    conflicts = sub.add_parser("conflicts", help="list conflicts")
+    conflicts.add_argument("--all", action="store_true", help="resolved ones too")
+    conflicts.add_argument("--resolve", metavar="DEVICE:SEQ")
+    conflicts.add_argument("--json", action="store_true")
+    sub.add_parser("status", help="events stored and applied per device")
+
+
+def broker_settings(args: argparse.Namespace):
+    from kiosk.hq.broker import BrokerSettings
+
+    if not args.broker:
+        return None
+    host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, "", "")
+    password = os.environ.get("KIOSK_HQ_BROKER_PASSWORD", "")
+    if args.password_file:
+        password = args.password_file.read_text().strip()
+    return BrokerSettings(
+        host=host, port=int(port or (8883 if args.tls_ca else 1883)), username=args.user, password=password,
+        tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not args.hq_command:
+        print("kiosk hq: choose a command (kiosk hq --help)", file=sys.stderr)
+        return 2
+    from kiosk.hq import admin
+    from kiosk.hq.broker import BrokerUnreachable
+    from kiosk.hq.db import DatabaseError, open_database
+    from kiosk.hq.schema import create_schema
+
+    try:
+        broker = broker_settings(args)
+    except (ValueError, OSError) as exc:
+        print(f"kiosk hq: broker settings: {exc}", file=sys.stderr)
+        return 2
+    if args.hq_command == "serve":
+        return _serve(args, broker)
+    try:
+        db = open_database(args.db)
+        create_schema(db)
+    except DatabaseError as exc:
+        print(f"kiosk hq: {exc}", file=sys.stderr)
+        return 1
+    try:
+        code = _admin(args, db)
+        if code == 0 and broker and args.hq_command in _CHANGES:
+            _publish_now(db, broker)
+        return code
+    except admin.AdminError as exc:
+        print(f"kiosk hq {args.hq_command}: refused: {exc}", file=sys.stderr)
+        return 1
+    except BrokerUnreachable as exc:
+        print(f"kiosk hq: saved, not yet published ({exc}); `kiosk hq serve` will publish it", file=sys.stderr)
+        return 0
+    finally:
+        db.close()
+
+
+_CHANGES = {"register-member", "block-card", "unblock-card", "replace-card", "return-card", "publish-rules"}
+
+
+def _serve(args, broker) -> int:
+    from kiosk.hq.receiver import Receiver
+
+    if broker is None:
+        print("kiosk hq serve: --broker HOST[:PORT] (or $KIOSK_HQ_BROKER) is required", file=sys.stderr)
+        return 2
+    receiver = Receiver(args.db, broker, group=args.group, client_id=args.client_id)
+    signal.signal(signal.SIGTERM, lambda *_: receiver._stop.set())
+    try:
+        receiver.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001 - one clear line for the operator and systemd
+        print(f"kiosk hq serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _publish_now(db, broker) -> None:
+    from kiosk.hq.broker import connect
+    from kiosk.hq.publisher import Publisher
+
+    client = connect(broker)
+    try:
+        sent = Publisher(db, client).publish_pending()
+        print(f"published {sent} message(s) to the kiosks")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _admin(args, db) -> int:
+    from kiosk.hq import admin, devices, ledger
+    from kiosk.ledger.money import format_fen
+
+    cmd = args.hq_command
+    if cmd == "register-member":
+        pin = sys.stdin.readline().strip()
+        pepper = args.pepper_file.read_bytes().strip() if args.pepper_file else b""
+        txn = admin.register_member(db, args.uid, args.phone, pin, name=args.name, birthday=args.birthday, pepper=pepper)
+        print(f"registered member {txn.member_id} with card {txn.card_uid} ({txn.txn_id})")
+    elif cmd == "block-card":
+        txn = admin.block_card(db, args.uid, args.reason)
+        print(f"card {txn.card_uid} blocked / 已挂失 ({txn.txn_id})")
+    elif cmd == "unblock-card":
+        txn = admin.unblock_card(db, args.uid, args.reason)
+        print(f"card {txn.card_uid} unblocked / 已解除挂失 ({txn.txn_id})")
+    elif cmd == "replace-card":
+        txn = admin.replace_card(db, args.old_uid, args.new_uid)
+        print(
+            f"card {txn.card_uid} replaced by {txn.new_card_uid} / 补卡完成: "
+            f"balance {format_fen(txn.balance_after_fen)}, {txn.points_after} points ({txn.txn_id})"
+        )
+    elif cmd == "return-card":
+        txn = admin.return_card(db, args.uid)
+        print(f"card {txn.card_uid} returned / 已退卡: refund {format_fen(txn.amount_fen)} ({txn.txn_id})")
+    elif cmd == "publish-rules":
+        rules = admin.publish_rules(db, args.file.read_bytes(), str(args.file), store=args.store)
+        print(f"rules version {rules.version} in force for {args.store or 'the chain'}")
+    elif cmd == "devices":
+        rows = devices.list_devices(db, args.store)
+        if args.json:
+            print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=1))
+        else:
+            print(f"{'store':<12} {'device':<16} {'state':<8} {'outbox':>7}  last contact           software")
+            for r in rows:
+                state = "online" if r.online else "offline"
+                print(f"{r.store:<12} {r.device_id:<16} {state:<8} {r.outbox_depth:>7}  {r.last_contact:<22} {r.software}")
+    elif cmd == "conflicts":
+        if args.resolve:
+            device, _, seq = args.resolve.rpartition(":")
+            if not device or not seq.isdigit():
+                print("kiosk hq conflicts: --resolve wants DEVICE:SEQ", file=sys.stderr)
+                return 2
+            if not ledger.resolve_conflict(db, device, int(seq)):
+                print(f"no open conflict {args.resolve}", file=sys.stderr)
+                return 1
+            print(f"conflict {args.resolve} marked resolved")
+            return 0
+        rows = ledger.list_conflicts(db, include_resolved=args.all)
+        if args.json:
+            print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=1))
+        else:
+            for c in rows:
+                mark = f" (resolved {c.resolved_at})" if c.resolved_at else ""
+                print(f"{c.txn_id:<20} {c.kind:<16} member {c.member_id}: {c.detail}{mark}")
+            print(f"{len(rows)} conflict(s)")
+            divergent = ledger.list_divergent(db)
+            for d in divergent:
+                print(f"{d.device_id}:{d.seq:<14} seq reused with different content (received {d.received_at}): {d.body[:300]}")
+            if divergent:
+                print(f"{len(divergent)} event(s) sent again with different content: the kiosk reuses sequence numbers")
+    elif cmd == "status":
+        for device, (stored, highest, applied) in sorted(ledger.event_counts(db).items()):
+            waiting = stored - applied
+            print(f"{device:<16} stored {stored:>8}  highest seq {highest:>8}  applied {applied:>8}  waiting {waiting}")
+    return 0

@@ -1,0 +1,160 @@
+"""One small SQL layer over SQLite (stdlib, WAL) and PostgreSQL (psycopg 3).
+
+HQ's queries are written once, with `?` placeholders and the SQL both engines share
+(`INSERT ... ON CONFLICT`, plain types); this module only smooths the few differences:
+placeholders, how a write transaction starts and locks, and which errors mean "try again".
+No ORM: the schema is small and the SQL is the clearest statement of what HQ stores."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_SQLITE = Path("/var/lib/kiosk-hq/hq.sqlite3")
+
+
+class DatabaseError(RuntimeError):
+    """The database could not be opened or used; the message says which and why (no password)."""
+
+
+class Database:
+    """A connection plus the dialect it speaks. Not shared between threads: open one per thread."""
+
+    def __init__(self, conn: Any, dialect: str, where: str):
+        self.conn, self.dialect, self.where = conn, dialect, where
+
+    # -- transactions ------------------------------------------------------------------------
+
+    def transaction(self):
+        """A write transaction (a context manager): committed on success, rolled back on error."""
+        raise NotImplementedError
+
+    def run(self, work: Callable[[Database], T], attempts: int = 20) -> T:
+        """Run `work(self)` in a transaction, again from the start when the engine says the
+        transaction lost a race (deadlock, serialization, busy); nothing half-done stays."""
+        for attempt in range(attempts):
+            try:
+                with self.transaction():
+                    return work(self)
+            except Exception as exc:  # noqa: BLE001 - classified just below
+                if not self.is_retryable(exc) or attempt == attempts - 1:
+                    raise
+                log.debug("retrying transaction after %s", type(exc).__name__)
+                time.sleep(min(0.5, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def is_retryable(self, exc: Exception) -> bool:
+        if self.dialect == "sqlite":
+            return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+        import psycopg.errors as pe
+
+        return isinstance(exc, pe.DeadlockDetected | pe.SerializationFailure | pe.UniqueViolation)
+
+    # -- statements --------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Sequence = ()) -> Any:
+        return self.conn.execute(self._sql(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
+        rows = [tuple(r) for r in rows]
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            self.conn.executemany(self._sql(sql), rows)
+        else:
+            with self.conn.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+
+    def one(self, sql: str, params: Sequence = ()) -> tuple | None:
+        return self.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        return list(self.execute(sql, params).fetchall())
+
+    def for_update(self) -> str:
+        """Row locks where the engine has them (SQLite already holds the whole-file write lock)."""
+        return " FOR UPDATE" if self.dialect == "postgresql" else ""
+
+    def in_list(self, values: Sequence) -> str:
+        return "(" + ",".join("?" for _ in values) + ")"
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.dialect == "sqlite" else _QMARK.sub("%s", sql.replace("%", "%%"))
+
+
+_QMARK = re.compile(r"\?")
+
+
+def open_database(url: str | Path, connect_timeout: float = 10.0) -> Database:
+    """`postgresql://...` or `host=... dbname=...` (a libpq DSN) opens PostgreSQL; anything else is
+    a SQLite file path (or `sqlite:///path`)."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")) or "dbname=" in text or "host=" in text:
+        return _open_postgres(text, connect_timeout)
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///") - 1 :]
+    return _open_sqlite(Path(text), connect_timeout)
+
+
+def _open_sqlite(path: Path, timeout: float) -> Database:
+    try:
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a process crash
+        conn.execute("PRAGMA foreign_keys=ON")
+    except (sqlite3.Error, OSError) as exc:
+        raise DatabaseError(f"cannot open SQLite database {path}: {exc}") from None
+    return _SqliteDatabase(conn, "sqlite", str(path))
+
+
+class _SqliteDatabase(Database):
+    """isolation_level=None: we issue BEGIN ourselves, so commit/rollback need explicit SQL."""
+
+    @contextmanager
+    def transaction(self):
+        self.conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no lock-upgrade deadlocks
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+
+def _open_postgres(dsn: str, timeout: float) -> Database:
+    try:
+        import psycopg
+    except ImportError:
+        raise DatabaseError("PostgreSQL needs psycopg 3: pip install 'psycopg[binary]'") from None
+    try:
+        conn = psycopg.connect(dsn, connect_timeout=int(max(1, timeout)), autocommit=True)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL ({redact_dsn(dsn)}): {exc}".strip()) from None
+    return _PostgresDatabase(conn, "postgresql", redact_dsn(dsn))
+
+
+class _PostgresDatabase(Database):
+    @contextmanager
+    def transaction(self):
+        with self.conn.transaction():
+            yield self
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with any password replaced, for logs and messages."""
+    dsn = re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", dsn)

@@ -1,0 +1,184 @@
+"""HQ -> kiosks: what the SQL ledger says, sent over MQTT in the protocol's messages.
+
+SQL is the outbox: a change (a blocked card, new rules, a member kiosks must learn about) is
+committed first, then published by whichever process gets there (`kiosk hq serve` polls; an
+admin command publishes at once when it can reach the broker). Claims in SQL keep several
+receivers from sending the same thing twice; kiosks ignore repeats by version anyway."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+
+from kiosk.hq.broker import publish
+from kiosk.hq.db import Database
+from kiosk.hq.ledger import load_state
+from kiosk.ledger.rules import Rules, parse_rules
+from kiosk.sync import messages as m
+from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
+
+log = logging.getLogger(__name__)
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def get_setting(db: Database, key: str, default: str = "") -> str:
+    row = db.one("SELECT value FROM settings WHERE key = ?", (key,))
+    return row[0] if row else default
+
+
+def put_setting(db: Database, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def claim_setting(db: Database, key: str, old: str, new: str) -> bool:
+    """Compare-and-set: True for the one process that moved `key` from `old` to `new`."""
+
+    def work(db: Database) -> bool:
+        db.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, old))
+        return db.execute("UPDATE settings SET value = ? WHERE key = ? AND value = ?", (new, key, old)).rowcount == 1
+
+    return db.run(work)
+
+
+# -- blocked cards ---------------------------------------------------------------------------
+
+
+def blocked_version(db: Database) -> int:
+    row = db.one("SELECT MAX(version) FROM blocked_changes")
+    return int(row[0] or 0) if row else 0
+
+
+def blocked_list(db: Database, version: int | None = None) -> tuple[int, frozenset[str]]:
+    """The full list at `version` (default: the newest), folded from the changes so the list
+    and its version always match."""
+    version = blocked_version(db) if version is None else version
+    blocked: dict[str, bool] = {}
+    for uid, flag in db.all("SELECT uid, blocked FROM blocked_changes WHERE version <= ? ORDER BY version", (version,)):
+        blocked[uid] = bool(flag)
+    return version, frozenset(uid for uid, on in blocked.items() if on)
+
+
+def blocked_deltas(db: Database, after: int, upto: int) -> list[m.BlockedDelta]:
+    at = datetime.now(UTC)
+    rows = db.all(
+        "SELECT version, uid, blocked FROM blocked_changes WHERE version > ? AND version <= ? ORDER BY version",
+        (after, upto),
+    )
+    return [m.BlockedDelta(int(v), (u,) if b else (), () if b else (u,), at) for v, u, b in rows]
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+
+def rules_in_force(db: Database) -> tuple[dict, Rules] | None:
+    text = get_setting(db, "rules_doc")
+    if not text:
+        return None
+    doc = json.loads(text)
+    return doc, parse_rules(doc, "hq settings")
+
+
+# -- the publisher ---------------------------------------------------------------------------
+
+
+class Publisher:
+    """Sends what SQL holds and kiosks have not been sent yet, through a connected paho client."""
+
+    def __init__(self, db: Database, client):
+        self.db, self.client = db, client
+
+    def publish_pending(self) -> int:
+        """Blocked-list steps, rules and requested snapshots not yet published; returns how many
+        messages went out."""
+        return self._blocked() + self._rules() + self._snapshots()
+
+    def publish_all_retained(self) -> None:
+        """At start: make the retained chain messages current (a crash may have left them behind)."""
+        version, uids = blocked_list(self.db)
+        if version:
+            publish(self.client, chain_topic("blocked"), m.encode(m.BlockedList(version, uids, datetime.now(UTC))), retain=True)
+        found = rules_in_force(self.db)
+        if found:
+            self._send_rules(*found)
+
+    def answer_resync(self, store: str, device: str, what: str) -> None:
+        topics = DeviceTopics(store, device)
+        now = datetime.now(UTC)
+        if what == "blocked":
+            version, uids = blocked_list(self.db)
+            publish(self.client, topics.topic("blocked"), m.encode(m.BlockedList(max(version, 1), uids, now)))
+        elif what == "snapshot":
+            self.send_snapshot(store, device)
+        elif what == "rules":
+            found = rules_in_force(self.db)
+            if found:
+                self._send_rules(*found)
+        else:
+            log.info("resync of %s from %s: nothing to send (HQ has no remote config)", what, device)
+
+    def send_snapshot(self, store: str, device: str) -> None:
+        state = load_state(self.db)
+        own = state.last_seq.get(device, 0)
+        snapshot_id = time.time_ns() // 1000  # increasing per device, across receivers
+        msg = m.Snapshot(snapshot_id, own, state, datetime.now(UTC))
+        publish(self.client, DeviceTopics(store, device).topic("snapshot"), m.encode(msg))
+
+    def _blocked(self) -> int:
+        newest = blocked_version(self.db)
+        sent = int(get_setting(self.db, "published_blocked_version", "0"))
+        if newest <= sent or not claim_setting(self.db, "published_blocked_version", str(sent), str(newest)):
+            return 0
+        deltas = blocked_deltas(self.db, sent, newest)
+        for delta in deltas:
+            publish(self.client, chain_topic("blocked_delta"), m.encode(delta))
+        version, uids = blocked_list(self.db, newest)
+        publish(self.client, chain_topic("blocked"), m.encode(m.BlockedList(version, uids, datetime.now(UTC))), retain=True)
+        log.info("published blocked list version %d (%d steps, %d cards)", version, len(deltas), len(uids))
+        return len(deltas) + 1
+
+    def _rules(self) -> int:
+        found = rules_in_force(self.db)
+        if not found:
+            return 0
+        doc, rules = found
+        sent = get_setting(self.db, "published_rules_version", "0")
+        if int(sent) >= rules.version or not claim_setting(self.db, "published_rules_version", sent, str(rules.version)):
+            return 0
+        self._send_rules(doc, rules)
+        return 1
+
+    def _send_rules(self, doc: dict, rules: Rules) -> None:
+        msg = m.encode(m.RulesUpdate(doc, rules, datetime.now(UTC)))
+        store = get_setting(self.db, "rules_store")
+        topic = store_topic(store, "rules") if store else chain_topic("rules")
+        publish(self.client, topic, msg, retain=True)
+        log.info("published rules version %d on %s", rules.version, topic)
+
+    def _snapshots(self) -> int:
+        wanted = self.db.all("SELECT key FROM settings WHERE key LIKE ?", ("snapshot_due:%",))
+        count = 0
+        for (key,) in wanted:
+            def take(db: Database, key: str = key) -> bool:
+                return db.execute("DELETE FROM settings WHERE key = ?", (key,)).rowcount == 1
+
+            if not self.db.run(take):
+                continue
+            device = key.split(":", 1)[1]
+            row = self.db.one("SELECT store FROM devices WHERE device_id = ?", (device,))
+            if row:
+                self.send_snapshot(row[0], device)
+                count += 1
+        return count
+
+
+def request_snapshots(db: Database) -> None:
+    """Every known kiosk should get a fresh account snapshot (caller's transaction)."""
+    for (device,) in db.all("SELECT device_id FROM devices"):
+        put_setting(db, f"snapshot_due:{device}", "1")

@@ -1,0 +1,283 @@
+"""The HQ receiver: kiosk messages from a shared subscription into SQL, acknowledged after commit.
+
+One receiver = one MQTT connection + one worker thread with its own database connection.
+Several receivers (processes or machines) join the same share group and split the fleet; the
+broker may hand one kiosk's batches to different receivers, so nothing here assumes order:
+events are stored at once (idempotent by device and seq), applied in per-device seq order by
+whoever holds the device's progress lock, and acknowledged with the exact seqs committed.
+
+Order of work for each batch of MQTT messages:
+  validate -> store in SQL and COMMIT -> PUBACK to the broker -> apply what is next in line
+  -> publish `ack` (seqs committed, expect_seq) to each kiosk -> answer resyncs / publish changes.
+A receiver killed at any point loses nothing: before the commit the kiosk still holds the
+events (and resends after its ack timeout); after it, they are in SQL and a repeat is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kiosk.hq import devices as dev
+from kiosk.hq.broker import BrokerSettings, connect
+from kiosk.hq.db import Database, open_database
+from kiosk.hq.ledger import apply_pending, devices_with_pending, now_text, store_rows
+from kiosk.hq.payments import PaymentBridge, Provider, no_provider
+from kiosk.hq.publisher import Publisher
+from kiosk.hq.schema import create_schema
+from kiosk.sync import messages as m
+from kiosk.sync.topics import DeviceTopics, TopicError, hq_subscription, parse_topic
+
+log = logging.getLogger(__name__)
+
+STATUS_TOPIC = "kiosk/v1/+/+/status"  # not shared: every receiver keeps the device list current
+RESERVED_DEVICES = frozenset({"hq"})  # HQ's own device id in the ledger; no kiosk may use it
+
+
+@dataclass
+class ReceiverStats:
+    messages: int = 0
+    events: int = 0  # transactions received (duplicates included)
+    applied: int = 0
+    acks: int = 0
+    conflicts: int = 0
+    rejected: Counter = field(default_factory=Counter)  # reason -> messages
+
+
+@dataclass
+class _Batch:
+    events: list[tuple[str, m.Events]] = field(default_factory=list)  # (store, events)
+    statuses: list[tuple[str, m.Status, bool]] = field(default_factory=list)  # (store, status, retained)
+    resyncs: list[tuple[str, m.Resync]] = field(default_factory=list)
+    payments: list[tuple[str, m.PaymentRequest]] = field(default_factory=list)
+
+
+class Receiver:
+    """Run with start()/stop() (in-process) or serve_forever() (the `kiosk hq serve` process)."""
+
+    def __init__(
+        self,
+        db_url: str,
+        broker: BrokerSettings,
+        group: str = "hq",
+        client_id: str | None = None,
+        batch_max: int = 64,
+        publish_every_s: float = 1.0,
+        sweep_every_s: float = 1.0,
+        payment_provider: Provider = no_provider,
+    ):
+        self.payment_provider = payment_provider
+        self.db_url, self.broker, self.group = db_url, broker, group
+        self.client_id = client_id
+        self.batch_max = batch_max
+        self.publish_every_s, self.sweep_every_s = publish_every_s, sweep_every_s
+        self.stats = ReceiverStats()
+        self.inbox: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.client = None
+        self.db: Database | None = None
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Receiver:
+        self.db = open_database(self.db_url)
+        create_schema(self.db)
+        self.client = connect(self.broker, self.client_id, manual_ack=True, on_connect=self._subscribe)
+        self.client.on_message = lambda client, userdata, msg: self.inbox.put(msg)
+        self._thread = threading.Thread(target=self._work, name="hq-receiver", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+        if self.client is not None:
+            self.client.disconnect()
+            self.client.loop_stop()
+        if self.db is not None:
+            self.db.close()
+
+    def serve_forever(self) -> None:
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                if self._thread and not self._thread.is_alive():
+                    raise RuntimeError(f"receiver worker stopped: {self.error}")
+        finally:
+            self.stop()
+
+    def _subscribe(self, client) -> None:
+        client.subscribe(
+            [
+                (hq_subscription("events", self.group), 1),
+                (hq_subscription("resync", self.group), 1),
+                (hq_subscription("payment_request", self.group), 1),
+                (STATUS_TOPIC, 1),
+            ]
+        )
+        self.ready.set()
+        log.info("receiver %s subscribed (group %s)", self.client_id or "", self.group)
+
+    # -- the worker --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        publisher = Publisher(self.db, self.client)
+        self.bridge = PaymentBridge(self.db, self.client, self.payment_provider)
+        self.publisher = publisher
+        try:
+            publisher.publish_all_retained()
+        except Exception:  # noqa: BLE001 - the broker may be away; the loop retries
+            log.exception("could not publish the retained lists at start")
+        next_publish = next_sweep = 0.0
+        while not self._stop.is_set():
+            try:
+                batch = [self.inbox.get(timeout=0.2)]
+            except queue.Empty:
+                batch = []
+            while batch and len(batch) < self.batch_max:
+                try:
+                    batch.append(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                if batch:
+                    self._handle(batch, publisher)
+                now = time.monotonic()
+                if now >= next_sweep:
+                    next_sweep = now + self.sweep_every_s
+                    self.stats.applied += apply_pending(self.db, devices_with_pending(self.db), wait=False).applied
+                if now >= next_publish:
+                    next_publish = now + self.publish_every_s
+                    publisher.publish_pending()
+            except Exception as exc:  # noqa: BLE001 - keep serving; the batch was not acknowledged
+                self.error = exc
+                log.exception("receiver batch failed; the kiosks will resend")
+                time.sleep(1.0)
+                publisher = self._reconnect_if_lost(publisher)
+
+    def _reconnect_if_lost(self, publisher: Publisher) -> Publisher:
+        """After a failure: if the database connection is gone (server restarted, network),
+        open a new one; the unacknowledged messages come back as the kiosks resend."""
+        try:
+            self.db.one("SELECT 1")
+            return publisher
+        except Exception:  # noqa: BLE001 - any failure here means the connection is unusable
+            pass
+        try:
+            self.db.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+            pass
+        try:
+            self.db = open_database(self.db_url)
+        except Exception as exc:  # noqa: BLE001 - try again after the next failure
+            log.warning("database still unreachable: %s", exc)
+            return publisher
+        log.info("database connection re-opened")
+        self.bridge = PaymentBridge(self.db, self.client, self.payment_provider)
+        return Publisher(self.db, self.client)
+
+    def _handle(self, batch: list, publisher: Publisher) -> None:
+        self.stats.messages += len(batch)
+        parsed = self._parse(batch)
+        received_at = now_text()
+
+        def commit(db: Database) -> list[tuple[str, m.Events]]:
+            kept = []
+            for store, events in parsed.events:
+                try:
+                    dev.check_store(db, events.device, store)
+                except dev.WrongStore as exc:
+                    self._reject(m.WRONG_TOPIC, str(exc))
+                    continue
+                store_rows(db, events.txns, received_at)
+                dev.touch(db, events.device, store, received_at)
+                kept.append((store, events))
+            for store, status, retained in parsed.statuses:
+                # Live: HQ's clock (a last will carries the time it was set, long before it fires).
+                # Retained, replayed at subscribe: the kiosk's own time, never in the future.
+                when = min(status.at, datetime.now(UTC)) if retained else datetime.now(UTC)
+                at = when.isoformat().replace("+00:00", "Z")
+                dev.record_status(
+                    db, status.device, store, status.state == "online", status.outbox_depth,
+                    status.software, status.last_error, at,
+                )
+            return kept
+
+        kept = self.db.run(commit)
+        for msg in batch:  # PUBACK only now: the commit is done
+            self.client.ack(msg.mid, msg.qos)
+        self.stats.events += sum(len(e.txns) for _, e in kept)
+
+        devices = {e.device for _, e in kept}
+        known = {(t.device_id, t.seq): t for _, e in kept for t in e.txns}
+        report = apply_pending(self.db, devices, wait=False, known=known)
+        self.stats.applied += report.applied
+        self.stats.conflicts += len(report.conflicts)
+        self._send_acks(kept)
+        for store, resync in parsed.resyncs:
+            publisher.answer_resync(store, resync.device, resync.what)
+        for store, request in parsed.payments:
+            self.bridge.handle(store, request)
+        if report.blocked_changed:
+            publisher.publish_pending()
+
+    def _parse(self, batch: list) -> _Batch:
+        out = _Batch()
+        for msg in batch:
+            try:
+                topic = parse_topic(msg.topic)
+                if not topic.up:
+                    raise m.MessageError(topic.message_type, "topic", "not a kiosk->HQ topic", m.WRONG_TOPIC)
+                if topic.device in RESERVED_DEVICES:
+                    raise m.MessageError(topic.message_type, "topic", "reserved device id", m.WRONG_TOPIC)
+                decoded = m.decode(msg.payload, topic.message_type)
+                if getattr(decoded, "device", topic.device) != topic.device:
+                    raise m.MessageError(topic.message_type, "device", "differs from the topic's device", m.WRONG_TOPIC)
+                if isinstance(decoded, m.Status) and decoded.store != topic.store:
+                    raise m.MessageError("status", "store", "differs from the topic's store", m.WRONG_TOPIC)
+            except TopicError as exc:
+                self._reject(m.WRONG_TOPIC, str(exc))
+                continue
+            except m.MessageError as exc:
+                self._reject(exc.reason, f"{msg.topic[:120]}: {exc}")
+                continue
+            if isinstance(decoded, m.Events):
+                out.events.append((topic.store, decoded))
+            elif isinstance(decoded, m.Status):
+                out.statuses.append((topic.store, decoded, bool(msg.retain)))
+            elif isinstance(decoded, m.Resync):
+                out.resyncs.append((topic.store, decoded))
+            elif isinstance(decoded, m.PaymentRequest):
+                out.payments.append((topic.store, decoded))
+            else:
+                log.info("ignoring %s from %s (no HQ handler)", topic.message_type, topic.device)
+        return out
+
+    def _reject(self, reason: str, detail: str) -> None:
+        self.stats.rejected[reason] += 1
+        log.warning("rejected message (%s): %s", reason, detail[:300])
+
+    def _send_acks(self, kept: list[tuple[str, m.Events]]) -> None:
+        seqs: dict[tuple[str, str], set[int]] = {}
+        for store, events in kept:
+            seqs.setdefault((store, events.device), set()).update(t.seq for t in events.txns)
+        if not seqs:
+            return
+        marks = dict(self.db.all(
+            f"SELECT device_id, applied_seq FROM progress WHERE device_id IN {self.db.in_list([d for _, d in seqs])}",
+            [d for _, d in seqs],
+        ))
+        now = datetime.now(UTC)
+        for (store, device), committed in seqs.items():
+            ack = m.Ack(device, m.ranges_of(committed), now, expect_seq=int(marks.get(device, 0)) + 1)
+            self.client.publish(DeviceTopics(store, device).ack, m.encode(ack), qos=1)
+            self.stats.acks += 1

@@ -1,0 +1,167 @@
+"""The HQ receiver against a real Mosquitto and real SQL (SQLite and PostgreSQL): events stored
+once and acknowledged after commit, order per kiosk kept whatever the delivery, bad payloads
+rejected without changing anything, changes published to the kiosks."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from kiosk.hq import admin
+from kiosk.hq import ledger as hq
+from kiosk.hq.devices import list_devices
+from kiosk.hq.embedded import start_receiver
+from kiosk.ledger.state import LedgerState
+from kiosk.sync import messages as m
+from kiosk.sync.topics import DeviceTopics, chain_topic
+from tests.fixtures.histories import generate_history, many_top_ups
+from tests.fixtures.kiosk_sender import KioskSender
+
+
+def wait_for(predicate, timeout=30.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def applied(db, device):
+    return hq.event_counts(db).get(device, (0, 0, 0))
+
+
+def test_kiosk_transactions_reach_hq_once_in_order_and_are_acked(mosquitto, hq_url, hq_db):
+    txns = many_top_ups("D1", 600, members=20)
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")) as receiver:
+        sender = KioskSender(mosquitto, "S1", "D1", txns, batch=50)
+        assert sender.drain(60), f"{len(sender.pending)} never acknowledged"
+        sender.close()
+        assert receiver.stats.events == 600 and receiver.stats.acks >= 1  # acks coalesce per batch
+    assert applied(hq_db, "D1") == (600, 600, 600)
+    reference = LedgerState()
+    for t in txns:
+        reference.apply(t)
+    assert hq.load_state(hq_db).accounts == reference.accounts
+    assert [d.device_id for d in list_devices(hq_db)] == ["D1"]
+
+
+def test_duplicate_and_out_of_order_batches_apply_once_in_seq_order(mosquitto, hq_url, hq_db):
+    history = generate_history(11, devices=2, steps=80)
+    store_of = {"K1": "S1", "K2": "S1"}
+    broker = mosquitto
+    broker.devices.update({"K1": "S1", "K2": "S1"})
+    from tests.fixtures.mosquitto import device_acl
+
+    (broker.dir / "acl").write_text((broker.dir / "acl").read_text() + device_acl("S1", "K1") + device_acl("S1", "K2"))
+    for name in ("K1", "K2"):
+        broker.passwords[name] = broker.passwords["D1"]
+    broker._write_files("")
+    broker.restart()
+    with start_receiver(hq_url, broker.host, broker.port, "hq", broker.password("hq")) as receiver:
+        for device, txns in history.by_device().items():
+            sender = KioskSender(broker, store_of[device], device, txns)
+            batches = [txns[i : i + 3] for i in range(0, len(txns), 3)]
+            for batch in list(reversed(batches)) + batches[::2]:  # newest first, then half again
+                sender.publish_batch(batch)
+            n = len(txns)
+            assert wait_for(lambda d=device, n=n: applied(hq_db, d) == (n, n, n)), applied(hq_db, device)
+            assert sender.drain(30)
+            sender.close()
+        assert receiver.stats.rejected == {}
+    # What HQ holds equals LedgerState replaying each device's txns in order (devices in any order).
+    counts = hq.event_counts(hq_db)
+    assert {d: c for d, c in counts.items()} == {d: (len(t), len(t), len(t)) for d, t in history.by_device().items()}
+
+
+def test_bad_payloads_are_rejected_and_change_nothing(mosquitto, hq_url, hq_db):
+    good = many_top_ups("D1", 3)
+    client = mosquitto.client("D1")
+    topic = DeviceTopics("S1", "D1").events
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")) as receiver:
+        other = many_top_ups("D2", 2)
+        client.publish(topic, b"not json", qos=1)
+        client.publish(topic, b'{"type":"events","v":9}', qos=1)
+        client.publish(topic, m.encode(m.Events("D2", tuple(other), datetime.now(UTC))), qos=1)  # D2's, as D1
+        doc = json.loads(m.encode(m.Events("D1", tuple(good), datetime.now(UTC))))
+        doc["txns"][1]["balance_after_fen"] = 1.5  # money is never a float
+        client.publish(topic, json.dumps(doc).encode(), qos=1)
+        assert wait_for(lambda: sum(receiver.stats.rejected.values()) == 4), receiver.stats.rejected
+        assert receiver.stats.rejected == {"not_json": 1, "unsupported_version": 1, "wrong_topic": 1, "malformed": 1}
+    client.disconnect()
+    assert hq.event_counts(hq_db) == {}
+
+
+def test_status_messages_fill_the_device_list(mosquitto, hq_url, hq_db):
+    client = mosquitto.client("D2")
+    status = m.Status("D2", "S1", "online", "kiosk 0.1.0", 42, datetime.now(UTC), last_error="reader timeout")
+    client.publish(DeviceTopics("S1", "D2").status, m.encode(status), qos=1, retain=True).wait_for_publish(5)
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        assert wait_for(lambda: list_devices(hq_db) != [])
+    (device,) = list_devices(hq_db)
+    assert (device.device_id, device.store, device.online, device.outbox_depth) == ("D2", "S1", True, 42)
+    assert device.last_error == "reader timeout" and device.last_contact.startswith(str(datetime.now(UTC).year))
+    client.disconnect()
+
+
+def test_blocked_card_reaches_the_kiosks_as_delta_and_full_list(mosquitto, hq_url, hq_db):
+    txns = many_top_ups("D1", 5, members=2)
+    uid = txns[0].card_uid
+    got: dict[str, list] = {"delta": [], "full": [], "mine": []}
+    lock = threading.Lock()
+    kiosk = mosquitto.client("D1", client_id="D1-listener")
+
+    def on_message(client, userdata, msg):
+        name = msg.topic.rsplit("/", 1)[-1]
+        with lock:
+            if name == "blocked_delta":
+                got["delta"].append(m.decode(msg.payload, "blocked_delta"))
+            elif msg.topic == chain_topic("blocked"):
+                got["full"].append(m.decode(msg.payload, "blocked"))
+            else:
+                got["mine"].append(m.decode(msg.payload, "blocked"))
+
+    kiosk.on_message = on_message
+    kiosk.subscribe([(chain_topic("blocked_delta"), 1), (chain_topic("blocked"), 1), (DeviceTopics("S1", "D1").topic("blocked"), 1)])
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        sender = KioskSender(mosquitto, "S1", "D1", txns)
+        assert sender.drain(30)
+        admin.block_card(hq_db, uid, "lost on the bus")
+        assert wait_for(lambda: got["delta"] and got["full"], 10)
+        assert got["delta"][0].block == (uid,) and got["delta"][0].version == 1
+        assert got["full"][-1].uids == frozenset({uid}) and got["full"][-1].version == 1
+        resync = m.Resync("D1", "blocked", 0, "gap", datetime.now(UTC))
+        sender.client.publish(DeviceTopics("S1", "D1").resync, m.encode(resync), qos=1)
+        assert wait_for(lambda: got["mine"], 10)
+        assert got["mine"][0].uids == frozenset({uid})
+        sender.close()
+    kiosk.disconnect()
+    with pytest.raises(admin.AdminError, match="card_blocked"):
+        admin.block_card(hq_db, uid, "again")
+
+
+def test_last_will_marks_a_kiosk_offline(mosquitto, hq_url, hq_db):
+    """A kiosk that vanishes: the broker publishes its will (state offline, stamped when it was
+    set, i.e. before the kiosk's last heartbeat) and HQ's device list shows it offline."""
+    import paho.mqtt.client as mqtt
+
+    topics = DeviceTopics("S1", "D1")
+    set_at = datetime.now(UTC)
+    will = m.encode(m.Status("D1", "S1", "offline", "kiosk 0.1.0", 5, set_at))
+    kiosk = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="D1", protocol=mqtt.MQTTv5)
+    kiosk.username_pw_set("D1", mosquitto.password("D1"))
+    kiosk.will_set(topics.status, will, qos=1, retain=True)
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        kiosk.connect(mosquitto.host, mosquitto.port, keepalive=5)
+        kiosk.loop_start()
+        time.sleep(0.3)
+        online = m.Status("D1", "S1", "online", "kiosk 0.1.0", 5, datetime.now(UTC))
+        kiosk.publish(topics.status, m.encode(online), qos=1, retain=True).wait_for_publish(5)
+        assert wait_for(lambda: [d.online for d in list_devices(hq_db)] == [True], 10)
+        kiosk.loop_stop()
+        kiosk.socket().close()  # the kiosk dies without DISCONNECT: the broker sends the will
+        assert wait_for(lambda: [d.online for d in list_devices(hq_db)] == [False], 15)
