@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     kiosk.parts.worker.post = app.post  # reader events wake the session at once, not at the next pump
     if kiosk.desk is not None:
         _bind_number_keys(kiosk.desk)
+    if kiosk.sync is not None:
+        _poll_sync_on_the_ui_thread(kiosk.sync)
     kiosk.parts.start()
     try:
         app.run()
@@ -105,11 +107,13 @@ def run(args: argparse.Namespace) -> int:
 class Kiosk:
     """What `kiosk run` assembled (store, session with its reader thread and hardware), and how to stop it."""
 
-    def __init__(self, parts, store, reader, desk=None):
-        self.parts, self.store, self.reader, self.desk = parts, store, reader, desk
+    def __init__(self, parts, store, reader, desk=None, sync=None):
+        self.parts, self.store, self.reader, self.desk, self.sync = parts, store, reader, desk, sync
 
     def close(self) -> None:
         self.parts.close()
+        if self.sync is not None:
+            self.sync.stop()
         self.reader.close()
         self.store.close()
 
@@ -146,10 +150,16 @@ def build_kiosk(config, simulate: bool = False) -> Kiosk:
 
         seed_demo(store, reader, keys, datetime.now(UTC))
         desk = CardDesk(reader)
-    parts = build_session(config, store, reader, keys)
-    log.info("kiosk %s: store %s, reader %s, hardware: %s", config.device.id, config.device.data_dir,
-             config.reader.driver, parts.hardware.note)
-    return Kiosk(parts, store, reader, desk)
+    sync = None
+    if config.hq.host:
+        from kiosk.sync.client import SyncClient, SyncSettings
+
+        sync = SyncClient(store, SyncSettings.from_config(config))
+        sync.start()  # its network thread; poll() runs on the UI thread, like the session (one store user)
+    parts = build_session(config, store, reader, keys, sync_client=sync)
+    log.info("kiosk %s: store %s, reader %s, HQ %s, hardware: %s", config.device.id, config.device.data_dir,
+             config.reader.driver, config.hq.host or "none (standalone)", parts.hardware.note)
+    return Kiosk(parts, store, reader, desk, sync)
 
 
 def _pepper(config) -> bytes:
@@ -160,6 +170,19 @@ def _pepper(config) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise RunError(f"PIN pepper file {path}: {exc.strerror}") from None
+
+
+def _poll_sync_on_the_ui_thread(sync) -> None:
+    """The sync client shares the store with the session, so both run on Kivy's main thread."""
+    from kivy.clock import Clock
+
+    def poll(_dt) -> None:
+        try:
+            sync.poll()
+        except Exception:  # syncing must never take the screen down; the status shows the error
+            log.exception("sync poll failed")
+
+    Clock.schedule_interval(poll, 0.05)
 
 
 def _bind_number_keys(desk) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from kiosk.reader.keys import SiteKeys
 from kiosk.reader.simulated import Wallet
 from kiosk.simulate import DEVICE_ID
 from kiosk.store.store import Store
@@ -24,9 +26,8 @@ def start(args: list[str], tmp_path: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
-def test_simulated_kiosk_starts_the_app_on_a_seeded_store(tmp_path):
-    data = tmp_path / "store"
-    proc = start(["--simulate", "--data-dir", str(data), "--locale", "en"], tmp_path)
+def run_for_a_moment(proc: subprocess.Popen) -> str:
+    """Read until the app's main loop starts, let it run a little, stop it; returns the log."""
     lines: list[str] = []
     deadline = time.monotonic() + 60
     try:
@@ -34,12 +35,39 @@ def test_simulated_kiosk_starts_the_app_on_a_seeded_store(tmp_path):
             lines.append(line)
             if "Start application main loop" in line or time.monotonic() > deadline:
                 break
-        time.sleep(1.5)  # a few frames and session pumps
+        time.sleep(1.5)
         assert proc.poll() is None, "".join(lines)
     finally:
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=30)[0]
-    log = "".join(lines) + out
+    return "".join(lines) + out
+
+
+def test_configured_kiosk_starts_with_its_reader_and_hq_offline(tmp_path):
+    """The real wiring from kiosk.toml: reader factory (the simulated driver here), card keys,
+    store, session, sync client towards an HQ that does not answer: the screen comes up anyway."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    key = tmp_path / "master.key"
+    SiteKeys.write_new(key)
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        f'[device]\nid = "k-77"\nstore = "shop1"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[reader]\ndriver = "simulated"\nport = "{tmp_path / "cards.json"}"\n'
+        f'[hq]\nhost = "127.0.0.1"\nport = {closed_port}\n'
+        f'[secrets]\ncard_master_key_file = "{key}"\n'
+    )
+    log = run_for_a_moment(start(["--config", str(config)], tmp_path))
+    assert "Start application main loop" in log
+    assert "kiosk k-77" in log and "HQ 127.0.0.1" in log
+    assert "Traceback" not in log and "CRITICAL" not in log, log[-3000:]
+    assert (tmp_path / "data" / "journal").is_dir()
+
+
+def test_simulated_kiosk_starts_the_app_on_a_seeded_store(tmp_path):
+    data = tmp_path / "store"
+    log = run_for_a_moment(start(["--simulate", "--data-dir", str(data), "--locale", "en"], tmp_path))
     assert "Start application main loop" in log
     assert "Traceback" not in log and "ERROR" not in log and "CRITICAL" not in log, log[-3000:]
     assert (data / "card-master.key").stat().st_mode & 0o077 == 0
