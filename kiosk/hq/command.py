@@ -30,7 +30,11 @@ commands:
   devices                    kiosks with last contact, online state and outbox depth
   conflicts                  transactions whose before-amounts disagreed with HQ (offline
                              spending at two kiosks); --resolve DEVICE:SEQ marks one handled
+  incidents                  what kiosks reported that is not money (a blocked card presented,
+                             a payment abandoned, money taken but not credited...)
   status                     events stored and applied per device, and gaps waiting
+  report                     member analytics: segments, RFM, metrics, follow-up lists
+                             (text, CSV or HTML with charts; kiosk hq report --help)
 
 options (all commands):
   --db URL         SQLite file (default $KIOSK_HQ_DB or /var/lib/kiosk-hq/hq.sqlite3) or a
@@ -104,7 +108,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     conflicts.add_argument("--all", action="store_true", help="resolved ones too")
     conflicts.add_argument("--resolve", metavar="DEVICE:SEQ")
     conflicts.add_argument("--json", action="store_true")
+    incidents = sub.add_parser("incidents", help="the kiosks' incident reports")
+    incidents.add_argument("--device", default=None)
+    incidents.add_argument("--kind", default=None, help="e.g. blocked_card_presented, paid_not_credited")
+    incidents.add_argument("--json", action="store_true")
     sub.add_parser("status", help="events stored and applied per device")
+    from kiosk.hq import report_command
+
+    report_command.add_parser(sub)
 
 
 def broker_settings(args: argparse.Namespace):
@@ -201,6 +212,10 @@ def _admin(args, db) -> int:
     from kiosk.ledger.money import format_fen
 
     cmd = args.hq_command
+    if cmd == "report":
+        from kiosk.hq import report_command
+
+        return report_command.run(args, db)
     if cmd == "register-member":
         pin = sys.stdin.readline().strip()
         pepper = args.pepper_file.read_bytes().strip() if args.pepper_file else b""
@@ -257,6 +272,17 @@ def _admin(args, db) -> int:
                 print(f"{d.device_id}:{d.seq:<14} seq reused with different content (received {d.received_at}): {d.body[:300]}")
             if divergent:
                 print(f"{len(divergent)} event(s) sent again with different content: the kiosk reuses sequence numbers")
+    elif cmd == "incidents":
+        from kiosk.hq.incidents import list_incidents
+
+        rows = list_incidents(db, args.device, args.kind)
+        if args.json:
+            print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=1))
+        else:
+            for r in rows:
+                detail = " ".join(f"{k}={v}" for k, v in sorted(r.detail.items()))
+                print(f"{r.at:<22} {r.device_id:<12} {r.kind:<24} {r.card_uid:<20} {detail}")
+            print(f"{len(rows)} incident(s)")
     elif cmd == "status":
         for device, (stored, highest, applied) in sorted(ledger.event_counts(db).items()):
             waiting = stored - applied

@@ -24,7 +24,7 @@ from kiosk.hq.db import Database
 from kiosk.ledger.codec import decode, encode
 from kiosk.ledger.model import Account, Card, CardStatus, Member
 from kiosk.ledger.state import LedgerState
-from kiosk.ledger.txn import Txn, txn_from_dict, txn_to_dict
+from kiosk.ledger.txn import Kind, Txn, txn_from_dict, txn_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +258,19 @@ def lock_progress(db: Database, device_id: str, skip_locked: bool = False) -> in
     return None if row is None else int(row[0])
 
 
+MEMBER_USES = frozenset({Kind.SPEND, Kind.REDEMPTION, Kind.TOP_UP, Kind.BIRTHDAY_GIFT, Kind.NEW_MEMBER_GIFT})
+
+
+def card_use_conflict(state: LedgerState, txn: Txn) -> str:
+    """HQ's own check, before applying: a card HQ had already blocked, replaced or returned was
+    used at a kiosk that did not know yet (offline). The money moved and stays applied, as
+    LedgerState.apply does; HQ reports it beside any balance conflict."""
+    card = state.cards.get(txn.card_uid)
+    if txn.kind in MEMBER_USES and card is not None and card.status is not CardStatus.ACTIVE:
+        return f"card {card.uid} was already {card.status} at HQ when this {txn.kind} was made"
+    return ""
+
+
 def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, report: ApplyReport) -> None:
     """Apply a contiguous run of one device's txns (seq applied+1...) inside the caller's transaction."""
     at = now_text()
@@ -265,9 +278,11 @@ def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, 
     loaded.state.last_seq[device_id] = applied
     conflicts: list[Conflict] = []
     for txn in txns:
+        card_note = card_use_conflict(loaded.state, txn)
         result = loaded.state.apply(txn)
-        if result.conflict:
-            conflicts.append(Conflict(txn.device_id, txn.seq, txn.member_id, str(txn.kind), result.conflict, at))
+        detail = "; ".join(text for text in (result.conflict, card_note) if text)
+        if detail:
+            conflicts.append(Conflict(txn.device_id, txn.seq, txn.member_id, str(txn.kind), detail, at))
     if write_back(db, loaded, at):
         report.blocked_changed = True
     db.execute("UPDATE progress SET applied_seq = ? WHERE device_id = ?", (txns[-1].seq, device_id))

@@ -7,6 +7,7 @@ receivers from sending the same thing twice; kiosks ignore repeats by version an
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -79,8 +80,12 @@ def blocked_deltas(db: Database, after: int, upto: int) -> list[m.BlockedDelta]:
 
 def rules_in_force(db: Database) -> tuple[dict, Rules] | None:
     text = get_setting(db, "rules_doc")
-    if not text:
-        return None
+    return _parsed_rules(text) if text else None
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_rules(text: str) -> tuple[dict, Rules]:
+    """Receivers look every second; parse a document once, not every time."""
     doc = json.loads(text)
     return doc, parse_rules(doc, "hq settings")
 
@@ -113,7 +118,10 @@ class Publisher:
         now = datetime.now(UTC)
         if what == "blocked":
             version, uids = blocked_list(self.db)
-            publish(self.client, topics.topic("blocked"), m.encode(m.BlockedList(max(version, 1), uids, now)))
+            if version == 0:  # nothing was ever blocked: the kiosk's empty list is current
+                log.info("resync of blocked from %s: no list yet", device)
+                return
+            publish(self.client, topics.topic("blocked"), m.encode(m.BlockedList(version, uids, now)))
         elif what == "snapshot":
             self.send_snapshot(store, device)
         elif what == "rules":

@@ -11,6 +11,8 @@ Order of work for each batch of MQTT messages:
   -> publish `ack` (seqs committed, expect_seq) to each kiosk -> answer resyncs / publish changes.
 A receiver killed at any point loses nothing: before the commit the kiosk still holds the
 events (and resends after its ack timeout); after it, they are in SQL and a repeat is a no-op.
+Manual PUBACK is for back-pressure: the broker hands a receiver only a few unacknowledged
+messages at a time, so a slow database slows the flow instead of filling memory.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import UTC, datetime
 from kiosk.hq import devices as dev
 from kiosk.hq.broker import BrokerSettings, connect
 from kiosk.hq.db import Database, open_database
+from kiosk.hq.incidents import store_incidents
 from kiosk.hq.ledger import apply_pending, devices_with_pending, now_text, store_rows
 from kiosk.hq.payments import PaymentBridge, Provider, no_provider
 from kiosk.hq.publisher import Publisher
@@ -55,6 +58,7 @@ class _Batch:
     statuses: list[tuple[str, m.Status, bool]] = field(default_factory=list)  # (store, status, retained)
     resyncs: list[tuple[str, m.Resync]] = field(default_factory=list)
     payments: list[tuple[str, m.PaymentRequest]] = field(default_factory=list)
+    incidents: list[tuple[str, m.Incidents]] = field(default_factory=list)
 
 
 class Receiver:
@@ -121,6 +125,7 @@ class Receiver:
                 (hq_subscription("events", self.group), 1),
                 (hq_subscription("resync", self.group), 1),
                 (hq_subscription("payment_request", self.group), 1),
+                (hq_subscription("incidents", self.group), 1),
                 (STATUS_TOPIC, 1),
             ]
         )
@@ -189,6 +194,7 @@ class Receiver:
         self.stats.messages += len(batch)
         parsed = self._parse(batch)
         received_at = now_text()
+        incidents: list[tuple[str, m.Incidents]] = []
 
         def commit(db: Database) -> list[tuple[str, m.Events]]:
             kept = []
@@ -201,6 +207,16 @@ class Receiver:
                 store_rows(db, events.txns, received_at)
                 dev.touch(db, events.device, store, received_at)
                 kept.append((store, events))
+            incidents.clear()  # the transaction may run again
+            for store, batch in parsed.incidents:
+                try:
+                    dev.check_store(db, batch.device, store)
+                except dev.WrongStore as exc:
+                    self._reject(m.WRONG_TOPIC, str(exc))
+                    continue
+                store_incidents(db, batch, received_at)
+                dev.touch(db, batch.device, store, received_at)
+                incidents.append((store, batch))
             for store, status, retained in parsed.statuses:
                 # Live: HQ's clock (a last will carries the time it was set, long before it fires).
                 # Retained, replayed at subscribe: the kiosk's own time, never in the future.
@@ -212,9 +228,14 @@ class Receiver:
                 )
             return kept
 
-        kept = self.db.run(commit)
-        for msg in batch:  # PUBACK only now: the commit is done
-            self.client.ack(msg.mid, msg.qos)
+        try:
+            kept = self.db.run(commit)
+        finally:
+            # PUBACK only now, after the commit. When the commit failed, PUBACK too: the broker would
+            # not redeliver on this connection anyway, and an unacknowledged message holds one of the
+            # few in-flight slots it gives us. The kiosk resends: it has no HQ ack for these.
+            for msg in batch:
+                self.client.ack(msg.mid, msg.qos)
         self.stats.events += sum(len(e.txns) for _, e in kept)
 
         devices = {e.device for _, e in kept}
@@ -223,6 +244,9 @@ class Receiver:
         self.stats.applied += report.applied
         self.stats.conflicts += len(report.conflicts)
         self._send_acks(kept)
+        for store, batch in incidents:  # committed above: now the kiosk may move its cursor
+            ack = m.IncidentsAck(batch.device, batch.next_offset, datetime.now(UTC))
+            self.client.publish(DeviceTopics(store, batch.device).topic("incidents_ack"), m.encode(ack), qos=1)
         for store, resync in parsed.resyncs:
             publisher.answer_resync(store, resync.device, resync.what)
         for store, request in parsed.payments:
@@ -258,6 +282,8 @@ class Receiver:
                 out.resyncs.append((topic.store, decoded))
             elif isinstance(decoded, m.PaymentRequest):
                 out.payments.append((topic.store, decoded))
+            elif isinstance(decoded, m.Incidents):
+                out.incidents.append((topic.store, decoded))
             else:
                 log.info("ignoring %s from %s (no HQ handler)", topic.message_type, topic.device)
         return out

@@ -12,6 +12,7 @@ blocked_changes   the versioned blocked-card list: one row per change; the full 
             version V is every card not active
 devices     what each kiosk last said in its status message
 payments    each payment request's one decision (payment bridge)
+incidents   the kiosks' incident logs (not money, but HQ must know), once per (device, offset)
 settings    small named values: the rules document, what was last published
 """
 
@@ -92,6 +93,15 @@ TABLES = [
         detail TEXT NOT NULL,
         requested_at TEXT NOT NULL,
         decided_at TEXT)""",
+    """CREATE TABLE IF NOT EXISTS incidents (
+        device_id TEXT NOT NULL,
+        log_offset BIGINT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        card_uid TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, log_offset))""",
     """CREATE TABLE IF NOT EXISTS settings (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL)""",

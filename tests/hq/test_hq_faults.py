@@ -126,8 +126,9 @@ def test_hq_offline_for_10000_transactions_then_back(mosquitto, hq_url, hq_db):
 
 
 def test_postgresql_crash_mid_drain_then_back(mosquitto, tmp_path):
-    """The database server dies under a running receiver: the receiver reconnects when it is
-    back, the kiosk's unacknowledged batches come again, and nothing is lost or doubled."""
+    """The database server dies under a running receiver and stays down for seconds (many failed
+    batches): the receiver reconnects when it is back, the kiosk's unacknowledged batches come
+    again, and nothing is lost or doubled."""
     from kiosk.hq.db import open_database
     from kiosk.hq.schema import create_schema
     from tests.fixtures.postgres import PostgresServer
@@ -139,7 +140,7 @@ def test_postgresql_crash_mid_drain_then_back(mosquitto, tmp_path):
             sender = KioskSender(mosquitto, "S1", "D1", txns, batch=50, ack_timeout=2.0)
             thread, result = drain_in_background(sender, 120)
             assert wait_for(lambda: len(sender.pending) < 1500, 60)
-            pg.restart(kill=True)
+            pg.restart(kill=True, down_s=6.0)
             thread.join(150)
             sender.close()
             assert receiver.error is not None  # the receiver did feel the crash

@@ -45,9 +45,11 @@ def _deliver_and_replay(db, deliveries):
         for device in sorted(after):
             for seq in range(before.get(device, 0) + 1, after[device] + 1):
                 txn = by_id[(device, seq)]
+                card_note = hq.card_use_conflict(reference, txn)  # HQ's extra report, made before applying
                 result = reference.apply(txn)
-                if result.conflict:
-                    conflicts.append((txn.device_id, txn.seq, result.conflict))
+                detail = "; ".join(text for text in (result.conflict, card_note) if text)
+                if detail:
+                    conflicts.append((txn.device_id, txn.seq, detail))
     return reference, conflicts
 
 
@@ -149,3 +151,27 @@ def test_seq_reused_with_other_content_is_kept_aside_and_reported(hq_db):
     assert hq.event_counts(hq_db)["K1"] == (len(first), len(first), len(first))
     hq.store_events(hq_db, other[:2])  # resent again: still two, not four
     assert len(hq.list_divergent(hq_db)) == 2
+
+
+def test_card_used_offline_after_hq_blocked_it_is_reported(hq_db):
+    from datetime import timedelta
+
+    from kiosk.hq import admin
+    from kiosk.ledger.operations import Ledger
+    from kiosk.ledger.pin import FAST_FOR_TESTS
+    from kiosk.ledger.sample import default_rules
+    from tests.fixtures.histories import START
+
+    kiosk = Ledger(LedgerState(), default_rules(), "KA", pin_params=FAST_FOR_TESTS)
+    sign = kiosk.sign_up("04AABBCC", 1, "13800000001", "246810", START)
+    kiosk.apply(sign)
+    top = kiosk.top_up("04AABBCC", 10000, "pay-1", START + timedelta(minutes=1))
+    kiosk.apply(top)
+    hq.store_events(hq_db, [sign, top])
+    hq.apply_pending(hq_db, ["KA"])
+    admin.block_card(hq_db, "04AABBCC", "lost", START + timedelta(hours=1))
+    spend = kiosk.spend("04AABBCC", 3000, START + timedelta(hours=2))  # the kiosk is offline: it does not know
+    hq.store_events(hq_db, [spend])
+    report = hq.apply_pending(hq_db, ["KA"])
+    assert [c.detail for c in report.conflicts] == ["card 04AABBCC was already blocked at HQ when this spend was made"]
+    assert hq.load_state(hq_db).accounts[sign.member_id].balance_fen == 7000  # the money moved: kept

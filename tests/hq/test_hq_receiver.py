@@ -165,3 +165,32 @@ def test_last_will_marks_a_kiosk_offline(mosquitto, hq_url, hq_db):
         kiosk.loop_stop()
         kiosk.socket().close()  # the kiosk dies without DISCONNECT: the broker sends the will
         assert wait_for(lambda: [d.online for d in list_devices(hq_db)] == [False], 15)
+
+
+def test_incidents_are_stored_once_and_acknowledged_after_commit(mosquitto, hq_url, hq_db):
+    from kiosk.hq.incidents import list_incidents
+
+    topics = DeviceTopics("S1", "D1")
+    acks: list[m.IncidentsAck] = []
+    got_ack = threading.Event()
+    kiosk = mosquitto.client("D1", client_id="D1-inc")
+    kiosk.on_message = lambda c, u, msg: (acks.append(m.decode(msg.payload, "incidents_ack")), got_ack.set())
+    kiosk.subscribe(topics.topic("incidents_ack"), qos=1)
+    now = datetime.now(UTC)
+    items = (
+        m.Incident(0, now, "blocked_card_presented", "04AABBCC", {"screen": "home"}),
+        m.Incident(97, now, "payment_abandoned", "", {"amount_fen": 5000, "paid": False}),
+    )
+    batch = m.Incidents("D1", items, 180, now)
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        for _ in range(2):  # the second is a resend: the ack was "lost"
+            got_ack.clear()
+            kiosk.publish(topics.topic("incidents"), m.encode(batch), qos=1)
+            assert got_ack.wait(10)
+    assert [a.through for a in acks] == [180, 180]
+    stored = list_incidents(hq_db, device="D1")
+    assert [(i.log_offset, i.kind, i.card_uid) for i in stored] == [
+        (0, "blocked_card_presented", "04AABBCC"), (97, "payment_abandoned", "")
+    ]
+    assert stored[1].detail == {"amount_fen": 5000, "paid": False}
+    kiosk.disconnect()
