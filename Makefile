@@ -21,5 +21,5 @@ lint: setup
 locale: setup
 	mkdir -p build
 	.venv/bin/pybabel extract -k _ -k N_ -k ngettext:1,2 --no-default-keywords --no-location --sort-output -o build/kiosk.pot kiosk/ui kiosk/simulate.py
-	.venv/bin/pybabel update -i build/kiosk.pot -d kiosk/locale -D kiosk --ignore-obsolete --no-fuzzy-matching -w 100
+	.venv/bin/pybabel update -i build/kiosk.pot -d kiosk/locale -D kiosk --ignore-obsolete --no-fuzzy-matching --ignore-pot-creation-date -w 100
 	.venv/bin/pybabel compile -d kiosk/locale -D kiosk --statistics
