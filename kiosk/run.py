@@ -26,7 +26,8 @@ options in detail:
                       wallet (cards.json) between runs (default: a new temp dir)
   --screen WxH        800x480 (official 7" Pi panel), 1024x600 or 1280x800;
                       default: the configuration's device.screen, else 800x480
-  --locale L          zh_CN (default) or en; members can switch on screen
+  --locale L          zh_CN or en; default: the configuration's device.locale (zh_CN);
+                      members can switch on screen
   --fullscreen        take the whole display (the kiosk's normal mode on the Pi)
 
 environment:
@@ -59,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--simulate", action="store_true", help="demo cards instead of a reader")
     parser.add_argument("--data-dir", type=Path, help="store directory for --simulate")
     parser.add_argument("--screen", choices=SCREENS, help="window size")
-    parser.add_argument("--locale", choices=LOCALES, default="zh_CN", help="starting language")
+    parser.add_argument("--locale", choices=LOCALES, help="starting language (default: device.locale, zh_CN)")
     parser.add_argument("--fullscreen", action="store_true", help="use the whole display")
 
 
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.ui.app import KioskApp
     from kiosk.ui.i18n import translator
 
-    translator().set_locale(args.locale)
+    translator().set_locale(args.locale or config.device.locale)
     cards = tuple((name, name) for name in kiosk.desk.names) + (("Remove card", "Remove card"),) if kiosk.desk else ()
     app = KioskApp(kiosk.parts.session, simulated_cards=cards,
                    on_simulated_tap=kiosk.desk.tap if kiosk.desk else None)
