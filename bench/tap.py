@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -189,6 +190,7 @@ def main() -> int:
             rss_at[i] = rss_mb()
     events.put(None)
     store.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
     base50, base99 = statistics.median(idle_frames), pct(idle_frames, 0.99)
     rows = [
