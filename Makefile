@@ -1,5 +1,5 @@
 # The two commands of the README's quickstart. Each sets up what it needs first.
-.PHONY: demo test setup bench lint
+.PHONY: demo test setup bench lint locale
 
 setup:
 	@bash scripts/setup.sh
@@ -16,3 +16,10 @@ bench: setup
 
 lint: setup
 	.venv/bin/ruff check .
+
+# UI translations: refresh the .po files from the sources, then compile the .mo files (both committed)
+locale: setup
+	mkdir -p build
+	.venv/bin/pybabel extract -k _ -k N_ -k ngettext:1,2 --no-default-keywords --no-location --sort-output -o build/kiosk.pot kiosk/ui kiosk/simulate.py
+	.venv/bin/pybabel update -i build/kiosk.pot -d kiosk/locale -D kiosk --ignore-obsolete --no-fuzzy-matching --ignore-pot-creation-date -w 100
+	.venv/bin/pybabel compile -d kiosk/locale -D kiosk --statistics

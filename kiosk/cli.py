@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cards": ("kiosk.provisioning.cards", "issue blank cards, re-key or wipe returned cards"),
     "sim-card": ("kiosk.reader.card_cli", "tap, remove and create simulated cards (simulated reader)"),
     "hq": ("kiosk.hq.command", "headquarters: receiver, lost/replaced/returned cards, rules, devices"),
+    "run": ("kiosk.run", "run the touchscreen kiosk (--simulate: demo cards, no hardware)"),
 }
 
 DESCRIPTION = """\

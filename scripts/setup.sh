@@ -13,7 +13,7 @@ DEBS=(
   vsmartcard-vpcd                # virtual PC/SC reader the tests put an emulated card behind
   systemd                        # systemd-analyze verify for the unit files
   libgl1 libegl1 libgl1-mesa-dri libmtdev1  # Kivy renders offscreen through Mesa
-  fonts-wqy-microhei             # Chinese labels in the HQ report's charts (matplotlib)
+  fonts-wqy-microhei             # Chinese glyphs: the touchscreen (Kivy's Roboto has none) and the HQ report's charts
 )
 
 missing=()

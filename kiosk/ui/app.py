@@ -1,0 +1,155 @@
+"""The Kivy app: one window, one screen per session state. It pumps the session from Kivy's
+clock, shows each SessionView it publishes, and passes the member's touches back as session
+actions. It decides nothing itself."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.text import LabelBase
+from kivy.core.window import Window
+from kivy.uix.floatlayout import FloatLayout
+
+from kiosk.ui.fonts import INSTALL_HINT, find_cjk_font
+from kiosk.ui.i18n import translator
+from kiosk.ui.screens.attract import AttractScreen
+from kiosk.ui.screens.base import KioskScreen
+from kiosk.ui.screens.member import MemberScreen
+from kiosk.ui.screens.pin import PinLockedScreen, PinScreen
+from kiosk.ui.screens.redeem import RedeemChooseScreen, RedeemConfirmScreen
+from kiosk.ui.screens.result import ResultScreen
+from kiosk.ui.screens.signup import (
+    SignupDetailsScreen,
+    SignupOfferScreen,
+    SignupPrivacyScreen,
+    SignupWritingScreen,
+)
+from kiosk.ui.screens.staff import StaffScreen
+from kiosk.ui.screens.topup import PayingScreen, TopUpAmountScreen, TopUpConfirmScreen
+from kiosk.ui.theme import Metrics
+from kiosk.ui.widgets import NUMBER_FONT, TEXT_FONT, Background
+
+log = logging.getLogger(__name__)
+
+SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
+    AttractScreen, MemberScreen, TopUpAmountScreen, TopUpConfirmScreen, PayingScreen,
+    RedeemChooseScreen, RedeemConfirmScreen, PinScreen, PinLockedScreen, SignupOfferScreen,
+    SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
+)
+PUMP_INTERVAL_S = 0.05
+
+
+class ScreenHost(FloatLayout):
+    """Shows one screen at a time, switching at once: no transition, so no frame in which a
+    touch is ignored or two screens are drawn."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.current_screen: KioskScreen | None = None
+
+    @property
+    def current(self) -> str:
+        return self.current_screen.name if self.current_screen is not None else ""
+
+    def show(self, screen: KioskScreen) -> None:
+        if screen is self.current_screen:
+            return
+        if self.current_screen is not None:
+            self.remove_widget(self.current_screen)
+        screen.on_pre_enter()
+        self.add_widget(screen)
+        self.current_screen = screen
+
+
+def register_fonts() -> str | None:
+    """Register the text and number fonts; returns the CJK font used, or None (English only)."""
+    import kivy
+
+    roboto = Path(kivy.__file__).parent / "data" / "fonts"
+    LabelBase.register(NUMBER_FONT, str(roboto / "Roboto-Bold.ttf"))
+    choice = find_cjk_font()
+    if choice.path is None:
+        log.warning("no Chinese font found, Chinese text cannot be shown and the kiosk starts in English: %s",
+                    INSTALL_HINT)
+        LabelBase.register(TEXT_FONT, str(roboto / "Roboto-Regular.ttf"), fn_bold=str(roboto / "Roboto-Bold.ttf"))
+        return None
+    log.info("text font %s (from %s)", choice.path, choice.source)
+    LabelBase.register(TEXT_FONT, choice.path)
+    return choice.path
+
+
+class KioskApp(App):
+    title = "Membership kiosk"
+
+    def __init__(self, session, simulated_cards: tuple[tuple[str, str], ...] = (),
+                 on_simulated_tap: Callable[[str], None] | None = None, pump: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.session = session
+        self.simulated_cards, self.on_simulated_tap = simulated_cards, on_simulated_tap
+        self.pump_enabled = pump
+        self.screens: dict[str, KioskScreen] = {}
+        self.shown_seq = -1
+        self.frame_listeners: list[Callable[[float], None]] = []
+        self._pending_view = None
+
+    def build(self):
+        if register_fonts() is None:
+            translator().set_locale("en")
+        self.metrics = Metrics.for_window(*Window.size)
+        root = FloatLayout()
+        root.add_widget(Background())
+        self.manager = ScreenHost()
+        for cls in SCREEN_CLASSES:
+            screen = cls(self.metrics, self.session, self.toggle_language, name=cls.__name__)
+            for state in cls.states:
+                self.screens[state] = screen
+        if self.simulated_cards and self.on_simulated_tap is not None:
+            self.screens["idle"].enable_simulation(self.simulated_cards, self.on_simulated_tap)
+        root.add_widget(self.manager)
+        self.session.subscribe(self._on_view)
+        translator().on_change(lambda _locale: self.render(self.session.view, force=True))
+        Window.bind(on_touch_down=self._on_touch, on_flip=self._on_flip)
+        if self.pump_enabled:
+            Clock.schedule_interval(lambda _dt: self.session.pump(), PUMP_INTERVAL_S)
+        self.render(self.session.view, force=True)
+        return root
+
+    def post(self, item) -> None:
+        """Thread-safe: hand a reader event to the session and have it handled on the next frame,
+        not at the next pump tick (a tap should show the member without waiting)."""
+        self.session.post(item)
+        schedule = getattr(Clock, "schedule_once_free", Clock.schedule_once)  # free_all clock: runs mid-frame
+        schedule(lambda _dt: self.session.pump(), 0)
+
+    def toggle_language(self) -> None:
+        translator().toggle()
+
+    def _on_touch(self, _window, _touch) -> bool:
+        self.session.touch()
+        return False
+
+    def _on_view(self, view) -> None:
+        self.render(view)
+
+    def render(self, view, force: bool = False) -> None:
+        """Show a view; a view older than the one on screen is skipped (the session's seq)."""
+        if view.seq <= self.shown_seq and not force:
+            return
+        self.shown_seq = view.seq
+        screen = self.screens.get(view.state)
+        if screen is None:
+            log.error("no screen for session state %r", view.state)
+            return
+        if self.manager.current_screen is not screen:
+            self.manager.show(screen)
+        screen.show(view)
+
+    def _on_flip(self, _window) -> None:
+        now = time.perf_counter()
+        for listener in list(self.frame_listeners):
+            listener(now)

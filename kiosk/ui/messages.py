@@ -1,0 +1,83 @@
+"""The session speaks in stable codes with named values (Message); this turns them into a
+sentence in the current language. Values named *_fen are money and shown with format_fen."""
+
+from __future__ import annotations
+
+from kiosk.ledger.money import format_fen
+from kiosk.ui.i18n import N_, _
+
+TEMPLATES: dict[str, str] = {
+    # results
+    "topup_done": N_("Topped up {amount_fen} with {bonus_fen} bonus. Balance now {balance_fen}."),
+    "redeem_done": N_("Enjoy your reward! {points_used} points used, {points} left."),
+    "signup_done": N_("Welcome! Your card is ready. You have {points} points."),
+    "paid_not_credited": N_("Your payment of {paid_fen} was taken but could not be credited. Staff will help you."),
+    "store_failed": N_("The kiosk could not save this. Nothing was changed; please ask at the counter."),
+    # cards
+    "card_blocked": N_("This card has been reported lost. Please ask at the counter."),
+    "card_replaced": N_("This card has been replaced by a newer one. Please use your new card."),
+    "card_returned": N_("This card has been returned and can no longer be used."),
+    "card_not_recognised": N_("Sorry, this card is not recognised."),
+    "unknown_card": N_("Sorry, this card is not recognised."),
+    "card_unknown_here": N_("This card is not known at this kiosk yet. Please ask at the counter."),
+    "card_data_missing": N_("This card's data could not be read. Please ask at the counter."),
+    "card_writer_unavailable": N_("Cards cannot be issued here right now. Please ask at the counter."),
+    "card_removed": N_("The card was removed. Nothing was changed."),
+    "card_read_failed": N_("The card could not be read. Please hold it still on the reader and try again."),
+    "money_paused": N_("Top-ups are paused at the moment. Please ask at the counter."),
+    "error": N_("Something went wrong. Nothing was changed; please try again."),
+    "card_write_failed": N_("The card could not be written. Nothing was changed; please try again."),
+    # money and points
+    "amount_out_of_range": N_("Please choose an amount between {min_fen} and {max_fen}."),
+    "insufficient_balance": N_("Your balance is not enough."),
+    "balance_limit": N_("This top-up would take the balance over the card's limit."),
+    "insufficient_points": N_("You do not have enough points for this reward."),
+    "out_of_stock": N_("Sorry, this reward is out of stock."),
+    "reward_not_available": N_("Sorry, this reward is not available now."),
+    "bad_points_choice": N_("Please choose a valid number of points."),
+    "offline_limit": N_("The kiosk is offline and this card reached its offline limit."),
+    "payment_failed": N_("The payment did not go through. Nothing was credited."),
+    "payment_cancelled": N_("The payment was cancelled. Nothing was credited."),
+    "payment_timeout": N_("The payment timed out. Nothing was credited."),
+    "payment_unavailable": N_("This way of paying cannot be used now."),
+    # PIN
+    "pin_wrong": N_("Wrong PIN. {attempts_left} attempts left."),
+    "pin_locked": N_("PIN locked. Try again in {minutes} min {seconds} s."),
+    "pin_mismatch": N_("The two PINs do not match. Please set it again."),
+    "bad_pin_format": N_("The PIN must be {length} digits."),
+    "pin_too_simple": N_("This PIN is too easy to guess. Please choose another."),
+    # sign-up
+    "bad_phone": N_("Please enter a valid phone number."),
+    "bad_name": N_("The name can have at most 40 characters."),
+    "phone_in_use": N_("This phone number already has a card. Please ask at the counter."),
+    "card_in_use": N_("This card already belongs to a member."),
+    "bad_birthday": N_("Please enter a valid birthday (YYYYMMDD)."),
+    "privacy_required": N_("Please accept the privacy notice to sign up."),
+    # gifts
+    "gift_already_given": N_("This gift has already been given."),
+    "new_member_gift": N_("Welcome gift: {points} points"),
+    "birthday_gift": N_("Happy birthday! Gift: {points} points"),
+    # staff
+    "rules_reloaded": N_("Rules reloaded (version {version})."),
+    "rules_reload_failed": N_("The rules could not be reloaded: {error}"),
+    "rules_reload_unavailable": N_("Reloading rules is not available here."),
+}
+UNKNOWN = N_("Sorry, that did not work. Please ask at the counter. ({code})")
+
+
+def _value(name: str, value) -> str:
+    if name.endswith("_fen") and isinstance(value, int):
+        return format_fen(value)
+    return str(value)
+
+
+def render_message(code: str, params: dict | None = None) -> str:
+    """The sentence for a code; an unknown code still says something useful and names itself."""
+    template = TEMPLATES.get(code)
+    values = {name: _value(name, value) for name, value in (params or {}).items()}
+    if template is None:
+        return _(UNKNOWN).format(code=code)
+    try:
+        return _(template).format(**values)
+    except (KeyError, IndexError, ValueError):
+        return _(template).split("{")[0].strip() or _(UNKNOWN).format(code=code)

@@ -1,0 +1,77 @@
+"""Staff / technician menu, behind a staff card: what the kiosk knows about itself."""
+
+from __future__ import annotations
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+
+from kiosk.ui.i18n import N_, _
+from kiosk.ui.messages import render_message
+from kiosk.ui.screens.base import KioskScreen
+from kiosk.ui.theme import COLOURS
+from kiosk.ui.widgets import FitLabel, KButton, Panel
+
+STATUS_WORDS = {"ok": N_("working"), "unknown": N_("not reported yet"), "disabled": N_("disabled")}
+
+
+def status_text(value: str) -> str:
+    """The common status words in the staff's language; a problem's own detail stays as reported."""
+    return _(STATUS_WORDS[value]) if value in STATUS_WORDS else value
+
+
+class StaffScreen(KioskScreen):
+    states = ("staff_menu",)
+    shows_hints = False  # shows view.message itself
+    ROWS = ("device", "reader", "hardware", "outbox", "hq", "rules")
+
+    def build(self) -> None:
+        m = self.m
+        panel = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing / 2, radius=m.radius)
+        grid = GridLayout(cols=2, spacing=(m.padding, m.spacing / 2))
+        self.names: dict[str, FitLabel] = {}
+        self.values: dict[str, FitLabel] = {}
+        for row in self.ROWS:
+            self.names[row] = FitLabel(font_size=m.font_body, color=COLOURS.muted, size_hint_x=0.35)
+            self.values[row] = FitLabel(font_size=m.font_body, size_hint_x=0.65)
+            grid.add_widget(self.names[row])
+            grid.add_widget(self.values[row])
+        panel.add_widget(grid)
+        self.errors = FitLabel(font_size=m.font_small, color=COLOURS.error, wrap=True, valign="top", size_hint_y=0.6)
+        panel.add_widget(self.errors)
+        self.body.add_widget(panel)
+        buttons = BoxLayout(size_hint_y=None, height=m.touch_big, spacing=m.spacing)
+        self.reload = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.staff_reload_rules)
+        self.exit = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self.session.finish)
+        buttons.add_widget(self.reload)
+        buttons.add_widget(self.exit)
+        self.body.add_widget(buttons)
+
+    def fill(self, view) -> None:
+        staff = view.staff
+        self.title.text = _("Staff menu")
+        names = {
+            "device": _("Device"),
+            "reader": _("Card reader"),
+            "hardware": _("LEDs and buzzer"),
+            "outbox": _("Waiting to sync"),
+            "hq": _("Last contact with HQ"),
+            "rules": _("Rules version"),
+        }
+        values = {
+            "device": staff.device_id,
+            "reader": status_text(staff.reader),
+            "hardware": status_text(staff.hardware),
+            "outbox": _("{n} transactions").format(n=staff.outbox_depth),
+            "hq": staff.last_hq_contact or _("never"),
+            "rules": str(staff.rules_version),
+        }
+        for row in self.ROWS:
+            self.names[row].text = names[row]
+            self.values[row].text = values[row]
+        lines = list(staff.last_errors[-3:])
+        if view.message is not None:
+            lines.insert(0, render_message(view.message.code, view.message.params))
+        self.errors.text = "\n".join(lines) if lines else _("No recent errors")
+        self.errors.color = COLOURS.error if lines else COLOURS.muted
+        self.reload.text = _("Reload rules")
+        self.exit.text = _("Back to customer screen")

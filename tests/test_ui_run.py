@@ -1,0 +1,89 @@
+"""`kiosk run`: the simulated kiosk starts the real app on the real store, seeded with demo
+members; a missing configuration is a usage error (exit 2) with the file named."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kiosk.reader.keys import SiteKeys
+from kiosk.reader.simulated import Wallet
+from kiosk.simulate import DEVICE_ID
+from kiosk.store.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(args: list[str], tmp_path: Path) -> subprocess.Popen:
+    env = dict(os.environ, KIVY_HOME=str(tmp_path / "kivy"), KIOSK_CONFIG=str(tmp_path / "absent.toml"),
+               SDL_VIDEODRIVER="offscreen")  # no display here: SDL draws offscreen through Mesa
+    return subprocess.Popen([sys.executable, "-m", "kiosk", "run", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def run_for_a_moment(proc: subprocess.Popen) -> str:
+    """Read until the app's main loop starts, let it run a little, stop it; returns the log."""
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if "Start application main loop" in line or time.monotonic() > deadline:
+                break
+        time.sleep(1.5)
+        assert proc.poll() is None, "".join(lines)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=30)[0]
+    return "".join(lines) + out
+
+
+def test_configured_kiosk_starts_with_its_reader_and_hq_offline(tmp_path):
+    """The real wiring from kiosk.toml: reader factory (the simulated driver here), card keys,
+    store, session, sync client towards an HQ that does not answer: the screen comes up anyway."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    key = tmp_path / "master.key"
+    SiteKeys.write_new(key)
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        f'[device]\nid = "k-77"\nstore = "shop1"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[reader]\ndriver = "simulated"\nport = "{tmp_path / "cards.json"}"\n'
+        f'[hq]\nhost = "127.0.0.1"\nport = {closed_port}\n'
+        f'[secrets]\ncard_master_key_file = "{key}"\n'
+    )
+    log = run_for_a_moment(start(["--config", str(config)], tmp_path))
+    assert "Start application main loop" in log
+    assert "kiosk k-77" in log and "HQ 127.0.0.1" in log
+    assert "Traceback" not in log and "CRITICAL" not in log, log[-3000:]
+    assert (tmp_path / "data" / "journal").is_dir()
+
+
+def test_simulated_kiosk_starts_the_app_on_a_seeded_store(tmp_path):
+    data = tmp_path / "store"
+    log = run_for_a_moment(start(["--simulate", "--data-dir", str(data), "--locale", "en"], tmp_path))
+    assert "Start application main loop" in log
+    assert "Traceback" not in log and "ERROR" not in log and "CRITICAL" not in log, log[-3000:]
+    assert (data / "card-master.key").stat().st_mode & 0o077 == 0
+    wallet = Wallet(data / "cards.json")
+    store = Store.open(data / "store", DEVICE_ID)
+    try:
+        known = sorted(n for n, chip in wallet.cards.items()
+                       if store.ledger.state.card_account(chip.uid.hex().upper()) is not None)
+        assert known == ["Gold member", "Lost card", "Member card"]
+        assert {"New card", "Other card", "Staff card"} <= set(wallet.cards)
+    finally:
+        store.close()
+
+
+def test_without_a_configuration_the_real_kiosk_refuses_with_exit_2(tmp_path):
+    proc = start([], tmp_path)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 2
+    assert "absent.toml" in out and "file not found" in out

@@ -1,0 +1,172 @@
+"""The member journeys, driven through the real screens with touches: sign-up, top-up, redemption,
+a PIN lockout, plus the short paths (lost card, unknown card, staff menu). Each calls
+`visit(name)` on every screen worth a look; the flow tests save screenshots there and the layout
+check looks for clipped text there, in both languages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk.ledger.money import format_fen
+from kiosk.reader import chips
+from tests.session_support import PIN, Kiosk, staff_card
+from tests.ui_harness import UiDriver
+
+Visit = Callable[[str], None]
+
+
+@dataclass
+class Cards:
+    """The chips the journeys tap: real card images, read through the simulated reader."""
+
+    member: object  # a member with ¥1,234.50 and the welcome gift already given
+    rich: object  # a gold member with 6,000+ points to redeem
+    blank: object
+    lost: object  # a member's card reported lost
+    foreign: object  # a card of another kind (NTAG 424 DNA) this chain never issued
+    staff: object
+
+
+def seed(kiosk: Kiosk) -> Cards:
+    """Members the journeys start from (set up directly in the ledger, not through screens)."""
+    member = kiosk.member(balance_fen=123450)
+    rich = kiosk.member(balance_fen=300000)
+    uid = rich.uid.hex().upper()
+    kiosk.store.commit(kiosk.ledger.top_up(uid, 300000, "setup", kiosk.clock.now()))
+    lost = kiosk.member()
+    kiosk.store.commit(kiosk.ledger.block_card(lost.uid.hex().upper(), "lost", kiosk.clock.now()))
+    kiosk.ui_cards = Cards(member, rich, kiosk.blank(), lost, chips.new_ntag424(), staff_card())
+    return kiosk.ui_cards
+
+
+def uid_of(chip) -> str:
+    return chip.uid.hex().upper()
+
+
+def press_digits(ui: UiDriver, digits: str) -> None:
+    for d in digits:
+        ui.tap(ui.screen.keypad.keys[d])
+
+
+def sign_up(ui: UiDriver, visit: Visit) -> None:
+    k = ui.kiosk
+    visit("idle")
+    k.tap(k.ui_cards.blank)
+    ui.frames(3)
+    assert k.session.state == "signup_offer"
+    visit("signup_offer")
+    ui.tap(ui.screen.start)
+    assert k.session.state == "signup_details"
+    press_digits(ui, "13912345678")  # phone: 11 digits, then the keypad moves on to the birthday
+    press_digits(ui, "19900512")
+    visit("signup_details")
+    ui.tap(ui.screen.next)
+    assert k.session.state == "signup_privacy", k.session.view.message
+    visit("signup_privacy")
+    ui.tap(ui.screen.accept)
+    assert k.session.state == "signup_pin"
+    press_digits(ui, PIN[:3])
+    visit("signup_pin")
+    press_digits(ui, PIN[3:])
+    press_digits(ui, PIN)
+    assert k.session.state == "signup_writing"
+    visit("signup_writing")
+    ui.pump()  # the reader thread's turn: it personalises the card
+    assert k.session.state == "done", k.session.view.message
+    visit("signup_done")
+    ui.tap(ui.screen.ok)
+    assert k.session.state == "home"
+    visit("signup_home")
+    ui.tap(ui.screen.finish)
+    k.lift()
+    assert k.session.state == "idle"
+
+
+def top_up(ui: UiDriver, visit: Visit) -> int:
+    """Top up ¥500 (bonus ¥25) paid at the counter; returns the balance shown at the end."""
+    k = ui.kiosk
+    k.tap(k.ui_cards.member)
+    ui.frames(3)
+    assert k.session.state == "home"
+    visit("home")
+    ui.tap(ui.screen.topup)
+    assert k.session.state == "topup_amount"
+    visit("topup_amount")
+    press_digits(ui, "9999")  # ¥9,999: over the rules' maximum, said on the same screen
+    ui.tap(ui.screen.custom_ok)
+    assert k.session.state == "topup_amount" and k.session.view.message.code == "amount_out_of_range"
+    assert ui.screen.hint_line.parent is not None and "5,000.00" in ui.screen.hint_line.text
+    visit("topup_too_much")
+    ui.tap_text(format_fen(50000))
+    assert k.session.state == "topup_confirm"
+    visit("topup_confirm")
+    ui.tap(ui.screen.method_buttons["staff_cash"])
+    assert k.session.state == "paying"
+    visit("paying")
+    k.lift()  # the member lifts the card so staff can tap theirs
+    k.tap(k.ui_cards.staff)
+    ui.frames(3)
+    assert k.session.state == "done", k.session.view.message
+    visit("topup_done")
+    balance = k.session.view.member.balance_fen
+    ui.tap(ui.screen.ok)
+    k.run()
+    assert k.session.state == "idle"
+    return balance
+
+
+def redeem(ui: UiDriver, visit: Visit) -> None:
+    k = ui.kiosk
+    k.tap(k.ui_cards.rich)
+    ui.frames(3)
+    ui.tap(ui.screen.redeem)
+    assert k.session.state == "redeem_choose"
+    visit("redeem_choose")
+    ui.tap(next(b for b in ui.screen.buttons if b.reward.reward_id == "coffee"))
+    assert k.session.state == "redeem_confirm"
+    visit("redeem_confirm")
+    ui.tap(ui.screen.confirm)
+    assert k.session.state == "pin_entry"
+    press_digits(ui, PIN)
+    assert k.session.state == "done", k.session.view.message
+    visit("redeem_done")
+    ui.tap(ui.screen.ok)
+    assert k.session.state == "home"
+    ui.tap(ui.screen.finish)
+    k.lift()
+
+
+def pin_lockout(ui: UiDriver, visit: Visit) -> None:
+    k = ui.kiosk
+    k.tap(k.ui_cards.rich)
+    ui.frames(3)
+    ui.tap(ui.screen.redeem)
+    ui.tap(next(b for b in ui.screen.buttons if b.reward.reward_id == "tote"))
+    ui.tap(ui.screen.confirm)
+    attempts = k.ledger.rules.pin.max_attempts
+    for attempt in range(attempts):
+        assert k.session.state == "pin_entry"
+        press_digits(ui, "135790")
+        if attempt == 0:
+            visit("pin_wrong")
+    assert k.session.state == "pin_locked"
+    visit("pin_locked")
+    ui.tap(ui.screen.back)
+    assert k.session.state == "home"
+    ui.tap(ui.screen.finish)
+    k.lift()
+
+
+def short_paths(ui: UiDriver, visit: Visit) -> None:
+    k = ui.kiosk
+    cards = k.ui_cards
+    for chip, state in ((cards.lost, "blocked"), (cards.foreign, "not_recognised"), (cards.staff, "staff_menu")):
+        k.tap(chip)
+        ui.frames(3)
+        assert k.session.state == state
+        visit(state)
+        k.lift()
+        if k.session.state != "idle":
+            ui.tap(ui.screen.exit if state == "staff_menu" else ui.screen.ok)
+        assert k.session.state == "idle"

@@ -1,0 +1,50 @@
+"""Child process of test_ui_layout: opens a window of the size given (WIDTHxHEIGHT), drives every
+journey, and at each screen checks the layout in both languages. Prints one JSON line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests import ui_flows  # noqa: E402
+from tests.session_support import make_kiosk  # noqa: E402
+from tests.ui_harness import UiDriver, layout_problems, open_window  # noqa: E402
+
+
+def main(size: str) -> int:
+    width, height = (int(v) for v in size.split("x"))
+    open_window(width, height)
+    from kiosk.ui.i18n import translator
+
+    problems: list[str] = []
+    visited: list[str] = []
+    for n, journey in enumerate(
+        (ui_flows.sign_up, ui_flows.top_up, ui_flows.redeem, ui_flows.pin_lockout, ui_flows.short_paths)
+    ):
+        kiosk = make_kiosk(Path(tempfile.mkdtemp(prefix=f"kiosk-layout-{n}-")))
+        ui_flows.seed(kiosk)
+        ui = UiDriver(kiosk, width, height)
+
+        def visit(name: str, ui=ui) -> None:
+            for locale in ("zh_CN", "en"):
+                translator().set_locale(locale)
+                problems.extend(layout_problems(ui, f"{size} {locale} {name}"))
+            translator().set_locale("zh_CN")
+            visited.append(name)
+
+        journey(ui, visit)
+        kiosk.store.close()
+    # the check itself must be able to fail: a title far too long for its box has to be reported
+    ui.screen.title.text = "会员" * 200
+    detects_clipping = bool(layout_problems(ui, "self-check"))
+    result = {"size": size, "visited": visited, "problems": problems, "detects_clipping": detects_clipping}
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
