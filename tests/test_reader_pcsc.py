@@ -149,7 +149,9 @@ def test_ntag424_apdus(reader, field):
     assert reader.apdu(bytes.fromhex("00A4040007D276000085010100")) == b"\x90\x00"
     assert reader.apdu(bytes.fromhex("9060000000"))[-2:] == b"\x91\xaf"  # GetVersion, more
     assert reader.apdu(bytes.fromhex("90AF000000"))[-2:] == b"\x91\xaf"
+    field.remove()  # pcscd polls the virtual reader: a swap without a lift may go unseen
+    assert reader.wait_for_removal(5.0)
     field.place(new_classic())
-    reader.wait_for_card(5.0)
+    assert reader.wait_for_card(5.0) is not None
     with pytest.raises(NotSupported):
         reader.apdu(bytes.fromhex("00A4040007D276000085010100"))
