@@ -309,21 +309,17 @@ class Ledger:
         if verify_pin(pin, self.pepper, member.pin_hash):
             if member.pin_failures == 0:
                 return True, None
-            return True, self._txn(
-                Kind.PIN_RESET, now, card.member_id, uid, account.balance_fen, account.points, account=account
-            )
+            return True, self._unchanged(Kind.PIN_RESET, now, card.member_id, uid, account)
         policy = self.rules.pin
         locked_until = None
         if member.pin_failures + 1 >= policy.max_attempts:
             locked_until = now + timedelta(minutes=policy.lockout_minutes)
-        return False, self._txn(
+        return False, self._unchanged(
             Kind.PIN_FAILED,
             now,
             card.member_id,
             uid,
-            account.balance_fen,
-            account.points,
-            account=account,
+            account,
             pin_locked_until=locked_until,
         )
 
@@ -404,14 +400,12 @@ class Ledger:
         unknown = [r for r in reasons if r not in self.rules.engagement.survey_reasons]
         if unknown:
             raise Refused("bad_survey_reason", unknown[0][:30])
-        return self._txn(
+        return self._unchanged(
             Kind.SURVEY,
             now,
             card.member_id,
             uid,
-            account.balance_fen,
-            account.points,
-            account=account,
+            account,
             rating=rating,
             reasons=",".join(dict.fromkeys(reasons)),
         )
@@ -426,14 +420,12 @@ class Ledger:
         if card.status is not CardStatus.ACTIVE:
             raise Refused(f"card_{card.status}")
         account = self.state.accounts[card.member_id]
-        return self._txn(
+        return self._unchanged(
             Kind.CARD_BLOCKED,
             now,
             card.member_id,
             uid,
-            account.balance_fen,
-            account.points,
-            account=account,
+            account,
             reason=reason[:200],
         )
 
@@ -442,14 +434,12 @@ class Ledger:
         if card.status is not CardStatus.BLOCKED:
             raise Refused("card_not_blocked")
         account = self.state.accounts[card.member_id]
-        return self._txn(
+        return self._unchanged(
             Kind.CARD_UNBLOCKED,
             now,
             card.member_id,
             uid,
-            account.balance_fen,
-            account.points,
-            account=account,
+            account,
             reason=reason[:200],
         )
 
@@ -462,14 +452,12 @@ class Ledger:
             raise Refused("card_in_use")
         account = self.state.accounts[old.member_id]
         newest = max(c.card_seq for c in self.state.cards.values() if c.member_id == old.member_id)
-        return self._txn(
+        return self._unchanged(
             Kind.CARD_REPLACEMENT,
             now,
             old.member_id,
             old_uid,
-            account.balance_fen,
-            account.points,
-            account=account,
+            account,
             new_card_uid=new_uid,
             card_seq=newest + 1,
         )
@@ -575,6 +563,14 @@ class Ledger:
 
     def _expiry(self, now: datetime) -> date:
         return points_expiry(self.rules.local_date(now), self.rules.points.expiry_months)
+
+    def _unchanged(
+        self, kind: Kind, now: datetime, member_id: str, uid: str, account: Account, **details
+    ) -> Txn:
+        """A txn that records an event without moving money or points."""
+        return self._txn(
+            kind, now, member_id, uid, account.balance_fen, account.points, account=account, **details
+        )
 
     def _gift(
         self, kind: Kind, card: Card, account: Account, points: int, balance_fen: int, now: datetime, **extra
