@@ -103,7 +103,7 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
 
     from kiosk.hw.pulses import CashPulseCounter
     from kiosk.payment.cash_acceptor import CashAcceptorPayment
-    from kiosk.payment.hq_mqtt import HqMqttPaymentPlaceholder
+    from kiosk.payment.hq_mqtt import NoHqPayment
     from kiosk.payment.staff_cash import StaffCashPayment
     from kiosk.reader import chips
     from kiosk.reader.keys import SiteKeys
@@ -127,7 +127,7 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
     session = Session(
         store,
         clock=clock,
-        payments=[StaffCashPayment(), CashAcceptorPayment(counter, fen_per_pulse=1000), HqMqttPaymentPlaceholder()],
+        payments=[StaffCashPayment(), CashAcceptorPayment(counter, fen_per_pulse=1000), NoHqPayment()],
         card_writer=worker,
         incidents=incidents,
         settings=SessionSettings(staff_uids=frozenset({STAFF_UID})),

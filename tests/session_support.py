@@ -13,7 +13,7 @@ from kiosk.ledger.operations import Ledger
 from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.ledger.sample import default_rules
 from kiosk.payment.cash_acceptor import CashAcceptorPayment
-from kiosk.payment.hq_mqtt import HqMqttPaymentPlaceholder
+from kiosk.payment.hq_mqtt import NoHqPayment
 from kiosk.payment.staff_cash import StaffCashPayment
 from kiosk.reader import chips
 from kiosk.reader.card import issue_card
@@ -127,7 +127,7 @@ def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=No
     pulses = Pulses()
     incidents = IncidentLog(data_dir / "incidents.jsonl")
     settings = settings or SessionSettings(staff_uids=frozenset({STAFF_UID}))
-    payments = [StaffCashPayment(), CashAcceptorPayment(pulses, 100), HqMqttPaymentPlaceholder()]
+    payments = [StaffCashPayment(), CashAcceptorPayment(pulses, 100), NoHqPayment()]
     holder: list[Session] = []
     worker = ReaderWorker(reader, cards, lambda item: holder[0].post(item), poll_s=0)
     session = Session(

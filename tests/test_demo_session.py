@@ -12,7 +12,7 @@ from kiosk.store.store import Store
 def test_screen_demo_adds_up(tmp_path, capsys):
     assert run_screen_demo(tmp_path, OPENING, PEPPER) == []
     out = capsys.readouterr().out
-    assert "payment_unavailable (method=hq, reason=hq_payment_not_implemented)" in out
+    assert "payment_unavailable (method=hq, reason=hq_not_configured)" in out
     assert "outbox 8, reader ok" in out
     with Store.open(tmp_path, SCREEN_DEVICE_ID, pepper=PEPPER) as store:
         kinds = [t.kind for t in store.outbox()]

@@ -160,7 +160,7 @@ def test_topup_shows_bonus_before_paying_and_credits_after_staff_confirms(kiosk)
     ]
     assert topup.presets[3].points == 500
     assert {m.name: m.unavailable_reason for m in topup.methods} == {
-        "staff_cash": "", "cash_acceptor": "", "hq": "hq_payment_not_implemented"
+        "staff_cash": "", "cash_acceptor": "", "hq": "hq_not_configured"
     }
     assert kiosk.session.choose_amount(100_000)
     assert kiosk.session.view.topup.chosen.bonus_fen == 8000
@@ -216,7 +216,7 @@ def test_hq_payment_says_unavailable(kiosk):
     assert kiosk.session.pay("hq")
     assert kiosk.state == "topup_confirm"
     assert kiosk.session.view.message.code == "payment_unavailable"
-    assert kiosk.session.view.message.params["reason"] == "hq_payment_not_implemented"
+    assert kiosk.session.view.message.params["reason"] == "hq_not_configured"
     assert not kiosk.session.pay("no-such-method") or kiosk.state == "topup_confirm"
     assert kiosk.account(chip).balance_fen == 10_000
 

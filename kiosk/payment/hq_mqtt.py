@@ -1,16 +1,17 @@
-"""Payment confirmed by HQ over MQTT (e.g. a QR payment settled at HQ).
+"""The "pay through HQ" method on a kiosk that runs without HQ (no [hq] host configured).
 
-Placeholder until the sync client carries payment confirmations: it says it is unavailable
-and refuses to start, so the screen shows "payment method unavailable" instead of pretending."""
+With HQ configured, kiosk.session.wiring uses kiosk.sync.payment_method.HqMqttPayment instead.
+This one says it is unavailable and refuses to start, so the screen says the method is not set
+up instead of pretending."""
 
 from __future__ import annotations
 
 from kiosk.payment.port import PaymentMethod, PaymentRequest, PaymentState, PaymentStatus, PaymentUnavailable
 
-REASON = "hq_payment_not_implemented"
+REASON = "hq_not_configured"
 
 
-class HqMqttPaymentPlaceholder(PaymentMethod):
+class NoHqPayment(PaymentMethod):
     name = "hq"
 
     def unavailable_reason(self) -> str:

@@ -13,7 +13,7 @@ from kiosk.config import Config
 from kiosk.hw.setup import Hardware, open_hardware
 from kiosk.ledger.rules import Rules
 from kiosk.payment.cash_acceptor import CashAcceptorPayment
-from kiosk.payment.hq_mqtt import HqMqttPaymentPlaceholder
+from kiosk.payment.hq_mqtt import NoHqPayment
 from kiosk.payment.staff_cash import StaffCashPayment
 from kiosk.reader.base import Reader
 from kiosk.reader.keys import CardKeys, SiteKeys
@@ -24,6 +24,7 @@ from kiosk.session.ports import NoFeedback
 from kiosk.session.reader_worker import ReaderWorker
 from kiosk.session.session import Session
 from kiosk.session.sync_link import SyncClientLink
+from kiosk.sync.payment_method import HqMqttPayment
 
 INCIDENTS_FILE = "incidents.jsonl"
 
@@ -84,7 +85,7 @@ def build_session(
         payments=[
             StaffCashPayment(),
             CashAcceptorPayment(hardware.pulses, config.gpio.fen_per_pulse),
-            HqMqttPaymentPlaceholder(),
+            NoHqPayment() if sync_client is None else HqMqttPayment(sync_client.payments),
         ],
         card_writer=worker,
         incidents=IncidentLog(Path(config.device.data_dir) / INCIDENTS_FILE),

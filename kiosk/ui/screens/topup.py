@@ -20,7 +20,7 @@ METHOD_NAMES = {
 UNAVAILABLE = {
     "offline": N_("HQ offline"),
     "hq_offline": N_("HQ offline"),
-    "hq_payment_not_implemented": N_("coming soon"),
+    "hq_not_configured": N_("not set up"),
     "no_cash_acceptor": N_("not installed"),
     "no_hardware": N_("not installed"),
     "not_configured": N_("not set up"),
