@@ -1,15 +1,14 @@
-# The two commands of the README's quickstart. Each sets up what it needs first.
+# Shortcuts for the README's quickstart scripts (scripts/demo.sh, scripts/test.sh) and more.
 .PHONY: demo test setup bench lint locale
 
 setup:
 	@bash scripts/setup.sh
 
-demo: setup
-	.venv/bin/kiosk demo
+demo:
+	bash scripts/demo.sh
 
-test: setup
-	.venv/bin/ruff check .
-	.venv/bin/python -m pytest
+test:
+	bash scripts/test.sh
 
 bench: setup
 	.venv/bin/python bench/run_all.py
