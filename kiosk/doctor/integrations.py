@@ -136,7 +136,7 @@ def check_card_read(ctx: Context) -> CheckResult:
               f"{card.member_id}, card {card.card_seq}, issued {card.issued_on}")
 
 
-LAST_HQ_CONTACT_META = "sync.last_ack_at"  # beside the sync client's own sync.* keys
+LAST_HQ_CONTACT_META = "sync.last_ack_at"  # kiosk.sync.client.LAST_ACK_KEY (not imported: no paho here)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ log = logging.getLogger("kiosk.sync")
 
 CONFIG_KEY = "sync.config"
 SNAPSHOT_KEY = "sync.snapshot_id"
+LAST_ACK_KEY = "sync.last_ack_at"  # read by `kiosk doctor` as the last HQ contact
 SESSION_EXPIRY_S = 7 * 24 * 3600
 INCOMING_QUEUE = 10_000
 LOG_REJECTS_PER_MINUTE = 20
@@ -139,7 +140,8 @@ class SyncClient:
         self._counter_lock = threading.Lock()  # rejections are counted on both threads
         self._reject_window, self._logged, self._unlogged = 0.0, 0, 0
         self.last_error = ""
-        self.last_ack_at: datetime | None = None
+        last_ack = store.meta_get(LAST_ACK_KEY)
+        self.last_ack_at: datetime | None = datetime.fromisoformat(last_ack) if isinstance(last_ack, str) else None
         self.hq_applied_through = 0
         self._admission: Admission = OK
         self._outbox_depth = store.outbox_depth()  # cached by poll(): the network thread never reads the store
@@ -470,6 +472,7 @@ class SyncClient:
             if new:
                 self.counters.acked += new
                 self.last_ack_at = self._now()
+                self.store.meta_put(LAST_ACK_KEY, self.last_ack_at.isoformat())
                 self._last_progress = time.monotonic()
         if ack.expect_seq:
             self.hq_applied_through = ack.expect_seq - 1  # for diagnostics; resends are driven by the ack timeout

@@ -58,10 +58,13 @@ def test_drains_in_order_and_forgets_only_on_ack(mosquitto, kiosk_store):
         time.sleep(0.5)
         kiosk.poll()
         assert kiosk_store.outbox_depth() == 250
+        assert kiosk_store.meta_get("sync.last_ack_at") is None
         hq = AckResponder(mosquitto)
         assert kiosk.wait_until(lambda: kiosk_store.outbox_depth() == 0, 20), kiosk.status()
         assert_exactly_once_in_order(hq, "D1", 250)
         assert kiosk.counters.acked == 250
+        # the last HQ contact is durable, for `kiosk doctor` and the staff menu after a restart
+        assert kiosk_store.meta_get("sync.last_ack_at") == kiosk.last_ack_at.isoformat()
     finally:
         kiosk.stop()
 
