@@ -9,7 +9,8 @@ import pytest
 
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.txn import Kind
-from tests.session_support import make_kiosk, staff_card
+from kiosk.reader.card import issue_card
+from tests.session_support import DEVICE, KEYS, PIN, make_kiosk, staff_card
 
 DAY = 24 * 3600
 
@@ -237,3 +238,28 @@ def test_home_says_how_far_the_next_reward_and_tier_are(kiosk):
     kiosk.tap(chip)
     assert kiosk.session.view.member.next_reward_name is None
     assert kiosk.session.view.member.to_next_reward_points == 0
+
+
+def test_referral_reward_cut_off_by_a_power_cut_is_given_at_the_next_tap(kiosk):
+    """Sign-up and the new member's reward were committed, then the power went: the referrer's
+    reward is still due and the next tap of the new card gives it (once)."""
+    rule = kiosk.ledger.rules.engagement
+    friend = kiosk.member()
+    friend_id = kiosk.ledger.state.cards[uid_of(friend)].member_id
+    chip = kiosk.blank()
+    uid, now = uid_of(chip), kiosk.clock.now()
+    code = kiosk.ledger.referral_code(friend_id)
+    sign_up_txn = kiosk.ledger.sign_up(uid, 1, "13800009999", PIN, now, referral_code=code)
+    kiosk.store.commit(sign_up_txn)
+    kiosk.reader.place(chip)
+    issue_card(kiosk.reader, kiosk.reader.wait_for_card(0), KEYS, sign_up_txn.member_id, 1, now.date(), DEVICE)
+    kiosk.reader.remove()
+    kiosk.store.commit(kiosk.ledger.referral_reward(uid, now))  # the new member's: committed before the cut
+    friend_points = kiosk.account(friend).points
+    kiosk.tap(chip)
+    assert kiosk.state == "home"
+    assert kiosk.account(friend).points == friend_points + rule.referrer_points
+    kiosk.lift()
+    kiosk.tap(chip)
+    assert kiosk.account(friend).points == friend_points + rule.referrer_points
+    assert kinds(kiosk).count("referral_reward") == 2

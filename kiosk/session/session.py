@@ -478,6 +478,9 @@ class Session:
 
     def _enter_home(self) -> None:
         self._give_gifts()
+        card = self.ledger.state.cards.get(self._flow.uid)
+        if card is not None:  # a referral reward a power cut left undone after the sign-up
+            self._give_referral_rewards(card.member_id)
         self._refresh_member()
 
     def _give_gifts(self) -> None:

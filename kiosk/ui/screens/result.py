@@ -116,6 +116,7 @@ class ResultScreen(KioskScreen):
         self.ok.text = _("Skip")
 
     def _toggle(self, reason: str) -> None:
+        self.session.touch()  # choosing reasons keeps the rating on screen
         if reason in self.chosen_reasons:
             self.chosen_reasons.remove(reason)
         else:
