@@ -29,6 +29,7 @@ from tests.session_support import DEVICE, PIN, make_kiosk, staff_card
 FULL = os.environ.get("KIOSK_FULL") == "1"
 STATES = {s.id for s in SessionMachine.states}
 
+REFERRER = "@rich"  # stands for the rich member's referral code, known once the run has made them
 CARDS = ("rich", "poor", "blank", "staff", "foreign", "blocked", "forged")
 calls = st.one_of(
     st.tuples(st.just("touch")),
@@ -49,6 +50,10 @@ calls = st.one_of(
     st.tuples(st.just("dismiss")),
     st.tuples(st.just("finish")),
     st.tuples(st.just("staff_reload_rules")),
+    st.tuples(st.just("check_in")),
+    st.tuples(st.just("rate"), st.sampled_from([0, 1, 4, 5, 6]), st.sampled_from([(), ("fast_service",), ("nope",)])),
+    st.tuples(st.just("submit_details"), st.just("13912345678"), st.just(""), st.none(),
+              st.sampled_from(["", "AAAAAAAA", REFERRER])),
 )
 steps = st.one_of(
     st.tuples(st.just("tap"), st.sampled_from(CARDS)),
@@ -60,9 +65,9 @@ steps = st.one_of(
     st.tuples(st.just("call"), calls),
 )
 
-FOCUSED = {
+FOCUSED = {  # what fits each screen
     "idle": [("tap", c) for c in CARDS],
-    "home": [("call", ("start_topup",)), ("call", ("start_redeem",)), ("call", ("finish",))],
+    "home": [("call", ("start_topup",)), ("call", ("start_redeem",)), ("call", ("check_in",)), ("call", ("finish",))],
     "topup_amount": [("call", ("choose_amount", a)) for a in (1000, 5000, 50_000, 600_000)],
     "topup_confirm": [("call", ("pay", m)) for m in ("staff_cash", "cash_acceptor", "hq")],
     "paying": [("coins", 10), ("coins", 200), ("tap", "staff"), ("call", ("cancel_payment",))],
@@ -71,11 +76,15 @@ FOCUSED = {
     "pin_entry": [("pin", True), ("pin", False), ("call", ("pin_digit", "1"))],
     "pin_locked": [("call", ("back",)), ("wait", 121)],
     "signup_offer": [("call", ("start_signup",))],
-    "signup_details": [("call", ("submit_details", "13912345678")), ("call", ("submit_details", "12"))],
+    "signup_details": [
+        ("call", ("submit_details", "13912345678")),
+        ("call", ("submit_details", "12")),
+        ("call", ("submit_details", "13912345678", "", None, REFERRER)),
+    ],
     "signup_privacy": [("call", ("accept_privacy",))],
     "signup_pin": [("signup_pin", "135792"), ("signup_pin", "111111")],
     "signup_writing": [("wait", 1)],
-    "done": [("call", ("dismiss",))],
+    "done": [("call", ("dismiss",)), ("call", ("rate", 4, ("fast_service",))), ("call", ("rate", 5, ()))],
     "notice": [("call", ("dismiss",))],
     "blocked": [("call", ("dismiss",)), ("lift",)],
     "not_recognised": [("call", ("dismiss",)), ("lift",)],
@@ -108,6 +117,8 @@ class Run:
         blocked_uid = self.cards["blocked"].uid.hex().upper()
         k.store.commit(k.ledger.block_card(blocked_uid, "lost", k.clock.now()))
         self.setup_refs = len(k.store.outbox())
+        rich_uid = self.cards["rich"].uid.hex().upper()
+        self.referral_code = k.ledger.referral_code(k.ledger.state.cards[rich_uid].member_id)
         self.cash_in = 0
         self.in_hypothesis = True
 
@@ -134,6 +145,7 @@ class Run:
             k.enter_pin(step[1])
         else:
             name, *args = step[1]
+            args = [self.referral_code if a == REFERRER else a for a in args]
             getattr(k.session, name)(*args)
         k.run(1)
         self.check()
@@ -165,6 +177,17 @@ class Run:
         pending = view.payment.received_fen if view.payment and view.payment.method == "cash_acceptor" else 0
         stray = sum(i["detail"]["received_fen"] for i in incidents if i["kind"] == "cash_outside_payment")
         assert acceptor_credit + acceptor_abandoned + pending + stray == self.cash_in, "cash unaccounted for"
+        txns = k.store.outbox()[self.setup_refs :]
+        check_ins = [(t.member_id, t.local_day) for t in txns if t.kind is Kind.CHECK_IN]
+        assert len(check_ins) == len(set(check_ins)), "checked in twice on one day"
+        results = sum(1 for t in txns if t.kind in (Kind.TOP_UP, Kind.REDEMPTION))
+        assert sum(1 for t in txns if t.kind is Kind.SURVEY) <= results, "a rating without a visit to rate"
+        referred = sum(1 for t in txns if t.kind is Kind.SIGN_UP and t.referrer_id)
+        assert sum(1 for t in txns if t.kind is Kind.REFERRAL_REWARD) <= 2 * referred
+        if self.in_hypothesis:
+            for kind in (Kind.CHECK_IN, Kind.SURVEY, Kind.REFERRAL_REWARD):
+                if any(t.kind is kind for t in txns):
+                    event(f"committed {kind}")
 
     def finish(self) -> None:
         k = self.k

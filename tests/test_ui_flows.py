@@ -173,3 +173,19 @@ def test_simulated_kiosk_cards_tapped_with_the_on_screen_buttons(tmp_path):
         assert session.state == "blocked", session.view
     finally:
         kiosk.close()
+
+
+def test_check_in_rating_and_referral_through_the_screens(ui):
+    shots: list[str] = []
+    member = account(ui, ui.kiosk.ui_cards.member)
+    points = member[2].points
+    ui_flows.engage(ui, shooter(ui, shots))
+    rules = ui.kiosk.ledger.rules.engagement
+    assert account(ui, ui.kiosk.ui_cards.member)[2].points == points + rules.checkin_points + rules.referrer_points
+    assert len(committed(ui, Kind.CHECK_IN)) == 1
+    survey = committed(ui, Kind.SURVEY)
+    assert [(t.rating, t.reasons) for t in survey] == [(4, rules.survey_reasons[0])]
+    friend = account(ui, ui.kiosk.ui_cards.blank)
+    assert friend[1].referred_by == member[1].member_id
+    assert friend[2].points == ui.kiosk.ledger.rules.new_member.points + rules.referee_points
+    assert shots == ["check_in_done", "survey", "survey_thanks", "signup_referral_unknown", "signup_referral_done"]

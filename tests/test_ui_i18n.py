@@ -26,6 +26,8 @@ SESSION_CODES = (  # docs: SESSION_API.md "Message codes"
     "bad_birthday", "insufficient_points", "out_of_stock", "bad_points_choice", "reward_not_available",
     "card_write_failed", "card_writer_unavailable", "store_failed", "rules_reloaded", "rules_reload_failed",
     "rules_reload_unavailable", "card_read_failed", "money_paused", "error",
+    "checked_in", "already_checked_in", "check_in_disabled", "survey_thanks", "bad_rating", "bad_survey_reason",
+    "unknown_referral_code",
 )
 
 
@@ -101,7 +103,8 @@ def test_every_session_message_code_has_a_sentence_in_both_languages(code):
     assert code in TEMPLATES
     params = {"amount_fen": 50000, "bonus_fen": 2500, "balance_fen": 131450, "points": 100, "points_used": 300,
               "attempts_left": 3, "min_fen": 1000, "max_fen": 500000, "paid_fen": 10000, "length": 6,
-              "version": 2, "error": "bad json", "minutes": 1, "seconds": 5}
+              "version": 2, "error": "bad json", "minutes": 1, "seconds": 5, "streak": 7, "total_points": 335,
+              "streak_bonus": 30, "stars": 4, "referral_points": 100}
     for locale in i18n.LOCALES:
         i18n.translator().set_locale(locale)
         text = render_message(code, params)

@@ -170,3 +170,59 @@ def short_paths(ui: UiDriver, visit: Visit) -> None:
         if k.session.state != "idle":
             ui.tap(ui.screen.exit if state == "staff_menu" else ui.screen.ok)
         assert k.session.state == "idle"
+
+
+def engage(ui: UiDriver, visit: Visit) -> None:
+    """Daily check-in, the after-visit rating, and a friend signing up with the member's code."""
+    k = ui.kiosk
+    k.tap(k.ui_cards.member)
+    ui.frames(3)
+    home = ui.screen
+    assert k.session.state == "home" and home.check_in.parent is not None
+    code = k.session.view.member.referral_code
+    assert home.referral_code.text == code and home.qr.matrix  # the QR code is drawn from the code
+    ui.tap(home.check_in)
+    assert k.session.state == "done" and k.session.view.message.code == "checked_in"
+    visit("check_in_done")
+    ui.tap(ui.screen.ok)
+    assert k.session.state == "home" and ui.screen.check_in.parent is None  # once a day
+    ui.tap(ui.screen.finish)
+    k.lift()
+
+    k.tap(k.ui_cards.rich)  # a redemption, then the rating
+    ui.frames(3)
+    ui.tap(ui.screen.redeem)
+    ui.tap(next(b for b in ui.screen.buttons if b.reward.reward_id == "coffee"))
+    ui.tap(ui.screen.confirm)
+    press_digits(ui, PIN)
+    assert k.session.state == "done" and ui.screen.survey.parent is not None
+    reason = k.session.view.survey.reasons[0]
+    ui.tap(ui.screen.reasons[reason])
+    visit("survey")
+    ui.tap(ui.screen.stars[3])  # four stars
+    assert k.session.view.message.code == "survey_thanks" and ui.screen.survey.parent is None
+    visit("survey_thanks")
+    ui.tap(ui.screen.ok)
+    ui.tap(ui.screen.finish)
+    k.lift()
+
+    k.tap(k.ui_cards.blank)  # a friend signs up with the member's code
+    ui.frames(3)
+    ui.tap(ui.screen.start)
+    press_digits(ui, "13912345678")
+    ui.screen.referral_input.text = "ZZZZZZZZ"  # typed on the on-screen keyboard
+    ui.tap(ui.screen.next)
+    assert k.session.state == "signup_details" and k.session.view.message.code == "unknown_referral_code"
+    visit("signup_referral_unknown")
+    ui.screen.referral_input.text = code
+    ui.tap(ui.screen.next)
+    assert k.session.state == "signup_privacy"
+    ui.tap(ui.screen.accept)
+    press_digits(ui, PIN)
+    press_digits(ui, PIN)
+    ui.pump()
+    assert k.session.state == "done" and k.session.view.message.params["referral_points"] > 0
+    visit("signup_referral_done")
+    ui.tap(ui.screen.ok)
+    ui.tap(ui.screen.finish)
+    k.lift()

@@ -23,7 +23,8 @@ def main(size: str) -> int:
     problems: list[str] = []
     visited: list[str] = []
     for n, journey in enumerate(
-        (ui_flows.sign_up, ui_flows.top_up, ui_flows.redeem, ui_flows.pin_lockout, ui_flows.short_paths)
+        (ui_flows.sign_up, ui_flows.top_up, ui_flows.redeem, ui_flows.pin_lockout, ui_flows.short_paths,
+         ui_flows.engage)
     ):
         kiosk = make_kiosk(Path(tempfile.mkdtemp(prefix=f"kiosk-layout-{n}-")))
         ui_flows.seed(kiosk)

@@ -413,6 +413,11 @@ class Ledger:
     def referral_code(self, member_id: str) -> str:
         return referral_code_of(member_id)
 
+    def referrer_of(self, code: str) -> str:
+        """The active member a referral code belongs to (Refused unknown_referral_code), so a
+        sign-up screen can refuse a mistyped code before anything else is asked."""
+        return self._referrer(code)
+
     # -- staff and HQ operations -------------------------------------------------------------
 
     def block_card(self, uid: str, reason: str, now: datetime) -> Txn:

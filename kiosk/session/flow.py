@@ -35,7 +35,9 @@ class Flow:
     phone: str = ""
     name: str = ""
     birthday: date | None = None
+    referral_code: str = ""
     privacy_accepted: bool = False
     signup_txn: Txn | None = None
     write_started: datetime | None = None
     message: Message | None = None
+    survey_offered: bool = False  # the done screen offers a rating (after a top-up or redemption)

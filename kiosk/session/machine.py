@@ -59,6 +59,9 @@ class SessionMachine(StateMachine):
     redeemed = redeem_confirm.to(done) | pin_entry.to(done)
     locked = redeem_confirm.to(pin_locked) | pin_entry.to(pin_locked)
 
+    # daily check-in
+    checked_in = home.to(done)
+
     # going back one step
     back = (
         topup_amount.to(home)

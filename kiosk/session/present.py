@@ -23,6 +23,7 @@ from kiosk.session.view import (
     SessionView,
     SignupView,
     StaffView,
+    SurveyView,
     TopUpView,
 )
 
@@ -83,9 +84,11 @@ def build_view(
     if state in ("pin_entry", "pin_locked", "signup_pin"):
         extra["pin"] = pin_view(state, flow, ledger, now)
     if state.startswith("signup_") and state != "signup_offer":
-        extra["signup"] = SignupView(flow.phone, flow.name, flow.birthday, flow.privacy_accepted)
+        extra["signup"] = SignupView(flow.phone, flow.name, flow.birthday, flow.privacy_accepted, flow.referral_code)
     if state == "staff_menu":
         extra["staff"] = staff()
+    if state == "done" and flow.survey_offered:
+        extra["survey"] = SurveyView(ledger.rules.engagement.survey_reasons)
     if extra:
         view = replace(view, **extra)
     return view
@@ -133,6 +136,15 @@ def member_summary(flow: Flow, ledger: Ledger, now: datetime) -> MemberSummary:
     greeting = any(g.kind == "birthday_gift" for g in flow.gifts) or (
         birthday is not None and (birthday.month, birthday.day) == (today.month, today.day)
     )
+    account = view.account
+    engagement = ledger.rules.engagement
+    stock = ledger.state.stock
+    out_of_reach = [
+        r
+        for r in ledger.rules.rewards
+        if r.points_cost > account.points and r.is_valid_at(now) and stock.get(r.id, 0) > 0
+    ]
+    next_reward = min(out_of_reach, key=lambda r: r.points_cost, default=None)
     return MemberSummary(
         member_id=view.member.member_id,
         name=view.member.name,
@@ -150,4 +162,9 @@ def member_summary(flow: Flow, ledger: Ledger, now: datetime) -> MemberSummary:
         recent=view.account.recent,
         birthday_greeting=greeting,
         gifts=tuple(flow.gifts),
+        referral_code=ledger.referral_code(view.member.member_id),
+        check_in_offered=engagement.checkin_points > 0 and account.last_checkin_on != today,
+        checkin_streak=account.checkin_streak,
+        next_reward_name=next_reward.name if next_reward else None,
+        to_next_reward_points=next_reward.points_cost - account.points if next_reward else 0,
     )

@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 # states that show a result and then go away on their own (settings.message_s)
 MESSAGE_STATES = frozenset({"done", "notice", "blocked", "not_recognised"})
-_DETAIL_REFUSALS = frozenset({"bad_phone", "phone_in_use", "bad_name", "bad_birthday"})
+_DETAIL_REFUSALS = frozenset({"bad_phone", "phone_in_use", "bad_name", "bad_birthday", "unknown_referral_code"})
 _PIN_FORMAT_REFUSALS = frozenset({"bad_pin_format", "pin_too_simple"})
 
 
@@ -193,8 +193,19 @@ class Session:
     def start_signup(self) -> bool:
         return self._act(lambda: self._move("start_signup"))
 
-    def submit_details(self, phone: str, name: str = "", birthday: date | None = None) -> bool:
-        return self._act(lambda: self._submit_details(phone, name, birthday))
+    def submit_details(
+        self, phone: str, name: str = "", birthday: date | None = None, referral_code: str = ""
+    ) -> bool:
+        """A referral code (optional) must belong to an active member, or the details screen says so."""
+        return self._act(lambda: self._submit_details(phone, name, birthday, referral_code))
+
+    def check_in(self) -> bool:
+        """Home: today's check-in points (and the streak bonus on the streak's day)."""
+        return self._act(self._check_in)
+
+    def rate(self, stars: int, reasons: Sequence[str] = ()) -> bool:
+        """Done after a top-up or redemption: the optional 1-5 star rating; dismiss() skips it."""
+        return self._act(lambda: self._rate(stars, reasons))
 
     def accept_privacy(self) -> bool:
         return self._act(self._accept_privacy)
@@ -415,11 +426,16 @@ class Session:
             return
         self._record("privacy_accepted", member_id=txn.member_id, version=self.settings.privacy_notice_version)
         self._give_gifts()
+        referral_points = self._give_referral_rewards(txn.member_id)
         self._refresh_member()
         view = flow.member_view
         flow.message = Message(
             "signup_done",
-            {"points": view.account.points if view else 0, "gifts": [g.kind for g in flow.gifts]},
+            {
+                "points": view.account.points if view else 0,
+                "gifts": [g.kind for g in flow.gifts],
+                "referral_points": referral_points,
+            },
         )
         self.feedback.ok()
         self.machine.send("card_issued")
@@ -462,6 +478,9 @@ class Session:
 
     def _enter_home(self) -> None:
         self._give_gifts()
+        card = self.ledger.state.cards.get(self._flow.uid)
+        if card is not None:  # a referral reward a power cut left undone after the sign-up
+            self._give_referral_rewards(card.member_id)
         self._refresh_member()
 
     def _give_gifts(self) -> None:
@@ -486,6 +505,64 @@ class Session:
                 continue
             if self._commit(txn):
                 self._flow.gifts.append(GiftGiven(str(txn.kind), txn.points_delta, txn.bonus_fen))
+
+    def _give_referral_rewards(self, member_id: str) -> int:
+        """After a sign-up with a referral code: the new member's reward, then the referrer's,
+        each committed on its own (the ledger gives the one still due if power was cut between).
+        Returns the points the new member got."""
+        mine = 0
+        for _ in range(2):
+            try:
+                txn = self.ledger.referral_reward(self._flow.uid, self.clock.now())
+            except Refused:
+                break
+            if txn is None or not self._commit(txn):
+                break
+            if txn.member_id == member_id:
+                mine += txn.points_delta
+        return mine
+
+    def _check_in(self) -> bool:
+        flow = self._flow
+        if self.state != "home":
+            return False
+        txn = self.ledger.check_in(flow.uid, self.clock.now())  # a refusal becomes a notice
+        if not self._commit(txn):
+            return self._refuse("store_failed")
+        self._refresh_member()
+        streak = flow.member_view.account.checkin_streak if flow.member_view else 0
+        bonus = txn.points_delta - self.ledger.rules.engagement.checkin_points
+        flow.message = Message(
+            "checked_in",
+            {"points": txn.points_delta, "streak_bonus": max(0, bonus), "streak": streak, "total_points": txn.points_after},
+        )
+        flow.survey_offered = False
+        self.feedback.ok()
+        return self._move("checked_in")
+
+    def _rate(self, stars: int, reasons: Sequence[str]) -> bool:
+        flow = self._flow
+        if self.state != "done" or not flow.survey_offered:
+            return False
+        if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
+            return False
+        if isinstance(reasons, str) or not all(isinstance(r, str) for r in reasons):
+            return False
+        try:
+            txn = self.ledger.survey(flow.uid, stars, tuple(reasons), self.clock.now())
+        except Refused as exc:
+            self._hint(exc.code)  # e.g. a reason the rules no longer list: the offer stays
+            return True
+        if not self._commit(txn):
+            self._hint("store_failed")
+            return True
+        flow.survey_offered = False
+        flow.message = Message("survey_thanks", {"stars": stars})
+        self.feedback.ok()
+        return True
+
+    def _offer_survey(self) -> None:
+        self._flow.survey_offered = bool(self.ledger.rules.engagement.survey_reasons)
 
     def _refresh_member(self) -> None:
         try:
@@ -636,6 +713,7 @@ class Session:
                 "balance_fen": txn.balance_after_fen,
             },
         )
+        self._offer_survey()
         self.feedback.ok()
         self.machine.send("paid")
         self._last_activity = self.clock.now()
@@ -701,6 +779,7 @@ class Session:
             "redeem_done",
             {"reward_id": txn.reward_id, "points_used": -txn.points_delta, "points": txn.points_after, "voucher_fen": txn.amount_fen},
         )
+        self._offer_survey()
         self.feedback.ok()
         self.machine.send("redeemed")
         return True
@@ -757,15 +836,24 @@ class Session:
 
     # -- sign-up -----------------------------------------------------------------------------
 
-    def _submit_details(self, phone: str, name: str, birthday: date | None) -> bool:
+    def _submit_details(self, phone: str, name: str, birthday: date | None, referral_code: str) -> bool:
         if self.state != "signup_details":
             return False
-        if not isinstance(phone, str) or not isinstance(name, str):
+        if not isinstance(phone, str) or not isinstance(name, str) or not isinstance(referral_code, str):
             return False
         if birthday is not None and (isinstance(birthday, datetime) or not isinstance(birthday, date)):
             return False
         flow = self._flow
-        flow.phone, flow.name, flow.birthday, flow.message = phone.strip(), name.strip(), birthday, None
+        code = referral_code.strip().upper()
+        flow.phone, flow.name, flow.birthday, flow.referral_code = phone.strip(), name.strip(), birthday, code
+        if code:
+            try:
+                self.ledger.referrer_of(code)
+            except Refused as exc:
+                self._hint(exc.code)
+                self.feedback.error()
+                return True
+        flow.message = None
         return self._move("details_ok")
 
     def _accept_privacy(self) -> bool:
@@ -790,7 +878,14 @@ class Session:
             return
         try:
             txn = self.ledger.sign_up(
-                flow.uid, 1, flow.phone, pin, self.clock.now(), name=flow.name, birthday=flow.birthday
+                flow.uid,
+                1,
+                flow.phone,
+                pin,
+                self.clock.now(),
+                name=flow.name,
+                birthday=flow.birthday,
+                referral_code=flow.referral_code,
             )
         except Refused as exc:
             if exc.code in _DETAIL_REFUSALS:
@@ -823,6 +918,7 @@ class Session:
         state, flow = self.state, self._flow
         if state not in MESSAGE_STATES:
             return False
+        flow.survey_offered = False  # leaving the done screen skips the rating
         if state in ("done", "notice") and flow.card_present and flow.member_view is not None:
             flow.message = None
             self._refresh_member()

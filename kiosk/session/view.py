@@ -44,6 +44,11 @@ class MemberSummary:
     recent: tuple[Activity, ...]  # newest first, at most 5
     birthday_greeting: bool  # within the birthday window this year
     gifts: tuple[GiftGiven, ...]  # given on this visit
+    referral_code: str = ""  # give it to a friend who signs up (shown as a QR code too)
+    check_in_offered: bool = False  # check-in is on and not done today
+    checkin_streak: int = 0  # consecutive days checked in, up to the last check-in
+    next_reward_name: LocalText | None = None  # the cheapest reward the member cannot afford yet
+    to_next_reward_points: int = 0  # points still missing for it (0 when there is none)
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,14 @@ class SignupView:
     name: str
     birthday: date | None
     privacy_accepted: bool
+    referral_code: str = ""
+
+
+@dataclass(frozen=True)
+class SurveyView:
+    """The optional rating offered on the done screen after a top-up or a redemption."""
+
+    reasons: tuple[str, ...]  # reason codes from the rules (translated by the UI)
 
 
 @dataclass(frozen=True)
@@ -141,3 +154,4 @@ class SessionView:
     pin: PinView | None = None
     signup: SignupView | None = None
     staff: StaffView | None = None
+    survey: SurveyView | None = None  # in `done` after a top-up or redemption, until rated or left

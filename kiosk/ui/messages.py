@@ -11,6 +11,8 @@ TEMPLATES: dict[str, str] = {
     "topup_done": N_("Topped up {amount_fen} with {bonus_fen} bonus. Balance now {balance_fen}."),
     "redeem_done": N_("Enjoy your reward! {points_used} points used, {points} left."),
     "signup_done": N_("Welcome! Your card is ready. You have {points} points."),
+    "checked_in": N_("Checked in: +{points} points (day {streak} in a row). You have {total_points} points."),
+    "survey_thanks": N_("Thank you for your rating!"),
     "paid_not_credited": N_("Your payment of {paid_fen} was taken but could not be credited. Staff will help you."),
     "store_failed": N_("The kiosk could not save this. Nothing was changed; please ask at the counter."),
     # cards
@@ -53,6 +55,12 @@ TEMPLATES: dict[str, str] = {
     "card_in_use": N_("This card already belongs to a member."),
     "bad_birthday": N_("Please enter a valid birthday (YYYYMMDD)."),
     "privacy_required": N_("Please accept the privacy notice to sign up."),
+    "unknown_referral_code": N_("This referral code is not known. Check it, or leave it empty."),
+    # engagement
+    "already_checked_in": N_("You have already checked in today. See you tomorrow!"),
+    "check_in_disabled": N_("Check-in is not available here."),
+    "bad_rating": N_("Please choose one to five stars."),
+    "bad_survey_reason": N_("Please choose from the reasons shown."),
     # gifts
     "gift_already_given": N_("This gift has already been given."),
     "new_member_gift": N_("Welcome gift: {points} points"),
@@ -61,6 +69,14 @@ TEMPLATES: dict[str, str] = {
     "rules_reloaded": N_("Rules reloaded (version {version})."),
     "rules_reload_failed": N_("The rules could not be reloaded: {error}"),
     "rules_reload_unavailable": N_("Reloading rules is not available here."),
+}
+# the rules' survey reason ids; a reason the rules add later shows as its id until translated
+SURVEY_REASONS: dict[str, str] = {
+    "fast_service": N_("Fast service"),
+    "friendly_staff": N_("Friendly staff"),
+    "good_rewards": N_("Good rewards"),
+    "too_slow": N_("Too slow"),
+    "hard_to_use": N_("Hard to use"),
 }
 UNKNOWN = N_("Sorry, that did not work. Please ask at the counter. ({code})")
 
@@ -81,3 +97,7 @@ def render_message(code: str, params: dict | None = None) -> str:
         return _(template).format(**values)
     except (KeyError, IndexError, ValueError):
         return _(template).split("{")[0].strip() or _(UNKNOWN).format(code=code)
+
+
+def survey_reason(reason: str) -> str:
+    return _(SURVEY_REASONS[reason]) if reason in SURVEY_REASONS else reason.replace("_", " ")

@@ -197,3 +197,46 @@ class PinDots(BoxLayout):
 
     def _update(self, *_args) -> None:
         self.label.text = " ".join("●" if i < self.filled else "○" for i in range(int(self.length)))
+
+
+class QrCode(Widget):
+    """A QR code drawn as dark squares on a light square, as large as the box allows; `text` is
+    what a phone reads. Made with the pure-Python `qrcode` package (no image files)."""
+
+    text = StringProperty("")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.matrix: list[list[bool]] = []
+        self.bind(text=self._encode, pos=self._redraw, size=self._redraw)
+
+    def _encode(self, *_args) -> None:
+        self.matrix = []
+        if self.text:
+            import qrcode
+
+            code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+            code.add_data(self.text)
+            code.make(fit=True)
+            self.matrix = code.get_matrix()
+        self._redraw()
+
+    def _redraw(self, *_args) -> None:
+        self.canvas.clear()
+        n = len(self.matrix)
+        if not n:
+            return
+        module = int(min(self.width, self.height) // n)
+        if module < 1:
+            return
+        side = module * n
+        x0 = self.x + (self.width - side) // 2
+        y0 = self.y + (self.height - side) // 2
+        with self.canvas:
+            Color(1, 1, 1, 1)
+            Rectangle(pos=(x0, y0), size=(side, side))
+            Color(0, 0, 0, 1)
+            for row, cells in enumerate(self.matrix):
+                for col, dark in enumerate(cells):
+                    if dark:
+                        Rectangle(pos=(x0 + col * module, y0 + (n - 1 - row) * module), size=(module, module))

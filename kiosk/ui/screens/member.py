@@ -1,4 +1,5 @@
-"""Member home: balance first and biggest, then points, tier and its benefits, recent activity."""
+"""Member home: balance first and biggest, then points, tier and its benefits, recent activity,
+what to aim for next, the daily check-in and the member's referral code as a QR code."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from kiosk.ui.i18n import N_, _, local_text
 from kiosk.ui.messages import render_message
 from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.theme import COLOURS
-from kiosk.ui.widgets import NUMBER_FONT, FitLabel, KButton, Panel, TierBar
+from kiosk.ui.widgets import NUMBER_FONT, FitLabel, KButton, Panel, QrCode, TierBar
+
+REFERRAL_QR_PREFIX = "KIOSK-REFERRAL:"  # what a phone reads: the code, marked as ours
 
 ACTIVITY_NAMES = {
     "top_up": N_("Top-up"),
@@ -22,6 +25,9 @@ ACTIVITY_NAMES = {
     "adjustment": N_("Adjustment"),
     "card_replacement": N_("New card"),
     "card_return": N_("Card returned"),
+    "check_in": N_("Check-in"),
+    "referral_reward": N_("Referral reward"),
+    "survey": N_("Rating"),
 }
 
 
@@ -38,14 +44,25 @@ class MemberScreen(KioskScreen):
                                size_hint_y=None, height=0)
         self.body.add_widget(self.banner)
         row = BoxLayout(spacing=m.spacing)
-        left = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing / 2, radius=m.radius,
-                     size_hint_x=0.55)
+        left = Panel(padding=m.padding, spacing=m.spacing, radius=m.radius, size_hint_x=0.55)
+        figures = BoxLayout(orientation="vertical", spacing=m.spacing / 2, size_hint_x=0.66)
         self.balance_caption = FitLabel(font_size=m.font_body, color=COLOURS.muted, size_hint_y=0.6)
         self.balance = FitLabel(font_name=NUMBER_FONT, font_size=m.font_money, color=COLOURS.accent, size_hint_y=1.6)
         self.points = FitLabel(font_size=m.font_title, size_hint_y=0.9)
         self.expiring = FitLabel(font_size=m.font_small, color=COLOURS.muted, size_hint_y=0.6)
-        for w in (self.balance_caption, self.balance, self.points, self.expiring):
-            left.add_widget(w)
+        self.next_reward = FitLabel(font_size=m.font_small, color=COLOURS.ok, wrap=True, size_hint_y=0.9)
+        for w in (self.balance_caption, self.balance, self.points, self.expiring, self.next_reward):
+            figures.add_widget(w)
+        invite = BoxLayout(orientation="vertical", spacing=m.spacing / 2, size_hint_x=0.34)
+        self.invite_caption = FitLabel(font_size=m.font_small, color=COLOURS.muted, halign="center",
+                                       size_hint_y=None, height=m.font_small * 1.5)
+        self.qr = QrCode()
+        self.referral_code = FitLabel(font_name=NUMBER_FONT, font_size=m.font_small, halign="center",
+                                      size_hint_y=None, height=m.font_small * 1.5)
+        for w in (self.invite_caption, self.qr, self.referral_code):
+            invite.add_widget(w)
+        left.add_widget(figures)
+        left.add_widget(invite)
         right = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing / 2, radius=m.radius,
                       size_hint_x=0.45)
         self.tier = FitLabel(font_size=m.font_title, color=COLOURS.accent, size_hint_y=1.4)
@@ -74,8 +91,10 @@ class MemberScreen(KioskScreen):
         self.topup = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self.session.start_topup)
         self.redeem = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.start_redeem)
         self.finish = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, on_tap=self.session.finish)
-        for b in (self.topup, self.redeem, self.finish):
+        self.check_in = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.check_in)
+        for b in (self.topup, self.redeem, self.check_in, self.finish):
             buttons.add_widget(b)
+        self.buttons = buttons
         self.body.add_widget(buttons)
 
     def fill(self, view) -> None:
@@ -105,6 +124,15 @@ class MemberScreen(KioskScreen):
             )
         else:
             self.to_next.text = _("Top tier reached")
+        if member.next_reward_name is not None:
+            self.next_reward.text = _("{points:,} more points for {reward}").format(
+                points=member.to_next_reward_points, reward=local_text(member.next_reward_name)
+            )
+        else:
+            self.next_reward.text = ""
+        self.invite_caption.text = _("Invite a friend")
+        self.referral_code.text = member.referral_code
+        self.qr.text = REFERRAL_QR_PREFIX + member.referral_code if member.referral_code else ""
         self.recent_caption.text = _("Recent activity")
         for i, (what, amount) in enumerate(self.recent):
             if i < len(member.recent):
@@ -121,6 +149,12 @@ class MemberScreen(KioskScreen):
         self.topup.text = _("Top up")
         self.redeem.text = _("Redeem points")
         self.finish.text = _("Done")
+        self.check_in.text = _("Check in")
+        offered = member.check_in_offered
+        if offered and self.check_in.parent is None:
+            self.buttons.add_widget(self.check_in, index=1)  # before "Done"
+        elif not offered and self.check_in.parent is not None:
+            self.buttons.remove_widget(self.check_in)
 
 
 def _discount(discount_pct: int) -> str:

@@ -73,8 +73,15 @@ class SignupDetailsScreen(KioskScreen):
                                     size_hint_y=None, height=m.touch, write_tab=False,
                                     background_color=COLOURS.panel_light, foreground_color=COLOURS.text,
                                     cursor_color=COLOURS.accent, padding=(m.padding, m.touch / 4))
+        self.referral_input = TextInput(font_name=NUMBER_FONT, font_size=m.font_button, multiline=False,
+                                        size_hint_y=None, height=m.touch, write_tab=False,
+                                        background_color=COLOURS.panel_light, foreground_color=COLOURS.text,
+                                        cursor_color=COLOURS.accent, padding=(m.padding, m.touch / 4))
+        name_row = BoxLayout(spacing=m.spacing, size_hint_y=None, height=m.touch)
+        name_row.add_widget(self.name_input)
+        name_row.add_widget(self.referral_input)
         left.add_widget(self.name_caption)
-        left.add_widget(self.name_input)
+        left.add_widget(name_row)
         self.hint = FitLabel(font_size=m.font_small, color=COLOURS.error, wrap=True)
         left.add_widget(self.hint)
         buttons = BoxLayout(size_hint_y=None, height=m.touch, spacing=m.spacing)
@@ -97,6 +104,7 @@ class SignupDetailsScreen(KioskScreen):
             "birthday": signup.birthday.strftime("%Y%m%d") if signup and signup.birthday else "",
         }
         self.name_input.text = signup.name if signup else ""
+        self.referral_input.text = signup.referral_code if signup else ""
         self.focus = "phone"
 
     def _focus(self, name: str) -> None:
@@ -124,7 +132,9 @@ class SignupDetailsScreen(KioskScreen):
             except ValueError:
                 self.hint.text = render_message("bad_birthday")
                 return
-        self.session.submit_details(self.values["phone"], self.name_input.text.strip(), parsed)
+        self.session.submit_details(
+            self.values["phone"], self.name_input.text.strip(), parsed, referral_code=self.referral_input.text.strip()
+        )
 
     def _fill_fields(self) -> None:
         b = self.values["birthday"]
@@ -137,8 +147,9 @@ class SignupDetailsScreen(KioskScreen):
         self.title.text = _("Sign up: your details")
         self.captions["phone"].text = _("Mobile phone")
         self.captions["birthday"].text = _("Birthday (YYYYMMDD, optional)")
-        self.name_caption.text = _("Name (optional)")
-        self.name_input.hint_text = _("Tap to type your name")
+        self.name_caption.text = _("Name and a friend's referral code (both optional)")
+        self.name_input.hint_text = _("Your name")
+        self.referral_input.hint_text = _("Referral code")
         self.hint.text = render_message(view.message.code, view.message.params) if view.message else ""
         self.back.text = _("Back")
         self.next.text = _("Next")
