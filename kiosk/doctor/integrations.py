@@ -1,5 +1,6 @@
-"""Doctor checks that call into parts other modules provide. Each imports its module lazily
-and, when it is missing from this build, says so as a skip: never a pass it did not earn.
+"""Doctor checks that use the reader, the card layer and the store. They import those lazily,
+so `kiosk doctor --help` and the config checks stay quick, and hardware is only tried on the
+device itself (not under --root): those cases are skips with the reason, never a pass.
 
 What they use:
   kiosk.reader.factory.open_reader(config.reader) -> Reader, already open
@@ -8,21 +9,18 @@ What they use:
   kiosk.reader.keys.SiteKeys.from_file(master_key_file, system_id)
   kiosk.store.store.Store.open(data_dir, device_id): .check() -> list of problems,
       .outbox_depth(), .meta_get(LAST_HQ_CONTACT_META) -> ISO 8601 UTC string or None
-      (the sync client is to record it whenever HQ acknowledges: that meta key is the
-      contract between the two; until it does, the line says "never"). The store takes its lock: while the kiosk runs, these three checks
-      say the store is in use, and `systemctl status kiosk` shows the service's own status.
+      (the sync client records it whenever HQ acknowledges new transactions). The store
+      takes its lock: while the kiosk runs, these three checks say the store is in use, and
+      `systemctl status kiosk` shows the service's own status.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from kiosk.doctor.checks import (
     CheckResult,
@@ -42,18 +40,6 @@ HQ_SILENCE_WARN = timedelta(hours=24)
 HQ_SILENCE_FAIL = timedelta(days=7)
 
 
-def _find(module: str, attr: str) -> Callable[..., Any] | str:
-    """The function, or the skip message naming what is missing."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            return f"{module} not installed in this build"
-        raise
-    func = getattr(mod, attr, None)
-    return func if callable(func) else f"{module}.{attr} not in this build"
-
-
 def _live(ctx: Context) -> bool:
     """Hardware is only tried on the device itself, not on a root under --root."""
     return Path(ctx.root).resolve() == Path("/")
@@ -70,16 +56,15 @@ def _reader_error(name: str, exc: Exception) -> CheckResult:
 
 
 def check_reader(ctx: Context) -> CheckResult:
-    """INTEGRATION: the reader opens and tells its firmware version."""
+    """the reader opens and tells its firmware version."""
     name = "reader"
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
         return config
     if not _live(ctx):
         return skip(name, UNDER_ROOT)
-    open_reader = _find("kiosk.reader.factory", "open_reader")
-    if isinstance(open_reader, str):
-        return skip(name, open_reader)
+    from kiosk.reader.factory import open_reader
+
     try:
         reader = open_reader(config.reader)
     except Exception as exc:  # any driver error is this check's failure, not the doctor's
@@ -94,17 +79,16 @@ def check_reader(ctx: Context) -> CheckResult:
 
 
 def check_card_read(ctx: Context) -> CheckResult:
-    """INTEGRATION: a card on the reader is read and its signature verified."""
+    """a card on the reader is read and its signature verified."""
     name = "card read"
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
         return config
     if not _live(ctx):
         return skip(name, UNDER_ROOT)
-    open_reader = _find("kiosk.reader.factory", "open_reader")
-    if isinstance(open_reader, str):
-        return skip(name, open_reader)
     from kiosk.logging_setup import hash_uid
+    from kiosk.reader.card import read_member_card
+    from kiosk.reader.factory import open_reader
 
     try:
         reader = open_reader(config.reader)
@@ -114,10 +98,6 @@ def check_card_read(ctx: Context) -> CheckResult:
         info = reader.wait_for_card(ctx.card_wait_s)
         if info is None:
             return skip(name, "no card on the reader (lay one on it to test reading)")
-        read_member_card = _find("kiosk.reader.card", "read_member_card")
-        if isinstance(read_member_card, str):
-            return ok(name, f"{info.type} card {hash_uid(info.uid)} seen; format not "
-                      f"checked ({read_member_card})")
         from kiosk.reader.keys import SiteKeys
 
         key_file = config.secrets.card_master_key_file
@@ -159,11 +139,11 @@ def _store_report(ctx: Context, config) -> StoreReport | tuple[Status, str, str]
     """Open the store once per doctor run (it checks the journal as it opens) and read it."""
     if "store" in ctx.memo:
         return ctx.memo["store"]
-    store_cls = _find("kiosk.store.store", "Store")
+    from kiosk.store.store import Store as store_cls
+
     data_dir = ctx.path(config.device.data_dir)
-    if isinstance(store_cls, str):
-        result: StoreReport | tuple[Status, str, str] = (Status.SKIP, store_cls, "")
-    elif not data_dir.is_dir():
+    result: StoreReport | tuple[Status, str, str]
+    if not data_dir.is_dir():
         result = (Status.SKIP, f"no data dir {config.device.data_dir} (see the data dir line)",
                   "")
     elif not (data_dir / "snapshot.json").exists() and not (data_dir / "journal").is_dir():
@@ -233,7 +213,7 @@ def _store_result(name: str, report) -> CheckResult | None:
 
 
 def check_store(ctx: Context) -> CheckResult:
-    """INTEGRATION: the journal and snapshot re-read from disk agree with the state."""
+    """the journal and snapshot re-read from disk agree with the state."""
     name = "store"
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
@@ -251,7 +231,7 @@ def check_store(ctx: Context) -> CheckResult:
 
 
 def check_outbox(ctx: Context) -> CheckResult:
-    """INTEGRATION: how many transactions wait for HQ's acknowledgement."""
+    """how many transactions wait for HQ's acknowledgement."""
     name = "outbox"
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
@@ -267,7 +247,7 @@ def check_outbox(ctx: Context) -> CheckResult:
 
 
 def check_last_hq_contact(ctx: Context) -> CheckResult:
-    """INTEGRATION: when HQ last acknowledged anything."""
+    """when HQ last acknowledged anything."""
     name = "last HQ contact"
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
