@@ -98,15 +98,20 @@ def _need_config(ctx: Context, name: str) -> Config | CheckResult:
     return config if config is not None else skip(name, "the configuration is not valid")
 
 
-def _owner_name(ctx: Context, uid: int) -> str:
+def _name_by_id(ctx: Context, table: str, number: int) -> str:
+    """The user or group name for a numeric id, read from the (possibly --root) etc/ file."""
     try:
-        for line in ctx.path("/etc/passwd").read_text().splitlines():
+        for line in ctx.path(table).read_text().splitlines():
             parts = line.split(":")
-            if len(parts) > 2 and parts[2] == str(uid):
+            if len(parts) > 2 and parts[2] == str(number):
                 return parts[0]
     except OSError:
         pass
-    return str(uid)
+    return str(number)
+
+
+def _owner_name(ctx: Context, uid: int) -> str:
+    return _name_by_id(ctx, "/etc/passwd", uid)
 
 
 # -- configuration and secrets ----------------------------------------------------------------
@@ -380,14 +385,7 @@ def check_reader_device(ctx: Context) -> CheckResult:
 
 
 def _group_name(ctx: Context, gid: int) -> str:
-    try:
-        for line in ctx.path("/etc/group").read_text().splitlines():
-            parts = line.split(":")
-            if len(parts) > 2 and parts[2] == str(gid):
-                return parts[0]
-    except OSError:
-        pass
-    return str(gid)
+    return _name_by_id(ctx, "/etc/group", gid)
 
 
 def check_broker(ctx: Context) -> CheckResult:

@@ -55,9 +55,8 @@ def _reader_error(name: str, exc: Exception) -> CheckResult:
     return fail(name, f"the reader did not answer: {type(exc).__name__}: {exc}", fix)
 
 
-def check_reader(ctx: Context) -> CheckResult:
-    """the reader opens and tells its firmware version."""
-    name = "reader"
+def _open_live_reader(ctx: Context, name: str):
+    """(config, open reader), or the CheckResult that says why there is none."""
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
         return config
@@ -66,9 +65,18 @@ def check_reader(ctx: Context) -> CheckResult:
     from kiosk.reader.factory import open_reader
 
     try:
-        reader = open_reader(config.reader)
+        return config, open_reader(config.reader)
     except Exception as exc:  # any driver error is this check's failure, not the doctor's
         return _reader_error(name, exc)
+
+
+def check_reader(ctx: Context) -> CheckResult:
+    """The reader opens and tells its firmware version."""
+    name = "reader"
+    opened = _open_live_reader(ctx, name)
+    if isinstance(opened, CheckResult):
+        return opened
+    config, reader = opened
     try:
         version = reader.firmware()
     except Exception as exc:  # NotSupported: some readers cannot say
@@ -79,21 +87,15 @@ def check_reader(ctx: Context) -> CheckResult:
 
 
 def check_card_read(ctx: Context) -> CheckResult:
-    """a card on the reader is read and its signature verified."""
+    """A card on the reader is read and its signature verified."""
     name = "card read"
-    config = _need_config(ctx, name)
-    if isinstance(config, CheckResult):
-        return config
-    if not _live(ctx):
-        return skip(name, UNDER_ROOT)
+    opened = _open_live_reader(ctx, name)
+    if isinstance(opened, CheckResult):
+        return opened
+    config, reader = opened
     from kiosk.logging_setup import hash_uid
     from kiosk.reader.card import read_member_card
-    from kiosk.reader.factory import open_reader
 
-    try:
-        reader = open_reader(config.reader)
-    except Exception as exc:
-        return _reader_error(name, exc)
     try:
         info = reader.wait_for_card(ctx.card_wait_s)
         if info is None:
@@ -213,7 +215,7 @@ def _store_result(name: str, report) -> CheckResult | None:
 
 
 def check_store(ctx: Context) -> CheckResult:
-    """the journal and snapshot re-read from disk agree with the state."""
+    """The journal and snapshot re-read from disk agree with the state."""
     name = "store"
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
@@ -231,7 +233,7 @@ def check_store(ctx: Context) -> CheckResult:
 
 
 def check_outbox(ctx: Context) -> CheckResult:
-    """how many transactions wait for HQ's acknowledgement."""
+    """How many transactions wait for HQ's acknowledgement."""
     name = "outbox"
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
@@ -247,7 +249,7 @@ def check_outbox(ctx: Context) -> CheckResult:
 
 
 def check_last_hq_contact(ctx: Context) -> CheckResult:
-    """when HQ last acknowledged anything."""
+    """When HQ last acknowledged anything."""
     name = "last HQ contact"
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
