@@ -151,9 +151,13 @@ def _store_report(ctx: Context, config) -> StoreReport | tuple[Status, str, str]
     elif not (data_dir / "snapshot.json").exists() and not (data_dir / "journal").is_dir():
         result = (Status.SKIP, "no store yet (the kiosk creates it when it first starts)", "")
     else:
+        from kiosk.ledger.sample import default_rules
+
+        # Everything read as root (pepper, the package's sample rules) is read before the
+        # switch to the service user, which may not be able to read a developer's checkout.
+        pepper, rules = _read_pepper(ctx, config), default_rules()
         with as_service_user(ctx):
-            result = _open_and_read(store_cls, data_dir, config.device.id,
-                                    _read_pepper(ctx, config))
+            result = _open_and_read(store_cls, data_dir, config.device.id, pepper, rules)
     ctx.memo["store"] = result
     return result
 
@@ -175,12 +179,12 @@ def as_service_user(ctx: Context):
         os.setegid(0)
 
 
-def _open_and_read(store_cls, data_dir: Path, device_id: str,
-                   pepper: bytes) -> StoreReport | tuple[Status, str, str]:
+def _open_and_read(store_cls, data_dir: Path, device_id: str, pepper: bytes,
+                   rules) -> StoreReport | tuple[Status, str, str]:
     from kiosk.store.errors import StoreCorrupt, StoreError, StoreLocked
 
     try:
-        store = store_cls.open(data_dir, device_id, pepper=pepper)
+        store = store_cls.open(data_dir, device_id, rules=rules, pepper=pepper)
     except StoreLocked as exc:
         holder = f"process {exc.pid}" if exc.pid else "another process"
         return (Status.SKIP, f"in use by {holder} (the running kiosk); stop it to check here, "
