@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -66,6 +67,7 @@ op = st.one_of(
     ),
     st.tuples(st.just("referred_sign_up"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
     st.tuples(st.just("referral"), st.sampled_from(UIDS)),
+    st.tuples(st.just("purse"), st.sampled_from(UIDS), st.integers(0, 12)),
 )
 ops_strategy = st.lists(op, min_size=25, max_size=80).map(
     lambda ops: [("sign_up", uid, date(1990, 3, 4)) for uid in UIDS[:3]] + ops
@@ -142,6 +144,8 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
         return ledger.adjust(args[0], args[1], args[2], "HQ correction", now)
     if name == "expire":
         return ledger.expire_points(args[0], now)
+    if name == "purse":
+        return ledger.purse_written(args[0], args[1], now)
     raise AssertionError(name)
 
 
@@ -251,3 +255,36 @@ def test_referral_and_check_in_rewards_are_given_once(ops):
     assert len(rewards) == len(set(rewards))
     days = [(t.member_id, t.local_day) for t in journal if t.kind is Kind.CHECK_IN]
     assert len(days) == len(set(days))
+
+
+@SETTINGS
+@given(ops_strategy)
+def test_card_purse_counters_only_rise_and_keep_the_highest_written(ops):
+    _, journal, _, _ = run(ops)
+    state, highest = LedgerState(), {}
+    for txn in journal:
+        before = {uid: card.purse_counter for uid, card in state.cards.items()}
+        state.apply(txn)
+        assert all(state.cards[uid].purse_counter >= n for uid, n in before.items())
+        if txn.kind is Kind.PURSE_WRITTEN:
+            highest[txn.card_uid] = max(highest.get(txn.card_uid, 0), txn.card_counter)
+    assert {uid: card.purse_counter for uid, card in state.cards.items() if card.purse_counter} == highest
+
+
+@SETTINGS
+@given(ops_strategy, st.integers(1, 11))
+def test_a_txn_made_with_an_older_copy_of_the_card_is_applied_and_flagged(ops, lower):
+    """HQ learns of a copy used offline elsewhere: the money still moves, the conflict says why."""
+    ledger, _, _, _ = run(ops)
+    uid = next((u for u, c in ledger.state.cards.items() if c.status is CardStatus.ACTIVE), None)
+    if uid is None:
+        return
+    seen = ledger.purse_written(uid, 12, START + timedelta(days=400))
+    if seen is not None:
+        ledger.apply(seen)
+    txn = replace(ledger.adjust(uid, 100, 0, "test", START + timedelta(days=400)), card_counter=lower)
+    balance = ledger.state.accounts[txn.member_id].balance_fen
+    result = ledger.apply(txn)
+    assert result.applied and "a copy of the card" in result.conflict
+    assert ledger.state.cards[uid].purse_counter == 12
+    assert ledger.state.accounts[txn.member_id].balance_fen == balance + 100

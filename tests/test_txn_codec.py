@@ -43,6 +43,7 @@ def txns(draw) -> Txn:
         name=draw(st.text(max_size=40)),
         birthday=draw(st.none() | st.dates()),
         pin_locked_until=draw(st.none() | times),
+        card_counter=draw(st.integers(0, 0xFFFFFFFF)),
     )
 
 

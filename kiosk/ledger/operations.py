@@ -418,6 +418,15 @@ class Ledger:
         sign-up screen can refuse a mistyped code before anything else is asked."""
         return self._referrer(code)
 
+    def purse_written(self, uid: str, counter: int, now: datetime) -> Txn | None:
+        """The card now carries purse counter `counter` (its hint was just written): recorded,
+        so that an older copy of the card is refused from now on. None if nothing is new."""
+        card = self._any_card(uid)
+        if counter <= card.purse_counter:
+            return None
+        account = self.state.accounts[card.member_id]
+        return self._unchanged(Kind.PURSE_WRITTEN, now, card.member_id, uid, account, card_counter=counter)
+
     # -- staff and HQ operations -------------------------------------------------------------
 
     def block_card(self, uid: str, reason: str, now: datetime) -> Txn:

@@ -22,7 +22,7 @@ from kiosk.ledger.model import (
 from kiosk.ledger.txn import Kind, Txn
 
 TIER_WINDOW = timedelta(days=366)  # rolling 12 months, with a day's slack for leap years
-_SILENT = frozenset({Kind.PIN_FAILED, Kind.PIN_RESET, Kind.SURVEY})
+_SILENT = frozenset({Kind.PIN_FAILED, Kind.PIN_RESET, Kind.SURVEY, Kind.PURSE_WRITTEN})
 _VISITS = frozenset(
     {
         Kind.SIGN_UP,
@@ -99,15 +99,31 @@ class LedgerState:
         account = self.accounts.get(txn.member_id)
         if account is None:
             return f"{txn.kind} for unknown member {txn.member_id}"
-        conflict = ""
-        if (account.balance_fen, account.points) != (txn.balance_before_fen, txn.points_before):
-            conflict = (
+        conflicts = [self._note_card_counter(txn)]
+        moves = txn.balance_delta_fen or txn.points_delta  # a record that moves nothing cannot clash
+        if moves and (account.balance_fen, account.points) != (txn.balance_before_fen, txn.points_before):
+            conflicts.append(
                 f"{txn.kind} expected balance {txn.balance_before_fen} / points {txn.points_before}, "
                 f"found {account.balance_fen} / {account.points}"
             )
         self.accounts[txn.member_id] = self._account_after(account, txn)
         self._cards_and_member_after(txn)
-        return conflict
+        return "; ".join(c for c in conflicts if c)
+
+    def _note_card_counter(self, txn: Txn) -> str:
+        """Keep the highest purse counter seen on the card. A lower one means the txn was made
+        with an older copy of the card (a clone or a replayed image) at a kiosk that had not
+        heard of the newer state yet: it stays applied, and the conflict says so."""
+        card = self.cards.get(txn.card_uid)
+        if not txn.card_counter or card is None:
+            return ""
+        if txn.card_counter < card.purse_counter:
+            return (
+                f"card {card.uid} showed purse counter {txn.card_counter}, "
+                f"below {card.purse_counter} already seen: a copy of the card?"
+            )
+        self.cards[card.uid] = replace(card, purse_counter=txn.card_counter)
+        return ""
 
     def _account_after(self, account: Account, txn: Txn) -> Account:
         a = account

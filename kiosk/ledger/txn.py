@@ -37,6 +37,7 @@ class Kind(StrEnum):
     CHECK_IN = "check_in"
     REFERRAL_REWARD = "referral_reward"
     SURVEY = "survey"
+    PURSE_WRITTEN = "purse_written"
 
 
 MONEY_KINDS = frozenset(
@@ -87,6 +88,7 @@ class Txn:
     referee_id: str = ""  # REFERRAL_REWARD: the new member the reward is for
     rating: int = 0  # SURVEY: 1-5 stars
     reasons: str = ""  # SURVEY: comma-separated reason ids from the rules
+    card_counter: int = 0  # the card's purse counter: read at the tap, or (PURSE_WRITTEN) just written
 
     @property
     def balance_delta_fen(self) -> int:
@@ -117,6 +119,7 @@ _INT_RANGES = {
     "gift_year": (0, 9999),
     "rules_version": (0, 2**31),
     "rating": (0, 5),
+    "card_counter": (0, 0xFFFFFFFF),
 }
 
 
