@@ -183,6 +183,8 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
     demo.expect("sign-up done", view.state == "done" and view.message.code == "signup_done")
     view = show("返回主页 continue", session.dismiss)
     demo.expect("new-member gift", any(g.kind == "new_member_gift" for g in view.member.gifts))
+    turn()  # the reader thread writes the gift into the card's purse hint
+    copy = chips.MifareClassic(new_card.uid, memory=bytes(new_card.memory))  # someone copies the card
 
     demo.say("\n  2. 充值，店员刷卡确认现金 / Top-up, cash confirmed by a staff card")
     show("充值 top up", session.start_topup)
@@ -231,8 +233,19 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
     view = show("移开卡片 card removed", lift)
     demo.expect("abandoned payment ends in idle", view.state == "idle")
 
-    demo.say("\n  6. 挂失卡、外来卡、超时 / Lost card, foreign card, timeout")
+    demo.say("\n  6. 复制卡 / A copy of the card, made after the sign-up")
     uid = new_card.uid.hex().upper()
+    seen = store.ledger.state.cards[uid].purse_counter
+    demo.say(f"        账本已见计数器 {seen} / the ledger has seen purse counter {seen}; "
+             "复制卡停在开卡时 / the copy still holds the sign-up state")
+    view = show("刷复制卡 tap the copy (same UID, older purse counter)", lambda: reader.place(copy))
+    demo.expect(
+        "copy refused by purse counter",
+        view.state == "not_recognised" and view.message.params.get("problem") == "counter_rollback",
+    )
+    lift()
+
+    demo.say("\n  7. 挂失卡、外来卡、超时 / Lost card, foreign card, timeout")
     store.commit(store.ledger.block_card(uid, "member phoned: card lost", clock.now()))
     view = show("刷已挂失的卡 tap the lost card", lambda: reader.place(new_card))
     demo.expect("blocked", view.state == "blocked")
@@ -250,7 +263,7 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
 
     recorded = [i["kind"] for i in incidents.read_all()]
     demo.say(f"\n  记录给总部的事件 incidents for HQ: {', '.join(recorded)}")
-    demo.expect("incidents recorded", {"payment_abandoned", "blocked_card_presented"} <= set(recorded))
+    demo.expect("incidents recorded", {"payment_abandoned", "card_suspect", "blocked_card_presented"} <= set(recorded))
     counter.close()
     pins.reset()
     return demo

@@ -80,7 +80,8 @@ def test_first_visit_gives_new_member_gift_and_birthday_gift(kiosk):
     m = kiosk.session.view.member
     assert [g.kind for g in m.gifts] == ["new_member_gift", "birthday_gift"]
     assert m.points == 100 + 200 and m.birthday_greeting
-    assert journal_kinds(kiosk)[-2:] == ["new_member_gift", "birthday_gift"]
+    kiosk.run()  # the reader thread writes the card's purse hint: one write for both gifts
+    assert journal_kinds(kiosk)[-3:] == ["new_member_gift", "birthday_gift", "purse_written"]
     kiosk.lift()
     kiosk.tap(chip)  # given once only
     assert kiosk.session.view.member.gifts == ()
@@ -137,6 +138,90 @@ def test_our_card_unknown_here_and_suspect_cards(kiosk):
     assert kiosk.state == "not_recognised"
     assert kiosk.session.view.message.params == {"problem": "member_mismatch"}
     assert kiosk.incident_kinds() == ["card_suspect"]
+
+
+# -- the card's purse hint and copies of the card ---------------------------------------------
+
+
+def card_in_field(k):
+    return read_member_card(k.reader, k.reader.wait_for_card(0), KEYS)
+
+
+def top_up_by_acceptor(k, chip, amount=2000):
+    k.tap(chip)
+    assert k.session.start_topup() and k.session.choose_amount(amount) and k.session.pay("cash_acceptor")
+    k.pulses.count += amount // 100
+    k.run()
+    assert k.state == "done"
+
+
+def test_money_moved_is_written_to_the_card_and_its_counter_recorded(kiosk):
+    chip = kiosk.member(balance_fen=1000)
+    top_up_by_acceptor(kiosk, chip)
+    card, account = card_in_field(kiosk), kiosk.account(chip)
+    assert (card.purse.balance_fen, card.purse.points) == (account.balance_fen, account.points) == (3000, 130)
+    assert card.purse.counter == 1 == kiosk.ledger.state.cards[chip.uid.hex().upper()].purse_counter
+    top_up, written = kiosk.store.outbox()[-2:]
+    assert (top_up.kind, top_up.card_counter) == (Kind.TOP_UP, 0)  # what the card showed at the tap
+    assert (written.kind, written.card_counter) == (Kind.PURSE_WRITTEN, 1)
+    kiosk.lift()
+    top_up_by_acceptor(kiosk, chip)
+    assert card_in_field(kiosk).purse.counter == 2
+    assert [(t.kind, t.card_counter) for t in kiosk.store.outbox()[-2:]] == [
+        (Kind.TOP_UP, 1), (Kind.PURSE_WRITTEN, 2)
+    ]
+
+
+def test_staff_confirmed_top_up_is_written_when_the_card_comes_back(kiosk):
+    chip = to_topup_confirm(kiosk, amount=5000, balance=0)
+    assert kiosk.session.pay("staff_cash")
+    kiosk.lift()
+    kiosk.tap(staff_card())
+    kiosk.lift()
+    assert kiosk.state == "done" and kiosk.ledger.state.cards[chip.uid.hex().upper()].purse_counter == 0
+    kiosk.tap(chip)  # the member puts the card back on the done screen
+    assert card_in_field(kiosk).purse.balance_fen == kiosk.account(chip).balance_fen == 5000
+    assert kiosk.ledger.state.cards[chip.uid.hex().upper()].purse_counter == 1
+
+
+def test_an_older_copy_of_the_card_is_refused_and_reported(kiosk):
+    chip = kiosk.member(balance_fen=1000)
+    top_up_by_acceptor(kiosk, chip)
+    kiosk.lift()
+    copy = chips.MifareClassic(chip.uid, memory=bytes(chip.memory))  # copied at counter 1
+    top_up_by_acceptor(kiosk, chip)  # the genuine card moves on to counter 2
+    kiosk.lift()
+    committed = state_to_dict(kiosk.ledger.state)
+    kiosk.tap(copy)
+    assert kiosk.state == "not_recognised"
+    assert kiosk.session.view.message.code == "card_refused"
+    assert kiosk.session.view.message.params == {"problem": "counter_rollback"}
+    (suspect,) = [i for i in kiosk.incidents.read_all() if i["kind"] == "card_suspect"]
+    assert suspect["detail"]["problem"] == "counter_rollback"
+    assert state_to_dict(kiosk.ledger.state) == committed
+    kiosk.lift()
+    kiosk.tap(chip)
+    assert kiosk.state == "home"
+
+
+@pytest.mark.parametrize("step", range(2))
+@pytest.mark.parametrize("cut", (0, 9, 16))  # 16: fully written, the acknowledgement lost
+def test_purse_write_torn_by_a_lifted_card_never_locks_out_the_genuine_card(kiosk, step, cut):
+    chip = kiosk.member(balance_fen=1000)
+    top_up_by_acceptor(kiosk, chip)  # counter 1 on the card and in the ledger
+    kiosk.lift()
+    kiosk.tap(chip)
+    assert kiosk.session.start_topup() and kiosk.session.choose_amount(2000)
+    assert kiosk.session.pay("cash_acceptor")
+    kiosk.pulses.count += 20
+    chip.tear(after_writes=step, after_bytes=cut)
+    kiosk.run()
+    assert kiosk.state == "idle" and kiosk.account(chip).balance_fen == 5000  # credited, then lifted
+    uid = chip.uid.hex().upper()
+    assert kiosk.ledger.state.cards[uid].purse_counter == 1  # the write was never confirmed
+    kiosk.tap(chip)
+    assert kiosk.state == "home"
+    assert card_in_field(kiosk).purse.counter == (2 if (step, cut) == (1, 16) else 1)
 
 
 # -- top-up --------------------------------------------------------------------------------
@@ -387,7 +472,8 @@ def test_sign_up_end_to_end(kiosk):
     card = read_member_card(kiosk.reader, kiosk.reader.wait_for_card(0), KEYS)
     uid = chip.uid.hex().upper()
     assert kiosk.ledger.state.cards[uid].member_id == card.member_id
-    assert journal_kinds(kiosk) == ["sign_up", "new_member_gift", "birthday_gift"]
+    assert journal_kinds(kiosk) == ["sign_up", "new_member_gift", "birthday_gift", "purse_written"]
+    assert card.purse.points == 300 and kiosk.ledger.state.cards[uid].purse_counter == card.purse.counter == 1
     assert s.view.member.points == 300
     assert "privacy_accepted" in kiosk.incident_kinds()
     s.dismiss()
@@ -598,6 +684,7 @@ def test_card_removed_at_each_step_ends_safely(kiosk, state):
 @pytest.mark.parametrize("state", list(STEPS))
 def test_timeout_at_each_step_ends_in_idle(kiosk, state):
     STEPS[state](kiosk)
+    kiosk.run()  # let the reader thread finish any purse write first
     committed = state_to_dict(kiosk.ledger.state)
     for _ in range(3):
         kiosk.wait(120)

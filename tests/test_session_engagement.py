@@ -115,7 +115,7 @@ def test_home_shows_the_referral_code_and_a_sign_up_with_it_rewards_both(kiosk):
     assert kiosk.state == "done"
     msg = s.view.message
     assert msg.code == "signup_done" and msg.params["referral_points"] == rule.referee_points
-    assert kinds(kiosk)[before:] == ["sign_up", "new_member_gift", "referral_reward", "referral_reward"]
+    assert kinds(kiosk)[before:] == ["sign_up", "new_member_gift", "referral_reward", "referral_reward", "purse_written"]
     new_points = kiosk.ledger.rules.new_member.points + rule.referee_points
     assert kiosk.account(chip).points == new_points == msg.params["points"]
     assert kiosk.account(friend).points == friend_points + rule.referrer_points

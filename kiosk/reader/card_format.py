@@ -287,7 +287,7 @@ def judge(
     member_id: str | None = None,
 ) -> Verdict:
     """Accept or refuse what a tap read, given the ledger's view of that card: the highest
-    purse counter it has confirmed, the member's current card_seq, and the member it maps the
+    purse counter it has seen, the member's current card_seq, and the member it maps the
     UID to (any of them None when unknown)."""
     if isinstance(read, CardMacError):
         return Verdict(False, Refusal.MAC_FAILED, str(read))
@@ -295,16 +295,26 @@ def judge(
         return Verdict(False, Refusal.UNSUPPORTED_VERSION, str(read))
     if isinstance(read, CardFormatError):
         return Verdict(False, Refusal.NOT_RECOGNISED, str(read))
-    if member_id is not None and read.member_id != member_id:
+    counter = read.purse.counter if read.purse is not None else None
+    return judge_record(read.member_id, read.card_seq, counter, last_counter, current_card_seq, member_id)
+
+
+def judge_record(
+    card_member_id: str | None,
+    card_seq: int | None,
+    counter: int | None,
+    last_counter: int | None = None,
+    current_card_seq: int | None = None,
+    member_id: str | None = None,
+) -> Verdict:
+    """judge() for a record already read (the session holds its values, not the MemberCard);
+    a value the card did not give (None) is not checked."""
+    if member_id is not None and card_member_id is not None and card_member_id != member_id:
         return Verdict(False, Refusal.MEMBER_MISMATCH, "card and ledger name different members")
-    if current_card_seq is not None and read.card_seq < current_card_seq:
+    if current_card_seq is not None and card_seq is not None and card_seq < current_card_seq:
+        return Verdict(False, Refusal.OLD_CARD, f"card #{card_seq}, member's card is #{current_card_seq}")
+    if last_counter is not None and counter is not None and counter < last_counter:
         return Verdict(
-            False, Refusal.OLD_CARD, f"card #{read.card_seq}, member's card is #{current_card_seq}"
-        )
-    if last_counter is not None and read.purse is not None and read.purse.counter < last_counter:
-        return Verdict(
-            False,
-            Refusal.COUNTER_ROLLBACK,
-            f"purse counter {read.purse.counter} below last seen {last_counter}",
+            False, Refusal.COUNTER_ROLLBACK, f"purse counter {counter} below last seen {last_counter}"
         )
     return Verdict(True)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 
 from kiosk.reader.base import CardInfo, Reader
-from kiosk.reader.card import issue_card, read_member_card
+from kiosk.reader.card import issue_card, read_member_card, update_purse
 from kiosk.reader.card_format import (
     CardBlank,
     CardFormatError,
@@ -48,7 +48,14 @@ class FormatCardAccess:
             return CardRead(uid, CardKind.FOREIGN, "not_recognised")
         except CardFormatError:
             return CardRead(uid, CardKind.FOREIGN, "bad_format")
-        return CardRead(uid, CardKind.MEMBER, member_id=card.member_id, card_seq=card.card_seq)
+        counter = card.purse.counter if card.purse is not None else None
+        return CardRead(
+            uid, CardKind.MEMBER, member_id=card.member_id, card_seq=card.card_seq, purse_counter=counter
+        )
 
     def issue(self, reader: Reader, info: CardInfo, member_id: str, card_seq: int) -> None:
         issue_card(reader, info, self.issue_keys, member_id, card_seq, self.today(), self.device_id)
+
+    def write_purse(self, reader: Reader, info: CardInfo, balance_fen: int, points: int) -> int:
+        hint = update_purse(reader, info, self.keys, balance_fen, points, self.device_id)
+        return hint.counter if hint is not None else 0

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 # card problems that suggest fraud: the session records them for HQ
-SUSPECT_PROBLEMS = frozenset({"mac_failed", "member_mismatch", "old_card"})
+SUSPECT_PROBLEMS = frozenset({"mac_failed", "member_mismatch", "old_card", "counter_rollback"})
 
 
 class CardKind(StrEnum):
@@ -25,6 +25,7 @@ class CardRead:
     problem: str = ""  # why a card is FOREIGN (e.g. "mac_failed"); never secrets
     member_id: str = ""  # MEMBER: what the card says, checked against the ledger
     card_seq: int = 0
+    purse_counter: int | None = None  # MEMBER on a card with a purse hint (Classic): its counter
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,19 @@ class CardIssued:
 
 
 @dataclass(frozen=True)
+class PurseWritten:
+    """Result of a purse-hint write the session asked for: the counter the card now holds, or
+    the problem ('' when written). A card without a purse (NTAG) answers counter 0."""
+
+    uid: str
+    counter: int = 0
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class ReaderStatus:
     ok: bool
     detail: str = ""
 
 
-SessionInput = CardPresented | CardRemoved | CardIssued | ReaderStatus
+SessionInput = CardPresented | CardRemoved | CardIssued | PurseWritten | ReaderStatus

@@ -20,9 +20,11 @@ class StoreLike(Protocol):
 
 
 class CardWriter(Protocol):
-    """Personalises a blank card on the reader's thread; answers later with a CardIssued post."""
+    """Writes cards on the reader's thread; answers later with a CardIssued or PurseWritten post."""
 
     def request_issue(self, uid: str, member_id: str, card_seq: int) -> None: ...
+
+    def request_purse(self, uid: str, balance_fen: int, points: int) -> None: ...
 
 
 class IncidentSink(Protocol):

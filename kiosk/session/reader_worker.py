@@ -1,7 +1,9 @@
 """The reader's own thread: waits for cards, has the card layer read them, reports to the session.
 
 Only this thread touches the reader, so card writes the session asks for (personalising a
-blank card at sign-up) are queued here and run between polls; the result is posted back."""
+blank card at sign-up, the purse hint after a transaction) are queued here and run between
+polls; the result is posted back. Of several purse writes queued for one card only the newest
+runs: the hint is a state, not a delta."""
 
 from __future__ import annotations
 
@@ -13,7 +15,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kiosk.reader.base import CardGone, CardInfo, Reader, ReaderError, ReaderGone
-from kiosk.session.inputs import CardIssued, CardKind, CardPresented, CardRead, CardRemoved, ReaderStatus
+from kiosk.session.inputs import (
+    CardIssued,
+    CardKind,
+    CardPresented,
+    CardRead,
+    CardRemoved,
+    PurseWritten,
+    ReaderStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +39,23 @@ class CardAccess(Protocol):
         """Personalise a blank card for this member; raises (ReaderError, CardFormatError) on failure."""
         ...
 
+    def write_purse(self, reader: Reader, info: CardInfo, balance_fen: int, points: int) -> int:
+        """Write the purse hint; returns the card's new purse counter (0: the card has no purse)."""
+        ...
+
 
 @dataclass(frozen=True)
 class _IssueJob:
     uid: str
     member_id: str
     card_seq: int
+
+
+@dataclass(frozen=True)
+class _PurseJob:
+    uid: str
+    balance_fen: int
+    points: int
 
 
 def uid_hex(info: CardInfo) -> str:
@@ -52,7 +73,7 @@ class ReaderWorker:
     ):
         self.reader, self.cards, self.post, self.poll_s = reader, cards, post, poll_s
         self.retry_s = retry_s  # wait before trying a vanished reader again
-        self._jobs: queue.SimpleQueue[_IssueJob] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_IssueJob | _PurseJob] = queue.SimpleQueue()
         self._current: CardInfo | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -61,6 +82,9 @@ class ReaderWorker:
     # the session's CardWriter
     def request_issue(self, uid: str, member_id: str, card_seq: int) -> None:
         self._jobs.put(_IssueJob(uid, member_id, card_seq))
+
+    def request_purse(self, uid: str, balance_fen: int, points: int) -> None:
+        self._jobs.put(_PurseJob(uid, balance_fen, points))
 
     def step(self) -> None:
         """One round: look for a card, or run queued writes and watch for its removal."""
@@ -93,34 +117,42 @@ class ReaderWorker:
             self._current = None
             self.post(CardRemoved(uid))
 
+    def _take_jobs(self) -> list[_IssueJob | _PurseJob]:
+        jobs: list[_IssueJob | _PurseJob] = []
+        while True:
+            try:
+                jobs.append(self._jobs.get_nowait())
+            except queue.Empty:
+                break
+        newest_purse = {job.uid: job for job in jobs if isinstance(job, _PurseJob)}
+        return [job for job in jobs if not isinstance(job, _PurseJob) or newest_purse[job.uid] is job]
+
     def _run_jobs(self) -> None:
         assert self._current is not None
-        while True:
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                return
+        jobs = self._take_jobs()
+        for i, job in enumerate(jobs):
             if job.uid != uid_hex(self._current):
-                self.post(CardIssued(job.uid, "card_gone"))
+                self.post(_answer(job, "card_gone"))
                 continue
             try:
-                self.cards.issue(self.reader, self._current, job.member_id, job.card_seq)
+                self.post(self._run(job, self._current))
             except ReaderGone:
-                self.post(CardIssued(job.uid, "ReaderGone"))
+                for unanswered in jobs[i:]:
+                    self.post(_answer(unanswered, "ReaderGone"))
                 raise
-            except Exception as exc:  # CardGone, CardFormatError...: the card is not issued
-                log.info("card %s not issued: %s", job.uid, type(exc).__name__)
-                self.post(CardIssued(job.uid, type(exc).__name__))
-            else:
-                self.post(CardIssued(job.uid))
+            except Exception as exc:  # CardGone, CardFormatError...: a torn write left old or new
+                log.info("card %s: %s failed: %s", job.uid, type(job).__name__, type(exc).__name__)
+                self.post(_answer(job, type(exc).__name__))
+
+    def _run(self, job: _IssueJob | _PurseJob, info: CardInfo) -> CardIssued | PurseWritten:
+        if isinstance(job, _IssueJob):
+            self.cards.issue(self.reader, info, job.member_id, job.card_seq)
+            return CardIssued(job.uid)
+        return PurseWritten(job.uid, self.cards.write_purse(self.reader, info, job.balance_fen, job.points))
 
     def _fail_jobs(self, problem: str) -> None:
-        while True:
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                return
-            self.post(CardIssued(job.uid, problem))
+        for job in self._take_jobs():
+            self.post(_answer(job, problem))
 
     def _report(self, healthy: bool, detail: str = "") -> None:
         if healthy != self._healthy:
@@ -148,3 +180,9 @@ class ReaderWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def _answer(job: _IssueJob | _PurseJob, problem: str) -> CardIssued | PurseWritten:
+    if isinstance(job, _IssueJob):
+        return CardIssued(job.uid, problem)
+    return PurseWritten(job.uid, problem=problem)

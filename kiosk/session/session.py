@@ -32,6 +32,7 @@ from kiosk.payment.port import (
     PaymentStatus,
     PaymentUnavailable,
 )
+from kiosk.reader.card_format import judge_record
 from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.flow import Flow
 from kiosk.session.incidents import Incident
@@ -42,6 +43,7 @@ from kiosk.session.inputs import (
     CardPresented,
     CardRead,
     CardRemoved,
+    PurseWritten,
     ReaderStatus,
     SessionInput,
 )
@@ -295,13 +297,48 @@ class Session:
             self._note_error(f"incident {kind} not recorded: {exc}")
 
     def _commit(self, txn: Txn) -> bool:
-        """Durable before anything is shown; a failure is reported, never half-applied."""
+        """Durable before anything is shown; a failure is reported, never half-applied.
+        A txn made with the card in the field carries the purse counter the card showed (so HQ
+        can spot a copy used at a kiosk that had not heard of the newer state), and the card's
+        purse hint is rewritten once the ledger has the new amounts."""
+        flow = self._flow
+        ours = txn.card_uid == flow.uid
+        if ours and flow.card_counter and not txn.card_counter:
+            txn = replace(txn, card_counter=flow.card_counter)
         try:
             self.store.commit(txn)
         except Exception as exc:
             self._note_error(f"commit of {txn.kind} {txn.txn_id} failed: {exc}")
             return False
+        if ours and (txn.balance_delta_fen or txn.points_delta):
+            self._write_purse()
         return True
+
+    def _write_purse(self) -> None:
+        """Ask the reader thread to write the ledger's amounts into the card's hint; with the
+        card lifted (cash confirmed by staff) that waits until it is back on the reader."""
+        flow = self._flow
+        found = self.ledger.state.card_account(flow.uid)
+        if self.card_writer is None or found is None:
+            return
+        flow.purse_due = not flow.card_present
+        if flow.card_present:
+            self.card_writer.request_purse(flow.uid, found[2].balance_fen, found[2].points)
+
+    def _purse_written(self, result: PurseWritten) -> None:
+        """The card now holds a higher counter: recorded (whatever the session is doing by now),
+        so the copy it was before is refused from here on. A write that failed changes nothing:
+        the card kept its old state, which the ledger already knows."""
+        if result.problem or not result.counter:
+            if result.problem:
+                log.info("purse hint of card %s not written: %s", result.uid, result.problem)
+            return
+        try:
+            txn = self.ledger.purse_written(result.uid, result.counter, self.clock.now())
+        except Refused:
+            return
+        if txn is not None and self._commit(txn) and result.uid == self._flow.uid:
+            self._flow.card_counter = result.counter
 
     def _refuse(self, code: str, **params: Any) -> bool:
         self._flow.message = Message(code, params)
@@ -327,6 +364,8 @@ class Session:
             self._card_removed(item.uid)
         elif isinstance(item, CardIssued):
             self._card_issued(item)
+        elif isinstance(item, PurseWritten):
+            self._purse_written(item)
         elif isinstance(item, ReaderStatus):
             self._reader_status = "ok" if item.ok else (item.detail or "error")
             if not item.ok:
@@ -344,6 +383,8 @@ class Session:
             return
         if card.uid == flow.uid:  # the same card seen again: a double tap or a re-read
             flow.card_present = True
+            if flow.purse_due:
+                self._write_purse()
             return
         if self.state == "paying":
             if flow.payment is not None and self._is_staff(card) and flow.payment.staff_confirmed(card.uid):
@@ -360,6 +401,7 @@ class Session:
     def _start_with(self, card: CardRead) -> None:
         flow = self._flow
         flow.uid, flow.card_present, flow.message = card.uid, True, None
+        flow.card_counter = card.purse_counter
         if self._is_staff(card):
             self.machine.send("staff_card")
             return
@@ -377,7 +419,7 @@ class Session:
         elif card.kind is CardKind.MEMBER and known is not None and _suspect(card, known):
             problem = _suspect(card, known)
             self._record("card_suspect", problem=problem, member_id=known.member_id)
-            flow.message = Message("card_not_recognised", {"problem": problem})
+            flow.message = Message("card_refused", {"problem": problem})
             self.feedback.error()
             self.machine.send("foreign_card")
         elif card.kind is CardKind.MEMBER and known is not None:
@@ -972,12 +1014,18 @@ class Session:
         )
 
 def _suspect(card: CardRead, known: Card) -> str:
-    """Why a card that reads as ours does not match the ledger's record of it ('' if it does)."""
-    if card.member_id and card.member_id != known.member_id:
-        return "member_mismatch"
-    if card.card_seq and card.card_seq < known.card_seq:
-        return "old_card"
-    return ""
+    """Why a card that reads as ours does not match the ledger's record of it ('' if it does):
+    another member, an older card of the member, or an older copy of this card (its purse
+    counter below the highest the ledger has seen: a clone or a replayed image)."""
+    verdict = judge_record(
+        card.member_id or None,
+        card.card_seq or None,
+        card.purse_counter,
+        last_counter=known.purse_counter,
+        current_card_seq=known.card_seq,
+        member_id=known.member_id,
+    )
+    return "" if verdict.accepted else str(verdict.reason)
 
 
 def _range_params(rules: Rules) -> dict:

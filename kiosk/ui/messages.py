@@ -20,6 +20,7 @@ TEMPLATES: dict[str, str] = {
     "card_replaced": N_("This card has been replaced by a newer one. Please use your new card."),
     "card_returned": N_("This card has been returned and can no longer be used."),
     "card_not_recognised": N_("Sorry, this card is not recognised."),
+    "card_refused": N_("This card cannot be used. Please ask at the counter."),
     "unknown_card": N_("Sorry, this card is not recognised."),
     "card_unknown_here": N_("This card is not known at this kiosk yet. Please ask at the counter."),
     "card_data_missing": N_("This card's data could not be read. Please ask at the counter."),

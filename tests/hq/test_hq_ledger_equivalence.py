@@ -175,3 +175,39 @@ def test_card_used_offline_after_hq_blocked_it_is_reported(hq_db):
     report = hq.apply_pending(hq_db, ["KA"])
     assert [c.detail for c in report.conflicts] == ["card 04AABBCC was already blocked at HQ when this spend was made"]
     assert hq.load_state(hq_db).accounts[sign.member_id].balance_fen == 7000  # the money moved: kept
+
+
+def test_older_copy_of_a_card_used_offline_is_reported_at_hq(hq_db):
+    """Kiosk A writes the card up to purse counter 3; kiosk B, offline since before, accepts a
+    copy still at counter 1. B could not know; HQ can: the spend stays applied, flagged."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from kiosk.ledger.operations import Ledger
+    from kiosk.ledger.pin import FAST_FOR_TESTS
+    from kiosk.ledger.sample import default_rules
+    from tests.fixtures.histories import START
+
+    rules = default_rules()
+    a = Ledger(LedgerState(), rules, "KA", pin_params=FAST_FOR_TESTS)
+    sign = a.sign_up("04AABBCC", 1, "13800000001", "246810", START)
+    a.apply(sign)
+    top = a.top_up("04AABBCC", 10000, "pay-1", START + timedelta(minutes=1))
+    a.apply(top)
+    b = Ledger(a.state.copy(), rules, "KB", pin_params=FAST_FOR_TESTS)
+    written = [a.purse_written("04AABBCC", n, START + timedelta(minutes=2 + n)) for n in (1, 2, 3)]
+    for txn in written:
+        a.apply(txn)
+    copy_spend = replace(b.spend("04AABBCC", 4000, START + timedelta(hours=1), pin_verified=True), card_counter=1)
+
+    hq.store_events(hq_db, [sign, top, *written])
+    hq.apply_pending(hq_db, ["KA"])
+    hq.store_events(hq_db, [copy_spend])
+    report = hq.apply_pending(hq_db, ["KB"])
+
+    assert [c.detail for c in report.conflicts] == [
+        "card 04AABBCC showed purse counter 1, below 3 already seen: a copy of the card?"
+    ]
+    state = hq.load_state(hq_db)
+    assert state.cards["04AABBCC"].purse_counter == 3
+    assert state.accounts[sign.member_id].balance_fen == 10000 - 4000
