@@ -1,6 +1,7 @@
 """The session with its reader thread on nfcpy's real PN532 driver, talking to the emulated PN532
 over a pseudo-terminal: the real threading model end to end (reader thread posts, this thread
-pumps), sign-up writing the card through the driver, a card pulled mid-write, a returning member."""
+pumps), sign-up writing the card through the driver, a card pulled mid-write, a returning member,
+the purse hint written after money moves and an older copy of the card refused."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ field_module = pytest.importorskip("tests.emulators.field")
 
 from kiosk.ledger.pin import FAST_FOR_TESTS  # noqa: E402
 from kiosk.ledger.sample import default_rules  # noqa: E402
-from kiosk.reader.chips import new_classic  # noqa: E402
+from kiosk.reader.chips import MifareClassic, new_classic  # noqa: E402
 from kiosk.session.card_access import FormatCardAccess  # noqa: E402
 from kiosk.session.clock import ManualClock  # noqa: E402
 from kiosk.session.reader_worker import ReaderWorker  # noqa: E402
@@ -52,6 +53,15 @@ def until(session: Session, state: str, timeout: float = 10.0) -> str:
     while session.pump().state != state and time.monotonic() < deadline:
         time.sleep(0.005)
     return session.state
+
+
+def until_counter(session: Session, store: Store, uid: str, counter: int, timeout: float = 10.0) -> int:
+    """Pump until the ledger has recorded the card's purse counter (the write runs on the reader thread)."""
+    deadline = time.monotonic() + timeout
+    while store.ledger.state.cards[uid].purse_counter < counter and time.monotonic() < deadline:
+        session.pump()
+        time.sleep(0.005)
+    return store.ledger.state.cards[uid].purse_counter
 
 
 def sign_up_to_writing(session: Session) -> None:
@@ -98,4 +108,31 @@ def test_card_pulled_mid_write_commits_nothing_and_can_be_issued_again(rig):
     assert state == "signup_offer", f"a torn personalisation left the card unusable: {session.view.message}"
     sign_up_to_writing(session)
     assert until(session, "done") == "done"
-    assert [t.kind.value for t in store.outbox()] == ["sign_up", "new_member_gift"]
+    assert until_counter(session, store, chip.uid.hex().upper(), 1) == 1
+    assert [t.kind.value for t in store.outbox()] == ["sign_up", "new_member_gift", "purse_written"]
+
+
+def test_purse_hint_written_through_the_driver_and_an_older_copy_refused(rig):
+    field, session, store = rig
+    chip = new_classic()
+    uid = chip.uid.hex().upper()
+    field.place(chip)
+    assert until(session, "signup_offer") == "signup_offer"
+    sign_up_to_writing(session)
+    assert until(session, "done") == "done"
+    assert until_counter(session, store, uid, 1) == 1  # the new-member gift, written to the card
+    field.remove()
+    assert until(session, "idle") == "idle"
+    copy = MifareClassic(chip.uid, memory=bytes(chip.memory))
+
+    chip.place()
+    field.place(chip)
+    assert until(session, "home") == "home"
+    assert session.check_in()
+    assert until_counter(session, store, uid, 2) == 2
+    field.remove()
+    assert until(session, "idle") == "idle"
+
+    field.place(copy)
+    assert until(session, "not_recognised") == "not_recognised"
+    assert (session.view.message.code, session.view.message.params) == ("card_refused", {"problem": "counter_rollback"})
