@@ -222,3 +222,28 @@ def test_survey_records_rating_and_known_reasons(ledger):
         ledger.survey(CARD, 6, (), NOW)
     with pytest.raises(Refused, match="bad_survey_reason"):
         ledger.survey(CARD, 3, ("rude",), NOW)
+
+
+def test_purse_counter_is_recorded_once_and_only_upwards(ledger):
+    written = do(ledger, ledger.purse_written(CARD, 4, NOW))
+    assert (written.kind, written.card_counter, written.balance_delta_fen, written.points_delta) == (
+        Kind.PURSE_WRITTEN, 4, 0, 0
+    )
+    assert ledger.state.cards[CARD].purse_counter == 4
+    assert ledger.purse_written(CARD, 4, NOW) is None  # nothing new
+    assert ledger.purse_written(CARD, 2, NOW) is None
+    assert ledger.state.accounts[written.member_id].recent == ()  # not an activity the member sees
+    with pytest.raises(Refused, match="unknown_card"):
+        ledger.purse_written(NEW_CARD, 1, NOW)
+
+
+def test_a_record_that_moves_nothing_raises_no_balance_conflict():
+    """A PIN failure made against a stale balance at an offline kiosk is not a money conflict."""
+    rules = default_rules()
+    kiosk_a = Ledger(LedgerState(), rules, "a", b"p", FAST_FOR_TESTS)
+    signup = kiosk_a.sign_up(CARD, 1, "13800138000", PIN, NOW)
+    kiosk_a.apply(signup)
+    kiosk_b = Ledger(kiosk_a.state.copy(), rules, "b", b"p", FAST_FOR_TESTS)
+    kiosk_a.apply(kiosk_a.top_up(CARD, 20_000, "c", NOW))
+    _, failed = kiosk_b.check_pin(CARD, "000000", NOW)
+    assert kiosk_a.apply(failed).conflict == ""

@@ -329,9 +329,8 @@ class Session:
         """The card now holds a higher counter: recorded (whatever the session is doing by now),
         so the copy it was before is refused from here on. A write that failed changes nothing:
         the card kept its old state, which the ledger already knows."""
-        if result.problem or not result.counter:
-            if result.problem:
-                log.info("purse hint of card %s not written: %s", result.uid, result.problem)
+        if result.problem:
+            log.info("purse hint of card %s not written: %s", result.uid, result.problem)
             return
         try:
             txn = self.ledger.purse_written(result.uid, result.counter, self.clock.now())
