@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kiosk.hq import admin
 from kiosk.hq import ledger as hq
 from kiosk.ledger.codec import state_to_dict
+from kiosk.ledger.operations import Ledger
+from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import txn_to_dict
-from tests.fixtures.histories import generate_history
+from tests.fixtures.histories import START, generate_history
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -88,13 +94,6 @@ def test_shuffled_duplicated_delivery_matches_ledgerstate(hq_db, seed, shuffle):
 
 def test_conflict_from_offline_spending_at_two_kiosks_is_recorded(hq_db):
     """Two kiosks each sell against the same stale balance: HQ keeps both and reports one."""
-    from datetime import timedelta
-
-    from kiosk.ledger.operations import Ledger
-    from kiosk.ledger.pin import FAST_FOR_TESTS
-    from kiosk.ledger.sample import default_rules
-    from tests.fixtures.histories import START
-
     rules = default_rules()
     a = Ledger(LedgerState(), rules, "KA", pin_params=FAST_FOR_TESTS)
     sign = a.sign_up("04AABBCC", 1, "13800000001", "246810", START)
@@ -154,14 +153,6 @@ def test_seq_reused_with_other_content_is_kept_aside_and_reported(hq_db):
 
 
 def test_card_used_offline_after_hq_blocked_it_is_reported(hq_db):
-    from datetime import timedelta
-
-    from kiosk.hq import admin
-    from kiosk.ledger.operations import Ledger
-    from kiosk.ledger.pin import FAST_FOR_TESTS
-    from kiosk.ledger.sample import default_rules
-    from tests.fixtures.histories import START
-
     kiosk = Ledger(LedgerState(), default_rules(), "KA", pin_params=FAST_FOR_TESTS)
     sign = kiosk.sign_up("04AABBCC", 1, "13800000001", "246810", START)
     kiosk.apply(sign)
@@ -180,14 +171,6 @@ def test_card_used_offline_after_hq_blocked_it_is_reported(hq_db):
 def test_older_copy_of_a_card_used_offline_is_reported_at_hq(hq_db):
     """Kiosk A writes the card up to purse counter 3; kiosk B, offline since before, accepts a
     copy still at counter 1. B could not know; HQ can: the spend stays applied, flagged."""
-    from dataclasses import replace
-    from datetime import timedelta
-
-    from kiosk.ledger.operations import Ledger
-    from kiosk.ledger.pin import FAST_FOR_TESTS
-    from kiosk.ledger.sample import default_rules
-    from tests.fixtures.histories import START
-
     rules = default_rules()
     a = Ledger(LedgerState(), rules, "KA", pin_params=FAST_FOR_TESTS)
     sign = a.sign_up("04AABBCC", 1, "13800000001", "246810", START)
