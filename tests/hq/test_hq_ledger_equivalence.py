@@ -92,15 +92,20 @@ def test_shuffled_duplicated_delivery_matches_ledgerstate(hq_db, seed, shuffle):
     assert sorted((c.device_id, c.seq, c.detail) for c in hq.list_conflicts(hq_db)) == sorted(conflicts)
 
 
-def test_conflict_from_offline_spending_at_two_kiosks_is_recorded(hq_db):
-    """Two kiosks each sell against the same stale balance: HQ keeps both and reports one."""
+def _two_kiosks_after_a_top_up():
+    """Kiosk A signs a member up and tops up ¥100; kiosk B synced then and goes offline."""
     rules = default_rules()
     a = Ledger(LedgerState(), rules, "KA", pin_params=FAST_FOR_TESTS)
     sign = a.sign_up("04AABBCC", 1, "13800000001", "246810", START)
     a.apply(sign)
     top = a.top_up("04AABBCC", 10000, "pay-1", START + timedelta(minutes=1))
     a.apply(top)
-    b = Ledger(a.state.copy(), rules, "KB", pin_params=FAST_FOR_TESTS)
+    return a, Ledger(a.state.copy(), rules, "KB", pin_params=FAST_FOR_TESTS), sign, top
+
+
+def test_conflict_from_offline_spending_at_two_kiosks_is_recorded(hq_db):
+    """Two kiosks each sell against the same stale balance: HQ keeps both and reports one."""
+    a, b, sign, top = _two_kiosks_after_a_top_up()
     spend_a = a.spend("04AABBCC", 8000, START + timedelta(hours=1), pin_verified=True)
     spend_b = b.spend("04AABBCC", 7000, START + timedelta(hours=2), pin_verified=True)
 
@@ -171,13 +176,7 @@ def test_card_used_offline_after_hq_blocked_it_is_reported(hq_db):
 def test_older_copy_of_a_card_used_offline_is_reported_at_hq(hq_db):
     """Kiosk A writes the card up to purse counter 3; kiosk B, offline since before, accepts a
     copy still at counter 1. B could not know; HQ can: the spend stays applied, flagged."""
-    rules = default_rules()
-    a = Ledger(LedgerState(), rules, "KA", pin_params=FAST_FOR_TESTS)
-    sign = a.sign_up("04AABBCC", 1, "13800000001", "246810", START)
-    a.apply(sign)
-    top = a.top_up("04AABBCC", 10000, "pay-1", START + timedelta(minutes=1))
-    a.apply(top)
-    b = Ledger(a.state.copy(), rules, "KB", pin_params=FAST_FOR_TESTS)
+    a, b, sign, top = _two_kiosks_after_a_top_up()
     written = [a.purse_written("04AABBCC", n, START + timedelta(minutes=2 + n)) for n in (1, 2, 3)]
     for txn in written:
         a.apply(txn)
