@@ -235,7 +235,7 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
 
     demo.say("\n  6. 复制卡 / A copy of the card, made after the sign-up")
     uid = new_card.uid.hex().upper()
-    seen = store.ledger.state.cards[uid].purse_counter
+    seen = store.ledger.state.cards[uid].card_counter
     demo.say(f"        账本已见计数器 {seen} / the ledger has seen purse counter {seen}; "
              "复制卡停在开卡时 / the copy still holds the sign-up state")
     view = show("刷复制卡 tap the copy (same UID, older purse counter)", lambda: reader.place(copy))

@@ -224,12 +224,12 @@ def test_survey_records_rating_and_known_reasons(ledger):
         ledger.survey(CARD, 3, ("rude",), NOW)
 
 
-def test_purse_counter_is_recorded_once_and_only_upwards(ledger):
+def test_card_counter_is_recorded_once_and_only_upwards(ledger):
     written = do(ledger, ledger.purse_written(CARD, 4, NOW))
     assert (written.kind, written.card_counter, written.balance_delta_fen, written.points_delta) == (
         Kind.PURSE_WRITTEN, 4, 0, 0
     )
-    assert ledger.state.cards[CARD].purse_counter == 4
+    assert ledger.state.cards[CARD].card_counter == 4
     assert ledger.purse_written(CARD, 4, NOW) is None  # nothing new
     assert ledger.purse_written(CARD, 2, NOW) is None
     assert ledger.state.accounts[written.member_id].recent == ()  # not an activity the member sees

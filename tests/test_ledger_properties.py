@@ -259,16 +259,16 @@ def test_referral_and_check_in_rewards_are_given_once(ops):
 
 @SETTINGS
 @given(ops_strategy)
-def test_card_purse_counters_only_rise_and_keep_the_highest_written(ops):
+def test_card_card_counters_only_rise_and_keep_the_highest_written(ops):
     _, journal, _, _ = run(ops)
     state, highest = LedgerState(), {}
     for txn in journal:
-        before = {uid: card.purse_counter for uid, card in state.cards.items()}
+        before = {uid: card.card_counter for uid, card in state.cards.items()}
         state.apply(txn)
-        assert all(state.cards[uid].purse_counter >= n for uid, n in before.items())
+        assert all(state.cards[uid].card_counter >= n for uid, n in before.items())
         if txn.kind is Kind.PURSE_WRITTEN:
             highest[txn.card_uid] = max(highest.get(txn.card_uid, 0), txn.card_counter)
-    assert {uid: card.purse_counter for uid, card in state.cards.items() if card.purse_counter} == highest
+    assert {uid: card.card_counter for uid, card in state.cards.items() if card.card_counter} == highest
 
 
 @SETTINGS
@@ -286,5 +286,5 @@ def test_a_txn_made_with_an_older_copy_of_the_card_is_applied_and_flagged(ops, l
     balance = ledger.state.accounts[txn.member_id].balance_fen
     result = ledger.apply(txn)
     assert result.applied and "a copy of the card" in result.conflict
-    assert ledger.state.cards[uid].purse_counter == 12
+    assert ledger.state.cards[uid].card_counter == 12
     assert ledger.state.accounts[txn.member_id].balance_fen == balance + 100

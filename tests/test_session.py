@@ -160,7 +160,7 @@ def test_money_moved_is_written_to_the_card_and_its_counter_recorded(kiosk):
     top_up_by_acceptor(kiosk, chip)
     card, account = card_in_field(kiosk), kiosk.account(chip)
     assert (card.purse.balance_fen, card.purse.points) == (account.balance_fen, account.points) == (3000, 130)
-    assert card.purse.counter == 1 == kiosk.ledger.state.cards[chip.uid.hex().upper()].purse_counter
+    assert card.purse.counter == 1 == kiosk.ledger.state.cards[chip.uid.hex().upper()].card_counter
     top_up, written = kiosk.store.outbox()[-2:]
     assert (top_up.kind, top_up.card_counter) == (Kind.TOP_UP, 0)  # what the card showed at the tap
     assert (written.kind, written.card_counter) == (Kind.PURSE_WRITTEN, 1)
@@ -178,10 +178,10 @@ def test_staff_confirmed_top_up_is_written_when_the_card_comes_back(kiosk):
     kiosk.lift()
     kiosk.tap(staff_card())
     kiosk.lift()
-    assert kiosk.state == "done" and kiosk.ledger.state.cards[chip.uid.hex().upper()].purse_counter == 0
+    assert kiosk.state == "done" and kiosk.ledger.state.cards[chip.uid.hex().upper()].card_counter == 0
     kiosk.tap(chip)  # the member puts the card back on the done screen
     assert card_in_field(kiosk).purse.balance_fen == kiosk.account(chip).balance_fen == 5000
-    assert kiosk.ledger.state.cards[chip.uid.hex().upper()].purse_counter == 1
+    assert kiosk.ledger.state.cards[chip.uid.hex().upper()].card_counter == 1
 
 
 def test_an_older_copy_of_the_card_is_refused_and_reported(kiosk):
@@ -218,7 +218,7 @@ def test_purse_write_torn_by_a_lifted_card_never_locks_out_the_genuine_card(kios
     kiosk.run()
     assert kiosk.state == "idle" and kiosk.account(chip).balance_fen == 5000  # credited, then lifted
     uid = chip.uid.hex().upper()
-    assert kiosk.ledger.state.cards[uid].purse_counter == 1  # the write was never confirmed
+    assert kiosk.ledger.state.cards[uid].card_counter == 1  # the write was never confirmed
     kiosk.tap(chip)
     assert kiosk.state == "home"
     assert card_in_field(kiosk).purse.counter == (2 if (step, cut) == (1, 16) else 1)
@@ -473,7 +473,7 @@ def test_sign_up_end_to_end(kiosk):
     uid = chip.uid.hex().upper()
     assert kiosk.ledger.state.cards[uid].member_id == card.member_id
     assert journal_kinds(kiosk) == ["sign_up", "new_member_gift", "birthday_gift", "purse_written"]
-    assert card.purse.points == 300 and kiosk.ledger.state.cards[uid].purse_counter == card.purse.counter == 1
+    assert card.purse.points == 300 and kiosk.ledger.state.cards[uid].card_counter == card.purse.counter == 1
     assert s.view.member.points == 300
     assert "privacy_accepted" in kiosk.incident_kinds()
     s.dismiss()

@@ -58,10 +58,10 @@ def until(session: Session, state: str, timeout: float = 10.0) -> str:
 def until_counter(session: Session, store: Store, uid: str, counter: int, timeout: float = 10.0) -> int:
     """Pump until the ledger has recorded the card's purse counter (the write runs on the reader thread)."""
     deadline = time.monotonic() + timeout
-    while store.ledger.state.cards[uid].purse_counter < counter and time.monotonic() < deadline:
+    while store.ledger.state.cards[uid].card_counter < counter and time.monotonic() < deadline:
         session.pump()
         time.sleep(0.005)
-    return store.ledger.state.cards[uid].purse_counter
+    return store.ledger.state.cards[uid].card_counter
 
 
 def sign_up_to_writing(session: Session) -> None:

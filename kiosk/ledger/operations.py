@@ -422,7 +422,7 @@ class Ledger:
         """The card now carries purse counter `counter` (its hint was just written): recorded,
         so that an older copy of the card is refused from now on. None if nothing is new."""
         card = self._any_card(uid)
-        if counter <= card.purse_counter:
+        if counter <= card.card_counter:
             return None
         account = self.state.accounts[card.member_id]
         return self._unchanged(Kind.PURSE_WRITTEN, now, card.member_id, uid, account, card_counter=counter)

@@ -111,18 +111,18 @@ class LedgerState:
         return "; ".join(c for c in conflicts if c)
 
     def _note_card_counter(self, txn: Txn) -> str:
-        """Keep the highest purse counter seen on the card. A lower one means the txn was made
+        """Keep the highest counter seen on the card. A lower one means the txn was made
         with an older copy of the card (a clone or a replayed image) at a kiosk that had not
         heard of the newer state yet: it stays applied, and the conflict says so."""
         card = self.cards.get(txn.card_uid)
         if not txn.card_counter or card is None:
             return ""
-        if txn.card_counter < card.purse_counter:
+        if txn.card_counter < card.card_counter:
             return (
-                f"card {card.uid} showed purse counter {txn.card_counter}, "
-                f"below {card.purse_counter} already seen: a copy of the card?"
+                f"card {card.uid} showed counter {txn.card_counter}, "
+                f"below {card.card_counter} already seen: a copy of the card?"
             )
-        self.cards[card.uid] = replace(card, purse_counter=txn.card_counter)
+        self.cards[card.uid] = replace(card, card_counter=txn.card_counter)
         return ""
 
     def _account_after(self, account: Account, txn: Txn) -> Account:

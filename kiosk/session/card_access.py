@@ -50,7 +50,7 @@ class FormatCardAccess:
             return CardRead(uid, CardKind.FOREIGN, "bad_format")
         counter = card.purse.counter if card.purse is not None else None
         return CardRead(
-            uid, CardKind.MEMBER, member_id=card.member_id, card_seq=card.card_seq, purse_counter=counter
+            uid, CardKind.MEMBER, member_id=card.member_id, card_seq=card.card_seq, card_counter=counter
         )
 
     def issue(self, reader: Reader, info: CardInfo, member_id: str, card_seq: int) -> None:

@@ -25,7 +25,7 @@ class CardRead:
     problem: str = ""  # why a card is FOREIGN (e.g. "mac_failed"); never secrets
     member_id: str = ""  # MEMBER: what the card says, checked against the ledger
     card_seq: int = 0
-    purse_counter: int | None = None  # MEMBER on a card with a purse hint (Classic): its counter
+    card_counter: int | None = None  # MEMBER: the card's rising counter (Classic: the purse counter); None if it has none
 
 
 @dataclass(frozen=True)

@@ -400,7 +400,7 @@ class Session:
     def _start_with(self, card: CardRead) -> None:
         flow = self._flow
         flow.uid, flow.card_present, flow.message = card.uid, True, None
-        flow.card_counter = card.purse_counter
+        flow.card_counter = card.card_counter
         if self._is_staff(card):
             self.machine.send("staff_card")
             return
@@ -1019,8 +1019,8 @@ def _suspect(card: CardRead, known: Card) -> str:
     verdict = judge_record(
         card.member_id or None,
         card.card_seq or None,
-        card.purse_counter,
-        last_counter=known.purse_counter,
+        card.card_counter,
+        last_counter=known.card_counter,
         current_card_seq=known.card_seq,
         member_id=known.member_id,
     )

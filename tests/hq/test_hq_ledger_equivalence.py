@@ -188,8 +188,8 @@ def test_older_copy_of_a_card_used_offline_is_reported_at_hq(hq_db):
     report = hq.apply_pending(hq_db, ["KB"])
 
     assert [c.detail for c in report.conflicts] == [
-        "card 04AABBCC showed purse counter 1, below 3 already seen: a copy of the card?"
+        "card 04AABBCC showed counter 1, below 3 already seen: a copy of the card?"
     ]
     state = hq.load_state(hq_db)
-    assert state.cards["04AABBCC"].purse_counter == 3
+    assert state.cards["04AABBCC"].card_counter == 3
     assert state.accounts[sign.member_id].balance_fen == 10000 - 4000
