@@ -1,5 +1,5 @@
 """The member journeys, driven through the real screens with touches: sign-up, top-up, redemption,
-a PIN lockout, plus the short paths (lost card, unknown card, staff menu). Each calls
+a PIN lockout, plus the short paths (lost card, unknown card, a refused copy, staff menu). Each calls
 `visit(name)` on every screen worth a look; the flow tests save screenshots there and the layout
 check looks for clipped text there, in both languages."""
 
@@ -26,6 +26,7 @@ class Cards:
     lost: object  # a member's card reported lost
     foreign: object  # a card of another kind (NTAG 424 DNA) this chain never issued
     staff: object
+    copy: object  # an older copy of a member's card (its counter below the one the ledger has seen)
 
 
 def seed(kiosk: Kiosk) -> Cards:
@@ -36,7 +37,10 @@ def seed(kiosk: Kiosk) -> Cards:
     kiosk.store.commit(kiosk.ledger.top_up(uid, 300000, "setup", kiosk.clock.now()))
     lost = kiosk.member()
     kiosk.store.commit(kiosk.ledger.block_card(lost.uid.hex().upper(), "lost", kiosk.clock.now()))
-    kiosk.ui_cards = Cards(member, rich, kiosk.blank(), lost, chips.new_ntag424(), staff_card())
+    copied = kiosk.member()
+    copy = chips.MifareClassic(copied.uid, memory=bytes(copied.memory))
+    kiosk.store.commit(kiosk.ledger.purse_written(uid_of(copied), 1, kiosk.clock.now()))  # the genuine card moved on
+    kiosk.ui_cards = Cards(member, rich, kiosk.blank(), lost, chips.new_ntag424(), staff_card(), copy)
     return kiosk.ui_cards
 
 
@@ -161,11 +165,16 @@ def pin_lockout(ui: UiDriver, visit: Visit) -> None:
 def short_paths(ui: UiDriver, visit: Visit) -> None:
     k = ui.kiosk
     cards = k.ui_cards
-    for chip, state in ((cards.lost, "blocked"), (cards.foreign, "not_recognised"), (cards.staff, "staff_menu")):
+    for chip, state, name in (
+        (cards.lost, "blocked", "blocked"),
+        (cards.foreign, "not_recognised", "not_recognised"),
+        (cards.copy, "not_recognised", "card_refused"),
+        (cards.staff, "staff_menu", "staff_menu"),
+    ):
         k.tap(chip)
         ui.frames(3)
         assert k.session.state == state
-        visit(state)
+        visit(name)
         k.lift()
         if k.session.state != "idle":
             ui.tap(ui.screen.exit if state == "staff_menu" else ui.screen.ok)

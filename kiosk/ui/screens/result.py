@@ -55,7 +55,8 @@ class ResultScreen(KioskScreen):
 
     def fill(self, view) -> None:
         good = view.state == "done"
-        self.title.text = {
+        refused = view.message is not None and view.message.code == "card_refused"
+        self.title.text = _("Card not accepted") if refused else {
             "done": _("Done"),
             "notice": _("Sorry"),
             "blocked": _("Card blocked"),
