@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from kiosk.reader import mifare
@@ -79,3 +81,13 @@ def test_trace_counts_every_byte_on_the_line(rig):
     read = emu.trace[-1]
     assert (read.host_bytes, read.reply_bytes) == (12, 26)  # D4 40 01 30 04; D5 41 00 + 16
 
+
+def test_waiting_for_a_card_is_not_counted_as_air_time(rig):
+    field, emu, reader = rig
+    emu.reset_counters()
+    card = new_classic(bytes.fromhex("DEADBEEF"))
+    threading.Timer(0.2, field.place, (card,)).start()
+    assert reader.wait_for_card(2.0) is not None
+    (poll,) = [e for e in emu.trace if e.code == 0x4A]
+    assert poll.air_s == pytest.approx(air(9 + 20 + 20 + 47 + 83 + 29, 5))
+    assert poll.reply_at - poll.ack_at > 0.15  # the reply waited for the card in real time
