@@ -175,3 +175,36 @@ def test_damaged_card_file_is_a_clear_error(tmp_path, text):
     path.write_text(text)
     with pytest.raises(ValueError, match="not a simulated card file"):
         Wallet(path)
+
+
+def test_a_card_swapped_without_a_lift_reads_as_a_removal():
+    r = SimulatedReader()
+    first, second = new_classic(bytes.fromhex("04000001")), new_classic(bytes.fromhex("04000002"))
+    r.place(first)
+    assert r.wait_for_card(0).uid == first.uid
+    assert r.wait_for_removal(0) is False
+    r.place(second)  # slid over the first: the field is never empty
+    assert r.wait_for_removal(0) is True
+    assert r.wait_for_card(0).uid == second.uid
+    assert r.wait_for_removal(0) is False
+
+
+def test_the_session_sees_the_swap_as_removed_then_presented():
+    from kiosk.session.card_access import FormatCardAccess
+    from kiosk.session.inputs import CardPresented, CardRemoved
+    from kiosk.session.reader_worker import ReaderWorker
+    from tests.session_support import DEVICE, KEYS, START
+
+    r = SimulatedReader()
+    posted = []
+    worker = ReaderWorker(r, FormatCardAccess(KEYS, DEVICE, lambda: START.date()), posted.append, 0)
+    first, second = new_classic(bytes.fromhex("04000001")), new_classic(bytes.fromhex("04000002"))
+    r.place(first)
+    worker.step()
+    r.place(second)
+    worker.step()
+    worker.step()
+    cards = [e for e in posted if isinstance(e, CardPresented | CardRemoved)]
+    assert [type(e) for e in cards] == [CardPresented, CardRemoved, CardPresented]
+    assert cards[0].card.uid == cards[1].uid == "04000001"
+    assert cards[2].card.uid == "04000002"

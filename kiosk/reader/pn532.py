@@ -3,14 +3,18 @@
 Only moves bytes: InListPassiveTarget to find a card, InDataExchange for MIFARE Classic and
 NTAG commands (the chip runs crypto1 itself), InCommunicateThru for PWD_AUTH, READ_SIG and
 GET_VERSION. Fast taps: it polls only ISO 14443-A at 106 kbit/s, the one technology the kiosk
-issues, every `poll_interval` seconds, instead of nfcpy's default three technologies with half a
-second between rounds. A watchdog asks the chip for its firmware version when nothing else has
-talked to it for `health_interval` seconds, and any serial failure closes the port so the next
-wait_for_card reopens and re-initialises it (with nfcpy's long-preamble wake-up)."""
+issues, and lets the chip retry activation by itself (MxRtyPassiveActivation = FF) inside one
+InListPassiveTarget that the host cancels with an ACK when its wait is over, so a card is seen
+within one activation attempt of being placed instead of at the next host poll. A card that
+refuses a command or falls silent (a MIFARE NAK leaves it idle or halted) is re-selected, so it
+answers again in the same tap. A watchdog asks the chip for its firmware version when nothing
+else has talked to it for `health_interval` seconds, and any serial failure closes the port so
+the next wait_for_card reopens and re-initialises it (with nfcpy's long-preamble wake-up)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import time
 from typing import Any
@@ -30,8 +34,18 @@ from kiosk.reader.base import (
 log = logging.getLogger(__name__)
 
 STATUS_TIMEOUT = 0x01
+STATUS_CRC = 0x02
 STATUS_MIFARE_AUTH = 0x14
 STATUS_SYNTAX = 0x7F
+# statuses after which the card no longer answers until it is selected again: silence, and a
+# NAK (InDataExchange reports it as 0x14, InCommunicateThru with CRC checking as 0x02)
+MUTED_EXCHANGE = (STATUS_TIMEOUT, STATUS_MIFARE_AUTH)
+MUTED_THRU = (STATUS_TIMEOUT, STATUS_CRC, STATUS_MIFARE_AUTH)
+POLL_106A = b"\x01\x00"  # InListPassiveTarget: one target, ISO 14443-A at 106 kbit/s
+PRESENCE_S = 0.05  # how long a card already in the field gets to answer a poll
+# after cancelling a poll, time for an answer the chip may have started just before the ACK
+# reached it (ACK, then a target with a 10-byte UID and a long ATS), in bytes on the line
+CANCEL_RACE_BYTES = 6 + 64
 NTAG_TYPES = (CardType.NTAG213, CardType.NTAG215, CardType.NTAG216, CardType.ULTRALIGHT)
 CLASSIC_TYPES = (CardType.MIFARE_CLASSIC_1K, CardType.MIFARE_CLASSIC_4K)
 WAKEUP_RETRY_S = 0.2
@@ -83,8 +97,8 @@ class Pn532Reader(Reader):
             if self.baudrate and transport.TYPE == "TTY" and transport.baudrate != self.baudrate:
                 device.chipset.set_serial_baudrate(self.baudrate)
                 transport.baudrate = self.baudrate
-            # one activation attempt per poll (nfcpy sets two): an empty poll ends sooner
-            device.chipset.rf_configuration(0x05, b"\x01\x00\x00")
+            # the chip retries passive activation until a card answers or the host cancels
+            device.chipset.rf_configuration(0x05, b"\x01\x00\xff")
         except Exception as error:  # nfcpy and pyserial raise many kinds; all mean "no reader"
             raise ReaderGone(f"PN532 at {self.path}: {error}") from None
         log.info("PN532 ready at %s (%s)", self.path, getattr(device, "chipset_name", "PN53x"))
@@ -105,9 +119,12 @@ class Pn532Reader(Reader):
         self.reconnects += 1
 
     # -- one chip command, every failure typed -----------------------------------------------
-    def _chip(self, name: str, *args: Any, refused: tuple[int, ...] = ()) -> Any:
+    def _chip(self, name: str, *args: Any, refused: tuple[int, ...] = (),
+              muted: tuple[int, ...] = (), timeout_is_none: bool = False) -> Any:
         """Run one nfcpy chipset command; `refused` lists status codes that mean the card
-        said no (AuthFailed) for this command."""
+        said no (AuthFailed) for this command, `muted` those after which the selected card
+        is re-selected before the error is raised. With `timeout_is_none`, a chip that ACKed
+        the command and then had no answer in time gives None (nfcpy has cancelled it)."""
         if self._device is None:
             raise ReaderGone(f"PN532 at {self.path} is not open")
         import nfc.clf.pn53x
@@ -117,12 +134,32 @@ class Pn532Reader(Reader):
         except nfc.clf.pn53x.Chipset.Error as error:
             self._last_ok = time.monotonic()
             if error.errno in refused:
-                raise AuthFailed(f"{name}: refused by the card (0x{error.errno:02X})") from None
-            raise _status_error(error.errno, name) from None
+                failure: Exception = AuthFailed(
+                    f"{name}: refused by the card (0x{error.errno:02X})")
+            else:
+                failure = _status_error(error.errno, name)
+            if error.errno in muted and self._card is not None:
+                self._reselect(self._card.uid)
+            raise failure from None
         except Exception as error:  # serial I/O, timeouts, frames nfcpy could not parse
+            if timeout_is_none and isinstance(error, OSError) and error.errno == errno.ETIMEDOUT:
+                self._last_ok = time.monotonic()  # nfcpy's EIO, not this, means no ACK came
+                return None
             raise self._drop(f"{name}: {type(error).__name__} {error}") from None
         self._last_ok = time.monotonic()
         return result
+
+    def _poll(self, timeout: float) -> Any:
+        """One InListPassiveTarget: the target data of the card found, or None once `timeout`
+        has passed without one (the host's ACK then cancels the chip's retries)."""
+        data = self._chip("command", 0x4A, bytearray(POLL_106A), max(timeout, 0.001),
+                          timeout_is_none=True)
+        if data is None:
+            # An answer the chip started just before the cancelling ACK reached it would
+            # land on the next command, whose write flushes the input: let it arrive first.
+            time.sleep(CANCEL_RACE_BYTES * 10 / (self.baudrate or 115200))
+            return None
+        return data[2:] if data and data[0] > 0 else None
 
     def firmware(self) -> str:
         self.open()
@@ -146,7 +183,8 @@ class Pn532Reader(Reader):
                     # power cycle of the field
                     self._chip("rf_configuration", 0x01, b"\x02")
                     field_reset = True
-                card = self._activate()
+                wait = min(deadline - time.monotonic(), self.health_interval)
+                card = self._activate(wait)
                 if card is not None:
                     self._card = card
                     return card
@@ -168,7 +206,7 @@ class Pn532Reader(Reader):
         while True:
             try:
                 self._chip("rf_configuration", 0x01, b"\x02")  # power the card down...
-                found = self._chip("in_list_passive_target", 1, 0, b"")  # ...and look again
+                found = self._poll(PRESENCE_S)  # ...and look again
             except CardGone:
                 found = None
             if not found or uid is None or _parse_target(found)[2] != uid:
@@ -178,8 +216,8 @@ class Pn532Reader(Reader):
                 return False
             time.sleep(self.poll_interval)
 
-    def _activate(self) -> CardInfo | None:
-        found = self._chip("in_list_passive_target", 1, 0, b"")
+    def _activate(self, timeout: float = PRESENCE_S) -> CardInfo | None:
+        found = self._poll(timeout)
         if not found:
             return None
         atqa, sak, uid, ats = _parse_target(found)
@@ -192,7 +230,11 @@ class Pn532Reader(Reader):
         return CardInfo(uid, identify.classify(sak, version, ats), atqa, sak, ats)
 
     def _reselect(self, uid: bytes) -> None:
-        found = self._chip("in_list_passive_target", 1, 0, b"")
+        """Make a card that went mute (NAK, failed authentication, silence) answer again: a
+        power cycle of the field wakes it from idle or halt, then the same UID is selected.
+        CardGone if it is no longer there."""
+        self._chip("rf_configuration", 0x01, b"\x02")
+        found = self._poll(PRESENCE_S)
         if not found or _parse_target(found)[2] != uid:
             self._card = None
             raise CardGone("card left the field")
@@ -207,7 +249,8 @@ class Pn532Reader(Reader):
         return card
 
     def _exchange(self, data: bytes) -> bytes:
-        out, _more = self._chip("in_data_exchange", data, self.exchange_timeout)
+        out, _more = self._chip("in_data_exchange", data, self.exchange_timeout,
+                                muted=MUTED_EXCHANGE)
         return bytes(out)
 
     def mifare_auth(self, block: int, key_type: KeyType, key: bytes) -> None:
@@ -215,11 +258,7 @@ class Pn532Reader(Reader):
         if len(key) != 6 or not 0 <= block <= 255:
             raise ValueError("a MIFARE key is 6 bytes and a block number 0..255")
         code = 0x60 if key_type == KeyType.A else 0x61
-        try:
-            self._exchange(bytes([code, block]) + bytes(key) + card.uid[-4:])
-        except AuthFailed:
-            self._reselect(card.uid)  # the card is mute after a failed authentication
-            raise
+        self._exchange(bytes([code, block]) + bytes(key) + card.uid[-4:])
 
     def mifare_read(self, block: int) -> bytes:
         self._present(CLASSIC_TYPES, "MIFARE read")
@@ -243,21 +282,21 @@ class Pn532Reader(Reader):
         self._exchange(bytes([0xA2, page & 0xFF]) + bytes(data))
 
     def ntag_pwd_auth(self, password: bytes) -> bytes:
-        card = self._present(NTAG_TYPES, "PWD_AUTH")
+        self._present(NTAG_TYPES, "PWD_AUTH")
         if len(password) != 4:
             raise ValueError("an NTAG password is 4 bytes")
         try:
             # a wrong password gets a 4-bit NAK, which the chip reports as a CRC error
             pack = self._chip("in_communicate_thru", b"\x1b" + bytes(password),
-                              self.exchange_timeout, refused=(0x02, 0x14))
+                              self.exchange_timeout, refused=(0x02, 0x14), muted=MUTED_THRU)
         except AuthFailed:
-            self._reselect(card.uid)
             raise AuthFailed("NTAG password refused") from None
         return _exact(bytes(pack), 2, "PWD_AUTH")
 
     def read_signature(self) -> bytes:
         self._present(NTAG_TYPES, "READ_SIG")
-        sig = self._chip("in_communicate_thru", b"\x3c\x00", self.exchange_timeout)
+        sig = self._chip("in_communicate_thru", b"\x3c\x00", self.exchange_timeout,
+                         muted=MUTED_THRU)
         return _exact(bytes(sig), 32, "READ_SIG")
 
     # -- ISO-DEP ------------------------------------------------------------------------------

@@ -104,6 +104,10 @@ class SimulatedReader(Reader):
         self.keymap = keymap or {}
         self._chip: Chip | None = None
         self._changed = threading.Condition()
+        # every place() and remove() is a new state of the field; wait_for_card notes the one
+        # it selected, so a card swapped for another without a lift still reads as a removal
+        self._taps = 0
+        self._selected_tap: int | None = None
         self._server: socketserver.BaseServer | None = None
 
     # -- the field
@@ -116,6 +120,7 @@ class SimulatedReader(Reader):
                 self._chip.remove()
             chip.place()
             self._chip = chip
+            self._taps += 1
             self._changed.notify_all()
 
     def remove(self) -> None:
@@ -123,6 +128,7 @@ class SimulatedReader(Reader):
             if self._chip is not None:
                 self._chip.remove()
             self._chip = None
+            self._taps += 1
             self._changed.notify_all()
         self.wallet.save()
 
@@ -161,11 +167,16 @@ class SimulatedReader(Reader):
             chip = self._chip
             assert chip is not None
             chip.select()
+            self._selected_tap = self._taps
             return CardInfo(chip.uid, chip.card_type, chip.atqa, chip.sak, chip.ats)
 
     def wait_for_removal(self, timeout: float) -> bool:
+        """True once the field is empty, or holds another tap than the card selected last
+        (another card, or the same one put down again)."""
         with self._changed:
-            return self._changed.wait_for(lambda: self.chip is None, timeout)
+            return self._changed.wait_for(
+                lambda: self.chip is None or self._taps != self._selected_tap, timeout
+            )
 
     def _call(self, kind: type, fn: Callable[[Chip], bytes | None]) -> bytes | None:
         chip = self.chip

@@ -45,6 +45,10 @@ class Pn532Core:
         self._retries = 0xFF
         self._target: Activation | None = None
         self._registers: dict[int, int] = {CIU_RX_MODE: 0x80, 0x6302: 0x80, CIU_TX_CONTROL: 0x80}
+        # (clock time, field.rf_seconds) from which the running command's air time counts: a
+        # link that paces its answers sets it when the command starts; polling that waits for
+        # a card in real time moves it on
+        self.rf_mark = (0.0, 0.0)
 
     def execute(self, code: int, params: bytes) -> bytes | None:
         """Run one command; None when the host aborted it. Raises KeyError if unknown."""
@@ -154,7 +158,8 @@ class Pn532Core:
             if self._retries == 0xFF:
                 if self.should_abort():
                     return None
-                time.sleep(ATTEMPT_S)
+                time.sleep(ATTEMPT_S)  # the attempt's air time has now passed in real time
+                self.rf_mark = (time.perf_counter(), self.field.rf_seconds)
         if not found:
             self._registers[CIU_FIFO_DATA] = REQA  # SENS_REQ never left the FIFO
             return b"\x00"
@@ -197,7 +202,8 @@ class Pn532Core:
             return b""
         if cmd in (0xA0, 0xA2, 0xB0):
             kind = "ntag" if cmd == 0xA2 or not target.sak & 0x18 else "classic"
-            return self.field.transceive(data, WRITE_PROGRAM_S[kind])  # firmware does 2 phases
+            two_phase = cmd == 0xA0 and kind == "classic"  # the firmware sends the address first
+            return self.field.transceive(data, WRITE_PROGRAM_S[kind], two_phase)
         return self.field.transceive(data)
 
     def _in_communicate_thru(self, p: bytes) -> bytes:
