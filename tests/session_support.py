@@ -15,7 +15,7 @@ from kiosk.ledger.sample import default_rules
 from kiosk.payment.cash_acceptor import CashAcceptorPayment
 from kiosk.payment.hq_mqtt import NoHqPayment
 from kiosk.payment.staff_cash import StaffCashPayment
-from kiosk.reader import chips
+from kiosk.reader import chips, originality
 from kiosk.reader.card import issue_card
 from kiosk.reader.keys import SiteKeys
 from kiosk.reader.simulated import SimulatedReader
@@ -34,6 +34,7 @@ KEYS = SiteKeys(bytes(range(16)), b"test-chain")
 OTHER_KEYS = SiteKeys(bytes(range(1, 17)), b"other-chain")
 STAFF_UID_BYTES = bytes.fromhex("5A5A5A5A")
 STAFF_UID = STAFF_UID_BYTES.hex().upper()
+SIGNERS = (originality.TEST_PUBLIC_KEY,)  # the chip models' NTAGs are signed with the test key
 
 
 class Pulses:
@@ -102,16 +103,23 @@ class Kiosk:
             return chips.new_classic(uid)
         return chips.new_ntag(uid + b"\x00\x00\x01", kind=kind)
 
-    def member(self, balance_fen: int = 0, birthday: date | None = None, pin: str = PIN, points_fen: int = 0):
+    def member(
+        self,
+        balance_fen: int = 0,
+        birthday: date | None = None,
+        pin: str = PIN,
+        points_fen: int = 0,
+        kind: str = "classic1k",
+    ):
         """An issued card with a member behind it (gift already given unless told otherwise)."""
-        chip = self.blank()
+        chip = self.blank(kind)
         uid = chip.uid.hex().upper()
         now = self.clock.now()
         txn = self.ledger.sign_up(uid, 1, f"1380000{self._n:04d}", pin, now, name=f"M{self._n}", birthday=birthday)
         self.store.commit(txn)
         self.reader.place(chip)
         info = self.reader.wait_for_card(0)
-        issue_card(self.reader, info, KEYS, txn.member_id, 1, now.date(), DEVICE)
+        issue_card(self.reader, info, KEYS, txn.member_id, 1, now.date(), DEVICE, signers=SIGNERS)
         self.reader.remove()
         self.store.commit(self.ledger.new_member_gift(uid, now))
         if balance_fen:
@@ -123,7 +131,7 @@ def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=No
     clock = ManualClock(START)
     store = Store.open(data_dir / "store", DEVICE, rules or default_rules(), b"test", FAST_FOR_TESTS)
     reader = SimulatedReader()
-    cards = FormatCardAccess(KEYS, DEVICE, lambda: clock.now().date())
+    cards = FormatCardAccess(KEYS, DEVICE, lambda: clock.now().date(), SIGNERS)
     pulses = Pulses()
     incidents = IncidentLog(data_dir / "incidents.jsonl")
     settings = settings or SessionSettings(staff_uids=frozenset({STAFF_UID}))

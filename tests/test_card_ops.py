@@ -3,7 +3,7 @@
 import pytest
 
 from kiosk.reader import mifare
-from kiosk.reader.base import AuthFailed, CardInfo, CardType, KeyType
+from kiosk.reader.base import AuthFailed, CardInfo, CardType, KeyType, NotSupported, Reader
 from kiosk.reader.card import (
     issue_card,
     read_member_card,
@@ -158,7 +158,7 @@ def test_ntag_issue_read_rekey_wipe(reader, kind):
     assert card.member_id == "M-k1-8" and card.purse is None
     assert update_purse(reader, info, SITE, 1, 1, "kiosk-1") is None
     cfg0 = chip.variant.cfg0
-    assert chip.memory[cfg0 * 4 + 3] == 4 and chip.memory[(cfg0 + 1) * 4] & 0x80
+    assert chip.memory[cfg0 * 4 + 3] == 4 and chip.memory[(cfg0 + 1) * 4] == 0x80 | 0x10 | 0x08  # PROT, counter
     assert bytes(chip.memory[(cfg0 + 2) * 4 :][:4]) == SITE.for_card(chip.uid).ntag_pwd
     chip.place()
     reader.wait_for_card(0)
@@ -168,13 +168,84 @@ def test_ntag_issue_read_rekey_wipe(reader, kind):
     with pytest.raises(CardNotRecognised):
         read_member_card(reader, info, SITE, SIGNERS)
     assert read_member_card(reader, info, OTHER_SITE, SIGNERS).member_id == "M-k1-8"
+    assert chip.memory[(cfg0 + 1) * 4] == 0x98  # rekey keeps the counter on and protected
+    counted = chip.nfc_counter
     wipe_card(reader, info, OTHER_SITE)
     with pytest.raises(CardBlank):
         read_member_card(reader, info, SITE, SIGNERS)
-    assert chip.memory == Ntag(chip.uid, kind, chip.signature).memory
+    assert chip.memory == Ntag(chip.uid, kind, chip.signature).memory  # ACCESS back to 00 too
+    assert chip.nfc_counter == counted  # the counter itself can never go back
 
 
-def test_ntag_clone_without_genuine_signature_is_refused(reader):
+def test_ntag_tap_counter_rises_once_per_tap_and_needs_the_password(reader):
+    chip, info = issued_ntag(reader)
+    first = read_member_card(reader, info, SITE, SIGNERS).tap_counter
+    assert first is not None and first == chip.nfc_counter >= 1
+    assert read_member_card(reader, info, SITE, SIGNERS).tap_counter == first  # the same tap
+    for n in (1, 2, 3):
+        info = tap(reader, chip)
+        card = read_member_card(reader, info, SITE, SIGNERS)
+        assert card.tap_counter == card.card_counter == first + n
+    info = tap(reader, chip)
+    with pytest.raises(AuthFailed):
+        reader.ntag_read_counter()  # NFC_CNT_PWD_PROT: not without PWD_AUTH
+    assert reader.ntag_pwd_auth(SITE.for_card(chip.uid).ntag_pwd) == SITE.for_card(chip.uid).ntag_pack
+    assert reader.ntag_read_counter() == first + 3  # neither PWD_AUTH nor READ_CNT counts
+
+
+def test_ntag_copy_showing_a_lower_tap_counter_is_refused(reader):
+    chip, info = issued_ntag(reader)
+    copy = Ntag(chip.uid, chip.kind, chip.signature, bytes(chip.memory))
+    copy.nfc_counter = chip.nfc_counter  # copied now
+    seen = [read_member_card(reader, tap(reader, chip), SITE, SIGNERS).card_counter for _ in range(2)]
+    copied = read_member_card(reader, tap(reader, copy), SITE, SIGNERS)
+    assert copied.member_id == "M-k1-8" and copied.card_counter == seen[0]
+    assert judge(copied, last_counter=seen[0]).accepted  # one tap on: the copy cannot be told apart
+    verdict = judge(copied, last_counter=seen[1])
+    assert verdict.reason == Refusal.COUNTER_ROLLBACK and verdict.report_to_hq
+    assert judge(read_member_card(reader, tap(reader, chip), SITE, SIGNERS), last_counter=seen[1]).accepted
+
+
+def test_ntag_issued_before_the_counter_reads_without_one_until_rekeyed(reader):
+    chip, info = issued_ntag(reader)
+    chip.memory[(chip.variant.cfg0 + 1) * 4] = 0x80  # ACCESS as issue wrote it before: PROT only
+    info = tap(reader, chip)
+    card = read_member_card(reader, info, SITE, SIGNERS)
+    assert card.member_id == "M-k1-8" and card.tap_counter is None and card.card_counter is None
+    assert judge(card, last_counter=7).accepted  # no counter shown, none compared
+    card = rekey_card(reader, tap(reader, chip), SITE, OTHER_SITE, SIGNERS)
+    assert card.tap_counter == chip.nfc_counter >= 1
+
+
+class _NoReadCnt(SimulatedReader):
+    """A reader that cannot send READ_CNT."""
+
+    ntag_read_counter = Reader.ntag_read_counter
+
+
+def test_ntag_read_through_a_reader_without_read_cnt_has_no_counter():
+    reader = _NoReadCnt()
+    with pytest.raises(NotSupported):
+        reader.ntag_read_counter()
+    chip, info = issued_ntag(reader)
+    card = read_member_card(reader, tap(reader, chip), SITE, SIGNERS)
+    assert card.member_id == "M-k1-8" and card.tap_counter is None
+
+
+class _CounterlessNtag(Ntag):
+    """An imitation that answers like an NTAG213 but refuses READ_CNT."""
+
+    def _cmd_read_cnt(self, args: bytes) -> bytes:
+        raise self._nak(0x0, "READ_CNT not implemented")
+
+
+def test_ntag_that_refuses_read_cnt_after_the_password_is_not_genuine(reader):
+    chip, info = issued_ntag(reader)
+    fake = _CounterlessNtag(chip.uid, chip.kind, chip.signature, bytes(chip.memory))
+    with pytest.raises(CardMacError, match="READ_CNT"):
+        read_member_card(reader, tap(reader, fake), SITE, SIGNERS)
+    assert read_member_card(reader, tap(reader, chip), SITE, SIGNERS).tap_counter == chip.nfc_counter
+
     chip, info = issued_ntag(reader)
     with pytest.raises(CardMacError, match="originality"):
         read_member_card(reader, info, SITE)  # default signers: NXP's key only

@@ -84,7 +84,10 @@ def test_ntag_life_cycle(rig):
     with pytest.raises(CardBlank):
         read_member_card(reader, info, SITE, SIGNERS)
     issue_card(reader, info, SITE, "M-n", 1, ISSUED, signers=SIGNERS)
-    assert read_member_card(reader, info, SITE, SIGNERS).member_id == "M-n"
+    card = read_member_card(reader, info, SITE, SIGNERS)
+    assert card.member_id == "M-n" and card.tap_counter == tag.nfc_counter >= 1
+    info = _tap(field, reader, tag)
+    assert read_member_card(reader, info, SITE, SIGNERS).tap_counter == card.tap_counter + 1
     info = _tap(field, reader, tag)
     with pytest.raises(CardNotRecognised):
         read_member_card(reader, info, OTHER_SITE, SIGNERS)

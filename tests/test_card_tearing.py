@@ -177,6 +177,7 @@ def test_ntag_issue_torn_at_every_page_write_can_be_finished(step):
         card = issue_card(reader, info, SITE, "M-n", 1, ISSUED, signers=SIGNERS)
         assert read_member_card(reader, info, SITE, SIGNERS) == card
         assert tag.memory[tag.variant.cfg0 * 4 + 3] == 4
+        assert tag.memory[tag.variant.cfg0 * 4 + 4] == 0x98 and card.tap_counter == tag.nfc_counter
 
 
 @pytest.mark.parametrize("step", range(16))

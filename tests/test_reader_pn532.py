@@ -156,6 +156,23 @@ def test_ntag_password(reader, field):
     assert reader.ntag_read(4) is not None
 
 
+def test_ntag_counter_once_per_tap_behind_the_password(reader, field):
+    tag = new_ntag(kind="ntag213")
+    field.place(tag)
+    reader.wait_for_card(1.0)
+    reader.ntag_write(tag.variant.cfg0 + 1, b"\x18\x00\x00\x00")  # NFC_CNT_EN, NFC_CNT_PWD_PROT
+    for tap in (1, 2):
+        field.remove()
+        field.place(tag)
+        reader.wait_for_card(1.0)
+        reader.ntag_read(4)  # the first READ of the tap raises the counter
+        with pytest.raises(AuthFailed):
+            reader.ntag_read_counter()
+        assert reader.ntag_read(0)[:3] == tag.uid[:3]  # re-selected after the NAK
+        reader.ntag_pwd_auth(b"\xff" * 4)
+        assert reader.ntag_read_counter() == tap == tag.nfc_counter
+
+
 def test_ntag424_recognised(reader, field):
     tag = new_ntag424()
     field.place(tag)

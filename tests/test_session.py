@@ -204,6 +204,33 @@ def test_an_older_copy_of_the_card_is_refused_and_reported(kiosk):
     assert kiosk.state == "home"
 
 
+def test_an_older_copy_of_an_ntag_is_refused_by_its_tap_counter(kiosk):
+    chip = kiosk.member(balance_fen=1000, kind="ntag213")
+    uid = chip.uid.hex().upper()
+    copy = chips.Ntag(chip.uid, chip.kind, chip.signature, bytes(chip.memory))
+    copy.nfc_counter = chip.nfc_counter  # a copy taken now, on a chip whose counter can be set
+    for _ in range(2):  # the genuine tag is used twice more, each time moving money
+        top_up_by_acceptor(kiosk, chip)
+        kiosk.lift()
+    assert chip.memory == copy.memory  # nothing is written to an NTAG at a tap
+    seen = kiosk.ledger.state.cards[uid].card_counter
+    assert seen == chip.nfc_counter == copy.nfc_counter + 2
+    mine = [t for t in kiosk.store.outbox() if t.card_uid == uid]
+    assert [t.card_counter for t in mine if t.kind == Kind.TOP_UP][-2:] == [seen - 1, seen]  # at the taps
+    assert Kind.PURSE_WRITTEN not in {t.kind for t in mine}
+    committed = state_to_dict(kiosk.ledger.state)
+    kiosk.tap(copy)  # shows seen - 1: one tap more than when it was copied
+    assert kiosk.state == "not_recognised"
+    assert kiosk.session.view.message.code == "card_refused"
+    assert kiosk.session.view.message.params == {"problem": "counter_rollback"}
+    (suspect,) = [i for i in kiosk.incidents.read_all() if i["kind"] == "card_suspect"]
+    assert suspect["detail"]["problem"] == "counter_rollback"
+    assert state_to_dict(kiosk.ledger.state) == committed
+    kiosk.lift()
+    kiosk.tap(chip)
+    assert kiosk.state == "home" and kiosk.session.view.member.balance_fen == kiosk.account(chip).balance_fen
+
+
 @pytest.mark.parametrize("step", range(2))
 @pytest.mark.parametrize("cut", (0, 9, 16))  # 16: fully written, the acknowledgement lost
 def test_purse_write_torn_by_a_lifted_card_never_locks_out_the_genuine_card(kiosk, step, cut):

@@ -92,6 +92,22 @@ def test_wallet_persists_between_runs(tmp_path):
     assert again.mifare_read(4) == b"persisted-bytes!"
 
 
+def test_ntag_counter_seen_by_a_kiosk_is_kept_in_the_wallet(tmp_path):
+    path = tmp_path / "cards.json"
+    r = SimulatedReader(Wallet(path))
+    r.wallet.new("tag", "ntag213")
+    r.place("tag")
+    r.wait_for_card(0)
+    r.ntag_write(r.wallet.cards["tag"].variant.cfg0 + 1, b"\x10\x00\x00\x00")  # NFC_CNT_EN
+    for tap in (1, 2):
+        r.place("tag")
+        r.wait_for_card(0)
+        r.ntag_read(4)
+        assert r.ntag_read_counter() == tap
+    # a restarted kiosk must not find its cards' counters behind what its ledger has seen
+    assert Wallet(path).cards["tag"].nfc_counter == 2
+
+
 def test_keyboard_taps():
     w = Wallet()
     w.new("a", "classic1k")

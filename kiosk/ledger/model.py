@@ -41,7 +41,7 @@ class Card:
     member_id: str
     card_seq: int  # bumped on every replacement; an older card of the member is refused
     status: CardStatus = CardStatus.ACTIVE
-    card_counter: int = 0  # highest counter seen on the card (its purse counter): a lower one is a copy
+    card_counter: int = 0  # highest counter seen on the card (purse or NTAG tap counter): a lower one is a copy
 
 
 @dataclass(frozen=True)

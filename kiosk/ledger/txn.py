@@ -88,7 +88,7 @@ class Txn:
     referee_id: str = ""  # REFERRAL_REWARD: the new member the reward is for
     rating: int = 0  # SURVEY: 1-5 stars
     reasons: str = ""  # SURVEY: comma-separated reason ids from the rules
-    card_counter: int = 0  # the card's purse counter: read at the tap, or (PURSE_WRITTEN) just written
+    card_counter: int = 0  # the card's counter (purse or NTAG tap): read at the tap, or (PURSE_WRITTEN) just written
 
     @property
     def balance_delta_fen(self) -> int:

@@ -103,6 +103,11 @@ class Reader(abc.ABC):
         """NXP originality signature (READ_SIG), 32 bytes."""
         raise NotSupported("READ_SIG")
 
+    def ntag_read_counter(self) -> int:
+        """The NTAG21x NFC counter (READ_CNT 02h, 24 bits): the chip raises it at the first
+        READ after each power-up, so once per tap, and it can never be set back."""
+        raise NotSupported("READ_CNT")
+
     # ISO-DEP (ISO 14443-4) cards such as NTAG 424 DNA
     def apdu(self, command: bytes) -> bytes:
         """Send an ISO 7816-4 command APDU; return the response APDU (data + SW1 SW2)."""

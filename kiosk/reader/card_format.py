@@ -79,6 +79,13 @@ class MemberCard:
     issued_on: date
     purse: PurseHint | None  # None on NTAG cards, which carry no purse
     uid: bytes = b""
+    tap_counter: int | None = None  # NTAG: the chip's NFC counter; None if it could not be read
+
+    @property
+    def card_counter(self) -> int | None:
+        """The card's rising counter, the one clone and replay checks compare: the purse
+        counter on Classic, the tap counter on NTAG (None when the card shows neither)."""
+        return self.purse.counter if self.purse is not None else self.tap_counter
 
 
 def device_tag(device_id: str) -> int:
@@ -254,6 +261,14 @@ def parse_ntag_token(uid: bytes, candidates: Sequence[CardKeys], token: bytes) -
 
 
 # -- clone and replay
+# A card shows a counter that only rises, and the ledger keeps the highest one it has seen per
+# card; a lower one is an older copy (a clone, or a replayed image). Classic: the purse counter,
+# which a kiosk raises by rewriting the hint after every move of money or points. NTAG21x: the
+# chip's own NFC counter, which rises by one at every tap and cannot be set back; nothing is
+# written, the ledger learns it from the txns made at a tap. A copy taken at tap n shows n+1 at
+# its first use, so it is refused once the genuine card has made a txn at tap n+2 or later.
+# Either way the first to show the higher counter wins: a copy used first (or a chip that
+# lies about its counter) gets the genuine card refused instead, reported the same way.
 class Refusal(StrEnum):
     NOT_RECOGNISED = "not_recognised"
     UNSUPPORTED_VERSION = "unsupported_version"
@@ -287,16 +302,17 @@ def judge(
     member_id: str | None = None,
 ) -> Verdict:
     """Accept or refuse what a tap read, given the ledger's view of that card: the highest
-    purse counter it has seen, the member's current card_seq, and the member it maps the
-    UID to (any of them None when unknown)."""
+    counter it has seen (purse or tap counter), the member's current card_seq, and the member
+    it maps the UID to (any of them None when unknown)."""
     if isinstance(read, CardMacError):
         return Verdict(False, Refusal.MAC_FAILED, str(read))
     if isinstance(read, CardVersionError):
         return Verdict(False, Refusal.UNSUPPORTED_VERSION, str(read))
     if isinstance(read, CardFormatError):
         return Verdict(False, Refusal.NOT_RECOGNISED, str(read))
-    counter = read.purse.counter if read.purse is not None else None
-    return judge_record(read.member_id, read.card_seq, counter, last_counter, current_card_seq, member_id)
+    return judge_record(
+        read.member_id, read.card_seq, read.card_counter, last_counter, current_card_seq, member_id
+    )
 
 
 def judge_record(
@@ -315,6 +331,6 @@ def judge_record(
         return Verdict(False, Refusal.OLD_CARD, f"card #{card_seq}, member's card is #{current_card_seq}")
     if last_counter is not None and counter is not None and counter < last_counter:
         return Verdict(
-            False, Refusal.COUNTER_ROLLBACK, f"purse counter {counter} below last seen {last_counter}"
+            False, Refusal.COUNTER_ROLLBACK, f"card counter {counter} below last seen {last_counter}"
         )
     return Verdict(True)

@@ -1,19 +1,24 @@
 """Membership cards on NTAG213/215/216, over the Reader interface.
 
 The 48-byte identity record (card_format) sits in pages 4-15. Issue sets the card's
-diversified PWD and PACK, PROT (reads need the password too) and AUTH0 = 4, so only a kiosk
-with the site key can read or change the token. The reader checks, in this order: PWD_AUTH
-answers the expected PACK, the token's MAC, then the NXP originality signature when the chip
-offers READ_SIG; a genuine-looking token on a chip whose signature fails is a clone. Foreign
-tags (no PWD match) are "not recognised", never "forged", whatever their signature.
+diversified PWD and PACK, AUTH0 = 4 and, in the ACCESS byte, PROT (reads need the password
+too), NFC_CNT_EN and NFC_CNT_PWD_PROT (the NFC counter runs and only READ_CNT after PWD_AUTH
+shows it), so only a kiosk with the site key can read or change the token. The reader checks,
+in this order: PWD_AUTH answers the expected PACK, the token's MAC, the NXP originality
+signature when the chip offers READ_SIG (a genuine-looking token on a chip whose signature
+fails is a clone), then reads the NFC counter as MemberCard.tap_counter. Foreign tags (no PWD
+match) are "not recognised", never "forged", whatever their signature.
 
-NTAG cards carry no purse hint. AUTHLIM is left 0 (no lock-out) so a stranger's failed
-guesses cannot make a member's card unreadable; the password is 32 bits and guessing it
-takes a tag held to a reader for weeks."""
+NTAG cards carry no purse hint; their rising counter is the chip's NFC counter, which it
+raises itself at the first READ of every tap, so nothing is written at a tap. A card issued
+before the counter was enabled reads with tap_counter None until it is rekeyed. AUTHLIM is
+left 0 (no lock-out) so a stranger's failed guesses cannot make a member's card unreadable;
+the password is 32 bits and guessing it takes a tag held to a reader for weeks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from kiosk.reader import originality
@@ -36,6 +41,9 @@ TOKEN_PAGES = IDENTITY_SIZE // 4
 CFG0_PAGE = {CardType.NTAG213: 0x29, CardType.NTAG215: 0x83, CardType.NTAG216: 0xE3}
 DEFAULT_PWD = b"\xff\xff\xff\xff"
 PROT = 0x80
+NFC_CNT_EN = 0x10
+NFC_CNT_PWD_PROT = 0x08
+ACCESS = PROT | NFC_CNT_EN | NFC_CNT_PWD_PROT  # what issue sets (AUTHLIM 0, CFGLCK off)
 DEFAULT_SIGNERS = (originality.NXP_NTAG21X_PUBLIC_KEY,)
 
 
@@ -96,7 +104,25 @@ def read(
         raise CardMacError("NTAG refuses to show the token after PWD_AUTH") from None
     card = parse_ntag_token(info.uid, candidates, token)
     check_originality(reader, info, signers)
-    return card
+    return replace(card, tap_counter=read_tap_counter(reader, info))
+
+
+def read_tap_counter(reader: Reader, info: CardInfo) -> int | None:
+    """The NFC counter, after PWD_AUTH. None on a card whose counter is off (issued before it
+    was enabled) or through a reader that cannot send READ_CNT; a card of ours that refuses
+    to show its configuration or counter after PWD_AUTH is not what it claims."""
+    try:
+        access = reader.ntag_read(_cfg0(info))[4]
+    except AuthFailed:
+        raise CardMacError("NTAG refuses to show its configuration after PWD_AUTH") from None
+    if not access & NFC_CNT_EN:
+        return None
+    try:
+        return reader.ntag_read_counter()
+    except NotSupported:
+        return None
+    except AuthFailed:
+        raise CardMacError("NTAG refuses READ_CNT after PWD_AUTH") from None
 
 
 def check_originality(reader: Reader, info: CardInfo, signers: Sequence[bytes]) -> None:
@@ -117,12 +143,12 @@ def _write_pages(reader: Reader, page: int, data: bytes) -> None:
 
 
 def _protect(reader: Reader, info: CardInfo, keys: CardKeys) -> None:
-    """PACK before PWD (so our PWD never answers a foreign PACK), AUTH0 last."""
+    """PACK before PWD (so our PWD never answers a foreign PACK), then ACCESS, AUTH0 last."""
     cfg0 = _cfg0(info)
     _write_pages(reader, cfg0 + 3, keys.ntag_pack + b"\x00\x00")
     _write_pages(reader, cfg0 + 2, keys.ntag_pwd)
     cfg = reader.ntag_read(cfg0)
-    _write_pages(reader, cfg0 + 1, bytes((PROT,)) + cfg[5:8])
+    _write_pages(reader, cfg0 + 1, bytes((ACCESS,)) + cfg[5:8])
     _write_pages(reader, cfg0, cfg[0:3] + bytes((TOKEN_PAGE,)))
 
 
@@ -187,8 +213,9 @@ def rekey(
 
 
 def wipe(reader: Reader, info: CardInfo, candidates: Sequence[CardKeys]) -> None:
-    """Token zeroed first, then protection off, then PWD and PACK back to the defaults (PWD
-    first: our PWD must never sit beside a foreign PACK). Resumable."""
+    """Token zeroed first, then protection off (AUTH0, then the ACCESS byte to its factory 00:
+    no PROT, counter off), then PWD and PACK back to the defaults (PWD first: our PWD must
+    never sit beside a foreign PACK). Resumable. The NFC counter itself keeps its value."""
     cfg0 = _cfg0(info)
     try:
         _open(reader, info, candidates)

@@ -2,10 +2,10 @@
 
 Only moves bytes: the PC/SC part 3 storage-card pseudo-APDUs the ACR122U answers (FF CA get
 UID, FF 82 load key, FF 86 general authenticate, FF B0 read binary, FF D6 update binary) and,
-for NTAG commands PC/SC has no APDU for (GET_VERSION, PWD_AUTH, READ_SIG), the reader's direct
-transmit to its PN532 (FF 00 00 00 Lc D4 42 ...: InCommunicateThru). Presence comes from
-SCardGetStatusChange, so the wait costs nothing while no card is there. A pcscd restart or a
-USB unplug drops the context; the next wait_for_card establishes a new one.
+for NTAG commands PC/SC has no APDU for (GET_VERSION, PWD_AUTH, READ_SIG, READ_CNT), the
+reader's direct transmit to its PN532 (FF 00 00 00 Lc D4 42 ...: InCommunicateThru). Presence
+comes from SCardGetStatusChange, so the wait costs nothing while no card is there. A pcscd
+restart or a USB unplug drops the context; the next wait_for_card establishes a new one.
 
 CardInfo.sak is derived from the ATR (PC/SC part 3 card name, or ISO-DEP), since the ACR122U
 does not report the SAK itself."""
@@ -333,6 +333,15 @@ class PcscReader(Reader):
     def read_signature(self) -> bytes:
         self._present(NTAG_TYPES, "READ_SIG")
         return _exact(self._thru(b"\x3c\x00"), 32, "READ_SIG")
+
+    def ntag_read_counter(self) -> int:
+        self._present(NTAG_TYPES, "READ_CNT")
+        try:
+            count = self._thru(b"\x39\x02")
+        except AuthFailed:
+            self._reselect()
+            raise
+        return int.from_bytes(_exact(count, 3, "READ_CNT"), "little")
 
     # -- ISO-DEP ------------------------------------------------------------------------------
     def apdu(self, command: bytes) -> bytes:

@@ -299,6 +299,17 @@ class Pn532Reader(Reader):
                          muted=MUTED_THRU)
         return _exact(bytes(sig), 32, "READ_SIG")
 
+    def ntag_read_counter(self) -> int:
+        card = self._present(NTAG_TYPES, "READ_CNT")
+        try:
+            # a counter behind the password gets a 4-bit NAK, reported as a CRC error
+            count = self._chip("in_communicate_thru", b"\x39\x02", self.exchange_timeout,
+                               refused=(0x02, 0x14))
+        except AuthFailed:
+            self._reselect(card.uid)
+            raise AuthFailed("READ_CNT refused") from None
+        return int.from_bytes(_exact(bytes(count), 3, "READ_CNT"), "little")
+
     # -- ISO-DEP ------------------------------------------------------------------------------
     def apdu(self, command: bytes) -> bytes:
         card = self._present(ISO_DEP_TYPES, "ISO-DEP APDU")

@@ -400,6 +400,11 @@ class Rc522Reader(Reader):
         card = self._present(NTAG_TYPES, "READ_SIG")
         return _exact(self._refused(card, lambda: self._command(b"\x3c\x00")), 32, "READ_SIG")
 
+    def ntag_read_counter(self) -> int:
+        card = self._present(NTAG_TYPES, "READ_CNT")
+        count = _exact(self._refused(card, lambda: self._command(b"\x39\x02")), 3, "READ_CNT")
+        return int.from_bytes(count, "little")
+
     # -- ISO-DEP ------------------------------------------------------------------------------
     def apdu(self, command: bytes) -> bytes:
         """One APDU in an ISO 14443-4 I-block (no CID, no chaining: APDUs and answers up to

@@ -230,6 +230,14 @@ class SimulatedReader(Reader):
             raise NotSupported("this Ultralight has no originality signature")
         return self._call(Ntag, lambda c: c.read_sig())  # type: ignore[return-value]
 
+    def ntag_read_counter(self) -> int:
+        chip = self.chip
+        if isinstance(chip, Ntag) and not chip.variant.version:
+            raise NotSupported("this Ultralight has no NFC counter")
+        count = self._call(Ntag, lambda c: c.ntag_command(b"\x39\x02"))
+        self._after_write()  # the counter rose with this tap: the wallet must not forget it
+        return int.from_bytes(count, "little")  # type: ignore[arg-type]
+
     # -- the local socket
     def serve_socket(self, path: Path) -> None:
         """Answer the line protocol on a Unix socket at `path` in a background thread."""

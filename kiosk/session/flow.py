@@ -18,7 +18,7 @@ class Flow:
 
     uid: str = ""
     card_present: bool = False
-    card_counter: int | None = None  # the card's purse counter: read at the tap, then as written
+    card_counter: int | None = None  # the card's rising counter: read at the tap, then (Classic) as written
     purse_due: bool = False  # money moved while the card was lifted: write it when it is back
     member_view: MemberView | None = None
     gifts: list[GiftGiven] = field(default_factory=list)

@@ -25,7 +25,7 @@ class CardRead:
     problem: str = ""  # why a card is FOREIGN (e.g. "mac_failed"); never secrets
     member_id: str = ""  # MEMBER: what the card says, checked against the ledger
     card_seq: int = 0
-    card_counter: int | None = None  # MEMBER: the card's rising counter (Classic: the purse counter); None if it has none
+    card_counter: int | None = None  # MEMBER: the card's rising counter (Classic: purse, NTAG: tap counter); None if none
 
 
 @dataclass(frozen=True)

@@ -298,9 +298,9 @@ class Session:
 
     def _commit(self, txn: Txn) -> bool:
         """Durable before anything is shown; a failure is reported, never half-applied.
-        A txn made with the card in the field carries the purse counter the card showed (so HQ
-        can spot a copy used at a kiosk that had not heard of the newer state), and the card's
-        purse hint is rewritten once the ledger has the new amounts."""
+        A txn made with the card in the field carries the counter the card showed (purse or tap
+        counter: so HQ can spot a copy used at a kiosk that had not heard of the newer state),
+        and a Classic card's purse hint is rewritten once the ledger has the new amounts."""
         flow = self._flow
         ours = txn.card_uid == flow.uid
         if ours and flow.card_counter and not txn.card_counter:
@@ -1014,8 +1014,8 @@ class Session:
 
 def _suspect(card: CardRead, known: Card) -> str:
     """Why a card that reads as ours does not match the ledger's record of it ('' if it does):
-    another member, an older card of the member, or an older copy of this card (its purse
-    counter below the highest the ledger has seen: a clone or a replayed image)."""
+    another member, an older card of the member, or an older copy of this card (its purse or
+    tap counter below the highest the ledger has seen: a clone or a replayed image)."""
     verdict = judge_record(
         card.member_id or None,
         card.card_seq or None,
