@@ -91,6 +91,7 @@ def test_encode_refuses_what_the_card_cannot_hold():
 
 
 CARD = MemberCard("M-1", 3, date(2026, 1, 1), PurseHint(100, 5, 40, 1), UID)
+NO_COUNTER = MemberCard("M-1", 3, date(2026, 1, 1), None, UID)  # an NTAG issued before tap counters
 
 
 @pytest.mark.parametrize(
@@ -101,6 +102,8 @@ CARD = MemberCard("M-1", 3, date(2026, 1, 1), PurseHint(100, 5, 40, 1), UID)
         (CARD, {"last_counter": 41}, Refusal.COUNTER_ROLLBACK),
         (CARD, {"current_card_seq": 4}, Refusal.OLD_CARD),
         (CARD, {"member_id": "M-2"}, Refusal.MEMBER_MISMATCH),
+        (NO_COUNTER, {"last_counter": 0}, None),
+        (NO_COUNTER, {"last_counter": 7}, Refusal.COUNTER_ROLLBACK),  # a copy hiding its counter
         (CardMacError("x"), {}, Refusal.MAC_FAILED),
         (CardVersionError("x"), {}, Refusal.UNSUPPORTED_VERSION),
         (CardNotRecognised("x"), {}, Refusal.NOT_RECOGNISED),

@@ -212,7 +212,8 @@ def test_ntag_issued_before_the_counter_reads_without_one_until_rekeyed(reader):
     info = tap(reader, chip)
     card = read_member_card(reader, info, SITE, SIGNERS)
     assert card.member_id == "M-k1-8" and card.tap_counter is None and card.card_counter is None
-    assert judge(card, last_counter=7).accepted  # no counter shown, none compared
+    assert judge(card, last_counter=0).accepted  # the ledger never saw a counter on it
+    assert judge(card, last_counter=7).reason == Refusal.COUNTER_ROLLBACK  # a copy hiding its counter
     card = rekey_card(reader, tap(reader, chip), SITE, OTHER_SITE, SIGNERS)
     assert card.tap_counter == chip.nfc_counter >= 1
 

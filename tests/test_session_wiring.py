@@ -99,6 +99,41 @@ def test_session_from_config(config):
         factory.reset()
 
 
+def test_simulated_reader_trusts_the_simulator_signed_ntags(config):
+    """With [reader] driver = "simulated" (the default), NTAGs signed with the simulator's test
+    key pass the originality check, so `kiosk run --simulate` can sign NTAG members up."""
+    reader = SimulatedReader()
+    store = Store.open(config.device.data_dir, config.device.id, pin_params=FAST_FOR_TESTS)
+    kiosk = build_session(config, store, reader, site_keys_from(config), clock=ManualClock(START), poll_s=0)
+    session, worker = kiosk.session, kiosk.worker
+
+    def turn():
+        for _ in range(3):
+            worker.step()
+            session.pump()
+
+    try:
+        tag = chips.new_ntag(bytes.fromhex("04A1B2C3D4E5F6"))
+        reader.place(tag)
+        turn()
+        assert session.state == "signup_offer"
+        session.start_signup()
+        session.submit_details("13912345670")
+        session.accept_privacy()
+        for d in "135792135792":
+            session.pin_digit(d)
+        turn()
+        assert session.state == "done"
+        reader.remove()
+        turn()
+        reader.place(tag)
+        turn()
+        assert session.state == "home"
+    finally:
+        kiosk.close()
+        store.close()
+
+
 @pytest.mark.parametrize(
     ("table", "field"),
     [

@@ -324,11 +324,15 @@ def judge_record(
     member_id: str | None = None,
 ) -> Verdict:
     """judge() for a record already read (the session holds its values, not the MemberCard);
-    a value the card did not give (None) is not checked."""
+    a value the card did not give (None) is not checked, except the counter: once the ledger
+    has seen one, a card showing none is a copy that hides it (e.g. an NTAG clone reporting
+    its tap counter switched off)."""
     if member_id is not None and card_member_id is not None and card_member_id != member_id:
         return Verdict(False, Refusal.MEMBER_MISMATCH, "card and ledger name different members")
     if current_card_seq is not None and card_seq is not None and card_seq < current_card_seq:
         return Verdict(False, Refusal.OLD_CARD, f"card #{card_seq}, member's card is #{current_card_seq}")
+    if last_counter and counter is None:
+        return Verdict(False, Refusal.COUNTER_ROLLBACK, f"card shows no counter, {last_counter} already seen")
     if last_counter is not None and counter is not None and counter < last_counter:
         return Verdict(
             False, Refusal.COUNTER_ROLLBACK, f"card counter {counter} below last seen {last_counter}"

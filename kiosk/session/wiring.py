@@ -15,7 +15,9 @@ from kiosk.ledger.rules import Rules
 from kiosk.payment.cash_acceptor import CashAcceptorPayment
 from kiosk.payment.hq_mqtt import NoHqPayment
 from kiosk.payment.staff_cash import StaffCashPayment
+from kiosk.reader import originality
 from kiosk.reader.base import Reader
+from kiosk.reader.card import DEFAULT_SIGNERS
 from kiosk.reader.keys import CardKeys, SiteKeys
 from kiosk.session.card_access import FormatCardAccess
 from kiosk.session.clock import Clock, SystemClock
@@ -70,7 +72,10 @@ def build_session(
     def today():
         return store.ledger.rules.local_date(clock.now())  # the store's local date, rules in force
 
-    cards = FormatCardAccess(keys, config.device.id, today)
+    signers = DEFAULT_SIGNERS
+    if config.reader.driver == "simulated":  # simulated NTAGs are signed with the test key, not NXP's
+        signers = (*DEFAULT_SIGNERS, originality.TEST_PUBLIC_KEY)
+    cards = FormatCardAccess(keys, config.device.id, today, signers)
     holder: list[Session] = []
     worker = ReaderWorker(reader, cards, lambda item: holder[0].post(item), poll_s=poll_s)
 
