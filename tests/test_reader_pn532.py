@@ -166,11 +166,17 @@ def test_ntag_counter_once_per_tap_behind_the_password(reader, field):
         field.place(tag)
         reader.wait_for_card(1.0)
         reader.ntag_read(4)  # the first READ of the tap raises the counter
-        with pytest.raises(AuthFailed):
-            reader.ntag_read_counter()
-        assert reader.ntag_read(0)[:3] == tag.uid[:3]  # re-selected after the NAK
         reader.ntag_pwd_auth(b"\xff" * 4)
         assert reader.ntag_read_counter() == tap == tag.nfc_counter
+    field.remove()
+    field.place(tag)
+    reader.wait_for_card(1.0)
+    with pytest.raises(AuthFailed):
+        reader.ntag_read_counter()  # behind the password
+    # re-selected after the NAK by a power cycle of the field, so this READ counts once more
+    assert reader.ntag_read(0)[:3] == tag.uid[:3]
+    reader.ntag_pwd_auth(b"\xff" * 4)
+    assert reader.ntag_read_counter() == 3 == tag.nfc_counter
 
 
 def test_ntag424_recognised(reader, field):
