@@ -40,6 +40,13 @@ fen_per_pulse = 500
 """
 
 
+def run(kiosk) -> None:
+    """Let the reader worker and the session each take a few turns."""
+    for _ in range(3):
+        kiosk.worker.step()
+        kiosk.session.pump()
+
+
 @pytest.fixture
 def config(tmp_path):
     key = tmp_path / "master.key"
@@ -57,24 +64,19 @@ def test_session_from_config(config):
     reader = SimulatedReader()
     store = Store.open(config.device.data_dir, config.device.id, pin_params=FAST_FOR_TESTS)
     kiosk = build_session(config, store, reader, site_keys_from(config), clock=clock, pin_factory=factory, poll_s=0)
-    session, worker = kiosk.session, kiosk.worker
-
-    def turn():
-        for _ in range(3):
-            worker.step()
-            session.pump()
+    session = kiosk.session
 
     try:
         blank = chips.new_classic(bytes.fromhex("04ABCDEF"))
         reader.place(blank)
-        turn()
+        run(kiosk)
         assert session.state == "signup_offer" and session.view.seconds_left == 20
         session.start_signup()
         session.submit_details("13912345678")
         session.accept_privacy()
         for d in "135792135792":
             session.pin_digit(d)
-        turn()
+        run(kiosk)
         assert session.state == "done"
         session.dismiss()
         session.start_topup()
@@ -82,14 +84,14 @@ def test_session_from_config(config):
         session.pay("cash_acceptor")
         for _ in range(3):
             pulse(factory, chatter=2)
-        turn()
+        run(kiosk)
         assert session.state == "done"
         assert session.view.message.params["amount_fen"] == 1500
         assert factory.pin(6).state is True or any(s.state for s in factory.pin(6).states)
         reader.remove()
-        turn()
+        run(kiosk)
         reader.place(chips.new_classic(bytes.fromhex("5A5A5A5A")))
-        turn()
+        run(kiosk)
         assert session.state == "staff_menu"
         assert session.view.staff.hardware.startswith("ok")
         assert (config.device.data_dir / "incidents.jsonl").exists()
@@ -105,29 +107,24 @@ def test_simulated_reader_trusts_the_simulator_signed_ntags(config):
     reader = SimulatedReader()
     store = Store.open(config.device.data_dir, config.device.id, pin_params=FAST_FOR_TESTS)
     kiosk = build_session(config, store, reader, site_keys_from(config), clock=ManualClock(START), poll_s=0)
-    session, worker = kiosk.session, kiosk.worker
-
-    def turn():
-        for _ in range(3):
-            worker.step()
-            session.pump()
+    session = kiosk.session
 
     try:
         tag = chips.new_ntag(bytes.fromhex("04A1B2C3D4E5F6"))
         reader.place(tag)
-        turn()
+        run(kiosk)
         assert session.state == "signup_offer"
         session.start_signup()
         session.submit_details("13912345670")
         session.accept_privacy()
         for d in "135792135792":
             session.pin_digit(d)
-        turn()
+        run(kiosk)
         assert session.state == "done"
         reader.remove()
-        turn()
+        run(kiosk)
         reader.place(tag)
-        turn()
+        run(kiosk)
         assert session.state == "home"
     finally:
         kiosk.close()
