@@ -24,7 +24,7 @@ from kiosk.session.inputs import CardKind, CardRead
 
 class FormatCardAccess:
     """`signers`: the public keys an NTAG's originality signature may verify against (NXP's;
-    tests add the key their chip models are signed with)."""
+    the simulator and the tests add the key their chip models are signed with)."""
 
     def __init__(
         self,
