@@ -211,23 +211,26 @@ def _open_and_read(store_cls, data_dir: Path, device_id: str, pepper: bytes,
         store.close()
 
 
-def _store_result(name: str, report) -> CheckResult | None:
+def _store_for(ctx: Context, name: str, config=None) -> StoreReport | CheckResult:
+    """The store report the three store checks read, or the result that stops the check
+    (no configuration, or a store that could not be opened)."""
+    if config is None:
+        config = _need_config(ctx, name)
+        if isinstance(config, CheckResult):
+            return config
+    report = _store_report(ctx, config)
     if isinstance(report, tuple):
         status, detail, fix = report
         return CheckResult(name, status, detail, fix)
-    return None
+    return report
 
 
 def check_store(ctx: Context) -> CheckResult:
     """The journal and snapshot re-read from disk agree with the state."""
     name = "store"
-    config = _need_config(ctx, name)
-    if isinstance(config, CheckResult):
-        return config
-    report = _store_report(ctx, config)
-    early = _store_result(name, report)
-    if early:
-        return early
+    report = _store_for(ctx, name)
+    if isinstance(report, CheckResult):
+        return report
     if report.problems:
         return fail(name, "; ".join(report.problems[:3]) + (
             f" (+{len(report.problems) - 3} more)" if len(report.problems) > 3 else ""),
@@ -239,13 +242,9 @@ def check_store(ctx: Context) -> CheckResult:
 def check_outbox(ctx: Context) -> CheckResult:
     """How many transactions wait for HQ's acknowledgement."""
     name = "outbox"
-    config = _need_config(ctx, name)
-    if isinstance(config, CheckResult):
-        return config
-    report = _store_report(ctx, config)
-    early = _store_result(name, report)
-    if early:
-        return early
+    report = _store_for(ctx, name)
+    if isinstance(report, CheckResult):
+        return report
     n = report.outbox_depth
     if n > OUTBOX_WARN:
         return warn(name, f"{n} transactions wait for HQ", "check the HQ broker line above")
@@ -260,10 +259,9 @@ def check_last_hq_contact(ctx: Context) -> CheckResult:
         return config
     if not config.hq.host:
         return skip(name, "no HQ configured (standalone kiosk)")
-    report = _store_report(ctx, config)
-    early = _store_result(name, report)
-    if early:
-        return early
+    report = _store_for(ctx, name, config)
+    if isinstance(report, CheckResult):
+        return report
     when = report.last_hq_contact
     if when is None:
         return warn(name, "never", "check the HQ broker line above")
