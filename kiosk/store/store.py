@@ -172,7 +172,13 @@ class Store:
                 except (TxnFormatError, RulesError, SequenceGap, KeyError, TypeError, ValueError) as exc:
                     raise StoreCorrupt(path, f"record {index + 1}: {type(exc).__name__}: {exc}") from None
             if segment.torn is not None:
-                self.repaired.append(cut_torn_tail(segment, self._journal_dir / "damaged"))
+                aside = cut_torn_tail(segment, self._journal_dir / "damaged")
+                self.repaired.append(aside)
+                log.warning(
+                    "%s: an append a power cut interrupted was cut at byte %d (%s); nothing committed "
+                    "is lost; the segment as found is kept in %s",
+                    path, segment.torn.good_end, segment.torn.problem, aside,
+                )
         if self._own_high > self.ledger.state.last_seq.get(self.device_id, 0):
             raise StoreCorrupt(
                 snap_path,
@@ -364,6 +370,11 @@ class Store:
             raise StoreCorrupt(self._journal_dir, f"transaction {txn_id[:80]} changed its id")
         self._outbox[txn_id] = txn
         return txn
+
+    def torn_tail_copies(self) -> list[Path]:
+        """Segments as found before a torn tail was cut (at this open or an earlier one)."""
+        damaged = self._journal_dir / "damaged"
+        return sorted(damaged.iterdir()) if damaged.is_dir() else []
 
     def outbox_depth(self) -> int:
         return len(self._outbox)
