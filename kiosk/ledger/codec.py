@@ -23,18 +23,41 @@ class CodecError(ValueError):
 
 
 def encode(value: object) -> object:
-    if is_dataclass(value):
-        return {f.name: encode(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [encode(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): encode(v) for k, v in value.items()}
+    return _encoder(type(value))(value)
+
+
+@functools.cache
+def _encoder(tp: type) -> typing.Callable[[object], object]:
+    """An encoding function per type, built once: HQ encodes every account it writes back, and
+    looking fields up on each value was a third of its CPU per transaction."""
+    if is_dataclass(tp):
+        names = tuple(f.name for f in fields(tp))
+
+        def encode_fields(value: object) -> dict:
+            out = {}
+            for name in names:
+                v = getattr(value, name)
+                out[name] = v if type(v) in _PLAIN else _encoder(type(v))(v)
+            return out
+
+        return encode_fields
+    if issubclass(tp, Enum):
+        return lambda value: value.value
+    if issubclass(tp, datetime):
+        return lambda value: value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if issubclass(tp, date):
+        return date.isoformat
+    if issubclass(tp, tuple | list):
+        return lambda value: [v if type(v) in _PLAIN else _encoder(type(v))(v) for v in value]
+    if issubclass(tp, dict):
+        return lambda value: {str(k): encode(v) for k, v in value.items()}
+    return _same
+
+
+_PLAIN = frozenset({int, str, bool, float, type(None)})
+
+
+def _same(value: object) -> object:
     return value
 
 

@@ -103,6 +103,7 @@ def txn_id_for(device_id: str, seq: int) -> str:
     return f"{device_id}:{seq}"
 
 
+_NAMES = tuple(f.name for f in fields(Txn))
 _DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
 _DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
 _TIME_FIELDS = {"at", "pin_locked_until"}
@@ -126,15 +127,15 @@ _INT_RANGES = {
 def txn_to_dict(txn: Txn) -> dict:
     """A JSON-ready dict; fields at their default are left out to keep the journal small."""
     out: dict = {}
-    for f in fields(Txn):
-        value = getattr(txn, f.name)
-        if f.name in _DEFAULTS and value == _DEFAULTS[f.name]:
+    for name in _NAMES:
+        value = getattr(txn, name)
+        if name in _DEFAULTS and value == _DEFAULTS[name]:
             continue
         if isinstance(value, datetime):
             value = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
         elif isinstance(value, date):
             value = value.isoformat()
-        out[f.name] = str(value) if f.name == "kind" else value
+        out[name] = str(value) if name == "kind" else value
     return out
 
 
@@ -142,7 +143,7 @@ def txn_from_dict(data: object) -> Txn:
     """Check every field of an untrusted record and build the Txn, or raise TxnFormatError."""
     if not isinstance(data, dict):
         raise TxnFormatError("-", "must be an object")
-    names = {f.name for f in fields(Txn)}
+    names = set(_NAMES)
     for key in data:
         if key not in names:
             raise TxnFormatError(str(key)[:40], "unknown field")
