@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from kiosk.ledger.uid import UID_BYTES
+
 SECRET_FIELDS = re.compile(r"(key|secret|password|passwd|pin|token|pepper)", re.IGNORECASE)
 UID_FIELDS = {"uid", "card_uid"}
 _UID_TEXT = re.compile(
@@ -43,8 +45,9 @@ _LONG_HEX = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Fa-f])")
 # A bare token shaped like a 4-, 7- or 10-byte UID in hex, with at least one letter A-F (so
 # amounts, dates and phone numbers are left alone).
 _BARE_UID = re.compile(
-    r"(?<![0-9A-Za-z])(?=[0-9A-Fa-f]*[A-Fa-f])(?:[0-9A-Fa-f]{20}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{8})"
-    r"(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])(?=[0-9A-Fa-f]*[A-Fa-f])(?:"
+    + "|".join(f"[0-9A-Fa-f]{{{2 * n}}}" for n in sorted(UID_BYTES, reverse=True))
+    + r")(?![0-9A-Za-z])"
 )
 _BYTES_REPR = re.compile(r"\bb'(?:[^'\\]|\\.)*'" + r'|\bb"(?:[^"\\]|\\.)*"')
 _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
