@@ -179,8 +179,10 @@ class PcscReader(TagReader):
         sak, historical = sak_from_atr(bytes(atr))
         version = None
         if identify.needs_version(sak):
-            with contextlib.suppress(CardGone, AuthFailed):
+            try:
                 version = self._thru(tag.GET_VERSION)
+            except (CardGone, AuthFailed):
+                self._reselect()  # a first Ultralight does not know GET_VERSION and goes mute
         elif sak & 0x20:
             with contextlib.suppress(CardGone):
                 version = self._transmit(tag.NTAG424_GET_VERSION)[:-2]
