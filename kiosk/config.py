@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from kiosk.hw.settings import GpioSettings, parse_gpio
+from kiosk.reader import drivers as reader_drivers
 from kiosk.session.settings import SessionSettings, parse_session
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
-READER_DRIVERS = ("pn532", "pcsc", "rc522", "simulated")
+READER_DRIVERS = reader_drivers.NAMES  # the registry: kiosk/reader/drivers.py
 LOCALES = ("zh_CN", "en")
 SCREENS = ("800x480", "1024x600", "1280x800")
 ROTATIONS = (0, 90, 180, 270)

@@ -6,8 +6,9 @@ readable line. Either way every string passes through ``redact``:
 
 - card UIDs (fields named uid/card_uid, "uid=04A1B2..." in text, and bare tokens shaped like
   a 4/7/10-byte UID in hex with a letter in them) become ``uid#<hmac>``,
-  keyed with a per-install salt, so a support engineer can follow one card through the log
-  without the log holding the UID;
+  keyed with a per-install salt (``use_install_salt``: the file log-uid-salt in the data dir,
+  mode 600, read by `kiosk run` and `kiosk doctor` alike), so a support engineer can follow
+  one card through the log, across restarts, without the log holding the UID;
 - mobile phone numbers keep their first 3 and last 4 digits (138****5678);
 - fields named like secrets (key, secret, password, pin, token, pepper) print as [redacted], and
   so does any value registered with ``register_secret`` (the loaded card master key, say), any
@@ -16,6 +17,7 @@ readable line. Either way every string passes through ``redact``:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -28,6 +30,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+
+from kiosk.ledger.uid import UID_BYTES
 
 SECRET_FIELDS = re.compile(r"(key|secret|password|passwd|pin|token|pepper)", re.IGNORECASE)
 UID_FIELDS = {"uid", "card_uid"}
@@ -43,8 +47,9 @@ _LONG_HEX = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Fa-f])")
 # A bare token shaped like a 4-, 7- or 10-byte UID in hex, with at least one letter A-F (so
 # amounts, dates and phone numbers are left alone).
 _BARE_UID = re.compile(
-    r"(?<![0-9A-Za-z])(?=[0-9A-Fa-f]*[A-Fa-f])(?:[0-9A-Fa-f]{20}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{8})"
-    r"(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])(?=[0-9A-Fa-f]*[A-Fa-f])(?:"
+    + "|".join(f"[0-9A-Fa-f]{{{2 * n}}}" for n in sorted(UID_BYTES, reverse=True))
+    + r")(?![0-9A-Za-z])"
 )
 _BYTES_REPR = re.compile(r"\bb'(?:[^'\\]|\\.)*'" + r'|\bb"(?:[^"\\]|\\.)*"')
 _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -54,6 +59,11 @@ _registered: set[str] = set()
 _salt: bytes = _secrets.token_bytes(16)
 
 
+SALT_FILE = "log-uid-salt"  # in the data dir, beside the store
+SALT_BYTES = 16
+log = logging.getLogger(__name__)
+
+
 def set_uid_salt(salt: bytes) -> None:
     """Key the UID hash with a per-install secret (so 4-byte UIDs cannot be brute-forced back)."""
     global _salt
@@ -61,15 +71,59 @@ def set_uid_salt(salt: bytes) -> None:
 
 
 def load_or_create_salt(path: Path) -> bytes:
-    """A per-install salt (mode 600) so UID hashes stay the same across restarts."""
+    """The per-install salt in `path` (mode 600), made on first use, so UID hashes stay the
+    same across restarts and between `kiosk run` and `kiosk doctor`. A new file is written
+    whole or not at all (a power cut never leaves an empty salt), owned like its directory
+    (so a doctor run as root does not take it from the service user); one of the wrong size
+    is replaced, with a warning, since nothing but log correlation depends on it."""
     try:
-        return path.read_bytes()
+        found = path.read_bytes()
     except FileNotFoundError:
-        salt = _secrets.token_bytes(16)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        found = None
+    if found is not None and len(found) == SALT_BYTES:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+        return found
+    if found is not None:
+        log.warning("%s holds %d bytes, not a %d-byte salt: replaced (UID hashes from before "
+                    "will not match)", path, len(found), SALT_BYTES)
+    salt = _secrets.token_bytes(SALT_BYTES)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(salt)
-        return salt
+            f.flush()
+            os.fsync(f.fileno())
+        owner = path.parent.stat()
+        if os.geteuid() == 0 and owner.st_uid != 0:
+            os.chown(tmp, owner.st_uid, owner.st_gid)
+        if found is not None:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # exclusive: a process that made it first wins
+            except FileExistsError:
+                return load_or_create_salt(path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return salt
+
+
+def use_install_salt(data_dir: Path) -> bool:
+    """Key UID hashes with the salt in `data_dir` (what `kiosk run` and `kiosk doctor` call at
+    start). False, with a warning and the per-process salt kept, when the directory does not
+    exist or the file cannot be read or written: a log problem must not stop the kiosk."""
+    try:
+        if not data_dir.is_dir():
+            raise FileNotFoundError(f"no data dir {data_dir}")
+        set_uid_salt(load_or_create_salt(data_dir / SALT_FILE))
+    except OSError as exc:
+        log.warning("UID hashes in this log are keyed per process (they will not match the "
+                    "service's): %s", exc)
+        return False
+    return True
 
 
 def register_secret(value: bytes | str) -> None:

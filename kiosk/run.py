@@ -121,6 +121,7 @@ class Kiosk:
 
 def build_kiosk(config, simulate: bool = False) -> Kiosk:
     """Open the store and the reader and wire the session (kiosk.session.wiring)."""
+    from kiosk.logging_setup import use_install_salt
     from kiosk.reader.base import ReaderError
     from kiosk.reader.factory import open_reader
     from kiosk.reader.keys import KeyFileError
@@ -140,6 +141,7 @@ def build_kiosk(config, simulate: bool = False) -> Kiosk:
         store = Store.open(config.device.data_dir, config.device.id, pepper=_pepper(config))
     except StoreError as exc:
         raise RunError(f"the store in {config.device.data_dir} cannot be opened: {exc}") from None
+    use_install_salt(Path(config.device.data_dir))  # one card, one hash, across restarts
     try:
         reader = open_reader(config.reader)
     except (ReaderError, OSError) as exc:

@@ -174,3 +174,22 @@ def test_doctor_reads_and_verifies_a_card_on_the_reader(doctor_root):
                           "M-x-1", 1, date(2026, 5, 1))
     r = card_read_result(root)
     assert r.status == Status.FAIL and "reading the card failed" in r.detail
+
+
+def test_the_doctor_hashes_a_uid_as_the_service_logs_it(doctor_root):
+    """The doctor keys its UID hash with the install's salt in the data dir, so the card it
+    reads can be found in the service's log."""
+    from kiosk import logging_setup
+
+    root, reader = doctor_root
+    data_dir = root / "var/lib/kiosk"
+    data_dir.mkdir(parents=True)
+    service_salt = logging_setup.load_or_create_salt(data_dir / logging_setup.SALT_FILE)
+    logging_setup.set_uid_salt(service_salt)
+    chip = new_classic()
+    expected = logging_setup.hash_uid(chip.uid)
+    logging_setup.set_uid_salt(b"another process" + b"!")  # the doctor is its own process
+    reader.place(chip)
+    card_layer.issue_card(reader, reader.wait_for_card(0), SITE, "M-K-1-8", 1, date(2026, 5, 1))
+    r = card_read_result(root)
+    assert expected in r.detail, r

@@ -192,6 +192,27 @@ def test_master_key_problems(root, capsys, breakage, expected, fix):
     assert KEY.hex() not in "\n".join(lines)
 
 
+@pytest.mark.parametrize("content,accepted", [
+    # a colon-separated key passed `kiosk doctor` while `kiosk run` refused it
+    ((":".join(f"{b:02x}" for b in KEY) + "\n").encode(), True),
+    # an all-zero key was refused by provisioning while `kiosk run` accepted it
+    ((bytes(16).hex() + "\n").encode(), False),
+    (b"\xff" * 16, False),
+])
+def test_doctor_and_run_read_the_master_key_by_one_rule(root, content, accepted):
+    from kiosk.reader.keys import KeyFileError, SiteKeys
+
+    path = root / KEYFILE
+    path.write_bytes(content)  # same file: mode 600, owned by kiosk
+    doctor_accepts = result(root, "card master key").status == Status.OK
+    try:
+        SiteKeys.from_file(path, b"kiosk")  # what `kiosk run` loads (session.wiring.site_keys_from)
+        run_accepts = True
+    except KeyFileError:
+        run_accepts = False
+    assert (doctor_accepts, run_accepts) == (accepted, accepted)
+
+
 def test_tls_key_with_loose_mode(root):
     (root / "etc/kiosk/tls/client.key").chmod(0o640)
     r = result(root, "TLS files")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -205,3 +206,46 @@ def test_acceptor_enabled_only_while_a_payment_waits_and_stray_money_is_reported
     pulse(factory)
     assert payment.take_stray_fen() == 500
     counter.close()
+
+
+def test_a_named_pin_factory_changes_no_process_global(monkeypatch):
+    """gpio.pin_factory reaches the devices without touching the environment or gpiozero's
+    process-wide default (another part of the process may rely on either)."""
+    from gpiozero import Device
+
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    before = Device.pin_factory
+    hw = open_hardware(GpioSettings(led_ready=5, led_ok=6, led_error=13, buzzer=19,
+                                    pin_factory="mock"))
+    try:
+        assert hw.note == "ok"
+        assert "GPIOZERO_PIN_FACTORY" not in os.environ
+        assert Device.pin_factory is before
+    finally:
+        hw.close()
+
+
+def test_an_unknown_pin_factory_disables_hardware_and_leaves_the_process_alone(monkeypatch):
+    from gpiozero import Device
+
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    before = Device.pin_factory
+    hw = open_hardware(GpioSettings(led_ready=5, led_ok=6, led_error=13, buzzer=19,
+                                    pin_factory="nosuch"))
+    assert hw.feedback is None and "nosuch" in hw.note
+    assert "GPIOZERO_PIN_FACTORY" not in os.environ
+    assert Device.pin_factory is before
+
+
+def test_a_device_failing_midway_releases_the_ones_already_built():
+    class NoPin17(MockFactory):
+        def pin(self, spec, **kwargs):
+            if spec == PULSE_PIN:
+                raise OSError("pin 17 is busy")
+            return super().pin(spec, **kwargs)
+
+    factory = NoPin17()
+    hw = open_hardware(GpioSettings(led_ready=5, led_ok=6, led_error=13, buzzer=19,
+                                    cash_pulse=PULSE_PIN), pin_factory=factory)
+    assert hw.feedback is None and "pin 17 is busy" in hw.note
+    GpioFeedback(5, 6, 13, 19, pin_factory=factory).close()  # the LED pins were given back

@@ -68,3 +68,25 @@ def test_master_key_file(tmp_path):
     assert "nothex" not in str(e.value)
     with pytest.raises(KeyFileError):
         SiteKeys.from_file(tmp_path / "missing", b"s")
+
+
+def test_master_key_file_by_the_one_rule(tmp_path):
+    """run (SiteKeys.from_file), doctor and provisioning (read_master_key) share one parser."""
+    from kiosk.provisioning import masterkey
+
+    path = tmp_path / "master.key"
+    for text, accepted in ((":".join(f"{b:02x}" for b in MASTER) + "\n", True),
+                           (" ".join(f"{b:02X}" for b in MASTER), True),
+                           (bytes(16).hex() + "\n", False), ("ab" * 16, False)):
+        path.write_text(text)
+        os.chmod(path, 0o600)
+        verdicts = []
+        for load in (lambda: SiteKeys.from_file(path, b"s"),
+                     lambda: masterkey.read_master_key(path)):
+            try:
+                load()
+                verdicts.append(True)
+            except KeyFileError as e:
+                assert MASTER.hex() not in str(e)
+                verdicts.append(False)
+        assert verdicts == [accepted, accepted], text

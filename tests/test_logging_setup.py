@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -138,3 +141,43 @@ def test_under_systemd_the_journal_gets_json(tmp_path):
                        env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"},
                        cwd=os.path.dirname(os.path.dirname(__file__)))
     assert not err.read_text().startswith("{")
+
+
+BUILD_AND_HASH = """
+import sys
+from pathlib import Path
+from kiosk.logging_setup import hash_uid
+from kiosk.run import build_kiosk
+from kiosk.simulate import demo_config
+kiosk = build_kiosk(demo_config(Path(sys.argv[1])), simulate=True)
+print(hash_uid(bytes.fromhex("04A1B2C3D4E5F6")))
+kiosk.close()
+"""
+
+
+def test_two_kiosk_runs_hash_a_card_alike_and_keep_the_salt_private(tmp_path):
+    """`kiosk run`'s wiring loads the install's salt: two processes (a restart) give one card
+    the same hash, and the salt file in the data dir is mode 600."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+           "KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1"}
+    hashes = [
+        subprocess.run([sys.executable, "-c", BUILD_AND_HASH, str(tmp_path)], env=env,
+                       capture_output=True, text=True, check=True, timeout=120).stdout.split()[-1]
+        for _ in range(2)
+    ]
+    assert hashes[0] == hashes[1] and hashes[0].startswith("uid#")
+    salt = tmp_path / "store" / logging_setup.SALT_FILE
+    assert salt.stat().st_mode & 0o777 == 0o600
+    logging_setup.set_uid_salt(salt.read_bytes())
+    assert hash_uid(bytes.fromhex("04A1B2C3D4E5F6")) == hashes[0]
+
+
+def test_a_damaged_salt_file_is_replaced_and_a_missing_dir_keeps_the_process_salt(tmp_path):
+    path = tmp_path / logging_setup.SALT_FILE
+    path.write_bytes(b"")  # as if power was cut while an old kiosk created it
+    salt = logging_setup.load_or_create_salt(path)
+    assert len(salt) == 16 and path.read_bytes() == salt
+    assert logging_setup.use_install_salt(tmp_path / "missing") is False
+    assert not (tmp_path / "missing").exists()

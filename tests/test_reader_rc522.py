@@ -12,13 +12,12 @@ from kiosk.reader.base import (
     CardGone,
     CardType,
     KeyType,
-    NotSupported,
     ReaderError,
     ReaderGone,
 )
-from kiosk.reader.chips import Ntag, new_classic, new_ntag, new_ntag424
+from kiosk.reader.chips import new_classic, new_ntag424
 from kiosk.reader.rc522 import Rc522Reader, crc_a
-from tests.emulators.field import CRC_ERROR, Field
+from tests.emulators.field import Field
 from tests.emulators.mfrc522 import FakeSpiDev, Mfrc522Model
 from tests.emulators.pn532_core import crc_a as emulator_crc_a
 
@@ -71,64 +70,10 @@ def test_classic_select_auth_read_write(reader, field, uid):
     assert reader.mifare_read(5) == bytes(range(16))
 
 
-def test_classic_4k(reader, field):
-    field.place(new_classic(four_k=True))
-    assert reader.wait_for_card(0.5).type == CardType.MIFARE_CLASSIC_4K
-
-
-@pytest.mark.parametrize("kind,expected", [("ntag213", CardType.NTAG213),
-                                           ("ntag215", CardType.NTAG215),
-                                           ("ntag216", CardType.NTAG216)])
-def test_ntag(reader, field, kind, expected):
-    tag = new_ntag(kind=kind)
-    field.place(tag)
-    info = reader.wait_for_card(0.5)
-    assert info.type == expected and info.uid == tag.uid
-    reader.ntag_write(4, b"RC52")
-    assert reader.ntag_read(4)[:4] == b"RC52"
-    assert reader.read_signature() == tag.read_sig()
-    with pytest.raises(AuthFailed):
-        reader.ntag_pwd_auth(b"1234")
-    assert reader.ntag_pwd_auth(b"\xff" * 4) == b"\x00\x00"
-    with pytest.raises(NotSupported):
-        reader.mifare_auth(4, KeyType.A, FF)
-
-
-def test_ntag_counter_once_per_tap_behind_the_password(reader, field):
-    tag = new_ntag(kind="ntag213")
-    tag.write(tag.variant.cfg0 + 1, b"\x18\x00\x00\x00")  # NFC_CNT_EN, NFC_CNT_PWD_PROT
-    for tap in (1, 2):
-        field.remove()
-        field.place(tag)
-        reader.wait_for_card(0.5)
-        reader.ntag_read(4)  # the first READ of the tap raises the counter
-        with pytest.raises(AuthFailed):
-            reader.ntag_read_counter()
-        assert reader.ntag_read(0)[:3] == tag.uid[:3]  # re-selected after the NAK
-        reader.ntag_pwd_auth(b"\xff" * 4)
-        assert reader.ntag_read_counter() == tap == tag.nfc_counter
-
-
-def test_first_ultralight(reader, field):
-    field.place(Ntag(bytes.fromhex("04112233445566"), "ultralight", bytes(32)))
-    assert reader.wait_for_card(0.5).type == CardType.ULTRALIGHT
-    assert reader.ntag_read(0)[:3] == bytes.fromhex("041122")
-
-
 def test_ntag424_via_rats(reader, field):
     field.place(new_ntag424())
     info = reader.wait_for_card(0.5)
     assert info.type == CardType.NTAG424_DNA and info.ats
-
-
-def test_card_gone_mid_exchange(reader, field):
-    field.place(new_classic())
-    reader.wait_for_card(0.5)
-    reader.mifare_auth(4, KeyType.A, FF)
-    field.tear_at(1)
-    with pytest.raises(CardGone):
-        reader.mifare_read(4)
-    assert reader.wait_for_removal(0.2) is True
 
 
 def test_torn_between_the_two_write_phases(reader, field):
@@ -140,26 +85,6 @@ def test_torn_between_the_two_write_phases(reader, field):
     with pytest.raises(CardGone):
         reader.mifare_write(4, b"q" * 16)
     assert card.memory[64:80] == bytes(16)
-
-
-def test_rf_error_then_recovery(reader, field):
-    field.place(new_classic())
-    reader.wait_for_card(0.5)
-    reader.mifare_auth(4, KeyType.A, FF)
-    field.inject(CRC_ERROR)
-    with pytest.raises(CardGone):
-        reader.mifare_read(4)
-    assert reader.wait_for_card(0.5) is not None
-    reader.mifare_auth(4, KeyType.A, FF)
-    assert reader.mifare_read(4) == bytes(16)
-
-
-def test_removal(reader, field):
-    field.place(new_classic())
-    reader.wait_for_card(0.5)
-    assert reader.wait_for_removal(0.02) is False
-    field.remove()
-    assert reader.wait_for_removal(0.2) is True
 
 
 def test_unplugged_then_back(reader, field, model):
@@ -215,15 +140,3 @@ def test_garbage_from_the_fifo_gives_typed_errors(answers, op):
             r.mifare_read(4) if op == 1 else r.mifare_write(4, bytes(16))
     except ReaderError:
         pass
-
-
-def test_ntag424_apdus(reader, field):
-    field.place(new_ntag424())
-    reader.wait_for_card(0.5)
-    assert reader.apdu(bytes.fromhex("00A4040007D276000085010100")) == b"\x90\x00"
-    assert reader.apdu(bytes.fromhex("9060000000"))[-2:] == b"\x91\xaf"  # GetVersion, more
-    assert reader.apdu(bytes.fromhex("90AF000000"))[-2:] == b"\x91\xaf"
-    field.place(new_classic())
-    reader.wait_for_card(0.5)
-    with pytest.raises(NotSupported):
-        reader.apdu(bytes.fromhex("00A4040007D276000085010100"))

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from kiosk.reader import mifare
-from kiosk.reader.base import AuthFailed, CardGone, CardType, KeyType, NotSupported
-from kiosk.reader.chips import new_classic, new_ntag
+from kiosk.reader.base import AuthFailed, CardType, KeyType, NotSupported
+from kiosk.reader.chips import new_classic
 from kiosk.reader.simulated import SimulatedReader, Wallet
 
 FF = mifare.TRANSPORT_KEY
@@ -42,34 +42,6 @@ def test_errors_are_typed_and_the_card_is_reselected():
         r.ntag_read(4)
     with pytest.raises(NotSupported):
         r.read_signature()
-
-
-def test_torn_card_is_gone():
-    r = SimulatedReader()
-    card = new_classic()
-    r.place(card)
-    r.wait_for_card(0)
-    r.mifare_auth(4, KeyType.A, FF)
-    card.tear(after_bytes=3)
-    with pytest.raises(CardGone):
-        r.mifare_write(4, b"x" * 16)
-    assert r.wait_for_removal(0) is True
-    with pytest.raises(CardGone):
-        r.mifare_read(4)
-
-
-def test_ntag_through_the_reader():
-    r = SimulatedReader()
-    tag = new_ntag(kind="ntag215")
-    r.place(tag)
-    assert r.wait_for_card(0).type == CardType.NTAG215
-    r.ntag_write(4, b"abcd")
-    assert r.ntag_read(4)[:4] == b"abcd"
-    assert r.read_signature() == tag.signature
-    assert r.ntag_pwd_auth(b"\xff" * 4) == b"\x00\x00"
-    with pytest.raises(AuthFailed):
-        r.ntag_pwd_auth(b"nope")
-    assert r.ntag_read(4)[:4] == b"abcd"
 
 
 def test_wallet_persists_between_runs(tmp_path):

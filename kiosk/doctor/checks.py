@@ -351,25 +351,26 @@ def check_reader_device(ctx: Context) -> CheckResult:
     config = _need_config(ctx, name)
     if isinstance(config, CheckResult):
         return config
-    driver, port = config.reader.driver, config.reader.port
-    if driver == "simulated":
-        return warn(name, "the simulated reader is configured (no hardware)",
-                    "kiosk provision --reader-driver pn532|pcsc|rc522 --reader-port PORT")
-    if driver == "pcsc":
-        sock = ctx.path("/run/pcscd/pcscd.comm")
-        if not sock.exists():
-            return fail(name, "pcscd is not running (no /run/pcscd/pcscd.comm)",
-                        "apt-get install pcscd; systemctl enable --now pcscd.socket")
-        return ok(name, f"pcscd is running; reader {port or '(first found)'}")
-    from kiosk.provisioning.detect import device_node
+    from kiosk.reader.drivers import DRIVERS
 
-    node = device_node(driver, port)
+    driver, port = config.reader.driver, config.reader.port
+    spec = DRIVERS[driver]  # the configuration accepts only registered drivers
+    if driver == "simulated":
+        hardware = "|".join(n for n in DRIVERS if n != "simulated")
+        return warn(name, "the simulated reader is configured (no hardware)",
+                    f"kiosk provision --reader-driver {hardware} --reader-port PORT")
+    if spec.service_socket:
+        sock = ctx.path(spec.service_socket)
+        daemon = Path(spec.service_socket).stem
+        if not sock.exists():
+            return fail(name, f"{daemon} is not running (no {spec.service_socket})",
+                        spec.service_hint)
+        return ok(name, f"{daemon} is running; reader {port or '(first found)'}")
+    node = spec.device_node(port)
     if node is None:
         return ok(name, f"{driver} on {port} (USB, found at run time)")
     path = ctx.path(node)
-    enable = ("enable SPI: `raspi-config nonint do_spi 0`, reboot" if driver == "rc522" else
-              "enable the UART: `raspi-config nonint do_serial_hw 0`, reboot; or check the "
-              "USB cable")
+    enable = spec.enable_hint
     if not path.exists():
         return fail(name, f"{node} does not exist", f"{enable}; `kiosk provision --detect` lists "
                     "the readers found")

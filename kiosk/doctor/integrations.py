@@ -93,8 +93,10 @@ def check_card_read(ctx: Context) -> CheckResult:
     if isinstance(opened, CheckResult):
         return opened
     config, reader = opened
-    from kiosk.logging_setup import hash_uid
+    from kiosk.logging_setup import hash_uid, use_install_salt
     from kiosk.reader.card import read_member_card
+
+    use_install_salt(ctx.path(config.device.data_dir))  # the hash the service's log shows
 
     try:
         info = reader.wait_for_card(ctx.card_wait_s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from kiosk.hw.settings import GpioSettings
@@ -45,26 +46,34 @@ def _disabled(reason: str) -> Hardware:
     return Hardware(None, None, f"disabled: {reason}")
 
 
+def named_pin_factory(name: str):
+    """The gpiozero pin factory registered under `name` (gpiozero's own entry points, so
+    "mock", "lgpio", "rpigpio", ... as GPIOZERO_PIN_FACTORY takes them), built for this kiosk
+    alone: neither the environment nor gpiozero's process-wide default is changed."""
+    from gpiozero.exc import BadPinFactory
+
+    group = entry_points(group="gpiozero_pin_factories")
+    for wanted in (name, name.lower()):
+        for ep in group:
+            if ep.name == wanted:
+                return ep.load()()
+    raise BadPinFactory(f"no gpiozero pin factory named {name!r}")
+
+
 def open_hardware(settings: GpioSettings, pin_factory=None) -> Hardware:
-    """Build the devices the settings name; any failure disables hardware instead of the kiosk."""
+    """Build the devices the settings name; any failure disables hardware instead of the kiosk.
+    A configured gpio.pin_factory is handed to each device; GPIOZERO_PIN_FACTORY alone is
+    left for gpiozero to read, as it does."""
     factory_name = settings.pin_factory or os.environ.get("GPIOZERO_PIN_FACTORY", "")
     if pin_factory is None and not factory_name and not on_raspberry_pi():
         return _disabled("not a Raspberry Pi and no gpio pin factory configured")
+    feedback = pulses = None
     try:
-        from gpiozero import Device
-
         if pin_factory is None and settings.pin_factory:
-            if settings.pin_factory == "mock":
-                from gpiozero.pins.mock import MockFactory
-
-                pin_factory = MockFactory()
-            else:
-                Device.pin_factory = None
-                os.environ["GPIOZERO_PIN_FACTORY"] = settings.pin_factory
+            pin_factory = named_pin_factory(settings.pin_factory)
         from kiosk.hw.feedback import GpioFeedback
         from kiosk.hw.pulses import CashPulseCounter
 
-        feedback = pulses = None
         leds = (settings.led_ready, settings.led_ok, settings.led_error, settings.buzzer)
         if all(pin is not None for pin in leds):
             feedback = GpioFeedback(*leds, pin_factory=pin_factory)
@@ -76,7 +85,7 @@ def open_hardware(settings: GpioSettings, pin_factory=None) -> Hardware:
                 pin_factory=pin_factory,
             )
     except Exception as exc:
-        Hardware(locals().get("feedback"), locals().get("pulses"), "").close()
+        Hardware(feedback, pulses, "").close()
         return _disabled(f"{type(exc).__name__}: {exc}")
     if feedback is None and pulses is None:
         return _disabled("no pins configured in [gpio]")

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from kiosk.ledger.rules import MAX_FEN
+from kiosk.ledger.uid import is_card_uid
 
 MAX_POINTS = 1_000_000_000
 _DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_UID = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
 _TEXT_MAX = 200
 
 
@@ -189,9 +189,9 @@ def check_txn(txn: Txn) -> None:
         raise TxnFormatError("txn_id", "must be device_id:seq")
     if txn.at.tzinfo is None or txn.at.utcoffset() != UTC.utcoffset(None):
         raise TxnFormatError("at", "must be a UTC time")
-    if not _UID.match(txn.card_uid):
+    if not is_card_uid(txn.card_uid):
         raise TxnFormatError("card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
-    if txn.new_card_uid and not _UID.match(txn.new_card_uid):
+    if txn.new_card_uid and not is_card_uid(txn.new_card_uid):
         raise TxnFormatError("new_card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
     if not txn.member_id or len(txn.member_id) > 64:
         raise TxnFormatError("member_id", "must be 1-64 characters")

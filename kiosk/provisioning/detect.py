@@ -24,22 +24,13 @@ class Candidate:
 
 
 def device_node(driver: str, port: str) -> str | None:
-    """The /dev node a configured reader opens, in the port syntax kiosk.reader.factory takes
-    (pn532: a path or nfcpy's tty:AMA0:pn532, default tty:S0; rc522: "bus.device", default
-    0.0); None when the reader is reached some other way (USB, pcscd, simulated)."""
-    if driver == "pn532":
-        if port.startswith("/dev/"):
-            return port
-        if not port:
-            return "/dev/ttyS0"
-        if port.startswith("tty:"):
-            return "/dev/tty" + port.split(":")[1]
-        return None
-    if driver == "rc522":
-        if port.startswith("/dev/"):
-            return port
-        return f"/dev/spidev{port or '0.0'}"
-    return None
+    """The /dev node a configured reader opens (its registry entry's device_node, in the port
+    syntax the driver takes); None when the reader is reached some other way (USB, pcscd,
+    simulated) or the driver is unknown."""
+    from kiosk.reader.drivers import DRIVERS
+
+    spec = DRIVERS.get(driver)
+    return spec.device_node(port) if spec is not None else None
 
 
 def _usb_ids(sys_dir: Path) -> list[tuple[str, str, str]]:

@@ -107,13 +107,13 @@ def units_source() -> Path:
 def reader_device_allow(driver: str, port: str) -> list[str]:
     """The DeviceAllow= lines that give the service its reader and nothing more."""
     from kiosk.provisioning.detect import device_node
+    from kiosk.reader.drivers import DRIVERS
 
     node = device_node(driver, port)
     if node is not None:
         return [f"DeviceAllow={node} rw"]
-    if driver == "pn532" and port.startswith("usb"):
-        return ["DeviceAllow=char-usb_device rw"]
-    return []  # pcsc goes through pcscd's socket; simulated needs no device
+    spec = DRIVERS.get(driver)
+    return list(spec.device_allow(port)) if spec else []  # pcsc: pcscd's socket; simulated: none
 
 
 def render_unit(text: str, kiosk_cmd: str, data_dir: str, driver: str, port: str) -> str:
@@ -194,14 +194,11 @@ RASPI_CONFIG = {
 
 
 def _needs(driver: str, port: str) -> list[str]:
-    from kiosk.provisioning.detect import device_node
+    """The Pi interfaces (RASPI_CONFIG keys) the reader's registry entry asks for."""
+    from kiosk.reader.drivers import DRIVERS
 
-    if driver == "rc522":
-        return ["spi"]
-    node = device_node(driver, port) or ""
-    if driver == "pn532" and node.startswith(("/dev/serial", "/dev/ttyAMA", "/dev/ttyS")):
-        return ["uart"]
-    return []
+    spec = DRIVERS.get(driver)
+    return list(spec.interfaces(port)) if spec else []
 
 
 BOOT_DIRS = ("boot/firmware", "boot")  # bookworm mounts the FAT partition at /boot/firmware

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from kiosk.reader.base import CardType
 
-GET_VERSION = b"\x60"  # Type 2 (NTAG, Ultralight EV1) native command
-NTAG424_GET_VERSION = bytes.fromhex("9060000000")  # native command wrapped in an ISO APDU
-
 _NTAG_STORAGE = {0x0F: CardType.NTAG213, 0x11: CardType.NTAG215, 0x13: CardType.NTAG216}
 
 

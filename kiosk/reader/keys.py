@@ -7,12 +7,15 @@ MIFARE key A and key B (6 bytes each), the MAC key (16), the NTAG password (4) a
 They are independent on purpose: MIFARE Classic's Crypto1 is broken, so sector keys must be
 assumed recoverable from a card, and must reveal nothing about the MAC key or K.
 
-The master key comes from a file the caller names (mode 600, 32 hex digits or 16 raw bytes);
-key values never appear in repr, logs or error messages."""
+The master key comes from a file the caller names (mode 600, 32 hex digits or 16 raw bytes).
+parse_master_key is the one rule for what a master key is: `kiosk run`, `kiosk doctor`,
+provisioning and the card tools all read it through here. Key values never appear in repr,
+logs or error messages."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +25,53 @@ from cryptography.hazmat.primitives.cmac import CMAC
 
 APP_AID = bytes.fromhex("4B534B")  # "KSK": this application's 3-byte id in diversification input
 DIV_AES128 = 0x01
+KEY_BYTES = 16  # AES-128, as NXP AN10922 diversification uses
 
 
-class KeyFileError(Exception):
-    """The master key file is missing, unreadable, too open, or not a 16-byte key."""
+class KeyFileError(ValueError):
+    """The master key file is missing, unreadable, too open, or not a usable 16-byte key.
+    `problem` says what is wrong without the key; str() adds the file's path."""
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+def parse_master_key(data: bytes, path: Path | str = "<memory>") -> bytes:
+    """The master key in a key file's bytes: 16 raw bytes, or 32 hex digits (spaces, colons and
+    a final newline allowed). A constant byte pattern (all zero, all FF, ...) is refused: it is
+    a placeholder or a wiped stick, and every card keyed from it would be forgeable."""
+    wrong = f"must be {KEY_BYTES} raw bytes or {2 * KEY_BYTES} hex digits (found {len(data)} bytes)"
+    if len(data) == KEY_BYTES:
+        key = bytes(data)
+    else:
+        try:
+            digits = re.sub(r"[\s:]", "", data.decode("ascii"))
+        except UnicodeDecodeError:
+            raise KeyFileError(path, wrong) from None
+        if not re.fullmatch(r"[0-9A-Fa-f]*", digits) or len(digits) != 2 * KEY_BYTES:
+            raise KeyFileError(path, wrong)
+        key = bytes.fromhex(digits)
+    if len(set(key)) == 1:
+        raise KeyFileError(path, "is a constant byte pattern, not a real key")
+    return key
+
+
+def read_master_key(path: Path) -> bytes:
+    """Read and check a master key file (no mode check: a USB stick's file has none that
+    matters); the error names the file, never the content."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise KeyFileError(path, "file not found") from None
+    except PermissionError:
+        raise KeyFileError(path, "permission denied (the kiosk user must own it)") from None
+    except IsADirectoryError:
+        raise KeyFileError(path, "is a directory") from None
+    except OSError as e:
+        raise KeyFileError(path, f"cannot read master key ({e.strerror})") from None
+    return parse_master_key(data, path)
 
 
 def _aes_block(key: bytes, block: bytes) -> bytes:
@@ -121,22 +167,14 @@ class SiteKeys:
 
     @classmethod
     def from_file(cls, path: Path, system_id: bytes) -> SiteKeys:
-        """Load the master key; refuses a file that group or others can read."""
+        """Load the kiosk's master key; refuses a file that group or others can read."""
         try:
-            st = path.stat()
-            raw = path.read_bytes()
+            mode = path.stat().st_mode
         except OSError as e:
-            raise KeyFileError(f"{path}: cannot read master key ({e.strerror})") from None
-        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyFileError(f"{path}: master key file must be mode 600")
-        text = raw.strip()
-        try:
-            master = bytes.fromhex(text.decode("ascii")) if len(text) == 32 else raw
-        except (UnicodeDecodeError, ValueError):
-            raise KeyFileError(f"{path}: not 32 hex digits") from None
-        if len(master) != 16:
-            raise KeyFileError(f"{path}: expected 16 raw bytes or 32 hex digits")
-        return cls(master, system_id)
+            raise KeyFileError(path, f"cannot read master key ({e.strerror})") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyFileError(path, "master key file must be mode 600")
+        return cls(read_master_key(path), system_id)
 
     @staticmethod
     def write_new(path: Path) -> None:

@@ -1,6 +1,7 @@
 """PC/SC driver (pyscard) for ACR122U-style contactless readers.
 
-Only moves bytes: the PC/SC part 3 storage-card pseudo-APDUs the ACR122U answers (FF CA get
+Only moves bytes (the card commands are kiosk.reader.tag's): the PC/SC part 3 storage-card
+pseudo-APDUs the ACR122U answers (FF CA get
 UID, FF 82 load key, FF 86 general authenticate, FF B0 read binary, FF D6 update binary) and,
 for NTAG commands PC/SC has no APDU for (GET_VERSION, PWD_AUTH, READ_SIG, READ_CNT), the
 reader's direct transmit to its PN532 (FF 00 00 00 Lc D4 42 ...: InCommunicateThru). Presence
@@ -17,17 +18,10 @@ import logging
 import time
 from typing import Any
 
-from kiosk.reader import identify
-from kiosk.reader.base import (
-    AuthFailed,
-    CardGone,
-    CardInfo,
-    CardType,
-    KeyType,
-    NotSupported,
-    Reader,
-    ReaderGone,
-)
+from kiosk.reader import identify, tag
+from kiosk.reader.base import AuthFailed, CardGone, CardInfo, NotSupported, ReaderGone
+from kiosk.reader.spec import Capabilities, DriverSpec
+from kiosk.reader.tag import TagReader
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +39,15 @@ CARD_ERRORS = {
     0x8010000F,  # SCARD_E_PROTO_MISMATCH
 }
 SCARD_E_TIMEOUT = 0x8010000A
-NTAG_TYPES = (CardType.NTAG213, CardType.NTAG215, CardType.NTAG216, CardType.ULTRALIGHT)
-CLASSIC_TYPES = (CardType.MIFARE_CLASSIC_1K, CardType.MIFARE_CLASSIC_4K)
 RETRY_S = 0.2
 
 
-class PcscReader(Reader):
+class PcscReader(TagReader):
     """`name` picks the first PC/SC reader whose name contains it ("" = the first reader)."""
+
+    # the ACR122U answers its firmware query only with a card on it; pcscd polls the reader,
+    # so a card swapped for another between two polls is not seen leaving
+    capabilities = Capabilities(firmware_without_card=False, sees_swap=False)
 
     def __init__(self, name: str = ""):
         self.name = name
@@ -183,11 +179,13 @@ class PcscReader(Reader):
         sak, historical = sak_from_atr(bytes(atr))
         version = None
         if identify.needs_version(sak):
-            with contextlib.suppress(CardGone, AuthFailed):
-                version = self._thru(identify.GET_VERSION)
+            try:
+                version = self._thru(tag.GET_VERSION)
+            except (CardGone, AuthFailed):
+                self._reselect()  # a first Ultralight does not know GET_VERSION and goes mute
         elif sak & 0x20:
             with contextlib.suppress(CardGone):
-                version = self._transmit(identify.NTAG424_GET_VERSION)[:-2]
+                version = self._transmit(tag.NTAG424_GET_VERSION)[:-2]
         card_type = identify.classify(sak, version)
         return CardInfo(bytes(uid), card_type, b"", sak, historical)
 
@@ -232,13 +230,8 @@ class PcscReader(Reader):
             raise AuthFailed(f"refused by the card (status 0x{answer[2]:02X})")
         return answer[3:]
 
-    def _present(self, kinds: tuple[CardType, ...], what: str) -> CardInfo:
-        card = self._card
-        if card is None or self._card_handle is None:
-            raise CardGone("no card selected")
-        if card.type not in kinds:
-            raise NotSupported(f"{what} on a {card.type.value} card")
-        return card
+    def selected(self) -> CardInfo | None:
+        return self._card if self._card_handle is not None else None
 
     def _reselect(self) -> None:
         """Power-cycle the card through pcscd so it answers again after a refused auth."""
@@ -275,26 +268,33 @@ class PcscReader(Reader):
             raise NotSupported("the ACR122U answers its firmware query only with a card on it")
         return self._transmit(b"\xff\x00\x48\x00\x00").decode("ascii", "replace")
 
-    # -- MIFARE Classic --------------------------------------------------------------------
-    def mifare_auth(self, block: int, key_type: KeyType, key: bytes) -> None:
-        self._present(CLASSIC_TYPES, "MIFARE authentication")
-        if len(key) != 6 or not 0 <= block <= 255:
-            raise ValueError("a MIFARE key is 6 bytes and a block number 0..255")
+    # -- the tag layer's three primitives ----------------------------------------------------
+    def transceive(self, frame: bytes) -> bytes:
+        """READ and WRITE through the storage-card APDUs (crypto1 applies on MIFARE Classic),
+        every other command straight to the card through the reader's PN532."""
+        frame = bytes(frame)
+        if frame[:1] == bytes([tag.READ]) and len(frame) == 2:
+            return self._read(frame[1], 16)
+        if frame[:1] and frame[0] in tag.WRITES and len(frame) >= 2:
+            self._update(frame[1], frame[2:])
+            return b""
+        try:
+            return self._thru(frame)
+        except AuthFailed:
+            self._reselect()  # mute after a NAK: select it again for the next command
+            raise
+
+    def crypto1_auth(self, frame: bytes) -> None:
+        kind, block, key = frame[0], frame[1], frame[2:8]
         self._ok(b"\xff\x82\x00\x00\x06" + bytes(key), "load key")
-        kind = 0x60 if key_type == KeyType.A else 0x61
         response = self._transmit(bytes([0xFF, 0x86, 0x00, 0x00, 0x05, 0x01, 0x00, block, kind, 0]))
         if response[-2:] != OK:
             raise self._refusal(f"authentication to block {block}", response)
 
-    def mifare_read(self, block: int) -> bytes:
-        self._present(CLASSIC_TYPES, "MIFARE read")
-        return _exact(self._read(block, 16), 16, "MIFARE read")
-
-    def mifare_write(self, block: int, data: bytes) -> None:
-        self._present(CLASSIC_TYPES, "MIFARE write")
-        if len(data) != 16:
-            raise ValueError("a MIFARE block is 16 bytes")
-        self._update(block, data)
+    def iso_dep(self, command: bytes) -> bytes:
+        if command[:1] == b"\xff":
+            raise NotSupported("a reader pseudo-APDU is not an ISO-DEP APDU")
+        return self._transmit(command)
 
     def _read(self, block: int, size: int) -> bytes:
         response = self._transmit(bytes([0xFF, 0xB0, 0x00, block & 0xFF, size]))
@@ -307,51 +307,6 @@ class PcscReader(Reader):
         response = self._transmit(apdu)
         if response[-2:] != OK:
             raise self._refusal(f"write of block {block}", response)
-
-    # -- NTAG21x / Ultralight ----------------------------------------------------------------
-    def ntag_read(self, page: int) -> bytes:
-        self._present(NTAG_TYPES, "NTAG read")
-        return _exact(self._read(page, 16), 16, "NTAG read")
-
-    def ntag_write(self, page: int, data: bytes) -> None:
-        self._present(NTAG_TYPES, "NTAG write")
-        if len(data) != 4:
-            raise ValueError("an NTAG page is 4 bytes")
-        self._update(page, data)
-
-    def ntag_pwd_auth(self, password: bytes) -> bytes:
-        self._present(NTAG_TYPES, "PWD_AUTH")
-        if len(password) != 4:
-            raise ValueError("an NTAG password is 4 bytes")
-        try:
-            pack = self._thru(b"\x1b" + bytes(password))
-        except AuthFailed:
-            self._reselect()
-            raise
-        return _exact(pack, 2, "PWD_AUTH")
-
-    def read_signature(self) -> bytes:
-        self._present(NTAG_TYPES, "READ_SIG")
-        return _exact(self._thru(b"\x3c\x00"), 32, "READ_SIG")
-
-    def ntag_read_counter(self) -> int:
-        self._present(NTAG_TYPES, "READ_CNT")
-        try:
-            count = self._thru(b"\x39\x02")
-        except AuthFailed:
-            self._reselect()
-            raise
-        return int.from_bytes(_exact(count, 3, "READ_CNT"), "little")
-
-    # -- ISO-DEP ------------------------------------------------------------------------------
-    def apdu(self, command: bytes) -> bytes:
-        card = self._present(ISO_DEP_TYPES, "ISO-DEP APDU")
-        if not card.sak & 0x20 or command[:1] == b"\xff":
-            raise NotSupported("ISO-DEP APDU on a card without ISO 14443-4")
-        return self._transmit(bytes(command))
-
-
-ISO_DEP_TYPES = (CardType.NTAG424_DNA, CardType.UNKNOWN)
 
 
 def sak_from_atr(atr: bytes) -> tuple[int, bytes]:
@@ -379,7 +334,11 @@ def _check(hresult: int, what: str, reader: bool = False) -> None:
     raise ReaderGone(message)
 
 
-def _exact(data: bytes, size: int, what: str) -> bytes:
-    if len(data) != size:
-        raise CardGone(f"{what}: expected {size} bytes, got {len(data)}")
-    return data
+DRIVER = DriverSpec(
+    name="pcsc",
+    build=PcscReader,
+    capabilities=PcscReader.capabilities,
+    port_help="a substring of the PC/SC reader's name (default: the first reader)",
+    service_socket="/run/pcscd/pcscd.comm",
+    service_hint="apt-get install pcscd; systemctl enable --now pcscd.socket",
+)

@@ -1,7 +1,8 @@
 """PN532 driver over nfcpy's own PN532 chipset driver (UART, or USB through nfcpy's paths).
 
-Only moves bytes: InListPassiveTarget to find a card, InDataExchange for MIFARE Classic and
-NTAG commands (the chip runs crypto1 itself), InCommunicateThru for PWD_AUTH, READ_SIG,
+Only moves bytes (the card commands are kiosk.reader.tag's): InListPassiveTarget to find a
+card, InDataExchange for READ, WRITE, MIFARE authentication and APDUs (the chip adds the CRC,
+runs crypto1 and the ISO-DEP framing itself), InCommunicateThru for PWD_AUTH, READ_SIG,
 READ_CNT and GET_VERSION. Fast taps: it polls only ISO 14443-A at 106 kbit/s, the one technology the kiosk
 issues, and lets the chip retry activation by itself (MxRtyPassiveActivation = FF) inside one
 InListPassiveTarget that the host cancels with an ACK when its wait is over, so a card is seen
@@ -19,17 +20,10 @@ import logging
 import time
 from typing import Any
 
-from kiosk.reader import identify
-from kiosk.reader.base import (
-    AuthFailed,
-    CardGone,
-    CardInfo,
-    CardType,
-    KeyType,
-    NotSupported,
-    Reader,
-    ReaderGone,
-)
+from kiosk.reader import identify, tag
+from kiosk.reader.base import AuthFailed, CardGone, CardInfo, NotSupported, ReaderGone
+from kiosk.reader.spec import Capabilities, DriverSpec
+from kiosk.reader.tag import TagReader, exact
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +40,22 @@ PRESENCE_S = 0.05  # how long a card already in the field gets to answer a poll
 # after cancelling a poll, time for an answer the chip may have started just before the ACK
 # reached it (ACK, then a target with a 10-byte UID and a long ATS), in bytes on the line
 CANCEL_RACE_BYTES = 6 + 64
-NTAG_TYPES = (CardType.NTAG213, CardType.NTAG215, CardType.NTAG216, CardType.ULTRALIGHT)
-CLASSIC_TYPES = (CardType.MIFARE_CLASSIC_1K, CardType.MIFARE_CLASSIC_4K)
 WAKEUP_RETRY_S = 0.2
+# Card commands the PN532 sends as they are (InCommunicateThru), and of those the ones whose
+# garbled answer means a refusal: the chip reports a 4-bit NAK as a CRC error, and for a
+# wrong password that is the card saying no, while for READ_SIG a real RF error is the safer
+# reading (a refusal there would brand a genuine chip a clone). The rest go InDataExchange.
+THRU = frozenset({tag.PWD_AUTH, tag.READ_CNT, tag.READ_SIG})
+THRU_REFUSED = {tag.PWD_AUTH: (STATUS_CRC, STATUS_MIFARE_AUTH),
+                tag.READ_CNT: (STATUS_CRC, STATUS_MIFARE_AUTH)}
 
 
-class Pn532Reader(Reader):
+class Pn532Reader(TagReader):
     """`path` is a serial device (/dev/ttyAMA0, /dev/serial0, a pty, a udev symlink) or an
     nfcpy path (tty:S0:pn532, tty:AMA0, usb, usb:054c:02e1). `baudrate` pins the UART speed
     after nfcpy's initialisation (None keeps the fastest speed nfcpy negotiated)."""
+
+    capabilities = Capabilities()  # every card command; firmware() with no card too
 
     def __init__(self, path: str, baudrate: int | None = 115200, poll_interval: float = 0.005,
                  health_interval: float = 10.0, exchange_timeout: float = 0.2):
@@ -163,7 +164,7 @@ class Pn532Reader(Reader):
 
     def firmware(self) -> str:
         self.open()
-        ic, ver, rev, _ = _exact(self._chip("get_firmware_version"), 4, "firmware version")
+        ic, ver, rev, _ = exact(self._chip("get_firmware_version"), 4, "firmware version")
         return f"PN5{ic:02x} v{ver}.{rev}"
 
     # -- presence ---------------------------------------------------------------------------
@@ -224,7 +225,7 @@ class Pn532Reader(Reader):
         version = None
         if identify.needs_version(sak):
             try:
-                version = bytes(self._chip("in_communicate_thru", identify.GET_VERSION, 0.05))
+                version = bytes(self._chip("in_communicate_thru", tag.GET_VERSION, 0.05))
             except CardGone:
                 self._reselect(uid)  # an Ultralight without GET_VERSION goes mute
         return CardInfo(uid, identify.classify(sak, version, ats), atqa, sak, ats)
@@ -239,85 +240,26 @@ class Pn532Reader(Reader):
             self._card = None
             raise CardGone("card left the field")
 
-    # -- MIFARE Classic --------------------------------------------------------------------
-    def _present(self, kinds: tuple[CardType, ...], what: str) -> CardInfo:
-        card = self._card
-        if card is None:
-            raise CardGone("no card selected")
-        if card.type not in kinds:
-            raise NotSupported(f"{what} on a {card.type.value} card")
-        return card
-
+    # -- the tag layer's three primitives ----------------------------------------------------
     def _exchange(self, data: bytes) -> bytes:
         out, _more = self._chip("in_data_exchange", data, self.exchange_timeout,
                                 muted=MUTED_EXCHANGE)
         return bytes(out)
 
-    def mifare_auth(self, block: int, key_type: KeyType, key: bytes) -> None:
-        card = self._present(CLASSIC_TYPES, "MIFARE authentication")
-        if len(key) != 6 or not 0 <= block <= 255:
-            raise ValueError("a MIFARE key is 6 bytes and a block number 0..255")
-        code = 0x60 if key_type == KeyType.A else 0x61
-        self._exchange(bytes([code, block]) + bytes(key) + card.uid[-4:])
+    def transceive(self, frame: bytes) -> bytes:
+        if self._card is None:
+            raise CardGone("no card selected")
+        if frame[:1] and frame[0] in THRU:
+            answer = self._chip("in_communicate_thru", bytes(frame), self.exchange_timeout,
+                                refused=THRU_REFUSED.get(frame[0], ()), muted=MUTED_THRU)
+            return bytes(answer)
+        return self._exchange(bytes(frame))
 
-    def mifare_read(self, block: int) -> bytes:
-        self._present(CLASSIC_TYPES, "MIFARE read")
-        return _exact(self._exchange(bytes([0x30, block & 0xFF])), 16, "MIFARE read")
+    def crypto1_auth(self, frame: bytes) -> None:
+        self._exchange(frame)
 
-    def mifare_write(self, block: int, data: bytes) -> None:
-        self._present(CLASSIC_TYPES, "MIFARE write")
-        if len(data) != 16:
-            raise ValueError("a MIFARE block is 16 bytes")
-        self._exchange(bytes([0xA0, block & 0xFF]) + bytes(data))
-
-    # -- NTAG21x / Ultralight ----------------------------------------------------------------
-    def ntag_read(self, page: int) -> bytes:
-        self._present(NTAG_TYPES, "NTAG read")
-        return _exact(self._exchange(bytes([0x30, page & 0xFF])), 16, "NTAG read")
-
-    def ntag_write(self, page: int, data: bytes) -> None:
-        self._present(NTAG_TYPES, "NTAG write")
-        if len(data) != 4:
-            raise ValueError("an NTAG page is 4 bytes")
-        self._exchange(bytes([0xA2, page & 0xFF]) + bytes(data))
-
-    def ntag_pwd_auth(self, password: bytes) -> bytes:
-        self._present(NTAG_TYPES, "PWD_AUTH")
-        if len(password) != 4:
-            raise ValueError("an NTAG password is 4 bytes")
-        try:
-            # a wrong password gets a 4-bit NAK, which the chip reports as a CRC error
-            pack = self._chip("in_communicate_thru", b"\x1b" + bytes(password),
-                              self.exchange_timeout, refused=(0x02, 0x14), muted=MUTED_THRU)
-        except AuthFailed:
-            raise AuthFailed("NTAG password refused") from None
-        return _exact(bytes(pack), 2, "PWD_AUTH")
-
-    def read_signature(self) -> bytes:
-        self._present(NTAG_TYPES, "READ_SIG")
-        sig = self._chip("in_communicate_thru", b"\x3c\x00", self.exchange_timeout,
-                         muted=MUTED_THRU)
-        return _exact(bytes(sig), 32, "READ_SIG")
-
-    def ntag_read_counter(self) -> int:
-        self._present(NTAG_TYPES, "READ_CNT")
-        # a counter behind the password gets a 4-bit NAK, reported as a CRC error
-        count = self._chip("in_communicate_thru", b"\x39\x02", self.exchange_timeout,
-                           refused=(0x02, 0x14), muted=MUTED_THRU)
-        return int.from_bytes(_exact(bytes(count), 3, "READ_CNT"), "little")
-
-    # -- ISO-DEP ------------------------------------------------------------------------------
-    def apdu(self, command: bytes) -> bytes:
-        card = self._present(ISO_DEP_TYPES, "ISO-DEP APDU")
-        if not card.sak & 0x20:
-            raise NotSupported("ISO-DEP APDU on a card without ISO 14443-4")
-        response = self._exchange(bytes(command))  # the PN532 adds the I-block framing
-        if len(response) < 2:
-            raise CardGone(f"response APDU of {len(response)} bytes")
-        return response
-
-
-ISO_DEP_TYPES = (CardType.NTAG424_DNA, CardType.UNKNOWN)
+    def iso_dep(self, command: bytes) -> bytes:
+        return self._exchange(command)  # the PN532 adds the I-block framing
 
 
 def _status_error(status: int, command: str) -> Exception:
@@ -345,8 +287,31 @@ def _parse_target(data: bytes) -> tuple[bytes, int, bytes, bytes]:
     return data[1::-1], data[2], uid, ats
 
 
-def _exact(data: Any, size: int, what: str) -> Any:
-    if data is None or len(data) != size:
-        got = -1 if data is None else len(data)
-        raise CardGone(f"{what}: expected {size} bytes, got {got}")
-    return data
+def _device_node(port: str) -> str | None:
+    """pn532 ports: a path, nfcpy's tty:AMA0[:pn532] (default tty:S0), or usb[:vid:pid]."""
+    if port.startswith("/dev/"):
+        return port
+    if not port:
+        return "/dev/ttyS0"
+    if port.startswith("tty:"):
+        return "/dev/tty" + port.split(":")[1]
+    return None
+
+
+def _interfaces(port: str) -> tuple[str, ...]:
+    node = _device_node(port) or ""
+    return ("uart",) if node.startswith(("/dev/serial", "/dev/ttyAMA", "/dev/ttyS")) else ()
+
+
+DRIVER = DriverSpec(
+    name="pn532",
+    build=lambda port: Pn532Reader(port or "tty:S0:pn532"),
+    capabilities=Pn532Reader.capabilities,
+    port_help="a serial path (/dev/serial0) or an nfcpy path (tty:AMA0, usb); default tty:S0",
+    device_node=_device_node,
+    device_allow=lambda port: ("DeviceAllow=char-usb_device rw",) if port.startswith("usb")
+    else (),
+    interfaces=_interfaces,
+    enable_hint="enable the UART: `raspi-config nonint do_serial_hw 0`, reboot; or check the "
+                "USB cable",
+)

@@ -1,8 +1,8 @@
 """RC522 driver: the NXP MFRC522's registers over SPI (spidev), for the cheapest reader boards.
 
 nfcpy does not know this chip, so the driver speaks the registers itself: REQA, the
-anticollision and select cascade, MFAuthent (crypto1 runs in the chip), Transceive for MIFARE
-and NTAG commands with CRC_A computed here. It is quick because it does nothing else: one
+anticollision and select cascade, MFAuthent (crypto1 runs in the chip), Transceive for the
+card commands kiosk.reader.tag builds, with CRC_A computed here, and ISO-DEP I-blocks. It is quick because it does nothing else: one
 REQA per poll, short FIFO transactions, no sleeps while an answer is awaited beyond polling the
 interrupt register. The optional reset pin is pulsed through gpiozero at open; SPI and GPIO
 modules are imported only when the driver is used.
@@ -19,17 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.reader import identify
-from kiosk.reader.base import (
-    AuthFailed,
-    CardGone,
-    CardInfo,
-    CardType,
-    KeyType,
-    NotSupported,
-    Reader,
-    ReaderGone,
-)
+from kiosk.reader import identify, tag
+from kiosk.reader.base import AuthFailed, CardGone, CardInfo, NotSupported, ReaderGone
+from kiosk.reader.spec import Capabilities, DriverSpec
+from kiosk.reader.tag import TagReader
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +37,6 @@ RX_IRQ, IDLE_IRQ, ERR_IRQ, TIMER_IRQ = 0x20, 0x10, 0x02, 0x01
 CRYPTO1_ON = 0x08
 VERSIONS = {0x91: "MFRC522 v1.0", 0x92: "MFRC522 v2.0", 0x88: "FM17522 (clone)"}
 ACK = 0x0A
-NTAG_TYPES = (CardType.NTAG213, CardType.NTAG215, CardType.NTAG216, CardType.ULTRALIGHT)
-CLASSIC_TYPES = (CardType.MIFARE_CLASSIC_1K, CardType.MIFARE_CLASSIC_4K)
 RETRY_S = 0.2
 
 
@@ -53,9 +44,11 @@ class _NoAnswer(Exception):
     """The card did not answer in time (the chip's timer fired)."""
 
 
-class Rc522Reader(Reader):
+class Rc522Reader(TagReader):
     """`spi_factory` makes the spidev.SpiDev-like object (default: spidev.SpiDev);
     `reset_pin` is the BCM number of the NRSTPD line, if wired."""
+
+    capabilities = Capabilities()  # every card command; firmware() with no card too
 
     def __init__(self, bus: int = 0, device: int = 0, speed_hz: int = 1_000_000,
                  reset_pin: int | None = None, poll_interval: float = 0.005,
@@ -260,7 +253,7 @@ class Rc522Reader(Reader):
         version, ats = None, b""
         if identify.needs_version(sak):
             try:
-                version = self._command(identify.GET_VERSION)
+                version = self._command(tag.GET_VERSION)
             except (CardGone, AuthFailed):
                 self._reselect(uid)  # a first Ultralight is mute after GET_VERSION
         elif sak & 0x20:
@@ -332,15 +325,7 @@ class Rc522Reader(Reader):
                 return False
             time.sleep(self.poll_interval)
 
-    # -- MIFARE Classic --------------------------------------------------------------------
-    def _present(self, kinds: tuple[CardType, ...], what: str) -> CardInfo:
-        card = self._card
-        if card is None:
-            raise CardGone("no card selected")
-        if card.type not in kinds:
-            raise NotSupported(f"{what} on a {card.type.value} card")
-        return card
-
+    # -- the tag layer's three primitives ----------------------------------------------------
     def _refused(self, card: CardInfo, call: Callable[[], bytes]) -> bytes:
         """Run `call`; after a refusal the card is mute, so select it again before raising."""
         try:
@@ -349,69 +334,34 @@ class Rc522Reader(Reader):
             self._reselect(card.uid)
             raise
 
-    def mifare_auth(self, block: int, key_type: KeyType, key: bytes) -> None:
-        card = self._present(CLASSIC_TYPES, "MIFARE authentication")
-        if len(key) != 6 or not 0 <= block <= 255:
-            raise ValueError("a MIFARE key is 6 bytes and a block number 0..255")
-        code = 0x60 if key_type == KeyType.A else 0x61
+    def transceive(self, frame: bytes) -> bytes:
+        card = self._card
+        if card is None:
+            raise CardGone("no card selected")
+        frame = bytes(frame)
+        if frame[:1] == bytes([tag.MIFARE_WRITE]) and len(frame) == 18:  # two phases on air
+            self._refused(card, lambda: self._command(frame[:2]))
+            return self._refused(card, lambda: self._command(frame[2:]))
+        return self._refused(card, lambda: self._command(frame))
+
+    def crypto1_auth(self, frame: bytes) -> None:
+        card = self._card
+        if card is None:
+            raise CardGone("no card selected")
         self._write(STATUS2, self._read(STATUS2) & ~CRYPTO1_ON & 0xFF)  # so success shows
         self._write(COMMAND, IDLE)
         self._write(COM_IRQ, 0x7F)
         self._write(FIFO_LEVEL, 0x80)
-        self._write(FIFO_DATA, code, block, *key, *card.uid[-4:])
+        self._write(FIFO_DATA, *frame)
         self._write(COMMAND, MF_AUTHENT)
         self._wait_irq(IDLE_IRQ | ERR_IRQ | TIMER_IRQ)
         if not self._read(STATUS2) & CRYPTO1_ON:
             self._reselect(card.uid)
-            raise AuthFailed(f"authentication to block {block} refused")
+            raise AuthFailed(f"authentication to block {frame[1]} refused")
 
-    def mifare_read(self, block: int) -> bytes:
-        card = self._present(CLASSIC_TYPES, "MIFARE read")
-        data = self._refused(card, lambda: self._command(bytes([0x30, block & 0xFF])))
-        return _exact(data, 16, "MIFARE read")
-
-    def mifare_write(self, block: int, data: bytes) -> None:
-        card = self._present(CLASSIC_TYPES, "MIFARE write")
-        if len(data) != 16:
-            raise ValueError("a MIFARE block is 16 bytes")
-        self._refused(card, lambda: self._command(bytes([0xA0, block & 0xFF])))
-        self._refused(card, lambda: self._command(bytes(data)))
-
-    # -- NTAG21x / Ultralight ----------------------------------------------------------------
-    def ntag_read(self, page: int) -> bytes:
-        card = self._present(NTAG_TYPES, "NTAG read")
-        data = self._refused(card, lambda: self._command(bytes([0x30, page & 0xFF])))
-        return _exact(data, 16, "NTAG read")
-
-    def ntag_write(self, page: int, data: bytes) -> None:
-        card = self._present(NTAG_TYPES, "NTAG write")
-        if len(data) != 4:
-            raise ValueError("an NTAG page is 4 bytes")
-        self._refused(card, lambda: self._command(bytes([0xA2, page & 0xFF]) + bytes(data)))
-
-    def ntag_pwd_auth(self, password: bytes) -> bytes:
-        card = self._present(NTAG_TYPES, "PWD_AUTH")
-        if len(password) != 4:
-            raise ValueError("an NTAG password is 4 bytes")
-        pack = self._refused(card, lambda: self._command(b"\x1b" + bytes(password)))
-        return _exact(pack, 2, "PWD_AUTH")
-
-    def read_signature(self) -> bytes:
-        card = self._present(NTAG_TYPES, "READ_SIG")
-        return _exact(self._refused(card, lambda: self._command(b"\x3c\x00")), 32, "READ_SIG")
-
-    def ntag_read_counter(self) -> int:
-        card = self._present(NTAG_TYPES, "READ_CNT")
-        count = _exact(self._refused(card, lambda: self._command(b"\x39\x02")), 3, "READ_CNT")
-        return int.from_bytes(count, "little")
-
-    # -- ISO-DEP ------------------------------------------------------------------------------
-    def apdu(self, command: bytes) -> bytes:
+    def iso_dep(self, command: bytes) -> bytes:
         """One APDU in an ISO 14443-4 I-block (no CID, no chaining: APDUs and answers up to
         the 64-byte frame RATS asked for); waiting-time extensions are answered."""
-        card = self._present(ISO_DEP_TYPES, "ISO-DEP APDU")
-        if not card.sak & 0x20:
-            raise NotSupported("ISO-DEP APDU on a card without ISO 14443-4")
         if len(command) > 64 - 3:
             raise NotSupported("APDU longer than one ISO-DEP frame")
         block = bytes([0x02 | self._block_number]) + bytes(command)
@@ -429,9 +379,6 @@ class Rc522Reader(Reader):
         raise CardGone("the card kept asking for more time")
 
 
-ISO_DEP_TYPES = (CardType.NTAG424_DNA, CardType.UNKNOWN)
-
-
 def crc_a(data: bytes) -> bytes:
     """ISO/IEC 14443-3 CRC_A (preset 6363), little-endian."""
     crc = 0x6363
@@ -442,7 +389,17 @@ def crc_a(data: bytes) -> bytes:
     return bytes([crc & 0xFF, crc >> 8])
 
 
-def _exact(data: bytes, size: int, what: str) -> bytes:
-    if len(data) != size:
-        raise CardGone(f"{what}: expected {size} bytes, got {len(data)}")
-    return data
+def _bus_device(port: str) -> tuple[int, int]:
+    bus, _, device = (port or "0.0").partition(".")
+    return int(bus), int(device or 0)
+
+
+DRIVER = DriverSpec(
+    name="rc522",
+    build=lambda port: Rc522Reader(*_bus_device(port)),
+    capabilities=Rc522Reader.capabilities,
+    port_help='"bus.device" of the SPI device (default 0.0: /dev/spidev0.0)',
+    device_node=lambda port: port if port.startswith("/dev/") else f"/dev/spidev{port or '0.0'}",
+    interfaces=lambda port: ("spi",),
+    enable_hint="enable SPI: `raspi-config nonint do_spi 0`, reboot",
+)

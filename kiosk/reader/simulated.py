@@ -26,16 +26,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.reader import chips
-from kiosk.reader.base import (
-    AuthFailed,
-    CardGone,
-    CardInfo,
-    KeyType,
-    NotSupported,
-    Reader,
-)
+from kiosk.reader import chips, tag
+from kiosk.reader.base import AuthFailed, CardGone, CardInfo, NotSupported
 from kiosk.reader.chips import Chip, MifareClassic, Ntag
+from kiosk.reader.spec import Capabilities, DriverSpec
+from kiosk.reader.tag import TagReader
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +93,11 @@ class Wallet:
         return self.add(name, KINDS[kind]())
 
 
-class SimulatedReader(Reader):
+class SimulatedReader(TagReader):
+    """The card commands go through kiosk.reader.tag to the chip model's own frame handler,
+    as they would go to a card through a reader chip."""
+
+    capabilities = Capabilities(iso_dep=False)  # the NTAG 424 model is reached by emulators
     def __init__(self, wallet: Wallet | None = None, keymap: dict[str, str] | None = None):
         self.wallet = wallet or Wallet()
         self.keymap = keymap or {}
@@ -178,14 +177,16 @@ class SimulatedReader(Reader):
                 lambda: self.chip is None or self._taps != self._selected_tap, timeout
             )
 
-    def _call(self, kind: type, fn: Callable[[Chip], bytes | None]) -> bytes | None:
+    def selected(self) -> CardInfo | None:
         chip = self.chip
         if chip is None:
-            raise CardGone("no card on the reader")
-        if not isinstance(chip, kind):
-            raise NotSupported(f"{chip.card_type} does not take this command")
+            return None
+        return CardInfo(chip.uid, chip.card_type, chip.atqa, chip.sak, chip.ats)
+
+    def _guard(self, chip: Chip, call: Callable[[], bytes]) -> bytes:
+        """Run one chip-model command, its errors typed as a driver types them."""
         try:
-            return fn(chip)
+            return call()
         except chips.ChipSilent as e:
             if not chip.present:
                 with self._changed:
@@ -197,46 +198,39 @@ class SimulatedReader(Reader):
             chip.select()  # as a driver re-activates the target after a refusal
             raise AuthFailed(str(e)) from None
 
-    def _after_write(self) -> None:
-        self.wallet.save()
-
-    def mifare_auth(self, block: int, key_type: KeyType, key: bytes) -> None:
-        self._call(MifareClassic, lambda c: c.authenticate(block, key_type, key))
-
-    def mifare_read(self, block: int) -> bytes:
-        return self._call(MifareClassic, lambda c: c.read_block(block))  # type: ignore[return-value]
-
-    def mifare_write(self, block: int, data: bytes) -> None:
+    def transceive(self, frame: bytes) -> bytes:
+        chip = self.chip
+        if chip is None:
+            raise CardGone("no card on the reader")
+        if isinstance(chip, MifareClassic):
+            send = chip.command
+        elif isinstance(chip, Ntag):
+            send = chip.ntag_command
+        else:
+            raise NotSupported(f"{chip.card_type} takes no native commands")
         try:
-            self._call(MifareClassic, lambda c: c.write_block(block, data))
+            return bytes(self._guard(chip, lambda: send(bytes(frame))))
         finally:
-            self._after_write()
+            if frame[:1] and (frame[0] in tag.WRITES or frame[0] == tag.READ_CNT):
+                self.wallet.save()  # a write, or a counter that rose: the wallet keeps it
 
-    def ntag_read(self, page: int) -> bytes:
-        return self._call(Ntag, lambda c: c.read(page))  # type: ignore[return-value]
-
-    def ntag_write(self, page: int, data: bytes) -> None:
-        try:
-            self._call(Ntag, lambda c: c.write(page, data))
-        finally:
-            self._after_write()
-
-    def ntag_pwd_auth(self, password: bytes) -> bytes:
-        return self._call(Ntag, lambda c: c.pwd_auth(password))  # type: ignore[return-value]
+    def crypto1_auth(self, frame: bytes) -> None:
+        chip = self.chip
+        if not isinstance(chip, MifareClassic):
+            raise CardGone("no MIFARE Classic card on the reader")
+        self._guard(chip, lambda: chip.command(bytes(frame)))
 
     def read_signature(self) -> bytes:
         chip = self.chip
         if isinstance(chip, Ntag) and not chip.variant.version:
             raise NotSupported("this Ultralight has no originality signature")
-        return self._call(Ntag, lambda c: c.read_sig())  # type: ignore[return-value]
+        return super().read_signature()
 
     def ntag_read_counter(self) -> int:
         chip = self.chip
         if isinstance(chip, Ntag) and not chip.variant.version:
             raise NotSupported("this Ultralight has no NFC counter")
-        count = self._call(Ntag, lambda c: c.ntag_command(b"\x39\x02"))
-        self._after_write()  # the counter rose with this tap: the wallet must not forget it
-        return int.from_bytes(count, "little")  # type: ignore[arg-type]
+        return super().ntag_read_counter()
 
     # -- the local socket
     def serve_socket(self, path: Path) -> None:
@@ -307,12 +301,24 @@ class _ServingReader(SimulatedReader):
 
 
 def from_config(config) -> SimulatedReader:
-    """The reader for `[reader] driver = "simulated"`: `port` names the card file (JSON),
-    empty for cards in memory only. With a file, taps also come over FILE.sock, and keys 1-9
-    tap the wallet's cards in name order."""
-    if not config.port:
+    """The reader for a `[reader] driver = "simulated"` configuration (see from_port)."""
+    return from_port(config.port)
+
+
+def from_port(port: str) -> SimulatedReader:
+    """`port` names the card file (JSON), empty for cards in memory only. With a file, taps
+    also come over FILE.sock, and keys 1-9 tap the wallet's cards in name order."""
+    if not port:
         return SimulatedReader()
-    path = Path(config.port)
+    path = Path(port)
     wallet = Wallet(path)
     keymap = {str(i + 1): name for i, name in enumerate(sorted(wallet.cards)[:9])}
     return _ServingReader(wallet, keymap, socket_path(path))
+
+
+DRIVER = DriverSpec(
+    name="simulated",
+    build=lambda port: from_port(port),
+    capabilities=SimulatedReader.capabilities,
+    port_help="a card file (JSON) whose cards keys 1-9 and FILE.sock tap; empty: cards in memory",
+)

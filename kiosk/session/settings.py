@@ -5,10 +5,10 @@ card, and withdrawn, without writing to it."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_UID = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
+from kiosk.ledger.uid import is_card_uid
+
 _LIMITS = {
     "inactivity_s": (5, 600),
     "message_s": (2, 120),
@@ -48,7 +48,7 @@ def parse_session(table: dict, source: str = "<memory>") -> SessionSettings:
         raise ConfigError(source, "session.staff_cards", "must be a list of card UIDs (hex strings)")
     uids = frozenset(u.strip().upper().replace(":", "") for u in staff)
     for uid in uids:
-        if not _UID.match(uid):
+        if not is_card_uid(uid):
             raise ConfigError(source, "session.staff_cards", f"{uid!r} is not a 4, 7 or 10-byte UID in hex")
     values["staff_uids"] = uids
     if "privacy_notice_version" in table:

@@ -16,6 +16,7 @@ from kiosk.ledger.codec import CodecError, state_from_dict, state_to_dict
 from kiosk.ledger.rules import MAX_FEN, Rules, RulesError, parse_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Txn, TxnFormatError, txn_from_dict, txn_to_dict
+from kiosk.ledger.uid import is_card_uid
 from kiosk.sync.topics import ID_PATTERN
 
 MAX_BATCH = 1000  # transactions in one events message
@@ -51,9 +52,6 @@ UNSUPPORTED_VERSION = "unsupported_version"
 WRONG_TOPIC = "wrong_topic"
 OUT_OF_DATE = "out_of_date"  # decided by the receiver (versions, sequences), not the decoder
 REASONS = (OVERSIZED, NOT_JSON, MALFORMED, UNKNOWN_TYPE, UNSUPPORTED_VERSION, WRONG_TOPIC, OUT_OF_DATE)
-
-_UID_LENGTHS = (8, 14, 20)
-_HEX = frozenset("0123456789ABCDEF")
 
 
 class MessageError(ValueError):
@@ -473,7 +471,7 @@ class _Fields:
 
 
 def is_uid(value: object) -> bool:
-    return isinstance(value, str) and len(value) in _UID_LENGTHS and set(value) <= _HEX
+    return is_card_uid(value)
 
 
 def _decode_events(f: _Fields) -> Events:
