@@ -32,11 +32,6 @@ sign-up on a blank card, top-ups confirmed by a staff card and by cash-acceptor 
 pin, a redemption with a PIN, a card lifted mid-payment, a lost card, a foreign card, a timeout."""
 
 EPILOG = """\
-options:
-  --data-dir DIR   keep the store in DIR (must be empty or absent) instead of a temporary
-                   directory that is deleted at the end; inspect it afterwards with any JSON viewer
-                   (DIR/snapshot.json is TinyDB JSON) or run the demo's checks again
-
 files:
   DIR/snapshot.json, DIR/journal/*.jnl   the store written by the demo (see kiosk/store/store.py)
   DIR/screen/                            a second kiosk's store and incidents.jsonl, written by the
@@ -286,7 +281,9 @@ MORNING: list[Step] = [
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="keep the store here (empty or absent directory)")
+    parser.add_argument("--data-dir", type=Path, metavar="DIR",
+                        help="keep the store in DIR (empty or absent) instead of a temporary directory deleted "
+                             "at the end; DIR/snapshot.json is TinyDB JSON, readable with any JSON viewer")
     parser.add_argument("--verbose", action="store_true", help="also print the kiosk's and HQ's log lines")
 
 
