@@ -23,13 +23,14 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 class ConfigError(ValueError):
-    """A configuration problem, with the file and field it concerns."""
+    """A configuration problem, with the file and field it concerns; field "" when the problem is
+    the file as a whole (missing, unreadable, not TOML), so no made-up field name is shown."""
 
     def __init__(self, path: Path | str, field_name: str, problem: str):
         self.path = str(path)
         self.field = field_name
         self.problem = problem
-        super().__init__(f"{path}: {field_name}: {problem}")
+        super().__init__(f"{path}: {field_name}: {problem}" if field_name else f"{path}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -187,13 +188,13 @@ def load_config(path: Path | str | None = None) -> Config:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(path, "-", "file not found (run `kiosk provision` to create it)") \
+        raise ConfigError(path, "", "file not found (run `kiosk provision` to create it)") \
             from None
     except PermissionError:
-        raise ConfigError(path, "-", "permission denied (is the service user in its group?)") \
+        raise ConfigError(path, "", "permission denied (is the service user in its group?)") \
             from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(path, "-", f"not valid TOML: {exc}") from None
+        raise ConfigError(path, "", f"not valid TOML: {exc}") from None
     return parse_config(data, path)

@@ -25,18 +25,13 @@ DESCRIPTION = """\
 Run a scripted morning at a store through the ledger and the crash-safe store: members sign up
 and get their new-member gift, top up with bonus, redeem points, take a birthday gift; a lost card
 is blocked and refused, then replaced; a card is returned and refunded; a PIN gets locked after
-too many wrong tries. Prints what happened (中文 / English), the members' balances and the outbox
+too many wrong tries. Prints what happened (in English or Chinese, --lang), the members' balances and the outbox
 waiting for headquarters, then reopens the store to show nothing was lost. Then a second kiosk is
 visited the way members live it, headless through the kiosk session with the simulated reader:
 sign-up on a blank card, top-ups confirmed by a staff card and by cash-acceptor pulses on a GPIO
 pin, a redemption with a PIN, a card lifted mid-payment, a lost card, a foreign card, a timeout."""
 
 EPILOG = """\
-options:
-  --data-dir DIR   keep the store in DIR (must be empty or absent) instead of a temporary
-                   directory that is deleted at the end; inspect it afterwards with any JSON viewer
-                   (DIR/snapshot.json is TinyDB JSON) or run the demo's checks again
-
 files:
   DIR/snapshot.json, DIR/journal/*.jnl   the store written by the demo (see kiosk/store/store.py)
   DIR/screen/                            a second kiosk's store and incidents.jsonl, written by the
@@ -54,6 +49,10 @@ DEVICE_ID = "DEMO-01"
 OPENING = datetime(2026, 5, 10, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, a Sunday in May
 PEPPER = b"demo-pepper-not-secret"
 
+LANGS = ("en", "zh_CN")
+STATUS = {"active": ("正常", "active"), "blocked": ("已挂失", "blocked"), "replaced": ("已补卡", "replaced"),
+          "returned": ("已退卡", "returned")}
+
 REFUSALS = {
     "card_blocked": ("此卡已挂失", "card reported lost"),
     "card_replaced": ("此卡已补办新卡，旧卡停用", "card replaced by a new one"),
@@ -70,9 +69,11 @@ class Morning:
     """What the steps share: the store, the clock, and the cards handed out so far."""
 
     store: object  # kiosk.store.store.Store
+    lang: str = "en"  # the story is told in one language: "en" or "zh_CN"
     now: datetime = OPENING
     cards: dict[str, str] = field(default_factory=dict)  # person -> card uid in use
     names: dict[str, str] = field(default_factory=dict)  # member id -> display name
+    numbers: dict[str, int] = field(default_factory=dict)  # member id -> member no. at this kiosk (1, 2, ...)
     committed: int = 0
     refusals: int = 0
     lines: list[str] = field(default_factory=list)
@@ -81,9 +82,13 @@ class Morning:
     def ledger(self):
         return self.store.ledger
 
+    def t(self, zh: str, en: str) -> str:
+        return zh if self.lang == "zh_CN" else en
+
     def say(self, zh: str, en: str) -> None:
-        self.lines.append(f"    {zh}\n    {en}")
-        print(f"    {zh}\n    {en}")
+        line = f"    {self.t(zh, en)}"
+        self.lines.append(line)
+        print(line)
 
     def tick(self, minutes: int) -> None:
         self.now += timedelta(minutes=minutes)
@@ -100,13 +105,14 @@ class Morning:
         except Refused as exc:
             self.refusals += 1
             zh, en = REFUSALS.get(exc.code, (exc.code, exc.code))
-            self.say(f"✗ 拒绝：{zh}", f"✗ refused: {en} ({exc.code})")
+            self.say(f"✗ 拒绝：{zh}", f"✗ refused: {en}")
             return exc.code
         raise AssertionError("the ledger allowed what it must refuse")
 
     def balance(self, person: str) -> str:
         _, _, account = self.ledger.state.card_account(self.cards[person])
-        return f"{format_fen(account.balance_fen)} / {account.points} 积分 points"
+        return self.t(f"{format_fen(account.balance_fen)} / {account.points} 积分",
+                      f"{format_fen(account.balance_fen)} / {account.points} points")
 
 
 @dataclass(frozen=True)
@@ -120,14 +126,17 @@ class Step:
 # -- the steps ------------------------------------------------------------------------------------
 
 
-def sign_up(person: str, name: str, uid: str, phone: str, pin: str, birthday: date | None) -> Callable:
+def sign_up(person: str, name: str, name_en: str, uid: str, phone: str, pin: str, birthday: date | None) -> Callable:
+    """`name` is what the ledger keeps (the member's own writing); `name_en` tells the English story."""
+
     def step(m: Morning) -> None:
         txn = m.commit(m.ledger.sign_up(uid, 1, phone, pin, m.now, name=name, birthday=birthday))
         m.cards[person] = uid
-        m.names[txn.member_id] = name
+        m.names[txn.member_id] = m.t(name, name_en)
+        m.numbers[txn.member_id] = number = len(m.numbers) + 1
         m.say(
-            f"{name} 开卡成功，卡号 {uid}，会员号 {txn.member_id}",
-            f"{name} signed up, card {uid}, member {txn.member_id}",
+            f"{name} 开卡成功：卡号 {uid}，本店第 {number} 位会员",
+            f"{name_en} signs up with card {uid}: member no. {number} at this store",
         )
         gift = m.commit(m.ledger.new_member_gift(uid, m.now))
         m.say(f"新会员礼：{gift.points_delta} 积分", f"new-member gift: {gift.points_delta} points")
@@ -139,9 +148,15 @@ def top_up(person: str, amount_fen: int) -> Callable:
     def step(m: Morning) -> None:
         uid = m.cards[person]
         txn = m.commit(m.ledger.top_up(uid, amount_fen, f"CASH-{m.now:%H%M}-{uid[-4:]}", m.now))
+        if txn.bonus_fen:
+            zh_bonus, en_bonus = f"赠送 {format_fen(txn.bonus_fen)}", f"bonus {format_fen(txn.bonus_fen)}"
+        else:  # say why: the rules give a bonus only from a step up
+            first = min((s.min_fen for s in m.ledger.rules.topup.bonus_steps), default=0)
+            zh_bonus = f"不满 {format_fen(first)} 无赠送" if first else "无赠送"
+            en_bonus = f"no bonus below {format_fen(first)}" if first else "no bonus"
         m.say(
-            f"充值 {format_fen(amount_fen)}，赠送 {format_fen(txn.bonus_fen)}，得 {txn.points_delta} 积分；余额 {m.balance(person)}",
-            f"top-up {format_fen(amount_fen)}, bonus {format_fen(txn.bonus_fen)}, +{txn.points_delta} points; now {m.balance(person)}",
+            f"充值 {format_fen(amount_fen)}，{zh_bonus}，得 {txn.points_delta} 积分；余额 {m.balance(person)}",
+            f"top-up {format_fen(amount_fen)}, {en_bonus}, +{txn.points_delta} points; now {m.balance(person)}",
         )
 
     return step
@@ -253,11 +268,11 @@ MORNING: list[Step] = [
     Step(
         "开卡（王芳）",
         "Sign-up (Wang Fang)",
-        sign_up("wang", "王芳", "04A1B2C3", "13800138001", "258013", date(1991, 5, 12)),
+        sign_up("wang", "王芳", "Wang Fang", "04A1B2C3", "13800138001", "258013", date(1991, 5, 12)),
     ),
     Step("充值", "Top-up", top_up("wang", 50000)),
     Step(
-        "开卡（李伟）", "Sign-up (Li Wei)", sign_up("li", "李伟", "04D4E5F6", "13900139002", "471936", None)
+        "开卡（李伟）", "Sign-up (Li Wei)", sign_up("li", "李伟", "Li Wei", "04D4E5F6", "13900139002", "471936", None)
     ),
     Step("充值", "Top-up", top_up("li", 100000)),
     Step("积分兑换", "Points redemption", redeem("li", "471936", "coffee")),
@@ -266,7 +281,7 @@ MORNING: list[Step] = [
     Step(
         "开卡（张敏）",
         "Sign-up (Zhang Min)",
-        sign_up("zhang", "张敏", "04112233", "13700137003", "825036", None),
+        sign_up("zhang", "张敏", "Zhang Min", "04112233", "13700137003", "825036", None),
     ),
     Step("充值", "Top-up", top_up("zhang", 20000)),
     Step("消费", "Spend at the till", spend("zhang", 4580)),
@@ -274,7 +289,7 @@ MORNING: list[Step] = [
     Step(
         "开卡（陈杰）",
         "Sign-up (Chen Jie)",
-        sign_up("chen", "陈杰", "04778899", "13600136004", "693102", None),
+        sign_up("chen", "陈杰", "Chen Jie", "04778899", "13600136004", "693102", None),
     ),
     Step("充值", "Top-up", top_up("chen", 50000)),
     Step("退卡", "Card return with refund", return_card("chen")),
@@ -286,78 +301,98 @@ MORNING: list[Step] = [
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="keep the store here (empty or absent directory)")
+    parser.add_argument("--data-dir", type=Path, metavar="DIR",
+                        help="keep the store in DIR (empty or absent) instead of a temporary directory deleted "
+                             "at the end; DIR/snapshot.json is TinyDB JSON, readable with any JSON viewer")
+    parser.add_argument("--lang", choices=LANGS, default=default_lang(),
+                        help="tell the story in English or Chinese (default: zh_CN when $LANG is Chinese, else en)")
     parser.add_argument("--verbose", action="store_true", help="also print the kiosk's and HQ's log lines")
+
+
+def default_lang() -> str:
+    import os
+
+    env = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+    return "zh_CN" if env.startswith("zh") else "en"
 
 
 def run(args: argparse.Namespace) -> int:
     from kiosk.store.store import Store
+    from kiosk.ui.i18n import translator
 
     if not args.verbose:
         logging.getLogger("kiosk").setLevel(logging.WARNING)  # the story, not the logs
+    lang = getattr(args, "lang", "en")
+    translator().set_locale(lang)  # the screen part says what the screens say, in this language
+
+    def t(zh: str, en: str) -> str:
+        return zh if lang == "zh_CN" else en
 
     if args.data_dir is not None and args.data_dir.exists() and any(args.data_dir.iterdir()):
-        print(f"kiosk demo: {args.data_dir} is not empty; give an empty or new directory")
+        print(t(f"kiosk demo：{args.data_dir} 不是空目录，请给一个空的或新的目录",
+                f"kiosk demo: {args.data_dir} is not empty; give an empty or new directory"))
         return 2
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
     try:
         store = Store.open(data_dir, DEVICE_ID, pepper=PEPPER)
         try:
-            morning = run_morning(store, MORNING)
+            morning = run_morning(store, MORNING, lang)
             print_summary(morning)
-            before = state_to_dict(store.ledger.state), [t.txn_id for t in store.outbox()]
+            before = state_to_dict(store.ledger.state), [txn.txn_id for txn in store.outbox()]
             store.checkpoint()
         finally:
             store.close()
         with Store.open(data_dir, DEVICE_ID, pepper=PEPPER) as again:
-            after = state_to_dict(again.ledger.state), [t.txn_id for t in again.outbox()]
+            after = state_to_dict(again.ledger.state), [txn.txn_id for txn in again.outbox()]
             problems = again.check()
             if after != before or problems:
-                print(f"✗ 重新打开后数据不一致 / reopened store differs: {problems}")
+                print(t(f"✗ 重新打开后数据不一致：{problems}", f"✗ the reopened store differs: {problems}"))
                 return 1
-            print("✓ 关闭并重新打开存储：数据完全一致 / store closed and reopened: everything is there")
+            print(t("✓ 关闭并重新打开存储：数据完全一致", "✓ store closed and reopened: everything is there"))
             from kiosk.demo_sync import run_sync_demo
 
-            if run_sync_demo(again, data_dir / "sync-demo") != 0:
+            if run_sync_demo(again, data_dir / "sync-demo", lang=lang) != 0:
                 return 1
         from kiosk.demo_session import run_screen_demo
 
-        if run_screen_demo(data_dir / "screen", morning.now, PEPPER):
+        if run_screen_demo(data_dir / "screen", morning.now, PEPPER, lang=lang):
             return 1
-        print(
-            f"  数据目录 data dir: {data_dir}"
-            + ("" if args.data_dir else " (临时，已删除 / temporary, deleted)")
-        )
+        print(t(f"  数据目录：{data_dir}", f"  data dir: {data_dir}")
+              + ("" if args.data_dir else t("（临时，已删除）", " (temporary, deleted)")))
         return 0
     finally:
         if args.data_dir is None:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def run_morning(store, steps: list[Step]) -> Morning:
-    morning = Morning(store)
-    print("会员卡自助机 · 门店的一个早晨 / Membership kiosk · a morning at the store")
-    print(f"设备 device {DEVICE_ID}\n")
+def run_morning(store, steps: list[Step], lang: str = "en") -> Morning:
+    morning = Morning(store, lang=lang)
+    print(morning.t("会员卡自助机 · 门店的一个早晨", "Membership kiosk · a morning at the store"))
+    print(morning.t(f"自助机 {DEVICE_ID}\n", f"kiosk {DEVICE_ID}\n"))
     for number, step in enumerate(steps, 1):
         morning.tick(step.minutes)
         local = morning.now.astimezone(_shanghai()).strftime("%H:%M")
-        print(f"[{local}] {number:2d}. {step.zh} / {step.en}")
+        print(f"[{local}] {number:2d}. {morning.t(step.zh, step.en)}")
         step.run(morning)
     return morning
 
 
 def print_summary(m: Morning) -> None:
     state = m.ledger.state
-    print("\n汇总 / Summary")
-    print(f"  {'card':<10}{'status':<10}{'tier':<10}{'balance':>13}{'points':>8}  member")
+    t = m.t
+    print(t("\n汇总", "\nSummary"))
+    print(f"  {t('卡号', 'card'):<10}{t('状态', 'status'):<10}{t('等级', 'tier'):<10}{t('余额', 'balance'):>13}"
+          f"{t('积分', 'points'):>8}  {t('会员', 'member')}")
     for uid, card in state.cards.items():
         account = state.accounts[card.member_id]
         tier = m.ledger.tier_of(account, m.now)
+        status = t(*STATUS.get(card.status.value, (card.status.value, card.status.value)))
         print(
-            f"  {uid:<10}{card.status.value:<10}{tier.id:<10}{format_fen(account.balance_fen):>13}"
-            f"{account.points:>8}  {card.member_id} {m.names.get(card.member_id, '')} {tier.name.zh_CN}"
+            f"  {uid:<10}{status:<10}{tier.name.get(m.lang):<10}{format_fen(account.balance_fen):>13}"
+            f"{account.points:>8}  No. {m.numbers.get(card.member_id, '?')} {m.names.get(card.member_id, '')}"
         )
     total = sum(a.balance_fen for a in state.accounts.values())
-    print(f"  储值合计 stored value total: {format_fen(total)}")
-    print(f"  交易 transactions committed: {m.committed}, 拒绝 refused: {m.refusals}")
-    print(f"  待上传总部 outbox for HQ: {m.store.outbox_depth()} (下面同步到总部 / synced to HQ below)")
+    print(t(f"  储值合计：{format_fen(total)}", f"  stored value total: {format_fen(total)}"))
+    print(t(f"  交易：{m.committed} 笔，拒绝：{m.refusals} 次", f"  transactions committed: {m.committed}, refused: {m.refusals}"))
+    print(t(f"  待上传总部：{m.store.outbox_depth()} 笔（下面同步到总部）",
+            f"  waiting for HQ: {m.store.outbox_depth()} (synced to HQ below)"))

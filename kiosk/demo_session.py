@@ -54,35 +54,52 @@ class SessionDemo:
     def expect(self, what: str, ok: bool) -> None:
         if not ok:
             self.problems.append(what)
-            self.say(f"      ✗ 不符 / unexpected: {what}")
+            self.say(f"      ✗ unexpected: {what}")
 
 
-def describe(view: SessionView) -> str:
+INCIDENTS = {
+    "privacy_accepted": ("一位新会员同意了隐私声明", "a new member accepted the privacy notice"),
+    "payment_abandoned": ("一笔没付完的充值", "a top-up left unpaid"),
+    "card_suspect": ("一张可疑的复制卡", "a suspected card copy"),
+    "blocked_card_presented": ("有人刷了挂失的卡", "a lost card was tapped"),
+}
+
+
+def describe(view: SessionView, lang: str = "en") -> str:
+    """What the screen shows, in the member's language: the same sentences as the Kivy screens
+    (their gettext catalogue), so the demo never prints a code the screen would not show."""
+    from kiosk.ui.messages import TEMPLATES, render_message
+
     zh, en = SCREEN.get(view.state, (view.state, view.state))
-    text = f"      屏幕 screen [{view.state}] {zh} / {en}"
+    text = f"      {'屏幕：' if lang == 'zh_CN' else 'screen: '}{zh if lang == 'zh_CN' else en}"
     if view.member is not None and view.state == "home":
         m = view.member
+        tier = m.tier_name.get(lang)
         text += (
-            f"\n        {m.name or m.phone_masked} · {m.tier_name.zh_CN} {m.tier_name.en} · "
-            f"余额 balance {format_fen(m.balance_fen)} · 积分 points {m.points} · "
-            f"距下一等级 to next tier {format_fen(m.to_next_tier_fen)}"
+            f"\n        {m.name or m.phone_masked} · {tier} · 余额 {format_fen(m.balance_fen)} · {m.points} 积分 · "
+            f"再充 {format_fen(m.to_next_tier_fen)} 升级"
+            if lang == "zh_CN" else
+            f"\n        {m.name or m.phone_masked} · {tier} · balance {format_fen(m.balance_fen)} · {m.points} points · "
+            f"{format_fen(m.to_next_tier_fen)} more to the next tier"
         )
         for gift in m.gifts:
-            text += f"\n        🎁 {gift.kind}: +{gift.points} 积分 points"
-    if view.message is not None:
-        params = ", ".join(f"{k}={v}" for k, v in view.message.params.items())
-        text += f"\n        消息 message: {view.message.code}" + (f" ({params})" if params else "")
+            text += f"\n        🎁 {render_message(gift.kind, {'points': gift.points})}"
+    if view.message is not None and view.message.code in TEMPLATES:  # others are not shown on screen
+        text += f"\n        “{render_message(view.message.code, view.message.params)}”"
     return text
 
 
-def run_screen_demo(data_dir: Path, start: datetime, pepper: bytes) -> list[str]:
+def run_screen_demo(data_dir: Path, start: datetime, pepper: bytes, lang: str = "en") -> list[str]:
     """A second kiosk (its own store under DIR/screen) visited through the session; returns the
     problems found (none when everything added up), after reopening its store to check it."""
     from kiosk.ledger.codec import state_to_dict
     from kiosk.store.store import Store
+    from kiosk.ui.i18n import translator
+
+    translator().set_locale(lang)  # the screens' sentences (render_message) in the story's language
 
     with Store.open(data_dir, SCREEN_DEVICE_ID, pepper=pepper) as store:
-        demo = run_session_part(store, start, data_dir)
+        demo = run_session_part(store, start, data_dir, lang)
         before = state_to_dict(store.ledger.state)
         store.checkpoint()
     with Store.open(data_dir, SCREEN_DEVICE_ID, pepper=pepper) as again:
@@ -90,15 +107,20 @@ def run_screen_demo(data_dir: Path, start: datetime, pepper: bytes) -> list[str]
             demo.problems.append("the screen kiosk's store differs after reopening")
         depth = again.outbox_depth()
     if demo.problems:
-        print(f"✗ 自助机流程不符 / the session part did not add up: {demo.problems}")
+        print(f"✗ the session part did not add up: {demo.problems}")
+    elif lang == "zh_CN":
+        print(f"✓ 第二台自助机 {SCREEN_DEVICE_ID}：每次都如预期结束，{depth} 笔交易待上传总部")
     else:
-        print(f"✓ 第二台自助机 {SCREEN_DEVICE_ID}：流程正常，{depth} 笔交易待上传 / kiosk {SCREEN_DEVICE_ID}: "
-              f"every visit ended as expected, {depth} transactions waiting for HQ")
+        print(f"✓ kiosk {SCREEN_DEVICE_ID}: every visit ended as expected, {depth} transactions waiting for HQ")
     return demo.problems
 
 
-def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
+def run_session_part(store, start: datetime, data_dir: Path, lang: str = "en") -> SessionDemo:
     """Drive the session through every kind of visit; returns what happened and any surprise."""
+
+    def t(zh: str, en: str) -> str:
+        return zh if lang == "zh_CN" else en
+
     from gpiozero.pins.mock import MockFactory
 
     from kiosk.hw.pulses import CashPulseCounter
@@ -148,10 +170,10 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
         reader.remove()
         turn()
 
-    def show(action: str, fn: Callable[[], object] = lambda: None) -> SessionView:
+    def show(zh: str, en: str, fn: Callable[[], object] = lambda: None) -> SessionView:
         fn()
         view = turn()
-        demo.say(f"    → {action}\n{describe(view)}")
+        demo.say(f"    → {t(zh, en)}\n{describe(view, lang)}")
         return view
 
     def pulse_cash(yuan_notes: int) -> None:
@@ -167,102 +189,107 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
             pin.drive_high()
             time.sleep(0.03)
 
-    print("\n会员在自助机上 / At the kiosk screen (session + simulated reader)")
+    print(t("\n会员在自助机屏幕上（第二台自助机，模拟读卡器）", "\nMembers at the kiosk screen (a second kiosk, simulated reader)"))
     new_card = chips.new_classic(bytes.fromhex("04C0FFEE"))
     staff = chips.new_classic(bytes.fromhex(STAFF_UID))
 
-    demo.say("\n  1. 新卡开卡 / Sign-up with a blank card")
-    view = show("刷空白卡 tap a blank card", lambda: reader.place(new_card))
+    demo.say(t("\n  1. 新会员开卡", "\n  1. A new member signs up with a blank card"))
+    view = show("刷一张空白卡", "a new customer taps a blank card", lambda: reader.place(new_card))
     demo.expect("blank card offers sign-up", view.state == "signup_offer")
-    show("开卡 sign up", session.start_signup)
-    show("填写资料 details", lambda: session.submit_details("13512345678", "赵磊", date(1988, 11, 2)))
-    show("同意隐私声明 accept privacy notice", session.accept_privacy)
+    show("点「开卡」", "taps Sign up", session.start_signup)
+    show("填写手机号、姓名、生日", "enters phone, name and birthday",
+         lambda: session.submit_details("13512345678", t("赵磊", "Zhao Lei"), date(1988, 11, 2)))
+    show("同意隐私声明", "accepts the privacy notice", session.accept_privacy)
     for digit in MEMBER_PIN * 2:
         session.pin_digit(digit)
-    view = show("设置密码两次 PIN twice (hidden: ******)")
+    view = show("设置 6 位密码，输入两次（屏幕上显示 ******）", "sets a 6-digit PIN, twice (the screen shows ******)")
     demo.expect("sign-up done", view.state == "done" and view.message.code == "signup_done")
-    view = show("返回主页 continue", session.dismiss)
+    view = show("点「继续」", "taps Continue", session.dismiss)
     demo.expect("new-member gift", any(g.kind == "new_member_gift" for g in view.member.gifts))
     turn()  # the reader thread writes the gift into the card's purse hint
     copy = chips.MifareClassic(new_card.uid, memory=bytes(new_card.memory))  # someone copies the card
 
-    demo.say("\n  2. 充值，店员刷卡确认现金 / Top-up, cash confirmed by a staff card")
-    show("充值 top up", session.start_topup)
-    view = show("选 ¥1000 choose ¥1000 (bonus shown first)", lambda: session.choose_amount(100_000))
+    demo.say(t("\n  2. 充值，店员刷卡确认收到现金", "\n  2. A top-up paid in cash, confirmed by the cashier's staff card"))
+    show("点「充值」", "taps Top up", session.start_topup)
+    view = show("选 ¥1,000（先看到赠送金额）", "chooses ¥1,000 (the bonus is shown before paying)", lambda: session.choose_amount(100_000))
     demo.expect("bonus shown before paying", view.topup.chosen.bonus_fen == 8000)
-    view = show("总部支付 pay via HQ", lambda: session.pay("hq"))
+    view = show("选「线上支付」", "chooses to pay online", lambda: session.pay("hq"))
     demo.expect("HQ payment unavailable", view.message.code == "payment_unavailable")
-    show("现金（柜台）cash at the counter", lambda: session.pay("staff_cash"))
+    show("改选「柜台现金」", "chooses cash at the counter instead", lambda: session.pay("staff_cash"))
     lift()
-    view = show("店员刷员工卡 staff taps their card", lambda: reader.place(staff))
+    view = show("店员收下现金，刷员工卡确认", "the cashier takes the cash and taps the staff card", lambda: reader.place(staff))
     demo.expect("top-up credited", view.state == "done" and view.message.params.get("balance_fen") == 108_000)
     lift()
     clock.advance(15)
     turn()
 
-    demo.say("\n  3. 投币机充值（GPIO 脉冲）/ Top-up through the cash acceptor (GPIO pulses)")
+    demo.say(t("\n  3. 投币机充值", "\n  3. A top-up through the cash acceptor"))
     tap(new_card)
-    show("充值 top up", session.start_topup)
-    show("自定义 ¥50 custom ¥50", lambda: session.choose_amount(5000))
-    show("投币机 cash acceptor", lambda: session.pay("cash_acceptor"))
-    view = show("投入 3 张 ¥10 insert 3 × ¥10", lambda: pulse_cash(3))
+    show("点「充值」", "taps Top up", session.start_topup)
+    show("输入其他金额 ¥50", "enters another amount: ¥50", lambda: session.choose_amount(5000))
+    show("选「投币机」", "chooses the cash acceptor", lambda: session.pay("cash_acceptor"))
+    view = show("投入 3 张 ¥10", "inserts 3 × ¥10", lambda: pulse_cash(3))
     demo.expect("pulses counted with debounce", view.payment is not None and view.payment.received_fen == 3000)
-    view = show("再投 2 张 insert 2 more", lambda: pulse_cash(2))
+    view = show("再投 2 张", "inserts 2 more", lambda: pulse_cash(2))
     demo.expect("acceptor top-up credited", view.state == "done")
-    show("返回主页 continue", session.dismiss)
+    show("点「继续」", "taps Continue", session.dismiss)
 
-    demo.say("\n  4. 积分兑换（需密码）/ Redeem points (PIN required)")
-    show("积分兑换 rewards", session.start_redeem)
-    show("选美式咖啡 choose Americano", lambda: session.choose_reward("coffee"))
-    show("确认 confirm", session.confirm)
+    demo.say(t("\n  4. 积分兑换（需要密码）", "\n  4. Points for a reward (the PIN is asked)"))
+    show("点「积分兑换」", "taps Rewards", session.start_redeem)
+    show("选美式咖啡", "chooses an Americano", lambda: session.choose_reward("coffee"))
+    show("点「确认」", "taps Confirm", session.confirm)
     for digit in "000000"[:5] + "1":
         session.pin_digit(digit)
-    view = show("输错密码 wrong PIN")
+    view = show("输错密码", "types a wrong PIN")
     demo.expect("wrong PIN counted", view.message.code == "pin_wrong")
     for digit in MEMBER_PIN:
         session.pin_digit(digit)
-    view = show("输入正确密码 right PIN")
+    view = show("输入正确密码", "types the right PIN")
     demo.expect("redeemed", view.state == "done" and view.message.code == "redeem_done")
 
-    demo.say("\n  5. 付款中移开卡片 / Card lifted in the middle of a payment")
-    show("返回主页 continue", session.dismiss)
-    show("充值 top up", session.start_topup)
-    show("选 ¥200 choose ¥200", lambda: session.choose_amount(20_000))
-    show("投币机 cash acceptor", lambda: session.pay("cash_acceptor"))
-    show("投入 1 张 insert 1 note", lambda: pulse_cash(1))
-    view = show("移开卡片 card removed", lift)
+    demo.say(t("\n  5. 付款中拿走了卡", "\n  5. The card taken away in the middle of a payment"))
+    show("点「继续」", "taps Continue", session.dismiss)
+    show("点「充值」", "taps Top up", session.start_topup)
+    show("选 ¥200", "chooses ¥200", lambda: session.choose_amount(20_000))
+    show("选「投币机」", "chooses the cash acceptor", lambda: session.pay("cash_acceptor"))
+    show("投入 1 张", "inserts 1 note", lambda: pulse_cash(1))
+    view = show("还没付完就拿走了卡", "takes the card away before paying the rest", lift)
     demo.expect("abandoned payment ends in idle", view.state == "idle")
 
-    demo.say("\n  6. 复制卡 / A copy of the card, made after the sign-up")
+    demo.say(t("\n  6. 开卡后被复制的卡", "\n  6. A copy of the card, made right after the sign-up"))
     uid = new_card.uid.hex().upper()
     seen = store.ledger.state.cards[uid].card_counter
-    demo.say(f"        账本已见计数器 {seen} / the ledger has seen purse counter {seen}; "
-             "复制卡停在开卡时 / the copy still holds the sign-up state")
-    view = show("刷复制卡 tap the copy (same UID, older purse counter)", lambda: reader.place(copy))
+    demo.say(t(f"        账本记着这张卡已刷到第 {seen} 次；复制卡还停在开卡时",
+               f"        the ledger has seen this card's counter reach {seen}; the copy still holds the sign-up state"))
+    view = show("有人刷一张复制卡（卡号相同，计数器是旧的）", "someone taps a copy (same card number, an old counter)", lambda: reader.place(copy))
     demo.expect(
         "copy refused by purse counter",
         view.state == "not_recognised" and view.message.params.get("problem") == "counter_rollback",
     )
     lift()
 
-    demo.say("\n  7. 挂失卡、外来卡、超时 / Lost card, foreign card, timeout")
+    demo.say(t("\n  7. 挂失的卡、别家的卡、无人操作", "\n  7. A lost card, another shop's card, an idle screen"))
     store.commit(store.ledger.block_card(uid, "member phoned: card lost", clock.now()))
-    view = show("刷已挂失的卡 tap the lost card", lambda: reader.place(new_card))
+    view = show("有人刷已挂失的卡", "someone taps the lost card", lambda: reader.place(new_card))
     demo.expect("blocked", view.state == "blocked")
     lift()
-    view = show("刷外来卡 tap a foreign card", lambda: reader.place(chips.new_ntag424()))
+    view = show("有人刷一张别家的卡", "someone taps another shop's card", lambda: reader.place(chips.new_ntag424()))
     demo.expect("foreign", view.state == "not_recognised")
     lift()
-    view = show("店员菜单 staff menu", lambda: reader.place(staff))
+    view = show("店员刷员工卡", "the cashier taps the staff card", lambda: reader.place(staff))
     demo.expect("staff menu", view.state == "staff_menu")
-    demo.say(f"        outbox {view.staff.outbox_depth}, reader {view.staff.reader}, rules v{view.staff.rules_version}")
+    demo.say(t(f"        店员菜单：{view.staff.outbox_depth} 笔待上传总部，读卡器{'正常' if view.staff.reader == 'ok' else view.staff.reader}，"
+               f"规则第 {view.staff.rules_version} 版",
+               f"        staff menu: {view.staff.outbox_depth} transactions waiting for HQ, reader {view.staff.reader}, "
+               f"rules version {view.staff.rules_version}"))
     clock.advance(31)
-    view = show("30 秒无操作 30 s untouched")
+    view = show("30 秒没人操作", "nobody touches the screen for 30 s")
     demo.expect("timeout to idle", view.state == "idle")
     lift()
 
     recorded = [i["kind"] for i in incidents.read_all()]
-    demo.say(f"\n  记录给总部的事件 incidents for HQ: {', '.join(recorded)}")
+    said = [t(*INCIDENTS.get(kind, (kind, kind))) for kind in recorded]
+    demo.say(t(f"\n  自助机记下给总部的事项：{'；'.join(said)}", f"\n  the kiosk noted for HQ: {'; '.join(said)}"))
     demo.expect("incidents recorded", {"payment_abandoned", "card_suspect", "blocked_card_presented"} <= set(recorded))
     counter.close()
     pins.reset()

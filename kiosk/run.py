@@ -19,17 +19,6 @@ buttons or the number keys 1-6 (0 lifts the card), on a store in a temporary dir
 (or --data-dir), so anyone can try the kiosk on a desktop."""
 
 EPILOG = """\
-options in detail:
-  --simulate          demo cards instead of a reader; members are seeded on first use
-                      (demo PIN 246810; the staff card opens the staff menu)
-  --data-dir DIR      where the simulated kiosk keeps its store, demo card key and card
-                      wallet (cards.json) between runs (default: a new temp dir)
-  --screen WxH        800x480 (official 7" Pi panel), 1024x600 or 1280x800;
-                      default: the configuration's device.screen, else 800x480
-  --locale L          zh_CN or en; default: the configuration's device.locale (zh_CN);
-                      members can switch on screen
-  --fullscreen        take the whole display (the kiosk's normal mode on the Pi)
-
 environment:
   KIOSK_CONFIG        configuration file if --config is not given
   KIOSK_FONT          a font file with Chinese glyphs, if not found automatically
@@ -39,7 +28,7 @@ environment:
 files:
   /etc/kiosk/kiosk.toml       configuration (device id, data_dir, reader, HQ)
   DATA_DIR/incidents.jsonl    events HQ must hear about (lost card seen, abandoned payment)
-  --data-dir/cards.json       the simulated reader's wallet: tap its cards with `kiosk sim-card` too
+  DIR/cards.json              (--simulate --data-dir DIR) the simulated reader's wallet: tap its cards with `kiosk sim-card` too
 
 examples:
   kiosk run --simulate
@@ -56,12 +45,22 @@ class RunError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="configuration file (default /etc/kiosk/kiosk.toml)")
-    parser.add_argument("--simulate", action="store_true", help="demo cards instead of a reader")
-    parser.add_argument("--data-dir", type=Path, help="store directory for --simulate")
-    parser.add_argument("--screen", choices=SCREENS, help="window size")
-    parser.add_argument("--locale", choices=LOCALES, help="starting language (default: device.locale, zh_CN)")
-    parser.add_argument("--fullscreen", action="store_true", help="use the whole display")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="configuration file (default $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
+    parser.add_argument("--simulate", action="store_true",
+                        help="demo cards instead of a reader; members are seeded on first use (demo PIN "
+                             "246810; the staff card opens the staff menu)")
+    parser.add_argument("--data-dir", type=Path, metavar="DIR",
+                        help="where the simulated kiosk keeps its store, demo card key and card wallet "
+                             "(cards.json) between runs (default: a new temp dir)")
+    parser.add_argument("--screen", choices=SCREENS,
+                        help='window size: 800x480 (official 7" Pi panel), 1024x600 or 1280x800; default: '
+                             "the configuration's device.screen, else 800x480")
+    parser.add_argument("--locale", choices=LOCALES,
+                        help="starting language; default: the configuration's device.locale (zh_CN); "
+                             "members can switch on screen")
+    parser.add_argument("--fullscreen", action="store_true",
+                        help="take the whole display (the kiosk's normal mode on the Pi)")
 
 
 def run(args: argparse.Namespace) -> int:

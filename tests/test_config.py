@@ -57,7 +57,13 @@ def test_bad_value_named(tmp_path, old, new, field):
 
 
 def test_missing_and_unparsable_files(tmp_path):
-    with pytest.raises(ConfigError, match="file not found"):
+    with pytest.raises(ConfigError, match="file not found") as missing:
         load_config(tmp_path / "nope.toml")
-    with pytest.raises(ConfigError, match="not valid TOML"):
-        load_config(write(tmp_path, "[device\nid="))
+    # the whole file is the problem: no made-up field name ("-") between path and problem
+    assert str(missing.value) == f"{tmp_path / 'nope.toml'}: file not found (run `kiosk provision` to create it)"
+    assert missing.value.field == ""
+    bad = write(tmp_path, "[device\nid=")
+    with pytest.raises(ConfigError, match="not valid TOML") as unparsable:
+        load_config(bad)
+    assert str(unparsable.value).startswith(f"{bad}: not valid TOML: ")
+    assert "(at line 1, column" in str(unparsable.value)

@@ -13,12 +13,16 @@ from kiosk.ledger.money import format_fen
 from kiosk.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-ROW = re.compile(r"^  ([0-9A-F]{8})\s+(\w+)\s+(\w+)\s+(-?¥[\d,]+\.\d\d)\s+(\d+)  (\S+)")
+ROW = re.compile(r"^  ([0-9A-F]{8})\s+(\w+)\s+(\w+)\s+(-?¥[\d,]+\.\d\d)\s+(\d+)  No\. (\d+) (.+)$")
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+# what a store owner must never read: codes, field names, Python reprs
+INTERNAL = re.compile(r"\b[a-z]+_[a-z_]+\b|\w+=|\[\'|M-DEMO")
 
 
-def run_demo(*args: str) -> subprocess.CompletedProcess:
+def run_demo(*args: str, lang: str = "en") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "kiosk", "demo", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "kiosk", "demo", "--lang", lang, *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
     )
 
 
@@ -31,32 +35,60 @@ def test_demo_output_matches_the_store(tmp_path):
     assert len(rows) == 5
     with Store.open(data_dir, DEVICE_ID, pepper=PEPPER) as store:
         state = store.ledger.state
+        # member no. N is the N-th sign-up at this kiosk: 1, 2, 3, 4 with no gaps
+        by_signup = sorted(state.members, key=lambda member_id: int(member_id.rsplit("-", 1)[1]))
+        assert sorted({int(r[4]) for r in rows.values()}) == [1, 2, 3, 4]
         assert set(rows) == set(state.cards)
-        for uid, (status, tier, balance, points, member_id) in rows.items():
+        for uid, (status, tier, balance, points, number, _name) in rows.items():
             card = state.cards[uid]
             account = state.accounts[card.member_id]
-            assert (status, member_id) == (card.status.value, card.member_id)
+            assert (status, by_signup[int(number) - 1]) == (card.status.value, card.member_id)
             assert balance == format_fen(account.balance_fen)
             assert int(points) == account.points
-            assert tier == store.ledger.tier_of(account, OPENING + timedelta(hours=1)).id
+            assert tier == store.ledger.tier_of(account, OPENING + timedelta(hours=1)).name.en
+        assert rows["04A1B2C3"][5] == "Wang Fang" and state.members[by_signup[0]].name == "王芳"
         total = sum(a.balance_fen for a in state.accounts.values())
         assert f"stored value total: {format_fen(total)}" in out
         committed = state.last_seq[DEVICE_ID]
-        assert f"outbox for HQ: {committed} " in out  # nothing acknowledged before the sync part
+        assert f"waiting for HQ: {committed} " in out  # nothing acknowledged before the sync part
         assert f"committed: {committed}," in out
         # ...then HQ acknowledged every one of them, after its own commit.
-        assert f"HQ committed {committed} transactions" in out and "outbox now 0" in out
+        assert f"HQ committed {committed} transactions" in out and "none left waiting" in out
         assert store.outbox_depth() == 0
         assert store.check() == []
 
-    # the rules' numbers, independently of the ledger: top-up 500 gets 25 bonus, 1000 gets 80
+    # the rules' numbers, independently of the ledger: top-up 500 gets 25 bonus, 1000 gets 80,
+    # and a top-up under the first step says why it has none
     assert "top-up ¥500.00, bonus ¥25.00" in out and "top-up ¥1,000.00, bonus ¥80.00" in out
+    assert "top-up ¥200.00, no bonus below ¥500.00, +200 points" in out and "bonus ¥0.00" not in out.split("Summary")[0]
     # the lost card is refused, the replacement carries the money, the return refunds the paid part
-    assert "refused: card reported lost (card_blocked)" in out
+    assert "refused: card reported lost" in out
     assert rows["04445566"][2] == rows["04112233"][2] and rows["04112233"][0] == "replaced"
     assert "refund ¥500.00 (bonus ¥25.00" in out and rows["04778899"][2] == "¥0.00"
-    assert "5 wrong PINs in a row" in out and "(pin_locked)" in out
+    assert "5 wrong PINs in a row" in out and "PIN locked after too many wrong tries" in out
     assert "store closed and reopened: everything is there" in out
+    # the screen part says what the screens say, with the member's balance after each top-up
+    assert "“Topped up ¥1,000.00 with ¥80.00 bonus. Balance now ¥1,080.00.”" in out
+    assert "Zhao Lei · Silver · balance ¥1,130.00 · 1160 points" in out
+    assert "“Wrong PIN. 4 attempts left.”" in out
+    # one language, and no internals: no Chinese, no codes like topup_done or gifts=[...]
+    assert CJK.findall(out) == []
+    assert INTERNAL.findall(out.split("data dir:")[0]) == []
+
+
+def test_demo_in_chinese_tells_the_same_story(tmp_path):
+    done = run_demo(lang="zh_CN")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "王芳 开卡成功：卡号 04A1B2C3，本店第 1 位会员" in out
+    assert "充值 ¥1,000.00，赠送 ¥80.00，得 1000 积分；余额 ¥1,080.00 / 1100 积分" in out
+    assert "充值 ¥200.00，不满 ¥500.00 无赠送" in out
+    assert "“充值 ¥1,000.00，赠送 ¥80.00。当前余额 ¥1,080.00。”" in out
+    assert "赵磊 · 银卡会员 · 余额 ¥1,130.00 · 1160 积分" in out
+    story = out.split("数据目录")[0]  # the temp path at the end is a path, not prose
+    words = {w for w in re.findall(r"[A-Za-z]{3,}", story) if w not in ("DEMO", "PIN")}
+    assert words == set(), words  # no English words in the Chinese story
+    assert INTERNAL.findall(out) == []
 
 
 def test_demo_refuses_a_non_empty_data_dir(tmp_path):

@@ -12,9 +12,12 @@ from kiosk.store.store import Store
 def test_screen_demo_adds_up(tmp_path, capsys):
     assert run_screen_demo(tmp_path, OPENING, PEPPER) == []
     out = capsys.readouterr().out
-    assert "payment_unavailable (method=hq, reason=hq_not_configured)" in out
-    assert "outbox 11, reader ok" in out
-    assert "card_refused (problem=counter_rollback)" in out
+    # the screen's own sentences, not the session's codes
+    assert "“This way of paying cannot be used now.”" in out and "payment_unavailable" not in out
+    assert "staff menu: 11 transactions waiting for HQ, reader ok" in out
+    assert "someone taps a copy (same card number, an old counter)\n      screen: card not recognised\n" \
+           "        “This card cannot be used. Please ask at the counter.”" in out
+    assert "counter_rollback" not in out
     with Store.open(tmp_path, SCREEN_DEVICE_ID, pepper=PEPPER) as store:
         kinds = [(t.kind, t.card_counter) for t in store.outbox()]
         # the staff-cash top-up is made with the card lifted, so only the next visit's writes follow

@@ -65,7 +65,7 @@ def test_unknown_tier_order_and_duplicates_refused():
 
 
 def test_not_json_is_refused_with_source():
-    with pytest.raises(RulesError, match="rules.json: -: not valid JSON"):
+    with pytest.raises(RulesError, match="rules.json: not valid JSON"):
         parse_rules_json(b"{version: 1", "rules.json")
 
 

@@ -1,5 +1,6 @@
 """Every screen of every journey, at the three supported window sizes, in both languages: no
-text wider or taller than its box, no box off the window, no touch target under 48 px.
+text wider or taller than its box, no box off the window, no touch target under 48 px, and no
+character (label, text field, placeholder) its font has no glyph for.
 One child process per size: Kivy opens one window per process."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ EXPECTED_SCREENS = {
 
 
 @pytest.mark.parametrize("size", SCREENS)
-def test_no_clipped_text_and_big_enough_targets(size, tmp_path):
+def test_no_clipped_text_no_missing_glyphs_and_big_enough_targets(size, tmp_path):
     env = dict(os.environ, KIOSK_TEST_KIVY_HOME=str(tmp_path / "kivy"))
     done = subprocess.run(
         [sys.executable, str(HERE / "ui_layout_check.py"), size],
@@ -32,5 +33,6 @@ def test_no_clipped_text_and_big_enough_targets(size, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["detects_clipping"], "the layout check could not see a clipped title"
+    assert result["detects_tofu"], "the glyph check could not see Chinese in a font without it"
     assert EXPECTED_SCREENS <= set(result["visited"])
     assert result["problems"] == []

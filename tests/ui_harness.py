@@ -146,3 +146,54 @@ def layout_problems(ui: UiDriver, where: str) -> list[str]:
         if isinstance(w, KButton) and not w.disabled and min(w.width, w.height) < MIN_TOUCH_PX:
             problems.append(f"{name} touch target {w.width:.0f}x{w.height:.0f} under {MIN_TOUCH_PX} px")
     return problems
+
+
+_CMAPS: dict[str, set[int]] = {}
+
+
+def _font_file(font_name: str, bold: bool) -> str:
+    """The file Kivy draws `font_name` from: a name registered with LabelBase, or a path."""
+    from kivy.core.text import LabelBase
+    from kivy.resources import resource_find
+
+    registered = LabelBase._fonts.get(font_name)
+    if registered:
+        return registered[2 if bold else 0]
+    return resource_find(font_name) or resource_find(font_name + ".ttf") or font_name
+
+
+def _covered(path: str) -> set[int]:
+    if path not in _CMAPS:
+        from fontTools.ttLib import TTFont
+
+        # face 0: the face SDL_ttf opens in a .ttc
+        with TTFont(path, fontNumber=0, lazy=True) as font:
+            _CMAPS[path] = set(font.getBestCmap())
+    return _CMAPS[path]
+
+
+def glyph_problems(ui: UiDriver, where: str) -> list[str]:
+    """Characters a widget's font cannot draw (they come out as tofu boxes): every label's text
+    and every text field's text and placeholder, against the font file it is drawn with."""
+    import re
+
+    from kivy.uix.label import Label
+    from kivy.uix.textinput import TextInput
+
+    problems = []
+    for w in ui.screen.walk():
+        if isinstance(w, Label):
+            texts = [re.sub(r"\[/?[a-z_]+(=[^\]]*)?\]", "", w.text) if w.markup else w.text]
+            bold = w.bold
+        elif isinstance(w, TextInput):
+            texts, bold = [w.text, w.hint_text], False
+        else:
+            continue
+        path = _font_file(w.font_name, bold)
+        cover = _covered(path)
+        for text in texts:
+            missing = sorted({ch for ch in str(text) if not ch.isspace() and ord(ch) not in cover})
+            if missing:
+                problems.append(f"{where}: {type(w).__name__} {str(text)[:40]!r} in {Path(path).name} "
+                                f"has no glyph for {''.join(missing)}")
+    return problems

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests import ui_flows  # noqa: E402
 from tests.session_support import make_kiosk  # noqa: E402
-from tests.ui_harness import UiDriver, layout_problems, open_window  # noqa: E402
+from tests.ui_harness import UiDriver, glyph_problems, layout_problems, open_window  # noqa: E402
 
 
 def main(size: str) -> int:
@@ -34,6 +34,7 @@ def main(size: str) -> int:
             for locale in ("zh_CN", "en"):
                 translator().set_locale(locale)
                 problems.extend(layout_problems(ui, f"{size} {locale} {name}"))
+                problems.extend(glyph_problems(ui, f"{size} {locale} {name}"))
             translator().set_locale("zh_CN")
             visited.append(name)
 
@@ -42,7 +43,13 @@ def main(size: str) -> int:
     # the check itself must be able to fail: a title far too long for its box has to be reported
     ui.screen.title.text = "会员" * 200
     detects_clipping = bool(layout_problems(ui, "self-check"))
-    result = {"size": size, "visited": visited, "problems": problems, "detects_clipping": detects_clipping}
+    # ... and so must the glyph check: Chinese in the digits-only font (Roboto Bold) is tofu
+    from kiosk.ui.widgets import NUMBER_FONT
+
+    ui.screen.title.font_name = NUMBER_FONT
+    detects_tofu = bool(glyph_problems(ui, "self-check"))
+    result = {"size": size, "visited": visited, "problems": problems, "detects_clipping": detects_clipping,
+              "detects_tofu": detects_tofu}
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiosk.doctor import checks, integrations
+from kiosk.doctor import checks, integrations, setup_checks
 from kiosk.doctor.checks import CheckResult, Context, Status
 
 Check = Callable[[Context], CheckResult]
@@ -12,6 +12,8 @@ Check = Callable[[Context], CheckResult]
 # In the order a technician fixes things: the config first, then what it points at.
 ALL_CHECKS: tuple[Check, ...] = (
     checks.check_config,
+    setup_checks.check_service_user,
+    setup_checks.check_rules_file,
     checks.check_master_key,
     checks.check_pin_pepper,
     checks.check_tls_files,

@@ -94,8 +94,16 @@ def skip(name: str, detail: str) -> CheckResult:
 
 
 def _need_config(ctx: Context, name: str) -> Config | CheckResult:
-    config, _ = ctx.load()
-    return config if config is not None else skip(name, "the configuration is not valid")
+    config, error = ctx.load()
+    if config is not None:
+        return config
+    if error is not None and _file_missing(error):
+        return skip(name, "no configuration file yet (see the config line)")
+    return skip(name, "the configuration is not valid (see the config line)")
+
+
+def _file_missing(error: ConfigError) -> bool:
+    return not error.field and "not found" in error.problem
 
 
 def _name_by_id(ctx: Context, table: str, number: int) -> str:
@@ -119,15 +127,11 @@ def _owner_name(ctx: Context, uid: int) -> str:
 def check_config(ctx: Context) -> CheckResult:
     config, error = ctx.load()
     if error is not None:
-        fix = ("run `kiosk provision`" if error.field == "-" and "not found" in error.problem
-               else f"correct {error.field} in {ctx.config_path}, or re-run `kiosk provision`")
-        return fail("config", f"{ctx.config_path}: {error.field}: {error.problem}", fix)
+        return _config_error(ctx, error)
     assert config is not None
     st = ctx.path(ctx.config_path).stat()
-    if fsops.lookup_user(ctx.root, SERVICE_USER) is None:
-        return fail("config", f"the service user {SERVICE_USER} does not exist, so the kiosk "
-                    "cannot run", "run `kiosk provision` (it creates the user)")
-    if not _service_can_read(ctx, st):
+    # Without the service user there is no one to judge readability for: its own line says so.
+    if fsops.lookup_user(ctx.root, SERVICE_USER) is not None and not _service_can_read(ctx, st):
         return fail("config", f"{ctx.config_path} is not readable by the service user "
                     f"{SERVICE_USER} (owner {_owner_name(ctx, st.st_uid)}, group "
                     f"{_group_name(ctx, st.st_gid)}, mode {st.st_mode & 0o777:o})",
@@ -137,6 +141,20 @@ def check_config(ctx: Context) -> CheckResult:
                     f"(mode {st.st_mode & 0o777:o})", f"chmod 640 {ctx.config_path}")
     return ok("config", f"{config.device.id} at store {config.device.store}, locale "
               f"{config.device.locale}, screen {config.device.screen}")
+
+
+def _config_error(ctx: Context, error: ConfigError) -> CheckResult:
+    where = ctx.config_path
+    if _file_missing(error):
+        return fail("config", f"{where} does not exist: this device is not provisioned yet",
+                    "run `kiosk provision` (it writes the configuration)")
+    if error.field:
+        return fail("config", f"{where}: {error.field}: {error.problem}",
+                    f"correct {error.field} in {where}, or re-run `kiosk provision`")
+    if "permission denied" in error.problem:
+        return fail("config", f"{where}: {error.problem}", "run `kiosk doctor` as root or as the kiosk user")
+    return fail("config", f"{where}: {error.problem}",
+                f"correct the TOML syntax in {where} at the line named, or re-run `kiosk provision`")
 
 
 def _service_can_read(ctx: Context, st: os.stat_result) -> bool:
@@ -167,8 +185,8 @@ def _private_file(ctx: Context, name: str, device_path: Path, fix_hint: str) -> 
                     f"chmod 600 {device_path}")
     user = fsops.lookup_user(ctx.root, SERVICE_USER)
     if user is None:
-        return fail(name, f"the service user {SERVICE_USER} does not exist",
-                    "run `kiosk provision` to create it")
+        return fail(name, f"{device_path} cannot be checked: no service user {SERVICE_USER} "
+                    "(see the service user line)", "run `kiosk provision` to create it")
     if st.st_uid != user.uid:
         return fail(name, f"{device_path} is owned by {_owner_name(ctx, st.st_uid)}, must be "
                     f"owned by {SERVICE_USER}",
@@ -321,8 +339,10 @@ def check_clock(ctx: Context) -> CheckResult:
     try:
         server = net.sntp_time(ctx.ntp_server, ctx.ntp_port, min(ctx.timeout, 2.0))
     except (OSError, ValueError) as exc:
-        return ok(name, f"{now:%Y-%m-%d %H:%M:%S} UTC, after the build date; NTP server "
-                  f"{ctx.ntp_server} not reachable ({exc}), not compared")
+        return warn(name, f"{now:%Y-%m-%d %H:%M:%S} UTC, after the build date, but not compared: "
+                    f"NTP server {ctx.ntp_server} not reachable ({exc})",
+                    "check the network and that UDP port 123 is open, or name a reachable server "
+                    "with --ntp SERVER (e.g. ntp.aliyun.com)")
     offset = server - ctx.now().timestamp()
     detail = f"{now:%Y-%m-%d %H:%M:%S} UTC, {offset:+.1f}s from NTP {ctx.ntp_server}"
     if abs(offset) > CLOCK_FAIL_S:

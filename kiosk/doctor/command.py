@@ -12,15 +12,17 @@ from kiosk.doctor.checks import DEFAULT_CONFIG, CheckResult, Context, Status
 
 DESCRIPTION = """\
 Check everything a kiosk needs and print one line per check (ok / WARN / FAIL / skip) with the
-fix for each problem: the configuration; the card master key and TLS key files (present, mode 600,
-owned by the kiosk user); the data directory; disk space; the clock (against the build date and
-an NTP server); the reader's device node, the reader itself (firmware) and a card on it; the HQ
-broker (TCP, TLS handshake, MQTT CONNECT, certificate expiry warned 30 days ahead); the store's
-integrity, the outbox depth and the last contact with HQ; and the systemd unit.
+fix for each problem: the configuration, the service user and the local rules file; the card
+master key and TLS key files (present, mode 600, owned by the kiosk user); the data directory;
+disk space; the clock (against the build date and an NTP server); the reader's device node, the
+reader itself (firmware) and a card on it; the HQ broker (TCP, TLS handshake, MQTT CONNECT,
+certificate expiry warned 30 days ahead); the store's integrity, the outbox depth and the last
+contact with HQ; and the systemd unit.
 
-A check that needs a part not in this build (say, the store) is reported as skip with the part's
-name, never as a pass. The reader test opens the reader: stop the kiosk service first
-(`systemctl stop kiosk`) to run it on a working kiosk."""
+A check that needs a part not in this build (say, the store), or a configuration that is
+missing, is reported as skip with the reason, never as a pass; an NTP server that does not
+answer is a warning (the clock was not compared). The reader test opens the reader: stop the
+kiosk service first (`systemctl stop kiosk`) to run it on a working kiosk."""
 
 EPILOG = """\
 files:

@@ -62,6 +62,10 @@ def _open_live_reader(ctx: Context, name: str):
         return config
     if not _live(ctx):
         return skip(name, UNDER_ROOT)
+    if config.reader.driver == "simulated" and config.reader.port and not Path(config.reader.port).is_file():
+        cards = config.reader.port
+        return fail(name, f"the simulated reader's card file {cards} does not exist",
+                    f"make one with a blank card: `kiosk sim-card --cards {cards} new alice classic1k`")
     from kiosk.reader.factory import open_reader
 
     try:

@@ -19,36 +19,12 @@ and conflicts. Every change reaches the kiosks over MQTT (published at once when
 reachable, otherwise by the running `kiosk hq serve`)."""
 
 EPILOG = """\
-commands:
-  serve                      run a receiver (join the share group; run several to split a fleet)
-  register-member UID        sign up a member at HQ (PIN read from stdin with --pin-stdin)
-  block-card UID             挂失: put the card on the blocked list every kiosk receives
-  unblock-card UID           take it off again (card found)
-  replace-card OLD NEW       补卡: balance and points move to NEW; OLD is blocked
-  return-card UID            退卡: refund the paid balance, close the card
-  publish-rules FILE         put a rules/catalogue document in force (version must increase)
-  devices                    kiosks with last contact, online state and outbox depth
-  conflicts                  transactions whose before-amounts disagreed with HQ (offline
-                             spending at two kiosks); --resolve DEVICE:SEQ marks one handled
-  incidents                  what kiosks reported that is not money (a blocked card presented,
-                             a payment abandoned, money taken but not credited...)
-  status                     events stored and applied per device, and gaps waiting
-  report                     member analytics: segments, RFM, metrics, follow-up lists
-                             (text, CSV or HTML with charts; kiosk hq report --help)
-
-options (all commands):
-  --db URL         SQLite file (default $KIOSK_HQ_DB or /var/lib/kiosk-hq/hq.sqlite3) or a
-                   PostgreSQL DSN ("postgresql://user@host/db" or "host=... dbname=...")
-  --broker HOST[:PORT]   MQTT broker (default $KIOSK_HQ_BROKER; none: no publishing)
-  --user NAME      broker user (default hq); --password-file FILE (mode 600) or
-                   $KIOSK_HQ_BROKER_PASSWORD
-  --tls-ca, --tls-cert, --tls-key FILE   TLS with a client certificate
-
 files:
   /var/lib/kiosk-hq/hq.sqlite3   the default SQLite database (WAL mode)
   /etc/kiosk/hq-broker.password  a usual place for the broker password (mode 600)
 
 examples:
+  kiosk hq --db /var/lib/kiosk-hq/hq.sqlite3 init
   kiosk hq --db /var/lib/kiosk-hq/hq.sqlite3 --broker mqtt.example:8883 --tls-ca ca.pem \\
       --tls-cert hq.pem --tls-key hq.key serve
   kiosk hq --db "postgresql://hq@db/kiosk" serve --group hq --client-id hq-2
@@ -59,60 +35,99 @@ examples:
   kiosk hq devices --json
 
 exit status:
-  0 done; 1 refused or failed (the message says why, e.g. card_blocked); 2 bad usage"""
+  0 done; 1 refused or failed (the message says why, e.g. card_blocked); 2 bad usage, or no HQ
+  database at --db (only `init` and `serve` create one)"""
 
 log = logging.getLogger("kiosk.hq")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=os.environ.get("KIOSK_HQ_DB", "/var/lib/kiosk-hq/hq.sqlite3"))
-    parser.add_argument("--broker", default=os.environ.get("KIOSK_HQ_BROKER", ""), metavar="HOST[:PORT]")
-    parser.add_argument("--user", default="hq")
-    parser.add_argument("--password-file", type=Path)
-    parser.add_argument("--tls-ca", type=Path)
-    parser.add_argument("--tls-cert", type=Path)
-    parser.add_argument("--tls-key", type=Path)
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="hq_command", metavar="HQ_COMMAND")
+    parser.add_argument("--db", default=os.environ.get("KIOSK_HQ_DB", "/var/lib/kiosk-hq/hq.sqlite3"), metavar="URL",
+                        help="SQLite file (default $KIOSK_HQ_DB or /var/lib/kiosk-hq/hq.sqlite3) or a PostgreSQL "
+                             'DSN ("postgresql://user@host/db" or "host=... dbname=...")')
+    parser.add_argument("--broker", default=os.environ.get("KIOSK_HQ_BROKER", ""), metavar="HOST[:PORT]",
+                        help="MQTT broker (default $KIOSK_HQ_BROKER; none: changes are saved and published "
+                             "later by `kiosk hq serve`)")
+    parser.add_argument("--user", default="hq", metavar="NAME", help="broker user (default hq)")
+    parser.add_argument("--password-file", type=Path, metavar="FILE",
+                        help="broker password, mode 600 (default $KIOSK_HQ_BROKER_PASSWORD)")
+    parser.add_argument("--tls-ca", type=Path, metavar="FILE", help="the broker's CA certificate (PEM): TLS, port 8883")
+    parser.add_argument("--tls-cert", type=Path, metavar="FILE", help="HQ's client certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, metavar="FILE", help="its private key (PEM)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="hq_command", metavar="HQ_COMMAND", title="commands")
 
-    serve = sub.add_parser("serve", help="run a receiver")
-    serve.add_argument("--group", default="hq", help="shared-subscription group (default hq)")
-    serve.add_argument("--client-id", default=None)
+    def command(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=description)
 
-    reg = sub.add_parser("register-member", help="sign up a member at HQ")
-    reg.add_argument("uid")
-    reg.add_argument("--phone", required=True)
-    reg.add_argument("--name", default="")
-    reg.add_argument("--birthday", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD")
-    reg.add_argument("--pin-stdin", action="store_true", required=True, help="read the PIN from stdin")
-    reg.add_argument("--pepper-file", type=Path, help="the chain's PIN pepper (mode 600)")
+    command("init", "create the HQ database and its tables (safe to run again)",
+            "Create the HQ database at --db (a SQLite file and its folder, or the tables in an existing "
+            "PostgreSQL database). Every other command except `serve` needs it to exist and says so.")
+    serve = command("serve", "run a receiver (run several in one group to split a fleet)",
+                    "Receive every kiosk's transactions over MQTT, store each once in SQL and acknowledge it "
+                    "after the commit; publish rules, blocked lists and snapshots back. Creates the database "
+                    "at its first start. Needs --broker.")
+    serve.add_argument("--group", default="hq", help="shared-subscription group the receivers split (default hq)")
+    serve.add_argument("--client-id", default=None, metavar="ID",
+                       help="this receiver's MQTT client id (default: hq plus a random suffix); unique per receiver")
 
-    block = sub.add_parser("block-card", help="挂失: block a lost card")
-    block.add_argument("uid")
-    block.add_argument("--reason", default="reported lost")
-    unblock = sub.add_parser("unblock-card", help="unblock a found card")
-    unblock.add_argument("uid")
-    unblock.add_argument("--reason", default="found")
-    replace = sub.add_parser("replace-card", help="补卡: move balance and points to a new card")
-    replace.add_argument("old_uid")
-    replace.add_argument("new_uid")
-    ret = sub.add_parser("return-card", help="退卡: refund and close a card")
-    ret.add_argument("uid")
-    rules = sub.add_parser("publish-rules", help="put a rules/catalogue document in force")
-    rules.add_argument("file", type=Path)
+    reg = command("register-member", "sign up a member at HQ (PIN read from stdin)",
+                  "Sign up a member with a card at HQ (e.g. from the counter or a call centre): the kiosks "
+                  "receive the member with the next snapshot.")
+    reg.add_argument("uid", help="the card's UID in hex, as the reader shows it (e.g. 04A1B2C3)")
+    reg.add_argument("--phone", required=True, help="the member's mobile number (masked in reports)")
+    reg.add_argument("--name", default="", help="the member's name (optional)")
+    reg.add_argument("--birthday", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                     help="for the birthday gift (optional)")
+    reg.add_argument("--pin-stdin", action="store_true", required=True,
+                     help="read the PIN from stdin (never from the command line, where `ps` shows it)")
+    reg.add_argument("--pepper-file", type=Path, metavar="FILE", help="the chain's PIN pepper (mode 600)")
+
+    block = command("block-card", "挂失: put a lost card on the blocked list",
+                    "挂失: block a lost or stolen card. Every kiosk receives the blocked list and refuses the "
+                    "card; the balance stays with the member for a replacement card.")
+    block.add_argument("uid", help="the card's UID in hex (e.g. 04A1B2C3)")
+    block.add_argument("--reason", default="reported lost", help='kept with the change (default "reported lost")')
+    unblock = command("unblock-card", "take a found card off the blocked list",
+                      "The member found the card: take it off the blocked list so the kiosks accept it again.")
+    unblock.add_argument("uid", help="the card's UID in hex")
+    unblock.add_argument("--reason", default="found", help='kept with the change (default "found")')
+    replace = command("replace-card", "补卡: balance and points move to a new card; the old one is blocked",
+                      "补卡: issue a replacement. The new card takes over the member, balance and points; the "
+                      "old card is blocked at every kiosk.")
+    replace.add_argument("old_uid", help="the lost or broken card's UID in hex")
+    replace.add_argument("new_uid", help="the new (blank) card's UID in hex")
+    ret = command("return-card", "退卡: refund the paid balance and close the card",
+                  "退卡: the member gives the card back. The paid part of the balance is refunded (bonus credit "
+                  "lapses when the rules say so), the card is closed and refused at every kiosk.")
+    ret.add_argument("uid", help="the card's UID in hex")
+    rules = command("publish-rules", "put a rules/catalogue document in force (version must increase)",
+                    "Check a rules document (tiers, points, top-up bonus, rewards, gifts, PIN and offline "
+                    "policy; see kiosk/data/rules.default.json) and put it in force. Nothing changes when it "
+                    "is refused.")
+    rules.add_argument("file", type=Path, help="the rules document (JSON); its version must be higher than the one in force")
     rules.add_argument("--store", default="", help="one store only (default: the whole chain)")
-    devices = sub.add_parser("devices", help="list kiosks")
-    devices.add_argument("--store", default=None)
-    devices.add_argument("--json", action="store_true")
-    conflicts = sub.add_parser("conflicts", help="list conflicts")
+    devices = command("devices", "kiosks with last contact, online state and outbox depth",
+                      "The kiosks HQ has heard from: store, last contact, online or not, outbox depth (what "
+                      "each still has to send) and software version.")
+    devices.add_argument("--store", default=None, help="one store's kiosks only")
+    devices.add_argument("--json", action="store_true", help="JSON instead of a table")
+    conflicts = command("conflicts", "transactions whose before-amounts disagreed with HQ",
+                        "Transactions applied at HQ whose before-amounts did not match (offline spending at "
+                        "two kiosks), and events a kiosk sent again with other content. Reported, never "
+                        "dropped.")
     conflicts.add_argument("--all", action="store_true", help="resolved ones too")
-    conflicts.add_argument("--resolve", metavar="DEVICE:SEQ")
-    conflicts.add_argument("--json", action="store_true")
-    incidents = sub.add_parser("incidents", help="the kiosks' incident reports")
-    incidents.add_argument("--device", default=None)
-    incidents.add_argument("--kind", default=None, help="e.g. blocked_card_presented, paid_not_credited")
-    incidents.add_argument("--json", action="store_true")
-    sub.add_parser("status", help="events stored and applied per device")
+    conflicts.add_argument("--resolve", metavar="DEVICE:SEQ", help="mark one conflict handled")
+    conflicts.add_argument("--json", action="store_true", help="JSON instead of lines")
+    incidents = command("incidents", "what kiosks reported that is not money",
+                        "The kiosks' incident reports: a blocked card presented, a payment abandoned, money "
+                        "taken but not credited, a suspect card copy...")
+    incidents.add_argument("--device", default=None, metavar="ID", help="one kiosk only")
+    incidents.add_argument("--kind", default=None, help="one kind only, e.g. blocked_card_presented, paid_not_credited")
+    incidents.add_argument("--json", action="store_true", help="JSON instead of lines")
+    command("status", "events stored and applied per device, and gaps waiting",
+            "Per kiosk: events stored, the highest sequence number, events applied to the ledger and those "
+            "waiting for a gap to fill.")
     from kiosk.hq import report_command
 
     report_command.add_parser(sub)
@@ -142,8 +157,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from kiosk.hq import admin
     from kiosk.hq.broker import BrokerUnreachable
-    from kiosk.hq.db import DatabaseError, open_database
-    from kiosk.hq.schema import create_schema
+    from kiosk.hq.db import FIX_MISSING, DatabaseError, MissingDatabase, open_database
+    from kiosk.hq.schema import create_schema, has_schema
 
     try:
         broker = broker_settings(args)
@@ -152,11 +167,26 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.hq_command == "serve":
         return _serve(args, broker)
+    if args.hq_command == "init":
+        return _init(args.db)
     try:
-        db = open_database(args.db)
-        create_schema(db)
+        db = open_database(args.db, create=False)
+    except MissingDatabase as exc:
+        print(f"kiosk hq {args.hq_command}: {exc}", file=sys.stderr)
+        return 2
     except DatabaseError as exc:
         print(f"kiosk hq: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if not has_schema(db):
+            print(f"kiosk hq {args.hq_command}: {db.where} is not an HQ database (it has no HQ tables): "
+                  f"{FIX_MISSING}", file=sys.stderr)
+            db.close()
+            return 2
+        create_schema(db)  # adds tables a newer version brought; the database itself was there
+    except DatabaseError as exc:
+        print(f"kiosk hq: {exc}", file=sys.stderr)
+        db.close()
         return 1
     try:
         code = _admin(args, db)
@@ -174,6 +204,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 _CHANGES = {"register-member", "block-card", "unblock-card", "replace-card", "return-card", "publish-rules"}
+
+
+def _init(url: str) -> int:
+    """The explicit way to create HQ's database (`serve` also does at its first start)."""
+    from kiosk.hq.db import DatabaseError, open_database
+    from kiosk.hq.schema import create_schema
+
+    try:
+        db = open_database(url)
+        try:
+            create_schema(db)
+        finally:
+            db.close()
+    except DatabaseError as exc:
+        print(f"kiosk hq init: {exc}", file=sys.stderr)
+        return 1
+    print(f"HQ database ready at {db.where}")
+    return 0
 
 
 def _serve(args, broker) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -24,6 +25,14 @@ DEFAULT_SQLITE = Path("/var/lib/kiosk-hq/hq.sqlite3")
 
 class DatabaseError(RuntimeError):
     """The database could not be opened or used; the message says which and why (no password)."""
+
+
+class MissingDatabase(DatabaseError):
+    """A command that only reads or changes an existing HQ database found none at the address:
+    a mistyped --db must not leave a new, empty database behind that looks like "no data"."""
+
+
+FIX_MISSING = "create it with `kiosk hq init` (or start `kiosk hq serve`), or pass the right --db"
 
 
 class Database:
@@ -97,22 +106,31 @@ class Database:
 _QMARK = re.compile(r"\?")
 
 
-def open_database(url: str | Path, connect_timeout: float = 10.0) -> Database:
+def open_database(url: str | Path, connect_timeout: float = 10.0, create: bool = True) -> Database:
     """`postgresql://...` or `host=... dbname=...` (a libpq DSN) opens PostgreSQL; anything else is
-    a SQLite file path (or `sqlite:///path`)."""
+    a SQLite file path (or `sqlite:///path`). With create=False a SQLite file that is not there
+    raises MissingDatabase and nothing is created (no file, no folder)."""
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")) or "dbname=" in text or "host=" in text:
         return _open_postgres(text, connect_timeout)
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") - 1 :]
-    return _open_sqlite(Path(text), connect_timeout)
+    return _open_sqlite(Path(text), connect_timeout, create)
 
 
-def _open_sqlite(path: Path, timeout: float) -> Database:
+def _open_sqlite(path: Path, timeout: float, create: bool = True) -> Database:
+    memory = str(path) == ":memory:"
+    if not create and not memory and not path.is_file():
+        raise MissingDatabase(f"no HQ database at {path}: {FIX_MISSING}")
     try:
-        if str(path) != ":memory:":
+        if memory:
+            target, uri = ":memory:", False
+        elif create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
+            target, uri = str(path), False
+        else:  # mode=rw: open what is there, never create it (not even in a race with a delete)
+            target, uri = f"file:{quote(str(path.resolve()))}?mode=rw", True
+        conn = sqlite3.connect(target, timeout=timeout, isolation_level=None, check_same_thread=False, uri=uri)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a process crash
         conn.execute("PRAGMA foreign_keys=ON")

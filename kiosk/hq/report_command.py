@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 HELP = "member analytics: segments, RFM, programme metrics, follow-up lists"
 
-EPILOG = """\
+DESCRIPTION = """\
 Reports on the members and their transactions synced to HQ, for the chain or one store, over a
 period: members by tier and activity (active / at risk / dormant / lost, by days since the
 last visit, thresholds from the rules in force), RFM scores and the top 20% of buyers by value,
@@ -22,23 +22,9 @@ activation / churn / repeat-visit rates, member share of sales, and follow-up li
 (calls 3 days, 3 weeks and 3 months after the first purchase, dormant members to win back,
 birthdays this week). A member's home store is the store of the kiosk that signed them up
 (members signed up at HQ: store "HQ"); phone numbers are masked (138****8000) except in a
---store report for that store's own members.
+--store report for that store's own members."""
 
-options:
-  --from YYYY-MM-DD   first local day of the period (default: a year before --to)
-  --to YYYY-MM-DD     last local day, also "today" for the follow-up lists (default: today)
-  --store STORE       one store's members only (default: the chain, with a row per store)
-  --format text|csv|html   terminal tables (default), CSV, or an HTML page with charts
-  --out PATH          csv: a directory, one file per section (SECTION.csv); html: the file;
-                      text: a file instead of stdout
-  --section NAME      csv to stdout: the one section to print (metrics, segments,
-                      value_share, pareto, rfm, new_members, follow_ups)
-  --sales FILE        CSV "store,sales_fen" with each store's total sales in the period
-                      (members and non-members, e.g. from the tills): gives the member share
-                      of sales, which HQ cannot know from kiosk data alone
-  --due-days N        calls due in the last N days up to --to are listed (default 7)
-  --limit N           rows per follow-up list in text and HTML (default 20; CSV has all)
-
+EPILOG = """\
 The first run on a database adds a generated column to the events table (amount_fen);
 on PostgreSQL this rewrites the table once.
 
@@ -49,20 +35,33 @@ examples:
   kiosk hq report --format csv --section follow_ups --store S1 > calls.csv
   kiosk hq --db "postgresql://hq@db/kiosk" report --format html --out report.html
 
-exit status: 0 written; 1 database error; 2 bad usage (dates, store, format)"""
+exit status: 0 written; 1 database error; 2 bad usage (dates, store, format) or no HQ database at --db"""
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("report", help=HELP, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat, metavar="YYYY-MM-DD")
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="YYYY-MM-DD")
-    p.add_argument("--store", default=None)
-    p.add_argument("--format", choices=("text", "csv", "html"), default="text")
-    p.add_argument("--out", type=Path)
-    p.add_argument("--section", default=None)
-    p.add_argument("--sales", type=Path, metavar="FILE")
-    p.add_argument("--due-days", type=int, default=7, metavar="N")
-    p.add_argument("--limit", type=int, default=20, metavar="N")
+    p = sub.add_parser("report", help=HELP, description=DESCRIPTION, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--from", dest="date_from", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="first local day of the period (default: a year before --to)")
+    p.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help='last local day, also "today" for the follow-up lists (default: today)')
+    p.add_argument("--store", default=None, help="one store's members only (default: the chain, with a row per store)")
+    p.add_argument("--format", choices=("text", "csv", "html"), default="text",
+                   help="terminal tables (default), CSV, or an HTML page with charts")
+    p.add_argument("--out", type=Path, metavar="PATH",
+                   help="csv: a directory, one file per section (SECTION.csv); html: the file; text: a file "
+                        "instead of stdout")
+    p.add_argument("--section", default=None, metavar="NAME",
+                   help="csv to stdout: the one section to print (metrics, segments, value_share, pareto, rfm, "
+                        "new_members, follow_ups)")
+    p.add_argument("--sales", type=Path, metavar="FILE",
+                   help='CSV "store,sales_fen" with each store\'s total sales in the period (members and '
+                        "non-members, e.g. from the tills): gives the member share of sales, which HQ cannot "
+                        "know from kiosk data alone")
+    p.add_argument("--due-days", type=int, default=7, metavar="N",
+                   help="calls due in the last N days up to --to are listed (default 7)")
+    p.add_argument("--limit", type=int, default=20, metavar="N",
+                   help="rows per follow-up list in text and HTML (default 20; CSV has all)")
 
 
 class UsageError(ValueError):

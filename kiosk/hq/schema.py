@@ -108,6 +108,15 @@ TABLES = [
 ]
 
 
+def has_schema(db: Database) -> bool:
+    """Whether `create_schema` ran here: an existing file or server database that is not HQ's
+    (a mistyped --db pointing at something else) has no settings row saying so."""
+    try:
+        return db.one("SELECT value FROM settings WHERE key = 'schema_version'") is not None
+    except Exception:  # noqa: BLE001 - no settings table: the two engines raise different errors
+        return False
+
+
 def create_schema(db: Database) -> None:
     """Create what is missing; safe to run at every start, from several receivers at once."""
 

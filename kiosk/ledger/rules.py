@@ -15,11 +15,12 @@ MAX_FEN = 100_000_000  # one million yuan: far above any kiosk amount, far below
 
 
 class RulesError(ValueError):
-    """A rules document that cannot be used, with where and why."""
+    """A rules document that cannot be used, with where and why (field "" for the document as a
+    whole, e.g. not JSON)."""
 
     def __init__(self, source: str, field: str, problem: str):
         self.source, self.field, self.problem = source, field, problem
-        super().__init__(f"{source}: {field}: {problem}")
+        super().__init__(f"{source}: {field}: {problem}" if field else f"{source}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -475,5 +476,5 @@ def parse_rules_json(text: str | bytes, source: str = "<rules>") -> Rules:
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RulesError(source, "-", f"not valid JSON: {exc}") from None
+        raise RulesError(source, "", f"not valid JSON: {exc}") from None
     return parse_rules(data, source)

@@ -37,11 +37,6 @@ reader when asked and take it away when told; a progress bar and a final summary
 happened to every card."""
 
 EPILOG = """\
-subcommands:
-  issue --count N            personalise N blank cards
-  rekey --new-key FILE       re-key cards to the master key in FILE (16 bytes / 32 hex digits)
-  wipe [--count N]           wipe returned cards back to blank
-
 files:
   /etc/kiosk/card_master.key       the key cards are personalised with (mode 600)
   /var/lib/kiosk/issued_cards.jsonl  one line per issued card, for HQ registration
@@ -111,14 +106,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the configuration (default /etc/kiosk/kiosk.toml)")
     p.add_argument("--wait", type=float, default=60.0, metavar="S",
                    help="seconds to wait for each card")
-    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    issue = sub.add_parser("issue", help="personalise blank cards")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True, title="actions")
+    issue = sub.add_parser("issue", help="personalise N blank cards",
+                           description="Personalise blank cards one after another: keys diversified per "
+                                       "card from the card master key, registered at HQ when online.")
     issue.add_argument("--count", type=int, required=True, metavar="N", help="cards to issue")
-    rekey = sub.add_parser("rekey", help="re-key returned cards to a new master key")
+    rekey = sub.add_parser("rekey", help="re-key returned cards to the master key in FILE",
+                           description="Move cards to a new card master key (say, after the old one was "
+                                       "exposed); the member on each card stays the same.")
     rekey.add_argument("--new-key", type=Path, required=True, metavar="FILE",
                        help="the new master key (16 raw bytes or 32 hex digits, mode 600)")
     rekey.add_argument("--count", type=int, default=1, metavar="N", help="cards to re-key")
-    wipe = sub.add_parser("wipe", help="wipe returned cards to blank")
+    wipe = sub.add_parser("wipe", help="wipe returned cards back to blank",
+                          description="Return cards to their transport state (factory keys, no member "
+                                      "data), ready to be issued again.")
     wipe.add_argument("--count", type=int, default=1, metavar="N", help="cards to wipe")
 
 

@@ -27,15 +27,9 @@ atomically: a run that fails leaves the previous configuration in place. Running
 the same answers changes nothing."""
 
 EPILOG = """\
-options worth knowing:
-  --answers FILE      TOML with the same names as the flags (device_id = "K-001", ...)
-  --non-interactive   never ask; fail when a required answer is missing
-  --dry-run           print every step and the configuration, change nothing
-  --root DIR          act on DIR instead of / (an SD card's root, or a test directory); the user
-                      is created with `useradd --prefix DIR`, units enabled with
-                      `systemctl --root DIR`; instead of raspi-config, DIR/boot/firmware/
-                      config.txt and cmdline.txt are edited (SPI / UART on, serial console off)
-  --detect            list the readers found on this machine and exit
+--root DIR: the user is created with `useradd --prefix DIR`, units enabled with
+`systemctl --root DIR`; instead of raspi-config, DIR/boot/firmware/config.txt and cmdline.txt
+are edited (SPI / UART on, serial console off).
 
 files:
   /etc/kiosk/kiosk.toml          the configuration (mode 640, root:kiosk)
@@ -57,12 +51,12 @@ exit status:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--answers", type=Path, metavar="FILE", help="answers file (TOML)")
+    p.add_argument("--answers", type=Path, metavar="FILE", help='answers file: TOML with the same names as the flags (device_id = "K-001", ...)')
     p.add_argument("--root", type=Path, default=Path("/"), metavar="DIR",
-                   help="act on DIR instead of / (default: /)")
-    p.add_argument("--dry-run", action="store_true", help="print the steps, change nothing")
-    p.add_argument("--non-interactive", action="store_true", help="never ask questions")
-    p.add_argument("--detect", action="store_true", help="list the readers found and exit")
+                   help="act on DIR instead of / (an SD card's root, or a test directory; default: /)")
+    p.add_argument("--dry-run", action="store_true", help="print every step and the configuration, change nothing")
+    p.add_argument("--non-interactive", action="store_true", help="never ask; fail when a required answer is missing")
+    p.add_argument("--detect", action="store_true", help="list the readers found on this machine and exit")
     p.add_argument("--hq-server", action="store_true",
                    help="also install and enable kiosk-hq.service (on the HQ machine)")
     p.add_argument("--kiosk-command", metavar="CMD",

@@ -22,9 +22,6 @@ commands:
   new NAME KIND        a blank card: classic1k, classic4k, ntag213, ntag215, ntag216,
                        ultralight, ntag424 (issue it by signing up at the kiosk)
 
-options:
-  --cards FILE         the simulated reader's card file (default ./cards.json)
-
 files:
   FILE                 cards and their memory, JSON, mode 600, replaced atomically
   FILE.sock            the running kiosk's tap socket (one command per line)
@@ -39,7 +36,8 @@ exit status:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cards", type=Path, default=Path("cards.json"), metavar="FILE")
+    parser.add_argument("--cards", type=Path, default=Path("cards.json"), metavar="FILE",
+                        help="the simulated reader's card file, its [reader] port (default ./cards.json)")
     parser.add_argument(
         "words", nargs="+", metavar="COMMAND", help="list | tap NAME | remove | new NAME KIND"
     )

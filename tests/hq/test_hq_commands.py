@@ -46,6 +46,7 @@ def test_help_documents_every_command():
 
 
 def test_card_life_at_hq_register_block_replace_return(hq_url):
+    assert hq_cli("init", db=hq_url).returncode == 0
     reg = hq_cli("register-member", "04A1B2C3", "--phone", "13800000001", "--pin-stdin", "--name", "张三",
                  db=hq_url, stdin="246810\n")
     assert reg.returncode == 0, reg.stderr
@@ -90,6 +91,7 @@ def test_publish_rules_checks_and_reaches_kiosks(mosquitto, hq_url, tmp_path):
     doc["version"] = 7
     rules_file = tmp_path / "rules.json"
     rules_file.write_text(json.dumps(doc, ensure_ascii=False))
+    assert hq_cli("init", db=hq_url).returncode == 0
     got: list[m.RulesUpdate] = []
     seen = threading.Event()
     kiosk = mosquitto.client("D1")
@@ -151,3 +153,51 @@ def test_admin_refuses_before_anything_is_written(hq_db):
     else:
         raise AssertionError("blocking an unknown card must be refused")
     assert hq.event_counts(hq_db) == {}
+
+
+READING_COMMANDS = [("report",), ("devices",), ("status",), ("conflicts",), ("incidents",),
+                    ("block-card", "04A1B2C3"), ("publish-rules", "rules.json")]
+
+
+def test_a_missing_database_is_an_error_and_nothing_is_created(tmp_path):
+    """A mistyped --db (or none on a machine without HQ) must not leave an empty database behind
+    and print an all-zero report as if the chain had sold nothing."""
+    (tmp_path / "rules.json").write_text('{"version": -1}')  # refused anyway: no database to refuse it in
+    missing = tmp_path / "no" / "such" / "hq.sqlite3"
+    for args in READING_COMMANDS:
+        out = subprocess.run([sys.executable, "-m", "kiosk", "hq", "--db", str(missing), *args],
+                             capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert out.returncode == 2, (args, out.stdout, out.stderr)
+        assert f"no HQ database at {missing}" in out.stderr and "kiosk hq init" in out.stderr, out.stderr
+        assert out.stdout == ""
+    assert list(tmp_path.iterdir()) == [tmp_path / "rules.json"]  # not even the folders
+
+
+def test_init_creates_the_database_once_and_the_commands_then_read_it(tmp_path):
+    db = tmp_path / "new" / "hq.sqlite3"
+    first = hq_cli("init", db=str(db))
+    assert first.returncode == 0 and f"HQ database ready at {db}" in first.stdout, first.stderr
+    assert hq_cli("init", db=str(db)).returncode == 0  # again: nothing to do, nothing lost
+    devices = hq_cli("devices", db=str(db))
+    assert devices.returncode == 0 and "store" in devices.stdout
+
+
+def test_a_database_without_hq_tables_is_refused_not_filled(hq_url):
+    """An existing file or PostgreSQL database that is not HQ's (--db pointing at the wrong one)."""
+    out = hq_cli("devices", db=hq_url)
+    assert out.returncode == 2, out.stderr
+    assert "kiosk hq init" in out.stderr
+    if not hq_url.endswith(".sqlite3"):  # PostgreSQL: the server's database is there, without tables
+        assert "is not an HQ database" in out.stderr
+        db = open_database(hq_url)
+        assert db.one("SELECT to_regclass('settings')") == (None,)  # no table was created
+        db.close()
+    else:
+        import sqlite3
+
+        sqlite3.connect(hq_url).execute("CREATE TABLE other (x)").connection.close()
+        again = hq_cli("devices", db=hq_url)
+        assert again.returncode == 2 and "is not an HQ database" in again.stderr
+        names = sqlite3.connect(hq_url).execute("SELECT name FROM sqlite_master").fetchall()
+        assert names == [("other",)]

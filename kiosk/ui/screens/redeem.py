@@ -70,7 +70,8 @@ class RedeemConfirmScreen(KioskScreen):
         m = self.m
         panel = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing / 2, radius=m.radius)
         self.reward = FitLabel(font_size=m.font_hero, halign="center", size_hint_y=1.4)
-        self.cost = FitLabel(font_name=NUMBER_FONT, font_size=m.font_money * 0.8, color=COLOURS.accent,
+        # the text font: the cost reads "300 积分", and the digits-only font has no 积分
+        self.cost = FitLabel(font_size=m.font_money * 0.8, color=COLOURS.accent, bold=True,
                              halign="center", size_hint_y=1.4)
         self.after = FitLabel(font_size=m.font_body, halign="center", color=COLOURS.muted)
         self.pin_note = FitLabel(font_size=m.font_small, halign="center", color=COLOURS.muted)

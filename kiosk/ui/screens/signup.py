@@ -73,7 +73,7 @@ class SignupDetailsScreen(KioskScreen):
                                     size_hint_y=None, height=m.touch, write_tab=False,
                                     background_color=COLOURS.panel_light, foreground_color=COLOURS.text,
                                     cursor_color=COLOURS.accent, padding=(m.padding, m.touch / 4))
-        self.referral_input = TextInput(font_name=NUMBER_FONT, font_size=m.font_button, multiline=False,
+        self.referral_input = TextInput(font_name=TEXT_FONT, font_size=m.font_button, multiline=False,
                                         size_hint_y=None, height=m.touch, write_tab=False,
                                         background_color=COLOURS.panel_light, foreground_color=COLOURS.text,
                                         cursor_color=COLOURS.accent, padding=(m.padding, m.touch / 4))
