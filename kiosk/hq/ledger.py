@@ -262,6 +262,18 @@ def lock_progress(db: Database, device_id: str, skip_locked: bool = False) -> in
     return None if row is None else int(row[0])
 
 
+HQ_DEVICE = "hq"  # HQ's own device id in the ledger (admin operations); no kiosk may use it
+HQ_ONLY_KINDS = frozenset({Kind.ADJUSTMENT})  # a free balance change: never on a kiosk's word
+
+
+def origin_problem(txn: Txn) -> str:
+    """Why HQ refuses this txn from its sender ("" when it may send it): a kiosk's
+    credentials must not be enough to set a balance."""
+    if txn.kind in HQ_ONLY_KINDS and txn.device_id != HQ_DEVICE:
+        return f"{txn.kind} may only be made at HQ, not by device {txn.device_id}"
+    return ""
+
+
 MEMBER_USES = frozenset({Kind.SPEND, Kind.REDEMPTION, Kind.TOP_UP, Kind.BIRTHDAY_GIFT, Kind.NEW_MEMBER_GIFT})
 
 
@@ -282,6 +294,11 @@ def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, 
     loaded.state.last_seq[device_id] = applied
     conflicts: list[Conflict] = []
     for txn in txns:
+        refused = origin_problem(txn)
+        if refused:
+            loaded.state.last_seq[txn.device_id] = txn.seq  # its seq is used up; nothing else changes
+            conflicts.append(Conflict(txn.device_id, txn.seq, txn.member_id, str(txn.kind), f"not applied: {refused}", at))
+            continue
         card_note = card_use_conflict(loaded.state, txn)
         result = loaded.state.apply(txn)
         detail = "; ".join(text for text in (result.conflict, card_note) if text)

@@ -29,7 +29,7 @@ from kiosk.hq import devices as dev
 from kiosk.hq.broker import BrokerSettings, connect
 from kiosk.hq.db import Database, open_database
 from kiosk.hq.incidents import store_incidents
-from kiosk.hq.ledger import apply_pending, devices_with_pending, now_text, store_rows
+from kiosk.hq.ledger import HQ_DEVICE, apply_pending, devices_with_pending, now_text, store_rows
 from kiosk.hq.payments import PaymentBridge, Provider, no_provider
 from kiosk.hq.publisher import Publisher
 from kiosk.hq.schema import create_schema
@@ -39,7 +39,7 @@ from kiosk.sync.topics import DeviceTopics, TopicError, hq_subscription, parse_t
 log = logging.getLogger(__name__)
 
 STATUS_TOPIC = "kiosk/v1/+/+/status"  # not shared: every receiver keeps the device list current
-RESERVED_DEVICES = frozenset({"hq"})  # HQ's own device id in the ledger; no kiosk may use it
+RESERVED_DEVICES = frozenset({HQ_DEVICE})  # HQ's own device id in the ledger; no kiosk may use it
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from kiosk.hq import ledger as hq
 from kiosk.hq.embedded import start_receiver
+from kiosk.ledger.txn import Kind
 from tests.fixtures.histories import many_top_ups
 from tests.fixtures.kiosk_sender import KioskSender
 
@@ -31,3 +32,19 @@ def test_a_top_up_whose_amounts_disagree_is_a_conflict_and_moves_nothing(mosquit
     assert set(conflicts) == {forged.seq}
     assert conflicts[forged.seq].startswith("not applied: top_up")
     assert hq.event_counts(hq_db)["D2"] == (3, 3, 3)
+
+
+def test_a_kiosk_cannot_send_an_adjustment(mosquitto, hq_url, hq_db):
+    signup, top_up = many_top_ups("D2", 2, members=1)
+    free = replace(
+        top_up, kind=Kind.ADJUSTMENT, amount_fen=0, bonus_fen=0, payment_ref="", reason="free money",
+        balance_after_fen=5_000_000, points_after=0, points_expire_on=None,
+    )
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        sender = KioskSender(mosquitto, "S1", "D2", [signup, free], batch=10)
+        assert sender.drain(60)
+        sender.close()
+    assert hq.load_state(hq_db).accounts[signup.member_id].balance_fen == 0
+    (conflict,) = hq.list_conflicts(hq_db)
+    assert conflict.seq == free.seq and conflict.detail == "not applied: adjustment may only be made at HQ, not by device D2"
+    assert hq.event_counts(hq_db)["D2"] == (2, 2, 2)
