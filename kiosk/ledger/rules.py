@@ -6,12 +6,24 @@ with the file and the field named, and nothing is loaded."""
 
 from __future__ import annotations
 
-import json
+import difflib
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kiosk.ledger import strict_json
+
 MAX_FEN = 100_000_000  # one million yuan: far above any kiosk amount, far below overflow worries
+# Tier, reward and member ids: printable ASCII only, so no look-alike, zero-width or right-to-left
+# character can make two ids that read the same (and NFC questions never arise for ids).
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
+SAFE_ID_HINT = "must be 1-64 of A-Z a-z 0-9 _ . : - (starting with a letter or digit)"
+# Display text may be any language, but not control characters, bidi overrides/isolates or BOMs
+# (they reorder or hide what the member reads on the screen).
+_HIDDEN = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufeff")
+COMMENT = "comment"  # a note for people, allowed in every object and ignored
 
 
 class RulesError(ValueError):
@@ -197,10 +209,27 @@ class _Fields:
     def fail(self, path: str, problem: str) -> RulesError:
         return RulesError(self.source, path, problem)
 
-    def table(self, data: dict, key: str, path: str) -> dict:
+    def table(self, data: dict, key: str, path: str, known: frozenset[str] | None = None) -> dict:
         value = data.get(key)
         if not isinstance(value, dict):
             raise self.fail(f"{path}{key}", "must be an object")
+        if known is not None:
+            self.only(value, known, f"{path}{key}.")
+        return value
+
+    def only(self, data: dict, known: frozenset[str], path: str) -> None:
+        """Refuse keys this object does not have: a typo must not fall back to a default."""
+        for key in data:
+            if key in known or key == COMMENT:
+                continue
+            near = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(sorted(known))})"
+            raise self.fail(f"{path}{str(key)[:40]}", "unknown field" + hint)
+
+    def ident(self, data: dict, key: str, path: str) -> str:
+        value = data.get(key)
+        if not isinstance(value, str) or not SAFE_ID.match(value):
+            raise self.fail(f"{path}{key}", f"{SAFE_ID_HINT}, got {value!r}")
         return value
 
     def items(self, data: dict, key: str, path: str) -> list:
@@ -239,13 +268,17 @@ class _Fields:
         value = data[key]
         if not isinstance(value, str) or not value.strip():
             raise self.fail(f"{path}{key}", f"must be a non-empty string, got {value!r}")
+        if not visible_text(value):
+            raise self.fail(f"{path}{key}", "must not hold control, bidi-override or invisible format characters")
         return value
 
     def text(self, data: dict, key: str, path: str) -> LocalText:
         value = data.get(key)
         if isinstance(value, str) and value.strip():
+            self.str(data, key, path)
             return LocalText(value, value)
         if isinstance(value, dict):
+            self.only(value, _TEXT_KEYS, f"{path}{key}.")
             return LocalText(
                 self.str(value, "zh_CN", f"{path}{key}."), self.str(value, "en", f"{path}{key}.")
             )
@@ -263,6 +296,30 @@ class _Fields:
             raise self.fail(f"{path}{key}", f"must be an ISO 8601 time with a zone, got {value!r}")
         return parsed.astimezone(UTC)
 
+
+def visible_text(value: str) -> bool:
+    """Well-formed text without control characters, bidi overrides/isolates or BOMs."""
+    return strict_json.well_formed(value) and not any(
+        ch in _HIDDEN or unicodedata.category(ch) == "Cc" for ch in value
+    )
+
+
+_TEXT_KEYS = frozenset({"zh_CN", "en"})
+_TIER_KEYS = frozenset({"id", "name", "min_topup_12m_fen", "points_multiplier_pct", "discount_pct"})
+_POINTS_KEYS = frozenset({"fen_per_point", "earn_on_topup", "earn_on_spend", "expiry_months"})
+_TOPUP_KEYS = frozenset({"min_fen", "max_fen", "presets_fen", "bonus_steps"})
+_STEP_KEYS = frozenset({"min_fen", "bonus_fen"})
+_REWARD_KEYS = frozenset({"id", "name", "points_cost", "stock", "valid_from", "valid_to", "flexible"})
+_FLEXIBLE_KEYS = frozenset({"min_points", "max_points", "step_points", "fen_per_point"})
+_BIRTHDAY_KEYS = frozenset({"gift", "window_days"})
+_GIFT_KEYS = frozenset({"points", "balance_fen"})
+_PIN_KEYS = frozenset({"length", "required_for_redemption", "spend_threshold_fen", "max_attempts", "lockout_minutes"})
+_OFFLINE_KEYS = frozenset({"after_hours", "max_spend_fen_per_card"})
+_RETURN_KEYS = frozenset({"forfeit_bonus"})
+_ENGAGEMENT_KEYS = frozenset(
+    {"checkin_points", "streak_days", "streak_bonus_points", "referrer_points", "referee_points", "survey_reasons"}
+)
+_SEGMENT_KEYS = frozenset({"active_days", "at_risk_days", "dormant_days"})
 
 _SECTIONS = frozenset(
     {
@@ -289,9 +346,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     f = _Fields(source)
     if not isinstance(data, dict):
         raise f.fail("-", "the document must be a JSON object")
-    for key in data:
-        if key not in _SECTIONS:
-            raise f.fail(str(key), "unknown field")
+    f.only(data, _SECTIONS, "")
     version = f.int(data, "version", "", lo=1, hi=2**31)
     timezone = f.str(data, "timezone", "", "Asia/Shanghai")
     try:
@@ -304,9 +359,10 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         p = f"tiers[{i}]."
         if not isinstance(raw, dict):
             raise f.fail(p[:-1], "must be an object")
+        f.only(raw, _TIER_KEYS, p)
         tiers.append(
             Tier(
-                id=f.str(raw, "id", p),
+                id=f.ident(raw, "id", p),
                 name=f.text(raw, "name", p),
                 min_topup_12m_fen=f.int(raw, "min_topup_12m_fen", p),
                 points_multiplier_pct=f.int(raw, "points_multiplier_pct", p, lo=0, hi=1000),
@@ -323,7 +379,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     if len({t.min_topup_12m_fen for t in tiers}) != len(tiers):
         raise f.fail("tiers", "two tiers have the same min_topup_12m_fen")
 
-    pts = f.table(data, "points", "")
+    pts = f.table(data, "points", "", _POINTS_KEYS)
     points = PointsRule(
         fen_per_point=f.int(pts, "fen_per_point", "points.", lo=1),
         earn_on_topup=f.bool(pts, "earn_on_topup", "points.", False),
@@ -331,12 +387,13 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         expiry_months=f.int(pts, "expiry_months", "points.", lo=1, hi=120),
     )
 
-    tu = f.table(data, "topup", "")
+    tu = f.table(data, "topup", "", _TOPUP_KEYS)
     steps = []
     for i, raw in enumerate(f.items(tu, "bonus_steps", "topup.")):
         p = f"topup.bonus_steps[{i}]."
         if not isinstance(raw, dict):
             raise f.fail(p[:-1], "must be an object")
+        f.only(raw, _STEP_KEYS, p)
         steps.append(BonusStep(f.int(raw, "min_fen", p, lo=1), f.int(raw, "bonus_fen", p)))
     steps.sort(key=lambda s: s.min_fen)
     topup = TopUpRule(
@@ -362,9 +419,10 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         p = f"rewards[{i}]."
         if not isinstance(raw, dict):
             raise f.fail(p[:-1], "must be an object")
+        f.only(raw, _REWARD_KEYS, p)
         flexible = None
         if raw.get("flexible") is not None:
-            fx = f.table(raw, "flexible", p)
+            fx = f.table(raw, "flexible", p, _FLEXIBLE_KEYS)
             fp = f"{p}flexible."
             flexible = FlexiblePoints(
                 min_points=f.int(fx, "min_points", fp, lo=1),
@@ -375,7 +433,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
             if flexible.min_points > flexible.max_points:
                 raise f.fail(f"{fp}min_points", "is above max_points")
         reward = Reward(
-            id=f.str(raw, "id", p),
+            id=f.ident(raw, "id", p),
             name=f.text(raw, "name", p),
             points_cost=f.int(raw, "points_cost", p, lo=1),
             stock=f.int(raw, "stock", p),
@@ -389,20 +447,20 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     if len({r.id for r in rewards}) != len(rewards):
         raise f.fail("rewards", "reward ids must be unique")
 
-    bd = f.table(data, "birthday", "")
-    bgift = f.table(bd, "gift", "birthday.")
+    bd = f.table(data, "birthday", "", _BIRTHDAY_KEYS)
+    bgift = f.table(bd, "gift", "birthday.", _GIFT_KEYS)
     birthday = BirthdayRule(
         gift=GiftRule(
             f.int(bgift, "points", "birthday.gift."), f.int(bgift, "balance_fen", "birthday.gift.", default=0)
         ),
         window_days=f.int(bd, "window_days", "birthday.", lo=0, hi=31),
     )
-    nm = f.table(data, "new_member", "")
+    nm = f.table(data, "new_member", "", _GIFT_KEYS)
     new_member = GiftRule(
         f.int(nm, "points", "new_member."), f.int(nm, "balance_fen", "new_member.", default=0)
     )
 
-    pn = f.table(data, "pin", "")
+    pn = f.table(data, "pin", "", _PIN_KEYS)
     pin = PinPolicy(
         length=f.int(pn, "length", "pin.", lo=4, hi=8, default=6),
         required_for_redemption=f.bool(pn, "required_for_redemption", "pin."),
@@ -410,7 +468,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         max_attempts=f.int(pn, "max_attempts", "pin.", lo=1, hi=20),
         lockout_minutes=f.int(pn, "lockout_minutes", "pin.", lo=1, hi=7 * 24 * 60),
     )
-    off = f.table(data, "offline", "")
+    off = f.table(data, "offline", "", _OFFLINE_KEYS)
     offline = OfflinePolicy(
         after_hours=f.int(off, "after_hours", "offline.", lo=0, hi=24 * 365),
         max_spend_fen_per_card=f.int(off, "max_spend_fen_per_card", "offline."),
@@ -418,6 +476,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     ret = data.get("card_return", {})
     if not isinstance(ret, dict):
         raise f.fail("card_return", "must be an object")
+    f.only(ret, _RETURN_KEYS, "card_return.")
     card_return = ReturnPolicy(forfeit_bonus=f.bool(ret, "forfeit_bonus", "card_return.", True))
     engagement = _engagement(f, data.get("engagement", {}))
     segments = _segments(f, data.get("segments", {}))
@@ -443,6 +502,7 @@ def _engagement(f: _Fields, data: object) -> EngagementRules:
     if not isinstance(data, dict):
         raise f.fail("engagement", "must be an object")
     p = "engagement."
+    f.only(data, _ENGAGEMENT_KEYS, p)
     reasons = f.items(data, "survey_reasons", p) if "survey_reasons" in data else []
     for i, reason in enumerate(reasons):
         if not isinstance(reason, str) or not reason.isidentifier():
@@ -461,6 +521,7 @@ def _segments(f: _Fields, data: object) -> SegmentRules:
     if not isinstance(data, dict):
         raise f.fail("segments", "must be an object")
     p = "segments."
+    f.only(data, _SEGMENT_KEYS, p)
     rules = SegmentRules(
         active_days=f.int(data, "active_days", p, lo=1, hi=3650, default=30),
         at_risk_days=f.int(data, "at_risk_days", p, lo=1, hi=3650, default=90),
@@ -471,9 +532,15 @@ def _segments(f: _Fields, data: object) -> SegmentRules:
     return rules
 
 
-def parse_rules_json(text: str | bytes, source: str = "<rules>") -> Rules:
+def load_rules_json(text: str | bytes, source: str = "<rules>") -> tuple[dict, Rules]:
+    """Strict JSON (duplicate keys, NaN, lone surrogates refused; errors give the line) then
+    parse_rules: the document and its Rules, or RulesError naming `source`."""
     try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RulesError(source, "-", f"not valid JSON: {exc}") from None
-    return parse_rules(data, source)
+        data = strict_json.loads(text)
+    except strict_json.JsonError as exc:
+        raise RulesError(source, exc.where or "-", f"not valid JSON: {exc.problem}") from None
+    return data, parse_rules(data, source)
+
+
+def parse_rules_json(text: str | bytes, source: str = "<rules>") -> Rules:
+    return load_rules_json(text, source)[1]
