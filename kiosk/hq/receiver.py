@@ -251,34 +251,38 @@ class Receiver:
             publisher.publish_pending()
 
     def _commit(self, parsed: _Batch, received_at: str) -> tuple[list, list]:
-        """Store the batch in one transaction. When that fails, store each message alone: one
-        message the database cannot take costs only itself (rejected and counted), not the other
-        kiosks' messages that shared its batch. When every one fails, it is the database: raise."""
+        """Store the batch in one transaction. When that fails while the database still answers,
+        store each message alone: a message the database cannot take costs only itself (rejected
+        and counted), not the other kiosks' messages that shared its batch. When the database
+        does not answer, raise: nothing is counted, the kiosks resend."""
         try:
             return self._stored(self.db.run(lambda db: self._store(db, parsed, received_at)))
-        except Exception as whole:  # noqa: BLE001 - find out which message, if any, is to blame
-            parts = parsed.singles()
-            if len(parts) < 2:
+        except Exception:
+            if not self._db_answers():
                 raise
-            kept: list = []
-            incidents: list = []
-            failures: list[tuple[_Batch, Exception]] = []
-            for part in parts:
-                try:
-                    part_kept, part_incidents = self._stored(
-                        self.db.run(lambda db, part=part: self._store(db, part, received_at))
-                    )
-                except Exception as exc:  # noqa: BLE001 - this message alone fails: reject it
-                    failures.append((part, exc))
-                    continue
-                kept += part_kept
-                incidents += part_incidents
-            if len(failures) == len(parts):
-                raise whole
-            for part, exc in failures:
-                self._reject(m.MALFORMED, f"{part.describe()}: could not be stored: {type(exc).__name__}: {exc}",
-                             part.device())
-            return kept, incidents
+        kept: list = []
+        incidents: list = []
+        for part in parsed.singles():
+            try:
+                part_kept, part_incidents = self._stored(
+                    self.db.run(lambda db, part=part: self._store(db, part, received_at))
+                )
+            except Exception as exc:
+                if not self._db_answers():
+                    raise
+                detail = f"{part.describe()}: could not be stored: {type(exc).__name__}: {exc}"
+                self._reject(m.MALFORMED, detail, part.device())
+                continue
+            kept += part_kept
+            incidents += part_incidents
+        return kept, incidents
+
+    def _db_answers(self) -> bool:
+        try:
+            self.db.one("SELECT 1")
+        except Exception:  # noqa: BLE001 - any failure means the database, not the message
+            return False
+        return True
 
     def _stored(self, result: tuple[list, list, list]) -> tuple[list, list]:
         """After the commit: count the rejections its (last) run found; kept and incidents."""

@@ -2,8 +2,9 @@
 
 One loader so every door refuses the same things: invalid UTF-8, NaN/Infinity, duplicate keys
 (no silent last-wins) and strings that are not well-formed Unicode. JSON's `\\ud800` escape can
-smuggle a lone surrogate past a UTF-8 check; such a string cannot be written to SQL, a log or a
-file later, so it is refused here, at the door, with the path of the string that holds it."""
+smuggle a lone surrogate past a UTF-8 check, and `\\u0000` a NUL that PostgreSQL cannot store;
+such a string would fail later, in SQL, a log or a file (taking other work down with it), so it
+is refused here, at the door, with the path of the string that holds it."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ import re
 
 # A surrogate can only enter through an escape (raw UTF-8 cannot encode one): walk the decoded
 # value only when the text holds such an escape, so the common payload costs one regex scan.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_RISKY_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 
 
 class JsonError(ValueError):
-    """Text that is not strict JSON. `where` is "line L column C" or a value path like tiers[0].id."""
+    """Text that is not strict JSON. `where` is "line L column C", "byte N" or a value's path
+    like tiers[0].id; `path` is that path when the problem is in a value (else "")."""
 
-    def __init__(self, problem: str, where: str = ""):
-        self.problem, self.where = problem, where
-        super().__init__(f"{problem} ({where})" if where else problem)
+    def __init__(self, problem: str, where: str = "", path: str = ""):
+        self.problem, self.where, self.path = problem, where or path, path
+        super().__init__(f"{problem} ({self.where})" if self.where else problem)
 
 
 def _no_constant(name: str) -> object:
@@ -45,13 +47,17 @@ def well_formed(text: str) -> bool:
     return True
 
 
+def _storable(text: str) -> bool:
+    return "\x00" not in text and well_formed(text)
+
+
 def _first_ill_formed(value: object, path: str) -> str | None:
     if isinstance(value, str):
-        return None if well_formed(value) else (path or "-")
+        return None if _storable(value) else (path or "-")
     if isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
-            if not well_formed(key):
+            if not _storable(key):
                 return (path + "." if path else "") + "(a key)"
             found = _first_ill_formed(item, where)
             if found:
@@ -77,8 +83,11 @@ def loads(text: str | bytes) -> object:
         raise JsonError(exc.msg, f"line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise JsonError("nested too deeply") from None
-    if _SURROGATE_ESCAPE.search(text):
+    if _RISKY_ESCAPE.search(text):
         path = _first_ill_formed(data, "")
         if path is not None:
-            raise JsonError("a string holds a lone surrogate (e.g. \\ud800): text must be well-formed Unicode", path)
+            raise JsonError(
+                "a string holds a lone surrogate (e.g. \\ud800) or a NUL: text must be well-formed Unicode",
+                path=path,
+            )
     return data

@@ -701,7 +701,7 @@ def parse_json(payload: bytes, expect: str | None = None) -> dict:
     try:
         data = strict_json.loads(payload)
     except JsonError as exc:
-        raise MessageError(label, "-", f"not valid JSON: {str(exc)[:100]}", NOT_JSON) from None
+        raise MessageError(label, exc.path[:80] or "-", f"not valid JSON: {str(exc)[:120]}", NOT_JSON) from None
     if not isinstance(data, dict):
         raise MessageError(label, "-", "must be a JSON object", MALFORMED)
     return data
