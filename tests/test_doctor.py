@@ -529,3 +529,17 @@ def test_rc522_port_is_the_spi_bus_and_device(root):
     r = result(root, "reader device")
     assert r.status == Status.FAIL and "/dev/spidev0.1 does not exist" in r.detail
     assert "raspi-config nonint do_spi 0" in r.fix
+
+
+def test_a_production_broker_without_tls_fails(root):
+    """Events carry phone numbers and PIN hashes: a broker off this machine needs TLS; a local
+    (demo) broker only gets the warning."""
+    for key in ("tls_ca", "tls_cert", "tls_key"):
+        cfg = (root / "etc/kiosk/kiosk.toml").read_text()
+        line = next(ln for ln in cfg.splitlines() if ln.startswith(f"{key} = "))
+        edit_config(root, line + "\n", "")
+    assert result(root, "TLS files").status == Status.WARN  # host = "localhost"
+    edit_config(root, 'host = "localhost"', 'host = "mqtt.chain.example"')
+    r = result(root, "TLS files")
+    assert r.status == Status.FAIL and "phone numbers and PIN hashes" in r.detail, r
+    assert "--tls-ca" in r.fix
