@@ -148,3 +148,11 @@ def test_a_lone_surrogate_is_a_clean_error_naming_the_field():
 def test_the_sample_rules_still_pass_the_strict_checks():
     text = files("kiosk.data").joinpath("rules.default.json").read_bytes()
     assert parse_rules_json(text, "rules.default.json").version == 1
+
+
+@pytest.mark.parametrize("zone", ["x" * 5000, "../../etc/passwd", "Asia/Shang hai", "\u202eAsia/Shanghai"])
+def test_a_hostile_time_zone_is_a_rules_error_not_an_os_error(zone):
+    """Found by the hostile campaign: a 5000-character zone made ZoneInfo raise OSError."""
+    with pytest.raises(RulesError) as err:
+        parse_rules(broken("timezone", zone), "rules.json")
+    assert err.value.field == "timezone"

@@ -23,6 +23,7 @@ SAFE_ID_HINT = "must be 1-64 of A-Z a-z 0-9 _ . : - (starting with a letter or d
 # Display text may be any language, but not control characters, bidi overrides/isolates or BOMs
 # (they reorder or hide what the member reads on the screen).
 _HIDDEN = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufeff")
+_ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+/-]{0,63}\Z")  # IANA names: Asia/Shanghai, Etc/GMT-8
 COMMENT = "comment"  # a note for people, allowed in every object and ignored
 
 
@@ -350,9 +351,11 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     version = f.int(data, "version", "", lo=1, hi=2**31)
     timezone = f.str(data, "timezone", "", "Asia/Shanghai")
     try:
+        if not _ZONE.match(timezone):
+            raise ValueError(timezone)
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise f.fail("timezone", f"unknown time zone {timezone!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name the file system refuses
+        raise f.fail("timezone", f"unknown time zone {timezone[:64]!r} (an IANA name like Asia/Shanghai)") from None
 
     tiers = []
     for i, raw in enumerate(f.items(data, "tiers", "")):
