@@ -19,7 +19,10 @@ READER_DRIVERS = reader_drivers.NAMES  # the registry: kiosk/reader/drivers.py
 LOCALES = ("zh_CN", "en")
 SCREENS = ("800x480", "1024x600", "1280x800")
 ROTATIONS = (0, 90, 180, 270)
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+# MQTT allows 0..65535, but 0 turns dead-link detection off (the last will never fires) and an
+# hour is already far longer than any broker's idle timeout.
+KEEPALIVE_RANGE = (5, 3600)
 
 
 class ConfigError(ValueError):
@@ -90,9 +93,26 @@ def _get(table: dict, key: str, kind: type, path: Path | str, prefix: str, defau
     return value
 
 
+def _int(table: dict, key: str, path: Path | str, prefix: str, lo: int, hi: int, default: int) -> int:
+    value = _get(table, key, int, path, prefix, default)
+    if not lo <= value <= hi:
+        raise ConfigError(path, f"{prefix}.{key}", f"must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _path(table: dict, key: str, path: Path | str, prefix: str, example: str) -> Path:
+    """A required path: absolute (the service's working directory is not the technician's)."""
+    value = _get(table, key, str, path, prefix)
+    if not value.startswith("/") or "\x00" in value:
+        raise ConfigError(path, f"{prefix}.{key}", f"must be an absolute path like {example}, got {value!r}")
+    return Path(value)
+
+
 def _optional_path(table: dict, key: str, path: Path | str, prefix: str) -> Path | None:
-    value = _get(table, key, str, path, prefix, "")
-    return Path(value) if value else None
+    """An optional path: left out (or "") for none, else absolute."""
+    if not _get(table, key, str, path, prefix, ""):
+        return None
+    return _path(table, key, path, prefix, f"/etc/kiosk/{key.removesuffix('_file')}")
 
 
 SECTION_KEYS = {"rules": {"file"}}  # sections whose keys are not a dataclass's fields
@@ -124,7 +144,7 @@ def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
     device = DeviceConfig(
         id=_get(dev, "id", str, path, "device"),
         store=_get(dev, "store", str, path, "device"),
-        data_dir=Path(_get(dev, "data_dir", str, path, "device")),
+        data_dir=_path(dev, "data_dir", path, "device", "/var/lib/kiosk"),
         locale=_get(dev, "locale", str, path, "device", "zh_CN"),
         screen=_get(dev, "screen", str, path, "device", "800x480"),
         rotation=_get(dev, "rotation", int, path, "device", 0),
@@ -150,14 +170,12 @@ def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
     hq_table = _section(data, "hq", HqConfig, path)
     hq = HqConfig(
         host=_get(hq_table, "host", str, path, "hq", ""),
-        port=_get(hq_table, "port", int, path, "hq", 1883),
+        port=_int(hq_table, "port", path, "hq", 1, 65535, 1883),
         tls_ca=_optional_path(hq_table, "tls_ca", path, "hq"),
         tls_cert=_optional_path(hq_table, "tls_cert", path, "hq"),
         tls_key=_optional_path(hq_table, "tls_key", path, "hq"),
-        keepalive_s=_get(hq_table, "keepalive_s", int, path, "hq", 30),
+        keepalive_s=_int(hq_table, "keepalive_s", path, "hq", *KEEPALIVE_RANGE, 30),
     )
-    if not 1 <= hq.port <= 65535:
-        raise ConfigError(path, "hq.port", "must be between 1 and 65535")
     if (hq.tls_cert is None) != (hq.tls_key is None):
         raise ConfigError(path, "hq.tls_key", "tls_cert and tls_key must be given together")
 

@@ -36,9 +36,11 @@ def run_sync_demo(store, workdir: Path, timeout_s: float = 30.0, lang: str = "en
         return 0
     device = store.device_id
     workdir = Path(workdir)
-    broker = local_broker.MosquittoBroker(workdir / "mosquitto", devices=((STORE_ID, device),)).start()
+    broker = local_broker.MosquittoBroker(
+        workdir / "mosquitto", devices=((STORE_ID, device),), bind_client_ids=True
+    ).start()
     try:
-        with start_receiver(workdir / "hq.sqlite3", broker.host, broker.port, "hq", broker.password("hq")) as hq:
+        with start_receiver(workdir / "hq.sqlite3", broker.host, broker.hq_port, "hq", broker.password("hq")) as hq:
             settings = SyncSettings(
                 store_id=STORE_ID,
                 device_id=device,

@@ -38,6 +38,7 @@ BUTTON_LABELS = (*DEMO_CARDS, N_("Remove card"))
 
 def demo_config(data_dir: Path) -> Config:
     """A configuration for the demo kiosk in data_dir: its own master key (mode 600) and wallet."""
+    data_dir = data_dir.absolute()  # the configuration takes absolute paths only
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = data_dir / "card-master.key"
     if not key.exists():

@@ -67,3 +67,31 @@ def test_missing_and_unparsable_files(tmp_path):
         load_config(bad)
     assert str(unparsable.value).startswith(f"{bad}: not valid TOML: ")
     assert "(at line 1, column" in str(unparsable.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "fix"),
+    [
+        ("port = 8883", "port = 8883\nkeepalive_s = 9223372036854775807", "hq.keepalive_s", "between 5 and 3600"),
+        ("port = 8883", "port = 8883\nkeepalive_s = -30", "hq.keepalive_s", "between 5 and 3600"),
+        ("port = 8883", "port = 8883\nkeepalive_s = 0", "hq.keepalive_s", "between 5 and 3600"),
+        ("port = 8883", "port = -1", "hq.port", "between 1 and 65535"),
+        ('data_dir = "/var/lib/kiosk"', 'data_dir = ""', "device.data_dir", "absolute path like /var/lib/kiosk"),
+        ('data_dir = "/var/lib/kiosk"', 'data_dir = "kiosk-data"', "device.data_dir", "absolute path"),
+        ("[hq]", '[hq]\ntls_ca = "ca.pem"', "hq.tls_ca", "absolute path like /etc/kiosk/tls_ca"),
+        ("[reader]", '[secrets]\ncard_master_key_file = "master.key"\n[reader]', "secrets.card_master_key_file",
+         "absolute path"),
+        ("[reader]", '[rules]\nfile = "./rules.json"\n[reader]', "rules.file", "absolute path"),
+    ],
+)
+def test_numbers_have_ranges_and_paths_are_absolute(tmp_path, old, new, field, fix):
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert (err.value.field, err.value.path) == (field, str(path))
+    assert fix in err.value.problem
+
+
+def test_keepalive_in_range_and_no_optional_path_are_fine(tmp_path):
+    config = load_config(write(tmp_path, GOOD.replace("port = 8883", 'port = 8883\nkeepalive_s = 60\ntls_ca = ""')))
+    assert config.hq.keepalive_s == 60 and config.hq.tls_ca is None and config.device.data_dir == Path("/var/lib/kiosk")

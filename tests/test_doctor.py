@@ -612,3 +612,17 @@ def test_a_simulated_reader_without_its_card_file_says_so(root, monkeypatch, tmp
     assert f"kiosk sim-card --cards {cards} new" in r.fix and "wiring" not in r.fix
     assert run_command("sim-card", "--cards", cards, "new", "alice", "classic1k") == 0
     assert result(root, "reader").status == Status.OK
+
+
+def test_a_production_broker_without_tls_fails(root):
+    """Events carry phone numbers and PIN hashes: a broker off this machine needs TLS; a local
+    (demo) broker only gets the warning."""
+    for key in ("tls_ca", "tls_cert", "tls_key"):
+        cfg = (root / "etc/kiosk/kiosk.toml").read_text()
+        line = next(ln for ln in cfg.splitlines() if ln.startswith(f"{key} = "))
+        edit_config(root, line + "\n", "")
+    assert result(root, "TLS files").status == Status.WARN  # host = "localhost"
+    edit_config(root, 'host = "localhost"', 'host = "mqtt.chain.example"')
+    r = result(root, "TLS files")
+    assert r.status == Status.FAIL and "phone numbers and PIN hashes" in r.detail, r
+    assert "--tls-ca" in r.fix

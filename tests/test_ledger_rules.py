@@ -65,7 +65,7 @@ def test_unknown_tier_order_and_duplicates_refused():
 
 
 def test_not_json_is_refused_with_source():
-    with pytest.raises(RulesError, match="rules.json: not valid JSON"):
+    with pytest.raises(RulesError, match="rules.json: line 1 column 2: not valid JSON"):
         parse_rules_json(b"{version: 1", "rules.json")
 
 
@@ -79,3 +79,80 @@ def test_sample_rules_load_and_bonus_steps():
     assert rules.tier_for_topups(99_999).id == "regular"
     assert rules.tier_for_topups(100_000).id == "silver"
     assert rules.tier_for_topups(10**7).id == "platinum"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("tiers.0.colour", "red", "tiers[0].colour"),  # unknown key inside a tier
+        ("points.earn_on_spennd", False, "points.earn_on_spennd"),  # a typo must not fall back
+        ("topup.bonus_steps.0.extra", 1, "topup.bonus_steps[0].extra"),
+        ("rewards.3.flexible.max_pts", 5, "rewards[3].flexible.max_pts"),
+        ("rewards.0.name.fr", "Café", "rewards[0].name.fr"),
+        ("birthday.gift.point", 5, "birthday.gift.point"),
+        ("pin.lenght", 6, "pin.lenght"),
+        ("engagement.checkin", 5, "engagement.checkin"),
+        ("segments.lost_days", 400, "segments.lost_days"),
+        ("card_return.forfeit", True, "card_return.forfeit"),
+    ],
+)
+def test_unknown_keys_are_refused_at_every_level(path, value, field):
+    with pytest.raises(RulesError) as err:
+        parse_rules(broken(path, value), "rules.json")
+    assert err.value.field == field and "unknown field" in err.value.problem
+
+
+def test_a_typo_is_named_with_the_key_it_probably_meant():
+    with pytest.raises(RulesError, match=r"points.earn_on_spennd: unknown field \(did you mean 'earn_on_spend'\?\)"):
+        parse_rules(broken("points.earn_on_spennd", False), "rules.json")
+
+
+def test_comments_are_allowed_in_every_object():
+    doc = broken("tiers.0.comment", "the entry tier")
+    doc["points"]["comment"] = "one point per yuan"
+    assert parse_rules(doc).tiers[0].id == "regular"
+
+
+def test_duplicate_keys_are_refused_not_last_wins():
+    text = json.dumps(GOOD, ensure_ascii=False)
+    doubled = text.replace('"version": 1,', '"version": 1, "version": 9,', 1)
+    assert doubled != text
+    with pytest.raises(RulesError, match="duplicate key 'version'"):
+        parse_rules_json(doubled, "rules.json")
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["gold\u200b", "\u202egold", "go ld", "gold\n", "", "-gold", "金卡", "gold\u0000"],
+)
+def test_ids_are_limited_to_a_printable_safe_alphabet(bad_id):
+    with pytest.raises(RulesError) as err:
+        parse_rules(broken("tiers.2.id", bad_id), "rules.json")
+    assert err.value.field == "tiers[2].id"
+
+
+@pytest.mark.parametrize("bad_name", ["Gold\u202e", "Gold\x07", "\ufeffGold", "Go\u2066ld"])
+def test_display_names_refuse_control_and_bidi_characters(bad_name):
+    with pytest.raises(RulesError) as err:
+        parse_rules(broken("tiers.2.name.en", bad_name), "rules.json")
+    assert err.value.field == "tiers[2].name.en"
+
+
+def test_a_lone_surrogate_is_a_clean_error_naming_the_field():
+    text = json.dumps(GOOD).replace('"gold"', '"gold\\ud800"', 1)
+    with pytest.raises(RulesError) as err:
+        parse_rules_json(text.encode(), "rules.json")
+    assert err.value.field == "tiers[2].id" and "lone surrogate" in err.value.problem
+
+
+def test_the_sample_rules_still_pass_the_strict_checks():
+    text = files("kiosk.data").joinpath("rules.default.json").read_bytes()
+    assert parse_rules_json(text, "rules.default.json").version == 1
+
+
+@pytest.mark.parametrize("zone", ["x" * 5000, "../../etc/passwd", "Asia/Shang hai", "\u202eAsia/Shanghai"])
+def test_a_hostile_time_zone_is_a_rules_error_not_an_os_error(zone):
+    """Found by the hostile campaign: a 5000-character zone made ZoneInfo raise OSError."""
+    with pytest.raises(RulesError) as err:
+        parse_rules(broken("timezone", zone), "rules.json")
+    assert err.value.field == "timezone"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,59 @@ def test_bad_session_and_gpio_settings_name_the_field(table, field):
     with pytest.raises(ConfigError) as err:
         parse_config(data, "kiosk.toml")
     assert err.value.field == field
+
+
+def _with_rules_file(tmp_path, config, text: str):
+    from dataclasses import replace
+
+    rules = tmp_path / "local-rules.json"
+    rules.write_text(text, encoding="utf-8")
+    return replace(config, rules_file=rules), rules
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("", "line 1 column 1"),  # today: a bare "Expecting value: line 1 column 1 (char 0)"
+        ('{"version": 2,\n "tiers": [}', "line 2 column 12"),
+        ('{"version": 2, "version": 3}', "duplicate key 'version'"),
+    ],
+)
+def test_a_broken_local_rules_file_names_the_file_and_line(tmp_path, config, text, where):
+    from kiosk.ledger.rules import RulesError
+
+    config, rules = _with_rules_file(tmp_path, config, text)
+    store = Store.open(config.device.data_dir, config.device.id, pin_params=FAST_FOR_TESTS)
+    kiosk = build_session(config, store, SimulatedReader(), site_keys_from(config), clock=ManualClock(START), poll_s=0)
+    try:
+        with pytest.raises(RulesError) as err:
+            kiosk.session.reload_rules()
+        assert str(rules) in str(err.value) and where in str(err.value)
+        assert "rules from HQ" not in str(err.value)
+        assert store.ledger.rules.version == 1  # nothing changed
+    finally:
+        kiosk.close()
+        store.close()
+
+
+def test_a_bad_field_in_the_local_rules_file_is_labelled_with_its_path(tmp_path, config):
+    import json as json_
+
+    from kiosk.ledger.rules import RulesError
+
+    doc = json_.loads((Path(__file__).parents[1] / "kiosk/data/rules.default.json").read_text("utf-8"))
+    doc["version"] = 2
+    doc["points"]["earn_on_spennd"] = False
+    config, rules = _with_rules_file(tmp_path, config, json_.dumps(doc))
+    store = Store.open(config.device.data_dir, config.device.id, pin_params=FAST_FOR_TESTS)
+    kiosk = build_session(config, store, SimulatedReader(), site_keys_from(config), clock=ManualClock(START), poll_s=0)
+    try:
+        with pytest.raises(RulesError, match="points.earn_on_spennd: unknown field") as err:
+            kiosk.session.reload_rules()
+        assert err.value.source == str(rules)
+        doc["points"].pop("earn_on_spennd")
+        rules.write_text(json_.dumps(doc))
+        assert kiosk.session.reload_rules().version == 2
+    finally:
+        kiosk.close()
+        store.close()

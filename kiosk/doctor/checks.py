@@ -228,6 +228,16 @@ def check_pin_pepper(ctx: Context) -> CheckResult:
     return problem or ok(name, f"{config.secrets.pin_pepper_file} present, mode 600")
 
 
+def _loopback(host: str) -> bool:
+    """A broker on this machine (a demo or a test) may go without TLS; any other is production."""
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_tls_files(ctx: Context) -> CheckResult:
     name = "TLS files"
     config = _need_config(ctx, name)
@@ -236,6 +246,9 @@ def check_tls_files(ctx: Context) -> CheckResult:
     hq = config.hq
     if not hq.host:
         return skip(name, "no HQ configured (standalone kiosk)")
+    if hq.tls_ca is None and not _loopback(hq.host):
+        return fail(name, f"the link to the production broker {hq.host} is not encrypted (no hq.tls_ca): "
+                    "events carry members' phone numbers and PIN hashes", "kiosk provision --tls-ca FILE")
     if hq.tls_ca is None:
         return warn(name, "the HQ link is not encrypted (no hq.tls_ca)",
                     "kiosk provision --tls-ca FILE")

@@ -15,7 +15,7 @@ from kiosk.hq.ledger import HQ_DEVICE, ApplyReport, apply_txns, load_rows, lock_
 from kiosk.hq.publisher import put_setting, request_snapshots, rules_in_force
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
-from kiosk.ledger.rules import Rules, RulesError, parse_rules_json
+from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.txn import Txn
 
@@ -116,10 +116,9 @@ def publish_rules(db: Database, text: str | bytes, source: str, store: str = "")
     publishes it retained. Its version must be above the one in force (one counter for the
     chain and store topics)."""
     try:
-        rules = parse_rules_json(text, source)
+        doc, rules = load_rules_json(text, source)
     except RulesError as exc:
         raise AdminError("bad_rules", str(exc)) from None
-    doc = json.loads(text)
 
     def work(db: Database) -> Rules:
         current = rules_in_force(db)

@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from kiosk.hq import devices as dev
@@ -34,6 +34,7 @@ from kiosk.hq.payments import PaymentBridge, Provider, no_provider
 from kiosk.hq.publisher import Publisher
 from kiosk.hq.schema import create_schema
 from kiosk.sync import messages as m
+from kiosk.sync.log_limit import LogLimit
 from kiosk.sync.topics import DeviceTopics, TopicError, hq_subscription, parse_topic
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class ReceiverStats:
     acks: int = 0
     conflicts: int = 0
     rejected: Counter = field(default_factory=Counter)  # reason -> messages
+    rejected_by_device: Counter = field(default_factory=Counter)  # device (from the topic) -> messages
+    unlogged: Counter = field(default_factory=Counter)  # device -> rejections counted but not logged
 
 
 @dataclass
@@ -59,6 +62,30 @@ class _Batch:
     resyncs: list[tuple[str, m.Resync]] = field(default_factory=list)
     payments: list[tuple[str, m.PaymentRequest]] = field(default_factory=list)
     incidents: list[tuple[str, m.Incidents]] = field(default_factory=list)
+
+    def singles(self) -> list[_Batch]:
+        """One batch per stored message (resyncs and payments are not stored in the commit)."""
+        return (
+            [_Batch(events=[e]) for e in self.events]
+            + [_Batch(incidents=[i]) for i in self.incidents]
+            + [_Batch(statuses=[s]) for s in self.statuses]
+        )
+
+    def device(self) -> str:
+        for items in (self.events, self.incidents, self.statuses):
+            if items:
+                return items[0][1].device
+        return ""
+
+    def describe(self) -> str:
+        kind = "events" if self.events else "incidents" if self.incidents else "status"
+        return f"{kind} from {self.device()}"
+
+
+def _sender(topic: str) -> str:
+    """The device segment of a kiosk topic (kiosk/v1/{store}/{device}/...), for per-device limits."""
+    parts = topic.split("/")
+    return parts[3][:64] if len(parts) > 3 else "?"
 
 
 class Receiver:
@@ -81,6 +108,8 @@ class Receiver:
         self.batch_max = batch_max
         self.publish_every_s, self.sweep_every_s = publish_every_s, sweep_every_s
         self.stats = ReceiverStats()
+        self._log_limit = LogLimit()
+        self.stats.unlogged = self._log_limit.suppressed
         self.inbox: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -194,45 +223,9 @@ class Receiver:
         self.stats.messages += len(batch)
         parsed = self._parse(batch)
         received_at = now_text()
-        incidents: list[tuple[str, m.Incidents]] = []
-
-        kept_aside: set[tuple[str, int]] = set()
-
-        def commit(db: Database) -> list[tuple[str, m.Events]]:
-            kept = []
-            kept_aside.clear()  # the transaction may run again
-            for store, events in parsed.events:
-                try:
-                    dev.check_store(db, events.device, store)
-                except dev.WrongStore as exc:
-                    self._reject(m.WRONG_TOPIC, str(exc))
-                    continue
-                kept_aside.update(store_rows(db, events.txns, received_at))
-                dev.touch(db, events.device, store, received_at)
-                kept.append((store, events))
-            incidents.clear()  # the transaction may run again
-            for store, batch in parsed.incidents:
-                try:
-                    dev.check_store(db, batch.device, store)
-                except dev.WrongStore as exc:
-                    self._reject(m.WRONG_TOPIC, str(exc))
-                    continue
-                store_incidents(db, batch, received_at)
-                dev.touch(db, batch.device, store, received_at)
-                incidents.append((store, batch))
-            for store, status, retained in parsed.statuses:
-                # Live: HQ's clock (a last will carries the time it was set, long before it fires).
-                # Retained, replayed at subscribe: the kiosk's own time, never in the future.
-                when = min(status.at, datetime.now(UTC)) if retained else datetime.now(UTC)
-                at = when.isoformat().replace("+00:00", "Z")
-                dev.record_status(
-                    db, status.device, store, status.state == "online", status.outbox_depth,
-                    status.software, status.last_error, at,
-                )
-            return kept
 
         try:
-            kept = self.db.run(commit)
+            kept, incidents = self._commit(parsed, received_at)
         finally:
             # PUBACK only now, after the commit. When the commit failed, PUBACK too: the broker would
             # not redeliver on this connection anyway, and an unacknowledged message holds one of the
@@ -246,7 +239,7 @@ class Receiver:
         report = apply_pending(self.db, devices, wait=False, known=known)
         self.stats.applied += report.applied
         self.stats.conflicts += len(report.conflicts)
-        self._send_acks(kept, kept_aside)
+        self._send_acks(kept)
         for store, batch in incidents:  # committed above: now the kiosk may move its cursor
             ack = m.IncidentsAck(batch.device, batch.next_offset, datetime.now(UTC))
             self.client.publish(DeviceTopics(store, batch.device).topic("incidents_ack"), m.encode(ack), qos=1)
@@ -256,6 +249,81 @@ class Receiver:
             self.bridge.handle(store, request)
         if report.blocked_changed:
             publisher.publish_pending()
+
+    def _commit(self, parsed: _Batch, received_at: str) -> tuple[list, list]:
+        """Store the batch in one transaction. When that fails while the database still answers,
+        store each message alone: a message the database cannot take costs only itself (rejected
+        and counted), not the other kiosks' messages that shared its batch. When the database
+        does not answer, raise: nothing is counted, the kiosks resend."""
+        try:
+            return self._stored(self.db.run(lambda db: self._store(db, parsed, received_at)))
+        except Exception:
+            if not self._db_answers():
+                raise
+        kept: list = []
+        incidents: list = []
+        for part in parsed.singles():
+            try:
+                part_kept, part_incidents = self._stored(
+                    self.db.run(lambda db, part=part: self._store(db, part, received_at))
+                )
+            except Exception as exc:
+                if not self._db_answers():
+                    raise
+                detail = f"{part.describe()}: could not be stored: {type(exc).__name__}: {exc}"
+                self._reject(m.MALFORMED, detail, part.device())
+                continue
+            kept += part_kept
+            incidents += part_incidents
+        return kept, incidents
+
+    def _db_answers(self) -> bool:
+        try:
+            self.db.one("SELECT 1")
+        except Exception:  # noqa: BLE001 - any failure means the database, not the message
+            return False
+        return True
+
+    def _stored(self, result: tuple[list, list, list]) -> tuple[list, list]:
+        """After the commit: count the rejections its (last) run found; kept and incidents."""
+        kept, incidents, rejects = result
+        for reason, detail, device in rejects:
+            self._reject(reason, detail, device)
+        return kept, incidents
+
+    def _store(self, db: Database, parsed: _Batch, received_at: str) -> tuple[list, list, list]:
+        """The SQL work of a batch; may run more than once (db.run retries), so it only collects."""
+        kept, incidents, rejects = [], [], []
+        for store, events in parsed.events:
+            try:
+                dev.check_store(db, events.device, store)
+            except dev.WrongStore as exc:
+                rejects.append((m.WRONG_TOPIC, str(exc), events.device))
+                continue
+            aside = store_rows(db, events.txns, received_at)
+            if aside:  # not applied by HQ: neither acknowledged nor handed to apply as known
+                events = replace(events, txns=tuple(t for t in events.txns if (t.device_id, t.seq) not in aside))
+            dev.touch(db, events.device, store, received_at)
+            kept.append((store, events))
+        for store, batch in parsed.incidents:
+            try:
+                dev.check_store(db, batch.device, store)
+            except dev.WrongStore as exc:
+                rejects.append((m.WRONG_TOPIC, str(exc), batch.device))
+                continue
+            store_incidents(db, batch, received_at)
+            dev.touch(db, batch.device, store, received_at)
+            incidents.append((store, batch))
+        for store, status, retained in parsed.statuses:
+            # Live: HQ's clock (a last will carries the time it was set, long before it fires).
+            # Retained, replayed at subscribe: the kiosk's own time, never in the future.
+            when = min(status.at, datetime.now(UTC)) if retained else datetime.now(UTC)
+            at = when.isoformat().replace("+00:00", "Z")
+            dev.record_status(
+                db, status.device, store, status.state == "online", status.outbox_depth,
+                status.software, status.last_error, at,
+            )
+        return kept, incidents, rejects
 
     def _parse(self, batch: list) -> _Batch:
         out = _Batch()
@@ -272,10 +340,10 @@ class Receiver:
                 if isinstance(decoded, m.Status) and decoded.store != topic.store:
                     raise m.MessageError("status", "store", "differs from the topic's store", m.WRONG_TOPIC)
             except TopicError as exc:
-                self._reject(m.WRONG_TOPIC, str(exc))
+                self._reject(m.WRONG_TOPIC, str(exc), _sender(msg.topic))
                 continue
             except m.MessageError as exc:
-                self._reject(exc.reason, f"{msg.topic[:120]}: {exc}")
+                self._reject(exc.reason, f"{msg.topic[:120]}: {exc}", _sender(msg.topic))
                 continue
             if isinstance(decoded, m.Events):
                 out.events.append((topic.store, decoded))
@@ -291,15 +359,21 @@ class Receiver:
                 log.info("ignoring %s from %s (no HQ handler)", topic.message_type, topic.device)
         return out
 
-    def _reject(self, reason: str, detail: str) -> None:
+    def _reject(self, reason: str, detail: str, device: str) -> None:
+        """Count every rejection; log at most LOG_REJECTS_PER_MINUTE a minute per device (the
+        rest are counted in stats.unlogged), as the kiosk does."""
         self.stats.rejected[reason] += 1
-        log.warning("rejected message (%s): %s", reason, detail[:300])
+        self.stats.rejected_by_device[device] += 1
+        loud, missed = self._log_limit.allow(device)
+        if missed:
+            log.warning("%d more rejected messages from %s were not logged", missed, device[:64])
+        if loud:
+            log.warning("rejected message from %s (%s): %s", device[:64], reason, detail[:300])
 
-    def _send_acks(self, kept: list[tuple[str, m.Events]], kept_aside: set[tuple[str, int]]) -> None:
+    def _send_acks(self, kept: list[tuple[str, m.Events]]) -> None:
         seqs: dict[tuple[str, str], set[int]] = {}
         for store, events in kept:
-            mine = {t.seq for t in events.txns if (t.device_id, t.seq) not in kept_aside}
-            seqs.setdefault((store, events.device), set()).update(mine)
+            seqs.setdefault((store, events.device), set()).update(t.seq for t in events.txns)
         seqs = {key: committed for key, committed in seqs.items() if committed}
         if not seqs:
             return

@@ -18,7 +18,7 @@ from kiosk.ledger.rules import MAX_FEN, Reward, Rules, Tier
 from kiosk.ledger.state import TIER_WINDOW, ApplyResult, LedgerState, is_locked
 from kiosk.ledger.txn import Kind, Txn, check_txn, txn_id_for
 
-_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+_PHONE = re.compile(r"^\+?[0-9]{6,15}\Z")
 
 
 class Refused(Exception):

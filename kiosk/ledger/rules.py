@@ -6,30 +6,21 @@ with the file and the field named, and nothing is loaded."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-MAX_FEN = 100_000_000  # one million yuan: far above any kiosk amount, far below overflow worries
-
-
-class RulesError(ValueError):
-    """A rules document that cannot be used, with where and why (field "" for the document as a
-    whole, e.g. not JSON)."""
-
-    def __init__(self, source: str, field: str, problem: str):
-        self.source, self.field, self.problem = source, field, problem
-        super().__init__(f"{source}: {field}: {problem}" if field else f"{source}: {problem}")
-
-
-@dataclass(frozen=True)
-class LocalText:
-    zh_CN: str
-    en: str
-
-    def get(self, locale: str) -> str:
-        return self.en if locale == "en" else self.zh_CN
+from kiosk.ledger import strict_json
+from kiosk.ledger.rules_fields import (  # noqa: F401 - MAX_FEN, SAFE_ID..., RulesError are this module's API too
+    _ZONE,
+    MAX_FEN,
+    SAFE_ID,
+    SAFE_ID_HINT,
+    LocalText,
+    RulesError,
+    _Fields,
+    visible_text,
+)
 
 
 @dataclass(frozen=True)
@@ -189,81 +180,22 @@ class Rules:
         return now.astimezone(ZoneInfo(self.timezone)).date()
 
 
-class _Fields:
-    """Reads typed fields out of nested dicts, naming the exact path on error."""
 
-    def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, path: str, problem: str) -> RulesError:
-        return RulesError(self.source, path, problem)
-
-    def table(self, data: dict, key: str, path: str) -> dict:
-        value = data.get(key)
-        if not isinstance(value, dict):
-            raise self.fail(f"{path}{key}", "must be an object")
-        return value
-
-    def items(self, data: dict, key: str, path: str) -> list:
-        value = data.get(key)
-        if not isinstance(value, list):
-            raise self.fail(f"{path}{key}", "must be a list")
-        return value
-
-    def int(self, data: dict, key: str, path: str, lo: int = 0, hi: int = MAX_FEN, default=...):
-        if key not in data:
-            if default is ...:
-                raise self.fail(f"{path}{key}", "is missing")
-            return default
-        value = data[key]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{path}{key}", f"must be an integer, got {value!r}")
-        if not lo <= value <= hi:
-            raise self.fail(f"{path}{key}", f"must be between {lo} and {hi}, got {value}")
-        return value
-
-    def bool(self, data: dict, key: str, path: str, default=...):
-        if key not in data:
-            if default is ...:
-                raise self.fail(f"{path}{key}", "is missing")
-            return default
-        value = data[key]
-        if not isinstance(value, bool):
-            raise self.fail(f"{path}{key}", f"must be true or false, got {value!r}")
-        return value
-
-    def str(self, data: dict, key: str, path: str, default=...):
-        if key not in data:
-            if default is ...:
-                raise self.fail(f"{path}{key}", "is missing")
-            return default
-        value = data[key]
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{path}{key}", f"must be a non-empty string, got {value!r}")
-        return value
-
-    def text(self, data: dict, key: str, path: str) -> LocalText:
-        value = data.get(key)
-        if isinstance(value, str) and value.strip():
-            return LocalText(value, value)
-        if isinstance(value, dict):
-            return LocalText(
-                self.str(value, "zh_CN", f"{path}{key}."), self.str(value, "en", f"{path}{key}.")
-            )
-        raise self.fail(f"{path}{key}", "must be a string or {zh_CN, en}")
-
-    def time(self, data: dict, key: str, path: str) -> datetime | None:
-        if data.get(key) is None:
-            return None
-        value = data[key]
-        try:
-            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            raise self.fail(f"{path}{key}", f"must be an ISO 8601 time with a zone, got {value!r}")
-        return parsed.astimezone(UTC)
-
+_TIER_KEYS = frozenset({"id", "name", "min_topup_12m_fen", "points_multiplier_pct", "discount_pct"})
+_POINTS_KEYS = frozenset({"fen_per_point", "earn_on_topup", "earn_on_spend", "expiry_months"})
+_TOPUP_KEYS = frozenset({"min_fen", "max_fen", "presets_fen", "bonus_steps"})
+_STEP_KEYS = frozenset({"min_fen", "bonus_fen"})
+_REWARD_KEYS = frozenset({"id", "name", "points_cost", "stock", "valid_from", "valid_to", "flexible"})
+_FLEXIBLE_KEYS = frozenset({"min_points", "max_points", "step_points", "fen_per_point"})
+_BIRTHDAY_KEYS = frozenset({"gift", "window_days"})
+_GIFT_KEYS = frozenset({"points", "balance_fen"})
+_PIN_KEYS = frozenset({"length", "required_for_redemption", "spend_threshold_fen", "max_attempts", "lockout_minutes"})
+_OFFLINE_KEYS = frozenset({"after_hours", "max_spend_fen_per_card"})
+_RETURN_KEYS = frozenset({"forfeit_bonus"})
+_ENGAGEMENT_KEYS = frozenset(
+    {"checkin_points", "streak_days", "streak_bonus_points", "referrer_points", "referee_points", "survey_reasons"}
+)
+_SEGMENT_KEYS = frozenset({"active_days", "at_risk_days", "dormant_days"})
 
 _SECTIONS = frozenset(
     {
@@ -289,25 +221,26 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     """Check a decoded rules document and build Rules from it."""
     f = _Fields(source)
     if not isinstance(data, dict):
-        raise f.fail("-", "the document must be a JSON object")
-    for key in data:
-        if key not in _SECTIONS:
-            raise f.fail(str(key), "unknown field")
+        raise f.fail("", "the document must be a JSON object")
+    f.only(data, _SECTIONS, "")
     version = f.int(data, "version", "", lo=1, hi=2**31)
     timezone = f.str(data, "timezone", "", "Asia/Shanghai")
     try:
+        if not _ZONE.match(timezone):
+            raise ValueError(timezone)
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise f.fail("timezone", f"unknown time zone {timezone!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name the file system refuses
+        raise f.fail("timezone", f"unknown time zone {timezone[:64]!r} (an IANA name like Asia/Shanghai)") from None
 
     tiers = []
     for i, raw in enumerate(f.items(data, "tiers", "")):
         p = f"tiers[{i}]."
         if not isinstance(raw, dict):
             raise f.fail(p[:-1], "must be an object")
+        f.only(raw, _TIER_KEYS, p)
         tiers.append(
             Tier(
-                id=f.str(raw, "id", p),
+                id=f.ident(raw, "id", p),
                 name=f.text(raw, "name", p),
                 min_topup_12m_fen=f.int(raw, "min_topup_12m_fen", p),
                 points_multiplier_pct=f.int(raw, "points_multiplier_pct", p, lo=0, hi=1000),
@@ -324,7 +257,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     if len({t.min_topup_12m_fen for t in tiers}) != len(tiers):
         raise f.fail("tiers", "two tiers have the same min_topup_12m_fen")
 
-    pts = f.table(data, "points", "")
+    pts = f.table(data, "points", "", _POINTS_KEYS)
     points = PointsRule(
         fen_per_point=f.int(pts, "fen_per_point", "points.", lo=1),
         earn_on_topup=f.bool(pts, "earn_on_topup", "points.", False),
@@ -332,12 +265,13 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         expiry_months=f.int(pts, "expiry_months", "points.", lo=1, hi=120),
     )
 
-    tu = f.table(data, "topup", "")
+    tu = f.table(data, "topup", "", _TOPUP_KEYS)
     steps = []
     for i, raw in enumerate(f.items(tu, "bonus_steps", "topup.")):
         p = f"topup.bonus_steps[{i}]."
         if not isinstance(raw, dict):
             raise f.fail(p[:-1], "must be an object")
+        f.only(raw, _STEP_KEYS, p)
         steps.append(BonusStep(f.int(raw, "min_fen", p, lo=1), f.int(raw, "bonus_fen", p)))
     steps.sort(key=lambda s: s.min_fen)
     topup = TopUpRule(
@@ -363,9 +297,10 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         p = f"rewards[{i}]."
         if not isinstance(raw, dict):
             raise f.fail(p[:-1], "must be an object")
+        f.only(raw, _REWARD_KEYS, p)
         flexible = None
         if raw.get("flexible") is not None:
-            fx = f.table(raw, "flexible", p)
+            fx = f.table(raw, "flexible", p, _FLEXIBLE_KEYS)
             fp = f"{p}flexible."
             flexible = FlexiblePoints(
                 min_points=f.int(fx, "min_points", fp, lo=1),
@@ -376,7 +311,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
             if flexible.min_points > flexible.max_points:
                 raise f.fail(f"{fp}min_points", "is above max_points")
         reward = Reward(
-            id=f.str(raw, "id", p),
+            id=f.ident(raw, "id", p),
             name=f.text(raw, "name", p),
             points_cost=f.int(raw, "points_cost", p, lo=1),
             stock=f.int(raw, "stock", p),
@@ -390,20 +325,20 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     if len({r.id for r in rewards}) != len(rewards):
         raise f.fail("rewards", "reward ids must be unique")
 
-    bd = f.table(data, "birthday", "")
-    bgift = f.table(bd, "gift", "birthday.")
+    bd = f.table(data, "birthday", "", _BIRTHDAY_KEYS)
+    bgift = f.table(bd, "gift", "birthday.", _GIFT_KEYS)
     birthday = BirthdayRule(
         gift=GiftRule(
             f.int(bgift, "points", "birthday.gift."), f.int(bgift, "balance_fen", "birthday.gift.", default=0)
         ),
         window_days=f.int(bd, "window_days", "birthday.", lo=0, hi=31),
     )
-    nm = f.table(data, "new_member", "")
+    nm = f.table(data, "new_member", "", _GIFT_KEYS)
     new_member = GiftRule(
         f.int(nm, "points", "new_member."), f.int(nm, "balance_fen", "new_member.", default=0)
     )
 
-    pn = f.table(data, "pin", "")
+    pn = f.table(data, "pin", "", _PIN_KEYS)
     pin = PinPolicy(
         length=f.int(pn, "length", "pin.", lo=4, hi=8, default=6),
         required_for_redemption=f.bool(pn, "required_for_redemption", "pin."),
@@ -411,7 +346,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         max_attempts=f.int(pn, "max_attempts", "pin.", lo=1, hi=20),
         lockout_minutes=f.int(pn, "lockout_minutes", "pin.", lo=1, hi=7 * 24 * 60),
     )
-    off = f.table(data, "offline", "")
+    off = f.table(data, "offline", "", _OFFLINE_KEYS)
     offline = OfflinePolicy(
         after_hours=f.int(off, "after_hours", "offline.", lo=0, hi=24 * 365),
         max_spend_fen_per_card=f.int(off, "max_spend_fen_per_card", "offline."),
@@ -419,6 +354,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
     ret = data.get("card_return", {})
     if not isinstance(ret, dict):
         raise f.fail("card_return", "must be an object")
+    f.only(ret, _RETURN_KEYS, "card_return.")
     card_return = ReturnPolicy(forfeit_bonus=f.bool(ret, "forfeit_bonus", "card_return.", True))
     engagement = _engagement(f, data.get("engagement", {}))
     segments = _segments(f, data.get("segments", {}))
@@ -444,6 +380,7 @@ def _engagement(f: _Fields, data: object) -> EngagementRules:
     if not isinstance(data, dict):
         raise f.fail("engagement", "must be an object")
     p = "engagement."
+    f.only(data, _ENGAGEMENT_KEYS, p)
     reasons = f.items(data, "survey_reasons", p) if "survey_reasons" in data else []
     for i, reason in enumerate(reasons):
         if not isinstance(reason, str) or not reason.isidentifier():
@@ -462,6 +399,7 @@ def _segments(f: _Fields, data: object) -> SegmentRules:
     if not isinstance(data, dict):
         raise f.fail("segments", "must be an object")
     p = "segments."
+    f.only(data, _SEGMENT_KEYS, p)
     rules = SegmentRules(
         active_days=f.int(data, "active_days", p, lo=1, hi=3650, default=30),
         at_risk_days=f.int(data, "at_risk_days", p, lo=1, hi=3650, default=90),
@@ -472,9 +410,15 @@ def _segments(f: _Fields, data: object) -> SegmentRules:
     return rules
 
 
-def parse_rules_json(text: str | bytes, source: str = "<rules>") -> Rules:
+def load_rules_json(text: str | bytes, source: str = "<rules>") -> tuple[dict, Rules]:
+    """Strict JSON (duplicate keys, NaN, lone surrogates refused; errors give the line) then
+    parse_rules: the document and its Rules, or RulesError naming `source`."""
     try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RulesError(source, "", f"not valid JSON: {exc}") from None
-    return parse_rules(data, source)
+        data = strict_json.loads(text)
+    except strict_json.JsonError as exc:
+        raise RulesError(source, exc.where or "", f"not valid JSON: {exc.problem}") from None
+    return data, parse_rules(data, source)
+
+
+def parse_rules_json(text: str | bytes, source: str = "<rules>") -> Rules:
+    return load_rules_json(text, source)[1]

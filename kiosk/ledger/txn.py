@@ -11,11 +11,11 @@ from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from kiosk.ledger.rules import MAX_FEN
+from kiosk.ledger.rules import MAX_FEN, SAFE_ID, SAFE_ID_HINT
 from kiosk.ledger.uid import is_card_uid
 
 MAX_POINTS = 1_000_000_000
-_DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 _TEXT_MAX = 200
 
 
@@ -193,8 +193,10 @@ def check_txn(txn: Txn) -> None:
         raise TxnFormatError("card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
     if txn.new_card_uid and not is_card_uid(txn.new_card_uid):
         raise TxnFormatError("new_card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
-    if not txn.member_id or len(txn.member_id) > 64:
-        raise TxnFormatError("member_id", "must be 1-64 characters")
+    if not SAFE_ID.match(txn.member_id):
+        raise TxnFormatError("member_id", SAFE_ID_HINT)
+    if txn.reward_id and not SAFE_ID.match(txn.reward_id):
+        raise TxnFormatError("reward_id", SAFE_ID_HINT)
     if txn.points_after < 0 or txn.points_before < 0:
         raise TxnFormatError("points_after", "points are never negative")
     if txn.points_delta > 0 and txn.points_expire_on is None:

@@ -4,14 +4,13 @@ caller opens the store and the reader (kiosk.reader.factory) and pumps the sessi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.config import Config
 from kiosk.hw.setup import Hardware, open_hardware
-from kiosk.ledger.rules import Rules
+from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.payment.cash_acceptor import CashAcceptorPayment
 from kiosk.payment.hq_mqtt import NoHqPayment
 from kiosk.payment.staff_cash import StaffCashPayment
@@ -80,9 +79,17 @@ def build_session(
     worker = ReaderWorker(reader, cards, lambda item: holder[0].post(item), poll_s=poll_s)
 
     def reload_rules() -> Rules:
+        """The local rules file ([rules] file): checked strictly, errors name the file (and the
+        line, for broken JSON), then put in force like HQ's."""
         if config.rules_file is None:
             return store.ledger.rules
-        return store.put_rules(json.loads(Path(config.rules_file).read_text(encoding="utf-8")))
+        path = Path(config.rules_file)
+        try:
+            text = path.read_bytes()
+        except OSError as exc:
+            raise RulesError(str(path), "-", f"cannot read the rules file: {exc.strerror or exc}") from None
+        doc, _ = load_rules_json(text, str(path))
+        return store.put_rules(doc)
 
     session = Session(
         store,

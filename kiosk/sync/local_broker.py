@@ -134,11 +134,17 @@ class MosquittoBroker:
         persistence: bool = False,
         extra_config: str = "",
         port: int | None = None,
+        bind_client_ids: bool = False,
     ):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.devices = {device: store for store, device in devices}
         self.port = port or free_port()
+        # bind_client_ids: kiosks connect on `port`, where the client id is forced to the user name
+        # (a device's credentials can never take over another device's session); HQ, whose several
+        # processes share one user, connects on its own listener `hq_port`, open to the hq user only.
+        self.bind_client_ids = bind_client_ids
+        self.hq_port = free_port() if bind_client_ids else self.port
         self.persistence = persistence
         self.passwords = {user: secrets.token_urlsafe(12) for user in [HQ_USER, *self.devices]}
         self.tls = make_tls_files(self.dir, list(self.passwords)) if tls or identity_as_username else None
@@ -148,20 +154,19 @@ class MosquittoBroker:
         self._write_files(extra_config)
 
     def _write_files(self, extra_config: str) -> None:
-        passwd = self.dir / "passwd"
-        passwd.write_text("".join(_password_line(u, p) for u, p in self.passwords.items()))
-        passwd.chmod(0o600)
+        files = {"passwd": list(self.passwords)}
+        if self.bind_client_ids:
+            files = {"passwd": [u for u in self.passwords if u != HQ_USER], "passwd.hq": [HQ_USER]}
+        for name, users in files.items():
+            (self.dir / name).write_text("".join(_password_line(u, self.passwords[u]) for u in users))
+            (self.dir / name).chmod(0o600)
         acl = [f"user {HQ_USER}\ntopic readwrite kiosk/v1/#\n"]
         acl += [device_acl(store, device) for device, store in self.devices.items()]
         (self.dir / "acl").write_text("\n".join(acl))
         (self.dir / "acl").chmod(0o600)
         conf = [
-            "per_listener_settings false",
+            f"per_listener_settings {'true' if self.bind_client_ids else 'false'}",
             f"user {getpass.getuser()}",  # as root mosquitto would switch to `mosquitto` and lose the files
-            f"listener {self.port} {self.host}",
-            "allow_anonymous false",
-            f"password_file {self.dir / 'passwd'}",
-            f"acl_file {self.dir / 'acl'}",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.dir}/",
             f"log_dest file {self.log}",
@@ -171,15 +176,28 @@ class MosquittoBroker:
             "log_type information",
             "max_queued_messages 100000",
         ]
+        conf += self._listener(self.port, "passwd")
+        if self.bind_client_ids:
+            conf.append("use_username_as_clientid true")
+            conf += self._listener(self.hq_port, "passwd.hq")
+        (self.dir / "mosquitto.conf").write_text("\n".join(conf) + "\n" + extra_config + "\n")
+
+    def _listener(self, port: int, password_file: str) -> list[str]:
+        lines = [
+            f"listener {port} {self.host}",
+            "allow_anonymous false",
+            f"password_file {self.dir / password_file}",
+            f"acl_file {self.dir / 'acl'}",
+        ]
         if self.tls:
-            conf += [
+            lines += [
                 f"cafile {self.tls.ca}",
                 f"certfile {self.tls.server_cert}",
                 f"keyfile {self.tls.server_key}",
                 "require_certificate true",
                 f"use_identity_as_username {'true' if self.identity_as_username else 'false'}",
             ]
-        (self.dir / "mosquitto.conf").write_text("\n".join(conf) + "\n" + extra_config + "\n")
+        return lines
 
     # -- process control
     def start(self, timeout: float = 10.0) -> MosquittoBroker:
@@ -194,7 +212,8 @@ class MosquittoBroker:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"mosquitto exited: {(self.dir / 'stderr.log').read_text()[-2000:]}")
             try:
-                socket.create_connection((self.host, self.port), timeout=0.2).close()
+                for port in {self.port, self.hq_port}:
+                    socket.create_connection((self.host, port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.02)
@@ -255,7 +274,8 @@ class MosquittoBroker:
             connected.set()
 
         client.on_connect = on_connect
-        client.connect(self.host, self.port, keepalive=30, clean_start=clean_start)
+        port = self.hq_port if user == HQ_USER else self.port
+        client.connect(self.host, port, keepalive=30, clean_start=clean_start)
         client.loop_start()
         if not connected.wait(timeout) or result["rc"].is_failure:
             client.loop_stop()

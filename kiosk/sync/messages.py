@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from kiosk.ledger import strict_json
 from kiosk.ledger.codec import CodecError, state_from_dict, state_to_dict
 from kiosk.ledger.rules import MAX_FEN, Rules, RulesError, parse_rules
 from kiosk.ledger.state import LedgerState
+from kiosk.ledger.strict_json import JsonError
 from kiosk.ledger.txn import Txn, TxnFormatError, txn_from_dict, txn_to_dict
 from kiosk.ledger.uid import is_card_uid
 from kiosk.sync.topics import ID_PATTERN
@@ -685,21 +687,9 @@ _DECODERS: dict[str, Callable[[_Fields], Message]] = {
 assert set(_DECODERS) == set(MAX_BYTES) == set(VERSIONS)
 
 
-def _no_constant(name: str) -> object:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
-    out: dict = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key[:40]!r}")
-        out[key] = value
-    return out
-
-
 def parse_json(payload: bytes, expect: str | None = None) -> dict:
-    """Size check, then strict JSON: an object, no NaN/Infinity, no duplicate keys."""
+    """Size check, then strict JSON (kiosk.ledger.strict_json): an object, no NaN/Infinity, no
+    duplicate keys, well-formed Unicode in every string."""
     limit = MAX_BYTES.get(expect, MAX_ANY) if expect else MAX_ANY
     label = expect or ""
     if not isinstance(payload, bytes | bytearray):
@@ -707,11 +697,9 @@ def parse_json(payload: bytes, expect: str | None = None) -> dict:
     if len(payload) > limit:
         raise MessageError(label, "-", f"payload of {len(payload)} bytes exceeds {limit}", OVERSIZED)
     try:
-        data = json.loads(
-            payload.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_no_duplicates
-        )
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MessageError(label, "-", f"not valid JSON: {str(exc)[:100]}", NOT_JSON) from None
+        data = strict_json.loads(payload)
+    except JsonError as exc:
+        raise MessageError(label, exc.path[:80] or "-", f"not valid JSON: {str(exc)[:120]}", NOT_JSON) from None
     if not isinstance(data, dict):
         raise MessageError(label, "-", "must be a JSON object", MALFORMED)
     return data

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 PREFIX = "kiosk/v1"
 CHAIN = "_chain"  # kiosk/v1/_chain/...: every kiosk of the chain reads these
 STORE_WIDE = "_store"  # kiosk/v1/{store}/_store/...: every kiosk of one store reads these
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 
 # Kiosk -> HQ, under kiosk/v1/{store}/{device}/: topic name -> message type
 UP = {

@@ -201,3 +201,15 @@ def test_a_database_without_hq_tables_is_refused_not_filled(hq_url):
         assert again.returncode == 2 and "is not an HQ database" in again.stderr
         names = sqlite3.connect(hq_url).execute("SELECT name FROM sqlite_master").fetchall()
         assert names == [("other",)]
+
+
+def test_publish_rules_with_a_lone_surrogate_is_refused_cleanly(hq_url, tmp_path):
+    doc = json.loads((ROOT / "kiosk/data/rules.default.json").read_text(encoding="utf-8"))
+    doc["version"] = 3
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(json.dumps(doc).replace('"Gold"', '"Gold\\ud800"', 1))
+    out = hq_cli("publish-rules", str(rules_file), db=hq_url)
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "bad_rules" in out.stderr and "tiers[2].name.en" in out.stderr and str(rules_file) in out.stderr
+    assert admin.rules_in_force(open_database(hq_url)) is None

@@ -13,8 +13,10 @@ import pytest
 
 from kiosk.hq import admin
 from kiosk.hq import ledger as hq
+from kiosk.hq.db import open_database
 from kiosk.hq.devices import list_devices
 from kiosk.hq.embedded import start_receiver
+from kiosk.hq.schema import create_schema
 from kiosk.ledger.state import LedgerState
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics, chain_topic
@@ -194,3 +196,66 @@ def test_incidents_are_stored_once_and_acknowledged_after_commit(mosquitto, hq_u
     ]
     assert stored[1].detail == {"amount_fen": 5000, "paid": False}
     kiosk.disconnect()
+
+
+def test_a_lone_surrogate_costs_only_its_own_message(mosquitto, hq_url, hq_db):
+    """D2's status carrying "\\ud800" (valid JSON grammar, not storable text) is rejected and
+    counted; D1's events that share the receiver's batch are stored, applied and acknowledged."""
+    d1_txns = many_top_ups("D1", 20, members=3)
+    d2 = mosquitto.client("D2")
+    status = m.encode(m.Status("D2", "S1", "online", "kiosk 0.1.0", 0, datetime.now(UTC), last_error="X"))
+    poison = status.replace(b'"last_error":"X"', b'"last_error":"\\ud800"')
+    assert poison != status
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")) as receiver:
+        sender = KioskSender(mosquitto, "S1", "D1", d1_txns, batch=1)
+        for i, txn in enumerate(d1_txns):  # interleaved, so poison and good share batches
+            sender.publish_batch([txn])
+            if i % 4 == 0:
+                d2.publish(DeviceTopics("S1", "D2").status, poison, qos=1)
+        assert sender.drain(30), f"{len(sender.pending)} never acknowledged"
+        assert wait_for(lambda: receiver.stats.rejected.get("not_json", 0) == 5), receiver.stats.rejected
+        assert receiver.error is None
+        sender.close()
+    d2.disconnect()
+    assert applied(hq_db, "D1") == (20, 20, 20)
+    assert [d.device_id for d in list_devices(hq_db)] == ["D1"]
+
+
+def test_a_message_the_database_refuses_costs_only_itself(mosquitto, tmp_path):
+    """Whatever the reason SQL refuses one message (here a trigger stands in for it), the other
+    kiosks' messages in the same batch are committed; the bad one is rejected and counted."""
+    db_path = tmp_path / "hq.sqlite3"
+    db = open_database(str(db_path))
+    create_schema(db)
+    db.execute("CREATE TRIGGER poison BEFORE INSERT ON devices WHEN NEW.software = 'poison' "
+               "BEGIN SELECT RAISE(ABORT, 'this row cannot be stored'); END")
+    d1_txns = many_top_ups("D1", 30, members=3)
+    d2 = mosquitto.client("D2")
+    poison = m.encode(m.Status("D2", "S1", "online", "poison", 0, datetime.now(UTC)))
+    with start_receiver(db_path, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")) as receiver:
+        sender = KioskSender(mosquitto, "S1", "D1", d1_txns, batch=1)
+        for txn in d1_txns:
+            sender.publish_batch([txn])
+            d2.publish(DeviceTopics("S1", "D2").status, poison, qos=1)
+        assert wait_for(lambda: applied(db, "D1") == (30, 30, 30), 30), applied(db, "D1")
+        assert wait_for(lambda: receiver.stats.rejected.get("malformed", 0) == 30), receiver.stats.rejected
+        assert receiver.stats.rejected_by_device == {"D2": 30}
+        sender.close()
+    d2.disconnect()
+    db.close()
+
+
+def test_rejected_messages_are_logged_at_most_20_a_minute_per_device(mosquitto, hq_url, caplog):
+    caplog.set_level("WARNING", logger="kiosk.hq.receiver")
+    d1, d2 = mosquitto.client("D1"), mosquitto.client("D2")
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")) as receiver:
+        for _ in range(60):
+            d1.publish(DeviceTopics("S1", "D1").events, b"not json", qos=1)
+        d2.publish(DeviceTopics("S1", "D2").events, b"not json either", qos=1)
+        assert wait_for(lambda: receiver.stats.rejected.get("not_json", 0) == 61), receiver.stats.rejected
+        assert receiver.stats.rejected_by_device == {"D1": 60, "D2": 1}
+        assert receiver.stats.unlogged == {"D1": 40}
+    lines = [r.getMessage() for r in caplog.records if "rejected message" in r.getMessage()]
+    assert sum("from D1" in line for line in lines) == 20 and sum("from D2" in line for line in lines) == 1
+    d1.disconnect()
+    d2.disconnect()

@@ -186,6 +186,9 @@ def test_payment_request_offline_is_refused(mosquitto, tmp_path):
         (OWN.topic("config"), b'{"type":"config","v":1,"pad":"' + b"x" * 5000 + b'"}', "oversized"),
         (chain_topic("blocked_delta"), b'{"type":"teleport","v":1}', "unknown_type"),
         (OWN.ack, b'{"type":"ack","v":1,"device":"D1","ranges":[[1,10]]}', "malformed"),
+        (chain_topic("rules"), m.encode(rules_v(8)).replace(b'"Gold"', b'"Gold\\ud800"'), "not_json"),
+        (OWN.topic("snapshot"), m.encode(m.Snapshot(1, 10, LedgerState(), NOW)).replace(b'"at"', b'"\\ud800"'),
+         "not_json"),
     ],
 )
 def test_bad_messages_are_rejected_counted_and_change_nothing(kiosk_env, topic, payload, reason):

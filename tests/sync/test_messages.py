@@ -99,6 +99,12 @@ ACK = {"type": "ack", "v": 1, "device": "D1", "ranges": [[1, 2]], "at": "2026-11
         (b"[1,2]", "ack", m.MALFORMED, "-"),
         (b'{"type":"ack","type":"ack"}', "ack", m.NOT_JSON, "-"),
         (b'{"type":"ack","v":NaN}', "ack", m.NOT_JSON, "-"),
+        (b'{"type":"ack","v":1,"device":"D1\\ud800","ranges":[[1,2]],"at":"2026-11-23T10:00:00Z"}',
+         "ack", m.NOT_JSON, "device"),  # a lone surrogate: valid JSON grammar, not well-formed text
+        (b'{"type":"payment","v":1,"payment_ref":"P","amount_fen":5,"outcome":"paid",'
+         b'"at":"2026-01-01T00:00:00Z","detail":["\\udc00"]}', "payment", m.NOT_JSON, "detail[0]"),
+        (b'{"type":"payment","v":1,"payment_ref":"P\\u0000","amount_fen":5,"outcome":"paid",'
+         b'"at":"2026-01-01T00:00:00Z","detail":""}', "payment", m.NOT_JSON, "payment_ref"),  # NUL: not storable
         (b"[" * 100_000 + b"]" * 100_000, "ack", m.OVERSIZED, "-"),
         (b"[" * 5000 + b"]" * 5000, None, m.NOT_JSON, "-"),
         (b" " * (65 * 1024), "ack", m.OVERSIZED, "-"),
