@@ -595,7 +595,7 @@ def test_the_local_rules_file_is_checked_with_the_rules_parser(root):
     assert "correct topup.bonus_steps[0].bonus_fen in /etc/kiosk/rules.json" in r.fix
     (root / "etc/kiosk/rules.json").write_text("{not json")
     r = result(root, "rules file")
-    assert r.status == Status.FAIL and r.detail.startswith("/etc/kiosk/rules.json: not valid JSON"), r
+    assert r.status == Status.FAIL and r.detail.startswith("/etc/kiosk/rules.json: line 1 column 2: not valid JSON"), r
     (root / "etc/kiosk/rules.json").unlink()
     r = result(root, "rules file")
     assert r.status == Status.FAIL and "does not exist" in r.detail

@@ -203,7 +203,7 @@ def test_a_database_without_hq_tables_is_refused_not_filled(hq_url):
         assert names == [("other",)]
 
 
-def test_publish_rules_with_a_lone_surrogate_is_refused_cleanly(hq_url, tmp_path):
+def test_publish_rules_with_a_lone_surrogate_is_refused_cleanly(hq_url, hq_db, tmp_path):
     doc = json.loads((ROOT / "kiosk/data/rules.default.json").read_text(encoding="utf-8"))
     doc["version"] = 3
     rules_file = tmp_path / "rules.json"
