@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 
 from kiosk.hq.db import Database
 from kiosk.ledger.codec import decode, encode
+from kiosk.ledger.kinds import MEMBER_USES
 from kiosk.ledger.model import Account, Card, CardStatus, Member
 from kiosk.ledger.state import LedgerState
-from kiosk.ledger.txn import Kind, Txn, txn_from_dict, txn_to_dict
+from kiosk.ledger.txn import Txn, txn_from_dict, txn_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -260,9 +261,6 @@ def lock_progress(db: Database, device_id: str, skip_locked: bool = False) -> in
         )
         row = db.one(sql, (device_id,))
     return None if row is None else int(row[0])
-
-
-MEMBER_USES = frozenset({Kind.SPEND, Kind.REDEMPTION, Kind.TOP_UP, Kind.BIRTHDAY_GIFT, Kind.NEW_MEMBER_GIFT})
 
 
 def card_use_conflict(state: LedgerState, txn: Txn) -> str:
