@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from kiosk.hq.db import Database
 from kiosk.ledger.codec import decode, encode
+from kiosk.ledger.kinds import MEMBER_USES
 from kiosk.ledger.model import Account, Card, CardStatus, Member
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind, Txn, txn_from_dict, txn_to_dict
@@ -272,9 +273,6 @@ def origin_problem(txn: Txn) -> str:
     if txn.kind in HQ_ONLY_KINDS and txn.device_id != HQ_DEVICE:
         return f"{txn.kind} may only be made at HQ, not by device {txn.device_id}"
     return ""
-
-
-MEMBER_USES = frozenset({Kind.SPEND, Kind.REDEMPTION, Kind.TOP_UP, Kind.BIRTHDAY_GIFT, Kind.NEW_MEMBER_GIFT})
 
 
 def card_use_conflict(state: LedgerState, txn: Txn) -> str:

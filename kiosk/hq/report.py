@@ -8,7 +8,7 @@ plain Python from the generated events):
 - period: --from/--to are local dates in the rules' time zone; the report looks at events
   from `from` 00:00 to the end of `to` ("as of" = the instant after `to`). Events after it are
   ignored, so a past period reports as it was.
-- visit: a transaction of a kind the ledger counts as a visit (kiosk.ledger.state._VISITS:
+- visit: a transaction of a kind the ledger counts as a visit (KindSpec.visit in kiosk.ledger.kinds:
   sign-up, top-up, spend, redemption, gifts, check-in). purchase: a SPEND; value: its amount.
 - member: signed up before "as of". home store: the store of the device that signed the
   member up (HQ's `devices` table); members signed up at HQ itself are in store "HQ".
@@ -48,9 +48,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from kiosk.hq.db import Database
+from kiosk.ledger.kinds import VISITS
 from kiosk.ledger.model import add_months
 from kiosk.ledger.rules import Rules
-from kiosk.ledger.state import _VISITS, TIER_WINDOW
+from kiosk.ledger.state import TIER_WINDOW
 
 SEGMENTS = ("active", "at_risk", "dormant", "lost")
 SEGMENT_LABELS = {"active": "活跃 active", "at_risk": "流失风险 at risk", "dormant": "沉睡 dormant", "lost": "流失 lost"}
@@ -334,7 +335,7 @@ def _member_table(db: Database, rules: Rules, period: Period) -> None:
         "at_risk": sql_time(as_of - timedelta(days=cuts.at_risk_days)),
         "dormant": sql_time(as_of - timedelta(days=cuts.dormant_days)),
     }
-    visits = _kinds(_VISITS)
+    visits = _kinds(VISITS)
     birthday = json_text_sql(db, "mb.doc", "birthday")
     name = json_text_sql(db, "mb.doc", "name")
     doc = "CAST(body AS jsonb)" if db.dialect == "postgresql" else "body"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from kiosk.ledger.kinds import SILENT, VISITS, stated_amounts_problem
 from kiosk.ledger.model import (
     RECENT_ACTIVITIES,
     Account,
@@ -22,65 +23,7 @@ from kiosk.ledger.model import (
 from kiosk.ledger.txn import Kind, Txn
 
 TIER_WINDOW = timedelta(days=366)  # rolling 12 months, with a day's slack for leap years
-_SILENT = frozenset({Kind.PIN_FAILED, Kind.PIN_RESET, Kind.SURVEY, Kind.PURSE_WRITTEN})
-_VISITS = frozenset(
-    {
-        Kind.SIGN_UP,
-        Kind.TOP_UP,
-        Kind.SPEND,
-        Kind.REDEMPTION,
-        Kind.BIRTHDAY_GIFT,
-        Kind.NEW_MEMBER_GIFT,
-        Kind.CHECK_IN,
-    }
-)
 
-
-_BONUS_KINDS = frozenset({Kind.TOP_UP, Kind.NEW_MEMBER_GIFT, Kind.BIRTHDAY_GIFT})
-_POINTS_GIVING_KINDS = frozenset(
-    {Kind.TOP_UP, Kind.SPEND, Kind.NEW_MEMBER_GIFT, Kind.BIRTHDAY_GIFT, Kind.CHECK_IN, Kind.REFERRAL_REWARD}
-)
-_POINTS_TAKING_KINDS = frozenset({Kind.REDEMPTION, Kind.POINTS_EXPIRY, Kind.CARD_RETURN})
-
-
-def stated_amounts_problem(txn: Txn) -> str:
-    """Why a transaction's own amounts contradict its kind ("" when they agree).
-
-    The state moves by the stated before/after difference, so a sender that could state any
-    difference could write any balance (a top-up of 100 fen that takes 5,000,000 away). Each kind
-    says what its difference must be; only an HQ adjustment may move money by a free amount."""
-    delta, points = txn.balance_delta_fen, txn.points_delta
-    kind = txn.kind
-    if kind is Kind.ADJUSTMENT:
-        return ""
-    if txn.bonus_fen and kind not in _BONUS_KINDS:
-        return f"{kind} carries a bonus of {txn.bonus_fen} fen"
-    if kind is Kind.SIGN_UP and (txn.balance_before_fen, txn.points_before) != (0, 0):
-        return "sign_up must start at balance 0 and points 0"
-    expected = 0
-    if kind is Kind.TOP_UP:
-        if txn.amount_fen <= 0:
-            return "top_up of no amount"
-        expected = txn.amount_fen + txn.bonus_fen
-    elif kind is Kind.SPEND:
-        if txn.amount_fen <= 0:
-            return "spend of no amount"
-        expected = -txn.amount_fen
-    elif kind in (Kind.NEW_MEMBER_GIFT, Kind.BIRTHDAY_GIFT):
-        expected = txn.bonus_fen
-    elif kind is Kind.CARD_RETURN:
-        if txn.balance_after_fen != 0 or txn.points_after != 0:
-            return "card_return must leave balance 0 and points 0"
-        if txn.amount_fen > max(txn.balance_before_fen, 0):
-            return f"card_return refunds {txn.amount_fen} fen of a balance of {txn.balance_before_fen}"
-        expected = delta
-    if delta != expected:
-        return f"{kind} of amount {txn.amount_fen} + bonus {txn.bonus_fen} fen moves the balance by {delta}, not {expected}"
-    if points < 0 and kind not in _POINTS_TAKING_KINDS:
-        return f"{kind} takes {-points} points"
-    if points > 0 and kind not in _POINTS_GIVING_KINDS:
-        return f"{kind} gives {points} points"
-    return ""
 
 class SequenceGap(Exception):
     """A device's txn arrived before an earlier one; the caller must deliver in order."""
@@ -213,9 +156,9 @@ class LedgerState:
             a = replace(
                 a, last_checkin_on=txn.local_day, checkin_streak=a.checkin_streak + 1 if consecutive else 1
             )
-        if txn.kind in _VISITS:
+        if txn.kind in VISITS:
             a = replace(a, last_visit=txn.at)
-        if txn.kind not in _SILENT:
+        if txn.kind not in SILENT:
             line = Activity(txn.at, str(txn.kind), balance_delta, points_delta, txn.reward_id)
             a = replace(a, recent=((line,) + a.recent)[:RECENT_ACTIVITIES])
         return a

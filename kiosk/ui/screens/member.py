@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from kivy.uix.boxlayout import BoxLayout
 
+from kiosk.ledger.kinds import SPECS
 from kiosk.ledger.money import format_fen
-from kiosk.ui.i18n import N_, _, local_text
+from kiosk.ui.i18n import _, local_text
 from kiosk.ui.messages import render_message
 from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.theme import COLOURS
@@ -14,21 +15,9 @@ from kiosk.ui.widgets import NUMBER_FONT, FitLabel, KButton, Panel, QrCode, Tier
 
 REFERRAL_QR_PREFIX = "KIOSK-REFERRAL:"  # what a phone reads: the code, marked as ours
 
-ACTIVITY_NAMES = {
-    "top_up": N_("Top-up"),
-    "spend": N_("Purchase"),
-    "redemption": N_("Reward"),
-    "sign_up": N_("Joined"),
-    "new_member_gift": N_("Welcome gift"),
-    "birthday_gift": N_("Birthday gift"),
-    "points_expiry": N_("Points expired"),
-    "adjustment": N_("Adjustment"),
-    "card_replacement": N_("New card"),
-    "card_return": N_("Card returned"),
-    "check_in": N_("Check-in"),
-    "referral_reward": N_("Referral reward"),
-    "survey": N_("Rating"),
-}
+# The names of the recent-activity lines: one per kind that has a line, from the ledger's kind
+# table (marked there for the catalogues), translated here.
+ACTIVITY_NAMES = {str(kind): spec.activity for kind, spec in SPECS.items() if not spec.silent}
 
 
 def activity_name(kind: str) -> str:
