@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kiosk.store import files
 from kiosk.store.files import fsync_dir, make_dir, write_all
 
 MAGIC = b"KJOURNL1"
@@ -81,7 +82,7 @@ def segment_numbers(directory: Path) -> list[int]:
 def read_segment(path: Path, number: int, last: bool) -> Segment:
     """All records of one segment. A torn tail is reported (only allowed in the last segment)."""
     try:
-        data = path.read_bytes()
+        data = files.disk.read_bytes(path)
     except OSError as exc:
         raise JournalCorrupt(path, 0, f"cannot be read: {exc.strerror}") from None
     if data[: len(MAGIC)] != MAGIC:
@@ -155,9 +156,9 @@ class Journal:
         return self.current, self._end
 
     def _open_for_append(self, number: int) -> None:
-        fd = os.open(self.directory / segment_name(number), os.O_WRONLY | os.O_APPEND)
+        fd = files.disk.open(self.directory / segment_name(number), os.O_WRONLY | os.O_APPEND)
         if self._fd is not None:
-            os.close(self._fd)
+            files.disk.close(self._fd)
         self._fd = fd
         self._end = os.fstat(fd).st_size
 
@@ -168,13 +169,13 @@ class Journal:
         number = number if number is not None else self.current + 1
         path = self.directory / segment_name(number)
         tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = files.disk.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             write_all(fd, MAGIC)
-            os.fsync(fd)
+            files.disk.fsync(fd)
         finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            files.disk.close(fd)
+        files.disk.replace(tmp, path)
         fsync_dir(self.directory)
         self.numbers.append(number)
         self._open_for_append(number)
@@ -189,7 +190,7 @@ class Journal:
             raise JournalWriteError("the journal needs reopening after a failed write")
         try:
             write_all(self._fd, data)
-            os.fdatasync(self._fd)
+            files.disk.fdatasync(self._fd)
         except OSError as exc:
             self._roll_back()
             raise JournalWriteError(exc.errno, f"journal append failed: {exc.strerror or exc}") from exc
@@ -198,8 +199,8 @@ class Journal:
     def _roll_back(self) -> None:
         """Cut a partly written append off so it can never be mistaken for a commit."""
         try:
-            os.ftruncate(self._fd, self._end)
-            os.fdatasync(self._fd)
+            files.disk.ftruncate(self._fd, self._end)
+            files.disk.fdatasync(self._fd)
         except OSError:
             # Garbage may remain at the end: the next open treats it as the torn tail it is, as
             # long as nothing is written after it, so refuse every further write until then.
@@ -209,7 +210,7 @@ class Journal:
         """Delete segments numbered below `number`, oldest first (so the rest stays a suffix)."""
         gone = []
         for n in [n for n in self.numbers if n < number]:
-            os.unlink(self.directory / segment_name(n))
+            files.disk.unlink(self.directory / segment_name(n))
             self.numbers.remove(n)
             gone.append(n)
         if gone:
@@ -218,7 +219,7 @@ class Journal:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            files.disk.close(self._fd)
             self._fd = None
 
 
@@ -231,17 +232,17 @@ def cut_torn_tail(segment: Segment, damaged_dir: Path) -> Path:
     make_dir(damaged_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     aside = damaged_dir / f"{segment.path.name}.torn-at-{segment.torn.good_end}.{stamp}"
-    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = files.disk.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        write_all(fd, segment.path.read_bytes())
-        os.fsync(fd)
+        write_all(fd, files.disk.read_bytes(segment.path))
+        files.disk.fsync(fd)
     finally:
-        os.close(fd)
+        files.disk.close(fd)
     fsync_dir(damaged_dir)
-    fd = os.open(segment.path, os.O_WRONLY)
+    fd = files.disk.open(segment.path, os.O_WRONLY)
     try:
-        os.ftruncate(fd, segment.torn.good_end)
-        os.fsync(fd)
+        files.disk.ftruncate(fd, segment.torn.good_end)
+        files.disk.fsync(fd)
     finally:
-        os.close(fd)
+        files.disk.close(fd)
     return aside
