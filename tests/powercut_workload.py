@@ -17,8 +17,8 @@ Each distinct crash image is written to a scratch directory and opened with the 
 from __future__ import annotations
 
 import json
-import re
 import random
+import re
 import shutil
 import tempfile
 from collections import Counter
