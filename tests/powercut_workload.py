@@ -116,7 +116,7 @@ def run_workload(root: Path, commits: int, checkpoints: int, seed: int = 17) -> 
                     txn = scratch.sign_up(uid(n), 1, f"138{n:08d}", "246813", T0, name=f"M{n}")
                     cards.append(uid(n))
                 else:
-                    amount = rng.randrange(100, 100_000)
+                    amount = rng.randrange(1000, 100_000)
                     txn = scratch.top_up(rng.choice(cards), amount, f"P{done}", later(done))
                 scratch.state.apply(txn)
                 expected.append(canonical(scratch.state))

@@ -91,12 +91,27 @@ class RecordingDisk(Disk):
         self._log_write(fd, offset, bytes(data[:written]))
         return written
 
+    def _target(self, fd: int) -> int | str:
+        """What `fd` is; a file opened before recording began is adopted as it is now."""
+        if fd not in self._fds:
+            path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            rel = self.rel(path)
+            if path.is_dir():
+                self._fds[fd] = rel
+            else:
+                if rel not in self._inode_of:
+                    content = path.read_bytes() if self.keep_data else b""
+                    inode = self._new_inode(rel)
+                    self.log.append(Op("adopt", rel, inode, data=content, size=path.stat().st_size))
+                self._fds[fd] = self._inode_of[rel]
+        return self._fds[fd]
+
     def _log_write(self, fd: int, offset: int, data: bytes) -> None:
-        inode = self._fds[fd]
+        inode = self._target(fd)
         self.log.append(Op("write", "", inode, offset=offset, data=self._data(data), size=len(data)))
 
     def _sync(self, fd: int) -> None:
-        target = self._fds[fd]
+        target = self._target(fd)
         if isinstance(target, str):
             self.log.append(Op("dirsync", target))
         else:
@@ -112,7 +127,7 @@ class RecordingDisk(Disk):
 
     def ftruncate(self, fd, length):
         os.ftruncate(fd, length)
-        self.log.append(Op("truncate", "", self._fds[fd], offset=length))
+        self.log.append(Op("truncate", "", self._target(fd), offset=length))
 
     def replace(self, src, dst):
         os.replace(src, dst)
