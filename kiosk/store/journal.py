@@ -141,7 +141,7 @@ class Journal:
         self.numbers = list(numbers)
         self._fd: int | None = None
         self._end = 0
-        self.broken = False  # a failed append could not be cut off: no more writes until reopened
+        self.broken = ""  # why a failed append could not be cut off: no more writes until reopened
         if not self.numbers:
             self.new_segment(1)
         else:
@@ -164,8 +164,7 @@ class Journal:
 
     def new_segment(self, number: int | None = None) -> int:
         """Create the next segment atomically (a crash leaves it whole or absent) and append there."""
-        if self.broken:
-            raise JournalWriteError("the journal needs reopening after a failed write")
+        self._refuse_if_broken()
         number = number if number is not None else self.current + 1
         path = self.directory / segment_name(number)
         tmp = path.with_name(path.name + ".tmp")
@@ -177,34 +176,37 @@ class Journal:
             files.disk.close(fd)
         files.disk.replace(tmp, path)
         fsync_dir(self.directory)
+        self._open_for_append(number)  # first: if it fails, appends still go where `current` says
         self.numbers.append(number)
-        self._open_for_append(number)
         return number
+
+    def _refuse_if_broken(self) -> None:
+        if self.broken:
+            raise JournalWriteError(f"the journal needs reopening after a failed write ({self.broken})")
 
     def append(self, payloads: Iterable[dict]) -> None:
         """Write the records in one go and make them durable; on failure nothing was added."""
         data = b"".join(encode_record(p) for p in payloads)
         if self._fd is None:
             raise JournalWriteError("journal is closed")
-        if self.broken:
-            raise JournalWriteError("the journal needs reopening after a failed write")
+        self._refuse_if_broken()
         try:
             write_all(self._fd, data)
             files.disk.fdatasync(self._fd)
         except OSError as exc:
-            self._roll_back()
+            self._roll_back(exc)
             raise JournalWriteError(exc.errno, f"journal append failed: {exc.strerror or exc}") from exc
         self._end += len(data)
 
-    def _roll_back(self) -> None:
+    def _roll_back(self, cause: OSError) -> None:
         """Cut a partly written append off so it can never be mistaken for a commit."""
         try:
             files.disk.ftruncate(self._fd, self._end)
             files.disk.fdatasync(self._fd)
-        except OSError:
+        except OSError as exc:
             # Garbage may remain at the end: the next open treats it as the torn tail it is, as
             # long as nothing is written after it, so refuse every further write until then.
-            self.broken = True
+            self.broken = exc.strerror or cause.strerror or str(exc)
 
     def delete_below(self, number: int) -> list[int]:
         """Delete segments numbered below `number`, oldest first (so the rest stays a suffix)."""
