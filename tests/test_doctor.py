@@ -423,6 +423,18 @@ def test_store_outbox_and_last_contact_from_the_real_store(root):
     assert root_owned == [], "doctor left files the kiosk user cannot write"
 
 
+def test_a_torn_tail_cut_at_open_is_a_warning_naming_the_copy(root):
+    from kiosk.store.journal import encode_record
+
+    data = make_store(root)
+    newest = sorted((data / "journal").glob("*.jnl"))[-1]
+    with open(newest, "ab") as f:
+        f.write(encode_record({"t": "meta", "k": "x", "v": 1})[:-4])  # a power cut mid-append
+    r = result(root, "store")
+    assert r.status == Status.WARN, r
+    assert "power cut" in r.detail and str(data / "journal" / "damaged") in r.detail
+
+
 def test_hq_silent_for_a_week_fails(root):
     make_store(root, contact=datetime.now(UTC) - timedelta(days=8))
     r = result(root, "last HQ contact")

@@ -96,7 +96,7 @@ def test_other_torn_tail_shapes(tmp_path, tail):
     path = segment(tmp_path)
     if tail == "complete-bad-crc":
         record = bytearray(encode_record({"t": "meta", "k": "a", "v": 1}))
-        record[-2] ^= 0xFF  # the last append's data blocks never reached the disk whole
+        record[-5:] = bytes(5)  # the last append's final sector never reached the disk: zeros
         tail = bytes(record)
     with open(path, "ab") as f:
         f.write(tail)

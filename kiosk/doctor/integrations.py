@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -127,6 +127,7 @@ class StoreReport:
     outbox_depth: int
     last_hq_contact: datetime | None
     segments: int
+    torn_tails: list[Path] = field(default_factory=list)
 
 
 def _read_pepper(ctx: Context, config) -> bytes:
@@ -206,7 +207,7 @@ def _open_and_read(store_cls, data_dir: Path, device_id: str, pepper: bytes,
         if last is not None and last.tzinfo is None:
             last = last.replace(tzinfo=UTC)
         return StoreReport(store.check(), store.outbox_depth(), last,
-                           len(store.journal_segments()))
+                           len(store.journal_segments()), store.torn_tail_copies())
     finally:
         store.close()
 
@@ -236,6 +237,11 @@ def check_store(ctx: Context) -> CheckResult:
             f" (+{len(report.problems) - 3} more)" if len(report.problems) > 3 else ""),
             "stop the kiosk and call HQ support; do not delete the data dir (unsent "
             "transactions are in it)")
+    if report.torn_tails:
+        return warn(name, f"journal and snapshot consistent; {len(report.torn_tails)} interrupted write(s) "
+                    f"were cut after a power cut (nothing committed lost), the newest kept as "
+                    f"{report.torn_tails[-1]}", "nothing to do unless this repeats: then check the "
+                    "power supply and the SD card")
     return ok(name, f"journal ({report.segments} segment(s)) and snapshot consistent")
 
 

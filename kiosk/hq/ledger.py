@@ -96,10 +96,11 @@ def store_events(db: Database, txns: Sequence[Txn], received_at: str | None = No
     db.run(lambda db: store_rows(db, txns, received_at or now_text()))
 
 
-def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> int:
+def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> set[tuple[str, int]]:
     """store_events inside the caller's transaction. A (device, seq) already stored with OTHER
     content (a kiosk restarted from an old backup reuses seqs) is kept in `divergent_events`
-    and reported, never silently dropped. Returns how many such events there were."""
+    and reported, never silently dropped. Returns those (device, seq): HQ has not applied them,
+    so they must not be acknowledged (the kiosk keeps them until someone resolves it)."""
     note_devices(db, (t.device_id for t in txns))
     bodies = {(t.device_id, t.seq): json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False) for t in txns}
     divergent = []
@@ -125,8 +126,11 @@ def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> int:
         divergent,
     )
     for device_id, seq, *_ in divergent:
-        log.error("event %s:%d arrived again with different content: kept aside, see `kiosk hq conflicts`", device_id, seq)
-    return len(divergent)
+        log.error(
+            "event %s:%d arrived again with different content: kept aside and not acknowledged, see `kiosk hq conflicts`",
+            device_id, seq,
+        )
+    return {(device_id, seq) for device_id, seq, *_ in divergent}
 
 
 @dataclass(frozen=True)

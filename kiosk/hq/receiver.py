@@ -196,15 +196,18 @@ class Receiver:
         received_at = now_text()
         incidents: list[tuple[str, m.Incidents]] = []
 
+        kept_aside: set[tuple[str, int]] = set()
+
         def commit(db: Database) -> list[tuple[str, m.Events]]:
             kept = []
+            kept_aside.clear()  # the transaction may run again
             for store, events in parsed.events:
                 try:
                     dev.check_store(db, events.device, store)
                 except dev.WrongStore as exc:
                     self._reject(m.WRONG_TOPIC, str(exc))
                     continue
-                store_rows(db, events.txns, received_at)
+                kept_aside.update(store_rows(db, events.txns, received_at))
                 dev.touch(db, events.device, store, received_at)
                 kept.append((store, events))
             incidents.clear()  # the transaction may run again
@@ -243,7 +246,7 @@ class Receiver:
         report = apply_pending(self.db, devices, wait=False, known=known)
         self.stats.applied += report.applied
         self.stats.conflicts += len(report.conflicts)
-        self._send_acks(kept)
+        self._send_acks(kept, kept_aside)
         for store, batch in incidents:  # committed above: now the kiosk may move its cursor
             ack = m.IncidentsAck(batch.device, batch.next_offset, datetime.now(UTC))
             self.client.publish(DeviceTopics(store, batch.device).topic("incidents_ack"), m.encode(ack), qos=1)
@@ -292,10 +295,12 @@ class Receiver:
         self.stats.rejected[reason] += 1
         log.warning("rejected message (%s): %s", reason, detail[:300])
 
-    def _send_acks(self, kept: list[tuple[str, m.Events]]) -> None:
+    def _send_acks(self, kept: list[tuple[str, m.Events]], kept_aside: set[tuple[str, int]]) -> None:
         seqs: dict[tuple[str, str], set[int]] = {}
         for store, events in kept:
-            seqs.setdefault((store, events.device), set()).update(t.seq for t in events.txns)
+            mine = {t.seq for t in events.txns if (t.device_id, t.seq) not in kept_aside}
+            seqs.setdefault((store, events.device), set()).update(mine)
+        seqs = {key: committed for key, committed in seqs.items() if committed}
         if not seqs:
             return
         marks = dict(self.db.all(

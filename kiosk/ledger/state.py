@@ -36,6 +36,52 @@ _VISITS = frozenset(
 )
 
 
+_BONUS_KINDS = frozenset({Kind.TOP_UP, Kind.NEW_MEMBER_GIFT, Kind.BIRTHDAY_GIFT})
+_POINTS_GIVING_KINDS = frozenset(
+    {Kind.TOP_UP, Kind.SPEND, Kind.NEW_MEMBER_GIFT, Kind.BIRTHDAY_GIFT, Kind.CHECK_IN, Kind.REFERRAL_REWARD}
+)
+_POINTS_TAKING_KINDS = frozenset({Kind.REDEMPTION, Kind.POINTS_EXPIRY, Kind.CARD_RETURN})
+
+
+def stated_amounts_problem(txn: Txn) -> str:
+    """Why a transaction's own amounts contradict its kind ("" when they agree).
+
+    The state moves by the stated before/after difference, so a sender that could state any
+    difference could write any balance (a top-up of 100 fen that takes 5,000,000 away). Each kind
+    says what its difference must be; only an HQ adjustment may move money by a free amount."""
+    delta, points = txn.balance_delta_fen, txn.points_delta
+    kind = txn.kind
+    if kind is Kind.ADJUSTMENT:
+        return ""
+    if txn.bonus_fen and kind not in _BONUS_KINDS:
+        return f"{kind} carries a bonus of {txn.bonus_fen} fen"
+    if kind is Kind.SIGN_UP and (txn.balance_before_fen, txn.points_before) != (0, 0):
+        return "sign_up must start at balance 0 and points 0"
+    expected = 0
+    if kind is Kind.TOP_UP:
+        if txn.amount_fen <= 0:
+            return "top_up of no amount"
+        expected = txn.amount_fen + txn.bonus_fen
+    elif kind is Kind.SPEND:
+        if txn.amount_fen <= 0:
+            return "spend of no amount"
+        expected = -txn.amount_fen
+    elif kind in (Kind.NEW_MEMBER_GIFT, Kind.BIRTHDAY_GIFT):
+        expected = txn.bonus_fen
+    elif kind is Kind.CARD_RETURN:
+        if txn.balance_after_fen != 0 or txn.points_after != 0:
+            return "card_return must leave balance 0 and points 0"
+        if txn.amount_fen > max(txn.balance_before_fen, 0):
+            return f"card_return refunds {txn.amount_fen} fen of a balance of {txn.balance_before_fen}"
+        expected = delta
+    if delta != expected:
+        return f"{kind} of amount {txn.amount_fen} + bonus {txn.bonus_fen} fen moves the balance by {delta}, not {expected}"
+    if points < 0 and kind not in _POINTS_TAKING_KINDS:
+        return f"{kind} takes {-points} points"
+    if points > 0 and kind not in _POINTS_GIVING_KINDS:
+        return f"{kind} gives {points} points"
+    return ""
+
 class SequenceGap(Exception):
     """A device's txn arrived before an earlier one; the caller must deliver in order."""
 
@@ -47,9 +93,8 @@ class SequenceGap(Exception):
 @dataclass(frozen=True)
 class ApplyResult:
     applied: bool  # False: a duplicate, nothing changed
-    conflict: str = (
-        ""  # the txn's "before" amounts differ from this state's (e.g. offline spending at two kiosks)
-    )
+    conflict: str = ""  # e.g. the txn's "before" amounts differ from this state's (offline spending at two kiosks)
+    refused: bool = False  # the txn contradicts itself: its seq is used up, nothing else changed
 
 
 @dataclass
@@ -75,9 +120,10 @@ class LedgerState:
             return ApplyResult(applied=False)
         if txn.seq != last + 1:
             raise SequenceGap(txn.device_id, last + 1, txn.seq)
-        conflict = self._apply(txn)
-        self.last_seq[txn.device_id] = txn.seq
-        return ApplyResult(applied=True, conflict=conflict)
+        problem = stated_amounts_problem(txn)
+        conflict = f"not applied: {problem}" if problem else self._apply(txn)
+        self.last_seq[txn.device_id] = txn.seq  # even when refused: the device's later txns must not wait on it
+        return ApplyResult(applied=True, conflict=conflict, refused=bool(problem))
 
     def _apply(self, txn: Txn) -> str:
         if txn.kind is Kind.SIGN_UP:

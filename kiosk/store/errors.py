@@ -34,6 +34,10 @@ class StaleSnapshot(StoreError):
     """An HQ snapshot older than transactions HQ already acknowledged; ask HQ for a newer one."""
 
 
+class ImpossibleSnapshot(StoreError):
+    """An HQ snapshot that claims more of this device's transactions than it ever wrote."""
+
+
 class TxnIdReused(StoreError):
     """A different transaction with the id of one already committed: two operations were decided
     against the same state (e.g. from two threads) and the second must be decided again."""

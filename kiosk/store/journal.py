@@ -4,10 +4,14 @@ A segment starts with MAGIC; each record is a 12-byte header (payload length, CR
 length, CRC32 of the payload) and a JSON payload. Appends go in one write() and are fdatasync'd
 before `append` returns, so the cost of a commit does not depend on how long the journal is.
 
-Reading tells a torn tail (the last append of the last segment cut short by a power cut: a short
-header, a payload running past the end, a bad payload ending exactly at the end, or zeros) from
-corruption anywhere else, which is never skipped: it raises JournalCorrupt with the file and the
-byte offset."""
+Reading tells a torn tail (the last append of the last segment, whose fdatasync never returned,
+cut short by a power cut) from corruption of a committed record, which is never skipped: it
+raises JournalCorrupt with the file and the byte offset. A torn append shows as a file that ends
+inside a record, or as bytes that were never written: after a power cut ext4 reads those as
+zeros, a whole sector at a time, while a committed record's JSON payload never holds a zero
+byte. So damage counts as a torn tail only when nothing whole follows it and it ends the file
+short or holds such an unwritten hole; a flipped bit in a record that was acknowledged as
+committed, even the very last one, is corruption."""
 
 from __future__ import annotations
 
@@ -112,6 +116,10 @@ def read_segment(path: Path, number: int, last: bool) -> Segment:
     return Segment(number, path, records, None)
 
 
+SECTOR = 512  # the unit a power cut leaves written or not
+_HOLE = 8  # zero bytes in a row that no committed record holds (its header has at most 3)
+
+
 def _damage_at(data: bytes, offset: int) -> tuple[str, bool] | None:
     """None if a whole good record starts at `offset`; else (problem, could be a torn tail)."""
     size = len(data)
@@ -122,15 +130,45 @@ def _damage_at(data: bytes, offset: int) -> tuple[str, bool] | None:
     if zlib.crc32(data[offset : offset + 4], _LENGTH_SEED) != length_crc:
         if not any(data[offset:]):
             return "zero-filled tail", True
-        return "record header checksum mismatch", False
+        return "record header checksum mismatch", _unfinished_append(data, offset)
     if length > MAX_RECORD:
         return f"record length {length} over the limit", False
     end = offset + HEADER.size + length
     if end > size:
         return "record runs past the end of the file", True
     if zlib.crc32(data[offset + HEADER.size : end]) != body_crc:
-        return "record payload checksum mismatch", end == size
+        if _unfinished_append(data, offset):
+            return "record payload never fully written (unwritten zeros)", True
+        return "record payload checksum mismatch in a committed record", False
     return None
+
+
+def _unfinished_append(data: bytes, offset: int) -> bool:
+    """Do the bytes from `offset` to the end look like an append a power cut interrupted: an
+    unwritten hole in them, and no whole record after it (a committed one would prove the
+    damaged record was written and synced before)?"""
+    tail = data[offset:]
+    if not _has_unwritten_hole(tail, offset):
+        return False
+    return not any(_whole_record_at(data, at) for at in range(offset + 1, len(data) - HEADER.size + 1))
+
+
+def _has_unwritten_hole(tail: bytes, offset: int) -> bool:
+    if tail.endswith(b"\0"):
+        return True
+    if b"\0" * _HOLE in tail:
+        return True
+    lead = len(tail) - len(tail.lstrip(b"\0"))  # the record's first sector was cut at its end
+    return lead > 0 and (offset + lead) % SECTOR == 0
+
+
+def _whole_record_at(data: bytes, offset: int) -> bool:
+    """True if a whole, checksummed record starts at `offset`."""
+    length, length_crc, body_crc = HEADER.unpack_from(data, offset)
+    if zlib.crc32(data[offset : offset + 4], _LENGTH_SEED) != length_crc or length > MAX_RECORD:
+        return False
+    end = offset + HEADER.size + length
+    return end <= len(data) and zlib.crc32(data[offset + HEADER.size : end]) == body_crc
 
 
 class Journal:

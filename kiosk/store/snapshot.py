@@ -3,7 +3,9 @@
 Stock TinyDB's JSONStorage rewrites its file in place, so a crash mid-write leaves it unreadable.
 SnapshotStorage is a TinyDB storage that instead writes a whole new file atomically (temp file,
 fsync, rename, fsync the directory), first keeping the replaced file as snapshot.prev.json, and
-guards the content with a CRC32 so bit rot is refused rather than loaded. Writes go through
+guards the whole file, the store header included, with a CRC32 so bit rot is refused rather
+than loaded (format 1 left the header out: one flipped digit in replay_from dropped committed
+money; format 1 files are still read, and the next checkpoint rewrites them as format 2). Writes go through
 TinyDB's tables with a CachingMiddleware, so the file is ordinary TinyDB JSON that tools
 (and `TinyDB(path, storage=SnapshotStorage)`) can read; the ledger's LedgerState stays the
 in-memory truth."""
@@ -25,7 +27,8 @@ from kiosk.ledger.state import LedgerState
 from kiosk.store import files
 from kiosk.store.files import atomic_write, fsync_dir
 
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 STORE_TABLE = "store"  # one document: format, device, journal position, checksum
 TABLES = ("members", "cards", "accounts", "stock", "last_seq", "rules", "meta")
 
@@ -40,8 +43,12 @@ def _dump(data: object) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _content_crc(data: dict) -> int:
-    return zlib.crc32(_dump({k: v for k, v in data.items() if k != STORE_TABLE}))
+def _content_crc(data: dict, fmt: int = FORMAT) -> int:
+    """Format 2: everything but the checksum itself. Format 1: the tables without the header."""
+    if fmt == 1:
+        return zlib.crc32(_dump({k: v for k, v in data.items() if k != STORE_TABLE}))
+    header = {k: v for k, v in data[STORE_TABLE]["1"].items() if k != "crc32"}
+    return zlib.crc32(_dump({**data, STORE_TABLE: {**data[STORE_TABLE], "1": header}}))
 
 
 class SnapshotStorage(Storage):
@@ -65,9 +72,9 @@ class SnapshotStorage(Storage):
         if not isinstance(data, dict) or not isinstance(data.get(STORE_TABLE), dict):
             raise SnapshotError(self.path, "not a kiosk snapshot (no store table)")
         header = data[STORE_TABLE].get("1")
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
+        if not isinstance(header, dict) or header.get("format") not in READABLE_FORMATS:
             raise SnapshotError(self.path, f"unknown snapshot format (expected {FORMAT})")
-        if header.get("crc32") != _content_crc(data):
+        if header.get("crc32") != _content_crc(data, header["format"]):
             raise SnapshotError(self.path, "content checksum mismatch (damaged file)")
         return data
 
@@ -75,6 +82,7 @@ class SnapshotStorage(Storage):
         header = data.get(STORE_TABLE, {}).get("1")
         if header is None:
             raise ValueError("a snapshot needs its store table")
+        header.pop("crc32", None)
         header["crc32"] = _content_crc(data)
         if self.keep_previous and self.path.exists():
             prev = self.path.with_name(self.path.stem + ".prev.json")

@@ -31,6 +31,7 @@ from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import ApplyResult, LedgerState, SequenceGap
 from kiosk.ledger.txn import Txn, TxnFormatError, txn_from_dict, txn_to_dict
 from kiosk.store.errors import (
+    ImpossibleSnapshot,
     StaleSnapshot,
     StoreCorrupt,
     StoreError,
@@ -58,6 +59,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreWriteError",
     "StaleSnapshot",
+    "ImpossibleSnapshot",
     "TxnIdReused",
 ]
 
@@ -161,6 +163,8 @@ class Store:
         self._segment_of: dict[str, int] = {}
         self._pending: dict[int, int] = {n: 0 for n in numbers}
         self._since_checkpoint = 0
+        self._snapshot_seq = dict(snap.state.last_seq)  # what the snapshot says it covers, per device
+        self._own_high = 0  # the highest own seq found anywhere in the journal
         self.repaired: list[Path] = []  # torn tails cut off during this open (copies kept here)
         for number in numbers:
             path = self._journal_dir / segment_name(number)
@@ -174,7 +178,19 @@ class Store:
                 except (TxnFormatError, RulesError, SequenceGap, KeyError, TypeError, ValueError) as exc:
                     raise StoreCorrupt(path, f"record {index + 1}: {type(exc).__name__}: {exc}") from None
             if segment.torn is not None:
-                self.repaired.append(cut_torn_tail(segment, self._journal_dir / "damaged"))
+                aside = cut_torn_tail(segment, self._journal_dir / "damaged")
+                self.repaired.append(aside)
+                log.warning(
+                    "%s: an append a power cut interrupted was cut at byte %d (%s); nothing committed "
+                    "is lost; the segment as found is kept in %s",
+                    path, segment.torn.good_end, segment.torn.problem, aside,
+                )
+        if self._own_high > self.ledger.state.last_seq.get(self.device_id, 0):
+            raise StoreCorrupt(
+                snap_path,
+                f"the journal holds {self.device_id}:{self._own_high}, but the state rebuilt from the snapshot "
+                f"and the journal stops at seq {self.ledger.state.last_seq.get(self.device_id, 0)}",
+            )
         self._journal = Journal(self._journal_dir, numbers)
         self._pending.setdefault(self._journal.current, 0)
         if self.checkpoint_due():
@@ -197,6 +213,7 @@ class Store:
                 self._since_checkpoint += 1
                 own = txn.device_id == self.device_id
                 txn_id, entry = txn.txn_id, txn
+            self._check_continuity(data if covered else txn, covered, own)
             if own and txn_id not in self._segment_of:
                 self._outbox[txn_id] = entry
                 self._segment_of[txn_id] = segment
@@ -215,6 +232,21 @@ class Store:
                 self._rules_doc = record["doc"]
         else:
             raise ValueError(f"unknown record type {str(kind)[:20]!r}")
+
+    def _check_continuity(self, txn: Txn | dict, covered: bool, own: bool) -> None:
+        """A record in a segment the snapshot claims to cover must be in the snapshot: if not,
+        the snapshot's journal position is wrong and trusting it would drop committed money and
+        hand out its seq again. Never issue a seq below the highest ever written."""
+        device, seq = (txn["device_id"], txn["seq"]) if isinstance(txn, dict) else (txn.device_id, txn.seq)
+        if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(device, str):
+            raise TypeError("txn record without a device_id and an integer seq")
+        if own:
+            self._own_high = max(self._own_high, seq)
+        if covered and seq > self._snapshot_seq.get(device, 0):
+            raise ValueError(
+                f"{device}:{seq} is in a segment the snapshot says it covers (replay_from "
+                f"{self._replay_from}), but the snapshot stops at seq {self._snapshot_seq.get(device, 0)}"
+            )
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -345,6 +377,11 @@ class Store:
         self._outbox[txn_id] = txn
         return txn
 
+    def torn_tail_copies(self) -> list[Path]:
+        """Segments as found before a torn tail was cut (at this open or an earlier one)."""
+        damaged = self._journal_dir / "damaged"
+        return sorted(damaged.iterdir()) if damaged.is_dir() else []
+
     def outbox_depth(self) -> int:
         return len(self._outbox)
 
@@ -442,13 +479,21 @@ class Store:
         (those HQ has not got yet), and make the result durable as a new snapshot.
 
         Returns how many own transactions were re-applied. StaleSnapshot (nothing changed) if
-        HQ's snapshot misses transactions that are no longer in the journal."""
+        HQ's snapshot misses transactions that are no longer in the journal; ImpossibleSnapshot
+        if it claims more of this device's history than the device ever wrote (taking it would
+        hand out the same seqs again)."""
         with self._snapshotting, self._mutex:
             return self._replace_state(snapshot_state, own_high_water)
 
     def _replace_state(self, snapshot_state: LedgerState, own_high_water: int) -> int:
         mine = [t for t in self.outbox() if t.seq > own_high_water]
         ours = self.ledger.state.last_seq.get(self.device_id, 0)
+        claimed = snapshot_state.last_seq.get(self.device_id, 0)
+        if own_high_water > ours or claimed != own_high_water:
+            raise ImpossibleSnapshot(
+                f"HQ snapshot says it holds {self.device_id} up to seq {own_high_water} (its state: {claimed}), "
+                f"but this kiosk has written only up to seq {ours}; refused, nothing changed"
+            )
         if [t.seq for t in mine] != list(range(own_high_water + 1, ours + 1)):
             raise StaleSnapshot(
                 f"HQ snapshot covers {self.device_id} up to seq {own_high_water}, this kiosk is at {ours}, "

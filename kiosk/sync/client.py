@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from kiosk import __version__
 from kiosk.ledger.rules import Rules, RulesError
 from kiosk.ledger.txn import Txn, txn_id_for
-from kiosk.store.errors import StaleSnapshot, StoreError
+from kiosk.store.errors import ImpossibleSnapshot, StaleSnapshot, StoreError
 from kiosk.sync import messages as m
 from kiosk.sync.admission import MAX_OUTBOX, MIN_FREE_BYTES, OK, Admission, check_admission
 from kiosk.sync.blocked import META_KEY as BLOCKED_KEY
@@ -547,6 +547,9 @@ class SyncClient:
         except StaleSnapshot as exc:
             self._reject(topic, m.OUT_OF_DATE, "own_high_water", str(exc))
             self._publish_resync("snapshot", last, "snapshot misses transactions this kiosk no longer holds")
+            return
+        except ImpossibleSnapshot as exc:
+            self._reject(topic, m.MALFORMED, "own_high_water", str(exc))
             return
         self.store.meta_put(SNAPSHOT_KEY, msg.snapshot_id)
         log.info("account snapshot %s applied", msg.snapshot_id)
