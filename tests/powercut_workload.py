@@ -244,6 +244,7 @@ class Report:
     refused: Counter = field(default_factory=Counter)
     split_batches: int = 0
     violations: list[str] = field(default_factory=list)
+    refusal_examples: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         refused = sum(self.refused.values())
@@ -268,6 +269,8 @@ def explore(work: Workload, model: str, scratch: Path | None = None) -> Report:
             facts = _facts(candidate, cache, base, report)
             if any(first <= facts.high < last for first, last in work.batches) and not facts.refused:
                 report.split_batches += 1
+            if facts.refused and len(report.refusal_examples) < 5:
+                report.refusal_examples.append(f"{facts.refused} [{candidate.how}; {_where(work, candidate)}]")
             for problem in violations(work, facts, candidate.lo, candidate.hi):
                 report.violations.append(f"{problem} [{candidate.how}; {_where(work, candidate)}]")
     finally:

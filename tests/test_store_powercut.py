@@ -29,6 +29,8 @@ def _show(report, work) -> None:
     print("\n" + summary([report], work))
     if report.refused:
         print(f"  refused (named): {dict(report.refused)}")
+        for example in report.refusal_examples:
+            print(f"  e.g. {example}")
     for problem in report.violations[:20]:
         print(f"  VIOLATION {problem}")
 
