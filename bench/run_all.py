@@ -13,6 +13,7 @@ HERE = Path(__file__).resolve().parent
 # script, arguments for the quick run (the default), arguments for --full
 BENCHES = [
     ("commit.py", ["--quick"], []),
+    ("wear.py", [], ["--full"]),
     ("cards.py", [], []),
     ("read.py", ["--taps", "10"], []),
     ("session_tap.py", ["--members", "2000", "--taps", "100"], []),

@@ -1,19 +1,59 @@
 """Small file-system steps that make writes survive a power cut: fsync a directory after a
-rename or unlink, and write a whole file atomically (temp file, fsync, rename, fsync dir)."""
+rename or unlink, and write a whole file atomically (temp file, fsync, rename, fsync dir).
+
+Every call the store makes that reads or changes the card goes through `disk`, one `Disk`:
+plain os functions in production (no wrapper, no check), and in tests a recording or
+fault-injecting subclass installed with `use()`. That is what lets the crash-state explorer
+(tests/test_store_powercut.py) see every write, rename and fsync, and bench/wear.py count bytes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+
+class Disk:
+    """The store's file-system calls. Subclasses override a method to record or fail it."""
+
+    open = staticmethod(os.open)
+    close = staticmethod(os.close)
+    write = staticmethod(os.write)
+    pwrite = staticmethod(os.pwrite)
+    fsync = staticmethod(os.fsync)
+    fdatasync = staticmethod(os.fdatasync)
+    ftruncate = staticmethod(os.ftruncate)
+    replace = staticmethod(os.replace)
+    link = staticmethod(os.link)
+    unlink = staticmethod(os.unlink)
+    mkdir = staticmethod(os.mkdir)
+
+    def read_bytes(self, path: Path) -> bytes:
+        return path.read_bytes()
+
+
+disk = Disk()
+
+
+@contextlib.contextmanager
+def use(replacement: Disk) -> Iterator[Disk]:
+    """Route the store's file calls through `replacement` for the duration (tests, benches)."""
+    global disk
+    before, disk = disk, replacement
+    try:
+        yield replacement
+    finally:
+        disk = before
 
 
 def fsync_dir(path: Path) -> None:
     """Make a rename, create or unlink inside `path` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = disk.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(fd)
+        disk.fsync(fd)
     finally:
-        os.close(fd)
+        disk.close(fd)
 
 
 def make_dir(path: Path) -> None:
@@ -22,7 +62,7 @@ def make_dir(path: Path) -> None:
         return
     make_dir(path.parent)
     try:
-        path.mkdir(mode=0o700)
+        disk.mkdir(path, 0o700)
     except FileExistsError:
         return
     fsync_dir(path.parent)
@@ -32,7 +72,7 @@ def write_all(fd: int, data: bytes) -> None:
     """os.write may write less than asked (e.g. on a nearly full disk); loop or raise."""
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        written = disk.write(fd, view)
         if written <= 0:
             raise OSError("write made no progress")
         view = view[written:]
@@ -41,17 +81,17 @@ def write_all(fd: int, data: bytes) -> None:
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace `path` with `data` so that a crash leaves either the old or the new file, whole."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = disk.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         write_all(fd, data)
-        os.fsync(fd)
+        disk.fsync(fd)
     except BaseException:
-        os.close(fd)
+        disk.close(fd)
         try:
-            os.unlink(tmp)
+            disk.unlink(tmp)
         except OSError:
             pass
         raise
-    os.close(fd)
-    os.replace(tmp, path)
+    disk.close(fd)
+    disk.replace(tmp, path)
     fsync_dir(path.parent)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kiosk.store import files
 from kiosk.store.files import fsync_dir, make_dir, write_all
 
 MAGIC = b"KJOURNL1"
@@ -85,7 +86,7 @@ def segment_numbers(directory: Path) -> list[int]:
 def read_segment(path: Path, number: int, last: bool) -> Segment:
     """All records of one segment. A torn tail is reported (only allowed in the last segment)."""
     try:
-        data = path.read_bytes()
+        data = files.disk.read_bytes(path)
     except OSError as exc:
         raise JournalCorrupt(path, 0, f"cannot be read: {exc.strerror}") from None
     if data[: len(MAGIC)] != MAGIC:
@@ -178,7 +179,7 @@ class Journal:
         self.numbers = list(numbers)
         self._fd: int | None = None
         self._end = 0
-        self.broken = False  # a failed append could not be cut off: no more writes until reopened
+        self.broken = ""  # why a failed append could not be cut off: no more writes until reopened
         if not self.numbers:
             self.new_segment(1)
         else:
@@ -193,61 +194,63 @@ class Journal:
         return self.current, self._end
 
     def _open_for_append(self, number: int) -> None:
-        fd = os.open(self.directory / segment_name(number), os.O_WRONLY | os.O_APPEND)
+        fd = files.disk.open(self.directory / segment_name(number), os.O_WRONLY | os.O_APPEND)
         if self._fd is not None:
-            os.close(self._fd)
+            files.disk.close(self._fd)
         self._fd = fd
         self._end = os.fstat(fd).st_size
 
     def new_segment(self, number: int | None = None) -> int:
         """Create the next segment atomically (a crash leaves it whole or absent) and append there."""
-        if self.broken:
-            raise JournalWriteError("the journal needs reopening after a failed write")
+        self._refuse_if_broken()
         number = number if number is not None else self.current + 1
         path = self.directory / segment_name(number)
         tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = files.disk.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             write_all(fd, MAGIC)
-            os.fsync(fd)
+            files.disk.fsync(fd)
         finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            files.disk.close(fd)
+        files.disk.replace(tmp, path)
         fsync_dir(self.directory)
+        self._open_for_append(number)  # first: if it fails, appends still go where `current` says
         self.numbers.append(number)
-        self._open_for_append(number)
         return number
+
+    def _refuse_if_broken(self) -> None:
+        if self.broken:
+            raise JournalWriteError(f"the journal needs reopening after a failed write ({self.broken})")
 
     def append(self, payloads: Iterable[dict]) -> None:
         """Write the records in one go and make them durable; on failure nothing was added."""
         data = b"".join(encode_record(p) for p in payloads)
         if self._fd is None:
             raise JournalWriteError("journal is closed")
-        if self.broken:
-            raise JournalWriteError("the journal needs reopening after a failed write")
+        self._refuse_if_broken()
         try:
             write_all(self._fd, data)
-            os.fdatasync(self._fd)
+            files.disk.fdatasync(self._fd)
         except OSError as exc:
-            self._roll_back()
+            self._roll_back(exc)
             raise JournalWriteError(exc.errno, f"journal append failed: {exc.strerror or exc}") from exc
         self._end += len(data)
 
-    def _roll_back(self) -> None:
+    def _roll_back(self, cause: OSError) -> None:
         """Cut a partly written append off so it can never be mistaken for a commit."""
         try:
-            os.ftruncate(self._fd, self._end)
-            os.fdatasync(self._fd)
-        except OSError:
+            files.disk.ftruncate(self._fd, self._end)
+            files.disk.fdatasync(self._fd)
+        except OSError as exc:
             # Garbage may remain at the end: the next open treats it as the torn tail it is, as
             # long as nothing is written after it, so refuse every further write until then.
-            self.broken = True
+            self.broken = exc.strerror or cause.strerror or str(exc)
 
     def delete_below(self, number: int) -> list[int]:
         """Delete segments numbered below `number`, oldest first (so the rest stays a suffix)."""
         gone = []
         for n in [n for n in self.numbers if n < number]:
-            os.unlink(self.directory / segment_name(n))
+            files.disk.unlink(self.directory / segment_name(n))
             self.numbers.remove(n)
             gone.append(n)
         if gone:
@@ -256,7 +259,7 @@ class Journal:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            files.disk.close(self._fd)
             self._fd = None
 
 
@@ -269,17 +272,17 @@ def cut_torn_tail(segment: Segment, damaged_dir: Path) -> Path:
     make_dir(damaged_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     aside = damaged_dir / f"{segment.path.name}.torn-at-{segment.torn.good_end}.{stamp}"
-    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = files.disk.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        write_all(fd, segment.path.read_bytes())
-        os.fsync(fd)
+        write_all(fd, files.disk.read_bytes(segment.path))
+        files.disk.fsync(fd)
     finally:
-        os.close(fd)
+        files.disk.close(fd)
     fsync_dir(damaged_dir)
-    fd = os.open(segment.path, os.O_WRONLY)
+    fd = files.disk.open(segment.path, os.O_WRONLY)
     try:
-        os.ftruncate(fd, segment.torn.good_end)
-        os.fsync(fd)
+        files.disk.ftruncate(fd, segment.torn.good_end)
+        files.disk.fsync(fd)
     finally:
-        os.close(fd)
+        files.disk.close(fd)
     return aside

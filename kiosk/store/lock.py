@@ -9,21 +9,22 @@ import fcntl
 import os
 from pathlib import Path
 
+from kiosk.store import files
 from kiosk.store.errors import StoreLocked
 
 
 class DirLock:
     def __init__(self, path: Path):
         self.path = path
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = files.disk.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pid = _read_pid(fd)
             os.close(fd)
             raise StoreLocked(path, pid) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        files.disk.ftruncate(fd, 0)
+        files.disk.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd: int | None = fd
 
     def release(self) -> None:

@@ -13,7 +13,6 @@ in-memory truth."""
 from __future__ import annotations
 
 import json
-import os
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from tinydb.storages import Storage
 
 from kiosk.ledger.codec import CodecError, encode, state_from_dict
 from kiosk.ledger.state import LedgerState
+from kiosk.store import files
 from kiosk.store.files import atomic_write, fsync_dir
 
 FORMAT = 2
@@ -60,7 +60,7 @@ class SnapshotStorage(Storage):
 
     def read(self) -> dict | None:
         try:
-            raw = self.path.read_bytes()
+            raw = files.disk.read_bytes(self.path)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -88,9 +88,9 @@ class SnapshotStorage(Storage):
             prev = self.path.with_name(self.path.stem + ".prev.json")
             link = prev.with_name(prev.name + ".tmp")
             if link.exists():
-                link.unlink()  # a leftover hard link to a good snapshot from an interrupted write
-            os.link(self.path, link)
-            os.replace(link, prev)
+                files.disk.unlink(link)  # a leftover hard link to a good snapshot from an interrupted write
+            files.disk.link(self.path, link)
+            files.disk.replace(link, prev)
         atomic_write(self.path, _dump(data))
         fsync_dir(self.path.parent)
 

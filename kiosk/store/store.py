@@ -107,10 +107,16 @@ class Store:
         self.device_id = device_id
         self._mutex = threading.RLock()  # guards the journal, the state and the outbox
         self._snapshotting = threading.Lock()  # one snapshot writer at a time; taken before _mutex
-        make_dir(self.data_dir)
-        self._lock = DirLock(self.data_dir / "lock")
+        try:
+            make_dir(self.data_dir)
+            self._lock = DirLock(self.data_dir / "lock")
+        except OSError as exc:  # e.g. the card was remounted read-only after an error
+            raise StoreWriteError(f"{self.data_dir}: cannot open the store for writing: {exc.strerror or exc}") from exc
         try:
             self._load(rules, pepper, pin_params)
+        except OSError as exc:
+            self._lock.release()
+            raise StoreWriteError(f"{self.data_dir}: cannot open the store for writing: {exc.strerror or exc}") from exc
         except BaseException:
             self._lock.release()
             raise
@@ -457,7 +463,13 @@ class Store:
             if number >= keep_from or self._pending.get(number, 0):
                 keep_from = number
                 break
-        gone = self._journal.delete_below(keep_from)
+        try:
+            gone = self._journal.delete_below(keep_from)
+        except OSError as exc:  # the snapshot is written; the next checkpoint deletes them
+            raise StoreWriteError(
+                f"{self._journal_dir}: snapshot written, but old segments could not be deleted: "
+                f"{exc.strerror or exc}"
+            ) from exc
         for number in gone:
             self._pending.pop(number, None)
         return gone
