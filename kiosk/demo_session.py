@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from kiosk.ledger.money import format_fen
+from kiosk.session.states import S
 from kiosk.session.view import SessionView
 
 SITE_MASTER = bytes.fromhex("00112233445566778899aabbccddeeff")  # demo only, not a secret
@@ -20,25 +21,25 @@ MEMBER_PIN = "613580"
 
 # what the headless "screen" says for each state (the Kivy screens use gettext catalogues)
 SCREEN = {
-    "idle": ("请刷卡", "tap your card"),
-    "home": ("会员主页", "member home"),
-    "blocked": ("此卡已挂失，请联系店员", "card blocked, please ask staff"),
-    "not_recognised": ("无法识别此卡", "card not recognised"),
-    "signup_offer": ("新卡：是否开卡？", "blank card: sign up?"),
-    "signup_details": ("填写手机号、姓名、生日", "phone, name, birthday"),
-    "signup_privacy": ("隐私声明", "privacy notice"),
-    "signup_pin": ("设置密码（两次）", "set PIN (twice)"),
-    "signup_writing": ("正在写卡，请勿移开", "writing the card, keep it on the reader"),
-    "topup_amount": ("选择充值金额", "choose an amount"),
-    "topup_confirm": ("确认金额与支付方式", "amount, bonus and payment method"),
-    "paying": ("等待付款", "waiting for payment"),
-    "redeem_choose": ("积分兑换", "rewards"),
-    "redeem_confirm": ("确认兑换", "confirm the reward"),
-    "pin_entry": ("请输入密码", "enter your PIN"),
-    "pin_locked": ("密码已锁定", "PIN locked"),
-    "done": ("完成", "done"),
-    "notice": ("提示", "notice"),
-    "staff_menu": ("店员菜单", "staff menu"),
+    S.idle: ("请刷卡", "tap your card"),
+    S.home: ("会员主页", "member home"),
+    S.blocked: ("此卡已挂失，请联系店员", "card blocked, please ask staff"),
+    S.not_recognised: ("无法识别此卡", "card not recognised"),
+    S.signup_offer: ("新卡：是否开卡？", "blank card: sign up?"),
+    S.signup_details: ("填写手机号、姓名、生日", "phone, name, birthday"),
+    S.signup_privacy: ("隐私声明", "privacy notice"),
+    S.signup_pin: ("设置密码（两次）", "set PIN (twice)"),
+    S.signup_writing: ("正在写卡，请勿移开", "writing the card, keep it on the reader"),
+    S.topup_amount: ("选择充值金额", "choose an amount"),
+    S.topup_confirm: ("确认金额与支付方式", "amount, bonus and payment method"),
+    S.paying: ("等待付款", "waiting for payment"),
+    S.redeem_choose: ("积分兑换", "rewards"),
+    S.redeem_confirm: ("确认兑换", "confirm the reward"),
+    S.pin_entry: ("请输入密码", "enter your PIN"),
+    S.pin_locked: ("密码已锁定", "PIN locked"),
+    S.done: ("完成", "done"),
+    S.notice: ("提示", "notice"),
+    S.staff_menu: ("店员菜单", "staff menu"),
 }
 
 
@@ -60,7 +61,7 @@ class SessionDemo:
 def describe(view: SessionView) -> str:
     zh, en = SCREEN.get(view.state, (view.state, view.state))
     text = f"      屏幕 screen [{view.state}] {zh} / {en}"
-    if view.member is not None and view.state == "home":
+    if view.member is not None and view.state == S.home:
         m = view.member
         text += (
             f"\n        {m.name or m.phone_masked} · {m.tier_name.zh_CN} {m.tier_name.en} · "
@@ -173,14 +174,14 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
 
     demo.say("\n  1. 新卡开卡 / Sign-up with a blank card")
     view = show("刷空白卡 tap a blank card", lambda: reader.place(new_card))
-    demo.expect("blank card offers sign-up", view.state == "signup_offer")
+    demo.expect("blank card offers sign-up", view.state == S.signup_offer)
     show("开卡 sign up", session.start_signup)
     show("填写资料 details", lambda: session.submit_details("13512345678", "赵磊", date(1988, 11, 2)))
     show("同意隐私声明 accept privacy notice", session.accept_privacy)
     for digit in MEMBER_PIN * 2:
         session.pin_digit(digit)
     view = show("设置密码两次 PIN twice (hidden: ******)")
-    demo.expect("sign-up done", view.state == "done" and view.message.code == "signup_done")
+    demo.expect("sign-up done", view.state == S.done and view.message.code == "signup_done")
     view = show("返回主页 continue", session.dismiss)
     demo.expect("new-member gift", any(g.kind == "new_member_gift" for g in view.member.gifts))
     turn()  # the reader thread writes the gift into the card's purse hint
@@ -195,7 +196,7 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
     show("现金（柜台）cash at the counter", lambda: session.pay("staff_cash"))
     lift()
     view = show("店员刷员工卡 staff taps their card", lambda: reader.place(staff))
-    demo.expect("top-up credited", view.state == "done" and view.message.params.get("balance_fen") == 108_000)
+    demo.expect("top-up credited", view.state == S.done and view.message.params.get("balance_fen") == 108_000)
     lift()
     clock.advance(15)
     turn()
@@ -208,7 +209,7 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
     view = show("投入 3 张 ¥10 insert 3 × ¥10", lambda: pulse_cash(3))
     demo.expect("pulses counted with debounce", view.payment is not None and view.payment.received_fen == 3000)
     view = show("再投 2 张 insert 2 more", lambda: pulse_cash(2))
-    demo.expect("acceptor top-up credited", view.state == "done")
+    demo.expect("acceptor top-up credited", view.state == S.done)
     show("返回主页 continue", session.dismiss)
 
     demo.say("\n  4. 积分兑换（需密码）/ Redeem points (PIN required)")
@@ -222,7 +223,7 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
     for digit in MEMBER_PIN:
         session.pin_digit(digit)
     view = show("输入正确密码 right PIN")
-    demo.expect("redeemed", view.state == "done" and view.message.code == "redeem_done")
+    demo.expect("redeemed", view.state == S.done and view.message.code == "redeem_done")
 
     demo.say("\n  5. 付款中移开卡片 / Card lifted in the middle of a payment")
     show("返回主页 continue", session.dismiss)
@@ -231,7 +232,7 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
     show("投币机 cash acceptor", lambda: session.pay("cash_acceptor"))
     show("投入 1 张 insert 1 note", lambda: pulse_cash(1))
     view = show("移开卡片 card removed", lift)
-    demo.expect("abandoned payment ends in idle", view.state == "idle")
+    demo.expect("abandoned payment ends in idle", view.state == S.idle)
 
     demo.say("\n  6. 复制卡 / A copy of the card, made after the sign-up")
     uid = new_card.uid.hex().upper()
@@ -241,24 +242,24 @@ def run_session_part(store, start: datetime, data_dir: Path) -> SessionDemo:
     view = show("刷复制卡 tap the copy (same UID, older purse counter)", lambda: reader.place(copy))
     demo.expect(
         "copy refused by purse counter",
-        view.state == "not_recognised" and view.message.params.get("problem") == "counter_rollback",
+        view.state == S.not_recognised and view.message.params.get("problem") == "counter_rollback",
     )
     lift()
 
     demo.say("\n  7. 挂失卡、外来卡、超时 / Lost card, foreign card, timeout")
     store.commit(store.ledger.block_card(uid, "member phoned: card lost", clock.now()))
     view = show("刷已挂失的卡 tap the lost card", lambda: reader.place(new_card))
-    demo.expect("blocked", view.state == "blocked")
+    demo.expect("blocked", view.state == S.blocked)
     lift()
     view = show("刷外来卡 tap a foreign card", lambda: reader.place(chips.new_ntag424()))
-    demo.expect("foreign", view.state == "not_recognised")
+    demo.expect("foreign", view.state == S.not_recognised)
     lift()
     view = show("店员菜单 staff menu", lambda: reader.place(staff))
-    demo.expect("staff menu", view.state == "staff_menu")
+    demo.expect("staff menu", view.state == S.staff_menu)
     demo.say(f"        outbox {view.staff.outbox_depth}, reader {view.staff.reader}, rules v{view.staff.rules_version}")
     clock.advance(31)
     view = show("30 秒无操作 30 s untouched")
-    demo.expect("timeout to idle", view.state == "idle")
+    demo.expect("timeout to idle", view.state == S.idle)
     lift()
 
     recorded = [i["kind"] for i in incidents.read_all()]
