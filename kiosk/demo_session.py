@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from kiosk.ledger.money import format_fen
+from kiosk.session.states import S
 from kiosk.session.view import SessionView
 
 SITE_MASTER = bytes.fromhex("00112233445566778899aabbccddeeff")  # demo only, not a secret
@@ -20,25 +21,25 @@ MEMBER_PIN = "613580"
 
 # what the headless "screen" says for each state (the Kivy screens use gettext catalogues)
 SCREEN = {
-    "idle": ("请刷卡", "tap your card"),
-    "home": ("会员主页", "member home"),
-    "blocked": ("此卡已挂失，请联系店员", "card blocked, please ask staff"),
-    "not_recognised": ("无法识别此卡", "card not recognised"),
-    "signup_offer": ("新卡：是否开卡？", "blank card: sign up?"),
-    "signup_details": ("填写手机号、姓名、生日", "phone, name, birthday"),
-    "signup_privacy": ("隐私声明", "privacy notice"),
-    "signup_pin": ("设置密码（两次）", "set PIN (twice)"),
-    "signup_writing": ("正在写卡，请勿移开", "writing the card, keep it on the reader"),
-    "topup_amount": ("选择充值金额", "choose an amount"),
-    "topup_confirm": ("确认金额与支付方式", "amount, bonus and payment method"),
-    "paying": ("等待付款", "waiting for payment"),
-    "redeem_choose": ("积分兑换", "rewards"),
-    "redeem_confirm": ("确认兑换", "confirm the reward"),
-    "pin_entry": ("请输入密码", "enter your PIN"),
-    "pin_locked": ("密码已锁定", "PIN locked"),
-    "done": ("完成", "done"),
-    "notice": ("提示", "notice"),
-    "staff_menu": ("店员菜单", "staff menu"),
+    S.idle: ("请刷卡", "tap your card"),
+    S.home: ("会员主页", "member home"),
+    S.blocked: ("此卡已挂失，请联系店员", "card blocked, please ask staff"),
+    S.not_recognised: ("无法识别此卡", "card not recognised"),
+    S.signup_offer: ("新卡：是否开卡？", "blank card: sign up?"),
+    S.signup_details: ("填写手机号、姓名、生日", "phone, name, birthday"),
+    S.signup_privacy: ("隐私声明", "privacy notice"),
+    S.signup_pin: ("设置密码（两次）", "set PIN (twice)"),
+    S.signup_writing: ("正在写卡，请勿移开", "writing the card, keep it on the reader"),
+    S.topup_amount: ("选择充值金额", "choose an amount"),
+    S.topup_confirm: ("确认金额与支付方式", "amount, bonus and payment method"),
+    S.paying: ("等待付款", "waiting for payment"),
+    S.redeem_choose: ("积分兑换", "rewards"),
+    S.redeem_confirm: ("确认兑换", "confirm the reward"),
+    S.pin_entry: ("请输入密码", "enter your PIN"),
+    S.pin_locked: ("密码已锁定", "PIN locked"),
+    S.done: ("完成", "done"),
+    S.notice: ("提示", "notice"),
+    S.staff_menu: ("店员菜单", "staff menu"),
 }
 
 
@@ -72,7 +73,7 @@ def describe(view: SessionView, lang: str = "en") -> str:
 
     zh, en = SCREEN.get(view.state, (view.state, view.state))
     text = f"      {'屏幕：' if lang == 'zh_CN' else 'screen: '}{zh if lang == 'zh_CN' else en}"
-    if view.member is not None and view.state == "home":
+    if view.member is not None and view.state == S.home:
         m = view.member
         tier = m.tier_name.get(lang)
         text += (
@@ -264,7 +265,7 @@ def run_session_part(store, start: datetime, data_dir: Path, lang: str = "en") -
     view = show("有人刷一张复制卡（卡号相同，计数器是旧的）", "someone taps a copy (same card number, an old counter)", lambda: reader.place(copy))
     demo.expect(
         "copy refused by purse counter",
-        view.state == "not_recognised" and view.message.params.get("problem") == "counter_rollback",
+        view.state == S.not_recognised and view.message.params.get("problem") == "counter_rollback",
     )
     lift()
 

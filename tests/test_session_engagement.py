@@ -172,7 +172,10 @@ def test_survey_after_a_top_up_is_committed(kiosk):
     assert s.view.survey is not None and s.view.survey.reasons == reasons
     assert s.view.message.code == "topup_done"
     before = kinds(kiosk)
-    assert not s.rate(0) and not s.rate(6) and not s.rate(True) and not s.rate(3, "fast_service")
+    assert not s.rate(True) and not s.rate(3, "fast_service")  # not a rating at all: ignored
+    for stars in (0, 6):  # out of range: the ledger's refusal is the one answer, the offer stays
+        assert s.rate(stars)
+        assert s.view.message.code == "bad_rating" and s.view.survey is not None
     assert s.rate(4, ["fast_service", "no_such_reason"])  # refused by the rules: the offer stays
     assert s.view.message.code == "bad_survey_reason" and s.view.survey is not None
     assert kinds(kiosk) == before

@@ -7,7 +7,9 @@ HEADER = """# Session states
 
 Generated from kiosk/session/machine.py by `python -m kiosk.session.diagram > docs/session-states.md`
 (python-statemachine's mermaid renderer); tests/test_session_diagram.py fails when it is out of date.
-What each state shows and which actions fit it: docs/session-api.md.
+The states are kiosk/session/states.py's SessionState; `[name]` on a move is its condition, a method
+of the flow that owns it (kiosk/session/flows/). Moves that stay on their screen (a PIN key, a rating,
+reloading the rules) are not drawn. What each state shows and which actions fit it: docs/session-api.md.
 """
 
 

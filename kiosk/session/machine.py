@@ -1,118 +1,122 @@
-"""The kiosk session's states and the transitions between them, declared in one place.
+"""The kiosk session's states and the moves between them, declared in one place.
 
-The machine only knows which move is allowed from where; `Session` decides which move to make
-and does the work (ledger, store, payment). A move not declared here raises
-TransitionNotAllowed, which the session turns into "ignored" (a stale or double tap)."""
+The machine knows which move is allowed from where (and, as a transition's condition, on what
+the visit has gathered); the flows (kiosk/session/flows/) decide which move to make and do the
+work (ledger, store, payment). A move not declared here, or whose condition does not hold,
+raises TransitionNotAllowed, which the session turns into "ignored" (a stale or double tap).
+
+The states are kiosk/session/states.py's SessionState; the conditions are methods of the flows,
+which the session registers as the machine's listeners (python-statemachine looks a condition
+up by name on them)."""
 
 from __future__ import annotations
 
 from statemachine import State, StateMachine
+from statemachine.states import States
+
+from kiosk.session.states import TITLES, SessionState
 
 
 class SessionMachine(StateMachine):
-    idle = State("Idle / attract", initial=True)
-    home = State("Member home")
-    blocked = State("Blocked card")
-    not_recognised = State("Card not recognised")
-    signup_offer = State("Offer sign-up")
-    signup_details = State("Sign-up: phone, name, birthday")
-    signup_privacy = State("Sign-up: privacy notice")
-    signup_pin = State("Sign-up: set PIN twice")
-    signup_writing = State("Sign-up: personalising the card")
-    topup_amount = State("Top-up: choose amount")
-    topup_confirm = State("Top-up: bonus and payment method")
-    paying = State("Top-up: waiting for payment")
-    redeem_choose = State("Redeem: catalogue")
-    redeem_confirm = State("Redeem: confirm")
-    pin_entry = State("PIN entry")
-    pin_locked = State("PIN locked")
-    done = State("Done")
-    notice = State("Notice (refused / failed)")
-    staff_menu = State("Staff / technician menu")
+    s = States({st.value: State(TITLES[st], value=st, initial=st is SessionState.idle) for st in SessionState})
 
     # a card was read while idle
-    member_card = idle.to(home)
-    blocked_card = idle.to(blocked)
-    foreign_card = idle.to(not_recognised)
-    blank_card = idle.to(signup_offer)
-    staff_card = idle.to(staff_menu)
+    member_card = s.idle.to(s.home)
+    blocked_card = s.idle.to(s.blocked)
+    foreign_card = s.idle.to(s.not_recognised)
+    blank_card = s.idle.to(s.signup_offer)
+    staff_card = s.idle.to(s.staff_menu)
 
     # sign-up
-    start_signup = signup_offer.to(signup_details)
-    details_ok = signup_details.to(signup_privacy)
-    privacy_ok = signup_privacy.to(signup_pin)
-    pin_set = signup_pin.to(signup_writing)
-    fix_details = signup_pin.to(signup_details)
-    card_issued = signup_writing.to(done)
+    start_signup = s.signup_offer.to(s.signup_details)
+    details_ok = s.signup_details.to(s.signup_privacy)
+    privacy_ok = s.signup_privacy.to(s.signup_pin)
+    pin_set = s.signup_pin.to(s.signup_writing)
+    fix_details = s.signup_pin.to(s.signup_details)
+    card_issued = s.signup_writing.to(s.done)
 
     # top-up
-    start_topup = home.to(topup_amount)
-    amount_ok = topup_amount.to(topup_confirm)
-    pay = topup_confirm.to(paying)
-    paid = paying.to(done)
-    back_from_payment = paying.to(topup_confirm)
+    start_topup = s.home.to(s.topup_amount)
+    amount_ok = s.topup_amount.to(s.topup_confirm)
+    pay = s.topup_confirm.to(s.paying)
+    paid = s.paying.to(s.done)
+    back_from_payment = s.paying.to(s.topup_confirm)
 
     # redeem
-    start_redeem = home.to(redeem_choose)
-    reward_ok = redeem_choose.to(redeem_confirm)
-    need_pin = redeem_confirm.to(pin_entry)
-    redeemed = redeem_confirm.to(done) | pin_entry.to(done)
-    locked = redeem_confirm.to(pin_locked) | pin_entry.to(pin_locked)
+    start_redeem = s.home.to(s.redeem_choose)
+    reward_ok = s.redeem_choose.to(s.redeem_confirm)
+    need_pin = s.redeem_confirm.to(s.pin_entry)
+    redeemed = s.redeem_confirm.to(s.done) | s.pin_entry.to(s.done)
+    locked = s.redeem_confirm.to(s.pin_locked) | s.pin_entry.to(s.pin_locked)
 
-    # daily check-in
-    checked_in = home.to(done)
+    # the PIN pad (redeem and sign-up): a key stays on the screen until the PIN is complete
+    pin_key = s.pin_entry.to.itself(internal=True) | s.signup_pin.to.itself(internal=True)
+    pin_rubout = s.pin_entry.to.itself(internal=True, cond="pin_digits_entered") | s.signup_pin.to.itself(
+        internal=True, cond="pin_digits_entered"
+    )
+
+    # daily check-in; the rating offered on the done screen after a top-up or redemption
+    checked_in = s.home.to(s.done)
+    rated = s.done.to.itself(internal=True, cond="survey_offered")
+
+    # the staff menu's own actions
+    reload_rules = s.staff_menu.to.itself(internal=True)
 
     # going back one step
     back = (
-        topup_amount.to(home)
-        | topup_confirm.to(topup_amount)
-        | redeem_choose.to(home)
-        | redeem_confirm.to(redeem_choose)
-        | pin_entry.to(redeem_confirm)
-        | pin_locked.to(home)
-        | signup_details.to(signup_offer)
-        | signup_privacy.to(signup_details)
-        | signup_pin.to(signup_privacy)
+        s.topup_amount.to(s.home)
+        | s.topup_confirm.to(s.topup_amount)
+        | s.redeem_choose.to(s.home)
+        | s.redeem_confirm.to(s.redeem_choose)
+        | s.pin_entry.to(s.redeem_confirm)
+        | s.pin_locked.to(s.home)
+        | s.signup_details.to(s.signup_offer)
+        | s.signup_privacy.to(s.signup_details)
+        | s.signup_pin.to(s.signup_privacy)
     )
-    # a result was shown; continue with the member's home
-    to_home = done.to(home) | notice.to(home)
+    # a result was shown; continue with the member's home while their card is still there
+    to_home = s.done.to(s.home, cond="member_here") | s.notice.to(s.home, cond="member_here")
 
     # something was refused or failed: show why
     refused = (
-        home.to(notice)
-        | topup_amount.to(notice)
-        | topup_confirm.to(notice)
-        | paying.to(notice)
-        | redeem_choose.to(notice)
-        | redeem_confirm.to(notice)
-        | pin_entry.to(notice)
-        | signup_details.to(notice)
-        | signup_pin.to(notice)
-        | signup_writing.to(notice)
+        s.home.to(s.notice)
+        | s.topup_amount.to(s.notice)
+        | s.topup_confirm.to(s.notice)
+        | s.paying.to(s.notice)
+        | s.redeem_choose.to(s.notice)
+        | s.redeem_confirm.to(s.notice)
+        | s.pin_entry.to(s.notice)
+        | s.signup_details.to(s.notice)
+        | s.signup_pin.to(s.notice)
+        | s.signup_writing.to(s.notice)
     )
 
     # the session ends: finished, timed out, card removed, or another card tapped
     end = (
-        home.to(idle)
-        | blocked.to(idle)
-        | not_recognised.to(idle)
-        | signup_offer.to(idle)
-        | signup_details.to(idle)
-        | signup_privacy.to(idle)
-        | signup_pin.to(idle)
-        | signup_writing.to(idle)
-        | topup_amount.to(idle)
-        | topup_confirm.to(idle)
-        | paying.to(idle)
-        | redeem_choose.to(idle)
-        | redeem_confirm.to(idle)
-        | pin_entry.to(idle)
-        | pin_locked.to(idle)
-        | done.to(idle)
-        | notice.to(idle)
-        | staff_menu.to(idle)
+        s.home.to(s.idle)
+        | s.blocked.to(s.idle)
+        | s.not_recognised.to(s.idle)
+        | s.signup_offer.to(s.idle)
+        | s.signup_details.to(s.idle)
+        | s.signup_privacy.to(s.idle)
+        | s.signup_pin.to(s.idle)
+        | s.signup_writing.to(s.idle)
+        | s.topup_amount.to(s.idle)
+        | s.topup_confirm.to(s.idle)
+        | s.paying.to(s.idle)
+        | s.redeem_choose.to(s.idle)
+        | s.redeem_confirm.to(s.idle)
+        | s.pin_entry.to(s.idle)
+        | s.pin_locked.to(s.idle)
+        | s.done.to(s.idle)
+        | s.notice.to(s.idle)
+        | s.staff_menu.to(s.idle)
     )
 
     @property
-    def state_id(self) -> str:
-        return next(iter(self.configuration)).id
+    def current(self) -> SessionState:
+        return next(iter(self.configuration)).value
+
+    def allows(self, event: str) -> bool:
+        """Whether `event` may be sent now, its conditions included."""
+        return any(e.id == event for e in self.enabled_events())

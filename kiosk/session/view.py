@@ -142,7 +142,7 @@ class StaffView:
 
 @dataclass(frozen=True)
 class SessionView:
-    state: str  # a SessionMachine state id: idle, home, topup_amount, paying, ...
+    state: str  # a SessionState (kiosk/session/states.py; a StrEnum, equal to its name): idle, home, ...
     seq: int  # increases with every published view; the UI may skip stale ones
     seconds_left: int | None  # inactivity countdown; None when idle
     card_uid: str  # the card this session is about ('' when idle)

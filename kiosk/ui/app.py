@@ -15,8 +15,10 @@ from kivy.core.text import LabelBase
 from kivy.core.window import Window
 from kivy.uix.floatlayout import FloatLayout
 
+from kiosk.session.states import S, SessionState
 from kiosk.ui.fonts import INSTALL_HINT, find_cjk_font
 from kiosk.ui.i18n import translator
+from kiosk.ui.screen_map import SCREEN_FOR, missing_states
 from kiosk.ui.screens.attract import AttractScreen
 from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.screens.member import MemberScreen
@@ -92,7 +94,7 @@ class KioskApp(App):
         self.session = session
         self.simulated_cards, self.on_simulated_tap = simulated_cards, on_simulated_tap
         self.pump_enabled = pump
-        self.screens: dict[str, KioskScreen] = {}
+        self.screens: dict[SessionState, KioskScreen] = {}
         self.shown_seq = -1
         self.frame_listeners: list[Callable[[float], None]] = []
         self._pending_view = None
@@ -104,12 +106,18 @@ class KioskApp(App):
         root = FloatLayout()
         root.add_widget(Background())
         self.manager = ScreenHost()
-        for cls in SCREEN_CLASSES:
-            screen = cls(self.metrics, self.session, self.toggle_language, name=cls.__name__)
-            for state in cls.states:
-                self.screens[state] = screen
+        made = {cls.__name__: cls(self.metrics, self.session, self.toggle_language, name=cls.__name__)
+                for cls in SCREEN_CLASSES}
+        unknown = sorted(set(SCREEN_FOR.values()) - set(made))
+        if unknown:
+            raise RuntimeError(f"kiosk/ui/screen_map.py names screens not in SCREEN_CLASSES: {unknown}")
+        if missing_states():
+            raise RuntimeError(f"kiosk/ui/screen_map.py: no screen for the states {missing_states()}")
+        self.screens = {state: made[name] for state, name in SCREEN_FOR.items()}
+        for screen in made.values():
+            screen.states = tuple(state for state, shown in self.screens.items() if shown is screen)
         if self.simulated_cards and self.on_simulated_tap is not None:
-            self.screens["idle"].enable_simulation(self.simulated_cards, self.on_simulated_tap)
+            self.screens[S.idle].enable_simulation(self.simulated_cards, self.on_simulated_tap)
         root.add_widget(self.manager)
         self.session.subscribe(self._on_view)
         translator().on_change(lambda _locale: self.render(self.session.view, force=True))

@@ -11,7 +11,6 @@ from kiosk.ui.widgets import FitLabel, KButton, Panel
 
 
 class AttractScreen(KioskScreen):
-    states = ("idle",)
     shows_hints = False  # in idle the message says why the last session ended: not for the next member
     simulated_cards: tuple[tuple[str, str], ...] = ()  # (card name, label msgid) when simulating
     on_simulated_tap = None  # set by the app in --simulate mode: callable(card name)

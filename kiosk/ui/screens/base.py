@@ -17,7 +17,7 @@ from kiosk.ui.widgets import FitLabel, KButton
 class KioskScreen(FloatLayout):
     """A screen with a header bar and a body; subclasses fill `self.body` and implement fill()."""
 
-    states: tuple[str, ...] = ()  # the session states this screen shows
+    states: tuple[str, ...] = ()  # the session states this screen shows: set by the app from kiosk/ui/screen_map.py
     shows_hints = True  # the session's inline message (view.message) appears under the header
 
     def __init__(self, metrics: Metrics, session: Any, toggle_language, name: str = "", **kwargs):

@@ -25,7 +25,6 @@ def activity_name(kind: str) -> str:
 
 
 class MemberScreen(KioskScreen):
-    states = ("home",)
 
     def build(self) -> None:
         m = self.m

@@ -12,7 +12,6 @@ from kiosk.ui.widgets import FitLabel, KButton, KeyPad, Panel, PinDots
 
 
 class PinScreen(KioskScreen):
-    states = ("pin_entry", "signup_pin")
     shows_hints = False  # shows view.message itself
 
     def build(self) -> None:
@@ -58,7 +57,6 @@ class PinScreen(KioskScreen):
 
 
 class PinLockedScreen(KioskScreen):
-    states = ("pin_locked",)
 
     def build(self) -> None:
         m = self.m

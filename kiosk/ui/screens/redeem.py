@@ -14,7 +14,6 @@ from kiosk.ui.widgets import NUMBER_FONT, FitLabel, KButton, Panel
 
 
 class RedeemChooseScreen(KioskScreen):
-    states = ("redeem_choose",)
 
     def build(self) -> None:
         m = self.m
@@ -64,7 +63,6 @@ class RedeemChooseScreen(KioskScreen):
 
 
 class RedeemConfirmScreen(KioskScreen):
-    states = ("redeem_confirm",)
 
     def build(self) -> None:
         m = self.m

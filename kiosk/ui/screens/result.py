@@ -6,6 +6,7 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.ledger.money import format_fen
+from kiosk.session.states import S
 from kiosk.ui.i18n import _
 from kiosk.ui.messages import render_message, survey_reason
 from kiosk.ui.screens.base import KioskScreen
@@ -18,7 +19,6 @@ STAR = "\u2605"  # in the text font: the CJK fonts have it, Roboto does not
 
 
 class ResultScreen(KioskScreen):
-    states = ("done", "notice", "blocked", "not_recognised")
     shows_hints = False  # shows view.message itself
 
     def build(self) -> None:
@@ -54,19 +54,19 @@ class ResultScreen(KioskScreen):
         self.body.add_widget(self.ok)
 
     def fill(self, view) -> None:
-        good = view.state == "done"
+        good = view.state == S.done
         refused = view.message is not None and view.message.code == "card_refused"
         self.title.text = _("Card not accepted") if refused else {
-            "done": _("Done"),
-            "notice": _("Sorry"),
-            "blocked": _("Card blocked"),
-            "not_recognised": _("Unknown card"),
+            S.done: _("Done"),
+            S.notice: _("Sorry"),
+            S.blocked: _("Card blocked"),
+            S.not_recognised: _("Unknown card"),
         }[view.state]
         self.headline.text = _("Success") if good else _("Please note")
         self.headline.color = COLOURS.ok if good else COLOURS.error
         if view.message is not None:
             self.text.text = render_message(view.message.code, view.message.params) + _extra(view.message)
-        elif view.state == "not_recognised":
+        elif view.state == S.not_recognised:
             self.text.text = render_message("card_not_recognised")
         else:
             self.text.text = ""
@@ -84,7 +84,7 @@ class ResultScreen(KioskScreen):
             self.figure_caption.text = self.figure.text = ""
         self.figure_caption.size_hint_y = 0.6 if figure else 0.01
         self.figure.size_hint_y = 1.5 if figure else 0.01
-        self.ok.text = _("Continue") if view.card_uid and view.state in ("done", "notice") else _("OK")
+        self.ok.text = _("Continue") if view.card_uid and view.state in (S.done, S.notice) else _("OK")
         self._fill_survey(view)
 
     def _fill_survey(self, view) -> None:

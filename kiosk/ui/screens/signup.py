@@ -20,7 +20,6 @@ BIRTHDAY_DIGITS = 8  # YYYYMMDD
 
 
 class SignupOfferScreen(KioskScreen):
-    states = ("signup_offer",)
 
     def build(self) -> None:
         m = self.m
@@ -50,7 +49,6 @@ class SignupOfferScreen(KioskScreen):
 class SignupDetailsScreen(KioskScreen):
     """Phone and birthday by keypad; the optional name through the on-screen keyboard."""
 
-    states = ("signup_details",)
     shows_hints = False  # shows view.message itself
 
     def build(self) -> None:
@@ -158,7 +156,6 @@ class SignupDetailsScreen(KioskScreen):
 
 
 class SignupPrivacyScreen(KioskScreen):
-    states = ("signup_privacy",)
 
     def build(self) -> None:
         m = self.m
@@ -190,7 +187,6 @@ class SignupPrivacyScreen(KioskScreen):
 
 
 class SignupWritingScreen(KioskScreen):
-    states = ("signup_writing",)
 
     def build(self) -> None:
         m = self.m

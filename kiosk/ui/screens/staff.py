@@ -20,7 +20,6 @@ def status_text(value: str) -> str:
 
 
 class StaffScreen(KioskScreen):
-    states = ("staff_menu",)
     shows_hints = False  # shows view.message itself
     ROWS = ("device", "reader", "hardware", "outbox", "hq", "rules")
 

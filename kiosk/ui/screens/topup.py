@@ -29,7 +29,6 @@ MAX_CUSTOM_DIGITS = 6  # whole yuan; the rules' own maximum is checked by the se
 
 
 class TopUpAmountScreen(KioskScreen):
-    states = ("topup_amount",)
 
     def build(self) -> None:
         m = self.m
@@ -103,7 +102,6 @@ class TopUpAmountScreen(KioskScreen):
 
 
 class TopUpConfirmScreen(KioskScreen):
-    states = ("topup_confirm",)
 
     def build(self) -> None:
         m = self.m
@@ -159,7 +157,6 @@ class TopUpConfirmScreen(KioskScreen):
 
 
 class PayingScreen(KioskScreen):
-    states = ("paying",)
 
     def build(self) -> None:
         m = self.m

@@ -1,0 +1,70 @@
+"""Card checks at the tap: whose card this is and where its session starts (member home,
+sign-up offer, staff menu) or why it goes no further (blocked, refused, not recognised)."""
+
+from __future__ import annotations
+
+from kiosk.ledger.model import Card, CardStatus
+from kiosk.reader.card_format import judge_record
+from kiosk.session.flows.base import FlowPart
+from kiosk.session.flows.gifts import Gifts
+from kiosk.session.inputs import SUSPECT_PROBLEMS, CardKind, CardRead
+from kiosk.session.states import S
+from kiosk.session.view import Message
+
+
+class CardChecks(FlowPart):
+    states = frozenset({S.idle, S.blocked, S.not_recognised})
+
+    def start_with(self, card: CardRead) -> None:
+        """A card was tapped at idle: judge it and move to where its session starts."""
+        host = self.host
+        visit = host.visit
+        visit.uid, visit.card_present, visit.message = card.uid, True, None
+        visit.card_counter = card.card_counter
+        if host.staff_card(card):
+            host.move("staff_card")
+            return
+        known = host.ledger.state.cards.get(card.uid)
+        if host.sync is not None and host.sync.is_blocked(card.uid):
+            host.record("blocked_card_presented", status="blocked_by_hq", member_id=known.member_id if known else "")
+            self._stop("blocked_card", Message("card_blocked"))
+        elif known is not None and known.status is not CardStatus.ACTIVE:
+            host.record("blocked_card_presented", status=str(known.status), member_id=known.member_id)
+            self._stop("blocked_card", Message(f"card_{known.status}"))
+        elif card.kind is CardKind.MEMBER and known is not None and suspect(card, known):
+            problem = suspect(card, known)
+            host.record("card_suspect", problem=problem, member_id=known.member_id)
+            self._stop("foreign_card", Message("card_refused", {"problem": problem}))
+        elif card.kind is CardKind.MEMBER and known is not None:
+            host.move("member_card")
+            host.flow(Gifts).enter_home()
+        elif card.kind is CardKind.BLANK and known is None:
+            host.move("blank_card")
+        else:
+            code = {
+                CardKind.MEMBER: "card_unknown_here",  # ours, but not (yet) in this replica
+                CardKind.BLANK: "card_data_missing",  # known UID on a blank card: a copy?
+            }.get(card.kind, "card_read_failed" if card.problem == "unreadable" else "card_not_recognised")
+            if card.kind is CardKind.BLANK or card.problem in SUSPECT_PROBLEMS:
+                host.record("card_suspect", card_kind=str(card.kind), problem=card.problem or "blank_with_known_uid")
+            self._stop("foreign_card", Message(code, {"problem": card.problem} if card.problem else {}))
+
+    def _stop(self, event: str, message: Message) -> None:
+        self.host.visit.message = message
+        self.host.feedback.error()
+        self.host.move(event)
+
+
+def suspect(card: CardRead, known: Card) -> str:
+    """Why a card that reads as ours does not match the ledger's record of it ('' if it does):
+    another member, an older card of the member, or an older copy of this card (its purse or
+    tap counter below the highest the ledger has seen: a clone or a replayed image)."""
+    verdict = judge_record(
+        card.member_id or None,
+        card.card_seq or None,
+        card.card_counter,
+        last_counter=known.card_counter,
+        current_card_seq=known.card_seq,
+        member_id=known.member_id,
+    )
+    return "" if verdict.accepted else str(verdict.reason)
