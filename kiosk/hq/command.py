@@ -35,6 +35,8 @@ commands:
   status                     events stored and applied per device, and gaps waiting
   report                     member analytics: segments, RFM, metrics, follow-up lists
                              (text, CSV or HTML with charts; kiosk hq report --help)
+  console                    the HQ console in a browser (kiosk hq console --help)
+  users                      console accounts: users add NAME --role ROLE, users list
 
 options (all commands):
   --db URL         SQLite file (default $KIOSK_HQ_DB or /var/lib/kiosk-hq/hq.sqlite3) or a
@@ -116,6 +118,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from kiosk.hq import report_command
 
     report_command.add_parser(sub)
+    from kiosk.hq.console import command as console_command
+
+    console_command.add_parsers(sub)
 
 
 def broker_settings(args: argparse.Namespace):
@@ -152,6 +157,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.hq_command == "serve":
         return _serve(args, broker)
+    from kiosk.hq.console import command as console_command
+
+    if args.hq_command in console_command.COMMANDS:
+        return console_command.run(args)
     try:
         db = open_database(args.db)
         create_schema(db)
