@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 from starlette.responses import HTMLResponse
@@ -32,7 +33,7 @@ def fleet(ctx: Ctx) -> Page:
         except ValueError:
             silent = True
         rows.append((d, rules_version, silent))
-    return Page("fleet.html", {"rows": rows, "in_force": admin.rules_version(ctx.db)})
+    return Page("fleet.html", {"rows": rows, "in_force": admin.current_rules(ctx.db).version})
 
 
 def conflicts(ctx: Ctx) -> Page:
@@ -77,9 +78,12 @@ def add_user(ctx: Ctx) -> Page:
 
 def rules(ctx: Ctx, error_field: str = "", error: str = "", text: str = "", status: int = 200, done: bool = False) -> Page:
     found = rules_in_force(ctx.db)
-    doc = json.dumps(found[0], ensure_ascii=False, indent=2) if found else ""
+    if found:
+        doc = json.dumps(found[0], ensure_ascii=False, indent=2)
+    else:  # nothing published yet: the built-in rules are in force
+        doc = files("kiosk.data").joinpath("rules.default.json").read_text(encoding="utf-8")
     return Page("rules.html", {
-        "version": found[1].version if found else 0, "doc": doc, "text": text or doc, "error": error,
+        "version": admin.current_rules(ctx.db).version, "doc": doc, "text": text or doc, "error": error,
         "error_field": error_field, "done": done or ctx.query("done") == "1", "store": ctx.form.get("store", ""),
     }, status=status)
 

@@ -110,7 +110,6 @@ def test_chinese_pages_and_the_language_switch(console, page, tmp_path):
 
 def test_rules_error_beside_the_field_then_publish(console, page, tmp_path):
     import json
-
     from importlib.resources import files
 
     sign_in(page, console.url, "prog")
