@@ -19,6 +19,10 @@ from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.txn import Txn
 
+# Called inside the operation's own SQL transaction once the txn is applied (the console writes
+# its audit entry there: a change and its audit row commit together or not at all).
+Recorder = Callable[[Database, Txn], None]
+
 
 class AdminError(Exception):
     """An operation HQ refused; `code` is the ledger's refusal code (or HQ's own)."""
@@ -41,8 +45,11 @@ def _operate(
     pepper: bytes = b"",
     pin_params: PinHashParams = DEFAULT_PARAMS,
     snapshots: bool = True,
+    record: Recorder | None = None,
+    commit: bool = True,
 ) -> Txn:
-    """Lock HQ's sequence, load what the cards touch, decide, store and apply: all or nothing."""
+    """Lock HQ's sequence, load what the cards touch, decide, store and apply: all or nothing.
+    commit=False only decides (a preview: the txn the operation would make), writing nothing."""
     rules = current_rules(db)
 
     def work(db: Database) -> Txn:
@@ -55,13 +62,25 @@ def _operate(
             txn = decide(ledger)
         except Refused as exc:
             raise AdminError(exc.code, exc.detail) from None
+        if not commit:
+            raise _Decided(txn)
         store_rows(db, [txn], now_text())
         apply_txns(db, [txn], HQ_DEVICE, applied, ApplyReport())
         if snapshots:
             request_snapshots(db)
+        if record is not None:
+            record(db, txn)
         return txn
 
-    return db.run(work)
+    try:
+        return db.run(work)
+    except _Decided as decided:  # a preview: rolled back, nothing written (not even a progress row)
+        return decided.txn
+
+
+class _Decided(Exception):
+    def __init__(self, txn: Txn):
+        self.txn = txn
 
 
 def register_member(
@@ -87,31 +106,67 @@ def register_member(
     )
 
 
-def block_card(db: Database, uid: str, reason: str, now: datetime | None = None) -> Txn:
+def block_card(
+    db: Database, uid: str, reason: str, now: datetime | None = None, record: Recorder | None = None
+) -> Txn:
     """挂失: the blocked list (version + 1) reaches every kiosk; the kiosk refuses the card."""
     now = now or datetime.now(UTC)
-    return _operate(db, [uid], lambda ledger: ledger.block_card(uid, reason, now), snapshots=False)
+    return _operate(db, [uid], lambda ledger: ledger.block_card(uid, reason, now), snapshots=False, record=record)
 
 
-def unblock_card(db: Database, uid: str, reason: str, now: datetime | None = None) -> Txn:
+def unblock_card(
+    db: Database, uid: str, reason: str, now: datetime | None = None, record: Recorder | None = None
+) -> Txn:
     now = now or datetime.now(UTC)
-    return _operate(db, [uid], lambda ledger: ledger.unblock_card(uid, reason, now), snapshots=False)
+    return _operate(db, [uid], lambda ledger: ledger.unblock_card(uid, reason, now), snapshots=False, record=record)
 
 
-def replace_card(db: Database, old_uid: str, new_uid: str, now: datetime | None = None) -> Txn:
+def replace_card(
+    db: Database, old_uid: str, new_uid: str, now: datetime | None = None, record: Recorder | None = None
+) -> Txn:
     """补卡: balance and points follow the new card; the old one goes on the blocked list."""
     now = now or datetime.now(UTC)
-    return _operate(db, [old_uid, new_uid], lambda ledger: ledger.replace_card(old_uid, new_uid, now))
+    return _operate(db, [old_uid, new_uid], lambda ledger: ledger.replace_card(old_uid, new_uid, now), record=record)
 
 
-def return_card(db: Database, uid: str, now: datetime | None = None) -> Txn:
+def return_card(db: Database, uid: str, now: datetime | None = None, record: Recorder | None = None) -> Txn:
     """退卡: refund the paid balance (txn.amount_fen), close the card (and the member when it was
     their last active card)."""
     now = now or datetime.now(UTC)
-    return _operate(db, [uid], lambda ledger: ledger.return_card(uid, now))
+    return _operate(db, [uid], lambda ledger: ledger.return_card(uid, now), record=record)
 
 
-def publish_rules(db: Database, text: str | bytes, source: str, store: str = "") -> Rules:
+def preview_return(db: Database, uid: str, now: datetime | None = None) -> Txn:
+    """What 退卡 would do now (the refund is txn.amount_fen: paid value, bonus forfeited as the
+    rules say, points closed), decided by the ledger and written nowhere."""
+    now = now or datetime.now(UTC)
+    return _operate(db, [uid], lambda ledger: ledger.return_card(uid, now), commit=False)
+
+
+def adjust(
+    db: Database,
+    uid: str,
+    balance_delta_fen: int,
+    points_delta: int,
+    reason: str,
+    now: datetime | None = None,
+    record: Recorder | None = None,
+) -> Txn:
+    """A correction of the member's balance and/or points (after a conflict, a till error...):
+    the reason is mandatory and kept in the transaction."""
+    now = now or datetime.now(UTC)
+    return _operate(
+        db, [uid], lambda ledger: ledger.adjust(uid, balance_delta_fen, points_delta, reason, now), record=record
+    )
+
+
+def publish_rules(
+    db: Database,
+    text: str | bytes,
+    source: str,
+    store: str = "",
+    record: Callable[[Database, int, Rules], None] | None = None,
+) -> Rules:
     """Validate a rules document and put it in force at HQ; `kiosk hq serve` (or the command)
     publishes it retained. Its version must be above the one in force (one counter for the
     chain and store topics)."""
@@ -131,6 +186,8 @@ def publish_rules(db: Database, text: str | bytes, source: str, store: str = "")
                 "INSERT INTO stock (reward_id, units) VALUES (?, ?) ON CONFLICT (reward_id) DO NOTHING",
                 (reward.id, reward.stock),
             )
+        if record is not None:
+            record(db, current[1].version if current else 0, rules)
         return rules
 
     return db.run(work)

@@ -131,6 +131,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from kiosk.hq import report_command
 
     report_command.add_parser(sub)
+    from kiosk.hq.console import command as console_command
+
+    console_command.add_parsers(sub)
 
 
 def broker_settings(args: argparse.Namespace):
@@ -169,6 +172,10 @@ def run(args: argparse.Namespace) -> int:
         return _serve(args, broker)
     if args.hq_command == "init":
         return _init(args.db)
+    from kiosk.hq.console import command as console_command
+
+    if args.hq_command in console_command.COMMANDS:
+        return console_command.run(args)
     try:
         db = open_database(args.db, create=False)
     except MissingDatabase as exc:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -403,13 +403,21 @@ def list_conflicts(db: Database, include_resolved: bool = False) -> list[Conflic
     return [Conflict(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
-def resolve_conflict(db: Database, device_id: str, seq: int) -> bool:
+def resolve_conflict(
+    db: Database, device_id: str, seq: int, record: Callable[[Database], None] | None = None
+) -> bool:
+    """Mark an open conflict handled; `record` runs in the same transaction when it was (the
+    console's audit entry)."""
+
     def work(db: Database) -> bool:
         cur = db.execute(
             "UPDATE conflicts SET resolved_at = ? WHERE device_id = ? AND seq = ? AND resolved_at IS NULL",
             (now_text(), device_id, seq),
         )
-        return cur.rowcount == 1
+        done = cur.rowcount == 1
+        if done and record is not None:
+            record(db)
+        return done
 
     return db.run(work)
 

@@ -14,6 +14,10 @@ devices     what each kiosk last said in its status message
 payments    each payment request's one decision (payment bridge)
 incidents   the kiosks' incident logs (not money, but HQ must know), once per (device, offset)
 settings    small named values: the rules document, what was last published
+console_users, console_sessions   the HQ console's staff accounts (argon2 hashes, role, stores,
+            login failures) and signed-in sessions (only a hash of each session token)
+audit_log   every change made through the console: who, when, what, before/after; append-only
+            (a trigger refuses UPDATE and DELETE on both engines)
 """
 
 from __future__ import annotations
@@ -105,7 +109,58 @@ TABLES = [
     """CREATE TABLE IF NOT EXISTS settings (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL)""",
+    # the console's member page (history, home store) and search read events by member
+    "CREATE INDEX IF NOT EXISTS events_member ON events (member_id, kind)",
+    "CREATE INDEX IF NOT EXISTS conflicts_member ON conflicts (member_id)",
+    "CREATE INDEX IF NOT EXISTS incidents_card ON incidents (card_uid)",
+    """CREATE TABLE IF NOT EXISTS console_users (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        stores TEXT NOT NULL,
+        failures INTEGER NOT NULL,
+        locked_until TEXT,
+        created_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        id BIGINT PRIMARY KEY,
+        at TEXT NOT NULL,
+        username TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        before_value TEXT NOT NULL,
+        after_value TEXT NOT NULL)""",
 ]
+
+# A member's name lives in the row's JSON; the console searches it through an expression index
+# (the query must spell the expression exactly as the index does). Byte order ("C") on both
+# engines, so a prefix is a range.
+MEMBER_NAME_SQL = {
+    "sqlite": "json_extract(body, '$.name')",
+    "postgresql": "((CAST(body AS jsonb) ->> 'name') COLLATE \"C\")",
+}
+
+_DIALECT_TABLES = {
+    "sqlite": [
+        f"CREATE INDEX IF NOT EXISTS members_name ON members ({MEMBER_NAME_SQL['sqlite']})",
+        "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+    ],
+    "postgresql": [
+        f"CREATE INDEX IF NOT EXISTS members_name ON members ({MEMBER_NAME_SQL['postgresql']})",
+        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$",
+        "CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    ],
+}
 
 
 def has_schema(db: Database) -> bool:
@@ -121,7 +176,7 @@ def create_schema(db: Database) -> None:
     """Create what is missing; safe to run at every start, from several receivers at once."""
 
     def work(db: Database) -> None:
-        for statement in TABLES:
+        for statement in TABLES + _DIALECT_TABLES[db.dialect]:
             db.execute(statement)
         db.execute(
             "INSERT INTO settings (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",

@@ -1,0 +1,53 @@
+"""Members: search and the member page."""
+
+from __future__ import annotations
+
+import time
+
+from kiosk.hq.console import audit, members
+from kiosk.hq.console.app import Ctx, Denied, NotFound, Page
+
+FLASH = {"blocked", "unblocked", "replaced", "returned", "adjusted"}
+
+
+def member_in_reach(ctx: Ctx, member_id: str) -> str:
+    """The member's home store, refusing a store manager another store's member (direct URL or
+    form post alike); NotFound when HQ has no such member."""
+    store = members.home_store(ctx.db, member_id)
+    if store is None:
+        raise NotFound(member_id)
+    if not ctx.user.sees_store(store):
+        raise Denied(member_id)
+    return store
+
+
+def search_page(ctx: Ctx) -> Page:
+    query = ctx.query("q")[:80]
+    started = time.perf_counter()
+    hits = members.search(ctx.db, query, ctx.user) if query else []
+    took_ms = (time.perf_counter() - started) * 1000
+    return Page("members.html", {"q": query, "hits": hits, "searched": bool(query), "took_ms": took_ms})
+
+
+def member_page(ctx: Ctx) -> Page:
+    member_id = ctx.param("member_id")
+    member_in_reach(ctx, member_id)
+    page = members.member_page(ctx.db, member_id, ctx.user)
+    if page is None:
+        raise NotFound(member_id)
+    done = ctx.query("done")
+    return Page(
+        "member.html",
+        {
+            "m": page,
+            "done": done if done in FLASH else "",
+            "error": ctx.query("error")[:80],
+            "audit": audit.entries(ctx.db, 50, target=f"member:{member_id}") if ctx.user.may("audit.view") else [],
+        },
+    )
+
+
+ROUTES = [
+    ("GET", "/members", "members.view", search_page),
+    ("GET", "/members/{member_id}", "members.view", member_page),
+]

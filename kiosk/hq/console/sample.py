@@ -1,0 +1,53 @@
+"""A small chain for the console's tests, screenshots and benchmark: kiosks in stores sign up
+members and top them up with the kiosk's own Ledger, and HQ takes the events the way the
+receiver does (store, then apply in seq order), so the console reads real HQ rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from kiosk.hq import devices
+from kiosk.hq.db import Database
+from kiosk.hq.ledger import apply_pending, now_text, store_events
+from kiosk.ledger.operations import Ledger
+from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.sample import default_rules
+from kiosk.ledger.state import LedgerState
+
+
+@dataclass(frozen=True)
+class NewMember:
+    device: str
+    uid: str
+    phone: str
+    name: str
+    topup_fen: int = 0
+
+
+def seed(db: Database, kiosks: dict[str, str], people: Sequence[NewMember], now: datetime | None = None) -> dict[str, str]:
+    """`kiosks`: device -> store. Returns card uid -> member id."""
+    now = now or datetime.now(UTC) - timedelta(days=1)
+    rules = default_rules()
+    at = now_text()
+    db.run(lambda db: [devices.record_status(db, d, s, True, 0, "kiosk 0.1.0", "", at) for d, s in kiosks.items()])
+    ledgers = {d: Ledger(LedgerState(), rules, d, pin_params=FAST_FOR_TESTS) for d in kiosks}
+    txns, members = [], {}
+    for n, person in enumerate(people):
+        ledger = ledgers[person.device]
+        when = now + timedelta(seconds=n)
+        for txn in _member_txns(ledger, person, when):
+            ledger.apply(txn)
+            txns.append(txn)
+        members[person.uid] = ledger.state.cards[person.uid].member_id
+    store_events(db, txns)
+    apply_pending(db, kiosks)
+    return members
+
+
+def _member_txns(ledger: Ledger, person: NewMember, when: datetime):
+    """Lazy: the caller applies each txn before the next one is decided."""
+    yield ledger.sign_up(person.uid, 1, person.phone, "246810", when, name=person.name)
+    if person.topup_fen:
+        yield ledger.top_up(person.uid, person.topup_fen, f"pay-{person.uid}", when + timedelta(seconds=1))
