@@ -13,6 +13,7 @@ DEBS=(
   vsmartcard-vpcd                # virtual PC/SC reader the tests put an emulated card behind
   systemd                        # systemd-analyze verify for the unit files
   libgl1 libegl1 libgl1-mesa-dri libmtdev1  # Kivy renders offscreen through Mesa
+  chromium                       # the HQ console's browser tests (Playwright drives it; no browser download)
   fonts-wqy-microhei             # Chinese glyphs: the touchscreen (Kivy's Roboto has none) and the HQ report's charts
 )
 
