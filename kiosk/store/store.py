@@ -23,7 +23,6 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.operations import Ledger
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
 from kiosk.ledger.rules import Rules, RulesError, parse_rules
@@ -40,6 +39,7 @@ from kiosk.store.errors import (
     TxnIdReused,
 )
 from kiosk.store.files import make_dir
+from kiosk.store.health import SNAPSHOT, disk_problems, state_invariant_problems  # noqa: F401 - re-exported
 from kiosk.store.journal import (
     Journal,
     JournalCorrupt,
@@ -68,7 +68,6 @@ CHECKPOINT_EVERY = 5000  # journal records after which `checkpoint_due()` says i
 # the snapshot (~0.1 ms each here, more on a Pi), so never let that grow without bound.
 AUTO_CHECKPOINT_AFTER = 4 * CHECKPOINT_EVERY
 ACK_IDS_PER_RECORD = 2000
-SNAPSHOT = "snapshot.json"
 log = logging.getLogger("kiosk.store")
 
 
@@ -515,48 +514,10 @@ class Store:
     @_serialized
     def check(self) -> list[str]:
         """Problems found by re-reading everything on disk and checking the state's invariants."""
-        problems: list[str] = []
-        try:
-            snap = read_snapshot(self.data_dir / SNAPSHOT)
-        except SnapshotError as exc:
-            return [str(exc)]
-        state = snap.state if snap else LedgerState()
-        rules = self._fallback_rules
-        try:
-            if snap and snap.rules_doc is not None:
-                rules = parse_rules(snap.rules_doc, "snapshot rules")
-        except RulesError as exc:
-            problems.append(str(exc))
-        rebuilt = Ledger(state, rules, self.device_id)  # seeds stock exactly as open does
-        for number in self._journal.numbers:
-            path = self._journal_dir / segment_name(number)
-            try:
-                segment = read_segment(path, number, last=number == self._journal.current)
-            except JournalCorrupt as exc:
-                problems.append(str(exc))
-                continue
-            if segment.torn:
-                problems.append(f"{path}: torn record at byte {segment.torn.good_end}")
-            for index, record in enumerate(segment.records):
-                try:
-                    if record.get("t") == "txn":
-                        txn = txn_from_dict(record.get("txn"))
-                        if number >= self._replay_from:
-                            state.apply(txn)
-                    elif record.get("t") == "rules" and number >= self._replay_from:
-                        rebuilt.use_rules(parse_rules(record.get("doc"), "journal rules record"))
-                except (TxnFormatError, SequenceGap, RulesError) as exc:
-                    problems.append(f"{path}: record {index + 1}: {exc}")
-        if not problems:
-            if state_to_dict(state) != state_to_dict(self.ledger.state):
-                problems.append("the state rebuilt from disk differs from the state in memory")
-        problems.extend(state_invariant_problems(self.ledger.state))
-        prev = self.data_dir / "snapshot.prev.json"
-        try:
-            read_snapshot(prev)
-        except SnapshotError as exc:
-            problems.append(f"the last good copy is not usable: {exc}")
-        return problems
+        return disk_problems(
+            self.data_dir, self.device_id, self._fallback_rules, self._journal_dir,
+            list(self._journal.numbers), self._replay_from, self.ledger.state,
+        )
 
     def close(self) -> None:
         with self._snapshotting, self._mutex:  # waits for a checkpoint under way
@@ -573,22 +534,3 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def state_invariant_problems(state: LedgerState) -> list[str]:
-    problems = []
-    for uid, card in state.cards.items():
-        if card.member_id not in state.members:
-            problems.append(f"card {uid} belongs to unknown member {card.member_id}")
-    for member_id in state.members:
-        if member_id not in state.accounts:
-            problems.append(f"member {member_id} has no account")
-    for member_id, account in state.accounts.items():
-        if account.points < 0 or any(lot.points <= 0 for lot in account.lots):
-            problems.append(f"account {member_id} has negative or empty points lots")
-        if not 0 <= account.bonus_fen <= max(account.balance_fen, 0):
-            problems.append(f"account {member_id} bonus {account.bonus_fen} outside 0..balance")
-    for reward_id, units in state.stock.items():
-        if units < 0:
-            problems.append(f"reward {reward_id} stock {units} is negative")
-    return problems
