@@ -11,7 +11,6 @@ import contextlib
 import queue
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,6 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kiosk.hq.console import auth, i18n
+from kiosk.hq.console.page import Ctx, Denied, Handler, NotFound, Page  # noqa: F401 - the handlers' API
 from kiosk.hq.db import Database, open_database
 from kiosk.ledger.money import format_fen
 
@@ -64,47 +64,6 @@ class Pool:
             db.close()
 
 
-@dataclass
-class Ctx:
-    """What a handler gets: the request's parsed parts, a connection, who is asking."""
-
-    request: Request
-    db: Database
-    session: auth.Session
-    lang: str
-    form: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def user(self) -> auth.User:
-        return self.session.user
-
-    def param(self, name: str) -> str:
-        return str(self.request.path_params.get(name, ""))
-
-    def query(self, name: str, default: str = "") -> str:
-        return self.request.query_params.get(name, default)
-
-
-class Denied(Exception):
-    """The user may not see or do this (403); raised by handlers for per-store checks."""
-
-
-class NotFound(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Page:
-    """A rendered template, or a redirect, as a handler's answer."""
-
-    template: str = ""
-    values: dict = field(default_factory=dict)
-    status: int = 200
-    redirect: str = ""
-    raw: Response | None = None
-
-
-Handler = Callable[[Ctx], Page]
 
 
 def make_env() -> Environment:

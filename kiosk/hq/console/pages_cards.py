@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from kiosk.hq import admin
 from kiosk.hq.console import audit, members
-from kiosk.hq.console.app import Ctx, NotFound, Page
+from kiosk.hq.console.page import Ctx, NotFound, Page
 from kiosk.hq.console.pages_members import member_in_reach
 from kiosk.hq.db import Database
 from kiosk.ledger.money import parse_yuan

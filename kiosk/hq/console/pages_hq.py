@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse
 
 from kiosk.hq import admin, devices, ledger
 from kiosk.hq.console import audit, auth
-from kiosk.hq.console.app import Ctx, Denied, Page
+from kiosk.hq.console.page import Ctx, Denied, Page
 from kiosk.hq.publisher import rules_in_force
 from kiosk.ledger.rules import RulesError, parse_rules_json
 

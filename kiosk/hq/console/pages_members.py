@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from kiosk.hq.console import audit, members
-from kiosk.hq.console.app import Ctx, Denied, NotFound, Page
+from kiosk.hq.console.page import Ctx, Denied, NotFound, Page
 
 FLASH = {"blocked", "unblocked", "replaced", "returned", "adjusted"}
 
