@@ -60,11 +60,16 @@ def add_parsers(sub) -> None:
 
     users = sub.add_parser("users", help=USERS_HELP, description=USERS_HELP, epilog=USERS_EPILOG, formatter_class=raw)
     users_sub = users.add_subparsers(dest="users_command", metavar="USERS_COMMAND")
-    add = users_sub.add_parser("add", help="create an account")
-    add.add_argument("name")
+    add = users_sub.add_parser(
+        "add", help="create an account",
+        description="Create a console account with a role; the password is read from standard input "
+                    "(or asked for at a terminal), never from the command line.",
+    )
+    add.add_argument("name", help="the account's sign-in name")
     add.add_argument("--role", required=True, help="admin, programme-manager, store-manager, finance or auditor")
     add.add_argument("--store", action="append", default=[], help="a store of a store manager (repeat for several)")
-    users_sub.add_parser("list", help="list the accounts")
+    users_sub.add_parser("list", help="list the accounts",
+                         description="List the console accounts with their roles and stores (no password hashes).")
 
 
 def run(args: argparse.Namespace) -> int:
