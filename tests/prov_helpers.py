@@ -9,7 +9,7 @@ import importlib
 import os
 from pathlib import Path
 
-from kiosk.cli import COMMANDS
+from kiosk.app.cli import COMMANDS
 
 PASSWD = "root:x:0:0:root:/root:/bin/bash\n"
 GROUP = "root:x:0:\ndialout:x:20:\nvideo:x:44:\n"

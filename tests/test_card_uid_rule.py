@@ -30,7 +30,7 @@ def _codec_accepts(uid: str) -> bool:
 
 
 def _config_accepts(uid: str) -> bool:
-    from kiosk.config import ConfigError
+    from kiosk.app.config import ConfigError
 
     try:
         return uid in parse_session({"staff_cards": [uid]}).staff_uids

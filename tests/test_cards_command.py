@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import parse_config
+from kiosk.app.config import parse_config
 from kiosk.provisioning.cards import build_operation, run_batch
 
 WHY = "the card layer (branch cards) is not merged"
@@ -156,8 +156,8 @@ def card_read_result(root):
 
 
 def test_doctor_reads_and_verifies_a_card_on_the_reader(doctor_root):
+    from kiosk.app.logging_setup import hash_uid
     from kiosk.doctor.checks import Status
-    from kiosk.logging_setup import hash_uid
 
     root, reader = doctor_root
     assert card_read_result(root).status == Status.SKIP  # no card: said so, not a pass
@@ -179,7 +179,7 @@ def test_doctor_reads_and_verifies_a_card_on_the_reader(doctor_root):
 def test_the_doctor_hashes_a_uid_as_the_service_logs_it(doctor_root):
     """The doctor keys its UID hash with the install's salt in the data dir, so the card it
     reads can be found in the service's log."""
-    from kiosk import logging_setup
+    from kiosk.app import logging_setup
 
     root, reader = doctor_root
     data_dir = root / "var/lib/kiosk"

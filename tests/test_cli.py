@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from kiosk.cli import COMMANDS
+from kiosk.app.cli import COMMANDS
 
 
 def kiosk(*args: str) -> subprocess.CompletedProcess:

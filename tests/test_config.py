@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import ConfigError, load_config
+from kiosk.app.config import ConfigError, load_config
 
 GOOD = """
 [device]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.config import Config, ConfigError, parse_config
+from kiosk.app.config import Config, ConfigError, parse_config
 
 VALID = {"device": {"id": "K-1", "store": "S-1", "data_dir": "/var/lib/kiosk"}}
 scalars = st.one_of(st.text(max_size=12), st.integers(-5, 70000), st.booleans(),

@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from kiosk.demo import DEVICE_ID, OPENING, PEPPER
+from kiosk.demo.story import DEVICE_ID, OPENING, PEPPER
 from kiosk.ledger.money import format_fen
 from kiosk.store.store import Store
 

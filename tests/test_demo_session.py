@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kiosk.demo import OPENING, PEPPER
-from kiosk.demo_session import SCREEN_DEVICE_ID, run_screen_demo
+from kiosk.demo.session import SCREEN_DEVICE_ID, run_screen_demo
+from kiosk.demo.story import OPENING, PEPPER
 from kiosk.ledger.txn import Kind
 from kiosk.session.incidents import IncidentLog
 from kiosk.store.store import Store

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from kiosk.cli import build_parser
+from kiosk.app.cli import build_parser
 
 
 def all_parsers() -> tuple[list[tuple[str, argparse.ArgumentParser]], dict[str, str | None]]:

@@ -10,7 +10,7 @@ from gpiozero.pins.mock import MockFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.config import ConfigError
+from kiosk.app.config import ConfigError
 from kiosk.hw import setup as hw_setup
 from kiosk.hw.feedback import GpioFeedback
 from kiosk.hw.pulses import CashPulseCounter

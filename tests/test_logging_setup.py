@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk import logging_setup
-from kiosk.logging_setup import hash_uid, mask_phone, redact, register_secret, setup_logging
+from kiosk.app import logging_setup
+from kiosk.app.logging_setup import hash_uid, mask_phone, redact, register_secret, setup_logging
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
 PHONE = "13812345678"
@@ -125,7 +125,7 @@ def test_under_systemd_the_journal_gets_json(tmp_path):
     import sys
 
     err = tmp_path / "stderr"
-    script = ("import logging; from kiosk.logging_setup import setup_logging; setup_logging(); "
+    script = ("import logging; from kiosk.app.logging_setup import setup_logging; setup_logging(); "
               "logging.getLogger('kiosk.session').info('tap uid=04A1B2C3D4E5F6 phone "
               "13812345678')")
     with open(err, "w") as f:
@@ -146,9 +146,9 @@ def test_under_systemd_the_journal_gets_json(tmp_path):
 BUILD_AND_HASH = """
 import sys
 from pathlib import Path
-from kiosk.logging_setup import hash_uid
-from kiosk.run import build_kiosk
-from kiosk.simulate import demo_config
+from kiosk.app.logging_setup import hash_uid
+from kiosk.app.run import build_kiosk
+from kiosk.app.simulate import demo_config
 kiosk = build_kiosk(demo_config(Path(sys.argv[1])), simulate=True)
 print(hash_uid(bytes.fromhex("04A1B2C3D4E5F6")))
 kiosk.close()

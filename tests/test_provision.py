@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from kiosk.config import load_config
+from kiosk.app.config import load_config
 from kiosk.provisioning import answers, detect, fsops, masterkey, plan
 from tests.prov_helpers import command_parser, make_root, run_command, snapshot
 from tests.prov_pki import CA

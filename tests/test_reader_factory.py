@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from kiosk.config import READER_DRIVERS, ReaderConfig
+from kiosk.app.config import READER_DRIVERS, ReaderConfig
 from kiosk.reader.base import NotSupported, Reader, ReaderGone
 from kiosk.reader.factory import make_reader, open_reader
 
@@ -40,7 +40,7 @@ def test_rc522_port_names_bus_and_device():
 
 def test_choosing_a_driver_imports_no_other_reader_library():
     code = (
-        "import sys; from kiosk.config import ReaderConfig; "
+        "import sys; from kiosk.app.config import ReaderConfig; "
         "from kiosk.reader.factory import make_reader; "
         "make_reader(ReaderConfig(driver='simulated')); "
         "print(sorted(m for m in ('nfc', 'smartcard', 'spidev', 'gpiozero') if m in sys.modules))"

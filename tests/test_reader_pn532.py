@@ -160,7 +160,7 @@ def test_garbage_on_the_line_does_not_kill_the_chip(reader, emulator):
 
 
 def test_factory_opens_pn532(emulator):
-    from kiosk.config import ReaderConfig
+    from kiosk.app.config import ReaderConfig
     from kiosk.reader.factory import open_reader
 
     with open_reader(ReaderConfig(driver="pn532", port=emulator.path)) as r:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import ConfigError, load_config, parse_config
+from kiosk.app.config import ConfigError, load_config, parse_config
+from kiosk.app.wiring import build_session, site_keys_from
 from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.reader import chips
 from kiosk.reader.simulated import SimulatedReader
 from kiosk.session.clock import ManualClock
-from kiosk.session.wiring import build_session, site_keys_from
 from kiosk.store.store import Store
 from tests.session_support import START
 from tests.test_hw import SteppedFactory, pulse

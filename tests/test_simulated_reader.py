@@ -128,7 +128,7 @@ def test_socket_taps(tmp_path):
 def test_from_config_and_the_card_command(tmp_path, capsys):
     import argparse
 
-    from kiosk.config import ReaderConfig
+    from kiosk.app.config import ReaderConfig
     from kiosk.reader import card_cli
     from kiosk.reader.simulated import from_config
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from kiosk import systemd_notify
+from kiosk.app import systemd_notify
 
 
 class Listener:
@@ -137,7 +137,7 @@ def test_watchdog_resumes_when_the_loop_resumes(listener, monkeypatch):
 
 HANGING_SERVICE = """
 import threading, time
-from kiosk import systemd_notify
+from kiosk.app import systemd_notify
 systemd_notify.ready("reader and store open")
 with systemd_notify.Watchdog() as dog:
     for turn in range(30):          # the main loop: 30 turns of 20 ms

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import SCREENS
+from kiosk.app.config import SCREENS
 
 HERE = Path(__file__).resolve().parent
 EXPECTED_SCREENS = {

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from kiosk.app.simulate import DEVICE_ID
 from kiosk.reader.keys import SiteKeys
 from kiosk.reader.simulated import Wallet
-from kiosk.simulate import DEVICE_ID
 from kiosk.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

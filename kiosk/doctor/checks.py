@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import kiosk
-from kiosk.config import Config, ConfigError, load_config
+from kiosk.app.config import Config, ConfigError, load_config
 from kiosk.provisioning import fsops, masterkey, tls
 from kiosk.provisioning.system import SERVICE_GROUPS, SERVICE_USER
 

@@ -97,7 +97,7 @@ def check_card_read(ctx: Context) -> CheckResult:
     if isinstance(opened, CheckResult):
         return opened
     config, reader = opened
-    from kiosk.logging_setup import hash_uid, use_install_salt
+    from kiosk.app.logging_setup import hash_uid, use_install_salt
     from kiosk.reader.card import read_member_card
 
     use_install_salt(ctx.path(config.device.data_dir))  # the hash the service's log shows

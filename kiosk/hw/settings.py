@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiosk.app.config_error import ConfigError
+
 _PINS = ("led_ready", "led_ok", "led_error", "buzzer", "cash_pulse", "cash_enable")
 
 
@@ -24,8 +26,6 @@ class GpioSettings:
 
 def parse_gpio(table: dict, source: str = "<memory>") -> GpioSettings:
     """Check the [gpio] table field by field (ConfigError names the field)."""
-    from kiosk.config import ConfigError
-
     if not isinstance(table, dict):
         raise ConfigError(source, "gpio", "must be a table ([gpio])")
     known = set(_PINS) | {"fen_per_pulse", "debounce_ms", "pin_factory"}

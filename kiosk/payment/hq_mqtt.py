@@ -1,6 +1,6 @@
 """The "pay through HQ" method on a kiosk that runs without HQ (no [hq] host configured).
 
-With HQ configured, kiosk.session.wiring uses kiosk.sync.payment_method.HqMqttPayment instead.
+With HQ configured, kiosk.app.wiring uses kiosk.sync.payment_method.HqMqttPayment instead.
 This one says it is unavailable and refuses to start, so the screen says the method is not set
 up instead of pretending."""
 

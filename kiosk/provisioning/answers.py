@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from kiosk.config import LOCALES, READER_DRIVERS, ROTATIONS, SCREENS, Config
+from kiosk.app.config import LOCALES, READER_DRIVERS, ROTATIONS, SCREENS, Config
 
 
 class AnswersError(ValueError):

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from kiosk.config import Config, ConfigError, load_config
+from kiosk.app.config import Config, ConfigError, load_config
 from kiosk.reader.base import CardInfo, Reader
 
 DESCRIPTION = """\

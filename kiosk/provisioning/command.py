@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from kiosk.config import LOCALES, READER_DRIVERS, ROTATIONS, SCREENS, ConfigError, load_config
+from kiosk.app.config import LOCALES, READER_DRIVERS, ROTATIONS, SCREENS, ConfigError, load_config
 from kiosk.provisioning import answers as ans
 from kiosk.provisioning import detect, fsops
 from kiosk.provisioning.plan import CONFIG_PATH, ProvisionError, Runner, build

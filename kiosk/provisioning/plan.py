@@ -16,7 +16,7 @@ from pathlib import Path
 
 import tomli_w
 
-from kiosk.config import ConfigError, parse_config
+from kiosk.app.config import ConfigError, parse_config
 from kiosk.provisioning import detect, fsops, masterkey, system, tls
 from kiosk.provisioning.answers import Answers, flag
 from kiosk.provisioning.system import SERVICE_USER, Outcome, StepFailed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiosk.config import ReaderConfig
+from kiosk.app.config import ReaderConfig
 from kiosk.reader.base import Reader
 from kiosk.reader.drivers import driver
 

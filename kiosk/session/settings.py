@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiosk.app.config_error import ConfigError
 from kiosk.ledger.uid import is_card_uid
 
 _LIMITS = {
@@ -28,8 +29,6 @@ class SessionSettings:
 
 
 def parse_session(table: dict, source: str = "<memory>") -> SessionSettings:
-    from kiosk.config import ConfigError
-
     if not isinstance(table, dict):
         raise ConfigError(source, "session", "must be a table ([session])")
     known = set(_LIMITS) | {"staff_cards", "privacy_notice_version"}

@@ -84,7 +84,7 @@ class SyncSettings:
 
     @classmethod
     def from_config(cls, config, **overrides) -> SyncSettings:
-        """From kiosk.config.Config (device and hq sections)."""
+        """From kiosk.app.config.Config (device and hq sections)."""
         hq = config.hq
         values = dict(
             store_id=config.device.store,

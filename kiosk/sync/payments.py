@@ -9,12 +9,9 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from kiosk.sync.messages import PaymentConfirmation, PaymentRequest
-
-if TYPE_CHECKING:
-    from kiosk.sync.client import SyncClient
 
 log = logging.getLogger("kiosk.sync.payments")
 
@@ -23,8 +20,25 @@ class PaymentUnavailable(Exception):
     """HQ's payment bridge cannot be reached now (the kiosk is offline)."""
 
 
+class _DeviceSettings(Protocol):
+    device_id: str
+
+
+class PaymentLink(Protocol):
+    """What the payments need of the sync client (kiosk.sync.client.SyncClient): kept this small
+    so the two do not import each other."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def settings(self) -> _DeviceSettings: ...
+
+    def publish_payment_request(self, msg: PaymentRequest) -> bool: ...
+
+
 class MqttPayments:
-    def __init__(self, sync: SyncClient):
+    def __init__(self, sync: PaymentLink):
         self._sync = sync
         self._cond = threading.Condition()
         self._pending: dict[str, int] = {}  # payment_ref -> amount_fen asked

@@ -33,7 +33,7 @@ def main(argv: list[str]) -> None:
 
     atheris.Setup(
         [argv[0], f"-runs={runs}", f"-seed={seed}", "-max_len=4096", "-rss_limit_mb=4096",
-         "-print_final_stats=1", str(corpus)],
+         "-print_final_stats=1", f"-artifact_prefix={corpus}/", str(corpus)],
         one_input,
     )
     atheris.Fuzz()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from kiosk.config import ConfigError, load_config
+from kiosk.app.config import ConfigError, load_config
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.rules import RulesError, parse_rules
 from kiosk.ledger.state import LedgerState

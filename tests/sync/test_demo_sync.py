@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiosk.demo_sync import run_sync_demo
+from kiosk.demo.sync import run_sync_demo
 from tests.sync.support import make_txns, open_store
 
 

@@ -76,7 +76,7 @@ def test_blocked_cards_from_damaged_meta_start_empty():
 def test_settings_from_the_kiosk_configuration(tmp_path):
     from pathlib import Path
 
-    from kiosk.config import parse_config
+    from kiosk.app.config import parse_config
     from kiosk.sync.client import SyncSettings
 
     config = parse_config(

@@ -12,14 +12,14 @@ from kiosk import __version__
 
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("kiosk.demo", "run a scripted morning at a store, end to end, and print a summary"),
+    "demo": ("kiosk.demo.story", "run a scripted morning at a store, end to end, and print a summary"),
     "provision": ("kiosk.provisioning.command", "set up this device as a kiosk (or change it)"),
     "doctor": ("kiosk.doctor.command", "check everything a kiosk needs, with the fix for each"),
     "status": ("kiosk.doctor.status", "a one-screen summary of this kiosk's state"),
     "cards": ("kiosk.provisioning.cards", "issue blank cards, re-key or wipe returned cards"),
     "sim-card": ("kiosk.reader.card_cli", "tap, remove and create simulated cards (simulated reader)"),
     "hq": ("kiosk.hq.command", "headquarters: receiver, lost/replaced/returned cards, rules, devices"),
-    "run": ("kiosk.run", "run the touchscreen kiosk (--simulate: demo cards, no hardware)"),
+    "run": ("kiosk.app.run", "run the touchscreen kiosk (--simulate: demo cards, no hardware)"),
 }
 
 DESCRIPTION = """\
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    from kiosk.logging_setup import setup_logging
+    from kiosk.app.logging_setup import setup_logging
 
     setup_logging(os.environ.get("KIOSK_LOG_LEVEL", "INFO"))  # JSON to the journal, redacted
     return int(args._module.run(args) or 0)

@@ -35,7 +35,7 @@ EPILOG = """\
 files:
   DIR/snapshot.json, DIR/journal/*.jnl   the store written by the demo (see kiosk/store/store.py)
   DIR/screen/                            a second kiosk's store and incidents.jsonl, written by the
-                                         session-driven part (kiosk/demo_session.py)
+                                         session-driven part (kiosk/demo/session.py)
 
 examples:
   kiosk demo
@@ -349,11 +349,11 @@ def run(args: argparse.Namespace) -> int:
                 print(t(f"✗ 重新打开后数据不一致：{problems}", f"✗ the reopened store differs: {problems}"))
                 return 1
             print(t("✓ 关闭并重新打开存储：数据完全一致", "✓ store closed and reopened: everything is there"))
-            from kiosk.demo_sync import run_sync_demo
+            from kiosk.demo.sync import run_sync_demo
 
             if run_sync_demo(again, data_dir / "sync-demo", lang=lang) != 0:
                 return 1
-        from kiosk.demo_session import run_screen_demo
+        from kiosk.demo.session import run_screen_demo
 
         if run_screen_demo(data_dir / "screen", morning.now, PEPPER, lang=lang):
             return 1

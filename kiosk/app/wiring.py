@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.config import Config
+from kiosk.app.config import Config
 from kiosk.hw.setup import Hardware, open_hardware
 from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.payment.cash_acceptor import CashAcceptorPayment

@@ -2,7 +2,7 @@
 lost is refused at the kiosk — through a private Mosquitto, the real HQ receiver (SQLite) and
 the kiosk's real sync client, all started here on 127.0.0.1 and stopped at the end.
 
-    from kiosk.demo_sync import run_sync_demo
+    from kiosk.demo.sync import run_sync_demo
     code = run_sync_demo(store, workdir)    # 0: everything arrived and the lost card was refused
 
 Needs the `mosquitto` binary (scripts/setup.sh installs it); without it the part says so and is

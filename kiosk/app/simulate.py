@@ -11,7 +11,7 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
-from kiosk.config import Config, parse_config
+from kiosk.app.config import Config, parse_config
 from kiosk.reader import chips
 from kiosk.reader.card import issue_card
 from kiosk.reader.keys import SiteKeys

@@ -8,7 +8,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kiosk.config import LOCALES, SCREENS, ConfigError, load_config
+from kiosk.app.config import LOCALES, SCREENS, ConfigError, load_config
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         if args.simulate and args.config is None:
-            from kiosk.simulate import demo_config
+            from kiosk.app.simulate import demo_config
 
             config = demo_config(args.data_dir or Path(tempfile.mkdtemp(prefix="kiosk-sim-")))
         else:
@@ -119,17 +119,17 @@ class Kiosk:
 
 
 def build_kiosk(config, simulate: bool = False) -> Kiosk:
-    """Open the store and the reader and wire the session (kiosk.session.wiring)."""
-    from kiosk.logging_setup import use_install_salt
+    """Open the store and the reader and wire the session (kiosk.app.wiring)."""
+    from kiosk.app.logging_setup import use_install_salt
+    from kiosk.app.wiring import build_session, site_keys_from
     from kiosk.reader.base import ReaderError
     from kiosk.reader.factory import open_reader
     from kiosk.reader.keys import KeyFileError
-    from kiosk.session.wiring import build_session, site_keys_from
     from kiosk.store.store import Store, StoreError
 
     try:
         if simulate:
-            from kiosk.simulate import demo_keys
+            from kiosk.app.simulate import demo_keys
 
             keys = demo_keys(config)
         else:
@@ -148,7 +148,7 @@ def build_kiosk(config, simulate: bool = False) -> Kiosk:
         raise RunError(f"the card reader ({config.reader.driver} {config.reader.port}) cannot be opened: {exc}") from None
     desk = None
     if simulate:
-        from kiosk.simulate import CardDesk, seed_demo
+        from kiosk.app.simulate import CardDesk, seed_demo
 
         seed_demo(store, reader, keys, datetime.now(UTC))
         desk = CardDesk(reader)

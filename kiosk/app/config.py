@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from kiosk.app.config_error import ConfigError
 from kiosk.hw.settings import GpioSettings, parse_gpio
 from kiosk.reader import drivers as reader_drivers
 from kiosk.session.settings import SessionSettings, parse_session
@@ -23,17 +24,6 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 # MQTT allows 0..65535, but 0 turns dead-link detection off (the last will never fires) and an
 # hour is already far longer than any broker's idle timeout.
 KEEPALIVE_RANGE = (5, 3600)
-
-
-class ConfigError(ValueError):
-    """A configuration problem, with the file and field it concerns; field "" when the problem is
-    the file as a whole (missing, unreadable, not TOML), so no made-up field name is shown."""
-
-    def __init__(self, path: Path | str, field_name: str, problem: str):
-        self.path = str(path)
-        self.field = field_name
-        self.problem = problem
-        super().__init__(f"{path}: {field_name}: {problem}" if field_name else f"{path}: {problem}")
 
 
 @dataclass(frozen=True)

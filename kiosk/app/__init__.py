@@ -1,0 +1,1 @@
+"""The application: the `kiosk` command, its configuration, and the assembly of the rooms into a running kiosk."""
