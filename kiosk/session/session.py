@@ -18,7 +18,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from statemachine.exceptions import TransitionNotAllowed
@@ -99,7 +99,7 @@ class Session:
         self._lock = threading.RLock()
         self._inbox: queue.SimpleQueue[SessionInput] = queue.SimpleQueue()
         self._subscribers: list[Callable[[SessionView], Any]] = []
-        self._last_activity = self.clock.now()
+        self._last_activity = self.clock.monotonic()
         self.internal_errors = 0  # unexpected exceptions caught (a bug); tests assert it stays 0
         self._seq = 0
         self._view = self._build_view()
@@ -267,7 +267,7 @@ class Session:
             self.note_error(f"incident {kind} not recorded: {exc}")
 
     def touched(self) -> None:
-        self._last_activity = self.clock.now()
+        self._last_activity = self.clock.monotonic()
 
     def staff_card(self, card: CardRead) -> bool:
         return card.kind is CardKind.STAFF or card.uid in self.settings.staff_uids
@@ -350,7 +350,7 @@ class Session:
         parts: dict[str, Any] = {}
         for flow in self._flows.values():
             parts.update(flow.view_part(state, now))
-        return build_view(state, self._seq, self.visit, now, self._deadline(), parts)
+        return build_view(state, self._seq, self.visit, self.clock.monotonic(), self._deadline(), parts)
 
     def _reset_visit(self, message: Message | None) -> None:
         self.visit = Visit(message=message)
@@ -442,7 +442,9 @@ class Session:
 
     # -- timeouts ----------------------------------------------------------------------------
 
-    def _deadline(self) -> datetime | None:
+    def _deadline(self) -> float | None:
+        """When the current state gives up, on the monotonic clock: a wall-clock step (NTP,
+        a boot at 1970) must neither end a payment early nor keep a screen open for a day."""
         state = self.state
         if state is S.idle:
             return None
@@ -450,11 +452,11 @@ class Session:
         if own is not None:
             return own
         seconds = self.settings.message_s if state in MESSAGE_STATES else self.settings.inactivity_s
-        return self._last_activity + timedelta(seconds=seconds)
+        return self._last_activity + seconds
 
     def _check_timeouts(self) -> None:
         deadline = self._deadline()
-        if deadline is None or self.clock.now() < deadline:
+        if deadline is None or self.clock.monotonic() < deadline:
             return
         if not self._owner_of(self.state).timed_out(self.state):
             self._abort("timeout")

@@ -81,8 +81,9 @@ class FlowPart:
         """SessionView fields this flow fills in `state` (any state; {} when none)."""
         return {}
 
-    def deadline(self, state: SessionState) -> datetime | None:
-        """When this state gives up, if not the inactivity countdown (None: the default)."""
+    def deadline(self, state: SessionState) -> float | None:
+        """When this state gives up, on the monotonic clock (seconds), if not the inactivity
+        countdown (None: the default)."""
         return None
 
     def tick(self, state: SessionState) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from kiosk.ledger.operations import Refused
@@ -85,7 +85,7 @@ class TopUp(FlowPart):
             host.hint("payment_unavailable", method=method_name, reason=reason)
             host.feedback.error()
             return True
-        data.payment, data.request, data.started = method, request, host.clock.now()
+        data.payment, data.request, data.started = method, request, host.clock.monotonic()
         data.status = PaymentStatus(PaymentState.PENDING)
         host.visit.message = None
         return host.move("pay")
@@ -124,9 +124,9 @@ class TopUp(FlowPart):
             )
         return part
 
-    def deadline(self, state: SessionState) -> datetime | None:
+    def deadline(self, state: SessionState) -> float | None:
         if state is S.paying and self.data.started is not None:
-            return self.data.started + timedelta(seconds=self.host.settings.payment_timeout_s)
+            return self.data.started + self.host.settings.payment_timeout_s
         return None
 
     def timed_out(self, state: SessionState) -> bool:
