@@ -89,6 +89,7 @@ class Txn:
     rating: int = 0  # SURVEY: 1-5 stars
     reasons: str = ""  # SURVEY: comma-separated reason ids from the rules
     card_counter: int = 0  # the card's counter (purse or NTAG tap): read at the tap, or (PURSE_WRITTEN) just written
+    clock_untrusted: bool = False  # `at` came from a clock not yet trusted (before NTP, behind the ledger)
 
     @property
     def balance_delta_fen(self) -> int:
@@ -107,6 +108,7 @@ _NAMES = tuple(f.name for f in fields(Txn))
 _DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
 _DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
 _TIME_FIELDS = {"at", "pin_locked_until"}
+_BOOL_FIELDS = {"clock_untrusted"}
 _INT_RANGES = {
     "seq": (1, 2**62),
     "balance_before_fen": (-MAX_FEN, MAX_FEN),
@@ -160,6 +162,9 @@ def txn_from_dict(data: object) -> Txn:
                 raise TxnFormatError(name, f"must be an integer in {lo}..{hi}")
         elif name in _TIME_FIELDS:
             value = _parse_time(name, value)
+        elif name in _BOOL_FIELDS:
+            if not isinstance(value, bool):
+                raise TxnFormatError(name, "must be true or false")
         elif name in _DATE_FIELDS:
             if not isinstance(value, str):
                 raise TxnFormatError(name, "must be a date YYYY-MM-DD")

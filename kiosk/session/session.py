@@ -18,11 +18,12 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from statemachine.exceptions import TransitionNotAllowed
 
+from kiosk.ledger.clock_trust import TRUSTED, ClockVerdict, latest_time_seen
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.rules import Rules
 from kiosk.ledger.txn import Txn
@@ -81,8 +82,10 @@ class Session:
         settings: SessionSettings | None = None,
         reload_rules: Callable[[], Rules] | None = None,
         sync: SyncLink | None = None,
+        clock_trust: Callable[[datetime], ClockVerdict] | None = None,
     ):
         self.store = store
+        self.clock_trust = clock_trust  # None: the clock is always believed (tests, the demo)
         self.clock = clock or SystemClock()
         self.payments = {p.name: p for p in payments}
         self.card_writer = card_writer
@@ -266,6 +269,19 @@ class Session:
         except OSError as exc:
             self.note_error(f"incident {kind} not recorded: {exc}")
 
+    def clock_verdict(self) -> ClockVerdict:
+        return TRUSTED if self.clock_trust is None else self.clock_trust(self.clock.now())
+
+    def now(self) -> datetime:
+        """The time the ledger is given: the wall clock, but never earlier than the latest time the
+        ledger holds while the clock is not trusted (a boot at 1970, NTP stepping back), so dates
+        and txn times do not run backwards; such txns are marked in `commit`."""
+        now = self.clock.now()
+        if self.clock_verdict().trusted:
+            return now
+        latest = latest_time_seen(self.ledger.state)
+        return max(now, latest) if latest is not None else now
+
     def touched(self) -> None:
         self._last_activity = self.clock.monotonic()
 
@@ -281,6 +297,8 @@ class Session:
         ours = txn.card_uid == visit.uid
         if ours and visit.card_counter and not txn.card_counter:
             txn = replace(txn, card_counter=visit.card_counter)
+        if not txn.clock_untrusted and not self.clock_verdict().trusted:
+            txn = replace(txn, clock_untrusted=True)
         try:
             self.store.commit(txn)
         except Exception as exc:
@@ -391,7 +409,7 @@ class Session:
             log.info("purse hint of card %s not written: %s", result.uid, result.problem)
             return
         try:
-            txn = self.ledger.purse_written(result.uid, result.counter, self.clock.now())
+            txn = self.ledger.purse_written(result.uid, result.counter, self.now())
         except Refused:
             return
         if txn is not None and self.commit(txn) and result.uid == self.visit.uid:

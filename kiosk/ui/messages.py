@@ -60,6 +60,7 @@ TEMPLATES: dict[str, str] = {
     # engagement
     "already_checked_in": N_("You have already checked in today. See you tomorrow!"),
     "check_in_disabled": N_("Check-in is not available here."),
+    "clock_not_trusted": N_("Check-in will be back once the kiosk has the right time. Please try later."),
     "bad_rating": N_("Please choose one to five stars."),
     "bad_survey_reason": N_("Please choose from the reasons shown."),
     # gifts

@@ -160,7 +160,7 @@ class SignUp(FlowPart):
                 1,
                 data.phone,
                 pin,
-                host.clock.now(),
+                host.now(),
                 name=data.name,
                 birthday=data.birthday,
                 referral_code=data.referral_code,

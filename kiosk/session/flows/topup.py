@@ -177,7 +177,7 @@ class TopUp(FlowPart):
     def _preview(self, amount_fen: int) -> TopUpOption:
         """What a top-up would give, asked of the ledger itself (raises Refused)."""
         host = self.host
-        txn = host.ledger.top_up(host.visit.uid, amount_fen, "preview", host.clock.now())
+        txn = host.ledger.top_up(host.visit.uid, amount_fen, "preview", host.now())
         return TopUpOption(amount_fen, txn.bonus_fen, txn.points_delta)
 
     def _payment_params(self) -> dict:
@@ -218,7 +218,7 @@ class TopUp(FlowPart):
         host = self.host
         problem = ""
         try:
-            txn = host.ledger.top_up(host.visit.uid, paid_fen, ref, host.clock.now())
+            txn = host.ledger.top_up(host.visit.uid, paid_fen, ref, host.now())
         except Refused as exc:
             problem = exc.code
         else:
