@@ -652,17 +652,13 @@ def test_a_clock_before_the_build_is_not_trusted(root):
     assert r.status == Status.WARN and "before this software was built" in r.detail
 
 
-def test_a_clock_behind_the_ledger_is_not_trusted(root):
-    make_store(root)  # its txns are dated 2026-11-20 09:00
-    behind = datetime(2026, 11, 20, 8, tzinfo=UTC)
+def test_a_clock_behind_the_ledger_is_not_trusted(root, monkeypatch):
     from kiosk.doctor import integrations
 
-    real = integrations.build_date
-    integrations.build_date = lambda: behind - timedelta(days=1)
-    try:
-        r = result(root, TRUSTED_CHECK, now=lambda: behind)
-    finally:
-        integrations.build_date = real
+    make_store(root)  # its txns are dated 2026-11-20 09:00
+    behind = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    monkeypatch.setattr(integrations, "build_date", lambda: behind - timedelta(days=1))
+    r = result(root, TRUSTED_CHECK, now=lambda: behind)
     assert r.status == Status.WARN and "before the latest transaction" in r.detail
 
 
