@@ -279,8 +279,18 @@ class Journal:
         return number
 
     def _refuse_if_broken(self) -> None:
-        if self.broken:
-            raise JournalWriteError(f"the journal needs reopening after a failed write ({self.broken})")
+        """After an append that could not be cut off, try the cut again (the fault may have
+        cleared: space freed, the card back): the journal then goes on without a restart. If it
+        still fails, no write may follow the garbage, so refuse until it can be cut or reopened."""
+        if not self.broken:
+            return
+        try:
+            files.disk.ftruncate(self._fd, self._end)
+            files.disk.fdatasync(self._fd)
+        except OSError as exc:
+            self.broken = exc.strerror or str(exc)
+            raise JournalWriteError(exc.errno, f"the journal needs reopening after a failed write ({self.broken})") from exc
+        self.broken = ""
 
     def append(self, payloads: Iterable[dict]) -> None:
         """Write the records as one frame and make them durable: all of them or, after a power
