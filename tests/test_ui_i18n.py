@@ -27,7 +27,7 @@ SESSION_CODES = (  # docs: SESSION_API.md "Message codes"
     "card_write_failed", "card_writer_unavailable", "store_failed", "rules_reloaded", "rules_reload_failed",
     "rules_reload_unavailable", "card_read_failed", "money_paused", "error",
     "checked_in", "already_checked_in", "check_in_disabled", "survey_thanks", "bad_rating", "bad_survey_reason",
-    "unknown_referral_code",
+    "unknown_referral_code", "clock_not_trusted",
 )
 
 

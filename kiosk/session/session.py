@@ -63,6 +63,7 @@ from kiosk.session.ports import (  # noqa: F401 (importable from here, as docs/s
 from kiosk.session.present import build_view
 from kiosk.session.settings import SessionSettings
 from kiosk.session.states import MESSAGE_STATES, S, SessionState
+from kiosk.session.store_fault import StoreHealth
 from kiosk.session.sync_link import SyncLink
 from kiosk.session.view import Message, SessionView
 
@@ -86,6 +87,7 @@ class Session:
     ):
         self.store = store
         self.clock_trust = clock_trust  # None: the clock is always believed (tests, the demo)
+        self.store_health = StoreHealth()  # money pauses while the store cannot save
         self.clock = clock or SystemClock()
         self.payments = {p.name: p for p in payments}
         self.card_writer = card_writer
@@ -302,8 +304,10 @@ class Session:
         try:
             self.store.commit(txn)
         except Exception as exc:
+            self.store_health.saw(exc)
             self.note_error(f"commit of {txn.kind} {txn.txn_id} failed: {exc}")
             return False
+        self.store_health.saved()
         if ours and (txn.balance_delta_fen or txn.points_delta):
             self._write_purse()
         return True

@@ -27,7 +27,7 @@ TEMPLATES: dict[str, str] = {
     "card_writer_unavailable": N_("Cards cannot be issued here right now. Please ask at the counter."),
     "card_removed": N_("The card was removed. Nothing was changed."),
     "card_read_failed": N_("The card could not be read. Please hold it still on the reader and try again."),
-    "money_paused": N_("Top-ups are paused at the moment. Please ask at the counter."),
+    "money_paused": N_("Top-ups are paused at the moment: {reason}. Please ask at the counter."),
     "error": N_("Something went wrong. Nothing was changed; please try again."),
     "card_write_failed": N_("The card could not be written. Nothing was changed; please try again."),
     # money and points
@@ -80,12 +80,22 @@ SURVEY_REASONS: dict[str, str] = {
     "too_slow": N_("Too slow"),
     "hard_to_use": N_("Hard to use"),
 }
+# why money is paused (kiosk.sync.admission's codes and kiosk.session.store_fault's)
+PAUSE_REASONS: dict[str, str] = {
+    "disk_nearly_full": N_("the kiosk's storage is nearly full"),
+    "outbox_full": N_("too many transactions wait for headquarters"),
+    "store_full": N_("the kiosk's storage is full and it cannot save"),
+    "store_read_only": N_("the kiosk's memory card no longer accepts writes"),
+    "store_error": N_("the kiosk cannot save right now"),
+}
 UNKNOWN = N_("Sorry, that did not work. Please ask at the counter. ({code})")
 
 
 def _value(name: str, value) -> str:
     if name.endswith("_fen") and isinstance(value, int):
         return format_fen(value)
+    if name == "reason" and value in PAUSE_REASONS:
+        return _(PAUSE_REASONS[value])
     return str(value)
 
 

@@ -20,6 +20,7 @@ from kiosk.session.inputs import CardRead
 from kiosk.session.ports import CardWriter, Feedback, StoreLike
 from kiosk.session.settings import SessionSettings
 from kiosk.session.states import SessionState
+from kiosk.session.store_fault import StoreHealth
 from kiosk.session.sync_link import SyncLink
 
 F = TypeVar("F", bound="FlowPart")
@@ -52,6 +53,8 @@ class Host(Protocol):
     @property
     def state(self) -> SessionState: ...
 
+    @property
+    def store_health(self) -> StoreHealth: ...
     def now(self) -> datetime: ...
     def clock_verdict(self) -> ClockVerdict: ...
     def flow(self, kind: type[F]) -> F: ...

@@ -43,7 +43,9 @@ class TopUp(FlowPart):
         host = self.host
         if not host.can("start_topup"):
             return False
-        paused = host.sync.money_paused() if host.sync is not None else ""
+        paused = host.store_health.paused(host.store, host.clock.now())
+        if not paused and host.sync is not None:
+            paused = host.sync.money_paused()
         if paused:
             host.hint("money_paused", reason=paused)
             return True
