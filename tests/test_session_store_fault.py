@@ -64,3 +64,58 @@ def test_the_reason_comes_from_the_errno_along_the_causes():
     except StoreWriteError as exc:
         assert fault_code(exc) == "store_read_only"
     assert fault_code(ValueError("no errno")) == "store_error"
+
+
+class _Hq:
+    """The sync link's side the session talks to (the real SyncClientLink sets the client's field
+    its status message reads)."""
+
+    def __init__(self) -> None:
+        self.store_fault = "never told"
+
+    def is_blocked(self, uid: str) -> bool:
+        return False
+
+    def money_paused(self) -> str:
+        return ""
+
+    def last_contact(self):
+        return None
+
+    def online(self) -> bool:
+        return True
+
+    def report_store_fault(self, reason: str) -> None:
+        self.store_fault = reason
+
+
+def test_hq_is_told_while_the_store_cannot_save(tmp_path):
+    kiosk = make_kiosk(tmp_path)
+    hq = kiosk.session.sync = _Hq()
+    chip = kiosk.member(balance_fen=10_000)
+    kiosk.tap(chip)
+    disk = FaultyDisk(errno.EROFS, kinds=CHANGES, after=0)
+    with files.use(disk):
+        kiosk.session.check_in()
+        assert hq.store_fault == "store_read_only"
+        disk.clear()
+        kiosk.session.dismiss()
+        assert kiosk.session.start_topup()
+    assert hq.store_fault == ""
+
+
+def test_the_sync_clients_status_says_money_is_paused_by_the_store(tmp_path):
+    from kiosk.session.sync_link import SyncClientLink
+    from kiosk.sync.client import SyncClient, SyncSettings
+    from tests.sync.support import open_store
+
+    store = open_store(tmp_path / "store")
+    try:
+        client = SyncClient(store, SyncSettings("S1", "D1", "localhost", data_dir=tmp_path))
+        assert client.status().money_paused == ""
+        SyncClientLink(client).report_store_fault("store_full")
+        assert client.status().money_paused == "store_full"
+        SyncClientLink(client).report_store_fault("")
+        assert client.status().money_paused == ""
+    finally:
+        store.close()

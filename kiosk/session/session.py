@@ -88,6 +88,7 @@ class Session:
         self.store = store
         self.clock_trust = clock_trust  # None: the clock is always believed (tests, the demo)
         self.store_health = StoreHealth()  # money pauses while the store cannot save
+        self.store_health.listener = lambda reason: self.sync and self.sync.report_store_fault(reason)
         self.clock = clock or SystemClock()
         self.payments = {p.name: p for p in payments}
         self.card_writer = card_writer

@@ -9,6 +9,7 @@ journal healed) and money goes on, with no restart."""
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -43,12 +44,18 @@ class StoreHealth:
 
     def __init__(self) -> None:
         self.problem = ""  # "" | store_full | store_read_only | store_error
+        self.listener: Callable[[str], None] | None = None  # told of each change (HQ's status)
 
     def saw(self, exc: BaseException) -> None:
-        self.problem = fault_code(exc)
+        self._set(fault_code(exc))
 
     def saved(self) -> None:
-        self.problem = ""
+        self._set("")
+
+    def _set(self, problem: str) -> None:
+        changed, self.problem = problem != self.problem, problem
+        if changed and self.listener is not None:
+            self.listener(problem)
 
     def paused(self, store: object, now: datetime) -> str:
         """'' when money may be taken; else why not, after trying one small durable write."""
