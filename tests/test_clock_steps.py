@@ -216,3 +216,31 @@ def test_date_rules_wait_for_a_trusted_clock(kiosk):
     kiosk.tap(chip)
     kinds = [t.kind for t in kiosk.store.outbox()]
     assert Kind.POINTS_EXPIRY in kinds and Kind.BIRTHDAY_GIFT in kinds
+
+
+# -- the system's side ----------------------------------------------------------------------------
+
+
+def test_ntp_state_from_systemd_timesyncd(tmp_path):
+    from kiosk.app.clock_trust import ntp_synchronized
+
+    assert ntp_synchronized(tmp_path / "absent") is None  # not the time service here: not known
+    (tmp_path / "timesync").mkdir()
+    assert ntp_synchronized(tmp_path / "timesync") is False
+    (tmp_path / "timesync" / "synchronized").touch()
+    assert ntp_synchronized(tmp_path / "timesync") is True
+
+
+def test_the_system_trust_looks_the_ledger_up_once_a_minute():
+    from kiosk.app.clock_trust import SystemClockTrust
+
+    looked, mono = [], [0.0]
+    trust = SystemClockTrust(lambda: looked.append(1) or T, built=T - YEAR, ntp=lambda: None,
+                             monotonic=lambda: mono[0])
+    assert trust(T) == TRUSTED and not trust(T - DAY).trusted
+    mono[0] = 59.0
+    trust(T)
+    assert len(looked) == 1
+    mono[0] = 60.0
+    trust(T)
+    assert len(looked) == 2
