@@ -85,11 +85,12 @@ def _append_frame_per_record(self, payloads):
 
 def test_the_explorer_finds_batches_split_by_a_frame_per_record_journal(tmp_path, monkeypatch):
     """The batch assertions must be able to fail: the old journal (a frame per record, no commit
-    point per append) leaves part of a batch durable, and refuses some strict states."""
+    point per append) leaves part of a batch durable, and refuses some strict states (the strict
+    model's states include the ordered model's cut writes, so it alone shows both)."""
     monkeypatch.setattr(journal.Journal, "append", _append_frame_per_record)
     work = run_workload(tmp_path, COMMITS, CHECKPOINTS)
-    ordered, strict = explore(work, "ordered"), explore(work, "strict")
+    strict = explore(work, "strict")
     monkeypatch.undo()
-    print("\nold journal: " + summary([ordered, strict], work))
-    assert ordered.split_batches > 0 and strict.split_batches > 0
+    print("\nold journal: " + summary([strict], work))
+    assert strict.split_batches > 0, "no batch found partly durable"
     assert strict.refused, "a zeroed sector before a whole record of the same append was refused"
