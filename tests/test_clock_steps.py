@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from kiosk.ledger.clock_trust import TRUSTED, ClockVerdict, judge_clock, latest_time_seen
+from kiosk.ledger.clock_trust import TRUSTED, judge_clock, latest_time_seen
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.ledger.sample import default_rules
@@ -49,6 +49,7 @@ def _ledger(**birthday) -> Ledger:
 def test_an_untrusted_clock_is_named(now, latest, ntp, why):
     verdict = judge_clock(now, built=T - YEAR, latest_seen=latest, ntp_synced=ntp)
     assert not verdict.trusted and why in verdict.reason
+    assert verdict.floor == max(T - YEAR, latest or T - YEAR)
 
 
 @pytest.mark.parametrize("ntp", [True, None])
@@ -134,8 +135,11 @@ def kiosk(tmp_path):
     return make_kiosk(tmp_path)
 
 
-def _untrusted(kiosk, reason="NTP has not synchronised the clock yet"):
-    kiosk.session.clock_trust = lambda now: ClockVerdict(False, reason)
+def _untrusted(kiosk):
+    """As kiosk.app.clock_trust.SystemClockTrust says it while NTP has not synchronised."""
+    kiosk.session.clock_trust = lambda now: judge_clock(
+        now, built=EPOCH, latest_seen=latest_time_seen(kiosk.ledger.state), ntp_synced=False
+    )
 
 
 @pytest.mark.parametrize("step", STEPS.values(), ids=STEPS)

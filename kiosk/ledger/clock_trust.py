@@ -25,6 +25,7 @@ SKEW = timedelta(minutes=10)
 class ClockVerdict:
     trusted: bool
     reason: str = ""  # why not, in a sentence for logs and `kiosk doctor` (English)
+    floor: datetime | None = None  # untrusted: the earliest believable time (build, ledger's latest)
 
 
 TRUSTED = ClockVerdict(True)
@@ -37,14 +38,15 @@ def judge_clock(
     if now.tzinfo is None:
         raise ValueError("times are UTC and timezone-aware")
     if now < built:
-        return ClockVerdict(False, f"the clock says {now:%Y-%m-%d %H:%M} UTC, before this software was built "
-                                   f"({built:%Y-%m-%d})")
-    if latest_seen is not None and now < latest_seen - SKEW:
-        return ClockVerdict(False, f"the clock says {now:%Y-%m-%d %H:%M} UTC, before the latest transaction "
-                                   f"the ledger holds ({latest_seen:%Y-%m-%d %H:%M} UTC)")
-    if ntp_synced is False:
-        return ClockVerdict(False, "NTP has not synchronised the clock yet")
-    return TRUSTED
+        why = f"the clock says {now:%Y-%m-%d %H:%M} UTC, before this software was built ({built:%Y-%m-%d})"
+    elif latest_seen is not None and now < latest_seen - SKEW:
+        why = (f"the clock says {now:%Y-%m-%d %H:%M} UTC, before the latest transaction the ledger holds "
+               f"({latest_seen:%Y-%m-%d %H:%M} UTC)")
+    elif ntp_synced is False:
+        why = "NTP has not synchronised the clock yet"
+    else:
+        return TRUSTED
+    return ClockVerdict(False, why, max(built, latest_seen) if latest_seen is not None else built)
 
 
 def latest_time_seen(state: LedgerState) -> datetime | None:

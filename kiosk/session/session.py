@@ -23,7 +23,7 @@ from typing import Any
 
 from statemachine.exceptions import TransitionNotAllowed
 
-from kiosk.ledger.clock_trust import TRUSTED, ClockVerdict, latest_time_seen
+from kiosk.ledger.clock_trust import TRUSTED, ClockVerdict
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.rules import Rules
 from kiosk.ledger.txn import Txn
@@ -280,10 +280,10 @@ class Session:
         ledger holds while the clock is not trusted (a boot at 1970, NTP stepping back), so dates
         and txn times do not run backwards; such txns are marked in `commit`."""
         now = self.clock.now()
-        if self.clock_verdict().trusted:
+        if self.clock_trust is None:
             return now
-        latest = latest_time_seen(self.ledger.state)
-        return max(now, latest) if latest is not None else now
+        verdict = self.clock_trust(now)
+        return max(now, verdict.floor) if verdict.floor is not None else now
 
     def touched(self) -> None:
         self._last_activity = self.clock.monotonic()
