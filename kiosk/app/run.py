@@ -28,6 +28,7 @@ environment:
 files:
   /etc/kiosk/kiosk.toml       configuration (device id, data_dir, reader, HQ)
   DATA_DIR/incidents.jsonl    events HQ must hear about (lost card seen, abandoned payment)
+  DATA_DIR/kivy               Kivy's home (KIVY_HOME): the kiosk writes nothing in the user's home
   DIR/cards.json              (--simulate --data-dir DIR) the simulated reader's wallet: tap its cards with `kiosk sim-card` too
 
 examples:
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     width, height = (int(v) for v in screen.split("x"))
     from kiosk.ui.env import prepare_kivy
 
-    prepare_kivy(width, height, fullscreen=args.fullscreen)
+    prepare_kivy(width, height, kivy_home=str(Path(config.device.data_dir) / "kivy"), fullscreen=args.fullscreen)
     from kiosk.ui.app import KioskApp
     from kiosk.ui.i18n import translator
 
