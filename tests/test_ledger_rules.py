@@ -164,7 +164,7 @@ def test_a_hostile_time_zone_is_a_rules_error_not_an_os_error(zone):
 def test_a_reward_may_name_its_image_and_without_one_has_none():
     rules = parse_rules(broken("rewards.0.image", "coffee.png"), "rules.json")
     assert rules.reward("coffee").image == "coffee.png"
-    assert rules.reward("tote").image is None
+    assert rules.reward("mask-set").image is None
     assert parse_rules(broken("rewards.0.image", None), "rules.json").reward("coffee").image is None
 
 
