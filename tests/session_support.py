@@ -110,12 +110,15 @@ class Kiosk:
         pin: str = PIN,
         points_fen: int = 0,
         kind: str = "classic1k",
+        name: str = "",
     ):
-        """An issued card with a member behind it (gift already given unless told otherwise)."""
+        """An issued card with a member behind it (gift already given unless told otherwise);
+        `name` as the member gave it (default M<n>)."""
         chip = self.blank(kind)
         uid = chip.uid.hex().upper()
         now = self.clock.now()
-        txn = self.ledger.sign_up(uid, 1, f"1380000{self._n:04d}", pin, now, name=f"M{self._n}", birthday=birthday)
+        txn = self.ledger.sign_up(uid, 1, f"1380000{self._n:04d}", pin, now, name=name or f"M{self._n}",
+                                   birthday=birthday)
         self.store.commit(txn)
         self.reader.place(chip)
         info = self.reader.wait_for_card(0)
