@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
 from kivy.uix.scrollview import ScrollView
 
 from kiosk.ledger.money import format_fen
@@ -80,7 +81,11 @@ class RedeemConfirmScreen(KioskScreen):
 
     def build(self) -> None:
         m = self.m
-        panel = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing / 2, radius=m.radius)
+        panel = Panel(padding=m.padding, spacing=m.padding, radius=m.radius)
+        self.picture = Image(fit_mode="contain", size_hint_x=0.35)  # the reward's picture, as on its tile
+        panel.add_widget(self.picture)
+        words = BoxLayout(orientation="vertical", spacing=m.spacing / 2)
+        panel.add_widget(words)
         self.reward = FitLabel(font_size=m.font_hero, halign="center", size_hint_y=1.4)
         # the text font: the cost reads "300 积分", and the digits-only font has no 积分
         self.cost = FitLabel(font_size=m.font_money * 0.8, color=COLOURS.accent, bold=True,
@@ -88,7 +93,7 @@ class RedeemConfirmScreen(KioskScreen):
         self.after = FitLabel(font_size=m.font_body, halign="center", color=COLOURS.muted)
         self.pin_note = FitLabel(font_size=m.font_small, halign="center", color=COLOURS.muted)
         for w in (self.reward, self.cost, self.after, self.pin_note):
-            panel.add_widget(w)
+            words.add_widget(w)
         self.body.add_widget(panel)
         self.stepper = BoxLayout(size_hint_y=None, height=0, spacing=m.spacing, opacity=0)
         self.less = KButton(text="-", font_name=NUMBER_FONT, font_size=m.font_title, radius=m.radius,
@@ -121,6 +126,7 @@ class RedeemConfirmScreen(KioskScreen):
         chosen = redeem.chosen
         self.title.text = _("Confirm reward")
         self.reward.text = local_text(chosen.name)
+        self.picture.source = self.reward_images.path_for(chosen.image)
         self.cost.text = _("{points:,} points").format(points=redeem.points_to_use)
         if view.member is not None:
             self.after.text = _("Points left after: {points:,}").format(
