@@ -18,7 +18,6 @@ from PIL import Image, ImageDraw, ImageFont
 from kiosk.receipt.layout import Row, Style, receipt_rows, wrap
 from kiosk.receipt.receipt import Receipt
 
-WIDTHS_DOTS = (384, 576)  # 58 mm and 80 mm paper at 203 dpi, the common heads
 MARGIN = 8  # dots left blank at each side: printers lose a dot or two at the edges
 GAP = 16  # at least this between a label and its value
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.ledger.money import format_fen
@@ -71,7 +71,7 @@ class Receipt:
         return self.at.astimezone(ZoneInfo(self.timezone))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalogue(locale: str) -> Translator:
     return Translator(locale)
 
