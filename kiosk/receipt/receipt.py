@@ -28,6 +28,10 @@ class Shop:
     device_id: str
     locale: str = "zh_CN"
 
+    def __post_init__(self) -> None:
+        if self.locale not in LOCALES:
+            raise ValueError(f"receipt locale: must be one of {LOCALES}, got {self.locale!r}")
+
 
 @dataclass(frozen=True)
 class ReceiptLine:
