@@ -55,7 +55,14 @@ class EscposPrinter:
     """`connect()` returns an unopened python-escpos printer (Usb, Serial or File); it is
     opened, used for one receipt and closed."""
 
-    def __init__(self, connect: Callable[[], Any], width_dots: int, font_path: str, name: str = "printer"):
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        width_dots: int,
+        font_path: str,
+        name: str = "printer",
+        queue_size: int = QUEUE_SIZE,
+    ):
         self.connect = connect
         self.width_dots = width_dots
         self.font_path = font_path
@@ -64,7 +71,7 @@ class EscposPrinter:
         self.failed = 0
         self.dropped = 0  # not printed because too many were already waiting
         self.last_problem = ""
-        self._queue: queue.Queue[Any] = queue.Queue(QUEUE_SIZE)
+        self._queue: queue.Queue[Any] = queue.Queue(queue_size)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -78,7 +85,7 @@ class EscposPrinter:
             with self._lock:
                 self.dropped += 1
             log.warning("receipt for %s not printed: %d receipts already waiting for %s",
-                        receipt.txn_id, QUEUE_SIZE, self.name)
+                        receipt.txn_id, self._queue.maxsize, self.name)
 
     def describe(self) -> str:
         text = f"{self.name}: {self.printed} printed, {self.failed} failed"

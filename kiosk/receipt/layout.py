@@ -76,7 +76,7 @@ def wrap(text: str, width: float, measure: Callable[[str], float] = text_width) 
                 pieces.append(current[:cut])
                 current = current[cut + 1 :]
             else:
-                pieces.append(current.rstrip())
+                pieces.append(current.rstrip(" "))
                 current = ""
             if ch == " " and not current:
                 continue
@@ -109,4 +109,4 @@ def receipt_lines(receipt: Receipt, width: int = DEFAULT_WIDTH) -> list[str]:
                 out.extend(_right(row.value, width))
         else:
             out.extend(_centred(row.label, width))
-    return [line.rstrip() for line in out]
+    return [line.rstrip(" ") for line in out]
