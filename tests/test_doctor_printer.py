@@ -83,3 +83,17 @@ def test_a_printer_device_the_service_user_may_or_may_not_open(tmp_path, gid, mo
         assert "belongs to group root" in line.detail and line.fix == f"usermod -aG root {SERVICE_USER}"
     else:
         assert line.detail == "file printer /dev/usb/lp0 present"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
+@pytest.mark.parametrize(("baud", "status"), [(9600, Status.WARN), (115200, Status.OK)])
+def test_a_slow_serial_line_is_a_warning(tmp_path, baud, status):
+    root = root_with(tmp_path, f'kind = "serial"\ndevice = "/dev/ttyUSB0"\nbaudrate = {baud}\n')
+    node = root / "dev/ttyUSB0"
+    os.mknod(node, 0o660 | 0o020000, os.makedev(188, 0))
+    os.chown(node, 0, 20)
+    node.chmod(0o660)
+    line = printer_line(root)
+    assert line.status is status, line
+    if status is Status.WARN:
+        assert "about 47 s" in line.detail and "115200" in line.fix

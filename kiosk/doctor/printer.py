@@ -23,6 +23,8 @@ from kiosk.receipt.setup import INSTALL_ESCPOS
 from kiosk.ui.fonts import INSTALL_HINT, find_cjk_font
 
 NAME = "printer"
+RECEIPT_BYTES = 46_000  # a receipt's bitmap at 576 dots (bench/receipt.py)
+SLOW_BAUD = 38_400
 
 
 def check_printer(ctx: Context) -> CheckResult:
@@ -79,6 +81,10 @@ def _device_file(ctx: Context, settings: PrinterSettings) -> CheckResult:
     problem = _not_openable(ctx, device)
     if problem:
         return fail(NAME, f"{device}: {problem}", f"usermod -aG {_group_name(ctx, path.stat().st_gid)} {SERVICE_USER}")
+    if settings.kind == "serial" and settings.baudrate < SLOW_BAUD:
+        seconds = RECEIPT_BYTES * 10 // settings.baudrate
+        return warn(NAME, f"{settings.describe()} present, but at {settings.baudrate} baud a receipt's bitmap "
+                    f"takes about {seconds} s", "set the printer and printer.baudrate to 115200")
     return ok(NAME, f"{settings.describe()} present")
 
 
