@@ -4,6 +4,7 @@ lines that fit the paper; and the [printer] table of kiosk.toml refusing bad val
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -269,3 +270,21 @@ def test_parse_printer_on_its_own():
     assert parse_printer({}).kind == "off"
     with pytest.raises(ConfigError, match="printer.kind"):
         parse_printer({"kind": 3})
+
+
+TOML_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(), st.text(max_size=50),
+    st.sampled_from(["off", "usb", "serial", "file", "/dev/ttyUSB0", "/dev/usb/lp0"]),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([*(f.name for f in fields(PrinterSettings)), "colour"]), TOML_VALUES))
+def test_any_printer_table_loads_or_is_refused_by_field(table):
+    try:
+        printer = parse_printer(table, "kiosk.toml")
+    except ConfigError as exc:
+        assert exc.field.startswith("printer") and exc.path == "kiosk.toml"
+        return
+    assert printer.kind in ("off", "usb", "serial", "file") and printer.width_dots in (384, 576)

@@ -22,7 +22,7 @@ KINDS = ("off", "usb", "serial", "file")
 WIDTHS_DOTS = (384, 576)  # 58 mm and 80 mm paper at 203 dpi, the common heads
 BAUDRATES = (9600, 19200, 38400, 57600, 115200)
 STORE_NAME_MAX = 40
-_ONLY_FOR = {"usb_vendor": "usb", "usb_product": "usb", "baudrate": "serial", "device": ("serial", "file")}
+_ONLY_FOR = {"usb_vendor": ("usb",), "usb_product": ("usb",), "baudrate": ("serial",), "device": ("serial", "file")}
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def parse_printer(table: dict, source: str = "<memory>") -> PrinterSettings:
         raise ConfigError(source, "printer.kind", f"must be one of {KINDS}, got {kind!r}")
     for key, kinds in _ONLY_FOR.items():
         if key in table and kind not in kinds:
-            raise ConfigError(source, f"printer.{key}", f"only applies to kind = {kinds!r}, not {kind!r}")
+            raise ConfigError(source, f"printer.{key}", f"only applies to kind = {' or '.join(kinds)}, not {kind!r}")
     values = {
         "kind": kind,
         "usb_vendor": _int(table, "usb_vendor", source, 1, 0xFFFF, 1) if kind == "usb" else 0,
