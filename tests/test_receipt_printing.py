@@ -8,7 +8,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import threading
+import tty
 from dataclasses import replace
 from pathlib import Path
 
@@ -307,3 +309,29 @@ def test_the_configured_printer_and_shop_reach_the_session(tmp_path):
     printer = open_printer(config.printer)
     assert isinstance(printer, EscposPrinter) and printer.width_dots == 384
     assert printer.describe() == f"file printer {tmp_path / 'lp0'}: 0 printed, 0 failed"
+
+
+def test_a_serial_printer_gets_the_job_over_the_line():
+    """kind = "serial" through python-escpos's Serial (pyserial) on a pseudo-terminal: the
+    printer's end of the line receives init, the bitmap and the cut."""
+    controller, line = os.openpty()
+    try:
+        tty.setraw(controller)
+        printer = open_printer(parse_printer({"kind": "serial", "device": os.ttyname(line), "baudrate": 115200,
+                                              "width_dots": 384}))
+        assert isinstance(printer, EscposPrinter)
+        slip = receipt()
+        printer.print_receipt(slip)
+        received = bytearray()
+        while not received.endswith(FEED_AND_CUT):
+            ready, _, _ = select.select([controller], [], [], 10)
+            assert ready, f"the line went quiet after {len(received)} bytes"
+            received += os.read(controller, 65536)
+        assert printer.wait_idle() and printer.printed == 1
+        head, bitmap, tail = decode(bytes(received))
+        assert (head, tail) == (INIT, FEED_AND_CUT)
+        assert bitmap.tobytes() == ink(render_receipt(slip, 384, FONT)).tobytes()
+        printer.close()
+    finally:
+        os.close(controller)
+        os.close(line)

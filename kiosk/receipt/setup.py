@@ -14,6 +14,7 @@ from kiosk.ui.fonts import INSTALL_HINT, find_cjk_font
 
 log = logging.getLogger(__name__)
 INSTALL_ESCPOS = "pip install 'membership-kiosk[printer]' (python-escpos)"
+MAX_JOB_BYTES = 64 * 1024  # a receipt's bitmap at 576 dots is ~46 KB (bench/receipt.py)
 
 
 def escpos_connector(settings: PrinterSettings) -> Callable[[], Any]:
@@ -30,6 +31,11 @@ def escpos_connector(settings: PrinterSettings) -> Callable[[], Any]:
             made = escpos_printers.Usb(settings.usb_vendor, settings.usb_product, timeout=settings.timeout_s * 1000)
         elif settings.kind == "serial":
             made = escpos_printers.Serial(settings.device, baudrate=settings.baudrate, timeout=settings.timeout_s)
+            made.open()
+            # python-escpos leaves pyserial's write timeout unset: a printer holding the line
+            # (flow control, switched off) would block this thread for ever. The bitmap's own
+            # time on the line is allowed for on top of the timeout.
+            made.device.write_timeout = settings.timeout_s + MAX_JOB_BYTES * 10 / settings.baudrate
         else:
             made = escpos_printers.File(settings.device)
         made.profile = profile
