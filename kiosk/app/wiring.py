@@ -1,6 +1,7 @@
 """Putting a kiosk's session together from its configuration: reader thread, card layer,
-payment adapters, GPIO feedback and cash acceptor, incident log, receipt printer. `kiosk run` calls this; the
-caller opens the store and the reader (kiosk.reader.factory) and pumps the session."""
+payment adapters, GPIO feedback and cash acceptor, incident log, receipt printer. `kiosk run`
+calls this; the caller opens the store and the reader (kiosk.reader.factory) and pumps the
+session."""
 
 from __future__ import annotations
 
