@@ -335,3 +335,25 @@ def test_a_serial_printer_gets_the_job_over_the_line():
     finally:
         os.close(controller)
         os.close(line)
+
+
+def test_a_serial_printer_that_holds_the_line_fails_after_the_write_timeout(monkeypatch):
+    """Nobody reads the line (a printer switched off, flow control held): the job fills the
+    pseudo-terminal's buffer and the write times out, counted; without a write timeout the
+    printing thread would wait for ever. The bitmap's own allowance is set to 0 to keep it short."""
+    from kiosk.receipt import setup
+
+    monkeypatch.setattr(setup, "MAX_JOB_BYTES", 0)
+    controller, line = os.openpty()
+    try:
+        tty.setraw(controller)
+        printer = open_printer(parse_printer({"kind": "serial", "device": os.ttyname(line), "baudrate": 115200,
+                                              "timeout_s": 1}))
+        printer.print_receipt(receipt())
+        assert printer.wait_idle(20)
+        assert (printer.printed, printer.failed) == (0, 1)
+        assert "SerialTimeoutException" in printer.last_problem
+        printer.close()
+    finally:
+        os.close(controller)
+        os.close(line)
