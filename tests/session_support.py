@@ -130,7 +130,7 @@ class Kiosk:
         return chip
 
 
-def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=None) -> Kiosk:
+def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=None, printer=None, shop=None) -> Kiosk:
     clock = ManualClock(START)
     store = Store.open(data_dir / "store", DEVICE, rules or default_rules(), b"test", FAST_FOR_TESTS)
     reader = SimulatedReader()
@@ -149,6 +149,8 @@ def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=No
         incidents=incidents,
         settings=settings,
         reload_rules=lambda: store.ledger.rules,
+        printer=printer,
+        shop=shop,
     )
     holder.append(session)
     kiosk = Kiosk(session, store, reader, cards, worker, clock, pulses, incidents, data_dir)
