@@ -137,7 +137,7 @@ def test_online_status_is_back_at_once_after_a_broker_restart(mosquitto, kiosk_s
 
     kiosk = start_kiosk(kiosk_store, mosquitto, heartbeat_s=600)
     try:
-        assert kiosk.wait_until(lambda: kiosk.connected and kiosk._last_status > 0, 10)
+        assert kiosk.wait_until(lambda: kiosk.connected and kiosk.status_published, 10)
         mosquitto.kill()  # no persistence: the retained status is gone with it
         assert kiosk.wait_until(lambda: not kiosk.connected, 5)
         mosquitto.start()

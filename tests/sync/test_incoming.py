@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
+from kiosk.payment.port import PaymentUnavailable
 from kiosk.sync import messages as m
 from kiosk.sync.client import SyncClient
-from kiosk.sync.payments import PaymentUnavailable
 from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
 from tests.sync.support import make_txns, open_store
 from tests.sync.test_drain import settings_for, start_kiosk

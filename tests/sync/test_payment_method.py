@@ -10,8 +10,8 @@ import pytest
 
 port = pytest.importorskip("kiosk.payment.port")  # the session's port (branch session)
 
+from kiosk.payment.hq_mqtt import OFFLINE, TIMEOUT, HqMqttPayment  # noqa: E402
 from kiosk.sync import messages as m  # noqa: E402
-from kiosk.sync.payment_method import OFFLINE, TIMEOUT, HqMqttPayment  # noqa: E402
 from kiosk.sync.topics import DeviceTopics  # noqa: E402
 from tests.sync.support import open_store  # noqa: E402
 from tests.sync.test_drain import start_kiosk  # noqa: E402

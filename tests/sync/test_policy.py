@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 from kiosk.sync.admission import check_admission
 from kiosk.sync.blocked import BlockedCards
-from kiosk.sync.client import SyncClient, backoff_delay, consecutive_batches
+from kiosk.sync.client import SyncClient
+from kiosk.sync.link import backoff_delay
+from kiosk.sync.outbox_sender import consecutive_batches
 from tests.sync.support import make_txns, open_store
 from tests.sync.test_drain import settings_for
 
