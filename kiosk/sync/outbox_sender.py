@@ -71,16 +71,12 @@ class OutboxSender:
             self.last_progress = now
             return []
         lowest = pending[0].seq
-        if self.sent_through < lowest - 1:  # acks forgot what was sent, or a rewind: start at lowest
-            self.sent_through = lowest - 1
-            self.last_progress = now
-        elif self.sent_through >= lowest and now - self.last_progress > self.ack_timeout_s:
+        if self.sent_through >= lowest and now - self.last_progress > self.ack_timeout_s:
             self.rewind(f"no ack for {self.ack_timeout_s:g} s")
-            self.sent_through = lowest - 1
         unsent = [t for t in pending if t.seq > self.sent_through]
         if not unsent:
             return []
-        if self.sent_through < lowest:  # nothing is in flight: the ack timeout runs from now
+        if self.sent_through < lowest:  # nothing of the outbox is in flight: the timeout runs from now
             self.last_progress = now
         return consecutive_batches(unsent, self.batch_size)
 

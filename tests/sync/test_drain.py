@@ -39,8 +39,9 @@ def kiosk_store(tmp_path):
     store.close()
 
 
-def start_kiosk(store, broker, device="D1", **kw) -> SyncClient:
-    client = SyncClient(store, settings_for(broker, device, data_dir=store.data_dir, **kw))
+def start_kiosk(store, broker, device="D1", clock=None, **kw) -> SyncClient:
+    extra = {"clock": clock} if clock else {}
+    client = SyncClient(store, settings_for(broker, device, data_dir=store.data_dir, **kw), **extra)
     client.start()
     return client
 
