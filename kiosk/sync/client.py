@@ -28,7 +28,7 @@ from kiosk.sync.admission import OK, Admission, check_admission
 from kiosk.sync.blocked import META_KEY as BLOCKED_KEY
 from kiosk.sync.blocked import BlockedCards
 from kiosk.sync.incidents import META_KEY as INCIDENTS_KEY
-from kiosk.sync.incidents import read_incidents
+from kiosk.sync.incidents import IncidentSender, read_incidents
 from kiosk.sync.link import MqttLink
 from kiosk.sync.log_limit import LogLimit
 from kiosk.sync.messages.spec import DEVICE
@@ -42,6 +42,7 @@ CONFIG_KEY = "sync.config"
 SNAPSHOT_KEY = "sync.snapshot_id"
 LAST_ACK_KEY = "sync.last_ack_at"  # read by `kiosk doctor` as the last HQ contact
 INCOMING_QUEUE = 10_000
+NEVER = float("-inf")  # a clock time before any other
 __all__ = ["SyncClient", "SyncSettings", "SyncStore"]
 
 
@@ -81,17 +82,15 @@ class SyncClient:
         self._admission: Admission = OK
         self._outbox_depth = store.outbox_depth()  # cached by poll(): the network thread never reads the store
         self._rules_version = store.ledger.rules.version
-        self._admission_checked = -1e18
+        self._admission_checked = NEVER
         self._incoming: queue.Queue = queue.Queue(maxsize=INCOMING_QUEUE)
         self._stop_worker = threading.Event()
         self._worker: threading.Thread | None = None
         self._started = False
-        self._last_status = -1e18  # clock time of the last status published
+        self._last_status = NEVER  # clock time of the last status published
         self._status_due = True
         self._incidents_path = settings.incidents_file or Path(settings.data_dir) / "incidents.jsonl"
-        self._incidents_inflight = 0  # next_offset of the incidents message awaiting HQ's ack (0: none)
-        self._incidents_sent = -1e18
-        self._incidents_checked = -1e18
+        self._incidents = IncidentSender(clock)
         self._heartbeat_s = settings.heartbeat_s
         self.outbox = OutboxSender(clock, settings.batch_size, settings.window_batches, settings.ack_timeout_s,
                                    on_resend=self._resending)
@@ -257,8 +256,8 @@ class SyncClient:
         if self._link.new_session.is_set():
             self._link.new_session.clear()
             self.outbox.rewind("reconnected")
-            self._incidents_inflight = 0
-            self._last_status = -1e18  # say "online" at once: the broker may have published the will
+            self._incidents.idle()
+            self._last_status = NEVER  # say "online" at once: the broker may have published the will
         for batch in self.outbox.due(self.store.outbox(limit=self.outbox.window)):
             rc = self._publish(self.topics.events, m.Events(self.settings.device_id, batch, self._now()))
             if rc != 0:
@@ -298,12 +297,8 @@ class SyncClient:
 
     def _drain_incidents(self) -> None:
         """One incidents message in flight at a time; resent after the ack timeout."""
-        now = self._clock()
-        if self._incidents_inflight and now - self._incidents_sent < self.outbox.ack_timeout_s:
+        if not self._incidents.due(self.outbox.ack_timeout_s):
             return
-        if not self._incidents_inflight and now - self._incidents_checked < 1.0:
-            return
-        self._incidents_checked = now
         through = self.store.meta_get(INCIDENTS_KEY) or 0
         batch = read_incidents(self._incidents_path, through)
         if batch.skipped:
@@ -312,11 +307,11 @@ class SyncClient:
         if not batch.items:
             if batch.next_offset > through:  # only unreadable lines: nothing for HQ, move past them
                 self.store.meta_put(INCIDENTS_KEY, batch.next_offset)
-            self._incidents_inflight = 0
+            self._incidents.idle()
             return
         msg = m.Incidents(self.settings.device_id, batch.items, batch.next_offset, self._now())
         if self._publish(self.topics.topic("incidents"), msg) == 0:
-            self._incidents_inflight, self._incidents_sent = batch.next_offset, now
+            self._incidents.sent(batch.next_offset)
 
     def _handle_incidents_ack(self, ack: m.IncidentsAck, topic: str) -> None:
         through = self.store.meta_get(INCIDENTS_KEY) or 0
@@ -329,9 +324,7 @@ class SyncClient:
             return
         if ack.through > through:
             self.store.meta_put(INCIDENTS_KEY, ack.through)
-        if ack.through >= self._incidents_inflight:
-            self._incidents_inflight = 0
-            self._incidents_checked = -1e18  # send the next ones at once
+        self._incidents.acked(ack.through)
 
     # -- incoming
 
@@ -477,7 +470,7 @@ class SyncClient:
     @property
     def status_published(self) -> bool:
         """Whether an online status went out since the last (re)connect."""
-        return self._last_status > -1e17
+        return self._last_status != NEVER
 
     # -- for tests and tools
 

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from kiosk.sync import messages as m
-from kiosk.sync.incidents import META_KEY, read_incidents
+from kiosk.sync.incidents import META_KEY, IncidentSender, read_incidents
 from kiosk.sync.topics import DeviceTopics, parse_topic
 from tests.sync.support import ManualClock, open_store
 from tests.sync.test_drain import start_kiosk
@@ -107,3 +107,19 @@ def test_incidents_wait_for_hq_and_survive_restart(mosquitto, tmp_path):
     finally:
         kiosk.stop()
         store.close()
+
+
+def test_incident_sender_one_in_flight_resent_after_the_timeout_on_its_clock():
+    now = [0.0]
+    sender = IncidentSender(lambda: now[0])
+    assert sender.due(10) and not sender.due(10)  # the log is looked at once a second
+    sender.sent(500)
+    now[0] += 9.9
+    assert not sender.due(10)  # one message in flight, no ack yet, not timed out
+    now[0] += 0.2
+    assert sender.due(10)  # timed out: send again from the cursor
+    sender.sent(500)
+    sender.acked(300)  # an older message's ack does not free the one in flight
+    assert not sender.due(10)
+    sender.acked(500)
+    assert sender.due(10)  # acked: the next ones at once
