@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from kiosk.hq.broker import publish
+from kiosk.hq.broker import publish_message
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import now_text
 from kiosk.sync import messages as m
@@ -70,5 +70,5 @@ class PaymentBridge:
 
     def _answer(self, store: str, request: m.HqPaymentRequest, outcome: str, detail: str) -> None:
         msg = m.PaymentConfirmation(request.payment_ref, request.amount_fen, outcome, datetime.now(UTC), detail[:200])
-        publish(self.client, DeviceTopics(store, request.device).topic("payment"), m.encode(msg))
+        publish_message(self.client, DeviceTopics(store, request.device).topic("payment"), msg)
         log.info("payment %s from %s: %s", request.payment_ref, request.device, outcome)

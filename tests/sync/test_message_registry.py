@@ -5,11 +5,13 @@ receives it. Adding a message class to the registry without the rest fails here.
 
 from __future__ import annotations
 
+import queue
 import re
 from pathlib import Path
 
 import pytest
 
+from kiosk.hq.broker import publish_message
 from kiosk.hq.receiver import LANES
 from kiosk.sync import messages as m
 from kiosk.sync.client import SyncClient
@@ -135,3 +137,20 @@ def test_every_message_has_a_handler_at_its_receiving_end(tmp_path, mosquitto):
 
 def test_every_message_is_a_fuzz_target():
     assert MESSAGE_TYPES == TYPES
+
+
+def test_hq_publishes_with_the_specs_flags_and_only_on_the_right_topic(mosquitto):
+    hq = mosquitto.client("hq")
+    with pytest.raises(ValueError, match="cannot go on"):
+        publish_message(hq, chain_topic("rules"), SAMPLES["blocked"])
+    with pytest.raises(ValueError, match="cannot go on"):
+        publish_message(hq, OWN.events, SAMPLES["events"])  # kiosk -> HQ topics are not HQ's to write
+    publish_message(hq, chain_topic("blocked"), SAMPLES["blocked"])  # retained on the chain topic
+    publish_message(hq, OWN.topic("blocked"), SAMPLES["blocked"])  # not retained on a device topic
+    seen: queue.Queue = queue.Queue()
+    late = mosquitto.client("hq")
+    late.on_message = lambda c, u, msg: seen.put((msg.topic, msg.retain))
+    late.subscribe([(chain_topic("blocked"), 1), (OWN.topic("blocked"), 1)])
+    assert seen.get(timeout=5) == (chain_topic("blocked"), True)
+    with pytest.raises(queue.Empty):
+        seen.get(timeout=0.5)
