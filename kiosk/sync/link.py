@@ -11,7 +11,8 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from typing import Any
+
+from kiosk.sync.settings import SyncSettings
 
 log = logging.getLogger("kiosk.sync")
 
@@ -23,11 +24,11 @@ def backoff_delay(attempt: int, low: float, high: float, rand: Callable[[], floa
 
 
 class MqttLink:
-    """One paho client on one network thread. `settings` is a kiosk.sync.client.SyncSettings."""
+    """One paho client on one network thread."""
 
     def __init__(
         self,
-        settings: Any,
+        settings: SyncSettings,
         subscriptions: list[tuple[str, int]],
         on_message: Callable[[str, bytes], None],
         last_will: Callable[[], tuple[str, bytes]],

@@ -21,7 +21,7 @@ from kiosk.payment.port import PaymentUnavailable
 from kiosk.sync import messages as m
 from kiosk.sync.client import SyncClient
 from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
-from tests.sync.support import make_txns, open_store
+from tests.sync.support import ManualClock, make_txns, open_store
 from tests.sync.test_drain import settings_for, start_kiosk
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -33,7 +33,7 @@ OWN = DeviceTopics("S1", "D1")
 def kiosk_env(mosquitto, tmp_path):
     store = open_store(tmp_path / "kiosk")
     store.commit_many(make_txns("D1", 10))
-    kiosk = start_kiosk(store, mosquitto, ack_timeout_s=60)
+    kiosk = start_kiosk(store, mosquitto, clock=ManualClock())  # its ack timeout never fires on its own
     hq = mosquitto.client("hq")
     assert kiosk.wait_until(lambda: kiosk.connected and kiosk._subscribed.is_set(), 10)
     yield kiosk, store, hq
