@@ -4,7 +4,11 @@ Two threads. The network thread owns the MQTT connection (connect, backoff with 
 and write the socket) and only queues what arrives. Everything that touches the store happens
 in `poll()`, called by the store's owner (the app's main loop), or by `start_worker()` when
 sync owns the store alone. An outbox entry is forgotten only on HQ's `ack`, which HQ sends after
-its own commit; the broker's PUBACK means nothing here."""
+its own commit; the broker's PUBACK means nothing here.
+
+This module wires the parts and handles what arrives; the parts are elsewhere: the paho
+connection (link.py), what to send and forget (outbox_sender.py, incidents.IncidentSender, both
+on the injected clock), the disk-space pause (admission.py) and the messages (messages/)."""
 
 from __future__ import annotations
 
