@@ -83,6 +83,7 @@ class Charge(FlowPart):
     def _begin(self, ticket: ChargeTicket) -> None:
         self.data.ticket, self.data.quote, self.data.started = ticket, None, self.host.clock.now()
         self.host.visit.message = None
+        self.host.touched()
         ticket.move("waiting_for_card")
 
     # -- the member -----------------------------------------------------------------------------
@@ -203,6 +204,7 @@ class Charge(FlowPart):
             self._decline(exc.code, balance_fen=balance)
             return
         data.ticket.move("confirming")
+        host.touched()
         host.move("charge_card")
 
     def _charge(self, pin_verified: bool):
@@ -271,7 +273,8 @@ class Charge(FlowPart):
         self._decline("pin_locked")
 
     def _decline(self, code: str, balance_fen: int | None = None) -> bool:
-        return self._stop("declined", code, code, balance_fen=balance_fen)
+        message = "charge_insufficient_balance" if balance_fen is not None else code
+        return self._stop("declined", code, message, balance_fen=balance_fen)
 
     def _stop(self, status: str, reason: str, message: str, balance_fen: int | None = None) -> bool:
         """Finish the ticket (nothing debited) and say why on the screen."""
