@@ -4,6 +4,7 @@ refunded than paid, never more points taken back than earned, a full refund undo
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -267,3 +268,17 @@ def test_never_more_refunded_than_paid_nor_points_taken_than_earned(steps, top_u
             assert kept.points_reversed == kept.points_earned
     a = account(ledger)
     assert a.balance_fen >= 0 and 0 <= a.bonus_fen <= a.balance_fen
+
+
+def test_orders_and_refunds_survive_the_snapshot_codec():
+    from kiosk.ledger.codec import state_from_dict, state_to_dict
+
+    ledger = make()
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 3_000, False, NOW))
+    do(ledger, charges.refund(ledger, "T1:A1", "R1", 1_000, NOW))
+    do(ledger, charges.charge(ledger, CARD, "T1:A2", 500, False, NOW))
+    do(ledger, charges.void(ledger, "T1:A2", NOW))
+    again = state_from_dict(json.loads(json.dumps(state_to_dict(ledger.state))))
+    assert again == ledger.state
+    kept = account(ledger).order("T1:A1")
+    assert kept.refund("R1").amount_fen == 1_000 and account(ledger).order("T1:A2").refund("void") is not None

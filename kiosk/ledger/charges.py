@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from kiosk.ledger.model import CardStatus, TillOrder
 from kiosk.ledger.operations import Ledger, Refused
-from kiosk.ledger.orders import points_due_back
+from kiosk.ledger.orders import VOID_ID, points_due_back
 from kiosk.ledger.rules import MAX_FEN
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind, Txn
@@ -115,8 +115,8 @@ def refund(ledger: Ledger, key: str, refund_id: str, amount_fen: int, now: datet
     """Return `amount_fen` of a charged order to the member's stored value, with the points
     earned in proportion. Refused: unknown_order, order_voided, duplicate refund id
     (refund_already_made), more than is left (refund_too_large, detail: what is left)."""
-    if not refund_id or not _KEY.match(refund_id):
-        raise Refused("bad_refund_id", KEY_HINT)
+    if not isinstance(refund_id, str) or not _KEY.match(refund_id) or refund_id == VOID_ID:
+        raise Refused("bad_refund_id", KEY_HINT + ', not "void"')
     member_id, order = _order(ledger, key)
     if refund_id in order.refund_ids:
         raise Refused("refund_already_made", refund_id)

@@ -73,11 +73,25 @@ RECENT_ACTIVITIES = 5
 
 
 @dataclass(frozen=True)
+class TillRefund:
+    """A refund (or the void, refund_id "void") of a till order, as a retried request gets it back."""
+
+    refund_id: str
+    txn_id: str
+    at: datetime
+    amount_fen: int
+    points_back: int
+    balance_after_fen: int
+    points_after: int
+
+
+@dataclass(frozen=True)
 class TillOrder:
     """A charge made for a till's order, kept on the account so that a refund or a void (by the
     order's key, from any kiosk or at HQ) is checked against what was really paid and earned."""
 
     key: str  # the till's order id as the kiosk keys it (kiosk/ledger/charges.order_key)
+    txn_id: str
     at: datetime
     paid_fen: int  # stored value the charge took
     points_earned: int
@@ -86,8 +100,15 @@ class TillOrder:
     bonus_used_fen: int = 0  # the part of paid_fen that was bonus credit: it goes back as bonus
     refunded_fen: int = 0
     points_reversed: int = 0  # points due back so far (in proportion to the refunds)
-    refund_ids: tuple[str, ...] = ()
+    refunds: tuple[TillRefund, ...] = ()  # oldest first; a void is the one refund "void"
     voided: bool = False
+
+    @property
+    def refund_ids(self) -> tuple[str, ...]:
+        return tuple(r.refund_id for r in self.refunds)
+
+    def refund(self, refund_id: str) -> TillRefund | None:
+        return next((r for r in self.refunds if r.refund_id == refund_id), None)
 
 
 ORDERS_KEPT = 100  # per account, newest last: an older order can no longer be refunded here

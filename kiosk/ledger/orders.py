@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kiosk.ledger.model import ORDERS_KEPT, Account, TillOrder
+from kiosk.ledger.model import ORDERS_KEPT, Account, TillOrder, TillRefund
 from kiosk.ledger.txn import Kind, Txn
+
+VOID_ID = "void"  # the refund id a void is kept under on its order
 
 
 def points_due_back(order: TillOrder, refund_fen: int) -> int:
@@ -46,8 +48,8 @@ def order_problem(account: Account | None, txn: Txn) -> str:
         if order.refunded_fen or txn.amount_fen != order.paid_fen:
             return f"void of order {order.key!r} must return all {order.paid_fen} fen, nothing refunded before"
     else:
-        if not txn.reason:
-            return f"refund of order {order.key!r} without a refund id"
+        if not txn.reason or txn.reason == VOID_ID:
+            return f"refund of order {order.key!r} without a refund id of its own"
         if txn.reason in order.refund_ids:
             return f"refund {txn.reason!r} of order {order.key!r} applied twice"
         if txn.amount_fen > order.paid_fen - order.refunded_fen:
@@ -65,6 +67,7 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
     if txn.kind is Kind.SPEND and txn.payment_ref and before.order(txn.payment_ref) is None:
         order = TillOrder(
             key=txn.payment_ref,
+            txn_id=txn.txn_id,
             at=txn.at,
             paid_fen=txn.amount_fen,
             points_earned=max(0, txn.points_delta),
@@ -78,11 +81,20 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
     orders = []
     for order in after.orders:
         if order.key == txn.payment_ref:
+            refund = TillRefund(
+                refund_id=VOID_ID if txn.kind is Kind.VOID else txn.reason,
+                txn_id=txn.txn_id,
+                at=txn.at,
+                amount_fen=txn.amount_fen,
+                points_back=-txn.points_delta,
+                balance_after_fen=txn.balance_after_fen,
+                points_after=txn.points_after,
+            )
             order = replace(
                 order,
                 refunded_fen=order.refunded_fen + txn.amount_fen,
                 points_reversed=order.points_reversed + points_due_back(order, txn.amount_fen),
-                refund_ids=order.refund_ids + ((txn.reason,) if txn.reason else ()),
+                refunds=order.refunds + (refund,),
                 voided=txn.kind is Kind.VOID,
             )
         orders.append(order)

@@ -152,6 +152,7 @@ class ChargeView:
     points_earned: int
     pin_required: bool
     staff: bool  # opened from the staff menu
+    discount_asked: bool = False  # the till asked the kiosk to take the member's discount off
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,7 @@ class Charge(FlowPart):
                 points_earned=q.points_earned if q else 0,
                 pin_required=q.pin_required if q else False,
                 staff=bool(data.staff_uid),
+                discount_asked=bool(order and order.apply_discount),
             )
         }
 

@@ -86,7 +86,7 @@ class ChargeTapScreen(KioskScreen):
         self.caption.text = _("Pay")
         self.amount.text = format_fen(charge.total_fen)
         self.instruction.text = _("Tap your card on the reader")
-        self.discount_note.text = _("Your member discount is shown next") if not charge.staff else ""
+        self.discount_note.text = _("Your member discount is shown next") if charge.discount_asked else ""
         self.cancel.text = _("Cancel")
 
 
