@@ -5,8 +5,10 @@ session (kiosk/session/flows/charge.py) moves its stage along and finishes it ex
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,33 @@ class TillCancel:
     """Posted to the session: the till cancels this order's charge, if not yet committed."""
 
     order_key: str
+
+
+class Reply:
+    """One answer handed from the session's driving thread to a waiting till request."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def put(self, value: Any = None, error: BaseException | None = None) -> None:
+        self.value, self.error = value, error
+        self._done.set()
+
+    def get(self, timeout_s: float) -> Any:
+        """The answer; TimeoutError when the session did not get to it in time."""
+        if not self._done.wait(timeout_s):
+            raise TimeoutError("the session did not answer in time")
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+@dataclass(frozen=True)
+class TillCall:
+    """Posted to the session: run `work(session)` on its driving thread (the one thread that
+    uses the store and the ledger) and answer through `reply`: a refund, a void, a look-up."""
+
+    work: Callable[[Any], Any]
+    reply: Reply

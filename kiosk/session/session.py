@@ -50,6 +50,7 @@ from kiosk.session.inputs import (
     PurseWritten,
     ReaderStatus,
     SessionInput,
+    TillCall,
     TillCancel,
     TillCharge,
 )
@@ -429,6 +430,11 @@ class Session:
             self.flow(Charge).start_till(item.ticket)
         elif isinstance(item, TillCancel):
             self.flow(Charge).till_cancel(item.order_key)
+        elif isinstance(item, TillCall):
+            try:
+                item.reply.put(item.work(self))
+            except Exception as exc:  # the till hears it; the session goes on
+                item.reply.put(error=exc)
         elif isinstance(item, ReaderStatus):
             self.flow(Staff).reader_status = "ok" if item.ok else (item.detail or "error")
             if not item.ok:
