@@ -17,11 +17,11 @@ from kiosk.till.tokens import TillTokens
 class TillServer:
     """The running API: `start()` returns once it listens; `stop()` lets requests finish."""
 
-    def __init__(self, session: Any, settings: TillSettings, data_dir: Path) -> None:
+    def __init__(self, session: Any, settings: TillSettings, data_dir: Path, post: Any = None) -> None:
         import uvicorn
 
         self.settings = settings
-        self.service = TillService(session)
+        self.service = TillService(session, post=post)
         self.tokens = TillTokens.load(settings.tokens_path(data_dir))
         config = uvicorn.Config(
             build_app(self.service, self.tokens),

@@ -49,9 +49,10 @@ class ChargeRequest:
 
 
 class TillService:
-    def __init__(self, session: Any, answer_timeout_s: float = 5.0) -> None:
+    def __init__(self, session: Any, answer_timeout_s: float = 5.0, post: Any = None) -> None:
         self.session = session
         self.answer_timeout_s = answer_timeout_s
+        self.post = post or session.post  # `kiosk run`: the app's post, which also wakes the session at once
         self._lock = threading.Lock()
         self._tickets: OrderedDict[str, tuple[ChargeTicket, ChargeRequest]] = OrderedDict()
         self._current: ChargeTicket | None = None
@@ -76,7 +77,7 @@ class TillService:
             ticket = ChargeTicket(ChargeOrder(key, req.amount_fen, req.apply_discount, req.timeout_s))
             self._current = ticket
             self._keep(key, ticket, req)
-            self.session.post(TillCharge(ticket))
+            self.post(TillCharge(ticket))
             ticket.wait_change(0, self.answer_timeout_s)
         outcome = ticket.outcome
         if outcome is not None and outcome.reason == "kiosk_busy":
@@ -114,7 +115,7 @@ class TillService:
             known = self._tickets.get(key)
         if known is not None and known[0].outcome is None:
             ticket = known[0]
-            self.session.post(TillCancel(key))
+            self.post(TillCancel(key))
             ticket.wait_change(ticket.version, self.answer_timeout_s)
             if ticket.outcome is None or ticket.outcome.status != "approved":
                 return self._ticket_body(order_id, *known)
@@ -212,7 +213,7 @@ class TillService:
 
     def _call(self, work) -> Any:
         reply = Reply()
-        self.session.post(TillCall(work, reply))
+        self.post(TillCall(work, reply))
         try:
             return reply.get(self.answer_timeout_s)
         except TimeoutError:
