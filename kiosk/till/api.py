@@ -127,7 +127,11 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _not_allowed(request: Request, exc: Exception) -> JSONResponse:
-    return _error(TillError(405, "method_not_allowed", f"{request.method} is not allowed here"))
+    response = _error(TillError(405, "method_not_allowed", f"{request.method[:20]} is not allowed here"))
+    allow = (getattr(exc, "headers", None) or {}).get("Allow")
+    if allow:
+        response.headers["Allow"] = allow  # RFC 9110: a 405 lists the methods that are
+    return response
 
 
 def _no_query(request: Request) -> None:
