@@ -31,8 +31,8 @@ class Cards:
 
 def seed(kiosk: Kiosk) -> Cards:
     """Members the journeys start from (set up directly in the ledger, not through screens)."""
-    member = kiosk.member(balance_fen=123450)
-    rich = kiosk.member(balance_fen=300000)
+    member = kiosk.member(balance_fen=123450, name="王小明")  # the names `kiosk run --simulate` gives its members
+    rich = kiosk.member(balance_fen=300000, name="Li Na")
     uid = rich.uid.hex().upper()
     kiosk.store.commit(kiosk.ledger.top_up(uid, 300000, "setup", kiosk.clock.now()))
     lost = kiosk.member()

@@ -27,6 +27,8 @@ from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.rules import Rules
 from kiosk.ledger.txn import Txn
 from kiosk.payment.port import PaymentMethod
+from kiosk.receipt.printer import NoPrinter, ReceiptPrinter
+from kiosk.receipt.receipt import Shop
 from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.flow import Visit
 from kiosk.session.flows import FLOWS
@@ -85,6 +87,8 @@ class Session:
         settings: SessionSettings | None = None,
         reload_rules: Callable[[], Rules] | None = None,
         sync: SyncLink | None = None,
+        printer: ReceiptPrinter | None = None,
+        shop: Shop | None = None,
     ):
         self.store = store
         self.clock = clock or SystemClock()
@@ -95,6 +99,8 @@ class Session:
         self.settings = settings or SessionSettings()
         self.reload_rules = reload_rules
         self.sync = sync
+        self.printer = printer or NoPrinter()  # receipts, after the commit (kiosk/receipt/)
+        self.shop = shop or Shop(store_name="", device_id=store.ledger.device_id)
         self.visit = Visit()
         self._flows: dict[type[FlowPart], FlowPart] = {kind: kind(self) for kind in FLOWS}
         self._owner: dict[SessionState, FlowPart] = {s: f for f in self._flows.values() for s in f.states}

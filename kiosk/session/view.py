@@ -92,6 +92,7 @@ class RewardOption:
     flexible_max: int = 0
     flexible_step: int = 0
     fen_per_point: int = 0
+    image: str | None = None  # the rules' picture file name; the UI draws its default when None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.ui.i18n import _, ngettext
-from kiosk.ui.messages import render_message
+from kiosk.ui.messages import render_message, wait_phrase
 from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.theme import COLOURS
 from kiosk.ui.widgets import FitLabel, KButton, KeyPad, Panel, PinDots
@@ -75,9 +75,8 @@ class PinLockedScreen(KioskScreen):
     def fill(self, view) -> None:
         pin = view.pin
         left = pin.locked_seconds_left if pin is not None else 0
-        minutes, seconds = divmod(max(0, left), 60)
         self.title.text = _("PIN locked")
         self.headline.text = _("Too many wrong PINs")
-        self.remaining.text = _("Try again in {minutes} min {seconds} s").format(minutes=minutes, seconds=seconds)
+        self.remaining.text = _("Try again in {wait}").format(wait=wait_phrase(left))
         self.advice.text = _("Forgot your PIN? Staff at the counter can help.")
         self.back.text = _("Back to my card")
