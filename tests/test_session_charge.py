@@ -209,3 +209,21 @@ def test_staff_menu_charge_is_attributed_to_the_staff_card(kiosk):
     (spend,) = spends(kiosk)
     assert spend.payment_ref.startswith(f"staff-{STAFF_UID}:") and spend.amount_fen == 25_000
     assert "staff_charge" in kiosk.incident_kinds()
+
+
+class _Paused(_Offline):
+    def money_paused(self) -> str:
+        return "disk_nearly_full"
+
+    def online(self) -> bool:
+        return True
+
+
+def test_no_charge_while_money_is_paused(kiosk):
+    kiosk.member(10_000)
+    kiosk.session.sync = _Paused(None)
+    ticket = till(kiosk, 100)
+    assert (ticket.outcome.status, ticket.outcome.reason, kiosk.state) == ("declined", "money_paused", S.idle)
+    kiosk.tap(staff_card())
+    assert kiosk.session.start_staff_charge()
+    assert kiosk.state == S.staff_menu and kiosk.session.view.message.code == "money_paused"

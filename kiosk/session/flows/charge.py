@@ -55,6 +55,10 @@ class Charge(FlowPart):
         if not host.can("till_charge"):
             ticket.finish(ChargeOutcome("declined", "kiosk_busy", total_fen=ticket.order.total_fen))
             return
+        paused = host.sync.money_paused() if host.sync is not None else ""
+        if paused:  # the SD card nearly full or the outbox full: no money moves until it clears
+            ticket.finish(ChargeOutcome("declined", "money_paused", total_fen=ticket.order.total_fen))
+            return
         self._begin(ticket)
         host.move("till_charge")
 
@@ -63,6 +67,10 @@ class Charge(FlowPart):
         host = self.host
         if not host.can("staff_charge"):
             return False
+        paused = host.sync.money_paused() if host.sync is not None else ""
+        if paused:
+            host.hint("money_paused", reason=paused)
+            return True
         self.data.staff_uid, host.visit.message = host.visit.uid, None
         return host.move("staff_charge")
 
