@@ -233,7 +233,7 @@ class Charge(FlowPart):
             now,
             pin_verified=pin_verified,
             offline_for=offline_for,
-            offline_spent_fen=self._spent_since_hq(),
+            offline_spent_fen=self._spent_since_hq() if offline_for is not None else 0,
         )
 
     def _spent_since_hq(self) -> int:
