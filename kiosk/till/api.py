@@ -53,7 +53,7 @@ def build_app(service: TillService, tokens: TillTokens) -> Starlette:
 
     def create_charge(till: str, request: Request, body: bytes) -> tuple[int, dict]:
         _no_query(request)
-        data = _object(body, openapi.CHARGE_REQUEST)
+        data = parse_body(body, openapi.CHARGE_REQUEST)
         req = ChargeRequest(
             order_id=data["order_id"],
             amount_fen=data["amount_fen"],
@@ -81,13 +81,13 @@ def build_app(service: TillService, tokens: TillTokens) -> Starlette:
 
     def create_refund(till: str, request: Request, body: bytes) -> tuple[int, dict]:
         _no_query(request)
-        data = _object(body, openapi.REFUND_REQUEST)
+        data = parse_body(body, openapi.REFUND_REQUEST)
         return 200, service.refund(till, data["order_id"], data["refund_id"], data["amount_fen"],
                                    data.get("locale", "zh_CN"))
 
     def create_void(till: str, request: Request, body: bytes) -> tuple[int, dict]:
         _no_query(request)
-        data = _object(body, openapi.VOID_REQUEST)
+        data = parse_body(body, openapi.VOID_REQUEST)
         return 200, service.void(till, data["order_id"], data.get("locale", "zh_CN"))
 
     document = openapi.document()
@@ -155,7 +155,7 @@ def _query_int(value: str | None, name: str, lo: int, hi: int, default: int) -> 
     return int(value)
 
 
-def _object(body: bytes, schema: dict) -> dict[str, Any]:
+def parse_body(body: bytes, schema: dict) -> dict[str, Any]:
     """The request body checked against its schema's fields (the subset of JSON Schema the
     document uses: type, required, enum, pattern, length and range); TillError names the field."""
     if len(body) > MAX_BODY:
