@@ -13,7 +13,7 @@ from kiosk.app.config import Config
 from kiosk.hw.setup import Hardware, open_hardware
 from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.payment.cash_acceptor import CashAcceptorPayment
-from kiosk.payment.hq_mqtt import NoHqPayment
+from kiosk.payment.hq_mqtt import HqMqttPayment, NoHqPayment
 from kiosk.payment.staff_cash import StaffCashPayment
 from kiosk.reader import originality
 from kiosk.reader.base import Reader
@@ -28,7 +28,6 @@ from kiosk.session.ports import NoFeedback
 from kiosk.session.reader_worker import ReaderWorker
 from kiosk.session.session import Session
 from kiosk.session.sync_link import SyncClientLink
-from kiosk.sync.payment_method import HqMqttPayment
 
 INCIDENTS_FILE = "incidents.jsonl"
 
