@@ -106,7 +106,7 @@ class HistoryLine:
     at: str
     kind: str
     card_uid: str
-    balance_delta_fen: int
+    balance_before_fen: int
     balance_after_fen: int
     points_delta: int
     amount_fen: int
@@ -189,7 +189,7 @@ def _line(d: dict) -> HistoryLine:
         at=str(d.get("at", "")),
         kind=str(d.get("kind", "")),
         card_uid=str(d.get("card_uid", "")),
-        balance_delta_fen=after - before,
+        balance_before_fen=before,
         balance_after_fen=after,
         points_delta=int(d.get("points_after", 0)) - int(d.get("points_before", 0)),
         amount_fen=int(d.get("amount_fen", 0)),
