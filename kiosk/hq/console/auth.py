@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rules.view": frozenset({"admin", "programme-manager", "auditor"}),
     "rules.publish": frozenset({"admin", "programme-manager"}),
     "reports.view": frozenset({"admin", "programme-manager", "store-manager", "finance", "auditor"}),
+    "followups.view": frozenset({"admin", "programme-manager", "store-manager", "auditor"}),
+    "followups.record": frozenset({"admin", "programme-manager", "store-manager"}),
 }
 
 _HASHER = PasswordHasher()

@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 
 from kiosk.hq.admin import current_rules
 from kiosk.hq.console.auth import User
+from kiosk.hq.console.reporting import HQ_STORE, mask_phone
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import Conflict
-from kiosk.hq.report import HQ_STORE, mask_phone
 from kiosk.hq.schema import MEMBER_NAME_SQL
 from kiosk.ledger.codec import decode
 from kiosk.ledger.model import Account, Card, Member
@@ -80,11 +80,11 @@ def search(db: Database, query: str, user: User, limit: int = SEARCH_LIMIT) -> l
         )
         for mid, phone, status, body, balance, points, store in rows:
             name = json.loads(body).get("name", "")
-            found.setdefault(mid, Hit(mid, name, _phone_for(user, phone), status, int(balance), int(points), store))
+            found.setdefault(mid, Hit(mid, name, phone_for(user, phone), status, int(balance), int(points), store))
     return list(found.values())[:limit]
 
 
-def _phone_for(user: User, phone: str) -> str:
+def phone_for(user: User, phone: str) -> str:
     """The auditor reads everything but needs no phone numbers: masked (138****8000)."""
     return mask_phone(phone) if user.role == "auditor" else phone
 
@@ -169,7 +169,7 @@ def member_page(db: Database, member_id: str, user: User, history_limit: int = 2
         )
     return MemberPage(
         member=member,
-        phone=_phone_for(user, member.phone),
+        phone=phone_for(user, member.phone),
         account=account,
         cards=cards,
         store=home_store(db, member_id) or HQ_STORE,

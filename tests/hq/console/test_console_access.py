@@ -41,6 +41,11 @@ ROUTES = [
     ("POST", "/rules", {"admin", "programme-manager"}),
     ("GET", "/reports", ALL),
     ("GET", "/reports/html?store=S1", {"admin", "programme-manager", "store-manager", "finance", "auditor"}),
+    ("GET", "/reports/csv?section=metrics&store=S1", {"admin", "programme-manager", "store-manager", "finance", "auditor"}),
+    ("GET", "/reports/csv?section=metrics", {"admin", "programme-manager", "finance", "auditor"}),
+    ("GET", "/followups", {"admin", "programme-manager", "store-manager", "auditor", "store-manager-S2"}),
+    ("GET", "/followups?store=S1", {"admin", "programme-manager", "store-manager", "auditor"}),
+    ("POST", "/followups/call", {"admin", "programme-manager", "store-manager", "store-manager-S2"}),
     ("POST", "/logout", ALL),
     ("GET", "/", ALL),
 ]
