@@ -124,7 +124,7 @@ def sign_in(page, url: str, username: str, password: str = PASSWORD, lang: str =
 
 def http_client(url: str, username: str | None = None) -> httpx.Client:
     """A plain HTTP client, signed in through the login form (with its CSRF token) when named."""
-    client = httpx.Client(base_url=url, follow_redirects=False, timeout=10)
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=60)  # the HTML report draws its charts: seconds on a busy machine
     if username:
         form = client.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
