@@ -121,3 +121,23 @@ def test_pin_reset_clears_a_lockout_and_is_audited(console):
     assert after["pin_failures"] == 0 and after["pin_locked_until"] is None
     assert db.one("SELECT username FROM audit_log WHERE action = 'member.pin_reset'")[0] == "s1"
     db.close()
+
+
+def test_on_postgresql_an_approval_and_a_call_record(console_pg):
+    """The two new tables on the other engine: approve once (the pending -> approved guard uses
+    the UPDATE's row count), and a follow-up call with its audit entry."""
+    admin, fin = http_client(console_pg.url, "admin"), http_client(console_pg.url, "fin")
+    before = _balance(console_pg)
+    assert "done=pending" in _post(fin, f"/cards/{UID}/adjust", balance_yuan="800.00", reason="goodwill").headers["location"]
+    assert _post(admin, "/approvals/1/approve").headers["location"] == "/approvals?done=approved"
+    assert _post(admin, "/approvals/1/approve").headers["location"] == "/approvals?error=already_decided"
+    assert _balance(console_pg) == before + 80_000
+    s1 = http_client(console_pg.url, "s1")
+    member = console_pg.members[UID]
+    done = s1.post("/followups/call", data={"csrf": csrf_of(s1), "list": "birthday", "member_id": member,
+                                            "occasion": "2026-05-12", "outcome": "reached", "note": "生日快乐"})
+    assert "done=1" in done.headers["location"]
+    db = console_pg.db()
+    assert db.one("SELECT outcome, note FROM follow_up_calls WHERE member_id = ?", (member,)) == ("reached", "生日快乐")
+    assert db.one("SELECT COUNT(*) FROM audit_log WHERE action IN ('followup.call', 'member.adjust')")[0] == 2
+    db.close()

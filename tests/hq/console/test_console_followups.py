@@ -116,3 +116,17 @@ def test_the_birthday_occasion_is_this_years_day_in_the_week():
     assert followups.occasion("birthday", date(1992, 2, 29), date(2027, 6, 1)) == "2027-02-28"
     assert followups.occasion("birthday", None, date(2027, 6, 1)) == ""
     assert followups.occasion("call_3_days", date(2026, 5, 1), date(2026, 5, 4)) == "2026-05-01"
+
+
+def test_a_hostile_note_is_escaped_on_every_page(console):
+    member_id, _ = _buyer(console)
+    s1, admin = http_client(console.url, "s1"), http_client(console.url, "admin")
+    page = s1.get("/followups?store=S1").text
+    occasion = re.search(rf'name="member_id" value="{member_id}"><input type="hidden" name="occasion" value="([^"]+)"',
+                         page).group(1)
+    note = '<script>alert(1)</script><img src=x onerror=alert(2)>"'
+    assert _call(s1, member_id, occasion, "not_reached", note).status_code == 303
+    for client, path in ((s1, "/followups?store=S1"), (s1, f"/members/{member_id}"), (admin, "/audit")):
+        body = client.get(path).text
+        assert "<script>alert" not in body and "<img src=x" not in body, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body, path  # there, and escaped
