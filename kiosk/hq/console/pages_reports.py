@@ -4,6 +4,8 @@ own stores only, whatever the URL says."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import date, timedelta
 from urllib.parse import urlencode
@@ -79,18 +81,11 @@ def report_csv(ctx: Ctx) -> Page:
     ))
 
 
-def followup_lists(ctx: Ctx) -> Page:
-    """The five lists for one store as of a day, each member with the calls made so far; the
-    members someone reached for the occasion are left out."""
-    stores = _stores(ctx)
-    if not ctx.query("store") and stores:
-        return Page(redirect=f"/followups?{urlencode({'store': stores[0]})}")
+def _due(ctx: Ctx) -> tuple[str, date, dict[str, list[dict]]]:
+    """(store, as of, list name -> the entries still to call, each with its calls so far)."""
     store = _store(ctx, required=True)
-    try:
-        _, to = reporting.parse_period(ctx.db, "", ctx.query("to"))
-        report = reporting.build(ctx.db, store, to - timedelta(days=364), to)
-    except reporting.ReportError as exc:
-        return Page("error.html", {"message": str(exc)}, status=400)
+    _, to = reporting.parse_period(ctx.db, "", ctx.query("to"))
+    report = reporting.build(ctx.db, store, to - timedelta(days=364), to)
     calls = followups.calls_for(ctx.db, [f.member_id for f in report.follow_ups])
     keyed = [(f.list_name, f.member_id, followups.occasion(f.list_name, f.day, to)) for f in report.follow_ups]
     due = set(followups.still_due(keyed, calls))
@@ -101,10 +96,44 @@ def followup_lists(ctx: Ctx) -> Page:
         tried = [c for c in calls if (c.list_name, c.member_id, c.occasion) == key]
         lists[item.list_name].append({"f": item, "occasion": key[2], "calls": tried,
                                       "phone": members.phone_for(ctx.user, item.phone)})
+    return store or "", to, lists
+
+
+def followup_lists(ctx: Ctx) -> Page:
+    """The five lists for one store as of a day, each member with the calls made so far; the
+    members someone reached for the occasion are left out."""
+    stores = _stores(ctx)
+    if not ctx.query("store") and stores:
+        return Page(redirect=f"/followups?{urlencode({'store': stores[0]})}")
+    try:
+        store, to, lists = _due(ctx)
+    except reporting.ReportError as exc:
+        return Page("error.html", {"message": str(exc)}, status=400)
     labels = {name: reporting.follow_up_label(name) for name in reporting.FOLLOW_UPS}
     return Page("followups.html", {"stores": stores, "store": store, "to": to.isoformat(), "lists": lists,
                                    "labels": labels, "outcomes": followups.OUTCOMES,
                                    "done": ctx.query("done") == "1", "error": ctx.query("error")[:120]})
+
+
+def followups_csv(ctx: Ctx) -> Page:
+    """The same lists as a spreadsheet to call from (who is still due, and the calls so far)."""
+    try:
+        store, to, lists = _due(ctx)
+    except reporting.ReportError as exc:
+        return Page("error.html", {"message": str(exc)}, status=400)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["list", "member_id", "name", "phone", "tier", "day", "occasion", "calls", "last_call"])
+    for name, rows in lists.items():
+        for row in rows:
+            last = row["calls"][-1] if row["calls"] else None
+            writer.writerow([name, row["f"].member_id, row["f"].name, row["phone"], row["f"].tier, row["f"].day or "",
+                             row["occasion"], len(row["calls"]),
+                             f"{last.at[:16]} {last.username} {last.outcome}: {last.note}" if last else ""])
+    return Page(raw=Response(
+        "\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="followups-{store}-{to.isoformat()}.csv"'},
+    ))
 
 
 def record_call(ctx: Ctx) -> Page:
@@ -132,5 +161,6 @@ ROUTES = [
     ("GET", "/reports/html", "reports.view", report_html),
     ("GET", "/reports/csv", "reports.view", report_csv),
     ("GET", "/followups", "followups.view", followup_lists),
+    ("GET", "/followups.csv", "followups.view", followups_csv),
     ("POST", "/followups/call", "followups.record", record_call),
 ]

@@ -50,6 +50,7 @@ ROUTES = [
     ("GET", "/reports/csv?section=metrics", {"admin", "programme-manager", "finance", "auditor"}),
     ("GET", "/followups", {"admin", "programme-manager", "store-manager", "auditor", "store-manager-S2"}),
     ("GET", "/followups?store=S1", {"admin", "programme-manager", "store-manager", "auditor"}),
+    ("GET", "/followups.csv?store=S1", {"admin", "programme-manager", "store-manager", "auditor"}),
     ("POST", "/followups/call", {"admin", "programme-manager", "store-manager", "store-manager-S2"}),
     ("POST", "/logout", ALL),
     ("GET", "/", ALL),

@@ -52,12 +52,19 @@ def test_a_member_reached_leaves_that_list_and_the_calls_are_audited(console):
     assert _call(s1, member_id, occasion, "not_reached", "voicemail, try Friday").status_code == 303
     page = s1.get("/followups?store=S1").text
     assert _listed(page, "call_3_days", member_id) and "voicemail, try Friday" in page
+    sheet = s1.get("/followups.csv?store=S1")
+    assert sheet.headers["content-type"].startswith("text/csv")
+    assert any(line.startswith(f"call_3_days,{member_id},王五,13700000009,") and "voicemail, try Friday" in line
+               for line in sheet.text.splitlines())
 
     assert _call(s1, member_id, occasion, "reached", "happy with the card").status_code == 303
     page = s1.get("/followups?store=S1").text
     assert not _listed(page, "call_3_days", member_id)
     assert _listed(page, "birthday", member_id)  # another occasion: still to call
     assert "happy with the card" in s1.get(f"/members/{member_id}").text  # the member page's follow-up notes
+    sheet = s1.get("/followups.csv?store=S1").text.splitlines()
+    assert not any(line.startswith(f"call_3_days,{member_id},") for line in sheet)
+    assert any(line.startswith(f"birthday,{member_id},") for line in sheet)
 
     db = console.db()
     assert db.one("SELECT COUNT(*) FROM follow_up_calls WHERE member_id = ?", (member_id,))[0] == 2
@@ -76,6 +83,7 @@ def test_bad_call_records_and_other_stores_change_nothing(console):
     assert _call(s1, member_id, day, "reached", list_name="everyone").headers["location"].count("error=list") == 1
     assert _call(s2, member_id, day, "reached").status_code == 403
     assert s2.get("/followups?store=S1").status_code == 403
+    assert s2.get("/followups.csv?store=S1").status_code == 403
     assert "13700000009" not in s2.get("/followups?store=S2").text
     db = console.db()
     assert db.one("SELECT COUNT(*) FROM follow_up_calls")[0] == 0
