@@ -22,6 +22,7 @@ BENCHES = [
     ("hq_ingest.py", [], []),
     ("report.py", ["--quick"], []),
     ("receipt.py", [], ["--runs", "200"]),
+    ("pos.py", [], ["--full"]),
 ]
 
 

@@ -65,6 +65,8 @@ def test_demo_output_matches_the_store(tmp_path):
     assert "refused: card reported lost" in out
     assert rows["04445566"][2] == rows["04112233"][2] and rows["04112233"][0] == "replaced"
     assert "refund ¥500.00 (bonus ¥25.00" in out and rows["04778899"][2] == "¥0.00"
+    assert "the till sends order A1001 for ¥128.00: member discount -¥2.56, the member taps and pays ¥125.44" in out
+    assert "¥30.00 refunded to the card" in out and "refused: a refund can never be more than what was paid" in out
     assert "5 wrong PINs in a row" in out and "PIN locked after too many wrong tries" in out
     assert "store closed and reopened: everything is there" in out
     # the screen part says what the screens say, with the member's balance after each top-up

@@ -125,6 +125,17 @@ def test_pin_lockout_shows_the_time_left_and_redeems_nothing(ui):
     assert PIN not in " ".join(ui.label_texts())
 
 
+def test_paying_with_the_card_at_the_till_and_from_the_staff_menu(ui):
+    shots: list[str] = []
+    rich_before = account(ui, ui.kiosk.ui_cards.rich)[2].balance_fen
+    ui_flows.charge(ui, shooter(ui, shots))
+    assert {"charge_tap", "charge_confirm", "charge_pin", "charge_done", "charge_amount"} <= set(shots)
+    spends = committed(ui, Kind.SPEND)
+    assert [(t.payment_ref[:6], t.amount_fen) for t in spends] == [("T1:A1", 28500), ("staff-", 4550)]
+    assert account(ui, ui.kiosk.ui_cards.rich)[2].balance_fen == rich_before - 28500
+    assert PIN not in " ".join(ui.label_texts())
+
+
 def test_lost_unknown_and_staff_cards_each_get_their_screen(ui):
     ui_flows.short_paths(ui, shooter(ui, []))
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kiosk.app.config import LOCALES, SCREENS, ConfigError, load_config
+from kiosk.till.tokens import TokenFileError
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +102,30 @@ def run(args: argparse.Namespace) -> int:
     if kiosk.sync is not None:
         _poll_sync_on_the_ui_thread(kiosk.sync)
     kiosk.parts.start()
+    till = None
+    if config.till.enabled:
+        try:
+            till = start_till(kiosk.parts.session, config, post=app.post)
+        except (OSError, TokenFileError) as exc:
+            log.error("till API: %s", exc)
+            kiosk.close()
+            return 1
     try:
         app.run()
     finally:
+        if till is not None:
+            till.stop()
         kiosk.close()
     return 0
+
+
+def start_till(session, config, post=None):
+    """The till API on its own thread ([till] in kiosk.toml; kiosk/till/server.py)."""
+    from kiosk.till.server import TillServer
+
+    server = TillServer(session, config.till, config.device.data_dir, post=post).start()
+    log.info("till API listening on %s (%d tills)", server.url, len(server.tokens.entries))
+    return server
 
 
 class Kiosk:

@@ -20,6 +20,7 @@ from kiosk.ledger.model import (
     MemberStatus,
     TopUpRecord,
 )
+from kiosk.ledger.orders import bonus_back, order_problem, with_order
 from kiosk.ledger.txn import Kind, Txn
 
 TIER_WINDOW = timedelta(days=366)  # rolling 12 months, with a day's slack for leap years
@@ -63,7 +64,7 @@ class LedgerState:
             return ApplyResult(applied=False)
         if txn.seq != last + 1:
             raise SequenceGap(txn.device_id, last + 1, txn.seq)
-        problem = stated_amounts_problem(txn)
+        problem = stated_amounts_problem(txn) or order_problem(self.accounts.get(txn.member_id), txn)
         conflict = f"not applied: {problem}" if problem else self._apply(txn)
         self.last_seq[txn.device_id] = txn.seq  # even when refused: the device's later txns must not wait on it
         return ApplyResult(applied=True, conflict=conflict, refused=bool(problem))
@@ -129,13 +130,18 @@ class LedgerState:
         if txn.kind is Kind.CARD_RETURN:
             a = replace(a, lots=())
             bonus = 0
+        elif txn.kind in (Kind.REFUND, Kind.VOID):
+            order = account.order(txn.payment_ref)
+            bonus += bonus_back(order, txn.amount_fen) if order else 0
         elif balance_delta < 0:
             # Spending draws on paid money first; bonus credit goes last (and is forfeited on return).
             principal = a.balance_fen - a.bonus_fen
             bonus -= max(0, -balance_delta - max(principal, 0))
         bonus = max(0, bonus + txn.bonus_fen)
+        bonus_drawn = max(0, account.bonus_fen - bonus) if txn.kind is Kind.SPEND else 0
         a = replace(a, balance_fen=a.balance_fen + balance_delta, bonus_fen=bonus)
         a = replace(a, bonus_fen=min(a.bonus_fen, max(a.balance_fen, 0)))
+        a = with_order(account, a, txn, bonus_drawn)
 
         if txn.kind is Kind.TOP_UP:
             since = txn.at - TIER_WINDOW
@@ -147,6 +153,8 @@ class LedgerState:
             )
         elif txn.kind is Kind.SPEND:
             a = replace(a, lifetime_spend_fen=a.lifetime_spend_fen + txn.amount_fen)
+        elif txn.kind in (Kind.REFUND, Kind.VOID):
+            a = replace(a, lifetime_spend_fen=max(0, a.lifetime_spend_fen - txn.amount_fen))
         elif txn.kind is Kind.BIRTHDAY_GIFT:
             a = replace(a, birthday_gift_years=a.birthday_gift_years + (txn.gift_year,))
         elif txn.kind is Kind.NEW_MEMBER_GIFT:

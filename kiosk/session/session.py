@@ -35,6 +35,7 @@ from kiosk.session.flow import Visit
 from kiosk.session.flows import FLOWS
 from kiosk.session.flows.base import F, FlowPart
 from kiosk.session.flows.cards import CardChecks
+from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
 from kiosk.session.flows.pin import Pin
@@ -52,6 +53,9 @@ from kiosk.session.inputs import (
     PurseWritten,
     ReaderStatus,
     SessionInput,
+    TillCall,
+    TillCancel,
+    TillCharge,
 )
 from kiosk.session.machine import SessionMachine
 from kiosk.session.ports import (  # noqa: F401 (importable from here, as docs/session-api.md says)
@@ -235,6 +239,20 @@ class Session:
 
     def staff_reload_rules(self) -> bool:
         return self._act(self.flow(Staff).reload_rules)
+
+    def start_staff_charge(self) -> bool:
+        """Staff menu: "Charge a member" (amount keypad, then the member taps)."""
+        return self._act(self.flow(Charge).start_staff)
+
+    def charge_amount(self, amount_fen: int) -> bool:
+        return self._act(lambda: self.flow(Charge).choose_amount(amount_fen))
+
+    def confirm_charge(self) -> bool:
+        """The member agrees to pay the amount shown (asks for the PIN when the rules say so)."""
+        return self._act(self.flow(Charge).confirm)
+
+    def cancel_charge(self) -> bool:
+        return self._act(self.flow(Charge).cancel)
 
     def back(self) -> bool:
         return self._act(self._back)
@@ -437,6 +455,15 @@ class Session:
             self.flow(SignUp).card_issued(item)
         elif isinstance(item, PurseWritten):
             self._purse_written(item)
+        elif isinstance(item, TillCharge):
+            self.flow(Charge).start_till(item.ticket)
+        elif isinstance(item, TillCancel):
+            self.flow(Charge).till_cancel(item.order_key)
+        elif isinstance(item, TillCall):
+            try:
+                item.reply.put(item.work(self))
+            except Exception as exc:  # the till hears it; the session goes on
+                item.reply.put(error=exc)
         elif isinstance(item, ReaderStatus):
             self.flow(Staff).reader_status = "ok" if item.ok else (item.detail or "error")
             if not item.ok:

@@ -22,6 +22,7 @@ from kiosk.ui.reward_images import RewardImages
 from kiosk.ui.screen_map import SCREEN_FOR, missing_states
 from kiosk.ui.screens.attract import AttractScreen
 from kiosk.ui.screens.base import KioskScreen
+from kiosk.ui.screens.charge import ChargeAmountScreen, ChargeConfirmScreen, ChargeTapScreen
 from kiosk.ui.screens.member import MemberScreen
 from kiosk.ui.screens.pin import PinLockedScreen, PinScreen
 from kiosk.ui.screens.redeem import RedeemChooseScreen, RedeemConfirmScreen
@@ -43,6 +44,7 @@ SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
     AttractScreen, MemberScreen, TopUpAmountScreen, TopUpConfirmScreen, PayingScreen,
     RedeemChooseScreen, RedeemConfirmScreen, PinScreen, PinLockedScreen, SignupOfferScreen,
     SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
+    ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen,
 )
 PUMP_INTERVAL_S = 0.05
 

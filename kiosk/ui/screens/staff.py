@@ -48,6 +48,9 @@ class StaffScreen(KioskScreen):
         self.body.add_widget(row)
         buttons = BoxLayout(size_hint_y=None, height=m.touch_big, spacing=m.spacing)
         self.reload = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.staff_reload_rules)
+        self.charge = KButton(font_size=m.font_button, kind="primary", radius=m.radius,
+                              on_tap=self.session.start_staff_charge)
+        buttons.add_widget(self.charge)
         self.exit = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self.session.finish)
         buttons.add_widget(self.reload)
         buttons.add_widget(self.exit)
@@ -82,4 +85,5 @@ class StaffScreen(KioskScreen):
         self.errors.text = "\n".join(lines) if lines else _("No recent errors")
         self.errors.color = COLOURS.error if lines else COLOURS.muted
         self.reload.text = _("Reload rules")
+        self.charge.text = _("Charge a member")
         self.exit.text = _("Back to customer screen")
