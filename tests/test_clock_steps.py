@@ -248,3 +248,61 @@ def test_the_system_trust_looks_the_ledger_up_once_a_minute():
     mono[0] = 60.0
     trust(T)
     assert len(looked) == 2
+
+
+# -- a till charge across steps -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", STEPS.values(), ids=STEPS)
+def test_a_till_charge_waiting_for_the_card_survives_a_clock_step(kiosk, step):
+    from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
+    from kiosk.session.states import S
+
+    chip = kiosk.member(balance_fen=50_000)
+    before = kiosk.account(chip).balance_fen
+    ticket = ChargeTicket(ChargeOrder("T1:A1", 1_000, False, 60))
+    kiosk.session.post(TillCharge(ticket))
+    kiosk.run()
+    kiosk.wait(30)
+    kiosk.clock.step(step.total_seconds())
+    kiosk.run(1)
+    assert kiosk.state == S.charge_tap and ticket.outcome is None
+    kiosk.tap(chip)
+    kiosk.session.confirm_charge()
+    assert ticket.outcome.status == "approved" and kiosk.account(chip).balance_fen == before - 1_000
+
+
+class _OfflineSince:
+    def __init__(self, since):
+        self.since = since
+
+    def is_blocked(self, uid: str) -> bool:
+        return False
+
+    def money_paused(self) -> str:
+        return ""
+
+    def last_contact(self):
+        return self.since
+
+    def online(self) -> bool:
+        return False
+
+    def report_store_fault(self, reason: str) -> None:
+        pass
+
+
+def test_a_clock_gone_back_past_hqs_last_word_keeps_the_offline_limit(kiosk):
+    """HQ last heard 'tomorrow' (the clock went back a day): how long the kiosk has been offline is
+    not known, so the offline limit applies (it used to be a negative duration: no limit at all)."""
+    from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
+
+    chip = kiosk.member(balance_fen=500_000)
+    limit = kiosk.ledger.rules.offline.max_spend_fen_per_card
+    kiosk.session.sync = _OfflineSince(kiosk.clock.now() + DAY)
+    ticket = ChargeTicket(ChargeOrder("T1:A1", limit + 100, False, 60))
+    kiosk.session.post(TillCharge(ticket))
+    kiosk.run()
+    kiosk.tap(chip)
+    kiosk.session.confirm_charge()
+    assert (ticket.outcome.status, ticket.outcome.reason) == ("declined", "offline_limit")

@@ -34,7 +34,7 @@ _ENDINGS = {"card_removed": "cancelled", "timeout": "timed_out", "finished": "ca
 class ChargeData:
     ticket: ChargeTicket | None = None
     quote: charges.ChargeQuote | None = None
-    started: datetime | None = None
+    started: float | None = None  # on the monotonic clock
     staff_uid: str = ""  # the staff card that opened a staff-menu charge
 
 
@@ -89,7 +89,7 @@ class Charge(FlowPart):
         return host.move("charge_amount_ok")
 
     def _begin(self, ticket: ChargeTicket) -> None:
-        self.data.ticket, self.data.quote, self.data.started = ticket, None, self.host.clock.now()
+        self.data.ticket, self.data.quote, self.data.started = ticket, None, self.host.clock.monotonic()
         self.host.visit.message = None
         self.host.touched()
         ticket.move("waiting_for_card")
@@ -145,10 +145,10 @@ class Charge(FlowPart):
             )
         }
 
-    def deadline(self, state: SessionState) -> datetime | None:
+    def deadline(self, state: SessionState) -> float | None:
         data = self.data
         if state is S.charge_tap and data.started is not None and data.ticket is not None:
-            return data.started + timedelta(seconds=data.ticket.order.timeout_s)
+            return data.started + data.ticket.order.timeout_s
         return None
 
     def timed_out(self, state: SessionState) -> bool:
@@ -206,7 +206,7 @@ class Charge(FlowPart):
         order = data.ticket.order
         try:
             data.quote = charges.quote(
-                host.ledger, card.uid, order.order_key, order.total_fen, order.apply_discount, host.clock.now()
+                host.ledger, card.uid, order.order_key, order.total_fen, order.apply_discount, host.now()
             )
         except Refused as exc:
             balance = int(exc.detail) if exc.code == "insufficient_balance" else None
@@ -219,11 +219,13 @@ class Charge(FlowPart):
     def _charge(self, pin_verified: bool):
         host, data = self.host, self.data
         assert data.ticket is not None
-        order, now = data.ticket.order, host.clock.now()
+        order, now = data.ticket.order, host.now()
         offline_for = None
         if host.sync is not None and not host.sync.online():
             contact = host.sync.last_contact()
             offline_for = now - contact if contact is not None else NEVER_HEARD
+            if offline_for < timedelta(0):  # the clock went back past HQ's last word: how long is not known
+                offline_for = NEVER_HEARD
         return charges.charge(
             host.ledger,
             host.visit.uid,
