@@ -393,7 +393,7 @@ class Session:
         return view
 
     def _build_view(self) -> SessionView:
-        state, now = self.state, self.clock.now()
+        state, now = self.state, self.now()
         parts: dict[str, Any] = {}
         for flow in self._flows.values():
             parts.update(flow.view_part(state, now))

@@ -143,7 +143,7 @@ class TillService:
             prior = found[1].refund(refund_id)
             if prior is not None:
                 return "repeat", prior, timezone
-            now = s.clock.now()
+            now = s.now()  # the ledger's time: never before its latest while the clock is not trusted
             try:
                 if refund_id == VOID_ID:
                     txn = charges.void(s.ledger, key, now)
