@@ -35,13 +35,13 @@ SESSION_CODES = (  # docs: SESSION_API.md "Message codes"
 
 def extracted() -> set:
     """What `make locale` extracts: kiosk/ui, the receipts, the simulated card desk's button
-    labels, the ledger's activity names and the till's receipt lines."""
+    labels and the ledger's activity names."""
     found = [
         item[2]
         for folder in ("ui", "receipt")
         for item in extract_from_dir(str(ROOT / "kiosk" / folder), keywords=KEYWORDS)
     ]
-    for source in ("app/simulate.py", "ledger/kinds.py", "till/receipt.py"):
+    for source in ("app/simulate.py", "ledger/kinds.py"):
         with open(ROOT / "kiosk" / source, "rb") as f:
             found += [item[1] for item in extract("python", f, keywords=KEYWORDS)]
     assert len(found) > 100
