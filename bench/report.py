@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kiosk.hq.db import Database, open_database  # noqa: E402
-from kiosk.hq.report import Period, build_report  # noqa: E402
-from kiosk.hq.report_migration import migrate  # noqa: E402
-from kiosk.hq.report_render import render_text  # noqa: E402
+from kiosk.hq.report.build import build_report  # noqa: E402
+from kiosk.hq.report.migration import migrate  # noqa: E402
+from kiosk.hq.report.model import Period  # noqa: E402
+from kiosk.hq.report.tables import render_text  # noqa: E402
 from kiosk.hq.schema import create_schema  # noqa: E402
 from kiosk.ledger.sample import default_rules  # noqa: E402
 from tests.fixtures.postgres import PostgresServer  # noqa: E402

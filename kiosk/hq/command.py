@@ -128,7 +128,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     command("status", "events stored and applied per device, and gaps waiting",
             "Per kiosk: events stored, the highest sequence number, events applied to the ledger and those "
             "waiting for a gap to fill.")
-    from kiosk.hq import report_command
+    from kiosk.hq.report import command as report_command
 
     report_command.add_parser(sub)
     from kiosk.hq.console import command as console_command
@@ -268,7 +268,7 @@ def _admin(args, db) -> int:
 
     cmd = args.hq_command
     if cmd == "report":
-        from kiosk.hq import report_command
+        from kiosk.hq.report import command as report_command
 
         return report_command.run(args, db)
     if cmd == "register-member":

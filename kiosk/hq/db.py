@@ -96,6 +96,23 @@ class Database:
     def in_list(self, values: Sequence) -> str:
         return "(" + ",".join("?" for _ in values) + ")"
 
+    def local_day(self, expr: str, offset_minutes: int) -> str:
+        """'YYYY-MM-DD' of the UTC text time `expr` shifted to local time (NULL stays NULL)."""
+        if self.dialect == "sqlite":
+            return f"date({expr}, '{offset_minutes:+d} minutes')"
+        return f"to_char((CAST({expr} AS timestamptz) AT TIME ZONE 'UTC') + interval '{offset_minutes} minutes', 'YYYY-MM-DD')"
+
+    def json_text(self, column: str, key: str) -> str:
+        """A text field of a JSON column (on PostgreSQL the column must already be jsonb)."""
+        if self.dialect == "sqlite":
+            return f"json_extract({column}, '$.{key}')"
+        return f"({column} ->> '{key}')"
+
+    def bytewise(self, expr: str) -> str:
+        """Compare stored times byte by byte: a language collation (en_US, zh_CN) may skip the
+        punctuation of '...:00+00:00' and '...:00.5+00:00' and misorder them."""
+        return f'{expr} COLLATE "C"' if self.dialect == "postgresql" else expr
+
     def close(self) -> None:
         self.conn.close()
 

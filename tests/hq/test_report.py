@@ -13,10 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.hq.db import open_database
-from kiosk.hq.report import CHAIN, HQ_STORE, Period, ReportError, birthday_keys, build_report, mask_phone
-from kiosk.hq.report_html import render_html
-from kiosk.hq.report_migration import has_amount_column, migrate
-from kiosk.hq.report_render import render_text
+from kiosk.hq.report.build import build_report
+from kiosk.hq.report.followups import birthday_keys, mask_phone
+from kiosk.hq.report.html import render_html
+from kiosk.hq.report.migration import has_amount_column, migrate
+from kiosk.hq.report.model import CHAIN, HQ_STORE, Period, ReportError
+from kiosk.hq.report.tables import render_text
 from kiosk.hq.schema import create_schema
 from kiosk.ledger.model import add_months
 from kiosk.ledger.sample import default_rules

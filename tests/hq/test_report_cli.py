@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.hq.db import open_database
-from kiosk.hq.report_migration import migrate
-from kiosk.hq.report_render import SECTIONS
+from kiosk.hq.report.migration import migrate
+from kiosk.hq.report.tables import SECTIONS
 from kiosk.hq.schema import create_schema
 from tests.fixtures import report_history
 

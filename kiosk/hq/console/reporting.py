@@ -1,25 +1,27 @@
 """The console's one door to HQ's report code (`kiosk hq report`): the report is built, rendered
 as HTML and as CSV by that code, never copied here. Only this module names the report modules,
-so when they move (a kiosk/hq/report/ package) one import changes."""
+so the report room can change inside without the pages noticing."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from kiosk.hq import report as _report
-from kiosk.hq import report_html as _html
-from kiosk.hq import report_migration as _migration
-from kiosk.hq import report_render as _render
 from kiosk.hq.admin import current_rules
 from kiosk.hq.db import Database
+from kiosk.hq.report import build as _build
+from kiosk.hq.report import followups as _followups
+from kiosk.hq.report import html as _html
+from kiosk.hq.report import migration as _migration
+from kiosk.hq.report import model as _model
+from kiosk.hq.report import tables as _render
 
-ReportError = _report.ReportError
-FollowUp = _report.FollowUp
+ReportError = _model.ReportError
+FollowUp = _model.FollowUp
 SECTIONS: tuple[str, ...] = _render.SECTIONS
-FOLLOW_UPS: tuple[str, ...] = _report.FOLLOW_UPS
-HQ_STORE: str = _report.HQ_STORE
-mask_phone = _report.mask_phone
+FOLLOW_UPS: tuple[str, ...] = _model.FOLLOW_UPS
+HQ_STORE: str = _model.HQ_STORE
+mask_phone = _followups.mask_phone
 
 
 def today(db: Database) -> date:
@@ -41,21 +43,21 @@ def parse_period(db: Database, start_text: str, to_text: str) -> tuple[date, dat
     return start, to
 
 
-def build(db: Database, store: str | None, start: date, to: date) -> _report.Report:
+def build(db: Database, store: str | None, start: date, to: date) -> _model.Report:
     """The report `kiosk hq report --from --to [--store]` makes, for the console's pages."""
     rules = current_rules(db)
     _migration.migrate(db)
-    return _report.build_report(db, rules, _report.Period(start, to, rules.timezone), store=store)
+    return _build.build_report(db, rules, _model.Period(start, to, rules.timezone), store=store)
 
 
-def html(report: _report.Report) -> str:
+def html(report: _model.Report) -> str:
     return _html.render_html(report)
 
 
-def csv(report: _report.Report, section: str) -> str:
+def csv(report: _model.Report, section: str) -> str:
     """One section as CSV (the same file `kiosk hq report --format csv --section` writes)."""
     return _render.render_csv(_render.csv_tables(report)[section])
 
 
 def follow_up_label(list_name: str) -> str:
-    return _report.FOLLOW_UP_LABELS[list_name]
+    return _model.FOLLOW_UP_LABELS[list_name]

@@ -10,8 +10,8 @@ import base64
 import html
 import io
 
-from kiosk.hq.report import CHAIN, FOLLOW_UP_LABELS, FOLLOW_UPS, SEGMENTS, Report
-from kiosk.hq.report_render import Table, pct, rfm_grid, store_label, tables, title_line
+from kiosk.hq.report.model import CHAIN, FOLLOW_UP_LABELS, FOLLOW_UPS, SEGMENTS, Report
+from kiosk.hq.report.tables import Table, pct, rfm_grid, store_label, tables, title_line
 from kiosk.ledger.money import format_fen
 
 COLOURS = {"active": "#2e9d5b", "at_risk": "#f2b233", "dormant": "#e7772f", "lost": "#9a9a9a"}

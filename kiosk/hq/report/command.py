@@ -85,9 +85,10 @@ def read_sales(path: Path) -> dict[str, int]:
 
 def run(args: argparse.Namespace, db) -> int:
     from kiosk.hq.admin import current_rules
-    from kiosk.hq.report import Period, ReportError, build_report
-    from kiosk.hq.report_migration import migrate
-    from kiosk.hq.report_render import SECTIONS, csv_tables, render_csv, render_text
+    from kiosk.hq.report.build import build_report
+    from kiosk.hq.report.migration import migrate
+    from kiosk.hq.report.model import Period, ReportError
+    from kiosk.hq.report.tables import SECTIONS, csv_tables, render_csv, render_text
 
     try:
         rules = current_rules(db)
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace, db) -> int:
         else:
             sys.stdout.write(render_csv(found[args.section]))
     else:
-        from kiosk.hq.report_html import render_html
+        from kiosk.hq.report.html import render_html
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(render_html(report, limit=args.limit), encoding="utf-8")

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from kiosk.hq.report import CHAIN, FOLLOW_UP_LABELS, FOLLOW_UPS, SEGMENT_LABELS, SEGMENTS, Report
+from kiosk.hq.report.model import CHAIN, FOLLOW_UP_LABELS, FOLLOW_UPS, SEGMENT_LABELS, SEGMENTS, Report
 from kiosk.ledger.money import format_fen
 
 SECTIONS = ("metrics", "segments", "value_share", "pareto", "rfm", "new_members", "engagement", "follow_ups")
