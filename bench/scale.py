@@ -1,0 +1,199 @@
+"""What the kiosk's store costs as the chain grows: RSS, open time, tap lookup, commit, checkpoint.
+
+    python bench/scale.py            # 10k and 100k members (quick: well under a minute here)
+    python bench/scale.py --full     # 10k, 100k and 1,000,000 members
+    python bench/scale.py --sizes 0 5000
+
+For each size it generates N members straight into the store's on-disk format (no journal
+replay, no ledger operations: fast), then starts a fresh Python process that opens the real
+`Store` and measures, in that process:
+  open        Store.open (what start-up waits for before the idle screen can show)
+  RSS         resident memory after open, minus the same figure for a process that opened a
+              store with 0 members in this run (the baseline); also its peak (VmHWM)
+  tap p99     Ledger.view(uid) for random cards: the first look at a card (cold) and again (warm)
+  commit p99  Store.commit of a top-up beside the floor: a raw append + fdatasync of the same
+              record bytes to a file in the same directory, interleaved sample by sample
+  checkpoint  Store.checkpoint after those commits
+  disk        bytes under the data directory after the checkpoint
+Targets (issue 16): RSS above baseline <= 30 MB at 1M and flat 10k -> 1M (<= 1.2x); open <= 1.5 s
+at 1M; tap p99 <= 100 ms; commit p99 <= 3x the floor's p99; checkpoint independent of size."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DEVICE = "SCALE-1"
+T0 = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
+TAPS = 400
+COMMITS = 150
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def uid_of(i: int) -> str:
+    return f"04{i:012X}"
+
+
+def member_rows(i: int):
+    """Member i as the ledger holds it: a realistic account (lots, top-ups, recent activity)."""
+    from kiosk.ledger.model import Account, Activity, Card, Member, PointsLot, TopUpRecord
+
+    mid = f"M-{i:08d}"
+    at = T0 - timedelta(days=i % 700, minutes=i % 1440)
+    member = Member(
+        member_id=mid, name=f"Member {i}", phone=f"138{i:08d}", birthday=date(1970 + i % 40, 1 + i % 12, 1 + i % 28),
+        joined_at=at, pin_hash="pbkdf2$1$" + "ab" * 16 + "$" + "cd" * 32,
+    )
+    card = Card(uid_of(i), mid, 1, card_counter=i % 50)
+    account = Account(
+        mid, balance_fen=10_000 + i % 90_000, bonus_fen=i % 1000,
+        lots=(PointsLot(date(2026, 12, 31), 100 + i % 500), PointsLot(date(2027, 6, 30), 50)),
+        lifetime_topup_fen=50_000, lifetime_spend_fen=30_000,
+        recent_topups=(TopUpRecord(at, 20_000), TopUpRecord(at + timedelta(days=30), 30_000)),
+        last_visit=at,
+        recent=tuple(Activity(at + timedelta(days=k), "top_up", 20_000, 200) for k in range(3)),
+    )
+    return member, card, account
+
+
+def generate(data_dir: Path, n: int) -> None:
+    """N members in the store's format, as if HQ had sent them and a checkpoint had written them."""
+    from kiosk.ledger.state import LedgerState
+    from kiosk.store.snapshot import Snapshot, write_snapshot
+
+    state = LedgerState()
+    for i in range(n):
+        member, card, account = member_rows(i)
+        state.members[member.member_id] = member
+        state.cards[card.uid] = card
+        state.accounts[account.member_id] = account
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_snapshot(data_dir / "snapshot.json", Snapshot(device_id=DEVICE, replay_from=1, state=state))
+
+
+def rss_kb() -> tuple[int, int]:
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0])
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def child(data_dir: Path, n: int) -> dict:
+    """Runs in a fresh process: open the store and measure."""
+    from kiosk.ledger.pin import FAST_FOR_TESTS
+    from kiosk.ledger.txn import txn_to_dict
+    from kiosk.store.journal import encode_record
+    from kiosk.store.store import Store
+
+    out: dict = {"n": n}
+    start = time.perf_counter()
+    store = Store.open(data_dir, DEVICE, pin_params=FAST_FOR_TESTS)
+    out["open_s"] = time.perf_counter() - start
+    out["rss_kb"], out["hwm_kb"] = rss_kb()
+    if n:
+        rng = random.Random(n)
+        picks = [rng.randrange(n) for _ in range(TAPS)]
+        cold, warm = [], []
+        for i in picks:
+            for sink in (cold, warm):
+                t = time.perf_counter()
+                store.ledger.view(uid_of(i), T0)
+                sink.append(time.perf_counter() - t)
+        out["tap_cold_p99_ms"] = percentile(cold, 99) * 1e3
+        out["tap_warm_p99_ms"] = percentile(warm, 99) * 1e3
+        floor_fd = os.open(data_dir / "floor.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        commits, floors = [], []
+        for k in range(COMMITS):
+            txn = store.ledger.top_up(uid_of(rng.randrange(n)), 10_000, f"bench-{k}", T0 + timedelta(seconds=k))
+            t = time.perf_counter()
+            store.commit(txn)
+            commits.append(time.perf_counter() - t)
+            data = encode_record({"t": "txn", "txn": txn_to_dict(txn)})
+            t = time.perf_counter()
+            os.write(floor_fd, data)
+            os.fdatasync(floor_fd)
+            floors.append(time.perf_counter() - t)
+        os.close(floor_fd)
+        os.unlink(data_dir / "floor.bin")
+        out["commit_p99_ms"] = percentile(commits, 99) * 1e3
+        out["floor_p99_ms"] = percentile(floors, 99) * 1e3
+        t = time.perf_counter()
+        store.checkpoint()
+        out["checkpoint_s"] = time.perf_counter() - t
+    store.close()
+    out["disk_mb"] = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file()) / 1e6
+    return out
+
+
+def run_child(data_dir: Path, n: int) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(data_dir), str(n)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"child for {n} members failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="also 1,000,000 members")
+    parser.add_argument("--sizes", type=int, nargs="+", help="member counts to measure (default 10000 100000)")
+    parser.add_argument("--child", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(Path(args.child[0]), int(args.child[1]))))
+        return
+    sizes = args.sizes or ([10_000, 100_000, 1_000_000] if args.full else [10_000, 100_000])
+    root = Path(tempfile.mkdtemp(prefix="kiosk-scale-"))
+    try:
+        base_dir = root / "n0"
+        generate(base_dir, 0)
+        base = run_child(base_dir, 0)
+        print(f"baseline (0 members): RSS {base['rss_kb'] / 1024:.1f} MB, open {base['open_s'] * 1e3:.0f} ms")
+        head = (
+            f"{'members':>9} {'gen s':>6} {'open s':>7} {'RSS+ MB':>8} {'peak+ MB':>9} {'tap cold':>9} "
+            f"{'tap warm':>9} {'commit':>8} {'floor':>7} {'ratio':>6} {'ckpt s':>7} {'disk MB':>8}"
+        )
+        print(head)
+        first_rss = None
+        for n in sizes:
+            data_dir = root / f"n{n}"
+            t = time.perf_counter()
+            generate(data_dir, n)
+            gen_s = time.perf_counter() - t
+            r = run_child(data_dir, n)
+            rss = (r["rss_kb"] - base["rss_kb"]) / 1024
+            first_rss = rss if first_rss is None else first_rss
+            print(
+                f"{n:>9,} {gen_s:>6.1f} {r['open_s']:>7.2f} {rss:>8.1f} {(r['hwm_kb'] - base['hwm_kb']) / 1024:>9.1f} "
+                f"{r.get('tap_cold_p99_ms', 0):>7.2f}ms {r.get('tap_warm_p99_ms', 0):>7.2f}ms "
+                f"{r.get('commit_p99_ms', 0):>6.2f}ms {r.get('floor_p99_ms', 0):>5.2f}ms "
+                f"{r.get('commit_p99_ms', 0) / max(r.get('floor_p99_ms', 1e-9), 1e-9):>5.1f}x "
+                f"{r.get('checkpoint_s', 0):>7.3f} {r['disk_mb']:>8.1f}",
+                flush=True,
+            )
+            shutil.rmtree(data_dir)
+        print("(tap/commit/floor are p99; ratio = commit p99 / floor p99; RSS+ and peak+ are above the baseline)")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
