@@ -38,6 +38,7 @@ DEVICE = "SCALE-1"
 T0 = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
 TAPS = 400
 COMMITS = 150
+GEN_CHUNK = 20_000
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -72,18 +73,29 @@ def member_rows(i: int):
 
 
 def generate(data_dir: Path, n: int) -> None:
-    """N members in the store's format, as if HQ had sent them and a checkpoint had written them."""
+    """N members in the store's format, as if HQ had sent them and a checkpoint had written them:
+    rows streamed into the member replica in chunks (a million never sit in memory at once)."""
     from kiosk.ledger.state import LedgerState
-    from kiosk.store.snapshot import Snapshot, write_snapshot
+    from kiosk.store.replica import Replica
 
-    state = LedgerState()
-    for i in range(n):
-        member, card, account = member_rows(i)
-        state.members[member.member_id] = member
-        state.cards[card.uid] = card
-        state.accounts[account.member_id] = account
     data_dir.mkdir(parents=True, exist_ok=True)
-    write_snapshot(data_dir / "snapshot.json", Snapshot(device_id=DEVICE, replay_from=1, state=state))
+    replica = Replica.open(data_dir, DEVICE)
+    conn = replica._writer
+    conn.execute("PRAGMA synchronous=OFF")  # generating test data, not committing money
+    conn.execute("BEGIN")
+    for start in range(0, n, GEN_CHUNK):
+        rows = [member_rows(i) for i in range(start, min(n, start + GEN_CHUNK))]
+        replica._put_rows(
+            conn,
+            {
+                "members": {m.member_id: m for m, _, _ in rows},
+                "cards": {c.uid: c for _, c, _ in rows},
+                "accounts": {a.member_id: a for _, _, a in rows},
+            },
+        )
+    conn.execute("COMMIT")
+    replica.write(LedgerState(), absorbed=1)  # the position row: nothing in the journal yet
+    replica.close()
 
 
 def rss_kb() -> tuple[int, int]:

@@ -7,9 +7,8 @@ replica's committed rows, and the rows that replay changed must equal the rows c
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections.abc import Mapping
+from pathlib import Path
 
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.operations import Ledger

@@ -282,8 +282,8 @@ class Store:
             self._own_high = max(self._own_high, seq)
         if covered and seq > self._snapshot_seq.get(device, 0):
             raise ValueError(
-                f"{device}:{seq} is in a segment the snapshot says it covers (replay_from "
-                f"{self._txns_from}), but the snapshot stops at seq {self._snapshot_seq.get(device, 0)}"
+                f"{device}:{seq} is in a segment the replica says it has absorbed (up to segment "
+                f"{self._txns_from}), but the replica stops at seq {self._snapshot_seq.get(device, 0)}"
             )
 
     # -- writing ---------------------------------------------------------------------------------
