@@ -175,11 +175,15 @@ class Store:
         replica = self._replica
         if snap.state is not None and (replica.fresh or replica.absorbed < snap.replay_from):
             return snap.state, snap.replay_from
-        if replica.fresh and (snap.replay_from > 1 or (numbers and numbers[0] != 1)):
+        written = (self.data_dir / SNAPSHOT).exists()
+        if replica.fresh and (written or (numbers and numbers[0] != 1)):
+            # A checkpoint wrote the replica before this snapshot, and it may hold rows the journal
+            # never did (HQ's snapshot): rebuilding from the journal alone would lose them.
             raise StoreCorrupt(
                 replica.path,
-                "missing or empty, and the journal no longer starts at segment 1, so the members cannot be "
-                "rebuilt here: put back the data directory's replica.sqlite, or reload this kiosk from HQ",
+                "missing or empty, but a checkpoint wrote it (or the journal no longer starts at segment 1), "
+                "so the members cannot be rebuilt here: put back the data directory's replica.sqlite, "
+                "or reload this kiosk from HQ",
             )
         return replica.state(), replica.absorbed
 
