@@ -21,6 +21,7 @@ BENCHES = [
     ("sync.py", [], []),
     ("hq_ingest.py", [], []),
     ("report.py", ["--quick"], []),
+    ("scale.py", [], ["--full"]),
 ]
 
 
