@@ -130,7 +130,8 @@ class Replica:
     def write(self, state: LedgerState, absorbed: int, whole: bool = False) -> None:
         """One transaction: the rows `state` changed (every row when `whole`: a first load or an
         HQ snapshot replacing everything), its stock and seqs, and the journal position.
-        On an OSError-like failure nothing is written (SQLite rolls the transaction back)."""
+        OSError (disk full, I/O error) or StoreCorrupt, and then nothing is written: SQLite
+        rolls the transaction back."""
         tables = {name: self._changed(getattr(state, name), whole) for name in _TABLES}
         conn = self._writer
         try:
@@ -157,10 +158,13 @@ class Replica:
                 )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # (a failed COMMIT may have rolled back already)
+                    conn.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as exc:  # disk full, I/O error, read-only card
             raise OSError(f"member replica {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(self.path, f"the member replica cannot be written ({exc})") from None
         self.absorbed, self.fresh = absorbed, False
         files.disk.database_committed(self.path, self._image)
         for name, rows in tables.items():
