@@ -211,3 +211,38 @@ def test_an_old_whole_state_snapshot_moves_into_the_replica_at_open(tmp_path):
         assert store.ledger.view(uid(50), T0).account.balance_fen == 11_000
         assert len(store.ledger.state.members) == 50
         assert store.check() == []
+
+
+class _CommitFails:
+    """The replica's writing connection, failing its COMMIT as SQLite does on a full card."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn, self.armed = conn, True
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT" and self.armed:
+            self.conn.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self.conn, name)
+
+
+def test_a_replica_that_cannot_be_written_changes_nothing_and_commits_go_on(chain):
+    with open_store(chain) as store:
+        top_up(store, uid(1), 5_000, later(1))
+        real = store._replica._writer
+        store._replica._writer = failing = _CommitFails(real)
+        segments, absorbed = store.journal_segments(), store._replica.absorbed
+        with pytest.raises(StoreWriteError, match="replica.sqlite: could not write the member replica"):
+            store.checkpoint()
+        assert set(store.ledger.state.accounts.changed) == {"M-000001"}  # still to be written
+        assert store._replica.absorbed == absorbed and store.journal_segments()[0] == segments[0]
+        top_up(store, uid(2), 5_000, later(2))
+        failing.armed = False
+        store.checkpoint()
+        expected = snapshot_of(store)
+    with open_store(chain) as store:
+        assert snapshot_of(store) == expected
+        assert [store.ledger.view(uid(i), T0).account.balance_fen for i in (1, 2, 3)] == [15_000, 15_000, 10_000]
