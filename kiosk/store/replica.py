@@ -25,7 +25,7 @@ from kiosk.ledger.model import Account, Card, Member, referral_code_of
 from kiosk.ledger.rows import Rows
 from kiosk.ledger.state import CARD_INDEXES, MEMBER_INDEXES, LedgerState
 from kiosk.store import files
-from kiosk.store.errors import StoreCorrupt
+from kiosk.store.errors import StoreCorrupt, StoreError
 
 REPLICA = "replica.sqlite"
 FORMAT = 1
@@ -65,6 +65,7 @@ class Replica:
 
     def __init__(self, path: Path, device_id: str) -> None:  # use Replica.open
         self.path, self.device_id = path, device_id
+        self.closed = False
         self._read_lock = threading.Lock()
         try:
             self._writer = self._connect()
@@ -100,6 +101,8 @@ class Replica:
 
     def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._read_lock:
+            if self.closed:  # the rows are on disk, not in memory: a closed store has none to show
+                raise StoreError(f"{self.path}: the store is closed")
             try:
                 return self._reader.execute(sql, args).fetchall()
             except sqlite3.DatabaseError as exc:
@@ -204,6 +207,7 @@ class Replica:
 
     def close(self) -> None:
         with self._read_lock:
+            self.closed = True
             self._reader.close()
         self._writer.close()
 
