@@ -9,7 +9,8 @@ replay, no ledger operations: fast), then starts a fresh Python process that ope
 `Store` and measures, in that process:
   open        Store.open (what start-up waits for before the idle screen can show)
   RSS         resident memory after open, minus the same figure for a process that opened a
-              store with 0 members in this run (the baseline); also its peak (VmHWM)
+              store with 0 members in this run (the baseline); again after the commits, the
+              checkpoint and 5,000 more taps on random members (the row cache full); and the peak
   tap p99     Ledger.view(uid) for random cards: the first look at a card (cold) and again (warm)
   commit p99  Store.commit of a top-up beside the floor: a raw append + fdatasync of the same
               record bytes to a file in the same directory, interleaved sample by sample
@@ -39,6 +40,7 @@ T0 = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
 TAPS = 400
 COMMITS = 150
 GEN_CHUNK = 20_000
+FILL_TAPS = 5000
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -159,6 +161,9 @@ def child(data_dir: Path, n: int) -> dict:
         t = time.perf_counter()
         store.checkpoint()
         out["checkpoint_s"] = time.perf_counter() - t
+        for _ in range(FILL_TAPS):  # more members than the row cache holds: its bound shows in RSS
+            store.ledger.view(uid_of(rng.randrange(n)), T0)
+        out["rss_after_kb"], out["hwm_kb"] = rss_kb()
     store.close()
     out["disk_mb"] = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file()) / 1e6
     return out
@@ -190,7 +195,7 @@ def main() -> None:
         base = run_child(base_dir, 0)
         print(f"baseline (0 members): RSS {base['rss_kb'] / 1024:.1f} MB, open {base['open_s'] * 1e3:.0f} ms")
         head = (
-            f"{'members':>9} {'gen s':>6} {'open s':>7} {'RSS+ MB':>8} {'peak+ MB':>9} {'tap cold p50/p99':>17} "
+            f"{'members':>9} {'gen s':>6} {'open s':>7} {'RSS+ MB':>8} {'after+ MB':>9} {'peak+ MB':>9} {'tap cold p50/p99':>17} "
             f"{'tap warm p50/p99':>17} {'commit p50/p99':>15} {'floor p50/p99':>14} {'ratio':>6} {'ckpt s':>7} "
             f"{'disk MB':>8}"
         )
@@ -207,6 +212,7 @@ def main() -> None:
 
             print(
                 f"{n:>9,} {gen_s:>6.1f} {r['open_s']:>7.2f} {(r['rss_kb'] - base['rss_kb']) / 1024:>8.1f} "
+                f"{(r.get('rss_after_kb', base['rss_kb']) - base['rss_kb']) / 1024:>9.1f} "
                 f"{(r['hwm_kb'] - base['hwm_kb']) / 1024:>9.1f} {pair('tap_cold'):>17} {pair('tap_warm'):>17} "
                 f"{pair('commit'):>15} {pair('floor'):>14} "
                 f"{r.get('commit_p99_ms', 0) / max(r.get('floor_p99_ms', 1e-9), 1e-9):>5.1f}x "
