@@ -12,6 +12,7 @@ replay, no ledger operations: fast), then starts a fresh Python process that ope
               store with 0 members in this run (the baseline); again after the commits, the
               checkpoint and 5,000 more taps on random members (the row cache full); and the peak
   tap p99     Ledger.view(uid) for random cards: the first look at a card (cold) and again (warm)
+  phone p99   the sign-up's "phone number already in use?" question (was a scan of every member)
   commit p99  Store.commit of a top-up beside the floor: a raw append + fdatasync of the same
               record bytes to a file in the same directory, interleaved sample by sample
   checkpoint  Store.checkpoint after those commits
@@ -137,6 +138,12 @@ def child(data_dir: Path, n: int) -> dict:
                 t = time.perf_counter()
                 store.ledger.view(uid_of(i), T0)
                 sink.append(time.perf_counter() - t)
+        phones = []
+        for i in picks[:200]:  # the sign-up check: is this phone number already a member's?
+            t = time.perf_counter()
+            store.ledger.state.members_with_phone(f"138{i:08d}")
+            phones.append(time.perf_counter() - t)
+        out["phone_p99_ms"] = percentile(phones, 99) * 1e3
         for name, values in (("cold", cold), ("warm", warm)):
             out[f"tap_{name}_p50_ms"] = percentile(values, 50) * 1e3
             out[f"tap_{name}_p99_ms"] = percentile(values, 99) * 1e3
@@ -196,7 +203,7 @@ def main() -> None:
         print(f"baseline (0 members): RSS {base['rss_kb'] / 1024:.1f} MB, open {base['open_s'] * 1e3:.0f} ms")
         head = (
             f"{'members':>9} {'gen s':>6} {'open s':>7} {'RSS+ MB':>8} {'after+ MB':>9} {'peak+ MB':>9} {'tap cold p50/p99':>17} "
-            f"{'tap warm p50/p99':>17} {'commit p50/p99':>15} {'floor p50/p99':>14} {'ratio':>6} {'ckpt s':>7} "
+            f"{'tap warm p50/p99':>17} {'phone p99':>9} {'commit p50/p99':>15} {'floor p50/p99':>14} {'ratio':>6} {'ckpt s':>7} "
             f"{'disk MB':>8}"
         )
         print(head)
@@ -214,7 +221,7 @@ def main() -> None:
                 f"{n:>9,} {gen_s:>6.1f} {r['open_s']:>7.2f} {(r['rss_kb'] - base['rss_kb']) / 1024:>8.1f} "
                 f"{(r.get('rss_after_kb', base['rss_kb']) - base['rss_kb']) / 1024:>9.1f} "
                 f"{(r['hwm_kb'] - base['hwm_kb']) / 1024:>9.1f} {pair('tap_cold'):>17} {pair('tap_warm'):>17} "
-                f"{pair('commit'):>15} {pair('floor'):>14} "
+                f"{r.get('phone_p99_ms', 0):>7.2f}ms {pair('commit'):>15} {pair('floor'):>14} "
                 f"{r.get('commit_p99_ms', 0) / max(r.get('floor_p99_ms', 1e-9), 1e-9):>5.1f}x "
                 f"{r.get('checkpoint_s', 0):>7.3f} {r['disk_mb']:>8.1f}",
                 flush=True,
