@@ -141,10 +141,12 @@ def test_corrupt_header_in_middle_is_not_mistaken_for_a_tail(tmp_path):
 def test_corrupt_snapshot_is_refused_with_its_name(tmp_path):
     store = open_store(tmp_path)
     sign_up(store, 1)
+    store.meta_put("blocked_version", 0)
     store.checkpoint()
     store.close()
     snap = tmp_path / "snapshot.json"
-    text = snap.read_text().replace('"balance_fen":0', '"balance_fen":9')
+    text = snap.read_text().replace('"value":0', '"value":9')
+    assert text != snap.read_text()
     snap.write_text(text)
     with pytest.raises(StoreCorrupt) as caught:
         open_store(tmp_path)
@@ -270,7 +272,10 @@ def test_previous_snapshot_is_kept_and_usable(tmp_path):
     again.close()
 
 
-def test_snapshot_is_tinydb_json(tmp_path):
+def test_snapshot_is_tinydb_json_and_the_members_are_in_sqlite(tmp_path):
+    """Whole documents (rules, meta) in TinyDB; members, cards and accounts in the replica."""
+    import sqlite3
+
     from tinydb import TinyDB, where
 
     from kiosk.store.snapshot import SnapshotStorage
@@ -278,13 +283,19 @@ def test_snapshot_is_tinydb_json(tmp_path):
     store = open_store(tmp_path)
     sign_up(store, 1)
     sign_up(store, 2)
+    store.meta_put("blocked_version", 3)
     store.checkpoint()
     store.close()
     db = TinyDB(tmp_path / "snapshot.json", storage=SnapshotStorage)
-    assert len(db.table("members")) == 2
-    assert db.table("cards").get(where("uid") == uid(2))["status"] == "active"
+    assert db.table("meta").get(where("key") == "blocked_version")["value"] == 3
     plain = json.loads((tmp_path / "snapshot.json").read_text())
-    assert set(plain) >= {"store", "members", "cards", "accounts", "stock", "last_seq"}
+    assert plain["store"]["1"]["format"] == 3 and "members" not in plain
+    replica = sqlite3.connect(tmp_path / "replica.sqlite")
+    assert replica.execute("SELECT COUNT(*) FROM members").fetchone() == (2,)
+    (body,) = replica.execute("SELECT body FROM cards WHERE uid = ?", (uid(2),)).fetchone()
+    assert json.loads(body)["status"] == "active"
+    assert replica.execute("SELECT absorbed FROM position").fetchone() == (2,)
+    replica.close()
 
 
 def test_meta_is_durable_and_copied(tmp_path):

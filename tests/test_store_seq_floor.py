@@ -9,6 +9,7 @@ and hand out K1:2 again."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -51,10 +52,25 @@ def test_a_flipped_digit_in_the_snapshot_header_is_caught_by_its_checksum(tmp_pa
         open_store(tmp_path)
 
 
-def test_a_snapshot_that_claims_segments_it_does_not_hold_is_refused(tmp_path):
-    _, current = _five_top_ups_after_a_checkpoint(tmp_path)
+def test_a_snapshot_position_written_wrong_no_longer_decides_the_money(tmp_path):
+    """The members' rows replay from the replica's own position: a snapshot header that claims
+    one segment too many (rules and meta only, since format 3) drops no top-up and reuses no seq."""
+    card, current = _five_top_ups_after_a_checkpoint(tmp_path)
     _bump_replay_from(tmp_path, current + 1, fix_checksum=True)
-    with pytest.raises(StoreCorrupt, match=f"{DEVICE}:2 is in a segment the snapshot says it covers"):
+    with open_store(tmp_path) as store:
+        assert store.ledger.state.card_account(card)[2].balance_fen == 50_000
+        assert store.ledger.top_up(card, 10_000, "P9", later(9)).seq == 7
+
+
+def test_a_replica_that_claims_segments_it_does_not_hold_is_refused(tmp_path):
+    """The same bit in the replica's position (written wrong, its SQLite file intact)."""
+    _, current = _five_top_ups_after_a_checkpoint(tmp_path)
+    replica = sqlite3.connect(tmp_path / "replica.sqlite")
+    assert replica.execute("SELECT absorbed FROM position").fetchone() == (current,)
+    with replica:
+        replica.execute("UPDATE position SET absorbed = ?", (current + 1,))
+    replica.close()
+    with pytest.raises(StoreCorrupt, match=f"{DEVICE}:2 is in a segment the replica says it has absorbed"):
         open_store(tmp_path)
 
 

@@ -243,9 +243,9 @@ def _unsupported_decoder(tp: object) -> typing.Callable:
 
 def state_to_dict(state: LedgerState) -> dict:
     return {
-        "members": [encode(m) for m in state.members.values()],
-        "cards": [encode(c) for c in state.cards.values()],
-        "accounts": [encode(a) for a in state.accounts.values()],
+        "members": [encode(state.members[k]) for k in sorted(state.members)],
+        "cards": [encode(state.cards[k]) for k in sorted(state.cards)],
+        "accounts": [encode(state.accounts[k]) for k in sorted(state.accounts)],
         "stock": dict(state.stock),
         "last_seq": dict(state.last_seq),
     }

@@ -3,7 +3,9 @@ replacing them, so a snapshot can share them safely."""
 
 from __future__ import annotations
 
+import base64
 import calendar
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -183,3 +185,9 @@ def end_of_month(day: date) -> date:
 def points_expiry(earned_on: date, expiry_months: int) -> date:
     """Points earned in month M expire at the end of month M + expiry_months - 1."""
     return end_of_month(add_months(date(earned_on.year, earned_on.month, 1), expiry_months - 1))
+
+
+def referral_code_of(member_id: str) -> str:
+    """A short code a member can share (and show as a QR code): stable, unambiguous letters."""
+    digest = hashlib.sha256(b"referral:" + member_id.encode()).digest()
+    return base64.b32encode(digest[:5]).decode()

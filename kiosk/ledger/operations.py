@@ -6,13 +6,19 @@ crashed operation changes nothing. Refusals carry a stable code the screens tran
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from kiosk.ledger.model import Account, Card, CardStatus, Member, MemberStatus, points_expiry
+from kiosk.ledger.model import (  # noqa: F401 - referral_code_of re-exported
+    Account,
+    Card,
+    CardStatus,
+    Member,
+    MemberStatus,
+    points_expiry,
+    referral_code_of,
+)
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams, hash_pin, verify_pin
 from kiosk.ledger.rules import MAX_FEN, Reward, Rules, Tier
 from kiosk.ledger.state import TIER_WINDOW, ApplyResult, LedgerState, is_locked
@@ -130,7 +136,7 @@ class Ledger:
             raise Refused("card_in_use")
         if not _PHONE.match(phone):
             raise Refused("bad_phone")
-        if any(m.phone == phone and m.status is MemberStatus.ACTIVE for m in self.state.members.values()):
+        if any(m.status is MemberStatus.ACTIVE for m in self.state.members_with_phone(phone)):
             raise Refused("phone_in_use")
         self._check_pin_format(pin)
         if len(name) > 40:
@@ -469,7 +475,7 @@ class Ledger:
         if new_uid in self.state.cards:
             raise Refused("card_in_use")
         account = self.state.accounts[old.member_id]
-        newest = max(c.card_seq for c in self.state.cards.values() if c.member_id == old.member_id)
+        newest = max(c.card_seq for c in self.state.cards_of(old.member_id))
         return self._unchanged(
             Kind.CARD_REPLACEMENT,
             now,
@@ -534,20 +540,13 @@ class Ledger:
 
     def _referrer(self, code: str) -> str:
         code = code.strip().upper()
-        for member in self.state.members.values():
+        for member in self.state.members_with_referral_code(code):
             if member.status is MemberStatus.ACTIVE and referral_code_of(member.member_id) == code:
                 return member.member_id
         raise Refused("unknown_referral_code")
 
     def _active_card_of(self, member_id: str) -> Card | None:
-        return next(
-            (
-                c
-                for c in self.state.cards.values()
-                if c.member_id == member_id and c.status is CardStatus.ACTIVE
-            ),
-            None,
-        )
+        return next((c for c in self.state.cards_of(member_id) if c.status is CardStatus.ACTIVE), None)
 
     def _need_pin(self, member: Member, pin_verified: bool, now: datetime) -> None:
         if self.pin_locked(member, now):
@@ -638,12 +637,6 @@ class Ledger:
         )
         check_txn(txn)
         return txn
-
-
-def referral_code_of(member_id: str) -> str:
-    """A short code a member can share (and show as a QR code): stable, unambiguous letters."""
-    digest = hashlib.sha256(b"referral:" + member_id.encode()).digest()
-    return base64.b32encode(digest[:5]).decode()
 
 
 def _birthday_in(birthday: date, year: int) -> date:

@@ -6,6 +6,7 @@ the rules, so replaying a journal rebuilds exactly the same state."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -19,11 +20,17 @@ from kiosk.ledger.model import (
     Member,
     MemberStatus,
     TopUpRecord,
+    referral_code_of,
 )
 from kiosk.ledger.orders import bonus_back, order_problem, with_order
+from kiosk.ledger.rows import find
 from kiosk.ledger.txn import Kind, Txn
 
 TIER_WINDOW = timedelta(days=366)  # rolling 12 months, with a day's slack for leap years
+
+# The questions that would otherwise scan a whole table; an on-disk replica answers them from an index.
+MEMBER_INDEXES = {"phone": lambda m: m.phone, "referral": lambda m: referral_code_of(m.member_id)}
+CARD_INDEXES = {"member_id": lambda c: c.member_id}
 
 
 class SequenceGap(Exception):
@@ -43,14 +50,25 @@ class ApplyResult:
 
 @dataclass
 class LedgerState:
-    members: dict[str, Member] = field(default_factory=dict)
-    cards: dict[str, Card] = field(default_factory=dict)
-    accounts: dict[str, Account] = field(default_factory=dict)
+    """The rows are plain dicts, or `Rows` read on demand from the kiosk's replica on disk."""
+
+    members: MutableMapping[str, Member] = field(default_factory=dict)
+    cards: MutableMapping[str, Card] = field(default_factory=dict)
+    accounts: MutableMapping[str, Account] = field(default_factory=dict)
     stock: dict[str, int] = field(default_factory=dict)  # reward id -> units left here
     last_seq: dict[str, int] = field(default_factory=dict)  # device id -> highest applied seq
 
     def next_seq(self, device_id: str) -> int:
         return self.last_seq.get(device_id, 0) + 1
+
+    def cards_of(self, member_id: str) -> list[Card]:
+        return find(self.cards, "member_id", member_id, CARD_INDEXES["member_id"])
+
+    def members_with_phone(self, phone: str) -> list[Member]:
+        return find(self.members, "phone", phone, MEMBER_INDEXES["phone"])
+
+    def members_with_referral_code(self, code: str) -> list[Member]:
+        return find(self.members, "referral", code, MEMBER_INDEXES["referral"])
 
     def card_account(self, uid: str) -> tuple[Card, Member, Account] | None:
         card = self.cards.get(uid)
@@ -187,9 +205,7 @@ class LedgerState:
         elif txn.kind is Kind.CARD_RETURN:
             if card:
                 self.cards[card.uid] = replace(card, status=CardStatus.RETURNED)
-            still_active = any(
-                c.member_id == member.member_id and c.status is CardStatus.ACTIVE for c in self.cards.values()
-            )
+            still_active = any(c.status is CardStatus.ACTIVE for c in self.cards_of(member.member_id))
             if not still_active:
                 self.members[member.member_id] = replace(member, status=MemberStatus.CLOSED)
         elif txn.kind is Kind.PIN_FAILED:

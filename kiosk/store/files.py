@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -31,6 +31,10 @@ class Disk:
 
     def read_bytes(self, path: Path) -> bytes:
         return path.read_bytes()
+
+    def database_committed(self, path: Path, image: Callable[[], bytes]) -> None:
+        """SQLite (the member replica) committed a transaction to `path` by its own I/O: in
+        production nothing to do; a recorder logs it as an atomic replace by `image()`."""
 
 
 disk = Disk()

@@ -150,5 +150,18 @@ class RecordingDisk(Disk):
         os.mkdir(path, mode)
         self.log.append(Op("mkdir", self.rel(path)))
 
+    def database_committed(self, path, image):
+        """A committed SQLite transaction is atomic and durable: log it as the whole file
+        written aside, synced, renamed over the old one and the directory synced."""
+        rel, data = self.rel(path), image()
+        tmp = rel + ".committed"
+        inode = self._new_inode(tmp)
+        self.log.append(Op("create", tmp, inode))
+        self.log.append(Op("write", "", inode, offset=0, data=self._data(data), size=len(data)))
+        self.log.append(Op("sync", "", inode))
+        self.log.append(Op("rename", tmp, inode, target=rel))
+        self._inode_of[rel] = self._inode_of.pop(tmp)
+        self.log.append(Op("dirsync", os.path.dirname(rel) or "."))
+
     def bytes_written(self) -> int:
         return sum(op.size for op in self.log if op.kind == "write")

@@ -5,10 +5,14 @@ SnapshotStorage is a TinyDB storage that instead writes a whole new file atomica
 fsync, rename, fsync the directory), first keeping the replaced file as snapshot.prev.json, and
 guards the whole file, the store header included, with a CRC32 so bit rot is refused rather
 than loaded (format 1 left the header out: one flipped digit in replay_from dropped committed
-money; format 1 files are still read, and the next checkpoint rewrites them as format 2). Writes go through
+money; format 1 files are still read, and the next checkpoint rewrites them as format 3). Writes go through
 TinyDB's tables with a CachingMiddleware, so the file is ordinary TinyDB JSON that tools
-(and `TinyDB(path, storage=SnapshotStorage)`) can read; the ledger's LedgerState stays the
-in-memory truth."""
+(and `TinyDB(path, storage=SnapshotStorage)`) can read.
+
+Format 3 holds what fits TinyDB's whole-document model: the rules (with the reward catalogue),
+small settings (meta) and the journal position; members, cards, accounts, stock and seqs live in
+the member replica (replica.py), which a checkpoint updates by what changed. Formats 1 and 2 also
+held the whole ledger state: still read (the store moves it into the replica at open)."""
 
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ from kiosk.ledger.state import LedgerState
 from kiosk.store import files
 from kiosk.store.files import atomic_write, fsync_dir
 
-FORMAT = 2
-READABLE_FORMATS = (1, 2)
+FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)
+STATE_FORMATS = (1, 2)  # formats that carry the ledger state
 STORE_TABLE = "store"  # one document: format, device, journal position, checksum
 TABLES = ("members", "cards", "accounts", "stock", "last_seq", "rules", "meta")
 
@@ -102,7 +107,7 @@ class SnapshotStorage(Storage):
 class Snapshot:
     device_id: str
     replay_from: int  # the first journal segment whose records are not in this snapshot
-    state: LedgerState
+    state: LedgerState | None  # formats 1-2 only; format 3 keeps the rows in the replica
     rules_doc: dict | None = None
     meta: dict = field(default_factory=dict)
     prev_replay_from: int = 1  # the previous snapshot's replay_from (it is kept as .prev.json)
@@ -117,18 +122,19 @@ def write_snapshot(path: Path, snap: Snapshot) -> None:
         state = snap.state
         db.table(STORE_TABLE).insert(
             {
-                "format": FORMAT,
+                "format": FORMAT if state is None else 2,
                 "device_id": snap.device_id,
                 "replay_from": snap.replay_from,
                 "prev_replay_from": snap.prev_replay_from,
                 "written_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             }
         )
-        db.table("members").insert_multiple(encode(m) for m in state.members.values())
-        db.table("cards").insert_multiple(encode(c) for c in state.cards.values())
-        db.table("accounts").insert_multiple(encode(a) for a in state.accounts.values())
-        db.table("stock").insert_multiple({"reward_id": k, "units": v} for k, v in state.stock.items())
-        db.table("last_seq").insert_multiple({"device_id": k, "seq": v} for k, v in state.last_seq.items())
+        if state is not None:  # the old whole-state form (tests and benches write it to check reading it)
+            db.table("members").insert_multiple(encode(m) for m in state.members.values())
+            db.table("cards").insert_multiple(encode(c) for c in state.cards.values())
+            db.table("accounts").insert_multiple(encode(a) for a in state.accounts.values())
+            db.table("stock").insert_multiple({"reward_id": k, "units": v} for k, v in state.stock.items())
+            db.table("last_seq").insert_multiple({"device_id": k, "seq": v} for k, v in state.last_seq.items())
         if snap.rules_doc is not None:
             db.table("rules").insert({"doc": snap.rules_doc})
         db.table("meta").insert_multiple({"key": k, "value": v} for k, v in snap.meta.items())
@@ -144,15 +150,17 @@ def read_snapshot(path: Path) -> Snapshot | None:
     header = data[STORE_TABLE]["1"]
     try:
         tables = {name: list(_table(path, data, name)) for name in TABLES}
-        state = state_from_dict(
-            {
-                "members": tables["members"],
-                "cards": tables["cards"],
-                "accounts": tables["accounts"],
-                "stock": {d["reward_id"]: d["units"] for d in tables["stock"]},
-                "last_seq": {d["device_id"]: d["seq"] for d in tables["last_seq"]},
-            }
-        )
+        state = None
+        if header["format"] in STATE_FORMATS:
+            state = state_from_dict(
+                {
+                    "members": tables["members"],
+                    "cards": tables["cards"],
+                    "accounts": tables["accounts"],
+                    "stock": {d["reward_id"]: d["units"] for d in tables["stock"]},
+                    "last_seq": {d["device_id"]: d["seq"] for d in tables["last_seq"]},
+                }
+            )
         meta = {d["key"]: d["value"] for d in tables["meta"]}
         rules_doc = tables["rules"][0]["doc"] if tables["rules"] else None
         device_id, replay_from = header["device_id"], header["replay_from"]

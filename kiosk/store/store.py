@@ -1,15 +1,20 @@
-"""The kiosk's local store: a durable journal in front of an in-memory ledger, plus the outbox.
+"""The kiosk's local store: a durable journal in front of the ledger, plus the outbox.
 
     data_dir/lock                 flock'd by the one writer; holds its pid
-    data_dir/snapshot.json        TinyDB JSON: state, rules, meta; which journal segment follows
+    data_dir/replica.sqlite       the member replica: members, cards, accounts, stock, seqs, and
+                                  the journal segment from which it still needs replaying
+    data_dir/snapshot.json        TinyDB JSON: rules, meta; which journal segment follows
     data_dir/snapshot.prev.json   the snapshot before it (the last good copy)
     data_dir/journal/NNNNNNNN.jnl segments of checksummed records (txn, ack, meta, rules)
     data_dir/journal/damaged/     a segment with a torn tail, copied whole before the tail is cut
 
 `commit` appends the transaction to the journal and fdatasyncs before it changes anything in
-memory, so a member only sees "done" for what survives a power cut. `checkpoint` writes a
-snapshot atomically, starts a new segment and deletes the oldest segments once both kept
-snapshots cover them and HQ has acknowledged every transaction in them. The outbox is the
+memory, so a member only sees "done" for what survives a power cut. The ledger reads members
+from the replica on demand and keeps the rows it changed in memory until the next checkpoint.
+`checkpoint` starts a new segment, writes those changed rows to the replica with the new
+position (one SQLite transaction), writes the snapshot atomically and deletes the oldest
+segments once both kept snapshots and the replica cover them and HQ has acknowledged every
+transaction in them. The outbox is the
 journal's own-device transactions HQ has not acknowledged, rebuilt from the journal at open."""
 
 from __future__ import annotations
@@ -23,10 +28,9 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from kiosk.ledger.operations import Ledger
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
-from kiosk.ledger.rules import Rules, RulesError, parse_rules
-from kiosk.ledger.sample import default_rules
+from kiosk.ledger.rows import Rows
+from kiosk.ledger.rules import Rules, parse_rules
 from kiosk.ledger.state import ApplyResult, LedgerState, SequenceGap
 from kiosk.ledger.txn import Txn, TxnFormatError, txn_from_dict, txn_to_dict
 from kiosk.store.errors import (
@@ -44,12 +48,12 @@ from kiosk.store.journal import (
     Journal,
     JournalCorrupt,
     JournalWriteError,
-    cut_torn_tail,
-    read_segment,
     segment_name,
     segment_numbers,
 )
 from kiosk.store.lock import DirLock
+from kiosk.store.rebuild import Rebuild
+from kiosk.store.replica import Replica
 from kiosk.store.snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
 
 __all__ = [
@@ -82,7 +86,7 @@ def _serialized(method: Callable) -> Callable:
     return wrapper
 
 
-class Store:
+class Store(Rebuild):
     """Open with `Store.open`; one instance per data directory and process."""
 
     def __init__(self) -> None:  # use Store.open
@@ -138,114 +142,29 @@ class Store:
         if snap is None:
             if numbers and numbers[0] != 1:
                 raise StoreCorrupt(snap_path, f"missing, but the journal starts at segment {numbers[0]}")
-            snap = Snapshot(device_id=self.device_id, replay_from=1, state=LedgerState())
+            snap = Snapshot(device_id=self.device_id, replay_from=1, state=None)
         if snap.device_id != self.device_id:
             raise StoreCorrupt(snap_path, f"belongs to device {snap.device_id!r}, not {self.device_id!r}")
-        if (numbers or snap.replay_from > 1) and not (
-            numbers and numbers[0] <= snap.replay_from <= numbers[-1]
-        ):
-            missing = segment_name(snap.replay_from)
-            raise StoreCorrupt(self._journal_dir / missing, "journal segment the snapshot needs is missing")
-
-        self._replay_from = snap.replay_from
-        self._prev_replay_from = snap.prev_replay_from
-        self._rules_doc = snap.rules_doc
-        self._meta: dict = dict(snap.meta)
-        self._fallback_rules = rules or default_rules()
-        if snap.rules_doc is not None:
-            try:
-                rules = parse_rules(snap.rules_doc, f"{snap_path} (rules table)")
-            except RulesError as exc:
-                raise StoreCorrupt(snap_path, str(exc)) from None
-        self.ledger = Ledger(snap.state, rules or self._fallback_rules, self.device_id, pepper, pin_params)
-        self._outbox: dict[str, Txn | dict] = {}  # dict: journalled, decoded on first read
-        self._segment_of: dict[str, int] = {}
-        self._pending: dict[int, int] = {n: 0 for n in numbers}
-        self._since_checkpoint = 0
-        self._snapshot_seq = dict(snap.state.last_seq)  # what the snapshot says it covers, per device
-        self._own_high = 0  # the highest own seq found anywhere in the journal
-        self.repaired: list[Path] = []  # torn tails cut off during this open (copies kept here)
-        for number in numbers:
-            path = self._journal_dir / segment_name(number)
-            try:
-                segment = read_segment(path, number, last=number == numbers[-1])
-            except JournalCorrupt as exc:
-                raise StoreCorrupt(exc.path, f"at byte {exc.offset}: {exc.problem}") from None
-            for index, record in enumerate(segment.records):
-                try:
-                    self._replay(record, number, covered=number < self._replay_from)
-                except (TxnFormatError, RulesError, SequenceGap, KeyError, TypeError, ValueError) as exc:
-                    raise StoreCorrupt(path, f"record {index + 1}: {type(exc).__name__}: {exc}") from None
-            if segment.torn is not None:
-                aside = cut_torn_tail(segment, self._journal_dir / "damaged")
-                self.repaired.append(aside)
-                log.warning(
-                    "%s: an append a power cut interrupted was cut at byte %d (%s); nothing committed "
-                    "is lost; the segment as found is kept in %s",
-                    path, segment.torn.good_end, segment.torn.problem, aside,
-                )
-        if self._own_high > self.ledger.state.last_seq.get(self.device_id, 0):
-            raise StoreCorrupt(
-                snap_path,
-                f"the journal holds {self.device_id}:{self._own_high}, but the state rebuilt from the snapshot "
-                f"and the journal stops at seq {self.ledger.state.last_seq.get(self.device_id, 0)}",
-            )
+        self._replica = Replica.open(self.data_dir, self.device_id)
+        try:
+            state, self._txns_from = self._base_state(snap, numbers)
+        except BaseException:
+            self._replica.close()
+            raise
+        for needed in {snap.replay_from, self._txns_from}:
+            if (numbers or needed > 1) and not (numbers and numbers[0] <= needed <= numbers[-1]):
+                self._replica.close()
+                missing = segment_name(needed)
+                raise StoreCorrupt(self._journal_dir / missing, "journal segment the snapshot needs is missing")
+        try:
+            self._replay_all(snap, state, numbers, rules, pepper, pin_params)
+        except BaseException:
+            self._replica.close()
+            raise
         self._journal = Journal(self._journal_dir, numbers)
         self._pending.setdefault(self._journal.current, 0)
-        if self.checkpoint_due():
-            self._checkpoint_quietly("long journal replayed at open")
-
-    def _replay(self, record: dict, segment: int, covered: bool) -> None:
-        kind = record["t"]
-        if kind == "txn":
-            data = record["txn"]
-            if covered:
-                # The snapshot holds its effect; only the outbox needs it. Decoding waits until
-                # outbox() is read, which keeps start-up short with a long offline backlog.
-                if not isinstance(data, dict) or not isinstance(data.get("txn_id"), str):
-                    raise TypeError("txn record without a txn_id")
-                own = data.get("device_id") == self.device_id
-                txn_id, entry = data["txn_id"], data
-            else:
-                txn = txn_from_dict(data)
-                self.ledger.state.apply(txn)
-                self._since_checkpoint += 1
-                own = txn.device_id == self.device_id
-                txn_id, entry = txn.txn_id, txn
-            self._check_continuity(data if covered else txn, covered, own)
-            if own and txn_id not in self._segment_of:
-                self._outbox[txn_id] = entry
-                self._segment_of[txn_id] = segment
-                self._pending[segment] += 1
-        elif kind == "ack":
-            ids = record["ids"]
-            if not isinstance(ids, list):
-                raise TypeError("ack ids must be a list")
-            self._forget(ids)
-        elif kind == "meta":
-            if not covered:
-                self._meta[str(record["k"])] = record["v"]
-        elif kind == "rules":
-            if not covered:
-                self.ledger.use_rules(parse_rules(record["doc"], "journal rules record"))
-                self._rules_doc = record["doc"]
-        else:
-            raise ValueError(f"unknown record type {str(kind)[:20]!r}")
-
-    def _check_continuity(self, txn: Txn | dict, covered: bool, own: bool) -> None:
-        """A record in a segment the snapshot claims to cover must be in the snapshot: if not,
-        the snapshot's journal position is wrong and trusting it would drop committed money and
-        hand out its seq again. Never issue a seq below the highest ever written."""
-        device, seq = (txn["device_id"], txn["seq"]) if isinstance(txn, dict) else (txn.device_id, txn.seq)
-        if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(device, str):
-            raise TypeError("txn record without a device_id and an integer seq")
-        if own:
-            self._own_high = max(self._own_high, seq)
-        if covered and seq > self._snapshot_seq.get(device, 0):
-            raise ValueError(
-                f"{device}:{seq} is in a segment the snapshot says it covers (replay_from "
-                f"{self._replay_from}), but the snapshot stops at seq {self._snapshot_seq.get(device, 0)}"
-            )
+        if self.checkpoint_due() or not isinstance(self.ledger.state.accounts, Rows):
+            self._checkpoint_quietly("long journal replayed, or a whole-state snapshot moved to the replica, at open")
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -420,13 +339,26 @@ class Store:
         return thread
 
     def _checkpoint(self) -> list[int]:
-        with self._mutex:
-            new, snap, covered = self._begin_snapshot(self.ledger.state.copy())
+        with self._mutex:  # writing the changed rows costs what changed, not the chain
+            new, snap, covered = self._begin_snapshot()
+            self._write_replica(self.ledger.state, new)
         self._write(snap)
         with self._mutex:
             return self._end_snapshot(new, covered)
 
-    def _begin_snapshot(self, state: LedgerState) -> tuple[int, Snapshot, int]:
+    def _write_replica(self, state: LedgerState, absorbed: int) -> None:
+        """The rows `state` changed (all of them for a whole state in memory: an old snapshot
+        or HQ's), with the segment from which the journal must still be replayed onto them."""
+        whole = not isinstance(state.accounts, Rows)
+        try:
+            self._replica.write(state, absorbed, whole=whole)
+        except OSError as exc:
+            raise StoreWriteError(f"{self._replica.path}: could not write the member replica: {exc}") from exc
+        self._txns_from = absorbed
+        if whole:
+            self.ledger.state = self._replica.state()
+
+    def _begin_snapshot(self) -> tuple[int, Snapshot, int]:
         """Start a new segment: the snapshot covers exactly the segments before it."""
         if self._closed:
             raise StoreError("the store is closed")
@@ -438,7 +370,7 @@ class Store:
         snap = Snapshot(
             device_id=self.device_id,
             replay_from=new,
-            state=state,
+            state=None,
             rules_doc=self._rules_doc,
             meta=dict(self._meta),
             prev_replay_from=self._replay_from,
@@ -503,9 +435,9 @@ class Store:
             state.apply(txn)
         for reward in self.ledger.rules.rewards:
             state.stock.setdefault(reward.id, reward.stock)
-        new, snap, covered = self._begin_snapshot(state)
+        new, snap, covered = self._begin_snapshot()
+        self._write_replica(state, new)  # every row: HQ's state replaces the replica's
         self._write(snap)
-        self.ledger.state = state
         self._end_snapshot(new, covered)
         return len(mine)
 
@@ -516,7 +448,7 @@ class Store:
         """Problems found by re-reading everything on disk and checking the state's invariants."""
         return disk_problems(
             self.data_dir, self.device_id, self._fallback_rules, self._journal_dir,
-            list(self._journal.numbers), self._replay_from, self.ledger.state,
+            list(self._journal.numbers), self._replay_from, self.ledger.state, self._replica,
         )
 
     def close(self) -> None:
@@ -527,6 +459,7 @@ class Store:
         if not self._closed:
             self._closed = True
             self._journal.close()
+            self._replica.close()
             self._lock.release()
 
     def __enter__(self) -> Store:

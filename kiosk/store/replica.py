@@ -1,0 +1,244 @@
+"""The member replica on disk: members, cards, accounts (with their points lots), stock and the
+per-device seqs, in SQLite (standard library, WAL), indexed by card UID, member id, phone and
+referral code, read a row at a time (kiosk/ledger/rows.py caches a few thousand).
+
+It is the base the journal replays onto, in place of the whole-state snapshot: a checkpoint
+writes only the rows changed since the last one, together with `absorbed` (the first journal
+segment whose transactions it does not hold) in the same SQLite transaction, so a power cut
+leaves either the old rows and the old position or the new rows and the new one, never a mix
+that would apply a transaction twice. The journal stays the source of durability and the
+outbox; rules, the reward catalogue and small settings stay in the TinyDB snapshot (one whole
+document each, written atomically). SQLite does its own file I/O, outside kiosk/store/files;
+after each commit `files.disk.database_committed` is told, which the crash-state explorer
+records as an atomic replace of the whole file (what a committed SQLite transaction is)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from kiosk.ledger.codec import CodecError, decode, encode
+from kiosk.ledger.model import Account, Card, Member, referral_code_of
+from kiosk.ledger.rows import Rows
+from kiosk.ledger.state import CARD_INDEXES, MEMBER_INDEXES, LedgerState
+from kiosk.store import files
+from kiosk.store.errors import StoreCorrupt, StoreError
+
+REPLICA = "replica.sqlite"
+FORMAT = 1
+CACHE_KIB = 2048  # SQLite's own page cache, per connection: bounded, whatever the chain's size
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS members (
+    member_id TEXT PRIMARY KEY, phone TEXT NOT NULL, referral TEXT NOT NULL, body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_phone ON members (phone);
+CREATE INDEX IF NOT EXISTS members_referral ON members (referral);
+CREATE TABLE IF NOT EXISTS cards (uid TEXT PRIMARY KEY, member_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cards_member ON cards (member_id);
+CREATE TABLE IF NOT EXISTS accounts (member_id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stock (reward_id TEXT PRIMARY KEY, units INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS last_seq (device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS position (
+    one INTEGER PRIMARY KEY CHECK (one = 1), format INTEGER NOT NULL, device_id TEXT NOT NULL,
+    absorbed INTEGER NOT NULL
+);
+"""
+
+# table -> (value type, key column, index name -> column)
+_TABLES: dict[str, tuple[type, str, dict[str, str]]] = {
+    "members": (Member, "member_id", {"phone": "phone", "referral": "referral"}),
+    "cards": (Card, "uid", {"member_id": "member_id"}),
+    "accounts": (Account, "member_id", {}),
+}
+
+
+def _text(value: object) -> str:
+    return json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False)
+
+
+class Replica:
+    """One SQLite file; a reading connection (taps, any thread) and a writing one (checkpoints)."""
+
+    def __init__(self, path: Path, device_id: str) -> None:  # use Replica.open
+        self.path, self.device_id = path, device_id
+        self.closed = False
+        self._read_lock = threading.Lock()
+        try:
+            self._writer = self._connect()
+            self._writer.executescript(_SCHEMA)
+            self._reader = self._connect()
+            row = self._writer.execute("SELECT format, device_id, absorbed FROM position").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(path, f"the member replica cannot be read ({exc})") from None
+        self.absorbed = 1  # nothing absorbed: the journal from its first segment must be replayed
+        self.fresh = row is None
+        if row is not None:
+            fmt, owner, absorbed = row
+            if fmt != FORMAT:
+                raise StoreCorrupt(path, f"unknown replica format {fmt!r} (expected {FORMAT})")
+            if owner != device_id:
+                raise StoreCorrupt(path, f"belongs to device {owner!r}, not {device_id!r}")
+            if isinstance(absorbed, bool) or not isinstance(absorbed, int) or absorbed < 1:
+                raise StoreCorrupt(path, "position.absorbed must be a positive integer")
+            self.absorbed = absorbed
+
+    @classmethod
+    def open(cls, data_dir: Path, device_id: str) -> Replica:
+        return cls(Path(data_dir) / REPLICA, device_id)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # a commit is on the card when it returns
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        return conn
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._read_lock:
+            if self.closed:  # the rows are on disk, not in memory: a closed store has none to show
+                raise StoreError(f"{self.path}: the store is closed")
+            try:
+                return self._reader.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreCorrupt(self.path, f"the member replica cannot be read ({exc})") from None
+
+    def _decode(self, table: str, key: str, body: str):
+        cls = _TABLES[table][0]
+        try:
+            return decode(cls, json.loads(body), f"{table}[{key[:40]}]")
+        except (ValueError, CodecError) as exc:
+            raise StoreCorrupt(self.path, f"bad row in {table}: {exc}") from None
+
+    def source(self, table: str) -> TableSource:
+        return TableSource(self, table)
+
+    def state(self) -> LedgerState:
+        """A LedgerState over this replica: rows on demand, stock and seqs (small) in memory."""
+        return LedgerState(
+            members=Rows(self.source("members"), lambda m: m.member_id, MEMBER_INDEXES),
+            cards=Rows(self.source("cards"), lambda c: c.uid, CARD_INDEXES),
+            accounts=Rows(self.source("accounts"), lambda a: a.member_id, {}),
+            stock={rid: int(units) for rid, units in self._rows("SELECT reward_id, units FROM stock")},
+            last_seq={dev: int(seq) for dev, seq in self._rows("SELECT device_id, seq FROM last_seq")},
+        )
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(self, state: LedgerState, absorbed: int, whole: bool = False) -> None:
+        """One transaction: the rows `state` changed (every row when `whole`: a first load or an
+        HQ snapshot replacing everything), its stock and seqs, and the journal position.
+        OSError (disk full, I/O error) or StoreCorrupt, and then nothing is written: SQLite
+        rolls the transaction back."""
+        tables = {name: self._changed(getattr(state, name), whole) for name in _TABLES}
+        conn = self._writer
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if whole:
+                    for name in (*_TABLES, "stock", "last_seq"):
+                        conn.execute(f"DELETE FROM {name}")  # noqa: S608 - fixed table names
+                self._put_rows(conn, tables)
+                conn.executemany(
+                    "INSERT INTO stock (reward_id, units) VALUES (?, ?) "
+                    "ON CONFLICT (reward_id) DO UPDATE SET units = excluded.units",
+                    list(state.stock.items()),
+                )
+                conn.executemany(
+                    "INSERT INTO last_seq (device_id, seq) VALUES (?, ?) "
+                    "ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq",
+                    list(state.last_seq.items()),
+                )
+                conn.execute(
+                    "INSERT INTO position (one, format, device_id, absorbed) VALUES (1, ?, ?, ?) "
+                    "ON CONFLICT (one) DO UPDATE SET absorbed = excluded.absorbed",
+                    (FORMAT, self.device_id, absorbed),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # (a failed COMMIT may have rolled back already)
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:  # disk full, I/O error, read-only card
+            raise OSError(f"member replica {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(self.path, f"the member replica cannot be written ({exc})") from None
+        self.absorbed, self.fresh = absorbed, False
+        files.disk.database_committed(self.path, self._image)
+        for name, rows in tables.items():
+            table = getattr(state, name)
+            if isinstance(table, Rows):
+                table.flushed(rows)
+
+    @staticmethod
+    def _changed(table: Mapping, whole: bool) -> dict:
+        if whole or not isinstance(table, Rows):
+            return dict(table.items())
+        return table.take_changed()
+
+    @staticmethod
+    def _put_rows(conn: sqlite3.Connection, tables: Mapping[str, Mapping]) -> None:
+        conn.executemany(
+            "INSERT OR REPLACE INTO members (member_id, phone, referral, body) VALUES (?, ?, ?, ?)",
+            [(k, m.phone, referral_code_of(m.member_id), _text(m)) for k, m in tables["members"].items()],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO cards (uid, member_id, body) VALUES (?, ?, ?)",
+            [(k, c.member_id, _text(c)) for k, c in tables["cards"].items()],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO accounts (member_id, body) VALUES (?, ?)",
+            [(k, _text(a)) for k, a in tables["accounts"].items()],
+        )
+
+    def _image(self) -> bytes:
+        """The committed database as one file (for the crash-state explorer's recorder)."""
+        with self._read_lock:
+            return self._reader.serialize()
+
+    def quick_check(self) -> list[str]:
+        rows = self._rows("PRAGMA quick_check")
+        return [] if rows == [("ok",)] else [f"{self.path}: {r[0]}" for r in rows]
+
+    def close(self) -> None:
+        with self._read_lock:
+            self.closed = True
+            self._reader.close()
+        self._writer.close()
+
+
+class TableSource:
+    """One replica table as a `RowSource` for `Rows`."""
+
+    def __init__(self, replica: Replica, table: str) -> None:
+        self.replica, self.table = replica, table
+        _, self.key, self.columns = _TABLES[table]
+
+    def load(self, key: str):
+        rows = self.replica._rows(f"SELECT body FROM {self.table} WHERE {self.key} = ?", (key,))  # noqa: S608
+        return self.replica._decode(self.table, key, rows[0][0]) if rows else None
+
+    def find(self, index: str, value: str) -> list:
+        column = self.columns[index]
+        rows = self.replica._rows(
+            f"SELECT {self.key}, body FROM {self.table} WHERE {column} = ? ORDER BY {self.key}", (value,)  # noqa: S608
+        )
+        return [self.replica._decode(self.table, key, body) for key, body in rows]
+
+    def keys(self) -> Iterator[str]:
+        """Streamed on a connection of its own: a million keys are never in memory at once."""
+        conn = self.replica._connect()
+        try:
+            for (key,) in conn.execute(f"SELECT {self.key} FROM {self.table} ORDER BY {self.key}"):  # noqa: S608
+                yield key
+        finally:
+            conn.close()
+
+    def count(self) -> int:
+        return int(self.replica._rows(f"SELECT COUNT(*) FROM {self.table}")[0][0])  # noqa: S608
+
