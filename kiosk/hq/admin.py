@@ -17,7 +17,7 @@ from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
 from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.ledger.sample import default_rules
-from kiosk.ledger.txn import Kind, Txn
+from kiosk.ledger.txn import Txn
 
 # Called inside the operation's own SQL transaction once the txn is applied (the console writes
 # its audit entry there: a change and its audit row commit together or not at all).
@@ -168,10 +168,7 @@ def reset_pin_lock(db: Database, uid: str, now: datetime | None = None, record: 
     now = now or datetime.now(UTC)
 
     def decide(ledger: Ledger) -> Txn:
-        card, member, account = ledger.lookup(uid)
-        if member.pin_failures == 0 and member.pin_locked_until is None:
-            raise Refused("pin_not_locked", "no failed PIN to reset")
-        return ledger._unchanged(Kind.PIN_RESET, now, card.member_id, uid, account)  # noqa: SLF001 - see docstring
+        return ledger.reset_pin_lock(uid, now)
 
     return _operate(db, [uid], decide, record=record)
 

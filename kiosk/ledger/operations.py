@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from kiosk.ledger.card_ops import CardOps
+from kiosk.ledger.engagement import EngagementOps
 from kiosk.ledger.model import (  # noqa: F401 - referral_code_of re-exported
     Account,
     Card,
@@ -20,19 +22,12 @@ from kiosk.ledger.model import (  # noqa: F401 - referral_code_of re-exported
     referral_code_of,
 )
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams, hash_pin, verify_pin
+from kiosk.ledger.refusal import Refused
 from kiosk.ledger.rules import MAX_FEN, Reward, Rules, Tier
 from kiosk.ledger.state import TIER_WINDOW, ApplyResult, LedgerState, is_locked
 from kiosk.ledger.txn import Kind, Txn, check_txn, txn_id_for
 
 _PHONE = re.compile(r"^\+?[0-9]{6,15}\Z")
-
-
-class Refused(Exception):
-    """An operation the rules or the state do not allow; nothing was written."""
-
-    def __init__(self, code: str, detail: str = ""):
-        self.code, self.detail = code, detail
-        super().__init__(f"{code}: {detail}" if detail else code)
 
 
 @dataclass(frozen=True)
@@ -51,7 +46,7 @@ class MemberView:
     new_member_gift_due: bool
 
 
-class Ledger:
+class Ledger(EngagementOps, CardOps):
     """The ledger of one device: its state, the rules in force, and the device's identity."""
 
     def __init__(
@@ -335,197 +330,6 @@ class Ledger:
 
     def pin_attempts_left(self, member: Member) -> int:
         return max(0, self.rules.pin.max_attempts - member.pin_failures)
-
-    # -- engagement ------------------------------------------------------------------------------
-
-    def check_in(self, uid: str, now: datetime) -> Txn:
-        """Once per local day; every streak_days-th day in a row adds the streak bonus."""
-        card, _, account = self.lookup(uid)
-        rule = self.rules.engagement
-        if rule.checkin_points <= 0:
-            raise Refused("check_in_disabled")
-        today = self.rules.local_date(now)
-        if account.last_checkin_on is not None and today <= account.last_checkin_on:
-            raise Refused("already_checked_in")  # (a day before the last check-in: the clock went back)
-        consecutive = account.last_checkin_on is not None and (today - account.last_checkin_on).days == 1
-        streak = account.checkin_streak + 1 if consecutive else 1
-        points = rule.checkin_points + (rule.streak_bonus_points if streak % rule.streak_days == 0 else 0)
-        return self._txn(
-            Kind.CHECK_IN,
-            now,
-            card.member_id,
-            uid,
-            account.balance_fen,
-            account.points + points,
-            account=account,
-            local_day=today,
-            points_expire_on=self._expiry(now),
-        )
-
-    def referral_reward(self, uid: str, now: datetime) -> Txn | None:
-        """The next referral reward due for this (new) member's sign-up: theirs, then the
-        referrer's; None when both are given. Each is its own txn, so a crash between them is
-        safe: calling again gives the one still due."""
-        card, member, account = self.lookup(uid)
-        rule = self.rules.engagement
-        if not member.referred_by:
-            return None
-        if not account.referee_rewarded and rule.referee_points > 0:
-            return self._txn(
-                Kind.REFERRAL_REWARD,
-                now,
-                member.member_id,
-                uid,
-                account.balance_fen,
-                account.points + rule.referee_points,
-                account=account,
-                referee_id=member.member_id,
-                points_expire_on=self._expiry(now),
-            )
-        referrer = self.state.accounts.get(member.referred_by)
-        referrer_card = self._active_card_of(member.referred_by)
-        if (
-            account.referrer_rewarded
-            or referrer is None
-            or referrer_card is None
-            or rule.referrer_points <= 0
-        ):
-            return None
-        return self._txn(
-            Kind.REFERRAL_REWARD,
-            now,
-            member.referred_by,
-            referrer_card.uid,
-            referrer.balance_fen,
-            referrer.points + rule.referrer_points,
-            account=referrer,
-            referee_id=member.member_id,
-            points_expire_on=self._expiry(now),
-        )
-
-    def survey(self, uid: str, rating: int, reasons: tuple[str, ...], now: datetime) -> Txn:
-        card, _, account = self.lookup(uid)
-        if not 1 <= rating <= 5:
-            raise Refused("bad_rating")
-        unknown = [r for r in reasons if r not in self.rules.engagement.survey_reasons]
-        if unknown:
-            raise Refused("bad_survey_reason", unknown[0][:30])
-        return self._unchanged(
-            Kind.SURVEY,
-            now,
-            card.member_id,
-            uid,
-            account,
-            rating=rating,
-            reasons=",".join(dict.fromkeys(reasons)),
-        )
-
-    def referral_code(self, member_id: str) -> str:
-        return referral_code_of(member_id)
-
-    def referrer_of(self, code: str) -> str:
-        """The active member a referral code belongs to (Refused unknown_referral_code), so a
-        sign-up screen can refuse a mistyped code before anything else is asked."""
-        return self._referrer(code)
-
-    def purse_written(self, uid: str, counter: int, now: datetime) -> Txn | None:
-        """The card now carries purse counter `counter` (its hint was just written): recorded,
-        so that an older copy of the card is refused from now on. None if nothing is new."""
-        card = self._any_card(uid)
-        if counter <= card.card_counter:
-            return None
-        account = self.state.accounts[card.member_id]
-        return self._unchanged(Kind.PURSE_WRITTEN, now, card.member_id, uid, account, card_counter=counter)
-
-    # -- staff and HQ operations -------------------------------------------------------------
-
-    def block_card(self, uid: str, reason: str, now: datetime) -> Txn:
-        card = self._any_card(uid)
-        if card.status is not CardStatus.ACTIVE:
-            raise Refused(f"card_{card.status}")
-        account = self.state.accounts[card.member_id]
-        return self._unchanged(
-            Kind.CARD_BLOCKED,
-            now,
-            card.member_id,
-            uid,
-            account,
-            reason=reason[:200],
-        )
-
-    def unblock_card(self, uid: str, reason: str, now: datetime) -> Txn:
-        card = self._any_card(uid)
-        if card.status is not CardStatus.BLOCKED:
-            raise Refused("card_not_blocked")
-        account = self.state.accounts[card.member_id]
-        return self._unchanged(
-            Kind.CARD_UNBLOCKED,
-            now,
-            card.member_id,
-            uid,
-            account,
-            reason=reason[:200],
-        )
-
-    def replace_card(self, old_uid: str, new_uid: str, now: datetime) -> Txn:
-        """补卡: the member's balance and points follow the new card; the old one stops working."""
-        old = self._any_card(old_uid)
-        if old.status not in (CardStatus.ACTIVE, CardStatus.BLOCKED):
-            raise Refused(f"card_{old.status}")
-        if new_uid in self.state.cards:
-            raise Refused("card_in_use")
-        account = self.state.accounts[old.member_id]
-        newest = max(c.card_seq for c in self.state.cards_of(old.member_id))
-        return self._unchanged(
-            Kind.CARD_REPLACEMENT,
-            now,
-            old.member_id,
-            old_uid,
-            account,
-            new_card_uid=new_uid,
-            card_seq=newest + 1,
-        )
-
-    def return_card(self, uid: str, now: datetime) -> Txn:
-        """退卡: refund the paid part of the balance; bonus credit and points lapse (no farming)."""
-        card = self._any_card(uid)
-        if card.status not in (CardStatus.ACTIVE, CardStatus.BLOCKED):
-            raise Refused(f"card_{card.status}")
-        account = self.state.accounts[card.member_id]
-        refund = account.balance_fen
-        if self.rules.card_return.forfeit_bonus:
-            refund -= account.bonus_fen
-        return self._txn(
-            Kind.CARD_RETURN,
-            now,
-            card.member_id,
-            uid,
-            0,
-            0,
-            account=account,
-            amount_fen=max(0, refund),
-        )
-
-    def adjust(self, uid: str, balance_delta_fen: int, points_delta: int, reason: str, now: datetime) -> Txn:
-        card = self._any_card(uid)
-        account = self.state.accounts[card.member_id]
-        if not reason.strip():
-            raise Refused("reason_required")
-        balance = account.balance_fen + balance_delta_fen
-        points = account.points + points_delta
-        if balance < 0 or points < 0 or balance > MAX_FEN:
-            raise Refused("adjustment_out_of_range")
-        return self._txn(
-            Kind.ADJUSTMENT,
-            now,
-            card.member_id,
-            uid,
-            balance,
-            points,
-            account=account,
-            reason=reason[:200],
-            points_expire_on=self._expiry(now) if points_delta > 0 else None,
-        )
 
     def apply(self, txn: Txn) -> ApplyResult:
         return self.state.apply(txn)

@@ -1,0 +1,122 @@
+"""The ledger's card lifecycle and staff/HQ operations: the purse counter a kiosk wrote, block and
+unblock, replacement (补卡), return (退卡), PIN reset at the counter, adjustments. A part of
+`Ledger` (kiosk/ledger/operations.py), kept apart so each file holds one idea; it uses the
+Ledger's lookups and txn builders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kiosk.ledger.model import CardStatus
+from kiosk.ledger.refusal import Refused
+from kiosk.ledger.rules import MAX_FEN
+from kiosk.ledger.txn import Kind, Txn
+
+
+class CardOps:
+    """Mixed into Ledger."""
+
+    def purse_written(self, uid: str, counter: int, now: datetime) -> Txn | None:
+        """The card now carries purse counter `counter` (its hint was just written): recorded,
+        so that an older copy of the card is refused from now on. None if nothing is new."""
+        card = self._any_card(uid)
+        if counter <= card.card_counter:
+            return None
+        account = self.state.accounts[card.member_id]
+        return self._unchanged(Kind.PURSE_WRITTEN, now, card.member_id, uid, account, card_counter=counter)
+
+    def block_card(self, uid: str, reason: str, now: datetime) -> Txn:
+        card = self._any_card(uid)
+        if card.status is not CardStatus.ACTIVE:
+            raise Refused(f"card_{card.status}")
+        account = self.state.accounts[card.member_id]
+        return self._unchanged(
+            Kind.CARD_BLOCKED,
+            now,
+            card.member_id,
+            uid,
+            account,
+            reason=reason[:200],
+        )
+
+    def unblock_card(self, uid: str, reason: str, now: datetime) -> Txn:
+        card = self._any_card(uid)
+        if card.status is not CardStatus.BLOCKED:
+            raise Refused("card_not_blocked")
+        account = self.state.accounts[card.member_id]
+        return self._unchanged(
+            Kind.CARD_UNBLOCKED,
+            now,
+            card.member_id,
+            uid,
+            account,
+            reason=reason[:200],
+        )
+
+    def replace_card(self, old_uid: str, new_uid: str, now: datetime) -> Txn:
+        """补卡: the member's balance and points follow the new card; the old one stops working."""
+        old = self._any_card(old_uid)
+        if old.status not in (CardStatus.ACTIVE, CardStatus.BLOCKED):
+            raise Refused(f"card_{old.status}")
+        if new_uid in self.state.cards:
+            raise Refused("card_in_use")
+        account = self.state.accounts[old.member_id]
+        newest = max(c.card_seq for c in self.state.cards_of(old.member_id))
+        return self._unchanged(
+            Kind.CARD_REPLACEMENT,
+            now,
+            old.member_id,
+            old_uid,
+            account,
+            new_card_uid=new_uid,
+            card_seq=newest + 1,
+        )
+
+    def return_card(self, uid: str, now: datetime) -> Txn:
+        """退卡: refund the paid part of the balance; bonus credit and points lapse (no farming)."""
+        card = self._any_card(uid)
+        if card.status not in (CardStatus.ACTIVE, CardStatus.BLOCKED):
+            raise Refused(f"card_{card.status}")
+        account = self.state.accounts[card.member_id]
+        refund = account.balance_fen
+        if self.rules.card_return.forfeit_bonus:
+            refund -= account.bonus_fen
+        return self._txn(
+            Kind.CARD_RETURN,
+            now,
+            card.member_id,
+            uid,
+            0,
+            0,
+            account=account,
+            amount_fen=max(0, refund),
+        )
+
+    def adjust(self, uid: str, balance_delta_fen: int, points_delta: int, reason: str, now: datetime) -> Txn:
+        card = self._any_card(uid)
+        account = self.state.accounts[card.member_id]
+        if not reason.strip():
+            raise Refused("reason_required")
+        balance = account.balance_fen + balance_delta_fen
+        points = account.points + points_delta
+        if balance < 0 or points < 0 or balance > MAX_FEN:
+            raise Refused("adjustment_out_of_range")
+        return self._txn(
+            Kind.ADJUSTMENT,
+            now,
+            card.member_id,
+            uid,
+            balance,
+            points,
+            account=account,
+            reason=reason[:200],
+            points_expire_on=self._expiry(now) if points_delta > 0 else None,
+        )
+
+    def reset_pin_lock(self, uid: str, now: datetime) -> Txn:
+        """PIN reset at the counter, once staff have checked who the member is: the failed-PIN
+        count goes to zero and the lockout ends, as after a right PIN at a kiosk."""
+        card, member, account = self.lookup(uid)
+        if member.pin_failures == 0 and member.pin_locked_until is None:
+            raise Refused("pin_not_locked", "no failed PIN to reset")
+        return self._unchanged(Kind.PIN_RESET, now, card.member_id, uid, account)
