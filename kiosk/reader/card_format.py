@@ -23,10 +23,10 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 
 from cryptography.hazmat.primitives import constant_time
 
+from kiosk.ledger.card_rule import REPORTED, Refusal, Verdict, judge_record  # noqa: F401 - the card layer's answers
 from kiosk.reader.keys import CardKeys, cmac
 
 VERSION = 1
@@ -269,32 +269,6 @@ def parse_ntag_token(uid: bytes, candidates: Sequence[CardKeys], token: bytes) -
 # its first use, so it is refused once the genuine card has made a txn at tap n+2 or later.
 # Either way the first to show the higher counter wins: a copy used first (or a chip that
 # lies about its counter) gets the genuine card refused instead, reported the same way.
-class Refusal(StrEnum):
-    NOT_RECOGNISED = "not_recognised"
-    UNSUPPORTED_VERSION = "unsupported_version"
-    MAC_FAILED = "mac_failed"  # forged, tampered, cloned onto a chip without our keys
-    COUNTER_ROLLBACK = "counter_rollback"  # an older copy of the card: replay or clone
-    OLD_CARD = "old_card"  # card_seq older than the member's current card
-    MEMBER_MISMATCH = "member_mismatch"  # card says one member, the ledger another
-
-
-REPORTED = frozenset(
-    {Refusal.MAC_FAILED, Refusal.COUNTER_ROLLBACK, Refusal.OLD_CARD, Refusal.MEMBER_MISMATCH}
-)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    accepted: bool
-    reason: Refusal | None = None
-    detail: str = ""
-
-    @property
-    def report_to_hq(self) -> bool:
-        """Suspected fraud: the caller sends it to HQ. A card merely unknown is not reported."""
-        return self.reason in REPORTED
-
-
 def judge(
     read: MemberCard | CardFormatError,
     last_counter: int | None = None,
@@ -313,28 +287,3 @@ def judge(
     return judge_record(
         read.member_id, read.card_seq, read.card_counter, last_counter, current_card_seq, member_id
     )
-
-
-def judge_record(
-    card_member_id: str | None,
-    card_seq: int | None,
-    counter: int | None,
-    last_counter: int | None = None,
-    current_card_seq: int | None = None,
-    member_id: str | None = None,
-) -> Verdict:
-    """judge() for a record already read (the session holds its values, not the MemberCard);
-    a value the card did not give (None) is not checked, except the counter: once the ledger
-    has seen one, a card showing none is a copy that hides it (e.g. an NTAG clone reporting
-    its tap counter switched off)."""
-    if member_id is not None and card_member_id is not None and card_member_id != member_id:
-        return Verdict(False, Refusal.MEMBER_MISMATCH, "card and ledger name different members")
-    if current_card_seq is not None and card_seq is not None and card_seq < current_card_seq:
-        return Verdict(False, Refusal.OLD_CARD, f"card #{card_seq}, member's card is #{current_card_seq}")
-    if last_counter and counter is None:
-        return Verdict(False, Refusal.COUNTER_ROLLBACK, f"card shows no counter, {last_counter} already seen")
-    if last_counter is not None and counter is not None and counter < last_counter:
-        return Verdict(
-            False, Refusal.COUNTER_ROLLBACK, f"card counter {counter} below last seen {last_counter}"
-        )
-    return Verdict(True)

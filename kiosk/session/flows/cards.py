@@ -3,8 +3,8 @@ sign-up offer, staff menu) or why it goes no further (blocked, refused, not reco
 
 from __future__ import annotations
 
+from kiosk.ledger.card_rule import judge_record
 from kiosk.ledger.model import Card, CardStatus
-from kiosk.reader.card_format import judge_record
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.gifts import Gifts
 from kiosk.session.inputs import SUSPECT_PROBLEMS, CardKind, CardRead
