@@ -11,6 +11,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.store.files import fsync_dir
+
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 
 
@@ -50,14 +52,6 @@ def lookup_group(root: Path, name: str) -> tuple[int, list[str]] | None:
         if len(parts) >= 4 and parts[0] == name:
             return int(parts[2]), [m for m in parts[3].split(",") if m]
     return None
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def matches(path: Path, data: bytes, mode: int | None, owner: Owner | None) -> bool:

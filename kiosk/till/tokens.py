@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kiosk.store.files import fsync_dir
+
 TILL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}\Z")
 TILL_NAME_HINT = "1-32 letters, digits, '-' or '_', starting with a letter or digit (like till-1)"
 PREFIX = "kt_"
@@ -106,8 +108,4 @@ class TillTokens:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self.path.parent)
