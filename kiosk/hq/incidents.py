@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 from kiosk.hq.db import Database
+from kiosk.ledger.utc import utc_text
 from kiosk.sync import messages as m
 
 
@@ -31,7 +32,7 @@ def store_incidents(db: Database, batch: m.Incidents, received_at: str) -> None:
             (
                 batch.device,
                 item.offset,
-                item.at.isoformat().replace("+00:00", "Z"),
+                utc_text(item.at),
                 item.kind,
                 item.card_uid,
                 json.dumps(item.detail, ensure_ascii=False, sort_keys=True),

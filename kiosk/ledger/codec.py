@@ -14,6 +14,7 @@ from enum import Enum
 
 from kiosk.ledger.model import Account, Card, Member
 from kiosk.ledger.state import LedgerState
+from kiosk.ledger.utc import utc_text
 
 
 class CodecError(ValueError):
@@ -44,7 +45,7 @@ def _encoder(tp: type) -> typing.Callable[[object], object]:
     if issubclass(tp, Enum):
         return lambda value: value.value
     if issubclass(tp, datetime):
-        return lambda value: value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return utc_text
     if issubclass(tp, date):
         return date.isoformat
     if issubclass(tp, tuple | list):

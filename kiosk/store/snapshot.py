@@ -28,6 +28,7 @@ from tinydb.storages import Storage
 
 from kiosk.ledger.codec import CodecError, encode, state_from_dict
 from kiosk.ledger.state import LedgerState
+from kiosk.ledger.utc import utc_text
 from kiosk.store import files
 from kiosk.store.files import atomic_write, fsync_dir
 
@@ -126,7 +127,7 @@ def write_snapshot(path: Path, snap: Snapshot) -> None:
                 "device_id": snap.device_id,
                 "replay_from": snap.replay_from,
                 "prev_replay_from": snap.prev_replay_from,
-                "written_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "written_at": utc_text(datetime.now(UTC)),
             }
         )
         if state is not None:  # the old whole-state form (tests and benches write it to check reading it)

@@ -24,6 +24,7 @@ from kiosk.ledger.model import CardStatus, TillOrder, TillRefund
 from kiosk.ledger.operations import Refused
 from kiosk.ledger.orders import VOID_ID
 from kiosk.ledger.state import LedgerState
+from kiosk.ledger.utc import utc_text
 from kiosk.receipt.layout import receipt_lines
 from kiosk.receipt.printer import print_safely
 from kiosk.receipt.receipt import Receipt, Shop, receipt_for_charge, receipt_for_refund
@@ -341,4 +342,4 @@ class TillService:
 
 
 def _time(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
+    return utc_text(at)

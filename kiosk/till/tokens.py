@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kiosk.ledger.utc import utc_text
 from kiosk.store.files import fsync_dir
 
 TILL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}\Z")
@@ -67,7 +68,7 @@ class TillTokens:
         if not TILL_NAME.match(name):
             raise TokenFileError(f"till name {name!r}: must be {TILL_NAME_HINT}")
         token = PREFIX + secrets.token_urlsafe(32)
-        created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        created = utc_text(datetime.now(UTC), "seconds")
         self.entries[name] = TillEntry(name, _digest(token), created)
         self.save()
         return token

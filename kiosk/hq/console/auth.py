@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from kiosk.hq.console import audit
 from kiosk.hq.db import Database
+from kiosk.ledger.utc import utc_text
 
 ROLES = ("admin", "programme-manager", "store-manager", "finance", "auditor")
 MAX_FAILURES = 5
@@ -89,7 +90,7 @@ def _now() -> datetime:
 
 
 def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
+    return utc_text(at)
 
 
 def _parse(text: str) -> datetime:

@@ -5,9 +5,10 @@ payload until every field it needs has passed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from kiosk.ledger.uid import is_card_uid
+from kiosk.ledger.utc import parse_utc
 from kiosk.sync.ids import ID_PATTERN
 from kiosk.sync.messages.errors import MessageError
 
@@ -60,15 +61,10 @@ class Fields:
         value = self.raw(key, default)
         if value is None and default is None:
             return None
-        if not isinstance(value, str) or len(value) > 40:
-            raise self.fail(key, "must be an ISO 8601 UTC time")
         try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise self.fail(key, "must be an ISO 8601 UTC time") from None
-        if parsed.tzinfo is None or parsed.utcoffset() != UTC.utcoffset(None):
-            raise self.fail(key, "must be a UTC time (ending in Z or +00:00)")
-        return parsed.astimezone(UTC)
+            return parse_utc(value)
+        except ValueError as exc:
+            raise self.fail(key, str(exc)) from None
 
     def list(self, key: str, max_len: int) -> list:
         value = self.raw(key)

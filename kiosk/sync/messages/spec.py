@@ -12,8 +12,9 @@ the decoder, the topic layout (kiosk/sync/topics.py) and both dispatchers from t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Self
+
+from kiosk.ledger.utc import utc_text  # noqa: F401 - the wire format of every time, for the message modules
 
 if TYPE_CHECKING:
     from kiosk.sync.messages.fields import Fields
@@ -92,8 +93,3 @@ class Message:
         raise NotImplementedError
 
 
-def utc_text(value: datetime) -> str:
-    """A timezone-aware time as ISO 8601 UTC ending in Z (the wire format of every time)."""
-    if value.tzinfo is None:
-        raise ValueError("times must be timezone-aware")
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
