@@ -18,8 +18,8 @@ from kiosk.ledger.state import LedgerState
 from kiosk.store import files
 from kiosk.store.errors import StoreCorrupt, StoreWriteError
 from kiosk.store.replica import TableSource
-from kiosk.till.service import member_card
 from kiosk.store.snapshot import Snapshot, write_snapshot
+from kiosk.till.service import member_card
 from tests.store_helpers import DEVICE, T0, later, open_store, sign_up, snapshot_of, top_up, uid
 
 CHAIN = 2000
