@@ -9,7 +9,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kiosk.ledger.codec import state_to_dict
@@ -70,6 +70,7 @@ def check(state: LedgerState, model: LedgerState) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ops, max_size=40))
+@example([("account", 0, 1, [0, 1]), ("write", 1, False, None), ("account", 0, 1, [1]), ("write", 2, False, None)])
 def test_rows_over_the_replica_answer_like_a_dict_state(steps):
     with tempfile.TemporaryDirectory() as tmp:
         replica = Replica.open(Path(tmp), "K1")
