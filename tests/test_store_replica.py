@@ -10,13 +10,16 @@ import sqlite3
 
 import pytest
 
+from kiosk.ledger import charges
 from kiosk.ledger.model import Account, Card, Member, referral_code_of
 from kiosk.ledger.operations import Refused
 from kiosk.ledger.rows import Rows
 from kiosk.ledger.state import LedgerState
 from kiosk.store import files
 from kiosk.store.errors import StoreCorrupt, StoreWriteError
+from kiosk.store.replica import TableSource
 from kiosk.store.snapshot import Snapshot, write_snapshot
+from kiosk.till.service import member_card
 from tests.store_helpers import DEVICE, T0, later, open_store, sign_up, snapshot_of, top_up, uid
 
 CHAIN = 2000
@@ -100,10 +103,124 @@ def test_whole_table_questions_are_answered_from_an_index(chain):
             "SELECT body FROM cards WHERE member_id = 'M'",
             "SELECT body FROM cards WHERE uid = 'U'",
             "SELECT body FROM accounts WHERE member_id = 'M'",
+            "SELECT member_id, body FROM accounts WHERE member_id IN "
+            "(SELECT member_id FROM account_orders WHERE order_key = 'K') ORDER BY member_id",
+            "SELECT order_key FROM account_orders WHERE member_id = 'M'",
+            "DELETE FROM account_orders WHERE order_key = 'K' AND member_id = 'M'",
         ]
         for sql in plans:
             plan = " ".join(str(r[-1]) for r in store._replica._reader.execute("EXPLAIN QUERY PLAN " + sql))
             assert "SEARCH" in plan and ("INDEX" in plan or "PRIMARY KEY" in plan), (sql, plan)
+            assert "SCAN" not in plan and "TEMP B-TREE" not in plan, (sql, plan)
+
+
+def _charge(store, n: int, key: str, fen: int, minutes: int) -> None:
+    store.commit(charges.charge(store.ledger, uid(n), key, fen, False, later(minutes), pin_verified=True))
+
+
+def _no_whole_table(*_args):
+    raise AssertionError("a till lookup read a whole table")
+
+
+def test_till_lookups_read_indexed_rows_not_the_chain(chain, monkeypatch):
+    """Quote, charge, refund, void and the till's order lookup, over orders on disk and in memory."""
+    with open_store(chain) as store:
+        _charge(store, 7, "T1:A1", 2_000, 1)
+        _charge(store, 9, "T1:A2", 3_000, 2)
+        store.checkpoint()  # A1 and A2 are found through account_orders on disk
+        _charge(store, 11, "T1:A3", 1_000, 3)  # A3 only in the rows changed in memory
+        state = store.ledger.state
+        for table in (state.members, state.cards, state.accounts):
+            table.forget_cache()
+        monkeypatch.setattr(TableSource, "keys", _no_whole_table)
+        statements: list[str] = []
+        store._replica._reader.set_trace_callback(statements.append)
+
+        for key in ("T1:A1", "T1:A3"):
+            with pytest.raises(Refused, match="order_already_charged"):
+                charges.quote(store.ledger, uid(12), key, 500, False, later(4))
+        assert charges.quote(store.ledger, uid(12), "T1:B1", 500, False, later(4)).amount_fen == 500
+        assert charges.find_order(state, "T1:A2")[0] == "M-000009"
+        assert charges.find_order(state, "T1:A3")[0] == "M-000011"
+        assert charges.find_order(state, "T1:none") is None
+        store.commit(charges.refund(store.ledger, "T1:A1", "R1", 500, later(5)))
+        store.commit(charges.void(store.ledger, "T1:A2", later(6)))
+        assert member_card(state, "M-000007") == ("M7", uid(7))
+
+        assert charges.find_order(state, "T1:A1")[1].refunded_fen == 500
+        assert charges.find_order(state, "T1:A2")[1].voided
+        assert any("account_orders WHERE order_key" in s for s in statements), statements
+        assert all(" WHERE " in s for s in statements if "FROM" in s), statements
+        assert len(state.accounts._cache) + len(state.cards._cache) < 20  # rows touched, not the chain
+
+
+def _order_index(path) -> set[tuple[str, str]]:
+    db = sqlite3.connect(path / "replica.sqlite")
+    try:
+        return set(db.execute("SELECT order_key, member_id FROM account_orders"))
+    finally:
+        db.close()
+
+
+def test_the_order_index_follows_the_accounts_across_checkpoints_and_reopen(chain):
+    with open_store(chain) as store:
+        for i in range(1, 4):
+            _charge(store, i, f"T1:C{i}", 1_000, i)
+        writer = store._replica._writer
+        before = writer.total_changes
+        store.checkpoint()
+        rows = len(store.ledger.state.stock) + len(store.ledger.state.last_seq) + 1
+        assert writer.total_changes - before == 3 + 3 + rows  # three accounts, their three new keys
+        store.commit(charges.void(store.ledger, "T1:C2", later(5)))
+        store.checkpoint()  # the void rewrites the account, its key stays: the index is not touched
+    expected = {("T1:C1", "M-000001"), ("T1:C2", "M-000002"), ("T1:C3", "M-000003")}
+    assert _order_index(chain) == expected
+    with open_store(chain) as store:
+        assert charges.find_order(store.ledger.state, "T1:C2")[1].voided
+        with pytest.raises(Refused, match="order_already_charged"):
+            charges.quote(store.ledger, uid(3), "T1:C3", 500, False, later(6))
+
+
+def test_an_account_forgetting_its_oldest_order_leaves_the_index(tmp_path):
+    """The 101st charge drops the oldest order from the account (ORDERS_KEPT): its key goes too."""
+    with open_store(tmp_path) as store:
+        store.replace_state_from_hq(chain_state(2), own_high_water=0)
+        for i in range(101):
+            _charge(store, 1, f"T1:D{i}", 10, i)
+            if i in (50, 100):
+                store.checkpoint()
+    index = _order_index(tmp_path)
+    assert ("T1:D0", "M-000001") not in index
+    assert index == {(f"T1:D{i}", "M-000001") for i in range(1, 101)}
+    with open_store(tmp_path) as store:
+        assert charges.find_order(store.ledger.state, "T1:D0") is None
+        assert charges.find_order(store.ledger.state, "T1:D1")[0] == "M-000001"
+
+
+def test_a_format_1_replica_gets_its_order_index_at_open(chain):
+    with open_store(chain) as store:
+        _charge(store, 5, "T1:E1", 1_000, 1)
+        store.checkpoint()
+    db = sqlite3.connect(chain / "replica.sqlite")
+    with db:
+        db.execute("DROP TABLE account_orders")  # as the file was before the index
+        db.execute("UPDATE position SET format = 1")
+    db.close()
+    with open_store(chain) as store:
+        assert charges.find_order(store.ledger.state, "T1:E1")[0] == "M-000005"
+    assert _order_index(chain) == {("T1:E1", "M-000005")}
+    db = sqlite3.connect(chain / "replica.sqlite")
+    assert db.execute("SELECT format FROM position").fetchone() == (2,)
+    db.close()
+
+
+def test_an_unknown_replica_format_is_refused_by_name(chain):
+    db = sqlite3.connect(chain / "replica.sqlite")
+    with db:
+        db.execute("UPDATE position SET format = 3")
+    db.close()
+    with pytest.raises(StoreCorrupt, match=r"replica.sqlite: unknown replica format 3 \(expected 2\)"):
+        open_store(chain)
 
 
 class _SnapshotWriteFails(files.Disk):

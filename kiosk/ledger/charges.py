@@ -50,12 +50,12 @@ def order_key(till: str, order_id: str) -> str:
 
 
 def find_order(state: LedgerState, key: str) -> tuple[str, TillOrder] | None:
-    """(member id, order) of the charge kept under `key`, on any account."""
-    for member_id, account in state.accounts.items():
-        if account.orders:  # most accounts have none: skip them without a generator each
-            order = account.order(key)
-            if order is not None:
-                return member_id, order
+    """(member id, order) of the charge kept under `key`, on any account (from the replica's
+    index of order keys: the chain may hold a million accounts)."""
+    for account in state.accounts_with_order(key):
+        order = account.order(key)
+        if order is not None:
+            return account.member_id, order
     return None
 
 
@@ -151,7 +151,7 @@ def _order(ledger: Ledger, key: str) -> tuple[str, TillOrder]:
 def _pay_back(
     ledger: Ledger, kind: Kind, member_id: str, order: TillOrder, amount_fen: int, now: datetime, **details
 ) -> Txn:
-    cards = [c for c in ledger.state.cards.values() if c.member_id == member_id]
+    cards = ledger.state.cards_of(member_id)
     card = next((c for c in cards if c.status is CardStatus.ACTIVE), None) or next(
         (c for c in cards if c.status is CardStatus.BLOCKED), None
     )

@@ -5,8 +5,9 @@ A plain dict is one such table (the whole state in memory: tests, HQ's small per
 `Rows` is the other: the rows changed since the last flush in memory, every other row read on
 demand from a `RowSource` (the kiosk's on-disk replica) and kept in a small bounded LRU. The
 rules in state.py and operations.py never see the difference; the few questions that would scan
-a whole table (a member's cards, a phone number already in use, a referral code) go through
-`find`, which an on-disk source answers from an index."""
+a whole table (a member's cards, a phone number already in use, a referral code, the account
+holding a till order) go through `find`, which an on-disk source answers from an index. An index
+gives each row one value (a card's member id) or several (the keys of an account's till orders)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Generic, Protocol, TypeVar
 
 V = TypeVar("V")
+IndexOf = Callable[[V], str | tuple[str, ...]]  # a row's value in an index, or its several values
 
 CACHE_ROWS = 2048  # per table: a busy store's morning of members; bounded whatever the chain's size
 
@@ -42,7 +44,7 @@ class Rows(MutableMapping[str, V], Generic[V]):
         self,
         source: RowSource[V],
         key_of: Callable[[V], str],
-        indexes: Mapping[str, Callable[[V], str]],
+        indexes: Mapping[str, IndexOf[V]],
         cache_rows: int = CACHE_ROWS,
     ) -> None:
         self.source = source
@@ -103,7 +105,7 @@ class Rows(MutableMapping[str, V], Generic[V]):
         with self._lock:
             changed = dict(self.changed)
         found = [row for row in self.source.find(index, value) if self.key_of(row) not in changed]
-        return found + [row for row in changed.values() if key_of(row) == value]
+        return found + [row for row in changed.values() if indexed(key_of, row, value)]
 
     def take_changed(self) -> dict[str, V]:
         """The rows to write to the source (they stay readable here until `flushed`)."""
@@ -128,8 +130,14 @@ class Rows(MutableMapping[str, V], Generic[V]):
             self._cache.popitem(last=False)
 
 
-def find(table: Mapping[str, V], index: str, value: str, key_of: Callable[[V], str]) -> list[V]:
+def indexed(index_of: IndexOf[V], row: V, value: str) -> bool:
+    """Is `row` under `value` in the index (its one value, or one of its several)?"""
+    got = index_of(row)
+    return got == value if isinstance(got, str) else value in got
+
+
+def find(table: Mapping[str, V], index: str, value: str, index_of: IndexOf[V]) -> list[V]:
     """`Rows.find` on a Rows, a scan on a plain dict (a state wholly in memory is small)."""
     if isinstance(table, Rows):
         return table.find(index, value)
-    return [row for row in table.values() if key_of(row) == value]
+    return [row for row in table.values() if indexed(index_of, row, value)]

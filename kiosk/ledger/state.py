@@ -31,6 +31,7 @@ TIER_WINDOW = timedelta(days=366)  # rolling 12 months, with a day's slack for l
 # The questions that would otherwise scan a whole table; an on-disk replica answers them from an index.
 MEMBER_INDEXES = {"phone": lambda m: m.phone, "referral": lambda m: referral_code_of(m.member_id)}
 CARD_INDEXES = {"member_id": lambda c: c.member_id}
+ACCOUNT_INDEXES = {"order": lambda a: tuple(o.key for o in a.orders)}  # the till orders it keeps
 
 
 class SequenceGap(Exception):
@@ -69,6 +70,11 @@ class LedgerState:
 
     def members_with_referral_code(self, code: str) -> list[Member]:
         return find(self.members, "referral", code, MEMBER_INDEXES["referral"])
+
+    def accounts_with_order(self, key: str) -> list[Account]:
+        """The accounts keeping a till order under `key` (one, unless two kiosks' tills share a name):
+        asked for every till charge, refund and void, so never a scan of the chain's accounts."""
+        return find(self.accounts, "order", key, ACCOUNT_INDEXES["order"])
 
     def card_account(self, uid: str) -> tuple[Card, Member, Account] | None:
         card = self.cards.get(uid)

@@ -1,6 +1,11 @@
 """The member replica on disk: members, cards, accounts (with their points lots), stock and the
-per-device seqs, in SQLite (standard library, WAL), indexed by card UID, member id, phone and
-referral code, read a row at a time (kiosk/ledger/rows.py caches a few thousand).
+per-device seqs, in SQLite (standard library, WAL), indexed by card UID, member id, phone,
+referral code and till order key, read a row at a time (kiosk/ledger/rows.py caches a few thousand).
+
+The order keys an account keeps (at most ORDERS_KEPT, inside its JSON body) are listed in
+`account_orders`, written in the same transaction as the account row, so the till's lookup by
+order key is one indexed query, never a scan of the chain. A format 1 file (before that table)
+gets it rebuilt from its accounts at open, once, in one transaction with the new format.
 
 It is the base the journal replays onto, in place of the whole-state snapshot: a checkpoint
 writes only the rows changed since the last one, together with `absorbed` (the first journal
@@ -23,12 +28,12 @@ from pathlib import Path
 from kiosk.ledger.codec import CodecError, decode, encode
 from kiosk.ledger.model import Account, Card, Member, referral_code_of
 from kiosk.ledger.rows import Rows
-from kiosk.ledger.state import CARD_INDEXES, MEMBER_INDEXES, LedgerState
+from kiosk.ledger.state import ACCOUNT_INDEXES, CARD_INDEXES, MEMBER_INDEXES, LedgerState
 from kiosk.store import files
 from kiosk.store.errors import StoreCorrupt, StoreError
 
 REPLICA = "replica.sqlite"
-FORMAT = 1
+FORMAT = 2  # 2: account_orders, the index of till order keys
 CACHE_KIB = 2048  # SQLite's own page cache, per connection: bounded, whatever the chain's size
 
 _SCHEMA = """
@@ -40,6 +45,10 @@ CREATE INDEX IF NOT EXISTS members_referral ON members (referral);
 CREATE TABLE IF NOT EXISTS cards (uid TEXT PRIMARY KEY, member_id TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS cards_member ON cards (member_id);
 CREATE TABLE IF NOT EXISTS accounts (member_id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS account_orders (
+    order_key TEXT NOT NULL, member_id TEXT NOT NULL, PRIMARY KEY (order_key, member_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS account_orders_member ON account_orders (member_id);
 CREATE TABLE IF NOT EXISTS stock (reward_id TEXT PRIMARY KEY, units INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS last_seq (device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS position (
@@ -48,12 +57,15 @@ CREATE TABLE IF NOT EXISTS position (
 );
 """
 
-# table -> (value type, key column, index name -> column)
+# table -> (value type, key column, index name -> the condition on the index's value)
 _TABLES: dict[str, tuple[type, str, dict[str, str]]] = {
-    "members": (Member, "member_id", {"phone": "phone", "referral": "referral"}),
-    "cards": (Card, "uid", {"member_id": "member_id"}),
-    "accounts": (Account, "member_id", {}),
+    "members": (Member, "member_id", {"phone": "phone = ?", "referral": "referral = ?"}),
+    "cards": (Card, "uid", {"member_id": "member_id = ?"}),
+    "accounts": (
+        Account, "member_id", {"order": "member_id IN (SELECT member_id FROM account_orders WHERE order_key = ?)"}
+    ),
 }
+REBUILD_BATCH = 1000  # accounts decoded at a time when a format 1 file gets its order index
 
 
 def _text(value: object) -> str:
@@ -78,13 +90,47 @@ class Replica:
         self.fresh = row is None
         if row is not None:
             fmt, owner, absorbed = row
-            if fmt != FORMAT:
+            if fmt not in (1, FORMAT):
                 raise StoreCorrupt(path, f"unknown replica format {fmt!r} (expected {FORMAT})")
             if owner != device_id:
                 raise StoreCorrupt(path, f"belongs to device {owner!r}, not {device_id!r}")
             if isinstance(absorbed, bool) or not isinstance(absorbed, int) or absorbed < 1:
                 raise StoreCorrupt(path, "position.absorbed must be a positive integer")
             self.absorbed = absorbed
+            if fmt == 1:
+                self._index_orders()
+
+    def _index_orders(self) -> None:
+        """Format 1 to 2: list every account's order keys in account_orders, and the new format, in
+        one transaction (a power cut leaves format 1, and the next open does it again)."""
+        conn = self._writer
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM account_orders")
+                after = ""
+                while True:
+                    batch = conn.execute(
+                        "SELECT member_id, body FROM accounts WHERE member_id > ? ORDER BY member_id LIMIT ?",
+                        (after, REBUILD_BATCH),
+                    ).fetchall()
+                    if not batch:
+                        break
+                    accounts = {key: self._decode("accounts", key, body) for key, body in batch}
+                    conn.executemany("INSERT INTO account_orders (order_key, member_id) VALUES (?, ?)",
+                                     _order_rows(accounts))
+                    after = batch[-1][0]
+                conn.execute("UPDATE position SET format = ?", (FORMAT,))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise OSError(f"member replica {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(self.path, f"the member replica cannot be indexed ({exc})") from None
+        files.disk.database_committed(self.path, self._image)
 
     @classmethod
     def open(cls, data_dir: Path, device_id: str) -> Replica:
@@ -123,7 +169,7 @@ class Replica:
         return LedgerState(
             members=Rows(self.source("members"), lambda m: m.member_id, MEMBER_INDEXES),
             cards=Rows(self.source("cards"), lambda c: c.uid, CARD_INDEXES),
-            accounts=Rows(self.source("accounts"), lambda a: a.member_id, {}),
+            accounts=Rows(self.source("accounts"), lambda a: a.member_id, ACCOUNT_INDEXES),
             stock={rid: int(units) for rid, units in self._rows("SELECT reward_id, units FROM stock")},
             last_seq={dev: int(seq) for dev, seq in self._rows("SELECT device_id, seq FROM last_seq")},
         )
@@ -141,9 +187,10 @@ class Replica:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if whole:
-                    for name in (*_TABLES, "stock", "last_seq"):
+                    for name in (*_TABLES, "account_orders", "stock", "last_seq"):
                         conn.execute(f"DELETE FROM {name}")  # noqa: S608 - fixed table names
                 self._put_rows(conn, tables)
+                self._put_orders(conn, tables["accounts"], whole)
                 conn.executemany(
                     "INSERT INTO stock (reward_id, units) VALUES (?, ?) "
                     "ON CONFLICT (reward_id) DO UPDATE SET units = excluded.units",
@@ -196,6 +243,23 @@ class Replica:
             [(k, _text(a)) for k, a in tables["accounts"].items()],
         )
 
+    @staticmethod
+    def _put_orders(conn: sqlite3.Connection, accounts: Mapping[str, Account], whole: bool) -> None:
+        """Bring account_orders up to date with the accounts written: each account's keys as its
+        row now keeps them (a charge adds one, the 101st drops the oldest), nothing else touched."""
+        if whole:  # the table was emptied with the accounts
+            conn.executemany("INSERT INTO account_orders (order_key, member_id) VALUES (?, ?)", _order_rows(accounts))
+            return
+        gone: list[tuple[str, str]] = []
+        new: list[tuple[str, str]] = []
+        for member_id, account in accounts.items():
+            kept = {k for (k,) in conn.execute("SELECT order_key FROM account_orders WHERE member_id = ?", (member_id,))}
+            now = {o.key for o in account.orders}
+            gone += [(key, member_id) for key in sorted(kept - now)]
+            new += [(key, member_id) for key in sorted(now - kept)]
+        conn.executemany("DELETE FROM account_orders WHERE order_key = ? AND member_id = ?", gone)
+        conn.executemany("INSERT INTO account_orders (order_key, member_id) VALUES (?, ?)", new)
+
     def _image(self) -> bytes:
         """The committed database as one file (for the crash-state explorer's recorder)."""
         with self._read_lock:
@@ -224,9 +288,9 @@ class TableSource:
         return self.replica._decode(self.table, key, rows[0][0]) if rows else None
 
     def find(self, index: str, value: str) -> list:
-        column = self.columns[index]
+        condition = self.columns[index]
         rows = self.replica._rows(
-            f"SELECT {self.key}, body FROM {self.table} WHERE {column} = ? ORDER BY {self.key}", (value,)  # noqa: S608
+            f"SELECT {self.key}, body FROM {self.table} WHERE {condition} ORDER BY {self.key}", (value,)  # noqa: S608
         )
         return [self.replica._decode(self.table, key, body) for key, body in rows]
 
@@ -242,3 +306,8 @@ class TableSource:
     def count(self) -> int:
         return int(self.replica._rows(f"SELECT COUNT(*) FROM {self.table}")[0][0])  # noqa: S608
 
+
+
+def _order_rows(accounts: Mapping[str, Account]) -> list[tuple[str, str]]:
+    """(order key, member id) of every till order the accounts keep: account_orders' rows."""
+    return [(order.key, member_id) for member_id, account in accounts.items() for order in account.orders]

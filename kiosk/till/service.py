@@ -64,7 +64,7 @@ def member_card(state: LedgerState, member_id: str) -> tuple[str, str]:
     """(name, card UID) for a member's receipt: the card money goes back to (active, else
     reported lost, as kiosk/ledger/charges.py picks it), else the newest one."""
     member = state.members.get(member_id)
-    cards = sorted((c for c in state.cards.values() if c.member_id == member_id), key=lambda c: -c.card_seq)
+    cards = sorted(state.cards_of(member_id), key=lambda c: -c.card_seq)
     card = next((c for c in cards if c.status is CardStatus.ACTIVE), None) or next(
         (c for c in cards if c.status is CardStatus.BLOCKED), None) or (cards[0] if cards else None)
     return (member.name if member else ""), (card.uid if card else "")
