@@ -12,13 +12,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from kiosk.ledger.clock_trust import TRUSTED, judge_clock, latest_time_seen
+from kiosk.ledger.clock_trust import TRUSTED, judge_clock
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind, TxnFormatError, txn_from_dict, txn_to_dict
 from kiosk.session.clock import ManualClock
+from kiosk.store.store import Store
 from tests.session_support import make_kiosk, staff_card
 
 T = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
@@ -57,11 +58,21 @@ def test_a_clock_after_the_build_and_the_ledger_is_trusted(ntp):
     assert judge_clock(T, built=T - YEAR, latest_seen=T + timedelta(minutes=9), ntp_synced=ntp) == TRUSTED
 
 
-def test_latest_time_seen_is_the_newest_visit():
-    ledger = _ledger()
-    ledger.apply(ledger.top_up(UID, 10_000, "P", T))
-    assert latest_time_seen(ledger.state) == T
-    assert latest_time_seen(LedgerState()) is None
+def test_the_store_keeps_its_latest_transaction_time_across_a_checkpoint_and_a_reopen(tmp_path):
+    """The clock check's "latest time seen" without reading every member (a million on disk)."""
+    store = Store.open(tmp_path, "K1", pin_params=FAST_FOR_TESTS)
+    assert store.latest_txn_at is None
+    txn = store.ledger.sign_up(UID, 1, "13800000001", "246813", T)
+    store.commit(txn)
+    store.commit(store.ledger.top_up(UID, 10_000, "P", T + timedelta(hours=1)))
+    assert store.latest_txn_at == T + timedelta(hours=1)
+    store.checkpoint()
+    store.close()
+    with Store.open(tmp_path, "K1", pin_params=FAST_FOR_TESTS) as again:  # the checkpoint absorbed both: the meta keeps the time
+        assert again.latest_txn_at == T + timedelta(hours=1)
+        again.commit(again.ledger.top_up(UID, 1000, "Q", T + timedelta(hours=2)))
+    with Store.open(tmp_path, "K1", pin_params=FAST_FOR_TESTS) as third:  # replayed from the journal
+        assert third.latest_txn_at == T + timedelta(hours=2)
 
 
 # -- the ledger's date rules across steps -------------------------------------------------------
@@ -138,7 +149,7 @@ def kiosk(tmp_path):
 def _untrusted(kiosk):
     """As kiosk.app.clock_trust.SystemClockTrust says it while NTP has not synchronised."""
     kiosk.session.clock_trust = lambda now: judge_clock(
-        now, built=EPOCH, latest_seen=latest_time_seen(kiosk.ledger.state), ntp_synced=False
+        now, built=EPOCH, latest_seen=kiosk.store.latest_txn_at, ntp_synced=False
     )
 
 
@@ -182,7 +193,7 @@ def test_the_manual_clock_steps_only_the_wall_clock():
 
 def test_a_top_up_at_1970_goes_through_marked_and_never_dated_before_the_ledger(kiosk):
     chip = kiosk.member(balance_fen=10_000)
-    latest = latest_time_seen(kiosk.ledger.state)
+    latest = kiosk.store.latest_txn_at
     kiosk.clock.set(EPOCH)
     _untrusted(kiosk)
     kiosk.tap(chip)

@@ -12,7 +12,6 @@ from pathlib import Path
 from kiosk.app.clock_trust import SystemClockTrust
 from kiosk.app.config import Config
 from kiosk.hw.setup import Hardware, open_hardware
-from kiosk.ledger.clock_trust import latest_time_seen
 from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.payment.cash_acceptor import CashAcceptorPayment
 from kiosk.payment.hq_mqtt import HqMqttPayment, NoHqPayment
@@ -105,7 +104,7 @@ def build_session(
     session = Session(
         store,
         clock=clock,
-        clock_trust=SystemClockTrust(lambda: latest_time_seen(store.ledger.state)),
+        clock_trust=SystemClockTrust(lambda: store.latest_txn_at),
         payments=[
             StaffCashPayment(),
             CashAcceptorPayment(hardware.pulses, config.gpio.fen_per_pulse),

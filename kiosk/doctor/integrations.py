@@ -33,7 +33,7 @@ from kiosk.doctor.checks import (
     skip,
     warn,
 )
-from kiosk.ledger.clock_trust import judge_clock, latest_time_seen
+from kiosk.ledger.clock_trust import judge_clock
 from kiosk.provisioning import fsops
 from kiosk.provisioning.system import SERVICE_USER
 
@@ -217,7 +217,7 @@ def _open_and_read(store_cls, data_dir: Path, device_id: str, pepper: bytes,
             last = last.replace(tzinfo=UTC)
         return StoreReport(store.check(), store.outbox_depth(), last,
                            len(store.journal_segments()), store.torn_tail_copies(),
-                           latest_time_seen(store.ledger.state))
+                           store.latest_txn_at)
     finally:
         store.close()
 

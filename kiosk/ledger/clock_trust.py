@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kiosk.ledger.state import LedgerState
-
 SKEW = timedelta(minutes=10)
 
 
@@ -47,14 +45,3 @@ def judge_clock(
     else:
         return TRUSTED
     return ClockVerdict(False, why, max(built, latest_seen) if latest_seen is not None else built)
-
-
-def latest_time_seen(state: LedgerState) -> datetime | None:
-    """The latest moment the ledger records (a visit, an activity, a sign-up), or None."""
-    times = [m.joined_at for m in state.members.values()]
-    for account in state.accounts.values():
-        if account.last_visit is not None:
-            times.append(account.last_visit)
-        times += [a.at for a in account.recent[:1]]
-        times += [t.at for t in account.recent_topups]
-    return max(times, default=None)

@@ -108,6 +108,7 @@ class Rebuild:
             else:
                 txn = txn_from_dict(data)
                 self.ledger.state.apply(txn)
+                self._saw(txn.at)
                 self._since_checkpoint += 1
                 own = txn.device_id == self.device_id
                 txn_id, entry = txn.txn_id, txn

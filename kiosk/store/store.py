@@ -26,6 +26,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
@@ -33,6 +34,7 @@ from kiosk.ledger.rows import Rows
 from kiosk.ledger.rules import Rules, parse_rules
 from kiosk.ledger.state import ApplyResult, LedgerState, SequenceGap
 from kiosk.ledger.txn import Txn, TxnFormatError, txn_from_dict, txn_to_dict
+from kiosk.ledger.utc import parse_utc, utc_text
 from kiosk.store.errors import (
     ImpossibleSnapshot,
     StaleSnapshot,
@@ -72,6 +74,7 @@ CHECKPOINT_EVERY = 5000  # journal records after which `checkpoint_due()` says i
 # the snapshot (~0.1 ms each here, more on a Pi), so never let that grow without bound.
 AUTO_CHECKPOINT_AFTER = 4 * CHECKPOINT_EVERY
 ACK_IDS_PER_RECORD = 2000
+LATEST_AT_KEY = "ledger.latest_at"  # meta: the latest transaction time, kept by each checkpoint
 log = logging.getLogger("kiosk.store")
 
 
@@ -127,6 +130,7 @@ class Store(Rebuild):
 
     def _load(self, rules: Rules | None, pepper: bytes, pin_params: PinHashParams) -> None:
         self._closed = False
+        self._latest_at: datetime | None = None
         self._journal_dir = self.data_dir / "journal"
         make_dir(self._journal_dir)
         snap_path = self.data_dir / SNAPSHOT
@@ -163,6 +167,10 @@ class Store(Rebuild):
             raise
         self._journal = Journal(self._journal_dir, numbers)
         self._pending.setdefault(self._journal.current, 0)
+        try:
+            self._saw(parse_utc(self._meta.get(LATEST_AT_KEY)))
+        except ValueError:
+            pass  # no checkpoint has recorded one yet: the replayed journal's times stand
         if self.checkpoint_due() or not isinstance(self.ledger.state.accounts, Rows):
             self._checkpoint_quietly("long journal replayed, or a whole-state snapshot moved to the replica, at open")
 
@@ -210,6 +218,7 @@ class Store(Rebuild):
             self._append(records)
         applied = iter([state.apply(t) for t in fresh])
         for txn in fresh:
+            self._saw(txn.at)
             if txn.device_id == self.device_id:
                 self._outbox[txn.txn_id] = txn
                 self._segment_of[txn.txn_id] = self._journal.current
@@ -247,6 +256,16 @@ class Store(Rebuild):
         for txn_id in txn_ids:
             if self._outbox.pop(txn_id, None) is not None:
                 self._pending[self._segment_of.pop(txn_id)] -= 1
+
+    @property
+    def latest_txn_at(self) -> datetime | None:
+        """The latest time of a transaction this store holds, kept as they come (the clock check
+        asks it at every tap; the members' own times would mean reading the whole replica)."""
+        return self._latest_at
+
+    def _saw(self, at: datetime) -> None:
+        if self._latest_at is None or at > self._latest_at:
+            self._latest_at = at
 
     @_serialized
     def meta_put(self, key: str, value: object) -> None:
@@ -367,6 +386,8 @@ class Store(Rebuild):
         except OSError as exc:
             raise StoreWriteError(f"{self._journal_dir}: could not start a journal segment: {exc}") from exc
         self._pending[new] = 0
+        if self._latest_at is not None:
+            self._meta[LATEST_AT_KEY] = utc_text(self._latest_at)
         snap = Snapshot(
             device_id=self.device_id,
             replay_from=new,
