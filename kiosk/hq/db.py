@@ -93,6 +93,20 @@ class Database:
         """Row locks where the engine has them (SQLite already holds the whole-file write lock)."""
         return " FOR UPDATE" if self.dialect == "postgresql" else ""
 
+    def try_claim(self, name: str) -> bool:
+        """Claim `name` for this connection without waiting and without a transaction (a
+        PostgreSQL session advisory lock: released by release_claim or when the connection
+        ends); False when another connection holds it. SQLite, one writer at a time, needs none.
+        Names hash to 32 bits: two names sharing a hash only make one wait for the next turn."""
+        if self.dialect != "postgresql":
+            return True
+        row = self.one("SELECT pg_try_advisory_lock(4242002, hashtext(?))", (name,))
+        return bool(row and row[0])
+
+    def release_claim(self, name: str) -> None:
+        if self.dialect == "postgresql":
+            self.execute("SELECT pg_advisory_unlock(4242002, hashtext(?))", (name,))
+
     def in_list(self, values: Sequence) -> str:
         return "(" + ",".join("?" for _ in values) + ")"
 
