@@ -9,9 +9,10 @@ receiver wrote first and the run is computed again."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from kiosk.hq.db import Database
 from kiosk.ledger.codec import decode, encode
@@ -20,9 +21,57 @@ from kiosk.ledger.state import LedgerState
 
 
 def dump(value: object) -> str:
-    """A ledger value as its row text, remembered so reading it back costs no decoding."""
-    text = json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False)
+    """A ledger value as its row text (exactly json.dumps of codec.encode, compact), remembered
+    so reading it back costs no decoding. An account's lists (top-ups of the last 12 months,
+    recent activity, points lots) are mostly the previous version's items, the same objects:
+    each item's text is kept by identity and joined, not encoded again."""
+    parts = []
+    for key, name in _keys(type(value)):
+        v = getattr(value, name)
+        if type(v) is tuple and v and hasattr(type(v[0]), "__dataclass_fields__"):
+            parts.append(key + "[" + ",".join([_piece(x) for x in v]) + "]")
+        else:
+            parts.append(key + _text(encode(v)))
+    text = "{" + ",".join(parts) + "}"
     ROWS.put(text, value)
+    return text
+
+
+def _text(data: object) -> str:
+    """json.dumps(data, separators=(",", ":"), ensure_ascii=False), with the scalars done directly."""
+    kind = type(data)
+    if kind is str:
+        return _string(data)
+    if kind is int:
+        return int.__repr__(data)
+    if kind is bool:
+        return "true" if data else "false"
+    if data is None:
+        return "null"
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+_string = json.encoder.encode_basestring  # what json.dumps uses for str with ensure_ascii=False
+
+
+@functools.cache
+def _keys(cls: type) -> tuple[tuple[str, str], ...]:
+    """(the field's JSON key and colon, its name) per field of a dataclass."""
+    return tuple((_string(f.name) + ":", f.name) for f in fields(cls))
+
+
+_PIECES: dict[int, tuple[object, str]] = {}  # id(item) -> (the item, kept alive so its id stays its own; its text)
+_PIECES_MAX = 200_000
+
+
+def _piece(item: object) -> str:
+    found = _PIECES.get(id(item))
+    if found is not None and found[0] is item:
+        return found[1]
+    if len(_PIECES) >= _PIECES_MAX:
+        _PIECES.clear()
+    text = "{" + ",".join([key + _text(encode(getattr(item, name))) for key, name in _keys(type(item))]) + "}"
+    _PIECES[id(item)] = (item, text)
     return text
 
 
