@@ -19,6 +19,8 @@ from kiosk.ledger.model import (
     Member,
     MemberStatus,
     TopUpRecord,
+    lots_added,
+    lots_taken,
 )
 from kiosk.ledger.txn import Kind, Txn
 
@@ -124,9 +126,9 @@ class LedgerState:
         if txn.kind is Kind.POINTS_EXPIRY and txn.expire_before is not None:
             lots = tuple(lot for lot in lots if lot.expires_on >= txn.expire_before)
         elif points_delta > 0:
-            lots = a.with_points_added(points_delta, txn.points_expire_on).lots
+            lots = lots_added(lots, points_delta, txn.points_expire_on)
         elif points_delta < 0:
-            lots = a.with_points_taken(-points_delta).lots
+            lots = lots_taken(lots, -points_delta)
 
         bonus = a.bonus_fen
         if txn.kind is Kind.CARD_RETURN:
@@ -142,7 +144,7 @@ class LedgerState:
 
         if txn.kind is Kind.TOP_UP:
             since = txn.at - TIER_WINDOW
-            recent = tuple(t for t in a.recent_topups if t.at > since)
+            recent = tuple([t for t in a.recent_topups if t.at > since])
             changes["lifetime_topup_fen"] = a.lifetime_topup_fen + txn.amount_fen
             changes["recent_topups"] = recent + (TopUpRecord(txn.at, txn.amount_fen),)
         elif txn.kind is Kind.SPEND:
