@@ -83,6 +83,24 @@ class Database:
             with self.conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)
 
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence], conflict: str) -> None:
+        """INSERT rows ... ON CONFLICT `conflict` (e.g. "(device_id, seq) DO NOTHING"), in the
+        caller's transaction. PostgreSQL: COPY into a temporary table and one INSERT ... SELECT
+        (a quarter of executemany's client CPU per row, where a receiver stores every event)."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" for _ in columns)
+            self.conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT {conflict}", rows)
+            return
+        stage = f"stage_{table}"
+        self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
+        with self.conn.cursor() as cur, cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            copy.write("".join(["\t".join([_copy_text(v) for v in row]) + "\n" for row in rows]).encode())
+        self.conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} ON CONFLICT {conflict}")
+        self.conn.execute(f"DELETE FROM {stage}")  # the next batch in the same transaction starts empty
+
     def one(self, sql: str, params: Sequence = ()) -> tuple | None:
         return self.execute(sql, params).fetchone()
 
@@ -118,6 +136,17 @@ class Database:
 
 
 _QMARK = re.compile(r"\?")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: object) -> str:
+    """A value in COPY's text format (None is NULL; backslash, tab, newline, CR escaped)."""
+    if value is None:
+        return "\\N"
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
 
 
 def open_database(url: str | Path, connect_timeout: float = 10.0, create: bool = True) -> Database:

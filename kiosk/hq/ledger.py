@@ -101,13 +101,11 @@ def store_rows(
             mine = bodies.get((device_id, int(seq)))
             if mine is not None and mine != body:
                 divergent.append((device_id, int(seq), hashlib.sha256(mine.encode()).hexdigest(), mine, received_at))
-    db.executemany(
-        "INSERT INTO events (device_id, seq, kind, member_id, at, body, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING",
-        [
-            (t.device_id, t.seq, str(t.kind), t.member_id, t.at.isoformat(), bodies[(t.device_id, t.seq)], received_at)
-            for t in txns
-        ],
+    db.insert_many(
+        "events",
+        ("device_id", "seq", "kind", "member_id", "at", "body", "received_at"),
+        [(t.device_id, t.seq, str(t.kind), t.member_id, t.at.isoformat(), bodies[(t.device_id, t.seq)], received_at) for t in txns],
+        "(device_id, seq) DO NOTHING",
     )
     db.executemany(
         "INSERT INTO divergent_events (device_id, seq, digest, body, received_at) VALUES (?, ?, ?, ?, ?) "

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.hq import admin, rows
@@ -148,3 +148,16 @@ def test_contact_is_written_at_most_once_per_interval(hq_db):
     assert list_devices(hq_db)[0].last_contact == "2026-11-02T00:00:09Z"
     with pytest.raises(WrongStore, match="belongs to store S1, not S2"):
         contacts.admit(hq_db, "K1", "S2", at)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")), min_size=1, max_size=5))
+def test_insert_many_keeps_every_character(hq_db, values):
+    """PostgreSQL's insert_many goes through COPY's text format: backslashes, tabs, newlines
+    and carriage returns must arrive as they were (NUL is refused by PostgreSQL text itself)."""
+    hq_db.execute("DELETE FROM settings WHERE key LIKE 't-%'")
+    with hq_db.transaction():
+        hq_db.insert_many("settings", ("key", "value"), [(f"t-{i}", v) for i, v in enumerate(values)], "(key) DO NOTHING")
+        hq_db.insert_many("settings", ("key", "value"), [("t-0", "not this")], "(key) DO NOTHING")
+    stored = dict(hq_db.all("SELECT key, value FROM settings WHERE key LIKE 't-%'"))
+    assert stored == {f"t-{i}": v for i, v in enumerate(values)}
