@@ -83,23 +83,44 @@ class Database:
             with self.conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)
 
-    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence], conflict: str) -> None:
-        """INSERT rows ... ON CONFLICT `conflict` (e.g. "(device_id, seq) DO NOTHING"), in the
-        caller's transaction. PostgreSQL: COPY into a temporary table and one INSERT ... SELECT
-        (a quarter of executemany's client CPU per row, where a receiver stores every event)."""
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence], conflict: str = "") -> None:
+        """INSERT rows (ON CONFLICT `conflict` when given, e.g. "(device_id, seq) DO NOTHING"), in
+        the caller's transaction. PostgreSQL: COPY into a temporary table and one INSERT ...
+        SELECT (a quarter of executemany's client CPU per row, where a receiver stores every event)."""
         if not rows:
             return
         names = ", ".join(columns)
+        on_conflict = f" ON CONFLICT {conflict}" if conflict else ""
         if self.dialect == "sqlite":
             marks = ", ".join("?" for _ in columns)
-            self.conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT {conflict}", rows)
+            self.conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}){on_conflict}", rows)
             return
+        stage = self._stage(table, columns, rows)
+        self.conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}{on_conflict}")
+        self.conn.execute(f"DELETE FROM {stage}")  # the next batch in the same transaction starts empty
+
+    def update_many(self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+        """UPDATE the rows whose `key` (each row's first value) matches, setting the other columns
+        (the rest of each row, in order); the same way as insert_many."""
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            sets = ", ".join(f"{c} = ?" for c in columns[1:])
+            self.conn.executemany(f"UPDATE {table} SET {sets} WHERE {key} = ?", [(*row[1:], row[0]) for row in rows])
+            return
+        stage = self._stage(table, columns, rows)
+        sets = ", ".join(f"{c} = s.{c}" for c in columns[1:])
+        self.conn.execute(f"UPDATE {table} t SET {sets} FROM {stage} s WHERE t.{key} = s.{key}")
+        self.conn.execute(f"DELETE FROM {stage}")
+
+    def _stage(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> str:
+        """PostgreSQL: the rows in a temporary copy of `table` (made in this transaction when
+        missing, so a rolled-back one is simply made again), loaded with COPY."""
         stage = f"stage_{table}"
         self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
-        with self.conn.cursor() as cur, cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+        with self.conn.cursor() as cur, cur.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
             copy.write("".join(["\t".join([_copy_text(v) for v in row]) + "\n" for row in rows]).encode())
-        self.conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} ON CONFLICT {conflict}")
-        self.conn.execute(f"DELETE FROM {stage}")  # the next batch in the same transaction starts empty
+        return stage
 
     def one(self, sql: str, params: Sequence = ()) -> tuple | None:
         return self.execute(sql, params).fetchone()

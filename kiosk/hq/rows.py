@@ -152,31 +152,30 @@ def unchanged(db: Database, loaded: Loaded) -> bool:
     return _read(db, *loaded.keys, lock=True) == loaded.texts
 
 
-_WRITES = {
-    "member+": "INSERT INTO members (member_id, phone, status, body) VALUES (?, ?, ?, ?)",
-    "member": "UPDATE members SET phone = ?, status = ?, body = ? WHERE member_id = ?",
-    "account+": "INSERT INTO accounts (member_id, balance_fen, points, body) VALUES (?, ?, ?, ?)",
-    "account": "UPDATE accounts SET balance_fen = ?, points = ?, body = ? WHERE member_id = ?",
-    "card+": "INSERT INTO cards (uid, member_id, status, body) VALUES (?, ?, ?, ?)",
-    "card": "UPDATE cards SET member_id = ?, status = ?, body = ? WHERE uid = ?",
-    "stock+": "INSERT INTO stock (reward_id, units) VALUES (?, ?)",
-    "stock": "UPDATE stock SET units = ? WHERE reward_id = ?",
+COLUMNS = {  # each ledger table's columns, its key first
+    "members": ("member_id", "phone", "status", "body"),
+    "accounts": ("member_id", "balance_fen", "points", "body"),
+    "cards": ("uid", "member_id", "status", "body"),
+    "stock": ("reward_id", "units"),
 }
 
 
 @dataclass
 class Writes:
-    """The changed rows, encoded and ready to send: one statement per kind of row."""
+    """The changed rows, encoded and ready to send (full rows in COLUMNS order): new ones and
+    changed ones per table."""
 
-    rows: dict[str, list[tuple]] = field(default_factory=lambda: {name: [] for name in _WRITES})
+    new: dict[str, list[tuple]] = field(default_factory=lambda: {table: [] for table in COLUMNS})
+    changed: dict[str, list[tuple]] = field(default_factory=lambda: {table: [] for table in COLUMNS})
     blocked: list[tuple[str, int]] = field(default_factory=list)  # (uid, 1 blocked / 0 active again)
 
     def execute(self, db: Database, at: str) -> bool:
         """Write them in the caller's transaction. An INSERT of a row another receiver created
         meanwhile fails (and the transaction is retried), never overwrites. Returns True when
         the blocked-card list changed."""
-        for name, sql in _WRITES.items():
-            db.executemany(sql, self.rows[name])  # one round trip per kind on PostgreSQL (pipelined)
+        for table, columns in COLUMNS.items():
+            db.insert_many(table, columns, self.new[table])
+            db.update_many(table, columns[0], columns, self.changed[table])
         if self.blocked:
             row = db.one("SELECT MAX(version) FROM blocked_changes")
             version = int(row[0] or 0) if row else 0
@@ -190,32 +189,26 @@ class Writes:
 def plan_writes(loaded: Loaded) -> Writes:
     """The rows `loaded.state` changed since it was loaded, encoded (no I/O)."""
     s, out = loaded.state, Writes()
-    rows = out.rows
     for mid, member in s.members.items():
         old = loaded.members.get(mid)
-        if old is None:
-            rows["member+"].append((mid, member.phone, str(member.status), dump(member)))
-        elif old is not member:
-            rows["member"].append((member.phone, str(member.status), dump(member), mid))
+        if old is not member:
+            (out.new if old is None else out.changed)["members"].append((mid, member.phone, str(member.status), dump(member)))
     for mid, account in s.accounts.items():
         old = loaded.accounts.get(mid)
-        if old is None:
-            rows["account+"].append((mid, account.balance_fen, account.points, dump(account)))
-        elif old is not account:
-            rows["account"].append((account.balance_fen, account.points, dump(account), mid))
+        if old is not account:
+            row = (mid, account.balance_fen, account.points, dump(account))
+            (out.new if old is None else out.changed)["accounts"].append(row)
     for uid, card in s.cards.items():
         old = loaded.cards.get(uid)
-        if old is None:
-            rows["card+"].append((uid, card.member_id, str(card.status), dump(card)))
-        elif old is not card:
-            rows["card"].append((card.member_id, str(card.status), dump(card), uid))
+        if old is not card:
+            (out.new if old is None else out.changed)["cards"].append((uid, card.member_id, str(card.status), dump(card)))
         was_active = old is None or old.status is CardStatus.ACTIVE
         is_active = card.status is CardStatus.ACTIVE
         if was_active != is_active:
             out.blocked.append((uid, 0 if is_active else 1))
     for rid, units in s.stock.items():
         if rid not in loaded.stock:
-            rows["stock+"].append((rid, units))
+            out.new["stock"].append((rid, units))
         elif loaded.stock[rid] != units:
-            rows["stock"].append((units, rid))
+            out.changed["stock"].append((rid, units))
     return out
