@@ -13,6 +13,7 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
 
 from kiosk.hq.db import Database
 from kiosk.ledger.codec import decode, encode
@@ -31,10 +32,20 @@ def dump(value: object) -> str:
         if type(v) is tuple and v and hasattr(type(v[0]), "__dataclass_fields__"):
             parts.append(key + "[" + ",".join([_piece(x) for x in v]) + "]")
         else:
-            parts.append(key + _text(encode(v)))
+            parts.append(key + _value_text(v))
     text = "{" + ",".join(parts) + "}"
     ROWS.put(text, value)
     return text
+
+
+def _value_text(value: object) -> str:
+    """The JSON text of one field's value, as codec.encode then json.dumps would write it."""
+    direct = _BY_TYPE.get(type(value))
+    return direct(value) if direct is not None else _text(encode(value))
+
+
+def _time_text(value: datetime) -> str:
+    return '"' + value.astimezone(UTC).isoformat().replace("+00:00", "Z") + '"'  # codec's UTC "Z" form
 
 
 def _text(data: object) -> str:
@@ -54,6 +65,16 @@ def _text(data: object) -> str:
 _string = json.encoder.encode_basestring  # what json.dumps uses for str with ensure_ascii=False
 
 
+_BY_TYPE = {
+    str: _string,
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda _: "null",
+    datetime: _time_text,
+    date: lambda value: '"' + value.isoformat() + '"',
+}
+
+
 @functools.cache
 def _keys(cls: type) -> tuple[tuple[str, str], ...]:
     """(the field's JSON key and colon, its name) per field of a dataclass."""
@@ -70,7 +91,7 @@ def _piece(item: object) -> str:
         return found[1]
     if len(_PIECES) >= _PIECES_MAX:
         _PIECES.clear()
-    text = "{" + ",".join([key + _text(encode(getattr(item, name))) for key, name in _keys(type(item))]) + "}"
+    text = "{" + ",".join([key + _value_text(getattr(item, name)) for key, name in _keys(type(item))]) + "}"
     _PIECES[id(item)] = (item, text)
     return text
 
