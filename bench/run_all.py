@@ -21,6 +21,8 @@ BENCHES = [
     ("sync.py", [], []),
     ("hq_ingest.py", [], []),
     ("report.py", ["--quick"], []),
+    ("receipt.py", [], ["--runs", "200"]),
+    ("pos.py", [], ["--full"]),
 ]
 
 

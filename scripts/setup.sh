@@ -14,7 +14,8 @@ DEBS=(
   systemd                        # systemd-analyze verify for the unit files
   libgl1 libegl1 libgl1-mesa-dri libmtdev1  # Kivy renders offscreen through Mesa
   chromium                       # the HQ console's browser tests (Playwright drives it; no browser download)
-  fonts-wqy-microhei             # Chinese glyphs: the touchscreen (Kivy's Roboto has none) and the HQ report's charts
+  fonts-wqy-microhei             # Chinese glyphs: the touchscreen (Kivy's Roboto has none), the HQ report's charts, receipts
+  libusb-1.0-0                   # USB receipt printers (pyusb under python-escpos); the doctor's printer check
 )
 
 missing=()

@@ -110,12 +110,15 @@ class Kiosk:
         pin: str = PIN,
         points_fen: int = 0,
         kind: str = "classic1k",
+        name: str = "",
     ):
-        """An issued card with a member behind it (gift already given unless told otherwise)."""
+        """An issued card with a member behind it (gift already given unless told otherwise);
+        `name` as the member gave it (default M<n>)."""
         chip = self.blank(kind)
         uid = chip.uid.hex().upper()
         now = self.clock.now()
-        txn = self.ledger.sign_up(uid, 1, f"1380000{self._n:04d}", pin, now, name=f"M{self._n}", birthday=birthday)
+        txn = self.ledger.sign_up(uid, 1, f"1380000{self._n:04d}", pin, now, name=name or f"M{self._n}",
+                                   birthday=birthday)
         self.store.commit(txn)
         self.reader.place(chip)
         info = self.reader.wait_for_card(0)
@@ -127,7 +130,7 @@ class Kiosk:
         return chip
 
 
-def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=None) -> Kiosk:
+def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=None, printer=None, shop=None) -> Kiosk:
     clock = ManualClock(START)
     store = Store.open(data_dir / "store", DEVICE, rules or default_rules(), b"test", FAST_FOR_TESTS)
     reader = SimulatedReader()
@@ -146,6 +149,8 @@ def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=No
         incidents=incidents,
         settings=settings,
         reload_rules=lambda: store.ledger.rules,
+        printer=printer,
+        shop=shop,
     )
     holder.append(session)
     kiosk = Kiosk(session, store, reader, cards, worker, clock, pulses, incidents, data_dir)

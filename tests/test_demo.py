@@ -65,10 +65,13 @@ def test_demo_output_matches_the_store(tmp_path):
     assert "refused: card reported lost" in out
     assert rows["04445566"][2] == rows["04112233"][2] and rows["04112233"][0] == "replaced"
     assert "refund ¥500.00 (bonus ¥25.00" in out and rows["04778899"][2] == "¥0.00"
+    assert "the till sends order A1001 for ¥128.00: member discount -¥2.56, the member taps and pays ¥125.44" in out
+    assert "¥30.00 refunded to the card" in out and "refused: a refund can never be more than what was paid" in out
     assert "5 wrong PINs in a row" in out and "PIN locked after too many wrong tries" in out
     assert "store closed and reopened: everything is there" in out
     # the screen part says what the screens say, with the member's balance after each top-up
     assert "“Topped up ¥1,000.00 with ¥80.00 bonus. Balance now ¥1,080.00.”" in out
+    assert "“Topped up ¥50.00. Balance now ¥1,130.00.”" in out and "with ¥0.00 bonus" not in out  # the acceptor
     assert "Zhao Lei · Silver · balance ¥1,130.00 · 1160 points" in out
     assert "“Wrong PIN. 4 attempts left.”" in out
     # one language, and no internals: no Chinese, no codes like topup_done or gifts=[...]
@@ -84,6 +87,7 @@ def test_demo_in_chinese_tells_the_same_story(tmp_path):
     assert "充值 ¥1,000.00，赠送 ¥80.00，得 1000 积分；余额 ¥1,080.00 / 1100 积分" in out
     assert "充值 ¥200.00，不满 ¥500.00 无赠送" in out
     assert "“充值 ¥1,000.00，赠送 ¥80.00。当前余额 ¥1,080.00。”" in out
+    assert "“充值 ¥50.00。当前余额 ¥1,130.00。”" in out and "赠送 ¥0.00" not in out  # the acceptor: no bonus
     assert "赵磊 · 银卡会员 · 余额 ¥1,130.00 · 1160 积分" in out
     story = out.split("数据目录")[0]  # the temp path at the end is a path, not prose
     words = {w for w in re.findall(r"[A-Za-z]{3,}", story) if w not in ("DEMO", "PIN")}

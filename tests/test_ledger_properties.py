@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kiosk.ledger import charges
 from kiosk.ledger.codec import state_from_dict, state_to_dict
 from kiosk.ledger.kinds import SPECS, fields_set
 from kiosk.ledger.model import CardStatus
@@ -23,6 +24,7 @@ RULES = default_rules()
 UIDS = [f"04{i:012X}" for i in range(1, 5)]  # three signed up at the start, one blank
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 PIN = "482915"
+ORDERS = ["O1", "O2", "O3", "O4"]
 
 _top_up = st.tuples(
     st.just("top_up"),
@@ -71,8 +73,16 @@ OPS = {
     "referred_sign_up": st.tuples(st.just("referred_sign_up"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
     "referral": st.tuples(st.just("referral"), st.sampled_from(UIDS)),
     "purse": st.tuples(st.just("purse"), st.sampled_from(UIDS), st.integers(0, 12)),
+    # a till's order ids and refund ids from small sets, so retries and repeats happen
+    "charge": st.tuples(
+        st.just("charge"), st.sampled_from(UIDS), st.integers(-5, 60_000), st.booleans(), st.sampled_from(ORDERS)
+    ),
+    "refund": st.tuples(
+        st.just("refund"), st.sampled_from(ORDERS), st.integers(-5, 30_000), st.sampled_from(["R1", "R2", "R3"])
+    ),
+    "void": st.tuples(st.just("void"), st.sampled_from(ORDERS)),
 }
-_WEIGHTS = {"top_up": 3, "spend": 2, "redeem": 3, "wait": 2, "check_in": 2}
+_WEIGHTS = {"top_up": 3, "spend": 2, "redeem": 3, "wait": 2, "check_in": 2, "charge": 2, "refund": 2}
 op = st.one_of([strategy for name, strategy in OPS.items() for _ in range(_WEIGHTS.get(name, 1))])
 KIND_OPS = {
     Kind.SIGN_UP: "sign_up",
@@ -93,6 +103,8 @@ KIND_OPS = {
     Kind.REFERRAL_REWARD: "referral",
     Kind.SURVEY: "survey",
     Kind.PURSE_WRITTEN: "purse",
+    Kind.REFUND: "refund",
+    Kind.VOID: "void",
 }
 ops_strategy = st.lists(op, min_size=25, max_size=80).map(
     lambda ops: [("sign_up", uid, date(1990, 3, 4)) for uid in UIDS[:3]] + ops
@@ -172,6 +184,14 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
         return ledger.expire_points(args[0], now)
     if name == "purse":
         return ledger.purse_written(args[0], args[1], now)
+    if name == "charge":
+        uid, amount, discount, order = args
+        return charges.charge(ledger, uid, f"T1:{order}", amount, discount, now, pin_verified=True)
+    if name == "refund":
+        order, amount, refund_id = args
+        return charges.refund(ledger, f"T1:{order}", refund_id, amount, now)
+    if name == "void":
+        return charges.void(ledger, f"T1:{args[0]}", now)
     raise AssertionError(name)
 
 
@@ -247,7 +267,9 @@ def test_money_out_never_exceeds_money_in(ops):
         txns = [t for t in journal if t.member_id == member_id]
         paid = sum(t.amount_fen for t in txns if t.kind is Kind.TOP_UP)
         refunded = sum(t.amount_fen for t in txns if t.kind is Kind.CARD_RETURN)
-        spent = sum(t.amount_fen for t in txns if t.kind is Kind.SPEND)
+        spent = sum(t.amount_fen for t in txns if t.kind is Kind.SPEND) - sum(
+            t.amount_fen for t in txns if t.kind in (Kind.REFUND, Kind.VOID)
+        )
         adjusted = sum(t.balance_delta_fen for t in txns if t.kind is Kind.ADJUSTMENT)
         assert refunded <= max(0, paid - spent + adjusted) or refunded == 0
         for t in txns:

@@ -7,8 +7,11 @@ import json
 from importlib.resources import files
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk.ledger.rules import RulesError, parse_rules, parse_rules_json
+from kiosk.ledger.rules_fields import IMAGE_NAME
 from kiosk.ledger.sample import default_rules
 
 GOOD = json.loads(files("kiosk.data").joinpath("rules.default.json").read_text())
@@ -156,3 +159,39 @@ def test_a_hostile_time_zone_is_a_rules_error_not_an_os_error(zone):
     with pytest.raises(RulesError) as err:
         parse_rules(broken("timezone", zone), "rules.json")
     assert err.value.field == "timezone"
+
+
+def test_a_reward_may_name_its_image_and_without_one_has_none():
+    rules = parse_rules(broken("rewards.0.image", "coffee.png"), "rules.json")
+    assert rules.reward("coffee").image == "coffee.png"
+    assert rules.reward("mask-set").image is None
+    assert parse_rules(broken("rewards.0.image", None), "rules.json").reward("coffee").image is None
+
+
+@pytest.mark.parametrize("bad", [
+    "../../etc/passwd.png", "/etc/shadow.png", "images/coffee.png", "coffee", "coffee.gif", ".coffee.png",
+    "coffee.PNG", "coffee.png\n", "咖啡.png", "", 42, ["coffee.png"], "c" * 61 + ".png", "coffee\u202e.png",
+])
+def test_a_bad_image_name_is_refused_naming_the_field(bad):
+    with pytest.raises(RulesError) as err:
+        parse_rules(broken("rewards.1.image", bad), "hq/rules-v2.json")
+    assert err.value.field == "rewards[1].image"
+    assert "coffee.png" in err.value.problem  # the error shows what a good one looks like
+
+
+@given(st.text(max_size=70))
+def test_an_accepted_image_name_is_always_a_plain_file_name_in_its_folder(name):
+    doc = broken("rewards.0.image", name)
+    try:
+        image = parse_rules(doc, "rules.json").reward("coffee").image
+    except RulesError as err:
+        assert err.field == "rewards[0].image"
+        assert not IMAGE_NAME.match(name)
+        return
+    assert image == name and "/" not in name and "\\" not in name and not name.startswith(".")
+    assert name.isascii() and name.isprintable() and name.rsplit(".", 1)[1] in ("png", "jpg", "jpeg")
+
+
+@given(st.from_regex(IMAGE_NAME, fullmatch=True))
+def test_every_name_of_the_documented_shape_is_accepted(name):
+    assert parse_rules(broken("rewards.2.image", name), "rules.json").reward("mask-set").image == name

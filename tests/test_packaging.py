@@ -49,4 +49,5 @@ def test_the_wheel_carries_the_catalogues_and_rules_without_setuptools_warnings(
         assert f"kiosk/locale/{locale}/LC_MESSAGES/kiosk.mo" in names
         assert f"kiosk/locale/{locale}/LC_MESSAGES/kiosk.po" not in names  # sources stay in the repo
     assert "kiosk/data/rules.default.json" in names
+    assert {"kiosk/data/rewards/gift.png", "kiosk/data/rewards/coffee.png"} <= names  # reward pictures
     assert "kiosk/ui/i18n.py" in names

@@ -205,3 +205,49 @@ def test_a_bad_field_in_the_local_rules_file_is_labelled_with_its_path(tmp_path,
     finally:
         kiosk.close()
         store.close()
+
+
+def test_a_top_up_prints_on_the_printer_kiosk_toml_names(tmp_path, config):
+    """[printer] kind = "file" from kiosk.toml: the top-up's receipt reaches python-escpos's File
+    printer (the bitmap, the cut) through build_session, in the store's name and language."""
+    from dataclasses import replace
+
+    from kiosk.receipt.escpos_printer import EscposPrinter
+    from kiosk.receipt.settings import parse_printer
+
+    lp0 = tmp_path / "lp0"
+    config = replace(config, printer=parse_printer({"kind": "file", "device": str(lp0), "store_name": "静安寺店"}))
+    factory = SteppedFactory()
+    reader = SimulatedReader()
+    store = Store.open(config.device.data_dir, config.device.id, pin_params=FAST_FOR_TESTS)
+    kiosk = build_session(config, store, reader, site_keys_from(config), clock=ManualClock(START),
+                          pin_factory=factory, poll_s=0)
+    session = kiosk.session
+    try:
+        assert isinstance(session.printer, EscposPrinter)
+        assert (session.shop.store_name, session.shop.device_id, session.shop.locale) == ("静安寺店", "kiosk-07", "zh_CN")
+        reader.place(chips.new_classic(bytes.fromhex("04ABCDEF")))
+        run(kiosk)
+        session.start_signup()
+        session.submit_details("13912345678", name="张三丰")
+        session.accept_privacy()
+        for d in "135792135792":
+            session.pin_digit(d)
+        run(kiosk)
+        session.dismiss()
+        assert not lp0.exists()  # a sign-up prints nothing
+        session.start_topup()
+        session.choose_amount(1500)
+        session.pay("cash_acceptor")
+        for _ in range(3):
+            pulse(factory, chatter=2)
+        run(kiosk)
+        assert session.state == "done"
+        assert session.printer.wait_idle()
+        data = lp0.read_bytes()
+        assert data.startswith(b"\x1b@\x1dv0") and data.endswith(b"\x1dV\x00")
+        assert "张三丰".encode() not in data and session.printer.printed == 1
+    finally:
+        kiosk.close()
+        store.close()
+        factory.reset()

@@ -87,6 +87,24 @@ def test_redeeming_a_reward_takes_its_points_after_the_pin(ui):
     assert account(ui, ui.kiosk.ui_cards.rich)[2].points == txn.points_after
 
 
+def test_rewards_are_picture_tiles_with_their_cost_and_the_rules_picture_or_the_gift(ui):
+    ui.kiosk.tap(ui.kiosk.ui_cards.rich)
+    ui.frames(3)
+    ui.tap(ui.screen.redeem)
+    tiles = {tile.reward.reward_id: tile for tile in ui.screen.buttons}
+    assert set(tiles) == {"coffee", "tote", "mask-set", "voucher"}
+    assert Path(tiles["coffee"].picture.source).name == "coffee.png"  # named in the rules
+    assert Path(tiles["mask-set"].picture.source).name == "gift.png"  # the rules name none
+    assert all(tile.picture.texture is not None for tile in tiles.values())  # the file was drawn
+    assert tiles["coffee"].title.text == "美式咖啡一杯" and tiles["coffee"].detail.text == "300 积分"
+    assert tiles["voucher"].detail.text == "100 积分起"
+    bottom = min(tile.y for tile in tiles.values())
+    assert bottom - ui.screen.back.top < 2 * ui.screen.m.spacing  # the tiles reach down to the back button
+    ui.tap(tiles["tote"])
+    assert ui.kiosk.session.state == "redeem_confirm"
+    assert Path(ui.screen.picture.source).name == "bag.png"
+
+
 def test_pin_lockout_shows_the_time_left_and_redeems_nothing(ui):
     shots: list[str] = []
 
@@ -94,7 +112,7 @@ def test_pin_lockout_shows_the_time_left_and_redeems_nothing(ui):
         shooter(ui, shots)(name)
         if name == "pin_locked":
             minutes = ui.kiosk.ledger.rules.pin.lockout_minutes
-            assert any(f"{minutes}" in text or f"{minutes - 1}" in text for text in ui.label_texts()), ui.label_texts()
+            assert f"请 {minutes} 分钟后再试" in ui.label_texts(), ui.label_texts()  # not "15 分 0 秒"
         if name == "pin_wrong":
             assert "●" not in ui.screen.dots.label.text  # typed digits were cleared; none ever shown
 
@@ -104,6 +122,17 @@ def test_pin_lockout_shows_the_time_left_and_redeems_nothing(ui):
     failures = committed(ui, Kind.PIN_FAILED)
     assert len(failures) == ui.kiosk.ledger.rules.pin.max_attempts
     assert account(ui, ui.kiosk.ui_cards.rich)[1].pin_locked_until is not None
+    assert PIN not in " ".join(ui.label_texts())
+
+
+def test_paying_with_the_card_at_the_till_and_from_the_staff_menu(ui):
+    shots: list[str] = []
+    rich_before = account(ui, ui.kiosk.ui_cards.rich)[2].balance_fen
+    ui_flows.charge(ui, shooter(ui, shots))
+    assert {"charge_tap", "charge_confirm", "charge_pin", "charge_done", "charge_amount"} <= set(shots)
+    spends = committed(ui, Kind.SPEND)
+    assert [(t.payment_ref[:6], t.amount_fen) for t in spends] == [("T1:A1", 28500), ("staff-", 4550)]
+    assert account(ui, ui.kiosk.ui_cards.rich)[2].balance_fen == rich_before - 28500
     assert PIN not in " ".join(ui.label_texts())
 
 

@@ -28,14 +28,20 @@ SESSION_CODES = (  # docs: SESSION_API.md "Message codes"
     "rules_reload_unavailable", "card_read_failed", "money_paused", "error",
     "checked_in", "already_checked_in", "check_in_disabled", "survey_thanks", "bad_rating", "bad_survey_reason",
     "unknown_referral_code",
+    "charge_done", "charge_cancelled", "charge_timed_out", "charge_card_not_member", "charge_insufficient_balance",
+    "order_already_charged", "bad_order_id", "kiosk_busy", "offline_limit", "insufficient_balance",
 )
 
 
 def extracted() -> set:
-    """What `make locale` extracts: kiosk/ui, the simulated card desk's button labels and the
-    ledger's activity names."""
-    found = [item[2] for item in extract_from_dir(str(ROOT / "kiosk" / "ui"), keywords=KEYWORDS)]
-    for source in ("simulate.py", "ledger/kinds.py"):
+    """What `make locale` extracts: kiosk/ui, the receipts, the simulated card desk's button
+    labels, the ledger's activity names and the till's receipt lines."""
+    found = [
+        item[2]
+        for folder in ("ui", "receipt")
+        for item in extract_from_dir(str(ROOT / "kiosk" / folder), keywords=KEYWORDS)
+    ]
+    for source in ("app/simulate.py", "ledger/kinds.py", "till/receipt.py"):
         with open(ROOT / "kiosk" / source, "rb") as f:
             found += [item[1] for item in extract("python", f, keywords=KEYWORDS)]
     assert len(found) > 100
@@ -106,7 +112,7 @@ def test_every_session_message_code_has_a_sentence_in_both_languages(code):
     params = {"amount_fen": 50000, "bonus_fen": 2500, "balance_fen": 131450, "points": 100, "points_used": 300,
               "attempts_left": 3, "min_fen": 1000, "max_fen": 500000, "paid_fen": 10000, "length": 6,
               "version": 2, "error": "bad json", "minutes": 1, "seconds": 5, "streak": 7, "total_points": 335,
-              "streak_bonus": 30, "stars": 4, "referral_points": 100}
+              "streak_bonus": 30, "stars": 4, "referral_points": 100, "discount_fen": 640}
     for locale in i18n.LOCALES:
         i18n.translator().set_locale(locale)
         text = render_message(code, params)

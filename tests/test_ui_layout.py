@@ -19,7 +19,8 @@ HERE = Path(__file__).resolve().parent
 EXPECTED_SCREENS = {
     "idle", "signup_offer", "signup_details", "signup_privacy", "signup_pin", "signup_writing", "signup_done",
     "home", "topup_amount", "topup_too_much", "topup_confirm", "paying", "topup_done", "redeem_choose", "redeem_confirm",
-    "redeem_done", "pin_wrong", "pin_locked", "blocked", "not_recognised", "staff_menu",
+    "redeem_done", "pin_wrong", "pin_locked", "blocked", "not_recognised", "card_refused", "staff_menu",
+    "charge_tap", "charge_confirm", "charge_pin", "charge_done", "charge_declined", "charge_amount",
 }
 
 

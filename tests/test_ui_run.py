@@ -19,9 +19,12 @@ from kiosk.store.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start(args: list[str], tmp_path: Path) -> subprocess.Popen:
+def start(args: list[str], tmp_path: Path, **env_changes: str | None) -> subprocess.Popen:
+    """`env_changes`: variables to set, or to leave out when None."""
     env = dict(os.environ, KIVY_HOME=str(tmp_path / "kivy"), KIOSK_CONFIG=str(tmp_path / "absent.toml"),
                SDL_VIDEODRIVER="offscreen")  # no display here: SDL draws offscreen through Mesa
+    env.update(env_changes)
+    env = {name: value for name, value in env.items() if value is not None}
     return subprocess.Popen([sys.executable, "-m", "kiosk", "run", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
@@ -80,6 +83,18 @@ def test_simulated_kiosk_starts_the_app_on_a_seeded_store(tmp_path):
         assert {"New card", "Other card", "Staff card"} <= set(wallet.cards)
     finally:
         store.close()
+
+
+def test_the_kiosk_writes_nothing_in_the_users_home_and_kivy_logs_no_stale_config(tmp_path):
+    """Kivy's own home would be ~/.kivy (config.ini, icons, mods) and a fresh or old config.ini
+    logs "Older configuration version detected" at every start: the kiosk keeps Kivy out of $HOME."""
+    home = tmp_path / "home"
+    home.mkdir()
+    log = run_for_a_moment(start(["--simulate", "--data-dir", str(tmp_path / "data")], tmp_path,
+                                 HOME=str(home), KIVY_HOME=None, XDG_CACHE_HOME=None, XDG_CONFIG_HOME=None))
+    assert "Start application main loop" in log
+    assert sorted(p.name for p in home.iterdir()) == []
+    assert "Older configuration version" not in log and "Upgrading configuration" not in log, log[-3000:]
 
 
 def test_without_a_configuration_the_real_kiosk_refuses_with_exit_2(tmp_path):

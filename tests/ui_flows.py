@@ -31,8 +31,8 @@ class Cards:
 
 def seed(kiosk: Kiosk) -> Cards:
     """Members the journeys start from (set up directly in the ledger, not through screens)."""
-    member = kiosk.member(balance_fen=123450)
-    rich = kiosk.member(balance_fen=300000)
+    member = kiosk.member(balance_fen=123450, name="王小明")  # the names `kiosk run --simulate` gives its members
+    rich = kiosk.member(balance_fen=300000, name="Li Na")
     uid = rich.uid.hex().upper()
     kiosk.store.commit(kiosk.ledger.top_up(uid, 300000, "setup", kiosk.clock.now()))
     lost = kiosk.member()
@@ -235,3 +235,59 @@ def engage(ui: UiDriver, visit: Visit) -> None:
     ui.tap(ui.screen.ok)
     ui.tap(ui.screen.finish)
     k.lift()
+
+
+def charge(ui: UiDriver, visit: Visit) -> None:
+    """Paying with the card: a till's charge with the tier discount and the PIN, a charge the
+    balance cannot cover, and the staff menu's "Charge a member"."""
+    from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
+
+    k = ui.kiosk
+    ticket = ChargeTicket(ChargeOrder("T1:A1", 30000, True))
+    k.session.post(TillCharge(ticket))
+    k.run()
+    ui.frames(3)
+    assert k.session.state == "charge_tap"
+    visit("charge_tap")
+    k.tap(k.ui_cards.rich)  # gold: 5% off, over the PIN threshold
+    ui.frames(3)
+    assert k.session.state == "charge_confirm"
+    visit("charge_confirm")
+    ui.tap(ui.screen.ok)
+    assert k.session.state == "charge_pin"
+    press_digits(ui, PIN[:2])
+    visit("charge_pin")
+    press_digits(ui, PIN[2:])
+    assert k.session.state == "done" and ticket.outcome.status == "approved", k.session.view.message
+    visit("charge_done")
+    ui.tap(ui.screen.ok)
+    k.lift()
+    k.run()
+
+    poor = ChargeTicket(ChargeOrder("T1:A2", 9_999_900, False))
+    k.session.post(TillCharge(poor))
+    k.run()
+    k.tap(k.ui_cards.member)
+    ui.frames(3)
+    assert k.session.state == "notice" and poor.outcome.reason == "insufficient_balance"
+    visit("charge_declined")
+    k.lift()  # nothing was taken: lifting the card ends the visit
+    assert k.session.state == "idle"
+
+    k.tap(k.ui_cards.staff)
+    ui.frames(3)
+    ui.tap(ui.screen.charge)
+    assert k.session.state == "charge_amount"
+    k.lift()
+    press_digits(ui, "4550")
+    visit("charge_amount")
+    ui.tap(ui.screen.keypad.keys["ok"])
+    assert k.session.state == "charge_tap"
+    k.tap(k.ui_cards.member)
+    ui.frames(3)
+    ui.tap(ui.screen.ok)  # ¥45.50: under the PIN threshold
+    assert k.session.state == "done", k.session.view.message
+    ui.tap(ui.screen.ok)
+    k.lift()
+    k.run()
+    assert k.session.state == "idle"

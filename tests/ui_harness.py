@@ -119,11 +119,12 @@ class UiDriver:
 
 def layout_problems(ui: UiDriver, where: str) -> list[str]:
     """Text that does not fit its box, boxes off the window, touch targets under 48 px."""
+    from kivy.uix.behaviors import ButtonBehavior
     from kivy.uix.label import Label
     from kivy.uix.scrollview import ScrollView
 
     from kiosk.ui.theme import MIN_TOUCH_PX
-    from kiosk.ui.widgets import FitLabel, KButton
+    from kiosk.ui.widgets import FitLabel
 
     ui.frames(2)
     problems = []
@@ -133,6 +134,10 @@ def layout_problems(ui: UiDriver, where: str) -> list[str]:
         if isinstance(w, ScrollView):
             in_scroll.update(id(c) for c in w.walk())
     for w in ui.screen.walk():
+        if isinstance(w, ButtonBehavior) and not isinstance(w, Label) and not w.disabled and w.opacity > 0 \
+                and min(w.width, w.height) < MIN_TOUCH_PX:  # a tile or other button that is not a label
+            problems.append(f"{where}: {type(w).__name__} touch target {w.width:.0f}x{w.height:.0f} under "
+                            f"{MIN_TOUCH_PX} px")
         if not isinstance(w, Label) or not w.text or w.opacity == 0 or w.height <= 0:
             continue
         name = f"{where}: {type(w).__name__} {w.text[:40]!r}"
@@ -143,7 +148,7 @@ def layout_problems(ui: UiDriver, where: str) -> list[str]:
             x, y = w.to_window(w.x, w.y)
             if x < -1 or y < -1 or x + w.width > win_w + 1 or y + w.height > win_h + 1:
                 problems.append(f"{name} box {x:.0f},{y:.0f} {w.width:.0f}x{w.height:.0f} leaves the window")
-        if isinstance(w, KButton) and not w.disabled and min(w.width, w.height) < MIN_TOUCH_PX:
+        if isinstance(w, ButtonBehavior) and not w.disabled and min(w.width, w.height) < MIN_TOUCH_PX:
             problems.append(f"{name} touch target {w.width:.0f}x{w.height:.0f} under {MIN_TOUCH_PX} px")
     return problems
 

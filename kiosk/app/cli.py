@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim-card": ("kiosk.reader.card_cli", "tap, remove and create simulated cards (simulated reader)"),
     "hq": ("kiosk.hq.command", "headquarters: receiver, lost/replaced/returned cards, rules, devices"),
     "run": ("kiosk.app.run", "run the touchscreen kiosk (--simulate: demo cards, no hardware)"),
+    "till": ("kiosk.till.command", "the reference till client: charge, refund, void over the till API"),
+    "tills": ("kiosk.till.tills_command", "the tills allowed to use the till API, each with its own token"),
 }
 
 DESCRIPTION = """\

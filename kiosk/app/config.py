@@ -13,7 +13,9 @@ from pathlib import Path
 from kiosk.app.config_error import ConfigError
 from kiosk.hw.settings import GpioSettings, parse_gpio
 from kiosk.reader import drivers as reader_drivers
+from kiosk.receipt.settings import PrinterSettings, parse_printer
 from kiosk.session.settings import SessionSettings, parse_session
+from kiosk.till.settings import TillSettings, parse_till
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 READER_DRIVERS = reader_drivers.NAMES  # the registry: kiosk/reader/drivers.py
@@ -69,6 +71,8 @@ class Config:
     source: str = "<defaults>"
     session: SessionSettings = field(default_factory=SessionSettings)  # [session], kiosk/session/settings.py
     gpio: GpioSettings = field(default_factory=GpioSettings)  # [gpio], kiosk/hw/settings.py
+    printer: PrinterSettings = field(default_factory=PrinterSettings)  # [printer], kiosk/receipt/settings.py
+    till: TillSettings = field(default_factory=TillSettings)  # [till], kiosk/till/settings.py
 
 
 def _get(table: dict, key: str, kind: type, path: Path | str, prefix: str, default=...):
@@ -124,7 +128,7 @@ def _section(data: dict, name: str, cls: type, path: Path | str) -> dict:
 
 def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
     """Build a Config from parsed TOML, refusing unknown tables, unknown keys and wrong types."""
-    known = {"device", "reader", "hq", "secrets", "rules", "session", "gpio"}
+    known = {"device", "reader", "hq", "secrets", "rules", "session", "gpio", "printer", "till"}
     for key in data:
         if key not in known:
             raise ConfigError(path, key, f"unknown section (expected one of {sorted(known)})")
@@ -187,6 +191,8 @@ def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
         source=str(path),
         session=parse_session(data.get("session", {}), str(path)),
         gpio=parse_gpio(data.get("gpio", {}), str(path)),
+        printer=parse_printer(data.get("printer", {}), str(path)),
+        till=parse_till(data.get("till", {}), str(path)),
     )
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kiosk.app.config import LOCALES, SCREENS, ConfigError, load_config
+from kiosk.till.tokens import TokenFileError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ environment:
 files:
   /etc/kiosk/kiosk.toml       configuration (device id, data_dir, reader, HQ)
   DATA_DIR/incidents.jsonl    events HQ must hear about (lost card seen, abandoned payment)
+  DATA_DIR/kivy               Kivy's home (KIVY_HOME): the kiosk writes nothing in the user's home
+  DATA_DIR/reward-images/     pictures the rules' rewards name ("image": "coffee.png"), before the packaged ones
   DIR/cards.json              (--simulate --data-dir DIR) the simulated reader's wallet: tap its cards with `kiosk sim-card` too
 
 examples:
@@ -83,25 +86,46 @@ def run(args: argparse.Namespace) -> int:
     width, height = (int(v) for v in screen.split("x"))
     from kiosk.ui.env import prepare_kivy
 
-    prepare_kivy(width, height, fullscreen=args.fullscreen)
+    prepare_kivy(width, height, kivy_home=str(Path(config.device.data_dir) / "kivy"), fullscreen=args.fullscreen)
     from kiosk.ui.app import KioskApp
     from kiosk.ui.i18n import translator
+    from kiosk.ui.reward_images import RewardImages
 
     translator().set_locale(args.locale or config.device.locale)
     cards = tuple((name, name) for name in kiosk.desk.names) + (("Remove card", "Remove card"),) if kiosk.desk else ()
     app = KioskApp(kiosk.parts.session, simulated_cards=cards,
-                   on_simulated_tap=kiosk.desk.tap if kiosk.desk else None)
+                   on_simulated_tap=kiosk.desk.tap if kiosk.desk else None,
+                   reward_images=RewardImages.for_data_dir(Path(config.device.data_dir)))
     kiosk.parts.worker.post = app.post  # reader events wake the session at once, not at the next pump
     if kiosk.desk is not None:
         _bind_number_keys(kiosk.desk)
     if kiosk.sync is not None:
         _poll_sync_on_the_ui_thread(kiosk.sync)
     kiosk.parts.start()
+    till = None
+    if config.till.enabled:
+        try:
+            till = start_till(kiosk.parts.session, config, post=app.post)
+        except (OSError, TokenFileError) as exc:
+            log.error("till API: %s", exc)
+            kiosk.close()
+            return 1
     try:
         app.run()
     finally:
+        if till is not None:
+            till.stop()
         kiosk.close()
     return 0
+
+
+def start_till(session, config, post=None):
+    """The till API on its own thread ([till] in kiosk.toml; kiosk/till/server.py)."""
+    from kiosk.till.server import TillServer
+
+    server = TillServer(session, config.till, config.device.data_dir, post=post).start()
+    log.info("till API listening on %s (%d tills)", server.url, len(server.tokens.entries))
+    return server
 
 
 class Kiosk:

@@ -1,6 +1,7 @@
 """Putting a kiosk's session together from its configuration: reader thread, card layer,
-payment adapters, GPIO feedback and cash acceptor, incident log. `kiosk run` calls this; the
-caller opens the store and the reader (kiosk.reader.factory) and pumps the session."""
+payment adapters, GPIO feedback and cash acceptor, incident log, receipt printer. `kiosk run`
+calls this; the caller opens the store and the reader (kiosk.reader.factory) and pumps the
+session."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from kiosk.app.config import Config
 from kiosk.hw.setup import Hardware, open_hardware
 from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.payment.cash_acceptor import CashAcceptorPayment
-from kiosk.payment.hq_mqtt import NoHqPayment
+from kiosk.payment.hq_mqtt import HqMqttPayment, NoHqPayment
 from kiosk.payment.staff_cash import StaffCashPayment
 from kiosk.reader import originality
 from kiosk.reader.base import Reader
 from kiosk.reader.card import DEFAULT_SIGNERS
 from kiosk.reader.keys import CardKeys, SiteKeys
+from kiosk.receipt.receipt import Shop
+from kiosk.receipt.setup import open_printer
 from kiosk.session.card_access import FormatCardAccess
 from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.incidents import IncidentLog
@@ -25,7 +28,6 @@ from kiosk.session.ports import NoFeedback
 from kiosk.session.reader_worker import ReaderWorker
 from kiosk.session.session import Session
 from kiosk.session.sync_link import SyncClientLink
-from kiosk.sync.payment_method import HqMqttPayment
 
 INCIDENTS_FILE = "incidents.jsonl"
 
@@ -43,6 +45,7 @@ class KioskSession:
     def close(self) -> None:
         self.worker.stop()
         self.hardware.close()
+        self.session.printer.close()
 
 
 def site_keys_from(config: Config) -> SiteKeys:
@@ -52,6 +55,12 @@ def site_keys_from(config: Config) -> SiteKeys:
         raise ValueError(f"{config.source}: secrets.card_master_key_file is not set")
     system_id = getattr(config.secrets, "card_system_id", "kiosk")
     return SiteKeys.from_file(Path(path), system_id.encode("utf-8"))
+
+
+def shop_from(config: Config) -> Shop:
+    """What every receipt of this kiosk says about where it was printed."""
+    device = config.device
+    return Shop(store_name=config.printer.store_name or device.store, device_id=device.id, locale=device.locale)
 
 
 def build_session(
@@ -105,6 +114,8 @@ def build_session(
         settings=config.session,
         reload_rules=reload_rules,
         sync=SyncClientLink(sync_client) if sync_client is not None else None,
+        printer=open_printer(config.printer),
+        shop=shop_from(config),
     )
     holder.append(session)
     return KioskSession(session, worker, hardware)

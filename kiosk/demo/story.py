@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from kiosk.ledger import charges
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.money import format_fen
 from kiosk.ledger.operations import Refused
@@ -61,6 +62,7 @@ REFUSALS = {
     "insufficient_points": ("积分不足", "not enough points"),
     "gift_already_given": ("礼品已领取", "gift already given"),
     "no_birthday_gift_due": ("今年的生日礼已领取", "this year's birthday gift was already given"),
+    "refund_too_large": ("退款不能超过该订单实付金额", "a refund can never be more than what was paid for the order"),
 }
 
 
@@ -181,13 +183,40 @@ def redeem(person: str, pin: str, reward_id: str, points: int | None = None) -> 
     return step
 
 
-def spend(person: str, amount_fen: int) -> Callable:
+def till_purchase(person: str, order_id: str, total_fen: int) -> Callable:
+    """The store's till sends the order; the kiosk takes the member's tier discount off (the
+    till API does the same over HTTP: docs/pos-api.md)."""
+
     def step(m: Morning) -> None:
-        txn = m.commit(m.ledger.spend(m.cards[person], amount_fen, m.now))
+        uid, key = m.cards[person], charges.order_key("till-1", order_id)
+        quote = charges.quote(m.ledger, uid, key, total_fen, True, m.now)
+        txn = m.commit(charges.charge(m.ledger, uid, key, total_fen, True, m.now, pin_verified=True))
+        if quote.discount_fen:
+            zh_off = f"会员折扣减 {format_fen(quote.discount_fen)}，"
+            en_off = f"member discount -{format_fen(quote.discount_fen)}, "
+        else:
+            zh_off, en_off = "此等级无折扣，", "no discount at this tier, "
         m.say(
-            f"消费 {format_fen(amount_fen)}，得 {txn.points_delta} 积分；余额 {m.balance(person)}",
-            f"paid {format_fen(amount_fen)}, +{txn.points_delta} points; now {m.balance(person)}",
+            f"收银台下单 {order_id} 共 {format_fen(total_fen)}，{zh_off}会员刷卡付 {format_fen(txn.amount_fen)}，"
+            f"得 {txn.points_delta} 积分；余额 {m.balance(person)}",
+            f"the till sends order {order_id} for {format_fen(total_fen)}: {en_off}the member taps and pays "
+            f"{format_fen(txn.amount_fen)} from the card, +{txn.points_delta} points; now {m.balance(person)}",
         )
+
+    return step
+
+
+def till_refund(person: str, order_id: str, refund_id: str, amount_fen: int) -> Callable:
+    def step(m: Morning) -> None:
+        key = charges.order_key("till-1", order_id)
+        txn = m.commit(charges.refund(m.ledger, key, refund_id, amount_fen, m.now))
+        m.say(
+            f"顾客退回一件商品：退款 {format_fen(amount_fen)} 回到会员卡，扣回 {-txn.points_delta} 积分；"
+            f"余额 {m.balance(person)}",
+            f"the customer brings one item back: {format_fen(amount_fen)} refunded to the card, "
+            f"{-txn.points_delta} points taken back; now {m.balance(person)}",
+        )
+        m.refused(lambda: charges.refund(m.ledger, key, "R9", txn.amount_fen * 100, m.now))
 
     return step
 
@@ -276,6 +305,8 @@ MORNING: list[Step] = [
     ),
     Step("充值", "Top-up", top_up("li", 100000)),
     Step("积分兑换", "Points redemption", redeem("li", "471936", "coffee")),
+    Step("收银台消费", "Purchase at the till", till_purchase("li", "A1001", 12800)),
+    Step("退货退款", "Refund at the till", till_refund("li", "A1001", "R1", 3000)),
     Step("生日礼", "Birthday gift", birthday_gift("wang")),
     Step("积分抵现", "Points voucher", redeem("wang", "258013", "voucher", points=500)),
     Step(
@@ -284,7 +315,7 @@ MORNING: list[Step] = [
         sign_up("zhang", "张敏", "Zhang Min", "04112233", "13700137003", "825036", None),
     ),
     Step("充值", "Top-up", top_up("zhang", 20000)),
-    Step("消费", "Spend at the till", spend("zhang", 4580)),
+    Step("收银台消费", "Purchase at the till", till_purchase("zhang", "A1002", 4580)),
     Step("挂失与补卡", "Lost card and replacement", lose_and_replace("zhang", "04445566")),
     Step(
         "开卡（陈杰）",

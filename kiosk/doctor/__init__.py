@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiosk.doctor import checks, integrations, setup_checks
+from kiosk.doctor import checks, integrations, printer, setup_checks
 from kiosk.doctor.checks import CheckResult, Context, Status
 
 Check = Callable[[Context], CheckResult]
@@ -23,6 +23,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     checks.check_reader_device,
     integrations.check_reader,
     integrations.check_card_read,
+    printer.check_printer,
     checks.check_broker,
     integrations.check_store,
     integrations.check_outbox,

@@ -18,7 +18,7 @@ from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
 from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.ledger.sample import default_rules
-from kiosk.ledger.txn import Txn
+from kiosk.ledger.txn import Kind, Txn
 
 # Called inside the operation's own SQL transaction once the txn is applied (the console writes
 # its audit entry there: a change and its audit row commit together or not at all).
@@ -159,6 +159,22 @@ def adjust(
     return _operate(
         db, [uid], lambda ledger: ledger.adjust(uid, balance_delta_fen, points_delta, reason, now), record=record
     )
+
+
+def reset_pin_lock(db: Database, uid: str, now: datetime | None = None, record: Recorder | None = None) -> Txn:
+    """PIN reset at the counter, once staff have checked who the member is: the failed-PIN count
+    goes to zero and the lockout ends, as after a right PIN at a kiosk (the ledger's PIN_RESET
+    kind; kiosks learn it from the snapshot). The PIN itself stays: choosing a new one needs a
+    ledger kind that carries a new hash, which the ledger does not have yet."""
+    now = now or datetime.now(UTC)
+
+    def decide(ledger: Ledger) -> Txn:
+        card, member, account = ledger.lookup(uid)
+        if member.pin_failures == 0 and member.pin_locked_until is None:
+            raise Refused("pin_not_locked", "no failed PIN to reset")
+        return ledger._unchanged(Kind.PIN_RESET, now, card.member_id, uid, account)  # noqa: SLF001 - see docstring
+
+    return _operate(db, [uid], decide, record=record)
 
 
 def publish_rules(

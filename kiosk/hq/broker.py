@@ -8,6 +8,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.sync import messages as m
+from kiosk.sync.topics import parse_topic
+
 log = logging.getLogger(__name__)
 
 
@@ -79,8 +82,15 @@ def connect(
     return client
 
 
-def publish(client, topic: str, payload: bytes, retain: bool = False, timeout: float = 10.0) -> None:
-    """Publish at QoS 1 and wait for the broker's PUBACK (HQ keeps the truth in SQL, so a lost
-    publish is repaired by the next one or a kiosk's resync; waiting keeps commands honest)."""
-    info = client.publish(topic, payload, qos=1, retain=retain)
+def publish_message(client, topic: str, msg: m.Message, timeout: float = 10.0) -> None:
+    """Publish one HQ -> kiosk message with the QoS and retain flag its spec gives the topic's scope
+    (kiosk/sync/messages), and wait for the broker's PUBACK (HQ keeps the truth in SQL, so a lost
+    publish is repaired by the next one or a kiosk's resync; waiting keeps commands honest).
+    A message on a topic that carries another type is a bug, refused here."""
+    parsed = parse_topic(topic)
+    if parsed.message_type != msg.TYPE or parsed.up:
+        raise ValueError(f"a {msg.TYPE} message cannot go on {topic}")
+    info = client.publish(topic, m.encode(msg), qos=msg.SPEC.qos, retain=msg.SPEC.retained(parsed.scope))
     info.wait_for_publish(timeout)
+
+

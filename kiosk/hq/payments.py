@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from kiosk.hq.broker import publish
+from kiosk.hq.broker import publish_message
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import now_text
 from kiosk.sync import messages as m
@@ -20,14 +20,14 @@ log = logging.getLogger(__name__)
 
 # (request) -> (outcome in paid|failed|cancelled, detail). Called on the receiver's worker thread:
 # a provider must answer quickly (a slow one belongs in its own service that publishes itself).
-Provider = Callable[[m.PaymentRequest], tuple[str, str]]
+Provider = Callable[[m.HqPaymentRequest], tuple[str, str]]
 
 
-def no_provider(request: m.PaymentRequest) -> tuple[str, str]:
+def no_provider(request: m.HqPaymentRequest) -> tuple[str, str]:
     return "failed", "no payment provider at HQ"
 
 
-def approve_all_for_demo(request: m.PaymentRequest) -> tuple[str, str]:
+def approve_all_for_demo(request: m.HqPaymentRequest) -> tuple[str, str]:
     """`kiosk demo` only: every request is paid. Never configure this for a real store."""
     return "paid", "demo"
 
@@ -36,7 +36,7 @@ class PaymentBridge:
     def __init__(self, db: Database, client, provider: Provider = no_provider):
         self.db, self.client, self.provider = db, client, provider
 
-    def handle(self, store: str, request: m.PaymentRequest) -> None:
+    def handle(self, store: str, request: m.HqPaymentRequest) -> None:
         def claim(db: Database) -> tuple:
             db.execute(
                 "INSERT INTO payments (payment_ref, device_id, amount_fen, method, outcome, detail, requested_at) "
@@ -68,7 +68,7 @@ class PaymentBridge:
             outcome, detail = self.db.run(decide)  # the first decision wins
         self._answer(store, request, outcome, detail)
 
-    def _answer(self, store: str, request: m.PaymentRequest, outcome: str, detail: str) -> None:
+    def _answer(self, store: str, request: m.HqPaymentRequest, outcome: str, detail: str) -> None:
         msg = m.PaymentConfirmation(request.payment_ref, request.amount_fen, outcome, datetime.now(UTC), detail[:200])
-        publish(self.client, DeviceTopics(store, request.device).topic("payment"), m.encode(msg))
+        publish_message(self.client, DeviceTopics(store, request.device).topic("payment"), msg)
         log.info("payment %s from %s: %s", request.payment_ref, request.device, outcome)

@@ -13,7 +13,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from kiosk.hq.broker import publish
+from kiosk.hq.broker import publish_message
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import load_state
 from kiosk.ledger.rules import Rules, parse_rules
@@ -108,7 +108,7 @@ class Publisher:
         """At start: make the retained chain messages current (a crash may have left them behind)."""
         version, uids = blocked_list(self.db)
         if version:
-            publish(self.client, chain_topic("blocked"), m.encode(m.BlockedList(version, uids, datetime.now(UTC))), retain=True)
+            publish_message(self.client, chain_topic("blocked"), m.BlockedList(version, uids, datetime.now(UTC)))
         found = rules_in_force(self.db)
         if found:
             self._send_rules(*found)
@@ -121,7 +121,7 @@ class Publisher:
             if version == 0:  # nothing was ever blocked: the kiosk's empty list is current
                 log.info("resync of blocked from %s: no list yet", device)
                 return
-            publish(self.client, topics.topic("blocked"), m.encode(m.BlockedList(version, uids, now)))
+            publish_message(self.client, topics.topic("blocked"), m.BlockedList(version, uids, now))
         elif what == "snapshot":
             self.send_snapshot(store, device)
         elif what == "rules":
@@ -136,7 +136,7 @@ class Publisher:
         own = state.last_seq.get(device, 0)
         snapshot_id = time.time_ns() // 1000  # increasing per device, across receivers
         msg = m.Snapshot(snapshot_id, own, state, datetime.now(UTC))
-        publish(self.client, DeviceTopics(store, device).topic("snapshot"), m.encode(msg))
+        publish_message(self.client, DeviceTopics(store, device).topic("snapshot"), msg)
 
     def _blocked(self) -> int:
         newest = blocked_version(self.db)
@@ -145,9 +145,9 @@ class Publisher:
             return 0
         deltas = blocked_deltas(self.db, sent, newest)
         for delta in deltas:
-            publish(self.client, chain_topic("blocked_delta"), m.encode(delta))
+            publish_message(self.client, chain_topic("blocked_delta"), delta)
         version, uids = blocked_list(self.db, newest)
-        publish(self.client, chain_topic("blocked"), m.encode(m.BlockedList(version, uids, datetime.now(UTC))), retain=True)
+        publish_message(self.client, chain_topic("blocked"), m.BlockedList(version, uids, datetime.now(UTC)))
         log.info("published blocked list version %d (%d steps, %d cards)", version, len(deltas), len(uids))
         return len(deltas) + 1
 
@@ -163,10 +163,10 @@ class Publisher:
         return 1
 
     def _send_rules(self, doc: dict, rules: Rules) -> None:
-        msg = m.encode(m.RulesUpdate(doc, rules, datetime.now(UTC)))
+        msg = m.RulesUpdate(doc, rules, datetime.now(UTC))
         store = get_setting(self.db, "rules_store")
         topic = store_topic(store, "rules") if store else chain_topic("rules")
-        publish(self.client, topic, msg, retain=True)
+        publish_message(self.client, topic, msg)
         log.info("published rules version %d on %s", rules.version, topic)
 
     def _snapshots(self) -> int:

@@ -68,7 +68,7 @@ class _Batch:
     events: list[tuple[str, m.Events]] = field(default_factory=list)  # (store, events)
     statuses: list[tuple[str, m.Status, bool]] = field(default_factory=list)  # (store, status, retained)
     resyncs: list[tuple[str, m.Resync]] = field(default_factory=list)
-    payments: list[tuple[str, m.PaymentRequest]] = field(default_factory=list)
+    payments: list[tuple[str, m.HqPaymentRequest]] = field(default_factory=list)
     incidents: list[tuple[str, m.Incidents]] = field(default_factory=list)
 
     def singles(self) -> list[_Batch]:
@@ -88,6 +88,16 @@ class _Batch:
     def describe(self) -> str:
         kind = "events" if self.events else "incidents" if self.incidents else "status"
         return f"{kind} from {self.device()}"
+
+
+# Which _Batch list each kiosk->HQ message joins (tests/sync/test_message_registry.py: every UP type has one).
+LANES: dict[type[m.Message], str] = {
+    m.Events: "events",
+    m.Status: "statuses",
+    m.Resync: "resyncs",
+    m.HqPaymentRequest: "payments",
+    m.Incidents: "incidents",
+}
 
 
 def _sender(topic: str) -> str:
@@ -357,18 +367,12 @@ class Receiver:
             except m.MessageError as exc:
                 self._reject(exc.reason, f"{msg.topic[:120]}: {exc}", _sender(msg.topic))
                 continue
-            if isinstance(decoded, m.Events):
-                out.events.append((topic.store, decoded))
-            elif isinstance(decoded, m.Status):
-                out.statuses.append((topic.store, decoded, bool(msg.retain)))
-            elif isinstance(decoded, m.Resync):
-                out.resyncs.append((topic.store, decoded))
-            elif isinstance(decoded, m.PaymentRequest):
-                out.payments.append((topic.store, decoded))
-            elif isinstance(decoded, m.Incidents):
-                out.incidents.append((topic.store, decoded))
-            else:
+            lane = LANES.get(type(decoded))
+            if lane is None:
                 log.info("ignoring %s from %s (no HQ handler)", topic.message_type, topic.device)
+                continue
+            item = (topic.store, decoded, bool(msg.retain)) if lane == "statuses" else (topic.store, decoded)
+            getattr(out, lane).append(item)
         return out
 
     def _reject(self, reason: str, detail: str, device: str) -> None:

@@ -18,6 +18,10 @@ console_users, console_sessions   the HQ console's staff accounts (argon2 hashes
             login failures) and signed-in sessions (only a hash of each session token)
 audit_log   every change made through the console: who, when, what, before/after; append-only
             (a trigger refuses UPDATE and DELETE on both engines)
+follow_up_calls   回访记录: one row per call staff made from a follow-up list (reached / not
+            reached, a note); a member reached is not listed again for the same occasion
+approvals   adjustments and returns above the console's thresholds, waiting for a second
+            person (pending -> approved or rejected, by whom, and the txn it made)
 """
 
 from __future__ import annotations
@@ -135,6 +139,31 @@ TABLES = [
         target TEXT NOT NULL,
         before_value TEXT NOT NULL,
         after_value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS follow_up_calls (
+        id BIGINT PRIMARY KEY,
+        at TEXT NOT NULL,
+        username TEXT NOT NULL,
+        list_name TEXT NOT NULL,
+        occasion TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        note TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS follow_up_calls_member ON follow_up_calls (member_id, list_name, occasion)",
+    """CREATE TABLE IF NOT EXISTS approvals (
+        id BIGINT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        card_uid TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        balance_fen BIGINT NOT NULL,
+        points BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        txn_id TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, id)",
 ]
 
 # A member's name lives in the row's JSON; the console searches it through an expression index

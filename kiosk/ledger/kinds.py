@@ -28,6 +28,7 @@ class Money(StrEnum):
     OPENS = "opens"  # sign-up: starts at balance 0 and points 0, moves nothing
     PAID_IN = "paid_in"  # the amount paid plus its bonus (top-up)
     PAID_OUT = "paid_out"  # minus the amount (spend)
+    PAID_BACK = "paid_back"  # plus the amount (a till order refunded or voided)
     BONUS = "bonus"  # its bonus credit (gifts)
     TO_ZERO = "to_zero"  # to balance 0 and points 0, refunding at most the balance (card return)
     FREE = "free"  # any amounts: HQ's own corrections
@@ -80,9 +81,11 @@ SPECS: dict[Kind, KindSpec] = {
         member_use=True,
         activity=N_("Top-up"),
     ),
+    # A till's charge sets payment_ref to its order key (kiosk/ledger/charges.py); a refund or a
+    # void names that key in payment_ref, and a refund its own refund id in `reason`.
     Kind.SPEND: KindSpec(
         Money.PAID_OUT,
-        frozenset({"amount_fen"}) | _POINTS,
+        frozenset({"amount_fen", "payment_ref"}) | _POINTS,
         gives_points=True,
         visit=True,
         member_use=True,
@@ -132,6 +135,15 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.SURVEY: KindSpec(Money.NONE, frozenset({"rating", "reasons"})),
     Kind.PURSE_WRITTEN: KindSpec(Money.NONE),
+    Kind.REFUND: KindSpec(
+        Money.PAID_BACK,
+        frozenset({"amount_fen", "payment_ref", "reason"}),
+        takes_points=True,
+        activity=N_("Refund"),
+    ),
+    Kind.VOID: KindSpec(
+        Money.PAID_BACK, frozenset({"amount_fen", "payment_ref"}), takes_points=True, activity=N_("Purchase voided")
+    ),
 }
 
 VISITS = frozenset(k for k, s in SPECS.items() if s.visit)
@@ -158,10 +170,10 @@ def stated_amounts_problem(txn: Txn) -> str:
         if txn.amount_fen <= 0:
             return f"{kind} of no amount"
         expected = txn.amount_fen + txn.bonus_fen
-    elif s.money is Money.PAID_OUT:
+    elif s.money in (Money.PAID_OUT, Money.PAID_BACK):
         if txn.amount_fen <= 0:
             return f"{kind} of no amount"
-        expected = -txn.amount_fen
+        expected = -txn.amount_fen if s.money is Money.PAID_OUT else txn.amount_fen
     elif s.money is Money.BONUS:
         expected = txn.bonus_fen
     elif s.money is Money.TO_ZERO:

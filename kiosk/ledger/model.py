@@ -73,6 +73,48 @@ RECENT_ACTIVITIES = 5
 
 
 @dataclass(frozen=True)
+class TillRefund:
+    """A refund (or the void, refund_id "void") of a till order, as a retried request gets it back."""
+
+    refund_id: str
+    txn_id: str
+    at: datetime
+    amount_fen: int
+    points_back: int
+    balance_after_fen: int
+    points_after: int
+
+
+@dataclass(frozen=True)
+class TillOrder:
+    """A charge made for a till's order, kept on the account so that a refund or a void (by the
+    order's key, from any kiosk or at HQ) is checked against what was really paid and earned."""
+
+    key: str  # the till's order id as the kiosk keys it (kiosk/ledger/charges.order_key)
+    txn_id: str
+    at: datetime
+    paid_fen: int  # stored value the charge took
+    points_earned: int
+    balance_after_fen: int  # right after the charge: a retried request gets the first answer
+    points_after: int
+    bonus_used_fen: int = 0  # the part of paid_fen that was bonus credit: it goes back as bonus
+    refunded_fen: int = 0
+    points_reversed: int = 0  # points due back so far (in proportion to the refunds)
+    refunds: tuple[TillRefund, ...] = ()  # oldest first; a void is the one refund "void"
+    voided: bool = False
+
+    @property
+    def refund_ids(self) -> tuple[str, ...]:
+        return tuple(r.refund_id for r in self.refunds)
+
+    def refund(self, refund_id: str) -> TillRefund | None:
+        return next((r for r in self.refunds if r.refund_id == refund_id), None)
+
+
+ORDERS_KEPT = 100  # per account, newest last: an older order can no longer be refunded here
+
+
+@dataclass(frozen=True)
 class Account:
     member_id: str
     balance_fen: int = 0
@@ -89,6 +131,10 @@ class Account:
     checkin_streak: int = 0
     referee_rewarded: bool = False  # this member's own sign-up referral reward was given
     referrer_rewarded: bool = False  # the member who referred this one was rewarded
+    orders: tuple[TillOrder, ...] = ()  # the latest till charges, oldest first, at most ORDERS_KEPT
+
+    def order(self, key: str) -> TillOrder | None:
+        return next((o for o in self.orders if o.key == key), None)
 
     @property
     def points(self) -> int:

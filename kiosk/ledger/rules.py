@@ -80,6 +80,7 @@ class Reward:
     valid_from: datetime | None
     valid_to: datetime | None
     flexible: FlexiblePoints | None = None
+    image: str | None = None  # a file name in the kiosk's reward image folders; None: the default picture
 
     def is_valid_at(self, now: datetime) -> bool:
         return (self.valid_from is None or now >= self.valid_from) and (
@@ -185,7 +186,7 @@ _TIER_KEYS = frozenset({"id", "name", "min_topup_12m_fen", "points_multiplier_pc
 _POINTS_KEYS = frozenset({"fen_per_point", "earn_on_topup", "earn_on_spend", "expiry_months"})
 _TOPUP_KEYS = frozenset({"min_fen", "max_fen", "presets_fen", "bonus_steps"})
 _STEP_KEYS = frozenset({"min_fen", "bonus_fen"})
-_REWARD_KEYS = frozenset({"id", "name", "points_cost", "stock", "valid_from", "valid_to", "flexible"})
+_REWARD_KEYS = frozenset({"id", "name", "points_cost", "stock", "valid_from", "valid_to", "flexible", "image"})
 _FLEXIBLE_KEYS = frozenset({"min_points", "max_points", "step_points", "fen_per_point"})
 _BIRTHDAY_KEYS = frozenset({"gift", "window_days"})
 _GIFT_KEYS = frozenset({"points", "balance_fen"})
@@ -318,6 +319,7 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
             valid_from=f.time(raw, "valid_from", p),
             valid_to=f.time(raw, "valid_to", p),
             flexible=flexible,
+            image=f.image(raw, "image", p),
         )
         if reward.valid_from and reward.valid_to and reward.valid_from >= reward.valid_to:
             raise f.fail(f"{p}valid_to", "must be after valid_from")

@@ -21,6 +21,10 @@ SAFE_ID_HINT = "must be 1-64 of A-Z a-z 0-9 _ . : - (starting with a letter or d
 # Display text may be any language, but not control characters, bidi overrides/isolates or BOMs
 # (they reorder or hide what the member reads on the screen).
 _HIDDEN = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufeff")
+# A reward's picture: a plain file name the kiosk looks up in its image folders (never a path, so a
+# rules document cannot point a kiosk at any other file); PNG or JPEG, which every kiosk can draw.
+IMAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,59}\.(png|jpg|jpeg)\Z")
+IMAGE_NAME_HINT = "must be a file name like coffee.png: 1-60 of A-Z a-z 0-9 _ - then .png, .jpg or .jpeg, no folders"
 _ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+/-]{0,63}\Z")  # IANA names: Asia/Shanghai, Etc/GMT-8
 COMMENT = "comment"  # a note for people, allowed in every object and ignored
 _TEXT_KEYS = frozenset({"zh_CN", "en"})
@@ -115,6 +119,15 @@ class _Fields:
             raise self.fail(f"{path}{key}", f"must be a non-empty string, got {value!r}")
         if not visible_text(value):
             raise self.fail(f"{path}{key}", "must not hold control, bidi-override or invisible format characters")
+        return value
+
+    def image(self, data: dict, key: str, path: str) -> str | None:
+        """An optional image file name (IMAGE_NAME); absent or null means the kiosk's default picture."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not IMAGE_NAME.match(value):
+            raise self.fail(f"{path}{key}", f"{IMAGE_NAME_HINT}, got {str(value)[:80]!r}")
         return value
 
     def text(self, data: dict, key: str, path: str) -> LocalText:

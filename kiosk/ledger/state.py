@@ -22,6 +22,7 @@ from kiosk.ledger.model import (
     lots_added,
     lots_taken,
 )
+from kiosk.ledger.orders import bonus_back, order_problem, with_order
 from kiosk.ledger.txn import Kind, Txn
 
 TIER_WINDOW = timedelta(days=366)  # rolling 12 months, with a day's slack for leap years
@@ -65,7 +66,7 @@ class LedgerState:
             return ApplyResult(applied=False)
         if txn.seq != last + 1:
             raise SequenceGap(txn.device_id, last + 1, txn.seq)
-        problem = stated_amounts_problem(txn)
+        problem = stated_amounts_problem(txn) or order_problem(self.accounts.get(txn.member_id), txn)
         conflict = f"not applied: {problem}" if problem else self._apply(txn)
         self.last_seq[txn.device_id] = txn.seq  # even when refused: the device's later txns must not wait on it
         return ApplyResult(applied=True, conflict=conflict, refused=bool(problem))
@@ -134,13 +135,17 @@ class LedgerState:
         if txn.kind is Kind.CARD_RETURN:
             lots = ()
             bonus = 0
+        elif txn.kind in (Kind.REFUND, Kind.VOID):
+            order = account.order(txn.payment_ref)
+            bonus += bonus_back(order, txn.amount_fen) if order else 0
         elif balance_delta < 0:
             # Spending draws on paid money first; bonus credit goes last (and is forfeited on return).
             principal = a.balance_fen - a.bonus_fen
             bonus -= max(0, -balance_delta - max(principal, 0))
+        bonus = max(0, bonus + txn.bonus_fen)
+        bonus_drawn = max(0, account.bonus_fen - bonus) if txn.kind is Kind.SPEND else 0
         balance = a.balance_fen + balance_delta
-        bonus = min(max(0, bonus + txn.bonus_fen), max(balance, 0))
-        changes: dict = {"lots": lots, "balance_fen": balance, "bonus_fen": bonus}
+        changes: dict = {"lots": lots, "balance_fen": balance, "bonus_fen": min(bonus, max(balance, 0))}
 
         if txn.kind is Kind.TOP_UP:
             since = txn.at - TIER_WINDOW
@@ -149,6 +154,8 @@ class LedgerState:
             changes["recent_topups"] = recent + (TopUpRecord(txn.at, txn.amount_fen),)
         elif txn.kind is Kind.SPEND:
             changes["lifetime_spend_fen"] = a.lifetime_spend_fen + txn.amount_fen
+        elif txn.kind in (Kind.REFUND, Kind.VOID):
+            changes["lifetime_spend_fen"] = max(0, a.lifetime_spend_fen - txn.amount_fen)
         elif txn.kind is Kind.BIRTHDAY_GIFT:
             changes["birthday_gift_years"] = a.birthday_gift_years + (txn.gift_year,)
         elif txn.kind is Kind.NEW_MEMBER_GIFT:
@@ -162,7 +169,7 @@ class LedgerState:
         if txn.kind not in SILENT:
             line = Activity(txn.at, str(txn.kind), balance_delta, points_delta, txn.reward_id)
             changes["recent"] = ((line,) + a.recent)[:RECENT_ACTIVITIES]
-        return replace(a, **changes)
+        return with_order(account, replace(a, **changes), txn, bonus_drawn)  # only a charge, refund or void changes orders
 
     def _cards_and_member_after(self, txn: Txn) -> None:
         member = self.members[txn.member_id]

@@ -39,6 +39,8 @@ class Kind(StrEnum):
     REFERRAL_REWARD = "referral_reward"
     SURVEY = "survey"
     PURSE_WRITTEN = "purse_written"
+    REFUND = "refund"
+    VOID = "void"
 
 
 MONEY_KINDS = frozenset(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from kiosk.session.charge_ticket import TillCall, TillCancel, TillCharge
+
 # card problems that suggest fraud: the session records them for HQ
 SUSPECT_PROBLEMS = frozenset({"mac_failed", "member_mismatch", "old_card", "counter_rollback"})
 
@@ -62,4 +64,4 @@ class ReaderStatus:
     detail: str = ""
 
 
-SessionInput = CardPresented | CardRemoved | CardIssued | PurseWritten | ReaderStatus
+SessionInput = CardPresented | CardRemoved | CardIssued | PurseWritten | ReaderStatus | TillCharge | TillCancel | TillCall

@@ -49,10 +49,24 @@ class SessionMachine(StateMachine):
     redeemed = s.redeem_confirm.to(s.done) | s.pin_entry.to(s.done)
     locked = s.redeem_confirm.to(s.pin_locked) | s.pin_entry.to(s.pin_locked)
 
-    # the PIN pad (redeem and sign-up): a key stays on the screen until the PIN is complete
-    pin_key = s.pin_entry.to.itself(internal=True) | s.signup_pin.to.itself(internal=True)
-    pin_rubout = s.pin_entry.to.itself(internal=True, cond="pin_digits_entered") | s.signup_pin.to.itself(
-        internal=True, cond="pin_digits_entered"
+    # paying with the card: from the till (at idle) or the staff menu (amount keypad first)
+    till_charge = s.idle.to(s.charge_tap)
+    staff_charge = s.staff_menu.to(s.charge_amount)
+    charge_amount_ok = s.charge_amount.to(s.charge_tap)
+    charge_card = s.charge_tap.to(s.charge_confirm)
+    charge_need_pin = s.charge_confirm.to(s.charge_pin)
+    charged = s.charge_confirm.to(s.done) | s.charge_pin.to(s.done)
+
+    # the PIN pad (redeem, sign-up, charge): a key stays on the screen until the PIN is complete
+    pin_key = (
+        s.pin_entry.to.itself(internal=True)
+        | s.signup_pin.to.itself(internal=True)
+        | s.charge_pin.to.itself(internal=True)
+    )
+    pin_rubout = (
+        s.pin_entry.to.itself(internal=True, cond="pin_digits_entered")
+        | s.signup_pin.to.itself(internal=True, cond="pin_digits_entered")
+        | s.charge_pin.to.itself(internal=True, cond="pin_digits_entered")
     )
 
     # daily check-in; the rating offered on the done screen after a top-up or redemption
@@ -73,6 +87,8 @@ class SessionMachine(StateMachine):
         | s.signup_details.to(s.signup_offer)
         | s.signup_privacy.to(s.signup_details)
         | s.signup_pin.to(s.signup_privacy)
+        | s.charge_amount.to(s.staff_menu)
+        | s.charge_pin.to(s.charge_confirm)
     )
     # a result was shown; continue with the member's home while their card is still there
     to_home = s.done.to(s.home, cond="member_here") | s.notice.to(s.home, cond="member_here")
@@ -89,6 +105,10 @@ class SessionMachine(StateMachine):
         | s.signup_details.to(s.notice)
         | s.signup_pin.to(s.notice)
         | s.signup_writing.to(s.notice)
+        | s.charge_amount.to(s.notice)
+        | s.charge_tap.to(s.notice)
+        | s.charge_confirm.to(s.notice)
+        | s.charge_pin.to(s.notice)
     )
 
     # the session ends: finished, timed out, card removed, or another card tapped
@@ -111,6 +131,10 @@ class SessionMachine(StateMachine):
         | s.done.to(s.idle)
         | s.notice.to(s.idle)
         | s.staff_menu.to(s.idle)
+        | s.charge_amount.to(s.idle)
+        | s.charge_tap.to(s.idle)
+        | s.charge_confirm.to(s.idle)
+        | s.charge_pin.to(s.idle)
     )
 
     @property

@@ -38,9 +38,10 @@ def build_view(
 def reward_option(reward: Reward, stock: int) -> RewardOption:
     fx = reward.flexible
     if fx is None:
-        return RewardOption(reward.id, reward.name, reward.points_cost, stock)
+        return RewardOption(reward.id, reward.name, reward.points_cost, stock, image=reward.image)
     return RewardOption(
-        reward.id, reward.name, reward.points_cost, stock, fx.min_points, fx.max_points, fx.step_points, fx.fen_per_point
+        reward.id, reward.name, reward.points_cost, stock, fx.min_points, fx.max_points, fx.step_points, fx.fen_per_point,
+        image=reward.image,
     )
 
 

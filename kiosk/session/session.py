@@ -27,11 +27,14 @@ from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.rules import Rules
 from kiosk.ledger.txn import Txn
 from kiosk.payment.port import PaymentMethod
+from kiosk.receipt.printer import NoPrinter, ReceiptPrinter
+from kiosk.receipt.receipt import Shop
 from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.flow import Visit
 from kiosk.session.flows import FLOWS
 from kiosk.session.flows.base import F, FlowPart
 from kiosk.session.flows.cards import CardChecks
+from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
 from kiosk.session.flows.pin import Pin
@@ -49,6 +52,9 @@ from kiosk.session.inputs import (
     PurseWritten,
     ReaderStatus,
     SessionInput,
+    TillCall,
+    TillCancel,
+    TillCharge,
 )
 from kiosk.session.machine import SessionMachine
 from kiosk.session.ports import (  # noqa: F401 (importable from here, as docs/session-api.md says)
@@ -81,6 +87,8 @@ class Session:
         settings: SessionSettings | None = None,
         reload_rules: Callable[[], Rules] | None = None,
         sync: SyncLink | None = None,
+        printer: ReceiptPrinter | None = None,
+        shop: Shop | None = None,
     ):
         self.store = store
         self.clock = clock or SystemClock()
@@ -91,6 +99,8 @@ class Session:
         self.settings = settings or SessionSettings()
         self.reload_rules = reload_rules
         self.sync = sync
+        self.printer = printer or NoPrinter()  # receipts, after the commit (kiosk/receipt/)
+        self.shop = shop or Shop(store_name="", device_id=store.ledger.device_id)
         self.visit = Visit()
         self._flows: dict[type[FlowPart], FlowPart] = {kind: kind(self) for kind in FLOWS}
         self._owner: dict[SessionState, FlowPart] = {s: f for f in self._flows.values() for s in f.states}
@@ -223,6 +233,20 @@ class Session:
 
     def staff_reload_rules(self) -> bool:
         return self._act(self.flow(Staff).reload_rules)
+
+    def start_staff_charge(self) -> bool:
+        """Staff menu: "Charge a member" (amount keypad, then the member taps)."""
+        return self._act(self.flow(Charge).start_staff)
+
+    def charge_amount(self, amount_fen: int) -> bool:
+        return self._act(lambda: self.flow(Charge).choose_amount(amount_fen))
+
+    def confirm_charge(self) -> bool:
+        """The member agrees to pay the amount shown (asks for the PIN when the rules say so)."""
+        return self._act(self.flow(Charge).confirm)
+
+    def cancel_charge(self) -> bool:
+        return self._act(self.flow(Charge).cancel)
 
     def back(self) -> bool:
         return self._act(self._back)
@@ -408,6 +432,15 @@ class Session:
             self.flow(SignUp).card_issued(item)
         elif isinstance(item, PurseWritten):
             self._purse_written(item)
+        elif isinstance(item, TillCharge):
+            self.flow(Charge).start_till(item.ticket)
+        elif isinstance(item, TillCancel):
+            self.flow(Charge).till_cancel(item.order_key)
+        elif isinstance(item, TillCall):
+            try:
+                item.reply.put(item.work(self))
+            except Exception as exc:  # the till hears it; the session goes on
+                item.reply.put(error=exc)
         elif isinstance(item, ReaderStatus):
             self.flow(Staff).reader_status = "ok" if item.ok else (item.detail or "error")
             if not item.ok:

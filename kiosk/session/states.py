@@ -29,6 +29,10 @@ class SessionState(StrEnum):
     done = "done"
     notice = "notice"
     staff_menu = "staff_menu"
+    charge_amount = "charge_amount"
+    charge_tap = "charge_tap"
+    charge_confirm = "charge_confirm"
+    charge_pin = "charge_pin"
 
 
 S = SessionState
@@ -54,6 +58,10 @@ TITLES: dict[SessionState, str] = {
     S.done: "Done",
     S.notice: "Notice (refused / failed)",
     S.staff_menu: "Staff / technician menu",
+    S.charge_amount: "Charge: staff keys the amount",
+    S.charge_tap: "Charge: pay - tap your card",
+    S.charge_confirm: "Charge: amount, discount, balance after",
+    S.charge_pin: "Charge: PIN",
 }
 
 # states that show a result and then go away on their own (settings.message_s)

@@ -92,6 +92,7 @@ class RewardOption:
     flexible_max: int = 0
     flexible_step: int = 0
     fen_per_point: int = 0
+    image: str | None = None  # the rules' picture file name; the UI draws its default when None
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,21 @@ class StaffView:
 
 
 @dataclass(frozen=True)
+class ChargeView:
+    """Paying with the card: what the till asked, the discount, what the card pays."""
+
+    total_fen: int
+    discount_fen: int
+    amount_fen: int  # taken from stored value (the total until the card is read)
+    balance_fen: int | None  # the member's balance, once the card is read
+    balance_after_fen: int | None
+    points_earned: int
+    pin_required: bool
+    staff: bool  # opened from the staff menu
+    discount_asked: bool = False  # the till asked the kiosk to take the member's discount off
+
+
+@dataclass(frozen=True)
 class SessionView:
     state: str  # a SessionState (kiosk/session/states.py; a StrEnum, equal to its name): idle, home, ...
     seq: int  # increases with every published view; the UI may skip stale ones
@@ -155,3 +171,4 @@ class SessionView:
     signup: SignupView | None = None
     staff: StaffView | None = None
     survey: SurveyView | None = None  # in `done` after a top-up or redemption, until rated or left
+    charge: ChargeView | None = None  # paying with the card (till or staff menu)

@@ -4,13 +4,16 @@ Two threads. The network thread owns the MQTT connection (connect, backoff with 
 and write the socket) and only queues what arrives. Everything that touches the store happens
 in `poll()`, called by the store's owner (the app's main loop), or by `start_worker()` when
 sync owns the store alone. An outbox entry is forgotten only on HQ's `ack`, which HQ sends after
-its own commit; the broker's PUBACK means nothing here."""
+its own commit; the broker's PUBACK means nothing here.
+
+This module wires the parts and handles what arrives; the parts are elsewhere: the paho
+connection (link.py), what to send and forget (outbox_sender.py, incidents.IncidentSender, both
+on the injected clock), the disk-space pause (admission.py) and the messages (messages/)."""
 
 from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 from collections import Counter
@@ -18,19 +21,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from kiosk import __version__
-from kiosk.ledger.rules import Rules, RulesError
-from kiosk.ledger.txn import Txn, txn_id_for
+from kiosk.ledger.rules import RulesError
+from kiosk.ledger.txn import txn_id_for
+from kiosk.payment.hq_mqtt import MqttPayments
 from kiosk.store.errors import ImpossibleSnapshot, StaleSnapshot, StoreError
 from kiosk.sync import messages as m
-from kiosk.sync.admission import MAX_OUTBOX, MIN_FREE_BYTES, OK, Admission, check_admission
+from kiosk.sync.admission import OK, Admission, check_admission
 from kiosk.sync.blocked import META_KEY as BLOCKED_KEY
 from kiosk.sync.blocked import BlockedCards
 from kiosk.sync.incidents import META_KEY as INCIDENTS_KEY
-from kiosk.sync.incidents import read_incidents
-from kiosk.sync.payments import MqttPayments
+from kiosk.sync.incidents import IncidentSender, read_incidents
+from kiosk.sync.link import MqttLink
+from kiosk.sync.log_limit import LogLimit
+from kiosk.sync.messages.spec import DEVICE
+from kiosk.sync.outbox_sender import OutboxSender
+from kiosk.sync.settings import SyncSettings, SyncStore
 from kiosk.sync.topics import DeviceTopics, TopicError, parse_topic
 
 log = logging.getLogger("kiosk.sync")
@@ -38,84 +45,9 @@ log = logging.getLogger("kiosk.sync")
 CONFIG_KEY = "sync.config"
 SNAPSHOT_KEY = "sync.snapshot_id"
 LAST_ACK_KEY = "sync.last_ack_at"  # read by `kiosk doctor` as the last HQ contact
-SESSION_EXPIRY_S = 7 * 24 * 3600
 INCOMING_QUEUE = 10_000
-LOG_REJECTS_PER_MINUTE = 20
-
-
-class SyncStore(Protocol):
-    """What sync needs of kiosk.store.Store (STORE_API.md)."""
-
-    ledger: Any
-
-    def outbox(self, limit: int | None = None) -> list[Txn]: ...
-    def outbox_depth(self) -> int: ...
-    def ack(self, txn_ids) -> int: ...
-    def meta_get(self, key: str) -> Any: ...
-    def meta_put(self, key: str, value: Any) -> None: ...
-    def put_rules(self, rules_doc: dict) -> Rules: ...
-    def replace_state_from_hq(self, snapshot_state, own_high_water: int) -> None: ...
-
-
-@dataclass(frozen=True)
-class SyncSettings:
-    store_id: str
-    device_id: str
-    host: str
-    port: int = 1883
-    data_dir: Path = Path(".")
-    username: str = ""  # default: the device id
-    password: str = ""
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    keepalive_s: int = 30
-    batch_size: int = 100
-    window_batches: int = 8  # unacknowledged batches in flight
-    ack_timeout_s: float = 10.0
-    heartbeat_s: float = 60.0
-    backoff_min_s: float = 1.0
-    backoff_max_s: float = 60.0
-    session_expiry_s: int = SESSION_EXPIRY_S
-    min_free_bytes: int = MIN_FREE_BYTES
-    max_outbox: int = MAX_OUTBOX
-    software: str = __version__
-    incidents_file: Path | None = None  # default: data_dir/incidents.jsonl (the session's IncidentLog)
-
-    @classmethod
-    def from_config(cls, config, **overrides) -> SyncSettings:
-        """From kiosk.app.config.Config (device and hq sections)."""
-        hq = config.hq
-        values = dict(
-            store_id=config.device.store,
-            device_id=config.device.id,
-            host=hq.host,
-            port=hq.port,
-            data_dir=config.device.data_dir,
-            tls_ca=hq.tls_ca,
-            tls_cert=hq.tls_cert,
-            tls_key=hq.tls_key,
-            keepalive_s=hq.keepalive_s,
-        )
-        values.update(overrides)
-        return cls(**values)
-
-
-def backoff_delay(attempt: int, low: float, high: float, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with jitter: a random delay between half and all of min(high, low*2^n)."""
-    step = min(high, low * (2 ** min(attempt, 30)))
-    return step / 2 + rand() * step / 2
-
-
-def consecutive_batches(txns: list[Txn], size: int) -> list[tuple[Txn, ...]]:
-    """Split seq-ordered txns into batches of at most `size` consecutive seqs (acks can leave holes)."""
-    out: list[list[Txn]] = []
-    for txn in txns:
-        if out and len(out[-1]) < size and out[-1][-1].seq + 1 == txn.seq:
-            out[-1].append(txn)
-        else:
-            out.append([txn])
-    return [tuple(b) for b in out]
+NEVER = float("-inf")  # a clock time before any other
+__all__ = ["SyncClient", "SyncSettings", "SyncStore"]
 
 
 @dataclass
@@ -127,18 +59,26 @@ class _Counters:
 
 
 class SyncClient:
-    def __init__(self, store: SyncStore, settings: SyncSettings, now: Callable[[], datetime] | None = None):
-        import paho.mqtt.client as mqtt
+    """The kiosk's side of the protocol. `clock` (monotonic seconds) times ack timeouts, heartbeats
+    and checks; `now` stamps messages. Tests pass their own to move time without waiting."""
 
+    def __init__(
+        self,
+        store: SyncStore,
+        settings: SyncSettings,
+        now: Callable[[], datetime] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.store, self.settings = store, settings
         self.topics = DeviceTopics(settings.store_id, settings.device_id)
         self._now = now or (lambda: datetime.now(UTC))
+        self._clock = clock
         self.lock = threading.RLock()  # held around every store call made by sync
         self.blocked = BlockedCards.from_json(store.meta_get(BLOCKED_KEY))
         self.payments = MqttPayments(self)
         self.counters = _Counters()
         self._counter_lock = threading.Lock()  # rejections are counted on both threads
-        self._reject_window, self._logged, self._unlogged = 0.0, 0, 0
+        self._log_limit = LogLimit(clock=clock)
         self.last_error = ""
         last_ack = store.meta_get(LAST_ACK_KEY)
         self.last_ack_at: datetime | None = datetime.fromisoformat(last_ack) if isinstance(last_ack, str) else None
@@ -146,63 +86,56 @@ class SyncClient:
         self._admission: Admission = OK
         self._outbox_depth = store.outbox_depth()  # cached by poll(): the network thread never reads the store
         self._rules_version = store.ledger.rules.version
-        self._admission_checked = 0.0
+        self._admission_checked = NEVER
         self._incoming: queue.Queue = queue.Queue(maxsize=INCOMING_QUEUE)
-        self._connected = threading.Event()
-        self._subscribed = threading.Event()
-        self._new_session = threading.Event()  # set on each CONNACK; poll() rewinds the drain
-        self._stopping = threading.Event()  # wakes every wait; the network thread returns
-        self._closing = threading.Event()  # stop() has begun: do not reconnect
         self._stop_worker = threading.Event()
-        self._net_thread: threading.Thread | None = None
         self._worker: threading.Thread | None = None
-        self._sent_through = 0  # highest seq published since the last rewind
-        self._last_progress = time.monotonic()
-        self._last_status = 0.0
+        self._started = False
+        self._last_status = NEVER  # clock time of the last status published
         self._status_due = True
         self._incidents_path = settings.incidents_file or Path(settings.data_dir) / "incidents.jsonl"
-        self._incidents_inflight = 0  # next_offset of the incidents message awaiting HQ's ack (0: none)
-        self._incidents_sent = 0.0
-        self._incidents_checked = 0.0
+        self._incidents = IncidentSender(clock)
         self._heartbeat_s = settings.heartbeat_s
-        self._batch_size = settings.batch_size
-        self._ack_timeout_s = settings.ack_timeout_s
+        self.outbox = OutboxSender(clock, settings.batch_size, settings.window_batches, settings.ack_timeout_s,
+                                   on_resend=self._resending)
         self._apply_config(store.meta_get(CONFIG_KEY))
-        self._mqtt = self._make_client(mqtt)
+        self._handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
+            m.Ack: self._handle_ack,
+            m.RulesUpdate: self._handle_rules,
+            m.BlockedList: lambda msg, topic: self._handle_blocked(self.blocked.apply_full(msg), topic),
+            m.BlockedDelta: lambda msg, topic: self._handle_blocked(self.blocked.apply_delta(msg), topic),
+            m.Snapshot: self._handle_snapshot,
+            m.ConfigUpdate: self._handle_config,
+            m.IncidentsAck: self._handle_incidents_ack,
+        }
+        # taken on the network thread, at once: the payment port is waiting on another thread
+        self._network_handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
+            m.PaymentConfirmation: self._handle_payment,
+        }
+        self._link = MqttLink(
+            settings,
+            [(t, 1) for t in self.topics.kiosk_subscriptions()],
+            on_message=self._on_message,
+            last_will=lambda: (self.topics.status, m.encode(self._status("offline"))),
+            on_error=self._note_error,
+        )
+        self._subscribed = self._link.subscribed
+
+    def handled_types(self) -> set[str]:
+        """The message types this kiosk takes in (tests check it against the registry)."""
+        return {cls.TYPE for cls in (*self._handlers, *self._network_handlers)}
 
     # ------------------------------------------------------------------ connection
 
-    def _make_client(self, mqtt):
-        s = self.settings
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=s.device_id, protocol=mqtt.MQTTv5, reconnect_on_failure=False
-        )
-        client.username_pw_set(s.username or s.device_id, s.password or None)
-        if s.tls_ca or s.tls_cert:
-            client.tls_set(
-                ca_certs=str(s.tls_ca) if s.tls_ca else None,
-                certfile=str(s.tls_cert) if s.tls_cert else None,
-                keyfile=str(s.tls_key) if s.tls_key else None,
-            )
-        client.max_inflight_messages_set(max(20, s.window_batches * 2))
-        client.max_queued_messages_set(0)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        return client
-
     def start(self) -> None:
         """Start the network thread (connects, and reconnects with backoff)."""
-        self._stopping.clear()
-        self._closing.clear()
         self._stop_worker.clear()
-        self._net_thread = threading.Thread(target=self._network_loop, name="kiosk-sync-net", daemon=True)
-        self._net_thread.start()
+        self._started = True
+        self._link.start()
 
     def start_worker(self, interval_s: float = 0.02) -> None:
         """Also run poll() in a thread: only when nothing else uses the store, or uses `self.lock`."""
-        if self._net_thread is None:
+        if not self._started:
             self.start()
 
         def work() -> None:
@@ -221,93 +154,40 @@ class SyncClient:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Say offline (retained) and disconnect cleanly, while the network thread still runs."""
-        self._closing.set()
         self._stop_worker.set()
         if self._worker:
             self._worker.join(timeout)
-        if self._connected.is_set():
-            try:
-                info = self._mqtt.publish(self.topics.status, m.encode(self._status("offline")), qos=1, retain=True)
-                info.wait_for_publish(timeout)
-            except (RuntimeError, ValueError, OSError) as exc:
-                log.warning("could not publish offline status: %s", exc)
-            self._mqtt.disconnect()
-        self._stopping.set()
-        if self._net_thread:
-            self._net_thread.join(timeout)
-        self._net_thread = self._worker = None
+        self._link.stop((self.topics.status, m.encode(self._status("offline"))), timeout)
+        self._worker = None
+        self._started = False
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._link.connected.is_set()
 
-    def _network_loop(self) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
+    @property
+    def subscribed(self) -> bool:
+        return self._link.subscribed.is_set()
 
-        s = self.settings
-        attempt = 0
-        while not (self._stopping.is_set() or self._closing.is_set()):
-            try:
-                self._mqtt.will_set(self.topics.status, m.encode(self._status("offline")), qos=1, retain=True)
-                props = Properties(PacketTypes.CONNECT)
-                props.SessionExpiryInterval = s.session_expiry_s
-                self._mqtt.connect(s.host, s.port, s.keepalive_s, clean_start=False, properties=props)
-            except (OSError, ValueError) as exc:
-                self._note_error(f"connect to {s.host}:{s.port}: {exc}")
-                self._stopping.wait(backoff_delay(attempt, s.backoff_min_s, s.backoff_max_s))
-                attempt += 1
-                continue
-            while not self._stopping.is_set():
-                rc = self._mqtt.loop(timeout=0.05)
-                if rc != mqtt.MQTT_ERR_SUCCESS:
-                    break
-                if self._connected.is_set():
-                    attempt = 0
-            self._connected.clear()
-            self._subscribed.clear()
-            if self._closing.is_set() or self._stopping.is_set():
-                return
-            self._stopping.wait(backoff_delay(attempt, s.backoff_min_s, s.backoff_max_s))
-            attempt += 1
+    def _publish(self, topic: str, msg: m.Message) -> int:
+        """Publish with the QoS and retain flag of the message's spec (a kiosk publishes only on its
+        own device topics); paho's return code, 0 when queued."""
+        return self._link.publish(topic, m.encode(msg), msg.SPEC.qos, msg.SPEC.retained(DEVICE))
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            self._note_error(f"broker refused the connection: {reason_code}")
-            return
-        self._connected.set()
-        self._new_session.set()
-        client.subscribe([(t, 1) for t in self.topics.kiosk_subscriptions()])
-        log.info("connected to %s:%s (session present: %s)", self.settings.host, self.settings.port, flags.session_present)
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        failed = [rc for rc in reason_codes if rc.is_failure]
-        if failed:
-            self._note_error(f"subscription refused: {failed[0]}")
-        self._subscribed.set()
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._connected.clear()
-        self._subscribed.clear()
-        if reason_code.is_failure:
-            self._note_error(f"disconnected: {reason_code}")
-
-    def _on_message(self, client, userdata, msg) -> None:
+    def _on_message(self, topic: str, payload: bytes) -> None:
         """Network thread: check and decode here (a big snapshot never stalls the screen's thread);
         payment confirmations go straight to the payment port; the rest waits for poll()."""
-        decoded = self._decode(msg.topic, msg.payload)
+        decoded = self._decode(topic, payload)
         if decoded is None:
             return
-        if isinstance(decoded, m.PaymentConfirmation):
-            problem = self.payments.deliver(decoded)
-            if problem:
-                self._reject(msg.topic, m.OUT_OF_DATE, "payment_ref", problem)
+        handler = self._network_handlers.get(type(decoded))
+        if handler is not None:
+            handler(decoded, topic)
             return
         try:
-            self._incoming.put_nowait((msg.topic, decoded))
+            self._incoming.put_nowait((topic, decoded))
         except queue.Full:
-            self._reject(msg.topic, "overload", "-", "incoming queue full")
+            self._reject(topic, "overload", "-", "incoming queue full")
 
     def _decode(self, topic: str, payload: bytes) -> m.Message | None:
         try:
@@ -341,7 +221,7 @@ class SyncClient:
         with self.lock:
             busy = self._handle_incoming()
             self._check_admission()
-            if self._connected.is_set() and self._subscribed.is_set():
+            if self.connected and self.subscribed:
                 busy = self._drain() or busy
                 try:
                     self._drain_incidents()
@@ -360,7 +240,7 @@ class SyncClient:
         return "" if self._admission.money_ok else self._admission.code
 
     def _check_admission(self, force: bool = False) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if not force and now - self._admission_checked < 1.0:
             return
         self._admission_checked = now
@@ -377,47 +257,52 @@ class SyncClient:
     # -- outbox
 
     def _drain(self) -> bool:
-        now = time.monotonic()
-        if self._new_session.is_set():
-            self._new_session.clear()
-            self._rewind("reconnected")
-            self._incidents_inflight = 0
-            self._last_status = 0.0  # say "online" at once: the broker may have published the will
-        window = self._batch_size * self.settings.window_batches
-        pending = self.store.outbox(limit=window)
-        if not pending:
-            self._last_progress = now
-            return False
-        lowest = pending[0].seq
-        if self._sent_through < lowest - 1:
-            self._sent_through = lowest - 1
-            self._last_progress = now
-        elif self._sent_through >= lowest and now - self._last_progress > self._ack_timeout_s:
-            self._rewind(f"no ack for {self._ack_timeout_s:g} s")
-            self._sent_through = lowest - 1
-        unsent = [t for t in pending if t.seq > self._sent_through]
-        if not unsent:
-            return False
-        if self._sent_through < lowest:
-            self._last_progress = now
-        for batch in consecutive_batches(unsent, self._batch_size):
-            payload = m.encode(m.Events(self.settings.device_id, batch, self._now()))
-            info = self._mqtt.publish(self.topics.events, payload, qos=1)
-            if info.rc != 0:
-                self._note_error(f"publish failed: rc {info.rc}")
+        if self._link.new_session.is_set():
+            self._link.new_session.clear()
+            self.outbox.rewind("reconnected")
+            self._incidents.idle()
+            self._last_status = NEVER  # say "online" at once: the broker may have published the will
+        for batch in self.outbox.due(self.store.outbox(limit=self.outbox.window)):
+            rc = self._publish(self.topics.events, m.Events(self.settings.device_id, batch, self._now()))
+            if rc != 0:
+                self._note_error(f"publish failed: rc {rc}")
                 return False
-            self._sent_through = batch[-1].seq
+            self.outbox.published(batch)
             self.counters.published_batches += 1
         return False
 
+    def _resending(self, why: str) -> None:
+        log.info("resending unacknowledged transactions: %s", why)
+        self.counters.resends += 1
+
+    def _handle_ack(self, ack: m.Ack, topic: str) -> None:
+        device = self.settings.device_id
+        if ack.device != device:
+            self._reject(topic, m.WRONG_TOPIC, "device", f"ack for {ack.device}")
+            return
+        own_last = self.store.ledger.state.next_seq(device) - 1
+        oldest = self.store.outbox(limit=1)
+        floor = oldest[0].seq if oldest else own_last + 1  # seqs below it are forgotten already
+        verdict = self.outbox.judge_ack(ack.ranges, own_last, floor)
+        if verdict.problem:
+            self._reject(topic, m.OUT_OF_DATE, "ranges", verdict.problem)
+            return
+        if verdict.forget:
+            new = self.store.ack(txn_id_for(device, s) for s in verdict.forget)
+            if new:
+                self.counters.acked += new
+                self.last_ack_at = self._now()
+                self.store.meta_put(LAST_ACK_KEY, self.last_ack_at.isoformat())
+                self.outbox.progressed()
+        if ack.expect_seq:
+            self.hq_applied_through = ack.expect_seq - 1  # for diagnostics; resends are driven by the ack timeout
+
+    # -- incidents
+
     def _drain_incidents(self) -> None:
         """One incidents message in flight at a time; resent after the ack timeout."""
-        now = time.monotonic()
-        if self._incidents_inflight and now - self._incidents_sent < self._ack_timeout_s:
+        if not self._incidents.due(self.outbox.ack_timeout_s):
             return
-        if not self._incidents_inflight and now - self._incidents_checked < 1.0:
-            return
-        self._incidents_checked = now
         through = self.store.meta_get(INCIDENTS_KEY) or 0
         batch = read_incidents(self._incidents_path, through)
         if batch.skipped:
@@ -426,11 +311,11 @@ class SyncClient:
         if not batch.items:
             if batch.next_offset > through:  # only unreadable lines: nothing for HQ, move past them
                 self.store.meta_put(INCIDENTS_KEY, batch.next_offset)
-            self._incidents_inflight = 0
+            self._incidents.idle()
             return
         msg = m.Incidents(self.settings.device_id, batch.items, batch.next_offset, self._now())
-        if self._mqtt.publish(self.topics.topic("incidents"), m.encode(msg), qos=1).rc == 0:
-            self._incidents_inflight, self._incidents_sent = batch.next_offset, now
+        if self._publish(self.topics.topic("incidents"), msg) == 0:
+            self._incidents.sent(batch.next_offset)
 
     def _handle_incidents_ack(self, ack: m.IncidentsAck, topic: str) -> None:
         through = self.store.meta_get(INCIDENTS_KEY) or 0
@@ -443,39 +328,7 @@ class SyncClient:
             return
         if ack.through > through:
             self.store.meta_put(INCIDENTS_KEY, ack.through)
-        if ack.through >= self._incidents_inflight:
-            self._incidents_inflight = 0
-            self._incidents_checked = 0.0  # send the next ones at once
-
-    def _rewind(self, why: str) -> None:
-        if self._sent_through:
-            log.info("resending unacknowledged transactions: %s", why)
-            self.counters.resends += 1
-        self._sent_through = 0
-        self._last_progress = time.monotonic()
-
-    def _handle_ack(self, ack: m.Ack, topic: str) -> None:
-        device = self.settings.device_id
-        if ack.device != device:
-            self._reject(topic, m.WRONG_TOPIC, "device", f"ack for {ack.device}")
-            return
-        own_last = self.store.ledger.state.next_seq(device) - 1
-        if ack.ranges and ack.ranges[-1][1] > own_last:
-            highest = ack.ranges[-1][1]
-            self._reject(topic, m.OUT_OF_DATE, "ranges", f"acks seq {highest} beyond the last committed {own_last}")
-            return
-        oldest = self.store.outbox(limit=1)
-        floor = oldest[0].seq if oldest else own_last + 1  # seqs below it are forgotten already
-        seqs = [s for lo, hi in ack.ranges for s in range(max(lo, floor), hi + 1)]
-        if seqs:
-            new = self.store.ack(txn_id_for(device, s) for s in seqs)
-            if new:
-                self.counters.acked += new
-                self.last_ack_at = self._now()
-                self.store.meta_put(LAST_ACK_KEY, self.last_ack_at.isoformat())
-                self._last_progress = time.monotonic()
-        if ack.expect_seq:
-            self.hq_applied_through = ack.expect_seq - 1  # for diagnostics; resends are driven by the ack timeout
+        self._incidents.acked(ack.through)
 
     # -- incoming
 
@@ -496,22 +349,16 @@ class SyncClient:
         return True
 
     def _handle_one(self, topic: str, msg: m.Message) -> None:
-        if isinstance(msg, m.Ack):
-            self._handle_ack(msg, topic)
-        elif isinstance(msg, m.RulesUpdate):
-            self._handle_rules(msg, topic)
-        elif isinstance(msg, m.BlockedList):
-            self._handle_blocked(self.blocked.apply_full(msg), topic)
-        elif isinstance(msg, m.BlockedDelta):
-            self._handle_blocked(self.blocked.apply_delta(msg), topic)
-        elif isinstance(msg, m.Snapshot):
-            self._handle_snapshot(msg, topic)
-        elif isinstance(msg, m.ConfigUpdate):
-            self._handle_config(msg, topic)
-        elif isinstance(msg, m.IncidentsAck):
-            self._handle_incidents_ack(msg, topic)
-        else:
+        handler = self._handlers.get(type(msg)) or self._network_handlers.get(type(msg))
+        if handler is None:
             self._reject(topic, m.WRONG_TOPIC, "type", f"{msg.TYPE} is not for a kiosk")
+            return
+        handler(msg, topic)
+
+    def _handle_payment(self, msg: m.PaymentConfirmation, topic: str) -> None:
+        problem = self.payments.deliver(msg)
+        if problem:
+            self._reject(topic, m.OUT_OF_DATE, "payment_ref", problem)
 
     def _handle_rules(self, msg: m.RulesUpdate, topic: str) -> None:
         current = self.store.ledger.rules.version
@@ -568,37 +415,31 @@ class SyncClient:
         if not isinstance(value, dict):
             return
         self._heartbeat_s = float(value.get("heartbeat_s", self._heartbeat_s))
-        self._batch_size = int(value.get("batch_size", self._batch_size))
-        self._ack_timeout_s = float(value.get("ack_timeout_s", self._ack_timeout_s))
+        self.outbox.batch_size = int(value.get("batch_size", self.outbox.batch_size))
+        self.outbox.ack_timeout_s = float(value.get("ack_timeout_s", self.outbox.ack_timeout_s))
 
     def _reject(self, topic: str, reason: str, field_name: str, problem: str) -> None:
-        """Count, remember for the status, and log (at most LOG_REJECTS_PER_MINUTE lines: a flood
-        of bad messages must not fill the SD card with logs)."""
+        """Count, remember for the status, and log (at most LOG_REJECTS_PER_MINUTE lines a minute:
+        a flood of bad messages must not fill the SD card with logs)."""
         with self._counter_lock:
             self.counters.rejected[reason] += 1
-            now = time.monotonic()
-            if now - self._reject_window >= 60:
-                if self._unlogged:
-                    log.warning("%d more rejected messages were not logged", self._unlogged)
-                self._reject_window, self._logged, self._unlogged = now, 0, 0
-            quiet = self._logged >= LOG_REJECTS_PER_MINUTE
-            self._logged += 0 if quiet else 1
-            self._unlogged += 1 if quiet else 0
+        loud, missed = self._log_limit.allow("hq")
+        if missed:
+            log.warning("%d more rejected messages were not logged", missed)
         self.last_error = f"rejected {topic.rsplit('/', 1)[-1]}: {field_name}: {problem}"[:200]
         self._status_due = True
-        if not quiet:
+        if loud:
             log.warning("rejected message on %s: %s (%s: %s)", topic[:120], reason, field_name, problem[:200])
 
     # -- outgoing besides events
 
     def _publish_resync(self, what: str, have_version: int, reason: str) -> None:
-        msg = m.Resync(self.settings.device_id, what, have_version, reason[:200], self._now())
-        self._mqtt.publish(self.topics.resync, m.encode(msg), qos=1)
+        self._publish(self.topics.resync, m.Resync(self.settings.device_id, what, have_version, reason[:200], self._now()))
 
-    def publish_payment_request(self, msg: m.PaymentRequest) -> bool:
-        if not self._connected.is_set():
+    def publish_payment_request(self, msg: m.HqPaymentRequest) -> bool:
+        if not self.connected:
             return False
-        return self._mqtt.publish(self.topics.payment_request, m.encode(msg), qos=1).rc == 0
+        return self._publish(self.topics.payment_request, msg) == 0
 
     def _status(self, state: str) -> m.Status:
         with self._counter_lock:
@@ -622,18 +463,24 @@ class SyncClient:
         return self._status("online" if self.connected else "offline")
 
     def _heartbeat(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         due = now - self._last_status >= self._heartbeat_s
         if not (due or (self._status_due and now - self._last_status >= 1.0)):
             return
         self._last_status = now
         self._status_due = False
-        self._mqtt.publish(self.topics.status, m.encode(self._status("online")), qos=1, retain=True)
+        self._publish(self.topics.status, self._status("online"))
+
+    @property
+    def status_published(self) -> bool:
+        """Whether an online status went out since the last (re)connect."""
+        return self._last_status != NEVER
 
     # -- for tests and tools
 
     def wait_until(self, condition: Callable[[], bool], timeout: float, poll: bool = True) -> bool:
-        """Poll (when this thread owns the store) until condition() holds or timeout passes."""
+        """Poll (when this thread owns the store) until condition() holds or timeout passes
+        (real time: the network thread works in real time whatever the clock)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if poll and self._worker is None:
@@ -648,6 +495,6 @@ class SyncClient:
         return replace(
             self.settings,
             heartbeat_s=self._heartbeat_s,
-            batch_size=self._batch_size,
-            ack_timeout_s=self._ack_timeout_s,
+            batch_size=self.outbox.batch_size,
+            ack_timeout_s=self.outbox.ack_timeout_s,
         )

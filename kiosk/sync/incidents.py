@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,41 @@ class IncidentBatch:
     items: tuple[Incident, ...]
     next_offset: int  # where reading continues after these (and after any skipped lines)
     skipped: int  # lines that were not valid incidents
+
+
+class IncidentSender:
+    """When to send the incident log to HQ: one message in flight, sent again after the ack timeout
+    or a reconnect, the log looked at once a second otherwise. The cursor (in the store's meta,
+    kept by the sync client) moves only on HQ's ack. Time comes from an injected clock."""
+
+    CHECK_EVERY_S = 1.0
+
+    def __init__(self, clock: Callable[[], float]):
+        self.clock = clock
+        self.inflight = 0  # next_offset of the message awaiting HQ's ack (0: none)
+        self._sent_at = self._checked_at = float("-inf")
+
+    def due(self, ack_timeout_s: float) -> bool:
+        """Whether to read the log and send now."""
+        now = self.clock()
+        if self.inflight and now - self._sent_at < ack_timeout_s:
+            return False
+        if not self.inflight and now - self._checked_at < self.CHECK_EVERY_S:
+            return False
+        self._checked_at = now
+        return True
+
+    def sent(self, next_offset: int) -> None:
+        self.inflight, self._sent_at = next_offset, self.clock()
+
+    def idle(self) -> None:
+        """Nothing in flight (nothing to send, or a reconnect: send again from the cursor)."""
+        self.inflight = 0
+
+    def acked(self, through: int) -> None:
+        if through >= self.inflight:
+            self.inflight = 0
+            self._checked_at = float("-inf")  # send the next ones at once
 
 
 def read_incidents(path: Path, offset: int, max_items: int = 100, max_bytes: int = 256 * 1024) -> IncidentBatch:

@@ -6,40 +6,31 @@ so a wildcard over devices never catches them."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from kiosk.sync.ids import ID_PATTERN
+from kiosk.sync.messages.registry import CHAIN_DOWN, DEVICE_DOWN, SPECS, STORE_DOWN, UP_TYPES
 
 PREFIX = "kiosk/v1"
 CHAIN = "_chain"  # kiosk/v1/_chain/...: every kiosk of the chain reads these
 STORE_WIDE = "_store"  # kiosk/v1/{store}/_store/...: every kiosk of one store reads these
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 
-# Kiosk -> HQ, under kiosk/v1/{store}/{device}/: topic name -> message type
-UP = {
-    "events": "events",  # batches of transactions, QoS 1
-    "status": "status",  # retained, QoS 1; also the last will; republished as the heartbeat
-    "resync": "resync",  # "send me the full blocked list / a snapshot / the rules again", QoS 1
-    "payment_request": "payment_request",  # ask the payment bridge to collect money, QoS 1
-    "incidents": "incidents",  # the kiosk's incident log (blocked card seen, payment abandoned...), QoS 1
-}
-# HQ -> one kiosk, under kiosk/v1/{store}/{device}/
-DOWN = {
-    "ack": "ack",  # HQ committed these sequences, QoS 1
-    "snapshot": "snapshot",  # account snapshot, QoS 1
-    "payment": "payment",  # payment confirmation, QoS 1
-    "config": "config",  # retained, QoS 1
-    "blocked": "blocked",  # full blocked list sent to one kiosk (answer to a resync), QoS 1
-    "incidents_ack": "incidents_ack",  # HQ committed the incidents before an offset, QoS 1
-}
-# HQ -> every kiosk of a store (kiosk/v1/{store}/_store/NAME) or of the chain (kiosk/v1/_chain/NAME)
-STORE_TOPICS = {"rules": "rules"}  # retained
-CHAIN_TOPICS = {
-    "rules": "rules",  # retained
-    "blocked": "blocked",  # retained: the full list, versioned
-    "blocked_delta": "blocked_delta",  # not retained: one version step
-}
-RETAINED = frozenset({"status", "config", "rules", "blocked"})  # names; "blocked" only on _chain
-QOS = 1  # every message type; heartbeats are status republishes and may be dropped while offline
+# A topic's last segment is the message type it carries; which types go where is each message's
+# spec (kiosk/sync/messages/): these are read from the registry, never listed by hand.
+UP = UP_TYPES  # kiosk -> HQ, under kiosk/v1/{store}/{device}/
+DOWN = DEVICE_DOWN  # HQ -> one kiosk, under kiosk/v1/{store}/{device}/
+STORE_TOPICS = STORE_DOWN  # HQ -> every kiosk of a store: kiosk/v1/{store}/_store/NAME
+CHAIN_TOPICS = CHAIN_DOWN  # HQ -> every kiosk of the chain: kiosk/v1/_chain/NAME
+
+
+def qos(name: str) -> int:
+    """The QoS a message type is published with."""
+    return SPECS[name].qos
+
+
+def retained(name: str, scope: str) -> bool:
+    """Whether a message type is published retained on its topic of `scope` (device/store/chain)."""
+    return SPECS[name].retained(scope)
 
 
 class TopicError(ValueError):
@@ -149,19 +140,19 @@ def parse_topic(topic: str) -> ParsedTopic:
     if len(rest) == 2 and rest[0] == CHAIN:
         if rest[1] not in CHAIN_TOPICS:
             raise TopicError(topic, "unknown chain topic")
-        return ParsedTopic("chain", rest[1], CHAIN_TOPICS[rest[1]])
+        return ParsedTopic("chain", rest[1], rest[1])
     if len(rest) == 3 and rest[1] == STORE_WIDE:
         check_id("store", rest[0])
         if rest[2] not in STORE_TOPICS:
             raise TopicError(topic, "unknown store topic")
-        return ParsedTopic("store", rest[2], STORE_TOPICS[rest[2]], store=rest[0])
+        return ParsedTopic("store", rest[2], rest[2], store=rest[0])
     if len(rest) == 3:
         store, device, name = rest
         check_id("store", store)
         check_id("device", device)
         if name in UP:
-            return ParsedTopic("device", name, UP[name], store, device, up=True)
+            return ParsedTopic("device", name, name, store, device, up=True)
         if name in DOWN:
-            return ParsedTopic("device", name, DOWN[name], store, device)
+            return ParsedTopic("device", name, name, store, device)
         raise TopicError(topic, "unknown device topic")
     raise TopicError(topic, "wrong number of levels")

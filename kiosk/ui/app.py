@@ -18,9 +18,11 @@ from kivy.uix.floatlayout import FloatLayout
 from kiosk.session.states import S, SessionState
 from kiosk.ui.fonts import INSTALL_HINT, find_cjk_font
 from kiosk.ui.i18n import translator
+from kiosk.ui.reward_images import RewardImages
 from kiosk.ui.screen_map import SCREEN_FOR, missing_states
 from kiosk.ui.screens.attract import AttractScreen
 from kiosk.ui.screens.base import KioskScreen
+from kiosk.ui.screens.charge import ChargeAmountScreen, ChargeConfirmScreen, ChargeTapScreen
 from kiosk.ui.screens.member import MemberScreen
 from kiosk.ui.screens.pin import PinLockedScreen, PinScreen
 from kiosk.ui.screens.redeem import RedeemChooseScreen, RedeemConfirmScreen
@@ -42,6 +44,7 @@ SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
     AttractScreen, MemberScreen, TopUpAmountScreen, TopUpConfirmScreen, PayingScreen,
     RedeemChooseScreen, RedeemConfirmScreen, PinScreen, PinLockedScreen, SignupOfferScreen,
     SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
+    ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen,
 )
 PUMP_INTERVAL_S = 0.05
 
@@ -89,8 +92,10 @@ class KioskApp(App):
     title = "Membership kiosk"
 
     def __init__(self, session, simulated_cards: tuple[tuple[str, str], ...] = (),
-                 on_simulated_tap: Callable[[str], None] | None = None, pump: bool = True, **kwargs):
+                 on_simulated_tap: Callable[[str], None] | None = None, pump: bool = True,
+                 reward_images: RewardImages | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.reward_images = reward_images or RewardImages()
         self.session = session
         self.simulated_cards, self.on_simulated_tap = simulated_cards, on_simulated_tap
         self.pump_enabled = pump
@@ -115,6 +120,7 @@ class KioskApp(App):
             raise RuntimeError(f"kiosk/ui/screen_map.py: no screen for the states {missing_states()}")
         self.screens = {state: made[name] for state, name in SCREEN_FOR.items()}
         for screen in made.values():
+            screen.reward_images = self.reward_images
             screen.states = tuple(state for state, shown in self.screens.items() if shown is screen)
         if self.simulated_cards and self.on_simulated_tap is not None:
             self.screens[S.idle].enable_simulation(self.simulated_cards, self.on_simulated_tap)

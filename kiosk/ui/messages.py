@@ -1,19 +1,29 @@
 """The session speaks in stable codes with named values (Message); this turns them into a
-sentence in the current language. Values named *_fen are money and shown with format_fen."""
+sentence in the current language. Values named *_fen are money and shown with format_fen, values
+named *_seconds are waits and shown with wait_phrase ("15 minutes", not "15 min 0 s")."""
 
 from __future__ import annotations
 
 from kiosk.ledger.money import format_fen
-from kiosk.ui.i18n import N_, _
+from kiosk.ui.i18n import N_, _, ngettext
 
 TEMPLATES: dict[str, str] = {
     # results
     "topup_done": N_("Topped up {amount_fen} with {bonus_fen} bonus. Balance now {balance_fen}."),
+    "topup_done_no_bonus": N_("Topped up {amount_fen}. Balance now {balance_fen}."),
     "redeem_done": N_("Enjoy your reward! {points_used} points used, {points} left."),
     "signup_done": N_("Welcome! Your card is ready. You have {points} points."),
     "checked_in": N_("Checked in: +{points} points (day {streak} in a row). You have {total_points} points."),
     "survey_thanks": N_("Thank you for your rating!"),
     "paid_not_credited": N_("Your payment of {paid_fen} was taken but could not be credited. Staff will help you."),
+    "charge_done": N_("Paid {amount_fen} from your card. Balance now {balance_fen}."),
+    "charge_insufficient_balance": N_("Your balance of {balance_fen} is not enough for this payment."),
+    "charge_cancelled": N_("The payment was cancelled. Nothing was taken from your card."),
+    "charge_timed_out": N_("No card was tapped in time. Nothing was taken."),
+    "charge_card_not_member": N_("This is not a member card of this store. Please tap your member card."),
+    "order_already_charged": N_("This order has already been paid."),
+    "bad_order_id": N_("The till sent an order number that cannot be used. Please ask at the counter."),
+    "kiosk_busy": N_("The kiosk is busy. Please try again."),
     "store_failed": N_("The kiosk could not save this. Nothing was changed; please ask at the counter."),
     # cards
     "card_blocked": N_("This card has been reported lost. Please ask at the counter."),
@@ -45,7 +55,8 @@ TEMPLATES: dict[str, str] = {
     "payment_unavailable": N_("This way of paying cannot be used now."),
     # PIN
     "pin_wrong": N_("Wrong PIN. {attempts_left} attempts left."),
-    "pin_locked": N_("PIN locked. Try again in {minutes} min {seconds} s."),
+    "pin_locked": N_("PIN locked. Try again in {wait_seconds}."),
+    "pin_locked_no_time": N_("PIN locked. Please try again later."),
     "pin_mismatch": N_("The two PINs do not match. Please set it again."),
     "bad_pin_format": N_("The PIN must be {length} digits."),
     "pin_too_simple": N_("This PIN is too easy to guess. Please choose another."),
@@ -82,15 +93,45 @@ SURVEY_REASONS: dict[str, str] = {
 UNKNOWN = N_("Sorry, that did not work. Please ask at the counter. ({code})")
 
 
+def wait_phrase(seconds: int) -> str:
+    """A wait as a person says it: whole minutes when whole ("15 minutes"), minutes and seconds
+    only when needed ("14 min 5 s"), seconds under a minute; from an hour on, hours and minutes
+    (the seconds rounded up: nobody counts them an hour ahead)."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return ngettext("{n} second", "{n} seconds", seconds).format(n=seconds)
+    if seconds < 3600:
+        minutes, rest = divmod(seconds, 60)
+        if rest == 0:
+            return ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
+        return _("{minutes} min {seconds} s").format(minutes=minutes, seconds=rest)
+    hours, minutes = divmod(-(-seconds // 60), 60)
+    if minutes == 0:
+        return ngettext("{n} hour", "{n} hours", hours).format(n=hours)
+    return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+
+
 def _value(name: str, value) -> str:
     if name.endswith("_fen") and isinstance(value, int):
         return format_fen(value)
+    if name.endswith("_seconds") and isinstance(value, int):
+        return wait_phrase(value)
     return str(value)
+
+
+def _form(code: str, params: dict) -> str:
+    """Some sentences read better in another form for some values: no bonus clause when there
+    is no bonus, no time when the session did not say how long."""
+    if code == "topup_done" and params.get("bonus_fen") == 0:
+        return "topup_done_no_bonus"
+    if code == "pin_locked" and "wait_seconds" not in params:
+        return "pin_locked_no_time"
+    return code
 
 
 def render_message(code: str, params: dict | None = None) -> str:
     """The sentence for a code; an unknown code still says something useful and names itself."""
-    template = TEMPLATES.get(code)
+    template = TEMPLATES.get(_form(code, params or {}))
     values = {name: _value(name, value) for name, value in (params or {}).items()}
     if template is None:
         return _(UNKNOWN).format(code=code)

@@ -26,6 +26,10 @@ SCREEN_FOR: dict[SessionState, str] = {
     S.done: "ResultScreen",
     S.notice: "ResultScreen",
     S.staff_menu: "StaffScreen",
+    S.charge_amount: "ChargeAmountScreen",
+    S.charge_tap: "ChargeTapScreen",
+    S.charge_confirm: "ChargeConfirmScreen",
+    S.charge_pin: "PinScreen",
 }
 
 

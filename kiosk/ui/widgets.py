@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kivy.graphics import Color, Rectangle, RoundedRectangle
+from kivy.graphics import Color, Ellipse, Line, Rectangle, RoundedRectangle
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, OptionProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
@@ -240,3 +241,61 @@ class QrCode(Widget):
                 for col, dark in enumerate(cells):
                     if dark:
                         Rectangle(pos=(x0 + col * module, y0 + (n - 1 - row) * module), size=(module, module))
+
+
+class PictureTile(ButtonBehavior, BoxLayout):
+    """A tappable tile: a picture above a title and a detail line (a reward and its cost). The
+    picture keeps its proportions and takes the room the two lines leave."""
+
+    def __init__(self, metrics: Metrics, source: str, on_tap: Callable[[], None] | None = None, **kwargs):
+        super().__init__(orientation="vertical", padding=metrics.padding * 0.75, spacing=metrics.spacing / 2,
+                         **kwargs)
+        self._on_tap = on_tap
+        with self.canvas.before:
+            self._bg_colour = Color(*COLOURS.button)
+            self._bg = RoundedRectangle(pos=self.pos, size=self.size, radius=[metrics.radius])
+        self.picture = Image(source=source, fit_mode="contain")
+        self.title = FitLabel(font_size=metrics.font_body, halign="center", size_hint_y=None,
+                              height=round(metrics.font_body * 1.5))
+        self.detail = FitLabel(font_size=metrics.font_body, halign="center", color=COLOURS.accent, bold=True,
+                               size_hint_y=None, height=round(metrics.font_body * 1.5))
+        for w in (self.picture, self.title, self.detail):
+            self.add_widget(w)
+        self.bind(pos=self._redraw, size=self._redraw, state=self._redraw)
+
+    def _redraw(self, *_args) -> None:
+        self._bg_colour.rgba = COLOURS.button_down if self.state == "down" else COLOURS.button
+        self._bg.pos, self._bg.size = self.pos, self.size
+
+    def on_release(self) -> None:
+        if self._on_tap is not None:
+            self._on_tap()
+
+
+class StatusMark(Widget):
+    """A round sign drawn with lines (no font glyph needed): a tick for "done", an exclamation
+    mark for "please note"; as large as its box allows, centred."""
+
+    good = BooleanProperty(True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(pos=self._redraw, size=self._redraw, good=self._redraw)
+
+    def _redraw(self, *_args) -> None:
+        self.canvas.clear()
+        d = min(self.width, self.height) * 0.8
+        if d < 8:
+            return
+        x, y = self.center_x - d / 2, self.center_y - d / 2
+        stroke = max(2.0, d / 14)
+        with self.canvas:
+            Color(*(COLOURS.ok if self.good else COLOURS.error))
+            Ellipse(pos=(x, y), size=(d, d))
+            Color(*COLOURS.text)
+            if self.good:
+                Line(points=[x + d * 0.28, y + d * 0.52, x + d * 0.44, y + d * 0.34, x + d * 0.73, y + d * 0.66],
+                     width=stroke, cap="round", joint="round")
+            else:
+                Line(points=[x + d / 2, y + d * 0.74, x + d / 2, y + d * 0.42], width=stroke, cap="round")
+                Ellipse(pos=(x + d / 2 - stroke * 1.1, y + d * 0.22), size=(stroke * 2.2, stroke * 2.2))

@@ -31,6 +31,9 @@ from kiosk.reader.card_format import (
 from kiosk.store.journal import MAGIC, JournalCorrupt, encode_record, read_segment
 from kiosk.store.snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
 from kiosk.sync import messages as m
+from kiosk.till import openapi
+from kiosk.till.api import parse_body
+from kiosk.till.service import TillError
 from tests.card_helpers import SITE
 from tests.fixtures.histories import many_top_ups
 
@@ -156,6 +159,26 @@ def _snapshot_seeds() -> list[bytes]:
     return [path.read_bytes()]
 
 
+_TILL_SCHEMAS = (openapi.CHARGE_REQUEST, openapi.REFUND_REQUEST, openapi.VOID_REQUEST)
+
+
+def _till(data: bytes) -> object:
+    """First byte: which request body (charge, refund, void); the rest: the body the till sent."""
+    if not data:
+        return None
+    return parse_body(data[1:], _TILL_SCHEMAS[data[0] % len(_TILL_SCHEMAS)])
+
+
+def _till_seeds() -> list[bytes]:
+    bodies = (
+        {"order_id": "A1", "amount_fen": 12800, "apply_discount": True, "currency": "CNY", "timeout_s": 60,
+         "locale": "en"},
+        {"order_id": "A1", "refund_id": "R1", "amount_fen": 500, "locale": "zh_CN"},
+        {"order_id": "A1"},
+    )
+    return [bytes([i]) + json.dumps(body).encode() for i, body in enumerate(bodies)]
+
+
 TARGETS = {
     t.name: t
     for t in (
@@ -167,5 +190,6 @@ TARGETS = {
         Target("card_ntag", _ntag, (CardFormatError,), _ntag_seeds),
         Target("journal", _journal, (JournalCorrupt,), _journal_seeds),
         Target("snapshot", _snapshot, (SnapshotError,), _snapshot_seeds),
+        Target("till_request", _till, (TillError,), _till_seeds),
     )
 }

@@ -26,7 +26,7 @@ def _kiosk(broker):
     client.subscribe(DeviceTopics("S1", "D1").topic("payment"), qos=1)
 
     def ask(ref: str, amount: int, count: int) -> list[m.PaymentConfirmation]:
-        request = m.PaymentRequest("D1", ref, amount, "qr", datetime.now(UTC))
+        request = m.HqPaymentRequest("D1", ref, amount, "qr", datetime.now(UTC))
         client.publish(DeviceTopics("S1", "D1").payment_request, m.encode(request), qos=1)
         with cond:
             cond.wait_for(lambda: len(got) >= count, 10)

@@ -47,6 +47,32 @@ def make_txns(device: str, n: int, members: int = 20, first_uid: int = 0x0400000
     return out
 
 
+class ManualClock:
+    """Monotonic seconds that move only when the test says: the sync client's ack timeouts,
+    heartbeats and checks run on it (SyncClient(clock=...)), so no test waits them out."""
+
+    def __init__(self, start: float = 1000.0):
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def until_moving_time(kiosk, condition, clock: ManualClock, step: float, timeout: float = 60.0,
+                      quiet_s: float = 0.3) -> bool:
+    """Poll until condition() holds; whenever nothing happens for `quiet_s` of real time, move the
+    kiosk's clock on by `step` (past an ack timeout: what would otherwise be waited out)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if kiosk.wait_until(condition, quiet_s):
+            return True
+        clock.advance(step)
+    return False
+
+
 def open_store(data_dir: Path, device_id: str = "D1") -> Store:
     """The kiosk's real store (kiosk.store), with fast PIN hashing for tests."""
     return Store.open(Path(data_dir), device_id, pin_params=FAST_FOR_TESTS)

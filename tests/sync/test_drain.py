@@ -10,7 +10,7 @@ import pytest
 from kiosk.sync import messages as m
 from kiosk.sync.client import SyncClient, SyncSettings
 from kiosk.sync.topics import DeviceTopics
-from tests.sync.support import AckResponder, make_txns, open_store
+from tests.sync.support import AckResponder, ManualClock, make_txns, open_store
 
 
 def settings_for(broker, device="D1", **kw) -> SyncSettings:
@@ -39,8 +39,9 @@ def kiosk_store(tmp_path):
     store.close()
 
 
-def start_kiosk(store, broker, device="D1", **kw) -> SyncClient:
-    client = SyncClient(store, settings_for(broker, device, data_dir=store.data_dir, **kw))
+def start_kiosk(store, broker, device="D1", clock=None, **kw) -> SyncClient:
+    extra = {"clock": clock} if clock else {}
+    client = SyncClient(store, settings_for(broker, device, data_dir=store.data_dir, **kw), **extra)
     client.start()
     return client
 
@@ -122,11 +123,19 @@ def test_heartbeat_republishes_status(mosquitto, kiosk_store):
     hq = mosquitto.client("hq")
     hq.on_message = lambda c, u, msg: seen.put(m.decode(msg.payload, "status"))
     hq.subscribe(DeviceTopics("S1", "D1").status, qos=1)
-    kiosk = start_kiosk(kiosk_store, mosquitto, heartbeat_s=0.5)
+    clock = ManualClock()
+    kiosk = start_kiosk(kiosk_store, mosquitto, heartbeat_s=30, clock=clock)
     try:
-        kiosk.wait_until(lambda: seen.qsize() >= 3, 5)
+        assert kiosk.wait_until(lambda: kiosk.status_published, 10)
+        clock.advance(29)
+        kiosk.wait_until(lambda: False, 0.3)
+        assert seen.qsize() <= 1  # no beat before heartbeat_s on the kiosk's clock
+        for _ in range(3):
+            clock.advance(30)
+            kiosk.wait_until(lambda: False, 0.1)
+        assert kiosk.wait_until(lambda: seen.qsize() >= 4, 5)
         beats = [seen.get_nowait() for _ in range(seen.qsize())]
-        assert len(beats) >= 3 and all(b.state == "online" for b in beats)
+        assert len(beats) == 4 and all(b.state == "online" for b in beats)
         assert beats[-1].at > beats[0].at
     finally:
         kiosk.stop()
@@ -137,7 +146,7 @@ def test_online_status_is_back_at_once_after_a_broker_restart(mosquitto, kiosk_s
 
     kiosk = start_kiosk(kiosk_store, mosquitto, heartbeat_s=600)
     try:
-        assert kiosk.wait_until(lambda: kiosk.connected and kiosk._last_status > 0, 10)
+        assert kiosk.wait_until(lambda: kiosk.connected and kiosk.status_published, 10)
         mosquitto.kill()  # no persistence: the retained status is gone with it
         assert kiosk.wait_until(lambda: not kiosk.connected, 5)
         mosquitto.start()

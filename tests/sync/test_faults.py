@@ -15,7 +15,7 @@ import pytest
 
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics
-from tests.sync.support import AckResponder, make_txns, open_store
+from tests.sync.support import AckResponder, ManualClock, make_txns, open_store, until_moving_time
 from tests.sync.test_drain import assert_exactly_once_in_order, start_kiosk
 
 FULL = os.environ.get("KIOSK_FULL") == "1"  # bigger drains in the broker-loss tests
@@ -54,11 +54,13 @@ def test_duplicate_dropped_and_out_of_order_acks(mosquitto, tmp_path):
     store = open_store(tmp_path / "kiosk")
     store.commit_many(make_txns("D1", 600))
     hq = AckResponder(mosquitto, duplicate_acks=True, shuffle_acks=True, drop_first_acks=2)
-    kiosk = start_kiosk(store, mosquitto, batch_size=25)
+    clock = ManualClock()
+    kiosk = start_kiosk(store, mosquitto, batch_size=25, clock=clock)
     try:
-        assert kiosk.wait_until(lambda: store.outbox_depth() == 0, 60), kiosk.status()
+        # the ack timeout (2 s on the kiosk's clock) passes whenever the drain stalls, not in real time
+        assert until_moving_time(kiosk, lambda: store.outbox_depth() == 0, clock, 2.5), kiosk.status()
         assert_exactly_once_in_order(hq, "D1", 600)
-        assert hq.duplicates > 0  # the dropped acks made the kiosk resend
+        assert hq.duplicates > 0 and kiosk.counters.resends >= 1  # the dropped acks made the kiosk resend
         assert kiosk.counters.acked == 600
         assert not kiosk.counters.rejected  # duplicates and reordering are normal, not errors
     finally:
@@ -194,9 +196,10 @@ def test_store_write_failure_on_ack_is_reported_and_recovered(mosquitto, tmp_pat
 
     store.ack = flaky_ack
     hq = AckResponder(mosquitto)
-    kiosk = start_kiosk(store, mosquitto, batch_size=40)
+    clock = ManualClock()
+    kiosk = start_kiosk(store, mosquitto, batch_size=40, clock=clock)
     try:
-        assert kiosk.wait_until(lambda: store.outbox_depth() == 0, 30), kiosk.status()
+        assert until_moving_time(kiosk, lambda: store.outbox_depth() == 0, clock, 2.5, timeout=30), kiosk.status()
         assert failures[0] == 0 and kiosk.counters.resends >= 1
         assert_exactly_once_in_order(hq, "D1", 120)
         assert "No space left" in kiosk.last_error

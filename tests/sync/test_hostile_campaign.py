@@ -75,7 +75,7 @@ def _up_bases() -> list[tuple[str, str, m.Message]]:
         (OTHER.events, "events", m.Events("D2", tuple(make_txns("D2", 3, members=2)), NOW)),
         (OTHER.status, "status", m.Status("D2", "S1", "online", "kiosk 0.1", 3, NOW, rejected={"malformed": 1})),
         (OTHER.resync, "resync", m.Resync("D2", "blocked", 0, "gap", NOW)),
-        (OTHER.payment_request, "payment_request", m.PaymentRequest("D2", "PAY-9", 100, "qr", NOW)),
+        (OTHER.payment_request, "payment_request", m.HqPaymentRequest("D2", "PAY-9", 100, "qr", NOW)),
         (OTHER.topic("incidents"), "incidents", m.Incidents("D2", items, 90, NOW)),
     ]
 

@@ -9,9 +9,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from kiosk.sync import messages as m
-from kiosk.sync.incidents import META_KEY, read_incidents
+from kiosk.sync.incidents import META_KEY, IncidentSender, read_incidents
 from kiosk.sync.topics import DeviceTopics, parse_topic
-from tests.sync.support import open_store
+from tests.sync.support import ManualClock, open_store
 from tests.sync.test_drain import start_kiosk
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -89,8 +89,12 @@ def test_incidents_wait_for_hq_and_survive_restart(mosquitto, tmp_path):
     store = open_store(tmp_path / "kiosk")
     log = store.data_dir / "incidents.jsonl"
     log.write_bytes(b"".join(line(i) for i in range(5)))
-    kiosk = start_kiosk(store, mosquitto)  # no HQ listening: nothing may be forgotten
-    kiosk.wait_until(lambda: False, 1.5)
+    clock = ManualClock()
+    kiosk = start_kiosk(store, mosquitto, clock=clock)  # no HQ listening: nothing may be forgotten
+    assert kiosk.wait_until(lambda: kiosk.subscribed, 10)
+    for _ in range(3):  # sent, and sent again after each ack timeout (2 s on the kiosk's clock)
+        kiosk.wait_until(lambda: False, 0.2)
+        clock.advance(2.5)
     assert (store.meta_get(META_KEY) or 0) == 0
     kiosk.stop()
     store.close()
@@ -103,3 +107,19 @@ def test_incidents_wait_for_hq_and_survive_restart(mosquitto, tmp_path):
     finally:
         kiosk.stop()
         store.close()
+
+
+def test_incident_sender_one_in_flight_resent_after_the_timeout_on_its_clock():
+    now = [0.0]
+    sender = IncidentSender(lambda: now[0])
+    assert sender.due(10) and not sender.due(10)  # the log is looked at once a second
+    sender.sent(500)
+    now[0] += 9.9
+    assert not sender.due(10)  # one message in flight, no ack yet, not timed out
+    now[0] += 0.2
+    assert sender.due(10)  # timed out: send again from the cursor
+    sender.sent(500)
+    sender.acked(300)  # an older message's ack does not free the one in flight
+    assert not sender.due(10)
+    sender.acked(500)
+    assert sender.due(10)  # acked: the next ones at once

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
+from kiosk.payment.port import PaymentUnavailable
 from kiosk.sync import messages as m
 from kiosk.sync.client import SyncClient
-from kiosk.sync.payments import PaymentUnavailable
 from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
-from tests.sync.support import make_txns, open_store
+from tests.sync.support import ManualClock, make_txns, open_store
 from tests.sync.test_drain import settings_for, start_kiosk
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -33,7 +33,7 @@ OWN = DeviceTopics("S1", "D1")
 def kiosk_env(mosquitto, tmp_path):
     store = open_store(tmp_path / "kiosk")
     store.commit_many(make_txns("D1", 10))
-    kiosk = start_kiosk(store, mosquitto, ack_timeout_s=60)
+    kiosk = start_kiosk(store, mosquitto, clock=ManualClock())  # its ack timeout never fires on its own
     hq = mosquitto.client("hq")
     assert kiosk.wait_until(lambda: kiosk.connected and kiosk._subscribed.is_set(), 10)
     yield kiosk, store, hq
@@ -156,7 +156,8 @@ def test_payment_round_trip_and_bad_confirmations(kiosk_env, mosquitto):
     pay = OWN.topic("payment")
     send(hq, pay, m.PaymentConfirmation("PAY-7", 4000, "paid", NOW))  # wrong amount
     send(hq, pay, m.PaymentConfirmation("PAY-8", 5000, "paid", NOW))  # nobody waits for it
-    assert kiosk.payments.wait("PAY-7", 0.5) is None
+    assert kiosk.wait_until(lambda: rejected(kiosk) == 2, 5)
+    assert kiosk.payments.result("PAY-7") is None
     send(hq, pay, m.PaymentConfirmation("PAY-7", 5000, "paid", NOW, "WX-1"))
     done = kiosk.payments.wait("PAY-7", 5)
     assert done is not None and done.outcome == "paid" and done.detail == "WX-1"

@@ -35,7 +35,7 @@ def samples() -> list[m.Message]:
         m.Status("D1", "S1", "online", "0.1.0", 12, NOW, "boom", "disk_nearly_full", {"malformed": 2}, 3, 7, NOW),
         m.Status("D1", "S1", "offline", "0.1.0", 0, NOW),
         m.Resync("D1", "blocked", 4, "gap", NOW),
-        m.PaymentRequest("D1", "PAY-1", 5000, "qr", NOW),
+        m.HqPaymentRequest("D1", "PAY-1", 5000, "qr", NOW),
         m.Ack("D1", ((1, 3), (7, 9)), NOW, expect_seq=4),
         m.Ack("D1", (), NOW, expect_seq=4),
         m.RulesUpdate(RULES_DOC, default_rules(), NOW),

@@ -10,10 +10,10 @@ import pytest
 
 port = pytest.importorskip("kiosk.payment.port")  # the session's port (branch session)
 
+from kiosk.payment.hq_mqtt import OFFLINE, TIMEOUT, HqMqttPayment  # noqa: E402
 from kiosk.sync import messages as m  # noqa: E402
-from kiosk.sync.payment_method import OFFLINE, TIMEOUT, HqMqttPayment  # noqa: E402
 from kiosk.sync.topics import DeviceTopics  # noqa: E402
-from tests.sync.support import open_store  # noqa: E402
+from tests.sync.support import ManualClock, open_store  # noqa: E402
 from tests.sync.test_drain import start_kiosk  # noqa: E402
 
 PAY = DeviceTopics("S1", "D1").topic("payment")
@@ -67,9 +67,14 @@ def test_failed_timeout_and_cancel(env):
     bridge.publish(PAY, m.encode(m.PaymentConfirmation("hq:r2", 0, "failed", datetime.now(UTC))), qos=1)
     assert _until(method, port.PaymentState.FAILED).reason == "hq_failed"
 
-    slow = HqMqttPayment(kiosk.payments, timeout_s=0.3)
+    clock = ManualClock()
+    slow = HqMqttPayment(kiosk.payments, timeout_s=180, clock=clock)
     slow.start(port.PaymentRequest("r3", "04A1B2C3", 100))
-    assert _until(slow, port.PaymentState.FAILED).reason == TIMEOUT
+    asked.get(timeout=5)
+    clock.advance(180)
+    assert slow.poll().state is port.PaymentState.PENDING  # not before the timeout
+    clock.advance(0.1)
+    assert slow.poll().reason == TIMEOUT
 
     gone = HqMqttPayment(kiosk.payments)
     gone.start(port.PaymentRequest("r4", "04A1B2C3", 100))

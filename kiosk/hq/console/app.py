@@ -205,8 +205,10 @@ NAV = [
     ("/members", "Members", "members.view"),
     ("/fleet", "Fleet", "fleet.view"),
     ("/conflicts", "Conflicts", "conflicts.view"),
+    ("/approvals", "Approvals", "approvals.view"),
     ("/rules", "Rules", "rules.view"),
     ("/reports", "Reports", "reports.view"),
+    ("/followups", "Follow-ups", "followups.view"),
     ("/audit", "Audit log", "audit.view"),
     ("/users", "Users", "users.manage"),
 ]
@@ -222,7 +224,7 @@ def home(ctx: Ctx) -> Page:
 
 
 def create_app(db_url: str, https: bool = False) -> Starlette:
-    from kiosk.hq.console import pages_cards, pages_hq, pages_members
+    from kiosk.hq.console import pages_approvals, pages_cards, pages_hq, pages_members, pages_reports
 
     console = Console(db_url, https)
     r = console.route
@@ -232,7 +234,8 @@ def create_app(db_url: str, https: bool = False) -> Starlette:
         Route("/logout", r(None, console.logout), methods=["POST"]),
         Route("/", r(None, home), methods=["GET"]),
         *[Route(path, r(permission, handler), methods=[method]) for method, path, permission, handler in
-          pages_members.ROUTES + pages_cards.ROUTES + pages_hq.ROUTES],
+          pages_members.ROUTES + pages_cards.ROUTES + pages_hq.ROUTES + pages_reports.ROUTES
+          + pages_approvals.ROUTES],
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     @contextlib.asynccontextmanager

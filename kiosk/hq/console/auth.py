@@ -40,6 +40,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cards.replace": frozenset({"admin", "store-manager"}),
     "cards.return": frozenset({"admin", "store-manager", "finance"}),
     "members.adjust": frozenset({"admin", "finance"}),
+    "cards.pin_reset": frozenset({"admin", "store-manager"}),
+    "approvals.view": frozenset({"admin", "finance", "auditor"}),
+    "approvals.decide": frozenset({"admin", "finance"}),  # a return: finance only (console/approvals.py)
+    "approvals.settings": frozenset({"admin"}),
     "fleet.view": frozenset({"admin", "programme-manager", "store-manager", "auditor"}),
     "conflicts.view": frozenset({"admin", "finance", "auditor"}),
     "conflicts.resolve": frozenset({"admin", "finance"}),
@@ -48,6 +52,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rules.view": frozenset({"admin", "programme-manager", "auditor"}),
     "rules.publish": frozenset({"admin", "programme-manager"}),
     "reports.view": frozenset({"admin", "programme-manager", "store-manager", "finance", "auditor"}),
+    "followups.view": frozenset({"admin", "programme-manager", "store-manager", "auditor"}),
+    "followups.record": frozenset({"admin", "programme-manager", "store-manager"}),
 }
 
 _HASHER = PasswordHasher()

@@ -26,7 +26,16 @@ Serve it on 127.0.0.1 behind a TLS reverse proxy (nginx, caddy) and pass --behin
 give uvicorn the certificate itself with --ssl-certfile/--ssl-keyfile: either way the session
 cookie is then marked Secure. Cookies are always HttpOnly and SameSite=Strict.
 
+--demo builds a demo chain in a temporary folder (deleted when the console stops): the `kiosk
+demo` morning's members, a few recent ones on the follow-up lists, and the accounts demo-admin,
+demo-finance, demo-s1 (store manager of S1), demo-programme and demo-auditor sharing one random
+password printed at the start.
+
+Approval thresholds (adjustments and returns that need a second person) are an admin's setting
+on the Approvals page, kept in HQ's settings table.
+
 examples:
+  kiosk hq console --demo
   kiosk hq --db /var/lib/kiosk-hq/hq.sqlite3 console --port 8080
   kiosk hq --db "postgresql://hq@db/kiosk" console --host 127.0.0.1 --port 8080 --behind-https
 
@@ -57,6 +66,9 @@ def add_parsers(sub) -> None:
                          help="a TLS proxy in front: mark the session cookie Secure")
     console.add_argument("--ssl-certfile", type=Path, help="serve https directly with this certificate")
     console.add_argument("--ssl-keyfile", type=Path, help="and this key")
+    console.add_argument("--demo", action="store_true",
+                         help="ignore --db: serve a throw-away demo chain (temp database, the `kiosk demo` members, "
+                              "one account per role with a password printed at the start)")
 
     users = sub.add_parser("users", help=USERS_HELP, description=USERS_HELP, epilog=USERS_EPILOG, formatter_class=raw)
     users_sub = users.add_subparsers(dest="users_command", metavar="USERS_COMMAND")
@@ -82,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if args.hq_command == "console" and bool(args.ssl_certfile) != bool(args.ssl_keyfile):
         print("kiosk hq console: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
         return 2
+    if args.hq_command == "console" and args.demo:
+        return _demo(args)
     try:
         db = open_database(args.db)
         create_schema(db)
@@ -93,7 +107,27 @@ def run(args: argparse.Namespace) -> int:
             return _users(args, db)
     finally:
         db.close()
-    return _console(args)
+    return _console(args, args.db)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
+    from kiosk.hq.console.demo import ACCOUNTS, make_demo
+
+    folder = Path(tempfile.mkdtemp(prefix="kiosk-hq-console-demo-"))
+    try:
+        print("kiosk hq console --demo: building the demo chain...", file=sys.stderr)
+        path, password = make_demo(folder)
+        print(f"\nDemo console: http://{args.host}:{args.port}/", file=sys.stderr)
+        for name, (role, stores) in ACCOUNTS.items():
+            print(f"  {name:<16} {role}{' ' + ','.join(stores) if stores else ''}", file=sys.stderr)
+        print(f"  password (every account): {password}\n  (a temporary demo: deleted when you stop it)\n",
+              file=sys.stderr)
+        return _console(args, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _users(args: argparse.Namespace, db) -> int:
@@ -124,15 +158,15 @@ def _read_password() -> str | None:
     return first if getpass.getpass("again: ") == first else None
 
 
-def _console(args: argparse.Namespace) -> int:
+def _console(args: argparse.Namespace, db_url: str) -> int:
     import uvicorn
 
     from kiosk.hq.console.app import create_app
     from kiosk.hq.db import redact_dsn
 
     https = bool(args.ssl_certfile) or args.behind_https
-    app = create_app(args.db, https=https)
-    print(f"kiosk hq console: http{'s' if args.ssl_certfile else ''}://{args.host}:{args.port}/ on {redact_dsn(args.db)}",
+    app = create_app(db_url, https=https)
+    print(f"kiosk hq console: http{'s' if args.ssl_certfile else ''}://{args.host}:{args.port}/ on {redact_dsn(db_url)}",
           file=sys.stderr)
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_level="info", access_log=False, server_header=False,
@@ -143,6 +177,8 @@ def _console(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     try:
         server.run()
+    except KeyboardInterrupt:  # uvicorn stops cleanly on Ctrl-C, then raises it again
+        return 0
     except (OSError, SystemExit) as exc:
         print(f"kiosk hq console: {exc}", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from kiosk.hq import admin
-from kiosk.hq.console import audit, members
+from kiosk.hq.console import approvals, audit, members
 from kiosk.hq.console.page import Ctx, NotFound, Page
 from kiosk.hq.console.pages_members import member_in_reach
 from kiosk.hq.db import Database
@@ -30,7 +30,7 @@ def _status(db: Database, uid: str) -> str:
     return row[0] if row else ""
 
 
-def _recorder(ctx: Ctx, action: str, uid: str, member_id: str, extra: dict | None = None) -> admin.Recorder:
+def recorder(ctx: Ctx, action: str, uid: str, member_id: str, extra: dict | None = None) -> admin.Recorder:
     before_status = _status(ctx.db, uid)
 
     def record(db: Database, txn: Txn) -> None:
@@ -53,7 +53,7 @@ def _done(member_id: str, result: str) -> Page:
 
 
 def _refused(member_id: str, exc: Exception) -> Page:
-    code = exc.code if isinstance(exc, admin.AdminError) else str(exc)
+    code = exc.code if isinstance(exc, admin.AdminError | approvals.ApprovalError) else str(exc)
     return Page(redirect=f"/members/{quote(member_id, safe='')}?error={quote(code[:80], safe='')}")
 
 
@@ -61,7 +61,7 @@ def block(ctx: Ctx) -> Page:
     uid, member_id = _card(ctx)
     reason = ctx.form.get("reason", "").strip() or "reported lost"
     try:
-        admin.block_card(ctx.db, uid, reason, record=_recorder(ctx, "card.block", uid, member_id, {"reason": reason}))
+        admin.block_card(ctx.db, uid, reason, record=recorder(ctx, "card.block", uid, member_id, {"reason": reason}))
     except admin.AdminError as exc:
         return _refused(member_id, exc)
     return _done(member_id, "blocked")
@@ -71,7 +71,7 @@ def unblock(ctx: Ctx) -> Page:
     uid, member_id = _card(ctx)
     reason = ctx.form.get("reason", "").strip() or "found"
     try:
-        admin.unblock_card(ctx.db, uid, reason, record=_recorder(ctx, "card.unblock", uid, member_id, {"reason": reason}))
+        admin.unblock_card(ctx.db, uid, reason, record=recorder(ctx, "card.unblock", uid, member_id, {"reason": reason}))
     except admin.AdminError as exc:
         return _refused(member_id, exc)
     return _done(member_id, "unblocked")
@@ -83,7 +83,7 @@ def replace(ctx: Ctx) -> Page:
     if not new_uid or not all(c in "0123456789ABCDEF" for c in new_uid) or len(new_uid) not in (8, 14, 20):
         return _refused(member_id, ValueError("new_uid: 8, 14 or 20 hex digits"))
     try:
-        admin.replace_card(ctx.db, uid, new_uid, record=_recorder(ctx, "card.replace", uid, member_id))
+        admin.replace_card(ctx.db, uid, new_uid, record=recorder(ctx, "card.replace", uid, member_id))
     except admin.AdminError as exc:
         return _refused(member_id, exc)
     return _done(member_id, "replaced")
@@ -95,17 +95,29 @@ def return_preview(ctx: Ctx) -> Page:
         txn = admin.preview_return(ctx.db, uid)
     except admin.AdminError as exc:
         return _refused(member_id, exc)
-    return Page("return.html", {"uid": uid, "member_id": member_id, "txn": txn,
+    limit = approvals.thresholds(ctx.db)["return_fen"]
+    return Page("return.html", {"uid": uid, "member_id": member_id, "txn": txn, "limit_fen": limit,
+                                "needs_approval": txn.amount_fen > limit,
                                 "forfeit_fen": txn.balance_before_fen - txn.amount_fen})
 
 
 def return_card(ctx: Ctx) -> Page:
+    """退卡: at once when the refund is under the threshold, else a request for finance."""
     uid, member_id = _card(ctx)
     try:
-        admin.return_card(ctx.db, uid, record=_recorder(ctx, "card.return", uid, member_id))
+        done = approvals.return_card(ctx.db, ctx.user, uid, member_id, recorder(ctx, "card.return", uid, member_id))
+    except (admin.AdminError, approvals.ApprovalError) as exc:
+        return _refused(member_id, exc)
+    return _done(member_id, "pending" if isinstance(done, approvals.Approval) else "returned")
+
+
+def pin_reset(ctx: Ctx) -> Page:
+    uid, member_id = _card(ctx)
+    try:
+        admin.reset_pin_lock(ctx.db, uid, record=recorder(ctx, "member.pin_reset", uid, member_id))
     except admin.AdminError as exc:
         return _refused(member_id, exc)
-    return _done(member_id, "returned")
+    return _done(member_id, "pin_reset")
 
 
 def adjust(ctx: Ctx) -> Page:
@@ -119,13 +131,11 @@ def adjust(ctx: Ctx) -> Page:
     except ValueError:
         return _refused(member_id, ValueError("bad_amount"))
     try:
-        admin.adjust(
-            ctx.db, uid, balance_fen, points, reason,
-            record=_recorder(ctx, "member.adjust", uid, member_id, {"reason": reason}),
-        )
-    except admin.AdminError as exc:
+        done = approvals.adjust(ctx.db, ctx.user, uid, member_id, balance_fen, points, reason,
+                                recorder(ctx, "member.adjust", uid, member_id, {"reason": reason}))
+    except (admin.AdminError, approvals.ApprovalError) as exc:
         return _refused(member_id, exc)
-    return _done(member_id, "adjusted")
+    return _done(member_id, "pending" if isinstance(done, approvals.Approval) else "adjusted")
 
 
 def _signed_yuan(text: str) -> int:
@@ -141,4 +151,5 @@ ROUTES = [
     ("GET", "/cards/{uid}/return", "cards.return", return_preview),
     ("POST", "/cards/{uid}/return", "cards.return", return_card),
     ("POST", "/cards/{uid}/adjust", "members.adjust", adjust),
+    ("POST", "/cards/{uid}/pin-reset", "cards.pin_reset", pin_reset),
 ]

@@ -1,22 +1,18 @@
-"""HQ pages: fleet, conflicts, audit log, users, rules, reports."""
+"""HQ pages: fleet, conflicts, audit log, users, rules (reports: pages_reports.py)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
-from zoneinfo import ZoneInfo
-
-from starlette.responses import HTMLResponse
 
 from kiosk.hq import admin, devices, ledger
 from kiosk.hq.console import audit, auth
-from kiosk.hq.console.page import Ctx, Denied, Page
+from kiosk.hq.console.page import Ctx, Page
 from kiosk.hq.publisher import rules_in_force
 from kiosk.ledger.rules import RulesError, parse_rules_json
 
 SILENT_AFTER = timedelta(minutes=30)
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 
 def fleet(ctx: Ctx) -> Page:
@@ -106,39 +102,6 @@ def publish(ctx: Ctx) -> Page:
     return Page(redirect="/rules?done=1")
 
 
-def reports(ctx: Ctx) -> Page:
-    stores = [r[0] for r in ctx.db.all("SELECT DISTINCT store FROM devices ORDER BY store")]
-    if ctx.user.role == "store-manager":
-        stores = [s for s in stores if ctx.user.sees_store(s)] or list(ctx.user.stores)
-    rules_tz = admin.current_rules(ctx.db).timezone
-    today = datetime.now(ZoneInfo(rules_tz)).date()
-    return Page("reports.html", {"stores": stores, "chain_allowed": ctx.user.role != "store-manager",
-                                 "to": today.isoformat(), "from": (today - timedelta(days=364)).isoformat()})
-
-
-def report_html(ctx: Ctx) -> Page:
-    """The existing `kiosk hq report --format html` page, for a period and a store (a store
-    manager: one of their stores only; phones are unmasked in a store's own report)."""
-    from kiosk.hq.report import Period, ReportError, build_report
-    from kiosk.hq.report_html import render_html
-    from kiosk.hq.report_migration import migrate
-
-    store = ctx.query("store") or None
-    if ctx.user.role == "store-manager" and (store is None or not ctx.user.sees_store(store)):
-        raise Denied(store or "chain")
-    rules_doc = admin.current_rules(ctx.db)
-    try:
-        to = date.fromisoformat(ctx.query("to")) if ctx.query("to") else datetime.now(ZoneInfo(rules_doc.timezone)).date()
-        start = date.fromisoformat(ctx.query("from")) if ctx.query("from") else to - timedelta(days=364)
-        migrate(ctx.db)
-        report = build_report(ctx.db, rules_doc, Period(start, to, rules_doc.timezone), store=store)
-    except (ValueError, ReportError) as exc:
-        return Page("error.html", {"message": str(exc)}, status=400)
-    response = HTMLResponse(render_html(report))
-    response.headers["Content-Security-Policy"] = REPORT_CSP
-    return Page(raw=response)
-
-
 ROUTES = [
     ("GET", "/fleet", "fleet.view", fleet),
     ("GET", "/conflicts", "conflicts.view", conflicts),
@@ -148,6 +111,4 @@ ROUTES = [
     ("POST", "/users", "users.manage", add_user),
     ("GET", "/rules", "rules.view", rules),
     ("POST", "/rules", "rules.publish", publish),
-    ("GET", "/reports", "reports.view", reports),
-    ("GET", "/reports/html", "reports.view", report_html),
 ]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from kiosk.hq.console import audit, members
+from kiosk.hq.console import approvals, audit, followups, members
 from kiosk.hq.console.page import Ctx, Denied, NotFound, Page
 
-FLASH = {"blocked", "unblocked", "replaced", "returned", "adjusted"}
+FLASH = {"blocked", "unblocked", "replaced", "returned", "adjusted", "pending", "pin_reset"}
 
 
 def member_in_reach(ctx: Ctx, member_id: str) -> str:
@@ -42,6 +42,9 @@ def member_page(ctx: Ctx) -> Page:
             "m": page,
             "done": done if done in FLASH else "",
             "error": ctx.query("error")[:80],
+            "calls": followups.calls_for(ctx.db, [member_id]),
+            "outcomes": followups.OUTCOMES,
+            "pending": approvals.listed(ctx.db, member_id=member_id),
             "audit": audit.entries(ctx.db, 50, target=f"member:{member_id}") if ctx.user.may("audit.view") else [],
         },
     )

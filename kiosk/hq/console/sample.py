@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from kiosk.hq import devices
 from kiosk.hq.db import Database
@@ -24,6 +24,8 @@ class NewMember:
     phone: str
     name: str
     topup_fen: int = 0
+    spend_fen: int = 0  # a purchase right after the top-up (puts them on the follow-up call lists)
+    birthday: date | None = None
 
 
 def seed(db: Database, kiosks: dict[str, str], people: Sequence[NewMember], now: datetime | None = None) -> dict[str, str]:
@@ -48,6 +50,8 @@ def seed(db: Database, kiosks: dict[str, str], people: Sequence[NewMember], now:
 
 def _member_txns(ledger: Ledger, person: NewMember, when: datetime):
     """Lazy: the caller applies each txn before the next one is decided."""
-    yield ledger.sign_up(person.uid, 1, person.phone, "246810", when, name=person.name)
+    yield ledger.sign_up(person.uid, 1, person.phone, "246810", when, name=person.name, birthday=person.birthday)
     if person.topup_fen:
         yield ledger.top_up(person.uid, person.topup_fen, f"pay-{person.uid}", when + timedelta(seconds=1))
+    if person.spend_fen:
+        yield ledger.spend(person.uid, person.spend_fen, when + timedelta(seconds=2), pin_verified=True)

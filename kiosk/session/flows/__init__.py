@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.cards import CardChecks
+from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
 from kiosk.session.flows.pin import Pin
@@ -14,4 +15,4 @@ from kiosk.session.flows.signup import SignUp
 from kiosk.session.flows.staff import Staff
 from kiosk.session.flows.topup import TopUp
 
-FLOWS: tuple[type[FlowPart], ...] = (CardChecks, Gifts, TopUp, Redeem, Pin, SignUp, Engagement, Staff)
+FLOWS: tuple[type[FlowPart], ...] = (CardChecks, Gifts, TopUp, Redeem, Pin, SignUp, Engagement, Staff, Charge)

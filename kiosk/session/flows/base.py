@@ -13,6 +13,8 @@ from kiosk.ledger.operations import Ledger
 from kiosk.ledger.rules import Rules
 from kiosk.ledger.txn import Txn
 from kiosk.payment.port import PaymentMethod
+from kiosk.receipt.printer import ReceiptPrinter
+from kiosk.receipt.receipt import Shop
 from kiosk.session.clock import Clock
 from kiosk.session.flow import Visit
 from kiosk.session.inputs import CardRead
@@ -39,6 +41,10 @@ class Host(Protocol):
     def feedback(self) -> Feedback: ...
     @property
     def sync(self) -> SyncLink | None: ...
+    @property
+    def printer(self) -> ReceiptPrinter: ...
+    @property
+    def shop(self) -> Shop: ...
     @property
     def reload_rules(self) -> Callable[[], Rules] | None: ...
     @property

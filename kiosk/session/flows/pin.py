@@ -16,7 +16,7 @@ from kiosk.session.flows.base import FlowPart
 from kiosk.session.states import S, SessionState
 from kiosk.session.view import PinView
 
-PIN_STATES = frozenset({S.pin_entry, S.pin_locked, S.signup_pin})
+PIN_STATES = frozenset({S.pin_entry, S.pin_locked, S.signup_pin, S.charge_pin})
 
 
 def _nothing(_pin: str) -> None:
@@ -40,9 +40,12 @@ class Pin(FlowPart):
         """Start a fresh PIN for `purpose`; `then(pin)` is called once it is complete."""
         self.data = PinPad("", purpose, then)
 
-    def ask_member(self, purpose: str, verified: Callable[[], None]) -> None:
-        """The member's own PIN, checked by the ledger; `verified()` when it is right."""
-        self.ask(purpose, lambda pin: self._check_member_pin(pin, verified))
+    def ask_member(
+        self, purpose: str, verified: Callable[[], None], locked: Callable[[], None] | None = None
+    ) -> None:
+        """The member's own PIN, checked by the ledger; `verified()` when it is right, `locked()`
+        (if given, else the pin_locked screen) when the member is or becomes locked out."""
+        self.ask(purpose, lambda pin: self._check_member_pin(pin, verified, locked))
 
     def relabel(self, purpose: str) -> None:
         self.data.purpose = purpose
@@ -106,13 +109,16 @@ class Pin(FlowPart):
 
     # -- inside ----------------------------------------------------------------------------
 
-    def _check_member_pin(self, pin: str, verified: Callable[[], None]) -> None:
+    def _check_member_pin(
+        self, pin: str, verified: Callable[[], None], locked: Callable[[], None] | None
+    ) -> None:
         host = self.host
+        lock = locked or (lambda: host.move("locked"))
         try:
             ok, txn = host.ledger.check_pin(host.visit.uid, pin, host.clock.now())
         except Refused as exc:
             if exc.code == "pin_locked":
-                host.move("locked")
+                lock()
             else:
                 host.refuse(exc.code)
             return
@@ -124,7 +130,7 @@ class Pin(FlowPart):
             return
         host.feedback.error()
         if self.member_locked():
-            host.move("locked")
+            lock()
         else:
             _, member, _ = host.ledger.lookup(host.visit.uid)
             host.hint("pin_wrong", attempts_left=host.ledger.pin_attempts_left(member))

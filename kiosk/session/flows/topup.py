@@ -1,5 +1,6 @@
 """Top-up: choose an amount (the bonus and points shown are the ledger's own preview), choose a
-payment method, wait for it; credit only what the method confirmed, committed before "done"."""
+payment method, wait for it; credit only what the method confirmed, committed before "done",
+and only then hand the receipt (储值单) to the printer."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kiosk.ledger.operations import Refused
+from kiosk.ledger.txn import Txn
 from kiosk.payment.port import PaymentMethod, PaymentRequest, PaymentState, PaymentStatus, PaymentUnavailable
+from kiosk.receipt.printer import print_safely
+from kiosk.receipt.receipt import Receipt, receipt_for_top_up
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
@@ -228,6 +232,7 @@ class TopUp(FlowPart):
             host.record("paid_not_credited", method=method, payment_ref=ref, paid_fen=paid_fen, problem=problem)
             host.refuse("paid_not_credited", paid_fen=paid_fen, problem=problem)
             return
+        print_safely(host.printer, lambda: self._receipt(txn))  # committed above: never before
         host.flow(Gifts).refresh_member()
         host.visit.message = Message(
             "topup_done",
@@ -242,3 +247,21 @@ class TopUp(FlowPart):
         host.feedback.ok()
         host.move("paid")
         host.touched()
+
+    def _receipt(self, txn: Txn) -> Receipt:
+        """储值单 for a committed top-up, in the store's language and time zone."""
+        host = self.host
+        found = host.ledger.state.card_account(txn.card_uid)
+        return receipt_for_top_up(
+            host.shop,
+            amount_fen=txn.amount_fen,
+            bonus_fen=txn.bonus_fen,
+            points_earned=txn.points_delta,
+            balance_after_fen=txn.balance_after_fen,
+            points_after=txn.points_after,
+            at=txn.at,
+            timezone=host.ledger.rules.timezone,
+            member_name=found[1].name if found else "",
+            card_uid=txn.card_uid,
+            txn_id=txn.txn_id,
+        )

@@ -10,6 +10,7 @@ from kivy.uix.floatlayout import FloatLayout
 
 from kiosk.ui.i18n import LANGUAGE_NAMES, _, translator
 from kiosk.ui.messages import render_message
+from kiosk.ui.reward_images import RewardImages
 from kiosk.ui.theme import COLOURS, Metrics
 from kiosk.ui.widgets import FitLabel, KButton
 
@@ -19,6 +20,7 @@ class KioskScreen(FloatLayout):
 
     states: tuple[str, ...] = ()  # the session states this screen shows: set by the app from kiosk/ui/screen_map.py
     shows_hints = True  # the session's inline message (view.message) appears under the header
+    reward_images = RewardImages()  # where reward pictures come from: the app sets the kiosk's own
 
     def __init__(self, metrics: Metrics, session: Any, toggle_language, name: str = "", **kwargs):
         super().__init__(**kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.ui.i18n import _, ngettext
-from kiosk.ui.messages import render_message
+from kiosk.ui.messages import render_message, wait_phrase
 from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.theme import COLOURS
 from kiosk.ui.widgets import FitLabel, KButton, KeyPad, Panel, PinDots
@@ -38,16 +38,17 @@ class PinScreen(KioskScreen):
 
     def fill(self, view) -> None:
         pin = view.pin
-        self.title.text = _("Enter PIN") if pin.purpose == "redeem" else _("Set your PIN")
+        self.title.text = _("Enter PIN") if pin.purpose in ("redeem", "charge") else _("Set your PIN")
         self.prompt.text = {
             "redeem": _("Please enter your {length}-digit PIN").format(length=pin.length),
+            "charge": _("Please enter your {length}-digit PIN to pay").format(length=pin.length),
             "signup_first": _("Choose a {length}-digit PIN").format(length=pin.length),
             "signup_repeat": _("Enter the same PIN again").format(length=pin.length),
         }.get(pin.purpose, _("Enter PIN"))
         self.dots.length, self.dots.filled = pin.length, pin.entered
         if view.message is not None:
             self.hint.text = render_message(view.message.code, view.message.params)
-        elif pin.purpose == "redeem" and pin.attempts_left:
+        elif pin.purpose in ("redeem", "charge") and pin.attempts_left:
             self.hint.text = ngettext("{n} attempt left", "{n} attempts left", pin.attempts_left).format(
                 n=pin.attempts_left)
         else:
@@ -74,9 +75,8 @@ class PinLockedScreen(KioskScreen):
     def fill(self, view) -> None:
         pin = view.pin
         left = pin.locked_seconds_left if pin is not None else 0
-        minutes, seconds = divmod(max(0, left), 60)
         self.title.text = _("PIN locked")
         self.headline.text = _("Too many wrong PINs")
-        self.remaining.text = _("Try again in {minutes} min {seconds} s").format(minutes=minutes, seconds=seconds)
+        self.remaining.text = _("Try again in {wait}").format(wait=wait_phrase(left))
         self.advice.text = _("Forgot your PIN? Staff at the counter can help.")
         self.back.text = _("Back to my card")

@@ -11,7 +11,7 @@ from kiosk.ui.i18n import _
 from kiosk.ui.messages import render_message, survey_reason
 from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.theme import COLOURS
-from kiosk.ui.widgets import NUMBER_FONT, FitLabel, KButton, Panel
+from kiosk.ui.widgets import NUMBER_FONT, FitLabel, KButton, Panel, StatusMark
 
 # after these results the member's new balance or points are the number to show, big
 FIGURE_FOR = {"topup_done": "balance", "redeem_done": "points", "signup_done": "points", "checked_in": "points"}
@@ -22,15 +22,20 @@ class ResultScreen(KioskScreen):
     shows_hints = False  # shows view.message itself
 
     def build(self) -> None:
+        """A sign (tick or exclamation mark) beside the words, so a notice fills the panel and
+        reads at a glance; the new balance or points under the sentence after a success."""
         m = self.m
-        self.panel = Panel(orientation="vertical", padding=m.padding * 2, spacing=m.spacing, radius=m.radius)
-        self.headline = FitLabel(font_size=m.font_hero, halign="center")
-        self.text = FitLabel(font_size=m.font_body * 1.15, halign="center", wrap=True, size_hint_y=1.3)
-        self.figure_caption = FitLabel(font_size=m.font_body, halign="center", color=COLOURS.muted, size_hint_y=0.6)
-        self.figure = FitLabel(font_name=NUMBER_FONT, font_size=m.font_money, halign="center", color=COLOURS.accent,
-                               size_hint_y=1.5)
+        self.panel = Panel(padding=m.padding * 2, spacing=m.padding * 2, radius=m.radius)
+        self.mark = StatusMark(size_hint_x=0.3)
+        self.panel.add_widget(self.mark)
+        words = BoxLayout(orientation="vertical", spacing=m.spacing)
+        self.headline = FitLabel(font_size=m.font_hero)
+        self.text = FitLabel(font_size=m.font_body * 1.15, wrap=True, size_hint_y=1.3)
+        self.figure_caption = FitLabel(font_size=m.font_body, color=COLOURS.muted, size_hint_y=0.6)
+        self.figure = FitLabel(font_name=NUMBER_FONT, font_size=m.font_money, color=COLOURS.accent, size_hint_y=1.5)
         for w in (self.headline, self.text, self.figure_caption, self.figure):
-            self.panel.add_widget(w)
+            words.add_widget(w)
+        self.panel.add_widget(words)
         self.body.add_widget(self.panel)
         self.survey = Panel(orientation="vertical", padding=m.padding / 2, spacing=m.spacing / 2, radius=m.radius,
                             size_hint_y=None, height=m.touch * 2 + m.font_small * 1.5 + m.spacing + m.padding)
@@ -64,6 +69,7 @@ class ResultScreen(KioskScreen):
         }[view.state]
         self.headline.text = _("Success") if good else _("Please note")
         self.headline.color = COLOURS.ok if good else COLOURS.error
+        self.mark.good = good
         if view.message is not None:
             self.text.text = render_message(view.message.code, view.message.params) + _extra(view.message)
         elif view.state == S.not_recognised:
@@ -75,6 +81,7 @@ class ResultScreen(KioskScreen):
         if rating:
             self.headline.text = ""
         self.panel.padding = self.m.padding if rating else self.m.padding * 2
+        self.mark.size_hint_x = 0.15 if rating else 0.3
         figure = FIGURE_FOR.get(view.message.code) if view.message and good and view.member and not rating else None
         if figure == "balance":
             self.figure_caption.text, self.figure.text = _("Balance"), format_fen(view.member.balance_fen)
@@ -84,6 +91,9 @@ class ResultScreen(KioskScreen):
             self.figure_caption.text = self.figure.text = ""
         self.figure_caption.size_hint_y = 0.6 if figure else 0.01
         self.figure.size_hint_y = 1.5 if figure else 0.01
+        # without a figure the headline and the sentence meet in the middle instead of spreading apart
+        self.headline.valign = "middle" if figure or rating else "bottom"
+        self.text.valign = "middle" if figure or rating else "top"
         self.ok.text = _("Continue") if view.card_uid and view.state in (S.done, S.notice) else _("OK")
         self._fill_survey(view)
 

@@ -24,22 +24,33 @@ class StaffScreen(KioskScreen):
     ROWS = ("device", "reader", "hardware", "outbox", "hq", "rules")
 
     def build(self) -> None:
+        """The kiosk's state on the left, its recent errors beside it: both panels fill the height."""
         m = self.m
-        panel = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing / 2, radius=m.radius)
+        row = BoxLayout(spacing=m.spacing)
+        panel = Panel(orientation="vertical", padding=m.padding, radius=m.radius, size_hint_x=0.6)
         grid = GridLayout(cols=2, spacing=(m.padding, m.spacing / 2))
         self.names: dict[str, FitLabel] = {}
         self.values: dict[str, FitLabel] = {}
-        for row in self.ROWS:
-            self.names[row] = FitLabel(font_size=m.font_body, color=COLOURS.muted, size_hint_x=0.35)
-            self.values[row] = FitLabel(font_size=m.font_body, size_hint_x=0.65)
-            grid.add_widget(self.names[row])
-            grid.add_widget(self.values[row])
+        for name in self.ROWS:
+            self.names[name] = FitLabel(font_size=m.font_body, color=COLOURS.muted, size_hint_x=0.45)
+            self.values[name] = FitLabel(font_size=m.font_button, size_hint_x=0.55)
+            grid.add_widget(self.names[name])
+            grid.add_widget(self.values[name])
         panel.add_widget(grid)
-        self.errors = FitLabel(font_size=m.font_small, color=COLOURS.error, wrap=True, valign="top", size_hint_y=0.6)
-        panel.add_widget(self.errors)
-        self.body.add_widget(panel)
+        row.add_widget(panel)
+        log = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing / 2, radius=m.radius, size_hint_x=0.4)
+        self.errors_title = FitLabel(font_size=m.font_body, color=COLOURS.muted, size_hint_y=None,
+                                     height=round(m.font_body * 1.6))
+        self.errors = FitLabel(font_size=m.font_body, color=COLOURS.error, wrap=True, valign="top")
+        log.add_widget(self.errors_title)
+        log.add_widget(self.errors)
+        row.add_widget(log)
+        self.body.add_widget(row)
         buttons = BoxLayout(size_hint_y=None, height=m.touch_big, spacing=m.spacing)
         self.reload = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.staff_reload_rules)
+        self.charge = KButton(font_size=m.font_button, kind="primary", radius=m.radius,
+                              on_tap=self.session.start_staff_charge)
+        buttons.add_widget(self.charge)
         self.exit = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self.session.finish)
         buttons.add_widget(self.reload)
         buttons.add_widget(self.exit)
@@ -70,7 +81,9 @@ class StaffScreen(KioskScreen):
         lines = list(staff.last_errors[-3:])
         if view.message is not None:
             lines.insert(0, render_message(view.message.code, view.message.params))
+        self.errors_title.text = _("Recent errors")
         self.errors.text = "\n".join(lines) if lines else _("No recent errors")
         self.errors.color = COLOURS.error if lines else COLOURS.muted
         self.reload.text = _("Reload rules")
+        self.charge.text = _("Charge a member")
         self.exit.text = _("Back to customer screen")

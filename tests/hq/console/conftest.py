@@ -79,6 +79,18 @@ def make_console(db_url: str):
     return _Server(db_url), members
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    """argon2 at its production cost (64 MiB, 3 passes) takes 1-2 s a hash on the shared 2-core
+    test machine, and every console fixture hashes six passwords and every sign-in one more: the
+    tests use a cheap argon2id (the same code path; production keeps argon2-cffi's defaults)."""
+    from argon2 import PasswordHasher
+
+    quick = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    monkeypatch.setattr(auth, "_HASHER", quick)
+    monkeypatch.setattr(auth, "_DUMMY_HASH", quick.hash("not a password anyone has"))
+
+
 @pytest.fixture
 def console(tmp_path):
     db_url = str(tmp_path / "hq.sqlite3")
@@ -124,7 +136,7 @@ def sign_in(page, url: str, username: str, password: str = PASSWORD, lang: str =
 
 def http_client(url: str, username: str | None = None) -> httpx.Client:
     """A plain HTTP client, signed in through the login form (with its CSRF token) when named."""
-    client = httpx.Client(base_url=url, follow_redirects=False, timeout=10)
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=60)  # the HTML report draws its charts: seconds on a busy machine
     if username:
         form = client.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)

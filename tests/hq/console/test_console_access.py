@@ -31,6 +31,11 @@ ROUTES = [
     ("GET", "/cards/04A1B2C3/return", {"admin", "store-manager", "finance"}),
     ("POST", "/cards/04A1B2C3/return", {"admin", "store-manager", "finance"}),
     ("POST", "/cards/04A1B2C3/adjust", {"admin", "finance"}),
+    ("POST", "/cards/04A1B2C3/pin-reset", {"admin", "store-manager"}),
+    ("GET", "/approvals", {"admin", "finance", "auditor"}),
+    ("POST", "/approvals/1/approve", {"admin", "finance"}),
+    ("POST", "/approvals/1/reject", {"admin", "finance"}),
+    ("POST", "/approvals/thresholds", {"admin"}),
     ("GET", "/fleet", {"admin", "programme-manager", "store-manager", "auditor", "store-manager-S2"}),
     ("GET", "/conflicts", {"admin", "finance", "auditor"}),
     ("POST", "/conflicts/resolve", {"admin", "finance"}),
@@ -41,6 +46,12 @@ ROUTES = [
     ("POST", "/rules", {"admin", "programme-manager"}),
     ("GET", "/reports", ALL),
     ("GET", "/reports/html?store=S1", {"admin", "programme-manager", "store-manager", "finance", "auditor"}),
+    ("GET", "/reports/csv?section=metrics&store=S1", {"admin", "programme-manager", "store-manager", "finance", "auditor"}),
+    ("GET", "/reports/csv?section=metrics", {"admin", "programme-manager", "finance", "auditor"}),
+    ("GET", "/followups", {"admin", "programme-manager", "store-manager", "auditor", "store-manager-S2"}),
+    ("GET", "/followups?store=S1", {"admin", "programme-manager", "store-manager", "auditor"}),
+    ("GET", "/followups.csv?store=S1", {"admin", "programme-manager", "store-manager", "auditor"}),
+    ("POST", "/followups/call", {"admin", "programme-manager", "store-manager", "store-manager-S2"}),
     ("POST", "/logout", ALL),
     ("GET", "/", ALL),
 ]
@@ -92,6 +103,31 @@ def test_a_post_without_this_sessions_csrf_token_is_refused_and_changes_nothing(
     login = http_client(console.url)
     login.get("/login")
     assert login.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 403
+
+
+def test_every_new_form_refuses_a_post_without_the_token(console):
+    """The follow-up call, PIN reset, approvals and thresholds: 403 and nothing written."""
+    fin, admin = http_client(console.url, "fin"), http_client(console.url, "admin")
+    asked = fin.post("/cards/04A1B2C3/adjust", data={"csrf": csrf_of(fin), "balance_yuan": "999.00", "reason": "x"})
+    assert "done=pending" in asked.headers["location"]
+    db = console.db()
+    audited = db.one("SELECT COUNT(*) FROM audit_log")[0]
+    db.close()
+    forms = [
+        ("/followups/call", {"list": "birthday", "member_id": S1_MEMBER, "occasion": "2026-01-01", "outcome": "reached"}),
+        ("/cards/04A1B2C3/pin-reset", {}),
+        ("/approvals/1/approve", {}),
+        ("/approvals/1/reject", {}),
+        ("/approvals/thresholds", {"adjust_yuan": "1", "adjust_points": "1", "return_yuan": "1"}),
+    ]
+    for path, data in forms:
+        for token in ({}, {"csrf": csrf_of(fin)}):
+            assert admin.post(path, data={**data, **token}).status_code == 403, path
+    db = console.db()
+    assert db.one("SELECT COUNT(*) FROM audit_log")[0] == audited
+    assert db.one("SELECT status FROM approvals WHERE id = 1")[0] == "pending"
+    assert db.one("SELECT COUNT(*) FROM follow_up_calls")[0] == 0
+    db.close()
 
 
 def test_session_cookie_is_httponly_and_samesite_strict(console):
