@@ -40,6 +40,7 @@ class Database:
 
     def __init__(self, conn: Any, dialect: str, where: str):
         self.conn, self.dialect, self.where = conn, dialect, where
+        self.staged: set[str] = set()  # temporary tables made on this connection (PostgreSQL)
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -114,10 +115,12 @@ class Database:
         self.conn.execute(f"DELETE FROM {stage}")
 
     def _stage(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> str:
-        """PostgreSQL: the rows in a temporary copy of `table` (made in this transaction when
-        missing, so a rolled-back one is simply made again), loaded with COPY."""
+        """PostgreSQL: the rows in a temporary copy of `table` (made once per connection, again
+        after a rollback, which may have undone it), loaded with COPY."""
         stage = f"stage_{table}"
-        self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
+        if stage not in self.staged:
+            self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
+            self.staged.add(stage)
         with self.conn.cursor() as cur, cur.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
             copy.write("".join(["\t".join([_copy_text(v) for v in row]) + "\n" for row in rows]).encode())
         return stage
@@ -127,6 +130,14 @@ class Database:
 
     def all(self, sql: str, params: Sequence = ()) -> list[tuple]:
         return list(self.execute(sql, params).fetchall())
+
+    def all_of(self, queries: Sequence[tuple[str, Sequence]]) -> list[list[tuple]]:
+        """Several SELECTs' rows; PostgreSQL sends them together (pipeline mode: one round trip)."""
+        if self.dialect != "postgresql":
+            return [self.all(sql, params) for sql, params in queries]
+        with self.conn.pipeline():
+            cursors = [self.conn.execute(self._sql(sql), tuple(params)) for sql, params in queries]
+        return [list(cur.fetchall()) for cur in cursors]
 
     def for_update(self) -> str:
         """Row locks where the engine has them (SQLite already holds the whole-file write lock)."""
@@ -232,8 +243,12 @@ def _open_postgres(dsn: str, timeout: float) -> Database:
 class _PostgresDatabase(Database):
     @contextmanager
     def transaction(self):
-        with self.conn.transaction():
-            yield self
+        try:
+            with self.conn.transaction():
+                yield self
+        except BaseException:
+            self.staged.clear()  # a temporary table made in it is gone
+            raise
 
 
 def redact_dsn(dsn: str) -> str:

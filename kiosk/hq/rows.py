@@ -135,17 +135,19 @@ class Loaded:
 
 
 def _read(db: Database, members_wanted: list[str], uids_wanted: list[str], lock: bool) -> tuple:
-    """The raw rows of the wanted members, their accounts and cards, and the stock (texts only)."""
+    """The raw rows of the wanted members, their accounts and cards, and the stock (texts only),
+    asked for together (one round trip on PostgreSQL: a receiver does this twice per run)."""
     how = db.for_update() if lock else ""
-    by_uid = by_member = members = accounts = []
-    if uids_wanted:
-        by_uid = db.all(f"SELECT uid, body FROM cards WHERE uid IN {db.in_list(uids_wanted)} ORDER BY uid{how}", uids_wanted)
-    if members_wanted:
-        marks = db.in_list(members_wanted)
-        members = db.all(f"SELECT member_id, body FROM members WHERE member_id IN {marks} ORDER BY member_id{how}", members_wanted)
-        accounts = db.all(f"SELECT member_id, body FROM accounts WHERE member_id IN {marks} ORDER BY member_id{how}", members_wanted)
-        by_member = db.all(f"SELECT uid, body FROM cards WHERE member_id IN {marks} ORDER BY uid{how}", members_wanted)
-    stock = db.all(f"SELECT reward_id, units FROM stock ORDER BY reward_id{how}")
+    marks = db.in_list(members_wanted)
+    wanted = [  # (asked for, query, params): an empty IN () is no SQL, and would find nothing
+        (bool(uids_wanted), f"SELECT uid, body FROM cards WHERE uid IN {db.in_list(uids_wanted)} ORDER BY uid{how}", uids_wanted),
+        (bool(members_wanted), f"SELECT member_id, body FROM members WHERE member_id IN {marks} ORDER BY member_id{how}", members_wanted),
+        (bool(members_wanted), f"SELECT member_id, body FROM accounts WHERE member_id IN {marks} ORDER BY member_id{how}", members_wanted),
+        (bool(members_wanted), f"SELECT uid, body FROM cards WHERE member_id IN {marks} ORDER BY uid{how}", members_wanted),
+        (True, f"SELECT reward_id, units FROM stock ORDER BY reward_id{how}", []),
+    ]
+    found = iter(db.all_of([(sql, params) for asked, sql, params in wanted if asked]))
+    by_uid, members, accounts, by_member, stock = [next(found) if asked else [] for asked, _, _ in wanted]
     return tuple(by_uid), tuple(members), tuple(accounts), tuple(by_member), tuple((r, int(u)) for r, u in stock)
 
 

@@ -161,3 +161,13 @@ def test_insert_many_keeps_every_character(hq_db, values):
         hq_db.insert_many("settings", ("key", "value"), [("t-0", "not this")], "(key) DO NOTHING")
     stored = dict(hq_db.all("SELECT key, value FROM settings WHERE key LIKE 't-%'"))
     assert stored == {f"t-{i}": v for i, v in enumerate(values)}
+
+
+def test_insert_many_after_a_rolled_back_first_use(hq_db):
+    """The staging table made in a transaction that rolls back is gone: the next use makes it again."""
+    with pytest.raises(RuntimeError), hq_db.transaction():
+        hq_db.insert_many("settings", ("key", "value"), [("t-a", "1")], "(key) DO NOTHING")
+        raise RuntimeError("rolled back")
+    with hq_db.transaction():
+        hq_db.insert_many("settings", ("key", "value"), [("t-b", "2")], "(key) DO NOTHING")
+    assert hq_db.all("SELECT key, value FROM settings WHERE key LIKE 't-%' ORDER BY key") == [("t-b", "2")]
