@@ -19,7 +19,7 @@ lint: setup
 # UI translations: refresh the .po files from the sources, then compile the .mo files (both committed)
 locale: setup
 	mkdir -p build
-	.venv/bin/pybabel extract -k _ -k N_ -k ngettext:1,2 --no-default-keywords --no-location --sort-output -o build/kiosk.pot kiosk/ui kiosk/app/simulate.py kiosk/ledger/kinds.py kiosk/receipt kiosk/till/receipt.py
+	.venv/bin/pybabel extract -k _ -k N_ -k ngettext:1,2 --no-default-keywords --no-location --sort-output -o build/kiosk.pot kiosk/ui kiosk/app/simulate.py kiosk/ledger/kinds.py kiosk/receipt
 	.venv/bin/pybabel update -i build/kiosk.pot -d kiosk/locale -D kiosk --ignore-obsolete --no-fuzzy-matching --ignore-pot-creation-date -w 100
 	.venv/bin/pybabel compile -d kiosk/locale -D kiosk --statistics
 

@@ -626,3 +626,44 @@ def test_a_production_broker_without_tls_fails(root):
     r = result(root, "TLS files")
     assert r.status == Status.FAIL and "phone numbers and PIN hashes" in r.detail, r
     assert "--tls-ca" in r.fix
+
+
+# -- clock trust (issue 17 item 3): the rule the session marks transactions by --------------
+
+TRUSTED_CHECK = "clock trusted"
+
+
+def _timesync(root, synced: bool) -> None:
+    d = root / "run/systemd/timesync"
+    d.mkdir(parents=True)
+    if synced:
+        (d / "synchronized").touch()
+
+
+def test_ntp_not_yet_synchronised_is_a_warning(root):
+    _timesync(root, synced=False)
+    r = result(root, TRUSTED_CHECK)
+    assert r.status == Status.WARN and "clock not yet trusted: NTP has not synchronised" in r.detail
+    assert "timedatectl" in r.fix
+
+
+def test_a_clock_before_the_build_is_not_trusted(root):
+    r = result(root, TRUSTED_CHECK, now=lambda: datetime(1970, 1, 1, 0, 1, tzinfo=UTC))
+    assert r.status == Status.WARN and "before this software was built" in r.detail
+
+
+def test_a_clock_behind_the_ledger_is_not_trusted(root, monkeypatch):
+    from kiosk.doctor import integrations
+
+    make_store(root)  # its txns are dated 2026-11-20 09:00
+    behind = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    monkeypatch.setattr(integrations, "build_date", lambda: behind - timedelta(days=1))
+    r = result(root, TRUSTED_CHECK, now=lambda: behind)
+    assert r.status == Status.WARN and "before the latest transaction" in r.detail
+
+
+def test_a_synchronised_clock_after_the_ledger_is_trusted(root):
+    make_store(root)
+    _timesync(root, synced=True)
+    r = result(root, TRUSTED_CHECK)
+    assert r.status == Status.OK and "NTP synchronised" in r.detail and "2026-11-20 09:00" in r.detail

@@ -292,3 +292,26 @@ def test_a_snapshot_that_cannot_be_fsynced_keeps_the_old_one_and_commits_go_on(t
     store.checkpoint()  # the fault cleared: checkpoints work again
     store.close()
     assert_reopens_with(data_dir, expected)
+
+
+def test_a_failed_append_that_could_not_be_cut_heals_once_the_fault_clears(tmp_path):
+    """The append's bytes landed, its fdatasync and the cut both failed (a card gone read-only):
+    refused while the fault lasts, then cut and carried on without a reopen (a restart)."""
+    data_dir = prepared(tmp_path)
+    store = open_store(data_dir)
+    before = snapshot_of(store)
+    disk = FaultyDisk(errno.EIO, kinds=CHANGES, after=1)  # the write lands; all after it fail
+    with files.use(disk):
+        with pytest.raises(StoreWriteError, match=os.strerror(errno.EIO)):
+            top_up(store, uid(1), 3000, ref="X")
+        assert store._journal.broken
+        with pytest.raises(StoreWriteError, match="reopening"):
+            top_up(store, uid(1), 3000, ref="X")
+        disk.clear()
+        assert snapshot_of(store) == before
+        top_up(store, uid(1), 4000, ref="Y")
+    assert not store._journal.broken
+    assert store.ledger.state.last_seq[DEVICE] == before_high(before) + 1
+    after = snapshot_of(store)
+    store.close()
+    assert_reopens_with(data_dir, after)

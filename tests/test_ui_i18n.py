@@ -27,7 +27,7 @@ SESSION_CODES = (  # docs: SESSION_API.md "Message codes"
     "card_write_failed", "card_writer_unavailable", "store_failed", "rules_reloaded", "rules_reload_failed",
     "rules_reload_unavailable", "card_read_failed", "money_paused", "error",
     "checked_in", "already_checked_in", "check_in_disabled", "survey_thanks", "bad_rating", "bad_survey_reason",
-    "unknown_referral_code",
+    "unknown_referral_code", "clock_not_trusted",
     "charge_done", "charge_cancelled", "charge_timed_out", "charge_card_not_member", "charge_insufficient_balance",
     "order_already_charged", "bad_order_id", "kiosk_busy", "offline_limit", "insufficient_balance",
 )
@@ -35,13 +35,13 @@ SESSION_CODES = (  # docs: SESSION_API.md "Message codes"
 
 def extracted() -> set:
     """What `make locale` extracts: kiosk/ui, the receipts, the simulated card desk's button
-    labels, the ledger's activity names and the till's receipt lines."""
+    labels and the ledger's activity names."""
     found = [
         item[2]
         for folder in ("ui", "receipt")
         for item in extract_from_dir(str(ROOT / "kiosk" / folder), keywords=KEYWORDS)
     ]
-    for source in ("app/simulate.py", "ledger/kinds.py", "till/receipt.py"):
+    for source in ("app/simulate.py", "ledger/kinds.py"):
         with open(ROOT / "kiosk" / source, "rb") as f:
             found += [item[1] for item in extract("python", f, keywords=KEYWORDS)]
     assert len(found) > 100

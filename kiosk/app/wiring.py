@@ -9,8 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.app.clock_trust import SystemClockTrust
 from kiosk.app.config import Config
 from kiosk.hw.setup import Hardware, open_hardware
+from kiosk.ledger.clock_trust import latest_time_seen
 from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.payment.cash_acceptor import CashAcceptorPayment
 from kiosk.payment.hq_mqtt import HqMqttPayment, NoHqPayment
@@ -103,6 +105,7 @@ def build_session(
     session = Session(
         store,
         clock=clock,
+        clock_trust=SystemClockTrust(lambda: latest_time_seen(store.ledger.state)),
         payments=[
             StaffCashPayment(),
             CashAcceptorPayment(hardware.pulses, config.gpio.fen_per_pulse),

@@ -26,6 +26,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     printer.check_printer,
     checks.check_broker,
     integrations.check_store,
+    integrations.check_clock_trusted,
     integrations.check_outbox,
     integrations.check_last_hq_contact,
     checks.check_systemd,

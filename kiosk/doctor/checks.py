@@ -18,14 +18,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-import kiosk
+from kiosk.app.clock_trust import build_date
 from kiosk.app.config import Config, ConfigError, load_config
 from kiosk.provisioning import fsops, masterkey, tls
 from kiosk.provisioning.system import SERVICE_GROUPS, SERVICE_USER
 
 DEFAULT_CONFIG = Path("/etc/kiosk/kiosk.toml")
-# No kiosk runs this code before it was released: a clock earlier than this is certainly wrong.
-RELEASE_DATE = datetime(2026, 11, 1, tzinfo=UTC)
 CERT_WARN_DAYS = 30
 DISK_FAIL_BYTES = 100 * 2**20
 DISK_WARN_BYTES = 500 * 2**20
@@ -325,15 +323,6 @@ def check_disk(ctx: Context) -> CheckResult:
     if usage.free < DISK_WARN_BYTES or usage.free < usage.total * 0.05:
         return warn(name, detail, fix)
     return ok(name, detail)
-
-
-def build_date() -> datetime:
-    """The newest of the release date and when this code was installed."""
-    try:
-        mtime = datetime.fromtimestamp(Path(kiosk.__file__).stat().st_mtime, UTC)
-    except OSError:
-        mtime = RELEASE_DATE
-    return max(RELEASE_DATE, mtime)
 
 
 def check_clock(ctx: Context) -> CheckResult:

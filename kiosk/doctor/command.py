@@ -16,8 +16,9 @@ fix for each problem: the configuration, the service user and the local rules fi
 master key and TLS key files (present, mode 600, owned by the kiosk user); the data directory;
 disk space; the clock (against the build date and an NTP server); the reader's device node, the
 reader itself (firmware) and a card on it; the HQ broker (TCP, TLS handshake, MQTT CONNECT,
-certificate expiry warned 30 days ahead); the store's integrity, the outbox depth and the last
-contact with HQ; and the systemd unit.
+certificate expiry warned 30 days ahead); the store's integrity, whether the clock is trusted yet
+(after the build date and the ledger's latest time, NTP synchronised), the outbox depth and the
+last contact with HQ; and the systemd unit.
 
 A check that needs a part not in this build (say, the store), or a configuration that is
 missing, is reported as skip with the reason, never as a pass; an NTP server that does not

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from kiosk.app.clock_trust import TIMESYNC_DIR, build_date, ntp_synchronized
 from kiosk.doctor.checks import (
     CheckResult,
     Context,
@@ -32,6 +33,7 @@ from kiosk.doctor.checks import (
     skip,
     warn,
 )
+from kiosk.ledger.clock_trust import judge_clock, latest_time_seen
 from kiosk.provisioning import fsops
 from kiosk.provisioning.system import SERVICE_USER
 
@@ -134,6 +136,7 @@ class StoreReport:
     last_hq_contact: datetime | None
     segments: int
     torn_tails: list[Path] = field(default_factory=list)
+    latest_seen: datetime | None = None  # the latest time the ledger records
 
 
 def _read_pepper(ctx: Context, config) -> bytes:
@@ -213,7 +216,8 @@ def _open_and_read(store_cls, data_dir: Path, device_id: str, pepper: bytes,
         if last is not None and last.tzinfo is None:
             last = last.replace(tzinfo=UTC)
         return StoreReport(store.check(), store.outbox_depth(), last,
-                           len(store.journal_segments()), store.torn_tail_copies())
+                           len(store.journal_segments()), store.torn_tail_copies(),
+                           latest_time_seen(store.ledger.state))
     finally:
         store.close()
 
@@ -261,6 +265,23 @@ def check_outbox(ctx: Context) -> CheckResult:
     if n > OUTBOX_WARN:
         return warn(name, f"{n} transactions wait for HQ", "check the HQ broker line above")
     return ok(name, f"{n} transactions wait for HQ")
+
+
+def check_clock_trusted(ctx: Context) -> CheckResult:
+    """Would the kiosk believe its clock now (the rule the session marks transactions by)?"""
+    name = "clock trusted"
+    report = _store_for(ctx, name)
+    latest = None if isinstance(report, CheckResult) else report.latest_seen
+    now, synced = ctx.now(), ntp_synchronized(ctx.path(TIMESYNC_DIR))
+    verdict = judge_clock(now, built=build_date(), latest_seen=latest, ntp_synced=synced)
+    if not verdict.trusted:
+        return warn(name, f"clock not yet trusted: {verdict.reason}; transactions are marked so and "
+                    "birthday gifts, points expiry and check-in wait",
+                    "wait for NTP (`timedatectl timesync-status`), or set the time: "
+                    "`timedatectl set-ntp true`")
+    ntp = "NTP synchronised" if synced else "NTP state not known here"
+    seen = f", after the ledger's latest time {latest:%Y-%m-%d %H:%M} UTC" if latest else ""
+    return ok(name, f"{now:%Y-%m-%d %H:%M} UTC, after the build date{seen}; {ntp}")
 
 
 def check_last_hq_contact(ctx: Context) -> CheckResult:

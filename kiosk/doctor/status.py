@@ -36,6 +36,7 @@ SUMMARY_CHECKS = (
     checks.check_data_dir,
     checks.check_disk,
     checks.check_clock,
+    integrations.check_clock_trusted,
 )
 MARK = {Status.OK: " ", Status.WARN: "!", Status.FAIL: "X", Status.SKIP: "-"}
 

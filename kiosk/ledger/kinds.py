@@ -57,7 +57,7 @@ class KindSpec:
 COMMON_FIELDS = frozenset(
     {
         "txn_id", "device_id", "seq", "at", "kind", "member_id", "card_uid", "balance_before_fen",
-        "balance_after_fen", "points_before", "points_after", "rules_version", "card_counter",
+        "balance_after_fen", "points_before", "points_after", "rules_version", "card_counter", "clock_untrusted",
     }
 )
 _POINTS = frozenset({"points_expire_on"})

@@ -304,7 +304,7 @@ class Ledger:
     def check_pin(self, uid: str, pin: str, now: datetime) -> tuple[bool, Txn | None]:
         """(ok, txn to commit): failures are counted durably so a reboot does not reset them."""
         card, member, account = self.lookup(uid)
-        if is_locked(member, now):
+        if self.pin_locked(member, now):
             raise Refused("pin_locked", member.pin_locked_until.isoformat())
         if verify_pin(pin, self.pepper, member.pin_hash):
             if member.pin_failures == 0:
@@ -323,6 +323,10 @@ class Ledger:
             pin_locked_until=locked_until,
         )
 
+    def pin_locked(self, member: Member, now: datetime) -> bool:
+        """Locked, counting a lock as over when the clock has gone back past its start."""
+        return is_locked(member, now, timedelta(minutes=self.rules.pin.lockout_minutes))
+
     def pin_attempts_left(self, member: Member) -> int:
         return max(0, self.rules.pin.max_attempts - member.pin_failures)
 
@@ -335,8 +339,8 @@ class Ledger:
         if rule.checkin_points <= 0:
             raise Refused("check_in_disabled")
         today = self.rules.local_date(now)
-        if account.last_checkin_on == today:
-            raise Refused("already_checked_in")
+        if account.last_checkin_on is not None and today <= account.last_checkin_on:
+            raise Refused("already_checked_in")  # (a day before the last check-in: the clock went back)
         consecutive = account.last_checkin_on is not None and (today - account.last_checkin_on).days == 1
         streak = account.checkin_streak + 1 if consecutive else 1
         points = rule.checkin_points + (rule.streak_bonus_points if streak % rule.streak_days == 0 else 0)
@@ -546,7 +550,7 @@ class Ledger:
         )
 
     def _need_pin(self, member: Member, pin_verified: bool, now: datetime) -> None:
-        if is_locked(member, now):
+        if self.pin_locked(member, now):
             raise Refused("pin_locked")
         if not pin_verified:
             raise Refused("pin_required")
@@ -567,8 +571,8 @@ class Ledger:
         window = timedelta(days=self.rules.birthday.window_days)
         for year in (today.year - 1, today.year, today.year + 1):
             day = _birthday_in(member.birthday, year)
-            if day - window <= today <= day + window and year not in account.birthday_gift_years:
-                return year
+            if day - window <= today <= day + window and year > max(account.birthday_gift_years, default=0):
+                return year  # (a year before one already given: the clock went back)
         return None
 
     def _points_for(self, amount_fen: int, account: Account, now: datetime) -> int:

@@ -209,5 +209,13 @@ class LedgerState:
         )
 
 
-def is_locked(member: Member, now: datetime) -> bool:
-    return member.pin_locked_until is not None and now < member.pin_locked_until
+def is_locked(member: Member, now: datetime, longest: timedelta | None = None) -> bool:
+    """Is the member's PIN locked at `now`? A lock with more than `longest` (the policy's whole
+    lockout) still to run was set by a clock that has since gone back (NTP stepped it, or it was
+    set before a boot at 1970 and the clock has not caught up): it no longer counts, or a member
+    would be locked out of their money for a day, or for decades. The failure count stays, so
+    the next wrong PIN locks again."""
+    until = member.pin_locked_until
+    if until is None or now >= until:
+        return False
+    return longest is None or until - now <= longest

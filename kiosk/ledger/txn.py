@@ -92,6 +92,7 @@ class Txn:
     rating: int = 0  # SURVEY: 1-5 stars
     reasons: str = ""  # SURVEY: comma-separated reason ids from the rules
     card_counter: int = 0  # the card's counter (purse or NTAG tap): read at the tap, or (PURSE_WRITTEN) just written
+    clock_untrusted: bool = False  # `at` came from a clock not yet trusted (before NTP, behind the ledger)
 
     @property
     def balance_delta_fen(self) -> int:
@@ -110,6 +111,7 @@ _NAMES = tuple(f.name for f in fields(Txn))
 _DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
 _DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
 _TIME_FIELDS = {"at", "pin_locked_until"}
+_BOOL_FIELDS = {"clock_untrusted"}
 _INT_RANGES = {
     "seq": (1, 2**62),
     "balance_before_fen": (-MAX_FEN, MAX_FEN),
@@ -183,6 +185,12 @@ def _int_check(lo: int, hi: int):
     return check
 
 
+def _bool_check(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TxnFormatError(name, "must be true or false")
+    return value
+
+
 def _date_check(name: str, value: object) -> date:
     if not isinstance(value, str):
         raise TxnFormatError(name, "must be a date YYYY-MM-DD")
@@ -248,6 +256,7 @@ _CHECKS = tuple(
         name in _DEFAULTS,
         _int_check(*_INT_RANGES[name]) if name in _INT_RANGES
         else _parse_time if name in _TIME_FIELDS
+        else _bool_check if name in _BOOL_FIELDS
         else _date_check if name in _DATE_FIELDS
         else _kind_check if name == "kind"
         else _text_check,

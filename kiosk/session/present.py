@@ -17,14 +17,15 @@ def build_view(
     state: SessionState,
     seq: int,
     visit: Visit,
-    now: datetime,
-    deadline: datetime | None,
+    now: float,
+    deadline: float | None,
     parts: dict[str, Any],
 ) -> SessionView:
-    """The view of `state` for this visit; `parts` are the fields the flows fill in."""
+    """The view of `state` for this visit; `parts` are the fields the flows fill in. `now` and
+    `deadline` are on the monotonic clock (seconds)."""
     seconds_left = None
     if deadline is not None:
-        seconds_left = max(0, -int((now - deadline).total_seconds() // 1))
+        seconds_left = max(0, -int((now - deadline) // 1))
     return SessionView(
         state=state,
         seq=seq,

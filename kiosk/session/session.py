@@ -18,11 +18,12 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from statemachine.exceptions import TransitionNotAllowed
 
+from kiosk.ledger.clock_trust import TRUSTED, ClockVerdict
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.rules import Rules
 from kiosk.ledger.txn import Txn
@@ -68,6 +69,7 @@ from kiosk.session.ports import (  # noqa: F401 (importable from here, as docs/s
 from kiosk.session.present import build_view
 from kiosk.session.settings import SessionSettings
 from kiosk.session.states import MESSAGE_STATES, S, SessionState
+from kiosk.session.store_fault import StoreHealth
 from kiosk.session.sync_link import SyncLink
 from kiosk.session.view import Message, SessionView
 
@@ -89,8 +91,12 @@ class Session:
         sync: SyncLink | None = None,
         printer: ReceiptPrinter | None = None,
         shop: Shop | None = None,
+        clock_trust: Callable[[datetime], ClockVerdict] | None = None,
     ):
         self.store = store
+        self.clock_trust = clock_trust  # None: the clock is always believed (tests, the demo)
+        self.store_health = StoreHealth()  # money pauses while the store cannot save
+        self.store_health.listener = lambda reason: self.sync and self.sync.report_store_fault(reason)
         self.clock = clock or SystemClock()
         self.payments = {p.name: p for p in payments}
         self.card_writer = card_writer
@@ -109,7 +115,7 @@ class Session:
         self._lock = threading.RLock()
         self._inbox: queue.SimpleQueue[SessionInput] = queue.SimpleQueue()
         self._subscribers: list[Callable[[SessionView], Any]] = []
-        self._last_activity = self.clock.now()
+        self._last_activity = self.clock.monotonic()
         self.internal_errors = 0  # unexpected exceptions caught (a bug); tests assert it stays 0
         self._seq = 0
         self._view = self._build_view()
@@ -290,8 +296,21 @@ class Session:
         except OSError as exc:
             self.note_error(f"incident {kind} not recorded: {exc}")
 
+    def clock_verdict(self) -> ClockVerdict:
+        return TRUSTED if self.clock_trust is None else self.clock_trust(self.clock.now())
+
+    def now(self) -> datetime:
+        """The time the ledger is given: the wall clock, but never earlier than the latest time the
+        ledger holds while the clock is not trusted (a boot at 1970, NTP stepping back), so dates
+        and txn times do not run backwards; such txns are marked in `commit`."""
+        now = self.clock.now()
+        if self.clock_trust is None:
+            return now
+        verdict = self.clock_trust(now)
+        return max(now, verdict.floor) if verdict.floor is not None else now
+
     def touched(self) -> None:
-        self._last_activity = self.clock.now()
+        self._last_activity = self.clock.monotonic()
 
     def staff_card(self, card: CardRead) -> bool:
         return card.kind is CardKind.STAFF or card.uid in self.settings.staff_uids
@@ -305,11 +324,15 @@ class Session:
         ours = txn.card_uid == visit.uid
         if ours and visit.card_counter and not txn.card_counter:
             txn = replace(txn, card_counter=visit.card_counter)
+        if not txn.clock_untrusted and not self.clock_verdict().trusted:
+            txn = replace(txn, clock_untrusted=True)
         try:
             self.store.commit(txn)
         except Exception as exc:
+            self.store_health.saw(exc)
             self.note_error(f"commit of {txn.kind} {txn.txn_id} failed: {exc}")
             return False
+        self.store_health.saved()
         if ours and (txn.balance_delta_fen or txn.points_delta):
             self._write_purse()
         return True
@@ -370,11 +393,11 @@ class Session:
         return view
 
     def _build_view(self) -> SessionView:
-        state, now = self.state, self.clock.now()
+        state, now = self.state, self.now()
         parts: dict[str, Any] = {}
         for flow in self._flows.values():
             parts.update(flow.view_part(state, now))
-        return build_view(state, self._seq, self.visit, now, self._deadline(), parts)
+        return build_view(state, self._seq, self.visit, self.clock.monotonic(), self._deadline(), parts)
 
     def _reset_visit(self, message: Message | None) -> None:
         self.visit = Visit(message=message)
@@ -415,7 +438,7 @@ class Session:
             log.info("purse hint of card %s not written: %s", result.uid, result.problem)
             return
         try:
-            txn = self.ledger.purse_written(result.uid, result.counter, self.clock.now())
+            txn = self.ledger.purse_written(result.uid, result.counter, self.now())
         except Refused:
             return
         if txn is not None and self.commit(txn) and result.uid == self.visit.uid:
@@ -475,7 +498,9 @@ class Session:
 
     # -- timeouts ----------------------------------------------------------------------------
 
-    def _deadline(self) -> datetime | None:
+    def _deadline(self) -> float | None:
+        """When the current state gives up, on the monotonic clock: a wall-clock step (NTP,
+        a boot at 1970) must neither end a payment early nor keep a screen open for a day."""
         state = self.state
         if state is S.idle:
             return None
@@ -483,11 +508,11 @@ class Session:
         if own is not None:
             return own
         seconds = self.settings.message_s if state in MESSAGE_STATES else self.settings.inactivity_s
-        return self._last_activity + timedelta(seconds=seconds)
+        return self._last_activity + seconds
 
     def _check_timeouts(self) -> None:
         deadline = self._deadline()
-        if deadline is None or self.clock.now() < deadline:
+        if deadline is None or self.clock.monotonic() < deadline:
             return
         if not self._owner_of(self.state).timed_out(self.state):
             self._abort("timeout")

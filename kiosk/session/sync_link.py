@@ -23,6 +23,10 @@ class SyncLink(Protocol):
 
     def online(self) -> bool: ...
 
+    def report_store_fault(self, reason: str) -> None:
+        """The store cannot save (reason code) or can again (''): told to HQ in the status."""
+        ...
+
 
 class SyncClientLink:
     def __init__(self, client) -> None:
@@ -39,3 +43,6 @@ class SyncClientLink:
 
     def online(self) -> bool:
         return bool(self.client.connected)
+
+    def report_store_fault(self, reason: str) -> None:
+        self.client.store_fault = reason

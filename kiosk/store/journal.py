@@ -1,8 +1,17 @@
-"""The append-only journal: numbered segment files of length-prefixed, checksummed records.
+"""The append-only journal: numbered segment files of length-prefixed, checksummed frames.
 
-A segment starts with MAGIC; each record is a 12-byte header (payload length, CRC32 of the
-length, CRC32 of the payload) and a JSON payload. Appends go in one write() and are fdatasync'd
-before `append` returns, so the cost of a commit does not depend on how long the journal is.
+A segment starts with its format's magic; each frame is a 12-byte header (payload length, CRC32
+of the length, CRC32 of the payload) and a JSON payload. Appends go in one write() and are
+fdatasync'd before `append` returns, so the cost of a commit does not depend on how long the
+journal is.
+
+Format 2 (MAGIC): one append is one frame, its commit point: a JSON object (one record) or a JSON
+array of objects (several records committed together, e.g. `commit_many`). A batch is then whole
+or absent after a power cut, and a torn batch is cut whole. Format 1 (MAGIC_V1, still read, never
+written): one frame per record, an object, so a batch's records were separate frames and a torn
+write could leave a prefix of a batch, or a zeroed sector before a whole record of the same
+append that reads as damage to a committed record. A store whose newest segment is format 1
+starts a format-2 segment when it opens for writing.
 
 Reading tells a torn tail (the last append of the last segment, whose fdatasync never returned,
 cut short by a power cut) from corruption of a committed record, which is never skipped: it
@@ -28,9 +37,12 @@ from pathlib import Path
 from kiosk.store import files
 from kiosk.store.files import fsync_dir, make_dir, write_all
 
-MAGIC = b"KJOURNL1"
+MAGIC = b"KJOURNL2"  # the format written: one frame per append
+MAGIC_V1 = b"KJOURNL1"  # one frame per record; read, never written
+_FORMATS = {MAGIC: 2, MAGIC_V1: 1}
 HEADER = struct.Struct(">III")
 MAX_RECORD = 1 << 20  # a rules document is the biggest record; anything larger is damage
+MAX_FRAME = 16 << 20  # one append: a batch of records (a big HQ push, a long ack)
 _SEGMENT = re.compile(r"^(\d{8})\.jnl$")
 _LENGTH_SEED = 0x4B494F53  # "KIOS": a zeroed header never has a valid length checksum
 
@@ -62,12 +74,37 @@ class Segment:
     torn: TornTail | None
 
 
-def encode_record(payload: dict) -> bytes:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
-    if len(body) > MAX_RECORD:
-        raise ValueError(f"journal record of {len(body)} bytes is over the {MAX_RECORD} limit")
+def _json(payload: object) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _frame(body: bytes) -> bytes:
     length = len(body).to_bytes(4, "big")
     return HEADER.pack(len(body), zlib.crc32(length, _LENGTH_SEED), zlib.crc32(body)) + body
+
+
+def encode_record(payload: dict) -> bytes:
+    """One record as its own frame (an append of one record; the only shape format 1 knows)."""
+    body = _json(payload)
+    if len(body) > MAX_RECORD:
+        raise ValueError(f"journal record of {len(body)} bytes is over the {MAX_RECORD} limit")
+    return _frame(body)
+
+
+def encode_append(payloads: list[dict]) -> bytes:
+    """One append as one frame: a single record as itself, several as a JSON array, so that the
+    frame's checksum is the commit point of the whole batch."""
+    if len(payloads) == 1:
+        return encode_record(payloads[0])
+    if not payloads:
+        raise ValueError("an append needs at least one record")
+    bodies = [_json(p) for p in payloads]
+    if big := [len(b) for b in bodies if len(b) > MAX_RECORD]:
+        raise ValueError(f"journal record of {big[0]} bytes is over the {MAX_RECORD} limit")
+    body = b"[" + b",".join(bodies) + b"]"
+    if len(body) > MAX_FRAME:
+        raise ValueError(f"an append of {len(body)} bytes is over the {MAX_FRAME} limit: split it")
+    return _frame(body)
 
 
 def segment_name(number: int) -> str:
@@ -89,7 +126,8 @@ def read_segment(path: Path, number: int, last: bool) -> Segment:
         data = files.disk.read_bytes(path)
     except OSError as exc:
         raise JournalCorrupt(path, 0, f"cannot be read: {exc.strerror}") from None
-    if data[: len(MAGIC)] != MAGIC:
+    version = _FORMATS.get(data[: len(MAGIC)])
+    if version is None:
         raise JournalCorrupt(path, 0, "not a journal segment (bad magic)")
     records: list[dict] = []
     offset, size = len(MAGIC), len(data)
@@ -98,13 +136,7 @@ def read_segment(path: Path, number: int, last: bool) -> Segment:
         if damage is None:
             length = HEADER.unpack_from(data, offset)[0]
             body = data[offset + HEADER.size : offset + HEADER.size + length]
-            try:
-                record = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                raise JournalCorrupt(path, offset, "record checksum matches but it is not JSON") from None
-            if not isinstance(record, dict):
-                raise JournalCorrupt(path, offset, "record is not a JSON object")
-            records.append(record)
+            records += _frame_records(path, offset, body, version)
             offset += HEADER.size + length
             continue
         problem, tail_possible = damage
@@ -114,6 +146,32 @@ def read_segment(path: Path, number: int, last: bool) -> Segment:
             raise JournalCorrupt(path, offset, f"{problem} in a segment that is not the newest")
         return Segment(number, path, records, TornTail(offset, size, problem))
     return Segment(number, path, records, None)
+
+
+def _frame_records(path: Path, offset: int, body: bytes, version: int) -> list[dict]:
+    """The records of one whole frame: an object, or (format 2) a non-empty array of objects."""
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise JournalCorrupt(path, offset, "record checksum matches but it is not JSON") from None
+    if isinstance(value, dict):
+        return [value]
+    if version == 1:
+        raise JournalCorrupt(path, offset, "record is not a JSON object (format 1 has one record per frame)")
+    if not isinstance(value, list) or not value or not all(isinstance(r, dict) for r in value):
+        raise JournalCorrupt(path, offset, "frame is not a JSON object or a non-empty array of objects")
+    return value
+
+
+def segment_format(path: Path) -> int:
+    """The segment's format version from its magic (JournalCorrupt if it has none)."""
+    try:
+        head = files.disk.read_bytes(path)[: len(MAGIC)]
+    except OSError as exc:
+        raise JournalCorrupt(path, 0, f"cannot be read: {exc.strerror}") from None
+    if head not in _FORMATS:
+        raise JournalCorrupt(path, 0, "not a journal segment (bad magic)")
+    return _FORMATS[head]
 
 
 SECTOR = 512  # the unit a power cut leaves written or not
@@ -131,7 +189,7 @@ def _damage_at(data: bytes, offset: int) -> tuple[str, bool] | None:
         if not any(data[offset:]):
             return "zero-filled tail", True
         return "record header checksum mismatch", _unfinished_append(data, offset)
-    if length > MAX_RECORD:
+    if length > MAX_FRAME:
         return f"record length {length} over the limit", False
     end = offset + HEADER.size + length
     if end > size:
@@ -165,7 +223,7 @@ def _has_unwritten_hole(tail: bytes, offset: int) -> bool:
 def _whole_record_at(data: bytes, offset: int) -> bool:
     """True if a whole, checksummed record starts at `offset`."""
     length, length_crc, body_crc = HEADER.unpack_from(data, offset)
-    if zlib.crc32(data[offset : offset + 4], _LENGTH_SEED) != length_crc or length > MAX_RECORD:
+    if zlib.crc32(data[offset : offset + 4], _LENGTH_SEED) != length_crc or length > MAX_FRAME:
         return False
     end = offset + HEADER.size + length
     return end <= len(data) and zlib.crc32(data[offset + HEADER.size : end]) == body_crc
@@ -182,6 +240,8 @@ class Journal:
         self.broken = ""  # why a failed append could not be cut off: no more writes until reopened
         if not self.numbers:
             self.new_segment(1)
+        elif segment_format(directory / segment_name(self.numbers[-1])) < 2:
+            self.new_segment()  # never mix formats in one segment: appends go to a format-2 one
         else:
             self._open_for_append(self.numbers[-1])
 
@@ -219,12 +279,23 @@ class Journal:
         return number
 
     def _refuse_if_broken(self) -> None:
-        if self.broken:
-            raise JournalWriteError(f"the journal needs reopening after a failed write ({self.broken})")
+        """After an append that could not be cut off, try the cut again (the fault may have
+        cleared: space freed, the card back): the journal then goes on without a restart. If it
+        still fails, no write may follow the garbage, so refuse until it can be cut or reopened."""
+        if not self.broken:
+            return
+        try:
+            files.disk.ftruncate(self._fd, self._end)
+            files.disk.fdatasync(self._fd)
+        except OSError as exc:
+            self.broken = exc.strerror or str(exc)
+            raise JournalWriteError(exc.errno, f"the journal needs reopening after a failed write ({self.broken})") from exc
+        self.broken = ""
 
     def append(self, payloads: Iterable[dict]) -> None:
-        """Write the records in one go and make them durable; on failure nothing was added."""
-        data = b"".join(encode_record(p) for p in payloads)
+        """Write the records as one frame and make them durable: all of them or, after a power
+        cut before the fdatasync returned, none. On failure nothing was added."""
+        data = encode_append(list(payloads))
         if self._fd is None:
             raise JournalWriteError("journal is closed")
         self._refuse_if_broken()

@@ -80,6 +80,7 @@ class SyncClient:
         self._counter_lock = threading.Lock()  # rejections are counted on both threads
         self._log_limit = LogLimit(clock=clock)
         self.last_error = ""
+        self.store_fault = ""  # the session's: why the store cannot save ("" when it can)
         last_ack = store.meta_get(LAST_ACK_KEY)
         self.last_ack_at: datetime | None = datetime.fromisoformat(last_ack) if isinstance(last_ack, str) else None
         self.hq_applied_through = 0
@@ -452,7 +453,7 @@ class SyncClient:
             outbox_depth=self._outbox_depth,
             at=self._now(),
             last_error=self.last_error,
-            money_paused=self._admission.code,
+            money_paused=self._admission.code or self.store_fault,
             rejected=rejected,
             rules_version=self._rules_version,
             blocked_version=self.blocked.version,

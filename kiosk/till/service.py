@@ -5,21 +5,29 @@ Everything that reads or writes the ledger runs on the session's driving thread 
 TillCall or TillCharge), the one thread that uses the store. The till's key for an order is its
 order id under the till's name (kiosk/ledger/charges.order_key); an approved charge is found
 again in the ledger by that key, so a retry gets the first answer, after a restart too. A
-charge declined, cancelled or timed out moved nothing and may be tried again under its key."""
+charge declined, cancelled or timed out moved nothing and may be tried again under its key.
+
+The answer's `receipt_lines` are the printable receipt's (kiosk/receipt: the same builders and
+layout the kiosk's printer draws), in the request's language; a refund or a void is printed on
+the kiosk's own printer after its journal commit, like a charge (kiosk/session/flows/charge.py)."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from kiosk.ledger import charges
-from kiosk.ledger.model import TillOrder, TillRefund
+from kiosk.ledger.model import CardStatus, TillOrder, TillRefund
 from kiosk.ledger.operations import Refused
 from kiosk.ledger.orders import VOID_ID
+from kiosk.ledger.state import LedgerState
+from kiosk.receipt.layout import receipt_lines
+from kiosk.receipt.printer import print_safely
+from kiosk.receipt.receipt import Receipt, Shop, receipt_for_charge, receipt_for_refund
 from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, Reply, TillCall, TillCancel, TillCharge
-from kiosk.till.receipt import receipt_lines
 
 API_VERSION = 1
 _KEPT_TICKETS = 500
@@ -37,6 +45,65 @@ class TillError(Exception):
         if self.field:
             error["field"] = self.field
         return {"error": error, **self.extra}
+
+
+@dataclass(frozen=True)
+class Found:
+    """A charged order as the session's thread read it, with what its receipt shows: the
+    member's name (masked by the receipt) and card, the store, the rules' time zone."""
+
+    order: TillOrder
+    member_name: str
+    card_uid: str
+    shop: Shop
+    timezone: str
+
+
+def member_card(state: LedgerState, member_id: str) -> tuple[str, str]:
+    """(name, card UID) for a member's receipt: the card money goes back to (active, else
+    reported lost, as kiosk/ledger/charges.py picks it), else the newest one."""
+    member = state.members.get(member_id)
+    cards = sorted((c for c in state.cards.values() if c.member_id == member_id), key=lambda c: -c.card_seq)
+    card = next((c for c in cards if c.status is CardStatus.ACTIVE), None) or next(
+        (c for c in cards if c.status is CardStatus.BLOCKED), None) or (cards[0] if cards else None)
+    return (member.name if member else ""), (card.uid if card else "")
+
+
+def find(session: Any, key: str) -> Found | None:
+    """The order kept under `key` and its receipt's facts; on the session's thread only."""
+    found = charges.find_order(session.ledger.state, key)
+    if found is None:
+        return None
+    name, uid = member_card(session.ledger.state, found[0])
+    return Found(found[1], name, uid, session.shop, session.ledger.rules.timezone)
+
+
+def charge_receipt(shop: Shop, found: Found, order_id: str, discount_fen: int) -> Receipt:
+    """消费单 of a charged order, from the ledger's record of it."""
+    order = found.order
+    return receipt_for_charge(
+        shop, amount_fen=order.paid_fen, discount_fen=discount_fen, points_earned=order.points_earned,
+        balance_after_fen=order.balance_after_fen, points_after=order.points_after, at=order.at,
+        timezone=found.timezone, member_name=found.member_name, card_uid=found.card_uid, txn_id=order.txn_id,
+        order_id=order_id,
+    )
+
+
+def refund_receipt(shop: Shop, refund: TillRefund, order_id: str, member_name: str, card_uid: str,
+                   timezone: str) -> Receipt:
+    """退款单, or 撤销单 for the void (refund id "void")."""
+    void = refund.refund_id == VOID_ID
+    return receipt_for_refund(
+        shop, refund_fen=refund.amount_fen, points_reversed=refund.points_back,
+        balance_after_fen=refund.balance_after_fen, points_after=refund.points_after, at=refund.at,
+        timezone=timezone, member_name=member_name, card_uid=card_uid, txn_id=refund.txn_id, order_id=order_id,
+        refund_id="" if void else refund.refund_id, void=void,
+    )
+
+
+def in_locale(shop: Shop, locale: str) -> Shop:
+    """The store as the till asked to read it: the till's language, not the kiosk's."""
+    return replace(shop, locale=locale)
 
 
 @dataclass(frozen=True)
@@ -71,9 +138,9 @@ class TillService:
             if current is not None and current.outcome is None:
                 raise TillError(409, "charge_in_progress", "another charge is waiting for its card on this kiosk",
                                 extra={"order_id": current.order.order_key.split(":", 1)[1]})
-            found, timezone = self._call(lambda s: (charges.find_order(s.ledger.state, key), s.ledger.rules.timezone))
+            found = self._call(lambda s: find(s, key))
             if found is not None:
-                return 200, self._charged_body(req, found[1], timezone)
+                return 200, self._charged_body(req, found)
             ticket = ChargeTicket(ChargeOrder(key, req.amount_fen, req.apply_discount, req.timeout_s))
             self._current = ticket
             self._keep(key, ticket, req)
@@ -84,6 +151,8 @@ class TillService:
             raise TillError(409, "kiosk_busy", "a member is using the kiosk; try again when it shows the attract screen")
         if ticket.stage == "queued":
             raise TillError(503, "kiosk_not_answering", "the kiosk's session did not take the charge in time")
+        if outcome is not None and outcome.status == "approved":  # answered from the ledger's record
+            return 200, self.charge_status(till, req.order_id)
         return (202 if outcome is None else 200), self._ticket_body(req.order_id, ticket, req)
 
     def charge_status(self, till: str, order_id: str, wait_s: float = 0, since: int = -1) -> dict:
@@ -99,11 +168,11 @@ class TillService:
                 return self._ticket_body(order_id, ticket, req)
         else:
             req, ticket = None, None
-        found, timezone = self._call(lambda s: (charges.find_order(s.ledger.state, key), s.ledger.rules.timezone))
+        found = self._call(lambda s: find(s, key))
         if found is None:
             raise TillError(404, "unknown_order", f"no charge for order {order_id!r} from this till", "order_id")
-        order = found[1]  # approved: the ledger's record, with what was refunded since
-        body = self._charged_body(req or ChargeRequest(order_id, order.paid_fen, False), order, timezone)
+        # approved: the ledger's record, with what was refunded since
+        body = self._charged_body(req or ChargeRequest(order_id, found.order.paid_fen, False), found)
         if ticket is not None:
             body["version"] = ticket.version
         return body
@@ -136,27 +205,30 @@ class TillService:
         key = self._key(till, order_id)
 
         def work(s) -> tuple:
-            found = charges.find_order(s.ledger.state, key)
-            timezone = s.ledger.rules.timezone
+            found = find(s, key)
             if found is None:
-                return "unknown", None, timezone
-            prior = found[1].refund(refund_id)
+                return "unknown", None, None
+            prior = found.order.refund(refund_id)
             if prior is not None:
-                return "repeat", prior, timezone
-            now = s.clock.now()
+                return "repeat", prior, found
+            now = s.now()  # the ledger's time: never before its latest while the clock is not trusted
             try:
                 if refund_id == VOID_ID:
                     txn = charges.void(s.ledger, key, now)
                 else:
                     txn = charges.refund(s.ledger, key, refund_id, amount_fen, now)
             except Refused as exc:
-                return "declined", exc, timezone
+                return "declined", exc, found
             if not s.commit(txn):
-                return "declined", Refused("store_failed"), timezone
-            return "approved", charges.find_order(s.ledger.state, key)[1].refund(refund_id), timezone
+                return "declined", Refused("store_failed"), found
+            refund = charges.find_order(s.ledger.state, key)[1].refund(refund_id)
+            found = replace(found, card_uid=txn.card_uid)  # the card the money went back to
+            print_safely(s.printer, lambda: refund_receipt(s.shop, refund, order_id, found.member_name,
+                                                           found.card_uid, found.timezone))  # committed above
+            return "approved", refund, found
 
         with self._lock:
-            result, detail, timezone = self._call(work)
+            result, detail, found = self._call(work)
         kind = "void" if refund_id == VOID_ID else "refund"
         if result == "unknown":
             raise TillError(404, "unknown_order", f"no charge for order {order_id!r} from this till", "order_id")
@@ -180,11 +252,8 @@ class TillService:
             "points": refund.points_after,
             "txn_id": refund.txn_id,
             "at": _time(refund.at),
-            "receipt_lines": receipt_lines(
-                kind, order_id=order_id, at=refund.at, timezone=timezone, amount_fen=refund.amount_fen,
-                balance_fen=refund.balance_after_fen, points=refund.points_after, points_moved=refund.points_back,
-                txn_id=refund.txn_id, locale=locale,
-            ),
+            "receipt_lines": receipt_lines(refund_receipt(in_locale(found.shop, locale), refund, order_id,
+                                                          found.member_name, found.card_uid, found.timezone)),
         }
         if kind == "refund":
             body["refund_id"] = refund_id
@@ -241,27 +310,16 @@ class TillService:
             body["reason"] = outcome.reason
         if outcome.balance_fen is not None:
             body["balance_fen"] = outcome.balance_fen
-        if outcome.status == "approved" and outcome.at is not None:
-            body.update(
-                discount_fen=outcome.discount_fen,
-                amount_fen=outcome.amount_fen,
-                points_earned=outcome.points_earned,
-                points=outcome.points,
-                txn_id=outcome.txn_id,
-                at=_time(outcome.at),
-                receipt_lines=self._charge_receipt(order_id, req, outcome.amount_fen, outcome.discount_fen,
-                                                   outcome.balance_fen or 0, outcome.points or 0, outcome.points_earned,
-                                                   outcome.txn_id, outcome.at),
-            )
         return body
 
-    def _charged_body(self, req: ChargeRequest, order: TillOrder, timezone: str) -> dict:
-        """The first answer again, from the ledger's record of the order."""
+    def _charged_body(self, req: ChargeRequest, found: Found) -> dict:
+        """The approved answer, the first one again on a retry: from the ledger's record of the order."""
+        order = found.order
         if order.paid_fen > req.amount_fen or (not req.apply_discount and order.paid_fen != req.amount_fen):
             raise TillError(409, "order_id_reused", f"order {req.order_id!r} was charged {order.paid_fen} fen",
                             "order_id")
         discount = req.amount_fen - order.paid_fen
-        body = {
+        return {
             "order_id": req.order_id,
             "status": "approved",
             "stage": "done",
@@ -277,21 +335,10 @@ class TillService:
             "at": _time(order.at),
             "refunded_fen": order.refunded_fen,
             "voided": order.voided,
-            "receipt_lines": self._charge_receipt(req.order_id, req, order.paid_fen, discount, order.balance_after_fen,
-                                                  order.points_after, order.points_earned, order.txn_id, order.at,
-                                                  timezone),
+            "receipt_lines": receipt_lines(charge_receipt(in_locale(found.shop, req.locale), found, req.order_id,
+                                                          discount)),
         }
-        return body
-
-    def _charge_receipt(self, order_id, req, amount, discount, balance, points, earned, txn_id, at,
-                        timezone: str = "") -> list[str]:
-        timezone = timezone or self.session.ledger.rules.timezone  # Rules are replaced whole: a safe read
-        return receipt_lines(
-            "charge", order_id=order_id, at=at, timezone=timezone, amount_fen=amount, balance_fen=balance,
-            points=points, points_moved=earned, total_fen=req.amount_fen, discount_fen=discount, txn_id=txn_id,
-            locale=req.locale,
-        )
 
 
-def _time(at) -> str:
+def _time(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")

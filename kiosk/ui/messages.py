@@ -37,7 +37,7 @@ TEMPLATES: dict[str, str] = {
     "card_writer_unavailable": N_("Cards cannot be issued here right now. Please ask at the counter."),
     "card_removed": N_("The card was removed. Nothing was changed."),
     "card_read_failed": N_("The card could not be read. Please hold it still on the reader and try again."),
-    "money_paused": N_("Top-ups are paused at the moment. Please ask at the counter."),
+    "money_paused": N_("Top-ups are paused at the moment: {reason}. Please ask at the counter."),
     "error": N_("Something went wrong. Nothing was changed; please try again."),
     "card_write_failed": N_("The card could not be written. Nothing was changed; please try again."),
     # money and points
@@ -71,6 +71,7 @@ TEMPLATES: dict[str, str] = {
     # engagement
     "already_checked_in": N_("You have already checked in today. See you tomorrow!"),
     "check_in_disabled": N_("Check-in is not available here."),
+    "clock_not_trusted": N_("Check-in will be back once the kiosk has the right time. Please try later."),
     "bad_rating": N_("Please choose one to five stars."),
     "bad_survey_reason": N_("Please choose from the reasons shown."),
     # gifts
@@ -89,6 +90,14 @@ SURVEY_REASONS: dict[str, str] = {
     "good_rewards": N_("Good rewards"),
     "too_slow": N_("Too slow"),
     "hard_to_use": N_("Hard to use"),
+}
+# why money is paused (kiosk.sync.admission's codes and kiosk.session.store_fault's)
+PAUSE_REASONS: dict[str, str] = {
+    "disk_nearly_full": N_("the kiosk's storage is nearly full"),
+    "outbox_full": N_("too many transactions wait for headquarters"),
+    "store_full": N_("the kiosk's storage is full and it cannot save"),
+    "store_read_only": N_("the kiosk's memory card no longer accepts writes"),
+    "store_error": N_("the kiosk cannot save right now"),
 }
 UNKNOWN = N_("Sorry, that did not work. Please ask at the counter. ({code})")
 
@@ -116,6 +125,8 @@ def _value(name: str, value) -> str:
         return format_fen(value)
     if name.endswith("_seconds") and isinstance(value, int):
         return wait_phrase(value)
+    if name == "reason" and value in PAUSE_REASONS:
+        return _(PAUSE_REASONS[value])
     return str(value)
 
 

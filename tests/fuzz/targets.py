@@ -28,7 +28,7 @@ from kiosk.reader.card_format import (
     parse_classic_image,
     parse_ntag_token,
 )
-from kiosk.store.journal import MAGIC, JournalCorrupt, encode_record, read_segment
+from kiosk.store.journal import MAGIC, JournalCorrupt, encode_append, encode_record, read_segment
 from kiosk.store.snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
 from kiosk.sync import messages as m
 from kiosk.till import openapi
@@ -139,7 +139,7 @@ def _journal(data: bytes) -> object:
 
 def _journal_seeds() -> list[bytes]:
     records = [{"t": "txn", "txn": txn_to_dict(t)} for t in many_top_ups("D1", 3, members=1)]
-    return [MAGIC + b"".join(encode_record(r) for r in records)]
+    return [MAGIC + b"".join(encode_record(r) for r in records), MAGIC + encode_append(records)]
 
 
 def _snapshot(data: bytes) -> object:

@@ -53,14 +53,21 @@ def pay(t: Till, chip, order: str, amount: int, discount: bool = False, pin: boo
 
 
 def test_charge_approved_end_to_end_with_discount_and_receipt(till):
-    chip = till.kiosk.member(500_000)  # gold: 95%
+    chip = till.kiosk.member(500_000, name="张三丰")  # gold: 95%
     before = till.kiosk.account(chip).balance_fen
     body = pay(till, chip, "A1", 12_800, discount=True)
     assert body["status"] == "approved", body
     assert (body["total_fen"], body["discount_fen"], body["amount_fen"]) == (12_800, 640, 12_160)
     assert body["balance_fen"] == before - 12_160 == till.kiosk.account(chip).balance_fen
     assert body["points"] == till.kiosk.account(chip).points and body["points_earned"] > 0
-    assert any("¥121.60" in line for line in body["receipt_lines"])
+    lines = body["receipt_lines"]
+    assert "消费单" in lines[1]
+    assert [x.split()[-1] for x in lines if x.startswith(("订单金额", "会员折扣", "储值支付", "储值余额", "订单号"))] == [
+        "A1", "¥128.00", "-¥6.40", "¥121.60", f"¥{body['balance_fen'] / 100:,.2f}"]
+    assert f"+{body['points_earned']}" in "\n".join(lines) and body["txn_id"] in "\n".join(lines)
+    uid = chip.uid.hex().upper()
+    assert "张**" in "\n".join(lines) and "张三丰" not in "\n".join(lines)
+    assert uid not in "\n".join(lines) and f"****{uid[-4:]}" in "\n".join(lines)
     (spend,) = spends(till)
     assert (spend.payment_ref, spend.txn_id) == ("till-1:A1", body["txn_id"])
 
@@ -168,6 +175,10 @@ def test_partial_refund_then_the_rest_never_more_and_retries_answered_once(till)
     r1 = till.post("/v1/refunds", {"order_id": "A1", "refund_id": "R1", "amount_fen": 5_000}).json()
     assert (r1["status"], r1["amount_fen"], r1["balance_fen"]) == ("approved", 5_000, start + 5_000)
     assert r1["points_back"] == charge["points_earned"] // 4
+    lines = r1["receipt_lines"]
+    assert "退款单" in lines[1] and r1["txn_id"] in "\n".join(lines)
+    assert [x.split()[-1] for x in lines if x.startswith(("订单号", "退款单号", "退回储值", "储值余额"))] == [
+        "A1", "R1", "¥50.00", f"¥{(start + 5_000) / 100:,.2f}"]
     again = till.post("/v1/refunds", {"order_id": "A1", "refund_id": "R1", "amount_fen": 5_000}).json()
     assert again == r1  # the first answer, nothing moved twice
     too_much = till.post("/v1/refunds", {"order_id": "A1", "refund_id": "R2", "amount_fen": 15_001}).json()
@@ -187,6 +198,7 @@ def test_void_same_day_undoes_the_charge(till):
     pay(till, chip, "A1", 3_000)
     v = till.post("/v1/voids", {"order_id": "A1"}).json()
     assert v["status"] == "approved" and v["amount_fen"] == 3_000
+    assert "撤销单" in v["receipt_lines"][1] and any(x.endswith("¥30.00") for x in v["receipt_lines"])
     after = till.kiosk.account(chip)
     assert (after.balance_fen, after.points) == (before.balance_fen, before.points)
     assert till.post("/v1/voids", {"order_id": "A1"}).json() == v  # a retry: the first answer

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from kiosk.ledger.clock_trust import ClockVerdict
 from kiosk.ledger.operations import Ledger
 from kiosk.ledger.rules import Rules
 from kiosk.ledger.txn import Txn
@@ -21,6 +22,7 @@ from kiosk.session.inputs import CardRead
 from kiosk.session.ports import CardWriter, Feedback, StoreLike
 from kiosk.session.settings import SessionSettings
 from kiosk.session.states import SessionState
+from kiosk.session.store_fault import StoreHealth
 from kiosk.session.sync_link import SyncLink
 
 F = TypeVar("F", bound="FlowPart")
@@ -57,6 +59,10 @@ class Host(Protocol):
     @property
     def state(self) -> SessionState: ...
 
+    @property
+    def store_health(self) -> StoreHealth: ...
+    def now(self) -> datetime: ...
+    def clock_verdict(self) -> ClockVerdict: ...
     def flow(self, kind: type[F]) -> F: ...
     def move(self, event: str) -> bool: ...
     def can(self, event: str) -> bool: ...
@@ -87,8 +93,9 @@ class FlowPart:
         """SessionView fields this flow fills in `state` (any state; {} when none)."""
         return {}
 
-    def deadline(self, state: SessionState) -> datetime | None:
-        """When this state gives up, if not the inactivity countdown (None: the default)."""
+    def deadline(self, state: SessionState) -> float | None:
+        """When this state gives up, on the monotonic clock (seconds), if not the inactivity
+        countdown (None: the default)."""
         return None
 
     def tick(self, state: SessionState) -> None:

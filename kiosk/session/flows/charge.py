@@ -1,6 +1,7 @@
 """Paying with the member card: "Pay ¥128.00 — tap your card", the amounts the member confirms
 (discount, balance after), the PIN when the rules ask, the charge committed to the journal
-before the screen or the till hears "approved".
+before the screen or the till hears "approved", and only then its receipt (消费单) handed to the
+printer.
 
 A charge comes from the till (a TillCharge posted by kiosk/till) or from the staff menu
 ("Charge a member": amount keypad, then the same path, attributed to the staff card). Until
@@ -17,7 +18,9 @@ from typing import Any
 from kiosk.ledger import charges
 from kiosk.ledger.operations import Refused
 from kiosk.ledger.rules import MAX_FEN
-from kiosk.ledger.txn import Kind
+from kiosk.ledger.txn import Kind, Txn
+from kiosk.receipt.printer import print_safely
+from kiosk.receipt.receipt import Receipt, receipt_for_charge
 from kiosk.session.charge_ticket import ChargeOrder, ChargeOutcome, ChargeTicket
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.cards import suspect
@@ -34,7 +37,7 @@ _ENDINGS = {"card_removed": "cancelled", "timeout": "timed_out", "finished": "ca
 class ChargeData:
     ticket: ChargeTicket | None = None
     quote: charges.ChargeQuote | None = None
-    started: datetime | None = None
+    started: float | None = None  # on the monotonic clock
     staff_uid: str = ""  # the staff card that opened a staff-menu charge
 
 
@@ -89,7 +92,7 @@ class Charge(FlowPart):
         return host.move("charge_amount_ok")
 
     def _begin(self, ticket: ChargeTicket) -> None:
-        self.data.ticket, self.data.quote, self.data.started = ticket, None, self.host.clock.now()
+        self.data.ticket, self.data.quote, self.data.started = ticket, None, self.host.clock.monotonic()
         self.host.visit.message = None
         self.host.touched()
         ticket.move("waiting_for_card")
@@ -145,10 +148,10 @@ class Charge(FlowPart):
             )
         }
 
-    def deadline(self, state: SessionState) -> datetime | None:
+    def deadline(self, state: SessionState) -> float | None:
         data = self.data
         if state is S.charge_tap and data.started is not None and data.ticket is not None:
-            return data.started + timedelta(seconds=data.ticket.order.timeout_s)
+            return data.started + data.ticket.order.timeout_s
         return None
 
     def timed_out(self, state: SessionState) -> bool:
@@ -206,7 +209,7 @@ class Charge(FlowPart):
         order = data.ticket.order
         try:
             data.quote = charges.quote(
-                host.ledger, card.uid, order.order_key, order.total_fen, order.apply_discount, host.clock.now()
+                host.ledger, card.uid, order.order_key, order.total_fen, order.apply_discount, host.now()
             )
         except Refused as exc:
             balance = int(exc.detail) if exc.code == "insufficient_balance" else None
@@ -219,11 +222,13 @@ class Charge(FlowPart):
     def _charge(self, pin_verified: bool):
         host, data = self.host, self.data
         assert data.ticket is not None
-        order, now = data.ticket.order, host.clock.now()
+        order, now = data.ticket.order, host.now()
         offline_for = None
         if host.sync is not None and not host.sync.online():
             contact = host.sync.last_contact()
             offline_for = now - contact if contact is not None else NEVER_HEARD
+            if offline_for < timedelta(0):  # the clock went back past HQ's last word: how long is not known
+                offline_for = NEVER_HEARD
         return charges.charge(
             host.ledger,
             host.visit.uid,
@@ -254,6 +259,7 @@ class Charge(FlowPart):
             return self._decline("store_failed")
         q, ticket = data.quote, data.ticket
         assert q is not None and ticket is not None
+        print_safely(host.printer, lambda: self._receipt(txn, ticket.order))  # committed above: never before
         outcome = ChargeOutcome(
             "approved",
             total_fen=q.total_fen,
@@ -277,6 +283,26 @@ class Charge(FlowPart):
         host.move("charged")
         host.touched()
         return True
+
+    def _receipt(self, txn: Txn, order: ChargeOrder) -> Receipt:
+        """消费单 for a committed charge, in the store's language and time zone. A till's charge
+        shows the till's order id; a staff-menu one none (its key names the staff card)."""
+        host = self.host
+        found = host.ledger.state.card_account(txn.card_uid)
+        return receipt_for_charge(
+            host.shop,
+            amount_fen=txn.amount_fen,
+            discount_fen=order.total_fen - txn.amount_fen,  # as the till's answer counts it
+            points_earned=txn.points_delta,
+            balance_after_fen=txn.balance_after_fen,
+            points_after=txn.points_after,
+            at=txn.at,
+            timezone=host.ledger.rules.timezone,
+            member_name=found[1].name if found else "",
+            card_uid=txn.card_uid,
+            txn_id=txn.txn_id,
+            order_id="" if order.staff_uid else order.order_key.split(":", 1)[1],
+        )
 
     def _locked(self) -> None:
         self._decline("pin_locked")

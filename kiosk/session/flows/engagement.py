@@ -45,7 +45,9 @@ class Engagement(FlowPart):
         host = self.host
         if not host.can("checked_in"):
             return False
-        txn = host.ledger.check_in(host.visit.uid, host.clock.now())  # a refusal becomes a notice
+        if not host.clock_verdict().trusted:  # a day taken from a wrong clock would block real ones
+            return host.refuse("clock_not_trusted")
+        txn = host.ledger.check_in(host.visit.uid, host.now())  # a refusal becomes a notice
         if not host.commit(txn):
             return host.refuse("store_failed")
         host.flow(Gifts).refresh_member()
@@ -70,7 +72,7 @@ class Engagement(FlowPart):
         if isinstance(reasons, str) or not all(isinstance(r, str) for r in reasons):
             return False
         try:
-            txn = host.ledger.survey(host.visit.uid, stars, tuple(reasons), host.clock.now())
+            txn = host.ledger.survey(host.visit.uid, stars, tuple(reasons), host.now())
         except Refused as exc:
             host.hint(exc.code)  # e.g. a reason the rules no longer list: the offer stays
             return True

@@ -46,9 +46,10 @@ class Gifts(FlowPart):
     def give_gifts(self) -> None:
         """Expired points go, then the birthday and new-member gifts due are given (committed)."""
         host = self.host
-        uid, now, ledger = host.visit.uid, host.clock.now(), host.ledger
+        uid, now, ledger = host.visit.uid, host.now(), host.ledger
+        dated = host.clock_verdict().trusted  # expiry and birthday wait for a clock to believe
         try:
-            expiry = ledger.expire_points(uid, now)
+            expiry = ledger.expire_points(uid, now) if dated else None
             if expiry is not None:
                 host.commit(expiry)
             view = ledger.view(uid, now)
@@ -56,7 +57,7 @@ class Gifts(FlowPart):
             return
         for due, op in (
             (view.new_member_gift_due, ledger.new_member_gift),
-            (view.birthday_gift_due, ledger.birthday_gift),
+            (view.birthday_gift_due and dated, ledger.birthday_gift),
         ):
             if not due:
                 continue
@@ -75,7 +76,7 @@ class Gifts(FlowPart):
         mine = 0
         for _ in range(2):
             try:
-                txn = host.ledger.referral_reward(host.visit.uid, host.clock.now())
+                txn = host.ledger.referral_reward(host.visit.uid, host.now())
             except Refused:
                 break
             if txn is None or not host.commit(txn):
@@ -87,6 +88,6 @@ class Gifts(FlowPart):
     def refresh_member(self) -> None:
         host = self.host
         try:
-            host.visit.member_view = host.ledger.view(host.visit.uid, host.clock.now())
+            host.visit.member_view = host.ledger.view(host.visit.uid, host.now())
         except Refused:
             host.visit.member_view = None

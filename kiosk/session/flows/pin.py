@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from kiosk.ledger.operations import Refused
-from kiosk.ledger.state import is_locked
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.states import S, SessionState
 from kiosk.session.view import PinView
@@ -53,7 +52,7 @@ class Pin(FlowPart):
     def member_locked(self) -> bool:
         host = self.host
         _, member, _ = host.ledger.lookup(host.visit.uid)
-        return is_locked(member, host.clock.now())
+        return host.ledger.pin_locked(member, host.now())
 
     def clear(self) -> None:
         self.data.digits = ""
@@ -98,7 +97,7 @@ class Pin(FlowPart):
             if found is not None:
                 member = found[1]
                 attempts = host.ledger.pin_attempts_left(member)
-                if is_locked(member, now):
+                if host.ledger.pin_locked(member, now):
                     until = member.pin_locked_until
                     left = int((until - now).total_seconds() + 0.999)
         purpose = self.data.purpose or "redeem"
@@ -115,7 +114,7 @@ class Pin(FlowPart):
         host = self.host
         lock = locked or (lambda: host.move("locked"))
         try:
-            ok, txn = host.ledger.check_pin(host.visit.uid, pin, host.clock.now())
+            ok, txn = host.ledger.check_pin(host.visit.uid, pin, host.now())
         except Refused as exc:
             if exc.code == "pin_locked":
                 lock()

@@ -37,7 +37,7 @@ class Redeem(FlowPart):
         if not host.can("start_redeem"):
             return False
         try:
-            rewards = host.ledger.affordable_rewards(host.visit.uid, host.clock.now())
+            rewards = host.ledger.affordable_rewards(host.visit.uid, host.now())
         except Refused as exc:
             return host.refuse(exc.code)
         stock = host.ledger.state.stock
@@ -53,7 +53,7 @@ class Redeem(FlowPart):
         if option is None or (points is not None and (isinstance(points, bool) or not isinstance(points, int))):
             return False
         try:
-            host.ledger.redeem(host.visit.uid, reward_id, host.clock.now(), points=points, pin_verified=True)
+            host.ledger.redeem(host.visit.uid, reward_id, host.now(), points=points, pin_verified=True)
         except Refused as exc:
             if exc.code != "pin_locked":  # the lock is dealt with when confirming
                 host.hint(exc.code)
@@ -95,7 +95,7 @@ class Redeem(FlowPart):
         assert data.reward is not None
         try:
             txn = host.ledger.redeem(
-                host.visit.uid, data.reward.reward_id, host.clock.now(), points=data.points, pin_verified=pin_verified
+                host.visit.uid, data.reward.reward_id, host.now(), points=data.points, pin_verified=pin_verified
             )
         except Refused as exc:
             return host.refuse(exc.code)

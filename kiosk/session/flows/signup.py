@@ -5,7 +5,7 @@ is done is the SIGN_UP committed, then the new member's gifts and referral rewar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from kiosk.ledger.operations import Refused
@@ -31,7 +31,7 @@ class Details:
     privacy_accepted: bool = False
     first_pin: str = ""
     txn: Txn | None = None  # made by the ledger, committed once the card is written
-    write_started: datetime | None = None
+    write_started: float | None = None  # on the monotonic clock
 
 
 class SignUp(FlowPart):
@@ -116,9 +116,9 @@ class SignUp(FlowPart):
         d = self.data
         return {"signup": SignupView(d.phone, d.name, d.birthday, d.privacy_accepted, d.referral_code)}
 
-    def deadline(self, state: SessionState) -> datetime | None:
+    def deadline(self, state: SessionState) -> float | None:
         if state is S.signup_writing and self.data.write_started is not None:
-            return self.data.write_started + timedelta(seconds=self.host.settings.card_write_timeout_s)
+            return self.data.write_started + self.host.settings.card_write_timeout_s
         return None
 
     def timed_out(self, state: SessionState) -> bool:
@@ -160,7 +160,7 @@ class SignUp(FlowPart):
                 1,
                 data.phone,
                 pin,
-                host.clock.now(),
+                host.now(),
                 name=data.name,
                 birthday=data.birthday,
                 referral_code=data.referral_code,
@@ -174,6 +174,6 @@ class SignUp(FlowPart):
             else:
                 host.refuse(exc.code)
             return
-        data.txn, data.write_started = txn, host.clock.now()
+        data.txn, data.write_started = txn, host.clock.monotonic()
         host.move("pin_set")
         host.card_writer.request_issue(host.visit.uid, txn.member_id, txn.card_seq)

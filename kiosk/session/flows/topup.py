@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from kiosk.ledger.operations import Refused
@@ -47,7 +47,9 @@ class TopUp(FlowPart):
         host = self.host
         if not host.can("start_topup"):
             return False
-        paused = host.sync.money_paused() if host.sync is not None else ""
+        paused = host.store_health.paused(host.store, host.clock.now())
+        if not paused and host.sync is not None:
+            paused = host.sync.money_paused()
         if paused:
             host.hint("money_paused", reason=paused)
             return True
@@ -89,7 +91,7 @@ class TopUp(FlowPart):
             host.hint("payment_unavailable", method=method_name, reason=reason)
             host.feedback.error()
             return True
-        data.payment, data.request, data.started = method, request, host.clock.now()
+        data.payment, data.request, data.started = method, request, host.clock.monotonic()
         data.status = PaymentStatus(PaymentState.PENDING)
         host.visit.message = None
         return host.move("pay")
@@ -128,9 +130,9 @@ class TopUp(FlowPart):
             )
         return part
 
-    def deadline(self, state: SessionState) -> datetime | None:
+    def deadline(self, state: SessionState) -> float | None:
         if state is S.paying and self.data.started is not None:
-            return self.data.started + timedelta(seconds=self.host.settings.payment_timeout_s)
+            return self.data.started + self.host.settings.payment_timeout_s
         return None
 
     def timed_out(self, state: SessionState) -> bool:
@@ -181,7 +183,7 @@ class TopUp(FlowPart):
     def _preview(self, amount_fen: int) -> TopUpOption:
         """What a top-up would give, asked of the ledger itself (raises Refused)."""
         host = self.host
-        txn = host.ledger.top_up(host.visit.uid, amount_fen, "preview", host.clock.now())
+        txn = host.ledger.top_up(host.visit.uid, amount_fen, "preview", host.now())
         return TopUpOption(amount_fen, txn.bonus_fen, txn.points_delta)
 
     def _payment_params(self) -> dict:
@@ -222,7 +224,7 @@ class TopUp(FlowPart):
         host = self.host
         problem = ""
         try:
-            txn = host.ledger.top_up(host.visit.uid, paid_fen, ref, host.clock.now())
+            txn = host.ledger.top_up(host.visit.uid, paid_fen, ref, host.now())
         except Refused as exc:
             problem = exc.code
         else:
