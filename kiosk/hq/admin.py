@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from kiosk.hq.db import Database
-from kiosk.hq.ledger import HQ_DEVICE, ApplyReport, apply_txns, load_rows, lock_progress, now_text, store_rows
+from kiosk.hq.ledger import HQ_DEVICE, ApplyReport, apply_txns, lock_progress, now_text, store_rows
 from kiosk.hq.publisher import put_setting, request_snapshots, rules_in_force
+from kiosk.hq.rows import load_rows
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
 from kiosk.ledger.rules import Rules, RulesError, load_rules_json

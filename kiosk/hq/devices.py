@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kiosk.hq.db import Database
@@ -22,21 +24,65 @@ class Device:
     last_error: str
 
 
-def check_store(db: Database, device_id: str, store: str) -> None:
-    """Raise WrongStore when the device is registered in another store."""
-    row = db.one("SELECT store FROM devices WHERE device_id = ?", (device_id,))
-    if row is not None and row[0] != store:
-        raise WrongStore(f"device {device_id} belongs to store {row[0]}, not {store}")
-
-
 def touch(db: Database, device_id: str, store: str, at: str) -> None:
-    """Record contact (any message); registers a device on first sight. Caller's transaction."""
-    db.execute(
-        "INSERT INTO devices (device_id, store, online, last_contact, outbox_depth, software, last_error) "
-        "VALUES (?, ?, 1, ?, 0, '', '') ON CONFLICT (device_id) DO UPDATE SET last_contact = "
-        "CASE WHEN devices.last_contact < excluded.last_contact THEN excluded.last_contact ELSE devices.last_contact END",
-        (device_id, store, at),
-    )
+    """Record contact (any message); registers a device on first sight."""
+    db.execute(_TOUCH, (device_id, store, at))
+
+
+class Contacts:
+    """A receiver's memory of the kiosks it has heard, so a batch of events writes no per-kiosk
+    row in its transaction (those rows were where two receivers queued behind each other): a
+    device's store is checked in SQL when first seen and again after `every_s`; its progress
+    row is made once; its last contact is written at most once per `every_s`, after the
+    events' commit, in a statement of its own. `devices.last_contact` is at most `every_s`
+    (plus a batch) behind; status messages still update it at once."""
+
+    def __init__(self, every_s: float = 5.0, clock: Callable[[], float] = time.monotonic):
+        self.every_s, self.clock = every_s, clock
+        self._stores: dict[str, tuple[str, float]] = {}  # device -> (store, checked at)
+        self._touched: dict[str, float] = {}  # device -> when its last_contact was written
+        self._noted: set[str] = set()  # devices whose progress row exists
+
+    def admit(self, db: Database, device_id: str, store: str, at: str) -> None:
+        """Raise WrongStore when the device belongs to another store; register it (its own
+        statement, committed at once) when HQ has never seen it."""
+        now = self.clock()
+        known = self._stores.get(device_id)
+        if known is not None and known[0] == store and now - known[1] < self.every_s:
+            return
+        row = db.one("SELECT store FROM devices WHERE device_id = ?", (device_id,))
+        if row is None:
+            touch(db, device_id, store, at)
+            self._touched[device_id] = now
+            row = db.one("SELECT store FROM devices WHERE device_id = ?", (device_id,))
+        if row is not None and row[0] != store:
+            self._stores.pop(device_id, None)
+            raise WrongStore(f"device {device_id} belongs to store {row[0]}, not {store}")
+        self._stores[device_id] = (store, now)
+
+    def without_progress(self, device_ids: Iterable[str]) -> list[str]:
+        """The devices whose progress row this receiver has not made yet."""
+        return sorted(set(device_ids) - self._noted)
+
+    def have_progress(self, device_ids: Iterable[str]) -> None:
+        """Their progress rows are committed."""
+        self._noted.update(device_ids)
+
+    def touch_due(self, db: Database, heard: Iterable[tuple[str, str]], at: str) -> None:
+        """Write last contact for the (device, store) pairs not written for `every_s`."""
+        now = self.clock()
+        due = sorted({(d, s) for d, s in heard if now - self._touched.get(d, -self.every_s) >= self.every_s})
+        if not due:
+            return
+        db.executemany(_TOUCH, [(d, s, at) for d, s in due])
+        self._touched.update((d, now) for d, _ in due)
+
+
+_TOUCH = (
+    "INSERT INTO devices (device_id, store, online, last_contact, outbox_depth, software, last_error) "
+    "VALUES (?, ?, 1, ?, 0, '', '') ON CONFLICT (device_id) DO UPDATE SET last_contact = "
+    "CASE WHEN devices.last_contact < excluded.last_contact THEN excluded.last_contact ELSE devices.last_contact END"
+)
 
 
 def record_status(

@@ -3,10 +3,13 @@
 Two steps, so several receivers can share a fleet and messages may arrive in any order:
 1. `store_events`: INSERT ... ON CONFLICT (device_id, seq) DO NOTHING, then commit. Once this
    returns, the events are durable and may be acknowledged to the kiosk.
-2. `apply_pending`: per device, under a lock on its progress row, take the events right above
+2. `apply_pending`: per device (claimed by one receiver at a time), take the events right above
    the applied mark, in seq order, and apply them with `LedgerState.apply` itself (on the rows
-   they touch, loaded into a small LedgerState and written back). A gap stops the run: the
-   later events wait in `events` until the missing one arrives, at this receiver or another.
+   they touch, loaded into a small LedgerState and written back). Reading and deciding happen
+   outside any transaction; the write is a short transaction that locks the progress row and
+   the rows read, and writes only if none changed meanwhile (else the run is read again). A gap
+   stops the run: the later events wait in `events` until the missing one arrives, at this
+   receiver or another.
 
 Because the same `LedgerState.apply` runs here and in every kiosk, HQ and kiosks agree by
 construction; tests/hq/test_hq_ledger_equivalence.py checks it on generated histories."""
@@ -21,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kiosk.hq.db import Database
-from kiosk.ledger.codec import decode, encode
+from kiosk.hq.rows import Loaded, Writes, load_rows, plan_writes, unchanged
+from kiosk.ledger.codec import decode
 from kiosk.ledger.kinds import MEMBER_USES
 from kiosk.ledger.model import Account, Card, CardStatus, Member
 from kiosk.ledger.state import LedgerState
@@ -59,67 +63,49 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _dump(value: object) -> str:
-    text = json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False)
-    _ROWS.put(text, value)
-    return text
-
-
-class _RowCache:
-    """Decoded rows by their JSON text: a row this process wrote or read before, unchanged in
-    SQL since, is not decoded again (decoding is most of the cost of applying). Keyed by the
-    exact text, so a row another receiver changed is simply a miss."""
-
-    def __init__(self, limit: int = 50_000):
-        self.limit, self.rows = limit, {}
-
-    def get(self, cls: type, text: str):
-        found = self.rows.get(text)
-        if found is None or type(found) is not cls:
-            found = decode(cls, json.loads(text))
-            self.put(text, found)
-        return found
-
-    def put(self, text: str, value: object) -> None:
-        if len(self.rows) >= self.limit:
-            self.rows.clear()
-        self.rows[text] = value
-
-
-_ROWS = _RowCache()
-
-
 # -- step 1: store ---------------------------------------------------------------------------
 
 
 def store_events(db: Database, txns: Sequence[Txn], received_at: str | None = None) -> None:
     """Write the events durably, each (device, seq) once; a duplicate changes nothing."""
-    db.run(lambda db: store_rows(db, txns, received_at or now_text()))
-
-
-def store_rows(db: Database, txns: Sequence[Txn], received_at: str) -> set[tuple[str, int]]:
-    """store_events inside the caller's transaction. A (device, seq) already stored with OTHER
-    content (a kiosk restarted from an old backup reuses seqs) is kept in `divergent_events`
-    and reported, never silently dropped. Returns those (device, seq): HQ has not applied them,
-    so they must not be acknowledged (the kiosk keeps them until someone resolves it)."""
     note_devices(db, (t.device_id for t in txns))
-    bodies = {(t.device_id, t.seq): json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False) for t in txns}
+    encoded = encode_events(txns)
+    db.run(lambda db: store_rows(db, txns, received_at or now_text(), encoded))
+
+
+def encode_events(txns: Sequence[Txn]) -> dict[tuple[str, int], str]:
+    """Each txn's row text, by (device, seq): worked out before the storing transaction opens."""
+    return {(t.device_id, t.seq): json.dumps(txn_to_dict(t), separators=(",", ":"), ensure_ascii=False) for t in txns}
+
+
+def store_rows(
+    db: Database, txns: Sequence[Txn], received_at: str, bodies: dict[tuple[str, int], str] | None = None
+) -> set[tuple[str, int]]:
+    """store_events inside the caller's transaction (`bodies` from encode_events, or encoded
+    here; it may hold more txns than `txns`). A (device, seq) already stored with OTHER content (a kiosk restarted from an old
+    backup reuses seqs) is kept in `divergent_events` and reported, never silently dropped.
+    Returns those (device, seq): HQ has not applied them, so they must not be acknowledged (the
+    kiosk keeps them until someone resolves it). The devices' progress rows are the caller's
+    (note_devices, once per device, outside this transaction)."""
+    if bodies is None:
+        bodies = encode_events(txns)
     divergent = []
-    for device_id in sorted({t.device_id for t in txns}):
-        seqs = [seq for d, seq in bodies if d == device_id]
-        for seq, body in db.all(
-            "SELECT seq, body FROM events WHERE device_id = ? AND seq BETWEEN ? AND ?", (device_id, min(seqs), max(seqs))
-        ):
+    span: dict[str, tuple[int, int]] = {}
+    for t in txns:
+        device_id, seq = t.device_id, t.seq
+        low, high = span.get(device_id, (seq, seq))
+        span[device_id] = (min(low, seq), max(high, seq))
+    for device_id in sorted(span):
+        low, high = span[device_id]
+        for seq, body in db.all("SELECT seq, body FROM events WHERE device_id = ? AND seq BETWEEN ? AND ?", (device_id, low, high)):
             mine = bodies.get((device_id, int(seq)))
             if mine is not None and mine != body:
                 divergent.append((device_id, int(seq), hashlib.sha256(mine.encode()).hexdigest(), mine, received_at))
-    db.executemany(
-        "INSERT INTO events (device_id, seq, kind, member_id, at, body, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING",
-        [
-            (t.device_id, t.seq, str(t.kind), t.member_id, t.at.isoformat(), bodies[(t.device_id, t.seq)], received_at)
-            for t in txns
-        ],
+    db.insert_many(
+        "events",
+        ("device_id", "seq", "kind", "member_id", "at", "body", "received_at"),
+        [(t.device_id, t.seq, str(t.kind), t.member_id, t.at.isoformat(), bodies[(t.device_id, t.seq)], received_at) for t in txns],
+        "(device_id, seq) DO NOTHING",
     )
     db.executemany(
         "INSERT INTO divergent_events (device_id, seq, digest, body, received_at) VALUES (?, ?, ?, ?, ?) "
@@ -148,104 +134,6 @@ def list_divergent(db: Database) -> list[Divergent]:
 
 
 # -- step 2: apply ---------------------------------------------------------------------------
-
-
-@dataclass
-class Loaded:
-    """A LedgerState holding just the rows some transactions touch, plus what it started as."""
-
-    state: LedgerState
-    members: dict[str, Member]
-    cards: dict[str, Card]
-    accounts: dict[str, Account]
-    stock: dict[str, int]
-
-
-def load_rows(db: Database, member_ids: Iterable[str], uids: Iterable[str], phone: str = "") -> Loaded:
-    """Load (and on PostgreSQL lock) the members, accounts and cards a set of txns touches."""
-    members_wanted = sorted(set(member_ids))
-    uids_wanted = sorted({u for u in uids if u})
-    members: dict[str, Member] = {}
-    accounts: dict[str, Account] = {}
-    cards: dict[str, Card] = {}
-    lock = db.for_update()
-    if uids_wanted:
-        for uid, body in db.all(f"SELECT uid, body FROM cards WHERE uid IN {db.in_list(uids_wanted)}{lock}", uids_wanted):
-            cards[uid] = _ROWS.get(Card, body)
-    if members_wanted:
-        marks = db.in_list(members_wanted)
-        for mid, body in db.all(f"SELECT member_id, body FROM members WHERE member_id IN {marks} ORDER BY member_id{lock}", members_wanted):
-            members[mid] = _ROWS.get(Member, body)
-        for mid, body in db.all(f"SELECT member_id, body FROM accounts WHERE member_id IN {marks} ORDER BY member_id{lock}", members_wanted):
-            accounts[mid] = _ROWS.get(Account, body)
-        for uid, body in db.all(f"SELECT uid, body FROM cards WHERE member_id IN {marks} ORDER BY uid{lock}", members_wanted):
-            cards[uid] = _ROWS.get(Card, body)
-    if phone:
-        for mid, body in db.all("SELECT member_id, body FROM members WHERE phone = ?", (phone,)):
-            members.setdefault(mid, _ROWS.get(Member, body))
-    stock = {rid: int(units) for rid, units in db.all("SELECT reward_id, units FROM stock")}
-    state = LedgerState(dict(members), dict(cards), dict(accounts), dict(stock), {})
-    return Loaded(state, members, cards, accounts, stock)
-
-
-_WRITES = {
-    "member+": "INSERT INTO members (member_id, phone, status, body) VALUES (?, ?, ?, ?)",
-    "member": "UPDATE members SET phone = ?, status = ?, body = ? WHERE member_id = ?",
-    "account+": "INSERT INTO accounts (member_id, balance_fen, points, body) VALUES (?, ?, ?, ?)",
-    "account": "UPDATE accounts SET balance_fen = ?, points = ?, body = ? WHERE member_id = ?",
-    "card+": "INSERT INTO cards (uid, member_id, status, body) VALUES (?, ?, ?, ?)",
-    "card": "UPDATE cards SET member_id = ?, status = ?, body = ? WHERE uid = ?",
-    "stock+": "INSERT INTO stock (reward_id, units) VALUES (?, ?)",
-    "stock": "UPDATE stock SET units = ? WHERE reward_id = ?",
-}
-
-
-def write_back(db: Database, loaded: Loaded, at: str) -> bool:
-    """Write the rows `loaded.state` changed: UPDATE what was loaded, INSERT what is new (so a
-    row another receiver created meanwhile makes this transaction fail and retry, never
-    overwrite). Returns True when the blocked-card list changed."""
-    s = loaded.state
-    rows: dict[str, list[tuple]] = {name: [] for name in _WRITES}
-    for mid, member in s.members.items():
-        old = loaded.members.get(mid)
-        if old is None:
-            rows["member+"].append((mid, member.phone, str(member.status), _dump(member)))
-        elif old is not member:
-            rows["member"].append((member.phone, str(member.status), _dump(member), mid))
-    for mid, account in s.accounts.items():
-        old = loaded.accounts.get(mid)
-        if old is None:
-            rows["account+"].append((mid, account.balance_fen, account.points, _dump(account)))
-        elif old is not account:
-            rows["account"].append((account.balance_fen, account.points, _dump(account), mid))
-    blocked_changes: list[tuple[str, int]] = []
-    for uid, card in s.cards.items():
-        old = loaded.cards.get(uid)
-        if old is None:
-            rows["card+"].append((uid, card.member_id, str(card.status), _dump(card)))
-        elif old is not card:
-            rows["card"].append((card.member_id, str(card.status), _dump(card), uid))
-        was_active = old is None or old.status is CardStatus.ACTIVE
-        is_active = card.status is CardStatus.ACTIVE
-        if was_active != is_active:
-            blocked_changes.append((uid, 0 if is_active else 1))
-    for rid, units in s.stock.items():
-        if rid not in loaded.stock:
-            rows["stock+"].append((rid, units))
-        elif loaded.stock[rid] != units:
-            rows["stock"].append((units, rid))
-    for name, sql in _WRITES.items():
-        db.executemany(sql, rows[name])  # one round trip per kind on PostgreSQL (pipelined)
-    if blocked_changes:
-        row = db.one("SELECT MAX(version) FROM blocked_changes")
-        version = int(row[0] or 0) if row else 0
-        for uid, blocked in blocked_changes:
-            version += 1
-            db.execute(
-                "INSERT INTO blocked_changes (version, uid, blocked, at) VALUES (?, ?, ?, ?)",
-                (version, uid, blocked, at),
-            )
-    return bool(blocked_changes)
 
 
 def lock_progress(db: Database, device_id: str, skip_locked: bool = False) -> int | None:
@@ -285,10 +173,9 @@ def card_use_conflict(state: LedgerState, txn: Txn) -> str:
     return ""
 
 
-def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, report: ApplyReport) -> None:
-    """Apply a contiguous run of one device's txns (seq applied+1...) inside the caller's transaction."""
-    at = now_text()
-    loaded = load_rows(db, (t.member_id for t in txns), [u for t in txns for u in (t.card_uid, t.new_card_uid)])
+def decide(loaded: Loaded, txns: Sequence[Txn], device_id: str, applied: int, at: str) -> list[Conflict]:
+    """Apply a contiguous run of one device's txns (seq applied+1...) to `loaded.state`, in Python
+    only: the conflicts it found (the rows it changed are read off the state by plan_writes)."""
     loaded.state.last_seq[device_id] = applied
     conflicts: list[Conflict] = []
     for txn in txns:
@@ -302,16 +189,36 @@ def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, 
         detail = "; ".join(text for text in (result.conflict, card_note) if text)
         if detail:
             conflicts.append(Conflict(txn.device_id, txn.seq, txn.member_id, str(txn.kind), detail, at))
-    if write_back(db, loaded, at):
+    return conflicts
+
+
+def record(
+    db: Database, writes: Writes, conflicts: list[Conflict], device_id: str, last: int, at: str, report: ApplyReport
+) -> None:
+    """Write a decided run in the caller's transaction: the rows, the device's new mark, the conflicts."""
+    if writes.execute(db, at):
         report.blocked_changed = True
-    db.execute("UPDATE progress SET applied_seq = ? WHERE device_id = ?", (txns[-1].seq, device_id))
+    db.execute("UPDATE progress SET applied_seq = ? WHERE device_id = ?", (last, device_id))
     db.executemany(
         "INSERT INTO conflicts (device_id, seq, member_id, kind, detail, detected_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, seq) DO NOTHING",
         [(c.device_id, c.seq, c.member_id, c.kind, c.detail, c.detected_at) for c in conflicts],
     )
-    report.applied += len(txns)
     report.conflicts += conflicts
+
+
+def apply_txns(db: Database, txns: Sequence[Txn], device_id: str, applied: int, report: ApplyReport) -> None:
+    """Apply a contiguous run of one device's txns inside the caller's transaction, its rows
+    locked while it decides (HQ's own operations, which already hold HQ's progress row)."""
+    at = now_text()
+    loaded = load_rows(db, (t.member_id for t in txns), [u for t in txns for u in (t.card_uid, t.new_card_uid)])
+    conflicts = decide(loaded, txns, device_id, applied, at)
+    record(db, plan_writes(loaded), conflicts, device_id, txns[-1].seq, at, report)
+    report.applied += len(txns)
+    _log_conflicts(conflicts)
+
+
+def _log_conflicts(conflicts: list[Conflict]) -> None:
     for c in conflicts:
         log.warning("conflict %s (%s, member %s): %s", c.txn_id, c.kind, c.member_id, c.detail)
 
@@ -324,43 +231,64 @@ def apply_pending(
     known: dict[tuple[str, int], Txn] | None = None,
 ) -> ApplyReport:
     """Apply every stored event that is next in line for these devices; leave gaps waiting.
-    wait=False: skip a device another receiver is applying (it re-reads before it lets go,
-    and the receivers' sweep catches the rare event committed just as it let go).
+    wait=False: skip a device another receiver has claimed (it re-reads before it lets go, and
+    the receivers' sweep catches the rare event committed just as it let go).
     `known`: txns the caller just stored and already checked, to skip decoding them again."""
     known = known or {}
     report = ApplyReport()
     for device_id in sorted(set(device_ids)):
-        while True:
-            run_report = ApplyReport()
-
-            def work(db: Database, device_id: str = device_id, run_report: ApplyReport = run_report) -> int:
-                applied = lock_progress(db, device_id, skip_locked=not wait)
-                if applied is None:
-                    return 0
-                rows = db.all(
-                    "SELECT seq, body FROM events WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                    (device_id, applied, batch),
-                )
-                txns = []
-                for seq, body in rows:
-                    if seq != applied + len(txns) + 1:
-                        break
-                    txn = known.get((device_id, seq))
-                    txns.append(txn if txn is not None else txn_from_dict(json.loads(body)))
-                if len(txns) < len(rows):
-                    run_report.waiting[device_id] = len(rows) - len(txns)
-                if txns:
-                    apply_txns(db, txns, device_id, applied, run_report)
-                return len(txns)
-
-            done = db.run(work)
-            report.applied += run_report.applied
-            report.conflicts += run_report.conflicts
-            report.waiting.update(run_report.waiting)
-            report.blocked_changed |= run_report.blocked_changed
-            if done == 0:  # nothing (more) next in line: events stored meanwhile were re-read
-                break
+        if not wait and not db.try_claim(device_id):
+            continue
+        try:
+            while _apply_run(db, device_id, batch, known, report):
+                pass
+        finally:
+            if not wait:
+                db.release_claim(device_id)
     return report
+
+
+def _apply_run(db: Database, device_id: str, batch: int, known: dict[tuple[str, int], Txn], report: ApplyReport) -> bool:
+    """Read the device's next run and the rows it touches (no transaction, no lock), decide in
+    Python, then write in a short transaction, if nothing it read has changed meanwhile (else
+    nothing is written and the run is read again). False when nothing is next in line."""
+    row = db.one("SELECT applied_seq FROM progress WHERE device_id = ?", (device_id,))
+    if row is None:  # events stored without one (by an older HQ): make it, then read on
+        note_devices(db, [device_id])
+        row = db.one("SELECT applied_seq FROM progress WHERE device_id = ?", (device_id,))
+    applied = int(row[0])
+    rows = db.all(
+        "SELECT seq, body FROM events WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?", (device_id, applied, batch)
+    )
+    txns = []
+    for seq, body in rows:
+        if seq != applied + len(txns) + 1:
+            break
+        txn = known.get((device_id, seq))
+        txns.append(txn if txn is not None else txn_from_dict(json.loads(body)))
+    report.waiting.pop(device_id, None)
+    if len(txns) < len(rows):
+        report.waiting[device_id] = len(rows) - len(txns)
+    if not txns:
+        return False
+    at = now_text()
+    loaded = load_rows(db, (t.member_id for t in txns), [u for t in txns for u in (t.card_uid, t.new_card_uid)], lock=False)
+    conflicts = decide(loaded, txns, device_id, applied, at)
+    writes = plan_writes(loaded)
+    run_report = ApplyReport()
+
+    def write(db: Database) -> bool:
+        if lock_progress(db, device_id) != applied or not unchanged(db, loaded):
+            return False
+        record(db, writes, conflicts, device_id, txns[-1].seq, at, run_report)
+        return True
+
+    if db.run(write):
+        report.applied += len(txns)
+        report.conflicts += run_report.conflicts
+        report.blocked_changed |= run_report.blocked_changed
+        _log_conflicts(conflicts)
+    return True
 
 
 def devices_with_pending(db: Database) -> list[str]:
@@ -373,8 +301,9 @@ def devices_with_pending(db: Database) -> list[str]:
 
 
 def note_devices(db: Database, device_ids: Iterable[str]) -> None:
-    """Give each device a progress row when its first events are stored (caller's transaction),
-    so devices_with_pending sees it."""
+    """Give each device a progress row before its first events are stored, so
+    devices_with_pending sees it: its own statement, outside the storing transaction (a row
+    with nothing stored is harmless; the receiver calls it once per device it has not seen)."""
     db.executemany(
         "INSERT INTO progress (device_id, applied_seq) VALUES (?, 0) ON CONFLICT (device_id) DO NOTHING",
         [(d,) for d in sorted(set(device_ids))],

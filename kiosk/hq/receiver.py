@@ -29,7 +29,15 @@ from kiosk.hq import devices as dev
 from kiosk.hq.broker import BrokerSettings, connect
 from kiosk.hq.db import Database, open_database
 from kiosk.hq.incidents import store_incidents
-from kiosk.hq.ledger import HQ_DEVICE, apply_pending, devices_with_pending, now_text, store_rows
+from kiosk.hq.ledger import (
+    HQ_DEVICE,
+    apply_pending,
+    devices_with_pending,
+    encode_events,
+    note_devices,
+    now_text,
+    store_rows,
+)
 from kiosk.hq.payments import PaymentBridge, Provider, no_provider
 from kiosk.hq.publisher import Publisher
 from kiosk.hq.schema import create_schema
@@ -118,6 +126,7 @@ class Receiver:
         self.batch_max = batch_max
         self.publish_every_s, self.sweep_every_s = publish_every_s, sweep_every_s
         self.stats = ReceiverStats()
+        self.contacts = dev.Contacts()
         self._log_limit = LogLimit()
         self.stats.unlogged = self._log_limit.suppressed
         self.inbox: queue.Queue = queue.Queue()
@@ -235,7 +244,9 @@ class Receiver:
         received_at = now_text()
 
         try:
-            kept, incidents = self._commit(parsed, received_at)
+            parsed = self._admit(parsed, received_at)
+            bodies = encode_events([t for _, e in parsed.events for t in e.txns])
+            kept, incidents = self._commit(parsed, received_at, bodies)
         finally:
             # PUBACK only now, after the commit. When the commit failed, PUBACK too: the broker would
             # not redeliver on this connection anyway, and an unacknowledged message holds one of the
@@ -259,14 +270,33 @@ class Receiver:
             self.bridge.handle(store, request)
         if report.blocked_changed:
             publisher.publish_pending()
+        heard = [(e.device, store) for store, e in kept] + [(b.device, store) for store, b in incidents]
+        self.contacts.touch_due(self.db, heard, received_at)
 
-    def _commit(self, parsed: _Batch, received_at: str) -> tuple[list, list]:
+    def _admit(self, parsed: _Batch, received_at: str) -> _Batch:
+        """Before the storing transaction, each in a statement of its own: refuse messages on
+        another store's topic, register kiosks never seen, give new ones their progress row."""
+        out = replace(parsed, events=[], incidents=[])
+        for name in ("events", "incidents"):
+            for store, message in getattr(parsed, name):
+                try:
+                    self.contacts.admit(self.db, message.device, store, received_at)
+                except dev.WrongStore as exc:
+                    self._reject(m.WRONG_TOPIC, str(exc), message.device)
+                    continue
+                getattr(out, name).append((store, message))
+        fresh = self.contacts.without_progress(e.device for _, e in out.events)
+        note_devices(self.db, fresh)
+        self.contacts.have_progress(fresh)
+        return out
+
+    def _commit(self, parsed: _Batch, received_at: str, bodies: dict) -> tuple[list, list]:
         """Store the batch in one transaction. When that fails while the database still answers,
         store each message alone: a message the database cannot take costs only itself (rejected
         and counted), not the other kiosks' messages that shared its batch. When the database
         does not answer, raise: nothing is counted, the kiosks resend."""
         try:
-            return self._stored(self.db.run(lambda db: self._store(db, parsed, received_at)))
+            return self.db.run(lambda db: self._store(db, parsed, received_at, bodies))
         except Exception:
             if not self._db_answers():
                 raise
@@ -274,9 +304,7 @@ class Receiver:
         incidents: list = []
         for part in parsed.singles():
             try:
-                part_kept, part_incidents = self._stored(
-                    self.db.run(lambda db, part=part: self._store(db, part, received_at))
-                )
+                part_kept, part_incidents = self.db.run(lambda db, part=part: self._store(db, part, received_at, bodies))
             except Exception as exc:
                 if not self._db_answers():
                     raise
@@ -294,35 +322,19 @@ class Receiver:
             return False
         return True
 
-    def _stored(self, result: tuple[list, list, list]) -> tuple[list, list]:
-        """After the commit: count the rejections its (last) run found; kept and incidents."""
-        kept, incidents, rejects = result
-        for reason, detail, device in rejects:
-            self._reject(reason, detail, device)
-        return kept, incidents
-
-    def _store(self, db: Database, parsed: _Batch, received_at: str) -> tuple[list, list, list]:
-        """The SQL work of a batch; may run more than once (db.run retries), so it only collects."""
-        kept, incidents, rejects = [], [], []
-        for store, events in parsed.events:
-            try:
-                dev.check_store(db, events.device, store)
-            except dev.WrongStore as exc:
-                rejects.append((m.WRONG_TOPIC, str(exc), events.device))
-                continue
-            aside = store_rows(db, events.txns, received_at)
-            if aside:  # not applied by HQ: neither acknowledged nor handed to apply as known
-                events = replace(events, txns=tuple(t for t in events.txns if (t.device_id, t.seq) not in aside))
-            dev.touch(db, events.device, store, received_at)
-            kept.append((store, events))
+    def _store(self, db: Database, parsed: _Batch, received_at: str, bodies: dict) -> tuple[list, list]:
+        """The SQL work of a batch (already admitted, its event rows encoded in `bodies`); may run
+        more than once (db.run retries), so it only collects."""
+        txns = [t for _, events in parsed.events for t in events.txns]
+        aside = store_rows(db, txns, received_at, bodies) if txns else set()
+        kept = [
+            (store, replace(events, txns=tuple(t for t in events.txns if (t.device_id, t.seq) not in aside)))
+            if aside else (store, events)  # not applied by HQ: neither acknowledged nor handed to apply as known
+            for store, events in parsed.events
+        ]
+        incidents = []
         for store, batch in parsed.incidents:
-            try:
-                dev.check_store(db, batch.device, store)
-            except dev.WrongStore as exc:
-                rejects.append((m.WRONG_TOPIC, str(exc), batch.device))
-                continue
             store_incidents(db, batch, received_at)
-            dev.touch(db, batch.device, store, received_at)
             incidents.append((store, batch))
         for store, status, retained in parsed.statuses:
             # Live: HQ's clock (a last will carries the time it was set, long before it fires).
@@ -333,7 +345,7 @@ class Receiver:
                 db, status.device, store, status.state == "online", status.outbox_depth,
                 status.software, status.last_error, at,
             )
-        return kept, incidents, rejects
+        return kept, incidents
 
     def _parse(self, batch: list) -> _Batch:
         out = _Batch()

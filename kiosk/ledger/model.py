@@ -148,28 +148,38 @@ class Account:
     def with_points_added(self, points: int, expires_on: date) -> Account:
         if points <= 0:
             return self
-        lots = list(self.lots)
-        for i, lot in enumerate(lots):
-            if lot.expires_on == expires_on:
-                lots[i] = PointsLot(expires_on, lot.points + points)
-                break
-        else:
-            lots.append(PointsLot(expires_on, points))
-            lots.sort(key=lambda lot: lot.expires_on)
-        return replace(self, lots=tuple(lots))
+        return replace(self, lots=lots_added(self.lots, points, expires_on))
 
     def with_points_taken(self, points: int) -> Account:
         """Take points from the lots that expire first; never below zero."""
-        lots = []
-        for lot in self.lots:
-            take = min(points, lot.points)
-            points -= take
-            if lot.points - take:
-                lots.append(PointsLot(lot.expires_on, lot.points - take))
-        return replace(self, lots=tuple(lots))
+        return replace(self, lots=lots_taken(self.lots, points))
 
     def expired_points(self, today: date) -> int:
         return sum(lot.points for lot in self.lots if lot.expires_on < today)
+
+
+def lots_added(lots: tuple[PointsLot, ...], points: int, expires_on: date) -> tuple[PointsLot, ...]:
+    """The lots with `points` (> 0) more expiring on `expires_on`, oldest expiry first."""
+    out = list(lots)
+    for i, lot in enumerate(out):
+        if lot.expires_on == expires_on:
+            out[i] = PointsLot(expires_on, lot.points + points)
+            break
+    else:
+        out.append(PointsLot(expires_on, points))
+        out.sort(key=lambda lot: lot.expires_on)
+    return tuple(out)
+
+
+def lots_taken(lots: tuple[PointsLot, ...], points: int) -> tuple[PointsLot, ...]:
+    """The lots after taking `points` from those that expire first; never below zero."""
+    out = []
+    for lot in lots:
+        take = min(points, lot.points)
+        points -= take
+        if lot.points - take:
+            out.append(PointsLot(lot.expires_on, lot.points - take))
+    return tuple(out)
 
 
 def add_months(day: date, months: int) -> date:

@@ -10,6 +10,7 @@ import re
 from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from operator import attrgetter
 
 from kiosk.ledger.rules import MAX_FEN, SAFE_ID, SAFE_ID_HINT
 from kiosk.ledger.uid import is_card_uid
@@ -131,61 +132,85 @@ _INT_RANGES = {
 def txn_to_dict(txn: Txn) -> dict:
     """A JSON-ready dict; fields at their default are left out to keep the journal small."""
     out: dict = {}
-    for name in _NAMES:
-        value = getattr(txn, name)
-        if name in _DEFAULTS and value == _DEFAULTS[name]:
+    for (name, default, convert), value in zip(_ENCODING, _VALUES(txn), strict=True):
+        if value == default:
             continue
-        if isinstance(value, datetime):
-            value = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        elif isinstance(value, date):
-            value = value.isoformat()
-        out[name] = str(value) if name == "kind" else value
+        out[name] = value if convert is None else convert(value)
     return out
+
+
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+_REQUIRED = object()  # the "default" of a field that has none: equal to no value
+_VALUES = attrgetter(*_NAMES)
+# (name, default, how its value becomes JSON) per field, built once: HQ encodes every txn it stores
+_ENCODING = tuple(
+    (
+        name,
+        _DEFAULTS.get(name, _REQUIRED),
+        _utc_text if name in _TIME_FIELDS else date.isoformat if name in _DATE_FIELDS else str if name == "kind" else None,
+    )
+    for name in _NAMES
+)
 
 
 def txn_from_dict(data: object) -> Txn:
     """Check every field of an untrusted record and build the Txn, or raise TxnFormatError."""
     if not isinstance(data, dict):
         raise TxnFormatError("-", "must be an object")
-    names = set(_NAMES)
-    for key in data:
-        if key not in names:
-            raise TxnFormatError(str(key)[:40], "unknown field")
+    if not data.keys() <= _NAME_SET:
+        key = next(k for k in data if k not in _NAME_SET)
+        raise TxnFormatError(str(key)[:40], "unknown field")
     values: dict = {}
-    for name in names:
-        if name not in data:
-            if name not in _DEFAULTS:
+    for name, optional, check in _CHECKS:
+        value = data.get(name, _ABSENT)
+        if value is _ABSENT:
+            if not optional:
                 raise TxnFormatError(name, "is missing")
             continue
-        value = data[name]
-        if name in _INT_RANGES:
-            lo, hi = _INT_RANGES[name]
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise TxnFormatError(name, f"must be an integer in {lo}..{hi}")
-        elif name in _TIME_FIELDS:
-            value = _parse_time(name, value)
-        elif name in _BOOL_FIELDS:
-            if not isinstance(value, bool):
-                raise TxnFormatError(name, "must be true or false")
-        elif name in _DATE_FIELDS:
-            if not isinstance(value, str):
-                raise TxnFormatError(name, "must be a date YYYY-MM-DD")
-            try:
-                value = date.fromisoformat(value)
-            except ValueError:
-                raise TxnFormatError(name, "must be a date YYYY-MM-DD") from None
-        elif name == "kind":
-            try:
-                value = Kind(value)
-            except (ValueError, TypeError):
-                raise TxnFormatError(name, "unknown kind") from None
-        else:
-            if not isinstance(value, str) or len(value) > _TEXT_MAX:
-                raise TxnFormatError(name, f"must be a string of at most {_TEXT_MAX} characters")
-        values[name] = value
+        values[name] = check(name, value)
     txn = Txn(**values)
     check_txn(txn)
     return txn
+
+
+def _int_check(lo: int, hi: int):
+    def check(name: str, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise TxnFormatError(name, f"must be an integer in {lo}..{hi}")
+        return value
+
+    return check
+
+
+def _bool_check(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TxnFormatError(name, "must be true or false")
+    return value
+
+
+def _date_check(name: str, value: object) -> date:
+    if not isinstance(value, str):
+        raise TxnFormatError(name, "must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise TxnFormatError(name, "must be a date YYYY-MM-DD") from None
+
+
+def _kind_check(name: str, value: object) -> Kind:
+    try:
+        return Kind(value)
+    except (ValueError, TypeError):
+        raise TxnFormatError(name, "unknown kind") from None
+
+
+def _text_check(name: str, value: object) -> str:
+    if not isinstance(value, str) or len(value) > _TEXT_MAX:
+        raise TxnFormatError(name, f"must be a string of at most {_TEXT_MAX} characters")
+    return value
 
 
 def check_txn(txn: Txn) -> None:
@@ -220,3 +245,21 @@ def _parse_time(name: str, value: object) -> datetime:
     if parsed.tzinfo is None or parsed.utcoffset() != UTC.utcoffset(None):
         raise TxnFormatError(name, "must be a UTC time (ending in Z or +00:00)")
     return parsed.astimezone(UTC)
+
+
+_ABSENT = object()
+_NAME_SET = frozenset(_NAMES)
+# (name, may be left out, its check) per field, built once: HQ decodes every txn a kiosk sends
+_CHECKS = tuple(
+    (
+        name,
+        name in _DEFAULTS,
+        _int_check(*_INT_RANGES[name]) if name in _INT_RANGES
+        else _parse_time if name in _TIME_FIELDS
+        else _bool_check if name in _BOOL_FIELDS
+        else _date_check if name in _DATE_FIELDS
+        else _kind_check if name == "kind"
+        else _text_check,
+    )
+    for name in _NAMES
+)
