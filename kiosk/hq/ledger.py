@@ -30,6 +30,7 @@ from kiosk.ledger.kinds import MEMBER_USES
 from kiosk.ledger.model import Account, Card, CardStatus, Member
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind, Txn, txn_from_dict, txn_to_dict
+from kiosk.ledger.utc import utc_text
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class ApplyReport:
 
 
 def now_text() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return utc_text(datetime.now(UTC))
 
 
 # -- step 1: store ---------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from kiosk.hq.ledger import (
 from kiosk.hq.payments import PaymentBridge, Provider, no_provider
 from kiosk.hq.publisher import Publisher
 from kiosk.hq.schema import create_schema
+from kiosk.ledger.utc import utc_text
 from kiosk.sync import messages as m
 from kiosk.sync.log_limit import LogLimit
 from kiosk.sync.topics import DeviceTopics, TopicError, hq_subscription, parse_topic
@@ -340,7 +341,7 @@ class Receiver:
             # Live: HQ's clock (a last will carries the time it was set, long before it fires).
             # Retained, replayed at subscribe: the kiosk's own time, never in the future.
             when = min(status.at, datetime.now(UTC)) if retained else datetime.now(UTC)
-            at = when.isoformat().replace("+00:00", "Z")
+            at = utc_text(when)
             dev.record_status(
                 db, status.device, store, status.state == "online", status.outbox_depth,
                 status.software, status.last_error, at,

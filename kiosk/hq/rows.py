@@ -13,12 +13,13 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from kiosk.hq.db import Database
 from kiosk.ledger.codec import decode, encode
 from kiosk.ledger.model import Account, Card, CardStatus, Member
 from kiosk.ledger.state import LedgerState
+from kiosk.ledger.utc import utc_text
 
 
 def dump(value: object) -> str:
@@ -45,7 +46,7 @@ def _value_text(value: object) -> str:
 
 
 def _time_text(value: datetime) -> str:
-    return '"' + value.astimezone(UTC).isoformat().replace("+00:00", "Z") + '"'  # codec's UTC "Z" form
+    return '"' + utc_text(value) + '"'
 
 
 def _text(data: object) -> str:

@@ -14,6 +14,7 @@ from operator import attrgetter
 
 from kiosk.ledger.rules import MAX_FEN, SAFE_ID, SAFE_ID_HINT
 from kiosk.ledger.uid import is_card_uid
+from kiosk.ledger.utc import parse_utc, utc_text
 
 MAX_POINTS = 1_000_000_000
 _DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
@@ -41,11 +42,6 @@ class Kind(StrEnum):
     PURSE_WRITTEN = "purse_written"
     REFUND = "refund"
     VOID = "void"
-
-
-MONEY_KINDS = frozenset(
-    {Kind.TOP_UP, Kind.SPEND, Kind.CARD_RETURN, Kind.ADJUSTMENT, Kind.NEW_MEMBER_GIFT, Kind.BIRTHDAY_GIFT}
-)
 
 
 class TxnFormatError(ValueError):
@@ -139,10 +135,6 @@ def txn_to_dict(txn: Txn) -> dict:
     return out
 
 
-def _utc_text(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 _REQUIRED = object()  # the "default" of a field that has none: equal to no value
 _VALUES = attrgetter(*_NAMES)
 # (name, default, how its value becomes JSON) per field, built once: HQ encodes every txn it stores
@@ -150,7 +142,7 @@ _ENCODING = tuple(
     (
         name,
         _DEFAULTS.get(name, _REQUIRED),
-        _utc_text if name in _TIME_FIELDS else date.isoformat if name in _DATE_FIELDS else str if name == "kind" else None,
+        utc_text if name in _TIME_FIELDS else date.isoformat if name in _DATE_FIELDS else str if name == "kind" else None,
     )
     for name in _NAMES
 )
@@ -236,15 +228,10 @@ def check_txn(txn: Txn) -> None:
 
 
 def _parse_time(name: str, value: object) -> datetime:
-    if not isinstance(value, str):
-        raise TxnFormatError(name, "must be an ISO 8601 UTC time")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise TxnFormatError(name, "must be an ISO 8601 UTC time") from None
-    if parsed.tzinfo is None or parsed.utcoffset() != UTC.utcoffset(None):
-        raise TxnFormatError(name, "must be a UTC time (ending in Z or +00:00)")
-    return parsed.astimezone(UTC)
+        return parse_utc(value)
+    except ValueError as exc:
+        raise TxnFormatError(name, str(exc)) from None
 
 
 _ABSENT = object()
