@@ -160,3 +160,22 @@ def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=No
 
 def staff_card():
     return chips.new_classic(STAFF_UID_BYTES)
+
+
+class OfflineLink:
+    """The session's SyncLink seam (kiosk/session/sync_link.py): HQ unreachable since `since`."""
+
+    def __init__(self, since) -> None:
+        self.since = since
+
+    def is_blocked(self, uid: str) -> bool:
+        return False
+
+    def money_paused(self) -> str:
+        return ""
+
+    def last_contact(self):
+        return self.since
+
+    def online(self) -> bool:
+        return False

@@ -20,7 +20,7 @@ from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind, TxnFormatError, txn_from_dict, txn_to_dict
 from kiosk.session.clock import ManualClock
 from kiosk.store.store import Store
-from tests.session_support import make_kiosk, staff_card
+from tests.session_support import OfflineLink, make_kiosk, staff_card
 
 T = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, 0, 0, 30, tzinfo=UTC)
@@ -283,26 +283,6 @@ def test_a_till_charge_waiting_for_the_card_survives_a_clock_step(kiosk, step):
     assert ticket.outcome.status == "approved" and kiosk.account(chip).balance_fen == before - 1_000
 
 
-class _OfflineSince:
-    def __init__(self, since):
-        self.since = since
-
-    def is_blocked(self, uid: str) -> bool:
-        return False
-
-    def money_paused(self) -> str:
-        return ""
-
-    def last_contact(self):
-        return self.since
-
-    def online(self) -> bool:
-        return False
-
-    def report_store_fault(self, reason: str) -> None:
-        pass
-
-
 def test_a_clock_gone_back_past_hqs_last_word_keeps_the_offline_limit(kiosk):
     """HQ last heard 'tomorrow' (the clock went back a day): how long the kiosk has been offline is
     not known, so the offline limit applies (it used to be a negative duration: no limit at all)."""
@@ -310,7 +290,7 @@ def test_a_clock_gone_back_past_hqs_last_word_keeps_the_offline_limit(kiosk):
 
     chip = kiosk.member(balance_fen=500_000)
     limit = kiosk.ledger.rules.offline.max_spend_fen_per_card
-    kiosk.session.sync = _OfflineSince(kiosk.clock.now() + DAY)
+    kiosk.session.sync = OfflineLink(kiosk.clock.now() + DAY)
     ticket = ChargeTicket(ChargeOrder("T1:A1", limit + 100, False, 60))
     kiosk.session.post(TillCharge(ticket))
     kiosk.run()

@@ -11,7 +11,7 @@ import pytest
 from kiosk.ledger.txn import Kind
 from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCancel, TillCharge
 from kiosk.session.states import S
-from tests.session_support import PIN, STAFF_UID, make_kiosk, staff_card
+from tests.session_support import PIN, STAFF_UID, OfflineLink, make_kiosk, staff_card
 
 
 @pytest.fixture
@@ -148,29 +148,10 @@ def test_wrong_pins_lock_and_decline(kiosk):
     assert spends(kiosk) == []
 
 
-class _Offline:
-    """The session's SyncLink seam (kiosk/session/sync_link.py): HQ unreachable since `since`."""
-
-    def __init__(self, since):
-        self.since = since
-
-    def is_blocked(self, uid: str) -> bool:
-        return False
-
-    def money_paused(self) -> str:
-        return ""
-
-    def last_contact(self):
-        return self.since
-
-    def online(self) -> bool:
-        return False
-
-
 def test_offline_limit_counts_what_the_card_spent_since_hq_confirmed(kiosk):
     chip = kiosk.member(100_000)
     limit = kiosk.ledger.rules.offline.max_spend_fen_per_card
-    kiosk.session.sync = _Offline(kiosk.clock.now() - timedelta(hours=kiosk.ledger.rules.offline.after_hours + 1))
+    kiosk.session.sync = OfflineLink(kiosk.clock.now() - timedelta(hours=kiosk.ledger.rules.offline.after_hours + 1))
     first = till(kiosk, limit - 100, order="T1:A1")
     kiosk.tap(chip)
     kiosk.session.confirm_charge()
@@ -211,7 +192,7 @@ def test_staff_menu_charge_is_attributed_to_the_staff_card(kiosk):
     assert "staff_charge" in kiosk.incident_kinds()
 
 
-class _Paused(_Offline):
+class _Paused(OfflineLink):
     def money_paused(self) -> str:
         return "disk_nearly_full"
 

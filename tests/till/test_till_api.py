@@ -16,8 +16,8 @@ import pytest
 from kiosk.ledger.txn import Kind
 from kiosk.session.states import S
 from kiosk.till import openapi
-from tests.session_support import PIN, make_kiosk
-from tests.till.till_support import OfflineLink, Till
+from tests.session_support import PIN, OfflineLink, make_kiosk
+from tests.till.till_support import Till
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pos-api.openapi.json"
 

@@ -89,22 +89,3 @@ class Till:
         self.server.stop()
         self.driver.stop()
         self.kiosk.store.close()
-
-
-class OfflineLink:
-    """The session's SyncLink seam (kiosk/session/sync_link.py): HQ unreachable since `since`."""
-
-    def __init__(self, since) -> None:
-        self.since = since
-
-    def is_blocked(self, uid: str) -> bool:
-        return False
-
-    def money_paused(self) -> str:
-        return ""
-
-    def last_contact(self):
-        return self.since
-
-    def online(self) -> bool:
-        return False
