@@ -282,3 +282,164 @@ def test_orders_and_refunds_survive_the_snapshot_codec():
     assert again == ledger.state
     kept = account(ledger).order("T1:A1")
     assert kept.refund("R1").amount_fen == 1_000 and account(ledger).order("T1:A2").refund("void") is not None
+
+
+# -- edges found by mutation testing (mutmut over charges.py / orders.py) ------------------------
+
+
+def test_order_key_is_the_till_and_its_order_id():
+    assert charges.order_key("T1", "A1") == "T1:A1"
+    err = refused("bad_order_id", charges.order_key, "T1", "A 1")
+    assert err.detail == charges.KEY_HINT
+
+
+def test_one_fen_and_the_largest_amount_are_in_range():
+    ledger = make()
+    q = charges.quote(ledger, CARD, "T1:A1", 1, False, NOW)
+    assert (q.order_key, q.total_fen, q.discount_fen, q.amount_fen) == ("T1:A1", 1, 0, 1)
+    err = refused("insufficient_balance", charges.quote, ledger, CARD, "T1:A1", charges.MAX_FEN, False, NOW)
+    assert err.detail == str(account(ledger).balance_fen)  # the balance (with the top-up's bonus)
+    for bad in (0, charges.MAX_FEN + 1, "100", 100.0, True):
+        err = refused("amount_out_of_range", charges.quote, ledger, CARD, "T1:A1", bad, False, NOW)
+        assert err.detail == f"1..{charges.MAX_FEN} fen"
+
+
+def test_refusal_details_name_the_key_and_the_hint():
+    ledger = make()
+    assert refused("bad_order_id", charges.quote, ledger, CARD, "T1:A 1", 100, False, NOW).detail == charges.KEY_HINT
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 100, False, NOW))
+    assert refused("order_already_charged", charges.quote, ledger, CARD, "T1:A1", 100, False, NOW).detail == "T1:A1"
+    err = refused("amount_out_of_range", charges.quote, make(500_000), CARD, "T1:A2", 1, True, NOW)
+    assert "discount" in err.detail
+
+
+def test_quote_shows_the_points_the_charge_earns():
+    ledger = make(500_000)
+    before = account(ledger).points
+    q = charges.quote(ledger, CARD, "T1:A1", 12_800, True, NOW)
+    txn = do(ledger, charges.charge(ledger, CARD, "T1:A1", 12_800, True, NOW))
+    assert q.points_earned == txn.points_delta == 181
+    assert q.points_after == before + 181 == account(ledger).points
+
+
+def test_no_points_on_a_charge_when_the_rules_say_so():
+    ledger = make(500_000)
+    ledger.rules = replace(ledger.rules, points=replace(ledger.rules.points, earn_on_spend=False))
+    q = charges.quote(ledger, CARD, "T1:A1", 12_800, True, NOW)
+    assert (q.points_earned, q.points_after) == (0, account(ledger).points)
+
+
+def test_offline_limit_exactly_with_nothing_spent_before():
+    ledger = make(500_000)
+    policy = ledger.rules.offline
+    long = timedelta(hours=policy.after_hours) + timedelta(seconds=1)
+    limit = policy.max_spend_fen_per_card
+    charges.charge(ledger, CARD, "T1:A1", limit, False, NOW, pin_verified=True, offline_for=long)
+    refused("offline_limit", charges.charge, ledger, CARD, "T1:A1", limit + 1, False, NOW, pin_verified=True, offline_for=long)
+
+
+@pytest.mark.parametrize("bad", ["void", "R 1", "", None])
+def test_bad_refund_ids_are_refused_with_the_hint(bad):
+    ledger = make()
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 1_000, False, NOW))
+    err = refused("bad_refund_id", charges.refund, ledger, "T1:A1", bad, 100, NOW)
+    assert err.detail == charges.KEY_HINT + ', not "void"'
+
+
+@pytest.mark.parametrize("bad", ["100", 1.5, True, 0, -1])
+def test_refund_amounts_out_of_range_show_what_is_left(bad):
+    ledger = make()
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 1_000, False, NOW))
+    do(ledger, charges.refund(ledger, "T1:A1", "R1", 400, NOW))
+    err = refused("amount_out_of_range", charges.refund, ledger, "T1:A1", "R2", bad, NOW)
+    assert err.detail == "1..600 fen"
+
+
+def test_refund_and_void_refusals_name_the_order_and_refund():
+    ledger = make()
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 1_000, False, NOW))
+    do(ledger, charges.refund(ledger, "T1:A1", "R1", 400, NOW))
+    assert refused("refund_already_made", charges.refund, ledger, "T1:A1", "R1", 1, NOW).detail == "R1"
+    assert refused("order_refunded", charges.void, ledger, "T1:A1", NOW).detail == "T1:A1"
+    do(ledger, charges.charge(ledger, CARD, "T1:A2", 1_000, False, NOW))
+    err = refused("void_too_late", charges.void, ledger, "T1:A2", NOW + timedelta(days=1))
+    assert "refund" in err.detail
+    do(ledger, charges.void(ledger, "T1:A2", NOW))
+    assert refused("order_voided", charges.refund, ledger, "T1:A2", "R1", 1, NOW).detail == "T1:A2"
+    assert refused("order_voided", charges.void, ledger, "T1:A2", NOW).detail == "T1:A2"
+
+
+def test_unknown_order_detail_is_the_key_cut_to_150():
+    ledger = make()
+    long = "T1:" + "x" * 200
+    assert refused("unknown_order", charges.refund, ledger, "T1:NOPE", "R1", 1, NOW).detail == "T1:NOPE"
+    assert refused("unknown_order", charges.refund, ledger, long, "R1", 1, NOW).detail == long[:150]
+    assert refused("unknown_order", charges.void, ledger, None, NOW).detail == ""
+
+
+def test_refund_to_a_blocked_card_and_to_a_member_with_no_card_left():
+    ledger = make()
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 1_000, False, NOW))
+    do(ledger, charges.charge(ledger, CARD, "T1:A2", 1_000, False, NOW))
+    before = account(ledger).balance_fen
+    do(ledger, ledger.block_card(CARD, "lost", NOW))
+    txn = do(ledger, charges.refund(ledger, "T1:A1", "R1", 1_000, NOW))
+    assert (txn.card_uid, account(ledger).balance_fen) == (CARD, before + 1_000)
+    member_id = account(ledger).member_id
+    ledger2 = make()
+    do(ledger2, charges.charge(ledger2, CARD, "T1:A1", 1_000, False, NOW))
+    do(ledger2, ledger2.return_card(CARD, NOW))
+    err = refused("member_closed", charges.refund, ledger2, "T1:A1", "R1", 1_000, NOW)
+    assert err.detail == account(ledger2).member_id and member_id
+
+
+def test_the_refund_record_keeps_the_points_taken_back():
+    ledger = make(500_000)
+    earned = do(ledger, charges.charge(ledger, CARD, "T1:A1", 20_000, False, NOW)).points_delta
+    do(ledger, charges.refund(ledger, "T1:A1", "R1", 5_000, NOW))
+    assert account(ledger).order("T1:A1").refund("R1").points_back == earned // 4 > 0
+
+
+def test_a_top_up_payment_reference_is_not_a_till_order():
+    ledger = make()  # topped up with payment reference "p1"
+    refused("unknown_order", charges.refund, ledger, "p1", "R1", 1, NOW)
+    refused("unknown_order", charges.void, ledger, "p1", NOW)
+
+
+def test_bonus_goes_back_rounded_up_across_partial_refunds():
+    ledger = make(0)
+    do(ledger, ledger.top_up(CARD, 50_000, "p", NOW))
+    bonus = account(ledger).bonus_fen
+    whole = account(ledger).balance_fen
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", whole, False, NOW, pin_verified=True))
+    assert account(ledger).bonus_fen == 0
+    got = 0
+    for i, part in enumerate((333, 333, 777)):
+        got += part
+        do(ledger, charges.refund(ledger, "T1:A1", f"R{i}", part, NOW))
+        assert account(ledger).bonus_fen == -(-bonus * got // whole), (i, bonus, whole)
+        assert isinstance(account(ledger).bonus_fen, int)
+
+
+def test_the_state_refuses_forged_refunds_and_voids():
+    """HQ applies these checks: a kiosk stating more than the order allows moves nothing."""
+    ledger = make(500_000)
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 1_000, False, NOW))
+    do(ledger, charges.charge(ledger, CARD, "T1:A2", 20_000, False, NOW))
+    do(ledger, charges.charge(ledger, CARD, "T1:A3", 1_000, False, NOW))
+    do(ledger, charges.refund(ledger, "T1:A1", "R1", 600, NOW))
+    before = account(ledger)
+
+    txn = charges.refund(ledger, "T1:A1", "R2", 400, NOW)
+    result = ledger.apply(replace(txn, amount_fen=401, balance_after_fen=txn.balance_after_fen + 1))
+    assert result.refused and "only 400 fen of it is left" in result.conflict
+
+    txn = charges.refund(ledger, "T1:A1", "R2", 400, NOW)
+    assert ledger.apply(replace(txn, reason="void")).refused  # a refund under the void's id
+
+    txn = charges.refund(ledger, "T1:A2", "R1", 5_000, NOW)
+    assert ledger.apply(replace(txn, points_after=txn.points_after - 1)).refused  # one point too many back
+
+    void = charges.void(ledger, "T1:A3", NOW)
+    assert ledger.apply(replace(void, amount_fen=999, balance_after_fen=void.balance_after_fen - 1)).refused
+    assert account(ledger) == before
