@@ -58,6 +58,31 @@ def test_a_clock_after_the_build_and_the_ledger_is_trusted(ntp):
     assert judge_clock(T, built=T - YEAR, latest_seen=T + timedelta(minutes=9), ntp_synced=ntp) == TRUSTED
 
 
+def test_exactly_at_the_build_time_is_trusted_one_second_before_is_not():
+    built = T - YEAR
+    assert judge_clock(built, built=built, latest_seen=None, ntp_synced=None) == TRUSTED
+    verdict = judge_clock(built - timedelta(seconds=1), built=built, latest_seen=None, ntp_synced=None)
+    assert verdict.trusted is False and verdict.floor == built
+
+
+def test_exactly_ten_minutes_behind_the_latest_is_trusted_one_second_more_is_not():
+    built = T - YEAR
+    assert judge_clock(T - timedelta(minutes=10), built=built, latest_seen=T, ntp_synced=True) == TRUSTED
+    verdict = judge_clock(T - timedelta(minutes=10, seconds=1), built=built, latest_seen=T, ntp_synced=True)
+    assert verdict.trusted is False and verdict.floor == T and "before the latest transaction" in verdict.reason
+
+
+def test_ntp_unknown_is_trusted_ntp_false_is_not():
+    assert judge_clock(T, built=T - YEAR, latest_seen=None, ntp_synced=None) == TRUSTED
+    verdict = judge_clock(T, built=T - YEAR, latest_seen=None, ntp_synced=False)
+    assert verdict.trusted is False and verdict.floor == T - YEAR
+
+
+def test_a_naive_time_is_a_programming_error():
+    with pytest.raises(ValueError, match="UTC and timezone-aware"):
+        judge_clock(T.replace(tzinfo=None), built=T - YEAR, latest_seen=None, ntp_synced=True)
+
+
 def test_the_store_keeps_its_latest_transaction_time_across_a_checkpoint_and_a_reopen(tmp_path):
     """The clock check's "latest time seen" without reading every member (a million on disk)."""
     store = Store.open(tmp_path, "K1", pin_params=FAST_FOR_TESTS)
