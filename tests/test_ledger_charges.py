@@ -443,3 +443,27 @@ def test_the_state_refuses_forged_refunds_and_voids():
     void = charges.void(ledger, "T1:A3", NOW)
     assert ledger.apply(replace(void, amount_fen=999, balance_after_fen=void.balance_after_fen - 1)).refused
     assert account(ledger) == before
+
+
+def test_a_refund_may_fill_the_balance_to_the_limit_not_one_fen_past_it():
+    ledger = make(0)
+    ledger.rules = replace(ledger.rules, topup=replace(ledger.rules.topup, max_fen=charges.MAX_FEN, bonus_steps=()))
+    do(ledger, ledger.top_up(CARD, 10_000, "p1", NOW))
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 2_000, False, NOW))
+    do(ledger, ledger.top_up(CARD, charges.MAX_FEN - 8_000 - 999, "p2", NOW))  # 999 fen short of the limit
+    refused("balance_limit", charges.refund, ledger, "T1:A1", "R1", 1_000, NOW)
+    do(ledger, charges.refund(ledger, "T1:A1", "R1", 999, NOW))  # exactly to the limit
+    assert account(ledger).balance_fen == charges.MAX_FEN
+
+
+def test_a_one_fen_charge_gives_back_its_bonus_and_its_points():
+    ledger = make(0)
+    ledger.rules = replace(ledger.rules, points=replace(ledger.rules.points, fen_per_point=1))
+    do(ledger, ledger.top_up(CARD, 50_000, "p", NOW))
+    bonus, points = account(ledger).bonus_fen, account(ledger).points
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 50_000, False, NOW, pin_verified=True))  # the paid money
+    points = account(ledger).points
+    charge = do(ledger, charges.charge(ledger, CARD, "T1:A2", 1, False, NOW))  # 1 fen of bonus credit
+    assert account(ledger).bonus_fen == bonus - 1 and charge.points_delta >= 1
+    do(ledger, charges.refund(ledger, "T1:A2", "R1", 1, NOW))
+    assert (account(ledger).bonus_fen, account(ledger).points) == (bonus, points)
