@@ -467,3 +467,11 @@ def test_a_one_fen_charge_gives_back_its_bonus_and_its_points():
     assert account(ledger).bonus_fen == bonus - 1 and charge.points_delta >= 1
     do(ledger, charges.refund(ledger, "T1:A2", "R1", 1, NOW))
     assert (account(ledger).bonus_fen, account(ledger).points) == (bonus, points)
+
+
+def test_the_state_refuses_a_refund_for_a_member_it_does_not_hold():
+    ledger = make()
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 1_000, False, NOW))
+    txn = charges.refund(ledger, "T1:A1", "R1", 1_000, NOW)
+    result = ledger.apply(replace(txn, member_id="M-nobody"))
+    assert result.refused and "no charge for" in result.conflict
