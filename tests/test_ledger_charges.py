@@ -441,7 +441,9 @@ def test_the_state_refuses_forged_refunds_and_voids():
     assert ledger.apply(replace(txn, points_after=txn.points_after - 1)).refused  # one point too many back
 
     void = charges.void(ledger, "T1:A3", NOW)
-    assert ledger.apply(replace(void, amount_fen=999, balance_after_fen=void.balance_after_fen - 1)).refused
+    short = replace(void, amount_fen=999, balance_after_fen=void.balance_after_fen - 1, points_after=void.points_before)
+    result = ledger.apply(short)  # 999 of 1,000 fen, no points back: still not a whole void
+    assert result.refused and "must return all 1000 fen" in result.conflict
     assert account(ledger) == before
 
 
