@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,16 @@ def _sign_in(url: str, username: str, password: str) -> httpx.Client:
     return client
 
 
+def _wait_until_listening(port: int, proc: subprocess.Popen, deadline: float) -> None:
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, "the demo console never listened"
+            time.sleep(0.1)
+
+
 def test_the_demo_console_serves_the_demo_chain_and_cleans_up():
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kiosk", "hq", "--db", "/nonexistent/never.sqlite3", "console",
@@ -43,6 +54,7 @@ def test_the_demo_console_serves_the_demo_chain_and_cleans_up():
         password = re.search(r"password \(every account\): (\S+)", text).group(1)
         folder = re.search(r"on (\S*kiosk-hq-console-demo-\S+)/hq-demo.sqlite3", text).group(1)
         url = f"http://127.0.0.1:{port}"
+        _wait_until_listening(port, proc, deadline)  # the banner can come before uvicorn listens
         admin = _sign_in(url, "demo-admin", password)
         assert "王芳" in admin.get("/members?q=13800138001").text  # the `kiosk demo` morning's member
         assert "周婷" in _sign_in(url, "demo-s1", password).get("/followups?store=S1").text
