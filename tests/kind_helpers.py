@@ -21,6 +21,7 @@ _STEPS = [
     ("pin", UIDS[0], False),
     ("pin", UIDS[0], True),
     ("check_in", UIDS[0]),
+    ("profile", UIDS[0], "王芳", date(1990, 3, 5)),
     ("survey", UIDS[0], 5, "fast_service"),
     ("referred_sign_up", UIDS[1], UIDS[0]),
     ("referral", UIDS[1]),

@@ -16,6 +16,7 @@ from kiosk.ledger.kinds import SPECS, fields_set
 from kiosk.ledger.model import CardStatus
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.profile import ProfileChange
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind, txn_from_dict, txn_to_dict
@@ -81,6 +82,12 @@ OPS = {
         st.just("refund"), st.sampled_from(ORDERS), st.integers(-5, 30_000), st.sampled_from(["R1", "R2", "R3"])
     ),
     "void": st.tuples(st.just("void"), st.sampled_from(ORDERS)),
+    "profile": st.tuples(
+        st.just("profile"),
+        st.sampled_from(UIDS),
+        st.sampled_from(["", "王芳", "会员"]),
+        st.one_of(st.none(), st.dates(date(1950, 1, 1), date(2008, 12, 31))),
+    ),
 }
 _WEIGHTS = {"top_up": 3, "spend": 2, "redeem": 3, "wait": 2, "check_in": 2, "charge": 2, "refund": 2}
 op = st.one_of([strategy for name, strategy in OPS.items() for _ in range(_WEIGHTS.get(name, 1))])
@@ -105,6 +112,7 @@ KIND_OPS = {
     Kind.PURSE_WRITTEN: "purse",
     Kind.REFUND: "refund",
     Kind.VOID: "void",
+    Kind.PROFILE_UPDATE: "profile",
 }
 ops_strategy = st.lists(op, min_size=25, max_size=80).map(
     lambda ops: [("sign_up", uid, date(1990, 3, 4)) for uid in UIDS[:3]] + ops
@@ -192,6 +200,9 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
         return charges.refund(ledger, f"T1:{order}", refund_id, amount, now)
     if name == "void":
         return charges.void(ledger, f"T1:{args[0]}", now)
+    if name == "profile":
+        uid, new_name, birthday = args
+        return ledger.update_profile(uid, ProfileChange(new_name, "", birthday), now, pin_verified=True)
     raise AssertionError(name)
 
 

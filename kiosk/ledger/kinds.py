@@ -66,7 +66,7 @@ _GIFT = frozenset({"bonus_fen"}) | _POINTS
 SPECS: dict[Kind, KindSpec] = {
     Kind.SIGN_UP: KindSpec(
         Money.OPENS,
-        frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id"}),
+        frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id", "notes_consent"}),
         visit=True,
         activity=N_("Joined"),
     ),
@@ -143,6 +143,16 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.VOID: KindSpec(
         Money.PAID_BACK, frozenset({"amount_fen", "payment_ref"}), takes_points=True, activity=N_("Purchase voided")
+    ),
+    # The member's own change of name, phone or birthday at the kiosk (kiosk/ledger/profile.py):
+    # each field set is the new value, one left out is unchanged; points once for a complete profile.
+    Kind.PROFILE_UPDATE: KindSpec(
+        Money.NONE,
+        frozenset({"name", "phone", "birthday"}) | _POINTS,
+        gives_points=True,
+        member_use=True,
+        visit=True,
+        activity=N_("Profile updated"),
     ),
 }
 

@@ -47,7 +47,7 @@ class SessionMachine(StateMachine):
     reward_ok = s.redeem_choose.to(s.redeem_confirm)
     need_pin = s.redeem_confirm.to(s.pin_entry)
     redeemed = s.redeem_confirm.to(s.done) | s.pin_entry.to(s.done)
-    locked = s.redeem_confirm.to(s.pin_locked) | s.pin_entry.to(s.pin_locked)
+    locked = s.redeem_confirm.to(s.pin_locked) | s.pin_entry.to(s.pin_locked) | s.profile_pin.to(s.pin_locked)
 
     # paying with the card: from the till (at idle) or the staff menu (amount keypad first)
     till_charge = s.idle.to(s.charge_tap)
@@ -57,16 +57,23 @@ class SessionMachine(StateMachine):
     charge_need_pin = s.charge_confirm.to(s.charge_pin)
     charged = s.charge_confirm.to(s.done) | s.charge_pin.to(s.done)
 
-    # the PIN pad (redeem, sign-up, charge): a key stays on the screen until the PIN is complete
+    # the member's own details (profile completion), behind the PIN
+    start_profile = s.home.to(s.profile_pin)
+    profile_pin_ok = s.profile_pin.to(s.profile_edit)
+    profile_saved = s.profile_edit.to(s.done)
+
+    # the PIN pad (redeem, sign-up, charge, profile): a key stays on the screen until the PIN is complete
     pin_key = (
         s.pin_entry.to.itself(internal=True)
         | s.signup_pin.to.itself(internal=True)
         | s.charge_pin.to.itself(internal=True)
+        | s.profile_pin.to.itself(internal=True)
     )
     pin_rubout = (
         s.pin_entry.to.itself(internal=True, cond="pin_digits_entered")
         | s.signup_pin.to.itself(internal=True, cond="pin_digits_entered")
         | s.charge_pin.to.itself(internal=True, cond="pin_digits_entered")
+        | s.profile_pin.to.itself(internal=True, cond="pin_digits_entered")
     )
 
     # daily check-in; the rating offered on the done screen after a top-up or redemption
@@ -89,6 +96,8 @@ class SessionMachine(StateMachine):
         | s.signup_pin.to(s.signup_privacy)
         | s.charge_amount.to(s.staff_menu)
         | s.charge_pin.to(s.charge_confirm)
+        | s.profile_pin.to(s.home)
+        | s.profile_edit.to(s.home)
     )
     # a result was shown; continue with the member's home while their card is still there
     to_home = s.done.to(s.home, cond="member_here") | s.notice.to(s.home, cond="member_here")
@@ -109,6 +118,8 @@ class SessionMachine(StateMachine):
         | s.charge_tap.to(s.notice)
         | s.charge_confirm.to(s.notice)
         | s.charge_pin.to(s.notice)
+        | s.profile_pin.to(s.notice)
+        | s.profile_edit.to(s.notice)
     )
 
     # the session ends: finished, timed out, card removed, or another card tapped
@@ -135,6 +146,8 @@ class SessionMachine(StateMachine):
         | s.charge_tap.to(s.idle)
         | s.charge_confirm.to(s.idle)
         | s.charge_pin.to(s.idle)
+        | s.profile_pin.to(s.idle)
+        | s.profile_edit.to(s.idle)
     )
 
     @property

@@ -39,6 +39,7 @@ from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
 from kiosk.session.flows.pin import Pin
+from kiosk.session.flows.profile import Profile
 from kiosk.session.flows.redeem import Redeem
 from kiosk.session.flows.signup import SignUp
 from kiosk.session.flows.staff import Staff
@@ -226,8 +227,8 @@ class Session:
         """A referral code (optional) must belong to an active member, or the details screen says so."""
         return self._act(lambda: self.flow(SignUp).submit_details(phone, name, birthday, referral_code))
 
-    def accept_privacy(self) -> bool:
-        return self._act(self.flow(SignUp).accept_privacy)
+    def accept_privacy(self, notes_consent: bool = False) -> bool:
+        return self._act(lambda: self.flow(SignUp).accept_privacy(notes_consent))
 
     def check_in(self) -> bool:
         """Home: today's check-in points (and the streak bonus on the streak's day)."""
@@ -236,6 +237,12 @@ class Session:
     def rate(self, stars: int, reasons: Sequence[str] = ()) -> bool:
         """Done after a top-up or redemption: the optional 1-5 star rating; dismiss() skips it."""
         return self._act(lambda: self.flow(Engagement).rate(stars, reasons))
+
+    def start_profile(self) -> bool:
+        return self._act(self.flow(Profile).start)
+
+    def save_profile(self, name: str, phone: str, phone_again: str, birthday: date | None) -> bool:
+        return self._act(lambda: self.flow(Profile).save(name, phone, phone_again, birthday))
 
     def staff_reload_rules(self) -> bool:
         return self._act(self.flow(Staff).reload_rules)

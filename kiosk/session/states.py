@@ -33,6 +33,8 @@ class SessionState(StrEnum):
     charge_tap = "charge_tap"
     charge_confirm = "charge_confirm"
     charge_pin = "charge_pin"
+    profile_pin = "profile_pin"
+    profile_edit = "profile_edit"
 
 
 S = SessionState
@@ -62,6 +64,8 @@ TITLES: dict[SessionState, str] = {
     S.charge_tap: "Charge: pay - tap your card",
     S.charge_confirm: "Charge: amount, discount, balance after",
     S.charge_pin: "Charge: PIN",
+    S.profile_pin: "My details: PIN",
+    S.profile_edit: "My details: name, phone twice, birthday",
 }
 
 # states that show a result and then go away on their own (settings.message_s)

@@ -123,6 +123,17 @@ class SignupView:
 
 
 @dataclass(frozen=True)
+class ProfileView:
+    """The member's own details as the profile screen shows them, behind the PIN."""
+
+    name: str
+    phone_masked: str  # the number is typed again to change it, never shown whole
+    birthday: date | None
+    birthday_editable: bool  # the birthday may be changed at the kiosk once
+    points_offered: int  # what completing the profile would earn now (0: nothing)
+
+
+@dataclass(frozen=True)
 class SurveyView:
     """The optional rating offered on the done screen after a top-up or a redemption."""
 
@@ -172,3 +183,4 @@ class SessionView:
     staff: StaffView | None = None
     survey: SurveyView | None = None  # in `done` after a top-up or redemption, until rated or left
     charge: ChargeView | None = None  # paying with the card (till or staff menu)
+    profile: ProfileView | None = None  # the member's own details (profile_edit)

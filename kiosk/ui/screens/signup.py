@@ -19,6 +19,18 @@ PHONE_DIGITS = 15
 BIRTHDAY_DIGITS = 8  # YYYYMMDD
 
 
+def parse_birthday(digits: str) -> date | None:
+    """YYYYMMDD as typed on the keypad (None when empty); ValueError when it is no date."""
+    if not digits:
+        return None
+    return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+
+
+def birthday_text(digits: str) -> str:
+    """The typed digits shown as YYYY-MM-DD while they are typed."""
+    return "-".join(p for p in (digits[:4], digits[4:6], digits[6:8]) if p)
+
+
 class SignupOfferScreen(KioskScreen):
 
     def build(self) -> None:
@@ -122,21 +134,17 @@ class SignupDetailsScreen(KioskScreen):
         self._fill_fields()
 
     def _submit(self) -> None:
-        birthday = self.values["birthday"]
-        parsed: date | None = None
-        if birthday:
-            try:
-                parsed = date(int(birthday[:4]), int(birthday[4:6]), int(birthday[6:8]))
-            except ValueError:
-                self.hint.text = render_message("bad_birthday")
-                return
+        try:
+            parsed = parse_birthday(self.values["birthday"])
+        except ValueError:
+            self.hint.text = render_message("bad_birthday")
+            return
         self.session.submit_details(
             self.values["phone"], self.name_input.text.strip(), parsed, referral_code=self.referral_input.text.strip()
         )
 
     def _fill_fields(self) -> None:
-        b = self.values["birthday"]
-        shown = {"phone": self.values["phone"], "birthday": "-".join(p for p in (b[:4], b[4:6], b[6:8]) if p)}
+        shown = {"phone": self.values["phone"], "birthday": birthday_text(self.values["birthday"])}
         for name, field in self.fields.items():
             field.text = shown[name] + ("_" if name == self.focus else "")
             field.kind = "normal" if name == self.focus else "ghost"
@@ -166,10 +174,14 @@ class SignupPrivacyScreen(KioskScreen):
         scroll.add_widget(self.notice)
         panel.add_widget(scroll)
         self.body.add_widget(panel)
+        self.notes_consent = False  # the optional line: off until the member turns it on
+        self.consent = KButton(font_size=m.font_body, kind="ghost", radius=m.radius, size_hint_y=None,
+                               height=m.touch, halign="left", padding=(m.padding, 0), on_tap=self._toggle_consent)
+        self.body.add_widget(self.consent)
         buttons = BoxLayout(size_hint_y=None, height=m.touch_big, spacing=m.spacing)
         self.back = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, on_tap=self.session.back)
         self.accept = KButton(font_size=m.font_button, kind="primary", radius=m.radius,
-                              on_tap=self.session.accept_privacy)
+                              on_tap=lambda: self.session.accept_privacy(self.notes_consent))
         buttons.add_widget(self.back)
         buttons.add_widget(self.accept)
         self.body.add_widget(buttons)
@@ -181,9 +193,26 @@ class SignupPrivacyScreen(KioskScreen):
             "points and gifts. Your PIN is stored only as a salted hash. We do not sell your data or use it "
             "for advertising. You can close your membership at the counter at any time, and your data is "
             "then deleted except what the law requires us to keep."
+        ) + "\n\n" + _(
+            "If you agree below, staff of your home store may keep notes you give them (for example allergies "
+            "and medicines at a pharmacy, or your preferences): encrypted at headquarters, never shown on this "
+            "screen or to other stores, and deleted when you ask."
         )
         self.back.text = _("Back")
         self.accept.text = _("I agree")
+        self._fill_consent()
+
+    def on_pre_enter(self, *_args) -> None:
+        self.notes_consent = False
+
+    def _toggle_consent(self) -> None:
+        self.notes_consent = not self.notes_consent
+        self._fill_consent()
+
+    def _fill_consent(self) -> None:
+        mark = "[x]" if self.notes_consent else "[ ]"
+        self.consent.text = mark + " " + _("Staff of my home store may keep notes on me")
+        self.consent.kind = "normal" if self.notes_consent else "ghost"
 
 
 class SignupWritingScreen(KioskScreen):
