@@ -291,3 +291,33 @@ def charge(ui: UiDriver, visit: Visit) -> None:
     k.lift()
     k.run()
     assert k.session.state == "idle"
+
+
+def profile(ui: UiDriver, visit: Visit) -> None:
+    """My details behind the PIN: a new phone typed twice (a mismatch first), the birthday added,
+    the points for the completed profile."""
+    k = ui.kiosk
+    k.tap(k.ui_cards.member)  # 王小明: a name and a phone, no birthday yet
+    ui.frames(3)
+    ui.tap(ui.screen.profile)
+    assert k.session.state == "profile_pin"
+    press_digits(ui, PIN[:4])
+    visit("profile_pin")
+    press_digits(ui, PIN[4:])
+    assert k.session.state == "profile_edit", k.session.view.message
+    visit("profile_edit")
+    press_digits(ui, "13712345678")  # 11 digits: the keypad moves on to the number again
+    press_digits(ui, "13712345670")
+    ui.tap(ui.screen.save)
+    assert k.session.state == "profile_edit" and k.session.view.message.code == "phone_mismatch"
+    visit("profile_phone_mismatch")
+    ui.tap(ui.screen.keypad.keys["del"])
+    press_digits(ui, "8")
+    ui.tap(ui.screen.fields["birthday"])
+    press_digits(ui, "19880315")
+    ui.tap(ui.screen.save)
+    assert k.session.state == "done" and k.session.view.message.code == "profile_saved", k.session.view.message
+    visit("profile_done")
+    ui.tap(ui.screen.ok)
+    ui.tap(ui.screen.finish)
+    k.lift()

@@ -24,19 +24,15 @@ class ProfileScreen(KioskScreen):
         m = self.m
         row = BoxLayout(spacing=m.padding)
         left = BoxLayout(orientation="vertical", spacing=m.spacing, size_hint_x=0.55)
-        self.offer = FitLabel(font_size=m.font_small, color=COLOURS.ok, size_hint_y=None, height=m.font_small * 1.5)
-        left.add_widget(self.offer)
-        self.name_caption = self._caption(left)
         self.name_input = TextInput(font_name=TEXT_FONT, font_size=m.font_button, multiline=False,
                                     size_hint_y=None, height=m.touch, write_tab=False,
                                     background_color=COLOURS.panel_light, foreground_color=COLOURS.text,
                                     cursor_color=COLOURS.accent, padding=(m.padding, m.touch / 4))
         left.add_widget(self.name_input)
         self.fields: dict[str, KButton] = {}
-        self.captions: dict[str, FitLabel] = {}
+        self.captions: dict[str, str] = dict.fromkeys(FIELDS, "")  # shown in a field while it is empty
         for name in FIELDS:
-            self.captions[name] = self._caption(left)
-            field = KButton(font_name=NUMBER_FONT, font_size=m.font_title, kind="ghost", radius=m.radius,
+            field = KButton(font_name=NUMBER_FONT, font_size=m.font_button, kind="ghost", radius=m.radius,
                             halign="left", padding=(m.padding, 0), size_hint_y=None, height=m.touch,
                             on_tap=lambda n=name: self._focus(n))
             self.fields[name] = field
@@ -56,12 +52,6 @@ class ProfileScreen(KioskScreen):
         self.values = dict.fromkeys(FIELDS, "")
         self.focus = "phone"
         self.birthday_editable = True
-
-    def _caption(self, parent) -> FitLabel:
-        m = self.m
-        caption = FitLabel(font_size=m.font_small, color=COLOURS.muted, size_hint_y=None, height=m.font_small * 1.5)
-        parent.add_widget(caption)
-        return caption
 
     def on_pre_enter(self, *_args) -> None:
         profile = self.session.view.profile
@@ -103,26 +93,24 @@ class ProfileScreen(KioskScreen):
         for name, field in self.fields.items():
             value = self.values[name]
             shown = birthday_text(value) if name == "birthday" else value
-            field.text = shown + ("_" if name == self.focus else "")
+            field.text = (shown or self.captions[name]) + ("_" if name == self.focus else "")
+            field.font_name = NUMBER_FONT if shown else TEXT_FONT  # the digits' font has no Chinese
             field.kind = "normal" if name == self.focus else "ghost"
             field.disabled = name == "birthday" and not self.birthday_editable
 
     def fill(self, view) -> None:
         profile = view.profile
-        self.title.text = _("My details")
         self.birthday_editable = profile.birthday_editable if profile else False
-        self.offer.text = (
-            _("Complete your details to earn {points} points").format(points=profile.points_offered)
-            if profile and profile.points_offered else ""
+        offer = profile.points_offered if profile else 0
+        self.title.text = (
+            _("My details: complete them for {points} points").format(points=offer) if offer else _("My details")
         )
-        self.name_caption.text = _("Name")
         self.name_input.hint_text = _("Your name")
         masked = profile.phone_masked if profile else ""
-        self.captions["phone"].text = _("New mobile phone (now {phone}; empty keeps it)").format(phone=masked)
-        self.captions["phone_again"].text = _("New mobile phone again")
-        self.captions["birthday"].text = (
-            _("Birthday (YYYYMMDD; can be changed once)") if self.birthday_editable
-            else _("Birthday (already changed once: ask at the counter)")
+        self.captions["phone"] = _("New phone (now {phone})").format(phone=masked)
+        self.captions["phone_again"] = _("New phone again")
+        self.captions["birthday"] = (
+            _("Birthday YYYYMMDD (once)") if self.birthday_editable else _("Birthday: ask at the counter")
         )
         self.hint.text = render_message(view.message.code, view.message.params) if view.message else ""
         self.back.text = _("Back")
