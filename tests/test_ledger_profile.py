@@ -58,7 +58,7 @@ def test_completing_the_profile_gives_the_points_once():
 
 def test_a_member_who_signed_up_complete_has_nothing_to_complete():
     ledger = make_ledger(name="王芳", birthday=date(1990, 11, 25))
-    assert ledger.profile_points_offered(member(ledger), ledger.lookup(CARD)[2]) == 0
+    assert ledger.profile_points_offered(member(ledger)) == 0
     assert save(ledger, ProfileChange(name="王芳芳")).points_delta == 0
 
 
@@ -125,6 +125,24 @@ def test_the_state_refuses_a_forged_second_birthday_change_or_second_points():
     points_only = replace(forged, seq=forged.seq + 1, txn_id=f"store1-k1:{forged.seq + 1}", birthday=None)
     result = ledger.apply(points_only)
     assert result.refused and "points were already given" in result.conflict
+    birthday_only = replace(
+        points_only, seq=points_only.seq + 1, txn_id=f"store1-k1:{points_only.seq + 1}",
+        birthday=date(1991, 1, 1), points_after=points_only.points_before, points_expire_on=None,
+    )
+    result = ledger.apply(birthday_only)
+    assert result.refused and "birthday was already changed once" in result.conflict
+    assert (member(ledger), ledger.lookup(CARD)[2]) == before
+
+
+def test_a_second_completion_from_another_kiosk_that_had_not_heard_of_the_first_is_refused():
+    ledger = make_ledger(name="王芳")
+    other = Ledger(ledger.state.copy(), ledger.rules, "store2-k1", b"pepper", FAST_FOR_TESTS)
+    here = ledger.update_profile(CARD, ProfileChange(birthday=date(1990, 11, 25)), NOW, pin_verified=True)
+    there = other.update_profile(CARD, ProfileChange(birthday=date(1990, 11, 25)), NOW, pin_verified=True)
+    assert here.points_delta == there.points_delta == POINTS  # each kiosk, alone, saw an incomplete profile
+    assert ledger.apply(here).applied
+    result = ledger.apply(there)  # as HQ applies both: the second gives nothing
+    assert result.refused and ledger.lookup(CARD)[2].points == POINTS
 
 
 def test_the_profile_update_survives_its_codec():

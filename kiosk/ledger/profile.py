@@ -60,7 +60,7 @@ class ProfileOps:
                 raise Refused("birthday_once")
         if not (name or phone or birthday):
             raise Refused("profile_unchanged")
-        points = self.profile_points_due(member, account, ProfileChange(name, phone, birthday))
+        points = self.profile_points_due(member, ProfileChange(name, phone, birthday))
         return self._txn(
             Kind.PROFILE_UPDATE,
             now,
@@ -75,20 +75,22 @@ class ProfileOps:
             points_expire_on=self._expiry(now) if points else None,
         )
 
-    def profile_points_due(self, member: Member, account: Account, change: ProfileChange) -> int:
+    def profile_points_due(self, member: Member, change: ProfileChange) -> int:
         """The rules' points when this change completes a profile that was not complete (a
-        member who signed up with every detail has nothing to complete); 0 once given."""
+        member who signed up with every detail has nothing to complete; nothing can be erased,
+        so a profile completes once). `account.profile_rewarded` is the state's guard against
+        a second from another kiosk (profile_problem)."""
         points = self.rules.engagement.profile_points
         after = (change.name or member.name, change.phone or member.phone, change.birthday or member.birthday)
-        if points <= 0 or account.profile_rewarded or self.profile_complete(member) or not is_complete(*after):
+        if self.profile_complete(member) or not is_complete(*after):
             return 0
         return points
 
-    def profile_points_offered(self, member: Member, account: Account) -> int:
+    def profile_points_offered(self, member: Member) -> int:
         """What completing the profile would earn now (the screens' encouragement)."""
-        if account.profile_rewarded or self.profile_complete(member):
+        if self.profile_complete(member):
             return 0
-        return max(0, self.rules.engagement.profile_points)
+        return self.rules.engagement.profile_points
 
     @staticmethod
     def profile_complete(member: Member) -> bool:

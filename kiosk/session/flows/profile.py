@@ -73,14 +73,14 @@ class Profile(FlowPart):
         found = host.ledger.state.card_account(host.visit.uid)
         if found is None:
             return {}
-        _, member, account = found
+        _, member, _ = found
         return {
             "profile": ProfileView(
                 name=member.name,
                 phone_masked=mask_phone(member.phone),
                 birthday=member.birthday,
                 birthday_editable=not member.birthday_edited,
-                points_offered=host.ledger.profile_points_offered(member, account),
+                points_offered=host.ledger.profile_points_offered(member),
             )
         }
 
