@@ -1,0 +1,150 @@
+"""Member notes at HQ on SQLite and PostgreSQL: sealed at rest (the words are nowhere in the
+database), a wrong key or a readable key file refused by name, rotation, consent, deletion
+audited without the words."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kiosk.hq.console import audit, notes
+from kiosk.hq.console.notes_command import rotate_key_file
+from kiosk.hq.console.sample import NewMember, seed
+from kiosk.hq.notes_key import NotesKeyError, load_key, new_key_text, parse_key, read_key_file, write_key_file
+
+WORDS = "青霉素过敏 penicillin allergy"
+TAG = "过敏史"
+PEOPLE = [NewMember("K1a", "04A1B2C3", "13800000001", "张三"), NewMember("K2a", "04B1B2C3", "13900000001", "李四")]
+
+
+@pytest.fixture
+def chain(hq_db):
+    members = seed(hq_db, {"K1a": "S1", "K2a": "S2"}, PEOPLE)
+    return hq_db, members["04A1B2C3"]
+
+
+@pytest.fixture
+def key_file(tmp_path) -> Path:
+    path = tmp_path / "notes.key"
+    write_key_file(path, new_key_text())
+    return path
+
+
+def every_text(db) -> str:
+    """Every text of every table HQ keeps (the notes', the audit log's and the ledger's)."""
+    out = []
+    for table in ("member_notes", "audit_log", "members", "events", "note_consents", "settings"):
+        out.extend(str(v) for row in db.all(f"SELECT * FROM {table}") for v in row)  # noqa: S608 - fixed names
+    return "\n".join(out)
+
+
+def test_a_note_is_sealed_in_the_database_and_opens_with_its_key(chain, key_file, hq_url):
+    db, member = chain
+    key = read_key_file(key_file)
+    notes.record_consent(db, member, "s1")
+    note_id = notes.add_note(db, key, member, WORDS, f"{TAG}, 药店", "s1")
+    opened = notes.notes_of(db, key, member)
+    assert [(n.header.id, n.text, n.tags, n.header.author) for n in opened] == [(note_id, WORDS, (TAG, "药店"), "s1")]
+    stored = every_text(db)
+    for secret in ("青霉素", "penicillin", TAG, "药店"):
+        assert secret not in stored
+    added = [e for e in audit.entries(db) if e.action == "note.add"]
+    assert len(added) == 1 and "[note: 24 characters, 2 tags]" in added[0].after
+    if not hq_url.startswith("postgres"):
+        db.close()  # the SQLite file itself, its journal and WAL: no trace of the words
+        blob = b"".join(p.read_bytes() for p in Path(hq_url).parent.glob("hq.sqlite3*"))
+        for secret in ("青霉素", "penicillin", TAG):
+            assert secret.encode() not in blob
+
+
+def test_a_wrong_key_is_refused_by_name_and_a_moved_note_does_not_open(chain, key_file):
+    db, member = chain
+    key = read_key_file(key_file)
+    notes.record_consent(db, member, "s1")
+    notes.add_note(db, key, member, WORDS, "", "s1")
+    other = parse_key(new_key_text(), "$KIOSK_HQ_NOTES_KEY")
+    with pytest.raises(NotesKeyError) as wrong:
+        notes.notes_of(db, other, member)
+    assert key.key_id in str(wrong.value) and "$KIOSK_HQ_NOTES_KEY" in str(wrong.value)
+    other_member = db.one("SELECT member_id FROM members WHERE member_id <> ?", (member,))[0]
+    db.run(lambda d: d.execute("UPDATE member_notes SET member_id = ?", (other_member,)))
+    with pytest.raises(NotesKeyError) as moved:
+        notes.notes_of(db, key, other_member)
+    assert "altered or moved" in str(moved.value)
+
+
+def test_a_key_file_others_may_read_is_refused_naming_the_file_and_the_fix(key_file):
+    os.chmod(key_file, 0o644)
+    with pytest.raises(NotesKeyError) as refused:
+        read_key_file(key_file)
+    assert str(key_file) in str(refused.value) and f"chmod 600 {key_file}" in str(refused.value)
+    os.chmod(key_file, 0o600)
+    assert read_key_file(key_file).key_id
+    with pytest.raises(NotesKeyError, match="no key"):
+        load_key(None, environ={})
+    with pytest.raises(NotesKeyError, match="not a member-notes key"):
+        load_key(None, environ={"KIOSK_HQ_NOTES_KEY": "c2hvcnQ="})
+    assert "secret" not in repr(read_key_file(key_file)) and read_key_file(key_file).secret.hex() not in repr(
+        read_key_file(key_file)
+    )
+
+
+def test_rotation_seals_every_note_again_and_replaces_the_key_file(chain, key_file, hq_url):
+    db, member = chain
+    old = read_key_file(key_file)
+    notes.record_consent(db, member, "s1")
+    for n in range(3):
+        notes.add_note(db, old, member, f"{WORDS} {n}", TAG, "s1")
+    count, old_id, new_id = rotate_key_file(hq_url, key_file)
+    assert (count, old_id) == (3, old.key_id) and new_id != old_id
+    new = read_key_file(key_file)
+    assert new.key_id == new_id and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert [n.text for n in notes.notes_of(db, new, member)] == [f"{WORDS} {n}" for n in (2, 1, 0)]
+    with pytest.raises(NotesKeyError):
+        notes.notes_of(db, old, member)
+    assert not key_file.with_name("notes.key.new").exists()
+    assert [e.action for e in audit.entries(db)][0] == "notes.rotate_key"
+
+
+def test_no_note_without_consent_bad_input_changes_nothing_and_deletion_is_audited(chain, key_file):
+    db, member = chain
+    key = read_key_file(key_file)
+    with pytest.raises(notes.NoteError) as refused:
+        notes.add_note(db, key, member, WORDS, "", "s1")
+    assert refused.value.code == "no_notes_consent"
+    notes.record_consent(db, member, "s1")
+    for text, tags, code in (("  ", "", "note_empty"), ("x" * 2001, "", "note_too_long"), ("ok", "a" * 21, "bad_tags")):
+        with pytest.raises(notes.NoteError) as bad:
+            notes.add_note(db, key, member, text, tags, "s1")
+        assert bad.value.code == code
+    assert notes.headers(db, member) == []
+    note_id = notes.add_note(db, key, member, "x" * 2000, ",".join(f"{n}" * 20 for n in range(8)), "s1")
+    assert len(notes.notes_of(db, key, member)[0].tags) == 8  # the limits themselves are allowed
+    notes.delete_note(db, member, note_id, "s1", "")
+    assert notes.headers(db, member) == []
+    entry = audit.entries(db)[0]
+    assert (entry.action, entry.username, entry.target) == ("note.delete", "s1", f"member:{member}")
+    assert "the member's request" in entry.after and str(note_id) in entry.before
+    with pytest.raises(notes.NoteError):
+        notes.delete_note(db, member, note_id, "s1", "")
+
+
+def test_the_sqlite_file_is_what_a_thief_gets(tmp_path, key_file):
+    """The same check without the fixtures' engine switch: a plain sqlite3 read of the file."""
+    from kiosk.hq.db import open_database
+    from kiosk.hq.schema import create_schema
+
+    url = str(tmp_path / "plain.sqlite3")
+    db = open_database(url)
+    create_schema(db)
+    member = seed(db, {"K1a": "S1"}, PEOPLE[:1])["04A1B2C3"]
+    notes.record_consent(db, member, "s1")
+    notes.add_note(db, read_key_file(key_file), member, WORDS, TAG, "s1")
+    db.close()
+    raw = sqlite3.connect(url)
+    dump = "\n".join(raw.iterdump())
+    raw.close()
+    assert "member_notes" in dump and "penicillin" not in dump and TAG not in dump
