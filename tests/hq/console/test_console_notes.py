@@ -64,3 +64,18 @@ def test_notes_by_role_and_store_with_consent_and_audited_deletion(any_console, 
     audit_page = english(http_client(console.url, "admin")).get("/audit").text
     assert "note.delete" in audit_page and "会员本人要求" in audit_page and "青霉素" not in audit_page
     assert not re.search(r"notes/\d+/delete", s1.get(f"/members/{S1_MEMBER}").text)
+
+
+def test_a_store_manager_writes_a_note_in_the_browser(console, page, tmp_path):
+    from tests.hq.console.conftest import sign_in
+    from tests.hq.console.test_console_browser import shot
+
+    sign_in(page, console.url, "s1")
+    page.goto(f"{console.url}/members/{S1_MEMBER}")
+    page.click("button[value=consent]")
+    page.fill("textarea[name=text]", "Allergic to penicillin; prefers unscented products.")
+    page.fill("input[name=tags]", "allergy, preference")
+    page.click("button[value=add_note]")
+    row = page.locator("table.notes tbody tr")
+    assert row.count() == 1 and "penicillin" in row.inner_text() and "allergy" in row.inner_text()
+    shot(page, tmp_path, "member_notes")
