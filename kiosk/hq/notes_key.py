@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import os
 import secrets
 import stat
@@ -63,6 +64,22 @@ class NotesKey:
         except InvalidTag:
             raise NotesKeyError(f"member notes: a note for {bound_to} does not open with the key in {self.source}: "
                                 "it was altered or moved in the database") from None
+
+
+def bound_to(member_id: str, note_id: int) -> str:
+    """What a note's seal is bound to: its row (a ciphertext moved to another row does not open)."""
+    return f"member_notes:{note_id}:{member_id}"
+
+
+def seal_note(key: NotesKey, member_id: str, note_id: int, text: str, tags: tuple[str, ...]) -> str:
+    plain = json.dumps({"text": text, "tags": list(tags)}, ensure_ascii=False).encode()
+    return key.seal(plain, bound_to(member_id, note_id))
+
+
+def open_note(key: NotesKey, member_id: str, note_id: int, key_id: str, sealed: str) -> tuple[str, tuple[str, ...]]:
+    """(text, tags) of a sealed note row."""
+    plain = json.loads(key.open(sealed, bound_to(member_id, note_id), key_id))
+    return plain["text"], tuple(plain["tags"])
 
 
 def parse_key(text: str, source: str) -> NotesKey:

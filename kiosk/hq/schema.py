@@ -168,11 +168,13 @@ TABLES = [
     """CREATE TABLE IF NOT EXISTS member_notes (
         id BIGINT PRIMARY KEY,
         member_id TEXT NOT NULL,
+        store TEXT NOT NULL,
         at TEXT NOT NULL,
         author TEXT NOT NULL,
         key_id TEXT NOT NULL,
         sealed TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS member_notes_member ON member_notes (member_id, id)",
+    "CREATE INDEX IF NOT EXISTS member_notes_store ON member_notes (store, id)",
     """CREATE TABLE IF NOT EXISTS note_consents (
         member_id TEXT PRIMARY KEY,
         at TEXT NOT NULL,

@@ -31,6 +31,7 @@ from kiosk.payment.port import PaymentMethod
 from kiosk.receipt.printer import NoPrinter, ReceiptPrinter
 from kiosk.receipt.receipt import Shop
 from kiosk.session.clock import Clock, SystemClock
+from kiosk.session.detail_actions import DetailActions
 from kiosk.session.flow import Visit
 from kiosk.session.flows import FLOWS
 from kiosk.session.flows.base import F, FlowPart
@@ -39,7 +40,6 @@ from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
 from kiosk.session.flows.pin import Pin
-from kiosk.session.flows.profile import Profile
 from kiosk.session.flows.redeem import Redeem
 from kiosk.session.flows.signup import SignUp
 from kiosk.session.flows.staff import Staff
@@ -77,7 +77,7 @@ from kiosk.session.view import Message, SessionView
 log = logging.getLogger(__name__)
 
 
-class Session:
+class Session(DetailActions):
     def __init__(
         self,
         store: StoreLike,
@@ -237,12 +237,6 @@ class Session:
     def rate(self, stars: int, reasons: Sequence[str] = ()) -> bool:
         """Done after a top-up or redemption: the optional 1-5 star rating; dismiss() skips it."""
         return self._act(lambda: self.flow(Engagement).rate(stars, reasons))
-
-    def start_profile(self) -> bool:
-        return self._act(self.flow(Profile).start)
-
-    def save_profile(self, name: str, phone: str, phone_again: str, birthday: date | None) -> bool:
-        return self._act(lambda: self.flow(Profile).save(name, phone, phone_again, birthday))
 
     def staff_reload_rules(self) -> bool:
         return self._act(self.flow(Staff).reload_rules)

@@ -14,9 +14,11 @@ import json
 from dataclasses import dataclass
 
 from kiosk.hq.console import audit
+from kiosk.hq.console.members import home_store
+from kiosk.hq.console.reporting import HQ_STORE
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import now_text
-from kiosk.hq.notes_key import NotesKey
+from kiosk.hq.notes_key import NotesKey, bound_to, open_note, seal_note
 
 TEXT_MAX = 2000
 TAGS_MAX = 8
@@ -52,10 +54,6 @@ class Note:
 def masked(text: str, tags: tuple[str, ...] = ()) -> str:
     """What logs, the audit log and exports say of a note: its size, never its words."""
     return f"[note: {len(text)} characters, {len(tags)} tags]"
-
-
-def bound_to(member_id: str, note_id: int) -> str:
-    return f"member_notes:{note_id}:{member_id}"
 
 
 def check_note(text: str, tags_text: str) -> tuple[str, tuple[str, ...]]:
@@ -95,7 +93,6 @@ def add_note(db: Database, key: NotesKey, member_id: str, text: str, tags_text: 
     text, tags = check_note(text, tags_text)
     if not has_consent(db, member_id):
         raise NoteError("consent", "no_notes_consent", "the member has not agreed to notes")
-    plain = json.dumps({"text": text, "tags": list(tags)}, ensure_ascii=False).encode()
 
     def work(db: Database) -> int:
         count = db.one("SELECT COUNT(*) FROM member_notes WHERE member_id = ?", (member_id,))
@@ -103,11 +100,13 @@ def add_note(db: Database, key: NotesKey, member_id: str, text: str, tags_text: 
             raise NoteError("text", "too_many_notes", f"at most {NOTES_MAX} notes a member: delete an old one first")
         row = db.one("SELECT MAX(id) FROM member_notes")
         note_id = int(row[0] or 0) + 1 if row else 1
+        store = home_store(db, member_id) or HQ_STORE
         db.execute(
-            "INSERT INTO member_notes (id, member_id, at, author, key_id, sealed) VALUES (?, ?, ?, ?, ?, ?)",
-            (note_id, member_id, now_text(), username, key.key_id, key.seal(plain, bound_to(member_id, note_id))),
+            "INSERT INTO member_notes (id, member_id, store, at, author, key_id, sealed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (note_id, member_id, store, now_text(), username, key.key_id, seal_note(key, member_id, note_id, text, tags)),
         )
         audit.record(db, username, "note.add", f"member:{member_id}", "", {"note": note_id, "text": masked(text, tags)})
+        _due(db, store)
         return note_id
 
     return db.run(work)
@@ -127,8 +126,8 @@ def notes_of(db: Database, key: NotesKey, member_id: str) -> list[Note]:
     )
     out = []
     for note_id, mid, at, author, key_id, sealed in rows:
-        plain = json.loads(key.open(sealed, bound_to(mid, int(note_id)), key_id))
-        out.append(Note(NoteHeader(int(note_id), mid, at, author), plain["text"], tuple(plain["tags"])))
+        text, tags = open_note(key, mid, int(note_id), key_id, sealed)
+        out.append(Note(NoteHeader(int(note_id), mid, at, author), text, tags))
     return out
 
 
@@ -137,14 +136,23 @@ def delete_note(db: Database, member_id: str, note_id: int, username: str, reaso
     reason = reason.strip()[:200] or "the member's request"
 
     def work(db: Database) -> None:
-        row = db.one("SELECT at, author FROM member_notes WHERE id = ? AND member_id = ?", (note_id, member_id))
+        row = db.one("SELECT at, author, store FROM member_notes WHERE id = ? AND member_id = ?", (note_id, member_id))
         if row is None:
             raise NoteError("note", "no_such_note", f"member {member_id} has no note {note_id}")
         db.execute("DELETE FROM member_notes WHERE id = ?", (note_id,))
         audit.record(db, username, "note.delete", f"member:{member_id}",
                      {"note": note_id, "written": row[0], "by": row[1]}, {"deleted": True, "reason": reason})
+        _due(db, row[2])
 
     db.run(work)
+
+
+def _due(db: Database, store: str) -> None:
+    """The store's kiosks must get its notes again (`kiosk hq serve` publishes them:
+    kiosk/hq/publisher.py). A member HQ signed up has no home store with kiosks."""
+    if store != HQ_STORE:
+        db.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
+                   (f"notes_due:{store}", now_text(), now_text()))
 
 
 def rotate(db: Database, old: NotesKey, new: NotesKey) -> int:
