@@ -82,6 +82,7 @@ class SessionMachine(StateMachine):
 
     # the staff menu's own actions
     reload_rules = s.staff_menu.to.itself(internal=True)
+    open_notes = s.staff_menu.to(s.staff_notes)
 
     # going back one step
     back = (
@@ -148,6 +149,7 @@ class SessionMachine(StateMachine):
         | s.charge_pin.to(s.idle)
         | s.profile_pin.to(s.idle)
         | s.profile_edit.to(s.idle)
+        | s.staff_notes.to(s.idle)
     )
 
     @property

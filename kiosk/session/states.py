@@ -35,6 +35,7 @@ class SessionState(StrEnum):
     charge_pin = "charge_pin"
     profile_pin = "profile_pin"
     profile_edit = "profile_edit"
+    staff_notes = "staff_notes"
 
 
 S = SessionState
@@ -66,6 +67,7 @@ TITLES: dict[SessionState, str] = {
     S.charge_pin: "Charge: PIN",
     S.profile_pin: "My details: PIN",
     S.profile_edit: "My details: name, phone twice, birthday",
+    S.staff_notes: "Staff: member notes (the member taps their card)",
 }
 
 # states that show a result and then go away on their own (settings.message_s)

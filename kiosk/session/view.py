@@ -153,6 +153,15 @@ class StaffView:
 
 
 @dataclass(frozen=True)
+class StaffNotesView:
+    """A member's notes on the staff menu (never on a member's screen): empty until the member taps."""
+
+    member_id: str  # "" while waiting for the member's card
+    member_name: str
+    notes: tuple  # NoteLine values (kiosk/sync/messages/notes.py), newest first
+
+
+@dataclass(frozen=True)
 class ChargeView:
     """Paying with the card: what the till asked, the discount, what the card pays."""
 
@@ -184,3 +193,4 @@ class SessionView:
     survey: SurveyView | None = None  # in `done` after a top-up or redemption, until rated or left
     charge: ChargeView | None = None  # paying with the card (till or staff menu)
     profile: ProfileView | None = None  # the member's own details (profile_edit)
+    staff_notes: StaffNotesView | None = None  # staff_notes only

@@ -32,6 +32,7 @@ SCREEN_FOR: dict[SessionState, str] = {
     S.charge_pin: "PinScreen",
     S.profile_pin: "PinScreen",
     S.profile_edit: "ProfileScreen",
+    S.staff_notes: "StaffNotesScreen",
 }
 
 
