@@ -87,4 +87,4 @@ def test_a_kiosk_that_starts_later_gets_the_retained_notes_and_stores_none_of_th
         kiosk.stop()
         store.close()
     on_disk = b"".join(p.read_bytes() for p in (tmp_path / "D1").rglob("*") if p.is_file())
-    assert "penicillin".encode() not in on_disk and "青霉素".encode() not in on_disk
+    assert b"penicillin" not in on_disk and "青霉素".encode() not in on_disk
