@@ -230,3 +230,10 @@ def test_my_details_behind_the_pin_phone_twice_birthday_and_the_points_once(ui):
     assert acct.points == points + ui.kiosk.ledger.rules.engagement.profile_points
     assert [t.points_delta for t in committed(ui, Kind.PROFILE_UPDATE)] == [ui.kiosk.ledger.rules.engagement.profile_points]
     assert shots == ["profile_pin", "profile_edit", "profile_phone_mismatch", "profile_done"]
+
+
+def test_member_notes_on_the_staff_menu_only(ui):
+    shots: list[str] = []
+    ui_flows.staff_notes(ui, shooter(ui, shots))
+    assert shots == ["staff_notes_tap", "staff_notes"]
+    assert ui.kiosk.session.state == "idle"

@@ -24,7 +24,8 @@ def main(size: str) -> int:
     visited: list[str] = []
     for n, journey in enumerate(
         (ui_flows.sign_up, ui_flows.top_up, ui_flows.redeem, ui_flows.pin_lockout, ui_flows.short_paths,
-         ui_flows.engage, ui_flows.charge, ui_flows.profile)
+         ui_flows.engage, ui_flows.charge, ui_flows.profile,
+         ui_flows.staff_notes)
     ):
         kiosk = make_kiosk(Path(tempfile.mkdtemp(prefix=f"kiosk-layout-{n}-")))
         ui_flows.seed(kiosk)
