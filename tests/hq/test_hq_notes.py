@@ -148,3 +148,32 @@ def test_the_sqlite_file_is_what_a_thief_gets(tmp_path, key_file):
     dump = "\n".join(raw.iterdump())
     raw.close()
     assert "member_notes" in dump and "penicillin" not in dump and TAG not in dump
+
+
+def test_the_notes_command_makes_a_key_refuses_a_readable_one_and_rotates(tmp_path, hq_db, hq_url):
+    import subprocess
+    import sys
+
+    def kiosk_hq(*args, env=None):
+        return subprocess.run([sys.executable, "-m", "kiosk", "hq", "--db", hq_url, "notes", *args],
+                              capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
+
+    path = tmp_path / "cli.key"
+    missing = subprocess.run([sys.executable, "-m", "kiosk", "hq", "--db", str(tmp_path / "none.sqlite3"), "notes",
+                              "rotate-key", "--key-file", str(path)], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "no such key file" in missing.stderr and "Traceback" not in missing.stderr
+    made = kiosk_hq("new-key", str(path))
+    assert made.returncode == 0 and oct(path.stat().st_mode & 0o777) == "0o600"
+    assert kiosk_hq("new-key", str(path)).returncode == 1  # never overwritten
+    no_db = subprocess.run([sys.executable, "-m", "kiosk", "hq", "--db", str(tmp_path / "none.sqlite3"), "notes",
+                            "rotate-key", "--key-file", str(path)], capture_output=True, text=True, timeout=120)
+    assert no_db.returncode == 1 and "no HQ database" in no_db.stderr and "Traceback" not in no_db.stderr
+    assert not path.with_name("cli.key.new").exists()  # nothing was started
+    before = read_key_file(path).key_id
+    path.chmod(0o640)
+    refused = kiosk_hq("rotate-key", "--key-file", str(path))
+    assert refused.returncode == 1 and f"chmod 600 {path}" in refused.stderr
+    path.chmod(0o600)
+    done = kiosk_hq("rotate-key", env={"KIOSK_HQ_NOTES_KEY_FILE": str(path)})
+    assert done.returncode == 0, done.stderr
+    assert read_key_file(path).key_id != before and "sealed 0 notes again" in done.stdout

@@ -69,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"kiosk hq notes rotate-key: the key must be in a file to be replaced: --key-file FILE or "
               f"${ENV_KEY_FILE}", file=sys.stderr)
         return 2
+    from kiosk.hq.db import DatabaseError
+
     try:
         count, old_id, new_id = rotate_key_file(args.db, path)
-    except NotesKeyError as exc:
+    except (NotesKeyError, DatabaseError, OSError) as exc:
         print(f"kiosk hq notes rotate-key: {exc}", file=sys.stderr)
         return 1
     print(f"sealed {count} notes again: key {old_id} -> {new_id}, now in {path}")
@@ -86,13 +88,13 @@ def rotate_key_file(db_url: str, path: Path) -> tuple[int, str, str]:
     from kiosk.hq.schema import create_schema
 
     old = read_key_file(path)
-    pending = path.with_name(path.name + ".new")
-    if not pending.exists():
-        write_key_file(pending, new_key_text())
-    new = read_key_file(pending)  # (left by an interrupted rotation: finish with it)
     db = open_database(db_url, create=False)
     try:
         create_schema(db)
+        pending = path.with_name(path.name + ".new")
+        if not pending.exists():
+            write_key_file(pending, new_key_text())
+        new = read_key_file(pending)  # (left by an interrupted rotation: finish with it)
         count = notes.rotate(db, old, new)
     finally:
         db.close()
