@@ -8,30 +8,19 @@ from datetime import UTC, datetime
 import pytest
 
 from kiosk.sync.messages.notes import NoteLine, StoreNotes
-from tests.session_support import make_kiosk, staff_card
+from tests.session_support import OfflineLink, make_kiosk, staff_card
 
 WORDS = "青霉素过敏"
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
-class NotesLink:
+class NotesLink(OfflineLink):
     """The session's SyncLink seam with HQ's notes of this store (the sync client keeps the newest
     StoreNotes; tests/sync/test_member_notes_broker.py sends them through the real broker)."""
 
     def __init__(self, notes: StoreNotes) -> None:
+        super().__init__(None)
         self.notes = notes
-
-    def is_blocked(self, uid: str) -> bool:
-        return False
-
-    def money_paused(self) -> str:
-        return ""
-
-    def last_contact(self):
-        return None
-
-    def online(self) -> bool:
-        return True
 
     def report_store_fault(self, reason: str) -> None:
         pass

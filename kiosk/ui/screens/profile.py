@@ -10,9 +10,15 @@ from kivy.uix.textinput import TextInput
 from kiosk.ui.i18n import _
 from kiosk.ui.messages import render_message
 from kiosk.ui.screens.base import KioskScreen
-from kiosk.ui.screens.signup import BIRTHDAY_DIGITS, PHONE_DIGITS, birthday_text, parse_birthday
+from kiosk.ui.screens.signup import (
+    BIRTHDAY_DIGITS,
+    PHONE_DIGITS,
+    birthday_text,
+    finish_keypad_form,
+    parse_birthday,
+)
 from kiosk.ui.theme import COLOURS
-from kiosk.ui.widgets import NUMBER_FONT, TEXT_FONT, FitLabel, KButton, KeyPad
+from kiosk.ui.widgets import NUMBER_FONT, TEXT_FONT, KButton
 
 FIELDS = ("phone", "phone_again", "birthday")
 
@@ -37,18 +43,7 @@ class ProfileScreen(KioskScreen):
                             on_tap=lambda n=name: self._focus(n))
             self.fields[name] = field
             left.add_widget(field)
-        self.hint = FitLabel(font_size=m.font_small, color=COLOURS.error, wrap=True)
-        left.add_widget(self.hint)
-        buttons = BoxLayout(size_hint_y=None, height=m.touch, spacing=m.spacing)
-        self.back = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, on_tap=self.session.back)
-        self.save = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self._save)
-        buttons.add_widget(self.back)
-        buttons.add_widget(self.save)
-        left.add_widget(buttons)
-        row.add_widget(left)
-        self.keypad = KeyPad(m, self._key, size_hint_x=0.45)
-        row.add_widget(self.keypad)
-        self.body.add_widget(row)
+        self.hint, self.back, self.save, self.keypad = finish_keypad_form(self, row, left, self._save)
         self.values = dict.fromkeys(FIELDS, "")
         self.focus = "phone"
         self.birthday_editable = True

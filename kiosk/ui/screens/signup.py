@@ -26,6 +26,26 @@ def parse_birthday(digits: str) -> date | None:
     return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
 
 
+def finish_keypad_form(screen: KioskScreen, row: BoxLayout, left: BoxLayout, on_submit):
+    """The end of a form of fields beside a keypad (sign-up details, my details): the hint line,
+    Back and the submit button under the fields, the keypad to their right. Returns
+    (hint, back, submit, keypad); the screen names the buttons in fill()."""
+    m = screen.m
+    hint = FitLabel(font_size=m.font_small, color=COLOURS.error, wrap=True)
+    left.add_widget(hint)
+    buttons = BoxLayout(size_hint_y=None, height=m.touch, spacing=m.spacing)
+    back = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, on_tap=screen.session.back)
+    submit = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=on_submit)
+    buttons.add_widget(back)
+    buttons.add_widget(submit)
+    left.add_widget(buttons)
+    row.add_widget(left)
+    keypad = KeyPad(m, screen._key, size_hint_x=0.45)
+    row.add_widget(keypad)
+    screen.body.add_widget(row)
+    return hint, back, submit, keypad
+
+
 def birthday_text(digits: str) -> str:
     """The typed digits shown as YYYY-MM-DD while they are typed."""
     return "-".join(p for p in (digits[:4], digits[4:6], digits[6:8]) if p)
@@ -92,18 +112,7 @@ class SignupDetailsScreen(KioskScreen):
         name_row.add_widget(self.referral_input)
         left.add_widget(self.name_caption)
         left.add_widget(name_row)
-        self.hint = FitLabel(font_size=m.font_small, color=COLOURS.error, wrap=True)
-        left.add_widget(self.hint)
-        buttons = BoxLayout(size_hint_y=None, height=m.touch, spacing=m.spacing)
-        self.back = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, on_tap=self.session.back)
-        self.next = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self._submit)
-        buttons.add_widget(self.back)
-        buttons.add_widget(self.next)
-        left.add_widget(buttons)
-        row.add_widget(left)
-        self.keypad = KeyPad(m, self._key, size_hint_x=0.45)
-        row.add_widget(self.keypad)
-        self.body.add_widget(row)
+        self.hint, self.back, self.next, self.keypad = finish_keypad_form(self, row, left, self._submit)
         self.values = {"phone": "", "birthday": ""}
         self.focus = "phone"
 
