@@ -9,11 +9,22 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kiosk.hq.console import audit, notes
 from kiosk.hq.console.notes_command import rotate_key_file
 from kiosk.hq.console.sample import NewMember, seed
-from kiosk.hq.notes_key import NotesKeyError, load_key, new_key_text, parse_key, read_key_file, write_key_file
+from kiosk.hq.notes_key import (
+    NotesKeyError,
+    load_key,
+    new_key_text,
+    open_note,
+    parse_key,
+    read_key_file,
+    seal_note,
+    write_key_file,
+)
 
 WORDS = "青霉素过敏 penicillin allergy"
 TAG = "过敏史"
@@ -150,30 +161,48 @@ def test_the_sqlite_file_is_what_a_thief_gets(tmp_path, key_file):
     assert "member_notes" in dump and "penicillin" not in dump and TAG not in dump
 
 
-def test_the_notes_command_makes_a_key_refuses_a_readable_one_and_rotates(tmp_path, hq_db, hq_url):
+def test_the_notes_command_makes_a_key_refuses_a_readable_one_and_rotates(tmp_path, capsys):
+    """The command's answers in-process; the real `kiosk hq notes rotate-key` once, as an operator runs it."""
+    import argparse
     import subprocess
     import sys
 
-    def kiosk_hq(*args, env=None):
-        return subprocess.run([sys.executable, "-m", "kiosk", "hq", "--db", hq_url, "notes", *args],
-                              capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
+    from kiosk.hq.console import notes_command
+    from kiosk.hq.db import open_database
+    from kiosk.hq.schema import create_schema
 
+    url = str(tmp_path / "hq.sqlite3")
+    create_schema(open_database(url))
     path = tmp_path / "cli.key"
-    missing = subprocess.run([sys.executable, "-m", "kiosk", "hq", "--db", str(tmp_path / "none.sqlite3"), "notes",
-                              "rotate-key", "--key-file", str(path)], capture_output=True, text=True, timeout=120)
-    assert missing.returncode == 1 and "no such key file" in missing.stderr and "Traceback" not in missing.stderr
-    made = kiosk_hq("new-key", str(path))
-    assert made.returncode == 0 and oct(path.stat().st_mode & 0o777) == "0o600"
-    assert kiosk_hq("new-key", str(path)).returncode == 1  # never overwritten
-    no_db = subprocess.run([sys.executable, "-m", "kiosk", "hq", "--db", str(tmp_path / "none.sqlite3"), "notes",
-                            "rotate-key", "--key-file", str(path)], capture_output=True, text=True, timeout=120)
-    assert no_db.returncode == 1 and "no HQ database" in no_db.stderr and "Traceback" not in no_db.stderr
-    assert not path.with_name("cli.key.new").exists()  # nothing was started
+
+    def run(command: str, **kw) -> int:
+        return notes_command.run(argparse.Namespace(db=kw.pop("db", url), notes_command=command, **kw))
+
+    assert run("new-key", file=path) == 0 and oct(path.stat().st_mode & 0o777) == "0o600"
+    assert run("new-key", file=path) == 1 and "never overwritten" in capsys.readouterr().err
+    assert run("rotate-key", key_file=path, db=str(tmp_path / "none.sqlite3")) == 1
+    assert "no HQ database" in capsys.readouterr().err and not path.with_name("cli.key.new").exists()
     before = read_key_file(path).key_id
     path.chmod(0o640)
-    refused = kiosk_hq("rotate-key", "--key-file", str(path))
-    assert refused.returncode == 1 and f"chmod 600 {path}" in refused.stderr
+    assert run("rotate-key", key_file=path) == 1 and f"chmod 600 {path}" in capsys.readouterr().err
     path.chmod(0o600)
-    done = kiosk_hq("rotate-key", env={"KIOSK_HQ_NOTES_KEY_FILE": str(path)})
+    done = subprocess.run([sys.executable, "-m", "kiosk", "hq", "--db", url, "notes", "rotate-key"],
+                          capture_output=True, text=True, env={**os.environ, "KIOSK_HQ_NOTES_KEY_FILE": str(path)},
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     assert read_key_file(path).key_id != before and "sealed 0 notes again" in done.stdout
+
+
+_KEY = parse_key(new_key_text(), "test")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=300), st.lists(st.text(min_size=1, max_size=20), max_size=8),
+       st.text(min_size=1, max_size=30), st.integers(1, 2**40), st.text(min_size=1, max_size=30))
+def test_a_sealed_note_opens_only_as_itself(text, tags, member_id, note_id, other_member):
+    sealed = seal_note(_KEY, member_id, note_id, text, tuple(tags))
+    assert open_note(_KEY, member_id, note_id, _KEY.key_id, sealed) == (text, tuple(tags))
+    for mid, nid in ((other_member, note_id), (member_id, note_id + 1)):
+        if (mid, nid) != (member_id, note_id):
+            with pytest.raises(NotesKeyError):
+                open_note(_KEY, mid, nid, _KEY.key_id, sealed)
