@@ -11,6 +11,7 @@ request removes its row; the audit entry of the deletion stays."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.hq.console import audit
@@ -18,7 +19,7 @@ from kiosk.hq.console.members import home_store
 from kiosk.hq.console.reporting import HQ_STORE
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import now_text
-from kiosk.hq.notes_key import NotesKey, bound_to, open_note, seal_note
+from kiosk.hq.notes_key import NotesKey, NotesKeyError, bound_to, open_note, seal_note
 
 TEXT_MAX = 2000
 TAGS_MAX = 8
@@ -184,10 +185,10 @@ class NotesSection:
     problem: str = ""  # the key is missing or wrong: said on the page, the notes stay sealed
 
 
-def section(db: Database, member_id: str, may_read: bool, may_write: bool, key_loader) -> NotesSection:
+def section(
+    db: Database, member_id: str, may_read: bool, may_write: bool, key_loader: Callable[[], NotesKey]
+) -> NotesSection:
     """The notes for the member page; `key_loader()` gives the key (only asked when it is needed)."""
-    from kiosk.hq.notes_key import NotesKeyError
-
     found = tuple(headers(db, member_id))
     consent = has_consent(db, member_id)
     if not may_read or not found:
