@@ -1,0 +1,181 @@
+"""The rules page over HTTP against the real server: a section edited with an error shown beside
+its field, the review's changes, publishing to chosen stores or the chain (one version counter),
+the JSON import and export; and the form's own pieces (paths, merge, the sections it grows)."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib.resources import files
+
+import pytest
+
+from kiosk.hq.console import i18n, rules_diff, rules_form
+from kiosk.hq.rules_scopes import highest_version, own_stores, rules_for_store, scoped_rules
+from kiosk.ledger.rules import RulesError, parse_rules
+from tests.hq.console.conftest import csrf_of, http_client
+
+DEFAULT = json.loads(files("kiosk.data").joinpath("rules.default.json").read_text(encoding="utf-8"))
+
+
+def english(username: str, console) -> object:
+    client = http_client(console.url, username)
+    client.cookies.set("kiosk_console_lang", "en")
+    return client
+
+
+def draft_of(html: str) -> str:
+    from html import unescape
+
+    return unescape(re.search(r'name="draft" value="([^"]*)"', html).group(1))
+
+
+def document_of(html: str) -> str:
+    from html import unescape
+
+    return unescape(re.search(r'name="document" value="([^"]*)"', html).group(1))
+
+
+def test_a_wrong_value_is_shown_beside_its_field_and_nothing_is_published(console):
+    client = english("prog", console)
+    token = csrf_of(client, "/rules")
+    page = client.get("/rules?section=points").text
+    answer = client.post("/rules/draft", data={
+        "csrf": token, "draft": draft_of(page), "section": "points", "go": "review",
+        "points.fen_per_point": "0", "points.expiry_months": "12", "points.earn_on_topup": "on",
+    })
+    assert answer.status_code == 400
+    beside = re.search(r'<td class="field invalid">(.*?)</td>', answer.text, re.S).group(1)
+    assert 'name="points.fen_per_point"' in beside and 'value="0"' in beside
+    assert 'id="points.fen_per_point-error"' in beside and "must be between 1 and" in beside
+    db = console.db()
+    assert scoped_rules(db) is None and highest_version(db) == 0
+    db.close()
+
+
+def test_an_error_in_a_row_of_a_list_is_beside_that_row(console):
+    client = english("admin", console)
+    token = csrf_of(client, "/rules")
+    page = client.get("/rules?section=tiers").text
+    form = {"csrf": token, "draft": draft_of(page), "section": "tiers", "go": "review"}
+    for i, tier in enumerate(DEFAULT["tiers"]):
+        for key in ("id", "min_topup_12m_fen", "points_multiplier_pct", "discount_pct"):
+            form[f"tiers[{i}].{key}"] = str(tier[key])
+        form[f"tiers[{i}].name.zh_CN"], form[f"tiers[{i}].name.en"] = tier["name"]["zh_CN"], tier["name"]["en"]
+    form["tiers[2].discount_pct"] = "101"  # one over the highest
+    answer = client.post("/rules/draft", data=form)
+    assert answer.status_code == 400
+    assert 'id="tiers[2].discount_pct-error"' in answer.text and "between 1 and 100, got 101" in answer.text
+    form["tiers[2].discount_pct"] = "100"  # exactly the highest: fine
+    assert client.post("/rules/draft", data=form).status_code == 200
+
+
+def test_review_then_publish_to_one_store_then_the_chain(console):
+    client = english("prog", console)
+    token = csrf_of(client, "/rules")
+    page = client.get("/rules?section=points").text
+    review = client.post("/rules/draft", data={
+        "csrf": token, "draft": draft_of(page), "section": "points", "go": "review",
+        "points.fen_per_point": "50", "points.expiry_months": "12", "points.earn_on_topup": "on",
+        "points.earn_on_spend": "on",
+    })
+    assert review.status_code == 200, review.text
+    changes = re.findall(r"<tr><td><code>([^<]+)</code></td><td class=\"before\">([^<]*)</td><td class=\"after\">([^<]*)</td>",
+                         review.text)
+    assert changes == [("points.fen_per_point", "100", "50")]
+    document = document_of(review.text)
+    assert json.loads(document)["version"] == 1  # nothing published yet: the first version is 1
+    refused = client.post("/rules", data={"csrf": token, "document": document, "scope": "stores"})
+    assert refused.status_code == 409 and "Choose at least one store" in refused.text
+    done = client.post("/rules", data={"csrf": token, "document": document, "scope": "stores", "store:S1": "1"})
+    assert done.status_code == 303 and done.headers["location"] == "/rules?done=S1"
+    db = console.db()
+    assert scoped_rules(db) is None and own_stores(db) == ["S1"]
+    assert rules_for_store(db, "S1")[1].points.fen_per_point == 50 and rules_for_store(db, "S2") is None
+    # the same document again: its version is no longer above the newest published anywhere
+    again = client.post("/rules", data={"csrf": token, "document": document, "scope": "chain"})
+    assert again.status_code == 409 and "not above 1" in again.text
+    chain = dict(json.loads(document), version=2)
+    assert client.post("/rules", data={"csrf": token, "document": json.dumps(chain), "scope": "chain"}).status_code == 303
+    assert scoped_rules(db)[1].version == 2
+    assert scoped_rules(db, "S1")[1].version == 2  # the store's own copy follows the chain
+    entries = db.all("SELECT target, after_value FROM audit_log WHERE action = 'rules.publish' ORDER BY id")
+    assert [t for t, _ in entries] == ["rules:S1", "rules:chain"]
+    db.close()
+    shown = client.get("/rules").text
+    assert "version 2" in shown
+
+
+def test_import_of_broken_json_names_the_line_and_a_bad_rule_finds_its_field(console):
+    client = english("admin", console)
+    token = csrf_of(client, "/rules")
+    broken = client.post("/rules/draft", data={"csrf": token, "import": '{"version": 3,\n "tiers": [}'})
+    assert broken.status_code == 400 and 'id="import-error"' in broken.text and "line 2" in broken.text
+    bad = dict(DEFAULT, pin={**DEFAULT["pin"], "max_attempts": 0})
+    answer = client.post("/rules/draft", data={"csrf": token, "import": json.dumps(bad)})
+    assert answer.status_code == 400 and 'id="pin.max_attempts-error"' in answer.text
+
+
+def test_export_gives_the_document_in_force(console):
+    client = english("aud", console)
+    exported = client.get("/rules/export")
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    assert json.loads(exported.text) == DEFAULT
+    assert client.post("/rules/draft", data={"csrf": csrf_of(client)}).status_code == 403
+
+
+def test_a_new_section_of_the_rules_gets_its_fields_from_the_document():
+    doc = dict(DEFAULT, fees={"replacement_fen": 1000, "waiting_days": 0, "comment": "x"})
+    section = rules_form.sections_for(doc)[-1]
+    assert (section.path, [f.key for f in section.fields]) == ("fees", ["replacement_fen", "waiting_days"])
+    merged = rules_form.merge(doc, section, {"fees.replacement_fen": "1500", "fees.waiting_days": "7"})
+    assert merged["fees"] == {"replacement_fen": 1500, "waiting_days": 7, "comment": "x"}
+    assert doc["fees"]["replacement_fen"] == 1000  # a copy
+
+
+def test_rows_are_added_and_removed_and_text_stays_for_the_parser_to_name():
+    section = rules_form.find(rules_form.sections_for(DEFAULT), "topup-bonus_steps")
+    merged = rules_form.merge(DEFAULT, section, {
+        "topup.bonus_steps[0]!remove": "on", "topup.bonus_steps[1].min_fen": "100000",
+        "topup.bonus_steps[1].bonus_fen": "8000", "topup.bonus_steps[2].min_fen": "200000",
+        "topup.bonus_steps[2].bonus_fen": "2 yuan",
+    })
+    assert merged["topup"]["bonus_steps"] == [{"min_fen": 100000, "bonus_fen": 8000}, {"min_fen": 200000, "bonus_fen": "2 yuan"}]
+    with pytest.raises(RulesError) as refused:
+        parse_rules(dict(merged, version=2))
+    assert refused.value.field == "topup.bonus_steps[1].bonus_fen"
+    sections = rules_form.sections_for(merged)
+    assert rules_form.locate(sections, merged, refused.value.field) == (section, "topup.bonus_steps[1].bonus_fen")
+
+
+@pytest.mark.parametrize(("path", "slug", "field"), [
+    ("points.fen_per_point", "points", "points.fen_per_point"),
+    ("topup.presets_fen[2]", "topup", "topup.presets_fen"),  # an item of a comma-separated field
+    ("rewards[1].flexible", "rewards", "rewards[1].flexible.min_points"),  # an object of fields
+    ("tiers", "tiers", ""),  # about the whole section
+    ("timezone", "general", "timezone"),
+    ("version", "general", ""),
+])
+def test_every_path_the_parser_names_finds_a_field_or_its_section(path, slug, field):
+    sections = rules_form.sections_for(DEFAULT)
+    section, name = rules_form.locate(sections, DEFAULT, path)
+    assert (section.slug, name) == (slug, field)
+
+
+def test_the_changes_are_field_by_field():
+    after = json.loads(json.dumps(DEFAULT))
+    after["version"] = 9
+    after["tiers"][1]["discount_pct"] = 97
+    del after["rewards"][2]["valid_to"]
+    after["pin"]["length"] = 4
+    assert rules_diff.changes(DEFAULT, after) == [
+        rules_diff.Change("tiers[1].discount_pct", "98", "97"),
+        rules_diff.Change("pin.length", "6", "4"),
+        rules_diff.Change("rewards[2].valid_to", '"2027-01-01T00:00:00+08:00"', ""),
+    ]
+    assert rules_diff.changes(DEFAULT, dict(DEFAULT, version=5)) == []
+
+
+def test_every_section_title_and_field_label_has_its_chinese():
+    words = {s.title for s in rules_form.SECTIONS} | {f.label for s in rules_form.SECTIONS for f in s.fields}
+    assert sorted(w for w in words if w not in i18n.ZH) == []
