@@ -179,3 +179,16 @@ def test_the_changes_are_field_by_field():
 def test_every_section_title_and_field_label_has_its_chinese():
     words = {s.title for s in rules_form.SECTIONS} | {f.label for s in rules_form.SECTIONS for f in s.fields}
     assert sorted(w for w in words if w not in i18n.ZH) == []
+
+
+def test_the_new_forms_refuse_a_post_without_this_sessions_token(console):
+    client = english("admin", console)
+    document = json.dumps(dict(DEFAULT, version=5))
+    for path, data in (("/rules", {"document": document, "scope": "chain"}), ("/rules/draft", {"import": document}),
+                       ("/fleet/silent", {"minutes": "5"})):
+        for token in ({}, {"csrf": csrf_of(client) + "x"}):
+            assert client.post(path, data={**data, **token}).status_code == 403, path
+    db = console.db()
+    assert highest_version(db) == 0 and db.one("SELECT value FROM settings WHERE key = 'console_silent_minutes'") is None
+    db.close()
+    assert client.post("/rules", data={"document": document, "scope": "chain", "csrf": csrf_of(client)}).status_code == 303
