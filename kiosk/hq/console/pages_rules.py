@@ -18,6 +18,7 @@ from kiosk.hq.console.page import Ctx, Page
 from kiosk.hq.rules_scopes import highest_version, own_stores, rules_for_store, scoped_rules
 from kiosk.ledger import strict_json
 from kiosk.ledger.rules import RulesError, parse_rules
+from kiosk.ledger.sample import default_rules
 
 REVIEW = "review"
 
@@ -28,6 +29,11 @@ def _in_force(ctx: Ctx, store: str = "") -> dict:
         return found[0]
     # nothing published yet: the built-in rules are in force
     return json.loads(files("kiosk.data").joinpath("rules.default.json").read_text(encoding="utf-8"))
+
+
+def next_version(ctx: Ctx) -> int:
+    """Above every version published anywhere and above the built-in rules kiosks start with."""
+    return max(highest_version(ctx.db), default_rules().version) + 1
 
 
 def _kiosks(ctx: Ctx) -> list[tuple[devices.Device, int, int]]:
@@ -51,7 +57,7 @@ def editor(ctx: Ctx, doc: dict, slug: str = "", error: tuple[str, str] | None = 
         "rows": rules_form.rows_of(doc, section), "value": lambda f, i=None: _value(doc, section, f, i),
         "name": rules_form.name, "error": error, "import_error": import_error, "import_text": import_text,
         "scopes": [(s, f[1].version) for s, f in scopes if f], "kiosks": _kiosks(ctx),
-        "done": ctx.query("done"), "next_version": highest_version(ctx.db) + 1,
+        "done": ctx.query("done"), "next_version": next_version(ctx),
     }, status=status)
 
 
@@ -85,7 +91,7 @@ def draft(ctx: Ctx) -> Page:
     go = ctx.form.get("go", REVIEW)
     if go != REVIEW:
         return editor(ctx, doc, go)
-    doc["version"] = highest_version(ctx.db) + 1
+    doc["version"] = next_version(ctx)
     try:
         parse_rules(doc, "form")
     except RulesError as exc:

@@ -84,7 +84,7 @@ def test_review_then_publish_to_one_store_then_the_chain(console):
                          review.text)
     assert changes == [("points.fen_per_point", "100", "50")]
     document = document_of(review.text)
-    assert json.loads(document)["version"] == 1  # nothing published yet: the first version is 1
+    assert json.loads(document)["version"] == 2  # nothing published yet: above the built-in rules (1)
     refused = client.post("/rules", data={"csrf": token, "document": document, "scope": "stores"})
     assert refused.status_code == 409 and "Choose at least one store" in refused.text
     done = client.post("/rules", data={"csrf": token, "document": document, "scope": "stores", "store:S1": "1"})
@@ -94,16 +94,16 @@ def test_review_then_publish_to_one_store_then_the_chain(console):
     assert rules_for_store(db, "S1")[1].points.fen_per_point == 50 and rules_for_store(db, "S2") is None
     # the same document again: its version is no longer above the newest published anywhere
     again = client.post("/rules", data={"csrf": token, "document": document, "scope": "chain"})
-    assert again.status_code == 409 and "not above 1" in again.text
-    chain = dict(json.loads(document), version=2)
+    assert again.status_code == 409 and "not above 2" in again.text
+    chain = dict(json.loads(document), version=3)
     assert client.post("/rules", data={"csrf": token, "document": json.dumps(chain), "scope": "chain"}).status_code == 303
-    assert scoped_rules(db)[1].version == 2
-    assert scoped_rules(db, "S1")[1].version == 2  # the store's own copy follows the chain
+    assert scoped_rules(db)[1].version == 3
+    assert scoped_rules(db, "S1")[1].version == 3  # the store's own copy follows the chain
     entries = db.all("SELECT target, after_value FROM audit_log WHERE action = 'rules.publish' ORDER BY id")
     assert [t for t, _ in entries] == ["rules:S1", "rules:chain"]
     db.close()
     shown = client.get("/rules").text
-    assert "version 2" in shown
+    assert "version 3" in shown
 
 
 def test_import_of_broken_json_names_the_line_and_a_bad_rule_finds_its_field(console):
