@@ -42,7 +42,8 @@ def _kiosks(ctx: Ctx) -> list[tuple[devices.Device, int, int]]:
     rows = []
     for d in devices.list_devices(ctx.db):
         found = rules_for_store(ctx.db, d.store)
-        rows.append((d, int(heard.get(d.device_id, {}).get("rules_version", 0)), found[1].version if found else 0))
+        should = found[1].version if found else default_rules().version  # nothing published: the built-in
+        rows.append((d, int(heard.get(d.device_id, {}).get("rules_version", 0)), should))
     return rows
 
 
