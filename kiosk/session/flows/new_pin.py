@@ -6,8 +6,6 @@ have to be typed by staff and handed over, which is the secret being known to tw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kiosk.ledger.operations import Refused
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.pin import Pin
@@ -18,16 +16,8 @@ from kiosk.session.view import Message
 _PIN_FORMAT_REFUSALS = frozenset({"bad_pin_format", "pin_too_simple"})
 
 
-@dataclass
-class NewPinData:
-    first_pin: str = ""
-
-
 class NewPin(FlowPart):
     states = frozenset({S.new_pin_tap, S.new_pin_entry})
-
-    def reset(self) -> None:
-        self.data = NewPinData()
 
     def start(self) -> bool:
         """Staff menu: "New PIN for a member"."""
@@ -46,7 +36,6 @@ class NewPin(FlowPart):
         return True  # a card tapped while the member types is ignored
 
     def going_back(self, state: SessionState) -> None:
-        self.data.first_pin = ""
         self.host.flow(Pin).clear()
 
     def _card(self, card: CardRead) -> None:
@@ -61,23 +50,12 @@ class NewPin(FlowPart):
             return
         visit = host.visit
         visit.uid, visit.card_present, visit.card_counter, visit.message = card.uid, True, card.card_counter, None
-        self.data.first_pin = ""
-        host.flow(Pin).ask("new_pin_first", self._entered)
+        host.flow(Pin).ask_twice("new_pin_first", "new_pin_repeat", self._set)
         host.touched()
         host.move("new_pin_card")
 
-    def _entered(self, pin: str) -> None:
-        host, data = self.host, self.data
-        pad = host.flow(Pin)
-        if not data.first_pin:
-            data.first_pin = pin
-            pad.relabel("new_pin_repeat")
-            return
-        first, data.first_pin = data.first_pin, ""
-        pad.relabel("new_pin_first")
-        if pin != first:
-            host.hint("pin_mismatch")
-            return
+    def _set(self, pin: str) -> None:
+        host = self.host
         try:
             txn = host.ledger.change_pin(host.visit.uid, pin, host.now())
         except Refused as exc:
