@@ -36,14 +36,20 @@ def document_of(html: str) -> str:
     return unescape(re.search(r'name="document" value="([^"]*)"', html).group(1))
 
 
+def review_points(client, token: str, fen_per_point: str):
+    """The Points section typed in (points on top-ups and spending ticked) and reviewed."""
+    page = client.get("/rules?section=points").text
+    return client.post("/rules/draft", data={
+        "csrf": token, "draft": draft_of(page), "section": "points", "go": "review",
+        "points.fen_per_point": fen_per_point, "points.expiry_months": "12", "points.earn_on_topup": "on",
+        "points.earn_on_spend": "on",
+    })
+
+
 def test_a_wrong_value_is_shown_beside_its_field_and_nothing_is_published(console):
     client = english("prog", console)
     token = csrf_of(client, "/rules")
-    page = client.get("/rules?section=points").text
-    answer = client.post("/rules/draft", data={
-        "csrf": token, "draft": draft_of(page), "section": "points", "go": "review",
-        "points.fen_per_point": "0", "points.expiry_months": "12", "points.earn_on_topup": "on",
-    })
+    answer = review_points(client, token, "0")
     assert answer.status_code == 400
     beside = re.search(r'<td class="field invalid">(.*?)</td>', answer.text, re.S).group(1)
     assert 'name="points.fen_per_point"' in beside and 'value="0"' in beside
@@ -73,12 +79,7 @@ def test_an_error_in_a_row_of_a_list_is_beside_that_row(console):
 def test_review_then_publish_to_one_store_then_the_chain(console):
     client = english("prog", console)
     token = csrf_of(client, "/rules")
-    page = client.get("/rules?section=points").text
-    review = client.post("/rules/draft", data={
-        "csrf": token, "draft": draft_of(page), "section": "points", "go": "review",
-        "points.fen_per_point": "50", "points.expiry_months": "12", "points.earn_on_topup": "on",
-        "points.earn_on_spend": "on",
-    })
+    review = review_points(client, token, "50")
     assert review.status_code == 200, review.text
     changes = re.findall(r"<tr><td><code>([^<]+)</code></td><td class=\"before\">([^<]*)</td><td class=\"after\">([^<]*)</td>",
                          review.text)
