@@ -155,6 +155,8 @@ def _typed(kind: str, text: str) -> object:
     text = text.strip()
     if kind == BOOL:
         return text == "on"
+    if kind in (INTS, WORDS) and not text:
+        return []  # a list emptied stays a list (the parser wants one)
     if not text:
         return None
     if kind == INT:
@@ -189,7 +191,7 @@ def merge(doc: dict, section: Section, form: dict[str, str]) -> dict:
             _set(doc, section.path, target)
         for field in section.fields:
             if field.kind == BOOL or name(section, field) in form:
-                _set(target, field.key, _typed(field.kind, form.get(name(section, field), "")))
+                _put(target, field, form.get(name(section, field), ""))
         return doc
     items = rows_of(doc, section)
     kept = []
@@ -202,12 +204,21 @@ def merge(doc: dict, section: Section, form: dict[str, str]) -> dict:
             continue
         for field in section.fields:
             if field.kind == BOOL or name(section, field, index) in form:
-                _set(item, field.key, _typed(field.kind, typed[field.key]))
+                _put(item, field, typed[field.key])
         for key in [k for k, v in item.items() if isinstance(v, dict) and not v]:
             del item[key]  # an optional object left empty (a reward's "flexible") is no object
         kept.append(item)
     _set(doc, section.path, kept)
     return doc
+
+
+def _put(obj: dict, field: Field, text: str) -> None:
+    """One field typed in; left empty where the document had nothing (no value, or a name given
+    as one plain string rather than zh_CN/en), the document stays as it was."""
+    value = _typed(field.kind, text)
+    if value in ([], None) and _get(obj, field.key) is None:
+        return
+    _set(obj, field.key, value)
 
 
 _STEP = re.compile(r"\.|(?=\[)")

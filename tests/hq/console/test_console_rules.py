@@ -9,6 +9,8 @@ import re
 from importlib.resources import files
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kiosk.hq.console import i18n, rules_diff, rules_form
 from kiosk.hq.rules_scopes import highest_version, own_stores, rules_for_store, scoped_rules
@@ -193,3 +195,42 @@ def test_the_new_forms_refuse_a_post_without_this_sessions_token(console):
     assert highest_version(db) == 0 and db.one("SELECT value FROM settings WHERE key = 'console_silent_minutes'") is None
     db.close()
     assert client.post("/rules", data={"document": document, "scope": "chain", "csrf": csrf_of(client)}).status_code == 303
+
+
+def form_of(doc: dict, section: rules_form.Section) -> dict[str, str]:
+    """The inputs as the page fills them (a ticked box sends "on", an unticked one nothing)."""
+    form: dict[str, str] = {}
+    items = list(enumerate(rules_form.rows_of(doc, section))) if section.rows else [(None, doc)]
+    for index, item in items:
+        where = item if section.rows else (rules_form._get(doc, section.path) if section.path else doc)
+        for field in section.fields:
+            value = rules_form.shown(field.kind, rules_form._get(where, field.key))
+            if field.kind == rules_form.BOOL:
+                if value == "True":
+                    form[rules_form.name(section, field, index)] = "on"
+            else:
+                form[rules_form.name(section, field, index)] = value
+    return form
+
+
+def test_every_section_filled_as_shown_and_sent_back_gives_the_same_document():
+    for section in rules_form.sections_for(DEFAULT):
+        assert rules_form.merge(DEFAULT, section, form_of(DEFAULT, section)) == DEFAULT, section.path
+    plain = json.loads(json.dumps(DEFAULT))
+    plain["tiers"][0]["name"] = "Regular"  # a name may be one plain string: the form leaves it so
+    tiers = rules_form.find(rules_form.sections_for(plain), "tiers")
+    assert rules_form.merge(plain, tiers, form_of(plain, tiers)) == plain
+
+
+@settings(max_examples=40, deadline=None)
+@given(tiers=st.lists(st.tuples(st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True), st.integers(0, 10**7),
+                                st.integers(0, 1000), st.integers(1, 100), st.text(min_size=1, max_size=8)),
+                      min_size=1, max_size=5),
+       presets=st.lists(st.integers(1, 10**6), max_size=6), earn=st.booleans())
+def test_any_document_survives_the_form_unchanged(tiers, presets, earn):
+    doc = json.loads(json.dumps(DEFAULT))
+    doc["tiers"] = [{"id": i, "name": {"zh_CN": n.strip() or "x", "en": "T"}, "min_topup_12m_fen": m,
+                     "points_multiplier_pct": p, "discount_pct": d} for i, m, p, d, n in tiers]
+    doc["topup"]["presets_fen"], doc["points"]["earn_on_spend"] = presets, earn
+    for section in rules_form.sections_for(doc):
+        assert rules_form.merge(doc, section, form_of(doc, section)) == doc, section.path
