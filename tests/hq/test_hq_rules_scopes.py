@@ -84,3 +84,25 @@ def test_a_bad_store_id_is_refused_and_changes_nothing(tmp_path):
     db = open_database(db_url)
     assert highest_version(db) == 0
     db.close()
+
+
+def test_a_resync_of_rules_gets_the_chains_and_the_stores_own(mosquitto, tmp_path):
+    from kiosk.hq import admin
+    from kiosk.hq.publisher import Publisher
+    from kiosk.hq.schema import create_schema
+
+    db = open_database(str(tmp_path / "hq.sqlite3"))
+    create_schema(db)
+    admin.publish_rules(db, write(tmp_path, 2, 50).read_bytes(), "chain")
+    admin.publish_rules(db, write(tmp_path, 3, 60).read_bytes(), "pilot", stores=("S1",))
+    hq = mosquitto.client("hq")
+    s1, s2 = Heard(mosquitto, "D1", "S1"), Heard(mosquitto, "D3", "S2")
+    publisher = Publisher(db, hq)
+    publisher.answer_resync("S1", "D1", "rules")
+    assert s1.wait(2) == sorted([(chain_topic("rules"), 2), (store_topic("S1", "rules"), 3)])
+    s2.got.clear()
+    publisher.answer_resync("S2", "D3", "rules")
+    assert [v for t, v in s2.wait(1) if t == chain_topic("rules")] == [2]  # S2 has no document of its own
+    for client in (hq, s1.client, s2.client):
+        client.disconnect()
+    db.close()
