@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BASE_SIZE = (800, 480)
+COUNTER_BASE = (480, 320)  # a counter device's display (kiosk.toml: [device] role = "counter")
 MIN_TOUCH_PX = 48
 
 
@@ -50,7 +51,9 @@ class Metrics:
     radius: float
 
     @classmethod
-    def for_window(cls, width: int, height: int) -> Metrics:
+    def for_window(cls, width: int, height: int, role: str = "kiosk") -> Metrics:
+        if role == "counter":
+            return cls.for_counter(width, height)
         s = min(width / BASE_SIZE[0], height / BASE_SIZE[1])
         return cls(
             width=width,
@@ -67,6 +70,29 @@ class Metrics:
             padding=round(16 * s),
             spacing=round(10 * s),
             radius=round(12 * s),
+        )
+
+
+    @classmethod
+    def for_counter(cls, width: int, height: int) -> Metrics:
+        """The counter's compact layout: a small display read at arm's length across the cash
+        desk (480x320 is its base), so fonts shrink less than the window and padding more."""
+        s = min(width / COUNTER_BASE[0], height / COUNTER_BASE[1])
+        return cls(
+            width=width,
+            height=height,
+            scale=round(s * COUNTER_BASE[0] / BASE_SIZE[0], 3),  # widths given in 800x480 pixels
+            font_small=round(13 * s),
+            font_body=round(16 * s),
+            font_button=round(18 * s),
+            font_title=round(20 * s),
+            font_money=round(44 * s),
+            font_hero=round(28 * s),
+            touch=max(MIN_TOUCH_PX, round(48 * s)),
+            touch_big=max(MIN_TOUCH_PX, round(52 * s)),
+            padding=round(6 * s),
+            spacing=round(4 * s),
+            radius=round(8 * s),
         )
 
 
