@@ -52,7 +52,8 @@ class Answer:
         if not all(isinstance(data[k], int) and not isinstance(data[k], bool) for k in ints):
             return None
         balance = data["balance_fen"]
-        if (not isinstance(data["key"], str) or data["status"] not in STATUSES or not isinstance(data["reason"], str)
+        if (not isinstance(data["key"], str) or not isinstance(data["status"], str) or data["status"] not in STATUSES
+                or not isinstance(data["reason"], str)
                 or not isinstance(data["apply_discount"], bool)
                 or not (balance is None or (isinstance(balance, int) and not isinstance(balance, bool)))):
             return None

@@ -6,7 +6,11 @@ not the member's card of now after a replacement."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kiosk.ledger.txn import Kind
 from kiosk.session.states import S
@@ -130,3 +134,53 @@ def till(tmp_path):
     t = Till(tmp_path)
     yield t
     t.close()
+
+
+def test_the_answer_is_kept_before_anyone_hears_it_and_a_failing_keeper_still_answers():
+    """ChargeTicket.finish runs the till's keeper first: a long-poll never hears an answer a power
+    cut could lose; a keeper that raises does not leave the till waiting."""
+    from kiosk.session.charge_ticket import ChargeOrder, ChargeOutcome, ChargeTicket
+
+    seen = []
+
+    def keeper(ticket, outcome):
+        seen.append((ticket.outcome, ticket.version, outcome.status))
+
+    ticket = ChargeTicket(ChargeOrder("till-1:A1", 100, False), keeper)
+    assert ticket.finish(ChargeOutcome("declined", "insufficient_balance"))
+    assert seen == [(None, 0, "declined")] and ticket.outcome.status == "declined" and ticket.version == 1
+    assert not ticket.finish(ChargeOutcome("cancelled")) and len(seen) == 1  # only the first counts
+
+    def broken(ticket, outcome):
+        raise OSError("disk gone")
+
+    other = ChargeTicket(ChargeOrder("till-1:A2", 100, False), broken)
+    with pytest.raises(OSError):
+        other.finish(ChargeOutcome("timed_out", "no_card"))
+    assert other.outcome.status == "timed_out" and other.wait_change(0, 0) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.builds(Answer, key=st.text(max_size=80), status=st.sampled_from(sorted(answers.STATUSES)),
+                 reason=st.text(max_size=40), total_fen=st.integers(-10**12, 10**12), apply_discount=st.booleans(),
+                 version=st.integers(0, 10**6), balance_fen=st.none() | st.integers(-10**12, 10**12),
+                 n=st.integers(0, 10**9)))
+def test_an_answer_survives_its_json_round_trip(answer):
+    assert Answer.from_json(json.loads(json.dumps(answer.to_json()))) == answer
+
+
+SCALAR = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(Answer.__dataclass_fields__)), SCALAR | st.lists(SCALAR, max_size=2), st.booleans())
+def test_a_slot_holding_anything_else_is_no_answer_and_never_an_error(field, value, drop):
+    """A kept answer with one field of another type, or missing, or an extra one: skipped."""
+    data = answer(1).to_json()
+    if drop:
+        del data[field]
+    else:
+        data[field] = value
+    got = Answer.from_json(data)
+    assert got is None or (Answer.from_json(got.to_json()) == got and type(getattr(got, field)) is type(value))
+    assert Answer.from_json({**answer(1).to_json(), "extra": 1}) is None
