@@ -4,11 +4,13 @@ through nfcpy. The client is killed (SIGKILL) at each point of a charge: before 
 the tap before the PIN, and after the approval before it read the answer (stopped in its
 long-poll with the answer in its socket, then killed). Each time the kiosk charges at most once,
 its screen shows the result or returns to the attract screen after its timeout, and a till
-that comes back, before and after a kiosk restart, and asks the same order again gets the
-first answer and starts nothing."""
+that comes back (the same client code, run in this process to keep the test quick), before and
+after a kiosk restart, and asks the same order again gets the first answer and starts nothing."""
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import os
 import signal
@@ -16,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 
 import pytest
 
@@ -36,6 +38,7 @@ from kiosk.session.session import Session  # noqa: E402
 from kiosk.session.settings import SessionSettings  # noqa: E402
 from kiosk.session.states import S  # noqa: E402
 from kiosk.store.store import Store  # noqa: E402
+from kiosk.till import command  # noqa: E402
 from kiosk.till.server import TillServer  # noqa: E402
 from kiosk.till.settings import TillSettings  # noqa: E402
 from kiosk.till.tokens import TillTokens  # noqa: E402
@@ -110,11 +113,15 @@ def till_client(url: str, token: str, order: str, amount_fen: int):
 
 
 def answer_of(url: str, token: str, order: str, amount_fen: int) -> tuple[int, dict]:
-    """A till that comes back asks the same order again: its exit status and the answer it printed."""
-    with till_client(url, token, order, amount_fen) as proc:
-        out, err = proc.communicate(timeout=30)
-    text = out.decode().split("\n\n-- receipt --")[0]
-    return proc.returncode, json.loads(text)
+    """A till that comes back asks the same order again (the reference client's own code, in this
+    process): its exit status and the answer it printed."""
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = command.run(parser.parse_args(["--url", url, "--token", token, "charge", str(amount_fen),
+                                              "--order", order, "--timeout", "10"]))
+    return code, json.loads(out.getvalue().split("\n\n-- receipt --")[0])
 
 
 def killed(proc: subprocess.Popen) -> None:
