@@ -184,3 +184,42 @@ def test_a_slot_holding_anything_else_is_no_answer_and_never_an_error(field, val
     got = Answer.from_json(data)
     assert got is None or (Answer.from_json(got.to_json()) == got and type(getattr(got, field)) is type(value))
     assert Answer.from_json({**answer(1).to_json(), "extra": 1}) is None
+
+
+def test_every_power_cut_keeps_each_answer_the_till_could_have_heard(tmp_path):
+    """The book under the crash-state explorer (tests/crash_states.py, ext4 data=ordered): at
+    every point a power cut could stop the kiosk, the store opens with every answer whose
+    remember() had returned (unless KEPT newer ones took its place), and none not yet asked."""
+    from kiosk.store import files
+    from kiosk.store.recording import RecordingDisk
+    from tests.crash_states import ordered_candidates
+    from tests.powercut_workload import STORE, without_lock
+    from tests.store_helpers import open_store
+
+    kept, count = 2, 4
+    recorder = RecordingDisk(tmp_path / "run")
+    with files.use(recorder):
+        store = open_store(tmp_path / "run" / STORE)
+        book = AnswerBook(store, kept)
+        for n in range(count):
+            recorder.mark("remember", n)
+            assert book.remember(answer(n))
+            recorder.mark("remembered", n)
+        store.close()
+    log = without_lock(recorder.log)
+    at = {(op.note[0], op.note[1]): p for p, op in enumerate(log) if op.kind == "mark"}
+    checked = 0
+    for n, candidate in enumerate(ordered_candidates(log)):
+        root = tmp_path / f"cut{n}"
+        candidate.image.materialize(root)
+        if not (root / STORE).exists():
+            continue  # cut before the store was made
+        with open_store(root / STORE) as reopened:
+            held = {k for k in range(count) if AnswerBook(reopened, kept).get(f"till-1:A{k}") is not None}
+        heard = {k for k in range(count) if at[("remembered", k)] < candidate.lo}
+        newest = max(held | heard, default=-1)  # a newer answer, even one not yet heard, may evict
+        must = {k for k in heard if k > newest - kept}
+        never = {k for k in range(count) if at[("remember", k)] > candidate.hi}
+        assert must <= held and not held & never, (candidate.how, candidate.lo, held, must, never)
+        checked += 1
+    assert checked > count  # the explorer did cut between the answers
