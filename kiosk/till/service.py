@@ -109,8 +109,8 @@ def refund_receipt(shop: Shop, refund: TillRefund, order_id: str, member_name: s
     return receipt_for_refund(
         shop, refund_fen=refund.amount_fen, points_reversed=refund.points_back,
         balance_after_fen=refund.balance_after_fen, points_after=refund.points_after, at=refund.at,
-        timezone=timezone, member_name=member_name, card_uid=refund.card_uid or card_uid, txn_id=refund.txn_id, order_id=order_id,
-        refund_id="" if void else refund.refund_id, void=void,
+        timezone=timezone, member_name=member_name, card_uid=refund.card_uid or card_uid, txn_id=refund.txn_id,
+        order_id=order_id, refund_id="" if void else refund.refund_id, void=void,
     )
 
 
@@ -147,6 +147,9 @@ class TillService:
         key = self._key(till, req.order_id)
         with self._lock:
             known = self._tickets.get(key)
+            if known is not None and known[0].outcome is not None and known[0].outcome.reason == "kiosk_busy":
+                del self._tickets[key]  # the kiosk was busy (also when it said so after a 503): never started
+                known = None
             if known is not None and known[0].outcome is None:
                 return 202, self._ticket_body(req.order_id, *known)
             if known is not None and known[0].outcome.status != "approved":
