@@ -1,7 +1,8 @@
 """The counter device's compact layout (kiosk.toml [device] role = "counter") at each counter
 display size, in both languages, on the charge screens a counter shows: no clipped text, no
-missing glyph, no touch target under 48 px. The first size's screens are saved to
-docs/screenshots/counter_*.png (shown in the README and docs/pos-api.md)."""
+missing glyph, no touch target under 48 px; with KIOSK_FULL=1 every other journey as well but the
+top-up (its keypad does not fit 480x320 yet). The first size's screens are saved to
+docs/screenshots/counter_*.png (shown in the README)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ CHARGE_SCREENS = {"charge_tap", "charge_confirm", "charge_pin", "charge_done", "
 @pytest.mark.parametrize("size", COUNTER_SCREENS)
 def test_the_counter_layout_fits_at_each_counter_size(size, tmp_path):
     env = dict(os.environ, KIOSK_TEST_KIVY_HOME=str(tmp_path / "kivy"))
-    shots = [str(SHOTS)] if size == COUNTER_SCREENS[0] else []
+    shots = [str(SHOTS)] if size == COUNTER_SCREENS[0] and os.environ.get("KIOSK_FULL") != "1" else []
     done = subprocess.run([sys.executable, str(HERE / "ui_layout_check.py"), size, "counter", *shots],
                           capture_output=True, text=True, timeout=240, env=env, cwd=HERE.parent)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,11 +1,13 @@
 """Child process of test_ui_layout: opens a window of the size given (WIDTHxHEIGHT), drives every
 journey, and at each screen checks the layout in both languages. Prints one JSON line.
 `WIDTHxHEIGHT counter [SHOTS_DIR]`: the counter device's layout, on the journeys a counter
-shows (the charge), saving each screen in both languages to SHOTS_DIR if given."""
+shows (the charge; with KIOSK_FULL=1 the others too), saving each screen in both languages to
+SHOTS_DIR if given."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -15,6 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests import ui_flows  # noqa: E402
 from tests.session_support import make_kiosk  # noqa: E402
 from tests.ui_harness import UiDriver, glyph_problems, layout_problems, open_window  # noqa: E402
+
+FULL = os.environ.get("KIOSK_FULL") == "1"
 
 
 def main(size: str, role: str = "kiosk", shots: str = "") -> int:
@@ -26,7 +30,10 @@ def main(size: str, role: str = "kiosk", shots: str = "") -> int:
     visited: list[str] = []
     journeys = (ui_flows.sign_up, ui_flows.top_up, ui_flows.redeem, ui_flows.pin_lockout, ui_flows.short_paths,
                 ui_flows.engage, ui_flows.charge)
-    for n, journey in enumerate(journeys if role == "kiosk" else (ui_flows.charge,)):
+    if role == "counter":  # its charge screens; with KIOSK_FULL=1 every journey but the top-up, whose
+        # keypad does not fit 480x320 yet (its keys come out 38-46 px high: a layout still to do)
+        journeys = tuple(j for j in journeys if j is not ui_flows.top_up) if FULL else (ui_flows.charge,)
+    for n, journey in enumerate(journeys):
         kiosk = make_kiosk(Path(tempfile.mkdtemp(prefix=f"kiosk-layout-{n}-")))
         ui_flows.seed(kiosk)
         from kiosk.ui.app import KioskApp
