@@ -20,6 +20,8 @@ _STEPS = [
     ("redeem", UIDS[0], "coffee", 1, 0),
     ("pin", UIDS[0], False),
     ("pin", UIDS[0], True),
+    ("new_pin", UIDS[0], "975318"),
+    ("pin", UIDS[0], True),  # the old PIN: refused now
     ("check_in", UIDS[0]),
     ("profile", UIDS[0], "王芳", date(1990, 3, 5)),
     ("survey", UIDS[0], 5, "fast_service"),

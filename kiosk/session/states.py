@@ -36,6 +36,8 @@ class SessionState(StrEnum):
     profile_pin = "profile_pin"
     profile_edit = "profile_edit"
     staff_notes = "staff_notes"
+    new_pin_tap = "new_pin_tap"
+    new_pin_entry = "new_pin_entry"
 
 
 S = SessionState
@@ -68,6 +70,8 @@ TITLES: dict[SessionState, str] = {
     S.profile_pin: "My details: PIN",
     S.profile_edit: "My details: name, phone twice, birthday",
     S.staff_notes: "Staff: member notes (the member taps their card)",
+    S.new_pin_tap: "New PIN: the member taps their card",
+    S.new_pin_entry: "New PIN: the member types it twice",
 }
 
 # states that show a result and then go away on their own (settings.message_s)

@@ -33,6 +33,8 @@ SCREEN_FOR: dict[SessionState, str] = {
     S.profile_pin: "PinScreen",
     S.profile_edit: "ProfileScreen",
     S.staff_notes: "StaffNotesScreen",
+    S.new_pin_tap: "NewPinTapScreen",
+    S.new_pin_entry: "PinScreen",
 }
 
 

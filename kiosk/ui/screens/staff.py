@@ -53,6 +53,8 @@ class StaffScreen(KioskScreen):
         buttons.add_widget(self.charge)
         self.notes = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.staff_notes)
         buttons.add_widget(self.notes)
+        self.new_pin = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.start_new_pin)
+        buttons.add_widget(self.new_pin)
         self.exit = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self.session.finish)
         buttons.add_widget(self.reload)
         buttons.add_widget(self.exit)
@@ -89,7 +91,31 @@ class StaffScreen(KioskScreen):
         self.reload.text = _("Reload rules")
         self.charge.text = _("Charge a member")
         self.notes.text = _("Member notes")
+        self.new_pin.text = _("New PIN for a member")
         self.exit.text = _("Back to customer screen")
+
+
+class NewPinTapScreen(KioskScreen):
+    """A new PIN for a member who forgot theirs: the member taps their card, then chooses the PIN
+    on the pad (staff never type or see it)."""
+
+    def build(self) -> None:
+        m = self.m
+        panel = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing, radius=m.radius)
+        self.instruction = FitLabel(font_size=m.font_title, halign="center", wrap=True)
+        self.note = FitLabel(font_size=m.font_body, halign="center", wrap=True, color=COLOURS.muted)
+        for w in (self.instruction, self.note):
+            panel.add_widget(w)
+        self.body.add_widget(panel)
+        self.back = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, size_hint_y=None,
+                            height=m.touch, on_tap=self.session.back)
+        self.body.add_widget(self.back)
+
+    def fill(self, view) -> None:
+        self.title.text = _("New PIN for a member")
+        self.instruction.text = _("Member: please tap your card, then choose your new PIN")
+        self.note.text = _("Staff: check who the member is first. Only the member types the PIN.")
+        self.back.text = _("Back")
 
 
 class StaffNotesScreen(KioskScreen):
@@ -124,4 +150,3 @@ class StaffNotesScreen(KioskScreen):
             lines = [f"{n.at[:10]}  {n.author}  {' '.join('#' + t for t in n.tags)}\n{n.text}" for n in shown.notes]
             self.text.text = "\n\n".join(lines) if lines else _("No notes for this member.")
         self.exit.text = _("Done")
-
