@@ -4,9 +4,9 @@ threshold, one fen under, the first and last day of a free-card campaign, zero) 
 
 from __future__ import annotations
 
-from dataclasses import replace
 import json
 import os
+from dataclasses import replace
 from datetime import date
 from importlib.resources import files
 
@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tests.test_ledger_properties as props
 from kiosk.ledger.fees import CAMPAIGN, WAIVED_BY_TOPUP
 from kiosk.ledger.kinds import FEE_EXCHANGE, FEE_REPLACEMENT
 from kiosk.ledger.model import CardStatus
@@ -22,8 +23,18 @@ from kiosk.ledger.rules import RulesError, parse_rules
 from kiosk.ledger.sales_rules import FeeRules, FreeCardCampaign, RewardStep, StaffRewardRules
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.txn import Kind
-from tests.test_ledger_boundaries import CARD, NOW, OTHER, PIN, SECOND, account, do, local_midnight, make, refused
-import tests.test_ledger_properties as props
+from tests.test_ledger_boundaries import (
+    CARD,
+    NOW,
+    OTHER,
+    PIN,
+    SECOND,
+    account,
+    do,
+    local_midnight,
+    make,
+    refused,
+)
 from tests.test_ledger_properties import SETTINGS, ops_strategy, run
 
 FEES = FeeRules(3800, 50_000, (), replacement_fee_fen=1000, exchange_fee_fen=500)
