@@ -1,0 +1,29 @@
+"""换卡 at the counter in Chromium: a store manager exchanges a member's damaged card on the member
+page; the new card takes over at once, the exchange fee is a CARD_FEE beside the balance, and the
+action is in the audit log."""
+
+from __future__ import annotations
+
+from kiosk.hq import ledger as hq
+from tests.hq.console.conftest import sign_in
+from tests.hq.console.test_console_browser import shot
+
+
+def test_a_store_manager_exchanges_a_damaged_card(console, page, tmp_path):
+    sign_in(page, console.url, "s1")
+    page.goto(f"{console.url}/members/{console.members['04A1B2C3']}")
+    db = console.db()
+    balance = hq.load_state(db).accounts[console.members["04A1B2C3"]].balance_fen
+    row = page.locator("tr.card-active", has_text="04A1B2C3")
+    row.locator("form[action$='/exchange'] input[name=new_uid]").fill("04a1b2c9")
+    row.locator("button[value=exchange]").click()
+    assert page.locator(".ok").is_visible() and "exchanged" in page.locator(".ok").inner_text()
+    assert page.locator("tr.card-replaced", has_text="04A1B2C3").count() == 1
+    assert page.locator("tr.card-active", has_text="04A1B2C9").count() == 1
+    shot(page, tmp_path, "member_exchanged")
+    kinds = [r[0] for r in db.all("SELECT kind FROM events WHERE device_id = 'hq' ORDER BY seq")]
+    assert "card_exchange" in kinds
+    state = hq.load_state(db)
+    assert state.accounts[console.members["04A1B2C3"]].balance_fen == balance  # no fee from the balance
+    assert db.one("SELECT COUNT(*) FROM audit_log WHERE action = 'card.exchange'")[0] == 1
+    db.close()
