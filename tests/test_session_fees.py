@@ -1,14 +1,17 @@
 """The card fee at the kiosk: said on the sign-up offer, then paid (or waived by a big enough
 top-up) right after the card is written, through the top-up's own payment methods; and the
-staff member who taps their card during the sale is credited with it."""
+staff member who taps their card before the sale is credited with it."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from kiosk.app.config_error import ConfigError
 from kiosk.ledger.sales_rules import FeeRules, RewardStep, StaffRewardRules
 from kiosk.ledger.sample import default_rules
-from kiosk.session.settings import SessionSettings
+from kiosk.session.settings import SessionSettings, parse_session
 from tests.session_support import STAFF_UID, make_kiosk, staff_card
 
 RULES = replace(
@@ -121,3 +124,14 @@ def test_the_credit_is_for_the_next_visit_only_and_within_its_window(tmp_path):
     kiosk.lift()
     kiosk.tap(member)  # the next visit: credited once, not again
     assert kiosk.session.visit.staff_id == ""
+
+
+def test_staff_members_in_the_config_are_checked_naming_the_field():
+    settings = parse_session({"staff_members": {"5a:5a:5a:5a": "S-0012"}, "staff_cards": ["04A1B2C3"]})
+    assert settings.staff_ids == {STAFF_UID: "S-0012"} and settings.staff_uids == {STAFF_UID, "04A1B2C3"}
+    with pytest.raises(ConfigError, match="session.staff_members"):
+        parse_session({"staff_members": {"nothex": "S-1"}})
+    with pytest.raises(ConfigError, match=r"session.staff_members.5A5A5A5A"):
+        parse_session({"staff_members": {"5A5A5A5A": "has space"}})
+    with pytest.raises(ConfigError, match="session.staff_members"):
+        parse_session({"staff_members": ["5A5A5A5A"]})

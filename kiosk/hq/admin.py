@@ -106,12 +106,14 @@ def register_member(
     pepper: bytes = b"",
     pin_params: PinHashParams = DEFAULT_PARAMS,
     now: datetime | None = None,
+    staff_id: str = "",
 ) -> Txn:
+    """Sign a member up at the counter: the card is sold here (fee due, the seller's reward)."""
     now = now or datetime.now(UTC)
     return _operate(
         db,
         [uid],
-        lambda ledger: ledger.sign_up(uid, card_seq, phone, pin, now, name=name, birthday=birthday),
+        lambda ledger: ledger.sign_up(uid, card_seq, phone, pin, now, name=name, birthday=birthday, staff_id=staff_id),
         phone=phone,
         pepper=pepper,
         pin_params=pin_params,

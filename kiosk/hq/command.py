@@ -82,6 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     reg.add_argument("--pin-stdin", action="store_true", required=True,
                      help="read the PIN from stdin (never from the command line, where `ps` shows it)")
     reg.add_argument("--pepper-file", type=Path, metavar="FILE", help="the chain's PIN pepper (mode 600)")
+    reg.add_argument("--staff", default="", metavar="STAFF_ID",
+                     help="the staff member who sold the card (kiosk hq staff): credited with the sale")
 
     block = command("block-card", "挂失: put a lost card on the blocked list",
                     "挂失: block a lost or stolen card. Every kiosk receives the blocked list and refuses the "
@@ -289,7 +291,8 @@ def _admin(args, db) -> int:
     if cmd == "register-member":
         pin = sys.stdin.readline().strip()
         pepper = args.pepper_file.read_bytes().strip() if args.pepper_file else b""
-        txn = admin.register_member(db, args.uid, args.phone, pin, name=args.name, birthday=args.birthday, pepper=pepper)
+        txn = admin.register_member(db, args.uid, args.phone, pin, name=args.name, birthday=args.birthday,
+                                    pepper=pepper, staff_id=args.staff)
         print(f"registered member {txn.member_id} with card {txn.card_uid} ({txn.txn_id})")
     elif cmd == "block-card":
         txn = admin.block_card(db, args.uid, args.reason)

@@ -10,6 +10,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 
+import pytest
+
 from kiosk.hq import admin
 from kiosk.hq import ledger as hq
 from kiosk.hq import staff as hq_staff
@@ -120,7 +122,9 @@ def test_the_staff_section_in_the_text_report(hq_db):
 
 def test_replacement_and_exchange_at_hq_charge_their_fees_never_from_the_balance(hq_db):
     admin.publish_rules(hq_db, _rules_json(), "rules.json")
-    admin.register_member(hq_db, "04A1B2C3", "13800138000", "135792", pin_params=FAST_FOR_TESTS)
+    joined = admin.register_member(hq_db, "04A1B2C3", "13800138000", "135792", pin_params=FAST_FOR_TESTS,
+                                   staff_id="S-1")
+    assert (joined.amount_fen, joined.staff_id, joined.staff_reward_fen) == (3800, "S-1", 0)  # no reward rule here
     now = datetime(2026, 12, 5, 2, tzinfo=UTC)
     replaced = admin.replace_card(hq_db, "04A1B2C3", "04A1B2C4", now)
     exchanged = admin.exchange_card(hq_db, "04A1B2C4", "04A1B2C5", now)
@@ -137,3 +141,14 @@ def _rules_json() -> str:
     doc["version"] = 2
     doc["fees"] = {"card_fee_fen": 3800, "replacement_fee_fen": 1000, "exchange_fee_fen": 500}
     return json.dumps(doc)
+
+
+def test_a_bad_staff_record_is_refused_naming_the_field_and_changes_nothing(hq_db):
+    hq_staff.put(hq_db, hq_staff.StaffMember("S-1", "王芳", "S1"))
+    for bad, field in ((hq_staff.StaffMember("S 1", "x", "S1"), "staff id"),
+                       (hq_staff.StaffMember("S-1", "", "S1"), "--name"),
+                       (hq_staff.StaffMember("S-1", "x", "S/1"), "--store")):
+        with pytest.raises(hq_staff.StaffError, match=field):
+            hq_staff.put(hq_db, bad)
+    hq_staff.put(hq_db, hq_staff.StaffMember("S-1", "王芳", "S2"))  # moved to another store: same id
+    assert hq_staff.all_staff(hq_db) == {"S-1": hq_staff.StaffMember("S-1", "王芳", "S2")}
