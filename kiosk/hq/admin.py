@@ -140,14 +140,7 @@ def replace_card(
 ) -> Txn:
     """补卡: balance and points follow the new card; the old one goes on the blocked list. The
     rules' replacement fee (补卡费) is charged at the counter with it, as its own CARD_FEE."""
-    now = now or datetime.now(UTC)
-    return _operate(
-        db,
-        [old_uid, new_uid],
-        lambda ledger: ledger.replace_card(old_uid, new_uid, now),
-        record=record,
-        then=lambda ledger: ledger.counter_fee(new_uid, FEE_REPLACEMENT, COUNTER, now),
-    )
+    return _new_card(db, Ledger.replace_card, FEE_REPLACEMENT, old_uid, new_uid, now, record)
 
 
 def exchange_card(
@@ -155,13 +148,19 @@ def exchange_card(
 ) -> Txn:
     """换卡: a damaged card the member brings back is retired and the new one takes over at once
     (no waiting period); the rules' exchange fee (换卡费) is charged with it."""
+    return _new_card(db, Ledger.exchange_card, FEE_EXCHANGE, old_uid, new_uid, now, record)
+
+
+def _new_card(
+    db: Database, operation: Callable[..., Txn], fee: str, old_uid: str, new_uid: str, now: datetime | None, record: Recorder | None
+) -> Txn:
     now = now or datetime.now(UTC)
     return _operate(
         db,
         [old_uid, new_uid],
-        lambda ledger: ledger.exchange_card(old_uid, new_uid, now),
+        lambda ledger: operation(ledger, old_uid, new_uid, now),
         record=record,
-        then=lambda ledger: ledger.counter_fee(new_uid, FEE_EXCHANGE, COUNTER, now),
+        then=lambda ledger: ledger.counter_fee(new_uid, fee, COUNTER, now),
     )
 
 

@@ -70,16 +70,9 @@ class StaffRewardRules:
 
 
 def parse_fees(f: _Fields, data: object) -> FeeRules:
-    if not isinstance(data, dict):
-        raise f.fail("fees", "must be an object")
-    p = "fees."
-    f.only(data, _FEE_KEYS, p)
+    p = _section(f, data, "fees", _FEE_KEYS)
     campaigns = []
-    for i, raw in enumerate(f.items(data, "free_card_campaigns", p) if "free_card_campaigns" in data else []):
-        cp = f"{p}free_card_campaigns[{i}]."
-        if not isinstance(raw, dict):
-            raise f.fail(cp[:-1], "must be an object")
-        f.only(raw, _CAMPAIGN_KEYS, cp)
+    for cp, raw in _objects(f, data, "free_card_campaigns", p, _CAMPAIGN_KEYS):
         campaign = FreeCardCampaign(f.ident(raw, "id", cp), _day(f, raw, "first_day", cp), _day(f, raw, "last_day", cp))
         if campaign.last_day < campaign.first_day:
             raise f.fail(f"{cp}last_day", "must be on or after first_day")
@@ -96,16 +89,9 @@ def parse_fees(f: _Fields, data: object) -> FeeRules:
 
 
 def parse_staff_rewards(f: _Fields, data: object) -> StaffRewardRules:
-    if not isinstance(data, dict):
-        raise f.fail("staff_rewards", "must be an object")
-    p = "staff_rewards."
-    f.only(data, _REWARD_KEYS, p)
+    p = _section(f, data, "staff_rewards", _REWARD_KEYS)
     steps = []
-    for i, raw in enumerate(f.items(data, "topup_steps", p) if "topup_steps" in data else []):
-        sp = f"{p}topup_steps[{i}]."
-        if not isinstance(raw, dict):
-            raise f.fail(sp[:-1], "must be an object")
-        f.only(raw, _STEP_KEYS, sp)
+    for sp, raw in _objects(f, data, "topup_steps", p, _STEP_KEYS):
         steps.append(RewardStep(f.int(raw, "min_fen", sp, lo=1), f.int(raw, "reward_fen", sp, hi=FEE_MAX_FEN)))
     if len({s.min_fen for s in steps}) != len(steps):
         raise f.fail(f"{p}topup_steps", "two steps have the same min_fen")
@@ -113,6 +99,26 @@ def parse_staff_rewards(f: _Fields, data: object) -> StaffRewardRules:
         per_card_fen=f.int(data, "per_card_fen", p, hi=FEE_MAX_FEN, default=0),
         topup_steps=tuple(sorted(steps, key=lambda s: s.min_fen)),
     )
+
+
+def _section(f: _Fields, data: object, name: str, known: frozenset[str]) -> str:
+    """Check a section is an object of known keys; its path prefix."""
+    if not isinstance(data, dict):
+        raise f.fail(name, "must be an object")
+    f.only(data, known, f"{name}.")
+    return f"{name}."
+
+
+def _objects(f: _Fields, data: dict, key: str, path: str, known: frozenset[str]) -> list[tuple[str, dict]]:
+    """The objects of an optional list, each with its path ("fees.free_card_campaigns[0].")."""
+    out = []
+    for i, raw in enumerate(f.items(data, key, path) if key in data else []):
+        where = f"{path}{key}[{i}]."
+        if not isinstance(raw, dict):
+            raise f.fail(where[:-1], "must be an object")
+        f.only(raw, known, where)
+        out.append((where, raw))
+    return out
 
 
 def _day(f: _Fields, data: dict, key: str, path: str) -> date:
