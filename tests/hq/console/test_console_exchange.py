@@ -5,7 +5,7 @@ action is in the audit log."""
 from __future__ import annotations
 
 from kiosk.hq import ledger as hq
-from tests.hq.console.conftest import sign_in
+from tests.hq.console.conftest import http_client, sign_in
 from tests.hq.console.test_console_browser import shot
 
 
@@ -27,3 +27,13 @@ def test_a_store_manager_exchanges_a_damaged_card(console, page, tmp_path):
     assert state.accounts[console.members["04A1B2C3"]].balance_fen == balance  # no fee from the balance
     assert db.one("SELECT COUNT(*) FROM audit_log WHERE action = 'card.exchange'")[0] == 1
     db.close()
+
+
+def test_the_reports_page_offers_the_staff_section(console):
+    client = http_client(console.url, "admin")
+    assert "<option>staff</option>" in client.get("/reports").text  # the CSV form offers it
+    answer = client.get("/reports/csv?section=staff")
+    assert answer.status_code == 200
+    assert answer.text.lstrip("\ufeff").splitlines()[0] == (
+        "store,staff,name,home store,cards sold,top-ups,top-up amount,card fees,reward"
+    )
