@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict, dataclass
 
 from kiosk.hq.db import Database
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace, db: Database) -> int:
         try:
             put(db, StaffMember(args.staff_id, args.name, args.store))
         except StaffError as exc:
-            print(f"kiosk hq staff: {exc}")
+            print(f"kiosk hq staff: {exc}", file=sys.stderr)
             return 2
         print(f"staff {args.staff_id}: {args.name} ({args.store})")
         return 0
