@@ -135,3 +135,17 @@ def test_staff_members_in_the_config_are_checked_naming_the_field():
         parse_session({"staff_members": {"5A5A5A5A": "has space"}})
     with pytest.raises(ConfigError, match="session.staff_members"):
         parse_session({"staff_members": ["5A5A5A5A"]})
+
+
+def test_the_cash_acceptor_pays_the_fee_and_the_ledger_splits_what_was_counted(tmp_path):
+    kiosk, chip = signed_up(tmp_path, staff_tap=False)
+    s = kiosk.session
+    assert s.choose_amount(10_000) and s.pay("cash_acceptor")
+    assert s.view.payment.requested_fen == 13_800
+    kiosk.pulses.count += 138  # ¥1 a pulse
+    kiosk.run()
+    assert kiosk.state == "done"
+    account = kiosk.account(chip)
+    assert (account.balance_fen, account.card_fee_due_fen) == (10_000, 0)
+    fee = next(t for t in kiosk.store.outbox() if t.kind == "card_fee")
+    assert (fee.amount_fen, fee.staff_id) == (3800, "")  # nobody tapped: nobody credited
