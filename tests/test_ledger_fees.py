@@ -18,6 +18,8 @@ import tests.test_ledger_properties as props
 from kiosk.ledger.fees import CAMPAIGN, WAIVED_BY_TOPUP
 from kiosk.ledger.kinds import FEE_EXCHANGE, FEE_REPLACEMENT
 from kiosk.ledger.model import CardStatus
+from kiosk.ledger.operations import Ledger
+from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.ledger.refusal import Refused
 from kiosk.ledger.rules import RulesError, parse_rules
 from kiosk.ledger.sales_rules import FeeRules, FreeCardCampaign, RewardStep, StaffRewardRules
@@ -216,3 +218,14 @@ def test_fee_split_adds_up_and_waives_only_at_the_threshold(paid, due, threshold
     assert split.fee_fen + split.topup_fen == paid
     assert (split.waiver == WAIVED_BY_TOPUP) == bool(threshold and paid >= threshold)
     assert split.fee_fen == (0 if split.waiver else due)
+
+
+def test_a_fee_settled_at_two_kiosks_out_of_touch_is_applied_and_flagged():
+    ledger = make(RULES)
+    other = Ledger(ledger.state.copy(), RULES, "store1-k2", b"pepper", FAST_FOR_TESTS)
+    first, _ = ledger.settle_card_fee(CARD, 3800, "cash-1", NOW)
+    second, _ = other.settle_card_fee(CARD, 3800, "cash-2", NOW)
+    do(ledger, first)
+    result = ledger.apply(second)
+    assert result.applied and "settled again" in result.conflict
+    assert account(ledger).balance_fen == 0  # nothing moved: a refund is for staff to decide

@@ -122,6 +122,9 @@ class LedgerState:
                 f"{txn.kind} expected balance {txn.balance_before_fen} / points {txn.points_before}, "
                 f"found {account.balance_fen} / {account.points}"
             )
+        if txn.kind is Kind.CARD_FEE and txn.reason == FEE_SIGN_UP and not account.card_fee_due_fen:
+            # two kiosks, out of touch, each took the sign-up fee: applied (the money was taken), flagged
+            conflicts.append(f"card fee of {txn.amount_fen} fen settled again: it was already paid or waived")
         self.accounts[txn.member_id] = self._account_after(account, txn)
         self._cards_and_member_after(txn)
         return "; ".join(c for c in conflicts if c)
