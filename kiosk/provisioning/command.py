@@ -58,7 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--non-interactive", action="store_true", help="never ask; fail when a required answer is missing")
     p.add_argument("--detect", action="store_true", help="list the readers found on this machine and exit")
     p.add_argument("--hq-server", action="store_true",
-                   help="also install and enable kiosk-hq.service (on the HQ machine)")
+                   help="also install and enable kiosk-hq.service and kiosk-hq-console.service "
+                        "(the receiver and the browser console, on the HQ machine)")
     p.add_argument("--kiosk-command", metavar="CMD",
                    help="the command the units run (default: the installed `kiosk`)")
     g = p.add_argument_group("answers")

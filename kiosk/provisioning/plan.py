@@ -198,10 +198,13 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
     except ConfigError as exc:
         answer = _answer_for(exc.field)
         raise ProvisionError(f"{exc} (check {flag(answer)})", answer) from None
-    units = ["kiosk.service"] + (["kiosk-hq.service"] if hq_server else [])
+    units = ["kiosk.service"] + (HQ_UNITS if hq_server else [])
     return Plan(root=Path(root), answers=a, config_toml=HEADER + tomli_w.dumps(data).encode(),
                 kiosk_cmd=kiosk_cmd or default_kiosk_cmd(), files=files,
                 generate_tls_key=generate, units=units, notes=notes)
+
+
+HQ_UNITS = ["kiosk-hq.service", "kiosk-hq-console.service"]  # the receiver and the console beside it
 
 
 def _answer_for(config_field: str) -> str:

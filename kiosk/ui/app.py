@@ -33,7 +33,7 @@ from kiosk.ui.screens.signup import (
     SignupPrivacyScreen,
     SignupWritingScreen,
 )
-from kiosk.ui.screens.staff import StaffScreen
+from kiosk.ui.screens.staff import NewPinTapScreen, StaffScreen
 from kiosk.ui.screens.topup import PayingScreen, TopUpAmountScreen, TopUpConfirmScreen
 from kiosk.ui.theme import Metrics
 from kiosk.ui.widgets import NUMBER_FONT, TEXT_FONT, Background
@@ -44,7 +44,7 @@ SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
     AttractScreen, MemberScreen, TopUpAmountScreen, TopUpConfirmScreen, PayingScreen,
     RedeemChooseScreen, RedeemConfirmScreen, PinScreen, PinLockedScreen, SignupOfferScreen,
     SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
-    ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen,
+    ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen, NewPinTapScreen,
 )
 PUMP_INTERVAL_S = 0.05
 
