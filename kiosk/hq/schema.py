@@ -24,11 +24,13 @@ follow_up_calls   回访记录: one row per call staff made from a follow-up lis
             reached, a note); a member reached is not listed again for the same occasion
 approvals   adjustments and returns above the console's thresholds, waiting for a second
             person (pending -> approved or rejected, by whom, and the txn it made)
+staff       the staff members sales are credited to: id, name, home store (kiosk/hq/staff.py)
 """
 
 from __future__ import annotations
 
 from kiosk.hq.db import Database
+from kiosk.hq.staff import TABLE as STAFF_TABLE
 
 SCHEMA_VERSION = 1
 
@@ -185,6 +187,7 @@ TABLES = [
         member_id TEXT PRIMARY KEY,
         at TEXT NOT NULL,
         username TEXT NOT NULL)""",
+    STAFF_TABLE,
 ]
 
 # A member's name lives in the row's JSON; the console searches it through an expression index

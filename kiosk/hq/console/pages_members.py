@@ -8,8 +8,8 @@ from kiosk.hq.console import approvals, audit, followups, members, notes
 from kiosk.hq.console.page import Ctx, Denied, NotFound, Page
 from kiosk.hq.notes_key import load_key
 
-FLASH = {"blocked", "unblocked", "replaced", "returned", "adjusted", "pending", "pin_reset", "note_added",
-         "note_deleted", "note_consent"}
+FLASH = {"blocked", "unblocked", "replaced", "exchanged", "returned", "adjusted", "pending", "pin_reset",
+         "note_added", "note_deleted", "note_consent"}
 
 
 def member_in_reach(ctx: Ctx, member_id: str) -> str:
