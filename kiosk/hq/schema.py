@@ -172,6 +172,21 @@ TABLES = [
         decided_at TEXT NOT NULL,
         txn_id TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, id)",
+    # member notes: sealed text and tags only (kiosk/hq/console/notes.py; the key is not in SQL)
+    """CREATE TABLE IF NOT EXISTS member_notes (
+        id BIGINT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        store TEXT NOT NULL,
+        at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        sealed TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS member_notes_member ON member_notes (member_id, id)",
+    "CREATE INDEX IF NOT EXISTS member_notes_store ON member_notes (store, id)",
+    """CREATE TABLE IF NOT EXISTS note_consents (
+        member_id TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        username TEXT NOT NULL)""",
     STAFF_TABLE,
 ]
 

@@ -27,6 +27,10 @@ class SyncLink(Protocol):
         """The store cannot save (reason code) or can again (''): told to HQ in the status."""
         ...
 
+    def member_notes(self, member_id: str) -> tuple:
+        """HQ's notes on a member of this store (NoteLine values), for the staff menu only."""
+        ...
+
 
 class SyncClientLink:
     def __init__(self, client) -> None:
@@ -46,3 +50,6 @@ class SyncClientLink:
 
     def report_store_fault(self, reason: str) -> None:
         self.client.store_fault = reason
+
+    def member_notes(self, member_id: str) -> tuple:
+        return self.client.notes.of(member_id)

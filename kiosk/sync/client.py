@@ -102,6 +102,7 @@ class SyncClient:
         self.outbox = OutboxSender(clock, settings.batch_size, settings.window_batches, settings.ack_timeout_s,
                                    on_resend=self._resending)
         self._apply_config(store.meta_get(CONFIG_KEY))
+        self.notes = m.StoreNotes(1, (), self._now())  # in memory only: the retained message brings them back
         self._handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
             m.Ack: self._handle_ack,
             m.RulesUpdate: self._handle_rules,
@@ -110,6 +111,7 @@ class SyncClient:
             m.Snapshot: self._handle_snapshot,
             m.ConfigUpdate: self._handle_config,
             m.IncidentsAck: self._handle_incidents_ack,
+            m.StoreNotes: self._handle_notes,
         }
         # taken on the network thread, at once: the payment port is waiting on another thread
         self._network_handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
@@ -376,6 +378,11 @@ class SyncClient:
             return
         log.info("rules v%s in force (was v%s)", msg.version, current)
         self._status_due = True
+
+    def _handle_notes(self, msg: m.StoreNotes, topic: str) -> None:
+        """The home store's member notes for the staff menu: the newest version, replaced whole."""
+        if msg.version > self.notes.version:
+            self.notes = msg
 
     def _handle_blocked(self, outcome, topic: str) -> None:
         if outcome.applied:

@@ -31,6 +31,7 @@ def _state() -> LedgerState:
 
 def samples() -> list[m.Message]:
     return [
+        m.StoreNotes(7, (m.NoteLine("M-K1-1", 3, "2026-11-23T10:00:00Z", "s1", "青霉素过敏", ("过敏",)),), NOW),
         m.Events("D1", tuple(TXNS[5:25]), NOW),
         m.Status("D1", "S1", "online", "0.1.0", 12, NOW, "boom", "disk_nearly_full", {"malformed": 2}, 3, 7, NOW),
         m.Status("D1", "S1", "offline", "0.1.0", 0, NOW),

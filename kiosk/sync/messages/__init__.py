@@ -31,6 +31,7 @@ from kiosk.sync.messages.incidents import (
     IncidentsAck,
     decode_incident,
 )
+from kiosk.sync.messages.notes import NoteLine, StoreNotes
 from kiosk.sync.messages.payments import OUTCOMES, HqPaymentRequest, PaymentConfirmation
 from kiosk.sync.messages.registry import (
     MAX_ANY,
@@ -52,7 +53,7 @@ __all__ = [
     "MAX_DETAIL_KEYS", "MAX_INCIDENTS", "MAX_TEXT", "MESSAGES", "NOT_JSON", "OUTCOMES", "OUT_OF_DATE",
     "OVERSIZED", "REASONS", "REGISTRY", "RESYNC_WHAT", "SPECS", "STATES", "UNKNOWN_TYPE",
     "UNSUPPORTED_VERSION", "VERSIONS", "WRONG_TOPIC", "Ack", "BlockedDelta", "BlockedList", "ConfigUpdate",
-    "Events", "Incident", "Incidents", "IncidentsAck", "Message", "MessageError", "MessageSpec",
-    "PaymentConfirmation", "HqPaymentRequest", "Place", "Resync", "RulesUpdate", "Snapshot", "Status",
+    "Events", "Incident", "Incidents", "IncidentsAck", "Message", "MessageError", "MessageSpec", "NoteLine",
+    "PaymentConfirmation", "HqPaymentRequest", "Place", "Resync", "RulesUpdate", "Snapshot", "Status", "StoreNotes",
     "decode", "decode_incident", "encode", "is_uid", "parse_json", "ranges_of", "to_dict",
 ]

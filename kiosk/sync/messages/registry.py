@@ -23,6 +23,7 @@ from kiosk.sync.messages.errors import (
 from kiosk.sync.messages.fields import Fields
 from kiosk.sync.messages.holdings import BlockedDelta, BlockedList, RulesUpdate, Snapshot
 from kiosk.sync.messages.incidents import Incidents, IncidentsAck
+from kiosk.sync.messages.notes import StoreNotes
 from kiosk.sync.messages.payments import HqPaymentRequest, PaymentConfirmation
 from kiosk.sync.messages.spec import CHAIN, DEVICE, DOWN, STORE, UP, Message, MessageSpec
 from kiosk.sync.messages.transactions import Ack, Events
@@ -41,6 +42,7 @@ MESSAGES: tuple[type[Message], ...] = (
     IncidentsAck,
     RulesUpdate,
     BlockedDelta,
+    StoreNotes,
 )
 REGISTRY: dict[str, type[Message]] = {cls.TYPE: cls for cls in MESSAGES}
 assert len(REGISTRY) == len(MESSAGES), "two message classes declare the same type"
