@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from kiosk.hq.broker import publish_message
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import load_state
+from kiosk.hq.store_feed import publish_deltas, resend_deltas
 from kiosk.ledger.rules import Rules, parse_rules
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
@@ -102,7 +103,7 @@ class Publisher:
     def publish_pending(self) -> int:
         """Blocked-list steps, rules and requested snapshots not yet published; returns how many
         messages went out."""
-        return self._blocked() + self._rules() + self._snapshots()
+        return self._blocked() + self._rules() + self._snapshots() + publish_deltas(self.db, self.client)
 
     def publish_all_retained(self) -> None:
         """At start: make the retained chain messages current (a crash may have left them behind)."""
@@ -113,7 +114,7 @@ class Publisher:
         if found:
             self._send_rules(*found)
 
-    def answer_resync(self, store: str, device: str, what: str) -> None:
+    def answer_resync(self, store: str, device: str, what: str, have_version: int = 0) -> None:
         topics = DeviceTopics(store, device)
         now = datetime.now(UTC)
         if what == "blocked":
@@ -124,6 +125,8 @@ class Publisher:
             publish_message(self.client, topics.topic("blocked"), m.BlockedList(version, uids, now))
         elif what == "snapshot":
             self.send_snapshot(store, device)
+        elif what == "deltas":
+            resend_deltas(self.db, self.client, store, device, have_version)
         elif what == "rules":
             found = rules_in_force(self.db)
             if found:

@@ -41,6 +41,7 @@ from kiosk.hq.ledger import (
 from kiosk.hq.payments import PaymentBridge, Provider, no_provider
 from kiosk.hq.publisher import Publisher
 from kiosk.hq.schema import create_schema
+from kiosk.hq.store_snapshots import answer_request
 from kiosk.ledger.utc import utc_text
 from kiosk.sync import messages as m
 from kiosk.sync.log_limit import LogLimit
@@ -71,6 +72,7 @@ class _Batch:
     resyncs: list[tuple[str, m.Resync]] = field(default_factory=list)
     payments: list[tuple[str, m.HqPaymentRequest]] = field(default_factory=list)
     incidents: list[tuple[str, m.Incidents]] = field(default_factory=list)
+    snapshot_requests: list[tuple[str, m.SnapshotRequest]] = field(default_factory=list)
 
     def singles(self) -> list[_Batch]:
         """One batch per stored message (resyncs and payments are not stored in the commit)."""
@@ -98,6 +100,7 @@ LANES: dict[type[m.Message], str] = {
     m.Resync: "resyncs",
     m.HqPaymentRequest: "payments",
     m.Incidents: "incidents",
+    m.SnapshotRequest: "snapshot_requests",
 }
 
 
@@ -175,6 +178,7 @@ class Receiver:
                 (hq_subscription("resync", self.group), 1),
                 (hq_subscription("payment_request", self.group), 1),
                 (hq_subscription("incidents", self.group), 1),
+                (hq_subscription("snapshot_request", self.group), 1),
                 (STATUS_TOPIC, 1),
             ]
         )
@@ -266,7 +270,9 @@ class Receiver:
             ack = m.IncidentsAck(batch.device, batch.next_offset, datetime.now(UTC))
             self.client.publish(DeviceTopics(store, batch.device).topic("incidents_ack"), m.encode(ack), qos=1)
         for store, resync in parsed.resyncs:
-            publisher.answer_resync(store, resync.device, resync.what)
+            publisher.answer_resync(store, resync.device, resync.what, resync.have_version)
+        for store, request in parsed.snapshot_requests:
+            answer_request(self.db, self.client, store, request)
         for store, request in parsed.payments:
             self.bridge.handle(store, request)
         if report.blocked_changed:

@@ -38,6 +38,7 @@ from kiosk.sync.log_limit import LogLimit
 from kiosk.sync.messages.spec import DEVICE
 from kiosk.sync.outbox_sender import OutboxSender
 from kiosk.sync.settings import SyncSettings, SyncStore
+from kiosk.sync.store_feed import StoreFeed
 from kiosk.sync.topics import DeviceTopics, TopicError, parse_topic
 
 log = logging.getLogger("kiosk.sync")
@@ -100,6 +101,7 @@ class SyncClient:
         self.outbox = OutboxSender(clock, settings.batch_size, settings.window_batches, settings.ack_timeout_s,
                                    on_resend=self._resending)
         self._apply_config(store.meta_get(CONFIG_KEY))
+        self.feed = StoreFeed(self)  # protocol v2's per-store replica (store_feed.py)
         self._handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
             m.Ack: self._handle_ack,
             m.RulesUpdate: self._handle_rules,
@@ -108,6 +110,7 @@ class SyncClient:
             m.Snapshot: self._handle_snapshot,
             m.ConfigUpdate: self._handle_config,
             m.IncidentsAck: self._handle_incidents_ack,
+            **self.feed.handlers(),
         }
         # taken on the network thread, at once: the payment port is waiting on another thread
         self._network_handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
@@ -229,6 +232,7 @@ class SyncClient:
                 except StoreError as exc:
                     self._note_error(f"store: {exc}")
                 self._heartbeat()
+            self.feed.tick(self.connected and self.subscribed)
             return busy
 
     @property
