@@ -8,14 +8,11 @@ a kiosk configured without it keeps protocol v1's whole-chain `snapshot`."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Any
 
 from kiosk.store.errors import ImpossibleSnapshot, StaleSnapshot, StoreError
 from kiosk.store.loading import Chunk
 from kiosk.sync import messages as m
-
-if TYPE_CHECKING:
-    from kiosk.sync.client import SyncClient
 
 log = logging.getLogger("kiosk.sync")
 
@@ -24,7 +21,9 @@ ASK_AGAIN_S = 10.0  # no chunk for this long: ask again from the last one stored
 
 
 class StoreFeed:
-    def __init__(self, client: SyncClient) -> None:
+    """A part of the SyncClient (`client`): its store, settings, clock and publishing."""
+
+    def __init__(self, client: Any) -> None:
         self.client = client
         self.store = client.store
         self.enabled = client.settings.store_replica
