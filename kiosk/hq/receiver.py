@@ -38,6 +38,7 @@ from kiosk.hq.ledger import (
     now_text,
     store_rows,
 )
+from kiosk.hq.member_answer import answer_member
 from kiosk.hq.payments import PaymentBridge, Provider, no_provider
 from kiosk.hq.publisher import Publisher
 from kiosk.hq.schema import create_schema
@@ -73,6 +74,7 @@ class _Batch:
     payments: list[tuple[str, m.HqPaymentRequest]] = field(default_factory=list)
     incidents: list[tuple[str, m.Incidents]] = field(default_factory=list)
     snapshot_requests: list[tuple[str, m.SnapshotRequest]] = field(default_factory=list)
+    member_requests: list[tuple[str, m.MemberRequest, object]] = field(default_factory=list)  # + MQTT 5 properties
 
     def singles(self) -> list[_Batch]:
         """One batch per stored message (resyncs and payments are not stored in the commit)."""
@@ -101,6 +103,7 @@ LANES: dict[type[m.Message], str] = {
     m.HqPaymentRequest: "payments",
     m.Incidents: "incidents",
     m.SnapshotRequest: "snapshot_requests",
+    m.MemberRequest: "member_requests",
 }
 
 
@@ -179,6 +182,7 @@ class Receiver:
                 (hq_subscription("payment_request", self.group), 1),
                 (hq_subscription("incidents", self.group), 1),
                 (hq_subscription("snapshot_request", self.group), 1),
+                (hq_subscription("member_request", self.group), 1),
                 (STATUS_TOPIC, 1),
             ]
         )
@@ -273,6 +277,8 @@ class Receiver:
             publisher.answer_resync(store, resync.device, resync.what, resync.have_version)
         for store, request in parsed.snapshot_requests:
             answer_request(self.db, self.client, store, request)
+        for store, request, properties in parsed.member_requests:
+            answer_member(self.db, self.client, store, request, properties)
         for store, request in parsed.payments:
             self.bridge.handle(store, request)
         if report.blocked_changed:
@@ -378,7 +384,8 @@ class Receiver:
             if lane is None:
                 log.info("ignoring %s from %s (no HQ handler)", topic.message_type, topic.device)
                 continue
-            item = (topic.store, decoded, bool(msg.retain)) if lane == "statuses" else (topic.store, decoded)
+            extra = {"statuses": (bool(msg.retain),), "member_requests": (getattr(msg, "properties", None),)}
+            item = (topic.store, decoded, *extra.get(lane, ()))
             getattr(out, lane).append(item)
         return out
 

@@ -27,6 +27,11 @@ class SyncLink(Protocol):
         """The store cannot save (reason code) or can again (''): told to HQ in the status."""
         ...
 
+    def fetch_member(self, uid: str) -> str:
+        """Ask HQ for the member of a card not in the replica, keeping it when found (waits at most
+        300 ms): "found", "not_found", "offline" or "timeout" (kiosk/sync/member_fetch.py)."""
+        ...
+
 
 class SyncClientLink:
     def __init__(self, client) -> None:
@@ -46,3 +51,6 @@ class SyncClientLink:
 
     def report_store_fault(self, reason: str) -> None:
         self.client.store_fault = reason
+
+    def fetch_member(self, uid: str) -> str:
+        return self.client.members.fetch(uid)

@@ -35,6 +35,7 @@ from kiosk.sync.incidents import META_KEY as INCIDENTS_KEY
 from kiosk.sync.incidents import IncidentSender, read_incidents
 from kiosk.sync.link import MqttLink
 from kiosk.sync.log_limit import LogLimit
+from kiosk.sync.member_fetch import MemberFetch
 from kiosk.sync.messages.spec import DEVICE
 from kiosk.sync.outbox_sender import OutboxSender
 from kiosk.sync.settings import SyncSettings, SyncStore
@@ -124,6 +125,8 @@ class SyncClient:
             on_error=self._note_error,
         )
         self._subscribed = self._link.subscribed
+        self.members = MemberFetch(self)  # protocol v2: a member fetched from HQ at a tap
+        self._handlers[m.MemberAnswer] = self.members.late_answer
 
     def handled_types(self) -> set[str]:
         """The message types this kiosk takes in (tests check it against the registry)."""

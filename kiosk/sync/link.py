@@ -44,6 +44,8 @@ class MqttLink:
         self._stopping = threading.Event()  # wakes every wait; the network thread returns
         self._closing = threading.Event()  # stop() has begun: do not reconnect
         self._thread: threading.Thread | None = None
+        # a reply carrying MQTT 5 correlation data goes here first (True: taken; member_fetch.py)
+        self.on_response: Callable[[bytes, str, bytes], bool] | None = None
         self._mqtt = self._make_client(mqtt)
 
     def _make_client(self, mqtt):
@@ -62,7 +64,7 @@ class MqttLink:
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = lambda client, userdata, msg: self._on_message_cb(msg.topic, msg.payload)
+        client.on_message = lambda client, userdata, msg: self._deliver(msg)
         client.on_subscribe = self._on_subscribe
         return client
 
@@ -89,9 +91,17 @@ class MqttLink:
             self._thread.join(timeout)
         self._thread = None
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, properties=None) -> int:
         """Queue one message for the network thread; paho's return code (0: queued)."""
-        return self._mqtt.publish(topic, payload, qos=qos, retain=retain).rc
+        return self._mqtt.publish(topic, payload, qos=qos, retain=retain, properties=properties).rc
+
+    def _deliver(self, msg) -> None:
+        correlation = getattr(getattr(msg, "properties", None), "CorrelationData", None)
+        if correlation is not None and self.on_response is not None and self.on_response(
+            bytes(correlation), msg.topic, msg.payload
+        ):
+            return
+        self._on_message_cb(msg.topic, msg.payload)
 
     def _network_loop(self) -> None:
         import paho.mqtt.client as mqtt

@@ -25,7 +25,13 @@ from kiosk.sync.messages.holdings import BlockedDelta, BlockedList, RulesUpdate,
 from kiosk.sync.messages.incidents import Incidents, IncidentsAck
 from kiosk.sync.messages.payments import HqPaymentRequest, PaymentConfirmation
 from kiosk.sync.messages.spec import CHAIN, DEVICE, DOWN, STORE, UP, Message, MessageSpec
-from kiosk.sync.messages.store_sync import AccountDelta, SnapshotChunk, SnapshotRequest
+from kiosk.sync.messages.store_sync import (
+    AccountDelta,
+    MemberAnswer,
+    MemberRequest,
+    SnapshotChunk,
+    SnapshotRequest,
+)
 from kiosk.sync.messages.transactions import Ack, Events
 
 MESSAGES: tuple[type[Message], ...] = (
@@ -45,6 +51,8 @@ MESSAGES: tuple[type[Message], ...] = (
     SnapshotRequest,
     SnapshotChunk,
     AccountDelta,
+    MemberRequest,
+    MemberAnswer,
 )
 REGISTRY: dict[str, type[Message]] = {cls.TYPE: cls for cls in MESSAGES}
 assert len(REGISTRY) == len(MESSAGES), "two message classes declare the same type"

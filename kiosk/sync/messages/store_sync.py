@@ -11,6 +11,7 @@ from datetime import datetime
 
 from kiosk.ledger.codec import CodecError, decode, encode
 from kiosk.ledger.model import Account, Card, Member
+from kiosk.ledger.uid import is_card_uid
 from kiosk.sync.messages.fields import Fields
 from kiosk.sync.messages.spec import DEVICE, DOWN, KIB, MIB, STORE, UP, Message, MessageSpec, Place, utc_text
 
@@ -143,3 +144,46 @@ class AccountDelta(
             raise f.fail("applied", f"must map at most {MAX_DEVICES} device ids to seqs")
         rows = MemberRows.read(Fields(f.msg_type, f.raw("rows"), "rows"))
         return cls(store, seq, applied, rows, f.time("at"))
+
+
+@dataclass(frozen=True)
+class MemberRequest(Message, spec=MessageSpec("member_request", UP, 4 * KIB, (Place(DEVICE),))):
+    """Kiosk -> HQ: the member whose card this is, tapped here and not in the replica. Sent with
+    MQTT 5 properties: the response topic (the kiosk's own `member` topic) and correlation data."""
+
+    device: str
+    card_uid: str
+    at: datetime
+
+    def body(self) -> dict:
+        return {"device": self.device, "card_uid": self.card_uid, "at": utc_text(self.at)}
+
+    @classmethod
+    def read(cls, f: Fields) -> MemberRequest:
+        device = f.ident("device")
+        uid = f.raw("card_uid")
+        if not is_card_uid(uid):
+            raise f.fail("card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
+        return cls(device, uid, f.time("at"))
+
+
+@dataclass(frozen=True)
+class MemberAnswer(Message, spec=MessageSpec("member", DOWN, 256 * KIB, (Place(DEVICE),))):
+    """HQ -> the kiosk that asked (on the request's response topic, with its correlation data): the
+    member's rows, none when HQ knows no such card; `applied`: the kiosk's seqs HQ had applied."""
+
+    card_uid: str
+    applied: int
+    rows: MemberRows
+    at: datetime
+
+    def body(self) -> dict:
+        return {"card_uid": self.card_uid, "applied": self.applied, "rows": self.rows.body(), "at": utc_text(self.at)}
+
+    @classmethod
+    def read(cls, f: Fields) -> MemberAnswer:
+        uid = f.raw("card_uid")
+        if not is_card_uid(uid):
+            raise f.fail("card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
+        applied = f.int("applied", 0, 2**62)
+        return cls(uid, applied, MemberRows.read(Fields(f.msg_type, f.raw("rows"), "rows")), f.time("at"))
