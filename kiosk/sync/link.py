@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 from collections.abc import Callable
 
@@ -21,6 +22,17 @@ def backoff_delay(attempt: int, low: float, high: float, rand: Callable[[], floa
     """Exponential backoff with jitter: a random delay between half and all of min(high, low*2^n)."""
     step = min(high, low * (2 ** min(attempt, 30)))
     return step / 2 + rand() * step / 2
+
+
+def no_delay(client) -> None:
+    """TCP_NODELAY on the client's socket: a small request (a member fetched at a tap) goes out
+    now, not after the peer's delayed ACK (tens of ms with Nagle's algorithm)."""
+    sock = client.socket()
+    if sock is not None and hasattr(sock, "setsockopt"):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # e.g. not a TCP socket: nothing to tune
 
 
 class MqttLink:
@@ -139,6 +151,7 @@ class MqttLink:
         if reason_code.is_failure:
             self._on_error(f"broker refused the connection: {reason_code}")
             return
+        no_delay(client)
         self.connected.set()
         self.new_session.set()
         client.subscribe(self._subscriptions)

@@ -113,7 +113,9 @@ class StoreFeed:
         self._ask_deltas("snapshot installed")
 
     def _on_delta(self, msg: m.AccountDelta, topic: str) -> None:
-        if not self.enabled or msg.store != self.client.settings.store_id:
+        if not self.enabled:
+            return  # a v1 kiosk keeps the whole-chain snapshot; its store's deltas are not for it
+        if msg.store != self.client.settings.store_id:
             self.client._reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store feed")
             return
         feed = self.store.hq_feed
