@@ -98,8 +98,8 @@ def test_a_load_stopped_half_way_resumes_from_the_last_chunk_stored(mosquitto, t
             d1 = start_kiosk(d1_store, mosquitto, store_replica=True)
             assert d1.wait_until(lambda: d1_store.hq_feed.snapshot_id == stopped_at.snapshot_id, 30), d1.status()
             d1.stop()
-            first = asked[0]
-            assert (first.snapshot_id, first.first) == (stopped_at.snapshot_id, stopped_at.next_index)
+            first = asked[0]  # (chunks the broker still held for its session may have come in before it asked)
+            assert first.snapshot_id == stopped_at.snapshot_id and first.first >= stopped_at.next_index
             assert _accounts(d1_store, sorted(old)) == old  # HQ's rows are what the kiosk had
             assert d1_store.loading.progress.chunks == 0
             assert not (tmp_path / "d1" / "replica.next.sqlite").exists()
