@@ -160,11 +160,7 @@ class MemberRequest(Message, spec=MessageSpec("member_request", UP, 4 * KIB, (Pl
 
     @classmethod
     def read(cls, f: Fields) -> MemberRequest:
-        device = f.ident("device")
-        uid = f.raw("card_uid")
-        if not is_card_uid(uid):
-            raise f.fail("card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
-        return cls(device, uid, f.time("at"))
+        return cls(f.ident("device"), _uid(f), f.time("at"))
 
 
 @dataclass(frozen=True)
@@ -182,8 +178,13 @@ class MemberAnswer(Message, spec=MessageSpec("member", DOWN, 256 * KIB, (Place(D
 
     @classmethod
     def read(cls, f: Fields) -> MemberAnswer:
-        uid = f.raw("card_uid")
-        if not is_card_uid(uid):
-            raise f.fail("card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
+        uid = _uid(f)
         applied = f.int("applied", 0, 2**62)
         return cls(uid, applied, MemberRows.read(Fields(f.msg_type, f.raw("rows"), "rows")), f.time("at"))
+
+
+def _uid(f: Fields) -> str:
+    uid = f.raw("card_uid")
+    if not is_card_uid(uid):
+        raise f.fail("card_uid", "must be a 4, 7 or 10 byte UID in upper-case hex")
+    return uid
