@@ -1,5 +1,6 @@
 """A kiosk process for the SIGKILL test of a chunked store snapshot (tests/test_store_feed_sigkill.py):
-loads its store's snapshot from HQ (protocol v2) until killed, saying each chunk it has stored.
+loads its store's snapshot from HQ (protocol v2) until killed, saying after each chunk it stores
+"P <next chunk> <snapshot in use, 0 until switched> <chunks>".
 argv: data_dir host port password store_id."""
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ def main() -> None:
     print("started", flush=True)
     said = None
     while True:
-        now = (store.loading.progress.next_index, store.hq_feed.snapshot_id)
+        progress = store.loading.progress
+        now = (progress.next_index, store.hq_feed.snapshot_id, progress.chunks)
         if now != said:
-            print(f"P {now[0]} {now[1]}", flush=True)
+            print(f"P {now[0]} {now[1]} {now[2]}", flush=True)
             said = now
         time.sleep(0.005)
 
