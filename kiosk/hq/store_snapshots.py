@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 CHUNK_BUDGET = 768 * 1024  # bytes of rows per chunk: under the message's 1 MiB with its envelope
 ID_BATCH = 1000  # member ids per query while reading a store's rows
 SEEN_DAYS_KEY = "replica_seen_days"
+REUSE_S = 600  # a snapshot built this recently answers a request for a new one
 DEFAULT_SEEN_DAYS = 90
 
 
@@ -52,19 +53,40 @@ def consistent_read(db: Database) -> Iterator[Database]:
         db.conn.execute("COMMIT")
 
 
+SEEN = "SELECT DISTINCT member_id FROM member_seen WHERE store = ? AND (home = 1 OR at >= ?)"
+
+
 def store_member_ids(db: Database, store: str, cutoff: str) -> list[str]:
     """The store's members: `member_seen`'s, and those of its kiosks' events applied since the
     feed last noted them (so a snapshot never misses a member its own `own_high_water` covers)."""
-    ids = {r[0] for r in db.all(
-        "SELECT member_id FROM member_seen WHERE store = ? AND (home = 1 OR at >= ?)", (store, cutoff)
-    )}
+    ids = {r[0] for r in db.all(SEEN, (store, cutoff))}
+    return sorted(ids | unnoted_ids(db, store))
+
+
+def unnoted_ids(db: Database, store: str) -> set[str]:
+    """Members of the store's kiosks' events the feed has not noted in `member_seen` yet."""
+    ids: set[str] = set()
     row = db.one("SELECT value FROM settings WHERE key = 'feed_published'")
     noted = json.loads(row[0]) if row and row[0] else {}
     for (device,) in db.all("SELECT device_id FROM devices WHERE store = ?", (store,)):
         ids.update(r[0] for r in db.all(
             "SELECT member_id FROM events WHERE device_id = ? AND seq > ?", (device, int(noted.get(device, 0)))
         ))
-    return sorted(ids)
+    return ids
+
+
+def store_rows_texts(db: Database, store: str, cutoff: str) -> dict[str, list[str]]:
+    """The store's rows: one joined query per table for `member_seen`'s members (no id lists at
+    100,000 members), then the few not noted there yet."""
+    out = {}
+    for table, order in (("members", "member_id"), ("cards", "uid"), ("accounts", "member_id")):
+        out[table] = [b for (b,) in db.all(
+            f"SELECT t.body FROM {table} t JOIN ({SEEN}) s ON s.member_id = t.member_id ORDER BY t.{order}",  # noqa: S608
+            (store, cutoff),
+        )]
+    seen = {r[0] for r in db.all(SEEN, (store, cutoff))}
+    extra = rows_texts(db, sorted(unnoted_ids(db, store) - seen))
+    return {table: out[table] + extra[table] for table in out}
 
 
 def chunk_budget(db: Database) -> int:
@@ -115,7 +137,7 @@ def build_snapshot(db: Database, store: str, device: str, now: datetime | None =
         own = int(row[0]) if row else 0
         row = db.one("SELECT MAX(seq) FROM store_deltas WHERE store = ?", (store,))
         delta_seq = int(row[0] or 0) if row else 0
-        texts = rows_texts(db, store_member_ids(db, store, seen_cutoff(db, now)))
+        texts = store_rows_texts(db, store, seen_cutoff(db, now))
         stock = {r: int(n) for r, n in db.all("SELECT reward_id, units FROM stock ORDER BY reward_id")}
     parts = split_rows(texts, chunk_budget(db))
     snapshot_id = time.time_ns() // 1000  # increasing per device, across receivers
@@ -147,14 +169,25 @@ def chunk_payload(snapshot_id: int, index: int, chunks: int, body: str) -> bytes
     return (text + ',"rows":' + rows + "," + tail).encode()
 
 
+def recent_snapshot(db: Database, device: str) -> int:
+    """The device's kept snapshot if built in the last REUSE_S seconds, else 0. Serving it again is
+    right: the deltas since its `delta_seq` follow, and the kiosk's own transactions since its
+    `own_high_water` are still in the kiosk's journal so soon after."""
+    row = db.one("SELECT MAX(snapshot_id) FROM store_snapshots WHERE device_id = ?", (device,))
+    built = int(row[0] or 0) if row else 0
+    return built if built and time.time_ns() // 1000 - built < REUSE_S * 1_000_000 else 0
+
+
 def answer_request(db: Database, client, store: str, request: m.SnapshotRequest) -> int:
     """Publish the chunks a kiosk asks for (building its store's snapshot when it asks for a new
     one or for one HQ no longer keeps). Returns how many chunks went out."""
     snapshot_id = request.snapshot_id
     first = request.first
+    if snapshot_id == 0:  # a new one: the one built lately serves (the kiosk asks again while HQ builds)
+        snapshot_id, first = recent_snapshot(db, request.device), 0
     kept = db.one("SELECT chunks FROM store_snapshots WHERE device_id = ? AND snapshot_id = ? AND idx = 0",
                   (request.device, snapshot_id))
-    if snapshot_id == 0 or kept is None:
+    if kept is None:
         snapshot_id, _ = build_snapshot(db, store, request.device)
         first = 0
     rows = db.all(
