@@ -24,6 +24,7 @@ follow_up_calls   回访记录: one row per call staff made from a follow-up lis
             reached, a note); a member reached is not listed again for the same occasion
 approvals   adjustments and returns above the console's thresholds, waiting for a second
             person (pending -> approved or rejected, by whom, and the txn it made)
+staff       the staff members sales are credited to: id, name, home store (kiosk/hq/staff.py)
 member_seen, store_deltas, store_snapshots   protocol v2: which store holds which member (home
             store, seen lately), each store's account deltas, each kiosk's snapshot in chunks
 """
@@ -31,6 +32,7 @@ member_seen, store_deltas, store_snapshots   protocol v2: which store holds whic
 from __future__ import annotations
 
 from kiosk.hq.db import Database
+from kiosk.hq.staff import TABLE as STAFF_TABLE
 
 SCHEMA_VERSION = 1
 
@@ -172,6 +174,7 @@ TABLES = [
         decided_at TEXT NOT NULL,
         txn_id TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, id)",
+    STAFF_TABLE,
     # protocol v2's per-store replica (kiosk/hq/store_feed.py, store_snapshots.py)
     """CREATE TABLE IF NOT EXISTS member_seen (
         member_id TEXT NOT NULL,
