@@ -15,6 +15,7 @@ from kiosk.hq.broker import publish_message
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import load_state
 from kiosk.hq.rules_scopes import CHAIN, mark_key, own_stores, scoped_rules
+from kiosk.hq.store_feed import publish_deltas, resend_deltas
 from kiosk.ledger.rules import Rules
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
@@ -94,7 +95,7 @@ class Publisher:
     def publish_pending(self) -> int:
         """Blocked-list steps, rules and requested snapshots not yet published; returns how many
         messages went out."""
-        return self._blocked() + self._rules() + self._snapshots() + self._notes()
+        return self._blocked() + self._rules() + self._snapshots() + self._notes() + publish_deltas(self.db, self.client)
 
     def publish_all_retained(self) -> None:
         """At start: make the retained chain messages current (a crash may have left them behind)."""
@@ -106,7 +107,7 @@ class Publisher:
             if found:
                 self._send_rules(*found, store)
 
-    def answer_resync(self, store: str, device: str, what: str) -> None:
+    def answer_resync(self, store: str, device: str, what: str, have_version: int = 0) -> None:
         topics = DeviceTopics(store, device)
         now = datetime.now(UTC)
         if what == "blocked":
@@ -117,6 +118,8 @@ class Publisher:
             publish_message(self.client, topics.topic("blocked"), m.BlockedList(version, uids, now))
         elif what == "snapshot":
             self.send_snapshot(store, device)
+        elif what == "deltas":
+            resend_deltas(self.db, self.client, store, device, have_version)
         elif what == "rules":  # the chain's document and the store's own: the kiosk takes the newer
             for scope in (CHAIN, store) if store in own_stores(self.db) else (CHAIN,):
                 found = scoped_rules(self.db, scope)

@@ -31,6 +31,11 @@ class SyncLink(Protocol):
         """HQ's notes on a member of this store (NoteLine values), for the staff menu only."""
         ...
 
+    def fetch_member(self, uid: str) -> str:
+        """Ask HQ for the member of a card not in the replica, keeping it when found (waits at most
+        300 ms): "found", "not_found", "offline" or "timeout" (kiosk/sync/member_fetch.py)."""
+        ...
+
 
 class SyncClientLink:
     def __init__(self, client) -> None:
@@ -53,3 +58,6 @@ class SyncClientLink:
 
     def member_notes(self, member_id: str) -> tuple:
         return self.client.notes.of(member_id)
+
+    def fetch_member(self, uid: str) -> str:
+        return self.client.members.fetch(uid)

@@ -162,6 +162,8 @@ class StaffView:
     hq_online: bool
     last_errors: tuple[str, ...]
     rules_version: int
+    replica_chunks: tuple[int, int] = (0, 0)  # a store snapshot being loaded: (stored, of); (0, 0) none
+    replica_loaded: bool = False  # the member replica came from HQ's store snapshot (protocol v2)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ TEMPLATES: dict[str, str] = {
     "card_refused": N_("This card cannot be used. Please ask at the counter."),
     "unknown_card": N_("Sorry, this card is not recognised."),
     "card_unknown_here": N_("This card is not known at this kiosk yet. Please ask at the counter."),
+    "card_unknown_offline": N_("This card cannot be checked offline. Please ask at the counter."),
     "card_data_missing": N_("This card's data could not be read. Please ask at the counter."),
     "card_writer_unavailable": N_("Cards cannot be issued here right now. Please ask at the counter."),
     "card_removed": N_("The card was removed. Nothing was changed."),

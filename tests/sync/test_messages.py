@@ -55,7 +55,18 @@ def samples() -> list[m.Message]:
             NOW,
         ),
         m.IncidentsAck("D1", 250, NOW),
+        m.SnapshotRequest("D1", 1765000000000001, 8, 8, NOW),
+        m.SnapshotChunk(1765000000000001, 0, 3, 30, 12, _rows(), {"mug": 40}, NOW),
+        m.AccountDelta("S1", 13, {"D1": 30, "D2": 0}, _rows(), NOW),
+        m.MemberRequest("D1", "04A1B2C3", NOW),
+        m.MemberAnswer("04A1B2C3", 30, _rows(), NOW),
     ]
+
+
+def _rows() -> m.MemberRows:
+    state = _state()
+    return m.MemberRows(tuple(state.members.values())[:3], tuple(state.cards.values())[:3],
+                        tuple(state.accounts.values())[:3])
 
 
 @pytest.mark.parametrize("msg", samples(), ids=lambda x: x.TYPE)

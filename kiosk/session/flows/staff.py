@@ -70,6 +70,8 @@ class Staff(FlowPart):
         store = host.store
         depth = store.outbox_depth() if hasattr(store, "outbox_depth") else 0
         contact = host.sync.last_contact() if host.sync is not None else None
+        loading = getattr(store, "loading", None)
+        chunks = (loading.progress.next_index, loading.progress.chunks) if loading is not None else (0, 0)
         return {
             "staff": StaffView(
                 device_id=host.ledger.device_id,
@@ -80,6 +82,8 @@ class Staff(FlowPart):
                 hq_online=host.sync.online() if host.sync is not None else False,
                 last_errors=tuple(self.errors),
                 rules_version=host.ledger.rules.version,
+                replica_chunks=chunks,
+                replica_loaded=bool(getattr(getattr(store, "hq_feed", None), "snapshot_id", 0)),
             )
         }
 

@@ -19,9 +19,17 @@ def status_text(value: str) -> str:
     return _(STATUS_WORDS[value]) if value in STATUS_WORDS else value
 
 
+def replica_text(chunks: tuple[int, int], loaded: bool) -> str:
+    """The member replica's line: a store snapshot's load progress, or whether one is in use."""
+    done, total = chunks
+    if total:
+        return _("loading {done}/{total} ({percent}%)").format(done=done, total=total, percent=100 * done // total)
+    return _("loaded") if loaded else _("not loaded yet")
+
+
 class StaffScreen(KioskScreen):
     shows_hints = False  # shows view.message itself
-    ROWS = ("device", "reader", "hardware", "outbox", "hq", "rules")
+    ROWS = ("device", "reader", "hardware", "outbox", "hq", "replica", "rules")
 
     def build(self) -> None:
         """The kiosk's state on the left, its recent errors beside it: both panels fill the height."""
@@ -69,6 +77,7 @@ class StaffScreen(KioskScreen):
             "hardware": _("LEDs and buzzer"),
             "outbox": _("Waiting to sync"),
             "hq": _("Last contact with HQ"),
+            "replica": _("Members from HQ"),
             "rules": _("Rules version"),
         }
         values = {
@@ -77,6 +86,7 @@ class StaffScreen(KioskScreen):
             "hardware": status_text(staff.hardware),
             "outbox": _("{n} transactions").format(n=staff.outbox_depth),
             "hq": staff.last_hq_contact or _("never"),
+            "replica": replica_text(staff.replica_chunks, staff.replica_loaded),
             "rules": str(staff.rules_version),
         }
         for row in self.ROWS:
