@@ -54,18 +54,22 @@ class StaffScreen(KioskScreen):
         log.add_widget(self.errors)
         row.add_widget(log)
         self.body.add_widget(row)
-        buttons = BoxLayout(size_hint_y=None, height=m.touch_big, spacing=m.spacing)
-        self.reload = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.staff_reload_rules)
+        # Two rows: what staff do for a member, then the kiosk's own (five in one row did not fit 800 px).
+        buttons = BoxLayout(orientation="vertical", size_hint_y=None, height=2 * m.touch_big + m.spacing,
+                            spacing=m.spacing)
+        for_members, for_kiosk = (BoxLayout(spacing=m.spacing) for _row in range(2))
         self.charge = KButton(font_size=m.font_button, kind="primary", radius=m.radius,
                               on_tap=self.session.start_staff_charge)
-        buttons.add_widget(self.charge)
         self.notes = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.staff_notes)
-        buttons.add_widget(self.notes)
         self.new_pin = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.start_new_pin)
-        buttons.add_widget(self.new_pin)
+        self.reload = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.staff_reload_rules)
         self.exit = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self.session.finish)
-        buttons.add_widget(self.reload)
-        buttons.add_widget(self.exit)
+        for button in (self.charge, self.notes, self.new_pin):
+            for_members.add_widget(button)
+        for button in (self.reload, self.exit):
+            for_kiosk.add_widget(button)
+        buttons.add_widget(for_members)
+        buttons.add_widget(for_kiosk)
         self.body.add_widget(buttons)
 
     def fill(self, view) -> None:
