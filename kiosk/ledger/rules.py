@@ -11,6 +11,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.ledger import strict_json
+from kiosk.ledger.points_cash import PointsCashRule, parse_points_cash
 from kiosk.ledger.rules_fields import (  # noqa: F401 - MAX_FEN, SAFE_ID..., RulesError are this module's API too
     _ZONE,
     MAX_FEN,
@@ -21,6 +22,7 @@ from kiosk.ledger.rules_fields import (  # noqa: F401 - MAX_FEN, SAFE_ID..., Rul
     _Fields,
     visible_text,
 )
+from kiosk.ledger.voucher_rules import VoucherRules, parse_vouchers
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class Rules:
     card_return: ReturnPolicy
     engagement: EngagementRules = EngagementRules()
     segments: SegmentRules = SegmentRules()
+    vouchers: VoucherRules = VoucherRules()
+    points_cash: PointsCashRule = PointsCashRule()
 
     def tier(self, tier_id: str) -> Tier:
         for tier in self.tiers:
@@ -213,6 +217,8 @@ _SECTIONS = frozenset(
         "card_return",
         "engagement",
         "segments",
+        "vouchers",
+        "points_cash",
         "comment",
     }
 )
@@ -375,6 +381,8 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         card_return=card_return,
         engagement=engagement,
         segments=segments,
+        vouchers=parse_vouchers(f, data.get("vouchers", {})),
+        points_cash=parse_points_cash(f, data.get("points_cash", {})),
     )
 
 

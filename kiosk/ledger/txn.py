@@ -19,6 +19,7 @@ from kiosk.ledger.utc import parse_utc, utc_text
 MAX_POINTS = 1_000_000_000
 _DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 _TEXT_MAX = 200
+_VOUCHER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}\Z")  # a voucher is named by its issuing txn_id
 
 
 class Kind(StrEnum):
@@ -42,6 +43,8 @@ class Kind(StrEnum):
     PURSE_WRITTEN = "purse_written"
     REFUND = "refund"
     VOID = "void"
+    VOUCHER_ISSUED = "voucher_issued"
+    VOUCHER_EXPIRED = "voucher_expired"
 
 
 class TxnFormatError(ValueError):
@@ -89,6 +92,18 @@ class Txn:
     reasons: str = ""  # SURVEY: comma-separated reason ids from the rules
     card_counter: int = 0  # the card's counter (purse or NTAG tap): read at the tap, or (PURSE_WRITTEN) just written
     clock_untrusted: bool = False  # `at` came from a clock not yet trusted (before NTP, behind the ledger)
+    # Vouchers and points as cash (kiosk/ledger/vouchers.py, points_cash.py): a VOUCHER_ISSUED's
+    # voucher is named by its own txn_id and carries its type, value (amount_fen), minimum spend,
+    # end of validity and stores; a SPEND names the voucher it used and the points it paid with,
+    # a REFUND or VOID the voucher and points it gives back.
+    voucher_id: str = ""
+    voucher_type: str = ""
+    voucher_fen: int = 0  # SPEND: the voucher's discount
+    voucher_min_fen: int = 0
+    voucher_until: datetime | None = None  # the voucher is valid before this instant (end of its last local day)
+    voucher_stores: str = ""  # comma-separated store ids; "" = every store
+    points_cash: int = 0  # SPEND: points paid as cash; REFUND/VOID: points given back
+    points_cash_fen: int = 0  # SPEND: what those points paid
 
     @property
     def balance_delta_fen(self) -> int:
@@ -106,7 +121,7 @@ def txn_id_for(device_id: str, seq: int) -> str:
 _NAMES = tuple(f.name for f in fields(Txn))
 _DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
 _DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
-_TIME_FIELDS = {"at", "pin_locked_until"}
+_TIME_FIELDS = {"at", "pin_locked_until", "voucher_until"}
 _BOOL_FIELDS = {"clock_untrusted"}
 _INT_RANGES = {
     "seq": (1, 2**62),
@@ -122,6 +137,10 @@ _INT_RANGES = {
     "rules_version": (0, 2**31),
     "rating": (0, 5),
     "card_counter": (0, 0xFFFFFFFF),
+    "voucher_fen": (0, MAX_FEN),
+    "voucher_min_fen": (0, MAX_FEN),
+    "points_cash": (0, MAX_POINTS),
+    "points_cash_fen": (0, MAX_FEN),
 }
 
 
@@ -221,6 +240,9 @@ def check_txn(txn: Txn) -> None:
         raise TxnFormatError("member_id", SAFE_ID_HINT)
     if txn.reward_id and not SAFE_ID.match(txn.reward_id):
         raise TxnFormatError("reward_id", SAFE_ID_HINT)
+    for name in ("voucher_id", "voucher_type"):
+        if getattr(txn, name) and not _VOUCHER_ID.match(getattr(txn, name)):
+            raise TxnFormatError(name, "must be 1-100 of A-Z a-z 0-9 _ . : - (starting with a letter or digit)")
     if txn.points_after < 0 or txn.points_before < 0:
         raise TxnFormatError("points_after", "points are never negative")
     if txn.points_delta > 0 and txn.points_expire_on is None:
