@@ -86,11 +86,12 @@ OPS = {
     "issue": st.tuples(st.just("issue"), st.sampled_from(UIDS), st.sampled_from(["welcome10", "thanks5", "winback20"])),
     "vouchers": st.tuples(st.just("vouchers"), st.sampled_from(UIDS)),
     "charge_v": st.tuples(
-        st.just("charge_v"), st.sampled_from(UIDS), st.integers(-5, 60_000), st.booleans(), st.sampled_from(ORDERS),
-        st.integers(-1, 2), st.integers(0, 4),
+        st.just("charge_v"), st.sampled_from(UIDS), st.one_of(st.integers(-5, 60_000), st.integers(2_990, 12_000)),
+        st.booleans(), st.sampled_from(ORDERS),
+        st.sampled_from([-1, 0, 0, 1]), st.integers(0, 4),
     ),
 }
-_WEIGHTS = {"top_up": 3, "spend": 2, "redeem": 3, "wait": 2, "check_in": 2, "charge": 2, "refund": 2, "charge_v": 3, "issue": 2}
+_WEIGHTS = {"top_up": 3, "spend": 2, "redeem": 3, "wait": 2, "check_in": 2, "charge": 2, "refund": 2, "charge_v": 4, "issue": 3}
 op = st.one_of([strategy for name, strategy in OPS.items() for _ in range(_WEIGHTS.get(name, 1))])
 KIND_OPS = {
     Kind.SIGN_UP: "sign_up",
