@@ -115,6 +115,8 @@ class TillRefund:
     points_back: int
     balance_after_fen: int
     points_after: int
+    points_cash_back: int = 0  # points paid as cash given back (points_back: earned ones taken back)
+    voucher_back: str = ""  # the voucher given back
 
 
 @dataclass(frozen=True)

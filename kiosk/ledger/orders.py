@@ -90,7 +90,9 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
                 txn_id=txn.txn_id,
                 at=txn.at,
                 amount_fen=txn.amount_fen,
-                points_back=-txn.points_delta,
+                points_back=txn.points_cash - txn.points_delta,
+                points_cash_back=txn.points_cash,
+                voucher_back=txn.voucher_id,
                 balance_after_fen=txn.balance_after_fen,
                 points_after=txn.points_after,
             )

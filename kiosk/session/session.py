@@ -254,6 +254,10 @@ class Session:
     def cancel_charge(self) -> bool:
         return self._act(self.flow(Charge).cancel)
 
+    def choose_charge(self, voucher_id: str | None = None, points: int | None = None) -> bool:
+        """On the charge's confirm screen: a voucher ("" for none) and/or the points to pay with."""
+        return self._act(lambda: self.flow(Charge).choose(voucher_id, points))
+
     def back(self) -> bool:
         return self._act(self._back)
 

@@ -142,6 +142,17 @@ class StaffView:
 
 
 @dataclass(frozen=True)
+class VoucherLine:
+    """A voucher as the member sees it: its type's name (from the rules), value, minimum spend, last day."""
+
+    voucher_id: str
+    type: str
+    value_fen: int
+    min_spend_fen: int
+    last_day: date  # the store's local date
+
+
+@dataclass(frozen=True)
 class ChargeView:
     """Paying with the card: what the till asked, the discount, what the card pays."""
 
@@ -154,6 +165,13 @@ class ChargeView:
     pin_required: bool
     staff: bool  # opened from the staff menu
     discount_asked: bool = False  # the till asked the kiosk to take the member's discount off
+    voucher_id: str = ""  # the voucher chosen, and what it and the points chosen take off
+    voucher_fen: int = 0
+    points_used: int = 0
+    points_cash_fen: int = 0
+    vouchers: tuple[VoucherLine, ...] = ()  # the member's vouchers usable on this order
+    most_points: int = 0  # the most points the order takes as cash; 0: none
+    points_step: int = 1
 
 
 @dataclass(frozen=True)

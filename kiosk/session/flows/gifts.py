@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kiosk.ledger import vouchers
 from kiosk.ledger.operations import Refused
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.present import member_summary
@@ -67,6 +68,8 @@ class Gifts(FlowPart):
                 continue
             if host.commit(txn):
                 self.data.given.append(GiftGiven(str(txn.kind), txn.points_delta, txn.bonus_fen))
+        if dated:  # vouchers run out and vouchers given wait for a clock to believe, like points
+            give_vouchers_due(host, uid)
 
     def give_referral_rewards(self, member_id: str) -> int:
         """After a sign-up with a referral code: the new member's reward, then the referrer's,
@@ -91,3 +94,21 @@ class Gifts(FlowPart):
             host.visit.member_view = host.ledger.view(host.visit.uid, host.now())
         except Refused:
             host.visit.member_view = None
+
+
+VOUCHER_STEPS_MAX = 10  # a visit's voucher steps (expiries and gifts), however many are due
+
+
+def give_vouchers_due(host, uid: str) -> int:
+    """The member's voucher steps due (kiosk/ledger/vouchers.next_due), each committed on its
+    own so a power cut between them loses none; the number committed."""
+    done = 0
+    for _ in range(VOUCHER_STEPS_MAX):
+        try:
+            txn = vouchers.next_due(host.ledger, uid, host.now())
+        except Refused:
+            break
+        if txn is None or not host.commit(txn):
+            break
+        done += 1
+    return done
