@@ -255,7 +255,6 @@ class Charge(FlowPart):
             return
         visit = host.visit
         visit.uid, visit.card_present, visit.card_counter, visit.message = card.uid, True, card.card_counter, None
-        order = data.ticket.order
         try:
             data.quote = self._quote(data.voucher_id, 0)
         except Refused as exc:
