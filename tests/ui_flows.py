@@ -242,7 +242,12 @@ def charge(ui: UiDriver, visit: Visit) -> None:
     balance cannot cover, and the staff menu's "Charge a member"."""
     from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
 
+    from kiosk.ledger import vouchers
+
     k = ui.kiosk
+    rich = k.ledger.state.cards[k.ui_cards.rich.uid.hex().upper()].member_id
+    if not vouchers.valid(k.ledger.state.accounts[rich], k.clock.now()):  # the new-member voucher, if not given yet
+        k.store.commit(vouchers.issue(k.ledger, rich, "welcome10", k.clock.now(), "new_member"))
     ticket = ChargeTicket(ChargeOrder("T1:A1", 30000, True))
     k.session.post(TillCharge(ticket))
     k.run()
@@ -252,6 +257,10 @@ def charge(ui: UiDriver, visit: Visit) -> None:
     k.tap(k.ui_cards.rich)  # gold: 5% off, over the PIN threshold
     ui.frames(3)
     assert k.session.state == "charge_confirm"
+    ui.tap(ui.screen.voucher)  # the member picks the voucher, then points as cash
+    ui.tap(ui.screen.points)
+    charge = k.session.view.charge
+    assert charge.voucher_fen == 1000 and charge.points_used > 0, charge
     visit("charge_confirm")
     ui.tap(ui.screen.ok)
     assert k.session.state == "charge_pin"
@@ -259,6 +268,7 @@ def charge(ui: UiDriver, visit: Visit) -> None:
     visit("charge_pin")
     press_digits(ui, PIN[2:])
     assert k.session.state == "done" and ticket.outcome.status == "approved", k.session.view.message
+    assert ticket.outcome.voucher_fen == 1000 and ticket.outcome.points_used == charge.points_used
     visit("charge_done")
     ui.tap(ui.screen.ok)
     k.lift()

@@ -27,8 +27,9 @@ from kiosk.session.flows.cards import suspect
 from kiosk.session.flows.gifts import give_vouchers_due
 from kiosk.session.flows.pin import Pin
 from kiosk.session.inputs import CardKind, CardRead
+from kiosk.session.present import voucher_line
 from kiosk.session.states import S, SessionState
-from kiosk.session.view import ChargeView, Message, VoucherLine
+from kiosk.session.view import ChargeView, Message
 
 NEVER_HEARD = timedelta(days=36_500)  # HQ never heard from: offline since forever
 _ENDINGS = {"card_removed": "cancelled", "timeout": "timed_out", "finished": "cancelled", "other_card": "cancelled"}
@@ -186,16 +187,11 @@ class Charge(FlowPart):
                 voucher_fen=q.voucher_fen if q else 0,
                 points_used=q.points_cash if q else 0,
                 points_cash_fen=q.points_cash_fen if q else 0,
-                vouchers=tuple(self._line(v) for v in q.vouchers) if q else (),
+                vouchers=tuple(voucher_line(self.host.ledger, v) for v in q.vouchers) if q else (),
                 most_points=q.most_points if q else 0,
                 points_step=q.points_step if q else 1,
             )
         }
-
-    def _line(self, voucher) -> VoucherLine:
-        rules = self.host.ledger.rules
-        return VoucherLine(voucher.id, voucher.type, voucher.value_fen, voucher.min_spend_fen,
-                           rules.local_date(voucher.expires_at) - timedelta(days=1))
 
     def deadline(self, state: SessionState) -> float | None:
         data = self.data
