@@ -240,9 +240,8 @@ def engage(ui: UiDriver, visit: Visit) -> None:
 def charge(ui: UiDriver, visit: Visit) -> None:
     """Paying with the card: a till's charge with the tier discount and the PIN, a charge the
     balance cannot cover, and the staff menu's "Charge a member"."""
-    from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
-
     from kiosk.ledger import vouchers
+    from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
 
     k = ui.kiosk
     rich = k.ledger.state.cards[k.ui_cards.rich.uid.hex().upper()].member_id
