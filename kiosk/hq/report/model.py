@@ -39,6 +39,8 @@ plain Python from the generated events):
   to win back (most value first); birthdays in the Monday-to-Sunday week holding `to`
   (29 February counts as 28 February in a common year, as the birthday gift does). Calls and
   birthdays leave lost members out (a returned card is not called).
+- till: charges, refunds, voids, vouchers issued / used / run out and the redemption rate, points
+  as cash, by the store of the kiosk where each happened (kiosk/hq/report/till.py says how).
 - phone numbers and names are masked (138****8000) unless --store is the member's home store."""
 
 from __future__ import annotations
@@ -225,6 +227,7 @@ class Report:
     engagement: tuple[Engagement, ...]
     follow_ups: tuple[FollowUp, ...]
     stores: tuple[str, ...] = field(default=())
+    till: tuple = ()  # TillFigures per store where it happened (kiosk/hq/report/till.py)
 
     def segment_total(self, store: str, segment: str) -> int:
         return sum(c.members for c in self.segments if c.segment == segment and store in (CHAIN, c.store))

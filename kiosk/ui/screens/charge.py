@@ -102,10 +102,18 @@ class ChargeConfirmScreen(KioskScreen):
         self.pay = FitLabel(font_name=NUMBER_FONT, font_size=m.font_money, color=COLOURS.accent, size_hint_y=1.8)
         panel.add_widget(self.pay_caption)
         panel.add_widget(self.pay)
-        self.lines: dict[str, FitLabel] = {}
+        self.lines = {row: FitLabel(font_size=m.font_body, color=COLOURS.ok if row == "discount" else COLOURS.text)
+                      for row in self.ROWS}
         for row in self.ROWS:
-            self.lines[row] = FitLabel(font_size=m.font_body, color=COLOURS.ok if row == "discount" else COLOURS.text)
-            panel.add_widget(self.lines[row])
+            if row == "after":  # beside "balance now": a row for the member's voucher and points choice
+                continue
+            if row == "balance":
+                pair = BoxLayout(spacing=m.spacing)
+                pair.add_widget(self.lines[row])
+                pair.add_widget(self.lines["after"])
+                panel.add_widget(pair)
+            else:
+                panel.add_widget(self.lines[row])
         self.body.add_widget(panel)
         # the member's choice: a voucher, and points as cash (each tap moves to the next choice)
         self.choices = BoxLayout(size_hint_y=None, height=m.touch, spacing=m.spacing)
