@@ -255,7 +255,6 @@ class Session:
         return self._act(self.flow(Charge).cancel)
 
     def choose_charge(self, voucher_id: str | None = None, points: int | None = None) -> bool:
-        """On the charge's confirm screen: a voucher ("" for none) and/or the points to pay with."""
         return self._act(lambda: self.flow(Charge).choose(voucher_id, points))
 
     def back(self) -> bool:

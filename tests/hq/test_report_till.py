@@ -46,7 +46,7 @@ def history(seed: int) -> list:
         k = ledgers[rng.choice(list(STORES))]
         commit(k.sign_up(uid, 1, f"1380000{n:04d}", "482915", now, salt=b"s" * 16))
         commit(k.top_up(uid, 100_000, f"pay-{n}", now))
-    orders = []
+    orders, voided = [], []
     for step in range(60):
         now += timedelta(hours=rng.randint(1, 30))
         k = ledgers[rng.choice(list(STORES))]
@@ -67,6 +67,8 @@ def history(seed: int) -> list:
                 commit(charges.charge(k, uid, key, q.total_fen, q.discount_fen > 0, now, pin_verified=True,
                                       voucher_id=voucher, points=q.most_points // 2 - q.most_points // 2 % q.points_step))
                 orders.append(key)
+                if voucher and (rng.random() < 0.3 or not voided):  # voided at once: the voucher comes back
+                    voided.append(commit(charges.void(k, key, now)))
             elif roll < 0.85 and orders:
                 key = rng.choice(orders)
                 order = charges.find_order(state, key)[1]
@@ -117,6 +119,7 @@ def test_the_till_section_counts_what_the_transactions_say(hq_db, seed):
     kinds = {t.kind for t in journal}
     assert {Kind.SPEND, Kind.REFUND, Kind.VOUCHER_ISSUED, Kind.VOUCHER_EXPIRED} <= kinds
     assert any(t.voucher_id for t in journal if t.kind is Kind.SPEND)
+    assert any(t.voucher_id for t in journal if t.kind in (Kind.REFUND, Kind.VOID))  # a voucher given back
 
     def register(db):
         for device, store in STORES.items():
