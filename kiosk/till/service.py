@@ -99,7 +99,8 @@ def refund_receipt(shop: Shop, refund: TillRefund, order_id: str, member_name: s
         shop, refund_fen=refund.amount_fen, points_reversed=refund.points_back,
         balance_after_fen=refund.balance_after_fen, points_after=refund.points_after, at=refund.at,
         timezone=timezone, member_name=member_name, card_uid=card_uid, txn_id=refund.txn_id, order_id=order_id,
-        refund_id="" if void else refund.refund_id, void=void,
+        refund_id="" if void else refund.refund_id, void=void, points_returned=refund.points_cash_back,
+        voucher_returned=bool(refund.voucher_back),
     )
 
 
