@@ -74,7 +74,8 @@ class Gifts(FlowPart):
     def give_referral_rewards(self, member_id: str) -> int:
         """After a sign-up with a referral code: the new member's reward, then the referrer's,
         each committed on its own (the ledger gives the one still due if power was cut between).
-        Returns the points the new member got."""
+        Returns the points the new member got. The referrer's voucher (the rules' referral gift)
+        follows, once the referrer's reward is given."""
         host = self.host
         mine = 0
         for _ in range(2):
@@ -86,6 +87,8 @@ class Gifts(FlowPart):
                 break
             if txn.member_id == member_id:
                 mine += txn.points_delta
+        if host.clock_verdict().trusted:
+            give_vouchers_due(host, host.visit.uid)
         return mine
 
     def refresh_member(self) -> None:
