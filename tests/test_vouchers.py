@@ -194,3 +194,29 @@ def test_bad_voucher_rules_name_the_field(change, field):
     with pytest.raises(RulesError) as bad:
         parse_rules(doc, "rules.json")
     assert bad.value.field == field
+
+
+def test_a_charge_paying_the_threshold_earns_a_voucher_one_fen_less_does_not():
+    ledger = _ledger()
+    _welcome(ledger)
+    gift = ledger.rules.vouchers.spend  # ¥200 from stored value earns a ¥5 voucher
+    _charge(ledger, "A1", gift.min_fen - 1, JOINED)
+    assert vouchers.next_due(ledger, UID, JOINED) is None
+    _charge(ledger, "A2", gift.min_fen, JOINED)
+    txn = vouchers.next_due(ledger, UID, JOINED)
+    assert (txn.kind, txn.voucher_type, txn.reason) == (Kind.VOUCHER_ISSUED, gift.type, "spend:T1:A2")
+    ledger.apply(txn)
+    assert vouchers.next_due(ledger, UID, JOINED) is None  # once per charge
+
+
+def test_the_birthday_voucher_comes_with_the_birthday_gift_once():
+    doc = _doc()
+    ledger = Ledger(LedgerState(), parse_rules(doc), "kiosk-1", b"pepper", FAST_FOR_TESTS)
+    ledger.apply(ledger.sign_up(UID, 1, "13800000001", PIN, JOINED, birthday=JOINED.date().replace(year=1990), salt=b"s" * 16))
+    ledger.apply(vouchers.next_due(ledger, UID, JOINED))  # the new-member voucher first
+    assert vouchers.next_due(ledger, UID, JOINED) is None  # no birthday gift taken yet
+    ledger.apply(ledger.birthday_gift(UID, JOINED))
+    txn = vouchers.next_due(ledger, UID, JOINED)
+    assert (txn.voucher_type, txn.reason) == ("thanks5", "birthday:2026")
+    ledger.apply(txn)
+    assert vouchers.next_due(ledger, UID, JOINED) is None
