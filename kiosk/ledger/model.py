@@ -96,9 +96,6 @@ class Voucher:
     status: VoucherStatus = VoucherStatus.VALID
     order_key: str = ""  # USED: the till order it paid part of
 
-    def usable(self, now: datetime, store: str) -> bool:
-        return self.status is VoucherStatus.VALID and now < self.expires_at and (not self.stores or store in self.stores)
-
 
 VOUCHERS_KEPT = 50  # per account: every valid voucher, then the newest used or expired ones
 VOUCHER_REASONS_KEPT = 200  # the reasons of the vouchers given, so a gift is given once

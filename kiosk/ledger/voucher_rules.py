@@ -31,9 +31,6 @@ class VoucherType:
     valid_days: int  # 1 = the day it is issued only; the last valid day is issue day + valid_days - 1 (local)
     stores: tuple[str, ...] = ()  # store ids it may be used at; () = every store
 
-    def usable_at(self, store: str) -> bool:
-        return not self.stores or store in self.stores
-
 
 @dataclass(frozen=True)
 class SpendGift:
