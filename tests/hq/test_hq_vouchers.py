@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from kiosk.hq import admin
 from kiosk.hq import ledger as hq
+from kiosk.hq.admin import AdminError
 from kiosk.hq.db import open_database
+from kiosk.hq.schema import create_schema
+from kiosk.hq.vouchers import issue_to_segment
 from kiosk.ledger.model import VoucherStatus
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind, txn_from_dict
@@ -19,21 +24,22 @@ DAY = timedelta(days=1)
 
 
 def test_a_win_back_campaign_reaches_exactly_the_dormant_members_once(hq_url):
-    assert hq_cli("init", db=hq_url).returncode == 0
     db = open_database(hq_url)
+    create_schema(db)
     # default cuts: active < 30 days <= at risk < 90 <= dormant < 180 <= lost
     for uid, phone, age in (("04A1B2C3D4E501", "13800000001", 90 * DAY), ("04A1B2C3D4E502", "13800000002", 179 * DAY),
                             ("04A1B2C3D4E503", "13800000003", 89 * DAY), ("04A1B2C3D4E504", "13800000004", 180 * DAY)):
         admin.register_member(db, uid, phone, "246810", now=NOW - age - timedelta(minutes=5))
-    bad = hq_cli("vouchers", "issue", "--segment", "dormant", "--type", "nope", db=hq_url)
-    assert bad.returncode == 1 and "unknown_voucher_type" in bad.stderr and "winback20" in bad.stderr
+    with pytest.raises(AdminError) as bad:
+        issue_to_segment(db, "dormant", "nope")
+    assert bad.value.code == "unknown_voucher_type" and "winback20" in bad.value.detail
     assert hq.event_counts(db)["hq"][0] == 4  # nothing was issued
 
     out = hq_cli("vouchers", "issue", "--segment", "dormant", "--type", "winback20", "--campaign", "spring", db=hq_url)
     assert out.returncode == 0, out.stderr
     assert "2 voucher(s)" in out.stdout
-    again = hq_cli("vouchers", "issue", "--segment", "dormant", "--type", "winback20", "--campaign", "spring", db=hq_url)
-    assert "0 voucher(s)" in again.stdout and "2 skipped" in again.stdout
+    again = issue_to_segment(db, "dormant", "winback20", "spring")
+    assert (again.issued, again.skipped) == ((), 2)
 
     state = hq.load_state(db)
     held = {state.cards[uid].member_id: state.accounts[state.cards[uid].member_id].vouchers
