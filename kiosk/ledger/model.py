@@ -114,6 +114,7 @@ class TillRefund:
     points_after: int
     points_cash_back: int = 0  # points paid as cash given back (points_back: earned ones taken back)
     voucher_back: str = ""  # the voucher given back
+    card_uid: str = ""  # the card the money went back to ("" in records kept before it was)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class TillOrder:
     points_reversed: int = 0  # points due back so far (in proportion to the refunds)
     refunds: tuple[TillRefund, ...] = ()  # oldest first; a void is the one refund "void"
     voided: bool = False
+    card_uid: str = ""  # the card that paid: a retried answer shows it, not the member's card of now
 
     @property
     def refund_ids(self) -> tuple[str, ...]:

@@ -78,6 +78,7 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
             voucher_fen=txn.voucher_fen,
             points_cash=txn.points_cash,
             points_cash_fen=txn.points_cash_fen,
+            card_uid=txn.card_uid,
         )
         return replace(after, orders=(after.orders + (order,))[-ORDERS_KEPT:])
     if txn.kind not in (Kind.REFUND, Kind.VOID):
@@ -95,6 +96,7 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
                 voucher_back=txn.voucher_id,
                 balance_after_fen=txn.balance_after_fen,
                 points_after=txn.points_after,
+                card_uid=txn.card_uid,
             )
             order = replace(
                 order,

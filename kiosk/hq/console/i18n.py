@@ -6,6 +6,8 @@ templates use has its Chinese here."""
 
 from __future__ import annotations
 
+from kiosk.hq.console import i18n_rules
+
 LANGS = ("zh_CN", "en")
 DEFAULT_LANG = "zh_CN"
 LANG_NAMES = {"zh_CN": "中文", "en": "English"}
@@ -182,6 +184,8 @@ ZH: dict[str, str] = {
     "used": "已使用",
     "expired": "已过期",
 }
+
+ZH.update(i18n_rules.ZH)
 
 
 def t(lang: str, text: str) -> str:
