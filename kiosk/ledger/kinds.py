@@ -65,11 +65,13 @@ _GIFT = frozenset({"bonus_fen"}) | _POINTS
 # A charge's voucher and points as cash; a refund or void gives them back (kiosk/ledger/vouchers.py)
 _VOUCHER_USE = frozenset({"voucher_id", "voucher_fen", "points_cash", "points_cash_fen"})
 _GIVE_BACK = frozenset({"voucher_id", "points_cash"}) | _POINTS
+FEE_SIGN_UP, FEE_REPLACEMENT, FEE_EXCHANGE = "sign_up", "replacement", "exchange"  # a CARD_FEE's reason
+_SALE = frozenset({"staff_id", "staff_reward_fen", "waiver"})  # kiosk/ledger/fees.py
 
 SPECS: dict[Kind, KindSpec] = {
     Kind.SIGN_UP: KindSpec(
         Money.OPENS,
-        frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id"}),
+        frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id"}) | _SALE | {"amount_fen"},
         visit=True,
         activity=N_("Joined"),
     ),
@@ -78,7 +80,7 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.TOP_UP: KindSpec(
         Money.PAID_IN,
-        frozenset({"amount_fen", "bonus_fen", "payment_ref"}) | _POINTS,
+        frozenset({"amount_fen", "bonus_fen", "payment_ref"}) | _POINTS | _SALE - {"waiver"},
         gives_points=True,
         visit=True,
         member_use=True,
@@ -162,6 +164,14 @@ SPECS: dict[Kind, KindSpec] = {
         activity=N_("Voucher received"),
     ),
     Kind.VOUCHER_EXPIRED: KindSpec(Money.NONE, frozenset({"voucher_id"}), activity=N_("Voucher expired")),
+    # A fee is revenue beside the balance (kiosk/ledger/fees.py): it moves no stored value, and
+    # `reason` says what it was for (sign_up, replacement, exchange); SIGN_UP's amount_fen is the fee due.
+    Kind.CARD_FEE: KindSpec(
+        Money.NONE, frozenset({"amount_fen", "payment_ref", "reason", "staff_id", "waiver"}), activity=N_("Card fee")
+    ),
+    Kind.CARD_EXCHANGE: KindSpec(
+        Money.NONE, frozenset({"new_card_uid", "card_seq"}), activity=N_("Card exchanged")
+    ),
 }
 
 VISITS = frozenset(k for k, s in SPECS.items() if s.visit)

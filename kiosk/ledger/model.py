@@ -175,6 +175,7 @@ class Account:
 
     def voucher(self, voucher_id: str) -> Voucher | None:
         return next((v for v in self.vouchers if v.id == voucher_id), None)
+    card_fee_due_fen: int = 0  # the sign-up card fee not yet paid or waived (revenue, never balance)
 
     def order(self, key: str) -> TillOrder | None:
         return next((o for o in self.orders if o.key == key), None)

@@ -22,6 +22,7 @@ from kiosk.ledger.rules_fields import (  # noqa: F401 - MAX_FEN, SAFE_ID..., Rul
     _Fields,
     visible_text,
 )
+from kiosk.ledger.sales_rules import FeeRules, StaffRewardRules, parse_fees, parse_staff_rewards
 from kiosk.ledger.voucher_rules import VoucherRules, parse_vouchers
 
 
@@ -160,6 +161,8 @@ class Rules:
     segments: SegmentRules = SegmentRules()
     vouchers: VoucherRules = VoucherRules()
     points_cash: PointsCashRule = PointsCashRule()
+    fees: FeeRules = FeeRules()
+    staff_rewards: StaffRewardRules = StaffRewardRules()
 
     def tier(self, tier_id: str) -> Tier:
         for tier in self.tiers:
@@ -219,6 +222,8 @@ _SECTIONS = frozenset(
         "segments",
         "vouchers",
         "points_cash",
+        "fees",
+        "staff_rewards",
         "comment",
     }
 )
@@ -383,6 +388,8 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         segments=segments,
         vouchers=parse_vouchers(f, data.get("vouchers", {})),
         points_cash=parse_points_cash(f, data.get("points_cash", {})),
+        fees=parse_fees(f, data.get("fees", {})),
+        staff_rewards=parse_staff_rewards(f, data.get("staff_rewards", {})),
     )
 
 

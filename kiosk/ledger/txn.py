@@ -46,6 +46,8 @@ class Kind(StrEnum):
     VOID = "void"
     VOUCHER_ISSUED = "voucher_issued"
     VOUCHER_EXPIRED = "voucher_expired"
+    CARD_FEE = "card_fee"
+    CARD_EXCHANGE = "card_exchange"
 
 
 class TxnFormatError(ValueError):
@@ -105,6 +107,9 @@ class Txn:
     voucher_stores: str = ""  # comma-separated store ids; "" = every store
     points_cash: int = 0  # SPEND: points paid as cash; REFUND/VOID: points given back
     points_cash_fen: int = 0  # SPEND: what those points paid
+    staff_id: str = ""  # SIGN_UP, TOP_UP, CARD_FEE: the staff member credited with the sale
+    staff_reward_fen: int = 0  # the sales reward the rules gave that staff member for it (not the member's money)
+    waiver: str = ""  # SIGN_UP, CARD_FEE: why no fee was charged ("topup", "campaign:<id>")
 
     @property
     def balance_delta_fen(self) -> int:
@@ -142,6 +147,7 @@ _INT_RANGES = {
     "voucher_min_fen": (0, MAX_FEN),
     "points_cash": (0, MAX_POINTS),
     "points_cash_fen": (0, MAX_FEN),
+    "staff_reward_fen": (0, MAX_FEN),
 }
 
 
@@ -244,6 +250,10 @@ def check_txn(txn: Txn) -> None:
     for name in ("voucher_id", "voucher_type"):
         if getattr(txn, name) and not _VOUCHER_ID.match(getattr(txn, name)):
             raise TxnFormatError(name, "must be 1-100 of A-Z a-z 0-9 _ . : - (starting with a letter or digit)")
+    if txn.staff_id and not SAFE_ID.match(txn.staff_id):
+        raise TxnFormatError("staff_id", SAFE_ID_HINT)
+    if txn.staff_reward_fen and not txn.staff_id:
+        raise TxnFormatError("staff_reward_fen", "a sales reward needs the staff_id it is for")
     if txn.points_after < 0 or txn.points_before < 0:
         raise TxnFormatError("points_after", "points are never negative")
     if txn.points_delta > 0 and txn.points_expire_on is None:

@@ -22,6 +22,7 @@ from kiosk.hq.report.model import (
     ValueShare,
     sql_time,
 )
+from kiosk.hq.report.staff_sales import staff_sales
 from kiosk.hq.report.till import till_figures
 from kiosk.ledger.kinds import VISITS
 from kiosk.ledger.model import add_months
@@ -85,6 +86,7 @@ def build_report(
             follow_ups=follow_ups(db, period, store, due_days),
             stores=tuple(sorted(set(stores) | known)),
             till=till_figures(db, period, store),
+            staff=staff_sales(db, period, store),
         )
     finally:
         db.execute("DROP TABLE IF EXISTS report_members")
