@@ -14,7 +14,9 @@ _STEPS = [
     ("birthday", UIDS[0]),
     ("top_up", UIDS[0], 100_000),
     ("spend", UIDS[0], 1_000, True),
-    ("charge", UIDS[0], 12_800, True, "O1"),
+    ("vouchers", UIDS[0]),  # the new-member voucher
+    ("charge_v", UIDS[0], 12_800, True, "O1", 0, 4),  # with it and points as cash
+    ("issue", UIDS[0], "thanks5"),
     ("refund", "O1", 6_000, "R1"),
     ("charge", UIDS[0], 2_000, False, "O2"),
     ("void", "O2"),
@@ -29,6 +31,8 @@ _STEPS = [
     ("referred_sign_up", UIDS[1], UIDS[0]),
     ("referral", UIDS[1]),
     ("referral", UIDS[1]),
+    ("vouchers", UIDS[1]),  # the new member's voucher
+    ("vouchers", UIDS[1]),  # the referrer's
     ("purse", UIDS[0], 3),
     ("adjust", UIDS[0], 100, 10),
     ("block", UIDS[0]),
@@ -40,6 +44,7 @@ _STEPS = [
     ("return", UIDS[3]),
     ("wait", 60 * 24 * 400),
     ("expire", UIDS[1]),
+    ("vouchers", UIDS[1]),  # the referrer's voucher, long run out
 ]
 # A minute between steps, so each txn's time differs from the last visit's.
 EVERY_KIND_SCRIPT = [op for step in _STEPS for op in (step, ("wait", 1))]

@@ -68,7 +68,10 @@ def test_demo_output_matches_the_store(tmp_path):
     assert "¥8.00 for the card + ¥8.00 for the top-up" in out
     assert rows["04445566"][2] == rows["04112233"][2] and rows["04112233"][0] == "replaced"
     assert "refund ¥500.00 (bonus ¥25.00" in out and rows["04778899"][2] == "¥0.00"
-    assert "the till sends order A1001 for ¥128.00: member discount -¥2.56, the member taps and pays ¥125.44" in out
+    assert ("the till sends order A1001 for ¥128.00: member discount -¥2.56, the welcome voucher takes ¥10.00 more "
+            "off (used once, gone), the member taps and pays ¥115.44") in out
+    assert "welcome voucher: ¥10.00 off a purchase of ¥50.00 or more within 30 days" in out
+    assert "the voucher stays used: it comes back only when the whole order is refunded" in out
     assert "¥30.00 refunded to the card" in out and "refused: a refund can never be more than what was paid" in out
     assert "5 wrong PINs in a row" in out and "PIN locked after too many wrong tries" in out
     assert "store closed and reopened: everything is there" in out

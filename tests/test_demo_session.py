@@ -14,7 +14,7 @@ def test_screen_demo_adds_up(tmp_path, capsys):
     out = capsys.readouterr().out
     # the screen's own sentences, not the session's codes
     assert "“This way of paying cannot be used now.”" in out and "payment_unavailable" not in out
-    assert "staff menu: 11 transactions waiting for HQ, reader ok" in out
+    assert "staff menu: 12 transactions waiting for HQ, reader ok" in out
     assert "someone taps a copy (same card number, an old counter)\n      screen: card not recognised\n" \
            "        “This card cannot be used. Please ask at the counter.”" in out
     assert "counter_rollback" not in out
@@ -22,7 +22,7 @@ def test_screen_demo_adds_up(tmp_path, capsys):
         kinds = [(t.kind, t.card_counter) for t in store.outbox()]
         # the staff-cash top-up is made with the card lifted, so only the next visit's writes follow
         assert kinds == [
-            (Kind.SIGN_UP, 0), (Kind.NEW_MEMBER_GIFT, 0), (Kind.PURSE_WRITTEN, 1), (Kind.TOP_UP, 1),
+            (Kind.SIGN_UP, 0), (Kind.NEW_MEMBER_GIFT, 0), (Kind.VOUCHER_ISSUED, 0), (Kind.PURSE_WRITTEN, 1), (Kind.TOP_UP, 1),
             (Kind.TOP_UP, 1), (Kind.PURSE_WRITTEN, 2), (Kind.PIN_FAILED, 2), (Kind.PIN_RESET, 2),
             (Kind.REDEMPTION, 2), (Kind.PURSE_WRITTEN, 3), (Kind.CARD_BLOCKED, 0),
         ]

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.ledger import charges
+from kiosk.ledger import charges, vouchers
 from kiosk.ledger.codec import state_from_dict, state_to_dict
 from kiosk.ledger.kinds import SPECS, fields_set
 from kiosk.ledger.model import CardStatus
@@ -96,11 +96,20 @@ OPS = {
         st.sampled_from(["", "王芳", "会员"]),
         st.one_of(st.none(), st.dates(date(1950, 1, 1), date(2008, 12, 31))),
     ),
+    # vouchers and points as cash: a voucher of a type (HQ's campaign), the gifts and expiries
+    # due, a charge with the member's n-th usable voucher (or a used one) and a share of the points
+    "issue": st.tuples(st.just("issue"), st.sampled_from(UIDS), st.sampled_from(["welcome10", "thanks5", "winback20"])),
+    "vouchers": st.tuples(st.just("vouchers"), st.sampled_from(UIDS)),
+    "charge_v": st.tuples(
+        st.just("charge_v"), st.sampled_from(UIDS), st.one_of(st.integers(-5, 60_000), st.integers(2_990, 12_000)),
+        st.booleans(), st.sampled_from(ORDERS),
+        st.sampled_from([-1, 0, 0, 1]), st.integers(0, 4),
+    ),
     "fee": st.tuples(st.just("fee"), st.sampled_from(UIDS), st.sampled_from([3799, 3800, 10_000, 49_999, 50_000])),
     "counter_fee": st.tuples(st.just("counter_fee"), st.sampled_from(UIDS), st.sampled_from(["replacement", "exchange"])),
     "exchange": st.tuples(st.just("exchange"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
 }
-_WEIGHTS = {"top_up": 3, "spend": 2, "redeem": 3, "wait": 2, "check_in": 2, "charge": 2, "refund": 2}
+_WEIGHTS = {"top_up": 3, "spend": 2, "redeem": 3, "wait": 2, "check_in": 2, "charge": 2, "refund": 2, "charge_v": 4, "issue": 3}
 op = st.one_of([strategy for name, strategy in OPS.items() for _ in range(_WEIGHTS.get(name, 1))])
 KIND_OPS = {
     Kind.SIGN_UP: "sign_up",
@@ -125,6 +134,8 @@ KIND_OPS = {
     Kind.REFUND: "refund",
     Kind.VOID: "void",
     Kind.PROFILE_UPDATE: "profile",
+    Kind.VOUCHER_ISSUED: "issue",
+    Kind.VOUCHER_EXPIRED: "vouchers",
     Kind.CARD_FEE: "fee",
     Kind.CARD_EXCHANGE: "exchange",
 }
@@ -219,6 +230,13 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
     if name == "profile":
         uid, new_name, birthday = args
         return ledger.update_profile(uid, ProfileChange(new_name, "", birthday), now, pin_verified=True)
+    if name == "issue":
+        card = ledger.state.cards.get(args[0])
+        return vouchers.issue(ledger, card.member_id if card else "M-none", args[1], now, "campaign:test")
+    if name == "vouchers":
+        return vouchers.next_due(ledger, args[0], now)
+    if name == "charge_v":
+        return _charge_with_voucher(ledger, now, *args)
     if name == "fee":
         return ledger.settle_card_fee(args[0], args[1], "pay-ref", now, staff_id="S-1")[0]
     if name == "counter_fee":
@@ -226,6 +244,28 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
     if name == "exchange":
         return ledger.exchange_card(args[0], args[1], now)
     raise AssertionError(name)
+
+
+def _charge_with_voucher(ledger: Ledger, now: datetime, uid, amount, discount, order, pick, points_quarters):
+    """A charge with the member's `pick`-th voucher (-1: one already used or run out, if any)
+    and `points_quarters` quarters of the most points the order takes."""
+    found = ledger.state.card_account(uid)
+    held = found[2].vouchers if found else ()
+    usable = vouchers.valid(found[2], now, "") if found else ()
+    if pick < 0:
+        voucher_id = next((v.id for v in held if v not in usable), "")
+    else:
+        voucher_id = usable[pick].id if pick < len(usable) else ""
+    key = f"T1:{order}"
+    try:
+        q = charges.quote(ledger, uid, key, amount, discount, now, voucher_id)
+    except Refused:
+        q = None
+    points = 0
+    if q is not None:
+        points = q.most_points * points_quarters // 4
+        points -= points % q.points_step
+    return charges.charge(ledger, uid, key, amount, discount, now, pin_verified=True, voucher_id=voucher_id, points=points)
 
 
 def replay(state: LedgerState, journal: list) -> LedgerState:

@@ -288,3 +288,15 @@ def test_any_printer_table_loads_or_is_refused_by_field(table):
         assert exc.field.startswith("printer") and exc.path == "kiosk.toml"
         return
     assert printer.kind in ("off", "usb", "serial", "file") and printer.width_dots in (384, 576)
+
+
+def test_a_refund_that_gives_points_and_the_voucher_back_says_so_and_one_that_does_not_has_no_such_lines():
+    back = receipt_lines(receipt_for_refund(
+        ZH, refund_fen=3000, points_reversed=30, balance_after_fen=55000, points_after=1284, order_id="A1",
+        void=True, points_returned=200, voucher_returned=True, **WHO,
+    ))
+    assert value_of(back, "退回积分") == "+200" and value_of(back, "退回代金券") == "可再次使用"
+    plain = receipt_lines(receipt_for_refund(
+        ZH, refund_fen=3000, balance_after_fen=55000, points_after=1284, order_id="A1", **WHO,
+    ))
+    assert not any("退回积分" in line or "代金券" in line for line in plain)

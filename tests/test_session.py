@@ -62,7 +62,8 @@ def test_known_card_shows_member_home(kiosk):
     assert m.next_tier_name.get("zh_CN") == "金卡会员"
     assert m.to_next_tier_fen == 500_000 - 126_000
     assert m.tier_progress_pct == (126_000 - 100_000) * 100 // 400_000
-    assert len(m.recent) == 5 and m.recent[0].kind == "top_up"
+    # the tap gave the new-member voucher (the sample rules' gift): newest first
+    assert len(m.recent) == 5 and [a.kind for a in m.recent] == ["voucher_issued"] + ["top_up"] * 4
     assert m.phone_masked.startswith("138") and "****" in m.phone_masked
     assert m.gifts == () and not m.birthday_greeting
     assert view.seconds_left == 30
@@ -81,7 +82,7 @@ def test_first_visit_gives_new_member_gift_and_birthday_gift(kiosk):
     assert [g.kind for g in m.gifts] == ["new_member_gift", "birthday_gift"]
     assert m.points == 100 + 200 and m.birthday_greeting
     kiosk.run()  # the reader thread writes the card's purse hint: one write for both gifts
-    assert journal_kinds(kiosk)[-3:] == ["new_member_gift", "birthday_gift", "purse_written"]
+    assert journal_kinds(kiosk)[-5:] == ["new_member_gift", "birthday_gift", "voucher_issued", "voucher_issued", "purse_written"]
     kiosk.lift()
     kiosk.tap(chip)  # given once only
     assert kiosk.session.view.member.gifts == ()
@@ -495,7 +496,9 @@ def test_sign_up_end_to_end(kiosk):
     card = read_member_card(kiosk.reader, kiosk.reader.wait_for_card(0), KEYS)
     uid = chip.uid.hex().upper()
     assert kiosk.ledger.state.cards[uid].member_id == card.member_id
-    assert journal_kinds(kiosk) == ["sign_up", "new_member_gift", "birthday_gift", "purse_written"]
+    assert journal_kinds(kiosk) == [
+        "sign_up", "new_member_gift", "birthday_gift", "voucher_issued", "voucher_issued", "purse_written"
+    ]  # the vouchers: the sample rules' new-member and birthday gifts
     assert card.purse.points == 300 and kiosk.ledger.state.cards[uid].card_counter == card.purse.counter == 1
     assert s.view.member.points == 300
     assert "privacy_accepted" in kiosk.incident_kinds()

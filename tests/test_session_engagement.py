@@ -115,12 +115,16 @@ def test_home_shows_the_referral_code_and_a_sign_up_with_it_rewards_both(kiosk):
     assert kiosk.state == "done"
     msg = s.view.message
     assert msg.code == "signup_done" and msg.params["referral_points"] == rule.referee_points
-    assert kinds(kiosk)[before:] == ["sign_up", "new_member_gift", "referral_reward", "referral_reward", "purse_written"]
+    assert kinds(kiosk)[before:] == [  # the vouchers: the new member's, then the referrer's (the sample rules' gifts)
+        "sign_up", "new_member_gift", "voucher_issued", "referral_reward", "referral_reward", "voucher_issued",
+        "purse_written",
+    ]
     new_points = kiosk.ledger.rules.new_member.points + rule.referee_points
     assert kiosk.account(chip).points == new_points == msg.params["points"]
     assert kiosk.account(friend).points == friend_points + rule.referrer_points
     new_member = kiosk.ledger.state.members[kiosk.ledger.state.cards[uid_of(chip)].member_id]
     assert new_member.referred_by == member_id
+    assert f"referral:{new_member.member_id}" in kiosk.account(friend).voucher_reasons  # the referrer's voucher
 
 
 def test_unknown_referral_code_is_refused_on_the_details_screen(kiosk):

@@ -131,8 +131,11 @@ def test_paying_with_the_card_at_the_till_and_from_the_staff_menu(ui):
     ui_flows.charge(ui, shooter(ui, shots))
     assert {"charge_tap", "charge_confirm", "charge_pin", "charge_done", "charge_amount"} <= set(shots)
     spends = committed(ui, Kind.SPEND)
-    assert [(t.payment_ref[:6], t.amount_fen) for t in spends] == [("T1:A1", 28500), ("staff-", 4550)]
-    assert account(ui, ui.kiosk.ui_cards.rich)[2].balance_fen == rich_before - 28500
+    # ¥300 less the gold tier's 5%, the ¥10 voucher and a quarter of the points it may take (20% of ¥275)
+    paid = 28500 - 1000 - 27500 * 20 // 100 // 4
+    assert [(t.payment_ref[:6], t.amount_fen) for t in spends] == [("T1:A1", paid), ("staff-", 4550)]
+    assert (spends[0].voucher_fen, spends[0].points_cash_fen) == (1000, 1375)
+    assert account(ui, ui.kiosk.ui_cards.rich)[2].balance_fen == rich_before - paid
     assert PIN not in " ".join(ui.label_texts())
 
 

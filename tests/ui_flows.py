@@ -258,9 +258,13 @@ def engage(ui: UiDriver, visit: Visit) -> None:
 def charge(ui: UiDriver, visit: Visit) -> None:
     """Paying with the card: a till's charge with the tier discount and the PIN, a charge the
     balance cannot cover, and the staff menu's "Charge a member"."""
+    from kiosk.ledger import vouchers
     from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
 
     k = ui.kiosk
+    rich = k.ledger.state.cards[k.ui_cards.rich.uid.hex().upper()].member_id
+    if not vouchers.valid(k.ledger.state.accounts[rich], k.clock.now()):  # the new-member voucher, if not given yet
+        k.store.commit(vouchers.issue(k.ledger, rich, "welcome10", k.clock.now(), "new_member"))
     ticket = ChargeTicket(ChargeOrder("T1:A1", 30000, True))
     k.session.post(TillCharge(ticket))
     k.run()
@@ -270,6 +274,10 @@ def charge(ui: UiDriver, visit: Visit) -> None:
     k.tap(k.ui_cards.rich)  # gold: 5% off, over the PIN threshold
     ui.frames(3)
     assert k.session.state == "charge_confirm"
+    ui.tap(ui.screen.voucher)  # the member picks the voucher, then points as cash
+    ui.tap(ui.screen.points)
+    charge = k.session.view.charge
+    assert charge.voucher_fen == 1000 and charge.points_used > 0, charge
     visit("charge_confirm")
     ui.tap(ui.screen.ok)
     assert k.session.state == "charge_pin"
@@ -277,6 +285,7 @@ def charge(ui: UiDriver, visit: Visit) -> None:
     visit("charge_pin")
     press_digits(ui, PIN[2:])
     assert k.session.state == "done" and ticket.outcome.status == "approved", k.session.view.message
+    assert ticket.outcome.voucher_fen == 1000 and ticket.outcome.points_used == charge.points_used
     visit("charge_done")
     ui.tap(ui.screen.ok)
     k.lift()

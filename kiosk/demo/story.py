@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from kiosk.ledger import charges
+from kiosk.ledger import charges, vouchers
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.money import format_fen
 from kiosk.ledger.operations import Refused
@@ -144,6 +144,17 @@ def sign_up(person: str, name: str, name_en: str, uid: str, phone: str, pin: str
         )
         gift = m.commit(m.ledger.new_member_gift(uid, m.now))
         m.say(f"新会员礼：{gift.points_delta} 积分", f"new-member gift: {gift.points_delta} points")
+        voucher = vouchers.next_due(m.ledger, uid, m.now)  # 入会送券: the rules' new-member voucher
+        if voucher is not None:
+            m.commit(voucher)
+            kind = m.ledger.rules.vouchers.type(voucher.voucher_type)
+            m.say(
+                f"入会送代金券：满 {format_fen(voucher.voucher_min_fen)} 减 {format_fen(voucher.amount_fen)}，"
+                f"{kind.valid_days} 天内有效，下次来店消费即可使用",
+                f"welcome voucher: {format_fen(voucher.amount_fen)} off a purchase of "
+                f"{format_fen(voucher.voucher_min_fen)} or more within {kind.valid_days} days, "
+                "a reason to come back soon",
+            )
 
     return step
 
@@ -185,19 +196,25 @@ def redeem(person: str, pin: str, reward_id: str, points: int | None = None) -> 
     return step
 
 
-def till_purchase(person: str, order_id: str, total_fen: int) -> Callable:
+def till_purchase(person: str, order_id: str, total_fen: int, voucher: bool = False) -> Callable:
     """The store's till sends the order; the kiosk takes the member's tier discount off (the
-    till API does the same over HTTP: docs/pos-api.md)."""
+    till API does the same over HTTP: docs/pos-api.md); with `voucher`, the member uses the
+    voucher that runs out first (the new-member one), as they would pick it on the screen."""
 
     def step(m: Morning) -> None:
         uid, key = m.cards[person], charges.order_key("till-1", order_id)
-        quote = charges.quote(m.ledger, uid, key, total_fen, True, m.now)
-        txn = m.commit(charges.charge(m.ledger, uid, key, total_fen, True, m.now, pin_verified=True))
+        usable = vouchers.valid(m.ledger.state.card_account(uid)[2], m.now) if voucher else ()
+        chosen = usable[0].id if usable else ""
+        quote = charges.quote(m.ledger, uid, key, total_fen, True, m.now, chosen)
+        txn = m.commit(charges.charge(m.ledger, uid, key, total_fen, True, m.now, pin_verified=True, voucher_id=chosen))
         if quote.discount_fen:
             zh_off = f"会员折扣减 {format_fen(quote.discount_fen)}，"
             en_off = f"member discount -{format_fen(quote.discount_fen)}, "
         else:
             zh_off, en_off = "此等级无折扣，", "no discount at this tier, "
+        if txn.voucher_fen:
+            zh_off += f"入会送的代金券再减 {format_fen(txn.voucher_fen)}，"
+            en_off += f"the welcome voucher takes {format_fen(txn.voucher_fen)} more off (used once, gone), "
         m.say(
             f"收银台下单 {order_id} 共 {format_fen(total_fen)}，{zh_off}会员刷卡付 {format_fen(txn.amount_fen)}，"
             f"得 {txn.points_delta} 积分；余额 {m.balance(person)}",
@@ -212,11 +229,13 @@ def till_refund(person: str, order_id: str, refund_id: str, amount_fen: int) -> 
     def step(m: Morning) -> None:
         key = charges.order_key("till-1", order_id)
         txn = m.commit(charges.refund(m.ledger, key, refund_id, amount_fen, m.now))
+        kept = bool(charges.find_order(m.ledger.state, key)[1].voucher_id) and not txn.voucher_id
         m.say(
             f"顾客退回一件商品：退款 {format_fen(amount_fen)} 回到会员卡，扣回 {-txn.points_delta} 积分；"
-            f"余额 {m.balance(person)}",
+            f"余额 {m.balance(person)}" + ("（部分退货，代金券已用掉不退回；整单退货才退回）" if kept else ""),
             f"the customer brings one item back: {format_fen(amount_fen)} refunded to the card, "
-            f"{-txn.points_delta} points taken back; now {m.balance(person)}",
+            f"{-txn.points_delta} points taken back; now {m.balance(person)}"
+            + (" (the voucher stays used: it comes back only when the whole order is refunded)" if kept else ""),
         )
         m.refused(lambda: charges.refund(m.ledger, key, "R9", txn.amount_fen * 100, m.now))
 
@@ -354,7 +373,7 @@ MORNING: list[Step] = [
     ),
     Step("充值", "Top-up", top_up("li", 100000)),
     Step("积分兑换", "Points redemption", redeem("li", "471936", "coffee")),
-    Step("收银台消费", "Purchase at the till", till_purchase("li", "A1001", 12800)),
+    Step("收银台消费（用代金券）", "Purchase at the till with the welcome voucher", till_purchase("li", "A1001", 12800, True)),
     Step("退货退款", "Refund at the till", till_refund("li", "A1001", "R1", 3000)),
     Step("生日礼", "Birthday gift", birthday_gift("wang")),
     Step("积分抵现", "Points voucher", redeem("wang", "258013", "voucher", points=500)),

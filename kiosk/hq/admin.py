@@ -14,6 +14,7 @@ from kiosk.hq.ledger import HQ_DEVICE, ApplyReport, apply_txns, lock_progress, n
 from kiosk.hq.publisher import request_snapshots, rules_in_force
 from kiosk.hq.rows import load_rows
 from kiosk.hq.rules_scopes import highest_version, put_rules
+from kiosk.ledger import vouchers
 from kiosk.ledger.kinds import FEE_EXCHANGE, FEE_REPLACEMENT
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
@@ -205,6 +206,22 @@ def reset_pin_lock(db: Database, uid: str, now: datetime | None = None, record: 
 
     def decide(ledger: Ledger) -> Txn:
         return ledger.reset_pin_lock(uid, now)
+
+    return _operate(db, [uid], decide, record=record)
+
+
+def issue_voucher(
+    db: Database, uid: str, type_id: str, reason: str, now: datetime | None = None, record: Recorder | None = None
+) -> Txn:
+    """A voucher for the member of card `uid` (kiosk/ledger/vouchers.py); refused
+    voucher_already_given when the member has one given for `reason` (a campaign run twice)."""
+    now = now or datetime.now(UTC)
+
+    def decide(ledger: Ledger) -> Txn:
+        member_id = ledger.state.cards[uid].member_id
+        if reason in ledger.state.accounts[member_id].voucher_reasons:
+            raise Refused("voucher_already_given", reason)
+        return vouchers.issue(ledger, member_id, type_id, now, reason)
 
     return _operate(db, [uid], decide, record=record)
 

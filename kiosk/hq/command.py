@@ -134,6 +134,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     incidents.add_argument("--device", default=None, metavar="ID", help="one kiosk only")
     incidents.add_argument("--kind", default=None, help="one kind only, e.g. blocked_card_presented, paid_not_credited")
     incidents.add_argument("--json", action="store_true", help="JSON instead of lines")
+    vouchers = command("vouchers", "代金券: give a voucher to every member of a segment",
+                       "Vouchers (代金券) from HQ: `issue` gives one of a voucher type from the rules in force to "
+                       "every member now in a segment (e.g. a win-back for dormant members). The kiosks receive "
+                       "them with the next account snapshots; the same campaign run again gives nobody a second.")
+    vsub = vouchers.add_subparsers(dest="vouchers_action", metavar="ACTION", required=True)
+    vissue = vsub.add_parser("issue", help="a voucher for each member of a segment",
+                             description="Give a voucher of --type to each member now in --segment.")
+    vissue.add_argument("--segment", required=True, choices=("active", "at_risk", "dormant", "lost"),
+                        help="by days since the last visit, as `kiosk hq report` counts them")
+    vissue.add_argument("--type", required=True, dest="voucher_type", metavar="TYPE",
+                        help="a voucher type id of the rules in force (vouchers.types)")
+    vissue.add_argument("--campaign", default="", metavar="NAME",
+                        help="the campaign's name (default: today's date): a member gets one voucher per campaign")
     command("status", "events stored and applied per device, and gaps waiting",
             "Per kiosk: events stored, the highest sequence number, events applied to the ledger and those "
             "waiting for a gap to fill.")
@@ -367,6 +380,12 @@ def _admin(args, db) -> int:
                 detail = " ".join(f"{k}={v}" for k, v in sorted(r.detail.items()))
                 print(f"{r.at:<22} {r.device_id:<12} {r.kind:<24} {r.card_uid:<20} {detail}")
             print(f"{len(rows)} incident(s)")
+    elif cmd == "vouchers":
+        from kiosk.hq.vouchers import issue_to_segment
+
+        result = issue_to_segment(db, args.segment, args.voucher_type, args.campaign)
+        print(f"{len(result.issued)} voucher(s) of {args.voucher_type} issued to {args.segment} members / 已发放代金券"
+              f" ({result.skipped} skipped: given already or no active card)")
     elif cmd == "status":
         for device, (stored, highest, applied) in sorted(ledger.event_counts(db).items()):
             waiting = stored - applied

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from kiosk.ledger.model import CardStatus, TillOrder
+from kiosk.ledger import vouchers
+from kiosk.ledger.model import CardStatus, TillOrder, Voucher
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.orders import VOID_ID, points_due_back
 from kiosk.ledger.rules import MAX_FEN
@@ -39,6 +40,13 @@ class ChargeQuote:
     points_after: int
     pin_required: bool
     tier_id: str
+    voucher_id: str = ""  # the voucher chosen (kiosk/ledger/vouchers.py)
+    voucher_fen: int = 0
+    points_cash: int = 0  # points chosen to pay with (kiosk/ledger/points_cash.py)
+    points_cash_fen: int = 0
+    vouchers: tuple[Voucher, ...] = ()  # the member's vouchers usable on this order
+    most_points: int = 0
+    points_step: int = 1
 
 
 def order_key(till: str, order_id: str) -> str:
@@ -59,9 +67,20 @@ def find_order(state: LedgerState, key: str) -> tuple[str, TillOrder] | None:
     return None
 
 
-def quote(ledger: Ledger, uid: str, key: str, total_fen: int, apply_discount: bool, now: datetime) -> ChargeQuote:
+def quote(
+    ledger: Ledger,
+    uid: str,
+    key: str,
+    total_fen: int,
+    apply_discount: bool,
+    now: datetime,
+    voucher_id: str = "",
+    points: int = 0,
+    store: str = "",
+) -> ChargeQuote:
     """The charge as it would be made, or Refused (card not usable, amount out of range,
-    order key already used, insufficient_balance with the balance in its detail)."""
+    order key already used, insufficient_balance with the balance in its detail, the voucher
+    or points chosen not usable here: vouchers.price)."""
     _, _, account = ledger.lookup(uid)
     if isinstance(total_fen, bool) or not isinstance(total_fen, int) or not 0 < total_fen <= MAX_FEN:
         raise Refused("amount_out_of_range", f"1..{MAX_FEN} fen")
@@ -70,9 +89,11 @@ def quote(ledger: Ledger, uid: str, key: str, total_fen: int, apply_discount: bo
     if find_order(ledger.state, key) is not None:
         raise Refused("order_already_charged", key)
     tier = ledger.tier_of(account, now)
-    amount = total_fen * tier.discount_pct // 100 if apply_discount else total_fen
-    if amount <= 0:
+    payable = total_fen * tier.discount_pct // 100 if apply_discount else total_fen
+    if payable <= 0:
         raise Refused("amount_out_of_range", "nothing left to pay after the discount")
+    pricing = vouchers.price(ledger, account, payable, voucher_id, points, now, store)
+    amount = payable - pricing.voucher_fen - pricing.points_cash_fen  # >= 1: a voucher is below its minimum spend
     if amount > account.balance_fen:
         raise Refused("insufficient_balance", str(account.balance_fen))
     rules = ledger.rules
@@ -80,14 +101,21 @@ def quote(ledger: Ledger, uid: str, key: str, total_fen: int, apply_discount: bo
     return ChargeQuote(
         order_key=key,
         total_fen=total_fen,
-        discount_fen=total_fen - amount,
+        discount_fen=total_fen - payable,
         amount_fen=amount,
         balance_before_fen=account.balance_fen,
         balance_after_fen=account.balance_fen - amount,
         points_earned=earned,
-        points_after=account.points + earned,
+        points_after=account.points + earned - pricing.points_cash,
         pin_required=ledger.pin_required_for_spend(amount),
         tier_id=tier.id,
+        voucher_id=pricing.voucher.id if pricing.voucher else "",
+        voucher_fen=pricing.voucher_fen,
+        points_cash=pricing.points_cash,
+        points_cash_fen=pricing.points_cash_fen,
+        vouchers=pricing.usable,
+        most_points=pricing.most_points,
+        points_step=pricing.points_step,
     )
 
 
@@ -101,15 +129,27 @@ def charge(
     pin_verified: bool = False,
     offline_for: timedelta | None = None,
     offline_spent_fen: int = 0,
+    voucher_id: str = "",
+    points: int = 0,
+    store: str = "",
 ) -> Txn:
     """The SPEND for a till's order (Refused as `quote`, plus pin_required / pin_locked and
     offline_limit: `offline_for` is how long HQ has been unreachable, None when online;
-    `offline_spent_fen` what this card already spent here since HQ last confirmed)."""
-    q = quote(ledger, uid, key, total_fen, apply_discount, now)
+    `offline_spent_fen` what this card already spent here since HQ last confirmed). The
+    voucher and points used are part of the same txn (kiosk/ledger/vouchers.py says why)."""
+    q = quote(ledger, uid, key, total_fen, apply_discount, now, voucher_id, points, store)
     txn = ledger.spend(
         uid, q.amount_fen, now, pin_verified=pin_verified, offline_for=offline_for, offline_spent_fen=offline_spent_fen
     )
-    return replace(txn, payment_ref=key)
+    return replace(
+        txn,
+        payment_ref=key,
+        voucher_id=q.voucher_id,
+        voucher_fen=q.voucher_fen,
+        points_cash=q.points_cash,
+        points_cash_fen=q.points_cash_fen,
+        points_after=txn.points_after - q.points_cash,
+    )
 
 
 def refund(ledger: Ledger, key: str, refund_id: str, amount_fen: int, now: datetime) -> Txn:
@@ -161,15 +201,17 @@ def _pay_back(
     if account.balance_fen + amount_fen > MAX_FEN:
         raise Refused("balance_limit")
     points_back = min(points_due_back(order, amount_fen), account.points)
+    back = vouchers.given_back(ledger, account, order, amount_fen, now)
     return ledger._txn(
         kind,
         now,
         member_id,
         card.uid,
         account.balance_fen + amount_fen,
-        account.points - points_back,
+        account.points - points_back + back.get("points_cash", 0),
         account=account,
         amount_fen=amount_fen,
         payment_ref=order.key,
+        **back,
         **details,
     )

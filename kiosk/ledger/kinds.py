@@ -62,6 +62,9 @@ COMMON_FIELDS = frozenset(
 )
 _POINTS = frozenset({"points_expire_on"})
 _GIFT = frozenset({"bonus_fen"}) | _POINTS
+# A charge's voucher and points as cash; a refund or void gives them back (kiosk/ledger/vouchers.py)
+_VOUCHER_USE = frozenset({"voucher_id", "voucher_fen", "points_cash", "points_cash_fen"})
+_GIVE_BACK = frozenset({"voucher_id", "points_cash"}) | _POINTS
 FEE_SIGN_UP, FEE_REPLACEMENT, FEE_EXCHANGE = "sign_up", "replacement", "exchange"  # a CARD_FEE's reason
 _SALE = frozenset({"staff_id", "staff_reward_fen", "waiver"})  # kiosk/ledger/fees.py
 
@@ -89,8 +92,9 @@ SPECS: dict[Kind, KindSpec] = {
     # void names that key in payment_ref, and a refund its own refund id in `reason`.
     Kind.SPEND: KindSpec(
         Money.PAID_OUT,
-        frozenset({"amount_fen", "payment_ref"}) | _POINTS,
+        frozenset({"amount_fen", "payment_ref"}) | _POINTS | _VOUCHER_USE,
         gives_points=True,
+        takes_points=True,  # points as cash (kiosk/ledger/points_cash.py): never more than it states
         visit=True,
         member_use=True,
         activity=N_("Purchase"),
@@ -143,12 +147,17 @@ SPECS: dict[Kind, KindSpec] = {
     Kind.PURSE_WRITTEN: KindSpec(Money.NONE),
     Kind.REFUND: KindSpec(
         Money.PAID_BACK,
-        frozenset({"amount_fen", "payment_ref", "reason"}),
+        frozenset({"amount_fen", "payment_ref", "reason"}) | _GIVE_BACK,
+        gives_points=True,  # points paid as cash come back (never more than it states)
         takes_points=True,
         activity=N_("Refund"),
     ),
     Kind.VOID: KindSpec(
-        Money.PAID_BACK, frozenset({"amount_fen", "payment_ref"}), takes_points=True, activity=N_("Purchase voided")
+        Money.PAID_BACK,
+        frozenset({"amount_fen", "payment_ref"}) | _GIVE_BACK,
+        gives_points=True,
+        takes_points=True,
+        activity=N_("Purchase voided"),
     ),
     # The member's own change of name, phone or birthday at the kiosk (kiosk/ledger/profile.py):
     # each field set is the new value, one left out is unchanged; points once for a complete profile.
@@ -160,6 +169,13 @@ SPECS: dict[Kind, KindSpec] = {
         visit=True,
         activity=N_("Profile updated"),
     ),
+    # A voucher given (its id is this txn's id; its value in amount_fen) and one run out unused.
+    Kind.VOUCHER_ISSUED: KindSpec(
+        Money.NONE,
+        frozenset({"amount_fen", "voucher_type", "voucher_min_fen", "voucher_until", "voucher_stores", "reason"}),
+        activity=N_("Voucher received"),
+    ),
+    Kind.VOUCHER_EXPIRED: KindSpec(Money.NONE, frozenset({"voucher_id"}), activity=N_("Voucher expired")),
     # A fee is revenue beside the balance (kiosk/ledger/fees.py): it moves no stored value, and
     # `reason` says what it was for (sign_up, replacement, exchange); SIGN_UP's amount_fen is the fee due.
     Kind.CARD_FEE: KindSpec(

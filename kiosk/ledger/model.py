@@ -76,6 +76,33 @@ class Activity:
 RECENT_ACTIVITIES = 5
 
 
+class VoucherStatus(StrEnum):
+    VALID = "valid"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Voucher:
+    """A voucher (代金券) the member holds: its terms are copied from the issuing txn, so a
+    change of the rules never changes a voucher already given."""
+
+    id: str  # the txn_id of the VOUCHER_ISSUED that gave it
+    type: str
+    value_fen: int
+    min_spend_fen: int
+    issued_at: datetime
+    expires_at: datetime  # valid before this instant: the end of its last valid local day
+    stores: tuple[str, ...] = ()  # () = every store
+    reason: str = ""  # why it was given: new_member, birthday:2026, spend:<order key>, campaign:dormant...
+    status: VoucherStatus = VoucherStatus.VALID
+    order_key: str = ""  # USED: the till order it paid part of
+
+
+VOUCHERS_KEPT = 50  # per account: every valid voucher, then the newest used or expired ones
+VOUCHER_REASONS_KEPT = 200  # the reasons of the vouchers given, so a gift is given once
+
+
 @dataclass(frozen=True)
 class TillRefund:
     """A refund (or the void, refund_id "void") of a till order, as a retried request gets it back."""
@@ -87,6 +114,8 @@ class TillRefund:
     points_back: int
     balance_after_fen: int
     points_after: int
+    points_cash_back: int = 0  # points paid as cash given back (points_back: earned ones taken back)
+    voucher_back: str = ""  # the voucher given back
     card_uid: str = ""  # the card the money went back to ("" in records kept before it was)
 
 
@@ -103,6 +132,11 @@ class TillOrder:
     balance_after_fen: int  # right after the charge: a retried request gets the first answer
     points_after: int
     bonus_used_fen: int = 0  # the part of paid_fen that was bonus credit: it goes back as bonus
+    voucher_id: str = ""  # the voucher that paid voucher_fen of the order (back on a whole refund or void)
+    voucher_fen: int = 0
+    points_cash: int = 0  # points that paid points_cash_fen of the order
+    points_cash_fen: int = 0
+    points_cash_back: int = 0  # of points_cash, given back so far
     refunded_fen: int = 0
     points_reversed: int = 0  # points due back so far (in proportion to the refunds)
     refunds: tuple[TillRefund, ...] = ()  # oldest first; a void is the one refund "void"
@@ -139,6 +173,11 @@ class Account:
     referrer_rewarded: bool = False  # the member who referred this one was rewarded
     profile_rewarded: bool = False  # the points for a completed profile were given (once)
     orders: tuple[TillOrder, ...] = ()  # the latest till charges, oldest first, at most ORDERS_KEPT
+    vouchers: tuple[Voucher, ...] = ()  # oldest first, at most VOUCHERS_KEPT (kiosk/ledger/vouchers.py)
+    voucher_reasons: tuple[str, ...] = ()  # why each voucher was given, newest last: a gift is given once
+
+    def voucher(self, voucher_id: str) -> Voucher | None:
+        return next((v for v in self.vouchers if v.id == voucher_id), None)
     card_fee_due_fen: int = 0  # the sign-up card fee not yet paid or waived (revenue, never balance)
 
     def order(self, key: str) -> TillOrder | None:

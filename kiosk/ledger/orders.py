@@ -57,7 +57,7 @@ def order_problem(account: Account | None, txn: Txn) -> str:
                 f"refund of {txn.amount_fen} fen for order {order.key!r}: only "
                 f"{order.paid_fen - order.refunded_fen} fen of it is left to refund"
             )
-    if -txn.points_delta > points_due_back(order, txn.amount_fen):
+    if txn.points_cash - txn.points_delta > points_due_back(order, txn.amount_fen):  # points_cash: given back
         return f"{txn.kind} of order {order.key!r} takes back more points than the charge earned"
     return ""
 
@@ -70,10 +70,14 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
             txn_id=txn.txn_id,
             at=txn.at,
             paid_fen=txn.amount_fen,
-            points_earned=max(0, txn.points_delta),
+            points_earned=max(0, txn.points_delta + txn.points_cash),
             balance_after_fen=txn.balance_after_fen,
             points_after=txn.points_after,
             bonus_used_fen=bonus_drawn_fen,
+            voucher_id=txn.voucher_id,
+            voucher_fen=txn.voucher_fen,
+            points_cash=txn.points_cash,
+            points_cash_fen=txn.points_cash_fen,
             card_uid=txn.card_uid,
         )
         return replace(after, orders=(after.orders + (order,))[-ORDERS_KEPT:])
@@ -87,7 +91,9 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
                 txn_id=txn.txn_id,
                 at=txn.at,
                 amount_fen=txn.amount_fen,
-                points_back=-txn.points_delta,
+                points_back=txn.points_cash - txn.points_delta,
+                points_cash_back=txn.points_cash,
+                voucher_back=txn.voucher_id,
                 balance_after_fen=txn.balance_after_fen,
                 points_after=txn.points_after,
                 card_uid=txn.card_uid,
@@ -96,6 +102,7 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
                 order,
                 refunded_fen=order.refunded_fen + txn.amount_fen,
                 points_reversed=order.points_reversed + points_due_back(order, txn.amount_fen),
+                points_cash_back=order.points_cash_back + txn.points_cash,
                 refunds=order.refunds + (refund,),
                 voided=txn.kind is Kind.VOID,
             )

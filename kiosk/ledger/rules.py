@@ -11,6 +11,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.ledger import strict_json
+from kiosk.ledger.points_cash import PointsCashRule, parse_points_cash
 from kiosk.ledger.rules_fields import (  # noqa: F401 - MAX_FEN, SAFE_ID..., RulesError are this module's API too
     _ZONE,
     MAX_FEN,
@@ -22,6 +23,7 @@ from kiosk.ledger.rules_fields import (  # noqa: F401 - MAX_FEN, SAFE_ID..., Rul
     visible_text,
 )
 from kiosk.ledger.sales_rules import FeeRules, StaffRewardRules, parse_fees, parse_staff_rewards
+from kiosk.ledger.voucher_rules import VoucherRules, parse_vouchers
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ class Rules:
     card_return: ReturnPolicy
     engagement: EngagementRules = EngagementRules()
     segments: SegmentRules = SegmentRules()
+    vouchers: VoucherRules = VoucherRules()
+    points_cash: PointsCashRule = PointsCashRule()
     fees: FeeRules = FeeRules()
     staff_rewards: StaffRewardRules = StaffRewardRules()
 
@@ -220,6 +224,8 @@ _SECTIONS = frozenset(
         "card_return",
         "engagement",
         "segments",
+        "vouchers",
+        "points_cash",
         "fees",
         "staff_rewards",
         "comment",
@@ -384,6 +390,8 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         card_return=card_return,
         engagement=engagement,
         segments=segments,
+        vouchers=parse_vouchers(f, data.get("vouchers", {})),
+        points_cash=parse_points_cash(f, data.get("points_cash", {})),
         fees=parse_fees(f, data.get("fees", {})),
         staff_rewards=parse_staff_rewards(f, data.get("staff_rewards", {})),
     )

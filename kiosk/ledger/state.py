@@ -25,9 +25,11 @@ from kiosk.ledger.model import (
     referral_code_of,
 )
 from kiosk.ledger.orders import bonus_back, order_problem, with_order
+from kiosk.ledger.points_cash import lots_after_cash
 from kiosk.ledger.profile import profile_problem
 from kiosk.ledger.rows import find
 from kiosk.ledger.txn import Kind, Txn
+from kiosk.ledger.voucher_state import use_conflict, use_problem, voucher_changes
 
 TIER_WINDOW = timedelta(days=366)  # rolling 12 months, with a day's slack for leap years
 
@@ -95,6 +97,7 @@ class LedgerState:
         problem = (
             stated_amounts_problem(txn)
             or order_problem(account, txn)
+            or use_problem(account, txn)
             or profile_problem(self.members.get(txn.member_id), account, txn)
         )
         conflict = f"not applied: {problem}" if problem else self._apply(txn)
@@ -122,7 +125,7 @@ class LedgerState:
         account = self.accounts.get(txn.member_id)
         if account is None:
             return f"{txn.kind} for unknown member {txn.member_id}"
-        conflicts = [self._note_card_counter(txn)]
+        conflicts = [self._note_card_counter(txn), use_conflict(account, txn)]
         moves = txn.balance_delta_fen or txn.points_delta  # a record that moves nothing cannot clash
         if moves and (account.balance_fen, account.points) != (txn.balance_before_fen, txn.points_before):
             conflicts.append(
@@ -160,6 +163,10 @@ class LedgerState:
         lots = a.lots
         if txn.kind is Kind.POINTS_EXPIRY and txn.expire_before is not None:
             lots = tuple(lot for lot in lots if lot.expires_on >= txn.expire_before)
+        elif txn.points_cash and txn.kind is Kind.SPEND:  # paid with the oldest, earned ones added after
+            lots = lots_after_cash(lots, txn.points_cash, points_delta + txn.points_cash, txn.points_expire_on)
+        elif txn.points_cash:  # a refund or void: earned points taken back, paid ones given back
+            lots = lots_after_cash(lots, txn.points_cash - points_delta, txn.points_cash, txn.points_expire_on)
         elif points_delta > 0:
             lots = lots_added(lots, points_delta, txn.points_expire_on)
         elif points_delta < 0:
@@ -180,6 +187,7 @@ class LedgerState:
         bonus_drawn = max(0, account.bonus_fen - bonus) if txn.kind is Kind.SPEND else 0
         balance = a.balance_fen + balance_delta
         changes: dict = {"lots": lots, "balance_fen": balance, "bonus_fen": min(bonus, max(balance, 0))}
+        changes.update(voucher_changes(a, txn))
 
         if txn.kind is Kind.TOP_UP:
             since = txn.at - TIER_WINDOW

@@ -19,6 +19,7 @@ from kiosk.ledger.utc import parse_utc, utc_text
 MAX_POINTS = 1_000_000_000
 _DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 _TEXT_MAX = 200
+_VOUCHER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}\Z")  # a voucher is named by its issuing txn_id
 
 
 class Kind(StrEnum):
@@ -44,6 +45,8 @@ class Kind(StrEnum):
     REFUND = "refund"
     VOID = "void"
     PROFILE_UPDATE = "profile_update"
+    VOUCHER_ISSUED = "voucher_issued"
+    VOUCHER_EXPIRED = "voucher_expired"
     CARD_FEE = "card_fee"
     CARD_EXCHANGE = "card_exchange"
 
@@ -94,6 +97,18 @@ class Txn:
     card_counter: int = 0  # the card's counter (purse or NTAG tap): read at the tap, or (PURSE_WRITTEN) just written
     notes_consent: bool = False  # SIGN_UP: the member agreed that staff may keep notes on them (privacy notice)
     clock_untrusted: bool = False  # `at` came from a clock not yet trusted (before NTP, behind the ledger)
+    # Vouchers and points as cash (kiosk/ledger/vouchers.py, points_cash.py): a VOUCHER_ISSUED's
+    # voucher is named by its own txn_id and carries its type, value (amount_fen), minimum spend,
+    # end of validity and stores; a SPEND names the voucher it used and the points it paid with,
+    # a REFUND or VOID the voucher and points it gives back.
+    voucher_id: str = ""
+    voucher_type: str = ""
+    voucher_fen: int = 0  # SPEND: the voucher's discount
+    voucher_min_fen: int = 0
+    voucher_until: datetime | None = None  # the voucher is valid before this instant (end of its last local day)
+    voucher_stores: str = ""  # comma-separated store ids; "" = every store
+    points_cash: int = 0  # SPEND: points paid as cash; REFUND/VOID: points given back
+    points_cash_fen: int = 0  # SPEND: what those points paid
     staff_id: str = ""  # SIGN_UP, TOP_UP, CARD_FEE: the staff member credited with the sale
     staff_reward_fen: int = 0  # the sales reward the rules gave that staff member for it (not the member's money)
     waiver: str = ""  # SIGN_UP, CARD_FEE: why no fee was charged ("topup", "campaign:<id>")
@@ -114,7 +129,7 @@ def txn_id_for(device_id: str, seq: int) -> str:
 _NAMES = tuple(f.name for f in fields(Txn))
 _DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
 _DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
-_TIME_FIELDS = {"at", "pin_locked_until"}
+_TIME_FIELDS = {"at", "pin_locked_until", "voucher_until"}
 _BOOL_FIELDS = {"clock_untrusted", "notes_consent"}
 _INT_RANGES = {
     "seq": (1, 2**62),
@@ -130,6 +145,10 @@ _INT_RANGES = {
     "rules_version": (0, 2**31),
     "rating": (0, 5),
     "card_counter": (0, 0xFFFFFFFF),
+    "voucher_fen": (0, MAX_FEN),
+    "voucher_min_fen": (0, MAX_FEN),
+    "points_cash": (0, MAX_POINTS),
+    "points_cash_fen": (0, MAX_FEN),
     "staff_reward_fen": (0, MAX_FEN),
 }
 
@@ -230,6 +249,9 @@ def check_txn(txn: Txn) -> None:
         raise TxnFormatError("member_id", SAFE_ID_HINT)
     if txn.reward_id and not SAFE_ID.match(txn.reward_id):
         raise TxnFormatError("reward_id", SAFE_ID_HINT)
+    for name in ("voucher_id", "voucher_type"):
+        if getattr(txn, name) and not _VOUCHER_ID.match(getattr(txn, name)):
+            raise TxnFormatError(name, "must be 1-100 of A-Z a-z 0-9 _ . : - (starting with a letter or digit)")
     if txn.staff_id and not SAFE_ID.match(txn.staff_id):
         raise TxnFormatError("staff_id", SAFE_ID_HINT)
     if txn.staff_reward_fen and not txn.staff_id:

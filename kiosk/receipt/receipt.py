@@ -207,12 +207,19 @@ def receipt_for_refund(
     refund_id: str = "",
     points_reversed: int = 0,
     void: bool = False,
+    points_returned: int = 0,
+    voucher_returned: bool = False,
 ) -> Receipt:
-    """退款单 (or 撤销单 for a void): the stored value returned and the points taken back."""
+    """退款单 (or 撤销单 for a void): the stored value returned, the points taken back, and the
+    points paid as cash and the voucher given back."""
     _ = translator_for(shop.locale)
     lines = [ReceiptLine(_("Returned to stored value"), format_fen(refund_fen))]
     if points_reversed:
         lines.append(ReceiptLine(_("Points taken back"), points_text(-abs(points_reversed), signed=True)))
+    if points_returned:
+        lines.append(ReceiptLine(_("Points returned"), points_text(points_returned, signed=True)))
+    if voucher_returned:
+        lines.append(ReceiptLine(_("Voucher returned"), _("usable again")))
     title = _("Void receipt") if void else _("Refund receipt")
     return _receipt(
         shop, title, lines, at=at, timezone=timezone, member_name=member_name, card_uid=card_uid,

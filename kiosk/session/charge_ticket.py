@@ -20,6 +20,7 @@ class ChargeOrder:
     apply_discount: bool  # True: the kiosk takes the member's tier discount off; False: already discounted
     timeout_s: int = 120  # waiting for the card gives up after this long
     staff_uid: str = ""  # a staff-menu charge: the staff card it is attributed to
+    voucher_id: str = ""  # the voucher the till names; "": the member may choose one on the screen
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class ChargeOutcome:
     member_id: str = ""
     txn_id: str = ""
     at: datetime | None = None
+    voucher_id: str = ""  # the voucher used (kiosk/ledger/vouchers.py)
+    voucher_fen: int = 0
+    points_used: int = 0  # points paid as cash
+    points_cash_fen: int = 0
 
 
 class ChargeTicket:

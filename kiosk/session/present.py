@@ -3,14 +3,16 @@ no state of their own, so a view is always a faithful picture of one moment."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from kiosk.ledger import vouchers
+from kiosk.ledger.model import Voucher
 from kiosk.ledger.operations import Ledger, MemberView
 from kiosk.ledger.rules import Reward
 from kiosk.session.flow import Visit
 from kiosk.session.states import SessionState
-from kiosk.session.view import GiftGiven, MemberSummary, RewardOption, SessionView
+from kiosk.session.view import GiftGiven, MemberSummary, RewardOption, SessionView, VoucherLine
 
 
 def build_view(
@@ -44,6 +46,14 @@ def reward_option(reward: Reward, stock: int) -> RewardOption:
         reward.id, reward.name, reward.points_cost, stock, fx.min_points, fx.max_points, fx.step_points, fx.fen_per_point,
         image=reward.image,
     )
+
+
+def voucher_line(ledger: Ledger, voucher: Voucher) -> VoucherLine:
+    """A voucher for the screen: its last valid day in the store's calendar, its type's name."""
+    kind = ledger.rules.vouchers.type(voucher.type)
+    last_day = ledger.rules.local_date(voucher.expires_at - timedelta(microseconds=1))
+    return VoucherLine(voucher.id, voucher.type, voucher.value_fen, voucher.min_spend_fen, last_day,
+                       kind.name if kind else None)
 
 
 def mask_phone(phone: str) -> str:
@@ -95,4 +105,5 @@ def member_summary(view: MemberView, gifts: tuple[GiftGiven, ...], ledger: Ledge
         checkin_streak=account.checkin_streak,
         next_reward_name=next_reward.name if next_reward else None,
         to_next_reward_points=next_reward.points_cost - account.points if next_reward else 0,
+        vouchers=tuple(voucher_line(ledger, v) for v in vouchers.valid(account, now)),
     )

@@ -30,6 +30,7 @@ from kiosk.ledger.txn import Txn
 from kiosk.payment.port import PaymentMethod
 from kiosk.receipt.printer import NoPrinter, ReceiptPrinter
 from kiosk.receipt.receipt import Shop
+from kiosk.session.charge_actions import ChargeActions
 from kiosk.session.clock import Clock, SystemClock
 from kiosk.session.detail_actions import DetailActions
 from kiosk.session.flow import Visit
@@ -78,7 +79,7 @@ from kiosk.session.view import Message, SessionView
 log = logging.getLogger(__name__)
 
 
-class Session(DetailActions):
+class Session(DetailActions, ChargeActions):
     def __init__(
         self,
         store: StoreLike,
@@ -244,20 +245,6 @@ class Session(DetailActions):
 
     def start_new_pin(self) -> bool:  # staff menu: "New PIN for a member" (the member taps, types it twice)
         return self._act(self.flow(NewPin).start)
-
-    def start_staff_charge(self) -> bool:
-        """Staff menu: "Charge a member" (amount keypad, then the member taps)."""
-        return self._act(self.flow(Charge).start_staff)
-
-    def charge_amount(self, amount_fen: int) -> bool:
-        return self._act(lambda: self.flow(Charge).choose_amount(amount_fen))
-
-    def confirm_charge(self) -> bool:
-        """The member agrees to pay the amount shown (asks for the PIN when the rules say so)."""
-        return self._act(self.flow(Charge).confirm)
-
-    def cancel_charge(self) -> bool:
-        return self._act(self.flow(Charge).cancel)
 
     def back(self) -> bool:
         return self._act(self._back)

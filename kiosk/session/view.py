@@ -27,6 +27,18 @@ class GiftGiven:
 
 
 @dataclass(frozen=True)
+class VoucherLine:
+    """A voucher as the member sees it: its type's name (from the rules), value, minimum spend, last day."""
+
+    voucher_id: str
+    type: str
+    value_fen: int
+    min_spend_fen: int
+    last_day: date  # the store's local date
+    name: LocalText | None = None  # the type's name in the rules in force (None: a type no longer offered)
+
+
+@dataclass(frozen=True)
 class MemberSummary:
     member_id: str
     name: str
@@ -49,6 +61,7 @@ class MemberSummary:
     checkin_streak: int = 0  # consecutive days checked in, up to the last check-in
     next_reward_name: LocalText | None = None  # the cheapest reward the member cannot afford yet
     to_next_reward_points: int = 0  # points still missing for it (0 when there is none)
+    vouchers: tuple[VoucherLine, ...] = ()  # valid now, soonest to run out first
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,13 @@ class ChargeView:
     pin_required: bool
     staff: bool  # opened from the staff menu
     discount_asked: bool = False  # the till asked the kiosk to take the member's discount off
+    voucher_id: str = ""  # the voucher chosen, and what it and the points chosen take off
+    voucher_fen: int = 0
+    points_used: int = 0
+    points_cash_fen: int = 0
+    vouchers: tuple[VoucherLine, ...] = ()  # the member's vouchers usable on this order
+    most_points: int = 0  # the most points the order takes as cash; 0: none
+    points_step: int = 1
 
 
 @dataclass(frozen=True)

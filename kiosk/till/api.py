@@ -27,6 +27,7 @@ from kiosk.till.tokens import TillTokens
 log = logging.getLogger("kiosk.till")
 MAX_BODY = 4096
 _ID = re.compile(openapi.ID_PATTERN.replace("$", r"\Z"))
+_VOUCHER = re.compile(openapi.VOUCHER_PATTERN.replace("$", r"\Z"))
 
 
 def build_app(service: TillService, tokens: TillTokens) -> Starlette:
@@ -60,6 +61,7 @@ def build_app(service: TillService, tokens: TillTokens) -> Starlette:
             apply_discount=data["apply_discount"],
             timeout_s=data.get("timeout_s", 120),
             locale=data.get("locale", "zh_CN"),
+            voucher_id=data.get("voucher_id", ""),
         )
         return service.charge(till, req)
 
@@ -191,6 +193,9 @@ def _check(name: str, value: object, spec: dict) -> None:
             raise TillError(400, "bad_request", f"{name} must be a string", name)
         if "enum" in spec and value not in spec["enum"]:
             raise TillError(400, "bad_request", f"{name} must be one of {spec['enum']}", name)
-        if "pattern" in spec and not _ID.match(value):
+        if spec.get("pattern") == openapi.VOUCHER_PATTERN and not _VOUCHER.match(value):
+            raise TillError(400, "bad_request", f"{name} must be 1-100 of A-Z a-z 0-9 _ . : - (starting with a letter or digit)",
+                            name)
+        if spec.get("pattern") == openapi.ID_PATTERN and not _ID.match(value):
             raise TillError(400, "bad_request", f"{name} must be 1-64 of A-Z a-z 0-9 _ . - (starting with a letter or digit)",
                             name)

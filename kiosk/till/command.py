@@ -54,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     charge.add_argument("--order", required=True, help="the till's order id (the idempotency key)")
     charge.add_argument("--discount", action="store_true", help="let the kiosk take the member's tier discount off")
     charge.add_argument("--timeout", type=int, default=120, help="seconds the kiosk waits for the card (10-600)")
+    charge.add_argument("--voucher", default="", metavar="ID",
+                        help="a voucher of the member's to use (left out: the member may pick one on the screen)")
     refund = sub.add_parser("refund", help="return stored value paid for an order",
                             description="Refund part or all of a charged order.")
     refund.add_argument("amount_fen", type=int, help="the amount to return, in fen")
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "charge":
             status, body = link.call("POST", "/v1/charges", {
                 "order_id": args.order, "amount_fen": args.amount_fen, "apply_discount": args.discount,
-                "timeout_s": args.timeout,
+                "timeout_s": args.timeout, **({"voucher_id": args.voucher} if args.voucher else {}),
             })
             if status in (200, 202):
                 body = follow(link, args.order, body)

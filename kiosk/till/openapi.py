@@ -13,6 +13,8 @@ TIMEOUT_RANGE = (10, 600)
 WAIT_MAX_S = 60
 
 _ID = {"type": "string", "pattern": ID_PATTERN, "minLength": 1, "maxLength": 64}
+VOUCHER_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"  # a voucher's id: the txn id that issued it
+_VOUCHER = {"type": "string", "pattern": VOUCHER_PATTERN, "minLength": 1, "maxLength": 100}
 _FEN = {"type": "integer", "minimum": 1, "maximum": MAX_FEN}
 _LOCALE = {"type": "string", "enum": LOCALES, "default": "zh_CN", "description": "language of the receipt lines"}
 
@@ -31,6 +33,8 @@ CHARGE_REQUEST = {
         },
         "timeout_s": {"type": "integer", "minimum": TIMEOUT_RANGE[0], "maximum": TIMEOUT_RANGE[1], "default": 120,
                       "description": "how long the kiosk waits for the card"},
+        "voucher_id": {**_VOUCHER, "description": "a voucher of the member's to use (the till scanned it); "
+                       "left out: the member may pick one, and points as cash, on the kiosk's screen"},
         "locale": _LOCALE,
     },
 }
@@ -67,6 +71,11 @@ CHARGE = {
         "apply_discount": {"type": "boolean"},
         "discount_fen": {"type": "integer"},
         "amount_fen": {"type": "integer", "description": "taken from the member's stored value"},
+        "voucher_id": {"type": "string", "description": "the voucher used (approved); total = discount + voucher + "
+                       "points as cash + amount"},
+        "voucher_fen": {"type": "integer", "description": "what the voucher took off"},
+        "points_used": {"type": "integer", "description": "points paid as cash"},
+        "points_cash_fen": {"type": "integer", "description": "what those points paid"},
         "balance_fen": {"type": "integer", "description": "after the charge (declined for the balance: the balance)"},
         "points_earned": {"type": "integer"},
         "points": {"type": "integer"},
@@ -88,7 +97,10 @@ REFUND = {
         "reason": {"type": "string"},
         "refundable_fen": {"type": "integer"},
         "amount_fen": {"type": "integer"},
-        "points_back": {"type": "integer"},
+        "points_back": {"type": "integer", "description": "points earned by the charge taken back"},
+        "points_cash_back": {"type": "integer", "description": "points paid as cash given back"},
+        "voucher_back": {"type": "string", "description": "the voucher given back (a whole refund or a void, "
+                         "while the voucher is still valid)"},
         "balance_fen": {"type": "integer"},
         "points": {"type": "integer"},
         "txn_id": {"type": "string"},

@@ -94,7 +94,8 @@ def charge_receipt(shop: Shop, found: Found, order_id: str, discount_fen: int) -
     """消费单 of a charged order, from the ledger's record of it."""
     order = found.order
     return receipt_for_charge(
-        shop, amount_fen=order.paid_fen, discount_fen=discount_fen, points_earned=order.points_earned,
+        shop, amount_fen=order.paid_fen, discount_fen=discount_fen, voucher_fen=order.voucher_fen,
+        points_used=order.points_cash, points_used_fen=order.points_cash_fen, points_earned=order.points_earned,
         balance_after_fen=order.balance_after_fen, points_after=order.points_after, at=order.at,
         timezone=found.timezone, member_name=found.member_name, card_uid=found.card_uid, txn_id=order.txn_id,
         order_id=order_id,
@@ -111,6 +112,7 @@ def refund_receipt(shop: Shop, refund: TillRefund, order_id: str, member_name: s
         balance_after_fen=refund.balance_after_fen, points_after=refund.points_after, at=refund.at,
         timezone=timezone, member_name=member_name, card_uid=refund.card_uid or card_uid, txn_id=refund.txn_id,
         order_id=order_id, refund_id="" if void else refund.refund_id, void=void,
+        points_returned=refund.points_cash_back, voucher_returned=bool(refund.voucher_back),
     )
 
 
@@ -126,6 +128,7 @@ class ChargeRequest:
     apply_discount: bool
     timeout_s: int = 120
     locale: str = "zh_CN"
+    voucher_id: str = ""  # "": the member may choose on the screen
 
 
 class TillService:
@@ -163,7 +166,8 @@ class TillService:
             if current is not None and current.outcome is None:
                 raise TillError(409, "charge_in_progress", "another charge is waiting for its card on this kiosk",
                                 extra={"order_id": current.order.order_key.split(":", 1)[1]})
-            ticket = ChargeTicket(ChargeOrder(key, req.amount_fen, req.apply_discount, req.timeout_s), self._final)
+            ticket = ChargeTicket(ChargeOrder(key, req.amount_fen, req.apply_discount, req.timeout_s,
+                                              voucher_id=req.voucher_id), self._final)
             self._current = ticket
             self._keep(key, ticket, req)
             self.post(TillCharge(ticket))
@@ -198,7 +202,8 @@ class TillService:
         if found is None:
             raise TillError(404, "unknown_order", f"no charge for order {order_id!r} from this till", "order_id")
         # approved: the ledger's record, with what was refunded since
-        body = self._charged_body(req or ChargeRequest(order_id, found.order.paid_fen, False), found)
+        o = found.order
+        body = self._charged_body(req or ChargeRequest(order_id, o.paid_fen + o.voucher_fen + o.points_cash_fen, False), found)
         if ticket is not None:
             body["version"] = ticket.version
         return body
@@ -273,6 +278,8 @@ class TillService:
             "status": "approved",
             "amount_fen": refund.amount_fen,
             "points_back": refund.points_back,
+            "points_cash_back": refund.points_cash_back,
+            "voucher_back": refund.voucher_back,
             "balance_fen": refund.balance_after_fen,
             "points": refund.points_after,
             "txn_id": refund.txn_id,
@@ -348,10 +355,11 @@ class TillService:
     def _charged_body(self, req: ChargeRequest, found: Found) -> dict:
         """The approved answer, the first one again on a retry: from the ledger's record of the order."""
         order = found.order
-        if order.paid_fen > req.amount_fen or (not req.apply_discount and order.paid_fen != req.amount_fen):
+        covered = order.paid_fen + order.voucher_fen + order.points_cash_fen  # the order less the tier discount
+        if covered > req.amount_fen or (not req.apply_discount and covered != req.amount_fen):
             raise TillError(409, "order_id_reused", f"order {req.order_id!r} was charged {order.paid_fen} fen",
                             "order_id")
-        discount = req.amount_fen - order.paid_fen
+        discount = req.amount_fen - covered
         return {
             "order_id": req.order_id,
             "status": "approved",
@@ -361,6 +369,10 @@ class TillService:
             "apply_discount": req.apply_discount,
             "discount_fen": discount,
             "amount_fen": order.paid_fen,
+            "voucher_id": order.voucher_id,
+            "voucher_fen": order.voucher_fen,
+            "points_used": order.points_cash,
+            "points_cash_fen": order.points_cash_fen,
             "balance_fen": order.balance_after_fen,
             "points_earned": order.points_earned,
             "points": order.points_after,

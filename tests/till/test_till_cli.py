@@ -83,5 +83,15 @@ def test_reference_client_charges_refunds_and_voids(tmp_path, capsys):
         assert main([*base, "status", "--order", "A1"]) == 0
         assert '"refunded_fen": 2800' in capsys.readouterr().out
         assert main(["till", "--url", t.server.url, "--token", "kt_wrong", "status"]) == 1
+        # a voucher named by the till that is not the member's: declined at the tap, nothing taken
+        t.driver.lift()
+        t.driver.wait_for(lambda: t.kiosk.state == S.idle)
+        client = threading.Thread(target=lambda: result.append(
+            main([*base, "charge", "6000", "--order", "A2", "--voucher", "other-k1:9"])))
+        client.start()
+        t.driver.wait_for(lambda: t.kiosk.state == S.charge_tap)
+        t.driver.tap(chip)
+        client.join(timeout=30)
+        assert result == [0, 1] and '"reason": "voucher_not_found"' in capsys.readouterr().out
     finally:
         t.close()

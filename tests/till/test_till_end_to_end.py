@@ -2,12 +2,14 @@
 the session -> a card tapped on the emulated PN532 through nfcpy -> the PIN -> the journal ->
 MQTT through a real Mosquitto -> HQ's receiver and SQL ledger. A charge with the PIN, a retry
 after the lost response (charged once), a partial refund and a same-day void; HQ ends with the
-kiosk's own account and order records, and no conflict."""
+kiosk's own account and order records, and no conflict. A charge with the new-member voucher
+the till names, and one with a voucher past its last day, declined with nothing taken."""
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -18,9 +20,10 @@ field_module = pytest.importorskip("tests.emulators.field")
 
 from kiosk.hq.embedded import start_receiver  # noqa: E402
 from kiosk.hq.ledger import list_conflicts, load_state  # noqa: E402
+from kiosk.ledger import vouchers  # noqa: E402
+from kiosk.ledger.model import VoucherStatus  # noqa: E402
 from kiosk.ledger.pin import FAST_FOR_TESTS  # noqa: E402
 from kiosk.ledger.sample import default_rules  # noqa: E402
-from kiosk.ledger.txn import Kind  # noqa: E402
 from kiosk.reader.chips import new_classic  # noqa: E402
 from kiosk.session.card_access import FormatCardAccess  # noqa: E402
 from kiosk.session.clock import SystemClock  # noqa: E402
@@ -97,8 +100,9 @@ def test_till_to_hq_through_the_pn532_and_mqtt(mosquitto, tmp_path):
             with start_receiver(tmp_path / "hq.sqlite3", mosquitto.host, mosquitto.port, "hq",
                                 mosquitto.password("hq")) as hq:
 
-                def pay(order: str, amount: int, pin: bool) -> dict:
-                    r = http.post("/v1/charges", json={"order_id": order, "amount_fen": amount, "apply_discount": True})
+                def pay(order: str, amount: int, pin: bool, **extra) -> dict:
+                    r = http.post("/v1/charges", json={"order_id": order, "amount_fen": amount, "apply_discount": True,
+                                                       **extra})
                     assert r.status_code == 202, r.text
                     chip.place()
                     field.place(chip)
@@ -126,16 +130,41 @@ def test_till_to_hq_through_the_pn532_and_mqtt(mosquitto, tmp_path):
                 void = http.post("/v1/voids", json={"order_id": "A2"}).json()
                 assert void["status"] == "approved" and void["amount_fen"] == second["amount_fen"] == 1_470
 
+                # the new-member voucher (入会送券), named by the till: ¥60 less 2%, less ¥10
+                member_id = store.ledger.state.cards[uid].member_id
+                welcome = next(v for v in store.ledger.state.accounts[member_id].vouchers if v.reason == "new_member")
+                assert until(lambda: session.state == "idle", 20)
+                third = pay("A3", 6_000, pin=False, voucher_id=welcome.id)
+                assert (third["status"], third["voucher_id"], third["voucher_fen"], third["amount_fen"]) == (
+                    "approved", welcome.id, 1_000, 4_880)
+                # a voucher whose last day has passed: declined, nothing taken
+                assert until(lambda: session.state == "idle", 20)
+                old = act(lambda: vouchers.issue(store.ledger, member_id, "thanks5",
+                                                 SystemClock().now() - timedelta(days=15), "old"))
+                act(lambda: store.commit(old))
+                balance = store.ledger.state.accounts[member_id].balance_fen
+                r = http.post("/v1/charges", json={"order_id": "A4", "amount_fen": 6_000, "apply_discount": True,
+                                                   "voucher_id": old.txn_id})
+                assert r.status_code == 202, r.text
+                field.place(chip)
+                assert until(lambda: http.get("/v1/charges/A4").json()["status"] == "declined")
+                assert http.get("/v1/charges/A4").json()["reason"] == "voucher_expired"
+                field.remove()
+                assert until(lambda: session.state == "idle", 20)
+                assert store.ledger.state.accounts[member_id].balance_fen == balance
+
                 assert until(lambda: store.outbox_depth() == 0, 60), sync.status()
                 at_hq = load_state(hq.admin_db)
-                member_id = store.ledger.state.cards[uid].member_id
                 assert at_hq.accounts[member_id] == store.ledger.state.accounts[member_id]
                 order = at_hq.accounts[member_id].order("till-1:A1")
                 assert (order.paid_fen, order.refunded_fen) == (29_400, 10_000)
                 assert at_hq.accounts[member_id].order("till-1:A2").voided
                 assert list_conflicts(hq.admin_db) == []
-                spent = [a for a in at_hq.accounts[member_id].recent if a.kind == str(Kind.SPEND)]
-                assert len(spent) == 2  # A1 and A2, each once
+                orders = [o.key for o in at_hq.accounts[member_id].orders]
+                assert orders == ["till-1:A1", "till-1:A2", "till-1:A3"]  # each charged once, A4 never
+                used = at_hq.accounts[member_id].voucher(welcome.id)
+                assert (used.status, used.order_key) == (VoucherStatus.USED, "till-1:A3")
+                assert at_hq.accounts[member_id].voucher(old.txn_id).status is VoucherStatus.VALID  # never used
         finally:
             http.close()
             server.stop()

@@ -189,6 +189,15 @@ ZH: dict[str, str] = {
     "exchanged": "已换卡",
     "returned": "已退卡",
     "closed": "已注销",
+    "Vouchers": "代金券",
+    "Voucher type": "券种",
+    "Value": "面值",
+    "Minimum spend": "使用门槛",
+    "Last valid day": "有效期至",
+    "Given for": "发放原因",
+    "valid": "可用",
+    "used": "已使用",
+    "expired": "已过期",
 }
 
 ZH.update(i18n_rules.ZH)

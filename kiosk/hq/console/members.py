@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from kiosk.hq.admin import current_rules
 from kiosk.hq.console.auth import User
@@ -23,7 +23,7 @@ from kiosk.hq.db import Database
 from kiosk.hq.ledger import Conflict
 from kiosk.hq.schema import MEMBER_NAME_SQL
 from kiosk.ledger.codec import decode
-from kiosk.ledger.model import Account, Card, Member
+from kiosk.ledger.model import Account, Card, Member, Voucher
 from kiosk.ledger.rules import Tier
 from kiosk.ledger.state import TIER_WINDOW
 
@@ -132,6 +132,7 @@ class MemberPage:
     history: tuple[HistoryLine, ...]
     conflicts: tuple[Conflict, ...]
     incidents: tuple[tuple[str, str, str, str], ...]  # at, device, kind, card
+    vouchers: tuple[tuple[Voucher, date], ...] = ()  # each with its last valid day in the store's calendar
 
 
 def member_page(db: Database, member_id: str, user: User, history_limit: int = 200) -> MemberPage | None:
@@ -185,6 +186,7 @@ def member_page(db: Database, member_id: str, user: User, history_limit: int = 2
         history=history,
         conflicts=conflicts,
         incidents=incidents,
+        vouchers=tuple((v, rules.local_date(v.expires_at - timedelta(microseconds=1))) for v in reversed(account.vouchers)),
     )
 
 

@@ -23,6 +23,7 @@ from kiosk.hq.report.model import (
     sql_time,
 )
 from kiosk.hq.report.staff_sales import staff_sales
+from kiosk.hq.report.till import till_figures
 from kiosk.ledger.kinds import VISITS
 from kiosk.ledger.model import add_months
 from kiosk.ledger.rules import Rules
@@ -84,6 +85,7 @@ def build_report(
             engagement=_engagement(db, period, happened, store),
             follow_ups=follow_ups(db, period, store, due_days),
             stores=tuple(sorted(set(stores) | known)),
+            till=till_figures(db, period, store),
             staff=staff_sales(db, period, store),
         )
     finally:

@@ -39,6 +39,8 @@ plain Python from the generated events):
   to win back (most value first); birthdays in the Monday-to-Sunday week holding `to`
   (29 February counts as 28 February in a common year, as the birthday gift does). Calls and
   birthdays leave lost members out (a returned card is not called).
+- till: charges, refunds, voids, vouchers issued / used / run out and the redemption rate, points
+  as cash, by the store of the kiosk where each happened (kiosk/hq/report/till.py says how).
 - phone numbers and names are masked (138****8000) unless --store is the member's home store."""
 
 from __future__ import annotations
@@ -226,6 +228,7 @@ class Report:
     engagement: tuple[Engagement, ...]
     follow_ups: tuple[FollowUp, ...]
     stores: tuple[str, ...] = field(default=())
+    till: tuple = ()  # TillFigures per store where it happened (kiosk/hq/report/till.py)
     staff: tuple = ()  # StaffSales rows (kiosk/hq/report/staff_sales.py)
 
     def segment_total(self, store: str, segment: str) -> int:

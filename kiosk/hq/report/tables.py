@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kiosk.hq.report.model import CHAIN, FOLLOW_UP_LABELS, FOLLOW_UPS, SEGMENT_LABELS, SEGMENTS, Report
 from kiosk.ledger.money import format_fen
 
-SECTIONS = ("metrics", "segments", "value_share", "pareto", "rfm", "new_members", "engagement", "follow_ups", "staff")
+SECTIONS = ("metrics", "segments", "value_share", "till", "pareto", "rfm", "new_members", "engagement", "follow_ups", "staff")
 NO_SALES = "n/a: non-member sales are not in HQ's data (give --sales FILE) / 非会员销售额不在HQ数据中"
 
 
@@ -94,6 +94,20 @@ def tables(report: Report, csv_mode: bool = False) -> list[Table]:
             for v in report.value_share
         ),
         share_note,
+    ))
+    out.append(Table(
+        "till", "会员卡消费与代金券 / Paid with the card at the till, and vouchers (where it happened)",
+        ("store", "charges", "charged", "refunds", "refunded", "voids", "voided", "net member spend",
+         "vouchers issued", "vouchers used", "vouchers expired", "redemption rate", "voucher value", "points as cash",
+         "points value"),
+        tuple(
+            (store_label(t.store), t.charges, money(t.charged_fen), t.refunds, money(t.refunded_fen), t.voids,
+             money(t.voided_fen), money(t.net_fen), t.vouchers_issued, t.vouchers_used, t.vouchers_expired,
+             rate(t.redemption_rate), money(t.voucher_fen), t.points_cash, money(t.points_cash_fen))
+            for t in report.till
+        ),
+        "vouchers used = charges with a voucher less refunds and voids that gave one back; "
+        "redemption rate = used / issued in the period",
     ))
     out.append(Table(
         "pareto", "头部20%会员 / Top 20% of buyers by value (Pareto)",

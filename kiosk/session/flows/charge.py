@@ -24,8 +24,10 @@ from kiosk.receipt.receipt import Receipt, receipt_for_charge
 from kiosk.session.charge_ticket import ChargeOrder, ChargeOutcome, ChargeTicket
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.cards import suspect
+from kiosk.session.flows.gifts import give_vouchers_due
 from kiosk.session.flows.pin import Pin
 from kiosk.session.inputs import CardKind, CardRead
+from kiosk.session.present import voucher_line
 from kiosk.session.states import S, SessionState
 from kiosk.session.view import ChargeView, Message
 
@@ -39,6 +41,8 @@ class ChargeData:
     quote: charges.ChargeQuote | None = None
     started: float | None = None  # on the monotonic clock
     staff_uid: str = ""  # the staff card that opened a staff-menu charge
+    voucher_id: str = ""  # the voucher chosen (by the till, or the member on the confirm screen)
+    points: int = 0  # points the member chose to pay with
 
 
 class Charge(FlowPart):
@@ -93,6 +97,7 @@ class Charge(FlowPart):
 
     def _begin(self, ticket: ChargeTicket) -> None:
         self.data.ticket, self.data.quote, self.data.started = ticket, None, self.host.clock.monotonic()
+        self.data.voucher_id, self.data.points = ticket.order.voucher_id, 0
         self.host.visit.message = None
         self.host.touched()
         ticket.move("waiting_for_card")
@@ -113,6 +118,39 @@ class Charge(FlowPart):
         host.flow(Pin).ask_member("charge", lambda: self._commit(pin_verified=True), locked=self._locked)
         data.ticket.move("pin")
         return host.move("charge_need_pin")
+
+    def choose(self, voucher_id: str | None = None, points: int | None = None) -> bool:
+        """The member picks a voucher ("" for none) or the points to pay with, on the confirm
+        screen: the amounts are quoted again; a choice the ledger refuses is a hint, nothing else changes."""
+        host, data = self.host, self.data
+        if host.state is not S.charge_confirm or data.ticket is None or data.quote is None:
+            return False
+        if isinstance(points, bool) or not isinstance(points, int | None) or not isinstance(voucher_id, str | None):
+            return False
+        voucher = data.voucher_id if voucher_id is None else voucher_id
+        chosen = data.points if points is None else points
+        if voucher_id is not None and voucher != data.voucher_id:
+            chosen = 0  # another voucher changes how many points the order takes
+        try:
+            data.quote = self._quote(voucher, chosen)
+        except Refused as exc:
+            host.hint(exc.code)
+            return True
+        data.voucher_id, data.points = voucher, chosen
+        host.visit.message = None
+        host.touched()
+        return True
+
+    def _quote(self, voucher_id: str, points: int) -> charges.ChargeQuote:
+        host, order = self.host, self.data.ticket.order
+        return charges.quote(
+            host.ledger, host.visit.uid, order.order_key, order.total_fen, order.apply_discount, host.now(),
+            voucher_id, points, self._store(),
+        )
+
+    def _store(self) -> str:
+        sync = self.host.sync
+        return getattr(getattr(sync, "settings", None), "store_id", "") if sync is not None else ""
 
     def cancel(self) -> bool:
         """The member (or staff) cancels before paying."""
@@ -145,6 +183,13 @@ class Charge(FlowPart):
                 pin_required=q.pin_required if q else False,
                 staff=bool(data.staff_uid),
                 discount_asked=bool(order and order.apply_discount),
+                voucher_id=q.voucher_id if q else "",
+                voucher_fen=q.voucher_fen if q else 0,
+                points_used=q.points_cash if q else 0,
+                points_cash_fen=q.points_cash_fen if q else 0,
+                vouchers=tuple(voucher_line(self.host.ledger, v) for v in q.vouchers) if q else (),
+                most_points=q.most_points if q else 0,
+                points_step=q.points_step if q else 1,
             )
         }
 
@@ -206,11 +251,8 @@ class Charge(FlowPart):
             return
         visit = host.visit
         visit.uid, visit.card_present, visit.card_counter, visit.message = card.uid, True, card.card_counter, None
-        order = data.ticket.order
         try:
-            data.quote = charges.quote(
-                host.ledger, card.uid, order.order_key, order.total_fen, order.apply_discount, host.now()
-            )
+            data.quote = self._quote(data.voucher_id, 0)
         except Refused as exc:
             balance = int(exc.detail) if exc.code == "insufficient_balance" else None
             self._decline(exc.code, balance_fen=balance)
@@ -239,6 +281,9 @@ class Charge(FlowPart):
             pin_verified=pin_verified,
             offline_for=offline_for,
             offline_spent_fen=self._spent_since_hq() if offline_for is not None else 0,
+            voucher_id=self.data.voucher_id,
+            points=self.data.points,
+            store=self._store(),
         )
 
     def _spent_since_hq(self) -> int:
@@ -266,19 +311,24 @@ class Charge(FlowPart):
             discount_fen=q.discount_fen,
             amount_fen=txn.amount_fen,
             balance_fen=txn.balance_after_fen,
-            points_earned=txn.points_delta,
+            points_earned=txn.points_delta + txn.points_cash,
             points=txn.points_after,
             member_id=txn.member_id,
             txn_id=txn.txn_id,
             at=txn.at,
+            voucher_id=txn.voucher_id,
+            voucher_fen=txn.voucher_fen,
+            points_used=txn.points_cash,
+            points_cash_fen=txn.points_cash_fen,
         )
         data.ticket = None
         ticket.finish(outcome)
         host.visit.message = Message(
             "charge_done",
-            {"amount_fen": txn.amount_fen, "discount_fen": q.discount_fen, "points": txn.points_delta,
-             "balance_fen": txn.balance_after_fen},
+            {"amount_fen": txn.amount_fen, "discount_fen": q.discount_fen, "points": txn.points_delta + txn.points_cash,
+             "balance_fen": txn.balance_after_fen, "voucher_fen": txn.voucher_fen, "points_used": txn.points_cash},
         )
+        give_vouchers_due(host, txn.card_uid)  # 消费送券: a charge above the rules' threshold
         host.feedback.ok()
         host.move("charged")
         host.touched()
@@ -292,8 +342,11 @@ class Charge(FlowPart):
         return receipt_for_charge(
             host.shop,
             amount_fen=txn.amount_fen,
-            discount_fen=order.total_fen - txn.amount_fen,  # as the till's answer counts it
-            points_earned=txn.points_delta,
+            discount_fen=order.total_fen - txn.amount_fen - txn.voucher_fen - txn.points_cash_fen,  # the tier's
+            voucher_fen=txn.voucher_fen,
+            points_used=txn.points_cash,
+            points_used_fen=txn.points_cash_fen,
+            points_earned=txn.points_delta + txn.points_cash,
             balance_after_fen=txn.balance_after_fen,
             points_after=txn.points_after,
             at=txn.at,

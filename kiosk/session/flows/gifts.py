@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kiosk.ledger import vouchers
 from kiosk.ledger.operations import Refused
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.present import member_summary
@@ -67,11 +68,14 @@ class Gifts(FlowPart):
                 continue
             if host.commit(txn):
                 self.data.given.append(GiftGiven(str(txn.kind), txn.points_delta, txn.bonus_fen))
+        if dated:  # vouchers run out and vouchers given wait for a clock to believe, like points
+            give_vouchers_due(host, uid)
 
     def give_referral_rewards(self, member_id: str) -> int:
         """After a sign-up with a referral code: the new member's reward, then the referrer's,
         each committed on its own (the ledger gives the one still due if power was cut between).
-        Returns the points the new member got."""
+        Returns the points the new member got. The referrer's voucher (the rules' referral gift)
+        follows, once the referrer's reward is given."""
         host = self.host
         mine = 0
         for _ in range(2):
@@ -83,6 +87,8 @@ class Gifts(FlowPart):
                 break
             if txn.member_id == member_id:
                 mine += txn.points_delta
+        if host.clock_verdict().trusted:
+            give_vouchers_due(host, host.visit.uid)
         return mine
 
     def refresh_member(self) -> None:
@@ -91,3 +97,21 @@ class Gifts(FlowPart):
             host.visit.member_view = host.ledger.view(host.visit.uid, host.now())
         except Refused:
             host.visit.member_view = None
+
+
+VOUCHER_STEPS_MAX = 10  # a visit's voucher steps (expiries and gifts), however many are due
+
+
+def give_vouchers_due(host, uid: str) -> int:
+    """The member's voucher steps due (kiosk/ledger/vouchers.next_due), each committed on its
+    own so a power cut between them loses none; the number committed."""
+    done = 0
+    for _ in range(VOUCHER_STEPS_MAX):
+        try:
+            txn = vouchers.next_due(host.ledger, uid, host.now())
+        except Refused:
+            break
+        if txn is None or not host.commit(txn):
+            break
+        done += 1
+    return done

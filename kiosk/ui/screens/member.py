@@ -39,7 +39,8 @@ class MemberScreen(KioskScreen):
         self.points = FitLabel(font_size=m.font_title, size_hint_y=0.9)
         self.expiring = FitLabel(font_size=m.font_small, color=COLOURS.muted, size_hint_y=0.6)
         self.next_reward = FitLabel(font_size=m.font_small, color=COLOURS.ok, wrap=True, size_hint_y=0.9)
-        for w in (self.balance_caption, self.balance, self.points, self.expiring, self.next_reward):
+        self.vouchers = FitLabel(font_size=m.font_small, color=COLOURS.accent, wrap=True, size_hint_y=0.9)
+        for w in (self.balance_caption, self.balance, self.points, self.expiring, self.next_reward, self.vouchers):
             figures.add_widget(w)
         invite = BoxLayout(orientation="vertical", spacing=m.spacing / 2, size_hint_x=0.34)
         self.invite_caption = FitLabel(font_size=m.font_small, color=COLOURS.muted, halign="center",
@@ -119,6 +120,7 @@ class MemberScreen(KioskScreen):
             )
         else:
             self.next_reward.text = ""
+        self.vouchers.text = vouchers_text(member.vouchers)
         self.invite_caption.text = _("Invite a friend")
         self.referral_code.text = member.referral_code
         self.qr.text = REFERRAL_QR_PREFIX + member.referral_code if member.referral_code else ""
@@ -145,6 +147,23 @@ class MemberScreen(KioskScreen):
             self.buttons.add_widget(self.check_in, index=1)  # before "Done"
         elif not offered and self.check_in.parent is not None:
             self.buttons.remove_widget(self.check_in)
+
+
+def voucher_text(v) -> str:
+    """One voucher: "¥10.00 off ¥50.00, until 30 Mar" (its type's name when the rules still have it)."""
+    name = local_text(v.name) + " " if v.name is not None else ""
+    return _("{name}{value} off {min}, until {day}").format(
+        name=name, value=format_fen(v.value_fen), min=format_fen(v.min_spend_fen), day=f"{v.last_day:%Y-%m-%d}"
+    )
+
+
+def vouchers_text(vouchers) -> str:
+    """The member's valid vouchers: the soonest to run out, and how many more."""
+    if not vouchers:
+        return ""
+    more = len(vouchers) - 1
+    text = _("Voucher: {voucher}").format(voucher=voucher_text(vouchers[0]))
+    return text + (_(" (+{count} more)").format(count=more) if more else "")
 
 
 def _discount(discount_pct: int) -> str:

@@ -1,0 +1,125 @@
+"""What vouchers and points as cash do to an account when a transaction is applied.
+
+LedgerState.apply (kiosk/ledger/state.py) asks `use_problem` before anything moves (a charge
+taking more points than it says it paid with, a refund giving back a voucher or points its order
+never used: refused, as a kiosk and HQ both refuse them), `use_conflict` for a voucher used when
+this state says it may not be (used already, expired, unknown: two kiosks offline may both have
+taken it; the money moved, so the charge stays applied and the conflict says why), and
+`voucher_changes` for the account's vouchers after the txn. No rules, no clock: the txn says all."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kiosk.ledger.model import (
+    VOUCHER_REASONS_KEPT,
+    VOUCHERS_KEPT,
+    Account,
+    TillOrder,
+    Voucher,
+    VoucherStatus,
+)
+from kiosk.ledger.points_cash import cash_due_back
+from kiosk.ledger.txn import Kind, Txn
+
+_PAY_BACK = (Kind.REFUND, Kind.VOID)
+
+
+def stores_of(text: str) -> tuple[str, ...]:
+    return tuple(s for s in text.split(",") if s)
+
+
+def voucher_of(txn: Txn) -> Voucher:
+    """The voucher a VOUCHER_ISSUED gives."""
+    assert txn.voucher_until is not None
+    return Voucher(
+        id=txn.txn_id,
+        type=txn.voucher_type,
+        value_fen=txn.amount_fen,
+        min_spend_fen=txn.voucher_min_fen,
+        issued_at=txn.at,
+        expires_at=txn.voucher_until,
+        stores=stores_of(txn.voucher_stores),
+        reason=txn.reason,
+    )
+
+
+def whole_refund(order: TillOrder, txn: Txn) -> bool:
+    """This refund or void leaves nothing of the order's stored value unrefunded."""
+    return txn.kind is Kind.VOID or order.refunded_fen + txn.amount_fen >= order.paid_fen
+
+
+def use_problem(account: Account | None, txn: Txn) -> str:
+    """Why the txn's voucher or points-as-cash amounts contradict themselves or their order."""
+    if txn.kind is Kind.VOUCHER_ISSUED:
+        if txn.voucher_until is None or txn.voucher_until <= txn.at or not txn.voucher_type or txn.amount_fen <= 0:
+            return "voucher_issued needs a type, a value and an end of validity after its time"
+        return ""
+    if txn.kind is Kind.VOUCHER_EXPIRED and not txn.voucher_id:
+        return "voucher_expired names no voucher"
+    if txn.kind is Kind.SPEND:
+        if -txn.points_delta > txn.points_cash:
+            return f"spend takes {-txn.points_delta} points but states {txn.points_cash} paid as cash"
+        if bool(txn.voucher_id) != bool(txn.voucher_fen) or bool(txn.points_cash) != bool(txn.points_cash_fen):
+            return "spend states a voucher or points as cash without its amount"
+        return ""
+    if txn.kind not in _PAY_BACK or account is None:
+        return ""
+    order = account.order(txn.payment_ref)
+    if order is None:
+        return ""  # orders.order_problem says so
+    if txn.points_delta > txn.points_cash:
+        return f"{txn.kind} gives {txn.points_delta} points but states {txn.points_cash} paid back"
+    if txn.points_cash > cash_due_back(order, txn.amount_fen):
+        return f"{txn.kind} of order {order.key!r} gives back more points than paid with"
+    if txn.voucher_id and (txn.voucher_id != order.voucher_id or not whole_refund(order, txn)):
+        return f"{txn.kind} of order {order.key!r} gives back voucher {txn.voucher_id!r} it may not"
+    return ""
+
+
+def use_conflict(account: Account, txn: Txn) -> str:
+    """A charge whose voucher this state does not hold as usable then (applied all the same)."""
+    if txn.kind is not Kind.SPEND or not txn.voucher_id:
+        return ""
+    voucher = account.voucher(txn.voucher_id)
+    if voucher is None:
+        return f"spend used voucher {txn.voucher_id!r}, which this account does not hold"
+    if voucher.status is not VoucherStatus.VALID:
+        return f"spend used voucher {voucher.id!r}, already {voucher.status}"
+    if txn.at >= voucher.expires_at:
+        return f"spend used voucher {voucher.id!r} after its validity ended"
+    if txn.voucher_fen > voucher.value_fen:
+        return f"spend took {txn.voucher_fen} fen off with voucher {voucher.id!r} worth {voucher.value_fen}"
+    return ""
+
+
+def voucher_changes(account: Account, txn: Txn) -> dict:
+    """The account fields (vouchers, voucher_reasons) this txn changes; {} when none."""
+    if txn.kind is Kind.VOUCHER_ISSUED:
+        reasons = (account.voucher_reasons + (txn.reason,))[-VOUCHER_REASONS_KEPT:] if txn.reason else account.voucher_reasons
+        return {"vouchers": _kept(account.vouchers + (voucher_of(txn),)), "voucher_reasons": reasons}
+    if txn.kind is Kind.VOUCHER_EXPIRED:
+        return _set(account, txn.voucher_id, VoucherStatus.VALID, status=VoucherStatus.EXPIRED)
+    if txn.kind is Kind.SPEND and txn.voucher_id:
+        return _set(account, txn.voucher_id, VoucherStatus.VALID, status=VoucherStatus.USED, order_key=txn.payment_ref)
+    if txn.kind in _PAY_BACK and txn.voucher_id:
+        return _set(account, txn.voucher_id, VoucherStatus.USED, status=VoucherStatus.VALID, order_key="")
+    return {}
+
+
+def _set(account: Account, voucher_id: str, was: VoucherStatus, **changes) -> dict:
+    """The vouchers with one (in status `was`) changed; {} when there is none such."""
+    found = account.voucher(voucher_id)
+    if found is None or found.status is not was:
+        return {}
+    return {"vouchers": _kept(tuple(replace(v, **changes) if v.id == voucher_id else v for v in account.vouchers))}
+
+
+def _kept(vouchers: tuple[Voucher, ...]) -> tuple[Voucher, ...]:
+    """Every valid voucher, and the newest others up to VOUCHERS_KEPT in all (issue order)."""
+    if len(vouchers) <= VOUCHERS_KEPT:
+        return vouchers
+    room = max(0, VOUCHERS_KEPT - sum(v.status is VoucherStatus.VALID for v in vouchers))
+    spent = [v.id for v in vouchers if v.status is not VoucherStatus.VALID]
+    keep = set(spent[len(spent) - room:]) if room else set()
+    return tuple(v for v in vouchers if v.status is VoucherStatus.VALID or v.id in keep)

@@ -1,0 +1,222 @@
+"""Vouchers and points as cash, worked at their boundaries: the last valid day, the minimum
+spend, single use, the store, a whole refund and a void giving the voucher back, the share
+points may pay, and the state holding a forged or doubled use to account."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kiosk.ledger import charges, vouchers
+from kiosk.ledger.model import VoucherStatus
+from kiosk.ledger.operations import Ledger, Refused
+from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.rules import RulesError, parse_rules
+from kiosk.ledger.state import LedgerState
+from kiosk.ledger.txn import Kind
+from tests.test_ledger_properties import PIN
+
+UID = "04000000000001"
+JOINED = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+def _doc() -> dict:
+    from importlib.resources import files
+
+    return json.loads(files("kiosk.data").joinpath("rules.default.json").read_text())
+
+
+def _ledger(**vouchers_doc) -> Ledger:
+    doc = _doc()
+    doc["vouchers"]["types"][0].update(vouchers_doc)
+    ledger = Ledger(LedgerState(), parse_rules(doc), "kiosk-1", b"pepper", FAST_FOR_TESTS)
+    for txn in (
+        ledger.sign_up(UID, 1, "13800000001", PIN, JOINED, salt=b"s" * 16),
+    ):
+        ledger.apply(txn)
+    ledger.apply(ledger.top_up(UID, 50_000, "cash-1", JOINED))
+    return ledger
+
+
+def _welcome(ledger: Ledger) -> str:
+    txn = vouchers.next_due(ledger, UID, JOINED)
+    assert txn.kind is Kind.VOUCHER_ISSUED and txn.reason == "new_member"
+    ledger.apply(txn)
+    assert vouchers.next_due(ledger, UID, JOINED) is None  # given once
+    return txn.txn_id
+
+
+def _charge(ledger, order, total, at, voucher="", points=0, store=""):
+    txn = charges.charge(ledger, UID, f"T1:{order}", total, False, at, pin_verified=True, voucher_id=voucher, points=points, store=store)
+    result = ledger.apply(txn)
+    assert result.applied and not result.conflict, result
+    return txn
+
+
+def test_the_new_member_voucher_is_valid_through_its_last_local_day_and_not_a_second_after():
+    ledger = _ledger()
+    vid = _welcome(ledger)
+    voucher = ledger.state.accounts[ledger.state.cards[UID].member_id].voucher(vid)
+    # issued 1 March (Shanghai), valid_days 30: the last valid day is 30 March, ending 16:00 UTC
+    assert voucher.expires_at == datetime(2026, 3, 30, 16, 0, tzinfo=UTC)
+    last_moment = voucher.expires_at - timedelta(seconds=1)
+    with pytest.raises(Refused) as late:
+        charges.quote(ledger, UID, "T1:late", 8000, False, voucher.expires_at, vid)
+    assert late.value.code == "voucher_expired"
+    txn = _charge(ledger, "A1", 8000, last_moment, vid)
+    assert (txn.voucher_id, txn.voucher_fen, txn.amount_fen) == (vid, 1000, 7000)
+
+
+def test_the_minimum_spend_is_met_exactly_and_missed_by_one_fen():
+    ledger = _ledger()
+    vid = _welcome(ledger)
+    with pytest.raises(Refused) as short:
+        charges.quote(ledger, UID, "T1:A1", 4999, False, JOINED, vid)
+    assert (short.value.code, short.value.detail) == ("voucher_min_spend", "5000")
+    assert _charge(ledger, "A1", 5000, JOINED, vid).amount_fen == 4000
+
+
+def test_a_voucher_is_used_once():
+    ledger = _ledger()
+    vid = _welcome(ledger)
+    _charge(ledger, "A1", 6000, JOINED, vid)
+    with pytest.raises(Refused) as again:
+        charges.quote(ledger, UID, "T1:A2", 6000, False, JOINED, vid)
+    assert again.value.code == "voucher_used"
+    assert charges.quote(ledger, UID, "T1:A2", 6000, False, JOINED).vouchers == ()
+
+
+def test_a_voucher_for_some_stores_is_refused_at_another():
+    ledger = _ledger(stores=["S1"])
+    vid = _welcome(ledger)
+    with pytest.raises(Refused) as other:
+        charges.quote(ledger, UID, "T1:A1", 6000, False, JOINED, vid, store="S2")
+    assert other.value.code == "voucher_other_store"
+    assert _charge(ledger, "A1", 6000, JOINED, vid, store="S1").voucher_fen == 1000
+
+
+def test_a_whole_refund_gives_the_voucher_back_a_partial_one_does_not():
+    ledger = _ledger()
+    vid = _welcome(ledger)
+    spend = _charge(ledger, "A1", 6000, JOINED, vid)
+    part = charges.refund(ledger, "T1:A1", "R1", 1000, JOINED)
+    assert part.voucher_id == ""
+    ledger.apply(part)
+    rest = charges.refund(ledger, "T1:A1", "R2", spend.amount_fen - 1000, JOINED)
+    assert rest.voucher_id == vid
+    ledger.apply(rest)
+    account = ledger.state.accounts[spend.member_id]
+    assert account.voucher(vid).status is VoucherStatus.VALID
+    assert charges.quote(ledger, UID, "T1:A2", 6000, False, JOINED, vid).voucher_fen == 1000
+
+
+def test_a_refund_after_the_voucher_ran_out_keeps_it_used_a_void_gives_it_back():
+    ledger = _ledger()
+    vid = _welcome(ledger)
+    _charge(ledger, "A1", 6000, JOINED, vid)
+    late = JOINED + timedelta(days=40)
+    assert charges.refund(ledger, "T1:A1", "R1", 5000, late).voucher_id == ""
+    void = charges.void(ledger, "T1:A1", JOINED + timedelta(hours=1))
+    assert void.voucher_id == vid
+    ledger.apply(void)
+    assert ledger.state.accounts[void.member_id].voucher(vid).status is VoucherStatus.VALID
+
+
+def test_a_voucher_past_its_last_day_expires_when_the_member_comes_by():
+    ledger = _ledger()
+    vid = _welcome(ledger)
+    expires = ledger.state.accounts[ledger.state.cards[UID].member_id].voucher(vid).expires_at
+    assert vouchers.next_due(ledger, UID, expires - timedelta(seconds=1)) is None
+    txn = vouchers.next_due(ledger, UID, expires)
+    assert (txn.kind, txn.voucher_id) == (Kind.VOUCHER_EXPIRED, vid)
+    ledger.apply(txn)
+    assert ledger.state.accounts[txn.member_id].voucher(vid).status is VoucherStatus.EXPIRED
+
+
+def test_points_pay_at_most_their_share_and_come_back_in_proportion():
+    ledger = _ledger()
+    member = ledger.state.cards[UID].member_id
+    points = ledger.state.accounts[member].points  # 500 from the top-up, 100 from the gift? (not given here)
+    q = charges.quote(ledger, UID, "T1:A1", 1000, False, JOINED)
+    assert q.most_points == min(points, 200)  # 20% of 10 yuan at 100 points a yuan
+    with pytest.raises(Refused) as greedy:
+        charges.quote(ledger, UID, "T1:A1", 1000, False, JOINED, points=201)
+    assert greedy.value.code == "bad_points_choice"
+    spend = _charge(ledger, "A1", 1000, JOINED, points=200)
+    assert (spend.points_cash, spend.points_cash_fen, spend.amount_fen) == (200, 200, 800)
+    half = charges.refund(ledger, "T1:A1", "R1", 400, JOINED)
+    assert half.points_cash == 100
+    ledger.apply(half)
+    rest = charges.refund(ledger, "T1:A1", "R2", 400, JOINED)
+    assert rest.points_cash == 100
+    ledger.apply(rest)
+    assert ledger.state.accounts[member].points == points
+
+
+def test_a_forged_refund_giving_back_more_points_is_refused_and_a_doubled_voucher_flagged():
+    ledger = _ledger()
+    vid = _welcome(ledger)
+    elsewhere = ledger.state.copy()
+    spend = _charge(ledger, "A1", 6000, JOINED, vid, points=200)
+    forged = replace(charges.refund(ledger, "T1:A1", "R1", 100, JOINED), points_cash=150)
+    forged = replace(forged, points_after=forged.points_after + 147)
+    result = ledger.state.copy().apply(forged)
+    assert result.refused and "more points" in result.conflict
+    # another kiosk, offline, took the same voucher: the money moved, the conflict says so
+    other = Ledger(elsewhere, ledger.rules, "kiosk-2", b"pepper", FAST_FOR_TESTS)
+    second = charges.charge(other, UID, "T2:B1", 6000, False, JOINED, pin_verified=True, voucher_id=vid)
+    second = replace(second, balance_before_fen=spend.balance_after_fen, balance_after_fen=spend.balance_after_fen - second.amount_fen,
+                     points_before=spend.points_after, points_after=spend.points_after + second.points_delta)
+    result = ledger.apply(second)
+    assert result.applied and not result.refused and "already used" in result.conflict
+    assert ledger.state.accounts[spend.member_id].voucher(vid).order_key == "T1:A1"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d["vouchers"]["types"][0].update(min_spend_fen=1000), "vouchers.types[0].min_spend_fen"),
+        (lambda d: d["vouchers"]["types"][0].update(valid_days=0), "vouchers.types[0].valid_days"),
+        (lambda d: d["vouchers"]["types"][0].update(stores=["a b"]), "vouchers.types[0].stores[0]"),
+        (lambda d: d["vouchers"]["gifts"].update(new_member="nope"), "vouchers.gifts.new_member"),
+        (lambda d: d["vouchers"]["gifts"]["spend"].update(type="nope"), "vouchers.gifts.spend.type"),
+        (lambda d: d["vouchers"]["types"].append(dict(d["vouchers"]["types"][0])), "vouchers.types"),
+        (lambda d: d["points_cash"].update(max_share_pct=100), "points_cash.max_share_pct"),
+        (lambda d: d["points_cash"].update(rate=1), "points_cash.rate"),
+    ],
+)
+def test_bad_voucher_rules_name_the_field(change, field):
+    doc = _doc()
+    change(doc)
+    with pytest.raises(RulesError) as bad:
+        parse_rules(doc, "rules.json")
+    assert bad.value.field == field
+
+
+def test_a_charge_paying_the_threshold_earns_a_voucher_one_fen_less_does_not():
+    ledger = _ledger()
+    _welcome(ledger)
+    gift = ledger.rules.vouchers.spend  # ¥200 from stored value earns a ¥5 voucher
+    _charge(ledger, "A1", gift.min_fen - 1, JOINED)
+    assert vouchers.next_due(ledger, UID, JOINED) is None
+    _charge(ledger, "A2", gift.min_fen, JOINED)
+    txn = vouchers.next_due(ledger, UID, JOINED)
+    assert (txn.kind, txn.voucher_type, txn.reason) == (Kind.VOUCHER_ISSUED, gift.type, "spend:T1:A2")
+    ledger.apply(txn)
+    assert vouchers.next_due(ledger, UID, JOINED) is None  # once per charge
+
+
+def test_the_birthday_voucher_comes_with_the_birthday_gift_once():
+    doc = _doc()
+    ledger = Ledger(LedgerState(), parse_rules(doc), "kiosk-1", b"pepper", FAST_FOR_TESTS)
+    ledger.apply(ledger.sign_up(UID, 1, "13800000001", PIN, JOINED, birthday=JOINED.date().replace(year=1990), salt=b"s" * 16))
+    ledger.apply(vouchers.next_due(ledger, UID, JOINED))  # the new-member voucher first
+    assert vouchers.next_due(ledger, UID, JOINED) is None  # no birthday gift taken yet
+    ledger.apply(ledger.birthday_gift(UID, JOINED))
+    txn = vouchers.next_due(ledger, UID, JOINED)
+    assert (txn.voucher_type, txn.reason) == ("thanks5", "birthday:2026")
+    ledger.apply(txn)
+    assert vouchers.next_due(ledger, UID, JOINED) is None
