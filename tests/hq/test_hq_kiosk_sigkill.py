@@ -82,6 +82,8 @@ def campaign(broker, hq_url: str, workdir: Path, kills: int, seed: int, broken: 
                 assert store.ledger.state.last_seq.get(DEVICE, 0) >= high, f"round {round_no}: a done txn is missing"
                 assert store.check() == [], f"round {round_no}"
             out.rounds += 1
+            if out.rounds % 50 == 0:
+                print(f"  {out.rounds} rounds, {time.monotonic() - began:.0f} s", flush=True)
         with open_store(data / "store", DEVICE) as store:
             drain(store, broker, data)
             out.last = store.ledger.state.last_seq[DEVICE]
