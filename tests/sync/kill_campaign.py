@@ -13,12 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+from kiosk.hq.db import open_database
+from kiosk.hq.ledger import event_counts, load_state
 from kiosk.store.store import Store
 from kiosk.sync.client import SyncClient, SyncSettings
 from tests.sync.kiosk_session_proc import DEVICE
 
 ROOT = Path(__file__).resolve().parents[2]
-__all__ = ["DEVICE", "drain", "kiosk_cmd", "run_and_kill"]
+__all__ = ["DEVICE", "drain", "hq_problems", "kiosk_cmd", "run_and_kill"]
 
 
 def kiosk_cmd(data: Path, broker, seed: int, module: str = "tests.sync.kiosk_session_proc") -> list[str]:
@@ -57,3 +59,27 @@ def drain(store: Store, broker, data: Path, timeout: float = 60.0) -> SyncClient
     finally:
         client.stop()
     return client
+
+
+def hq_problems(hq_url: str, device: str, last: int, kiosk_accounts: dict) -> list[str]:
+    """What is wrong with HQ's SQL ledger against a kiosk that made seqs 1..`last` and holds
+    `kiosk_accounts`: [] when HQ holds each seq once, applied all in seq order, same balances."""
+    db = open_database(hq_url)
+    try:
+        seqs = [r[0] for r in db.all("SELECT seq FROM events WHERE device_id = ? ORDER BY seq", (device,))]
+        _, highest, applied = event_counts(db).get(device, (0, 0, 0))
+        hq_accounts = load_state(db).accounts
+    finally:
+        db.close()
+    problems = []
+    missing = sorted(set(range(1, last + 1)) - set(seqs))
+    if missing:
+        problems.append(f"HQ misses {len(missing)} of the kiosk's {last} txns, e.g. seqs {missing[:8]}")
+    if len(seqs) != len(set(seqs)) or highest > last:
+        problems.append(f"HQ holds {len(seqs)} events up to seq {highest}; the kiosk made {last}")
+    if applied != last:
+        problems.append(f"HQ applied through seq {applied} of {last} (in seq order: stops at a gap)")
+    differ = [mid for mid in kiosk_accounts.keys() | hq_accounts.keys() if kiosk_accounts.get(mid) != hq_accounts.get(mid)]
+    if differ:
+        problems.append(f"{len(differ)} members' accounts differ between HQ and the kiosk")
+    return problems
