@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiosk.doctor import checks, integrations, printer, setup_checks
+from kiosk.doctor import checks, clock, integrations, printer, setup_checks
 from kiosk.doctor.checks import CheckResult, Context, Status
 
 Check = Callable[[Context], CheckResult]
@@ -19,14 +19,13 @@ ALL_CHECKS: tuple[Check, ...] = (
     checks.check_tls_files,
     checks.check_data_dir,
     checks.check_disk,
-    checks.check_clock,
+    clock.check_clock,
     checks.check_reader_device,
     integrations.check_reader,
     integrations.check_card_read,
     printer.check_printer,
     checks.check_broker,
     integrations.check_store,
-    integrations.check_clock_trusted,
     integrations.check_outbox,
     integrations.check_last_hq_contact,
     checks.check_systemd,
