@@ -141,3 +141,13 @@ def test_soak_with_broker_and_hq_killed_in_turns(mosquitto, hq_url, tmp_path):
     print(f"\nsoak of {DURATION_S:.0f} s: " + out.report())
     assert out.problems == []
     assert len(out.outages) >= 3 and out.last > 0
+
+
+@pytest.mark.parametrize("hq_url", ["sqlite"], indirect=True)
+def test_the_soak_catches_a_kiosk_that_leaks(mosquitto, hq_url, tmp_path):
+    """A short soak against a sync client that keeps an fd and 1 MiB per batch it publishes
+    (KIOSK_BROKEN=leak): the RSS and fd watch names both."""
+    out = soak(mosquitto, hq_url, tmp_path, 16, 6, broken="leak")
+    print("\nleaking kiosk:", *out.problems, sep="\n  ")
+    assert any(p.startswith("RSS grew") for p in out.problems), out.report()
+    assert any(p.startswith("open fds grew") for p in out.problems), out.report()

@@ -10,7 +10,10 @@ changed, only its seams are replaced in that process:
   message with no subscriber) or the broker dies holding it.
 - `no_fsync`: the store's fsync and fdatasync return without syncing (kiosk/store/files.py's seam).
   A SIGKILL keeps the page cache, so this is NOT visible to a SIGKILL campaign: only a power cut
-  shows it (tests/crash_states.py, tests/test_store_powercut.py)."""
+  shows it (tests/crash_states.py, tests/test_store_powercut.py).
+- `leak`: the sync client keeps a file descriptor and 1 MiB of memory for every batch it
+  publishes, as a client that never closed what it opened would: what the soak's RSS and fd
+  watch is for."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from kiosk.store import files
 from kiosk.sync import messages as m
 from kiosk.sync.client import SyncClient
 
-MODES = ("", "forget_before_ack", "no_fsync")
+MODES = ("", "forget_before_ack", "no_fsync", "leak")
 
 
 def mode() -> str:
@@ -42,6 +45,15 @@ class ForgetsBeforeHqAck(SyncClient):
         return rc
 
 
+class Leaks(SyncClient):
+    """BROKEN: holds on to a file descriptor and 1 MiB for every batch published."""
+
+    def _publish(self, topic: str, msg: m.Message) -> int:
+        if isinstance(msg, m.Events):
+            self.__dict__.setdefault("_leaked", []).append((open(os.devnull, "rb"), b"\x01" * (1 << 20)))  # noqa: SIM115
+        return super()._publish(topic, msg)
+
+
 class NoSyncDisk(files.Disk):
     """BROKEN: fsync and fdatasync do nothing (the data stays in the page cache)."""
 
@@ -50,7 +62,7 @@ class NoSyncDisk(files.Disk):
 
 
 def client_class() -> type[SyncClient]:
-    return ForgetsBeforeHqAck if mode() == "forget_before_ack" else SyncClient
+    return {"forget_before_ack": ForgetsBeforeHqAck, "leak": Leaks}.get(mode(), SyncClient)
 
 
 def disk() -> contextlib.AbstractContextManager:
