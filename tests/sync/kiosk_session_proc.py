@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.ledger.pin import FAST_FOR_TESTS
@@ -62,20 +63,23 @@ def new_member(kiosk: Kiosk, n: int):
     return chip
 
 
-def main() -> None:
+def main(run: Callable[..., None]) -> None:
+    """run(data_dir, host, port, password, store_id, seed) from argv, on the disk KIOSK_BROKEN asks for."""
     with broken_kiosk.disk():
         run(*sys.argv[1:7])
+
+
+def sync_settings(data_dir: str, host: str, port: str, password: str, store_id: str, **timing) -> SyncSettings:
+    return SyncSettings(store_id=store_id, device_id=DEVICE, host=host, port=int(port), password=password,
+                        data_dir=Path(data_dir), **timing)
 
 
 def run(data_dir: str, host: str, port: str, password: str, store_id: str, seed: str) -> None:
     rng = random.Random(int(seed))
     kiosk = build(Path(data_dir))
     store = kiosk.store
-    settings = SyncSettings(
-        store_id=store_id, device_id=DEVICE, host=host, port=int(port), password=password,
-        data_dir=Path(data_dir), batch_size=20, backoff_min_s=0.1, backoff_max_s=0.5,
-        ack_timeout_s=2.0, heartbeat_s=1.0,
-    )
+    settings = sync_settings(data_dir, host, port, password, store_id, batch_size=20, backoff_min_s=0.1,
+                             backoff_max_s=0.5, ack_timeout_s=2.0, heartbeat_s=1.0)
     client = broken_kiosk.client_class()(store, settings)
     client.start_worker()
     n = len(store.ledger.state.members)  # card uids and phones never repeat across runs
@@ -98,4 +102,4 @@ def run(data_dir: str, host: str, port: str, password: str, store_id: str, seed:
 
 
 if __name__ == "__main__":
-    main()
+    main(run)

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.session.sync_link import SyncClientLink
-from kiosk.sync.client import SyncSettings
 from tests.session_support import PIN, staff_card
 from tests.sync import broken_kiosk
-from tests.sync.kiosk_session_proc import DEVICE, build, new_member
+from tests.sync.kiosk_session_proc import DEVICE, build, main, new_member, sync_settings
 
 SPEED = 5.0  # the sync client's clock against real time
 MEMBERS = 12
@@ -76,20 +75,12 @@ def serve(kiosk, client, chip, rng: random.Random, tally: Tally) -> None:
     client.poll()
 
 
-def main() -> None:
-    with broken_kiosk.disk():
-        run(*sys.argv[1:7])
-
-
 def run(data_dir: str, host: str, port: str, password: str, store_id: str, seed: str) -> None:
     rng = random.Random(int(seed))
     kiosk = build(Path(data_dir))
     store = kiosk.store
-    settings = SyncSettings(
-        store_id=store_id, device_id=DEVICE, host=host, port=int(port), password=password,
-        data_dir=Path(data_dir), batch_size=50, backoff_min_s=0.2, backoff_max_s=2.0,
-        ack_timeout_s=10.0, heartbeat_s=60.0,
-    )
+    settings = sync_settings(data_dir, host, port, password, store_id, batch_size=50, backoff_min_s=0.2,
+                             backoff_max_s=2.0, ack_timeout_s=10.0, heartbeat_s=60.0)
     client = broken_kiosk.client_class()(store, settings, now=kiosk.clock.now, clock=compressed(SPEED))
     kiosk.session.sync = SyncClientLink(client)
     client.start()
@@ -114,4 +105,4 @@ def run(data_dir: str, host: str, port: str, password: str, store_id: str, seed:
 
 
 if __name__ == "__main__":
-    main()
+    main(run)
