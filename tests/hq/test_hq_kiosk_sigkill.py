@@ -85,7 +85,7 @@ def campaign(broker, hq_url: str, workdir: Path, kills: int, seed: int, broken: 
         with open_store(data / "store", DEVICE) as store:
             drain(store, broker, data)
             out.last = store.ledger.state.last_seq[DEVICE]
-            kiosk_accounts = store.ledger.state.accounts
+            kiosk_accounts = dict(store.ledger.state.accounts)  # the rows live in the store's replica
             kiosk_topups = {uid: store.ledger.state.card_account(uid)[2].lifetime_topup_fen for uid in out.done}
     finally:
         out.hq_kills = hq.kills

@@ -116,7 +116,7 @@ def soak(broker, hq_url: str, workdir: Path, duration: float, outage_every: floa
             child.wait()
         hq.stop()
     with open_store(data / "store", DEVICE) as store:
-        out.problems = hq_problems(hq_url, DEVICE, out.last, store.ledger.state.accounts) + out.growth_problems()
+        out.problems = hq_problems(hq_url, DEVICE, out.last, dict(store.ledger.state.accounts)) + out.growth_problems()
     return out
 
 

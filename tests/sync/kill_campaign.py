@@ -63,12 +63,13 @@ def drain(store: Store, broker, data: Path, timeout: float = 60.0) -> SyncClient
 
 def hq_problems(hq_url: str, device: str, last: int, kiosk_accounts: dict) -> list[str]:
     """What is wrong with HQ's SQL ledger against a kiosk that made seqs 1..`last` and holds
-    `kiosk_accounts`: [] when HQ holds each seq once, applied all in seq order, same balances."""
+    `kiosk_accounts` (a dict, read while the store was open: its rows live in the store's replica):
+    [] when HQ holds each seq once, applied all in seq order, same balances."""
     db = open_database(hq_url)
     try:
         seqs = [r[0] for r in db.all("SELECT seq FROM events WHERE device_id = ? ORDER BY seq", (device,))]
         _, highest, applied = event_counts(db).get(device, (0, 0, 0))
-        hq_accounts = load_state(db).accounts
+        hq_accounts = dict(load_state(db).accounts)  # read now: a state's rows may live in the database
     finally:
         db.close()
     problems = []
