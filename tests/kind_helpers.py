@@ -20,6 +20,8 @@ _STEPS = [
     ("redeem", UIDS[0], "coffee", 1, 0),
     ("pin", UIDS[0], False),
     ("pin", UIDS[0], True),
+    ("new_pin", UIDS[0], "975318"),
+    ("pin", UIDS[0], True),  # the old PIN: refused now
     ("check_in", UIDS[0]),
     ("survey", UIDS[0], 5, "fast_service"),
     ("referred_sign_up", UIDS[1], UIDS[0]),

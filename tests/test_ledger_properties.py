@@ -51,6 +51,8 @@ OPS = {
     "gift": st.tuples(st.just("gift"), st.sampled_from(UIDS)),
     "birthday": st.tuples(st.just("birthday"), st.sampled_from(UIDS)),
     "pin": st.tuples(st.just("pin"), st.sampled_from(UIDS), st.booleans()),
+    # a new PIN: the same one (later "pin" steps still know it), another, one too simple, too short
+    "new_pin": st.tuples(st.just("new_pin"), st.sampled_from(UIDS), st.sampled_from([PIN, "975318", "111111", "12"])),
     "block": st.tuples(st.just("block"), st.sampled_from(UIDS)),
     "unblock": st.tuples(st.just("unblock"), st.sampled_from(UIDS)),
     "replace": st.tuples(st.just("replace"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
@@ -99,6 +101,7 @@ KIND_OPS = {
     Kind.ADJUSTMENT: "adjust",
     Kind.PIN_FAILED: "pin",
     Kind.PIN_RESET: "pin",
+    Kind.PIN_CHANGED: "new_pin",
     Kind.CHECK_IN: "check_in",
     Kind.REFERRAL_REWARD: "referral",
     Kind.SURVEY: "survey",
@@ -170,6 +173,8 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
     if name == "pin":
         _, txn = ledger.check_pin(args[0], PIN if args[1] else "000001", now)
         return txn
+    if name == "new_pin":
+        return ledger.change_pin(args[0], args[1], now, salt=b"n" * 16)
     if name == "block":
         return ledger.block_card(args[0], "lost", now)
     if name == "unblock":

@@ -179,6 +179,24 @@ def short_paths(ui: UiDriver, visit: Visit) -> None:
         if k.session.state != "idle":
             ui.tap(ui.screen.exit if state == "staff_menu" else ui.screen.ok)
         assert k.session.state == "idle"
+    # a new PIN the member chooses, opened from the staff menu: the tap screen and the pad
+    k.tap(cards.staff)
+    ui.frames(3)
+    ui.tap(ui.screen.new_pin)
+    k.lift()
+    assert k.session.state == "new_pin_tap"
+    visit("new_pin_tap")
+    k.tap(cards.member)
+    ui.frames(3)
+    assert k.session.state == "new_pin_entry"
+    visit("new_pin_entry")
+    ui.tap(ui.screen.back)
+    ui.tap(ui.screen.back)
+    assert k.session.state == "staff_menu"
+    ui.tap(ui.screen.exit)
+    k.lift()
+    k.run()
+    assert k.session.state == "idle"
 
 
 def engage(ui: UiDriver, visit: Visit) -> None:

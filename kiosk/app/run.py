@@ -8,7 +8,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kiosk.app.config import LOCALES, SCREENS, ConfigError, load_config
+from kiosk.app.config import COUNTER_SCREENS, LOCALES, ROLES, SCREENS, ConfigError, load_config
 from kiosk.till.tokens import TokenFileError
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, metavar="DIR",
                         help="where the simulated kiosk keeps its store, demo card key and card wallet "
                              "(cards.json) between runs (default: a new temp dir)")
-    parser.add_argument("--screen", choices=SCREENS,
-                        help='window size: 800x480 (official 7" Pi panel), 1024x600 or 1280x800; default: '
-                             "the configuration's device.screen, else 800x480")
+    parser.add_argument("--screen", choices=sorted(set(SCREENS + COUNTER_SCREENS)),
+                        help='window size: 800x480 (official 7" Pi panel), 1024x600 or 1280x800, a counter\'s '
+                             "480x320; default: the configuration's device.screen, else 800x480")
+    parser.add_argument("--role", choices=ROLES,
+                        help='"counter": the compact layout of the device at the cash desk (480x320 unless '
+                             "--screen says otherwise); default: the configuration's device.role")
     parser.add_argument("--locale", choices=LOCALES,
                         help="starting language; default: the configuration's device.locale (zh_CN); "
                              "members can switch on screen")
@@ -77,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
-    screen = args.screen or config.device.screen
+    role = args.role or config.device.role
+    own = config.device.screen if role == config.device.role else (COUNTER_SCREENS if role == "counter" else SCREENS)[0]
+    screen = args.screen or own
     try:
         kiosk = build_kiosk(config, simulate=args.simulate)
     except RunError as exc:
@@ -95,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     cards = tuple((name, name) for name in kiosk.desk.names) + (("Remove card", "Remove card"),) if kiosk.desk else ()
     app = KioskApp(kiosk.parts.session, simulated_cards=cards,
                    on_simulated_tap=kiosk.desk.tap if kiosk.desk else None,
-                   reward_images=RewardImages.for_data_dir(Path(config.device.data_dir)))
+                   reward_images=RewardImages.for_data_dir(Path(config.device.data_dir)), role=role)
     kiosk.parts.worker.post = app.post  # reader events wake the session at once, not at the next pump
     if kiosk.desk is not None:
         _bind_number_keys(kiosk.desk)

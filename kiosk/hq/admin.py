@@ -6,19 +6,20 @@ must learn (blocked list, snapshots, rules) is queued in SQL and published after
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import HQ_DEVICE, ApplyReport, apply_txns, lock_progress, now_text, store_rows
-from kiosk.hq.publisher import put_setting, request_snapshots, rules_in_force
+from kiosk.hq.publisher import request_snapshots, rules_in_force
 from kiosk.hq.rows import load_rows
+from kiosk.hq.rules_scopes import highest_version, put_rules
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
 from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.txn import Txn
+from kiosk.sync.topics import TopicError, check_id
 
 # Called inside the operation's own SQL transaction once the txn is applied (the console writes
 # its audit entry there: a change and its audit row commit together or not at all).
@@ -178,30 +179,34 @@ def publish_rules(
     db: Database,
     text: str | bytes,
     source: str,
-    store: str = "",
+    stores: tuple[str, ...] = (),
     record: Callable[[Database, int, Rules], None] | None = None,
 ) -> Rules:
-    """Validate a rules document and put it in force at HQ; `kiosk hq serve` (or the command)
-    publishes it retained. Its version must be above the one in force (one counter for the
-    chain and store topics)."""
+    """Validate a rules document and put it in force at HQ for the chain (no stores) or for the
+    stores named; `kiosk hq serve` (or the command) publishes it retained. Its version must be
+    above every version published anywhere (one counter for the chain and store topics)."""
     try:
         doc, rules = load_rules_json(text, source)
+        for store in stores:
+            check_id("store", store)
     except RulesError as exc:
         raise AdminError("bad_rules", str(exc)) from None
+    except TopicError as exc:
+        raise AdminError("bad_store", str(exc)) from None
 
     def work(db: Database) -> Rules:
-        current = rules_in_force(db)
-        if current and current[1].version >= rules.version:
-            raise AdminError("rules_out_of_date", f"version {rules.version} is not above {current[1].version} in force")
-        put_setting(db, "rules_doc", json.dumps(doc, ensure_ascii=False))
-        put_setting(db, "rules_store", store)
+        # kiosks start with the built-in rules: a document must be above them too or they ignore it
+        highest = max(highest_version(db), default_rules().version)
+        if highest >= rules.version:
+            raise AdminError("rules_out_of_date", f"version {rules.version} is not above {highest}, the newest published")
+        put_rules(db, doc, stores)
         for reward in rules.rewards:
             db.execute(
                 "INSERT INTO stock (reward_id, units) VALUES (?, ?) ON CONFLICT (reward_id) DO NOTHING",
                 (reward.id, reward.stock),
             )
         if record is not None:
-            record(db, current[1].version if current else 0, rules)
+            record(db, highest, rules)
         return rules
 
     return db.run(work)

@@ -106,7 +106,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     "policy; see kiosk/data/rules.default.json) and put it in force. Nothing changes when it "
                     "is refused.")
     rules.add_argument("file", type=Path, help="the rules document (JSON); its version must be higher than the one in force")
-    rules.add_argument("--store", default="", help="one store only (default: the whole chain)")
+    rules.add_argument("--store", action="append", default=[], metavar="STORE",
+                       help="this store only (repeat for several; default: the whole chain)")
     devices = command("devices", "kiosks with last contact, online state and outbox depth",
                       "The kiosks HQ has heard from: store, last contact, online or not, outbox depth (what "
                       "each still has to send) and software version.")
@@ -292,8 +293,8 @@ def _admin(args, db) -> int:
         txn = admin.return_card(db, args.uid)
         print(f"card {txn.card_uid} returned / 已退卡: refund {format_fen(txn.amount_fen)} ({txn.txn_id})")
     elif cmd == "publish-rules":
-        rules = admin.publish_rules(db, args.file.read_bytes(), str(args.file), store=args.store)
-        print(f"rules version {rules.version} in force for {args.store or 'the chain'}")
+        rules = admin.publish_rules(db, args.file.read_bytes(), str(args.file), stores=tuple(args.store))
+        print(f"rules version {rules.version} in force for {', '.join(args.store) or 'the chain'}")
     elif cmd == "devices":
         rows = devices.list_devices(db, args.store)
         if args.json:

@@ -7,8 +7,6 @@ receivers from sending the same thing twice; kiosks ignore repeats by version an
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -16,7 +14,8 @@ from datetime import UTC, datetime
 from kiosk.hq.broker import publish_message
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import load_state
-from kiosk.ledger.rules import Rules, parse_rules
+from kiosk.hq.rules_scopes import CHAIN, mark_key, own_stores, scoped_rules
+from kiosk.ledger.rules import Rules
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
 
@@ -79,15 +78,8 @@ def blocked_deltas(db: Database, after: int, upto: int) -> list[m.BlockedDelta]:
 
 
 def rules_in_force(db: Database) -> tuple[dict, Rules] | None:
-    text = get_setting(db, "rules_doc")
-    return _parsed_rules(text) if text else None
-
-
-@functools.lru_cache(maxsize=4)
-def _parsed_rules(text: str) -> tuple[dict, Rules]:
-    """Receivers look every second; parse a document once, not every time."""
-    doc = json.loads(text)
-    return doc, parse_rules(doc, "hq settings")
+    """The chain's document (a store may run a newer one of its own: kiosk/hq/rules_scopes.py)."""
+    return scoped_rules(db, CHAIN)
 
 
 # -- the publisher ---------------------------------------------------------------------------
@@ -109,9 +101,10 @@ class Publisher:
         version, uids = blocked_list(self.db)
         if version:
             publish_message(self.client, chain_topic("blocked"), m.BlockedList(version, uids, datetime.now(UTC)))
-        found = rules_in_force(self.db)
-        if found:
-            self._send_rules(*found)
+        for store in (CHAIN, *own_stores(self.db)):
+            found = scoped_rules(self.db, store)
+            if found:
+                self._send_rules(*found, store)
 
     def answer_resync(self, store: str, device: str, what: str) -> None:
         topics = DeviceTopics(store, device)
@@ -124,10 +117,11 @@ class Publisher:
             publish_message(self.client, topics.topic("blocked"), m.BlockedList(version, uids, now))
         elif what == "snapshot":
             self.send_snapshot(store, device)
-        elif what == "rules":
-            found = rules_in_force(self.db)
-            if found:
-                self._send_rules(*found)
+        elif what == "rules":  # the chain's document and the store's own: the kiosk takes the newer
+            for scope in (CHAIN, store) if store in own_stores(self.db) else (CHAIN,):
+                found = scoped_rules(self.db, scope)
+                if found:
+                    self._send_rules(*found, scope)
         else:
             log.info("resync of %s from %s: nothing to send (HQ has no remote config)", what, device)
 
@@ -152,19 +146,22 @@ class Publisher:
         return len(deltas) + 1
 
     def _rules(self) -> int:
-        found = rules_in_force(self.db)
-        if not found:
-            return 0
-        doc, rules = found
-        sent = get_setting(self.db, "published_rules_version", "0")
-        if int(sent) >= rules.version or not claim_setting(self.db, "published_rules_version", sent, str(rules.version)):
-            return 0
-        self._send_rules(doc, rules)
-        return 1
+        """Each scope (the chain, each store with its own document) whose document is newer than
+        what its topic last carried."""
+        count = 0
+        for store in (CHAIN, *own_stores(self.db)):
+            found = scoped_rules(self.db, store)
+            if not found:
+                continue
+            key, sent = mark_key(store), get_setting(self.db, mark_key(store), "0")
+            if int(sent) >= found[1].version or not claim_setting(self.db, key, sent, str(found[1].version)):
+                continue
+            self._send_rules(*found, store)
+            count += 1
+        return count
 
-    def _send_rules(self, doc: dict, rules: Rules) -> None:
+    def _send_rules(self, doc: dict, rules: Rules, store: str) -> None:
         msg = m.RulesUpdate(doc, rules, datetime.now(UTC))
-        store = get_setting(self.db, "rules_store")
         topic = store_topic(store, "rules") if store else chain_topic("rules")
         publish_message(self.client, topic, msg)
         log.info("published rules version %d on %s", rules.version, topic)

@@ -346,6 +346,7 @@ class Receiver:
                 db, status.device, store, status.state == "online", status.outbox_depth,
                 status.software, status.last_error, at,
             )
+            dev.record_health(db, status.device, at, status.body())
         return kept, incidents
 
     def _parse(self, batch: list) -> _Batch:

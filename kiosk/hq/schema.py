@@ -11,6 +11,8 @@ conflicts   applied transactions whose "before" amounts did not match HQ's (offl
 blocked_changes   the versioned blocked-card list: one row per change; the full list at
             version V is every card not active
 devices     what each kiosk last said in its status message
+device_status   the whole of each kiosk's newest status message (rules version, reader and
+            printer, money paused...) as JSON, for the console's fleet and rules pages
 payments    each payment request's one decision (payment bridge)
 incidents   the kiosks' incident logs (not money, but HQ must know), once per (device, offset)
 settings    small named values: the rules document, what was last published
@@ -92,6 +94,10 @@ TABLES = [
         outbox_depth BIGINT NOT NULL,
         software TEXT NOT NULL,
         last_error TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS device_status (
+        device_id TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        body TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS payments (
         payment_ref TEXT PRIMARY KEY,
         device_id TEXT NOT NULL,

@@ -1,5 +1,5 @@
 """The ledger's card lifecycle and staff/HQ operations: the purse counter a kiosk wrote, block and
-unblock, replacement (补卡), return (退卡), PIN reset at the counter, adjustments. A part of
+unblock, replacement (补卡), return (退卡), PIN reset at the counter, a new PIN, adjustments. A part of
 `Ledger` (kiosk/ledger/operations.py), kept apart so each file holds one idea; it uses the
 Ledger's lookups and txn builders."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from kiosk.ledger.model import CardStatus
+from kiosk.ledger.pin import hash_pin
 from kiosk.ledger.refusal import Refused
 from kiosk.ledger.rules import MAX_FEN
 from kiosk.ledger.txn import Kind, Txn
@@ -120,3 +121,12 @@ class CardOps:
         if member.pin_failures == 0 and member.pin_locked_until is None:
             raise Refused("pin_not_locked", "no failed PIN to reset")
         return self._unchanged(Kind.PIN_RESET, now, card.member_id, uid, account)
+
+    def change_pin(self, uid: str, pin: str, now: datetime, salt: bytes | None = None) -> Txn:
+        """A new PIN for a member who forgot theirs, chosen by the member at a kiosk after staff
+        checked who they are (staff never choose or see it): its hash replaces the old one and
+        any lockout ends. The same format rules as at sign-up."""
+        card, _, account = self.lookup(uid)
+        self._check_pin_format(pin)
+        pin_hash = hash_pin(pin, self.pepper, self.pin_params, salt)
+        return self._unchanged(Kind.PIN_CHANGED, now, card.member_id, uid, account, pin_hash=pin_hash)

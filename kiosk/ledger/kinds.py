@@ -127,6 +127,8 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.PIN_FAILED: KindSpec(Money.NONE, frozenset({"pin_locked_until"})),
     Kind.PIN_RESET: KindSpec(Money.NONE),
+    # a new PIN the member chose at a kiosk (staff checked who they are): its hash, never the PIN
+    Kind.PIN_CHANGED: KindSpec(Money.NONE, frozenset({"pin_hash"}), activity=N_("New PIN")),
     Kind.CHECK_IN: KindSpec(
         Money.NONE, frozenset({"local_day"}) | _POINTS, gives_points=True, visit=True, activity=N_("Check-in")
     ),

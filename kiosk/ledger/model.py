@@ -85,6 +85,7 @@ class TillRefund:
     points_back: int
     balance_after_fen: int
     points_after: int
+    card_uid: str = ""  # the card the money went back to ("" in records kept before it was)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class TillOrder:
     points_reversed: int = 0  # points due back so far (in proportion to the refunds)
     refunds: tuple[TillRefund, ...] = ()  # oldest first; a void is the one refund "void"
     voided: bool = False
+    card_uid: str = ""  # the card that paid: a retried answer shows it, not the member's card of now
 
     @property
     def refund_ids(self) -> tuple[str, ...]:

@@ -224,6 +224,8 @@ class LedgerState:
             self.accounts[txn.referee_id] = replace(referee, **{flag: True})
         elif txn.kind is Kind.PIN_RESET:
             self.members[member.member_id] = replace(member, pin_failures=0, pin_locked_until=None)
+        elif txn.kind is Kind.PIN_CHANGED:
+            self.members[member.member_id] = replace(member, pin_hash=txn.pin_hash, pin_failures=0, pin_locked_until=None)
 
     def copy(self) -> LedgerState:
         return LedgerState(

@@ -36,6 +36,7 @@ class Kind(StrEnum):
     ADJUSTMENT = "adjustment"
     PIN_FAILED = "pin_failed"
     PIN_RESET = "pin_reset"
+    PIN_CHANGED = "pin_changed"
     CHECK_IN = "check_in"
     REFERRAL_REWARD = "referral_reward"
     SURVEY = "survey"

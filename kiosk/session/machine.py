@@ -57,16 +57,23 @@ class SessionMachine(StateMachine):
     charge_need_pin = s.charge_confirm.to(s.charge_pin)
     charged = s.charge_confirm.to(s.done) | s.charge_pin.to(s.done)
 
+    # a new PIN the member chooses, opened by staff from the staff menu (kiosk/session/flows/new_pin.py)
+    staff_new_pin = s.staff_menu.to(s.new_pin_tap)
+    new_pin_card = s.new_pin_tap.to(s.new_pin_entry)
+    new_pin_set = s.new_pin_entry.to(s.done)
+
     # the PIN pad (redeem, sign-up, charge): a key stays on the screen until the PIN is complete
     pin_key = (
         s.pin_entry.to.itself(internal=True)
         | s.signup_pin.to.itself(internal=True)
         | s.charge_pin.to.itself(internal=True)
+        | s.new_pin_entry.to.itself(internal=True)
     )
     pin_rubout = (
         s.pin_entry.to.itself(internal=True, cond="pin_digits_entered")
         | s.signup_pin.to.itself(internal=True, cond="pin_digits_entered")
         | s.charge_pin.to.itself(internal=True, cond="pin_digits_entered")
+        | s.new_pin_entry.to.itself(internal=True, cond="pin_digits_entered")
     )
 
     # daily check-in; the rating offered on the done screen after a top-up or redemption
@@ -89,6 +96,8 @@ class SessionMachine(StateMachine):
         | s.signup_pin.to(s.signup_privacy)
         | s.charge_amount.to(s.staff_menu)
         | s.charge_pin.to(s.charge_confirm)
+        | s.new_pin_tap.to(s.staff_menu)
+        | s.new_pin_entry.to(s.new_pin_tap)
     )
     # a result was shown; continue with the member's home while their card is still there
     to_home = s.done.to(s.home, cond="member_here") | s.notice.to(s.home, cond="member_here")
@@ -109,6 +118,7 @@ class SessionMachine(StateMachine):
         | s.charge_tap.to(s.notice)
         | s.charge_confirm.to(s.notice)
         | s.charge_pin.to(s.notice)
+        | s.new_pin_entry.to(s.notice)
     )
 
     # the session ends: finished, timed out, card removed, or another card tapped
@@ -135,6 +145,8 @@ class SessionMachine(StateMachine):
         | s.charge_tap.to(s.idle)
         | s.charge_confirm.to(s.idle)
         | s.charge_pin.to(s.idle)
+        | s.new_pin_tap.to(s.idle)
+        | s.new_pin_entry.to(s.idle)
     )
 
     @property

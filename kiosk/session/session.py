@@ -38,6 +38,7 @@ from kiosk.session.flows.cards import CardChecks
 from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
+from kiosk.session.flows.new_pin import NewPin
 from kiosk.session.flows.pin import Pin
 from kiosk.session.flows.redeem import Redeem
 from kiosk.session.flows.signup import SignUp
@@ -239,6 +240,9 @@ class Session:
 
     def staff_reload_rules(self) -> bool:
         return self._act(self.flow(Staff).reload_rules)
+
+    def start_new_pin(self) -> bool:  # staff menu: "New PIN for a member" (the member taps, types it twice)
+        return self._act(self.flow(NewPin).start)
 
     def start_staff_charge(self) -> bool:
         """Staff menu: "Charge a member" (amount keypad, then the member taps)."""

@@ -82,6 +82,8 @@ class SyncClient:
         self._log_limit = LogLimit(clock=clock)
         self.last_error = ""
         self.store_fault = ""  # the session's: why the store cannot save ("" when it can)
+        # the app's: the reader's and the printer's one-line states for the status (wiring sets it)
+        self.device_state: Callable[[], tuple[str, str]] | None = None
         last_ack = store.meta_get(LAST_ACK_KEY)
         self.last_ack_at: datetime | None = datetime.fromisoformat(last_ack) if isinstance(last_ack, str) else None
         self.hq_contact = HqContact(clock, self.last_ack_at, self._now())  # for the offline limit
@@ -445,9 +447,18 @@ class SyncClient:
             return False
         return self._publish(self.topics.payment_request, msg) == 0
 
+    def _devices(self) -> tuple[str, str]:
+        """The reader's and printer's states, or ("", "") when unknown: a status is never held up."""
+        try:
+            reader, printer = self.device_state() if self.device_state else ("", "")
+        except Exception:  # noqa: BLE001 - the app's callback; the status goes out without it
+            return "", ""
+        return str(reader)[:120], str(printer)[:120]
+
     def _status(self, state: str) -> m.Status:
         with self._counter_lock:
             rejected = dict(self.counters.rejected)
+        reader, printer = self._devices()
         return m.Status(
             device=self.settings.device_id,
             store=self.settings.store_id,
@@ -461,6 +472,8 @@ class SyncClient:
             rules_version=self._rules_version,
             blocked_version=self.blocked.version,
             last_ack_at=self.last_ack_at,
+            reader=reader,
+            printer=printer,
         )
 
     def status(self) -> m.Status:

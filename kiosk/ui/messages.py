@@ -21,6 +21,8 @@ TEMPLATES: dict[str, str] = {
     "charge_cancelled": N_("The payment was cancelled. Nothing was taken from your card."),
     "charge_timed_out": N_("No card was tapped in time. Nothing was taken."),
     "charge_card_not_member": N_("This is not a member card of this store. Please tap your member card."),
+    "new_pin_set": N_("Your new PIN is set. Your old PIN no longer works."),
+    "new_pin_card_not_member": N_("This is not an active member card of this store."),
     "order_already_charged": N_("This order has already been paid."),
     "bad_order_id": N_("The till sent an order number that cannot be used. Please ask at the counter."),
     "kiosk_busy": N_("The kiosk is busy. Please try again."),

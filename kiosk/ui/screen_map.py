@@ -30,6 +30,8 @@ SCREEN_FOR: dict[SessionState, str] = {
     S.charge_tap: "ChargeTapScreen",
     S.charge_confirm: "ChargeConfirmScreen",
     S.charge_pin: "PinScreen",
+    S.new_pin_tap: "NewPinTapScreen",
+    S.new_pin_entry: "PinScreen",
 }
 
 

@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "approvals.decide": frozenset({"admin", "finance"}),  # a return: finance only (console/approvals.py)
     "approvals.settings": frozenset({"admin"}),
     "fleet.view": frozenset({"admin", "programme-manager", "store-manager", "auditor"}),
+    "fleet.settings": frozenset({"admin"}),
     "conflicts.view": frozenset({"admin", "finance", "auditor"}),
     "conflicts.resolve": frozenset({"admin", "finance"}),
     "audit.view": frozenset({"admin", "auditor"}),

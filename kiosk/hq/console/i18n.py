@@ -6,6 +6,8 @@ templates use has its Chinese here."""
 
 from __future__ import annotations
 
+from kiosk.hq.console import i18n_rules
+
 LANGS = ("zh_CN", "en")
 DEFAULT_LANG = "zh_CN"
 LANG_NAMES = {"zh_CN": "中文", "en": "English"}
@@ -173,6 +175,8 @@ ZH: dict[str, str] = {
     "returned": "已退卡",
     "closed": "已注销",
 }
+
+ZH.update(i18n_rules.ZH)
 
 
 def t(lang: str, text: str) -> str:

@@ -206,6 +206,7 @@ class FollowUp:
     days_since_visit: int  # whole days from the last visit to the end of the period (as segments count)
     value_fen: int  # purchases in the period
     masked: bool
+    calls: int = 0  # calls recorded for this occasion, none of them reaching the member
 
 
 @dataclass(frozen=True)

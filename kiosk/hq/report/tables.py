@@ -128,14 +128,15 @@ def tables(report: Report, csv_mode: bool = False) -> list[Table]:
     ))
     out.append(Table(
         "follow_ups", "跟进名单 / Follow-up lists for staff",
-        ("list", "member", "name", "phone", "home store", "tier", "segment", "day", "days since visit", "period value"),
+        ("list", "member", "name", "phone", "home store", "tier", "segment", "day", "days since visit", "period value",
+         "calls so far"),
         tuple(
             (f.list_name, f.member_id, f.name, f.phone, f.home_store, f.tier, f.segment,
-             f.day.isoformat() if f.day else "", f.days_since_visit, money(f.value_fen))
+             f.day.isoformat() if f.day else "", f.days_since_visit, money(f.value_fen), f.calls)
             for f in report.follow_ups
         ),
         "phones masked except for the member's home store (--store); day = first purchase (calls), "
-        "last visit (win back), birthday",
+        "last visit (win back), birthday; a member reached for that occasion (回访记录) is not listed",
     ))
     return out
 

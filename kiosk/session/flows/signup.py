@@ -29,7 +29,6 @@ class Details:
     birthday: date | None = None
     referral_code: str = ""  # as the ledger spells it
     privacy_accepted: bool = False
-    first_pin: str = ""
     txn: Txn | None = None  # made by the ledger, committed once the card is written
     write_started: float | None = None  # on the monotonic clock
 
@@ -69,8 +68,8 @@ class SignUp(FlowPart):
         host = self.host
         if not host.can("privacy_ok"):
             return False
-        self.data.privacy_accepted, self.data.first_pin = True, ""
-        host.flow(Pin).ask("signup_first", self._pin_entered)
+        self.data.privacy_accepted = True
+        host.flow(Pin).ask_twice("signup_first", "signup_repeat", self._pin_set)
         return host.move("privacy_ok")
 
     # -- the card writer's answer --------------------------------------------------------
@@ -134,23 +133,13 @@ class SignUp(FlowPart):
 
     def going_back(self, state: SessionState) -> None:
         if state is S.signup_pin:
-            self.data.first_pin = ""
             self.host.flow(Pin).clear()
 
     # -- inside --------------------------------------------------------------------------
 
-    def _pin_entered(self, pin: str) -> None:
+    def _pin_set(self, pin: str) -> None:
+        """The PIN typed twice alike: the ledger decides the sign-up, then the card is written."""
         host, data = self.host, self.data
-        pad = host.flow(Pin)
-        if not data.first_pin:
-            data.first_pin = pin
-            pad.relabel("signup_repeat")
-            return
-        first, data.first_pin = data.first_pin, ""
-        pad.relabel("signup_first")
-        if pin != first:
-            host.hint("pin_mismatch")
-            return
         if host.card_writer is None:
             host.refuse("card_writer_unavailable")
             return

@@ -44,6 +44,8 @@ class PinScreen(KioskScreen):
             "charge": _("Please enter your {length}-digit PIN to pay").format(length=pin.length),
             "signup_first": _("Choose a {length}-digit PIN").format(length=pin.length),
             "signup_repeat": _("Enter the same PIN again").format(length=pin.length),
+            "new_pin_first": _("Choose a new {length}-digit PIN").format(length=pin.length),
+            "new_pin_repeat": _("Enter the same PIN again").format(length=pin.length),
         }.get(pin.purpose, _("Enter PIN"))
         self.dots.length, self.dots.filled = pin.length, pin.entered
         if view.message is not None:

@@ -51,6 +51,8 @@ class StaffScreen(KioskScreen):
         self.charge = KButton(font_size=m.font_button, kind="primary", radius=m.radius,
                               on_tap=self.session.start_staff_charge)
         buttons.add_widget(self.charge)
+        self.new_pin = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.start_new_pin)
+        buttons.add_widget(self.new_pin)
         self.exit = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self.session.finish)
         buttons.add_widget(self.reload)
         buttons.add_widget(self.exit)
@@ -86,4 +88,28 @@ class StaffScreen(KioskScreen):
         self.errors.color = COLOURS.error if lines else COLOURS.muted
         self.reload.text = _("Reload rules")
         self.charge.text = _("Charge a member")
+        self.new_pin.text = _("New PIN for a member")
         self.exit.text = _("Back to customer screen")
+
+
+class NewPinTapScreen(KioskScreen):
+    """A new PIN for a member who forgot theirs: the member taps their card, then chooses the PIN
+    on the pad (staff never type or see it)."""
+
+    def build(self) -> None:
+        m = self.m
+        panel = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing, radius=m.radius)
+        self.instruction = FitLabel(font_size=m.font_title, halign="center", wrap=True)
+        self.note = FitLabel(font_size=m.font_body, halign="center", wrap=True, color=COLOURS.muted)
+        for w in (self.instruction, self.note):
+            panel.add_widget(w)
+        self.body.add_widget(panel)
+        self.back = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, size_hint_y=None,
+                            height=m.touch, on_tap=self.session.back)
+        self.body.add_widget(self.back)
+
+    def fill(self, view) -> None:
+        self.title.text = _("New PIN for a member")
+        self.instruction.text = _("Member: please tap your card, then choose your new PIN")
+        self.note.text = _("Staff: check who the member is first. Only the member types the PIN.")
+        self.back.text = _("Back")
