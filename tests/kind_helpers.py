@@ -9,6 +9,7 @@ from tests.test_ledger_properties import UIDS, run
 
 _STEPS = [
     ("sign_up", UIDS[0], date(1990, 3, 4)),  # the runner starts on 1 March: the birthday is near
+    ("fee", UIDS[0], 3_800),
     ("gift", UIDS[0]),
     ("birthday", UIDS[0]),
     ("top_up", UIDS[0], 100_000),
@@ -32,7 +33,10 @@ _STEPS = [
     ("block", UIDS[0]),
     ("unblock", UIDS[0]),
     ("replace", UIDS[0], UIDS[2]),
-    ("return", UIDS[2]),
+    ("counter_fee", UIDS[2], "replacement"),
+    ("exchange", UIDS[2], UIDS[3]),
+    ("counter_fee", UIDS[3], "exchange"),
+    ("return", UIDS[3]),
     ("wait", 60 * 24 * 400),
     ("expire", UIDS[1]),
 ]

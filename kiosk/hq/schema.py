@@ -24,11 +24,13 @@ follow_up_calls   回访记录: one row per call staff made from a follow-up lis
             reached, a note); a member reached is not listed again for the same occasion
 approvals   adjustments and returns above the console's thresholds, waiting for a second
             person (pending -> approved or rejected, by whom, and the txn it made)
+staff       the staff members sales are credited to: id, name, home store (kiosk/hq/staff.py)
 """
 
 from __future__ import annotations
 
 from kiosk.hq.db import Database
+from kiosk.hq.staff import TABLE as STAFF_TABLE
 
 SCHEMA_VERSION = 1
 
@@ -170,6 +172,7 @@ TABLES = [
         decided_at TEXT NOT NULL,
         txn_id TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, id)",
+    STAFF_TABLE,
 ]
 
 # A member's name lives in the row's JSON; the console searches it through an expression index

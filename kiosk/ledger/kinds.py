@@ -62,11 +62,13 @@ COMMON_FIELDS = frozenset(
 )
 _POINTS = frozenset({"points_expire_on"})
 _GIFT = frozenset({"bonus_fen"}) | _POINTS
+FEE_SIGN_UP, FEE_REPLACEMENT, FEE_EXCHANGE = "sign_up", "replacement", "exchange"  # a CARD_FEE's reason
+_SALE = frozenset({"staff_id", "staff_reward_fen", "waiver"})  # kiosk/ledger/fees.py
 
 SPECS: dict[Kind, KindSpec] = {
     Kind.SIGN_UP: KindSpec(
         Money.OPENS,
-        frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id"}),
+        frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id"}) | _SALE | {"amount_fen"},
         visit=True,
         activity=N_("Joined"),
     ),
@@ -75,7 +77,7 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.TOP_UP: KindSpec(
         Money.PAID_IN,
-        frozenset({"amount_fen", "bonus_fen", "payment_ref"}) | _POINTS,
+        frozenset({"amount_fen", "bonus_fen", "payment_ref"}) | _POINTS | _SALE - {"waiver"},
         gives_points=True,
         visit=True,
         member_use=True,
@@ -145,6 +147,14 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.VOID: KindSpec(
         Money.PAID_BACK, frozenset({"amount_fen", "payment_ref"}), takes_points=True, activity=N_("Purchase voided")
+    ),
+    # A fee is revenue beside the balance (kiosk/ledger/fees.py): it moves no stored value, and
+    # `reason` says what it was for (sign_up, replacement, exchange); SIGN_UP's amount_fen is the fee due.
+    Kind.CARD_FEE: KindSpec(
+        Money.NONE, frozenset({"amount_fen", "payment_ref", "reason", "staff_id", "waiver"}), activity=N_("Card fee")
+    ),
+    Kind.CARD_EXCHANGE: KindSpec(
+        Money.NONE, frozenset({"new_card_uid", "card_seq"}), activity=N_("Card exchanged")
     ),
 }
 

@@ -136,6 +136,7 @@ class Account:
     referee_rewarded: bool = False  # this member's own sign-up referral reward was given
     referrer_rewarded: bool = False  # the member who referred this one was rewarded
     orders: tuple[TillOrder, ...] = ()  # the latest till charges, oldest first, at most ORDERS_KEPT
+    card_fee_due_fen: int = 0  # the sign-up card fee not yet paid or waived (revenue, never balance)
 
     def order(self, key: str) -> TillOrder | None:
         return next((o for o in self.orders if o.key == key), None)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from kiosk.ledger.card_ops import CardOps
 from kiosk.ledger.engagement import EngagementOps
+from kiosk.ledger.fees import FeeOps
 from kiosk.ledger.model import (  # noqa: F401 - referral_code_of re-exported
     Account,
     Card,
@@ -46,7 +47,7 @@ class MemberView:
     new_member_gift_due: bool
 
 
-class Ledger(EngagementOps, CardOps):
+class Ledger(EngagementOps, CardOps, FeeOps):
     """The ledger of one device: its state, the rules in force, and the device's identity."""
 
     def __init__(
@@ -126,6 +127,7 @@ class Ledger(EngagementOps, CardOps):
         birthday: date | None = None,
         salt: bytes | None = None,
         referral_code: str = "",
+        staff_id: str = "",
     ) -> Txn:
         if uid in self.state.cards:
             raise Refused("card_in_use")
@@ -155,6 +157,7 @@ class Ledger(EngagementOps, CardOps):
             birthday=birthday,
             pin_hash=hash_pin(pin, self.pepper, self.pin_params, salt),
             referrer_id=referrer_id,
+            **self._signup_sale(now, staff_id),
         )
 
     def new_member_gift(self, uid: str, now: datetime) -> Txn:
@@ -174,7 +177,7 @@ class Ledger(EngagementOps, CardOps):
             Kind.BIRTHDAY_GIFT, card, account, gift.points, gift.balance_fen, now, gift_year=year
         )
 
-    def top_up(self, uid: str, amount_fen: int, payment_ref: str, now: datetime) -> Txn:
+    def top_up(self, uid: str, amount_fen: int, payment_ref: str, now: datetime, staff_id: str = "") -> Txn:
         card, _, account = self.lookup(uid)
         rule = self.rules.topup
         if not rule.min_fen <= amount_fen <= rule.max_fen:
@@ -197,6 +200,7 @@ class Ledger(EngagementOps, CardOps):
             bonus_fen=bonus,
             payment_ref=payment_ref,
             points_expire_on=self._expiry(now) if earned else None,
+            **self._topup_sale(amount_fen, staff_id),
         )
 
     def spend(

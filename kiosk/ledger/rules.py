@@ -21,6 +21,7 @@ from kiosk.ledger.rules_fields import (  # noqa: F401 - MAX_FEN, SAFE_ID..., Rul
     _Fields,
     visible_text,
 )
+from kiosk.ledger.sales_rules import FeeRules, StaffRewardRules, parse_fees, parse_staff_rewards
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,8 @@ class Rules:
     card_return: ReturnPolicy
     engagement: EngagementRules = EngagementRules()
     segments: SegmentRules = SegmentRules()
+    fees: FeeRules = FeeRules()
+    staff_rewards: StaffRewardRules = StaffRewardRules()
 
     def tier(self, tier_id: str) -> Tier:
         for tier in self.tiers:
@@ -213,6 +216,8 @@ _SECTIONS = frozenset(
         "card_return",
         "engagement",
         "segments",
+        "fees",
+        "staff_rewards",
         "comment",
     }
 )
@@ -375,6 +380,8 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         card_return=card_return,
         engagement=engagement,
         segments=segments,
+        fees=parse_fees(f, data.get("fees", {})),
+        staff_rewards=parse_staff_rewards(f, data.get("staff_rewards", {})),
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from kiosk.ledger.kinds import SILENT, VISITS, stated_amounts_problem
+from kiosk.ledger.kinds import FEE_SIGN_UP, SILENT, VISITS, stated_amounts_problem
 from kiosk.ledger.model import (
     RECENT_ACTIVITIES,
     Account,
@@ -109,7 +109,7 @@ class LedgerState:
                 referred_by=txn.referrer_id,
             )
             self.cards[txn.card_uid] = Card(txn.card_uid, txn.member_id, txn.card_seq or 1)
-            self.accounts[txn.member_id] = Account(txn.member_id, last_visit=txn.at)
+            self.accounts[txn.member_id] = Account(txn.member_id, last_visit=txn.at, card_fee_due_fen=txn.amount_fen)
             return ""
 
         account = self.accounts.get(txn.member_id)
@@ -122,6 +122,9 @@ class LedgerState:
                 f"{txn.kind} expected balance {txn.balance_before_fen} / points {txn.points_before}, "
                 f"found {account.balance_fen} / {account.points}"
             )
+        if txn.kind is Kind.CARD_FEE and txn.reason == FEE_SIGN_UP and not account.card_fee_due_fen:
+            # two kiosks, out of touch, each took the sign-up fee: applied (the money was taken), flagged
+            conflicts.append(f"card fee of {txn.amount_fen} fen settled again: it was already paid or waived")
         self.accounts[txn.member_id] = self._account_after(account, txn)
         self._cards_and_member_after(txn)
         return "; ".join(c for c in conflicts if c)
@@ -184,6 +187,8 @@ class LedgerState:
             changes["birthday_gift_years"] = a.birthday_gift_years + (txn.gift_year,)
         elif txn.kind is Kind.NEW_MEMBER_GIFT:
             changes["new_member_gift_given"] = True
+        elif txn.kind is Kind.CARD_FEE and txn.reason == FEE_SIGN_UP:
+            changes["card_fee_due_fen"] = 0
         elif txn.kind is Kind.CHECK_IN and txn.local_day is not None:
             consecutive = a.last_checkin_on is not None and (txn.local_day - a.last_checkin_on).days == 1
             changes["last_checkin_on"] = txn.local_day
@@ -204,7 +209,7 @@ class LedgerState:
             self.cards[card.uid] = replace(card, status=CardStatus.BLOCKED)
         elif txn.kind is Kind.CARD_UNBLOCKED and card and card.status is CardStatus.BLOCKED:
             self.cards[card.uid] = replace(card, status=CardStatus.ACTIVE)
-        elif txn.kind is Kind.CARD_REPLACEMENT:
+        elif txn.kind in (Kind.CARD_REPLACEMENT, Kind.CARD_EXCHANGE):
             if card:
                 self.cards[card.uid] = replace(card, status=CardStatus.REPLACED)
             self.cards[txn.new_card_uid] = Card(txn.new_card_uid, member.member_id, txn.card_seq)

@@ -34,6 +34,7 @@ class SessionMachine(StateMachine):
     pin_set = s.signup_pin.to(s.signup_writing)
     fix_details = s.signup_pin.to(s.signup_details)
     card_issued = s.signup_writing.to(s.done)
+    fee_due = s.signup_writing.to(s.topup_amount)  # the card fee: paid or waived with the first top-up
 
     # top-up
     start_topup = s.home.to(s.topup_amount)

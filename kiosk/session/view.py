@@ -56,6 +56,8 @@ class TopUpOption:
     amount_fen: int
     bonus_fen: int
     points: int  # points this top-up would earn at the member's tier
+    fee_fen: int = 0  # the card fee paid with it (the sign-up fee still due), beside the amount
+    fee_waived: bool = False  # a fee was due and this top-up waives it
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,16 @@ class SignupView:
 
 
 @dataclass(frozen=True)
+class CardFeeView:
+    """The card fee and its waiver, said on the sign-up offer before the member commits to anything."""
+
+    fee_fen: int  # owed today (0: free, e.g. a campaign)
+    rules_fee_fen: int  # the rules' card fee
+    waiver_topup_fen: int  # a first top-up of at least this waives it (0: no waiver)
+    campaign: str = ""  # the free-card campaign covering today
+
+
+@dataclass(frozen=True)
 class SurveyView:
     """The optional rating offered on the done screen after a top-up or a redemption."""
 
@@ -172,3 +184,4 @@ class SessionView:
     staff: StaffView | None = None
     survey: SurveyView | None = None  # in `done` after a top-up or redemption, until rated or left
     charge: ChargeView | None = None  # paying with the card (till or staff menu)
+    card_fee: CardFeeView | None = None  # sign-up: the card fee and its waiver

@@ -11,6 +11,10 @@ TEMPLATES: dict[str, str] = {
     # results
     "topup_done": N_("Topped up {amount_fen} with {bonus_fen} bonus. Balance now {balance_fen}."),
     "topup_done_no_bonus": N_("Topped up {amount_fen}. Balance now {balance_fen}."),
+    "topup_done_fee_waived": N_("Topped up {amount_fen} (bonus {bonus_fen}); your card fee is waived. Balance now {balance_fen}."),
+    "topup_done_fee_paid": N_("Card fee {fee_fen} paid and {amount_fen} topped up (bonus {bonus_fen}). Balance now {balance_fen}."),
+    "card_fee_paid": N_("Card fee {fee_fen} paid. Your card is ready."),
+    "staff_credit_armed": N_("The next member who taps in the next {minutes} minutes is credited to staff {staff_id}."),
     "redeem_done": N_("Enjoy your reward! {points_used} points used, {points} left."),
     "signup_done": N_("Welcome! Your card is ready. You have {points} points."),
     "checked_in": N_("Checked in: +{points} points (day {streak} in a row). You have {total_points} points."),
@@ -135,6 +139,8 @@ def _value(name: str, value) -> str:
 def _form(code: str, params: dict) -> str:
     """Some sentences read better in another form for some values: no bonus clause when there
     is no bonus, no time when the session did not say how long."""
+    if code == "topup_done" and "fee_fen" in params:
+        return "topup_done_fee_waived" if params.get("fee_waived") else "topup_done_fee_paid"
     if code == "topup_done" and params.get("bonus_fen") == 0:
         return "topup_done_no_bonus"
     if code == "pin_locked" and "wait_seconds" not in params:

@@ -59,6 +59,7 @@ ZH: dict[str, str] = {
     "Block (lost)": "挂失",
     "Unblock (found)": "解除挂失",
     "Replace onto new card": "补卡",
+    "Exchange damaged card": "换卡",
     "New card UID": "新卡号",
     "Return card": "退卡",
     "Refund preview": "退款预览",
@@ -172,6 +173,7 @@ ZH: dict[str, str] = {
     "active": "正常",
     "blocked": "已挂失",
     "replaced": "已补卡",
+    "exchanged": "已换卡",
     "returned": "已退卡",
     "closed": "已注销",
 }

@@ -49,4 +49,11 @@ ZH: dict[str, str] = {
     "Streak bonus points": "连续签到奖励积分", "Referrer points": "推荐人积分", "New member's referral points": "被推荐人积分",
     "Survey reasons (comma-separated)": "评价原因（逗号分隔）", "Active within (days)": "活跃（天内）",
     "At risk after (days)": "流失风险（天后）", "Dormant after (days)": "沉睡（天后）",
+    # card fees and staff sales rewards
+    "Card fees": "会员卡收费", "Free-card campaigns": "免费办卡活动", "Staff sales rewards": "售卡奖励",
+    "Staff rewards for top-ups": "储值奖励档位", "Card fee (fen)": "卡费（分）",
+    "Waived with a first top-up from (fen)": "首次储值满此金额免卡费（分）", "Replacement fee (fen)": "补卡费（分）",
+    "Exchange fee (fen)": "换卡费（分）", "First day (YYYY-MM-DD)": "开始日期（年-月-日）",
+    "Last day (YYYY-MM-DD)": "结束日期（年-月-日）", "Reward per card sold (fen)": "每售一张卡奖励（分）",
+    "Reward (fen)": "奖励（分）",
 }

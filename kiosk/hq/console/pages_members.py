@@ -7,7 +7,7 @@ import time
 from kiosk.hq.console import approvals, audit, followups, members
 from kiosk.hq.console.page import Ctx, Denied, NotFound, Page
 
-FLASH = {"blocked", "unblocked", "replaced", "returned", "adjusted", "pending", "pin_reset"}
+FLASH = {"blocked", "unblocked", "replaced", "exchanged", "returned", "adjusted", "pending", "pin_reset"}
 
 
 def member_in_reach(ctx: Ctx, member_id: str) -> str:

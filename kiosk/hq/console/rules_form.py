@@ -52,6 +52,10 @@ LABELS = {
     "referrer_points": "Referrer points", "referee_points": "New member's referral points",
     "survey_reasons": "Survey reasons (comma-separated)", "active_days": "Active within (days)",
     "at_risk_days": "At risk after (days)", "dormant_days": "Dormant after (days)",
+    "card_fee_fen": "Card fee (fen)", "waiver_topup_fen": "Waived with a first top-up from (fen)",
+    "replacement_fee_fen": "Replacement fee (fen)", "exchange_fee_fen": "Exchange fee (fen)",
+    "first_day": "First day (YYYY-MM-DD)", "last_day": "Last day (YYYY-MM-DD)",
+    "per_card_fen": "Reward per card sold (fen)", "reward_fen": "Reward (fen)",
 }
 
 
@@ -78,6 +82,11 @@ SECTIONS = (
     Section("engagement", "Engagement", _f(
         "checkin_points", "streak_days", "streak_bonus_points", "referrer_points", "referee_points", "survey_reasons:words")),
     Section("segments", "Segments", _f("active_days", "at_risk_days", "dormant_days")),
+    # card fees and staff sales rewards (kiosk/ledger/sales_rules.py)
+    Section("fees", "Card fees", _f("card_fee_fen", "waiver_topup_fen", "replacement_fee_fen", "exchange_fee_fen")),
+    Section("fees.free_card_campaigns", "Free-card campaigns", _f("id:text", "first_day:text", "last_day:text"), rows=True),
+    Section("staff_rewards", "Staff sales rewards", _f("per_card_fen")),
+    Section("staff_rewards.topup_steps", "Staff rewards for top-ups", _f("min_fen", "reward_fen"), rows=True),
 )
 _SKIP = frozenset({"version", "comment"})  # the version is set at review; comments stay as they are
 
@@ -183,6 +192,12 @@ def merge(doc: dict, section: Section, form: dict[str, str]) -> dict:
     row ticked "remove" goes, and the blank row at the end becomes an item once anything is typed in."""
     import copy
 
+    top = section.path.split(".")[0]
+    if top and top not in doc:  # an optional section the document has not got: only if something is typed in
+        merged = merge({**doc, top: {}}, section, form)
+        if _blank(merged[top]):
+            del merged[top]
+        return merged
     doc = copy.deepcopy(doc)
     if not section.rows:
         target = _get(doc, section.path) if section.path else doc
@@ -210,6 +225,13 @@ def merge(doc: dict, section: Section, form: dict[str, str]) -> dict:
         kept.append(item)
     _set(doc, section.path, kept)
     return doc
+
+
+def _blank(value: object) -> bool:
+    """Nothing in it but empty objects and lists."""
+    if isinstance(value, dict):
+        return all(_blank(v) for v in value.values())
+    return value == []
 
 
 def _put(obj: dict, field: Field, text: str) -> None:

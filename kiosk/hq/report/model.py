@@ -226,6 +226,7 @@ class Report:
     engagement: tuple[Engagement, ...]
     follow_ups: tuple[FollowUp, ...]
     stores: tuple[str, ...] = field(default=())
+    staff: tuple = ()  # StaffSales rows (kiosk/hq/report/staff_sales.py)
 
     def segment_total(self, store: str, segment: str) -> int:
         return sum(c.members for c in self.segments if c.segment == segment and store in (CHAIN, c.store))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kiosk.hq.report.model import CHAIN, FOLLOW_UP_LABELS, FOLLOW_UPS, SEGMENT_LABELS, SEGMENTS, Report
 from kiosk.ledger.money import format_fen
 
-SECTIONS = ("metrics", "segments", "value_share", "pareto", "rfm", "new_members", "engagement", "follow_ups")
+SECTIONS = ("metrics", "segments", "value_share", "pareto", "rfm", "new_members", "engagement", "follow_ups", "staff")
 NO_SALES = "n/a: non-member sales are not in HQ's data (give --sales FILE) / 非会员销售额不在HQ数据中"
 
 
@@ -138,6 +138,17 @@ def tables(report: Report, csv_mode: bool = False) -> list[Table]:
         "phones masked except for the member's home store (--store); day = first purchase (calls), "
         "last visit (win back), birthday; a member reached for that occasion (回访记录) is not listed",
     ))
+    out.append(Table(
+        "staff", "销售业绩 / Staff sales and rewards",
+        ("store", "staff", "name", "home store", "cards sold", "top-ups", "top-up amount", "card fees", "reward"),
+        tuple(
+            (store_label(r.store), r.staff_id, r.name, r.home_store, r.cards_sold, r.topups, money(r.topup_fen),
+             money(r.fees_fen), money(r.reward_fen))
+            for r in report.staff
+        ),
+        "store = where the sale happened; reward = the rules' reward written into each sale "
+        "(per card sold, per top-up step); names from `kiosk hq staff`",
+    ))
     return out
 
 
@@ -175,9 +186,12 @@ def format_table(header: tuple, rows: list[tuple]) -> str:
 _NUMBER = re.compile(r"^-?¥?-?[\d,]+(\.\d+)?%?$")
 
 
-def render_text(report: Report, limit: int = 20) -> str:
+def render_text(report: Report, limit: int = 20, section: str | None = None) -> str:
+    """Every section, or the one named."""
     parts = [title_line(report), ""]
     for table in tables(report):
+        if section and table.name != section:
+            continue
         parts.append(f"== {table.title} ==")
         if table.name == "rfm":
             grid = rfm_grid(report)

@@ -7,6 +7,7 @@ from kiosk.ledger.card_rule import judge_record
 from kiosk.ledger.model import Card, CardStatus
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.gifts import Gifts
+from kiosk.session.flows.sale import arm_credit, take_armed_credit
 from kiosk.session.inputs import SUSPECT_PROBLEMS, CardKind, CardRead
 from kiosk.session.states import S
 from kiosk.session.view import Message
@@ -23,7 +24,9 @@ class CardChecks(FlowPart):
         visit.card_counter = card.card_counter
         if host.staff_card(card):
             host.move("staff_card")
+            arm_credit(host, card.uid)
             return
+        take_armed_credit(host)
         known = host.ledger.state.cards.get(card.uid)
         if host.sync is not None and host.sync.is_blocked(card.uid):
             host.record("blocked_card_presented", status="blocked_by_hq", member_id=known.member_id if known else "")

@@ -13,6 +13,8 @@ from kiosk.ledger.txn import Txn
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.gifts import Gifts
 from kiosk.session.flows.pin import Pin
+from kiosk.session.flows.sale import card_fee_view
+from kiosk.session.flows.topup import TopUp
 from kiosk.session.inputs import CardIssued, CardRead
 from kiosk.session.states import S, SessionState
 from kiosk.session.view import Message, SignupView
@@ -95,6 +97,9 @@ class SignUp(FlowPart):
         gifts.give_gifts()
         referral_points = gifts.give_referral_rewards(txn.member_id)
         gifts.refresh_member()
+        if self._fee_due(txn) and host.flow(TopUp).start_fee():  # paid (or waived) with the first top-up
+            host.feedback.ok()
+            return
         view = host.visit.member_view
         host.visit.message = Message(
             "signup_done",
@@ -110,10 +115,13 @@ class SignUp(FlowPart):
     # -- hooks ---------------------------------------------------------------------------
 
     def view_part(self, state: SessionState, now: datetime) -> dict[str, Any]:
-        if state not in self.states or state is S.signup_offer:
+        if state not in self.states:
             return {}
+        fee = {"card_fee": card_fee_view(self.host.ledger, now)}
+        if state is S.signup_offer:
+            return fee
         d = self.data
-        return {"signup": SignupView(d.phone, d.name, d.birthday, d.privacy_accepted, d.referral_code)}
+        return {"signup": SignupView(d.phone, d.name, d.birthday, d.privacy_accepted, d.referral_code), **fee}
 
     def deadline(self, state: SessionState) -> float | None:
         if state is S.signup_writing and self.data.write_started is not None:
@@ -137,6 +145,10 @@ class SignUp(FlowPart):
 
     # -- inside --------------------------------------------------------------------------
 
+    def _fee_due(self, txn: Txn) -> bool:
+        view = self.host.visit.member_view
+        return bool(txn.amount_fen) and view is not None and view.account.card_fee_due_fen > 0
+
     def _pin_set(self, pin: str) -> None:
         """The PIN typed twice alike: the ledger decides the sign-up, then the card is written."""
         host, data = self.host, self.data
@@ -153,6 +165,7 @@ class SignUp(FlowPart):
                 name=data.name,
                 birthday=data.birthday,
                 referral_code=data.referral_code,
+                staff_id=host.visit.staff_id,
             )
         except Refused as exc:
             if exc.code in _DETAIL_REFUSALS:

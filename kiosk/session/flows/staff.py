@@ -19,6 +19,7 @@ class Staff(FlowPart):
         super().__init__(host)
         self.reader_status = "unknown"  # the kiosk's, not the visit's: kept across sessions
         self.errors: list[str] = []  # newest first, the last ten
+        self.sale_credit: tuple[str, float] | None = None  # (staff id, until on the monotonic clock): flows/sale.py
 
     def note(self, text: str) -> None:
         self.errors = [text, *self.errors][:10]

@@ -9,6 +9,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 
+from kiosk.ledger.money import format_fen
 from kiosk.ui.i18n import _
 from kiosk.ui.messages import render_message
 from kiosk.ui.screens.base import KioskScreen
@@ -27,7 +28,8 @@ class SignupOfferScreen(KioskScreen):
         self.headline = FitLabel(font_size=m.font_hero, halign="center", color=COLOURS.accent)
         self.text = FitLabel(font_size=m.font_title, halign="center", wrap=True)
         self.gift = FitLabel(font_size=m.font_body, halign="center", color=COLOURS.ok, wrap=True)
-        for w in (self.headline, self.text, self.gift):
+        self.fee = FitLabel(font_size=m.font_body, halign="center", color=COLOURS.accent, wrap=True)
+        for w in (self.headline, self.text, self.gift, self.fee):
             panel.add_widget(w)
         self.body.add_widget(panel)
         buttons = BoxLayout(size_hint_y=None, height=m.touch_big, spacing=m.spacing)
@@ -42,8 +44,22 @@ class SignupOfferScreen(KioskScreen):
         self.headline.text = _("Welcome!")
         self.text.text = _("This card is not registered yet. Become a member in one minute.")
         self.gift.text = _("Members earn points on every top-up and get a welcome gift.")
+        self.fee.text = card_fee_text(view.card_fee)
         self.cancel.text = _("Not now")
         self.start.text = _("Sign up")
+
+
+def card_fee_text(fee) -> str:
+    """The card fee and its waiver, said before the member commits to anything ("" when free)."""
+    if fee is None:
+        return ""
+    if fee.campaign:
+        return _("Cards are free during our opening period (card fee {fee} waived).").format(
+            fee=format_fen(fee.rules_fee_fen))
+    if fee.waiver_topup_fen:
+        return _("Card fee {fee}, waived with a first top-up of {waiver} or more.").format(
+            fee=format_fen(fee.fee_fen), waiver=format_fen(fee.waiver_topup_fen))
+    return _("Card fee {fee}, paid after the card is written.").format(fee=format_fen(fee.fee_fen))
 
 
 class SignupDetailsScreen(KioskScreen):

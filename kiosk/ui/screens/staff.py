@@ -86,6 +86,8 @@ class StaffScreen(KioskScreen):
         self.errors_title.text = _("Recent errors")
         self.errors.text = "\n".join(lines) if lines else _("No recent errors")
         self.errors.color = COLOURS.error if lines else COLOURS.muted
+        if view.message is not None and view.message.code == "staff_credit_armed" and not staff.last_errors:
+            self.errors_title.text, self.errors.color = _("Sales credit"), COLOURS.ok  # news, not an error
         self.reload.text = _("Reload rules")
         self.charge.text = _("Charge a member")
         self.new_pin.text = _("New PIN for a member")

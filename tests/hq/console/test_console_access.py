@@ -28,6 +28,7 @@ ROUTES = [
     ("POST", "/cards/04A1B2C3/block", {"admin", "store-manager"}),
     ("POST", "/cards/04A1B2C3/unblock", {"admin", "store-manager"}),
     ("POST", "/cards/04A1B2C3/replace", {"admin", "store-manager"}),
+    ("POST", "/cards/04A1B2C3/exchange", {"admin", "store-manager"}),
     ("GET", "/cards/04A1B2C3/return", {"admin", "store-manager", "finance"}),
     ("POST", "/cards/04A1B2C3/return", {"admin", "store-manager", "finance"}),
     ("POST", "/cards/04A1B2C3/adjust", {"admin", "finance"}),

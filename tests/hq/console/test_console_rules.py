@@ -128,12 +128,12 @@ def test_export_gives_the_document_in_force(console):
 
 
 def test_a_new_section_of_the_rules_gets_its_fields_from_the_document():
-    doc = dict(DEFAULT, fees={"replacement_fen": 1000, "waiting_days": 0, "comment": "x"})
+    doc = dict(DEFAULT, later={"replacement_fen": 1000, "waiting_days": 0, "comment": "x"})
     section = rules_form.sections_for(doc)[-1]
-    assert (section.path, [f.key for f in section.fields]) == ("fees", ["replacement_fen", "waiting_days"])
-    merged = rules_form.merge(doc, section, {"fees.replacement_fen": "1500", "fees.waiting_days": "7"})
-    assert merged["fees"] == {"replacement_fen": 1500, "waiting_days": 7, "comment": "x"}
-    assert doc["fees"]["replacement_fen"] == 1000  # a copy
+    assert (section.path, [f.key for f in section.fields]) == ("later", ["replacement_fen", "waiting_days"])
+    merged = rules_form.merge(doc, section, {"later.replacement_fen": "1500", "later.waiting_days": "7"})
+    assert merged["later"] == {"replacement_fen": 1500, "waiting_days": 7, "comment": "x"}
+    assert doc["later"]["replacement_fen"] == 1000  # a copy
 
 
 def test_rows_are_added_and_removed_and_text_stays_for_the_parser_to_name():
