@@ -24,6 +24,7 @@ _STEPS = [
     ("new_pin", UIDS[0], "975318"),
     ("pin", UIDS[0], True),  # the old PIN: refused now
     ("check_in", UIDS[0]),
+    ("profile", UIDS[0], "王芳", date(1990, 3, 5)),
     ("survey", UIDS[0], 5, "fast_service"),
     ("referred_sign_up", UIDS[1], UIDS[0]),
     ("referral", UIDS[1]),

@@ -16,6 +16,7 @@ from kiosk.ledger.kinds import SPECS, fields_set
 from kiosk.ledger.model import CardStatus
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.profile import ProfileChange
 from kiosk.ledger.sales_rules import FeeRules, RewardStep, StaffRewardRules
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
@@ -89,6 +90,12 @@ OPS = {
         st.just("refund"), st.sampled_from(ORDERS), st.integers(-5, 30_000), st.sampled_from(["R1", "R2", "R3"])
     ),
     "void": st.tuples(st.just("void"), st.sampled_from(ORDERS)),
+    "profile": st.tuples(
+        st.just("profile"),
+        st.sampled_from(UIDS),
+        st.sampled_from(["", "王芳", "会员"]),
+        st.one_of(st.none(), st.dates(date(1950, 1, 1), date(2008, 12, 31))),
+    ),
     "fee": st.tuples(st.just("fee"), st.sampled_from(UIDS), st.sampled_from([3799, 3800, 10_000, 49_999, 50_000])),
     "counter_fee": st.tuples(st.just("counter_fee"), st.sampled_from(UIDS), st.sampled_from(["replacement", "exchange"])),
     "exchange": st.tuples(st.just("exchange"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
@@ -117,6 +124,7 @@ KIND_OPS = {
     Kind.PURSE_WRITTEN: "purse",
     Kind.REFUND: "refund",
     Kind.VOID: "void",
+    Kind.PROFILE_UPDATE: "profile",
     Kind.CARD_FEE: "fee",
     Kind.CARD_EXCHANGE: "exchange",
 }
@@ -208,6 +216,9 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
         return charges.refund(ledger, f"T1:{order}", refund_id, amount, now)
     if name == "void":
         return charges.void(ledger, f"T1:{args[0]}", now)
+    if name == "profile":
+        uid, new_name, birthday = args
+        return ledger.update_profile(uid, ProfileChange(new_name, "", birthday), now, pin_verified=True)
     if name == "fee":
         return ledger.settle_card_fee(args[0], args[1], "pay-ref", now, staff_id="S-1")[0]
     if name == "counter_fee":

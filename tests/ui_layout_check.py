@@ -29,7 +29,7 @@ def main(size: str, role: str = "kiosk", shots: str = "") -> int:
     problems: list[str] = []
     visited: list[str] = []
     journeys = (ui_flows.sign_up, ui_flows.top_up, ui_flows.redeem, ui_flows.pin_lockout, ui_flows.short_paths,
-                ui_flows.engage, ui_flows.charge)
+                ui_flows.engage, ui_flows.charge, ui_flows.profile, ui_flows.staff_notes)
     if role == "counter":  # its charge screens; with KIOSK_FULL=1 every journey but the top-up, whose
         # keypad does not fit 480x320 yet (its keys come out 38-46 px high: a layout still to do)
         journeys = tuple(j for j in journeys if j is not ui_flows.top_up) if FULL else (ui_flows.charge,)

@@ -8,6 +8,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kiosk.app import systemd_notify
 from kiosk.app.config import COUNTER_SCREENS, LOCALES, ROLES, SCREENS, ConfigError, load_config
 from kiosk.till.tokens import TokenFileError
 
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         _bind_number_keys(kiosk.desk)
     if kiosk.sync is not None:
         _poll_sync_on_the_ui_thread(kiosk.sync)
+    watchdog = _tell_systemd(kiosk.parts.worker)
     kiosk.parts.start()
     till = None
     if config.till.enabled:
@@ -118,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
+        systemd_notify.stopping()
+        watchdog.stop()
         if till is not None:
             till.stop()
         kiosk.close()
@@ -201,6 +205,20 @@ def _pepper(config) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise RunError(f"PIN pepper file {path}: {exc.strerror}") from None
+
+
+def _tell_systemd(worker) -> systemd_notify.Watchdog:
+    """kiosk.service is Type=notify with WatchdogSec: READY=1 at the first frame (the store and
+    the reader are open by then), and WATCHDOG=1 only while both the UI's clock and the reader's
+    loop keep turning, so a hung reader or a frozen screen gets the kiosk restarted. Outside
+    systemd both are no-ops."""
+    from kivy.clock import Clock
+
+    watchdog = systemd_notify.Watchdog(sources=("ui", "reader"))
+    worker.heartbeat = lambda: watchdog.alive("reader")
+    Clock.schedule_interval(lambda _dt: watchdog.alive("ui"), 1.0)
+    Clock.schedule_once(lambda _dt: systemd_notify.ready("idle screen shown"), 0)
+    return watchdog.start()
 
 
 def _poll_sync_on_the_ui_thread(sync) -> None:

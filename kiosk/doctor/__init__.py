@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiosk.doctor import checks, clock, integrations, printer, setup_checks, till
+from kiosk.doctor import checks, clock, integrations, printer, replica_feed, setup_checks, till
 from kiosk.doctor.checks import CheckResult, Context, Status
 
 Check = Callable[[Context], CheckResult]
@@ -28,6 +28,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     checks.check_broker,
     integrations.check_store,
     integrations.check_outbox,
+    replica_feed.check_member_replica,
     integrations.check_last_hq_contact,
     checks.check_systemd,
 )

@@ -146,6 +146,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from kiosk.hq.console import command as console_command
 
     console_command.add_parsers(sub)
+    from kiosk.hq.console import notes_command
+
+    notes_command.add_parser(sub)
 
 
 def broker_settings(args: argparse.Namespace):
@@ -188,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.hq_command in console_command.COMMANDS:
         return console_command.run(args)
+    from kiosk.hq.console import notes_command
+
+    if args.hq_command in notes_command.COMMANDS:
+        return notes_command.run(args)
     try:
         db = open_database(args.db, create=False)
     except MissingDatabase as exc:

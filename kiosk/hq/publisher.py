@@ -15,6 +15,7 @@ from kiosk.hq.broker import publish_message
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import load_state
 from kiosk.hq.rules_scopes import CHAIN, mark_key, own_stores, scoped_rules
+from kiosk.hq.store_feed import publish_deltas, resend_deltas
 from kiosk.ledger.rules import Rules
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
@@ -94,7 +95,7 @@ class Publisher:
     def publish_pending(self) -> int:
         """Blocked-list steps, rules and requested snapshots not yet published; returns how many
         messages went out."""
-        return self._blocked() + self._rules() + self._snapshots()
+        return self._blocked() + self._rules() + self._snapshots() + self._notes() + publish_deltas(self.db, self.client)
 
     def publish_all_retained(self) -> None:
         """At start: make the retained chain messages current (a crash may have left them behind)."""
@@ -106,7 +107,7 @@ class Publisher:
             if found:
                 self._send_rules(*found, store)
 
-    def answer_resync(self, store: str, device: str, what: str) -> None:
+    def answer_resync(self, store: str, device: str, what: str, have_version: int = 0) -> None:
         topics = DeviceTopics(store, device)
         now = datetime.now(UTC)
         if what == "blocked":
@@ -117,6 +118,8 @@ class Publisher:
             publish_message(self.client, topics.topic("blocked"), m.BlockedList(version, uids, now))
         elif what == "snapshot":
             self.send_snapshot(store, device)
+        elif what == "deltas":
+            resend_deltas(self.db, self.client, store, device, have_version)
         elif what == "rules":  # the chain's document and the store's own: the kiosk takes the newer
             for scope in (CHAIN, store) if store in own_stores(self.db) else (CHAIN,):
                 found = scoped_rules(self.db, scope)
@@ -180,6 +183,35 @@ class Publisher:
             if row:
                 self.send_snapshot(row[0], device)
                 count += 1
+        return count
+
+
+    def _notes(self) -> int:
+        """Each store whose members' notes changed gets all of them again, retained on its own
+        topic only (the console marks `notes_due:STORE`; kiosk/hq/console/notes.py)."""
+        wanted = self.db.all("SELECT key FROM settings WHERE key LIKE ?", ("notes_due:%",))
+        if not wanted:
+            return 0
+        from kiosk.hq.notes_key import NotesKeyError, load_key, open_note
+
+        try:
+            key = load_key()
+        except NotesKeyError as exc:
+            log.warning("member notes wait to be published: %s", exc)
+            return 0
+        count = 0
+        for (due,) in wanted:
+            if self.db.run(lambda db, due=due: db.execute("DELETE FROM settings WHERE key = ?", (due,)).rowcount) != 1:
+                continue  # another receiver took it
+            store = due.split(":", 1)[1]
+            rows = self.db.all("SELECT member_id, id, at, author, key_id, sealed FROM member_notes "
+                               "WHERE store = ? ORDER BY id", (store,))
+            notes = tuple(m.NoteLine(mid, int(nid), at, author, *open_note(key, mid, int(nid), kid, sealed))
+                          for mid, nid, at, author, kid, sealed in rows)
+            msg = m.StoreNotes(time.time_ns() // 1000, notes, datetime.now(UTC))
+            publish_message(self.client, store_topic(store, "member_notes"), msg)
+            log.info("published %d member notes to store %s", len(notes), store)
+            count += 1
         return count
 
 

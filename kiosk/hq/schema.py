@@ -25,6 +25,8 @@ follow_up_calls   回访记录: one row per call staff made from a follow-up lis
 approvals   adjustments and returns above the console's thresholds, waiting for a second
             person (pending -> approved or rejected, by whom, and the txn it made)
 staff       the staff members sales are credited to: id, name, home store (kiosk/hq/staff.py)
+member_seen, store_deltas, store_snapshots   protocol v2: which store holds which member (home
+            store, seen lately), each store's account deltas, each kiosk's snapshot in chunks
 """
 
 from __future__ import annotations
@@ -172,7 +174,43 @@ TABLES = [
         decided_at TEXT NOT NULL,
         txn_id TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, id)",
+    # member notes: sealed text and tags only (kiosk/hq/console/notes.py; the key is not in SQL)
+    """CREATE TABLE IF NOT EXISTS member_notes (
+        id BIGINT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        store TEXT NOT NULL,
+        at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        sealed TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS member_notes_member ON member_notes (member_id, id)",
+    "CREATE INDEX IF NOT EXISTS member_notes_store ON member_notes (store, id)",
+    """CREATE TABLE IF NOT EXISTS note_consents (
+        member_id TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        username TEXT NOT NULL)""",
     STAFF_TABLE,
+    # protocol v2's per-store replica (kiosk/hq/store_feed.py, store_snapshots.py)
+    """CREATE TABLE IF NOT EXISTS member_seen (
+        member_id TEXT NOT NULL,
+        store TEXT NOT NULL,
+        home INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (member_id, store))""",
+    "CREATE INDEX IF NOT EXISTS member_seen_store ON member_seen (store, at)",
+    """CREATE TABLE IF NOT EXISTS store_deltas (
+        store TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (store, seq))""",
+    """CREATE TABLE IF NOT EXISTS store_snapshots (
+        device_id TEXT NOT NULL,
+        snapshot_id BIGINT NOT NULL,
+        idx INTEGER NOT NULL,
+        chunks INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (device_id, snapshot_id, idx))""",
 ]
 
 # A member's name lives in the row's JSON; the console searches it through an expression index

@@ -68,7 +68,9 @@ _SALE = frozenset({"staff_id", "staff_reward_fen", "waiver"})  # kiosk/ledger/fe
 SPECS: dict[Kind, KindSpec] = {
     Kind.SIGN_UP: KindSpec(
         Money.OPENS,
-        frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id"}) | _SALE | {"amount_fen"},
+        frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id", "notes_consent"})
+        | _SALE
+        | {"amount_fen"},
         visit=True,
         activity=N_("Joined"),
     ),
@@ -147,6 +149,16 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.VOID: KindSpec(
         Money.PAID_BACK, frozenset({"amount_fen", "payment_ref"}), takes_points=True, activity=N_("Purchase voided")
+    ),
+    # The member's own change of name, phone or birthday at the kiosk (kiosk/ledger/profile.py):
+    # each field set is the new value, one left out is unchanged; points once for a complete profile.
+    Kind.PROFILE_UPDATE: KindSpec(
+        Money.NONE,
+        frozenset({"name", "phone", "birthday"}) | _POINTS,
+        gives_points=True,
+        member_use=True,
+        visit=True,
+        activity=N_("Profile updated"),
     ),
     # A fee is revenue beside the balance (kiosk/ledger/fees.py): it moves no stored value, and
     # `reason` says what it was for (sign_up, replacement, exchange); SIGN_UP's amount_fen is the fee due.

@@ -6,7 +6,6 @@ crashed operation changes nothing. Refusals carry a stable code the screens tran
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -23,12 +22,11 @@ from kiosk.ledger.model import (  # noqa: F401 - referral_code_of re-exported
     referral_code_of,
 )
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams, hash_pin, verify_pin
+from kiosk.ledger.profile import NAME_MAX, OLDEST_BIRTHDAY, PHONE, ProfileOps
 from kiosk.ledger.refusal import Refused
 from kiosk.ledger.rules import MAX_FEN, Reward, Rules, Tier
 from kiosk.ledger.state import TIER_WINDOW, ApplyResult, LedgerState, is_locked
 from kiosk.ledger.txn import Kind, Txn, check_txn, txn_id_for
-
-_PHONE = re.compile(r"^\+?[0-9]{6,15}\Z")
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class MemberView:
     new_member_gift_due: bool
 
 
-class Ledger(EngagementOps, CardOps, FeeOps):
+class Ledger(EngagementOps, CardOps, FeeOps, ProfileOps):
     """The ledger of one device: its state, the rules in force, and the device's identity."""
 
     def __init__(
@@ -128,17 +126,18 @@ class Ledger(EngagementOps, CardOps, FeeOps):
         salt: bytes | None = None,
         referral_code: str = "",
         staff_id: str = "",
+        notes_consent: bool = False,
     ) -> Txn:
         if uid in self.state.cards:
             raise Refused("card_in_use")
-        if not _PHONE.match(phone):
+        if not PHONE.match(phone):
             raise Refused("bad_phone")
         if any(m.status is MemberStatus.ACTIVE for m in self.state.members_with_phone(phone)):
             raise Refused("phone_in_use")
         self._check_pin_format(pin)
-        if len(name) > 40:
+        if len(name) > NAME_MAX:
             raise Refused("bad_name")
-        if birthday is not None and not date(1900, 1, 1) <= birthday <= self.rules.local_date(now):
+        if birthday is not None and not OLDEST_BIRTHDAY <= birthday <= self.rules.local_date(now):
             raise Refused("bad_birthday")
         referrer_id = self._referrer(referral_code) if referral_code else ""
         seq = self.state.next_seq(self.device_id)
@@ -157,6 +156,7 @@ class Ledger(EngagementOps, CardOps, FeeOps):
             birthday=birthday,
             pin_hash=hash_pin(pin, self.pepper, self.pin_params, salt),
             referrer_id=referrer_id,
+            notes_consent=notes_consent,
             **self._signup_sale(now, staff_id),
         )
 

@@ -131,6 +131,7 @@ class EngagementRules:
     referrer_points: int = 0
     referee_points: int = 0
     survey_reasons: tuple[str, ...] = ()
+    profile_points: int = 0  # once, when the member's own edit completes name, phone and birthday
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,10 @@ _PIN_KEYS = frozenset({"length", "required_for_redemption", "spend_threshold_fen
 _OFFLINE_KEYS = frozenset({"after_hours", "max_spend_fen_per_card"})
 _RETURN_KEYS = frozenset({"forfeit_bonus"})
 _ENGAGEMENT_KEYS = frozenset(
-    {"checkin_points", "streak_days", "streak_bonus_points", "referrer_points", "referee_points", "survey_reasons"}
+    {
+        "checkin_points", "streak_days", "streak_bonus_points", "referrer_points", "referee_points", "survey_reasons",
+        "profile_points",
+    }
 )
 _SEGMENT_KEYS = frozenset({"active_days", "at_risk_days", "dormant_days"})
 
@@ -401,6 +405,7 @@ def _engagement(f: _Fields, data: object) -> EngagementRules:
         referrer_points=f.int(data, "referrer_points", p, hi=100_000, default=0),
         referee_points=f.int(data, "referee_points", p, hi=100_000, default=0),
         survey_reasons=tuple(reasons),
+        profile_points=f.int(data, "profile_points", p, hi=100_000, default=0),
     )
 
 

@@ -25,6 +25,7 @@ from kiosk.ledger.model import (
     referral_code_of,
 )
 from kiosk.ledger.orders import bonus_back, order_problem, with_order
+from kiosk.ledger.profile import profile_problem
 from kiosk.ledger.rows import find
 from kiosk.ledger.txn import Kind, Txn
 
@@ -90,7 +91,12 @@ class LedgerState:
             return ApplyResult(applied=False)
         if txn.seq != last + 1:
             raise SequenceGap(txn.device_id, last + 1, txn.seq)
-        problem = stated_amounts_problem(txn) or order_problem(self.accounts.get(txn.member_id), txn)
+        account = self.accounts.get(txn.member_id)
+        problem = (
+            stated_amounts_problem(txn)
+            or order_problem(account, txn)
+            or profile_problem(self.members.get(txn.member_id), account, txn)
+        )
         conflict = f"not applied: {problem}" if problem else self._apply(txn)
         self.last_seq[txn.device_id] = txn.seq  # even when refused: the device's later txns must not wait on it
         return ApplyResult(applied=True, conflict=conflict, refused=bool(problem))
@@ -107,6 +113,7 @@ class LedgerState:
                 joined_at=txn.at,
                 pin_hash=txn.pin_hash,
                 referred_by=txn.referrer_id,
+                notes_consent=txn.notes_consent,
             )
             self.cards[txn.card_uid] = Card(txn.card_uid, txn.member_id, txn.card_seq or 1)
             self.accounts[txn.member_id] = Account(txn.member_id, last_visit=txn.at, card_fee_due_fen=txn.amount_fen)
@@ -187,6 +194,8 @@ class LedgerState:
             changes["birthday_gift_years"] = a.birthday_gift_years + (txn.gift_year,)
         elif txn.kind is Kind.NEW_MEMBER_GIFT:
             changes["new_member_gift_given"] = True
+        elif txn.kind is Kind.PROFILE_UPDATE and points_delta > 0:
+            changes["profile_rewarded"] = True
         elif txn.kind is Kind.CARD_FEE and txn.reason == FEE_SIGN_UP:
             changes["card_fee_due_fen"] = 0
         elif txn.kind is Kind.CHECK_IN and txn.local_day is not None:
@@ -227,6 +236,14 @@ class LedgerState:
             referee = self.accounts[txn.referee_id]
             flag = "referee_rewarded" if txn.member_id == txn.referee_id else "referrer_rewarded"
             self.accounts[txn.referee_id] = replace(referee, **{flag: True})
+        elif txn.kind is Kind.PROFILE_UPDATE:
+            self.members[member.member_id] = replace(
+                member,
+                name=txn.name or member.name,
+                phone=txn.phone or member.phone,
+                birthday=txn.birthday or member.birthday,
+                birthday_edited=member.birthday_edited or txn.birthday is not None,
+            )
         elif txn.kind is Kind.PIN_RESET:
             self.members[member.member_id] = replace(member, pin_failures=0, pin_locked_until=None)
         elif txn.kind is Kind.PIN_CHANGED:

@@ -43,6 +43,7 @@ class Kind(StrEnum):
     PURSE_WRITTEN = "purse_written"
     REFUND = "refund"
     VOID = "void"
+    PROFILE_UPDATE = "profile_update"
     CARD_FEE = "card_fee"
     CARD_EXCHANGE = "card_exchange"
 
@@ -91,6 +92,7 @@ class Txn:
     rating: int = 0  # SURVEY: 1-5 stars
     reasons: str = ""  # SURVEY: comma-separated reason ids from the rules
     card_counter: int = 0  # the card's counter (purse or NTAG tap): read at the tap, or (PURSE_WRITTEN) just written
+    notes_consent: bool = False  # SIGN_UP: the member agreed that staff may keep notes on them (privacy notice)
     clock_untrusted: bool = False  # `at` came from a clock not yet trusted (before NTP, behind the ledger)
     staff_id: str = ""  # SIGN_UP, TOP_UP, CARD_FEE: the staff member credited with the sale
     staff_reward_fen: int = 0  # the sales reward the rules gave that staff member for it (not the member's money)
@@ -113,7 +115,7 @@ _NAMES = tuple(f.name for f in fields(Txn))
 _DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
 _DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
 _TIME_FIELDS = {"at", "pin_locked_until"}
-_BOOL_FIELDS = {"clock_untrusted"}
+_BOOL_FIELDS = {"clock_untrusted", "notes_consent"}
 _INT_RANGES = {
     "seq": (1, 2**62),
     "balance_before_fen": (-MAX_FEN, MAX_FEN),

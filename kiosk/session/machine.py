@@ -48,7 +48,7 @@ class SessionMachine(StateMachine):
     reward_ok = s.redeem_choose.to(s.redeem_confirm)
     need_pin = s.redeem_confirm.to(s.pin_entry)
     redeemed = s.redeem_confirm.to(s.done) | s.pin_entry.to(s.done)
-    locked = s.redeem_confirm.to(s.pin_locked) | s.pin_entry.to(s.pin_locked)
+    locked = s.redeem_confirm.to(s.pin_locked) | s.pin_entry.to(s.pin_locked) | s.profile_pin.to(s.pin_locked)
 
     # paying with the card: from the till (at idle) or the staff menu (amount keypad first)
     till_charge = s.idle.to(s.charge_tap)
@@ -58,22 +58,29 @@ class SessionMachine(StateMachine):
     charge_need_pin = s.charge_confirm.to(s.charge_pin)
     charged = s.charge_confirm.to(s.done) | s.charge_pin.to(s.done)
 
+    # the member's own details (profile completion), behind the PIN
+    start_profile = s.home.to(s.profile_pin)
+    profile_pin_ok = s.profile_pin.to(s.profile_edit)
+    profile_saved = s.profile_edit.to(s.done)
+
     # a new PIN the member chooses, opened by staff from the staff menu (kiosk/session/flows/new_pin.py)
     staff_new_pin = s.staff_menu.to(s.new_pin_tap)
     new_pin_card = s.new_pin_tap.to(s.new_pin_entry)
     new_pin_set = s.new_pin_entry.to(s.done)
 
-    # the PIN pad (redeem, sign-up, charge): a key stays on the screen until the PIN is complete
+    # the PIN pad (redeem, sign-up, charge, new PIN, profile): a key stays on the screen until the PIN is complete
     pin_key = (
         s.pin_entry.to.itself(internal=True)
         | s.signup_pin.to.itself(internal=True)
         | s.charge_pin.to.itself(internal=True)
+        | s.profile_pin.to.itself(internal=True)
         | s.new_pin_entry.to.itself(internal=True)
     )
     pin_rubout = (
         s.pin_entry.to.itself(internal=True, cond="pin_digits_entered")
         | s.signup_pin.to.itself(internal=True, cond="pin_digits_entered")
         | s.charge_pin.to.itself(internal=True, cond="pin_digits_entered")
+        | s.profile_pin.to.itself(internal=True, cond="pin_digits_entered")
         | s.new_pin_entry.to.itself(internal=True, cond="pin_digits_entered")
     )
 
@@ -83,6 +90,7 @@ class SessionMachine(StateMachine):
 
     # the staff menu's own actions
     reload_rules = s.staff_menu.to.itself(internal=True)
+    open_notes = s.staff_menu.to(s.staff_notes)
 
     # going back one step
     back = (
@@ -97,6 +105,8 @@ class SessionMachine(StateMachine):
         | s.signup_pin.to(s.signup_privacy)
         | s.charge_amount.to(s.staff_menu)
         | s.charge_pin.to(s.charge_confirm)
+        | s.profile_pin.to(s.home)
+        | s.profile_edit.to(s.home)
         | s.new_pin_tap.to(s.staff_menu)
         | s.new_pin_entry.to(s.new_pin_tap)
     )
@@ -119,6 +129,8 @@ class SessionMachine(StateMachine):
         | s.charge_tap.to(s.notice)
         | s.charge_confirm.to(s.notice)
         | s.charge_pin.to(s.notice)
+        | s.profile_pin.to(s.notice)
+        | s.profile_edit.to(s.notice)
         | s.new_pin_entry.to(s.notice)
     )
 
@@ -146,6 +158,9 @@ class SessionMachine(StateMachine):
         | s.charge_tap.to(s.idle)
         | s.charge_confirm.to(s.idle)
         | s.charge_pin.to(s.idle)
+        | s.profile_pin.to(s.idle)
+        | s.profile_edit.to(s.idle)
+        | s.staff_notes.to(s.idle)
         | s.new_pin_tap.to(s.idle)
         | s.new_pin_entry.to(s.idle)
     )

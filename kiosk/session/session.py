@@ -31,6 +31,7 @@ from kiosk.payment.port import PaymentMethod
 from kiosk.receipt.printer import NoPrinter, ReceiptPrinter
 from kiosk.receipt.receipt import Shop
 from kiosk.session.clock import Clock, SystemClock
+from kiosk.session.detail_actions import DetailActions
 from kiosk.session.flow import Visit
 from kiosk.session.flows import FLOWS
 from kiosk.session.flows.base import F, FlowPart
@@ -77,7 +78,7 @@ from kiosk.session.view import Message, SessionView
 log = logging.getLogger(__name__)
 
 
-class Session:
+class Session(DetailActions):
     def __init__(
         self,
         store: StoreLike,
@@ -227,8 +228,8 @@ class Session:
         """A referral code (optional) must belong to an active member, or the details screen says so."""
         return self._act(lambda: self.flow(SignUp).submit_details(phone, name, birthday, referral_code))
 
-    def accept_privacy(self) -> bool:
-        return self._act(self.flow(SignUp).accept_privacy)
+    def accept_privacy(self, notes_consent: bool = False) -> bool:
+        return self._act(lambda: self.flow(SignUp).accept_privacy(notes_consent))
 
     def check_in(self) -> bool:
         """Home: today's check-in points (and the streak bonus on the streak's day)."""

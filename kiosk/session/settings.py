@@ -27,7 +27,7 @@ class SessionSettings:
     payment_timeout_s: int = 120  # waiting for a payment gives up after this long
     card_write_timeout_s: int = 15  # no answer from the card writer: give up (recorded)
     staff_uids: frozenset[str] = frozenset()  # staff cards by UID (upper hex)
-    privacy_notice_version: str = "1"
+    privacy_notice_version: str = "2"  # 2: the line on member notes (issue 15)
     staff_ids: dict[str, str] = field(default_factory=dict)  # staff card UID -> staff id (HQ's staff table)
 
 

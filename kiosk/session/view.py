@@ -125,6 +125,17 @@ class SignupView:
 
 
 @dataclass(frozen=True)
+class ProfileView:
+    """The member's own details as the profile screen shows them, behind the PIN."""
+
+    name: str
+    phone_masked: str  # the number is typed again to change it, never shown whole
+    birthday: date | None
+    birthday_editable: bool  # the birthday may be changed at the kiosk once
+    points_offered: int  # what completing the profile would earn now (0: nothing)
+
+
+@dataclass(frozen=True)
 class CardFeeView:
     """The card fee and its waiver, said on the sign-up offer before the member commits to anything."""
 
@@ -151,6 +162,17 @@ class StaffView:
     hq_online: bool
     last_errors: tuple[str, ...]
     rules_version: int
+    replica_chunks: tuple[int, int] = (0, 0)  # a store snapshot being loaded: (stored, of); (0, 0) none
+    replica_loaded: bool = False  # the member replica came from HQ's store snapshot (protocol v2)
+
+
+@dataclass(frozen=True)
+class StaffNotesView:
+    """A member's notes on the staff menu (never on a member's screen): empty until the member taps."""
+
+    member_id: str  # "" while waiting for the member's card
+    member_name: str
+    notes: tuple  # NoteLine values (kiosk/sync/messages/notes.py), newest first
 
 
 @dataclass(frozen=True)
@@ -184,4 +206,6 @@ class SessionView:
     staff: StaffView | None = None
     survey: SurveyView | None = None  # in `done` after a top-up or redemption, until rated or left
     charge: ChargeView | None = None  # paying with the card (till or staff menu)
+    profile: ProfileView | None = None  # the member's own details (profile_edit)
+    staff_notes: StaffNotesView | None = None  # staff_notes only
     card_fee: CardFeeView | None = None  # sign-up: the card fee and its waiver

@@ -36,9 +36,11 @@ from kiosk.sync.incidents import META_KEY as INCIDENTS_KEY
 from kiosk.sync.incidents import IncidentSender, read_incidents
 from kiosk.sync.link import MqttLink
 from kiosk.sync.log_limit import LogLimit
+from kiosk.sync.member_fetch import MemberFetch
 from kiosk.sync.messages.spec import DEVICE
 from kiosk.sync.outbox_sender import OutboxSender
 from kiosk.sync.settings import SyncSettings, SyncStore
+from kiosk.sync.store_feed import StoreFeed
 from kiosk.sync.topics import DeviceTopics, TopicError, parse_topic
 
 log = logging.getLogger("kiosk.sync")
@@ -104,6 +106,8 @@ class SyncClient:
         self.outbox = OutboxSender(clock, settings.batch_size, settings.window_batches, settings.ack_timeout_s,
                                    on_resend=self._resending)
         self._apply_config(store.meta_get(CONFIG_KEY))
+        self.notes = m.StoreNotes(1, (), self._now())  # in memory only: the retained message brings them back
+        self.feed = StoreFeed(self)  # protocol v2's per-store replica (store_feed.py)
         self._handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
             m.Ack: self._handle_ack,
             m.RulesUpdate: self._handle_rules,
@@ -112,6 +116,8 @@ class SyncClient:
             m.Snapshot: self._handle_snapshot,
             m.ConfigUpdate: self._handle_config,
             m.IncidentsAck: self._handle_incidents_ack,
+            m.StoreNotes: self._handle_notes,
+            **self.feed.handlers(),
         }
         # taken on the network thread, at once: the payment port is waiting on another thread
         self._network_handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
@@ -125,6 +131,8 @@ class SyncClient:
             on_error=self._note_error,
         )
         self._subscribed = self._link.subscribed
+        self.members = MemberFetch(self)  # protocol v2: a member fetched from HQ at a tap
+        self._handlers[m.MemberAnswer] = self.members.late_answer
 
     def handled_types(self) -> set[str]:
         """The message types this kiosk takes in (tests check it against the registry)."""
@@ -233,6 +241,7 @@ class SyncClient:
                 except StoreError as exc:
                     self._note_error(f"store: {exc}")
                 self._heartbeat()
+            self.feed.tick(self.connected and self.subscribed)
             return busy
 
     @property
@@ -379,6 +388,11 @@ class SyncClient:
             return
         log.info("rules v%s in force (was v%s)", msg.version, current)
         self._status_due = True
+
+    def _handle_notes(self, msg: m.StoreNotes, topic: str) -> None:
+        """The home store's member notes for the staff menu: the newest version, replaced whole."""
+        if msg.version > self.notes.version:
+            self.notes = msg
 
     def _handle_blocked(self, outcome, topic: str) -> None:
         if outcome.applied:

@@ -25,6 +25,7 @@ from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.screens.charge import ChargeAmountScreen, ChargeConfirmScreen, ChargeTapScreen
 from kiosk.ui.screens.member import MemberScreen
 from kiosk.ui.screens.pin import PinLockedScreen, PinScreen
+from kiosk.ui.screens.profile import ProfileScreen
 from kiosk.ui.screens.redeem import RedeemChooseScreen, RedeemConfirmScreen
 from kiosk.ui.screens.result import ResultScreen
 from kiosk.ui.screens.signup import (
@@ -33,7 +34,7 @@ from kiosk.ui.screens.signup import (
     SignupPrivacyScreen,
     SignupWritingScreen,
 )
-from kiosk.ui.screens.staff import NewPinTapScreen, StaffScreen
+from kiosk.ui.screens.staff import NewPinTapScreen, StaffNotesScreen, StaffScreen
 from kiosk.ui.screens.topup import PayingScreen, TopUpAmountScreen, TopUpConfirmScreen
 from kiosk.ui.theme import Metrics
 from kiosk.ui.widgets import NUMBER_FONT, TEXT_FONT, Background
@@ -44,7 +45,7 @@ SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
     AttractScreen, MemberScreen, TopUpAmountScreen, TopUpConfirmScreen, PayingScreen,
     RedeemChooseScreen, RedeemConfirmScreen, PinScreen, PinLockedScreen, SignupOfferScreen,
     SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
-    ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen, NewPinTapScreen,
+    ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen, NewPinTapScreen, ProfileScreen, StaffNotesScreen,
 )
 PUMP_INTERVAL_S = 0.05
 

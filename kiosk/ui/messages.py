@@ -39,6 +39,7 @@ TEMPLATES: dict[str, str] = {
     "card_refused": N_("This card cannot be used. Please ask at the counter."),
     "unknown_card": N_("Sorry, this card is not recognised."),
     "card_unknown_here": N_("This card is not known at this kiosk yet. Please ask at the counter."),
+    "card_unknown_offline": N_("This card cannot be checked offline. Please ask at the counter."),
     "card_data_missing": N_("This card's data could not be read. Please ask at the counter."),
     "card_writer_unavailable": N_("Cards cannot be issued here right now. Please ask at the counter."),
     "card_removed": N_("The card was removed. Nothing was changed."),
@@ -74,6 +75,12 @@ TEMPLATES: dict[str, str] = {
     "bad_birthday": N_("Please enter a valid birthday (YYYYMMDD)."),
     "privacy_required": N_("Please accept the privacy notice to sign up."),
     "unknown_referral_code": N_("This referral code is not known. Check it, or leave it empty."),
+    # my details (profile completion)
+    "profile_saved": N_("Your details are saved."),
+    "profile_saved_points": N_("Your details are complete: +{points} points. You have {total_points} points."),
+    "phone_mismatch": N_("The two phone numbers do not match. Please type the new number twice."),
+    "birthday_once": N_("Your birthday was already changed once. Please ask at the counter."),
+    "profile_unchanged": N_("Nothing was changed."),
     # engagement
     "already_checked_in": N_("You have already checked in today. See you tomorrow!"),
     "check_in_disabled": N_("Check-in is not available here."),
@@ -143,6 +150,8 @@ def _form(code: str, params: dict) -> str:
         return "topup_done_fee_waived" if params.get("fee_waived") else "topup_done_fee_paid"
     if code == "topup_done" and params.get("bonus_fen") == 0:
         return "topup_done_no_bonus"
+    if code == "profile_saved" and params.get("points", 0) > 0:
+        return "profile_saved_points"
     if code == "pin_locked" and "wait_seconds" not in params:
         return "pin_locked_no_time"
     return code

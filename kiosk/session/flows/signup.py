@@ -31,6 +31,7 @@ class Details:
     birthday: date | None = None
     referral_code: str = ""  # as the ledger spells it
     privacy_accepted: bool = False
+    notes_consent: bool = False  # the privacy notice's optional line: staff may keep notes on the member
     txn: Txn | None = None  # made by the ledger, committed once the card is written
     write_started: float | None = None  # on the monotonic clock
 
@@ -66,11 +67,12 @@ class SignUp(FlowPart):
         host.visit.message = None
         return host.move("details_ok")
 
-    def accept_privacy(self) -> bool:
+    def accept_privacy(self, notes_consent: bool = False) -> bool:
         host = self.host
         if not host.can("privacy_ok"):
             return False
         self.data.privacy_accepted = True
+        self.data.notes_consent = notes_consent is True
         host.flow(Pin).ask_twice("signup_first", "signup_repeat", self._pin_set)
         return host.move("privacy_ok")
 
@@ -92,7 +94,10 @@ class SignUp(FlowPart):
             host.record("card_issued_not_registered", member_id=txn.member_id)
             host.refuse("store_failed")
             return
-        host.record("privacy_accepted", member_id=txn.member_id, version=host.settings.privacy_notice_version)
+        host.record(
+            "privacy_accepted", member_id=txn.member_id, version=host.settings.privacy_notice_version,
+            notes_consent=txn.notes_consent,
+        )
         gifts = host.flow(Gifts)
         gifts.give_gifts()
         referral_points = gifts.give_referral_rewards(txn.member_id)
@@ -165,6 +170,7 @@ class SignUp(FlowPart):
                 name=data.name,
                 birthday=data.birthday,
                 referral_code=data.referral_code,
+                notes_consent=data.notes_consent,
                 staff_id=host.visit.staff_id,
             )
         except Refused as exc:

@@ -10,7 +10,7 @@ from kiosk.sync.messages.spec import DEVICE, DOWN, KIB, UP, Message, MessageSpec
 from kiosk.sync.messages.transactions import MAX_BATCH
 
 STATES = ("online", "offline")
-RESYNC_WHAT = ("blocked", "snapshot", "rules", "config")
+RESYNC_WHAT = ("blocked", "snapshot", "rules", "config", "deltas")  # deltas: protocol v2
 CONFIG_LIMITS = {"heartbeat_s": (5, 3600), "batch_size": (1, MAX_BATCH), "ack_timeout_s": (2, 600)}
 
 

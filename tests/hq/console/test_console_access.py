@@ -58,6 +58,10 @@ ROUTES = [
     ("GET", "/followups?store=S1", {"admin", "programme-manager", "store-manager", "auditor"}),
     ("GET", "/followups.csv?store=S1", {"admin", "programme-manager", "store-manager", "auditor"}),
     ("POST", "/followups/call", {"admin", "programme-manager", "store-manager", "store-manager-S2"}),
+    ("POST", f"/members/{S1_MEMBER}/notes", {"admin", "store-manager"}),
+    ("POST", f"/members/{S1_MEMBER}/notes/1/delete", {"admin", "store-manager"}),
+    ("POST", f"/members/{S1_MEMBER}/notes/consent", {"admin", "store-manager"}),
+    ("POST", f"/members/{S2_MEMBER}/notes", {"admin", "store-manager-S2"}),
     ("POST", "/logout", ALL),
     ("GET", "/", ALL),
 ]
