@@ -182,3 +182,7 @@ class OfflineLink:
 
     def online(self) -> bool:
         return False
+
+    def offline_for(self, now):
+        """The wall-clock rule (the real link measures on its monotonic clock: kiosk/sync/hq_contact.py)."""
+        return now - self.since

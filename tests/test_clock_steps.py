@@ -20,7 +20,7 @@ from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind, TxnFormatError, txn_from_dict, txn_to_dict
 from kiosk.session.clock import ManualClock
 from kiosk.store.store import Store
-from tests.session_support import OfflineLink, make_kiosk, staff_card
+from tests.session_support import make_kiosk, staff_card
 
 T = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, 0, 0, 30, tzinfo=UTC)
@@ -308,17 +308,4 @@ def test_a_till_charge_waiting_for_the_card_survives_a_clock_step(kiosk, step):
     assert ticket.outcome.status == "approved" and kiosk.account(chip).balance_fen == before - 1_000
 
 
-def test_a_clock_gone_back_past_hqs_last_word_keeps_the_offline_limit(kiosk):
-    """HQ last heard 'tomorrow' (the clock went back a day): how long the kiosk has been offline is
-    not known, so the offline limit applies (it used to be a negative duration: no limit at all)."""
-    from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
-
-    chip = kiosk.member(balance_fen=500_000)
-    limit = kiosk.ledger.rules.offline.max_spend_fen_per_card
-    kiosk.session.sync = OfflineLink(kiosk.clock.now() + DAY)
-    ticket = ChargeTicket(ChargeOrder("T1:A1", limit + 100, False, 60))
-    kiosk.session.post(TillCharge(ticket))
-    kiosk.run()
-    kiosk.tap(chip)
-    kiosk.session.confirm_charge()
-    assert (ticket.outcome.status, ticket.outcome.reason) == ("declined", "offline_limit")
+# The offline limit across clock steps (HQ's last word 'tomorrow' included): tests/sync/test_offline_timer.py

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.doctor import ALL_CHECKS, checks, run_checks
+from kiosk.doctor import ALL_CHECKS, clock, run_checks
 from kiosk.doctor.checks import Context, Status
 from kiosk.doctor.net import NTP_EPOCH_OFFSET
 from tests.prov_helpers import make_root, run_command
@@ -275,6 +275,15 @@ def test_clock_before_the_build_date(root):
     assert "timedatectl" in r.fix
 
 
+def test_a_clock_before_the_build_date_is_one_line_that_fails_and_says_what_waits(root, capsys):
+    """It used to be two lines saying the same thing: a "clock" FAIL and a "clock trusted" WARN."""
+    before = datetime(1970, 1, 1, 0, 1, tzinfo=UTC)
+    results = [r for r in run_checks(ctx(root, now=lambda: before)) if "clock" in r.name]
+    assert [(r.name, r.status) for r in results] == [("clock", Status.FAIL)]
+    assert results[0].detail.startswith("not trusted: the clock says 1970-01-01 00:01 UTC, before this software was built")
+    assert "transactions are marked so and birthday gifts, points expiry and check-in wait" in results[0].detail
+
+
 class SntpServer:
     """A real UDP NTP responder whose clock is `skew` seconds off."""
 
@@ -306,7 +315,7 @@ def test_clock_compared_with_ntp(root, skew, status):
     server = SntpServer(skew)
     try:
         c = Context(root=root, ntp_server="127.0.0.1", ntp_port=server.port, timeout=2)
-        r = [x for x in run_checks(c, (checks.check_clock,))][0]
+        r = [x for x in run_checks(c, (clock.check_clock,))][0]
     finally:
         server.close()
     assert r.name == "clock" and r.status == status, r
@@ -318,7 +327,7 @@ def test_clock_compared_with_ntp(root, skew, status):
 
 def test_clock_with_unreachable_ntp_is_a_warning_not_an_ok(root):
     c = Context(root=root, ntp_server="127.0.0.1", ntp_port=9, timeout=1)
-    r = run_checks(c, (checks.check_clock,))[0]
+    r = run_checks(c, (clock.check_clock,))[0]
     assert r.status == Status.WARN and "not compared" in r.detail and "not reachable" in r.detail
     assert "--ntp" in r.fix
 
@@ -630,7 +639,7 @@ def test_a_production_broker_without_tls_fails(root):
 
 # -- clock trust (issue 17 item 3): the rule the session marks transactions by --------------
 
-TRUSTED_CHECK = "clock trusted"
+TRUSTED_CHECK = "clock"  # one line since the doctor's two clock lines were merged
 
 
 def _timesync(root, synced: bool) -> None:
@@ -643,21 +652,14 @@ def _timesync(root, synced: bool) -> None:
 def test_ntp_not_yet_synchronised_is_a_warning(root):
     _timesync(root, synced=False)
     r = result(root, TRUSTED_CHECK)
-    assert r.status == Status.WARN and "clock not yet trusted: NTP has not synchronised" in r.detail
+    assert r.status == Status.WARN and "not yet trusted: NTP has not synchronised" in r.detail
     assert "timedatectl" in r.fix
 
 
-def test_a_clock_before_the_build_is_not_trusted(root):
-    r = result(root, TRUSTED_CHECK, now=lambda: datetime(1970, 1, 1, 0, 1, tzinfo=UTC))
-    assert r.status == Status.WARN and "before this software was built" in r.detail
-
-
 def test_a_clock_behind_the_ledger_is_not_trusted(root, monkeypatch):
-    from kiosk.doctor import integrations
-
     make_store(root)  # its txns are dated 2026-11-20 09:00
     behind = datetime(2026, 11, 20, 8, tzinfo=UTC)
-    monkeypatch.setattr(integrations, "build_date", lambda: behind - timedelta(days=1))
+    monkeypatch.setattr(clock, "build_date", lambda: behind - timedelta(days=1))
     r = result(root, TRUSTED_CHECK, now=lambda: behind)
     assert r.status == Status.WARN and "before the latest transaction" in r.detail
 

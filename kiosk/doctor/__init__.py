@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiosk.doctor import checks, integrations, printer, replica_feed, setup_checks, till
+from kiosk.doctor import checks, clock, integrations, printer, replica_feed, setup_checks, till
 from kiosk.doctor.checks import CheckResult, Context, Status
 
 Check = Callable[[Context], CheckResult]
@@ -19,7 +19,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     checks.check_tls_files,
     checks.check_data_dir,
     checks.check_disk,
-    checks.check_clock,
+    clock.check_clock,
     checks.check_reader_device,
     integrations.check_reader,
     integrations.check_card_read,
@@ -27,7 +27,6 @@ ALL_CHECKS: tuple[Check, ...] = (
     till.check_till_api,
     checks.check_broker,
     integrations.check_store,
-    integrations.check_clock_trusted,
     integrations.check_outbox,
     replica_feed.check_member_replica,
     integrations.check_last_hq_contact,

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from kiosk.app.clock_trust import build_date
 from kiosk.app.config import Config, ConfigError, load_config
 from kiosk.provisioning import fsops, masterkey, tls
 from kiosk.provisioning.system import SERVICE_GROUPS, SERVICE_USER
@@ -27,8 +26,6 @@ DEFAULT_CONFIG = Path("/etc/kiosk/kiosk.toml")
 CERT_WARN_DAYS = 30
 DISK_FAIL_BYTES = 100 * 2**20
 DISK_WARN_BYTES = 500 * 2**20
-CLOCK_WARN_S = 5.0
-CLOCK_FAIL_S = 120.0
 
 
 class Status(StrEnum):
@@ -327,36 +324,6 @@ def check_disk(ctx: Context) -> CheckResult:
         return fail(name, detail + " (the journal needs room to stay crash-safe)", fix)
     if usage.free < DISK_WARN_BYTES or usage.free < usage.total * 0.05:
         return warn(name, detail, fix)
-    return ok(name, detail)
-
-
-def check_clock(ctx: Context) -> CheckResult:
-    name = "clock"
-    from kiosk.doctor import net
-
-    now = ctx.now()
-    fix = ("set the time: `timedatectl set-ntp true` (needs network) or "
-           "`date -s 'YYYY-MM-DD HH:MM'`; a Pi has no battery clock")
-    built = build_date()
-    if now < built:
-        return fail(name, f"the clock says {now:%Y-%m-%d %H:%M} UTC, before this software was "
-                    f"built ({built:%Y-%m-%d})", fix)
-    if not ctx.ntp_server:
-        return ok(name, f"{now:%Y-%m-%d %H:%M:%S} UTC (not compared: no NTP server given)")
-    try:
-        server = net.sntp_time(ctx.ntp_server, ctx.ntp_port, min(ctx.timeout, 2.0))
-    except (OSError, ValueError) as exc:
-        return warn(name, f"{now:%Y-%m-%d %H:%M:%S} UTC, after the build date, but not compared: "
-                    f"NTP server {ctx.ntp_server} not reachable ({exc})",
-                    "check the network and that UDP port 123 is open, or name a reachable server "
-                    "with --ntp SERVER (e.g. ntp.aliyun.com)")
-    offset = server - ctx.now().timestamp()
-    detail = f"{now:%Y-%m-%d %H:%M:%S} UTC, {offset:+.1f}s from NTP {ctx.ntp_server}"
-    if abs(offset) > CLOCK_FAIL_S:
-        return fail(name, detail, "turn on time sync: `timedatectl set-ntp true`; check "
-                    "systemd-timesyncd can reach the NTP server")
-    if abs(offset) > CLOCK_WARN_S:
-        return warn(name, detail, "check systemd-timesyncd: `timedatectl timesync-status`")
     return ok(name, detail)
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from kiosk.app.clock_trust import TIMESYNC_DIR, build_date, ntp_synchronized
 from kiosk.doctor.checks import (
     CheckResult,
     Context,
@@ -33,7 +32,6 @@ from kiosk.doctor.checks import (
     skip,
     warn,
 )
-from kiosk.ledger.clock_trust import judge_clock
 from kiosk.provisioning import fsops
 from kiosk.provisioning.system import SERVICE_USER
 
@@ -267,21 +265,11 @@ def check_outbox(ctx: Context) -> CheckResult:
     return ok(name, f"{n} transactions wait for HQ")
 
 
-def check_clock_trusted(ctx: Context) -> CheckResult:
-    """Would the kiosk believe its clock now (the rule the session marks transactions by)?"""
-    name = "clock trusted"
-    report = _store_for(ctx, name)
-    latest = None if isinstance(report, CheckResult) else report.latest_seen
-    now, synced = ctx.now(), ntp_synchronized(ctx.path(TIMESYNC_DIR))
-    verdict = judge_clock(now, built=build_date(), latest_seen=latest, ntp_synced=synced)
-    if not verdict.trusted:
-        return warn(name, f"clock not yet trusted: {verdict.reason}; transactions are marked so and "
-                    "birthday gifts, points expiry and check-in wait",
-                    "wait for NTP (`timedatectl timesync-status`), or set the time: "
-                    "`timedatectl set-ntp true`")
-    ntp = "NTP synchronised" if synced else "NTP state not known here"
-    seen = f", after the ledger's latest time {latest:%Y-%m-%d %H:%M} UTC" if latest else ""
-    return ok(name, f"{now:%Y-%m-%d %H:%M} UTC, after the build date{seen}; {ntp}")
+def latest_seen(ctx: Context) -> datetime | None:
+    """The latest transaction time the store holds, for the clock check (None: not known, e.g.
+    no configuration or the store in use by the running kiosk)."""
+    report = _store_for(ctx, "clock")
+    return None if isinstance(report, CheckResult) else report.latest_seen
 
 
 def check_last_hq_contact(ctx: Context) -> CheckResult:

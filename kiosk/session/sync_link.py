@@ -1,12 +1,13 @@
 """What the session needs to know from the sync client (kiosk/sync, its own thread): HQ's
-blocked list, whether money may be taken now, and when HQ was last heard from.
+blocked list, whether money may be taken now, when HQ was last heard from and how long it has
+been out of reach (for the offline spend limit).
 
 `SyncClientLink` adapts kiosk.sync.client.SyncClient; reads are of immutable values the client
 replaces whole, so the session may call them from its own thread."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 
@@ -19,9 +20,17 @@ class SyncLink(Protocol):
         """'' when top-ups may be taken, else a reason code (disk_nearly_full, outbox_full...)."""
         ...
 
-    def last_contact(self) -> datetime | None: ...
+    def last_contact(self) -> datetime | None:
+        """HQ's last ack, as a wall time (shown to staff)."""
+        ...
 
     def online(self) -> bool: ...
+
+    def offline_for(self, now: datetime) -> timedelta | None:
+        """How long HQ has been unreachable; None while online. `now` is the session's wall time,
+        for a link that knows only HQ's last word as a wall time; the sync client's link measures
+        on its monotonic clock (kiosk/sync/hq_contact.py) and does not need it."""
+        ...
 
     def report_store_fault(self, reason: str) -> None:
         """The store cannot save (reason code) or can again (''): told to HQ in the status."""
@@ -52,6 +61,9 @@ class SyncClientLink:
 
     def online(self) -> bool:
         return bool(self.client.connected)
+
+    def offline_for(self, now: datetime) -> timedelta | None:
+        return None if self.online() else self.client.hq_contact.unreachable_for()
 
     def report_store_fault(self, reason: str) -> None:
         self.client.store_fault = reason

@@ -31,6 +31,7 @@ from kiosk.sync import messages as m
 from kiosk.sync.admission import OK, Admission, check_admission
 from kiosk.sync.blocked import META_KEY as BLOCKED_KEY
 from kiosk.sync.blocked import BlockedCards
+from kiosk.sync.hq_contact import HqContact
 from kiosk.sync.incidents import META_KEY as INCIDENTS_KEY
 from kiosk.sync.incidents import IncidentSender, read_incidents
 from kiosk.sync.link import MqttLink
@@ -87,6 +88,7 @@ class SyncClient:
         self.device_state: Callable[[], tuple[str, str]] | None = None
         last_ack = store.meta_get(LAST_ACK_KEY)
         self.last_ack_at: datetime | None = datetime.fromisoformat(last_ack) if isinstance(last_ack, str) else None
+        self.hq_contact = HqContact(clock, self.last_ack_at, self._now())  # for the offline limit
         self.hq_applied_through = 0
         self._admission: Admission = OK
         self._outbox_depth = store.outbox_depth()  # cached by poll(): the network thread never reads the store
@@ -299,6 +301,7 @@ class SyncClient:
         if verdict.problem:
             self._reject(topic, m.OUT_OF_DATE, "ranges", verdict.problem)
             return
+        self.hq_contact.heard()
         if verdict.forget:
             new = self.store.ack(txn_id_for(device, s) for s in verdict.forget)
             if new:

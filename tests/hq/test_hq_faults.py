@@ -4,34 +4,18 @@ every transaction at HQ exactly once, applied in per-kiosk order, nothing left i
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 from kiosk.hq import ledger as hq
 from kiosk.hq.embedded import start_receiver
 from kiosk.ledger.state import LedgerState
 from tests.fixtures.histories import many_top_ups
+from tests.fixtures.hq_process import spawn_receiver
 from tests.fixtures.kiosk_sender import KioskSender
 
-ROOT = Path(__file__).resolve().parents[2]
 OFFLINE_COUNT = 10_000
-
-
-def spawn_receiver(broker, hq_url: str, tmp_path: Path, name: str) -> subprocess.Popen:
-    password = tmp_path / f"{name}.password"
-    password.write_text(broker.password("hq"))
-    password.chmod(0o600)
-    return subprocess.Popen(
-        [sys.executable, "-m", "kiosk.hq", "--db", hq_url, "--broker", f"{broker.host}:{broker.port}",
-         "--password-file", str(password), "serve", "--client-id", name],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{name}.log", "ab"),  # noqa: SIM115
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
 
 
 def wait_for(predicate, timeout=60.0):

@@ -3,12 +3,14 @@ simulated reader (a member card is issued, tapped, topped up with cash a staff c
 and the sync client draining to the broker, all at once until killed.
 
 argv: data_dir host port password store_id seed. Prints "R high" when open, "C high uid amount"
-once a top-up is shown as done (every txn up to `high` had returned from commit)."""
+once a top-up is shown as done (every txn up to `high` had returned from commit).
+KIOSK_BROKEN (tests/sync/broken_kiosk.py) breaks it on purpose, to show the campaigns catch it."""
 
 from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.ledger.pin import FAST_FOR_TESTS
@@ -24,8 +26,9 @@ from kiosk.session.reader_worker import ReaderWorker
 from kiosk.session.session import Session
 from kiosk.session.settings import SessionSettings
 from kiosk.store.store import Store
-from kiosk.sync.client import SyncClient, SyncSettings
+from kiosk.sync.client import SyncSettings
 from tests.session_support import KEYS, PIN, SIGNERS, STAFF_UID, START, Kiosk, Pulses, staff_card
+from tests.sync import broken_kiosk
 
 DEVICE = "D1"
 
@@ -60,17 +63,24 @@ def new_member(kiosk: Kiosk, n: int):
     return chip
 
 
-def main() -> None:
-    data_dir, host, port, password, store_id, seed = sys.argv[1:7]
+def main(run: Callable[..., None]) -> None:
+    """run(data_dir, host, port, password, store_id, seed) from argv, on the disk KIOSK_BROKEN asks for."""
+    with broken_kiosk.disk():
+        run(*sys.argv[1:7])
+
+
+def sync_settings(data_dir: str, host: str, port: str, password: str, store_id: str, **timing) -> SyncSettings:
+    return SyncSettings(store_id=store_id, device_id=DEVICE, host=host, port=int(port), password=password,
+                        data_dir=Path(data_dir), **timing)
+
+
+def run(data_dir: str, host: str, port: str, password: str, store_id: str, seed: str) -> None:
     rng = random.Random(int(seed))
     kiosk = build(Path(data_dir))
     store = kiosk.store
-    settings = SyncSettings(
-        store_id=store_id, device_id=DEVICE, host=host, port=int(port), password=password,
-        data_dir=Path(data_dir), batch_size=20, backoff_min_s=0.1, backoff_max_s=0.5,
-        ack_timeout_s=2.0, heartbeat_s=1.0,
-    )
-    client = SyncClient(store, settings)
+    settings = sync_settings(data_dir, host, port, password, store_id, batch_size=20, backoff_min_s=0.1,
+                             backoff_max_s=0.5, ack_timeout_s=2.0, heartbeat_s=1.0)
+    client = broken_kiosk.client_class()(store, settings)
     client.start_worker()
     n = len(store.ledger.state.members)  # card uids and phones never repeat across runs
     print(f"R {store.ledger.state.last_seq.get(DEVICE, 0)}", flush=True)
@@ -92,4 +102,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(run)

@@ -12,7 +12,7 @@ this flow only asks it and shows its answer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from kiosk.ledger import charges
@@ -31,7 +31,6 @@ from kiosk.session.present import voucher_line
 from kiosk.session.states import S, SessionState
 from kiosk.session.view import ChargeView, Message
 
-NEVER_HEARD = timedelta(days=36_500)  # HQ never heard from: offline since forever
 _ENDINGS = {"card_removed": "cancelled", "timeout": "timed_out", "finished": "cancelled", "other_card": "cancelled"}
 
 
@@ -265,12 +264,7 @@ class Charge(FlowPart):
         host, data = self.host, self.data
         assert data.ticket is not None
         order, now = data.ticket.order, host.now()
-        offline_for = None
-        if host.sync is not None and not host.sync.online():
-            contact = host.sync.last_contact()
-            offline_for = now - contact if contact is not None else NEVER_HEARD
-            if offline_for < timedelta(0):  # the clock went back past HQ's last word: how long is not known
-                offline_for = NEVER_HEARD
+        offline_for = host.sync.offline_for(now) if host.sync is not None else None
         return charges.charge(
             host.ledger,
             host.visit.uid,
