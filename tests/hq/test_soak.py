@@ -12,7 +12,7 @@ The kiosk itself is never killed: the soak watches it age. At the end it drains 
 Compressed time: the session's clock moves a minute per visit and the sync client's runs
 5 times faster than real time, so ack timeouts, resends and heartbeats come as in a longer run.
 
-Default: 60 s, an outage every 12 s. KIOSK_FULL=1: an hour, an outage every 3 minutes
+Default: 30 s, an outage every 7 s. KIOSK_FULL=1: an hour, an outage every 3 minutes
 (KIOSK_SOAK_S and KIOSK_SOAK_OUTAGE_S to choose)."""
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from tests.sync.kill_campaign import DEVICE, ROOT, hq_problems, kiosk_cmd
 from tests.sync.support import open_store
 
 FULL = os.environ.get("KIOSK_FULL") == "1"
-DURATION_S = float(os.environ.get("KIOSK_SOAK_S", "3600" if FULL else "60"))
-OUTAGE_EVERY_S = float(os.environ.get("KIOSK_SOAK_OUTAGE_S", "180" if FULL else "12"))
+DURATION_S = float(os.environ.get("KIOSK_SOAK_S", "3600" if FULL else "30"))
+OUTAGE_EVERY_S = float(os.environ.get("KIOSK_SOAK_OUTAGE_S", "180" if FULL else "7"))
 SAMPLE_EVERY_S = 10.0 if DURATION_S >= 600 else 1.0
 WARM_UP = 0.2  # of the run: the first pages of the ledger, paho's buffers and the like
 RSS_SLACK_KB, FD_SLACK = 4096, 2
