@@ -97,6 +97,7 @@ class Session(DetailActions, ChargeActions):
         clock_trust: Callable[[datetime], ClockVerdict] | None = None,
     ):
         self.store = store
+        self._checkpointing: threading.Thread | None = None
         self.clock_trust = clock_trust  # None: the clock is always believed (tests, the demo)
         self.store_health = StoreHealth()  # money pauses while the store cannot save
         self.store_health.listener = lambda reason: self.sync and self.sync.report_store_fault(reason)
@@ -176,7 +177,17 @@ class Session(DetailActions, ChargeActions):
             self._safely(lambda: self._owner_of(self.state).tick(self.state))
             self._safely(self._check_timeouts)
             self._safely(self._collect_stray_money)
+            self._safely(self._checkpoint_when_idle)
         return self._publish()
+
+    def _checkpoint_when_idle(self) -> None:
+        """At the attract screen, write the snapshot the journal is due for on its own thread, so
+        the store's safety net (a checkpoint inside a commit after AUTO_CHECKPOINT_AFTER records)
+        never slows a member's tap and old journal segments are dropped as HQ acks them."""
+        if self.state == S.idle and self.store.checkpoint_due() and not (
+            self._checkpointing is not None and self._checkpointing.is_alive()
+        ):
+            self._checkpointing = self.store.checkpoint_in_background()
 
     def _collect_stray_money(self) -> None:
         """Money a method took outside any payment (e.g. a coin at idle): recorded for a refund."""
