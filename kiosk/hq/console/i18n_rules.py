@@ -56,4 +56,12 @@ ZH: dict[str, str] = {
     "Exchange fee (fen)": "换卡费（分）", "First day (YYYY-MM-DD)": "开始日期（年-月-日）",
     "Last day (YYYY-MM-DD)": "结束日期（年-月-日）", "Reward per card sold (fen)": "每售一张卡奖励（分）",
     "Reward (fen)": "奖励（分）",
+    # vouchers and points as cash
+    "Voucher types": "代金券类型", "Vouchers given": "代金券发放", "Points as cash": "积分抵现",
+    "Value (fen)": "面值（分）", "Minimum spend (fen)": "最低消费（分）", "Valid for (days)": "有效天数",
+    "Only at stores (comma-separated; empty: every store)": "限用门店（逗号分隔；留空为全部门店）",
+    "New member's voucher type": "入会赠券类型", "Birthday voucher type": "生日赠券类型",
+    "Referral voucher type": "推荐赠券类型", "Voucher after a spend from (fen)": "消费满此金额送券（分）",
+    "Voucher type after a spend": "消费送券类型", "Points per yuan": "每元所需积分",
+    "Points may pay up to (% of an order)": "积分最多抵订单的（%）",
 }

@@ -56,6 +56,11 @@ LABELS = {
     "replacement_fee_fen": "Replacement fee (fen)", "exchange_fee_fen": "Exchange fee (fen)",
     "first_day": "First day (YYYY-MM-DD)", "last_day": "Last day (YYYY-MM-DD)",
     "per_card_fen": "Reward per card sold (fen)", "reward_fen": "Reward (fen)",
+    "value_fen": "Value (fen)", "min_spend_fen": "Minimum spend (fen)", "valid_days": "Valid for (days)",
+    "stores": "Only at stores (comma-separated; empty: every store)", "new_member": "New member's voucher type",
+    "birthday": "Birthday voucher type", "referral": "Referral voucher type",
+    "spend.min_fen": "Voucher after a spend from (fen)", "spend.type": "Voucher type after a spend",
+    "points_per_yuan": "Points per yuan", "max_share_pct": "Points may pay up to (% of an order)",
 }
 
 
@@ -87,6 +92,11 @@ SECTIONS = (
     Section("fees.free_card_campaigns", "Free-card campaigns", _f("id:text", "first_day:text", "last_day:text"), rows=True),
     Section("staff_rewards", "Staff sales rewards", _f("per_card_fen")),
     Section("staff_rewards.topup_steps", "Staff rewards for top-ups", _f("min_fen", "reward_fen"), rows=True),
+    Section("vouchers.types", "Voucher types", _f(
+        "id:text", *_NAME, "value_fen", "min_spend_fen", "valid_days", "stores:words"), rows=True),
+    Section("vouchers.gifts", "Vouchers given", _f(
+        "new_member:text", "birthday:text", "referral:text", "spend.min_fen", "spend.type:text")),
+    Section("points_cash", "Points as cash", _f("points_per_yuan", "max_share_pct")),
 )
 _SKIP = frozenset({"version", "comment"})  # the version is set at review; comments stay as they are
 
