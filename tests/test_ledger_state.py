@@ -1,0 +1,80 @@
+"""Worked examples for `LedgerState.apply` where mutation testing found it unwatched: what a
+late or out-of-order transaction does to the account HQ holds, and what apply tells its caller.
+
+Each example is the state at HQ when two kiosks worked offline on the same card: kiosk A's
+transaction was made before it heard of kiosk B's, and HQ applies B's first."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+
+from kiosk.ledger.operations import Ledger
+from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.sample import default_rules
+from kiosk.ledger.state import SequenceGap
+from kiosk.ledger.txn import txn_id_for
+from tests.test_ledger_boundaries import CARD, NOW, account, do, make
+
+A_YEAR_ON = datetime(2027, 11, 2, 2, 0, tzinfo=UTC)  # the points earned in November 2026 expired on 31 October
+
+
+def kiosk_b(a: Ledger) -> Ledger:
+    """A second kiosk that has seen everything kiosk A has, so far."""
+    return Ledger(a.state.copy(), default_rules(), "store1-k2", b"pepper", FAST_FOR_TESTS)
+
+
+def test_a_sequence_gap_names_the_device_the_seq_expected_and_the_one_that_came():
+    a = make()
+    txn = a.top_up(CARD, 10_000, "p1", NOW)
+    skipped = replace(txn, seq=3, txn_id=txn_id_for(txn.device_id, 3))
+    with pytest.raises(SequenceGap, match=r"^device store1-k1: expected seq 2, got 3$"):
+        a.apply(skipped)
+
+
+def test_the_same_card_counter_again_is_not_a_copy_one_lower_is():
+    a = make()
+    do(a, a.purse_written(CARD, 5, NOW))
+    assert a.apply(replace(a.top_up(CARD, 10_000, "p1", NOW), card_counter=5)).conflict == ""
+    assert a.state.cards[CARD].card_counter == 5
+    conflict = a.apply(replace(a.top_up(CARD, 10_000, "p2", NOW), card_counter=4)).conflict
+    assert conflict == f"card {CARD} showed counter 4, below 5 already seen: a copy of the card?"
+
+
+def test_an_expiry_takes_every_point_of_the_expired_lot_even_those_its_kiosk_had_not_seen():
+    a = make()
+    do(a, a.top_up(CARD, 10_000, "p1", NOW))  # 100 points, expiring at the end of October 2027
+    late = kiosk_b(a).top_up(CARD, 5_000, "p2", NOW)  # 50 more in the same lot, made offline at B
+    expiry = a.expire_points(CARD, A_YEAR_ON)  # A takes the 100 it knows of
+    assert expiry.points_delta == -100
+    hq = a.state.copy()
+    do_at(hq, late)
+    assert "expected balance 10000 / points 100, found 15000 / 150" in hq.apply(expiry).conflict
+    assert hq.accounts[expiry.member_id].lots == ()  # B's 50 expired too, on the same day
+
+
+def test_a_kind_that_does_not_carry_expire_before_ignores_it():
+    a = make()
+    do(a, a.top_up(CARD, 10_000, "p1", NOW))
+    stray = replace(a.top_up(CARD, 10_000, "p2", NOW), expire_before=date(2030, 1, 1))
+    do(a, stray)
+    assert account(a).points == 200
+
+
+def test_a_return_made_before_a_late_top_up_leaves_that_money_as_paid_not_bonus():
+    a = make()
+    do(a, a.top_up(CARD, 50_000, "p1", NOW))  # 2,500 bonus
+    late = kiosk_b(a).top_up(CARD, 10_000, "p2", NOW)  # no bonus
+    ret = a.return_card(CARD, NOW)
+    hq = a.state.copy()
+    do_at(hq, late)
+    assert hq.apply(ret).conflict  # A returned a card whose balance it did not know in full
+    after = hq.accounts[ret.member_id]
+    assert (after.balance_fen, after.bonus_fen, after.lots) == (10_000, 0, ())  # for HQ to settle
+
+
+def do_at(state, txn) -> None:
+    result = state.apply(txn)
+    assert result.applied and not result.conflict, result
