@@ -14,9 +14,9 @@ import pytest
 from kiosk.ledger.operations import Ledger
 from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.ledger.sample import default_rules
-from kiosk.ledger.state import SequenceGap
+from kiosk.ledger.state import ApplyResult, SequenceGap
 from kiosk.ledger.txn import txn_id_for
-from tests.test_ledger_boundaries import CARD, NOW, account, do, make
+from tests.test_ledger_boundaries import CARD, NOW, OTHER, account, do, make
 
 A_YEAR_ON = datetime(2027, 11, 2, 2, 0, tzinfo=UTC)  # the points earned in November 2026 expired on 31 October
 
@@ -32,6 +32,14 @@ def test_a_sequence_gap_names_the_device_the_seq_expected_and_the_one_that_came(
     skipped = replace(txn, seq=3, txn_id=txn_id_for(txn.device_id, 3))
     with pytest.raises(SequenceGap, match=r"^device store1-k1: expected seq 2, got 3$"):
         a.apply(skipped)
+
+
+def test_the_last_txn_delivered_again_is_a_duplicate_that_changes_nothing():
+    a = make()
+    txn = do(a, a.top_up(CARD, 10_000, "p1", NOW))
+    before = a.state.copy()
+    assert a.apply(txn) == ApplyResult(applied=False)
+    assert (a.state.accounts, a.state.last_seq) == (before.accounts, before.last_seq)
 
 
 def test_the_same_card_counter_again_is_not_a_copy_one_lower_is():
@@ -55,12 +63,17 @@ def test_an_expiry_takes_every_point_of_the_expired_lot_even_those_its_kiosk_had
     assert hq.accounts[expiry.member_id].lots == ()  # B's 50 expired too, on the same day
 
 
-def test_a_kind_that_does_not_carry_expire_before_ignores_it():
+@pytest.mark.parametrize(
+    "field, value",
+    [("expire_before", date(2030, 1, 1)), ("local_day", date(2026, 11, 23)), ("referee_id", "M-store1-k1-1")],
+)
+def test_a_field_its_kind_does_not_carry_changes_nothing(field, value):
     a = make()
     do(a, a.top_up(CARD, 10_000, "p1", NOW))
-    stray = replace(a.top_up(CARD, 10_000, "p2", NOW), expire_before=date(2030, 1, 1))
-    do(a, stray)
-    assert account(a).points == 200
+    do(a, replace(a.purse_written(CARD, 7, NOW), **{field: value}))
+    after = account(a)
+    assert (after.points, after.last_checkin_on, after.checkin_streak) == (100, None, 0)
+    assert (after.referee_rewarded, after.referrer_rewarded) == (False, False)
 
 
 def test_a_return_made_before_a_late_top_up_leaves_that_money_as_paid_not_bonus():
@@ -73,6 +86,51 @@ def test_a_return_made_before_a_late_top_up_leaves_that_money_as_paid_not_bonus(
     assert hq.apply(ret).conflict  # A returned a card whose balance it did not know in full
     after = hq.accounts[ret.member_id]
     assert (after.balance_fen, after.bonus_fen, after.lots) == (10_000, 0, ())  # for HQ to settle
+
+
+def test_two_kiosks_spending_the_whole_balance_leave_a_debt_that_a_top_up_bonus_does_not_hide():
+    a = make()
+    do(a, a.top_up(CARD, 500_000, "p1", NOW))  # 508,000 with its bonus
+    late = kiosk_b(a).spend(CARD, 508_000, NOW, pin_verified=True)
+    do(a, a.spend(CARD, 508_000, NOW, pin_verified=True))
+    hq = a.state.copy()
+    assert hq.apply(late).conflict.startswith("spend expected balance 508000")  # HQ follows it up
+    assert hq.accounts[late.member_id].balance_fen == -508_000
+    top_up = Ledger(hq, default_rules(), "store1-k3", b"pepper", FAST_FOR_TESTS).top_up(CARD, 50_000, "p2", NOW)
+    do_at(hq, top_up)
+    after = hq.accounts[late.member_id]
+    assert (after.balance_fen, after.bonus_fen) == (-455_500, 0)  # the 2,500 bonus went to the debt
+
+
+def test_returning_one_of_two_active_cards_keeps_the_member_open():
+    a = make()
+    third = "04000000000001"
+    at_b = kiosk_b(a).replace_card(CARD, third, NOW)  # two counters replaced the same lost card
+    do(a, a.replace_card(CARD, OTHER, NOW))
+    do_at(a.state, at_b)
+    do(a, a.return_card(OTHER, NOW))
+    member_id = at_b.member_id
+    assert a.state.members[member_id].status == "active"
+    do(a, a.return_card(third, NOW))
+    assert a.state.members[member_id].status == "closed"
+
+
+def test_a_redemption_line_names_its_reward():
+    a = make()
+    do(a, a.top_up(CARD, 50_000, "p1", NOW))  # 500 points
+    do(a, a.redeem(CARD, "coffee", NOW, pin_verified=True))
+    assert [(line.kind, line.reward_id) for line in account(a).recent[:2]] == [("redemption", "coffee"), ("top_up", "")]
+
+
+def test_a_pin_reset_ends_the_lockout_not_only_the_count():
+    a = make()
+    for _ in range(5):
+        do(a, a.check_pin(CARD, "000001", NOW)[1])
+    member_id = a.state.cards[CARD].member_id
+    assert a.pin_locked(a.state.members[member_id], NOW)
+    do(a, a.reset_pin_lock(CARD, NOW))
+    member = a.state.members[member_id]
+    assert (member.pin_failures, member.pin_locked_until, a.pin_locked(member, NOW)) == (0, None, False)
 
 
 def do_at(state, txn) -> None:
