@@ -14,7 +14,7 @@ import pytest
 from kiosk.ledger.operations import Ledger
 from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.ledger.sample import default_rules
-from kiosk.ledger.state import ApplyResult, SequenceGap
+from kiosk.ledger.state import ApplyResult, LedgerState, SequenceGap
 from kiosk.ledger.txn import txn_id_for
 from tests.test_ledger_boundaries import CARD, NOW, OTHER, account, do, make
 
@@ -131,6 +131,43 @@ def test_a_pin_reset_ends_the_lockout_not_only_the_count():
     do(a, a.reset_pin_lock(CARD, NOW))
     member = a.state.members[member_id]
     assert (member.pin_failures, member.pin_locked_until, a.pin_locked(member, NOW)) == (0, None, False)
+
+
+def test_a_sign_up_with_a_known_member_id_or_a_known_card_is_a_conflict():
+    a = make()  # member M-store1-k1-1 holds CARD
+    fresh = Ledger(LedgerState(), default_rules(), "store1-k1", b"pepper", FAST_FOR_TESTS)
+    signup = fresh.sign_up(OTHER, 1, "13900139000", "482915", NOW, "李雷")  # M-store1-k1-1 again
+    same_id = replace(signup, seq=2, txn_id=txn_id_for("store1-k1", 2))
+    assert a.apply(same_id).conflict == "sign-up of M-store1-k1-1 with a card or member id already known"
+    same_card = replace(signup, card_uid=CARD, device_id="k9", txn_id=txn_id_for("k9", 1), member_id="M-k9-1")
+    assert a.apply(same_card).conflict == "sign-up of M-k9-1 with a card or member id already known"
+    assert set(a.state.members) == {"M-store1-k1-1"} and set(a.state.cards) == {CARD}
+
+
+def test_a_new_member_was_last_seen_at_sign_up():
+    assert account(make()).last_visit == NOW
+
+
+def test_a_txn_that_moves_only_points_clashes_with_a_late_one_too():
+    a = make()
+    late = kiosk_b(a).top_up(CARD, 10_000, "p1", NOW)
+    check_in = a.check_in(CARD, NOW)  # 5 points, no money
+    hq = a.state.copy()
+    do_at(hq, late)
+    assert hq.apply(check_in).conflict == "check_in expected balance 0 / points 0, found 10000 / 100"
+
+
+def test_every_conflict_of_one_txn_is_told():
+    a = make()
+    do(a, a.purse_written(CARD, 5, NOW))
+    late = kiosk_b(a).top_up(CARD, 10_000, "p1", NOW)
+    copied = replace(a.top_up(CARD, 20_000, "p2", NOW), card_counter=4)  # an older image of the card, at A
+    hq = a.state.copy()
+    do_at(hq, late)
+    assert hq.apply(copied).conflict == (
+        f"card {CARD} showed counter 4, below 5 already seen: a copy of the card?; "
+        "top_up expected balance 0 / points 0, found 10000 / 100"
+    )
 
 
 def do_at(state, txn) -> None:
