@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -331,3 +331,37 @@ def test_a_welcome_gift_of_one_point_is_due(ledger):
     assert ledger.view(CARD, NOW).new_member_gift_due
     with_rules(ledger, new_member=GiftRule(points=0, balance_fen=0))
     assert not ledger.view(CARD, NOW).new_member_gift_due
+
+
+def test_pin_format_and_top_up_range_refusals_say_what_is_allowed(ledger):
+    err = refusal(ledger.sign_up, NEW_CARD, 1, "13900000000", "48291", NOW)
+    assert (err.code, err.detail) == ("bad_pin_format", "6 digits")
+    err = refusal(ledger.top_up, CARD, 999, "cash", NOW)
+    assert (err.code, err.detail) == ("amount_out_of_range", "1000..500000 fen")
+
+
+def test_a_naive_time_is_refused_and_a_local_one_is_kept_in_utc(ledger):
+    with pytest.raises(ValueError, match=r"^times are UTC and timezone-aware$"):
+        ledger.top_up(CARD, 10_000, "cash", NOW.replace(tzinfo=None))
+    shanghai = NOW.astimezone(timezone(timedelta(hours=8)))
+    txn = ledger.top_up(CARD, 10_000, "cash", shanghai)
+    assert txn.at == NOW and txn.at.tzinfo is UTC
+
+
+def test_a_txn_names_the_rules_version_it_was_decided_under(ledger):
+    with_rules(ledger, version=7)
+    assert ledger.top_up(CARD, 10_000, "cash", NOW).rules_version == 7
+
+
+def test_a_sign_up_keeps_the_card_seq_the_salt_and_no_name_when_none_is_given(ledger):
+    salt = bytes(range(16))
+    txn = ledger.sign_up(NEW_CARD, 2, "13900000000", PIN, NOW, salt=salt)
+    assert (txn.name, txn.card_seq) == ("", 2)
+    assert txn.pin_hash == hash_pin(PIN, b"pepper", FAST_FOR_TESTS, salt)
+    do(ledger, txn)
+    assert ledger.state.cards[NEW_CARD].card_seq == 2
+
+
+def test_a_ledger_given_no_pepper_hashes_pins_with_none():
+    plain = Ledger(LedgerState(), default_rules(), "store1-k1", pin_params=FAST_FOR_TESTS)
+    assert verify_pin(PIN, b"", plain.sign_up(CARD, 1, "13800138000", PIN, NOW).pin_hash)
