@@ -10,8 +10,8 @@ interleaved, sample by sample, with three baselines fed the same record bytes:
   tinydb  stock TinyDB insert (JSONStorage rewrites the whole file; sampled, it is slow)
 Interleaving means a burst of load from other processes hits all of them alike.
 
-Then it prints the start-up time (snapshot load + journal replay) at the largest size, and what
-a checkpoint costs through TinyDB's tables versus writing the same dict straight to storage.
+Then it prints the start-up time (replica + journal replay) at the largest size, and what a
+checkpoint costs (the rows changed into replica.sqlite, rules and settings into snapshot.json).
 Targets (from the store issue): p99 at 100k <= 3x the floor's p99; p50 at 100k <= 1.5x p50 at 1k."""
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk.ledger.codec import encode  # noqa: E402
 from kiosk.ledger.operations import Ledger  # noqa: E402
 from kiosk.ledger.pin import FAST_FOR_TESTS  # noqa: E402
 from kiosk.ledger.txn import txn_to_dict  # noqa: E402
 from kiosk.store.journal import encode_record  # noqa: E402
-from kiosk.store.snapshot import Snapshot, SnapshotStorage, read_snapshot, write_snapshot  # noqa: E402
+from kiosk.store.snapshot import read_snapshot  # noqa: E402
 from kiosk.store.store import CHECKPOINT_EVERY, Store  # noqa: E402
 
 DEVICE = "BENCH-1"
@@ -164,21 +163,6 @@ def measure(setups: dict[int, tuple[Store, Workload, Baselines]], samples: int, 
     return times
 
 
-def snapshot_tables(state) -> dict:
-    """The snapshot's TinyDB layout built by hand, to see what TinyDB itself costs."""
-    header = {"format": 1, "device_id": DEVICE, "replay_from": 1, "prev_replay_from": 1, "written_at": ""}
-    tables = {"store": {"1": header}}
-    for name, values in (("members", state.members), ("cards", state.cards), ("accounts", state.accounts)):
-        tables[name] = {str(i): encode(v) for i, v in enumerate(values.values(), 1)}
-    tables["stock"] = {
-        str(i): {"reward_id": k, "units": v} for i, (k, v) in enumerate(state.stock.items(), 1)
-    }
-    tables["last_seq"] = {
-        str(i): {"device_id": k, "seq": v} for i, (k, v) in enumerate(state.last_seq.items(), 1)
-    }
-    return tables
-
-
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -265,7 +249,7 @@ def main() -> int:
         for s, _, _ in setups.values():
             s.close()
         print()
-        print(f"start-up at {big:,} (snapshot load + journal replay), {members:,} members in the snapshot:")
+        print(f"start-up at {big:,} (replica + journal replay), {members:,} members in the replica:")
         startup = timed(lambda: Store.open(data_dir, DEVICE, pin_params=FAST_FOR_TESTS).close())
         print(
             f"  as the commits left it: outbox {outbox:,} unacknowledged, {unsnapped:,} records since the "
@@ -291,29 +275,14 @@ def main() -> int:
         print(
             f"  after HQ acknowledged everything and two checkpoints (segments {segments} left): {startup:.2f}s"
         )
-        store = Store.open(data_dir, DEVICE, pin_params=FAST_FOR_TESTS)
-        state = store.ledger.state
-        store.close()
         decode_s = timed(lambda: read_snapshot(data_dir / "snapshot.json"))
         print(f"  of which reading + decoding snapshot.json alone: {decode_s:.2f}s")
 
         print()
-        print(f"checkpoint: atomic snapshot of {members:,} members after {big:,} txns:")
-        print(
-            f"  Store.checkpoint (TinyDB tables + CachingMiddleware -> SnapshotStorage): {checkpoint_s:.2f}s"
-        )
-        snap = Snapshot(DEVICE, 1, state, meta={})
-        via_tinydb = timed(lambda: write_snapshot(root / "a.json", snap))
-        encode_s = timed(lambda: snapshot_tables(state))
-        data = snapshot_tables(state)
-        direct = timed(lambda: SnapshotStorage(root / "b.json", keep_previous=False).write(data))
-        size_mb = (root / "a.json").stat().st_size / 1e6
-        print(f"  the same state through TinyDB tables: {via_tinydb:.2f}s")
-        print(
-            f"  without TinyDB: encode the tables {encode_s:.2f}s + atomic write {direct:.2f}s "
-            f"= {encode_s + direct:.2f}s  (TinyDB's share: {via_tinydb - encode_s - direct:+.2f}s)"
-        )
-        print(f"  snapshot size {size_mb:.1f} MB")
+        print(f"checkpoint of {members:,} members after {big:,} txns: {checkpoint_s:.2f}s")
+        sizes_mb = {p.name: p.stat().st_size / 1e6 for p in (data_dir / "snapshot.json", data_dir / "replica.sqlite")}
+        print(f"  writes the rows changed since the last one to replica.sqlite ({sizes_mb['replica.sqlite']:.1f} MB) "
+              f"and the rules and settings to snapshot.json ({sizes_mb['snapshot.json'] * 1000:.1f} KB)")
         return 0
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,10 +30,9 @@ import uvicorn  # noqa: E402
 from starlette.responses import PlainTextResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from kiosk.ledger.operations import Ledger  # noqa: E402
+from bench.members import fill, pct  # noqa: E402
 from kiosk.ledger.pin import FAST_FOR_TESTS  # noqa: E402
 from kiosk.ledger.sample import default_rules  # noqa: E402
-from kiosk.ledger.state import LedgerState  # noqa: E402
 from kiosk.session.clock import SystemClock  # noqa: E402
 from kiosk.session.inputs import CardKind, CardPresented, CardRead, CardRemoved  # noqa: E402
 from kiosk.session.session import Session  # noqa: E402
@@ -43,26 +41,6 @@ from kiosk.store.store import Store  # noqa: E402
 from kiosk.till.api import build_app  # noqa: E402
 from kiosk.till.service import TillService  # noqa: E402
 from kiosk.till.tokens import TillTokens  # noqa: E402
-
-START = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def fill(store: Store, members: int) -> list[str]:
-    """Members with ¥1,000 each, arriving here as an HQ account snapshot."""
-    hq = Ledger(LedgerState(), store.ledger.rules, "HQ-SEED", b"bench", FAST_FOR_TESTS)
-    uids = []
-    for n in range(members):
-        uid = f"{0x04000000 + n:08X}"
-        hq.apply(hq.sign_up(uid, 1, f"139{n:08d}", "135792", START, name=f"M{n}"))
-        hq.apply(hq.top_up(uid, 100_000, f"seed{n}", START))
-        uids.append(uid)
-    store.replace_state_from_hq(hq.state, 0)
-    return uids
 
 
 class Driver:
@@ -96,7 +74,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         store = Store.open(Path(tmp) / "store", "bench-01", default_rules(), b"bench", FAST_FOR_TESTS)
-        uids = fill(store, args.members)
+        uids = fill(store, args.members, balance_fen=100_000)  # ¥1,000 each
         print(f"replica: {args.members} members in {time.perf_counter() - t0:.1f} s")
         session = Session(store, clock=SystemClock(), settings=SessionSettings(message_s=2))
         on_screen = {}

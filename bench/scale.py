@@ -3,6 +3,7 @@
     python bench/scale.py            # 10k and 100k members (quick: well under a minute here)
     python bench/scale.py --full     # 10k, 100k and 1,000,000 members
     python bench/scale.py --sizes 0 5000
+    python bench/scale.py --no-hq    # the kiosk's side only
 
 For each size it generates N members straight into the store's on-disk format (no journal
 replay, no ledger operations: fast), then starts a fresh Python process that opens the real
@@ -17,6 +18,11 @@ replay, no ledger operations: fast), then starts a fresh Python process that ope
               record bytes to a file in the same directory, interleaved sample by sample
   checkpoint  Store.checkpoint after those commits
   disk        bytes under the data directory after the checkpoint
+  run s       `kiosk run` (the real entry point) to its first frame, at the largest size, beside
+              the same for 0 members
+Then HQ's side (bench/store_feed.py): a store's snapshot built and loaded by a real kiosk through
+Mosquitto at each size (SQLite), and tap -> member screen for members fetched from HQ on
+PostgreSQL at the largest size.
 Targets (issue 16): RSS above baseline <= 30 MB at 1M and flat 10k -> 1M (<= 1.2x); open <= 1.5 s
 at 1M; tap p99 <= 100 ms; commit p99 <= 3x the floor's p99; checkpoint independent of size."""
 
@@ -176,6 +182,42 @@ def child(data_dir: Path, n: int) -> dict:
     return out
 
 
+def kiosk_run_startup(data_dir: Path, work: Path) -> float:
+    """Seconds from starting `kiosk run` (the real entry point: config, store, session, sync client
+    towards an HQ that does not answer, the Kivy app offscreen) to its first frame's main loop."""
+    import socket
+
+    from kiosk.reader.keys import SiteKeys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    work.mkdir(parents=True, exist_ok=True)
+    key = work / "master.key"
+    if not key.exists():
+        SiteKeys.write_new(key)
+    config = work / "kiosk.toml"
+    config.write_text(
+        f'[device]\nid = "{DEVICE}"\nstore = "S1"\ndata_dir = "{data_dir}"\n'
+        f'[reader]\ndriver = "simulated"\nport = "{work / "cards.json"}"\n'
+        f'[hq]\nhost = "127.0.0.1"\nport = {closed_port}\n[secrets]\ncard_master_key_file = "{key}"\n'
+    )
+    env = dict(os.environ, KIVY_HOME=str(work / "kivy"), SDL_VIDEODRIVER="offscreen")
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
+    took = float("nan")
+    try:
+        for line in proc.stdout:
+            if "Start application main loop" in line:
+                took = time.perf_counter() - start
+                break
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    return took
+
+
 def run_child(data_dir: Path, n: int) -> dict:
     proc = subprocess.run(
         [sys.executable, __file__, "--child", str(data_dir), str(n)], capture_output=True, text=True, check=False
@@ -189,6 +231,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="also 1,000,000 members")
     parser.add_argument("--sizes", type=int, nargs="+", help="member counts to measure (default 10000 100000)")
+    parser.add_argument("--no-hq", action="store_true", help="skip HQ's side (bench/store_feed.py)")
     parser.add_argument("--child", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -200,11 +243,13 @@ def main() -> None:
         base_dir = root / "n0"
         generate(base_dir, 0)
         base = run_child(base_dir, 0)
-        print(f"baseline (0 members): RSS {base['rss_kb'] / 1024:.1f} MB, open {base['open_s'] * 1e3:.0f} ms")
+        base_run = kiosk_run_startup(base_dir, root / "run")
+        print(f"baseline (0 members): RSS {base['rss_kb'] / 1024:.1f} MB, open {base['open_s'] * 1e3:.0f} ms, "
+              f"`kiosk run` to its first frame {base_run:.2f} s")
         head = (
             f"{'members':>9} {'gen s':>6} {'open s':>7} {'RSS+ MB':>8} {'after+ MB':>9} {'peak+ MB':>9} {'tap cold p50/p99':>17} "
             f"{'tap warm p50/p99':>17} {'phone p99':>9} {'commit p50/p99':>15} {'floor p50/p99':>14} {'ratio':>6} {'ckpt s':>7} "
-            f"{'disk MB':>8}"
+            f"{'disk MB':>8} {'run s':>6}"
         )
         print(head)
         for n in sizes:
@@ -213,6 +258,7 @@ def main() -> None:
             generate(data_dir, n)
             gen_s = time.perf_counter() - t
             r = run_child(data_dir, n)
+            r["run_s"] = kiosk_run_startup(data_dir, root / "run") if n == sizes[-1] else float("nan")
 
             def pair(name: str, r: dict = r) -> str:
                 return f"{r.get(name + '_p50_ms', 0):.2f}/{r.get(name + '_p99_ms', 0):.2f}ms"
@@ -223,11 +269,16 @@ def main() -> None:
                 f"{(r['hwm_kb'] - base['hwm_kb']) / 1024:>9.1f} {pair('tap_cold'):>17} {pair('tap_warm'):>17} "
                 f"{r.get('phone_p99_ms', 0):>7.2f}ms {pair('commit'):>15} {pair('floor'):>14} "
                 f"{r.get('commit_p99_ms', 0) / max(r.get('floor_p99_ms', 1e-9), 1e-9):>5.1f}x "
-                f"{r.get('checkpoint_s', 0):>7.3f} {r['disk_mb']:>8.1f}",
+                f"{r.get('checkpoint_s', 0):>7.3f} {r['disk_mb']:>8.1f} {r['run_s']:>6.2f}",
                 flush=True,
             )
             shutil.rmtree(data_dir)
-        print("(ratio = commit p99 / floor p99; RSS+ and peak+ are above the 0-member baseline)")
+        print("(ratio = commit p99 / floor p99; RSS+ and peak+ are above the 0-member baseline; run s = `kiosk run`"
+              " to its first frame, at the largest size)")
+        if not args.no_hq:
+            from bench.store_feed import report
+
+            report(sizes, sizes[-1])
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -15,15 +15,13 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk.ledger.operations import Ledger  # noqa: E402
+from bench.members import START, fill, pct  # noqa: E402
 from kiosk.ledger.pin import FAST_FOR_TESTS  # noqa: E402
 from kiosk.ledger.sample import default_rules  # noqa: E402
-from kiosk.ledger.state import LedgerState  # noqa: E402
 from kiosk.reader import chips  # noqa: E402
 from kiosk.reader.card import issue_card  # noqa: E402
 from kiosk.reader.keys import SiteKeys  # noqa: E402
@@ -34,7 +32,6 @@ from kiosk.session.inputs import CardKind, CardPresented, CardRead, CardRemoved 
 from kiosk.session.session import Session  # noqa: E402
 from kiosk.store.store import Store  # noqa: E402
 
-START = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 KEYS = SiteKeys(bytes(range(16)), b"bench")
 
 
@@ -44,23 +41,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def fill(store: Store, members: int) -> list[str]:
-    """Members signed up at other kiosks, arriving here as an HQ account snapshot."""
-    hq = Ledger(LedgerState(), store.ledger.rules, "HQ-SEED", b"bench", FAST_FOR_TESTS)
-    uids = []
-    for n in range(members):
-        uid = f"{0x04000000 + n:08X}"
-        hq.apply(hq.sign_up(uid, 1, f"139{n:08d}", "135792", START, name=f"M{n}"))
-        uids.append(uid)
-    store.replace_state_from_hq(hq.state, 0)
-    return uids
 
 
 def main() -> int:

@@ -29,8 +29,8 @@ from kiosk.ledger.operations import Ledger  # noqa: E402
 from kiosk.ledger.pin import FAST_FOR_TESTS  # noqa: E402
 from kiosk.ledger.sample import default_rules  # noqa: E402
 from kiosk.ledger.state import LedgerState  # noqa: E402
-from kiosk.store.snapshot import Snapshot, write_snapshot  # noqa: E402
-from kiosk.store.store import SNAPSHOT, Store  # noqa: E402
+from kiosk.store.replica import Replica  # noqa: E402
+from kiosk.store.store import Store  # noqa: E402
 
 DEVICE = "bench-01"
 TARGET_P99_MS = 100.0
@@ -51,7 +51,11 @@ def seed_replica(data_dir: Path, members: int, now: datetime) -> None:
         ledger.apply(ledger.new_member_gift(uid, now))
         ledger.apply(ledger.top_up(uid, 10000 + (n % 50) * 1000, f"seed-{n}", now))
     data_dir.mkdir(parents=True, exist_ok=True)
-    write_snapshot(data_dir / SNAPSHOT, Snapshot(device_id=DEVICE, replay_from=1, state=ledger.state))
+    replica = Replica.open(data_dir, DEVICE)  # the store's own format, as a checkpoint writes it
+    try:
+        replica.write(ledger.state, absorbed=1, whole=True)
+    finally:
+        replica.close()
 
 
 def rss_mb() -> float:

@@ -9,6 +9,7 @@ from tests.test_ledger_properties import UIDS, run
 
 _STEPS = [
     ("sign_up", UIDS[0], date(1990, 3, 4)),  # the runner starts on 1 March: the birthday is near
+    ("fee", UIDS[0], 3_800),
     ("gift", UIDS[0]),
     ("birthday", UIDS[0]),
     ("top_up", UIDS[0], 100_000),
@@ -20,7 +21,10 @@ _STEPS = [
     ("redeem", UIDS[0], "coffee", 1, 0),
     ("pin", UIDS[0], False),
     ("pin", UIDS[0], True),
+    ("new_pin", UIDS[0], "975318"),
+    ("pin", UIDS[0], True),  # the old PIN: refused now
     ("check_in", UIDS[0]),
+    ("profile", UIDS[0], "王芳", date(1990, 3, 5)),
     ("survey", UIDS[0], 5, "fast_service"),
     ("referred_sign_up", UIDS[1], UIDS[0]),
     ("referral", UIDS[1]),
@@ -30,7 +34,10 @@ _STEPS = [
     ("block", UIDS[0]),
     ("unblock", UIDS[0]),
     ("replace", UIDS[0], UIDS[2]),
-    ("return", UIDS[2]),
+    ("counter_fee", UIDS[2], "replacement"),
+    ("exchange", UIDS[2], UIDS[3]),
+    ("counter_fee", UIDS[3], "exchange"),
+    ("return", UIDS[3]),
     ("wait", 60 * 24 * 400),
     ("expire", UIDS[1]),
 ]

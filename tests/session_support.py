@@ -130,9 +130,11 @@ class Kiosk:
         return chip
 
 
-def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=None, printer=None, shop=None) -> Kiosk:
+def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=None, printer=None, shop=None,
+               device: str = DEVICE, sync=None) -> Kiosk:
+    """`device` and `sync` (a SyncLink): for a kiosk talking to a real broker and HQ."""
     clock = ManualClock(START)
-    store = Store.open(data_dir / "store", DEVICE, rules or default_rules(), b"test", FAST_FOR_TESTS)
+    store = Store.open(data_dir / "store", device, rules or default_rules(), b"test", FAST_FOR_TESTS)
     reader = SimulatedReader()
     cards = FormatCardAccess(KEYS, DEVICE, lambda: clock.now().date(), SIGNERS)
     pulses = Pulses()
@@ -151,6 +153,7 @@ def make_kiosk(data_dir: Path, settings: SessionSettings | None = None, rules=No
         reload_rules=lambda: store.ledger.rules,
         printer=printer,
         shop=shop,
+        sync=sync(store) if callable(sync) else sync,
     )
     holder.append(session)
     kiosk = Kiosk(session, store, reader, cards, worker, clock, pulses, incidents, data_dir)

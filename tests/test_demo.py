@@ -32,12 +32,12 @@ def test_demo_output_matches_the_store(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     rows = {m.group(1): m.groups()[1:] for line in out.splitlines() if (m := ROW.match(line))}
-    assert len(rows) == 5
+    assert len(rows) == 6
     with Store.open(data_dir, DEVICE_ID, pepper=PEPPER) as store:
         state = store.ledger.state
-        # member no. N is the N-th sign-up at this kiosk: 1, 2, 3, 4 with no gaps
+        # member no. N is the N-th sign-up at this kiosk: 1 to 5 with no gaps
         by_signup = sorted(state.members, key=lambda member_id: int(member_id.rsplit("-", 1)[1]))
-        assert sorted({int(r[4]) for r in rows.values()}) == [1, 2, 3, 4]
+        assert sorted({int(r[4]) for r in rows.values()}) == [1, 2, 3, 4, 5]
         assert set(rows) == set(state.cards)
         for uid, (status, tier, balance, points, number, _name) in rows.items():
             card = state.cards[uid]
@@ -63,6 +63,9 @@ def test_demo_output_matches_the_store(tmp_path):
     assert "top-up ¥200.00, no bonus below ¥500.00, +200 points" in out and "bonus ¥0.00" not in out.split("Summary")[0]
     # the lost card is refused, the replacement carries the money, the return refunds the paid part
     assert "refused: card reported lost" in out
+    # a staff sale: the card fee is due, a ¥500 top-up waives it, the staff member is credited twice
+    assert "card fee due ¥38.00" in out and "the card fee is waived" in out
+    assert "¥8.00 for the card + ¥8.00 for the top-up" in out
     assert rows["04445566"][2] == rows["04112233"][2] and rows["04112233"][0] == "replaced"
     assert "refund ¥500.00 (bonus ¥25.00" in out and rows["04778899"][2] == "¥0.00"
     assert "the till sends order A1001 for ¥128.00: member discount -¥2.56, the member taps and pays ¥125.44" in out
@@ -89,6 +92,7 @@ def test_demo_in_chinese_tells_the_same_story(tmp_path):
     assert "“充值 ¥1,000.00，赠送 ¥80.00。当前余额 ¥1,080.00。”" in out
     assert "“充值 ¥50.00。当前余额 ¥1,130.00。”" in out and "赠送 ¥0.00" not in out  # the acceptor: no bonus
     assert "赵磊 · 银卡会员 · 余额 ¥1,130.00 · 1160 积分" in out
+    assert "应付卡费 ¥38.00" in out and "卡费免收" in out and "售卡 ¥8.00 + 储值 ¥8.00" in out  # a staff sale
     story = out.split("数据目录")[0]  # the temp path at the end is a path, not prose
     words = {w for w in re.findall(r"[A-Za-z]{3,}", story) if w not in ("DEMO", "PIN")}
     assert words == set(), words  # no English words in the Chinese story
@@ -101,3 +105,4 @@ def test_demo_refuses_a_non_empty_data_dir(tmp_path):
     assert done.returncode == 2
     assert "not empty" in done.stdout
     assert (tmp_path / "something").read_text() == "x"
+

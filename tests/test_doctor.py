@@ -667,3 +667,17 @@ def test_a_synchronised_clock_after_the_ledger_is_trusted(root):
     _timesync(root, synced=True)
     r = result(root, TRUSTED_CHECK)
     assert r.status == Status.OK and "NTP synchronised" in r.detail and "2026-11-20 09:00" in r.detail
+
+
+def test_status_shows_how_far_a_store_snapshot_load_has_come(root):
+    from kiosk.store.loading import Chunk
+    from tests.sync.support import open_store
+
+    data = root / "var/lib/kiosk"
+    assert result(root, "member replica").status == Status.SKIP
+    store = open_store(data, "K-001")
+    assert "not loaded from HQ's store snapshot yet" in result(root, "member replica").detail
+    assert store.store_chunk(Chunk(42, 0, 3, 0, 7, (), (), (), {}))
+    line = result(root, "member replica").detail  # read while the kiosk holds the store
+    assert "loading 1/3 chunks (33%) of snapshot 42" in line and "serves" in line
+    store.close()

@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.ledger import charges
+from kiosk.ledger.codec import decode, encode
+from kiosk.ledger.model import Account
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.ledger.sample import default_rules
@@ -477,3 +479,46 @@ def test_the_state_refuses_a_refund_for_a_member_it_does_not_hold():
     txn = charges.refund(ledger, "T1:A1", "R1", 1_000, NOW)
     result = ledger.apply(replace(txn, member_id="M-nobody"))
     assert result.refused and "no charge for" in result.conflict
+
+
+
+def test_the_order_keeps_the_card_that_paid_and_each_refund_the_card_credited():
+    """A retried answer names the card that paid, not the member's card of now (issue 12)."""
+    ledger = make()
+    do(ledger, charges.charge(ledger, CARD, "T1:A1", 1_000, False, NOW))
+    do(ledger, ledger.replace_card(CARD, OTHER, NOW))
+    do(ledger, charges.refund(ledger, "T1:A1", "R1", 400, NOW))
+    order = account(ledger).order("T1:A1")
+    assert order.card_uid == CARD  # paid with the old card
+    assert order.refund("R1").card_uid == OTHER  # the money went back to the new one
+    kept = decode(Account, json.loads(json.dumps(encode(account(ledger)))))
+    assert kept.order("T1:A1") == order  # through the codec (snapshots, HQ's rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["charge", "refund", "replace"]), st.sampled_from("ABC"),
+                          st.integers(1, 5_000)), max_size=12))
+def test_every_order_names_the_card_that_paid_and_every_refund_the_card_credited(steps):
+    ledger, card, made, n = make(), CARD, [], 0
+    for name, order, amount in steps:
+        key = f"T1:{order}"
+        try:
+            if name == "charge":
+                txn = charges.charge(ledger, card, key, amount, False, NOW, pin_verified=True)
+            elif name == "refund":
+                n += 1
+                txn = charges.refund(ledger, key, f"R{n}", amount, NOW)
+            else:
+                new = f"04{n + 1:012X}"
+                n += 1
+                txn = ledger.replace_card(card, new, NOW)
+                card = new
+        except Refused:
+            continue
+        do(ledger, txn)
+        made.append(txn)
+    for txn in made:
+        if txn.kind is Kind.SPEND:
+            assert account(ledger).order(txn.payment_ref).card_uid == txn.card_uid
+        elif txn.kind is Kind.REFUND:
+            assert account(ledger).order(txn.payment_ref).refund(txn.reason).card_uid == txn.card_uid

@@ -16,11 +16,18 @@ from kiosk.ledger.kinds import SPECS, fields_set
 from kiosk.ledger.model import CardStatus
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.profile import ProfileChange
+from kiosk.ledger.sales_rules import FeeRules, RewardStep, StaffRewardRules
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind, txn_from_dict, txn_to_dict
 
-RULES = default_rules()
+# the sample rules with card fees and sales rewards on (kiosk/ledger/sales_rules.py)
+RULES = replace(
+    default_rules(),
+    fees=FeeRules(3800, 50_000, (), replacement_fee_fen=1000, exchange_fee_fen=500),
+    staff_rewards=StaffRewardRules(800, (RewardStep(50_000, 800),)),
+)
 UIDS = [f"04{i:012X}" for i in range(1, 5)]  # three signed up at the start, one blank
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 PIN = "482915"
@@ -51,6 +58,8 @@ OPS = {
     "gift": st.tuples(st.just("gift"), st.sampled_from(UIDS)),
     "birthday": st.tuples(st.just("birthday"), st.sampled_from(UIDS)),
     "pin": st.tuples(st.just("pin"), st.sampled_from(UIDS), st.booleans()),
+    # a new PIN: the same one (later "pin" steps still know it), another, one too simple, too short
+    "new_pin": st.tuples(st.just("new_pin"), st.sampled_from(UIDS), st.sampled_from([PIN, "975318", "111111", "12"])),
     "block": st.tuples(st.just("block"), st.sampled_from(UIDS)),
     "unblock": st.tuples(st.just("unblock"), st.sampled_from(UIDS)),
     "replace": st.tuples(st.just("replace"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
@@ -81,6 +90,15 @@ OPS = {
         st.just("refund"), st.sampled_from(ORDERS), st.integers(-5, 30_000), st.sampled_from(["R1", "R2", "R3"])
     ),
     "void": st.tuples(st.just("void"), st.sampled_from(ORDERS)),
+    "profile": st.tuples(
+        st.just("profile"),
+        st.sampled_from(UIDS),
+        st.sampled_from(["", "王芳", "会员"]),
+        st.one_of(st.none(), st.dates(date(1950, 1, 1), date(2008, 12, 31))),
+    ),
+    "fee": st.tuples(st.just("fee"), st.sampled_from(UIDS), st.sampled_from([3799, 3800, 10_000, 49_999, 50_000])),
+    "counter_fee": st.tuples(st.just("counter_fee"), st.sampled_from(UIDS), st.sampled_from(["replacement", "exchange"])),
+    "exchange": st.tuples(st.just("exchange"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
 }
 _WEIGHTS = {"top_up": 3, "spend": 2, "redeem": 3, "wait": 2, "check_in": 2, "charge": 2, "refund": 2}
 op = st.one_of([strategy for name, strategy in OPS.items() for _ in range(_WEIGHTS.get(name, 1))])
@@ -99,12 +117,16 @@ KIND_OPS = {
     Kind.ADJUSTMENT: "adjust",
     Kind.PIN_FAILED: "pin",
     Kind.PIN_RESET: "pin",
+    Kind.PIN_CHANGED: "new_pin",
     Kind.CHECK_IN: "check_in",
     Kind.REFERRAL_REWARD: "referral",
     Kind.SURVEY: "survey",
     Kind.PURSE_WRITTEN: "purse",
     Kind.REFUND: "refund",
     Kind.VOID: "void",
+    Kind.PROFILE_UPDATE: "profile",
+    Kind.CARD_FEE: "fee",
+    Kind.CARD_EXCHANGE: "exchange",
 }
 ops_strategy = st.lists(op, min_size=25, max_size=80).map(
     lambda ops: [("sign_up", uid, date(1990, 3, 4)) for uid in UIDS[:3]] + ops
@@ -142,7 +164,7 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
     if name == "sign_up":
         uid, birthday = args
         return ledger.sign_up(
-            uid, 1, f"138{int(uid, 16) % 10**8:08d}", PIN, now, "会员", birthday, salt=b"s" * 16
+            uid, 1, f"138{int(uid, 16) % 10**8:08d}", PIN, now, "会员", birthday, salt=b"s" * 16, staff_id="S-1"
         )
     if name == "referred_sign_up":
         uid, referrer_uid = args
@@ -161,7 +183,7 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
     if name == "birthday":
         return ledger.birthday_gift(args[0], now)
     if name == "top_up":
-        return ledger.top_up(args[0], args[1], "pay-ref", now)
+        return ledger.top_up(args[0], args[1], "pay-ref", now, staff_id="S-2" if args[1] % 2 else "")
     if name == "spend":
         return ledger.spend(args[0], args[1], now, pin_verified=args[2])
     if name == "redeem":
@@ -170,6 +192,8 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
     if name == "pin":
         _, txn = ledger.check_pin(args[0], PIN if args[1] else "000001", now)
         return txn
+    if name == "new_pin":
+        return ledger.change_pin(args[0], args[1], now, salt=b"n" * 16)
     if name == "block":
         return ledger.block_card(args[0], "lost", now)
     if name == "unblock":
@@ -192,6 +216,15 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
         return charges.refund(ledger, f"T1:{order}", refund_id, amount, now)
     if name == "void":
         return charges.void(ledger, f"T1:{args[0]}", now)
+    if name == "profile":
+        uid, new_name, birthday = args
+        return ledger.update_profile(uid, ProfileChange(new_name, "", birthday), now, pin_verified=True)
+    if name == "fee":
+        return ledger.settle_card_fee(args[0], args[1], "pay-ref", now, staff_id="S-1")[0]
+    if name == "counter_fee":
+        return ledger.counter_fee(args[0], args[1], "counter", now)
+    if name == "exchange":
+        return ledger.exchange_card(args[0], args[1], now)
     raise AssertionError(name)
 
 

@@ -296,7 +296,7 @@ def test_units_pass_systemd_analyze_verify(root, inputs, tmp_path):
         pytest.skip("systemd-analyze is not installed (scripts/setup.sh installs systemd)")
     usb, _ = inputs
     assert provision(*base_args(root, usb), "--hq-server") == 0
-    units = [root / "etc/systemd/system" / n for n in ("kiosk.service", "kiosk-hq.service")]
+    units = [root / "etc/systemd/system" / n for n in ("kiosk.service", "kiosk-hq.service", "kiosk-hq-console.service")]
     proc = subprocess.run(["systemd-analyze", "verify", *map(str, units)],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
@@ -306,6 +306,12 @@ def test_units_pass_systemd_analyze_verify(root, inputs, tmp_path):
                  "DevicePolicy=closed"):
         assert line in text, line
     assert "ExecStart=" + sys.executable + " -m kiosk hq serve" in units[1].read_text()
+    console = units[2].read_text()
+    assert "ExecStart=" + sys.executable + " -m kiosk hq console --host 127.0.0.1 --port 8080 --behind-https" in console
+    for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "User=kiosk", "EnvironmentFile=-/etc/kiosk/hq.env"):
+        assert line in console, line
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    assert {p.name for p in wants.iterdir()} >= {"kiosk-hq.service", "kiosk-hq-console.service"}
 
 
 def test_systemd_analyze_catches_a_broken_unit(tmp_path):

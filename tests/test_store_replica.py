@@ -76,7 +76,7 @@ def test_a_checkpoint_writes_what_changed_not_the_chain(chain):
         before = writer.total_changes
         store.checkpoint()
         written = writer.total_changes - before
-        rows = len(store.ledger.state.stock) + len(store.ledger.state.last_seq) + 1  # + position
+        rows = len(store.ledger.state.stock) + len(store.ledger.state.last_seq) + 2  # + position, hq_feed
         assert written == 3 + rows, written  # three accounts, not CHAIN rows
         assert store.ledger.state.accounts.changed == {}
         assert store.ledger.view(uid(2), T0).account.balance_fen == 15_000
@@ -169,7 +169,7 @@ def test_the_order_index_follows_the_accounts_across_checkpoints_and_reopen(chai
         writer = store._replica._writer
         before = writer.total_changes
         store.checkpoint()
-        rows = len(store.ledger.state.stock) + len(store.ledger.state.last_seq) + 1
+        rows = len(store.ledger.state.stock) + len(store.ledger.state.last_seq) + 2  # + position, hq_feed
         assert writer.total_changes - before == 3 + 3 + rows  # three accounts, their three new keys
         store.commit(charges.void(store.ledger, "T1:C2", later(5)))
         store.checkpoint()  # the void rewrites the account, its key stays: the index is not touched

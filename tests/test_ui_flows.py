@@ -218,3 +218,22 @@ def test_check_in_rating_and_referral_through_the_screens(ui):
     assert friend[1].referred_by == member[1].member_id
     assert friend[2].points == ui.kiosk.ledger.rules.new_member.points + rules.referee_points
     assert shots == ["check_in_done", "survey", "survey_thanks", "signup_referral_unknown", "signup_referral_done"]
+
+
+def test_my_details_behind_the_pin_phone_twice_birthday_and_the_points_once(ui):
+    shots: list[str] = []
+    chip = ui.kiosk.ui_cards.member
+    points = account(ui, chip)[2].points
+    ui_flows.profile(ui, shooter(ui, shots))
+    _card, member, acct = account(ui, chip)
+    assert (member.phone, member.birthday.isoformat(), member.birthday_edited) == ("13712345678", "1988-03-15", True)
+    assert acct.points == points + ui.kiosk.ledger.rules.engagement.profile_points
+    assert [t.points_delta for t in committed(ui, Kind.PROFILE_UPDATE)] == [ui.kiosk.ledger.rules.engagement.profile_points]
+    assert shots == ["profile_pin", "profile_edit", "profile_phone_mismatch", "profile_done"]
+
+
+def test_member_notes_on_the_staff_menu_only(ui):
+    shots: list[str] = []
+    ui_flows.staff_notes(ui, shooter(ui, shots))
+    assert shots == ["staff_notes_tap", "staff_notes"]
+    assert ui.kiosk.session.state == "idle"

@@ -20,7 +20,7 @@ KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 PLACEHOLDER = re.compile(r"\{(\w+)")
 SESSION_CODES = (  # docs: SESSION_API.md "Message codes"
     "topup_done", "redeem_done", "signup_done", "card_blocked", "card_replaced", "card_returned",
-    "card_not_recognised", "card_unknown_here", "card_data_missing", "payment_unavailable", "payment_cancelled",
+    "card_not_recognised", "card_unknown_here", "card_unknown_offline", "card_data_missing", "payment_unavailable", "payment_cancelled",
     "payment_timeout", "payment_failed", "paid_not_credited", "pin_wrong", "pin_mismatch", "bad_pin_format",
     "pin_too_simple", "amount_out_of_range", "balance_limit", "bad_phone", "phone_in_use", "bad_name",
     "bad_birthday", "insufficient_points", "out_of_stock", "bad_points_choice", "reward_not_available",

@@ -21,6 +21,7 @@ EXPECTED_SCREENS = {
     "home", "topup_amount", "topup_too_much", "topup_confirm", "paying", "topup_done", "redeem_choose", "redeem_confirm",
     "redeem_done", "pin_wrong", "pin_locked", "blocked", "not_recognised", "card_refused", "staff_menu",
     "charge_tap", "charge_confirm", "charge_pin", "charge_done", "charge_declined", "charge_amount",
+    "new_pin_tap", "new_pin_entry",
 }
 
 

@@ -102,3 +102,26 @@ def test_without_a_configuration_the_real_kiosk_refuses_with_exit_2(tmp_path):
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 2
     assert "absent.toml" in out and "file not found" in out
+
+
+def test_under_systemd_the_kiosk_says_ready_and_keeps_the_watchdog_fed(tmp_path):
+    """kiosk.service is Type=notify with WatchdogSec=30: without READY=1 systemd kills the kiosk
+    after TimeoutStartSec and restarts it for ever, and without WATCHDOG=1 it does so every 30 s.
+    Here a socket plays systemd's side, with a 1 s watchdog (pings every 0.5 s)."""
+    from tests.test_systemd_notify import Listener, wait_for
+
+    systemd = Listener(str(tmp_path / "notify.sock"))
+    try:
+        proc = start(["--simulate", "--data-dir", str(tmp_path / "store"), "--locale", "en"], tmp_path,
+                     NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000", WATCHDOG_PID=None)
+        try:
+            assert wait_for(lambda: any(m.startswith("READY=1") for _, m in systemd.messages), timeout=60)
+            ready_at = next(t for t, m in systemd.messages if m.startswith("READY=1"))
+            assert wait_for(lambda: len([t for t in systemd.pings() if t > ready_at]) >= 3, timeout=10)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out = proc.communicate(timeout=30)[0]
+        assert "Traceback" not in out, out[-3000:]
+        assert wait_for(lambda: any(m == "STOPPING=1" for _, m in systemd.messages))
+    finally:
+        systemd.close()

@@ -179,6 +179,24 @@ def short_paths(ui: UiDriver, visit: Visit) -> None:
         if k.session.state != "idle":
             ui.tap(ui.screen.exit if state == "staff_menu" else ui.screen.ok)
         assert k.session.state == "idle"
+    # a new PIN the member chooses, opened from the staff menu: the tap screen and the pad
+    k.tap(cards.staff)
+    ui.frames(3)
+    ui.tap(ui.screen.new_pin)
+    k.lift()
+    assert k.session.state == "new_pin_tap"
+    visit("new_pin_tap")
+    k.tap(cards.member)
+    ui.frames(3)
+    assert k.session.state == "new_pin_entry"
+    visit("new_pin_entry")
+    ui.tap(ui.screen.back)
+    ui.tap(ui.screen.back)
+    assert k.session.state == "staff_menu"
+    ui.tap(ui.screen.exit)
+    k.lift()
+    k.run()
+    assert k.session.state == "idle"
 
 
 def engage(ui: UiDriver, visit: Visit) -> None:
@@ -291,3 +309,61 @@ def charge(ui: UiDriver, visit: Visit) -> None:
     k.lift()
     k.run()
     assert k.session.state == "idle"
+
+
+def profile(ui: UiDriver, visit: Visit) -> None:
+    """My details behind the PIN: a new phone typed twice (a mismatch first), the birthday added,
+    the points for the completed profile."""
+    k = ui.kiosk
+    k.tap(k.ui_cards.member)  # 王小明: a name and a phone, no birthday yet
+    ui.frames(3)
+    ui.tap(ui.screen.profile)
+    assert k.session.state == "profile_pin"
+    press_digits(ui, PIN[:4])
+    visit("profile_pin")
+    press_digits(ui, PIN[4:])
+    assert k.session.state == "profile_edit", k.session.view.message
+    visit("profile_edit")
+    press_digits(ui, "13712345678")  # 11 digits: the keypad moves on to the number again
+    press_digits(ui, "13712345670")
+    ui.tap(ui.screen.save)
+    assert k.session.state == "profile_edit" and k.session.view.message.code == "phone_mismatch"
+    visit("profile_phone_mismatch")
+    ui.tap(ui.screen.keypad.keys["del"])
+    press_digits(ui, "8")
+    ui.tap(ui.screen.fields["birthday"])
+    press_digits(ui, "19880315")
+    ui.tap(ui.screen.save)
+    assert k.session.state == "done" and k.session.view.message.code == "profile_saved", k.session.view.message
+    visit("profile_done")
+    ui.tap(ui.screen.ok)
+    ui.tap(ui.screen.finish)
+    k.lift()
+
+
+def staff_notes(ui: UiDriver, visit: Visit) -> None:
+    """The staff menu's "Member notes": the staff card makes way, the member taps theirs."""
+    from datetime import UTC, datetime
+
+    from kiosk.sync.messages.notes import NoteLine, StoreNotes
+    from tests.test_session_staff_notes import NotesLink
+
+    k = ui.kiosk
+    member_id = k.ledger.lookup(uid_of(k.ui_cards.member))[1].member_id
+    k.session.sync = NotesLink(StoreNotes(2, (
+        NoteLine(member_id, 1, "2026-11-20T02:00:00Z", "s1", "对青霉素过敏；偏好无香型产品。 Allergic to penicillin.",
+                 ("过敏", "偏好")),
+    ), datetime(2026, 11, 23, tzinfo=UTC)))
+    k.tap(k.ui_cards.staff)
+    ui.frames(3)
+    ui.tap(ui.screen.notes)
+    assert k.session.state == "staff_notes"
+    k.lift()
+    ui.frames(2)
+    visit("staff_notes_tap")
+    k.tap(k.ui_cards.member)
+    ui.frames(3)
+    assert k.session.view.staff_notes.member_id == member_id
+    visit("staff_notes")
+    ui.tap(ui.screen.exit)
+    k.lift()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from kiosk.app.config_error import ConfigError
@@ -21,6 +21,8 @@ DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 READER_DRIVERS = reader_drivers.NAMES  # the registry: kiosk/reader/drivers.py
 LOCALES = ("zh_CN", "en")
 SCREENS = ("800x480", "1024x600", "1280x800")
+ROLES = ("kiosk", "counter")  # counter: the till's second device at the cash desk (docs/pos-api.md)
+COUNTER_SCREENS = ("480x320", "800x480")  # a counter's small display: 3.5" 480x320, or the 7" panel
 ROTATIONS = (0, 90, 180, 270)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 # MQTT allows 0..65535, but 0 turns dead-link detection off (the last will never fires) and an
@@ -36,6 +38,7 @@ class DeviceConfig:
     locale: str = "zh_CN"
     screen: str = "800x480"
     rotation: int = 0  # degrees the UI turns the picture (a screen mounted upside down: 180)
+    role: str = "kiosk"  # "counter": the compact layout of kiosk/ui/theme.py, at COUNTER_SCREENS
 
 
 @dataclass(frozen=True)
@@ -142,14 +145,24 @@ def parse_config(data: dict, path: Path | str = "<memory>") -> Config:
         locale=_get(dev, "locale", str, path, "device", "zh_CN"),
         screen=_get(dev, "screen", str, path, "device", "800x480"),
         rotation=_get(dev, "rotation", int, path, "device", 0),
+        role=_get(dev, "role", str, path, "device", "kiosk"),
     )
+    if device.role not in ROLES:
+        raise ConfigError(path, "device.role", f'must be one of {ROLES} ("counter": the device at the cash desk)')
+    if device.role == "counter":
+        if "screen" not in dev:
+            device = replace(device, screen=COUNTER_SCREENS[0])
+        if device.screen not in COUNTER_SCREENS:
+            raise ConfigError(path, "device.screen", f"a counter's display must be one of {COUNTER_SCREENS} "
+                              f'(or set device.role = "kiosk" for {SCREENS})')
     for name, value in (("device.id", device.id), ("device.store", device.store)):
         if not _ID.match(value):
             raise ConfigError(path, name, "must be 1-64 letters, digits, '-' or '_'")
     if device.locale not in LOCALES:
         raise ConfigError(path, "device.locale", f"must be one of {LOCALES}")
-    if device.screen not in SCREENS:
-        raise ConfigError(path, "device.screen", f"must be one of {SCREENS}")
+    if device.role == "kiosk" and device.screen not in SCREENS:
+        raise ConfigError(path, "device.screen", f"must be one of {SCREENS} (a counter's display, "
+                          f'{COUNTER_SCREENS}, with device.role = "counter")')
     if device.rotation not in ROTATIONS:
         raise ConfigError(path, "device.rotation", f"must be one of {ROTATIONS}")
 

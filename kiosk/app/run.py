@@ -8,7 +8,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kiosk.app.config import LOCALES, SCREENS, ConfigError, load_config
+from kiosk.app import systemd_notify
+from kiosk.app.config import COUNTER_SCREENS, LOCALES, ROLES, SCREENS, ConfigError, load_config
 from kiosk.till.tokens import TokenFileError
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, metavar="DIR",
                         help="where the simulated kiosk keeps its store, demo card key and card wallet "
                              "(cards.json) between runs (default: a new temp dir)")
-    parser.add_argument("--screen", choices=SCREENS,
-                        help='window size: 800x480 (official 7" Pi panel), 1024x600 or 1280x800; default: '
-                             "the configuration's device.screen, else 800x480")
+    parser.add_argument("--screen", choices=sorted(set(SCREENS + COUNTER_SCREENS)),
+                        help='window size: 800x480 (official 7" Pi panel), 1024x600 or 1280x800, a counter\'s '
+                             "480x320; default: the configuration's device.screen, else 800x480")
+    parser.add_argument("--role", choices=ROLES,
+                        help='"counter": the compact layout of the device at the cash desk (480x320 unless '
+                             "--screen says otherwise); default: the configuration's device.role")
     parser.add_argument("--locale", choices=LOCALES,
                         help="starting language; default: the configuration's device.locale (zh_CN); "
                              "members can switch on screen")
@@ -77,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
-    screen = args.screen or config.device.screen
+    role = args.role or config.device.role
+    own = config.device.screen if role == config.device.role else (COUNTER_SCREENS if role == "counter" else SCREENS)[0]
+    screen = args.screen or own
     try:
         kiosk = build_kiosk(config, simulate=args.simulate)
     except RunError as exc:
@@ -95,12 +101,13 @@ def run(args: argparse.Namespace) -> int:
     cards = tuple((name, name) for name in kiosk.desk.names) + (("Remove card", "Remove card"),) if kiosk.desk else ()
     app = KioskApp(kiosk.parts.session, simulated_cards=cards,
                    on_simulated_tap=kiosk.desk.tap if kiosk.desk else None,
-                   reward_images=RewardImages.for_data_dir(Path(config.device.data_dir)))
+                   reward_images=RewardImages.for_data_dir(Path(config.device.data_dir)), role=role)
     kiosk.parts.worker.post = app.post  # reader events wake the session at once, not at the next pump
     if kiosk.desk is not None:
         _bind_number_keys(kiosk.desk)
     if kiosk.sync is not None:
         _poll_sync_on_the_ui_thread(kiosk.sync)
+    watchdog = _tell_systemd(kiosk.parts.worker)
     kiosk.parts.start()
     till = None
     if config.till.enabled:
@@ -113,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
+        systemd_notify.stopping()
+        watchdog.stop()
         if till is not None:
             till.stop()
         kiosk.close()
@@ -196,6 +205,20 @@ def _pepper(config) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise RunError(f"PIN pepper file {path}: {exc.strerror}") from None
+
+
+def _tell_systemd(worker) -> systemd_notify.Watchdog:
+    """kiosk.service is Type=notify with WatchdogSec: READY=1 at the first frame (the store and
+    the reader are open by then), and WATCHDOG=1 only while both the UI's clock and the reader's
+    loop keep turning, so a hung reader or a frozen screen gets the kiosk restarted. Outside
+    systemd both are no-ops."""
+    from kivy.clock import Clock
+
+    watchdog = systemd_notify.Watchdog(sources=("ui", "reader"))
+    worker.heartbeat = lambda: watchdog.alive("reader")
+    Clock.schedule_interval(lambda _dt: watchdog.alive("ui"), 1.0)
+    Clock.schedule_once(lambda _dt: systemd_notify.ready("idle screen shown"), 0)
+    return watchdog.start()
 
 
 def _poll_sync_on_the_ui_thread(sync) -> None:

@@ -24,6 +24,7 @@ from kiosk.receipt.receipt import Shop
 from kiosk.receipt.setup import open_printer
 from kiosk.session.card_access import FormatCardAccess
 from kiosk.session.clock import Clock, SystemClock
+from kiosk.session.flows.staff import Staff
 from kiosk.session.incidents import IncidentLog
 from kiosk.session.ports import NoFeedback
 from kiosk.session.reader_worker import ReaderWorker
@@ -120,4 +121,6 @@ def build_session(
         shop=shop_from(config),
     )
     holder.append(session)
+    if sync_client is not None:  # HQ's fleet page shows them (the status message)
+        sync_client.device_state = lambda: (session.flow(Staff).reader_status, session.printer.describe())
     return KioskSession(session, worker, hardware)

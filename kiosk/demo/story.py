@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -20,13 +20,15 @@ from kiosk.ledger import charges
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.money import format_fen
 from kiosk.ledger.operations import Refused
+from kiosk.ledger.sales_rules import FeeRules, RewardStep, StaffRewardRules
 from kiosk.ledger.txn import Txn
 
 DESCRIPTION = """\
 Run a scripted morning at a store through the ledger and the crash-safe store: members sign up
 and get their new-member gift, top up with bonus, redeem points, take a birthday gift; a lost card
 is blocked and refused, then replaced; a card is returned and refunded; a PIN gets locked after
-too many wrong tries. Prints what happened (in English or Chinese, --lang), the members' balances and the outbox
+too many wrong tries; the owner puts a ¥38 card fee in force and a staff member sells a card whose
+fee a ¥500 top-up waives, credited with the sale. Prints what happened (in English or Chinese, --lang), the members' balances and the outbox
 waiting for headquarters, then reopens the store to show nothing was lost. Then a second kiosk is
 visited the way members live it, headless through the kiosk session with the simulated reader:
 sign-up on a blank card, top-ups confirmed by a staff card and by cash-acceptor pulses on a GPIO
@@ -287,6 +289,53 @@ def pin_lockout(person: str, wrong_pin: str, reward_id: str) -> Callable:
     return step
 
 
+def card_fee_rules() -> Callable:
+    """The owner puts the programme's card rules in force (HQ publishes them as `fees` and
+    `staff_rewards` in the rules document)."""
+
+    def step(m: Morning) -> None:
+        rules = m.ledger.rules
+        m.ledger.use_rules(replace(
+            rules,
+            fees=FeeRules(card_fee_fen=3800, waiver_topup_fen=50000),
+            staff_rewards=StaffRewardRules(per_card_fen=800, topup_steps=(RewardStep(50000, 800),)),
+        ))
+        m.say("店长：会员卡每张收费 ¥38.00，一次性储值 ¥500.00 以上免收卡费；"
+              "每卖出一张卡奖励售卡人 ¥8.00，一次性储值 ¥500.00 再奖励 ¥8.00。",
+              "the owner: \"A card costs ¥38.00, free when you top up ¥500.00 or more at once. Whoever "
+              "sells a card gets ¥8.00, and another ¥8.00 for a ¥500.00 top-up.\"")
+
+    return step
+
+
+def staff_sale(person: str, name: str, name_en: str, uid: str, phone: str, pin: str, staff_id: str) -> Callable:
+    """A staff member taps their card, then the new member signs up and tops up ¥500: the fee is
+    waived and the sale (card and top-up) is credited to the staff member."""
+
+    def step(m: Morning) -> None:
+        txn = m.commit(m.ledger.sign_up(uid, 1, phone, pin, m.now, name=name, staff_id=staff_id))
+        m.cards[person] = uid
+        m.names[txn.member_id] = m.t(name, name_en)
+        m.numbers[txn.member_id] = len(m.numbers) + 1
+        m.say(f"店员 {staff_id} 先刷员工卡，{name} 开卡：应付卡费 {format_fen(txn.amount_fen)}",
+              f"staff member {staff_id} taps their card first; {name_en} signs up: card fee due "
+              f"{format_fen(txn.amount_fen)}")
+        fee, rest = m.ledger.settle_card_fee(uid, 50000, f"CASH-{m.now:%H%M}", m.now, staff_id=staff_id)
+        m.commit(fee)
+        topup = m.commit(m.ledger.top_up(uid, rest, f"CASH-{m.now:%H%M}", m.now, staff_id=staff_id))
+        m.say(f"现金付 ¥500.00：全部储值（赠送 {format_fen(topup.bonus_fen)}），卡费免收；余额 {m.balance(person)}",
+              f"pays ¥500.00 cash: all of it is stored value (bonus {format_fen(topup.bonus_fen)}), the card "
+              f"fee is waived; now {m.balance(person)}")
+        reward = txn.staff_reward_fen + topup.staff_reward_fen
+        m.say(f"店员 {staff_id} 的销售奖励：售卡 {format_fen(txn.staff_reward_fen)} + 储值 "
+              f"{format_fen(topup.staff_reward_fen)} = {format_fen(reward)}（计入总部销售业绩报表）",
+              f"staff member {staff_id} earns {format_fen(txn.staff_reward_fen)} for the card + "
+              f"{format_fen(topup.staff_reward_fen)} for the top-up = {format_fen(reward)} "
+              "(HQ: `kiosk hq report --section staff`)")
+
+    return step
+
+
 def _shanghai():
     from zoneinfo import ZoneInfo
 
@@ -325,6 +374,9 @@ MORNING: list[Step] = [
     Step("充值", "Top-up", top_up("chen", 50000)),
     Step("退卡", "Card return with refund", return_card("chen")),
     Step("密码锁定", "PIN lockout", pin_lockout("li", "000001", "tote")),
+    Step("会员卡收费规则", "Card fee rules", card_fee_rules()),
+    Step("店员售卡：储值免卡费", "A staff sale: the top-up waives the card fee",
+         staff_sale("zhao", "赵丽", "Zhao Li", "04998877", "13500135005", "740258", "S-0012")),
 ]
 
 

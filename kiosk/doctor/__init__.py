@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiosk.doctor import checks, integrations, printer, setup_checks
+from kiosk.doctor import checks, integrations, printer, replica_feed, setup_checks, till
 from kiosk.doctor.checks import CheckResult, Context, Status
 
 Check = Callable[[Context], CheckResult]
@@ -24,10 +24,12 @@ ALL_CHECKS: tuple[Check, ...] = (
     integrations.check_reader,
     integrations.check_card_read,
     printer.check_printer,
+    till.check_till_api,
     checks.check_broker,
     integrations.check_store,
     integrations.check_clock_trusted,
     integrations.check_outbox,
+    replica_feed.check_member_replica,
     integrations.check_last_hq_contact,
     checks.check_systemd,
 )

@@ -265,15 +265,20 @@ def check_tls_files(ctx: Context) -> CheckResult:
         info = tls.check_pair(ctx.path(hq.tls_cert), ctx.path(hq.tls_key))
     except tls.TlsFileError as exc:
         return fail(name, str(exc), "kiosk provision --tls-cert FILE --tls-key FILE")
+    return certificate_age(name, info, ctx, "the client certificate") or ok(
+        name, f"CA, certificate and key match; certificate valid until {info.not_after:%Y-%m-%d} "
+        f"({info.days_left(ctx.now()):.0f} days)")
+
+
+def certificate_age(name: str, info: tls.CertInfo, ctx: Context, what: str) -> CheckResult | None:
+    """A fail for an expired certificate, a warning for one expiring soon, None for one still good."""
     days = info.days_left(ctx.now())
     renew = "ask HQ for a new certificate, then `kiosk provision --tls-cert FILE`"
     if days < 0:
-        return fail(name, f"the client certificate expired on {info.not_after:%Y-%m-%d}", renew)
+        return fail(name, f"{what} expired on {info.not_after:%Y-%m-%d}", renew)
     if days < CERT_WARN_DAYS:
-        return warn(name, f"the client certificate expires in {days:.0f} days "
-                    f"({info.not_after:%Y-%m-%d})", renew)
-    return ok(name, f"CA, certificate and key match; certificate valid until "
-              f"{info.not_after:%Y-%m-%d} ({days:.0f} days)")
+        return warn(name, f"{what} expires in {days:.0f} days ({info.not_after:%Y-%m-%d})", renew)
+    return None
 
 
 # -- the machine -------------------------------------------------------------------------------

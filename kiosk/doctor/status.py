@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 import kiosk
-from kiosk.doctor import checks, integrations, run_checks
+from kiosk.doctor import checks, integrations, replica_feed, run_checks
 from kiosk.doctor.checks import DEFAULT_CONFIG, Context, Status
 
 DESCRIPTION = """\
@@ -31,6 +31,7 @@ SUMMARY_CHECKS = (
     checks.check_reader_device,
     checks.check_broker,
     integrations.check_outbox,
+    replica_feed.check_member_replica,
     integrations.check_last_hq_contact,
     integrations.check_store,
     checks.check_data_dir,

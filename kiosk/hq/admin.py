@@ -1,4 +1,4 @@
-"""HQ's own operations: register a member, block (挂失), replace (补卡), return (退卡) a card,
+"""HQ's own operations: register a member, block (挂失), replace (补卡), exchange (换卡), return (退卡) a card,
 publish rules. Each is decided by the same kiosk.ledger.operations.Ledger a kiosk uses, as
 HQ's own device ("hq"), and committed like a kiosk event: stored and applied in one SQL
 transaction, so HQ's events sit in the same per-device history as every kiosk's. What kiosks
@@ -6,23 +6,26 @@ must learn (blocked list, snapshots, rules) is queued in SQL and published after
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import HQ_DEVICE, ApplyReport, apply_txns, lock_progress, now_text, store_rows
-from kiosk.hq.publisher import put_setting, request_snapshots, rules_in_force
+from kiosk.hq.publisher import request_snapshots, rules_in_force
 from kiosk.hq.rows import load_rows
+from kiosk.hq.rules_scopes import highest_version, put_rules
+from kiosk.ledger.kinds import FEE_EXCHANGE, FEE_REPLACEMENT
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams
 from kiosk.ledger.rules import Rules, RulesError, load_rules_json
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.txn import Txn
+from kiosk.sync.topics import TopicError, check_id
 
 # Called inside the operation's own SQL transaction once the txn is applied (the console writes
 # its audit entry there: a change and its audit row commit together or not at all).
 Recorder = Callable[[Database, Txn], None]
+COUNTER = "counter"  # the payment_ref of a fee paid at HQ's or a store's counter
 
 
 class AdminError(Exception):
@@ -48,9 +51,11 @@ def _operate(
     snapshots: bool = True,
     record: Recorder | None = None,
     commit: bool = True,
+    then: Callable[[Ledger], Txn | None] | None = None,
 ) -> Txn:
     """Lock HQ's sequence, load what the cards touch, decide, store and apply: all or nothing.
-    commit=False only decides (a preview: the txn the operation would make), writing nothing."""
+    commit=False only decides (a preview: the txn the operation would make), writing nothing.
+    `then` decides a second txn after the first (a counter fee): both commit together or neither."""
     rules = current_rules(db)
 
     def work(db: Database) -> Txn:
@@ -65,8 +70,15 @@ def _operate(
             raise AdminError(exc.code, exc.detail) from None
         if not commit:
             raise _Decided(txn)
-        store_rows(db, [txn], now_text())
-        apply_txns(db, [txn], HQ_DEVICE, applied, ApplyReport())
+        txns = [txn]
+        if then is not None:
+            ledger.apply(txn)
+            try:
+                txns += [t for t in (then(ledger),) if t is not None]
+            except Refused as exc:
+                raise AdminError(exc.code, exc.detail) from None
+        store_rows(db, txns, now_text())
+        apply_txns(db, txns, HQ_DEVICE, applied, ApplyReport())
         if snapshots:
             request_snapshots(db)
         if record is not None:
@@ -95,12 +107,14 @@ def register_member(
     pepper: bytes = b"",
     pin_params: PinHashParams = DEFAULT_PARAMS,
     now: datetime | None = None,
+    staff_id: str = "",
 ) -> Txn:
+    """Sign a member up at the counter: the card is sold here (fee due, the seller's reward)."""
     now = now or datetime.now(UTC)
     return _operate(
         db,
         [uid],
-        lambda ledger: ledger.sign_up(uid, card_seq, phone, pin, now, name=name, birthday=birthday),
+        lambda ledger: ledger.sign_up(uid, card_seq, phone, pin, now, name=name, birthday=birthday, staff_id=staff_id),
         phone=phone,
         pepper=pepper,
         pin_params=pin_params,
@@ -125,9 +139,30 @@ def unblock_card(
 def replace_card(
     db: Database, old_uid: str, new_uid: str, now: datetime | None = None, record: Recorder | None = None
 ) -> Txn:
-    """补卡: balance and points follow the new card; the old one goes on the blocked list."""
+    """补卡: balance and points follow the new card; the old one goes on the blocked list. The
+    rules' replacement fee (补卡费) is charged at the counter with it, as its own CARD_FEE."""
+    return _new_card(db, Ledger.replace_card, FEE_REPLACEMENT, old_uid, new_uid, now, record)
+
+
+def exchange_card(
+    db: Database, old_uid: str, new_uid: str, now: datetime | None = None, record: Recorder | None = None
+) -> Txn:
+    """换卡: a damaged card the member brings back is retired and the new one takes over at once
+    (no waiting period); the rules' exchange fee (换卡费) is charged with it."""
+    return _new_card(db, Ledger.exchange_card, FEE_EXCHANGE, old_uid, new_uid, now, record)
+
+
+def _new_card(
+    db: Database, operation: Callable[..., Txn], fee: str, old_uid: str, new_uid: str, now: datetime | None, record: Recorder | None
+) -> Txn:
     now = now or datetime.now(UTC)
-    return _operate(db, [old_uid, new_uid], lambda ledger: ledger.replace_card(old_uid, new_uid, now), record=record)
+    return _operate(
+        db,
+        [old_uid, new_uid],
+        lambda ledger: operation(ledger, old_uid, new_uid, now),
+        record=record,
+        then=lambda ledger: ledger.counter_fee(new_uid, fee, COUNTER, now),
+    )
 
 
 def return_card(db: Database, uid: str, now: datetime | None = None, record: Recorder | None = None) -> Txn:
@@ -178,30 +213,34 @@ def publish_rules(
     db: Database,
     text: str | bytes,
     source: str,
-    store: str = "",
+    stores: tuple[str, ...] = (),
     record: Callable[[Database, int, Rules], None] | None = None,
 ) -> Rules:
-    """Validate a rules document and put it in force at HQ; `kiosk hq serve` (or the command)
-    publishes it retained. Its version must be above the one in force (one counter for the
-    chain and store topics)."""
+    """Validate a rules document and put it in force at HQ for the chain (no stores) or for the
+    stores named; `kiosk hq serve` (or the command) publishes it retained. Its version must be
+    above every version published anywhere (one counter for the chain and store topics)."""
     try:
         doc, rules = load_rules_json(text, source)
+        for store in stores:
+            check_id("store", store)
     except RulesError as exc:
         raise AdminError("bad_rules", str(exc)) from None
+    except TopicError as exc:
+        raise AdminError("bad_store", str(exc)) from None
 
     def work(db: Database) -> Rules:
-        current = rules_in_force(db)
-        if current and current[1].version >= rules.version:
-            raise AdminError("rules_out_of_date", f"version {rules.version} is not above {current[1].version} in force")
-        put_setting(db, "rules_doc", json.dumps(doc, ensure_ascii=False))
-        put_setting(db, "rules_store", store)
+        # kiosks start with the built-in rules: a document must be above them too or they ignore it
+        highest = max(highest_version(db), default_rules().version)
+        if highest >= rules.version:
+            raise AdminError("rules_out_of_date", f"version {rules.version} is not above {highest}, the newest published")
+        put_rules(db, doc, stores)
         for reward in rules.rewards:
             db.execute(
                 "INSERT INTO stock (reward_id, units) VALUES (?, ?) ON CONFLICT (reward_id) DO NOTHING",
                 (reward.id, reward.stock),
             )
         if record is not None:
-            record(db, current[1].version if current else 0, rules)
+            record(db, highest, rules)
         return rules
 
     return db.run(work)

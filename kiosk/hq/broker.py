@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.sync import messages as m
+from kiosk.sync.link import no_delay
 from kiosk.sync.topics import parse_topic
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def connect(
 
     def _on_connect(c, userdata, flags, reason_code, properties):
         result["rc"] = reason_code
+        no_delay(c)
         first.set()
         if on_connect is not None and not reason_code.is_failure:
             on_connect(c)

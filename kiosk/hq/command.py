@@ -82,6 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     reg.add_argument("--pin-stdin", action="store_true", required=True,
                      help="read the PIN from stdin (never from the command line, where `ps` shows it)")
     reg.add_argument("--pepper-file", type=Path, metavar="FILE", help="the chain's PIN pepper (mode 600)")
+    reg.add_argument("--staff", default="", metavar="STAFF_ID",
+                     help="the staff member who sold the card (kiosk hq staff): credited with the sale")
 
     block = command("block-card", "挂失: put a lost card on the blocked list",
                     "挂失: block a lost or stolen card. Every kiosk receives the blocked list and refuses the "
@@ -97,6 +99,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "old card is blocked at every kiosk.")
     replace.add_argument("old_uid", help="the lost or broken card's UID in hex")
     replace.add_argument("new_uid", help="the new (blank) card's UID in hex")
+    exchange = command("exchange-card", "换卡: a damaged card is exchanged for a new one, at once",
+                       "换卡: the member brings back a damaged card. The new card takes over the member, balance "
+                       "and points at once (no waiting period); the old card is retired. The rules' exchange "
+                       "fee is charged with it (never from the balance).")
+    exchange.add_argument("old_uid", help="the damaged card's UID in hex")
+    exchange.add_argument("new_uid", help="the new (blank) card's UID in hex")
     ret = command("return-card", "退卡: refund the paid balance and close the card",
                   "退卡: the member gives the card back. The paid part of the balance is refunded (bonus credit "
                   "lapses when the rules say so), the card is closed and refused at every kiosk.")
@@ -106,7 +114,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     "policy; see kiosk/data/rules.default.json) and put it in force. Nothing changes when it "
                     "is refused.")
     rules.add_argument("file", type=Path, help="the rules document (JSON); its version must be higher than the one in force")
-    rules.add_argument("--store", default="", help="one store only (default: the whole chain)")
+    rules.add_argument("--store", action="append", default=[], metavar="STORE",
+                       help="this store only (repeat for several; default: the whole chain)")
     devices = command("devices", "kiosks with last contact, online state and outbox depth",
                       "The kiosks HQ has heard from: store, last contact, online or not, outbox depth (what "
                       "each still has to send) and software version.")
@@ -131,9 +140,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from kiosk.hq.report import command as report_command
 
     report_command.add_parser(sub)
+    from kiosk.hq import staff
+
+    staff.add_parser(sub)
     from kiosk.hq.console import command as console_command
 
     console_command.add_parsers(sub)
+    from kiosk.hq.console import notes_command
+
+    notes_command.add_parser(sub)
 
 
 def broker_settings(args: argparse.Namespace):
@@ -176,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.hq_command in console_command.COMMANDS:
         return console_command.run(args)
+    from kiosk.hq.console import notes_command
+
+    if args.hq_command in notes_command.COMMANDS:
+        return notes_command.run(args)
     try:
         db = open_database(args.db, create=False)
     except MissingDatabase as exc:
@@ -210,7 +229,9 @@ def run(args: argparse.Namespace) -> int:
         db.close()
 
 
-_CHANGES = {"register-member", "block-card", "unblock-card", "replace-card", "return-card", "publish-rules"}
+_CHANGES = {
+    "register-member", "block-card", "unblock-card", "replace-card", "exchange-card", "return-card", "publish-rules"
+}
 
 
 def _init(url: str) -> int:
@@ -271,10 +292,15 @@ def _admin(args, db) -> int:
         from kiosk.hq.report import command as report_command
 
         return report_command.run(args, db)
+    if cmd == "staff":
+        from kiosk.hq import staff
+
+        return staff.run(args, db)
     if cmd == "register-member":
         pin = sys.stdin.readline().strip()
         pepper = args.pepper_file.read_bytes().strip() if args.pepper_file else b""
-        txn = admin.register_member(db, args.uid, args.phone, pin, name=args.name, birthday=args.birthday, pepper=pepper)
+        txn = admin.register_member(db, args.uid, args.phone, pin, name=args.name, birthday=args.birthday,
+                                    pepper=pepper, staff_id=args.staff)
         print(f"registered member {txn.member_id} with card {txn.card_uid} ({txn.txn_id})")
     elif cmd == "block-card":
         txn = admin.block_card(db, args.uid, args.reason)
@@ -288,12 +314,15 @@ def _admin(args, db) -> int:
             f"card {txn.card_uid} replaced by {txn.new_card_uid} / 补卡完成: "
             f"balance {format_fen(txn.balance_after_fen)}, {txn.points_after} points ({txn.txn_id})"
         )
+    elif cmd == "exchange-card":
+        txn = admin.exchange_card(db, args.old_uid, args.new_uid)
+        print(f"card {txn.card_uid} exchanged for {txn.new_card_uid} / 换卡完成 ({txn.txn_id})")
     elif cmd == "return-card":
         txn = admin.return_card(db, args.uid)
         print(f"card {txn.card_uid} returned / 已退卡: refund {format_fen(txn.amount_fen)} ({txn.txn_id})")
     elif cmd == "publish-rules":
-        rules = admin.publish_rules(db, args.file.read_bytes(), str(args.file), store=args.store)
-        print(f"rules version {rules.version} in force for {args.store or 'the chain'}")
+        rules = admin.publish_rules(db, args.file.read_bytes(), str(args.file), stores=tuple(args.store))
+        print(f"rules version {rules.version} in force for {', '.join(args.store) or 'the chain'}")
     elif cmd == "devices":
         rows = devices.list_devices(db, args.store)
         if args.json:

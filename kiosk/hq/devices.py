@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -97,6 +98,21 @@ def record_status(
         "WHERE devices.last_contact <= excluded.last_contact",
         (device_id, store, 1 if online else 0, at, outbox_depth, software, last_error[:200]),
     )
+
+
+def record_health(db: Database, device_id: str, at: str, body: dict) -> None:
+    """The whole status message beside the devices row (its own table: a column added to
+    `devices` would need every existing database altered); newest wins as in record_status."""
+    db.execute(
+        "INSERT INTO device_status (device_id, at, body) VALUES (?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+        "at = excluded.at, body = excluded.body WHERE device_status.at <= excluded.at",
+        (device_id, at, json.dumps(body, ensure_ascii=False)),
+    )
+
+
+def health(db: Database) -> dict[str, dict]:
+    """Each kiosk's newest status message body, by device id (none yet: not in the dict)."""
+    return {device: json.loads(body) for device, body in db.all("SELECT device_id, body FROM device_status")}
 
 
 def list_devices(db: Database, store: str | None = None) -> list[Device]:

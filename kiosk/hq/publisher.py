@@ -7,8 +7,6 @@ receivers from sending the same thing twice; kiosks ignore repeats by version an
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -16,7 +14,9 @@ from datetime import UTC, datetime
 from kiosk.hq.broker import publish_message
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import load_state
-from kiosk.ledger.rules import Rules, parse_rules
+from kiosk.hq.rules_scopes import CHAIN, mark_key, own_stores, scoped_rules
+from kiosk.hq.store_feed import publish_deltas, resend_deltas
+from kiosk.ledger.rules import Rules
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
 
@@ -79,15 +79,8 @@ def blocked_deltas(db: Database, after: int, upto: int) -> list[m.BlockedDelta]:
 
 
 def rules_in_force(db: Database) -> tuple[dict, Rules] | None:
-    text = get_setting(db, "rules_doc")
-    return _parsed_rules(text) if text else None
-
-
-@functools.lru_cache(maxsize=4)
-def _parsed_rules(text: str) -> tuple[dict, Rules]:
-    """Receivers look every second; parse a document once, not every time."""
-    doc = json.loads(text)
-    return doc, parse_rules(doc, "hq settings")
+    """The chain's document (a store may run a newer one of its own: kiosk/hq/rules_scopes.py)."""
+    return scoped_rules(db, CHAIN)
 
 
 # -- the publisher ---------------------------------------------------------------------------
@@ -102,18 +95,19 @@ class Publisher:
     def publish_pending(self) -> int:
         """Blocked-list steps, rules and requested snapshots not yet published; returns how many
         messages went out."""
-        return self._blocked() + self._rules() + self._snapshots()
+        return self._blocked() + self._rules() + self._snapshots() + self._notes() + publish_deltas(self.db, self.client)
 
     def publish_all_retained(self) -> None:
         """At start: make the retained chain messages current (a crash may have left them behind)."""
         version, uids = blocked_list(self.db)
         if version:
             publish_message(self.client, chain_topic("blocked"), m.BlockedList(version, uids, datetime.now(UTC)))
-        found = rules_in_force(self.db)
-        if found:
-            self._send_rules(*found)
+        for store in (CHAIN, *own_stores(self.db)):
+            found = scoped_rules(self.db, store)
+            if found:
+                self._send_rules(*found, store)
 
-    def answer_resync(self, store: str, device: str, what: str) -> None:
+    def answer_resync(self, store: str, device: str, what: str, have_version: int = 0) -> None:
         topics = DeviceTopics(store, device)
         now = datetime.now(UTC)
         if what == "blocked":
@@ -124,10 +118,13 @@ class Publisher:
             publish_message(self.client, topics.topic("blocked"), m.BlockedList(version, uids, now))
         elif what == "snapshot":
             self.send_snapshot(store, device)
-        elif what == "rules":
-            found = rules_in_force(self.db)
-            if found:
-                self._send_rules(*found)
+        elif what == "deltas":
+            resend_deltas(self.db, self.client, store, device, have_version)
+        elif what == "rules":  # the chain's document and the store's own: the kiosk takes the newer
+            for scope in (CHAIN, store) if store in own_stores(self.db) else (CHAIN,):
+                found = scoped_rules(self.db, scope)
+                if found:
+                    self._send_rules(*found, scope)
         else:
             log.info("resync of %s from %s: nothing to send (HQ has no remote config)", what, device)
 
@@ -152,19 +149,22 @@ class Publisher:
         return len(deltas) + 1
 
     def _rules(self) -> int:
-        found = rules_in_force(self.db)
-        if not found:
-            return 0
-        doc, rules = found
-        sent = get_setting(self.db, "published_rules_version", "0")
-        if int(sent) >= rules.version or not claim_setting(self.db, "published_rules_version", sent, str(rules.version)):
-            return 0
-        self._send_rules(doc, rules)
-        return 1
+        """Each scope (the chain, each store with its own document) whose document is newer than
+        what its topic last carried."""
+        count = 0
+        for store in (CHAIN, *own_stores(self.db)):
+            found = scoped_rules(self.db, store)
+            if not found:
+                continue
+            key, sent = mark_key(store), get_setting(self.db, mark_key(store), "0")
+            if int(sent) >= found[1].version or not claim_setting(self.db, key, sent, str(found[1].version)):
+                continue
+            self._send_rules(*found, store)
+            count += 1
+        return count
 
-    def _send_rules(self, doc: dict, rules: Rules) -> None:
+    def _send_rules(self, doc: dict, rules: Rules, store: str) -> None:
         msg = m.RulesUpdate(doc, rules, datetime.now(UTC))
-        store = get_setting(self.db, "rules_store")
         topic = store_topic(store, "rules") if store else chain_topic("rules")
         publish_message(self.client, topic, msg)
         log.info("published rules version %d on %s", rules.version, topic)
@@ -183,6 +183,35 @@ class Publisher:
             if row:
                 self.send_snapshot(row[0], device)
                 count += 1
+        return count
+
+
+    def _notes(self) -> int:
+        """Each store whose members' notes changed gets all of them again, retained on its own
+        topic only (the console marks `notes_due:STORE`; kiosk/hq/console/notes.py)."""
+        wanted = self.db.all("SELECT key FROM settings WHERE key LIKE ?", ("notes_due:%",))
+        if not wanted:
+            return 0
+        from kiosk.hq.notes_key import NotesKeyError, load_key, open_note
+
+        try:
+            key = load_key()
+        except NotesKeyError as exc:
+            log.warning("member notes wait to be published: %s", exc)
+            return 0
+        count = 0
+        for (due,) in wanted:
+            if self.db.run(lambda db, due=due: db.execute("DELETE FROM settings WHERE key = ?", (due,)).rowcount) != 1:
+                continue  # another receiver took it
+            store = due.split(":", 1)[1]
+            rows = self.db.all("SELECT member_id, id, at, author, key_id, sealed FROM member_notes "
+                               "WHERE store = ? ORDER BY id", (store,))
+            notes = tuple(m.NoteLine(mid, int(nid), at, author, *open_note(key, mid, int(nid), kid, sealed))
+                          for mid, nid, at, author, kid, sealed in rows)
+            msg = m.StoreNotes(time.time_ns() // 1000, notes, datetime.now(UTC))
+            publish_message(self.client, store_topic(store, "member_notes"), msg)
+            log.info("published %d member notes to store %s", len(notes), store)
+            count += 1
         return count
 
 

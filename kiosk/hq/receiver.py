@@ -38,9 +38,11 @@ from kiosk.hq.ledger import (
     now_text,
     store_rows,
 )
+from kiosk.hq.member_answer import answer_member
 from kiosk.hq.payments import PaymentBridge, Provider, no_provider
 from kiosk.hq.publisher import Publisher
 from kiosk.hq.schema import create_schema
+from kiosk.hq.store_snapshots import answer_request
 from kiosk.ledger.utc import utc_text
 from kiosk.sync import messages as m
 from kiosk.sync.log_limit import LogLimit
@@ -71,6 +73,8 @@ class _Batch:
     resyncs: list[tuple[str, m.Resync]] = field(default_factory=list)
     payments: list[tuple[str, m.HqPaymentRequest]] = field(default_factory=list)
     incidents: list[tuple[str, m.Incidents]] = field(default_factory=list)
+    snapshot_requests: list[tuple[str, m.SnapshotRequest]] = field(default_factory=list)
+    member_requests: list[tuple[str, m.MemberRequest, object]] = field(default_factory=list)  # + MQTT 5 properties
 
     def singles(self) -> list[_Batch]:
         """One batch per stored message (resyncs and payments are not stored in the commit)."""
@@ -98,6 +102,8 @@ LANES: dict[type[m.Message], str] = {
     m.Resync: "resyncs",
     m.HqPaymentRequest: "payments",
     m.Incidents: "incidents",
+    m.SnapshotRequest: "snapshot_requests",
+    m.MemberRequest: "member_requests",
 }
 
 
@@ -175,6 +181,8 @@ class Receiver:
                 (hq_subscription("resync", self.group), 1),
                 (hq_subscription("payment_request", self.group), 1),
                 (hq_subscription("incidents", self.group), 1),
+                (hq_subscription("snapshot_request", self.group), 1),
+                (hq_subscription("member_request", self.group), 1),
                 (STATUS_TOPIC, 1),
             ]
         )
@@ -266,7 +274,11 @@ class Receiver:
             ack = m.IncidentsAck(batch.device, batch.next_offset, datetime.now(UTC))
             self.client.publish(DeviceTopics(store, batch.device).topic("incidents_ack"), m.encode(ack), qos=1)
         for store, resync in parsed.resyncs:
-            publisher.answer_resync(store, resync.device, resync.what)
+            publisher.answer_resync(store, resync.device, resync.what, resync.have_version)
+        for store, request in parsed.snapshot_requests:
+            answer_request(self.db, self.client, store, request)
+        for store, request, properties in parsed.member_requests:
+            answer_member(self.db, self.client, store, request, properties)
         for store, request in parsed.payments:
             self.bridge.handle(store, request)
         if report.blocked_changed:
@@ -346,6 +358,7 @@ class Receiver:
                 db, status.device, store, status.state == "online", status.outbox_depth,
                 status.software, status.last_error, at,
             )
+            dev.record_health(db, status.device, at, status.body())
         return kept, incidents
 
     def _parse(self, batch: list) -> _Batch:
@@ -372,7 +385,8 @@ class Receiver:
             if lane is None:
                 log.info("ignoring %s from %s (no HQ handler)", topic.message_type, topic.device)
                 continue
-            item = (topic.store, decoded, bool(msg.retain)) if lane == "statuses" else (topic.store, decoded)
+            extra = {"statuses": (bool(msg.retain),), "member_requests": (getattr(msg, "properties", None),)}
+            item = (topic.store, decoded, *extra.get(lane, ()))
             getattr(out, lane).append(item)
         return out
 

@@ -11,6 +11,8 @@ conflicts   applied transactions whose "before" amounts did not match HQ's (offl
 blocked_changes   the versioned blocked-card list: one row per change; the full list at
             version V is every card not active
 devices     what each kiosk last said in its status message
+device_status   the whole of each kiosk's newest status message (rules version, reader and
+            printer, money paused...) as JSON, for the console's fleet and rules pages
 payments    each payment request's one decision (payment bridge)
 incidents   the kiosks' incident logs (not money, but HQ must know), once per (device, offset)
 settings    small named values: the rules document, what was last published
@@ -22,11 +24,15 @@ follow_up_calls   回访记录: one row per call staff made from a follow-up lis
             reached, a note); a member reached is not listed again for the same occasion
 approvals   adjustments and returns above the console's thresholds, waiting for a second
             person (pending -> approved or rejected, by whom, and the txn it made)
+staff       the staff members sales are credited to: id, name, home store (kiosk/hq/staff.py)
+member_seen, store_deltas, store_snapshots   protocol v2: which store holds which member (home
+            store, seen lately), each store's account deltas, each kiosk's snapshot in chunks
 """
 
 from __future__ import annotations
 
 from kiosk.hq.db import Database
+from kiosk.hq.staff import TABLE as STAFF_TABLE
 
 SCHEMA_VERSION = 1
 
@@ -92,6 +98,10 @@ TABLES = [
         outbox_depth BIGINT NOT NULL,
         software TEXT NOT NULL,
         last_error TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS device_status (
+        device_id TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        body TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS payments (
         payment_ref TEXT PRIMARY KEY,
         device_id TEXT NOT NULL,
@@ -164,6 +174,43 @@ TABLES = [
         decided_at TEXT NOT NULL,
         txn_id TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS approvals_status ON approvals (status, id)",
+    # member notes: sealed text and tags only (kiosk/hq/console/notes.py; the key is not in SQL)
+    """CREATE TABLE IF NOT EXISTS member_notes (
+        id BIGINT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        store TEXT NOT NULL,
+        at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        sealed TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS member_notes_member ON member_notes (member_id, id)",
+    "CREATE INDEX IF NOT EXISTS member_notes_store ON member_notes (store, id)",
+    """CREATE TABLE IF NOT EXISTS note_consents (
+        member_id TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        username TEXT NOT NULL)""",
+    STAFF_TABLE,
+    # protocol v2's per-store replica (kiosk/hq/store_feed.py, store_snapshots.py)
+    """CREATE TABLE IF NOT EXISTS member_seen (
+        member_id TEXT NOT NULL,
+        store TEXT NOT NULL,
+        home INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (member_id, store))""",
+    "CREATE INDEX IF NOT EXISTS member_seen_store ON member_seen (store, at)",
+    """CREATE TABLE IF NOT EXISTS store_deltas (
+        store TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (store, seq))""",
+    """CREATE TABLE IF NOT EXISTS store_snapshots (
+        device_id TEXT NOT NULL,
+        snapshot_id BIGINT NOT NULL,
+        idx INTEGER NOT NULL,
+        chunks INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (device_id, snapshot_id, idx))""",
 ]
 
 # A member's name lives in the row's JSON; the console searches it through an expression index

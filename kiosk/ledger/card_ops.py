@@ -1,5 +1,6 @@
 """The ledger's card lifecycle and staff/HQ operations: the purse counter a kiosk wrote, block and
-unblock, replacement (补卡), return (退卡), PIN reset at the counter, adjustments. A part of
+unblock, replacement (补卡), exchange (换卡), return (退卡), PIN reset at the counter, a new PIN,
+adjustments. A part of
 `Ledger` (kiosk/ledger/operations.py), kept apart so each file holds one idea; it uses the
 Ledger's lookups and txn builders."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from kiosk.ledger.model import CardStatus
+from kiosk.ledger.pin import hash_pin
 from kiosk.ledger.refusal import Refused
 from kiosk.ledger.rules import MAX_FEN
 from kiosk.ledger.txn import Kind, Txn
@@ -42,6 +44,14 @@ class CardOps:
 
     def replace_card(self, old_uid: str, new_uid: str, now: datetime) -> Txn:
         """补卡: the member's balance and points follow the new card; the old one stops working."""
+        return self._card_moved(Kind.CARD_REPLACEMENT, old_uid, new_uid, now)
+
+    def exchange_card(self, old_uid: str, new_uid: str, now: datetime) -> Txn:
+        """换卡: a damaged card the member still holds is retired and a new one takes over at once
+        (no waiting period: the old card was never lost); its own fee is a CARD_FEE (fees.py)."""
+        return self._card_moved(Kind.CARD_EXCHANGE, old_uid, new_uid, now)
+
+    def _card_moved(self, kind: Kind, old_uid: str, new_uid: str, now: datetime) -> Txn:
         old = self._any_card(old_uid)
         if old.status not in (CardStatus.ACTIVE, CardStatus.BLOCKED):
             raise Refused(f"card_{old.status}")
@@ -50,7 +60,7 @@ class CardOps:
         account = self.state.accounts[old.member_id]
         newest = max(c.card_seq for c in self.state.cards_of(old.member_id))
         return self._unchanged(
-            Kind.CARD_REPLACEMENT,
+            kind,
             now,
             old.member_id,
             old_uid,
@@ -107,3 +117,12 @@ class CardOps:
         if member.pin_failures == 0 and member.pin_locked_until is None:
             raise Refused("pin_not_locked", "no failed PIN to reset")
         return self._unchanged(Kind.PIN_RESET, now, card.member_id, uid, account)
+
+    def change_pin(self, uid: str, pin: str, now: datetime, salt: bytes | None = None) -> Txn:
+        """A new PIN for a member who forgot theirs, chosen by the member at a kiosk after staff
+        checked who they are (staff never choose or see it): its hash replaces the old one and
+        any lockout ends. The same format rules as at sign-up."""
+        card, _, account = self.lookup(uid)
+        self._check_pin_format(pin)
+        pin_hash = hash_pin(pin, self.pepper, self.pin_params, salt)
+        return self._unchanged(Kind.PIN_CHANGED, now, card.member_id, uid, account, pin_hash=pin_hash)

@@ -62,11 +62,15 @@ COMMON_FIELDS = frozenset(
 )
 _POINTS = frozenset({"points_expire_on"})
 _GIFT = frozenset({"bonus_fen"}) | _POINTS
+FEE_SIGN_UP, FEE_REPLACEMENT, FEE_EXCHANGE = "sign_up", "replacement", "exchange"  # a CARD_FEE's reason
+_SALE = frozenset({"staff_id", "staff_reward_fen", "waiver"})  # kiosk/ledger/fees.py
 
 SPECS: dict[Kind, KindSpec] = {
     Kind.SIGN_UP: KindSpec(
         Money.OPENS,
-        frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id"}),
+        frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id", "notes_consent"})
+        | _SALE
+        | {"amount_fen"},
         visit=True,
         activity=N_("Joined"),
     ),
@@ -75,7 +79,7 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.TOP_UP: KindSpec(
         Money.PAID_IN,
-        frozenset({"amount_fen", "bonus_fen", "payment_ref"}) | _POINTS,
+        frozenset({"amount_fen", "bonus_fen", "payment_ref"}) | _POINTS | _SALE - {"waiver"},
         gives_points=True,
         visit=True,
         member_use=True,
@@ -127,6 +131,8 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.PIN_FAILED: KindSpec(Money.NONE, frozenset({"pin_locked_until"})),
     Kind.PIN_RESET: KindSpec(Money.NONE),
+    # a new PIN the member chose at a kiosk (staff checked who they are): its hash, never the PIN
+    Kind.PIN_CHANGED: KindSpec(Money.NONE, frozenset({"pin_hash"}), activity=N_("New PIN")),
     Kind.CHECK_IN: KindSpec(
         Money.NONE, frozenset({"local_day"}) | _POINTS, gives_points=True, visit=True, activity=N_("Check-in")
     ),
@@ -143,6 +149,24 @@ SPECS: dict[Kind, KindSpec] = {
     ),
     Kind.VOID: KindSpec(
         Money.PAID_BACK, frozenset({"amount_fen", "payment_ref"}), takes_points=True, activity=N_("Purchase voided")
+    ),
+    # The member's own change of name, phone or birthday at the kiosk (kiosk/ledger/profile.py):
+    # each field set is the new value, one left out is unchanged; points once for a complete profile.
+    Kind.PROFILE_UPDATE: KindSpec(
+        Money.NONE,
+        frozenset({"name", "phone", "birthday"}) | _POINTS,
+        gives_points=True,
+        member_use=True,
+        visit=True,
+        activity=N_("Profile updated"),
+    ),
+    # A fee is revenue beside the balance (kiosk/ledger/fees.py): it moves no stored value, and
+    # `reason` says what it was for (sign_up, replacement, exchange); SIGN_UP's amount_fen is the fee due.
+    Kind.CARD_FEE: KindSpec(
+        Money.NONE, frozenset({"amount_fen", "payment_ref", "reason", "staff_id", "waiver"}), activity=N_("Card fee")
+    ),
+    Kind.CARD_EXCHANGE: KindSpec(
+        Money.NONE, frozenset({"new_card_uid", "card_seq"}), activity=N_("Card exchanged")
     ),
 }
 

@@ -35,6 +35,8 @@ class Member:
     pin_failures: int = 0
     pin_locked_until: datetime | None = None
     referred_by: str = ""  # member id of the referrer, if a referral code was used
+    birthday_edited: bool = False  # the member changed their birthday at the kiosk: only once
+    notes_consent: bool = False  # agreed at sign-up that staff may keep notes (HQ's member notes)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class TillRefund:
     points_back: int
     balance_after_fen: int
     points_after: int
+    card_uid: str = ""  # the card the money went back to ("" in records kept before it was)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class TillOrder:
     points_reversed: int = 0  # points due back so far (in proportion to the refunds)
     refunds: tuple[TillRefund, ...] = ()  # oldest first; a void is the one refund "void"
     voided: bool = False
+    card_uid: str = ""  # the card that paid: a retried answer shows it, not the member's card of now
 
     @property
     def refund_ids(self) -> tuple[str, ...]:
@@ -133,7 +137,9 @@ class Account:
     checkin_streak: int = 0
     referee_rewarded: bool = False  # this member's own sign-up referral reward was given
     referrer_rewarded: bool = False  # the member who referred this one was rewarded
+    profile_rewarded: bool = False  # the points for a completed profile were given (once)
     orders: tuple[TillOrder, ...] = ()  # the latest till charges, oldest first, at most ORDERS_KEPT
+    card_fee_due_fen: int = 0  # the sign-up card fee not yet paid or waived (revenue, never balance)
 
     def order(self, key: str) -> TillOrder | None:
         return next((o for o in self.orders if o.key == key), None)

@@ -6,12 +6,12 @@ crashed operation changes nothing. Refusals carry a stable code the screens tran
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from kiosk.ledger.card_ops import CardOps
 from kiosk.ledger.engagement import EngagementOps
+from kiosk.ledger.fees import FeeOps
 from kiosk.ledger.model import (  # noqa: F401 - referral_code_of re-exported
     Account,
     Card,
@@ -22,12 +22,11 @@ from kiosk.ledger.model import (  # noqa: F401 - referral_code_of re-exported
     referral_code_of,
 )
 from kiosk.ledger.pin import DEFAULT_PARAMS, PinHashParams, hash_pin, verify_pin
+from kiosk.ledger.profile import NAME_MAX, OLDEST_BIRTHDAY, PHONE, ProfileOps
 from kiosk.ledger.refusal import Refused
 from kiosk.ledger.rules import MAX_FEN, Reward, Rules, Tier
 from kiosk.ledger.state import TIER_WINDOW, ApplyResult, LedgerState, is_locked
 from kiosk.ledger.txn import Kind, Txn, check_txn, txn_id_for
-
-_PHONE = re.compile(r"^\+?[0-9]{6,15}\Z")
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class MemberView:
     new_member_gift_due: bool
 
 
-class Ledger(EngagementOps, CardOps):
+class Ledger(EngagementOps, CardOps, FeeOps, ProfileOps):
     """The ledger of one device: its state, the rules in force, and the device's identity."""
 
     def __init__(
@@ -126,17 +125,19 @@ class Ledger(EngagementOps, CardOps):
         birthday: date | None = None,
         salt: bytes | None = None,
         referral_code: str = "",
+        staff_id: str = "",
+        notes_consent: bool = False,
     ) -> Txn:
         if uid in self.state.cards:
             raise Refused("card_in_use")
-        if not _PHONE.match(phone):
+        if not PHONE.match(phone):
             raise Refused("bad_phone")
         if any(m.status is MemberStatus.ACTIVE for m in self.state.members_with_phone(phone)):
             raise Refused("phone_in_use")
         self._check_pin_format(pin)
-        if len(name) > 40:
+        if len(name) > NAME_MAX:
             raise Refused("bad_name")
-        if birthday is not None and not date(1900, 1, 1) <= birthday <= self.rules.local_date(now):
+        if birthday is not None and not OLDEST_BIRTHDAY <= birthday <= self.rules.local_date(now):
             raise Refused("bad_birthday")
         referrer_id = self._referrer(referral_code) if referral_code else ""
         seq = self.state.next_seq(self.device_id)
@@ -155,6 +156,8 @@ class Ledger(EngagementOps, CardOps):
             birthday=birthday,
             pin_hash=hash_pin(pin, self.pepper, self.pin_params, salt),
             referrer_id=referrer_id,
+            notes_consent=notes_consent,
+            **self._signup_sale(now, staff_id),
         )
 
     def new_member_gift(self, uid: str, now: datetime) -> Txn:
@@ -174,7 +177,7 @@ class Ledger(EngagementOps, CardOps):
             Kind.BIRTHDAY_GIFT, card, account, gift.points, gift.balance_fen, now, gift_year=year
         )
 
-    def top_up(self, uid: str, amount_fen: int, payment_ref: str, now: datetime) -> Txn:
+    def top_up(self, uid: str, amount_fen: int, payment_ref: str, now: datetime, staff_id: str = "") -> Txn:
         card, _, account = self.lookup(uid)
         rule = self.rules.topup
         if not rule.min_fen <= amount_fen <= rule.max_fen:
@@ -197,6 +200,7 @@ class Ledger(EngagementOps, CardOps):
             bonus_fen=bonus,
             payment_ref=payment_ref,
             points_expire_on=self._expiry(now) if earned else None,
+            **self._topup_sale(amount_fen, staff_id),
         )
 
     def spend(

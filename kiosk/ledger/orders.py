@@ -74,6 +74,7 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
             balance_after_fen=txn.balance_after_fen,
             points_after=txn.points_after,
             bonus_used_fen=bonus_drawn_fen,
+            card_uid=txn.card_uid,
         )
         return replace(after, orders=(after.orders + (order,))[-ORDERS_KEPT:])
     if txn.kind not in (Kind.REFUND, Kind.VOID):
@@ -89,6 +90,7 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
                 points_back=-txn.points_delta,
                 balance_after_fen=txn.balance_after_fen,
                 points_after=txn.points_after,
+                card_uid=txn.card_uid,
             )
             order = replace(
                 order,

@@ -11,6 +11,7 @@ gives each row one value (a card's member id) or several (the keys of an account
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -51,6 +52,12 @@ class Rows(MutableMapping[str, V], Generic[V]):
         self.key_of = key_of
         self.indexes = indexes
         self.changed: dict[str, V] = {}  # written since the last flush to the source
+        # the changed rows by index value (index -> value -> keys), so `find` never scans them
+        # all: a till's order is looked up several times per charge, and a busy day changes
+        # thousands of accounts between checkpoints
+        self._changed_by: dict[str, dict[str, set[str]]] = {name: {} for name in indexes}
+        self._order: dict[str, int] = {}  # a changed row's place in `changed` (find's order)
+        self._counter = itertools.count()
         self._cache: OrderedDict[str, V] = OrderedDict()
         self._cache_rows = cache_rows
         self._lock = threading.Lock()
@@ -72,7 +79,13 @@ class Rows(MutableMapping[str, V], Generic[V]):
 
     def __setitem__(self, key: str, value: V) -> None:
         with self._lock:
+            old = self.changed.get(key)
+            if old is not None:
+                self._index(key, old, add=False)
+            else:
+                self._order[key] = next(self._counter)
             self.changed[key] = value
+            self._index(key, value, add=True)
             self._cache.pop(key, None)
 
     def __delitem__(self, key: str) -> None:
@@ -101,11 +114,11 @@ class Rows(MutableMapping[str, V], Generic[V]):
 
     def find(self, index: str, value: str) -> list[V]:
         """Rows whose `index` equals `value`, as changed in memory (from an index on disk)."""
-        key_of = self.indexes[index]
-        with self._lock:
-            changed = dict(self.changed)
-        found = [row for row in self.source.find(index, value) if self.key_of(row) not in changed]
-        return found + [row for row in changed.values() if indexed(key_of, row, value)]
+        with self._lock:  # the changed rows as they are now, then the disk's (a flush in between moves
+            changed = set(self.changed)  # a row from one to the other: it is taken from here)
+            keys = sorted(self._changed_by[index].get(value, ()), key=self._order.__getitem__)
+            mine = [self.changed[k] for k in keys]
+        return [row for row in self.source.find(index, value) if self.key_of(row) not in changed] + mine
 
     def take_changed(self) -> dict[str, V]:
         """The rows to write to the source (they stay readable here until `flushed`)."""
@@ -118,11 +131,25 @@ class Rows(MutableMapping[str, V], Generic[V]):
             for key, value in written.items():
                 if self.changed.get(key) is value:
                     del self.changed[key]
+                    del self._order[key]
+                    self._index(key, value, add=False)
                     self._remember(key, value)
 
     def forget_cache(self) -> None:
         with self._lock:
             self._cache.clear()
+
+    def _index(self, key: str, row: V, add: bool) -> None:
+        for name, index_of in self.indexes.items():
+            got = index_of(row)
+            by_value = self._changed_by[name]
+            for value in (got,) if isinstance(got, str) else got:
+                if add:
+                    by_value.setdefault(value, set()).add(key)
+                elif value in by_value:
+                    by_value[value].discard(key)
+                    if not by_value[value]:
+                        del by_value[value]
 
     def _remember(self, key: str, value: V) -> None:
         self._cache[key] = value

@@ -21,6 +21,7 @@ from kiosk.ledger.rules_fields import (  # noqa: F401 - MAX_FEN, SAFE_ID..., Rul
     _Fields,
     visible_text,
 )
+from kiosk.ledger.sales_rules import FeeRules, StaffRewardRules, parse_fees, parse_staff_rewards
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class EngagementRules:
     referrer_points: int = 0
     referee_points: int = 0
     survey_reasons: tuple[str, ...] = ()
+    profile_points: int = 0  # once, when the member's own edit completes name, phone and birthday
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class Rules:
     card_return: ReturnPolicy
     engagement: EngagementRules = EngagementRules()
     segments: SegmentRules = SegmentRules()
+    fees: FeeRules = FeeRules()
+    staff_rewards: StaffRewardRules = StaffRewardRules()
 
     def tier(self, tier_id: str) -> Tier:
         for tier in self.tiers:
@@ -194,7 +198,10 @@ _PIN_KEYS = frozenset({"length", "required_for_redemption", "spend_threshold_fen
 _OFFLINE_KEYS = frozenset({"after_hours", "max_spend_fen_per_card"})
 _RETURN_KEYS = frozenset({"forfeit_bonus"})
 _ENGAGEMENT_KEYS = frozenset(
-    {"checkin_points", "streak_days", "streak_bonus_points", "referrer_points", "referee_points", "survey_reasons"}
+    {
+        "checkin_points", "streak_days", "streak_bonus_points", "referrer_points", "referee_points", "survey_reasons",
+        "profile_points",
+    }
 )
 _SEGMENT_KEYS = frozenset({"active_days", "at_risk_days", "dormant_days"})
 
@@ -213,6 +220,8 @@ _SECTIONS = frozenset(
         "card_return",
         "engagement",
         "segments",
+        "fees",
+        "staff_rewards",
         "comment",
     }
 )
@@ -375,6 +384,8 @@ def parse_rules(data: object, source: str = "<rules>") -> Rules:
         card_return=card_return,
         engagement=engagement,
         segments=segments,
+        fees=parse_fees(f, data.get("fees", {})),
+        staff_rewards=parse_staff_rewards(f, data.get("staff_rewards", {})),
     )
 
 
@@ -394,6 +405,7 @@ def _engagement(f: _Fields, data: object) -> EngagementRules:
         referrer_points=f.int(data, "referrer_points", p, hi=100_000, default=0),
         referee_points=f.int(data, "referee_points", p, hi=100_000, default=0),
         survey_reasons=tuple(reasons),
+        profile_points=f.int(data, "profile_points", p, hi=100_000, default=0),
     )
 
 

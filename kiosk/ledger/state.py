@@ -10,7 +10,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from kiosk.ledger.kinds import SILENT, VISITS, stated_amounts_problem
+from kiosk.ledger.kinds import FEE_SIGN_UP, SILENT, VISITS, stated_amounts_problem
 from kiosk.ledger.model import (
     RECENT_ACTIVITIES,
     Account,
@@ -25,6 +25,7 @@ from kiosk.ledger.model import (
     referral_code_of,
 )
 from kiosk.ledger.orders import bonus_back, order_problem, with_order
+from kiosk.ledger.profile import profile_problem
 from kiosk.ledger.rows import find
 from kiosk.ledger.txn import Kind, Txn
 
@@ -90,7 +91,12 @@ class LedgerState:
             return ApplyResult(applied=False)
         if txn.seq != last + 1:
             raise SequenceGap(txn.device_id, last + 1, txn.seq)
-        problem = stated_amounts_problem(txn) or order_problem(self.accounts.get(txn.member_id), txn)
+        account = self.accounts.get(txn.member_id)
+        problem = (
+            stated_amounts_problem(txn)
+            or order_problem(account, txn)
+            or profile_problem(self.members.get(txn.member_id), account, txn)
+        )
         conflict = f"not applied: {problem}" if problem else self._apply(txn)
         self.last_seq[txn.device_id] = txn.seq  # even when refused: the device's later txns must not wait on it
         return ApplyResult(applied=True, conflict=conflict, refused=bool(problem))
@@ -107,9 +113,10 @@ class LedgerState:
                 joined_at=txn.at,
                 pin_hash=txn.pin_hash,
                 referred_by=txn.referrer_id,
+                notes_consent=txn.notes_consent,
             )
             self.cards[txn.card_uid] = Card(txn.card_uid, txn.member_id, txn.card_seq or 1)
-            self.accounts[txn.member_id] = Account(txn.member_id, last_visit=txn.at)
+            self.accounts[txn.member_id] = Account(txn.member_id, last_visit=txn.at, card_fee_due_fen=txn.amount_fen)
             return ""
 
         account = self.accounts.get(txn.member_id)
@@ -122,6 +129,9 @@ class LedgerState:
                 f"{txn.kind} expected balance {txn.balance_before_fen} / points {txn.points_before}, "
                 f"found {account.balance_fen} / {account.points}"
             )
+        if txn.kind is Kind.CARD_FEE and txn.reason == FEE_SIGN_UP and not account.card_fee_due_fen:
+            # two kiosks, out of touch, each took the sign-up fee: applied (the money was taken), flagged
+            conflicts.append(f"card fee of {txn.amount_fen} fen settled again: it was already paid or waived")
         self.accounts[txn.member_id] = self._account_after(account, txn)
         self._cards_and_member_after(txn)
         return "; ".join(c for c in conflicts if c)
@@ -184,6 +194,10 @@ class LedgerState:
             changes["birthday_gift_years"] = a.birthday_gift_years + (txn.gift_year,)
         elif txn.kind is Kind.NEW_MEMBER_GIFT:
             changes["new_member_gift_given"] = True
+        elif txn.kind is Kind.PROFILE_UPDATE and points_delta > 0:
+            changes["profile_rewarded"] = True
+        elif txn.kind is Kind.CARD_FEE and txn.reason == FEE_SIGN_UP:
+            changes["card_fee_due_fen"] = 0
         elif txn.kind is Kind.CHECK_IN and txn.local_day is not None:
             consecutive = a.last_checkin_on is not None and (txn.local_day - a.last_checkin_on).days == 1
             changes["last_checkin_on"] = txn.local_day
@@ -204,7 +218,7 @@ class LedgerState:
             self.cards[card.uid] = replace(card, status=CardStatus.BLOCKED)
         elif txn.kind is Kind.CARD_UNBLOCKED and card and card.status is CardStatus.BLOCKED:
             self.cards[card.uid] = replace(card, status=CardStatus.ACTIVE)
-        elif txn.kind is Kind.CARD_REPLACEMENT:
+        elif txn.kind in (Kind.CARD_REPLACEMENT, Kind.CARD_EXCHANGE):
             if card:
                 self.cards[card.uid] = replace(card, status=CardStatus.REPLACED)
             self.cards[txn.new_card_uid] = Card(txn.new_card_uid, member.member_id, txn.card_seq)
@@ -222,8 +236,18 @@ class LedgerState:
             referee = self.accounts[txn.referee_id]
             flag = "referee_rewarded" if txn.member_id == txn.referee_id else "referrer_rewarded"
             self.accounts[txn.referee_id] = replace(referee, **{flag: True})
+        elif txn.kind is Kind.PROFILE_UPDATE:
+            self.members[member.member_id] = replace(
+                member,
+                name=txn.name or member.name,
+                phone=txn.phone or member.phone,
+                birthday=txn.birthday or member.birthday,
+                birthday_edited=member.birthday_edited or txn.birthday is not None,
+            )
         elif txn.kind is Kind.PIN_RESET:
             self.members[member.member_id] = replace(member, pin_failures=0, pin_locked_until=None)
+        elif txn.kind is Kind.PIN_CHANGED:
+            self.members[member.member_id] = replace(member, pin_hash=txn.pin_hash, pin_failures=0, pin_locked_until=None)
 
     def copy(self) -> LedgerState:
         return LedgerState(

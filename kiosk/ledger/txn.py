@@ -36,12 +36,16 @@ class Kind(StrEnum):
     ADJUSTMENT = "adjustment"
     PIN_FAILED = "pin_failed"
     PIN_RESET = "pin_reset"
+    PIN_CHANGED = "pin_changed"
     CHECK_IN = "check_in"
     REFERRAL_REWARD = "referral_reward"
     SURVEY = "survey"
     PURSE_WRITTEN = "purse_written"
     REFUND = "refund"
     VOID = "void"
+    PROFILE_UPDATE = "profile_update"
+    CARD_FEE = "card_fee"
+    CARD_EXCHANGE = "card_exchange"
 
 
 class TxnFormatError(ValueError):
@@ -88,7 +92,11 @@ class Txn:
     rating: int = 0  # SURVEY: 1-5 stars
     reasons: str = ""  # SURVEY: comma-separated reason ids from the rules
     card_counter: int = 0  # the card's counter (purse or NTAG tap): read at the tap, or (PURSE_WRITTEN) just written
+    notes_consent: bool = False  # SIGN_UP: the member agreed that staff may keep notes on them (privacy notice)
     clock_untrusted: bool = False  # `at` came from a clock not yet trusted (before NTP, behind the ledger)
+    staff_id: str = ""  # SIGN_UP, TOP_UP, CARD_FEE: the staff member credited with the sale
+    staff_reward_fen: int = 0  # the sales reward the rules gave that staff member for it (not the member's money)
+    waiver: str = ""  # SIGN_UP, CARD_FEE: why no fee was charged ("topup", "campaign:<id>")
 
     @property
     def balance_delta_fen(self) -> int:
@@ -107,7 +115,7 @@ _NAMES = tuple(f.name for f in fields(Txn))
 _DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
 _DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
 _TIME_FIELDS = {"at", "pin_locked_until"}
-_BOOL_FIELDS = {"clock_untrusted"}
+_BOOL_FIELDS = {"clock_untrusted", "notes_consent"}
 _INT_RANGES = {
     "seq": (1, 2**62),
     "balance_before_fen": (-MAX_FEN, MAX_FEN),
@@ -122,6 +130,7 @@ _INT_RANGES = {
     "rules_version": (0, 2**31),
     "rating": (0, 5),
     "card_counter": (0, 0xFFFFFFFF),
+    "staff_reward_fen": (0, MAX_FEN),
 }
 
 
@@ -221,6 +230,10 @@ def check_txn(txn: Txn) -> None:
         raise TxnFormatError("member_id", SAFE_ID_HINT)
     if txn.reward_id and not SAFE_ID.match(txn.reward_id):
         raise TxnFormatError("reward_id", SAFE_ID_HINT)
+    if txn.staff_id and not SAFE_ID.match(txn.staff_id):
+        raise TxnFormatError("staff_id", SAFE_ID_HINT)
+    if txn.staff_reward_fen and not txn.staff_id:
+        raise TxnFormatError("staff_reward_fen", "a sales reward needs the staff_id it is for")
     if txn.points_after < 0 or txn.points_before < 0:
         raise TxnFormatError("points_after", "points are never negative")
     if txn.points_delta > 0 and txn.points_expire_on is None:

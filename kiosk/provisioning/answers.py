@@ -35,6 +35,8 @@ class Answers:
     screen: str = "800x480"
     rotation: int = 0
     rules_file: str = ""
+    role: str = "kiosk"  # "counter": the device at the cash desk (docs/pos-api.md)
+    till_port: int = 0  # the till API on the store's LAN at this port, HTTPS on the kiosk's certificate; 0: off
 
 
 FILE_ANSWERS = ("tls_ca", "tls_cert", "tls_key", "card_master_key", "pin_pepper", "rules_file")
@@ -89,6 +91,9 @@ def from_config(config: Config) -> dict[str, Any]:
         out["hq_port"] = config.hq.port
     if config.rules_file:
         out["rules_file"] = str(config.rules_file)
+    out["role"] = config.device.role
+    if config.till.enabled:
+        out["till_port"] = config.till.port
     return out
 
 

@@ -7,7 +7,16 @@ import os
 import sys
 from pathlib import Path
 
-from kiosk.app.config import LOCALES, READER_DRIVERS, ROTATIONS, SCREENS, ConfigError, load_config
+from kiosk.app.config import (
+    COUNTER_SCREENS,
+    LOCALES,
+    READER_DRIVERS,
+    ROLES,
+    ROTATIONS,
+    SCREENS,
+    ConfigError,
+    load_config,
+)
 from kiosk.provisioning import answers as ans
 from kiosk.provisioning import detect, fsops
 from kiosk.provisioning.plan import CONFIG_PATH, ProvisionError, Runner, build
@@ -58,7 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--non-interactive", action="store_true", help="never ask; fail when a required answer is missing")
     p.add_argument("--detect", action="store_true", help="list the readers found on this machine and exit")
     p.add_argument("--hq-server", action="store_true",
-                   help="also install and enable kiosk-hq.service (on the HQ machine)")
+                   help="also install and enable kiosk-hq.service and kiosk-hq-console.service "
+                        "(the receiver and the browser console, on the HQ machine)")
     p.add_argument("--kiosk-command", metavar="CMD",
                    help="the command the units run (default: the installed `kiosk`)")
     g = p.add_argument_group("answers")
@@ -80,7 +90,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the chain's id in card key diversification (default kiosk; the same "
                         "on every kiosk of the chain)")
     g.add_argument("--locale", choices=LOCALES, help="UI language")
-    g.add_argument("--screen", choices=SCREENS, help="screen size")
+    g.add_argument("--screen", choices=sorted(set(SCREENS + COUNTER_SCREENS)), help="screen size")
+    g.add_argument("--role", choices=ROLES,
+                   help='"counter": a device at the cash desk the till drives (compact layout, 480x320)')
+    g.add_argument("--till-port", type=int, metavar="PORT",
+                   help="serve the till API on the store's LAN at this port (8765 is usual), over HTTPS "
+                        "with this kiosk's certificate once it has one; 0: off")
     g.add_argument("--rotation", type=int, choices=ROTATIONS, help="screen rotation in degrees")
     g.add_argument("--rules-file", metavar="FILE", help="local rules file path on the device")
 

@@ -76,6 +76,8 @@ def config_dict(a: Answers, root: Path, tls_ca: bool, tls_client: bool,
                 master_key: bool, pepper: bool) -> dict:
     device = {"id": a.device_id, "store": a.store_id, "data_dir": a.data_dir,
               "locale": a.locale, "screen": a.screen, "rotation": a.rotation}
+    if a.role != "kiosk":
+        device["role"] = a.role
     data: dict = {"device": device, "reader": {"driver": a.reader_driver or "simulated"}}
     if a.reader_port:
         data["reader"]["port"] = a.reader_port
@@ -95,6 +97,10 @@ def config_dict(a: Answers, root: Path, tls_ca: bool, tls_client: bool,
     data["secrets"] = secrets
     if a.rules_file:
         data["rules"] = {"file": a.rules_file}
+    if a.till_port:
+        data["till"] = {"enabled": True, "host": "0.0.0.0", "port": a.till_port}
+        if tls_client:  # HTTPS with the kiosk's own certificate: a till checks it against HQ's CA
+            data["till"].update(tls_cert=CERT_PATH, tls_key=KEY_PATH)
     return data
 
 
@@ -183,6 +189,9 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
                      f"{flag('tls_cert')} FILE")
     if a.hq_host and not tls_ca:
         notes.append(f"HQ link without TLS: give {flag('tls_ca')} to encrypt it")
+    if a.till_port and not tls_client:
+        notes.append(f"till API on port {a.till_port} without TLS until this kiosk has its certificate "
+                     f"({flag('tls_cert')}); then re-run to serve HTTPS")
 
     node = detect.device_node(a.reader_driver, a.reader_port)
     if check_port and node and not Path(node).exists():
@@ -198,10 +207,13 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
     except ConfigError as exc:
         answer = _answer_for(exc.field)
         raise ProvisionError(f"{exc} (check {flag(answer)})", answer) from None
-    units = ["kiosk.service"] + (["kiosk-hq.service"] if hq_server else [])
+    units = ["kiosk.service"] + (HQ_UNITS if hq_server else [])
     return Plan(root=Path(root), answers=a, config_toml=HEADER + tomli_w.dumps(data).encode(),
                 kiosk_cmd=kiosk_cmd or default_kiosk_cmd(), files=files,
                 generate_tls_key=generate, units=units, notes=notes)
+
+
+HQ_UNITS = ["kiosk-hq.service", "kiosk-hq-console.service"]  # the receiver and the console beside it
 
 
 def _answer_for(config_field: str) -> str:
@@ -209,7 +221,8 @@ def _answer_for(config_field: str) -> str:
             "device.locale": "locale", "device.screen": "screen", "device.rotation": "rotation",
             "reader.driver": "reader_driver", "reader.port": "reader_port",
             "hq.host": "hq_host", "hq.port": "hq_port",
-            "secrets.card_system_id": "card_system_id"}.get(config_field, config_field)
+            "secrets.card_system_id": "card_system_id", "device.role": "role",
+            "till.port": "till_port"}.get(config_field, config_field)
 
 
 # -- execution --------------------------------------------------------------------------------

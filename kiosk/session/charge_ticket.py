@@ -41,12 +41,14 @@ class ChargeTicket:
     """Thread-safe: `stage` and `outcome` change only under the condition's lock, and every
     change wakes the waiters (the till's long-poll)."""
 
-    def __init__(self, order: ChargeOrder) -> None:
+    def __init__(self, order: ChargeOrder, on_final: Callable[[ChargeTicket, ChargeOutcome], None] | None = None) -> None:
         self.order = order
         self._cond = threading.Condition()
         self.stage = "queued"  # queued | waiting_for_card | confirming | pin | done
         self.version = 0
         self.outcome: ChargeOutcome | None = None
+        self._on_final = on_final  # the till's: keep the answer durably before anyone hears it
+        self._finishing = False
 
     def move(self, stage: str) -> None:
         with self._cond:
@@ -55,13 +57,20 @@ class ChargeTicket:
                 self._cond.notify_all()
 
     def finish(self, outcome: ChargeOutcome) -> bool:
-        """The answer; only the first counts (False for any later one)."""
+        """The answer; only the first counts (False for any later one). `on_final` runs first,
+        outside the lock, so a till's long-poll never hears an answer that a power cut could lose."""
         with self._cond:
-            if self.outcome is not None:
+            if self.outcome is not None or self._finishing:
                 return False
-            self.outcome, self.stage, self.version = outcome, "done", self.version + 1
-            self._cond.notify_all()
-            return True
+            self._finishing = True
+        try:
+            if self._on_final is not None:
+                self._on_final(self, outcome)
+        finally:
+            with self._cond:
+                self.outcome, self.stage, self.version = outcome, "done", self.version + 1
+                self._cond.notify_all()
+        return True
 
     def wait_change(self, since_version: int, timeout_s: float) -> int:
         """Block until the version passes `since_version` (or the time is up); the version now."""

@@ -20,3 +20,4 @@ class Visit:
     purse_due: bool = False  # money moved while the card was lifted: write it when it is back
     member_view: MemberView | None = None
     message: Message | None = None
+    staff_id: str = ""  # the staff member who tapped their card to be credited with this visit's sale

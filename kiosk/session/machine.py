@@ -34,6 +34,7 @@ class SessionMachine(StateMachine):
     pin_set = s.signup_pin.to(s.signup_writing)
     fix_details = s.signup_pin.to(s.signup_details)
     card_issued = s.signup_writing.to(s.done)
+    fee_due = s.signup_writing.to(s.topup_amount)  # the card fee: paid or waived with the first top-up
 
     # top-up
     start_topup = s.home.to(s.topup_amount)
@@ -47,7 +48,7 @@ class SessionMachine(StateMachine):
     reward_ok = s.redeem_choose.to(s.redeem_confirm)
     need_pin = s.redeem_confirm.to(s.pin_entry)
     redeemed = s.redeem_confirm.to(s.done) | s.pin_entry.to(s.done)
-    locked = s.redeem_confirm.to(s.pin_locked) | s.pin_entry.to(s.pin_locked)
+    locked = s.redeem_confirm.to(s.pin_locked) | s.pin_entry.to(s.pin_locked) | s.profile_pin.to(s.pin_locked)
 
     # paying with the card: from the till (at idle) or the staff menu (amount keypad first)
     till_charge = s.idle.to(s.charge_tap)
@@ -57,16 +58,30 @@ class SessionMachine(StateMachine):
     charge_need_pin = s.charge_confirm.to(s.charge_pin)
     charged = s.charge_confirm.to(s.done) | s.charge_pin.to(s.done)
 
-    # the PIN pad (redeem, sign-up, charge): a key stays on the screen until the PIN is complete
+    # the member's own details (profile completion), behind the PIN
+    start_profile = s.home.to(s.profile_pin)
+    profile_pin_ok = s.profile_pin.to(s.profile_edit)
+    profile_saved = s.profile_edit.to(s.done)
+
+    # a new PIN the member chooses, opened by staff from the staff menu (kiosk/session/flows/new_pin.py)
+    staff_new_pin = s.staff_menu.to(s.new_pin_tap)
+    new_pin_card = s.new_pin_tap.to(s.new_pin_entry)
+    new_pin_set = s.new_pin_entry.to(s.done)
+
+    # the PIN pad (redeem, sign-up, charge, new PIN, profile): a key stays on the screen until the PIN is complete
     pin_key = (
         s.pin_entry.to.itself(internal=True)
         | s.signup_pin.to.itself(internal=True)
         | s.charge_pin.to.itself(internal=True)
+        | s.profile_pin.to.itself(internal=True)
+        | s.new_pin_entry.to.itself(internal=True)
     )
     pin_rubout = (
         s.pin_entry.to.itself(internal=True, cond="pin_digits_entered")
         | s.signup_pin.to.itself(internal=True, cond="pin_digits_entered")
         | s.charge_pin.to.itself(internal=True, cond="pin_digits_entered")
+        | s.profile_pin.to.itself(internal=True, cond="pin_digits_entered")
+        | s.new_pin_entry.to.itself(internal=True, cond="pin_digits_entered")
     )
 
     # daily check-in; the rating offered on the done screen after a top-up or redemption
@@ -75,6 +90,7 @@ class SessionMachine(StateMachine):
 
     # the staff menu's own actions
     reload_rules = s.staff_menu.to.itself(internal=True)
+    open_notes = s.staff_menu.to(s.staff_notes)
 
     # going back one step
     back = (
@@ -89,6 +105,10 @@ class SessionMachine(StateMachine):
         | s.signup_pin.to(s.signup_privacy)
         | s.charge_amount.to(s.staff_menu)
         | s.charge_pin.to(s.charge_confirm)
+        | s.profile_pin.to(s.home)
+        | s.profile_edit.to(s.home)
+        | s.new_pin_tap.to(s.staff_menu)
+        | s.new_pin_entry.to(s.new_pin_tap)
     )
     # a result was shown; continue with the member's home while their card is still there
     to_home = s.done.to(s.home, cond="member_here") | s.notice.to(s.home, cond="member_here")
@@ -109,6 +129,9 @@ class SessionMachine(StateMachine):
         | s.charge_tap.to(s.notice)
         | s.charge_confirm.to(s.notice)
         | s.charge_pin.to(s.notice)
+        | s.profile_pin.to(s.notice)
+        | s.profile_edit.to(s.notice)
+        | s.new_pin_entry.to(s.notice)
     )
 
     # the session ends: finished, timed out, card removed, or another card tapped
@@ -135,6 +158,11 @@ class SessionMachine(StateMachine):
         | s.charge_tap.to(s.idle)
         | s.charge_confirm.to(s.idle)
         | s.charge_pin.to(s.idle)
+        | s.profile_pin.to(s.idle)
+        | s.profile_edit.to(s.idle)
+        | s.staff_notes.to(s.idle)
+        | s.new_pin_tap.to(s.idle)
+        | s.new_pin_entry.to(s.idle)
     )
 
     @property

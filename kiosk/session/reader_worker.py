@@ -70,8 +70,10 @@ class ReaderWorker:
         post: Callable[[object], None],
         poll_s: float = 0.1,
         retry_s: float = 1.0,
+        heartbeat: Callable[[], None] = lambda: None,
     ):
         self.reader, self.cards, self.post, self.poll_s = reader, cards, post, poll_s
+        self.heartbeat = heartbeat  # called on every turn of the loop: systemd's watchdog source "reader"
         self.retry_s = retry_s  # wait before trying a vanished reader again
         self._jobs: queue.SimpleQueue[_IssueJob | _PurseJob] = queue.SimpleQueue()
         self._current: CardInfo | None = None
@@ -162,6 +164,7 @@ class ReaderWorker:
     def run(self) -> None:
         """The thread's loop; a vanished reader is reported and retried, never fatal."""
         while not self._stop.is_set():
+            self.heartbeat()
             try:
                 self.step()
             except ReaderGone as exc:

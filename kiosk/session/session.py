@@ -31,6 +31,7 @@ from kiosk.payment.port import PaymentMethod
 from kiosk.receipt.printer import NoPrinter, ReceiptPrinter
 from kiosk.receipt.receipt import Shop
 from kiosk.session.clock import Clock, SystemClock
+from kiosk.session.detail_actions import DetailActions
 from kiosk.session.flow import Visit
 from kiosk.session.flows import FLOWS
 from kiosk.session.flows.base import F, FlowPart
@@ -38,6 +39,7 @@ from kiosk.session.flows.cards import CardChecks
 from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
+from kiosk.session.flows.new_pin import NewPin
 from kiosk.session.flows.pin import Pin
 from kiosk.session.flows.redeem import Redeem
 from kiosk.session.flows.signup import SignUp
@@ -76,7 +78,7 @@ from kiosk.session.view import Message, SessionView
 log = logging.getLogger(__name__)
 
 
-class Session:
+class Session(DetailActions):
     def __init__(
         self,
         store: StoreLike,
@@ -226,8 +228,8 @@ class Session:
         """A referral code (optional) must belong to an active member, or the details screen says so."""
         return self._act(lambda: self.flow(SignUp).submit_details(phone, name, birthday, referral_code))
 
-    def accept_privacy(self) -> bool:
-        return self._act(self.flow(SignUp).accept_privacy)
+    def accept_privacy(self, notes_consent: bool = False) -> bool:
+        return self._act(lambda: self.flow(SignUp).accept_privacy(notes_consent))
 
     def check_in(self) -> bool:
         """Home: today's check-in points (and the streak bonus on the streak's day)."""
@@ -239,6 +241,9 @@ class Session:
 
     def staff_reload_rules(self) -> bool:
         return self._act(self.flow(Staff).reload_rules)
+
+    def start_new_pin(self) -> bool:  # staff menu: "New PIN for a member" (the member taps, types it twice)
+        return self._act(self.flow(NewPin).start)
 
     def start_staff_charge(self) -> bool:
         """Staff menu: "Charge a member" (amount keypad, then the member taps)."""

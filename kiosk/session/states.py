@@ -33,6 +33,11 @@ class SessionState(StrEnum):
     charge_tap = "charge_tap"
     charge_confirm = "charge_confirm"
     charge_pin = "charge_pin"
+    profile_pin = "profile_pin"
+    profile_edit = "profile_edit"
+    staff_notes = "staff_notes"
+    new_pin_tap = "new_pin_tap"
+    new_pin_entry = "new_pin_entry"
 
 
 S = SessionState
@@ -62,6 +67,11 @@ TITLES: dict[SessionState, str] = {
     S.charge_tap: "Charge: pay - tap your card",
     S.charge_confirm: "Charge: amount, discount, balance after",
     S.charge_pin: "Charge: PIN",
+    S.profile_pin: "My details: PIN",
+    S.profile_edit: "My details: name, phone twice, birthday",
+    S.staff_notes: "Staff: member notes (the member taps their card)",
+    S.new_pin_tap: "New PIN: the member taps their card",
+    S.new_pin_entry: "New PIN: the member types it twice",
 }
 
 # states that show a result and then go away on their own (settings.message_s)

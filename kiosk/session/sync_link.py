@@ -27,6 +27,15 @@ class SyncLink(Protocol):
         """The store cannot save (reason code) or can again (''): told to HQ in the status."""
         ...
 
+    def member_notes(self, member_id: str) -> tuple:
+        """HQ's notes on a member of this store (NoteLine values), for the staff menu only."""
+        ...
+
+    def fetch_member(self, uid: str) -> str:
+        """Ask HQ for the member of a card not in the replica, keeping it when found (waits at most
+        300 ms): "found", "not_found", "offline" or "timeout" (kiosk/sync/member_fetch.py)."""
+        ...
+
 
 class SyncClientLink:
     def __init__(self, client) -> None:
@@ -46,3 +55,9 @@ class SyncClientLink:
 
     def report_store_fault(self, reason: str) -> None:
         self.client.store_fault = reason
+
+    def member_notes(self, member_id: str) -> tuple:
+        return self.client.notes.of(member_id)
+
+    def fetch_member(self, uid: str) -> str:
+        return self.client.members.fetch(uid)

@@ -56,6 +56,8 @@ class TopUpOption:
     amount_fen: int
     bonus_fen: int
     points: int  # points this top-up would earn at the member's tier
+    fee_fen: int = 0  # the card fee paid with it (the sign-up fee still due), beside the amount
+    fee_waived: bool = False  # a fee was due and this top-up waives it
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,27 @@ class SignupView:
 
 
 @dataclass(frozen=True)
+class ProfileView:
+    """The member's own details as the profile screen shows them, behind the PIN."""
+
+    name: str
+    phone_masked: str  # the number is typed again to change it, never shown whole
+    birthday: date | None
+    birthday_editable: bool  # the birthday may be changed at the kiosk once
+    points_offered: int  # what completing the profile would earn now (0: nothing)
+
+
+@dataclass(frozen=True)
+class CardFeeView:
+    """The card fee and its waiver, said on the sign-up offer before the member commits to anything."""
+
+    fee_fen: int  # owed today (0: free, e.g. a campaign)
+    rules_fee_fen: int  # the rules' card fee
+    waiver_topup_fen: int  # a first top-up of at least this waives it (0: no waiver)
+    campaign: str = ""  # the free-card campaign covering today
+
+
+@dataclass(frozen=True)
 class SurveyView:
     """The optional rating offered on the done screen after a top-up or a redemption."""
 
@@ -139,6 +162,17 @@ class StaffView:
     hq_online: bool
     last_errors: tuple[str, ...]
     rules_version: int
+    replica_chunks: tuple[int, int] = (0, 0)  # a store snapshot being loaded: (stored, of); (0, 0) none
+    replica_loaded: bool = False  # the member replica came from HQ's store snapshot (protocol v2)
+
+
+@dataclass(frozen=True)
+class StaffNotesView:
+    """A member's notes on the staff menu (never on a member's screen): empty until the member taps."""
+
+    member_id: str  # "" while waiting for the member's card
+    member_name: str
+    notes: tuple  # NoteLine values (kiosk/sync/messages/notes.py), newest first
 
 
 @dataclass(frozen=True)
@@ -172,3 +206,6 @@ class SessionView:
     staff: StaffView | None = None
     survey: SurveyView | None = None  # in `done` after a top-up or redemption, until rated or left
     charge: ChargeView | None = None  # paying with the card (till or staff menu)
+    profile: ProfileView | None = None  # the member's own details (profile_edit)
+    staff_notes: StaffNotesView | None = None  # staff_notes only
+    card_fee: CardFeeView | None = None  # sign-up: the card fee and its waiver

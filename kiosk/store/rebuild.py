@@ -51,6 +51,7 @@ class Rebuild:
         self._replay_from = snap.replay_from
         self._prev_replay_from = snap.prev_replay_from
         self._rules_doc = snap.rules_doc
+        self.hq_feed = self._replica.feed()  # HQ's per-store feed; "rows" records move it on
         self._meta: dict = dict(snap.meta)
         self._fallback_rules = rules or default_rules()
         if snap.rules_doc is not None:
@@ -129,6 +130,9 @@ class Rebuild:
             if not covered:
                 self.ledger.use_rules(parse_rules(record["doc"], "journal rules record"))
                 self._rules_doc = record["doc"]
+        elif kind == "rows":
+            if segment >= self._txns_from:  # else the replica holds them (and the feed position)
+                self._replay_rows(record)
         else:
             raise ValueError(f"unknown record type {str(kind)[:20]!r}")
 

@@ -24,6 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from kiosk.ledger.codec import CodecError, decode, encode
 from kiosk.ledger.model import Account, Card, Member, referral_code_of
@@ -31,6 +32,7 @@ from kiosk.ledger.rows import Rows
 from kiosk.ledger.state import ACCOUNT_INDEXES, CARD_INDEXES, MEMBER_INDEXES, LedgerState
 from kiosk.store import files
 from kiosk.store.errors import StoreCorrupt, StoreError
+from kiosk.store.replica_check import bounded_check
 
 REPLICA = "replica.sqlite"
 FORMAT = 2  # 2: account_orders, the index of till order keys
@@ -51,6 +53,9 @@ CREATE TABLE IF NOT EXISTS account_orders (
 CREATE INDEX IF NOT EXISTS account_orders_member ON account_orders (member_id);
 CREATE TABLE IF NOT EXISTS stock (reward_id TEXT PRIMARY KEY, units INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS last_seq (device_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hq_feed (
+    one INTEGER PRIMARY KEY CHECK (one = 1), snapshot_id INTEGER NOT NULL, delta_seq INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS position (
     one INTEGER PRIMARY KEY CHECK (one = 1), format INTEGER NOT NULL, device_id TEXT NOT NULL,
     absorbed INTEGER NOT NULL
@@ -176,9 +181,14 @@ class Replica:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write(self, state: LedgerState, absorbed: int, whole: bool = False) -> None:
+    def write(
+        self, state: LedgerState, absorbed: int, whole: bool = False, feed: HqFeed | None = None,
+        also: tuple[tuple[str, tuple], ...] = (),
+    ) -> None:
         """One transaction: the rows `state` changed (every row when `whole`: a first load or an
-        HQ snapshot replacing everything), its stock and seqs, and the journal position.
+        HQ snapshot replacing everything), its stock and seqs, and the journal position; `feed`
+        (where HQ's per-store feed stands, written with the rows it produced) and `also` (a
+        staging file's own bookkeeping) in the same transaction.
         OSError (disk full, I/O error) or StoreCorrupt, and then nothing is written: SQLite
         rolls the transaction back."""
         tables = {name: self._changed(getattr(state, name), whole) for name in _TABLES}
@@ -206,6 +216,10 @@ class Replica:
                     "ON CONFLICT (one) DO UPDATE SET absorbed = excluded.absorbed",
                     (FORMAT, self.device_id, absorbed),
                 )
+                if feed is not None:
+                    conn.execute("INSERT OR REPLACE INTO hq_feed (one, snapshot_id, delta_seq) VALUES (1, ?, ?)", feed)
+                for sql, args in also:
+                    conn.execute(sql, args)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:  # (a failed COMMIT may have rolled back already)
@@ -265,15 +279,44 @@ class Replica:
         with self._read_lock:
             return self._reader.serialize()
 
+    def feed(self) -> HqFeed:
+        """Which HQ snapshot these rows came from and the store's last account delta they hold."""
+        rows = self._rows("SELECT snapshot_id, delta_seq FROM hq_feed")
+        return HqFeed(int(rows[0][0]), int(rows[0][1])) if rows else HqFeed(0, 0)
+
+    def swap_in(self, staged: Path) -> None:
+        """Replace this file by `staged` (a complete replica, its WAL folded in and closed): one
+        rename, so a power cut leaves the old replica or the new one. Readers wait meanwhile."""
+        with self._read_lock:
+            self._reader.close()
+            self._writer.close()
+            files.disk.replace(staged, self.path)
+            files.fsync_dir(self.path.parent)
+            self._writer = self._connect()
+            self._reader = self._connect()
+        files.disk.database_committed(self.path, self._image)
+
+    def fold_wal(self) -> None:
+        """Write the WAL into the main file, so the file alone is the database (before a rename)."""
+        self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def quick_check(self) -> list[str]:
-        rows = self._rows("PRAGMA quick_check")
-        return [] if rows == [("ok",)] else [f"{self.path}: {r[0]}" for r in rows]
+        """A check bounded whatever the chain's size (replica_check.py says what it reads)."""
+        with self._read_lock:
+            if self.closed:
+                raise StoreError(f"{self.path}: the store is closed")
+            return bounded_check(self.path, self._reader)
 
     def close(self) -> None:
         with self._read_lock:
             self.closed = True
             self._reader.close()
         self._writer.close()
+
+
+class HqFeed(NamedTuple):
+    snapshot_id: int
+    delta_seq: int
 
 
 class TableSource:

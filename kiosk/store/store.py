@@ -46,6 +46,7 @@ from kiosk.store.errors import (
 )
 from kiosk.store.files import make_dir
 from kiosk.store.health import SNAPSHOT, disk_problems, state_invariant_problems  # noqa: F401 - re-exported
+from kiosk.store.hq_rows import HqRows
 from kiosk.store.journal import (
     Journal,
     JournalCorrupt,
@@ -89,7 +90,7 @@ def _serialized(method: Callable) -> Callable:
     return wrapper
 
 
-class Store(Rebuild):
+class Store(Rebuild, HqRows):
     """Open with `Store.open`; one instance per data directory and process."""
 
     def __init__(self) -> None:  # use Store.open
@@ -166,6 +167,7 @@ class Store(Rebuild):
             self._replica.close()
             raise
         self._journal = Journal(self._journal_dir, numbers)
+        self._open_loading()
         self._pending.setdefault(self._journal.current, 0)
         try:
             self._saw(parse_utc(self._meta.get(LATEST_AT_KEY)))
@@ -370,7 +372,7 @@ class Store(Rebuild):
         or HQ's), with the segment from which the journal must still be replayed onto them."""
         whole = not isinstance(state.accounts, Rows)
         try:
-            self._replica.write(state, absorbed, whole=whole)
+            self._replica.write(state, absorbed, whole=whole, feed=self.hq_feed)
         except OSError as exc:
             raise StoreWriteError(f"{self._replica.path}: could not write the member replica: {exc}") from exc
         self._txns_from = absorbed
@@ -480,6 +482,7 @@ class Store(Rebuild):
         if not self._closed:
             self._closed = True
             self._journal.close()
+            self.loading.close()
             self._replica.close()
             self._lock.release()
 

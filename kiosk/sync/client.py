@@ -35,9 +35,11 @@ from kiosk.sync.incidents import META_KEY as INCIDENTS_KEY
 from kiosk.sync.incidents import IncidentSender, read_incidents
 from kiosk.sync.link import MqttLink
 from kiosk.sync.log_limit import LogLimit
+from kiosk.sync.member_fetch import MemberFetch
 from kiosk.sync.messages.spec import DEVICE
 from kiosk.sync.outbox_sender import OutboxSender
 from kiosk.sync.settings import SyncSettings, SyncStore
+from kiosk.sync.store_feed import StoreFeed
 from kiosk.sync.topics import DeviceTopics, TopicError, parse_topic
 
 log = logging.getLogger("kiosk.sync")
@@ -81,6 +83,8 @@ class SyncClient:
         self._log_limit = LogLimit(clock=clock)
         self.last_error = ""
         self.store_fault = ""  # the session's: why the store cannot save ("" when it can)
+        # the app's: the reader's and the printer's one-line states for the status (wiring sets it)
+        self.device_state: Callable[[], tuple[str, str]] | None = None
         last_ack = store.meta_get(LAST_ACK_KEY)
         self.last_ack_at: datetime | None = datetime.fromisoformat(last_ack) if isinstance(last_ack, str) else None
         self.hq_applied_through = 0
@@ -100,6 +104,8 @@ class SyncClient:
         self.outbox = OutboxSender(clock, settings.batch_size, settings.window_batches, settings.ack_timeout_s,
                                    on_resend=self._resending)
         self._apply_config(store.meta_get(CONFIG_KEY))
+        self.notes = m.StoreNotes(1, (), self._now())  # in memory only: the retained message brings them back
+        self.feed = StoreFeed(self)  # protocol v2's per-store replica (store_feed.py)
         self._handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
             m.Ack: self._handle_ack,
             m.RulesUpdate: self._handle_rules,
@@ -108,6 +114,8 @@ class SyncClient:
             m.Snapshot: self._handle_snapshot,
             m.ConfigUpdate: self._handle_config,
             m.IncidentsAck: self._handle_incidents_ack,
+            m.StoreNotes: self._handle_notes,
+            **self.feed.handlers(),
         }
         # taken on the network thread, at once: the payment port is waiting on another thread
         self._network_handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
@@ -121,6 +129,8 @@ class SyncClient:
             on_error=self._note_error,
         )
         self._subscribed = self._link.subscribed
+        self.members = MemberFetch(self)  # protocol v2: a member fetched from HQ at a tap
+        self._handlers[m.MemberAnswer] = self.members.late_answer
 
     def handled_types(self) -> set[str]:
         """The message types this kiosk takes in (tests check it against the registry)."""
@@ -229,6 +239,7 @@ class SyncClient:
                 except StoreError as exc:
                     self._note_error(f"store: {exc}")
                 self._heartbeat()
+            self.feed.tick(self.connected and self.subscribed)
             return busy
 
     @property
@@ -375,6 +386,11 @@ class SyncClient:
         log.info("rules v%s in force (was v%s)", msg.version, current)
         self._status_due = True
 
+    def _handle_notes(self, msg: m.StoreNotes, topic: str) -> None:
+        """The home store's member notes for the staff menu: the newest version, replaced whole."""
+        if msg.version > self.notes.version:
+            self.notes = msg
+
     def _handle_blocked(self, outcome, topic: str) -> None:
         if outcome.applied:
             self.store.meta_put(BLOCKED_KEY, self.blocked.to_json())
@@ -442,9 +458,18 @@ class SyncClient:
             return False
         return self._publish(self.topics.payment_request, msg) == 0
 
+    def _devices(self) -> tuple[str, str]:
+        """The reader's and printer's states, or ("", "") when unknown: a status is never held up."""
+        try:
+            reader, printer = self.device_state() if self.device_state else ("", "")
+        except Exception:  # noqa: BLE001 - the app's callback; the status goes out without it
+            return "", ""
+        return str(reader)[:120], str(printer)[:120]
+
     def _status(self, state: str) -> m.Status:
         with self._counter_lock:
             rejected = dict(self.counters.rejected)
+        reader, printer = self._devices()
         return m.Status(
             device=self.settings.device_id,
             store=self.settings.store_id,
@@ -458,6 +483,8 @@ class SyncClient:
             rules_version=self._rules_version,
             blocked_version=self.blocked.version,
             last_ack_at=self.last_ack_at,
+            reader=reader,
+            printer=printer,
         )
 
     def status(self) -> m.Status:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 from collections.abc import Callable
 
@@ -21,6 +22,17 @@ def backoff_delay(attempt: int, low: float, high: float, rand: Callable[[], floa
     """Exponential backoff with jitter: a random delay between half and all of min(high, low*2^n)."""
     step = min(high, low * (2 ** min(attempt, 30)))
     return step / 2 + rand() * step / 2
+
+
+def no_delay(client) -> None:
+    """TCP_NODELAY on the client's socket: a small request (a member fetched at a tap) goes out
+    now, not after the peer's delayed ACK (tens of ms with Nagle's algorithm)."""
+    sock = client.socket()
+    if sock is not None and hasattr(sock, "setsockopt"):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # e.g. not a TCP socket: nothing to tune
 
 
 class MqttLink:
@@ -44,6 +56,8 @@ class MqttLink:
         self._stopping = threading.Event()  # wakes every wait; the network thread returns
         self._closing = threading.Event()  # stop() has begun: do not reconnect
         self._thread: threading.Thread | None = None
+        # a reply carrying MQTT 5 correlation data goes here first (True: taken; member_fetch.py)
+        self.on_response: Callable[[bytes, str, bytes], bool] | None = None
         self._mqtt = self._make_client(mqtt)
 
     def _make_client(self, mqtt):
@@ -62,7 +76,7 @@ class MqttLink:
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = lambda client, userdata, msg: self._on_message_cb(msg.topic, msg.payload)
+        client.on_message = lambda client, userdata, msg: self._deliver(msg)
         client.on_subscribe = self._on_subscribe
         return client
 
@@ -89,9 +103,17 @@ class MqttLink:
             self._thread.join(timeout)
         self._thread = None
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, properties=None) -> int:
         """Queue one message for the network thread; paho's return code (0: queued)."""
-        return self._mqtt.publish(topic, payload, qos=qos, retain=retain).rc
+        return self._mqtt.publish(topic, payload, qos=qos, retain=retain, properties=properties).rc
+
+    def _deliver(self, msg) -> None:
+        correlation = getattr(getattr(msg, "properties", None), "CorrelationData", None)
+        if correlation is not None and self.on_response is not None and self.on_response(
+            bytes(correlation), msg.topic, msg.payload
+        ):
+            return
+        self._on_message_cb(msg.topic, msg.payload)
 
     def _network_loop(self) -> None:
         import paho.mqtt.client as mqtt
@@ -129,6 +151,7 @@ class MqttLink:
         if reason_code.is_failure:
             self._on_error(f"broker refused the connection: {reason_code}")
             return
+        no_delay(client)
         self.connected.set()
         self.new_session.set()
         client.subscribe(self._subscriptions)

@@ -166,6 +166,7 @@ class MosquittoBroker:
         (self.dir / "acl").chmod(0o600)
         conf = [
             f"per_listener_settings {'true' if self.bind_client_ids else 'false'}",
+            "set_tcp_nodelay true",  # small request/response messages: no Nagle wait (member fetch)
             f"user {getpass.getuser()}",  # as root mosquitto would switch to `mosquitto` and lose the files
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.dir}/",

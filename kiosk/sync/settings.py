@@ -52,6 +52,7 @@ class SyncSettings:
     max_outbox: int = MAX_OUTBOX
     software: str = __version__
     incidents_file: Path | None = None  # default: data_dir/incidents.jsonl (the session's IncidentLog)
+    store_replica: bool = False  # protocol v2: the store's snapshot in chunks + deltas (kiosk.toml: on)
 
     @classmethod
     def from_config(cls, config, **overrides) -> SyncSettings:
@@ -67,6 +68,7 @@ class SyncSettings:
             tls_cert=hq.tls_cert,
             tls_key=hq.tls_key,
             keepalive_s=hq.keepalive_s,
+            store_replica=True,
         )
         values.update(overrides)
         return cls(**values)

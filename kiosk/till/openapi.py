@@ -53,6 +53,7 @@ VOID_REQUEST = {
     "properties": {"order_id": _ID, "locale": _LOCALE},
 }
 _LINES = {"type": "array", "items": {"type": "string"}}
+_CARD = {"type": "string", "description": "the card that paid (a refund: the card credited), masked: ****B2C3"}
 CHARGE = {
     "type": "object",
     "required": ["order_id", "status", "stage", "version", "total_fen"],
@@ -73,6 +74,7 @@ CHARGE = {
         "at": {"type": "string", "format": "date-time"},
         "refunded_fen": {"type": "integer"},
         "voided": {"type": "boolean"},
+        "card": _CARD,
         "receipt_lines": _LINES,
     },
 }
@@ -91,6 +93,7 @@ REFUND = {
         "points": {"type": "integer"},
         "txn_id": {"type": "string"},
         "at": {"type": "string", "format": "date-time"},
+        "card": _CARD,
         "receipt_lines": _LINES,
     },
 }

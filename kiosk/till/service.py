@@ -26,9 +26,19 @@ from kiosk.ledger.orders import VOID_ID
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.utc import utc_text
 from kiosk.receipt.layout import receipt_lines
+from kiosk.receipt.mask import mask_uid
 from kiosk.receipt.printer import print_safely
 from kiosk.receipt.receipt import Receipt, Shop, receipt_for_charge, receipt_for_refund
-from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, Reply, TillCall, TillCancel, TillCharge
+from kiosk.session.charge_ticket import (
+    ChargeOrder,
+    ChargeOutcome,
+    ChargeTicket,
+    Reply,
+    TillCall,
+    TillCancel,
+    TillCharge,
+)
+from kiosk.till.answers import Answer, AnswerBook
 
 API_VERSION = 1
 _KEPT_TICKETS = 500
@@ -76,7 +86,8 @@ def find(session: Any, key: str) -> Found | None:
     if found is None:
         return None
     name, uid = member_card(session.ledger.state, found[0])
-    return Found(found[1], name, uid, session.shop, session.ledger.rules.timezone)
+    # the card that paid, as the order recorded it (a member's card replaced since is not it)
+    return Found(found[1], name, found[1].card_uid or uid, session.shop, session.ledger.rules.timezone)
 
 
 def charge_receipt(shop: Shop, found: Found, order_id: str, discount_fen: int) -> Receipt:
@@ -92,13 +103,14 @@ def charge_receipt(shop: Shop, found: Found, order_id: str, discount_fen: int) -
 
 def refund_receipt(shop: Shop, refund: TillRefund, order_id: str, member_name: str, card_uid: str,
                    timezone: str) -> Receipt:
-    """退款单, or 撤销单 for the void (refund id "void")."""
+    """退款单, or 撤销单 for the void (refund id "void"), naming the card the money went back to
+    (`card_uid` only for a record kept before refunds named theirs)."""
     void = refund.refund_id == VOID_ID
     return receipt_for_refund(
         shop, refund_fen=refund.amount_fen, points_reversed=refund.points_back,
         balance_after_fen=refund.balance_after_fen, points_after=refund.points_after, at=refund.at,
-        timezone=timezone, member_name=member_name, card_uid=card_uid, txn_id=refund.txn_id, order_id=order_id,
-        refund_id="" if void else refund.refund_id, void=void,
+        timezone=timezone, member_name=member_name, card_uid=refund.card_uid or card_uid, txn_id=refund.txn_id,
+        order_id=order_id, refund_id="" if void else refund.refund_id, void=void,
     )
 
 
@@ -124,32 +136,43 @@ class TillService:
         self._lock = threading.Lock()
         self._tickets: OrderedDict[str, tuple[ChargeTicket, ChargeRequest]] = OrderedDict()
         self._current: ChargeTicket | None = None
+        self._book: AnswerBook | None = None  # made on the session's thread at first use
 
     # -- charges ---------------------------------------------------------------------------------
 
     def charge(self, till: str, req: ChargeRequest) -> tuple[int, dict]:
-        """202 and the pending charge; 200 and the first answer for an order already charged;
-        409 while another order is being charged or a member is using the kiosk."""
+        """202 and the pending charge; 200 and the first answer for an order already answered
+        (approved, declined, cancelled or timed out: a retry never starts it again); 409 while
+        another order is being charged or a member is using the kiosk."""
         key = self._key(till, req.order_id)
         with self._lock:
             known = self._tickets.get(key)
+            if known is not None and known[0].outcome is not None and known[0].outcome.reason == "kiosk_busy":
+                del self._tickets[key]  # the kiosk was busy (also when it said so after a 503): never started
+                known = None
             if known is not None and known[0].outcome is None:
                 return 202, self._ticket_body(req.order_id, *known)
+            if known is not None and known[0].outcome.status != "approved":
+                return 200, self._answer_body(req, _answer_of(known[0]))
+            found, answer = self._call(lambda s: (find(s, key), self._answers(s).get(key)))
+            if found is not None:
+                return 200, self._charged_body(req, found)
+            if answer is not None:  # kept across a restart
+                return 200, self._answer_body(req, answer)
             current = self._current
             if current is not None and current.outcome is None:
                 raise TillError(409, "charge_in_progress", "another charge is waiting for its card on this kiosk",
                                 extra={"order_id": current.order.order_key.split(":", 1)[1]})
-            found = self._call(lambda s: find(s, key))
-            if found is not None:
-                return 200, self._charged_body(req, found)
-            ticket = ChargeTicket(ChargeOrder(key, req.amount_fen, req.apply_discount, req.timeout_s))
+            ticket = ChargeTicket(ChargeOrder(key, req.amount_fen, req.apply_discount, req.timeout_s), self._final)
             self._current = ticket
             self._keep(key, ticket, req)
             self.post(TillCharge(ticket))
             ticket.wait_change(0, self.answer_timeout_s)
-        outcome = ticket.outcome
-        if outcome is not None and outcome.reason == "kiosk_busy":
-            raise TillError(409, "kiosk_busy", "a member is using the kiosk; try again when it shows the attract screen")
+            outcome = ticket.outcome
+            if outcome is not None and outcome.reason == "kiosk_busy":
+                del self._tickets[key]  # not an answer: the order was never started
+                raise TillError(409, "kiosk_busy",
+                                "a member is using the kiosk; try again when it shows the attract screen")
         if ticket.stage == "queued":
             raise TillError(503, "kiosk_not_answering", "the kiosk's session did not take the charge in time")
         if outcome is not None and outcome.status == "approved":  # answered from the ledger's record
@@ -169,7 +192,9 @@ class TillService:
                 return self._ticket_body(order_id, ticket, req)
         else:
             req, ticket = None, None
-        found = self._call(lambda s: find(s, key))
+        found, answer = self._call(lambda s: (find(s, key), self._answers(s).get(key)))
+        if found is None and answer is not None:
+            return self._answer_body(ChargeRequest(order_id, answer.total_fen, answer.apply_discount), answer)
         if found is None:
             raise TillError(404, "unknown_order", f"no charge for order {order_id!r} from this till", "order_id")
         # approved: the ledger's record, with what was refunded since
@@ -223,7 +248,6 @@ class TillService:
             if not s.commit(txn):
                 return "declined", Refused("store_failed"), found
             refund = charges.find_order(s.ledger.state, key)[1].refund(refund_id)
-            found = replace(found, card_uid=txn.card_uid)  # the card the money went back to
             print_safely(s.printer, lambda: refund_receipt(s.shop, refund, order_id, found.member_name,
                                                            found.card_uid, found.timezone))  # committed above
             return "approved", refund, found
@@ -253,6 +277,7 @@ class TillService:
             "points": refund.points_after,
             "txn_id": refund.txn_id,
             "at": _time(refund.at),
+            "card": mask_uid(refund.card_uid or found.card_uid),
             "receipt_lines": receipt_lines(refund_receipt(in_locale(found.shop, locale), refund, order_id,
                                                           found.member_name, found.card_uid, found.timezone)),
         }
@@ -296,22 +321,29 @@ class TillService:
             self._tickets.popitem(last=False)
 
     def _ticket_body(self, order_id: str, ticket: ChargeTicket, req: ChargeRequest) -> dict:
-        outcome = ticket.outcome
-        body: dict[str, Any] = {
-            "order_id": order_id,
-            "status": outcome.status if outcome else "pending",
-            "stage": ticket.stage,
-            "version": ticket.version,
-            "total_fen": req.amount_fen,
-            "apply_discount": req.apply_discount,
-        }
-        if outcome is None:
-            return body
-        if outcome.reason:
-            body["reason"] = outcome.reason
-        if outcome.balance_fen is not None:
-            body["balance_fen"] = outcome.balance_fen
-        return body
+        if ticket.outcome is not None:
+            return _final_body(order_id, _answer_of(ticket))
+        return {"order_id": order_id, "status": "pending", "stage": ticket.stage, "version": ticket.version,
+                "total_fen": req.amount_fen, "apply_discount": req.apply_discount}
+
+    def _answer_body(self, req: ChargeRequest, answer: Answer) -> dict:
+        """The first answer again, for the same request only (like an approved order's)."""
+        if (answer.total_fen, answer.apply_discount) != (req.amount_fen, req.apply_discount):
+            raise TillError(409, "order_id_reused", f"order {req.order_id!r} was asked for {answer.total_fen} fen "
+                            f"and was {answer.status}: a new attempt takes a new order id", "order_id")
+        return _final_body(req.order_id, answer)
+
+    def _answers(self, session: Any) -> AnswerBook:
+        """The book of kept answers; on the session's thread only (it reads the store)."""
+        if self._book is None:
+            self._book = AnswerBook(session.store)
+        return self._book
+
+    def _final(self, ticket: ChargeTicket, outcome: ChargeOutcome) -> None:
+        """A charge's answer, on the session's thread before the till hears it: one that moved no
+        money is kept (an approved one is in the ledger already; kiosk_busy never started)."""
+        if outcome.status != "approved" and outcome.reason != "kiosk_busy":
+            self._answers(self.session).remember(_answer_of(ticket, outcome, ticket.version + 1))
 
     def _charged_body(self, req: ChargeRequest, found: Found) -> dict:
         """The approved answer, the first one again on a retry: from the ledger's record of the order."""
@@ -336,9 +368,28 @@ class TillService:
             "at": _time(order.at),
             "refunded_fen": order.refunded_fen,
             "voided": order.voided,
+            "card": mask_uid(found.card_uid),
             "receipt_lines": receipt_lines(charge_receipt(in_locale(found.shop, req.locale), found, req.order_id,
                                                           discount)),
         }
+
+
+def _answer_of(ticket: ChargeTicket, outcome: ChargeOutcome | None = None, version: int | None = None) -> Answer:
+    outcome = outcome or ticket.outcome
+    order = ticket.order
+    return Answer(order.order_key, outcome.status, outcome.reason, order.total_fen, order.apply_discount,
+                  ticket.version if version is None else version, outcome.balance_fen)
+
+
+def _final_body(order_id: str, answer: Answer) -> dict:
+    """A declined, cancelled or timed-out charge's answer."""
+    body: dict[str, Any] = {"order_id": order_id, "status": answer.status, "stage": "done", "version": answer.version,
+                            "total_fen": answer.total_fen, "apply_discount": answer.apply_discount}
+    if answer.reason:
+        body["reason"] = answer.reason
+    if answer.balance_fen is not None:
+        body["balance_fen"] = answer.balance_fen
+    return body
 
 
 def _time(at: datetime) -> str:

@@ -25,6 +25,7 @@ from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.screens.charge import ChargeAmountScreen, ChargeConfirmScreen, ChargeTapScreen
 from kiosk.ui.screens.member import MemberScreen
 from kiosk.ui.screens.pin import PinLockedScreen, PinScreen
+from kiosk.ui.screens.profile import ProfileScreen
 from kiosk.ui.screens.redeem import RedeemChooseScreen, RedeemConfirmScreen
 from kiosk.ui.screens.result import ResultScreen
 from kiosk.ui.screens.signup import (
@@ -33,7 +34,7 @@ from kiosk.ui.screens.signup import (
     SignupPrivacyScreen,
     SignupWritingScreen,
 )
-from kiosk.ui.screens.staff import StaffScreen
+from kiosk.ui.screens.staff import NewPinTapScreen, StaffNotesScreen, StaffScreen
 from kiosk.ui.screens.topup import PayingScreen, TopUpAmountScreen, TopUpConfirmScreen
 from kiosk.ui.theme import Metrics
 from kiosk.ui.widgets import NUMBER_FONT, TEXT_FONT, Background
@@ -44,7 +45,7 @@ SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
     AttractScreen, MemberScreen, TopUpAmountScreen, TopUpConfirmScreen, PayingScreen,
     RedeemChooseScreen, RedeemConfirmScreen, PinScreen, PinLockedScreen, SignupOfferScreen,
     SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
-    ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen,
+    ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen, NewPinTapScreen, ProfileScreen, StaffNotesScreen,
 )
 PUMP_INTERVAL_S = 0.05
 
@@ -93,8 +94,9 @@ class KioskApp(App):
 
     def __init__(self, session, simulated_cards: tuple[tuple[str, str], ...] = (),
                  on_simulated_tap: Callable[[str], None] | None = None, pump: bool = True,
-                 reward_images: RewardImages | None = None, **kwargs):
+                 reward_images: RewardImages | None = None, role: str = "kiosk", **kwargs):
         super().__init__(**kwargs)
+        self.role = role  # "counter": the compact layout (kiosk/ui/theme.py)
         self.reward_images = reward_images or RewardImages()
         self.session = session
         self.simulated_cards, self.on_simulated_tap = simulated_cards, on_simulated_tap
@@ -107,7 +109,7 @@ class KioskApp(App):
     def build(self):
         if register_fonts() is None:
             translator().set_locale("en")
-        self.metrics = Metrics.for_window(*Window.size)
+        self.metrics = Metrics.for_window(*Window.size, role=self.role)
         root = FloatLayout()
         root.add_widget(Background())
         self.manager = ScreenHost()

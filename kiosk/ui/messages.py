@@ -11,6 +11,10 @@ TEMPLATES: dict[str, str] = {
     # results
     "topup_done": N_("Topped up {amount_fen} with {bonus_fen} bonus. Balance now {balance_fen}."),
     "topup_done_no_bonus": N_("Topped up {amount_fen}. Balance now {balance_fen}."),
+    "topup_done_fee_waived": N_("Topped up {amount_fen} (bonus {bonus_fen}); your card fee is waived. Balance now {balance_fen}."),
+    "topup_done_fee_paid": N_("Card fee {fee_fen} paid and {amount_fen} topped up (bonus {bonus_fen}). Balance now {balance_fen}."),
+    "card_fee_paid": N_("Card fee {fee_fen} paid. Your card is ready."),
+    "staff_credit_armed": N_("The next member who taps in the next {minutes} minutes is credited to staff {staff_id}."),
     "redeem_done": N_("Enjoy your reward! {points_used} points used, {points} left."),
     "signup_done": N_("Welcome! Your card is ready. You have {points} points."),
     "checked_in": N_("Checked in: +{points} points (day {streak} in a row). You have {total_points} points."),
@@ -21,6 +25,8 @@ TEMPLATES: dict[str, str] = {
     "charge_cancelled": N_("The payment was cancelled. Nothing was taken from your card."),
     "charge_timed_out": N_("No card was tapped in time. Nothing was taken."),
     "charge_card_not_member": N_("This is not a member card of this store. Please tap your member card."),
+    "new_pin_set": N_("Your new PIN is set. Your old PIN no longer works."),
+    "new_pin_card_not_member": N_("This is not an active member card of this store."),
     "order_already_charged": N_("This order has already been paid."),
     "bad_order_id": N_("The till sent an order number that cannot be used. Please ask at the counter."),
     "kiosk_busy": N_("The kiosk is busy. Please try again."),
@@ -33,6 +39,7 @@ TEMPLATES: dict[str, str] = {
     "card_refused": N_("This card cannot be used. Please ask at the counter."),
     "unknown_card": N_("Sorry, this card is not recognised."),
     "card_unknown_here": N_("This card is not known at this kiosk yet. Please ask at the counter."),
+    "card_unknown_offline": N_("This card cannot be checked offline. Please ask at the counter."),
     "card_data_missing": N_("This card's data could not be read. Please ask at the counter."),
     "card_writer_unavailable": N_("Cards cannot be issued here right now. Please ask at the counter."),
     "card_removed": N_("The card was removed. Nothing was changed."),
@@ -68,6 +75,12 @@ TEMPLATES: dict[str, str] = {
     "bad_birthday": N_("Please enter a valid birthday (YYYYMMDD)."),
     "privacy_required": N_("Please accept the privacy notice to sign up."),
     "unknown_referral_code": N_("This referral code is not known. Check it, or leave it empty."),
+    # my details (profile completion)
+    "profile_saved": N_("Your details are saved."),
+    "profile_saved_points": N_("Your details are complete: +{points} points. You have {total_points} points."),
+    "phone_mismatch": N_("The two phone numbers do not match. Please type the new number twice."),
+    "birthday_once": N_("Your birthday was already changed once. Please ask at the counter."),
+    "profile_unchanged": N_("Nothing was changed."),
     # engagement
     "already_checked_in": N_("You have already checked in today. See you tomorrow!"),
     "check_in_disabled": N_("Check-in is not available here."),
@@ -133,8 +146,12 @@ def _value(name: str, value) -> str:
 def _form(code: str, params: dict) -> str:
     """Some sentences read better in another form for some values: no bonus clause when there
     is no bonus, no time when the session did not say how long."""
+    if code == "topup_done" and "fee_fen" in params:
+        return "topup_done_fee_waived" if params.get("fee_waived") else "topup_done_fee_paid"
     if code == "topup_done" and params.get("bonus_fen") == 0:
         return "topup_done_no_bonus"
+    if code == "profile_saved" and params.get("points", 0) > 0:
+        return "profile_saved_points"
     if code == "pin_locked" and "wait_seconds" not in params:
         return "pin_locked_no_time"
     return code

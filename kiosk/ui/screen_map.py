@@ -30,6 +30,11 @@ SCREEN_FOR: dict[SessionState, str] = {
     S.charge_tap: "ChargeTapScreen",
     S.charge_confirm: "ChargeConfirmScreen",
     S.charge_pin: "PinScreen",
+    S.profile_pin: "PinScreen",
+    S.profile_edit: "ProfileScreen",
+    S.staff_notes: "StaffNotesScreen",
+    S.new_pin_tap: "NewPinTapScreen",
+    S.new_pin_entry: "PinScreen",
 }
 
 

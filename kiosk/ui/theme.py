@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BASE_SIZE = (800, 480)
+COUNTER_BASE = (480, 320)  # a counter device's display (kiosk.toml: [device] role = "counter")
 MIN_TOUCH_PX = 48
 
 
@@ -50,24 +51,20 @@ class Metrics:
     radius: float
 
     @classmethod
-    def for_window(cls, width: int, height: int) -> Metrics:
-        s = min(width / BASE_SIZE[0], height / BASE_SIZE[1])
-        return cls(
-            width=width,
-            height=height,
-            scale=s,
-            font_small=round(15 * s),
-            font_body=round(19 * s),
-            font_button=round(22 * s),
-            font_title=round(28 * s),
-            font_money=round(60 * s),
-            font_hero=round(40 * s),
-            touch=max(MIN_TOUCH_PX, round(56 * s)),
-            touch_big=max(MIN_TOUCH_PX, round(72 * s)),
-            padding=round(16 * s),
-            spacing=round(10 * s),
-            radius=round(12 * s),
-        )
+    def for_window(cls, width: int, height: int, role: str = "kiosk") -> Metrics:
+        """The kiosk's layout scaled from 800x480; a counter's (role "counter") from 480x320: a
+        small display read at arm's length across the cash desk, so its text shrinks less than
+        the window and its margins more."""
+        base, sizes = (COUNTER_BASE, COUNTER_SIZES) if role == "counter" else (BASE_SIZE, KIOSK_SIZES)
+        s = min(width / base[0], height / base[1])
+        px = {name: round(size * s) for name, size in sizes.items()}
+        px["touch"], px["touch_big"] = max(MIN_TOUCH_PX, px["touch"]), max(MIN_TOUCH_PX, px["touch_big"])
+        return cls(width=width, height=height, scale=s * base[0] / BASE_SIZE[0], **px)  # scale: per 800x480 px
 
 
+# sizes in pixels at each layout's base window
+KIOSK_SIZES = {"font_small": 15, "font_body": 19, "font_button": 22, "font_title": 28, "font_money": 60,
+               "font_hero": 40, "touch": 56, "touch_big": 72, "padding": 16, "spacing": 10, "radius": 12}
+COUNTER_SIZES = {"font_small": 13, "font_body": 16, "font_button": 18, "font_title": 20, "font_money": 44,
+                 "font_hero": 28, "touch": 48, "touch_big": 52, "padding": 6, "spacing": 4, "radius": 8}
 COLOURS = Colours()

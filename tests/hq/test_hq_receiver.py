@@ -14,7 +14,7 @@ import pytest
 from kiosk.hq import admin
 from kiosk.hq import ledger as hq
 from kiosk.hq.db import open_database
-from kiosk.hq.devices import list_devices
+from kiosk.hq.devices import health, list_devices
 from kiosk.hq.embedded import start_receiver
 from kiosk.hq.schema import create_schema
 from kiosk.ledger.state import LedgerState
@@ -100,13 +100,16 @@ def test_bad_payloads_are_rejected_and_change_nothing(mosquitto, hq_url, hq_db):
 
 def test_status_messages_fill_the_device_list(mosquitto, hq_url, hq_db):
     client = mosquitto.client("D2")
-    status = m.Status("D2", "S1", "online", "kiosk 0.1.0", 42, datetime.now(UTC), last_error="reader timeout")
+    status = m.Status("D2", "S1", "online", "kiosk 0.1.0", 42, datetime.now(UTC), last_error="reader timeout",
+                      rules_version=7, reader="reader gone", printer="escpos usb: 2 printed, 1 failed")
     client.publish(DeviceTopics("S1", "D2").status, m.encode(status), qos=1, retain=True).wait_for_publish(5)
     with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
         assert wait_for(lambda: list_devices(hq_db) != [])
     (device,) = list_devices(hq_db)
     assert (device.device_id, device.store, device.online, device.outbox_depth) == ("D2", "S1", True, 42)
     assert device.last_error == "reader timeout" and device.last_contact.startswith(str(datetime.now(UTC).year))
+    said = health(hq_db)["D2"]  # the whole status, for the console's fleet and rules pages
+    assert (said["rules_version"], said["reader"], said["printer"]) == (7, "reader gone", "escpos usb: 2 printed, 1 failed")
     client.disconnect()
 
 

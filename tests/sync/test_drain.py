@@ -186,3 +186,23 @@ def test_certificate_identity_is_the_user_name(mosquitto_factory, kiosk_store):
         assert topics == ["kiosk/v1/S1/D2/events"]
     finally:
         kiosk.stop()
+
+
+def test_status_carries_the_reader_and_printer_states_and_goes_out_without_them(mosquitto, kiosk_store):
+    import queue
+
+    seen: queue.Queue = queue.Queue()
+    hq = mosquitto.client("hq")
+    hq.on_message = lambda c, u, msg: seen.put(m.decode(msg.payload, "status"))
+    hq.subscribe(DeviceTopics("S1", "D1").status, qos=1)
+    kiosk = SyncClient(kiosk_store, settings_for(mosquitto, "D1", data_dir=kiosk_store.data_dir))
+    kiosk.device_state = lambda: ("ok", "escpos usb: 5 printed, 0 failed")
+    kiosk.start()
+    try:
+        assert kiosk.wait_until(lambda: seen.qsize() >= 1, 10)
+        first = seen.get_nowait()
+        assert (first.reader, first.printer) == ("ok", "escpos usb: 5 printed, 0 failed")
+        kiosk.device_state = lambda: 1 / 0  # a broken callback never holds the status up
+        assert kiosk.wait_until(lambda: seen.qsize() >= 1 and seen.queue[-1].reader == "", 10)
+    finally:
+        kiosk.stop()

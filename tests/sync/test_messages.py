@@ -31,6 +31,7 @@ def _state() -> LedgerState:
 
 def samples() -> list[m.Message]:
     return [
+        m.StoreNotes(7, (m.NoteLine("M-K1-1", 3, "2026-11-23T10:00:00Z", "s1", "青霉素过敏", ("过敏",)),), NOW),
         m.Events("D1", tuple(TXNS[5:25]), NOW),
         m.Status("D1", "S1", "online", "0.1.0", 12, NOW, "boom", "disk_nearly_full", {"malformed": 2}, 3, 7, NOW),
         m.Status("D1", "S1", "offline", "0.1.0", 0, NOW),
@@ -54,7 +55,18 @@ def samples() -> list[m.Message]:
             NOW,
         ),
         m.IncidentsAck("D1", 250, NOW),
+        m.SnapshotRequest("D1", 1765000000000001, 8, 8, NOW),
+        m.SnapshotChunk(1765000000000001, 0, 3, 30, 12, _rows(), {"mug": 40}, NOW),
+        m.AccountDelta("S1", 13, {"D1": 30, "D2": 0}, _rows(), NOW),
+        m.MemberRequest("D1", "04A1B2C3", NOW),
+        m.MemberAnswer("04A1B2C3", 30, _rows(), NOW),
     ]
+
+
+def _rows() -> m.MemberRows:
+    state = _state()
+    return m.MemberRows(tuple(state.members.values())[:3], tuple(state.cards.values())[:3],
+                        tuple(state.accounts.values())[:3])
 
 
 @pytest.mark.parametrize("msg", samples(), ids=lambda x: x.TYPE)

@@ -137,8 +137,10 @@ def test_card_lifted_mid_charge_is_cancelled_nothing_debited(till):
     body = till.get("/v1/charges/A1", params={"wait_s": 5, "since": 0}).json()
     assert (body["status"], body["reason"]) == ("cancelled", "card_removed")
     assert till.kiosk.account(chip) == before and spends(till) == []
-    # the same order may be tried again, and then it is paid once
-    assert pay(till, chip, "A1", 30_000)["status"] == "approved"
+    # a retry of the order gets that first answer; a new attempt takes a new order id, paid once
+    again = till.post("/v1/charges", {"order_id": "A1", "amount_fen": 30_000, "apply_discount": False})
+    assert again.status_code == 200 and again.json() == body and till.kiosk.state != S.charge_tap
+    assert pay(till, chip, "A1-2", 30_000)["status"] == "approved"
     assert len(spends(till)) == 1
 
 

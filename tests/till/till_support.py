@@ -67,16 +67,16 @@ class Driver:
 class Till:
     """A running kiosk with its till API, and an HTTP client holding one till's token."""
 
-    def __init__(self, data_dir: Path, kiosk: Kiosk | None = None) -> None:
+    def __init__(self, data_dir: Path, kiosk: Kiosk | None = None, tls: tuple[Path, Path] | None = None) -> None:
         self.data_dir = data_dir
         self.kiosk = kiosk or make_kiosk(data_dir)
         tokens = TillTokens.load(data_dir / "till-tokens.json")
         self.token = tokens.add("till-1")
-        self.settings = TillSettings(enabled=True, port=free_port())
+        self.settings = TillSettings(enabled=True, port=free_port(), tls_cert=tls and tls[0], tls_key=tls and tls[1])
         self.driver = Driver(self.kiosk)
         self.server = TillServer(self.kiosk.session, self.settings, data_dir).start()
         self.http = httpx.Client(base_url=self.server.url, headers={"Authorization": f"Bearer {self.token}"},
-                                 timeout=30)
+                                 timeout=30, verify=False if tls else True)  # TLS: the tests check it themselves
 
     def post(self, path: str, body: dict | None = None, **kwargs) -> httpx.Response:
         return self.http.post(path, json=body, **kwargs)

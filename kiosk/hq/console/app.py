@@ -224,7 +224,16 @@ def home(ctx: Ctx) -> Page:
 
 
 def create_app(db_url: str, https: bool = False) -> Starlette:
-    from kiosk.hq.console import pages_approvals, pages_cards, pages_hq, pages_members, pages_reports
+    from kiosk.hq.console import (
+        pages_approvals,
+        pages_cards,
+        pages_fleet,
+        pages_hq,
+        pages_members,
+        pages_notes,
+        pages_reports,
+        pages_rules,
+    )
 
     console = Console(db_url, https)
     r = console.route
@@ -235,7 +244,7 @@ def create_app(db_url: str, https: bool = False) -> Starlette:
         Route("/", r(None, home), methods=["GET"]),
         *[Route(path, r(permission, handler), methods=[method]) for method, path, permission, handler in
           pages_members.ROUTES + pages_cards.ROUTES + pages_hq.ROUTES + pages_reports.ROUTES
-          + pages_approvals.ROUTES],
+          + pages_approvals.ROUTES + pages_rules.ROUTES + pages_fleet.ROUTES + pages_notes.ROUTES],
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     @contextlib.asynccontextmanager

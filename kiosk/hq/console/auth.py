@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "approvals.decide": frozenset({"admin", "finance"}),  # a return: finance only (console/approvals.py)
     "approvals.settings": frozenset({"admin"}),
     "fleet.view": frozenset({"admin", "programme-manager", "store-manager", "auditor"}),
+    "fleet.settings": frozenset({"admin"}),
     "conflicts.view": frozenset({"admin", "finance", "auditor"}),
     "conflicts.resolve": frozenset({"admin", "finance"}),
     "audit.view": frozenset({"admin", "auditor"}),
@@ -55,6 +56,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reports.view": frozenset({"admin", "programme-manager", "store-manager", "finance", "auditor"}),
     "followups.view": frozenset({"admin", "programme-manager", "store-manager", "auditor"}),
     "followups.record": frozenset({"admin", "programme-manager", "store-manager"}),
+    # member notes: an auditor sees that notes exist, who wrote them and when, never their words
+    "notes.view": frozenset({"admin", "store-manager", "auditor"}),
+    "notes.read": frozenset({"admin", "store-manager"}),
+    "notes.write": frozenset({"admin", "store-manager"}),
 }
 
 _HASHER = PasswordHasher()

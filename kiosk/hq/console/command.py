@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -115,11 +116,14 @@ def _demo(args: argparse.Namespace) -> int:
     import tempfile
 
     from kiosk.hq.console.demo import ACCOUNTS, make_demo
+    from kiosk.hq.notes_key import new_key_text
 
     folder = Path(tempfile.mkdtemp(prefix="kiosk-hq-console-demo-"))
     try:
         print("kiosk hq console --demo: building the demo chain...", file=sys.stderr)
         path, password = make_demo(folder)
+        if not os.environ.get("KIOSK_HQ_NOTES_KEY_FILE"):  # member notes sealed with a key as temporary as the chain
+            os.environ.setdefault("KIOSK_HQ_NOTES_KEY", new_key_text().strip())
         print(f"\nDemo console: http://{args.host}:{args.port}/", file=sys.stderr)
         for name, (role, stores) in ACCOUNTS.items():
             print(f"  {name:<16} {role}{' ' + ','.join(stores) if stores else ''}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """回访记录: staff call the members on the report's follow-up lists and record each call
 (reached / not reached, a note). The lists come from `kiosk hq report` (kiosk/hq/console/
-reporting.py); this module only remembers the calls and takes them into account:
+reporting.py), which already leaves out the members reached (kiosk/hq/report/followups.py);
+this module remembers the calls:
 
 - an occasion is one reason to call one member: the first-purchase day for the 3 days / 3
   weeks / 3 months calls, the last visit for a dormant member (a new visit and a new dormant
@@ -12,13 +13,14 @@ Each call is stored with its audit entry in one transaction (kiosk/hq/console/au
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from kiosk.hq.console import audit
 from kiosk.hq.db import Database
 from kiosk.hq.ledger import now_text
+from kiosk.hq.report.followups import occasion  # noqa: F401 - the console's API too (one definition)
 
 OUTCOMES = {"reached": "Reached", "not_reached": "Not reached"}  # stored value -> the words shown
 NOTE_MAX = 500
@@ -37,33 +39,6 @@ class Call:
     member_id: str
     outcome: str
     note: str
-
-
-def occasion(list_name: str, day: date | None, to: date) -> str:
-    """The occasion key of a list entry whose report day is `day`, for lists made as of `to`."""
-    if day is None:
-        return ""
-    if list_name != "birthday":
-        return day.isoformat()
-    monday = to - timedelta(days=to.weekday())
-    for i in range(7):
-        this = monday + timedelta(days=i)
-        if (this.month, this.day) == (day.month, day.day) or (
-            (day.month, day.day) == (2, 29) and (this.month, this.day) == (2, 28) and not _leap(this.year)
-        ):
-            return this.isoformat()
-    leap_day = (day.month, day.day) == (2, 29) and not _leap(to.year)
-    return date(to.year, day.month, 28 if leap_day else day.day).isoformat()  # not this week: this year's
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
-def still_due(entries: Iterable[tuple[str, str, str]], calls: Iterable[Call]) -> list[tuple[str, str, str]]:
-    """The (list, member, occasion) entries nobody has reached yet, in their order."""
-    reached = {(c.list_name, c.member_id, c.occasion) for c in calls if c.outcome == "reached"}
-    return [e for e in entries if e not in reached]
 
 
 def record(db: Database, username: str, list_name: str, member_id: str, occasion_key: str, outcome: str,

@@ -6,6 +6,8 @@ templates use has its Chinese here."""
 
 from __future__ import annotations
 
+from kiosk.hq.console import i18n_rules
+
 LANGS = ("zh_CN", "en")
 DEFAULT_LANG = "zh_CN"
 LANG_NAMES = {"zh_CN": "中文", "en": "English"}
@@ -57,6 +59,7 @@ ZH: dict[str, str] = {
     "Block (lost)": "挂失",
     "Unblock (found)": "解除挂失",
     "Replace onto new card": "补卡",
+    "Exchange damaged card": "换卡",
     "New card UID": "新卡号",
     "Return card": "退卡",
     "Refund preview": "退款预览",
@@ -126,6 +129,19 @@ ZH: dict[str, str] = {
     "Not reached": "未联系上",
     "Nobody to call.": "无需回访。",
     "Follow-up notes": "回访记录",
+    "Member notes": "会员备注",
+    "Sealed at HQ; shown only here and at the staff menu of the member's home store, never on the member's screen.":
+        "在总部加密保存；只在此处和会员开卡门店的员工菜单显示，从不显示在会员屏幕上。",
+    "Tags": "标签",
+    "(not shown to your role)": "（您的角色不可查看）",
+    "(sealed)": "（已加密）",
+    "the member's request": "会员本人要求",
+    "Tags (comma separated)": "标签（逗号分隔）",
+    "allergy, preference": "过敏, 偏好",
+    "Add note": "添加备注",
+    "Delete": "删除",
+    "The member has not agreed to notes.": "该会员未同意记录备注。",
+    "The member agreed in person": "会员已当面同意",
     "Approvals": "审批",
     "Approve": "批准",
     "Reject": "驳回",
@@ -170,9 +186,12 @@ ZH: dict[str, str] = {
     "active": "正常",
     "blocked": "已挂失",
     "replaced": "已补卡",
+    "exchanged": "已换卡",
     "returned": "已退卡",
     "closed": "已注销",
 }
+
+ZH.update(i18n_rules.ZH)
 
 
 def t(lang: str, text: str) -> str:

@@ -78,15 +78,25 @@ def unblock(ctx: Ctx) -> Page:
 
 
 def replace(ctx: Ctx) -> Page:
+    """补卡 onto a new card, with the rules' replacement fee."""
+    return _new_card(ctx, admin.replace_card, "card.replace", "replaced")
+
+
+def exchange(ctx: Ctx) -> Page:
+    """换卡 of a damaged card, at once, with the rules' exchange fee."""
+    return _new_card(ctx, admin.exchange_card, "card.exchange", "exchanged")
+
+
+def _new_card(ctx: Ctx, operation, action: str, result: str) -> Page:
     uid, member_id = _card(ctx)
     new_uid = ctx.form.get("new_uid", "").strip().upper()
     if not new_uid or not all(c in "0123456789ABCDEF" for c in new_uid) or len(new_uid) not in (8, 14, 20):
         return _refused(member_id, ValueError("new_uid: 8, 14 or 20 hex digits"))
     try:
-        admin.replace_card(ctx.db, uid, new_uid, record=recorder(ctx, "card.replace", uid, member_id))
+        operation(ctx.db, uid, new_uid, record=recorder(ctx, action, uid, member_id))
     except admin.AdminError as exc:
         return _refused(member_id, exc)
-    return _done(member_id, "replaced")
+    return _done(member_id, result)
 
 
 def return_preview(ctx: Ctx) -> Page:
@@ -148,6 +158,7 @@ ROUTES = [
     ("POST", "/cards/{uid}/block", "cards.block", block),
     ("POST", "/cards/{uid}/unblock", "cards.block", unblock),
     ("POST", "/cards/{uid}/replace", "cards.replace", replace),
+    ("POST", "/cards/{uid}/exchange", "cards.replace", exchange),
     ("GET", "/cards/{uid}/return", "cards.return", return_preview),
     ("POST", "/cards/{uid}/return", "cards.return", return_card),
     ("POST", "/cards/{uid}/adjust", "members.adjust", adjust),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
-from kiosk.hq.console import approvals, audit, followups, members
+from kiosk.hq.console import approvals, audit, followups, members, notes
 from kiosk.hq.console.page import Ctx, Denied, NotFound, Page
+from kiosk.hq.notes_key import load_key
 
-FLASH = {"blocked", "unblocked", "replaced", "returned", "adjusted", "pending", "pin_reset"}
+FLASH = {"blocked", "unblocked", "replaced", "exchanged", "returned", "adjusted", "pending", "pin_reset",
+         "note_added", "note_deleted", "note_consent"}
 
 
 def member_in_reach(ctx: Ctx, member_id: str) -> str:
@@ -46,8 +48,16 @@ def member_page(ctx: Ctx) -> Page:
             "outcomes": followups.OUTCOMES,
             "pending": approvals.listed(ctx.db, member_id=member_id),
             "audit": audit.entries(ctx.db, 50, target=f"member:{member_id}") if ctx.user.may("audit.view") else [],
+            "notes": notes_section(ctx, member_id),
         },
     )
+
+
+def notes_section(ctx: Ctx, member_id: str) -> notes.NotesSection | None:
+    """The member notes as this user may see them: None for a role that sees none, no words for an auditor."""
+    if not ctx.user.may("notes.view"):
+        return None
+    return notes.section(ctx.db, member_id, ctx.user.may("notes.read"), ctx.user.may("notes.write"), load_key)
 
 
 ROUTES = [

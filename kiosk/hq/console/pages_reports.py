@@ -88,11 +88,8 @@ def _due(ctx: Ctx) -> tuple[str, date, dict[str, list[dict]]]:
     report = reporting.build(ctx.db, store, to - timedelta(days=364), to)
     calls = followups.calls_for(ctx.db, [f.member_id for f in report.follow_ups])
     keyed = [(f.list_name, f.member_id, followups.occasion(f.list_name, f.day, to)) for f in report.follow_ups]
-    due = set(followups.still_due(keyed, calls))
     lists: dict[str, list[dict]] = {name: [] for name in reporting.FOLLOW_UPS}
-    for item, key in zip(report.follow_ups, keyed, strict=True):
-        if key not in due:
-            continue
+    for item, key in zip(report.follow_ups, keyed, strict=True):  # the report leaves out those reached
         tried = [c for c in calls if (c.list_name, c.member_id, c.occasion) == key]
         lists[item.list_name].append({"f": item, "occasion": key[2], "calls": tried,
                                       "phone": members.phone_for(ctx.user, item.phone)})

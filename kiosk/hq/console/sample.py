@@ -15,6 +15,7 @@ from kiosk.ledger.operations import Ledger
 from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
+from kiosk.sync import messages as m
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def seed(db: Database, kiosks: dict[str, str], people: Sequence[NewMember], now:
     now = now or datetime.now(UTC) - timedelta(days=1)
     rules = default_rules()
     at = now_text()
-    db.run(lambda db: [devices.record_status(db, d, s, True, 0, "kiosk 0.1.0", "", at) for d, s in kiosks.items()])
+    db.run(lambda db: [_heard(db, d, s, at, rules.version) for d, s in kiosks.items()])
     ledgers = {d: Ledger(LedgerState(), rules, d, pin_params=FAST_FOR_TESTS) for d in kiosks}
     txns, members = [], {}
     for n, person in enumerate(people):
@@ -46,6 +47,14 @@ def seed(db: Database, kiosks: dict[str, str], people: Sequence[NewMember], now:
     store_events(db, txns)
     apply_pending(db, kiosks)
     return members
+
+
+def _heard(db: Database, device: str, store: str, at: str, rules_version: int) -> None:
+    """The kiosk's status as the receiver records it."""
+    devices.record_status(db, device, store, True, 0, "kiosk 0.1.0", "", at)
+    status = m.Status(device, store, "online", "kiosk 0.1.0", 0, datetime.now(UTC), rules_version=rules_version,
+                      reader="ok", printer="escpos usb: 3 printed, 0 failed")
+    devices.record_health(db, device, at, status.body())
 
 
 def _member_txns(ledger: Ledger, person: NewMember, when: datetime):

@@ -22,6 +22,7 @@ from kiosk.hq.report.model import (
     ValueShare,
     sql_time,
 )
+from kiosk.hq.report.staff_sales import staff_sales
 from kiosk.ledger.kinds import VISITS
 from kiosk.ledger.model import add_months
 from kiosk.ledger.rules import Rules
@@ -83,6 +84,7 @@ def build_report(
             engagement=_engagement(db, period, happened, store),
             follow_ups=follow_ups(db, period, store, due_days),
             stores=tuple(sorted(set(stores) | known)),
+            staff=staff_sales(db, period, store),
         )
     finally:
         db.execute("DROP TABLE IF EXISTS report_members")

@@ -33,6 +33,7 @@ examples:
   kiosk hq report --from 2026-01-01 --to 2026-06-30 --store S1
   kiosk hq report --format csv --out /tmp/report-2026h1 --sales sales.csv
   kiosk hq report --format csv --section follow_ups --store S1 > calls.csv
+  kiosk hq report --section staff --from 2026-12-01 --to 2026-12-31
   kiosk hq --db "postgresql://hq@db/kiosk" report --format html --out report.html
 
 exit status: 0 written; 1 database error; 2 bad usage (dates, store, format) or no HQ database at --db"""
@@ -52,8 +53,8 @@ def add_parser(sub) -> None:
                    help="csv: a directory, one file per section (SECTION.csv); html: the file; text: a file "
                         "instead of stdout")
     p.add_argument("--section", default=None, metavar="NAME",
-                   help="csv to stdout: the one section to print (metrics, segments, value_share, pareto, rfm, "
-                        "new_members, follow_ups)")
+                   help="the one section to print (text, or csv to stdout) (metrics, segments, value_share, pareto, rfm, "
+                        "new_members, engagement, follow_ups, staff)")
     p.add_argument("--sales", type=Path, metavar="FILE",
                    help='CSV "store,sales_fen" with each store\'s total sales in the period (members and '
                         "non-members, e.g. from the tills): gives the member share of sales, which HQ cannot "
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace, db) -> int:
         return 2
 
     if args.format == "text":
-        text = render_text(report, limit=args.limit)
+        text = render_text(report, limit=args.limit, section=args.section)
         if args.out:
             args.out.write_text(text + "\n", encoding="utf-8")
             print(f"wrote {args.out}")

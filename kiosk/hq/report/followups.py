@@ -1,8 +1,11 @@
 """The staff's follow-up call lists: calls due after a first purchase, dormant members to win
-back, birthdays this week (definitions: kiosk/hq/report/model.py)."""
+back, birthdays this week (definitions: kiosk/hq/report/model.py), less the members staff
+already reached for the same occasion (回访记录, `follow_up_calls`, written by the console)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from kiosk.hq.db import Database
@@ -39,6 +42,58 @@ def birthday_keys(to: date) -> list[str]:
 
 def _is_leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def occasion(list_name: str, day: date | None, to: date) -> str:
+    """The occasion key of a list entry whose report day is `day`, for lists made as of `to`: the
+    first-purchase day (calls), the last visit (win back), this year's birthday."""
+    if day is None:
+        return ""
+    if list_name != "birthday":
+        return day.isoformat()
+    monday = to - timedelta(days=to.weekday())
+    for i in range(7):
+        this = monday + timedelta(days=i)
+        if (this.month, this.day) == (day.month, day.day) or (
+            (day.month, day.day) == (2, 29) and (this.month, this.day) == (2, 28) and not _is_leap(this.year)
+        ):
+            return this.isoformat()
+    leap_day = (day.month, day.day) == (2, 29) and not _is_leap(to.year)
+    return date(to.year, day.month, 28 if leap_day else day.day).isoformat()  # not this week: this year's
+
+
+Key = tuple[str, str, str]  # (list, member, occasion)
+
+
+def still_due(keys: Iterable[Key], calls: Iterable[tuple[str, str, str, str]]) -> dict[Key, int]:
+    """The keys nobody has reached, in their order, each with the number of calls made for it
+    so far; `calls` are (list, member, occasion, outcome)."""
+    calls = list(calls)
+    reached = {(n, m, o) for n, m, o, outcome in calls if outcome == "reached"}
+    tried: dict[Key, int] = {}
+    for n, m, o, _ in calls:
+        tried[(n, m, o)] = tried.get((n, m, o), 0) + 1
+    return {k: tried.get(k, 0) for k in keys if k not in reached}
+
+
+def _calls(db: Database, member_ids: list[str]) -> list[tuple[str, str, str, str]]:
+    """(list, member, occasion, outcome) of every call recorded for these members."""
+    found: list[tuple[str, str, str, str]] = []
+    ids = list(dict.fromkeys(member_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found += db.all(
+            f"SELECT list_name, member_id, occasion, outcome FROM follow_up_calls WHERE member_id IN {db.in_list(chunk)}",
+            chunk,
+        )
+    return found
+
+
+def _after_calls(db: Database, entries: list[FollowUp], to: date) -> list[FollowUp]:
+    """The entries nobody reached for their occasion, each with the calls made so far."""
+    keys = [(f.list_name, f.member_id, occasion(f.list_name, f.day, to)) for f in entries]
+    due = still_due(keys, _calls(db, [f.member_id for f in entries]))
+    return [replace(f, calls=due[k]) for f, k in zip(entries, keys, strict=True) if k in due]
 
 
 def mask_phone(phone: str) -> str:
@@ -96,4 +151,4 @@ def follow_ups(db: Database, period: Period, store: str | None, due_days: int) -
                 days_since_visit=(period.as_of - datetime.fromisoformat(r[7])).days,
                 value_fen=int(r[8] or 0), masked=masked,
             ))
-    return tuple(out)
+    return tuple(_after_calls(db, out, period.end))

@@ -206,6 +206,7 @@ class FollowUp:
     days_since_visit: int  # whole days from the last visit to the end of the period (as segments count)
     value_fen: int  # purchases in the period
     masked: bool
+    calls: int = 0  # calls recorded for this occasion, none of them reaching the member
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,7 @@ class Report:
     engagement: tuple[Engagement, ...]
     follow_ups: tuple[FollowUp, ...]
     stores: tuple[str, ...] = field(default=())
+    staff: tuple = ()  # StaffSales rows (kiosk/hq/report/staff_sales.py)
 
     def segment_total(self, store: str, segment: str) -> int:
         return sum(c.members for c in self.segments if c.segment == segment and store in (CHAIN, c.store))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kiosk.hq.report.model import CHAIN, FOLLOW_UP_LABELS, FOLLOW_UPS, SEGMENT_LABELS, SEGMENTS, Report
 from kiosk.ledger.money import format_fen
 
-SECTIONS = ("metrics", "segments", "value_share", "pareto", "rfm", "new_members", "engagement", "follow_ups")
+SECTIONS = ("metrics", "segments", "value_share", "pareto", "rfm", "new_members", "engagement", "follow_ups", "staff")
 NO_SALES = "n/a: non-member sales are not in HQ's data (give --sales FILE) / 非会员销售额不在HQ数据中"
 
 
@@ -128,14 +128,26 @@ def tables(report: Report, csv_mode: bool = False) -> list[Table]:
     ))
     out.append(Table(
         "follow_ups", "跟进名单 / Follow-up lists for staff",
-        ("list", "member", "name", "phone", "home store", "tier", "segment", "day", "days since visit", "period value"),
+        ("list", "member", "name", "phone", "home store", "tier", "segment", "day", "days since visit", "period value",
+         "calls so far"),
         tuple(
             (f.list_name, f.member_id, f.name, f.phone, f.home_store, f.tier, f.segment,
-             f.day.isoformat() if f.day else "", f.days_since_visit, money(f.value_fen))
+             f.day.isoformat() if f.day else "", f.days_since_visit, money(f.value_fen), f.calls)
             for f in report.follow_ups
         ),
         "phones masked except for the member's home store (--store); day = first purchase (calls), "
-        "last visit (win back), birthday",
+        "last visit (win back), birthday; a member reached for that occasion (回访记录) is not listed",
+    ))
+    out.append(Table(
+        "staff", "销售业绩 / Staff sales and rewards",
+        ("store", "staff", "name", "home store", "cards sold", "top-ups", "top-up amount", "card fees", "reward"),
+        tuple(
+            (store_label(r.store), r.staff_id, r.name, r.home_store, r.cards_sold, r.topups, money(r.topup_fen),
+             money(r.fees_fen), money(r.reward_fen))
+            for r in report.staff
+        ),
+        "store = where the sale happened; reward = the rules' reward written into each sale "
+        "(per card sold, per top-up step); names from `kiosk hq staff`",
     ))
     return out
 
@@ -174,9 +186,12 @@ def format_table(header: tuple, rows: list[tuple]) -> str:
 _NUMBER = re.compile(r"^-?¥?-?[\d,]+(\.\d+)?%?$")
 
 
-def render_text(report: Report, limit: int = 20) -> str:
+def render_text(report: Report, limit: int = 20, section: str | None = None) -> str:
+    """Every section, or the one named."""
     parts = [title_line(report), ""]
     for table in tables(report):
+        if section and table.name != section:
+            continue
         parts.append(f"== {table.title} ==")
         if table.name == "rfm":
             grid = rfm_grid(report)

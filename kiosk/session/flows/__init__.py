@@ -9,10 +9,14 @@ from kiosk.session.flows.cards import CardChecks
 from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
+from kiosk.session.flows.new_pin import NewPin
 from kiosk.session.flows.pin import Pin
+from kiosk.session.flows.profile import Profile
 from kiosk.session.flows.redeem import Redeem
 from kiosk.session.flows.signup import SignUp
 from kiosk.session.flows.staff import Staff
 from kiosk.session.flows.topup import TopUp
 
-FLOWS: tuple[type[FlowPart], ...] = (CardChecks, Gifts, TopUp, Redeem, Pin, SignUp, Engagement, Staff, Charge)
+FLOWS: tuple[type[FlowPart], ...] = (
+    CardChecks, Gifts, TopUp, Redeem, Pin, SignUp, Engagement, Staff, Charge, NewPin, Profile
+)

@@ -7,6 +7,7 @@ from kiosk.ledger.card_rule import judge_record
 from kiosk.ledger.model import Card, CardStatus
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.gifts import Gifts
+from kiosk.session.flows.sale import arm_credit, take_armed_credit
 from kiosk.session.inputs import SUSPECT_PROBLEMS, CardKind, CardRead
 from kiosk.session.states import S
 from kiosk.session.view import Message
@@ -23,8 +24,17 @@ class CardChecks(FlowPart):
         visit.card_counter = card.card_counter
         if host.staff_card(card):
             host.move("staff_card")
+            arm_credit(host, card.uid)
             return
+        take_armed_credit(host)
         known = host.ledger.state.cards.get(card.uid)
+        if known is None and card.kind is CardKind.MEMBER:
+            fetched = self._fetch(card.uid)
+            if fetched == "offline":
+                host.record("card_unknown_offline", member_id=card.member_id or "")
+                self._stop("foreign_card", Message("card_unknown_offline"))
+                return
+            known = host.ledger.state.cards.get(card.uid) if fetched == "found" else None
         if host.sync is not None and host.sync.is_blocked(card.uid):
             host.record("blocked_card_presented", status="blocked_by_hq", member_id=known.member_id if known else "")
             self._stop("blocked_card", Message("card_blocked"))
@@ -48,6 +58,13 @@ class CardChecks(FlowPart):
             if card.kind is CardKind.BLANK or card.problem in SUSPECT_PROBLEMS:
                 host.record("card_suspect", card_kind=str(card.kind), problem=card.problem or "blank_with_known_uid")
             self._stop("foreign_card", Message(code, {"problem": card.problem} if card.problem else {}))
+
+    def _fetch(self, uid: str) -> str:
+        """Our card, not in the replica: HQ is asked for its member while online (at most 300 ms).
+        No offline first use: the PIN hash, balance and card status are HQ's, and a card never
+        seen here has nothing local to check them against (a lost card could spend)."""
+        fetch = getattr(self.host.sync, "fetch_member", None)
+        return fetch(uid) if fetch is not None else ""
 
     def _stop(self, event: str, message: Message) -> None:
         self.host.visit.message = message

@@ -15,7 +15,7 @@ from kiosk.session.flows.base import FlowPart
 from kiosk.session.states import S, SessionState
 from kiosk.session.view import PinView
 
-PIN_STATES = frozenset({S.pin_entry, S.pin_locked, S.signup_pin, S.charge_pin})
+PIN_STATES = frozenset({S.pin_entry, S.pin_locked, S.signup_pin, S.charge_pin, S.new_pin_entry, S.profile_pin})
 
 
 def _nothing(_pin: str) -> None:
@@ -45,6 +45,25 @@ class Pin(FlowPart):
         """The member's own PIN, checked by the ledger; `verified()` when it is right, `locked()`
         (if given, else the pin_locked screen) when the member is or becomes locked out."""
         self.ask(purpose, lambda pin: self._check_member_pin(pin, verified, locked))
+
+    def ask_twice(self, first: str, repeat: str, then: Callable[[str], None]) -> None:
+        """A new PIN, typed twice (sign-up, a new PIN): `then(pin)` once both agree; a mismatch is
+        the hint pin_mismatch and the pad starts over at `first`."""
+        held = [""]
+
+        def entered(pin: str) -> None:
+            if not held[0]:
+                held[0] = pin
+                self.relabel(repeat)
+                return
+            before, held[0] = held[0], ""
+            self.relabel(first)
+            if pin != before:
+                self.host.hint("pin_mismatch")
+                return
+            then(pin)
+
+        self.ask(first, entered)
 
     def relabel(self, purpose: str) -> None:
         self.data.purpose = purpose

@@ -13,6 +13,8 @@ from kiosk.ledger.txn import Txn
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.gifts import Gifts
 from kiosk.session.flows.pin import Pin
+from kiosk.session.flows.sale import card_fee_view
+from kiosk.session.flows.topup import TopUp
 from kiosk.session.inputs import CardIssued, CardRead
 from kiosk.session.states import S, SessionState
 from kiosk.session.view import Message, SignupView
@@ -29,7 +31,7 @@ class Details:
     birthday: date | None = None
     referral_code: str = ""  # as the ledger spells it
     privacy_accepted: bool = False
-    first_pin: str = ""
+    notes_consent: bool = False  # the privacy notice's optional line: staff may keep notes on the member
     txn: Txn | None = None  # made by the ledger, committed once the card is written
     write_started: float | None = None  # on the monotonic clock
 
@@ -65,12 +67,13 @@ class SignUp(FlowPart):
         host.visit.message = None
         return host.move("details_ok")
 
-    def accept_privacy(self) -> bool:
+    def accept_privacy(self, notes_consent: bool = False) -> bool:
         host = self.host
         if not host.can("privacy_ok"):
             return False
-        self.data.privacy_accepted, self.data.first_pin = True, ""
-        host.flow(Pin).ask("signup_first", self._pin_entered)
+        self.data.privacy_accepted = True
+        self.data.notes_consent = notes_consent is True
+        host.flow(Pin).ask_twice("signup_first", "signup_repeat", self._pin_set)
         return host.move("privacy_ok")
 
     # -- the card writer's answer --------------------------------------------------------
@@ -91,11 +94,17 @@ class SignUp(FlowPart):
             host.record("card_issued_not_registered", member_id=txn.member_id)
             host.refuse("store_failed")
             return
-        host.record("privacy_accepted", member_id=txn.member_id, version=host.settings.privacy_notice_version)
+        host.record(
+            "privacy_accepted", member_id=txn.member_id, version=host.settings.privacy_notice_version,
+            notes_consent=txn.notes_consent,
+        )
         gifts = host.flow(Gifts)
         gifts.give_gifts()
         referral_points = gifts.give_referral_rewards(txn.member_id)
         gifts.refresh_member()
+        if self._fee_due(txn) and host.flow(TopUp).start_fee():  # paid (or waived) with the first top-up
+            host.feedback.ok()
+            return
         view = host.visit.member_view
         host.visit.message = Message(
             "signup_done",
@@ -111,10 +120,13 @@ class SignUp(FlowPart):
     # -- hooks ---------------------------------------------------------------------------
 
     def view_part(self, state: SessionState, now: datetime) -> dict[str, Any]:
-        if state not in self.states or state is S.signup_offer:
+        if state not in self.states:
             return {}
+        fee = {"card_fee": card_fee_view(self.host.ledger, now)}
+        if state is S.signup_offer:
+            return fee
         d = self.data
-        return {"signup": SignupView(d.phone, d.name, d.birthday, d.privacy_accepted, d.referral_code)}
+        return {"signup": SignupView(d.phone, d.name, d.birthday, d.privacy_accepted, d.referral_code), **fee}
 
     def deadline(self, state: SessionState) -> float | None:
         if state is S.signup_writing and self.data.write_started is not None:
@@ -134,23 +146,17 @@ class SignUp(FlowPart):
 
     def going_back(self, state: SessionState) -> None:
         if state is S.signup_pin:
-            self.data.first_pin = ""
             self.host.flow(Pin).clear()
 
     # -- inside --------------------------------------------------------------------------
 
-    def _pin_entered(self, pin: str) -> None:
+    def _fee_due(self, txn: Txn) -> bool:
+        view = self.host.visit.member_view
+        return bool(txn.amount_fen) and view is not None and view.account.card_fee_due_fen > 0
+
+    def _pin_set(self, pin: str) -> None:
+        """The PIN typed twice alike: the ledger decides the sign-up, then the card is written."""
         host, data = self.host, self.data
-        pad = host.flow(Pin)
-        if not data.first_pin:
-            data.first_pin = pin
-            pad.relabel("signup_repeat")
-            return
-        first, data.first_pin = data.first_pin, ""
-        pad.relabel("signup_first")
-        if pin != first:
-            host.hint("pin_mismatch")
-            return
         if host.card_writer is None:
             host.refuse("card_writer_unavailable")
             return
@@ -164,6 +170,8 @@ class SignUp(FlowPart):
                 name=data.name,
                 birthday=data.birthday,
                 referral_code=data.referral_code,
+                notes_consent=data.notes_consent,
+                staff_id=host.visit.staff_id,
             )
         except Refused as exc:
             if exc.code in _DETAIL_REFUSALS:

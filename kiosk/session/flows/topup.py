@@ -1,6 +1,10 @@
 """Top-up: choose an amount (the bonus and points shown are the ledger's own preview), choose a
 payment method, wait for it; credit only what the method confirmed, committed before "done",
-and only then hand the receipt (储值单) to the printer."""
+and only then hand the receipt (储值单) to the printer.
+
+While the member's sign-up card fee is due (right after signing up, or a later visit if they
+left without paying) the same screens collect it: each amount shows the fee beside it or that it
+waives it, "card fee only" is offered, and the payment is split by the ledger (fees.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from kiosk.receipt.receipt import Receipt, receipt_for_top_up
 from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
+from kiosk.session.flows.sale import credit
 from kiosk.session.inputs import CardRead
 from kiosk.session.states import S, SessionState
 from kiosk.session.view import Message, PaymentMethodView, PaymentView, TopUpOption, TopUpView
@@ -44,8 +49,15 @@ class TopUp(FlowPart):
     # -- the member's actions ------------------------------------------------------------
 
     def start(self) -> bool:
+        return self._open("start_topup")
+
+    def start_fee(self) -> bool:
+        """Right after a sign-up that owes the card fee: False when money is paused (the fee stays due)."""
+        return self._open("fee_due") and self.host.state is S.topup_amount
+
+    def _open(self, event: str) -> bool:
         host = self.host
-        if not host.can("start_topup"):
+        if not host.can(event):
             return False
         paused = host.store_health.paused(host.store, host.clock.now())
         if not paused and host.sync is not None:
@@ -54,13 +66,13 @@ class TopUp(FlowPart):
             host.hint("money_paused", reason=paused)
             return True
         options = []
-        for amount in host.ledger.rules.topup.presets_fen:
+        for amount in ((0,) if self._fee_due() else ()) + host.ledger.rules.topup.presets_fen:
             try:
                 options.append(self._preview(amount))
             except Refused:
                 continue
         self.data.options, self.data.chosen, host.visit.message = tuple(options), None, None
-        return host.move("start_topup")
+        return host.move(event)
 
     def choose_amount(self, amount_fen: int) -> bool:
         host = self.host
@@ -82,7 +94,7 @@ class TopUp(FlowPart):
         method = host.payments.get(method_name)
         reason = "unknown_method" if method is None else method.unavailable_reason()
         if method is not None and not reason:
-            request = PaymentRequest(uuid.uuid4().hex[:16], host.visit.uid, data.chosen.amount_fen)
+            request = PaymentRequest(uuid.uuid4().hex[:16], host.visit.uid, data.chosen.amount_fen + data.chosen.fee_fen)
             try:
                 method.start(request)
             except PaymentUnavailable as exc:
@@ -148,11 +160,14 @@ class TopUp(FlowPart):
         return state is S.paying and self.data.payment is not None and self.data.payment.wants_staff_card
 
     def other_card(self, state: SessionState, card: CardRead) -> bool:
+        host = self.host
         if state is not S.paying:
             return False
         payment = self.data.payment
-        if payment is not None and self.host.staff_card(card) and payment.staff_confirmed(card.uid):
-            self.host.feedback.tap()
+        if payment is not None and host.staff_card(card) and payment.staff_confirmed(card.uid):
+            host.feedback.tap()
+            if card.uid in host.settings.staff_ids:  # whoever confirmed the cash is credited with it
+                credit(host, host.settings.staff_ids[card.uid])
             self.tick(state)
         return True  # another member's card must not disturb a payment
 
@@ -181,10 +196,24 @@ class TopUp(FlowPart):
     # -- inside --------------------------------------------------------------------------
 
     def _preview(self, amount_fen: int) -> TopUpOption:
-        """What a top-up would give, asked of the ledger itself (raises Refused)."""
+        """What a top-up would give, asked of the ledger itself (raises Refused); while the card
+        fee is due, the fee paid with it or its waiver too (amount 0: the fee alone)."""
         host = self.host
+        fee = waived = 0
+        due = self._fee_due()
+        if due:
+            waiver_at = host.ledger.rules.fees.waiver_topup_fen
+            paid = amount_fen if waiver_at and amount_fen >= waiver_at else amount_fen + due
+            split = host.ledger.fee_split(host.ledger.lookup(host.visit.uid)[2], paid)
+            amount_fen, fee, waived = split.topup_fen, split.fee_fen, bool(split.waiver)
+            if not amount_fen:
+                return TopUpOption(0, 0, 0, fee_fen=fee)
         txn = host.ledger.top_up(host.visit.uid, amount_fen, "preview", host.now())
-        return TopUpOption(amount_fen, txn.bonus_fen, txn.points_delta)
+        return TopUpOption(amount_fen, txn.bonus_fen, txn.points_delta, fee_fen=fee, fee_waived=bool(waived))
+
+    def _fee_due(self) -> int:
+        found = self.host.ledger.state.card_account(self.host.visit.uid)
+        return found[2].card_fee_due_fen if found else 0
 
     def _payment_params(self) -> dict:
         data = self.data
@@ -220,32 +249,45 @@ class TopUp(FlowPart):
         data.payment, data.started = None, None
 
     def _credit(self, method: str, request: PaymentRequest, paid_fen: int, ref: str) -> None:
-        """Payment confirmed: the top-up is committed before "done" is shown."""
+        """Payment confirmed: the card fee due (or its waiver) and the top-up are committed before "done"."""
         host = self.host
-        problem = ""
+        problem, fee, txn, uncredited = "", None, None, paid_fen
         try:
-            txn = host.ledger.top_up(host.visit.uid, paid_fen, ref, host.now())
+            if self._fee_due():
+                fee, rest = host.ledger.settle_card_fee(host.visit.uid, paid_fen, ref, host.now(), host.visit.staff_id)
+                if not host.commit(fee):
+                    raise Refused("store_failed")
+                uncredited = rest
+            else:
+                rest = paid_fen
+            if rest:
+                txn = host.ledger.top_up(host.visit.uid, rest, ref, host.now(), host.visit.staff_id)
+                if not host.commit(txn):
+                    raise Refused("store_failed")
         except Refused as exc:
             problem = exc.code
-        else:
-            if not host.commit(txn):
-                problem = "store_failed"
         if problem:
-            host.record("paid_not_credited", method=method, payment_ref=ref, paid_fen=paid_fen, problem=problem)
-            host.refuse("paid_not_credited", paid_fen=paid_fen, problem=problem)
+            host.record("paid_not_credited", method=method, payment_ref=ref, paid_fen=uncredited, problem=problem)
+            host.refuse("paid_not_credited", paid_fen=uncredited, problem=problem)
             return
-        print_safely(host.printer, lambda: self._receipt(txn))  # committed above: never before
+        if txn is not None:
+            print_safely(host.printer, lambda: self._receipt(txn))  # committed above: never before
         host.flow(Gifts).refresh_member()
-        host.visit.message = Message(
-            "topup_done",
-            {
-                "amount_fen": txn.amount_fen,
-                "bonus_fen": txn.bonus_fen,
-                "points": txn.points_delta,
-                "balance_fen": txn.balance_after_fen,
-            },
-        )
-        host.flow(Engagement).offer_survey()
+        fee_params = {"fee_fen": fee.amount_fen if fee else 0, "fee_waived": bool(fee and fee.waiver)}
+        if txn is None:
+            host.visit.message = Message("card_fee_paid", fee_params)
+        else:
+            host.visit.message = Message(
+                "topup_done",
+                {
+                    "amount_fen": txn.amount_fen,
+                    "bonus_fen": txn.bonus_fen,
+                    "points": txn.points_delta,
+                    "balance_fen": txn.balance_after_fen,
+                    **(fee_params if fee else {}),
+                },
+            )
+            host.flow(Engagement).offer_survey()
         host.feedback.ok()
         host.move("paid")
         host.touched()

@@ -31,6 +31,7 @@ from kiosk.sync.messages.incidents import (
     IncidentsAck,
     decode_incident,
 )
+from kiosk.sync.messages.notes import NoteLine, StoreNotes
 from kiosk.sync.messages.payments import OUTCOMES, HqPaymentRequest, PaymentConfirmation
 from kiosk.sync.messages.registry import (
     MAX_ANY,
@@ -45,14 +46,24 @@ from kiosk.sync.messages.registry import (
     to_dict,
 )
 from kiosk.sync.messages.spec import Message, MessageSpec, Place
+from kiosk.sync.messages.store_sync import (
+    ROW_TABLES,
+    AccountDelta,
+    MemberAnswer,
+    MemberRequest,
+    MemberRows,
+    SnapshotChunk,
+    SnapshotRequest,
+)
 from kiosk.sync.messages.transactions import MAX_ACKED, MAX_BATCH, Ack, Events, ranges_of
 
 __all__ = [
     "CONFIG_LIMITS", "MALFORMED", "MAX_ACKED", "MAX_ANY", "MAX_BATCH", "MAX_BLOCKED", "MAX_BYTES",
     "MAX_DETAIL_KEYS", "MAX_INCIDENTS", "MAX_TEXT", "MESSAGES", "NOT_JSON", "OUTCOMES", "OUT_OF_DATE",
     "OVERSIZED", "REASONS", "REGISTRY", "RESYNC_WHAT", "SPECS", "STATES", "UNKNOWN_TYPE",
-    "UNSUPPORTED_VERSION", "VERSIONS", "WRONG_TOPIC", "Ack", "BlockedDelta", "BlockedList", "ConfigUpdate",
-    "Events", "Incident", "Incidents", "IncidentsAck", "Message", "MessageError", "MessageSpec",
-    "PaymentConfirmation", "HqPaymentRequest", "Place", "Resync", "RulesUpdate", "Snapshot", "Status",
+    "UNSUPPORTED_VERSION", "VERSIONS", "WRONG_TOPIC", "Ack", "ROW_TABLES", "AccountDelta", "MemberAnswer",
+    "MemberRequest", "MemberRows", "SnapshotChunk", "SnapshotRequest", "BlockedDelta", "BlockedList", "ConfigUpdate",
+    "Events", "Incident", "Incidents", "IncidentsAck", "Message", "MessageError", "MessageSpec", "NoteLine",
+    "PaymentConfirmation", "HqPaymentRequest", "Place", "Resync", "RulesUpdate", "Snapshot", "Status", "StoreNotes",
     "decode", "decode_incident", "encode", "is_uid", "parse_json", "ranges_of", "to_dict",
 ]

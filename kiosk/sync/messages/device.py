@@ -10,7 +10,7 @@ from kiosk.sync.messages.spec import DEVICE, DOWN, KIB, UP, Message, MessageSpec
 from kiosk.sync.messages.transactions import MAX_BATCH
 
 STATES = ("online", "offline")
-RESYNC_WHAT = ("blocked", "snapshot", "rules", "config")
+RESYNC_WHAT = ("blocked", "snapshot", "rules", "config", "deltas")  # deltas: protocol v2
 CONFIG_LIMITS = {"heartbeat_s": (5, 3600), "batch_size": (1, MAX_BATCH), "ack_timeout_s": (2, 600)}
 
 
@@ -30,9 +30,13 @@ class Status(Message, spec=MessageSpec("status", UP, 16 * KIB, (Place(DEVICE, re
     rules_version: int = 0
     blocked_version: int = 0
     last_ack_at: datetime | None = None
+    reader: str = ""  # "ok", or what is wrong with the card reader ("" from kiosks before this field)
+    printer: str = ""  # the receipt printer's one-line state (which, printed, failed), "" unknown
 
     def body(self) -> dict:
-        return {
+        # reader and printer only when known: an HQ older than these fields refuses unknown keys
+        devices = {k: v for k, v in (("reader", self.reader), ("printer", self.printer)) if v}
+        return devices | {
             "device": self.device,
             "store": self.store,
             "state": self.state,
@@ -72,6 +76,8 @@ class Status(Message, spec=MessageSpec("status", UP, 16 * KIB, (Place(DEVICE, re
             rules_version=f.int("rules_version", 0, 2**31, 0),
             blocked_version=f.int("blocked_version", 0, 2**62, 0),
             last_ack_at=f.time("last_ack_at", None),
+            reader=f.str("reader", 120, default=""),
+            printer=f.str("printer", 120, default=""),
         )
 
 

@@ -23,8 +23,16 @@ from kiosk.sync.messages.errors import (
 from kiosk.sync.messages.fields import Fields
 from kiosk.sync.messages.holdings import BlockedDelta, BlockedList, RulesUpdate, Snapshot
 from kiosk.sync.messages.incidents import Incidents, IncidentsAck
+from kiosk.sync.messages.notes import StoreNotes
 from kiosk.sync.messages.payments import HqPaymentRequest, PaymentConfirmation
 from kiosk.sync.messages.spec import CHAIN, DEVICE, DOWN, STORE, UP, Message, MessageSpec
+from kiosk.sync.messages.store_sync import (
+    AccountDelta,
+    MemberAnswer,
+    MemberRequest,
+    SnapshotChunk,
+    SnapshotRequest,
+)
 from kiosk.sync.messages.transactions import Ack, Events
 
 MESSAGES: tuple[type[Message], ...] = (
@@ -41,6 +49,12 @@ MESSAGES: tuple[type[Message], ...] = (
     IncidentsAck,
     RulesUpdate,
     BlockedDelta,
+    StoreNotes,
+    SnapshotRequest,
+    SnapshotChunk,
+    AccountDelta,
+    MemberRequest,
+    MemberAnswer,
 )
 REGISTRY: dict[str, type[Message]] = {cls.TYPE: cls for cls in MESSAGES}
 assert len(REGISTRY) == len(MESSAGES), "two message classes declare the same type"

@@ -80,7 +80,8 @@ class MemberScreen(KioskScreen):
         self.redeem = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.start_redeem)
         self.finish = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, on_tap=self.session.finish)
         self.check_in = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.check_in)
-        for b in (self.topup, self.redeem, self.check_in, self.finish):
+        self.profile = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.start_profile)
+        for b in (self.topup, self.redeem, self.profile, self.check_in, self.finish):
             buttons.add_widget(b)
         self.buttons = buttons
         self.body.add_widget(buttons)
@@ -138,6 +139,7 @@ class MemberScreen(KioskScreen):
         self.redeem.text = _("Redeem points")
         self.finish.text = _("Done")
         self.check_in.text = _("Check in")
+        self.profile.text = _("My details")
         offered = member.check_in_offered
         if offered and self.check_in.parent is None:
             self.buttons.add_widget(self.check_in, index=1)  # before "Done"

@@ -38,17 +38,20 @@ class PinScreen(KioskScreen):
 
     def fill(self, view) -> None:
         pin = view.pin
-        self.title.text = _("Enter PIN") if pin.purpose in ("redeem", "charge") else _("Set your PIN")
+        self.title.text = _("Enter PIN") if pin.purpose in ("redeem", "charge", "profile") else _("Set your PIN")
         self.prompt.text = {
             "redeem": _("Please enter your {length}-digit PIN").format(length=pin.length),
             "charge": _("Please enter your {length}-digit PIN to pay").format(length=pin.length),
+            "profile": _("Please enter your {length}-digit PIN to see your details").format(length=pin.length),
             "signup_first": _("Choose a {length}-digit PIN").format(length=pin.length),
             "signup_repeat": _("Enter the same PIN again").format(length=pin.length),
+            "new_pin_first": _("Choose a new {length}-digit PIN").format(length=pin.length),
+            "new_pin_repeat": _("Enter the same PIN again").format(length=pin.length),
         }.get(pin.purpose, _("Enter PIN"))
         self.dots.length, self.dots.filled = pin.length, pin.entered
         if view.message is not None:
             self.hint.text = render_message(view.message.code, view.message.params)
-        elif pin.purpose in ("redeem", "charge") and pin.attempts_left:
+        elif pin.purpose in ("redeem", "charge", "profile") and pin.attempts_left:
             self.hint.text = ngettext("{n} attempt left", "{n} attempts left", pin.attempts_left).format(
                 n=pin.attempts_left)
         else:

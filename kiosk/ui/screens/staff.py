@@ -19,9 +19,17 @@ def status_text(value: str) -> str:
     return _(STATUS_WORDS[value]) if value in STATUS_WORDS else value
 
 
+def replica_text(chunks: tuple[int, int], loaded: bool) -> str:
+    """The member replica's line: a store snapshot's load progress, or whether one is in use."""
+    done, total = chunks
+    if total:
+        return _("loading {done}/{total} ({percent}%)").format(done=done, total=total, percent=100 * done // total)
+    return _("loaded") if loaded else _("not loaded yet")
+
+
 class StaffScreen(KioskScreen):
     shows_hints = False  # shows view.message itself
-    ROWS = ("device", "reader", "hardware", "outbox", "hq", "rules")
+    ROWS = ("device", "reader", "hardware", "outbox", "hq", "replica", "rules")
 
     def build(self) -> None:
         """The kiosk's state on the left, its recent errors beside it: both panels fill the height."""
@@ -51,6 +59,10 @@ class StaffScreen(KioskScreen):
         self.charge = KButton(font_size=m.font_button, kind="primary", radius=m.radius,
                               on_tap=self.session.start_staff_charge)
         buttons.add_widget(self.charge)
+        self.notes = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.staff_notes)
+        buttons.add_widget(self.notes)
+        self.new_pin = KButton(font_size=m.font_button, radius=m.radius, on_tap=self.session.start_new_pin)
+        buttons.add_widget(self.new_pin)
         self.exit = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self.session.finish)
         buttons.add_widget(self.reload)
         buttons.add_widget(self.exit)
@@ -65,6 +77,7 @@ class StaffScreen(KioskScreen):
             "hardware": _("LEDs and buzzer"),
             "outbox": _("Waiting to sync"),
             "hq": _("Last contact with HQ"),
+            "replica": _("Members from HQ"),
             "rules": _("Rules version"),
         }
         values = {
@@ -73,6 +86,7 @@ class StaffScreen(KioskScreen):
             "hardware": status_text(staff.hardware),
             "outbox": _("{n} transactions").format(n=staff.outbox_depth),
             "hq": staff.last_hq_contact or _("never"),
+            "replica": replica_text(staff.replica_chunks, staff.replica_loaded),
             "rules": str(staff.rules_version),
         }
         for row in self.ROWS:
@@ -84,6 +98,67 @@ class StaffScreen(KioskScreen):
         self.errors_title.text = _("Recent errors")
         self.errors.text = "\n".join(lines) if lines else _("No recent errors")
         self.errors.color = COLOURS.error if lines else COLOURS.muted
+        if view.message is not None and view.message.code == "staff_credit_armed" and not staff.last_errors:
+            self.errors_title.text, self.errors.color = _("Sales credit"), COLOURS.ok  # news, not an error
         self.reload.text = _("Reload rules")
         self.charge.text = _("Charge a member")
+        self.notes.text = _("Member notes")
+        self.new_pin.text = _("New PIN for a member")
         self.exit.text = _("Back to customer screen")
+
+
+class NewPinTapScreen(KioskScreen):
+    """A new PIN for a member who forgot theirs: the member taps their card, then chooses the PIN
+    on the pad (staff never type or see it)."""
+
+    def build(self) -> None:
+        m = self.m
+        panel = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing, radius=m.radius)
+        self.instruction = FitLabel(font_size=m.font_title, halign="center", wrap=True)
+        self.note = FitLabel(font_size=m.font_body, halign="center", wrap=True, color=COLOURS.muted)
+        for w in (self.instruction, self.note):
+            panel.add_widget(w)
+        self.body.add_widget(panel)
+        self.back = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, size_hint_y=None,
+                            height=m.touch, on_tap=self.session.back)
+        self.body.add_widget(self.back)
+
+    def fill(self, view) -> None:
+        self.title.text = _("New PIN for a member")
+        self.instruction.text = _("Member: please tap your card, then choose your new PIN")
+        self.note.text = _("Staff: check who the member is first. Only the member types the PIN.")
+        self.back.text = _("Back")
+
+
+class StaffNotesScreen(KioskScreen):
+    """A member's notes from HQ, on the staff menu only: the member taps their card here."""
+
+    shows_hints = False  # shows view.message itself
+
+    def build(self) -> None:
+        m = self.m
+        panel = Panel(orientation="vertical", padding=m.padding, spacing=m.spacing, radius=m.radius)
+        self.who = FitLabel(font_size=m.font_title, color=COLOURS.accent, size_hint_y=None,
+                            height=round(m.font_title * 1.6))
+        self.text = FitLabel(font_size=m.font_body, wrap=True, valign="top")
+        panel.add_widget(self.who)
+        panel.add_widget(self.text)
+        self.body.add_widget(panel)
+        buttons = BoxLayout(size_hint_y=None, height=m.touch_big, spacing=m.spacing)
+        self.exit = KButton(font_size=m.font_button, kind="primary", radius=m.radius, on_tap=self.session.finish)
+        buttons.add_widget(self.exit)
+        self.body.add_widget(buttons)
+
+    def fill(self, view) -> None:
+        shown = view.staff_notes
+        self.title.text = _("Member notes")
+        if view.message is not None:
+            self.who.text, self.text.text = render_message(view.message.code, view.message.params), ""
+        elif shown is None or not shown.member_id:
+            self.who.text = _("Ask the member to tap their card")
+            self.text.text = _("Only this store's members' notes are here. Never turn the screen to the member.")
+        else:
+            self.who.text = f"{shown.member_name} ({shown.member_id})"
+            lines = [f"{n.at[:10]}  {n.author}  {' '.join('#' + t for t in n.tags)}\n{n.text}" for n in shown.notes]
+            self.text.text = "\n\n".join(lines) if lines else _("No notes for this member.")
+        self.exit.text = _("Done")

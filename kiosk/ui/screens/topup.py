@@ -28,6 +28,17 @@ UNAVAILABLE = {
 MAX_CUSTOM_DIGITS = 6  # whole yuan; the rules' own maximum is checked by the session
 
 
+def fee_line(option, paying: bool = False) -> str:
+    """The card fee beside a top-up while it is due: added, waived, or the fee alone."""
+    if option.fee_waived:
+        return "\n" + _("card fee waived")
+    if not option.fee_fen:
+        return ""
+    if not option.amount_fen and not paying:
+        return "\n" + _("card fee only")
+    return "\n" + _("+ card fee {fee}").format(fee=format_fen(option.fee_fen))
+
+
 class TopUpAmountScreen(KioskScreen):
 
     def build(self) -> None:
@@ -91,8 +102,8 @@ class TopUpAmountScreen(KioskScreen):
         for button in self.presets_buttons:
             option = button.option
             bonus = _("+{bonus} bonus").format(bonus=format_fen(option.bonus_fen)) if option.bonus_fen else ""
-            button.text = format_fen(option.amount_fen) + ("\n" + bonus if bonus else "")
-            button.kind = "primary" if option.bonus_fen else "normal"
+            button.text = format_fen(option.amount_fen or option.fee_fen) + ("\n" + bonus if bonus else "") + fee_line(option)
+            button.kind = "primary" if option.bonus_fen or option.fee_waived else "normal"
         self.back.text = _("Back")
         self.custom_caption.text = _("Other amount ({low} - {high})").format(
             low=format_fen(topup.min_fen), high=format_fen(topup.max_fen))
@@ -133,7 +144,9 @@ class TopUpConfirmScreen(KioskScreen):
                            if chosen.bonus_fen else _("No bonus for this amount"))
         self.points.text = _("Points earned: {points:,}").format(points=chosen.points)
         self.total.text = _("Credited to your card: {total}").format(
-            total=format_fen(chosen.amount_fen + chosen.bonus_fen))
+            total=format_fen(chosen.amount_fen + chosen.bonus_fen)) + fee_line(chosen, paying=True)
+        if chosen.fee_fen:
+            self.amount.text = format_fen(chosen.amount_fen + chosen.fee_fen)
         self.pay_caption.text = _("How would you like to pay?")
         names = tuple(method.name for method in topup.methods)
         if names != tuple(self.method_buttons):

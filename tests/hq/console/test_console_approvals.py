@@ -141,3 +141,44 @@ def test_on_postgresql_an_approval_and_a_call_record(console_pg):
     assert db.one("SELECT outcome, note FROM follow_up_calls WHERE member_id = ?", (member,)) == ("reached", "生日快乐")
     assert db.one("SELECT COUNT(*) FROM audit_log WHERE action IN ('followup.call', 'member.adjust')")[0] == 2
     db.close()
+
+
+def test_two_finance_users_approving_at_once_run_it_once_on_postgresql(console_pg):
+    """The race the `pending -> approved` guard is for: two approvals of one request in flight
+    together, on PostgreSQL (several console workers, real row locks)."""
+    import threading
+
+    from kiosk.hq.console import auth
+    from tests.hq.console.conftest import PASSWORD
+
+    db = console_pg.db()
+    auth.add_user(db, "fin2", "finance", PASSWORD, ())
+    db.close()
+    _set_limits(console_pg, 1000, 100, 100_000)
+    admin = http_client(console_pg.url, "admin")
+    before = _balance(console_pg)
+    assert "done=pending" in _post(admin, f"/cards/{UID}/adjust", balance_yuan="-30.00", reason="double").headers["location"]
+    db = console_pg.db()
+    (pending,) = approvals.listed(db)
+    db.close()
+    approvers = [http_client(console_pg.url, name) for name in ("fin", "fin2")]
+    tokens = [csrf_of(c) for c in approvers]
+    start, answers = threading.Barrier(2), [None, None]
+
+    def approve(i: int) -> None:
+        start.wait()
+        answers[i] = approvers[i].post(f"/approvals/{pending.id}/approve", data={"csrf": tokens[i]}).headers["location"]
+
+    threads = [threading.Thread(target=approve, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(answers) == ["/approvals?done=approved", "/approvals?error=already_decided"], answers
+    assert _balance(console_pg) == before - 3000  # once
+    db = console_pg.db()
+    assert db.one("SELECT COUNT(*) FROM events WHERE device_id = 'hq' AND kind = 'adjustment'")[0] == 1
+    assert db.one("SELECT COUNT(*) FROM audit_log WHERE action = 'member.adjust'")[0] == 1
+    winner = "fin" if answers[0].endswith("approved") else "fin2"
+    assert approvals.get(db, pending.id).decided_by == winner
+    db.close()

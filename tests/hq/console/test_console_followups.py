@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.hq.console import followups
-from kiosk.hq.console.followups import Call
 from kiosk.hq.console.reporting import today
 from kiosk.hq.console.sample import NewMember, seed
+from kiosk.hq.report.followups import still_due
 from tests.hq.console.conftest import csrf_of, http_client
 
 
@@ -113,12 +113,12 @@ KEYS = st.tuples(st.sampled_from(["call_3_days", "birthday"]), st.sampled_from([
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(keys=st.lists(KEYS, max_size=10), calls=st.lists(st.tuples(KEYS, st.sampled_from(sorted(followups.OUTCOMES))),
                                                         max_size=10))
-def test_still_due_drops_exactly_the_reached_occasions(keys, calls):
+def test_still_due_drops_exactly_the_reached_occasions_and_counts_the_calls(keys, calls):
     entries = list(dict.fromkeys(keys))  # a list names each occasion once
-    made = [Call("t", "u", k[0], k[2], k[1], outcome, "") for k, outcome in calls]
-    due = followups.still_due(entries, made)
+    due = still_due(entries, [(*k, outcome) for k, outcome in calls])
     reached = {k for k, outcome in calls if outcome == "reached"}
-    assert due == [e for e in entries if e not in reached]
+    assert list(due) == [e for e in entries if e not in reached]
+    assert all(n == sum(1 for k, _ in calls if k == e) for e, n in due.items())
 
 
 def test_the_birthday_occasion_is_this_years_day_in_the_week():
@@ -141,3 +141,29 @@ def test_a_hostile_note_is_escaped_on_every_page(console):
         body = client.get(path).text
         assert "<script>alert" not in body and "<img src=x" not in body, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body, path  # there, and escaped
+
+
+def test_the_report_commands_follow_up_section_takes_the_calls_into_account(console):
+    """`kiosk hq report`'s own follow-up lists, as the console's: reached leaves, not reached stays
+    with the calls so far."""
+    import subprocess
+    import sys
+
+    member_id, _ = _buyer(console)
+    s1 = http_client(console.url, "s1")
+    page = s1.get("/followups?store=S1").text
+    occasion = re.search(rf'name="member_id" value="{member_id}"><input type="hidden" name="occasion" value="([^"]+)"',
+                         page).group(1)
+
+    def report() -> list[str]:
+        done = subprocess.run([sys.executable, "-m", "kiosk", "hq", "--db", console.db_url, "report", "--format", "csv",
+                               "--section", "follow_ups", "--store", "S1"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return [line for line in done.stdout.splitlines() if f",{member_id}," in line]
+
+    assert _call(s1, member_id, occasion, "not_reached", "voicemail").status_code == 303
+    rows = report()
+    assert [r.split(",")[0] for r in rows] == ["call_3_days", "birthday"]
+    assert rows[0].endswith(",1") and rows[1].endswith(",0")  # one call so far on the 3 days list
+    assert _call(s1, member_id, occasion, "reached", "happy").status_code == 303
+    assert [r.split(",")[0] for r in report()] == ["birthday"]

@@ -1,0 +1,44 @@
+"""The real Kivy app offscreen: a card of ours whose member this kiosk does not hold, tapped while
+HQ cannot be asked (the real sync client, not connected), shows "this card cannot be checked
+offline, please ask at the counter" in both languages (docs/screenshots/card_unknown_offline.*)
+and records an incident."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from kiosk.reader.card import issue_card
+from kiosk.session.sync_link import SyncClientLink
+from kiosk.sync.client import SyncClient, SyncSettings
+from kiosk.ui.i18n import translator
+from tests.session_support import KEYS, make_kiosk
+from tests.test_ui_flows import SCREENSHOTS
+from tests.ui_harness import UiDriver
+
+
+def test_a_card_not_held_here_cannot_be_checked_offline(tmp_path: Path):
+    def offline(store):  # the real client, never connected: HQ is out of reach
+        return SyncClientLink(SyncClient(store, SyncSettings("S1", "kiosk-01", "127.0.0.1", 9, data_dir=tmp_path,
+                                                             store_replica=True)))
+
+    kiosk = make_kiosk(tmp_path, sync=offline)
+    try:
+        chip = kiosk.blank()
+        kiosk.reader.place(chip)
+        issue_card(kiosk.reader, kiosk.reader.wait_for_card(0), KEYS, "M-elsewhere-9", 1, date(2026, 1, 1))
+        kiosk.reader.remove()
+        ui = UiDriver(kiosk)
+        kiosk.tap(chip)
+        ui.frames(3)
+        assert (kiosk.state, kiosk.session.view.message.code) == ("not_recognised", "card_unknown_offline")
+        assert kiosk.incident_kinds() == ["card_unknown_offline"]
+        assert translator().locale == "zh_CN"
+        assert "离线" in ui.screen.text.text
+        ui.screenshot(SCREENSHOTS / "card_unknown_offline.zh_CN.png")
+        ui.tap(ui.screen.language)
+        assert "cannot be checked offline" in ui.screen.text.text and "ask at the counter" in ui.screen.text.text
+        ui.screenshot(SCREENSHOTS / "card_unknown_offline.en.png")
+        ui.tap(ui.screen.language)
+    finally:
+        kiosk.store.close()
