@@ -512,7 +512,7 @@ def test_return_refund_with_and_without_forfeiting_the_bonus():
     refused("card_returned", ledger.return_card, CARD, NOW)
 
 
-def test_returning_one_card_keeps_a_member_with_another_active_card_open():
+def test_a_blocked_card_can_be_returned_and_its_only_card_closes_the_member():
     ledger = make()
     do(ledger, ledger.block_card(CARD, "lost", NOW))
     do(ledger, ledger.return_card(CARD, NOW))  # a blocked card can be returned

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from kiosk.ledger.model import CardStatus, MemberStatus
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import FAST_FOR_TESTS, hash_pin, verify_pin
+from kiosk.ledger.rules import GiftRule
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState, SequenceGap
 from kiosk.ledger.txn import Kind
@@ -247,3 +248,120 @@ def test_a_record_that_moves_nothing_raises_no_balance_conflict():
     kiosk_a.apply(kiosk_a.top_up(CARD, 20_000, "c", NOW))
     _, failed = kiosk_b.check_pin(CARD, "000000", NOW)
     assert kiosk_a.apply(failed).conflict == ""
+
+
+# -- edges found by mutation testing ---------------------------------------------------------
+
+def refusal(call, *args, **kwargs) -> Refused:
+    with pytest.raises(Refused) as err:
+        call(*args, **kwargs)
+    return err.value
+
+
+def with_rules(ledger: Ledger, **changes) -> Ledger:
+    ledger.use_rules(replace(ledger.rules, **changes))
+    return ledger
+
+
+def test_the_view_is_of_the_card_tapped(ledger):
+    assert ledger.view(CARD, NOW).card == ledger.state.cards[CARD]
+
+
+def test_a_reward_with_one_unit_left_is_affordable_none_left_is_not(ledger):
+    do(ledger, ledger.top_up(CARD, 100_000, "cash", NOW))  # 1,000 points
+    ledger.state.stock["tote"] = 1
+    assert "tote" in [r.id for r in ledger.affordable_rewards(CARD, NOW)]
+    do(ledger, ledger.redeem(CARD, "tote", NOW, pin_verified=True))
+    assert "tote" not in [r.id for r in ledger.affordable_rewards(CARD, NOW)]
+
+
+def test_offline_a_card_may_spend_exactly_the_limit_when_nothing_was_spent_before(ledger):
+    do(ledger, ledger.top_up(CARD, 100_000, "cash", NOW))
+    offline = timedelta(hours=25)
+    assert ledger.spend(CARD, 20_000, NOW, offline_for=offline).amount_fen == 20_000
+    err = refusal(ledger.spend, CARD, 20_001, NOW, pin_verified=True, offline_for=offline)
+    assert (err.code, err.detail) == ("offline_limit", "20000 fen per card offline")
+
+
+def test_a_flexible_reward_counts_steps_from_its_minimum_and_pays_fen_per_point(ledger):
+    rules = ledger.rules
+    fx = replace(rules.rewards[-1].flexible, min_points=100, max_points=1_000, step_points=300, fen_per_point=5)
+    with_rules(ledger, rewards=rules.rewards + (replace(rules.rewards[-1], id="pot", flexible=fx),))
+    do(ledger, ledger.top_up(CARD, 100_000, "cash", NOW))
+    txn = ledger.redeem(CARD, "pot", NOW, points=400, pin_verified=True)  # 100 + one step of 300
+    assert (txn.points_delta, txn.amount_fen) == (-400, 2_000) and type(txn.amount_fen) is int
+    err = refusal(ledger.redeem, CARD, "pot", NOW, points=500, pin_verified=True)
+    assert (err.code, err.detail) == ("bad_points_choice", "100..1000 step 300")
+
+
+def test_a_reward_redeemed_for_points_is_worth_no_money(ledger):
+    do(ledger, ledger.top_up(CARD, 100_000, "cash", NOW))
+    assert ledger.redeem(CARD, "coffee", NOW, pin_verified=True).amount_fen == 0
+
+
+def test_a_locked_pin_says_until_when(ledger):
+    for _ in range(5):
+        do(ledger, ledger.check_pin(CARD, "000001", NOW)[1])
+    err = refusal(ledger.check_pin, CARD, PIN, NOW)
+    assert (err.code, err.detail) == ("pin_locked", (NOW + timedelta(minutes=15)).isoformat())
+
+
+def test_staff_operations_on_an_unknown_card_are_refused_by_name(ledger):
+    assert refusal(ledger.block_card, "04000000000099", "lost", NOW).code == "unknown_card"
+
+
+def test_the_referral_code_of_a_closed_member_is_unknown(ledger):
+    code = ledger.referral_code(ledger.state.cards[CARD].member_id)
+    do(ledger, ledger.return_card(CARD, NOW))
+    assert refusal(ledger.sign_up, NEW_CARD, 1, "13900000000", PIN, NOW, referral_code=code).code == (
+        "unknown_referral_code"
+    )
+
+
+def test_no_referrer_reward_once_the_referrer_has_no_active_card(ledger):
+    code = ledger.referral_code(ledger.state.cards[CARD].member_id)
+    do(ledger, ledger.sign_up(NEW_CARD, 1, "13900000000", PIN, NOW, referral_code=code))
+    do(ledger, ledger.referral_reward(NEW_CARD, NOW))  # the new member's own
+    do(ledger, ledger.block_card(CARD, "lost", NOW))
+    assert ledger.referral_reward(NEW_CARD, NOW) is None
+
+
+def test_a_welcome_gift_of_one_point_is_due(ledger):
+    with_rules(ledger, new_member=GiftRule(points=1, balance_fen=0))
+    assert ledger.view(CARD, NOW).new_member_gift_due
+    with_rules(ledger, new_member=GiftRule(points=0, balance_fen=0))
+    assert not ledger.view(CARD, NOW).new_member_gift_due
+
+
+def test_pin_format_and_top_up_range_refusals_say_what_is_allowed(ledger):
+    err = refusal(ledger.sign_up, NEW_CARD, 1, "13900000000", "48291", NOW)
+    assert (err.code, err.detail) == ("bad_pin_format", "6 digits")
+    err = refusal(ledger.top_up, CARD, 999, "cash", NOW)
+    assert (err.code, err.detail) == ("amount_out_of_range", "1000..500000 fen")
+
+
+def test_a_naive_time_is_refused_and_a_local_one_is_kept_in_utc(ledger):
+    with pytest.raises(ValueError, match=r"^times are UTC and timezone-aware$"):
+        ledger.top_up(CARD, 10_000, "cash", NOW.replace(tzinfo=None))
+    shanghai = NOW.astimezone(timezone(timedelta(hours=8)))
+    txn = ledger.top_up(CARD, 10_000, "cash", shanghai)
+    assert txn.at == NOW and txn.at.tzinfo is UTC
+
+
+def test_a_txn_names_the_rules_version_it_was_decided_under(ledger):
+    with_rules(ledger, version=7)
+    assert ledger.top_up(CARD, 10_000, "cash", NOW).rules_version == 7
+
+
+def test_a_sign_up_keeps_the_card_seq_the_salt_and_no_name_when_none_is_given(ledger):
+    salt = bytes(range(16))
+    txn = ledger.sign_up(NEW_CARD, 2, "13900000000", PIN, NOW, salt=salt)
+    assert (txn.name, txn.card_seq) == ("", 2)
+    assert txn.pin_hash == hash_pin(PIN, b"pepper", FAST_FOR_TESTS, salt)
+    do(ledger, txn)
+    assert ledger.state.cards[NEW_CARD].card_seq == 2
+
+
+def test_a_ledger_given_no_pepper_hashes_pins_with_none():
+    plain = Ledger(LedgerState(), default_rules(), "store1-k1", pin_params=FAST_FOR_TESTS)
+    assert verify_pin(PIN, b"", plain.sign_up(CARD, 1, "13800138000", PIN, NOW).pin_hash)

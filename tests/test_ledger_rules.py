@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.ledger.rules import RulesError, parse_rules, parse_rules_json
+from kiosk.ledger.rules import RulesError, load_rules_json, parse_rules, parse_rules_json
 from kiosk.ledger.rules_fields import IMAGE_NAME
 from kiosk.ledger.sample import default_rules
 
@@ -195,3 +195,50 @@ def test_an_accepted_image_name_is_always_a_plain_file_name_in_its_folder(name):
 @given(st.from_regex(IMAGE_NAME, fullmatch=True))
 def test_every_name_of_the_documented_shape_is_accepted(name):
     assert parse_rules(broken("rewards.2.image", name), "rules.json").reward("mask-set").image == name
+
+
+# -- edges found by mutation testing ---------------------------------------------------------
+
+
+def test_a_problem_without_a_place_names_the_document_and_the_default_source():
+    with pytest.raises(RulesError) as err:
+        parse_rules_json(b'{"version": NaN}')
+    assert (err.value.field, str(err.value)) == ("", "<rules>: not valid JSON: NaN is not allowed")
+    with pytest.raises(RulesError, match=r"^<rules>: not valid JSON: NaN is not allowed$"):
+        load_rules_json(b'{"version": NaN}')
+    with pytest.raises(RulesError) as err:
+        parse_rules_json(json.dumps(broken("pin.max_attempts", 0)), "hq/rules-v3.json")
+    assert str(err.value) == "hq/rules-v3.json: pin.max_attempts: must be between 1 and 20, got 0"
+
+
+def test_the_second_highest_tier_leads_to_the_highest():
+    rules = default_rules()
+    assert [t.id for t in map(rules.next_tier, rules.tiers[:-1])] == ["silver", "gold", "platinum"]
+
+
+def segments_of(value) -> tuple[int, int, int]:
+    doc = copy.deepcopy(GOOD)
+    doc["segments"] = value
+    s = parse_rules(doc).segments
+    return s.active_days, s.at_risk_days, s.dormant_days
+
+
+def test_segments_default_each_day_count_alone_and_take_1_to_3650_days():
+    assert segments_of({}) == (30, 90, 180)
+    assert segments_of({"dormant_days": 200}) == (30, 90, 200)
+    assert segments_of({"active_days": 1, "at_risk_days": 2, "dormant_days": 3}) == (1, 2, 3)
+    assert segments_of({"active_days": 3648, "at_risk_days": 3649, "dormant_days": 3650}) == (3648, 3649, 3650)
+
+
+@pytest.mark.parametrize("key", ["active_days", "at_risk_days", "dormant_days"])
+@pytest.mark.parametrize("days", [0, 3651])
+def test_a_segment_day_count_out_of_range_is_named(key, days):
+    with pytest.raises(RulesError) as err:
+        segments_of({key: days})
+    assert (err.value.field, err.value.problem) == (f"segments.{key}", f"must be between 1 and 3650, got {days}")
+
+
+def test_segments_that_are_not_an_object_are_named():
+    with pytest.raises(RulesError) as err:
+        segments_of([])
+    assert (err.value.field, err.value.problem) == ("segments", "must be an object")

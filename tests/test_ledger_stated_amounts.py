@@ -12,6 +12,7 @@ import pytest
 from kiosk.ledger.state import LedgerState, stated_amounts_problem
 from kiosk.ledger.txn import Kind
 from tests.fixtures.histories import generate_history, many_top_ups
+from tests.test_ledger_boundaries import CARD, NOW, do, make
 
 
 def test_every_transaction_the_ledger_builds_agrees_with_itself():
@@ -81,3 +82,34 @@ def test_spend_gifts_return_and_silent_kinds_at_their_boundaries():
     assert stated_amounts_problem(replace(gift, balance_after_fen=gift.balance_after_fen + 1))
     adjustment = replace(top_up, kind=Kind.ADJUSTMENT, amount_fen=0, bonus_fen=0, balance_after_fen=-1)
     assert stated_amounts_problem(adjustment) == ""  # HQ's own corrections move freely
+
+
+def test_money_kinds_at_one_fen_and_at_none():
+    ledger = make()
+    top_up = ledger.top_up(CARD, 1_000, "p1", NOW)
+    at = {"balance_before_fen": 500, "points_before": 0, "points_after": 0, "bonus_fen": 0, "points_expire_on": None}
+    for kind, sign in ((Kind.TOP_UP, 1), (Kind.SPEND, -1)):
+        one_fen = replace(top_up, kind=kind, amount_fen=1, balance_after_fen=500 + sign, **at)
+        assert stated_amounts_problem(one_fen) == ""
+        nothing = replace(one_fen, amount_fen=0, balance_after_fen=500)
+        assert stated_amounts_problem(nothing) == f"{kind} of no amount"
+
+
+def test_a_return_refunds_at_most_the_balance_and_nothing_of_an_empty_or_owing_card():
+    ledger = make()
+    ret = replace(ledger.return_card(CARD, NOW), balance_before_fen=0, amount_fen=0)
+    assert stated_amounts_problem(ret) == ""
+    assert stated_amounts_problem(replace(ret, amount_fen=1)) == "card_return refunds 1 fen of a balance of 0"
+    owing = replace(ret, balance_before_fen=-300, balance_after_fen=0)  # HQ's debt after two offline spends
+    assert stated_amounts_problem(owing) == ""
+    assert stated_amounts_problem(replace(owing, amount_fen=1)) == "card_return refunds 1 fen of a balance of -300"
+
+
+def test_a_kind_that_gives_no_points_taking_some_is_named_with_how_many():
+    ledger = make()
+    do(ledger, ledger.top_up(CARD, 10_000, "p1", NOW))
+    top_up = ledger.top_up(CARD, 10_000, "p2", NOW)
+    taking = replace(top_up, points_after=top_up.points_before - 5, points_expire_on=None)
+    assert stated_amounts_problem(taking) == "top_up takes 5 points"
+    blocked = replace(ledger.block_card(CARD, "lost", NOW), points_after=top_up.points_before + 7)
+    assert stated_amounts_problem(blocked) == "card_blocked gives 7 points"

@@ -28,32 +28,19 @@ class CardOps:
         return self._unchanged(Kind.PURSE_WRITTEN, now, card.member_id, uid, account, card_counter=counter)
 
     def block_card(self, uid: str, reason: str, now: datetime) -> Txn:
-        card = self._any_card(uid)
-        if card.status is not CardStatus.ACTIVE:
-            raise Refused(f"card_{card.status}")
-        account = self.state.accounts[card.member_id]
-        return self._unchanged(
-            Kind.CARD_BLOCKED,
-            now,
-            card.member_id,
-            uid,
-            account,
-            reason=reason[:200],
-        )
+        return self._status_change(Kind.CARD_BLOCKED, CardStatus.ACTIVE, uid, reason, now)
 
     def unblock_card(self, uid: str, reason: str, now: datetime) -> Txn:
+        return self._status_change(Kind.CARD_UNBLOCKED, CardStatus.BLOCKED, uid, reason, now)
+
+    def _status_change(self, kind: Kind, only_from: CardStatus, uid: str, reason: str, now: datetime) -> Txn:
+        """Block an active card or unblock a blocked one: a card in any other status is refused
+        (a replaced or returned card stays stopped)."""
         card = self._any_card(uid)
-        if card.status is not CardStatus.BLOCKED:
-            raise Refused("card_not_blocked")
+        if card.status is not only_from:
+            raise Refused("card_not_blocked" if only_from is CardStatus.BLOCKED else f"card_{card.status}")
         account = self.state.accounts[card.member_id]
-        return self._unchanged(
-            Kind.CARD_UNBLOCKED,
-            now,
-            card.member_id,
-            uid,
-            account,
-            reason=reason[:200],
-        )
+        return self._unchanged(kind, now, card.member_id, uid, account, reason=reason[:200])
 
     def replace_card(self, old_uid: str, new_uid: str, now: datetime) -> Txn:
         """补卡: the member's balance and points follow the new card; the old one stops working."""

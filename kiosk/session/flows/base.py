@@ -119,3 +119,9 @@ class FlowPart:
 
     def going_back(self, state: SessionState) -> None:
         """The member goes back one step from this state."""
+
+    def member_name(self, uid: str) -> str:
+        """The name of the member holding card `uid`, for a receipt ("" for a card the ledger
+        does not hold)."""
+        found = self.host.ledger.state.card_account(uid)
+        return found[1].name if found else ""

@@ -332,7 +332,6 @@ class Charge(FlowPart):
         """消费单 for a committed charge, in the store's language and time zone. A till's charge
         shows the till's order id; a staff-menu one none (its key names the staff card)."""
         host = self.host
-        found = host.ledger.state.card_account(txn.card_uid)
         return receipt_for_charge(
             host.shop,
             amount_fen=txn.amount_fen,
@@ -345,7 +344,7 @@ class Charge(FlowPart):
             points_after=txn.points_after,
             at=txn.at,
             timezone=host.ledger.rules.timezone,
-            member_name=found[1].name if found else "",
+            member_name=self.member_name(txn.card_uid),
             card_uid=txn.card_uid,
             txn_id=txn.txn_id,
             order_id="" if order.staff_uid else order.order_key.split(":", 1)[1],

@@ -295,7 +295,6 @@ class TopUp(FlowPart):
     def _receipt(self, txn: Txn) -> Receipt:
         """储值单 for a committed top-up, in the store's language and time zone."""
         host = self.host
-        found = host.ledger.state.card_account(txn.card_uid)
         return receipt_for_top_up(
             host.shop,
             amount_fen=txn.amount_fen,
@@ -305,7 +304,7 @@ class TopUp(FlowPart):
             points_after=txn.points_after,
             at=txn.at,
             timezone=host.ledger.rules.timezone,
-            member_name=found[1].name if found else "",
+            member_name=self.member_name(txn.card_uid),
             card_uid=txn.card_uid,
             txn_id=txn.txn_id,
         )
