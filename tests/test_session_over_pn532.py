@@ -109,7 +109,7 @@ def test_card_pulled_mid_write_commits_nothing_and_can_be_issued_again(rig):
     sign_up_to_writing(session)
     assert until(session, "done") == "done"
     assert until_counter(session, store, chip.uid.hex().upper(), 1) == 1
-    assert [t.kind.value for t in store.outbox()] == ["sign_up", "new_member_gift", "purse_written"]
+    assert [t.kind.value for t in store.outbox()] == ["sign_up", "new_member_gift", "voucher_issued", "purse_written"]
 
 
 def test_purse_hint_written_through_the_driver_and_an_older_copy_refused(rig):
