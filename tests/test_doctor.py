@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import struct
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -64,12 +66,16 @@ def provisioned(base: Path, pki, port: int) -> Path:
 
 
 @pytest.fixture
-def root(tmp_path, pki, broker, capsys):
-    for parent in [tmp_path, *tmp_path.parents][:3]:  # pytest's dirs are 700: let kiosk pass
-        parent.chmod(parent.stat().st_mode | 0o011)
-    r = provisioned(tmp_path, pki, broker.port)
+def root(pki, broker, capsys):
+    """Not under pytest's temp dirs: every pytest that starts (another run beside this one) sets
+    /tmp/pytest-of-USER back to 700, which locked the kiosk user out of its store mid-test
+    ("cannot open the store for writing: Permission denied", about 1 run in 5 on a busy machine)."""
+    base = Path(tempfile.mkdtemp(prefix="kiosk-doctor-"))
+    base.chmod(0o711)  # the kiosk user passes through to the store, as under /var/lib
+    r = provisioned(base, pki, broker.port)
     capsys.readouterr()
-    return r
+    yield r
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def ctx(root: Path, **kw) -> Context:
