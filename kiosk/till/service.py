@@ -150,7 +150,7 @@ class TillService:
         key = self._key(till, req.order_id)
         with self._lock:
             known = self._tickets.get(key)
-            if known is not None and known[0].outcome is not None and known[0].outcome.reason == "kiosk_busy":
+            if known is not None and _never_started(known[0].outcome):
                 del self._tickets[key]  # the kiosk was busy (also when it said so after a 503): never started
                 known = None
             if known is not None and known[0].outcome is None:
@@ -173,7 +173,7 @@ class TillService:
             self.post(TillCharge(ticket))
             ticket.wait_change(0, self.answer_timeout_s)
             outcome = ticket.outcome
-            if outcome is not None and outcome.reason == "kiosk_busy":
+            if _never_started(outcome):
                 del self._tickets[key]  # not an answer: the order was never started
                 raise TillError(409, "kiosk_busy",
                                 "a member is using the kiosk; try again when it shows the attract screen")
@@ -349,7 +349,7 @@ class TillService:
     def _final(self, ticket: ChargeTicket, outcome: ChargeOutcome) -> None:
         """A charge's answer, on the session's thread before the till hears it: one that moved no
         money is kept (an approved one is in the ledger already; kiosk_busy never started)."""
-        if outcome.status != "approved" and outcome.reason != "kiosk_busy":
+        if outcome.status != "approved" and not _never_started(outcome):
             self._answers(self.session).remember(_answer_of(ticket, outcome, ticket.version + 1))
 
     def _charged_body(self, req: ChargeRequest, found: Found) -> dict:
@@ -406,3 +406,9 @@ def _final_body(order_id: str, answer: Answer) -> dict:
 
 def _time(at: datetime) -> str:
     return utc_text(at)
+
+
+def _never_started(outcome: ChargeOutcome | None) -> bool:
+    """A busy kiosk's answer is no answer: the order never started, so it is neither kept nor
+    returned to a retry (the till may send the same order again)."""
+    return outcome is not None and outcome.reason == "kiosk_busy"
