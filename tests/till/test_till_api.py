@@ -114,6 +114,7 @@ def test_cancel_from_the_till_debits_nothing(till):
     till.driver.wait_for(lambda: till.kiosk.state == S.charge_confirm)
     r = till.post("/v1/charges/A1/cancel")
     assert r.status_code == 200 and (r.json()["status"], r.json()["reason"]) == ("cancelled", "till_cancelled")
+    till.driver.wait_for(lambda: till.kiosk.state == S.notice)  # the till may hear it before the screen moves
     assert till.kiosk.state == S.notice and spends(till) == []
     assert till.post("/v1/charges/NOPE/cancel").status_code == 404
 
