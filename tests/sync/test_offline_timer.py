@@ -138,3 +138,25 @@ def test_the_sync_client_takes_the_saved_ack_time_at_start(tmp_path, broker):
     client = _client(kiosk, broker, ManualClock())
     assert client.hq_contact.unreachable_for() == 5 * HOUR
     assert SyncClientLink(client).offline_for(kiosk.clock.now() + 1000 * HOUR) == 5 * HOUR  # not connected
+
+
+def test_connected_to_the_broker_counts_as_online_only_while_hq_answers():
+    """At exactly `answers_within` since HQ's last answer it is still online; a second later the
+    time since that answer is what the limit is judged by, broker connection or not."""
+    mono, grace = ManualClock(), timedelta(seconds=150)
+    contact = HqContact(mono, last_ack_at=T, started_at=T)
+    mono.advance(150)
+    assert contact.offline_for(connected=True, answers_within=grace) is None
+    assert contact.offline_for(connected=False, answers_within=grace) == grace
+    mono.advance(1)
+    assert contact.offline_for(connected=True, answers_within=grace) == grace + timedelta(seconds=1)
+
+
+def test_hqs_answers_are_saved_for_a_restart_at_most_every_ten_minutes():
+    mono = ManualClock()
+    contact = HqContact(mono, last_ack_at=None, started_at=T)
+    assert contact.heard() is True
+    mono.advance(599.9)
+    assert contact.heard() is False
+    mono.advance(0.1)
+    assert contact.heard() is True
