@@ -4,6 +4,9 @@ beside what can hold it: Python's objects (tracemalloc, and the lines that grew 
 first sample), SQLite's own allocations (the replica's page caches), glibc's heap (in use and free
 but kept), and the events that might bring a step: resends (each reconnect rewinds), acks, checkpoints.
 
+KIOSK_SOAK_TRACE_TRIM=1 also calls glibc's malloc_trim(0) after each sample and notes the RSS
+after it: what the heap held free is then given back, and what stays is in use.
+
 It is a tool for reading a run (docs/reliability.md, the soak), not a test: tracemalloc slows the
 process and adds its own memory, which `traced_kb` and `tracemalloc_kb` show."""
 
@@ -83,6 +86,7 @@ def start_if_asked(client, store, uids: list[str]) -> None:
     if not path:
         return
     every = float(os.environ.get("KIOSK_SOAK_TRACE_S", "10"))
+    trim = os.environ.get("KIOSK_SOAK_TRACE_TRIM") == "1"  # give glibc's free-but-kept pages back each time
     tracemalloc.start()
     first = tracemalloc.take_snapshot()
     began = time.monotonic()
@@ -103,7 +107,11 @@ def start_if_asked(client, store, uids: list[str]) -> None:
     def work() -> None:
         with open(path, "a", encoding="utf-8") as out:
             while True:
-                out.write(json.dumps(sample()) + "\n")
+                line = sample()
+                if trim:
+                    line["trimmed"] = ctypes.CDLL("libc.so.6").malloc_trim(0)
+                    line["rss_trimmed_kb"] = _rss_kb()
+                out.write(json.dumps(line) + "\n")
                 out.flush()
                 time.sleep(every)
 
