@@ -11,11 +11,9 @@ from datetime import timedelta
 import pytest
 
 from kiosk.hq.embedded import start_receiver
-from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
-from kiosk.session.states import S
 from kiosk.session.sync_link import SyncClientLink
 from kiosk.sync.client import LAST_ACK_KEY, SyncClient, SyncSettings
-from tests.session_support import DEVICE, PIN, make_kiosk
+from tests.session_support import DEVICE, make_kiosk, till_charge
 from tests.sync.support import ManualClock
 
 pytestmark = pytest.mark.parametrize("hq_url", ["sqlite"], indirect=True)
@@ -46,19 +44,6 @@ def synced(broker, hq_url, tmp_path):
             client.stop(timeout=1)
 
 
-def _charge(kiosk, chip, amount_fen: int, order: str) -> ChargeTicket:
-    ticket = ChargeTicket(ChargeOrder(order, amount_fen, False, 60))
-    kiosk.session.post(TillCharge(ticket))
-    kiosk.run()
-    kiosk.tap(chip)
-    kiosk.session.confirm_charge()
-    if kiosk.state == S.charge_pin:
-        kiosk.enter_pin(PIN)
-    kiosk.lift()
-    kiosk.wait(60)
-    return ticket
-
-
 def test_hq_down_behind_a_live_broker_brings_the_offline_limit_after_exactly_after_hours(synced):
     kiosk, chip, mono, client, hq = synced
     hq.stop()
@@ -67,11 +52,11 @@ def test_hq_down_behind_a_live_broker_brings_the_offline_limit_after_exactly_aft
     mono.advance(policy.after_hours * 3600)
     client.wait_until(lambda: False, 0.5)  # heartbeats go out; nobody answers them
     assert client.connected, "the broker is kept up: only HQ is away"
-    assert _charge(kiosk, chip, over, "T1:A1").outcome.status == "approved"  # exactly after_hours: not yet
+    assert till_charge(kiosk, chip, over, "T1:A1").outcome.status == "approved"  # exactly after_hours: not yet
     mono.advance(1)
     client.wait_until(lambda: False, 0.2)
     assert client.connected
-    ticket = _charge(kiosk, chip, over, "T1:A2")
+    ticket = till_charge(kiosk, chip, over, "T1:A2")
     assert (ticket.outcome.status, ticket.outcome.reason) == ("declined", "offline_limit")
 
 
@@ -85,5 +70,5 @@ def test_an_idle_kiosk_hears_hq_answer_its_heartbeat_and_the_limit_never_applies
     assert client.wait_until(lambda: client.hq_contact.unreachable_for() == timedelta(0), 10), \
         "HQ did not answer the heartbeat"
     assert kiosk.store.meta_get(LAST_ACK_KEY) == kiosk.clock.now().isoformat()  # for the count after a restart
-    ticket = _charge(kiosk, chip, policy.max_spend_fen_per_card + 100, "T1:A1")
+    ticket = till_charge(kiosk, chip, policy.max_spend_fen_per_card + 100, "T1:A1")
     assert ticket.outcome.status == "approved", ticket.outcome

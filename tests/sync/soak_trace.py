@@ -87,13 +87,15 @@ def start_if_asked(client, store, uids: list[str]) -> None:
         return
     every = float(os.environ.get("KIOSK_SOAK_TRACE_S", "10"))
     trim = os.environ.get("KIOSK_SOAK_TRACE_TRIM") == "1"  # give glibc's free-but-kept pages back each time
-    tracemalloc.start()
-    first = tracemalloc.take_snapshot()
+    objects = os.environ.get("KIOSK_SOAK_TRACE_PY", "1") == "1"  # 0: no tracemalloc (it adds memory and time)
+    if objects:
+        tracemalloc.start()
+    first = tracemalloc.take_snapshot() if objects else None
     began = time.monotonic()
 
     def sample() -> dict:
         traced, _ = tracemalloc.get_traced_memory()
-        grown = tracemalloc.take_snapshot().compare_to(first, "lineno")[:TOP]
+        grown = tracemalloc.take_snapshot().compare_to(first, "lineno")[:TOP] if first else []
         return {
             "t": round(time.monotonic() - began), "rss_kb": _rss_kb(), "traced_kb": traced // 1024,
             "tracemalloc_kb": tracemalloc.get_tracemalloc_memory() // 1024, "sqlite_kb": _sqlite_kb(),
