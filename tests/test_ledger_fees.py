@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tests.test_ledger_properties as props
-from kiosk.ledger.fees import CAMPAIGN, WAIVED_BY_TOPUP
+from kiosk.ledger.fees import CAMPAIGN, WAIVED_BY_TOPUP, FeeSplit
 from kiosk.ledger.kinds import FEE_EXCHANGE, FEE_REPLACEMENT
 from kiosk.ledger.model import CardStatus
 from kiosk.ledger.operations import Ledger
@@ -85,6 +85,34 @@ def test_a_payment_one_fen_under_the_fee_is_refused():
     ledger = make(RULES)
     refused("fee_not_covered", ledger.settle_card_fee, CARD, 3799, "p", NOW)
     assert account(ledger).card_fee_due_fen == 3800
+
+
+def test_the_fee_not_covered_names_the_fee_due():
+    with pytest.raises(Refused) as err:
+        make(RULES).settle_card_fee(CARD, 3799, "p", NOW)
+    assert err.value.detail == "3800 fen"
+
+
+def test_a_payment_with_no_fee_due_is_all_top_up():
+    ledger = make()
+    assert ledger.fee_split(account(ledger), 12_345) == FeeSplit(0, "", 12_345)
+    assert ledger.fee_split(account(ledger), 0) == FeeSplit(0, "", 0)
+
+
+def test_a_fee_carries_its_payment_and_its_seller():
+    ledger = make(RULES)
+    settled, _ = ledger.settle_card_fee(CARD, 3800, "cash-1", NOW, staff_id="S-7")
+    counter = ledger.counter_fee(CARD, FEE_EXCHANGE, "counter-1", NOW, staff_id="S-8")
+    assert (settled.payment_ref, settled.staff_id, counter.payment_ref, counter.staff_id) == (
+        "cash-1", "S-7", "counter-1", "S-8"
+    )
+    unsold, _ = ledger.settle_card_fee(CARD, 3800, "cash-2", NOW)
+    assert (unsold.staff_id, ledger.counter_fee(CARD, FEE_REPLACEMENT, "c", NOW).staff_id) == ("", "")
+
+
+def test_a_counter_fee_for_another_purpose_is_a_programming_error_naming_it():
+    with pytest.raises(ValueError, match="no counter fee for 'sign_up'"):
+        make(RULES).counter_fee(CARD, "sign_up", "counter", NOW)
 
 
 def test_no_waiver_without_a_threshold():
