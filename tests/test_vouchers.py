@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from kiosk.ledger import charges, vouchers
-from kiosk.ledger.model import VoucherStatus
+from kiosk.ledger.model import PointsLot, TillOrder, VoucherStatus
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.points_cash import PointsCashRule, cash_due_back, lots_after_cash
 from kiosk.ledger.rules import RulesError, parse_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind
@@ -220,3 +221,51 @@ def test_the_birthday_voucher_comes_with_the_birthday_gift_once():
     assert (txn.voucher_type, txn.reason) == ("thanks5", "birthday:2026")
     ledger.apply(txn)
     assert vouchers.next_due(ledger, UID, JOINED) is None
+
+
+# -- points as cash, the rule alone ----------------------------------------------------------
+
+
+def test_points_cannot_pay_when_the_rules_switch_them_off_or_nothing_is_owed():
+    assert (PointsCashRule().fen_for(100), PointsCashRule().most_points(1000, 500)) == (0, 0)
+    assert PointsCashRule(100, 0).most_points(1000, 500) == 0  # a rate but no share: off
+    assert PointsCashRule(100, 20).most_points(-1, 500) == 0
+
+
+@pytest.mark.parametrize(
+    ("rule", "payable", "held", "most"),
+    [
+        (PointsCashRule(100, 20), 999, 500, 199),  # 20% of 9.99 yuan is 199.8 fen: 199 points, never a fraction
+        (PointsCashRule(150, 20), 1000, 100, 99),  # held 100, step 3 (3 points are 2 fen): 99, not 100 or 102
+        (PointsCashRule(150, 20), 1000, 1000, 300),
+    ],
+)
+def test_the_most_points_are_whole_steps_within_the_share_and_the_points_held(rule, payable, held, most):
+    found = rule.most_points(payable, held)
+    assert found == most and type(found) is int
+
+
+def test_points_given_back_by_a_refund_in_proportion_and_never_from_nothing():
+    order = TillOrder("T1:A1", "k:1", JOINED, paid_fen=1000, points_earned=0, balance_after_fen=0, points_after=0,
+                      points_cash=200)
+    assert (cash_due_back(order, 1), cash_due_back(order, 5), cash_due_back(order, 1000)) == (0, 1, 200)
+    assert cash_due_back(replace(order, paid_fen=1), 1) == 200  # a 1 fen charge: its points back whole
+    assert cash_due_back(replace(order, paid_fen=0), 0) == 0  # the card paid nothing: nothing to share out
+    assert cash_due_back(replace(order, points_cash=0), 1000) == 0
+
+
+def test_lots_after_points_as_cash_take_the_oldest_and_add_none_of_nothing():
+    lots = (PointsLot(date(2027, 1, 31), 5), PointsLot(date(2027, 6, 30), 10))
+    new = date(2027, 12, 31)
+    assert lots_after_cash(lots, 1, 0, new) == (PointsLot(date(2027, 1, 31), 4), lots[1])
+    assert lots_after_cash(lots, 0, 0, new) == lots
+    assert lots_after_cash(lots, 0, 1, new) == (*lots, PointsLot(new, 1))
+    assert lots_after_cash(lots, 0, 7, None) == lots  # no expiry: no points to add (the rules give none)
+
+
+def test_points_cash_that_is_not_an_object_says_so():
+    doc = _doc()
+    doc["points_cash"] = [100, 20]
+    with pytest.raises(RulesError) as bad:
+        parse_rules(doc, "rules.json")
+    assert str(bad.value) == "rules.json: points_cash: must be an object"
