@@ -1,33 +1,51 @@
 """HQ's voucher campaign: a voucher for every member of a segment (a win-back for dormant
-members: `kiosk hq vouchers issue --segment dormant --type winback20`).
+members: `kiosk hq vouchers issue --segment dormant --type winback20`, or the console's
+Campaigns page).
 
 Each voucher is a VOUCHER_ISSUED made by HQ's own device through the same admin path as a card
-block or a return (kiosk/hq/admin.py: decided by the kiosk's Ledger, stored and applied in one
-SQL transaction), so it sits in HQ's history like any kiosk's txn and reaches the kiosks with
-the next account snapshots. The campaign's reason (campaign:SEGMENT:NAME) is kept on the
-account, so running the same campaign again gives nobody a second voucher."""
+block or a return (kiosk/hq/admin.py: decided by the kiosk's Ledger, stored and applied in SQL),
+so it sits in HQ's history like any kiosk's txn and reaches the kiosks with the next account
+snapshots. The campaign's reason (campaign:SEGMENT:NAME) is kept on the account, so running the
+same campaign again (or resuming one a power cut stopped) gives nobody a second voucher.
+
+A chain has 100k members: the accounts are read a page at a time (never all in memory) and the
+vouchers committed a batch at a time (one SQL transaction for BATCH members, not one each)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from kiosk.hq.admin import AdminError, current_rules, issue_voucher
+from kiosk.hq.admin import AdminError, current_rules, issue_vouchers
 from kiosk.hq.db import Database
 from kiosk.ledger import vouchers
 from kiosk.ledger.codec import decode
 from kiosk.ledger.model import Account, MemberStatus
-from kiosk.ledger.rules import SegmentRules
+from kiosk.ledger.rules import Rules, SegmentRules
 from kiosk.ledger.txn import Txn
 
 SEGMENTS = ("active", "at_risk", "dormant", "lost")
+PAGE = 2000  # accounts read per query
+BATCH = 200  # vouchers committed per SQL transaction
+Recorder = Callable[[Database, list[Txn], int], None]  # (db, txns made, members passed over) in the batch's transaction
 
 
 @dataclass(frozen=True)
 class CampaignResult:
-    issued: tuple[Txn, ...]
+    issued: int
     skipped: int  # in the segment but given this campaign's voucher already, or without an active card
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A member now in the segment."""
+
+    member_id: str
+    name: str
+    uid: str  # an active card of theirs ("" when none: no voucher can reach them)
+    given: bool  # holds this campaign's voucher already
 
 
 def segment_of(account: Account, closed: bool, cuts: SegmentRules, now: datetime) -> str:
@@ -43,36 +61,84 @@ def segment_of(account: Account, closed: bool, cuts: SegmentRules, now: datetime
     return "dormant" if days < timedelta(days=cuts.dormant_days) else "lost"
 
 
-def issue_to_segment(
-    db: Database, segment: str, type_id: str, campaign: str = "", now: datetime | None = None
-) -> CampaignResult:
-    """A voucher of `type_id` for each member now in `segment` (AdminError: unknown segment or
-    voucher type, nothing issued)."""
-    now = now or datetime.now(UTC)
-    rules = current_rules(db)
+def check(rules: Rules, segment: str, type_id: str) -> None:
+    """AdminError naming what is wrong: an unknown segment or voucher type."""
     if segment not in SEGMENTS:
         raise AdminError("unknown_segment", f"{segment!r} (one of {', '.join(SEGMENTS)})")
     if rules.vouchers.type(type_id) is None:
         known = ", ".join(t.id for t in rules.vouchers.types) or "none in the rules in force"
         raise AdminError("unknown_voucher_type", f"{type_id!r} (known: {known})")
-    reason = f"{vouchers.CAMPAIGN}:{segment}:{campaign or f'{rules.local_date(now):%Y%m%d}'}"
-    closed = {m for (m,) in db.all("SELECT member_id FROM members WHERE status = ?", (str(MemberStatus.CLOSED),))}
-    issued, skipped = [], 0
-    for member_id, body in db.all("SELECT member_id, body FROM accounts ORDER BY member_id"):
-        account = decode(Account, json.loads(body))
-        if segment_of(account, member_id in closed, rules.segments, now) != segment:
+
+
+def reason_for(rules: Rules, segment: str, campaign: str, now: datetime) -> str:
+    """campaign:SEGMENT:NAME, the name defaulting to today's local date (one campaign a day)."""
+    return f"{vouchers.CAMPAIGN}:{segment}:{campaign or f'{rules.local_date(now):%Y%m%d}'}"
+
+
+def members_in(db: Database, segment: str, reason: str, rules: Rules, now: datetime) -> Iterator[Candidate]:
+    """Each member now in `segment`, by member id, reading the accounts a page at a time."""
+    after = ""
+    closed = str(MemberStatus.CLOSED)
+    while True:
+        rows = db.all(
+            "SELECT a.member_id, a.body, m.status, m.body, "
+            "(SELECT MIN(c.uid) FROM cards c WHERE c.member_id = a.member_id AND c.status = 'active') "
+            "FROM accounts a JOIN members m ON m.member_id = a.member_id WHERE a.member_id > ? "
+            "ORDER BY a.member_id LIMIT ?",
+            (after, PAGE),
+        )
+        for member_id, body, status, member_body, uid in rows:
+            account = decode(Account, json.loads(body))
+            if segment_of(account, status == closed, rules.segments, now) == segment:
+                name = json.loads(member_body).get("name", "")
+                yield Candidate(member_id, name, uid or "", reason in account.voucher_reasons)
+        if len(rows) < PAGE:
+            return
+        after = rows[-1][0]
+
+
+def issue_to_segment(
+    db: Database,
+    segment: str,
+    type_id: str,
+    campaign: str = "",
+    now: datetime | None = None,
+    record: Recorder | None = None,
+    reason: str = "",
+) -> CampaignResult:
+    """A voucher of `type_id` for each member now in `segment` (AdminError: unknown segment or
+    voucher type, nothing issued). `reason` (else made from the campaign's name) is what marks
+    a member as given; `record` is called inside each batch's transaction."""
+    now = now or datetime.now(UTC)
+    rules = current_rules(db)
+    check(rules, segment, type_id)
+    reason = reason or reason_for(rules, segment, campaign, now)
+    issued = skipped = 0
+    batch: list[str] = []
+    passed = 0  # passed over since the last batch (given already, no active card)
+
+    def flush() -> None:
+        nonlocal issued, skipped, passed
+        over = passed
+
+        def noted(db: Database, txns: list[Txn]) -> None:
+            if record is not None:
+                record(db, txns, over + len(batch) - len(txns))
+
+        made = issue_vouchers(db, batch, type_id, reason, now, noted) if batch else db.run(lambda db: noted(db, []))
+        made = made or []
+        issued += len(made)
+        skipped += over + len(batch) - len(made)
+        batch.clear()
+        passed = 0
+
+    for candidate in members_in(db, segment, reason, rules, now):
+        if candidate.given or not candidate.uid:
+            passed += 1
             continue
-        if reason in account.voucher_reasons:
-            skipped += 1
-            continue
-        uids = [u for (u,) in db.all("SELECT uid FROM cards WHERE member_id = ? AND status = 'active'", (member_id,))]
-        if not uids:
-            skipped += 1
-            continue
-        try:
-            issued.append(issue_voucher(db, uids[0], type_id, reason, now))
-        except AdminError as exc:
-            if exc.code != "voucher_already_given":
-                raise
-            skipped += 1
-    return CampaignResult(tuple(issued), skipped)
+        batch.append(candidate.uid)
+        if len(batch) >= BATCH:
+            flush()
+    if batch or passed:
+        flush()
+    return CampaignResult(issued, skipped)
