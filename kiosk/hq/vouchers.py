@@ -52,14 +52,11 @@ class Candidate:
 
 @dataclass(frozen=True)
 class _Visits:
-    """What a segment scan reads of an account (decoding whole accounts was 27x the SQL's time
-    at 100k members: bench/campaigns.py), through the ledger's own codec."""
+    """The two fields of an account a segment scan reads (SQL extracts them: decoding whole
+    accounts was most of a 100k scan's time, bench/campaigns.py), through the ledger's codec."""
 
     last_visit: datetime | None = None
     voucher_reasons: tuple[str, ...] = ()
-
-
-_VISIT_FIELDS = ("last_visit", "voucher_reasons")
 
 
 def segment_of(last_visit: datetime | None, closed: bool, cuts: SegmentRules, now: datetime) -> str:
@@ -95,18 +92,19 @@ def members_in(db: Database, segment: str, reason: str, rules: Rules, now: datet
     closed = str(MemberStatus.CLOSED)
     name = MEMBER_NAME_SQL[db.dialect].replace("body", "m.body")
     body = "a.body" if db.dialect == "sqlite" else "CAST(a.body AS jsonb)"
-    near, near_params = _near(segment, rules.segments, now, db.json_text(body, "last_visit"))
+    visit, reasons = db.json_text(body, "last_visit"), db.json_text(body, "voucher_reasons")
+    near, near_params = _near(segment, rules.segments, now, visit)
     while True:
         rows = db.all(
-            f"SELECT a.member_id, a.body, m.status, {name}, "
+            f"SELECT a.member_id, {visit}, {reasons}, m.status, {name}, "
             "(SELECT MIN(c.uid) FROM cards c WHERE c.member_id = a.member_id AND c.status = 'active') "
             f"FROM accounts a JOIN members m ON m.member_id = a.member_id WHERE a.member_id > ? AND ({near}) "
             "ORDER BY a.member_id LIMIT ?",
             (after, *near_params, PAGE),
         )
-        for member_id, body, status, member_name, uid in rows:
-            raw = json.loads(body)
-            seen = decode(_Visits, {k: raw[k] for k in _VISIT_FIELDS if k in raw})
+        for member_id, last_visit, given, status, member_name, uid in rows:
+            raw = {"last_visit": last_visit, "voucher_reasons": json.loads(given) if given else []}
+            seen = decode(_Visits, {k: v for k, v in raw.items() if v is not None})
             if segment_of(seen.last_visit, status == closed, rules.segments, now) == segment:
                 yield Candidate(member_id, member_name or "", uid or "", reason in seen.voucher_reasons)
         if len(rows) < PAGE:
