@@ -162,7 +162,9 @@ def test_a_campaign_stopped_mid_way_resumes_and_gives_nobody_a_second_voucher(co
     db.close()
 
 
-def test_the_used_count_follows_a_charge_paid_with_the_voucher(console):
+@pytest.mark.parametrize("which", ["console", "console_pg"])
+def test_the_used_count_follows_a_charge_paid_with_the_voucher(which, request):
+    console = request.getfixturevalue(which)
     db = console.db()
     campaign_id, _ = campaigns.start(db, "prog", "a-form-key-for-the-used", "active", "winback20", "spring", 3)
     campaigns.run(db, campaign_id)
