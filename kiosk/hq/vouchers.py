@@ -156,8 +156,11 @@ def issue_to_segment(
             if record is not None:
                 record(db, txns, over + len(batch) - len(txns))
 
-        made = issue_vouchers(db, batch, type_id, reason, now, noted) if batch else db.run(lambda db: noted(db, []))
-        made = made or []
+        if batch:
+            made = issue_vouchers(db, batch, type_id, reason, now, noted)
+        else:  # only members passed over since the last batch: their count still goes on record
+            made = []
+            db.run(lambda db: noted(db, []))
         issued += len(made)
         skipped += over + len(batch) - len(made)
         batch.clear()
