@@ -1,9 +1,8 @@
 """Member search and the member page's data, straight from HQ's ledger tables.
 
-Which store a member belongs to: the store of the kiosk that signed them up (the `sign_up`
-event's device, looked up in `devices`), "HQ" for members HQ signed up itself. That is the
-definition `kiosk hq report` uses for a member's home store, so the console and the reports
-agree. A store manager finds and opens only their own stores' members: others are simply not
+Which store a member belongs to: kiosk/hq/home_store.py (the store of the kiosk that signed
+them up, "HQ" for members HQ signed up itself), the definition `kiosk hq report` and HQ's own
+operations use too, so the console, the reports and the fees charged agree. A store manager finds and opens only their own stores' members: others are simply not
 found (search) or refused (direct URL), so no phone or note of another store is ever shown.
 
 Every search is an index probe: members' primary key, cards' primary key, members.phone, the
