@@ -184,3 +184,9 @@ def test_the_used_count_follows_a_charge_paid_with_the_voucher(which, request):
     page = http_client(console.url, "aud").get(f"/campaigns/{campaign_id}").text
     assert '<dd class="used">1</dd>' in page and '<dd class="issued">3</dd>' in page
     db.close()
+
+
+def test_the_auditor_sees_a_preview_but_no_form_to_issue(console):
+    page = http_client(console.url, "aud").get(PREVIEW).text
+    assert '<dd class="to-issue">3</dd>' in page
+    assert 'class="row confirm"' not in page and 'class="row campaign-choose"' not in page
