@@ -26,7 +26,7 @@ from kiosk.hq.db import Database, open_database
 from kiosk.hq.ledger import now_text
 from kiosk.hq.report.followups import mask_name
 from kiosk.ledger.model import VoucherStatus
-from kiosk.ledger.txn import Txn
+from kiosk.ledger.txn import Kind, Txn
 
 log = logging.getLogger(__name__)
 SAMPLE = 5
@@ -218,7 +218,8 @@ def listed(db: Database, limit: int = 20) -> list[Campaign]:
 
 # The vouchers a campaign gave that the members' accounts now hold as used: the engine reads the
 # accounts' JSON (the ledger codec's field names), so a 100k campaign's count never ships or
-# decodes 100k accounts in Python.
+# decodes 100k accounts in Python; and only the accounts of members who paid at a till (a
+# voucher is used only by a SPEND: kiosk/ledger/vouchers.py), found by the events_member index.
 _USED_SQL = {
     "sqlite": "EXISTS (SELECT 1 FROM json_each(a.body, '$.vouchers') v WHERE json_extract(v.value, '$.id') = "
               "cv.voucher_id AND json_extract(v.value, '$.status') = ?)",
@@ -231,7 +232,8 @@ def listed_one(db: Database, campaign: Campaign) -> Campaign:
     """The campaign with how many of its vouchers are used now."""
     row = db.one(
         "SELECT COUNT(*) FROM campaign_vouchers cv JOIN accounts a ON a.member_id = cv.member_id "
-        f"WHERE cv.campaign_id = ? AND {_USED_SQL[db.dialect]}",
-        (campaign.id, VoucherStatus.USED.value),
+        "WHERE cv.campaign_id = ? AND EXISTS (SELECT 1 FROM events e WHERE e.member_id = cv.member_id AND e.kind = ?) "
+        f"AND {_USED_SQL[db.dialect]}",
+        (campaign.id, Kind.SPEND.value, VoucherStatus.USED.value),
     )
     return replace(campaign, used=int(row[0]) if row else 0)
