@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 
 from kiosk.hq.admin import AdminError, current_rules, issue_vouchers
 from kiosk.hq.db import Database
-from kiosk.hq.schema import MEMBER_NAME_SQL
 from kiosk.ledger import vouchers
 from kiosk.ledger.codec import decode
 from kiosk.ledger.model import MemberStatus
@@ -45,7 +44,6 @@ class Candidate:
     """A member now in the segment."""
 
     member_id: str
-    name: str
     uid: str  # an active card of theirs ("" when none: no voucher can reach them)
     given: bool  # holds this campaign's voucher already
 
@@ -90,9 +88,11 @@ def members_in(db: Database, segment: str, reason: str, rules: Rules, now: datet
     """Each member now in `segment`, by member id, reading the accounts a page at a time."""
     after = ""
     closed = str(MemberStatus.CLOSED)
-    name = MEMBER_NAME_SQL[db.dialect].replace("body", "m.body")
-    body = "a.body" if db.dialect == "sqlite" else "CAST(a.body AS jsonb)"
-    visit, reasons = db.json_text(body, "last_visit"), db.json_text(body, "voucher_reasons")
+    # each account's JSON parsed once a row (PostgreSQL: OFFSET 0 keeps the cast in the subquery
+    # instead of repeating it wherever a field is read)
+    page = ("SELECT member_id, body AS j FROM accounts WHERE member_id > ? AND member_id <= ?" if db.dialect == "sqlite"
+            else "SELECT member_id, CAST(body AS jsonb) AS j FROM accounts WHERE member_id > ? AND member_id <= ? OFFSET 0")
+    visit, reasons = db.json_text("a.j", "last_visit"), db.json_text("a.j", "voucher_reasons")
     near, near_params = _near(segment, rules.segments, now, visit)
     while True:
         # a page is a range of member ids (PAGE accounts, walked in the primary key's order), so the
@@ -106,19 +106,18 @@ def members_in(db: Database, segment: str, reason: str, rules: Rules, now: datet
         if not count:
             return
         rows = db.all(
-            f"SELECT a.member_id, {visit}, {reasons}, m.status, {name}, "
+            f"SELECT a.member_id, {visit}, {reasons}, m.status, "
             "(SELECT MIN(c.uid) FROM cards c WHERE c.member_id = a.member_id AND c.status = 'active') "
-            "FROM accounts a JOIN members m ON m.member_id = a.member_id "
+            f"FROM ({page}) a JOIN members m ON m.member_id = a.member_id "
             # the range on both tables: the engine reads the page's members, not all of them
-            f"WHERE a.member_id > ? AND a.member_id <= ? AND m.member_id > ? AND m.member_id <= ? AND ({near}) "
-            "ORDER BY a.member_id",
+            f"WHERE m.member_id > ? AND m.member_id <= ? AND ({near}) ORDER BY a.member_id",
             (after, upto, after, upto, *near_params),
         )
-        for member_id, last_visit, given, status, member_name, uid in rows:
+        for member_id, last_visit, given, status, uid in rows:
             raw = {"last_visit": last_visit, "voucher_reasons": json.loads(given) if given else []}
             seen = decode(_Visits, {k: v for k, v in raw.items() if v is not None})
             if segment_of(seen.last_visit, status == closed, rules.segments, now) == segment:
-                yield Candidate(member_id, member_name or "", uid or "", reason in seen.voucher_reasons)
+                yield Candidate(member_id, uid or "", reason in seen.voucher_reasons)
         if count < PAGE:
             return
         after = upto

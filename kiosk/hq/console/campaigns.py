@@ -25,6 +25,7 @@ from kiosk.hq.console import audit
 from kiosk.hq.db import Database, open_database
 from kiosk.hq.ledger import now_text
 from kiosk.hq.report.followups import mask_name
+from kiosk.hq.schema import MEMBER_NAME_SQL
 from kiosk.ledger.model import VoucherStatus
 from kiosk.ledger.txn import Kind, Txn
 
@@ -89,15 +90,18 @@ def preview(db: Database, segment: str, type_id: str, name: str, now: datetime |
     now = now or datetime.now(UTC)
     reason = _checked(db, segment, type_id, name)
     members = to_issue = 0
-    sample: list[tuple[str, str]] = []
+    sample: list[str] = []
     for candidate in vouchers.members_in(db, segment, reason, current_rules(db), now):
         members += 1
         if candidate.given or not candidate.uid:
             continue
         to_issue += 1
         if len(sample) < SAMPLE:
-            sample.append((candidate.member_id, mask_name(candidate.name)))
-    return Preview(segment, type_id, name, reason, members, to_issue, tuple(sample))
+            sample.append(candidate.member_id)
+    names = dict(db.all(f"SELECT member_id, {MEMBER_NAME_SQL[db.dialect]} FROM members WHERE member_id IN "
+                        f"{db.in_list(sample)}", sample)) if sample else {}
+    masked = tuple((m, mask_name(names.get(m) or "")) for m in sample)
+    return Preview(segment, type_id, name, reason, members, to_issue, masked)
 
 
 def start(db: Database, username: str, key: str, segment: str, type_id: str, name: str, planned: int) -> tuple[int, bool]:
