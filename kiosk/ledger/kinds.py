@@ -9,7 +9,7 @@ in a catalogue, in the property tests or at HQ."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from kiosk.ledger.txn import Kind, Txn, txn_to_dict
@@ -231,6 +231,25 @@ def stated_amounts_problem(txn: Txn) -> str:
         return f"{kind} takes {-points} points"
     if points > 0 and not s.gives_points:
         return f"{kind} gives {points} points"
+    return ""
+
+
+def _not_carried(kind: Kind) -> tuple[tuple[str, object], ...]:
+    """(field, its default) of each Txn field a kind may not set."""
+    allowed = COMMON_FIELDS | SPECS[kind].carries
+    return tuple((f.name, f.default) for f in fields(Txn) if f.name not in allowed)
+
+
+_NOT_CARRIED = {kind: _not_carried(kind) for kind in SPECS}
+
+
+def carried_problem(txn: Txn) -> str:
+    """Why a transaction sets a field its kind may not carry ("" when it sets none). The state
+    would ignore such a field, so a sender could slip a voucher, a PIN hash or a new card into a
+    kind that never uses it and have HQ store it as if it meant something: refused instead."""
+    for name, default in _NOT_CARRIED[txn.kind]:
+        if getattr(txn, name) != default:
+            return f"a {txn.kind} transaction may not carry {name}"
     return ""
 
 
