@@ -2,7 +2,8 @@
 
 LedgerState.apply (kiosk/ledger/state.py) asks `use_problem` before anything moves (a charge
 taking more points than it says it paid with, a refund giving back a voucher or points its order
-never used: refused, as a kiosk and HQ both refuse them), `use_conflict` for a voucher used when
+never used, or withdrawing a voucher its order did not earn or keeping more than that voucher's
+value: refused, as a kiosk and HQ both refuse them), `use_conflict` for a voucher used when
 this state says it may not be (used already, expired, unknown: two kiosks offline may both have
 taken it; the money moved, so the charge stays applied and the conflict says why), and
 `voucher_changes` for the account's vouchers after the txn. No rules, no clock: the txn says all."""
