@@ -198,6 +198,7 @@ ZH: dict[str, str] = {
     "valid": "可用",
     "used": "已使用",
     "expired": "已过期",
+    "withdrawn": "已收回",
 }
 
 ZH.update(i18n_rules.ZH)
