@@ -23,6 +23,7 @@ from kiosk.ui.screen_map import SCREEN_FOR, missing_states
 from kiosk.ui.screens.attract import AttractScreen
 from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.screens.charge import ChargeAmountScreen, ChargeConfirmScreen, ChargeTapScreen
+from kiosk.ui.screens.checking import CheckingCardScreen
 from kiosk.ui.screens.member import MemberScreen
 from kiosk.ui.screens.pin import PinLockedScreen, PinScreen
 from kiosk.ui.screens.profile import ProfileScreen
@@ -46,6 +47,7 @@ SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
     RedeemChooseScreen, RedeemConfirmScreen, PinScreen, PinLockedScreen, SignupOfferScreen,
     SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
     ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen, NewPinTapScreen, ProfileScreen, StaffNotesScreen,
+    CheckingCardScreen,
 )
 PUMP_INTERVAL_S = 0.05
 
@@ -125,6 +127,7 @@ class KioskApp(App):
         Window.bind(on_touch_down=self._on_touch, on_flip=self._on_flip)
         if self.pump_enabled:
             Clock.schedule_interval(lambda _dt: self.session.pump(), PUMP_INTERVAL_S)
+            self.session.wake = self.wake
         self.render(self.session.view, force=True)
         self.frame_listeners.append(self._after_first_frame)
         return root
@@ -158,6 +161,10 @@ class KioskApp(App):
         """Thread-safe: hand a reader event to the session and have it handled on the next frame,
         not at the next pump tick (a tap should show the member without waiting)."""
         self.session.post(item)
+        self.wake()
+
+    def wake(self) -> None:
+        """Thread-safe: have the session pump on the next frame (HQ has answered about a card)."""
         schedule = getattr(Clock, "schedule_once_free", Clock.schedule_once)  # free_all clock: runs mid-frame
         schedule(lambda _dt: self.session.pump(), 0)
 
