@@ -110,6 +110,7 @@ def snapshot_and_load(url: str, broker, work: Path) -> dict:
 def fetch_taps(url: str, broker, work: Path, n: int) -> dict:
     """Tap -> member screen for members fetched from HQ, beside taps on members already held."""
     import random
+    import threading
 
     from kiosk.hq.embedded import start_receiver
     from kiosk.reader import chips
@@ -127,6 +128,8 @@ def fetch_taps(url: str, broker, work: Path, n: int) -> dict:
         return SyncClientLink(client)
 
     kiosk = make_kiosk(work / "tapper", device="D1", sync=link)
+    answered = threading.Event()
+    kiosk.session.wake = answered.set  # as the app does: the session pumps when HQ's answer is in
     rng = random.Random(n)
     picks = rng.sample(range(n), FETCH_TAPS)
     fetched, held = [], []
@@ -143,8 +146,13 @@ def fetch_taps(url: str, broker, work: Path, n: int) -> dict:
                     kiosk.reader.remove()
                     tapped[i] = chip
                 chip = tapped[i]
+                answered.clear()
                 t = time.perf_counter()
                 kiosk.tap(chip)
+                while kiosk.state == "checking_card":  # the session waits for HQ without blocking
+                    answered.wait(0.05)
+                    answered.clear()
+                    kiosk.run(1)
                 sink.append(time.perf_counter() - t)
                 assert kiosk.state == "home", (kiosk.state, kiosk.session.view.message)
                 kiosk.lift()
