@@ -17,6 +17,15 @@ from tests.test_ui_flows import SCREENSHOTS
 from tests.ui_harness import UiDriver
 
 
+def _card_of_another_store(kiosk):
+    """A card of ours issued to a member this kiosk does not hold."""
+    chip = kiosk.blank()
+    kiosk.reader.place(chip)
+    issue_card(kiosk.reader, kiosk.reader.wait_for_card(0), KEYS, "M-elsewhere-9", 1, date(2026, 1, 1))
+    kiosk.reader.remove()
+    return chip
+
+
 def test_a_card_not_held_here_cannot_be_checked_offline(tmp_path: Path):
     def offline(store):  # the real client, never connected: HQ is out of reach
         return SyncClientLink(SyncClient(store, SyncSettings("S1", "kiosk-01", "127.0.0.1", 9, data_dir=tmp_path,
@@ -24,10 +33,7 @@ def test_a_card_not_held_here_cannot_be_checked_offline(tmp_path: Path):
 
     kiosk = make_kiosk(tmp_path, sync=offline)
     try:
-        chip = kiosk.blank()
-        kiosk.reader.place(chip)
-        issue_card(kiosk.reader, kiosk.reader.wait_for_card(0), KEYS, "M-elsewhere-9", 1, date(2026, 1, 1))
-        kiosk.reader.remove()
+        chip = _card_of_another_store(kiosk)
         ui = UiDriver(kiosk)
         kiosk.tap(chip)
         ui.frames(3)
@@ -59,10 +65,7 @@ def test_a_card_not_held_here_shows_checking_while_hq_is_asked(mosquitto, tmp_pa
     kiosk = make_kiosk(tmp_path, device="D1", sync=online)
     try:
         assert clients[0].wait_until(lambda: clients[0].connected and clients[0].subscribed, 10)
-        chip = kiosk.blank()
-        kiosk.reader.place(chip)
-        issue_card(kiosk.reader, kiosk.reader.wait_for_card(0), KEYS, "M-elsewhere-9", 1, date(2026, 1, 1))
-        kiosk.reader.remove()
+        chip = _card_of_another_store(kiosk)
         ui = UiDriver(kiosk)
         kiosk.tap(chip)
         ui.frames(3)

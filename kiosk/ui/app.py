@@ -23,7 +23,6 @@ from kiosk.ui.screen_map import SCREEN_FOR, missing_states
 from kiosk.ui.screens.attract import AttractScreen
 from kiosk.ui.screens.base import KioskScreen
 from kiosk.ui.screens.charge import ChargeAmountScreen, ChargeConfirmScreen, ChargeTapScreen
-from kiosk.ui.screens.checking import CheckingCardScreen
 from kiosk.ui.screens.member import MemberScreen
 from kiosk.ui.screens.pin import PinLockedScreen, PinScreen
 from kiosk.ui.screens.profile import ProfileScreen
@@ -33,10 +32,10 @@ from kiosk.ui.screens.signup import (
     SignupDetailsScreen,
     SignupOfferScreen,
     SignupPrivacyScreen,
-    SignupWritingScreen,
 )
 from kiosk.ui.screens.staff import NewPinTapScreen, StaffNotesScreen, StaffScreen
 from kiosk.ui.screens.topup import PayingScreen, TopUpAmountScreen, TopUpConfirmScreen
+from kiosk.ui.screens.waiting import CheckingCardScreen, SignupWritingScreen
 from kiosk.ui.theme import Metrics
 from kiosk.ui.widgets import NUMBER_FONT, TEXT_FONT, Background
 
