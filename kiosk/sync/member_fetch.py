@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from kiosk.store.errors import StoreError
 from kiosk.sync import messages as m
 
 FOUND, NOT_FOUND, OFFLINE, TIMEOUT = "found", "not_found", "offline", "timeout"
@@ -63,8 +64,10 @@ class MemberFetch:
             question = self._asked.get(correlation)
         if question is None:
             return False
-        decoded = self.client._decode(topic, payload)
-        if isinstance(decoded, m.MemberAnswer) and decoded.card_uid == question.uid:
+        decoded = self.client._decode(topic, payload)  # (rejected and counted there when malformed)
+        if isinstance(decoded, m.MemberAnswer) and decoded.card_uid != question.uid:
+            self.client._reject(topic, m.OUT_OF_DATE, "card_uid", "an answer about another card")
+        elif isinstance(decoded, m.MemberAnswer):
             question.answer = decoded
             if question.wake is not None:
                 question.wake()
@@ -112,11 +115,16 @@ class MemberFetch:
         with self._lock:
             idle = [(c, q) for c, q in self._asked.items() if not q.waited_on]
         for correlation, question in idle:
-            if question.answer is not None:
-                self._keep(question.answer)
-            if question.answer is not None or now - question.asked_at >= self.grace_s:
-                with self._lock:
-                    self._asked.pop(correlation, None)
+            answer = question.answer
+            if answer is None and now - question.asked_at < self.grace_s:
+                continue
+            with self._lock:
+                self._asked.pop(correlation, None)
+            if answer is not None:
+                try:
+                    self._keep(answer)
+                except StoreError as exc:  # e.g. disk full: the member's next tap asks again
+                    self.client._note_error(f"store: a late member answer not kept: {exc}")
 
     def fetch(self, uid: str, timeout_s: float | None = None) -> str:
         """Ask and wait (a tool's or a test's way; the session never blocks on it)."""
