@@ -208,7 +208,7 @@ def _pepper(config) -> bytes:
 
 def _tell_systemd(worker) -> systemd_notify.Watchdog:
     """kiosk.service is Type=notify with WatchdogSec: READY=1 at the first frame (the store and
-    the reader are open by then), and WATCHDOG=1 only while both the UI's clock and the reader's
+    the reader are open by then; `_after_the_first_frame` says it), and WATCHDOG=1 only while both the UI's clock and the reader's
     loop keep turning, so a hung reader or a frozen screen gets the kiosk restarted. Outside
     systemd both are no-ops."""
     from kivy.clock import Clock
@@ -224,6 +224,7 @@ def _after_the_first_frame(app, sync) -> Callable[[float], None]:
     systemd, a log line (bench/scale.py times start-up by it), then what the idle screen does not
     need: the sync client's network thread (connect, TLS) and its polling, so neither a slow
     broker nor HQ's retained messages can hold up the first frame."""
+
     def first(_now: float) -> None:
         app.frame_listeners.remove(first)
         systemd_notify.ready("idle screen shown")
