@@ -198,6 +198,7 @@ ZH: dict[str, str] = {
     "valid": "可用",
     "used": "已使用",
     "expired": "已过期",
+    "withdrawn": "已收回",
     # campaigns (kiosk/hq/console/pages_campaigns.py)
     "Campaigns": "营销活动",
     "Campaign": "营销活动",
