@@ -269,3 +269,25 @@ def test_points_cash_that_is_not_an_object_says_so():
     with pytest.raises(RulesError) as bad:
         parse_rules(doc, "rules.json")
     assert str(bad.value) == "rules.json: points_cash: must be an object"
+
+
+@pytest.mark.parametrize(
+    ("section", "rule"),
+    [
+        ({}, PointsCashRule()),  # absent values: points cannot pay
+        ({"points_per_yuan": 0, "max_share_pct": 0}, PointsCashRule(0, 0)),
+        ({"points_per_yuan": 100_000, "max_share_pct": 99}, PointsCashRule(100_000, 99)),
+    ],
+)
+def test_points_cash_rules_are_read_at_their_limits(section, rule):
+    doc = _doc()
+    doc["points_cash"] = section
+    assert parse_rules(doc).points_cash == rule
+
+
+def test_a_points_rate_above_its_limit_names_the_field_and_the_range():
+    doc = _doc()
+    doc["points_cash"] = {"points_per_yuan": 100_001}
+    with pytest.raises(RulesError) as bad:
+        parse_rules(doc, "rules.json")
+    assert str(bad.value) == "rules.json: points_cash.points_per_yuan: must be between 0 and 100000, got 100001"
