@@ -291,3 +291,18 @@ def test_a_points_rate_above_its_limit_names_the_field_and_the_range():
     with pytest.raises(RulesError) as bad:
         parse_rules(doc, "rules.json")
     assert str(bad.value) == "rules.json: points_cash.points_per_yuan: must be between 0 and 100000, got 100001"
+
+
+def test_a_voucher_is_issued_with_its_stores_and_a_utc_end_or_refused_naming_what_is_missing():
+    ledger = _ledger(stores=["S1", "S2"])
+    member = ledger.state.cards[UID].member_id
+    type_id = ledger.rules.vouchers.types[0].id
+    txn = vouchers.issue(ledger, member, type_id, JOINED, "campaign")
+    assert txn.voucher_stores == "S1,S2" and txn.voucher_until.tzinfo is UTC  # not the machine's zone
+    for args, code, detail in (
+        ((member, "t" * 70), "unknown_voucher_type", "t" * 64),
+        (("m" * 70, type_id), "member_closed", "m" * 64),
+    ):
+        with pytest.raises(Refused) as refused:
+            vouchers.issue(ledger, *args, JOINED, "campaign")
+        assert (refused.value.code, refused.value.detail) == (code, detail)
