@@ -306,3 +306,16 @@ def test_a_voucher_is_issued_with_its_stores_and_a_utc_end_or_refused_naming_wha
         with pytest.raises(Refused) as refused:
             vouchers.issue(ledger, *args, JOINED, "campaign")
         assert (refused.value.code, refused.value.detail) == (code, detail)
+
+
+def test_the_vouchers_offered_are_those_of_this_store_from_exactly_their_minimum_spend():
+    ledger = _ledger(stores=["S1"])
+    vid = _welcome(ledger)
+    account = ledger.state.accounts[ledger.state.cards[UID].member_id]
+    here = vouchers.price(ledger, account, 5000, "", 0, JOINED, "S1")
+    assert ([v.id for v in here.usable], here.voucher, here.voucher_fen) == ([vid], None, 0)
+    assert vouchers.price(ledger, account, 4999, "", 0, JOINED, "S1").usable == ()
+    assert vouchers.price(ledger, account, 5000, "", 0, JOINED, "S2").usable == ()
+    with pytest.raises(Refused) as unknown:
+        vouchers.price(ledger, account, 5000, "v" * 120, 0, JOINED, "S1")
+    assert (unknown.value.code, unknown.value.detail) == ("voucher_not_found", "v" * 100)
