@@ -319,3 +319,15 @@ def test_the_vouchers_offered_are_those_of_this_store_from_exactly_their_minimum
     with pytest.raises(Refused) as unknown:
         vouchers.price(ledger, account, 5000, "v" * 120, 0, JOINED, "S1")
     assert (unknown.value.code, unknown.value.detail) == ("voucher_not_found", "v" * 100)
+
+
+def test_the_new_member_and_spend_vouchers_are_due_through_their_last_moment_and_not_after():
+    ledger = _ledger()
+    week = JOINED + timedelta(days=7)
+    assert vouchers.next_due(ledger, UID, week + timedelta(seconds=1)) is None
+    assert vouchers.next_due(ledger, UID, week).reason == "new_member"
+    _welcome(ledger)
+    _charge(ledger, "A1", ledger.rules.vouchers.spend.min_fen, JOINED)
+    day = JOINED + timedelta(days=1)
+    assert vouchers.next_due(ledger, UID, day + timedelta(seconds=1)) is None
+    assert vouchers.next_due(ledger, UID, day).reason == "spend:T1:A1"
