@@ -331,3 +331,33 @@ def test_the_new_member_and_spend_vouchers_are_due_through_their_last_moment_and
     day = JOINED + timedelta(days=1)
     assert vouchers.next_due(ledger, UID, day + timedelta(seconds=1)) is None
     assert vouchers.next_due(ledger, UID, day).reason == "spend:T1:A1"
+
+
+def test_a_voucher_or_points_refused_at_a_charge_name_the_voucher_or_the_range():
+    ledger = _ledger(stores=["S1"])
+    ledger.apply(ledger.top_up(UID, 100_000, "cash-2", JOINED))  # 1,500 points: more than a share takes
+    vid = _welcome(ledger)
+    account = ledger.state.accounts[ledger.state.cards[UID].member_id]
+    expires = account.voucher(vid).expires_at
+    assert vouchers.price(ledger, account, 5000, vid, 0, JOINED, "S1").most_points == 800  # 20% of 50 - 10 yuan
+    assert vouchers.price(ledger, account, 5000, "", 0, expires, "S1").usable == ()
+
+    def refusal(voucher_id, points, at, store):
+        held = ledger.state.accounts[account.member_id]  # as it is now
+        with pytest.raises(Refused) as refused:
+            vouchers.price(ledger, held, 5000, voucher_id, points, at, store)
+        return refused.value.code, refused.value.detail
+
+    assert refusal(vid, 0, expires, "S1") == ("voucher_expired", vid)
+    assert refusal(vid, 0, JOINED, "S2") == ("voucher_other_store", vid)
+    assert refusal("", 1001, JOINED, "S1") == ("bad_points_choice", "0..1000 step 1")
+    assert refusal("", True, JOINED, "S1") == ("bad_points_choice", "0..1000 step 1")
+    ledger.apply(vouchers.next_due(ledger, UID, expires))  # VOUCHER_EXPIRED
+    assert refusal(vid, 0, JOINED, "S1") == ("voucher_expired", vid)
+    used = _ledger()
+    used_id = _welcome(used)
+    _charge(used, "A1", 6000, JOINED, used_id)
+    used_account = used.state.accounts[used.state.cards[UID].member_id]
+    with pytest.raises(Refused) as again:
+        vouchers.price(used, used_account, 6000, used_id, 0, JOINED, "")
+    assert (again.value.code, again.value.detail) == ("voucher_used", used_id)
