@@ -316,6 +316,11 @@ def test_the_vouchers_offered_are_those_of_this_store_from_exactly_their_minimum
     assert ([v.id for v in here.usable], here.voucher, here.voucher_fen) == ([vid], None, 0)
     assert vouchers.price(ledger, account, 4999, "", 0, JOINED, "S1").usable == ()
     assert vouchers.price(ledger, account, 5000, "", 0, JOINED, "S2").usable == ()
+    assert [v.id for v in vouchers.valid(account, JOINED)] == [vid]  # no store named: the member's screen
+    anywhere = _ledger()
+    any_id = _welcome(anywhere)
+    any_account = anywhere.state.accounts[anywhere.state.cards[UID].member_id]
+    assert [v.id for v in vouchers.valid(any_account, JOINED, "S9")] == [any_id]  # no stores: every store
     with pytest.raises(Refused) as unknown:
         vouchers.price(ledger, account, 5000, "v" * 120, 0, JOINED, "S1")
     assert (unknown.value.code, unknown.value.detail) == ("voucher_not_found", "v" * 100)
