@@ -150,12 +150,19 @@ def build_snapshot(db: Database, store: str, device: str, now: datetime | None =
 
     def keep(db: Database) -> None:
         db.execute("DELETE FROM store_snapshots WHERE device_id = ?", (device,))
-        db.insert_many("store_snapshots", ("device_id", "snapshot_id", "idx", "chunks", "body"), bodies)
+        keep_chunks(db, bodies)
 
     db.run(keep)
     log.info("store %s snapshot %d for %s: %d members in %d chunks", store, snapshot_id, device,
              len(texts["members"]), len(parts))
     return snapshot_id, len(parts)
+
+
+def keep_chunks(db: Database, bodies: list[tuple]) -> None:
+    """A few large rows: executemany. (insert_many's COPY through a temporary table, right for many
+    small rows, cost ten times as much here: 6.6 vs 0.6 s for 36 chunks, bench/snapshot_build.py.)"""
+    db.executemany("INSERT INTO store_snapshots (device_id, snapshot_id, idx, chunks, body) VALUES (?, ?, ?, ?, ?)",
+                   bodies)
 
 
 def chunk_payload(snapshot_id: int, index: int, chunks: int, body: str) -> bytes:
