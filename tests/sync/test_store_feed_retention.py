@@ -18,6 +18,8 @@ from kiosk.hq.delta_retention import KEEP_COUNT_KEY, kept_run, prune_deltas
 from kiosk.hq.embedded import start_receiver
 from kiosk.hq.ledger import load_state
 from kiosk.hq.publisher import put_setting
+from kiosk.sync import messages as m
+from kiosk.sync.topics import DeviceTopics
 from tests.sync.support import T0, make_txns, open_store
 from tests.sync.test_drain import start_kiosk
 
@@ -132,4 +134,36 @@ def test_a_kiosk_ahead_of_a_restored_hq_loads_a_fresh_snapshot_instead_of_skippi
             _equal_to_hq(kiosk, store, hq)
     finally:
         kiosk.stop()
+        store.close()
+
+
+def test_an_answer_for_another_store_or_a_position_left_changes_nothing(mosquitto, tmp_path):
+    store = open_store(tmp_path / "d1")
+    store.commit_many(make_txns("D1", MEMBERS, members=MEMBERS))
+    with _receiver(str(tmp_path / "hq.sqlite3"), mosquitto) as hq:
+        kiosk = _load_first_snapshot(hq, store, mosquitto)
+    feed = store.hq_feed  # HQ is gone now: whatever comes is the test's
+    asked: list[m.Message] = []
+    hq_client = mosquitto.client("hq")
+    hq_client.on_message = lambda _c, _u, msg: asked.append(m.decode(msg.payload, "snapshot_request"))
+    hq_client.subscribe(DeviceTopics("S1", "D1").topic("snapshot_request"), qos=1)
+    topic = DeviceTopics("S1", "D1").topic("deltas_unavailable")
+
+    def answer(store_id, after):
+        msg = m.DeltasUnavailable(store_id, after, after + 5, after + 9, "pruned", datetime.now(UTC))
+        hq_client.publish(topic, m.encode(msg), qos=1).wait_for_publish(5)
+        kiosk.wait_until(lambda: False, 0.5)  # let the kiosk take it in
+
+    try:
+        answer("S2", feed.delta_seq)
+        answer("S1", feed.delta_seq + 3)  # an answer to a position the kiosk has left
+        assert kiosk.counters.rejected == {m.WRONG_TOPIC: 1}
+        assert asked == [] and store.hq_feed == feed and store.loading.progress.chunks == 0
+        answer("S1", feed.delta_seq)
+        assert kiosk.wait_until(lambda: len(asked) == 1, 5)
+        assert (asked[0].snapshot_id, asked[0].first) == (0, 0)  # a fresh snapshot, from its first chunk
+    finally:
+        kiosk.stop()
+        hq_client.loop_stop()
+        hq_client.disconnect()
         store.close()
