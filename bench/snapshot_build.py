@@ -2,7 +2,7 @@
 beside the new one in the same run.
 
     .venv/bin/python bench/snapshot_build.py            # a 200,000-member chain (store S1: 20,000)
-    KIOSK_FULL=1 .venv/bin/python bench/snapshot_build.py  # 1,000,000 members (S1: 100,000)
+    .venv/bin/python bench/snapshot_build.py --full     # 1,000,000 members (S1: 100,000; or KIOSK_FULL=1)
 
 The chain is generated straight into HQ's tables (bench/store_feed.py). Printed: the consistent read
 of the store's rows (the three joined queries' plans are printed with their EXPLAIN ANALYZE times),
@@ -27,7 +27,7 @@ from kiosk.hq.db import open_database  # noqa: E402
 from kiosk.hq.schema import create_schema  # noqa: E402
 from tests.fixtures.postgres import PostgresServer  # noqa: E402
 
-MEMBERS = 1_000_000 if os.environ.get("KIOSK_FULL") == "1" else 200_000
+MEMBERS = 1_000_000 if os.environ.get("KIOSK_FULL") == "1" or "--full" in sys.argv else 200_000
 ROUNDS = 3
 COLUMNS = ("device_id", "snapshot_id", "idx", "chunks", "body")
 
