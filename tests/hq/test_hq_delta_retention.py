@@ -38,7 +38,11 @@ class Sent:
 
 
 def _deltas(db, store, days_ago):
-    """One delta per entry, made `days_ago` days before NOW (the store's next seq each)."""
+    """One delta per entry, made `days_ago` days before NOW (the store's next seq each), for the
+    store of a kiosk HQ knows."""
+    db.run(lambda db: db.execute(
+        "INSERT INTO devices (device_id, store, online, last_contact, outbox_depth, software, last_error) "
+        "VALUES (?, ?, 0, '', 0, '', '') ON CONFLICT DO NOTHING", (f"K-{store}", store)))
     for ago in days_ago:
         _keep_delta(db, store, {"D1": 0}, '{"members":[],"cards":[],"accounts":[]}', NOW - timedelta(days=ago))
 
