@@ -17,13 +17,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kiosk.hq.admin import adjust
 from kiosk.hq.delta_retention import KEEP_COUNT_KEY, kept_run, prune_deltas
 from kiosk.hq.embedded import start_receiver
 from kiosk.hq.ledger import load_state
 from kiosk.hq.publisher import put_setting
 from tests.sync.support import make_txns, open_store
 from tests.sync.test_drain import start_kiosk
+from tests.sync.test_store_feed_retention import hq_changes, session_expires
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = os.environ.get("KIOSK_FULL") == "1"
@@ -53,6 +53,28 @@ def _run_and_kill(cmd: list[str], at: float | None, in_use_before: int = 0) -> N
     assert child.returncode == -signal.SIGKILL, err.decode()[-2000:]
 
 
+def _kill_through_the_load(cmd: list[str], data: Path, rng: random.Random, old: dict,
+                           in_use_before: int = 0) -> list[tuple[int, int, int]]:
+    """Kill the kiosk at random points of its load until it switches from snapshot `in_use_before`;
+    after each kill its replica serves as it was (`old`) and a load of the same snapshot never goes
+    back. Returns (snapshot being loaded, next chunk, chunks) after each kill before the switch."""
+    loads: list[tuple[int, int, int]] = []
+    for _ in range(KILLS):
+        _run_and_kill(cmd, rng.uniform(0.05, 0.5) if len(loads) < KILLS - 1 else None, in_use_before)
+        store = open_store(data)
+        try:
+            progress, feed = store.loading.progress, store.hq_feed
+            if feed.snapshot_id != in_use_before:
+                break
+            assert dict(store.ledger.state.accounts.items()) == old  # the old replica serves, unchanged
+            if loads and progress.snapshot_id == loads[-1][0]:
+                assert progress.next_index >= loads[-1][1]  # resumed, never back to chunk 0
+            loads.append((progress.snapshot_id, progress.next_index, progress.chunks))
+        finally:
+            store.close()
+    return loads
+
+
 def test_sigkill_during_a_chunked_snapshot_load_resumes_and_the_old_replica_serves(mosquitto, tmp_path):
     rng = random.Random(int(os.environ.get("KIOSK_CRASH_SEED", "20261207")))
     data = tmp_path / "kiosk"
@@ -67,20 +89,7 @@ def test_sigkill_during_a_chunked_snapshot_load_resumes_and_the_old_replica_serv
         store.close()
         cmd = [sys.executable, "-m", "tests.sync.kiosk_feed_proc", str(data), mosquitto.host, str(mosquitto.port),
                mosquitto.password("D1"), mosquitto.store_of("D1")]
-        loads: list[tuple[int, int, int]] = []  # (snapshot being loaded, next chunk, chunks) after each kill
-        for _ in range(KILLS):
-            _run_and_kill(cmd, rng.uniform(0.05, 0.5) if len(loads) < KILLS - 1 else None)
-            store = open_store(data)
-            try:
-                progress, feed = store.loading.progress, store.hq_feed
-                if feed.snapshot_id:
-                    break
-                assert dict(store.ledger.state.accounts.items()) == old  # the old replica serves, unchanged
-                if loads and progress.snapshot_id == loads[-1][0]:
-                    assert progress.next_index >= loads[-1][1]  # resumed, never back to chunk 0
-                loads.append((progress.snapshot_id, progress.next_index, progress.chunks))
-            finally:
-                store.close()
+        loads = _kill_through_the_load(cmd, data, rng, old)
         store = open_store(data)
         try:
             assert store.hq_feed.snapshot_id
@@ -108,35 +117,14 @@ def test_sigkill_during_the_fallback_load_after_the_deltas_were_pruned_resumes(m
         first = store.hq_feed
         old = dict(store.ledger.state.accounts.items())
         store.close()
-        state = load_state(hq.admin_db)
-        for member_id in sorted(state.members)[:3]:  # changes at HQ while the kiosk is away
-            uid = sorted(c for c, v in state.cards.items() if v.member_id == member_id)[0]
-            adjust(hq.admin_db, uid, 500, 0, "test: a correction")
-        deadline = time.monotonic() + 15
-        while kept_run(hq.admin_db, "S1").newest <= first.delta_seq + 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        hq_changes(hq, sorted(old), 3)  # changes at HQ while the kiosk is away, a delta each
         put_setting(hq.admin_db, KEEP_COUNT_KEY, "1")
         prune_deltas(hq.admin_db, datetime.now(UTC))
-        client = mosquitto.client("D1", client_id="D1", clean_start=True)  # the broker's session expired
-        client.disconnect()
-        client.loop_stop()
+        session_expires(mosquitto, "D1")
         assert kept_run(hq.admin_db, "S1").oldest > first.delta_seq + 1
         cmd = [sys.executable, "-m", "tests.sync.kiosk_feed_proc", str(data), mosquitto.host, str(mosquitto.port),
                mosquitto.password("D1"), mosquitto.store_of("D1")]
-        loads: list[tuple[int, int, int]] = []
-        for _ in range(KILLS):
-            _run_and_kill(cmd, rng.uniform(0.05, 0.5) if len(loads) < KILLS - 1 else None, first.snapshot_id)
-            store = open_store(data)
-            try:
-                progress, feed = store.loading.progress, store.hq_feed
-                if feed.snapshot_id != first.snapshot_id:
-                    break
-                assert dict(store.ledger.state.accounts.items()) == old  # the replica serves as it was
-                if loads and progress.snapshot_id == loads[-1][0]:
-                    assert progress.next_index >= loads[-1][1]  # resumed, never back to chunk 0
-                loads.append((progress.snapshot_id, progress.next_index, progress.chunks))
-            finally:
-                store.close()
+        loads = _kill_through_the_load(cmd, data, rng, old, first.snapshot_id)
         store = open_store(data)
         try:
             assert store.hq_feed.snapshot_id > first.snapshot_id

@@ -41,7 +41,7 @@ def _uid_of(state, member_id):
     return sorted(c for c, v in state.cards.items() if v.member_id == member_id)[0]
 
 
-def _hq_changes(hq, ids, count):
+def hq_changes(hq, ids, count):
     """`count` adjustments at HQ on the store's members, each published as a delta of its own."""
     for i in range(count):
         before = kept_run(hq.admin_db, "S1").newest
@@ -52,7 +52,7 @@ def _hq_changes(hq, ids, count):
             time.sleep(0.05)
 
 
-def _session_expires(broker, device):
+def session_expires(broker, device):
     """The broker forgets the kiosk's session (its 7-day expiry passed), and the deltas it queued."""
     client = broker.client(device, client_id=device, clean_start=True)
     client.disconnect()
@@ -82,16 +82,16 @@ def test_a_kiosk_off_past_the_retention_loads_a_fresh_snapshot_and_ends_equal_to
     with _receiver(hq_url, mosquitto) as hq:
         kiosk = _load_first_snapshot(hq, store, mosquitto)
         ids = sorted(store.ledger.state.accounts)
-        _hq_changes(hq, ids, 2)
+        hq_changes(hq, ids, 2)
         _equal_to_hq(kiosk, store, hq)
         kiosk.stop()
         first, away_at = store.hq_feed, store.hq_feed.delta_seq
 
         # off for longer than HQ keeps the deltas: HQ changes members, the kiosk sells offline
-        _hq_changes(hq, ids, 4)
+        hq_changes(hq, ids, 4)
         own = store.ledger.top_up(_uid_of(store.ledger.state, ids[0]), 3300, "P-offline", T0 + timedelta(days=40))
         store.commit(own)
-        _session_expires(mosquitto, "D1")
+        session_expires(mosquitto, "D1")
         put_setting(hq.admin_db, KEEP_COUNT_KEY, "2")
         assert prune_deltas(hq.admin_db, datetime.now(UTC)) > 0
         assert kept_run(hq.admin_db, "S1").oldest > away_at + 1  # the deltas it needs are gone
@@ -118,7 +118,7 @@ def test_a_kiosk_ahead_of_a_restored_hq_loads_a_fresh_snapshot_instead_of_skippi
         ids = sorted(store.ledger.state.accounts)
         with sqlite3.connect(backup) as copy:
             sqlite3.connect(url).backup(copy)
-        _hq_changes(hq, ids, 3)
+        hq_changes(hq, ids, 3)
         _equal_to_hq(kiosk, store, hq)
     ahead_at = store.hq_feed.delta_seq
     for suffix in ("-wal", "-shm"):
@@ -127,7 +127,7 @@ def test_a_kiosk_ahead_of_a_restored_hq_loads_a_fresh_snapshot_instead_of_skippi
     try:
         with _receiver(url, mosquitto) as hq:
             assert kept_run(hq.admin_db, "S1").newest < ahead_at
-            _hq_changes(hq, ids[5:], 1)  # HQ numbers a new delta the kiosk would take for a repeat
+            hq_changes(hq, ids[5:], 1)  # HQ numbers a new delta the kiosk would take for a repeat
             newest = kept_run(hq.admin_db, "S1").newest
             assert newest <= ahead_at
             assert kiosk.wait_until(lambda: store.hq_feed.delta_seq == newest, 30), (store.hq_feed, newest)
