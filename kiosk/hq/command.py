@@ -384,7 +384,7 @@ def _admin(args, db) -> int:
         from kiosk.hq.vouchers import issue_to_segment
 
         result = issue_to_segment(db, args.segment, args.voucher_type, args.campaign)
-        print(f"{len(result.issued)} voucher(s) of {args.voucher_type} issued to {args.segment} members / 已发放代金券"
+        print(f"{result.issued} voucher(s) of {args.voucher_type} issued to {args.segment} members / 已发放代金券"
               f" ({result.skipped} skipped: given already or no active card)")
     elif cmd == "status":
         for device, (stored, highest, applied) in sorted(ledger.event_counts(db).items()):

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 
 from kiosk.hq.db import Database
 from kiosk.hq.delta_retention import kept_run
-from kiosk.hq.store_snapshots import rows_body, rows_texts, seen_cutoff, split_rows
+from kiosk.hq.store_snapshots import rows_body, rows_texts, seen_cutoff, seen_text, split_rows
 from kiosk.ledger.txn import Kind
-from kiosk.ledger.utc import utc_text
+from kiosk.ledger.utc import parse_utc, utc_text
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics, store_topic
 
@@ -68,14 +68,15 @@ def note_seen(db: Database, before: dict[str, int], now: dict[str, int]) -> set[
             store = stores.get(device)
             if store is None:
                 continue  # HQ's own operations: seen at no store
-            got = seen.setdefault((member_id, store), [0, at])
+            moment = parse_utc(at)  # events.at is isoformat's "+00:00"; member_seen.at is seen_text's
+            got = seen.setdefault((member_id, store), [0, moment])
             got[0] |= kind == Kind.SIGN_UP.value
-            got[1] = max(got[1], at)
+            got[1] = max(got[1], moment)
     greatest = "MAX" if db.dialect == "sqlite" else "GREATEST"
     db.executemany(
         "INSERT INTO member_seen (member_id, store, home, at) VALUES (?, ?, ?, ?) ON CONFLICT (member_id, store) "
         f"DO UPDATE SET home = {greatest}(member_seen.home, excluded.home), at = {greatest}(member_seen.at, excluded.at)",
-        [(mid, store, int(home), at) for (mid, store), (home, at) in sorted(seen.items())],
+        [(mid, store, int(home), seen_text(at)) for (mid, store), (home, at) in sorted(seen.items())],
     )
     return changed
 
@@ -84,7 +85,7 @@ def mark_seen(db: Database, member_id: str, store: str, at: datetime) -> None:
     """A member fetched by a kiosk of `store` is held there from now on (its deltas follow)."""
     db.run(lambda db: db.execute(
         "INSERT INTO member_seen (member_id, store, home, at) VALUES (?, ?, 0, ?) ON CONFLICT (member_id, store) "
-        "DO UPDATE SET at = excluded.at", (member_id, store, utc_text(at))))
+        "DO UPDATE SET at = excluded.at", (member_id, store, seen_text(at))))
 
 
 def publish_deltas(db: Database, client, now: datetime | None = None) -> int:

@@ -32,11 +32,17 @@ REUSE_S = 600  # a snapshot built this recently answers a request for a new one
 DEFAULT_SEEN_DAYS = 90
 
 
+def seen_text(at: datetime) -> str:
+    """`member_seen.at`'s one spelling (and the cutoff's): utc_text to the microsecond, fixed width,
+    so SQL's text order (>=, MAX, GREATEST) is time order even within a second."""
+    return utc_text(at, "microseconds")
+
+
 def seen_cutoff(db: Database, now: datetime) -> str:
     """The oldest `member_seen.at` that still counts (members seen since are kept at the store)."""
     row = db.one("SELECT value FROM settings WHERE key = ?", (SEEN_DAYS_KEY,))
     days = int(row[0]) if row else DEFAULT_SEEN_DAYS
-    return utc_text(now - timedelta(days=days))
+    return seen_text(now - timedelta(days=days))
 
 
 @contextmanager

@@ -85,7 +85,7 @@ class StoreFeed:
             return
         rows = msg.rows
         chunk = Chunk(msg.snapshot_id, msg.index, msg.chunks, msg.own_high_water, msg.delta_seq,
-                      rows.members, rows.cards, rows.accounts, msg.stock)
+                      rows.members, rows.cards, rows.accounts, msg.stock, rows.items)
         try:
             kept = self.store.store_chunk(chunk)
         except (OSError, StoreError) as exc:

@@ -6,7 +6,7 @@ grows (vouchers, points lots) travels with it, checked field by field on the way
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from kiosk.ledger.codec import CodecError, decode, encode
@@ -29,21 +29,24 @@ class MemberRows:
     members: tuple[Member, ...] = ()
     cards: tuple[Card, ...] = ()
     accounts: tuple[Account, ...] = ()
+    # the rows as read from the message (each decoded strictly into the row beside it): a store
+    # keeps their JSON text instead of encoding the decoded rows again (kiosk/store/loading.py)
+    items: dict[str, tuple] | None = field(default=None, compare=False, repr=False)
 
     def body(self) -> dict:
         return {name: [encode(row) for row in getattr(self, name)] for name, _ in ROW_TABLES}
 
     @classmethod
     def read(cls, f: Fields) -> MemberRows:
-        tables = {}
+        tables, raw = {}, {}
         for name, row_type in ROW_TABLES:
-            items = f.list(name, MAX_ROWS)
+            raw[name] = tuple(f.list(name, MAX_ROWS))
             try:
-                tables[name] = tuple(decode(row_type, item, f"{name}[{i}]") for i, item in enumerate(items))
+                tables[name] = tuple(decode(row_type, item, f"{name}[{i}]") for i, item in enumerate(raw[name]))
             except CodecError as exc:
                 raise f.fail(exc.path.removeprefix("$"), exc.problem) from None
         f.done()
-        return cls(**tables)
+        return cls(**tables, items=raw)
 
     @property
     def member_ids(self) -> frozenset[str]:
