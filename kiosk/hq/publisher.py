@@ -193,7 +193,7 @@ class Publisher:
                 continue
             device = key.split(":", 1)[1]
             row = self.db.one("SELECT store FROM devices WHERE device_id = ?", (device,))
-            if row:
+            if row and not follows_store_feed(self.db, device):
                 self.send_snapshot(row[0], device)
                 count += 1
         return count
@@ -226,6 +226,13 @@ class Publisher:
             log.info("published %d member notes to store %s", len(notes), store)
             count += 1
         return count
+
+
+def follows_store_feed(db: Database, device: str) -> bool:
+    """A kiosk that asked for its store's snapshot (protocol v2) gets every change in its store's
+    deltas: a whole-chain `snapshot` would replace its replica with the whole chain (a million
+    members) after every HQ operation."""
+    return db.one("SELECT 1 FROM store_snapshots WHERE device_id = ? LIMIT 1", (device,)) is not None
 
 
 def request_snapshots(db: Database) -> None:

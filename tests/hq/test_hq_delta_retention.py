@@ -20,7 +20,7 @@ from kiosk.hq.delta_retention import (
     prune_deltas,
     retention,
 )
-from kiosk.hq.publisher import Publisher, put_setting
+from kiosk.hq.publisher import Publisher, put_setting, request_snapshots
 from kiosk.hq.store_feed import _keep_delta, resend_deltas
 from kiosk.sync import messages as m
 
@@ -33,8 +33,12 @@ class Sent:
     def __init__(self):
         self.messages: list[tuple[str, m.Message]] = []
 
-    def publish(self, topic, payload, qos=0):
+    def publish(self, topic, payload, qos=0, retain=False):
         self.messages.append((topic, m.decode(payload, topic.rsplit("/", 1)[-1])))
+        return self
+
+    def wait_for_publish(self, timeout=None):
+        """(as paho's MQTTMessageInfo: published at once here)"""
 
 
 def _deltas(db, store, days_ago):
@@ -127,3 +131,16 @@ def test_a_store_without_deltas_serves_position_zero_and_calls_any_other_ahead(h
     assert sent.messages == []
     resend_deltas(hq_db, sent, "S9", "D9", 1)
     assert sent.messages[0][1].reason == "ahead" and kept_run(hq_db, "S9") == KeptRun(0, 0)
+
+
+def test_an_hq_operation_sends_the_whole_chain_only_to_kiosks_without_a_store_feed(hq_db):
+    for device in ("V1", "V2"):
+        hq_db.run(lambda db, d=device: db.execute(
+            "INSERT INTO devices (device_id, store, online, last_contact, outbox_depth, software, last_error) "
+            "VALUES (?, 'S1', 0, '', 0, '', '')", (d,)))
+    hq_db.run(lambda db: db.execute("INSERT INTO store_snapshots (device_id, snapshot_id, idx, chunks, body) "
+                                    "VALUES ('V2', 1, 0, 1, '{}')"))  # V2 loads its store's snapshot: v2
+    hq_db.run(request_snapshots)
+    sent = Sent()
+    Publisher(hq_db, sent).publish_pending()
+    assert [(topic.split("/")[3], msg.TYPE) for topic, msg in sent.messages if msg.TYPE == "snapshot"] == [("V1", "snapshot")]
