@@ -116,8 +116,10 @@ def test_a_kiosk_ahead_of_a_restored_hq_loads_a_fresh_snapshot_instead_of_skippi
     with _receiver(url, mosquitto) as hq:
         kiosk = _load_first_snapshot(hq, store, mosquitto)
         ids = sorted(store.ledger.state.accounts)
-        with sqlite3.connect(backup) as copy:
-            sqlite3.connect(url).backup(copy)
+        source, copy = sqlite3.connect(url), sqlite3.connect(backup)
+        source.backup(copy)  # a backup taken while HQ runs (SQLite's online backup)
+        source.close()
+        copy.close()
         hq_changes(hq, ids, 3)
         _equal_to_hq(kiosk, store, hq)
     ahead_at = store.hq_feed.delta_seq
