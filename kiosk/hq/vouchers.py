@@ -147,10 +147,12 @@ def issue_to_segment(
     now: datetime | None = None,
     record: Recorder | None = None,
     reason: str = "",
+    progress: Callable[[CampaignResult], None] | None = None,
 ) -> CampaignResult:
     """A voucher of `type_id` for each member now in `segment` (AdminError: unknown segment or
     voucher type, nothing issued). `reason` (else made from the campaign's name) is what marks
-    a member as given; `record` is called inside each batch's transaction."""
+    a member as given; `record` is called inside each batch's transaction, `progress` after it
+    with the counts so far (a segment of 100k members takes minutes)."""
     now = now or datetime.now(UTC)
     rules = current_rules(db)
     check(rules, segment, type_id)
@@ -176,6 +178,8 @@ def issue_to_segment(
         skipped += over + len(batch) - len(made)
         batch.clear()
         passed = 0
+        if progress is not None:
+            progress(CampaignResult(issued, skipped))
 
     for candidate in members_in(db, segment, reason, rules, now):
         if candidate.given or not candidate.uid:

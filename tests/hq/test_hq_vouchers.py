@@ -83,3 +83,21 @@ def test_the_segment_scan_finds_exactly_the_segment_at_every_cut(hq_url):
     found = {s: {c.member_id for c in members_in(db, s, "x", admin.current_rules(db), NOW)} for s in SEGMENTS}
     assert found == expected
     db.close()
+
+
+def test_a_long_campaign_says_how_far_it_got_after_each_batch(hq_url, monkeypatch, capsys):
+    from kiosk.hq import vouchers
+    from kiosk.hq.command import campaign_progress
+
+    db = open_database(hq_url)
+    create_schema(db)
+    for n in range(3):
+        admin.register_member(db, f"04D1B2C3D4E5{n:02X}", f"1360000{n:04d}", "246810", now=NOW - 100 * DAY)
+    monkeypatch.setattr(vouchers, "BATCH", 2)
+    seen: list[tuple[int, int]] = []
+    say = campaign_progress(every_s=0)
+    result = issue_to_segment(db, "dormant", "winback20", "autumn",
+                              progress=lambda so_far: (seen.append((so_far.issued, so_far.skipped)), say(so_far)))
+    assert seen == [(2, 0), (3, 0)] and (result.issued, result.skipped) == seen[-1]
+    assert capsys.readouterr().err.splitlines()[-1].startswith("... 3 issued, 0 skipped so far")
+    db.close()
