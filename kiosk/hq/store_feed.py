@@ -7,7 +7,8 @@ home = signed up there), then reads the changed members' rows (after the seqs: t
 least what `applied` says) and, for each store holding one of them (home, or seen there in the
 last `replica_seen_days`), keeps an `account_delta` in `store_deltas` with the store's next seq and
 publishes it on the store's topic. A kiosk that missed some asks for them (resync "deltas") and
-gets the kept ones again on its own topic. The first round after an upgrade only notes where the
+gets the kept ones again on its own topic (or `deltas_unavailable` when they are past the retention,
+kiosk/hq/delta_retention.py). The first round after an upgrade only notes where the
 members were seen: the kiosks load a snapshot first anyway."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from kiosk.hq.db import Database
+from kiosk.hq.delta_retention import kept_run
 from kiosk.hq.store_snapshots import rows_body, rows_texts, seen_cutoff, seen_text, split_rows
 from kiosk.ledger.txn import Kind
 from kiosk.ledger.utc import parse_utc, utc_text
@@ -134,9 +136,20 @@ def _keep_delta(db: Database, store: str, applied: dict[str, int], rows: str, no
 
 
 def resend_deltas(db: Database, client, store: str, device: str, after: int) -> int:
-    """The store's kept deltas after `after`, on the kiosk's own topic (a resync "deltas")."""
+    """The store's kept deltas after `after`, on the kiosk's own topic (a resync "deltas"); or,
+    when HQ no longer keeps the next one (pruned) or never numbered that far (the kiosk is ahead:
+    HQ restored from a backup), `deltas_unavailable`, and the kiosk loads a fresh snapshot."""
+    topics = DeviceTopics(store, device)
+    run = kept_run(db, store)
+    reason = "ahead" if after > run.newest else "pruned" if after < run.oldest - 1 else ""
+    if reason:
+        answer = m.DeltasUnavailable(store, after, run.oldest, run.newest, reason, datetime.now(UTC))
+        client.publish(topics.topic("deltas_unavailable"), m.encode(answer), qos=1)
+        log.info("deltas after %d for %s not available (%s; HQ keeps %d..%d): a snapshot follows",
+                 after, device, reason, run.oldest, run.newest)
+        return 0
     rows = db.all("SELECT body FROM store_deltas WHERE store = ? AND seq > ? ORDER BY seq LIMIT ?", (store, after, RESEND_MAX))
-    topic = DeviceTopics(store, device).topic("account_delta")
+    topic = topics.topic("account_delta")
     for (body,) in rows:
         client.publish(topic, body.encode(), qos=1)
     return len(rows)

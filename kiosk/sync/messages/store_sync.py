@@ -149,6 +149,33 @@ class AccountDelta(
         return cls(store, seq, applied, rows, f.time("at"))
 
 
+DELTAS_GONE_REASONS = ("pruned", "ahead")
+
+
+@dataclass(frozen=True)
+class DeltasUnavailable(Message, spec=MessageSpec("deltas_unavailable", DOWN, 4 * KIB, (Place(DEVICE),))):
+    """HQ -> one kiosk, instead of the deltas after `after` it asked for: "pruned" (HQ keeps only
+    `oldest`..`newest`, past its retention) or "ahead" (`after` is beyond HQ's `newest`: HQ was
+    restored from a backup and would number new deltas the kiosk takes for repeats). Either way
+    the kiosk loads a fresh store snapshot and follows the deltas from there."""
+
+    store: str
+    after: int
+    oldest: int
+    newest: int
+    reason: str
+    at: datetime
+
+    def body(self) -> dict:
+        return {"store": self.store, "after": self.after, "oldest": self.oldest, "newest": self.newest,
+                "reason": self.reason, "at": utc_text(self.at)}
+
+    @classmethod
+    def read(cls, f: Fields) -> DeltasUnavailable:
+        return cls(f.ident("store"), f.int("after", 0, 2**62), f.int("oldest", 0, 2**62), f.int("newest", 0, 2**62),
+                   f.str("reason", choices=DELTAS_GONE_REASONS), f.time("at"))
+
+
 @dataclass(frozen=True)
 class MemberRequest(Message, spec=MessageSpec("member_request", UP, 4 * KIB, (Place(DEVICE),))):
     """Kiosk -> HQ: the member whose card this is, tapped here and not in the replica. Sent with
