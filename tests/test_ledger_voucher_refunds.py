@@ -154,8 +154,18 @@ def test_a_refund_smaller_than_the_used_voucher_keeps_all_of_it_and_the_next_kee
     assert (first.voucher_kept_fen, first.balance_delta_fen) == (300, 0)
     second = _refund(ledger, "A1", "R2", 300)
     assert (second.voucher_kept_fen, second.balance_delta_fen) == (VALUE - 300, 100)
-    assert _refund(ledger, "A1", "R3", 300).voucher_kept_fen == 0
+    third = _refund(ledger, "A1", "R3", 300)
+    assert (third.voucher_withdrawn, third.voucher_kept_fen) == ("", 0)  # all kept: not withdrawn again
     assert _account(ledger).order("T1:A1").voucher_kept_fen == VALUE
+
+
+def test_the_last_fen_of_a_used_voucher_is_kept_by_the_next_refund():
+    ledger = _ready()
+    vid = _earn(ledger, "A1", THRESHOLD)
+    _charge(ledger, "A2", 6_000, JOINED, vid)
+    assert _refund(ledger, "A1", "R1", VALUE - 1).voucher_kept_fen == VALUE - 1
+    last = _refund(ledger, "A1", "R2", 300)
+    assert (last.voucher_withdrawn, last.voucher_kept_fen, last.balance_delta_fen) == (vid, 1, 299)
 
 
 def test_a_sale_refunded_below_the_threshold_before_its_voucher_was_given_earns_none():
