@@ -5,7 +5,7 @@ reward is given and while the referrer has a working card."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from kiosk.ledger import charges, vouchers
 from kiosk.ledger.operations import Ledger
