@@ -24,6 +24,7 @@ BENCHES = [
     ("receipt.py", [], ["--runs", "200"]),
     ("pos.py", [], ["--full"]),
     ("scale.py", [], ["--full"]),
+    ("snapshot_build.py", [], ["--full"]),
 ]
 
 

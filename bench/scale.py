@@ -18,8 +18,9 @@ replay, no ledger operations: fast), then starts a fresh Python process that ope
               record bytes to a file in the same directory, interleaved sample by sample
   checkpoint  Store.checkpoint after those commits
   disk        bytes under the data directory after the checkpoint
-  run s       `kiosk run` (the real entry point) to its first frame, at the largest size, beside
-              the same for 0 members
+  run s       `kiosk run` (the real entry point) to its first frame (its "idle screen shown" log
+              line), at the largest size, beside the same for 0 members and for a bare Kivy window
+              (a Label, nothing of ours: Kivy's own floor on this machine); medians of RUNS starts
 Then HQ's side (bench/store_feed.py): a store's snapshot built and loaded by a real kiosk through
 Mosquitto at each size (SQLite), and tap -> member screen for members fetched from HQ on
 PostgreSQL at the largest size.
@@ -48,6 +49,7 @@ TAPS = 400
 COMMITS = 150
 GEN_CHUNK = 20_000
 FILL_TAPS = 5000
+RUNS = 3  # starts of `kiosk run` (and of the bare window) per figure: the median is reported
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -202,20 +204,55 @@ def kiosk_run_startup(data_dir: Path, work: Path) -> float:
         f'[reader]\ndriver = "simulated"\nport = "{work / "cards.json"}"\n'
         f'[hq]\nhost = "127.0.0.1"\nport = {closed_port}\n[secrets]\ncard_master_key_file = "{key}"\n'
     )
+    return median_start([sys.executable, "-m", "kiosk", "run", "--config", str(config)], work)
+
+
+def bare_window_startup(work: Path) -> float:
+    """Seconds from starting a process that opens a bare Kivy window (a Label, offscreen, Kivy
+    set up as the kiosk sets it up) to its first frame: what no change to the kiosk can go below."""
+    return median_start([sys.executable, __file__, "--bare-window", str(work / "kivy")], work)
+
+
+def median_start(command: list[str], work: Path) -> float:
+    """The median of RUNS starts of `command`, each timed to its "idle screen shown" line."""
     env = dict(os.environ, KIVY_HOME=str(work / "kivy"), SDL_VIDEODRIVER="offscreen")
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
-    took = float("nan")
-    try:
-        for line in proc.stdout:
-            if "Start application main loop" in line:
-                took = time.perf_counter() - start
-                break
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
-    return took
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                cwd=Path(__file__).resolve().parent.parent)
+        took = float("nan")
+        try:
+            for line in proc.stdout:
+                if "idle screen shown" in line:
+                    took = time.perf_counter() - start
+                    break
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
+        times.append(took)
+    return sorted(times)[len(times) // 2]
+
+
+def bare_window(kivy_home: str) -> None:
+    """Runs in its own process (--bare-window): the floor for bench's start-up figure."""
+    from kiosk.ui.env import prepare_kivy
+
+    prepare_kivy(800, 480, kivy_home=kivy_home)
+    from kivy.app import App
+    from kivy.core.window import Window
+    from kivy.uix.label import Label
+
+    def shown(*_args) -> None:
+        print("idle screen shown", flush=True)
+        os._exit(0)
+
+    class Bare(App):
+        def build(self):
+            Window.bind(on_flip=shown)
+            return Label(text="Tap your card")
+
+    Bare().run()
 
 
 def run_child(data_dir: Path, n: int) -> dict:
@@ -233,7 +270,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", help="member counts to measure (default 10000 100000)")
     parser.add_argument("--no-hq", action="store_true", help="skip HQ's side (bench/store_feed.py)")
     parser.add_argument("--child", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--bare-window", metavar="KIVY_HOME", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_window:
+        bare_window(args.bare_window)
+        return
     if args.child:
         print(json.dumps(child(Path(args.child[0]), int(args.child[1]))))
         return
@@ -244,8 +285,10 @@ def main() -> None:
         generate(base_dir, 0)
         base = run_child(base_dir, 0)
         base_run = kiosk_run_startup(base_dir, root / "run")
+        bare_run = bare_window_startup(root / "run")
         print(f"baseline (0 members): RSS {base['rss_kb'] / 1024:.1f} MB, open {base['open_s'] * 1e3:.0f} ms, "
-              f"`kiosk run` to its first frame {base_run:.2f} s")
+              f"`kiosk run` to its first frame {base_run:.2f} s; a bare Kivy window to its first frame "
+              f"{bare_run:.2f} s (Kivy's floor here)")
         head = (
             f"{'members':>9} {'gen s':>6} {'open s':>7} {'RSS+ MB':>8} {'after+ MB':>9} {'peak+ MB':>9} {'tap cold p50/p99':>17} "
             f"{'tap warm p50/p99':>17} {'phone p99':>9} {'commit p50/p99':>15} {'floor p50/p99':>14} {'ratio':>6} {'ckpt s':>7} "

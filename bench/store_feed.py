@@ -110,6 +110,7 @@ def snapshot_and_load(url: str, broker, work: Path) -> dict:
 def fetch_taps(url: str, broker, work: Path, n: int) -> dict:
     """Tap -> member screen for members fetched from HQ, beside taps on members already held."""
     import random
+    import threading
 
     from kiosk.hq.embedded import start_receiver
     from kiosk.reader import chips
@@ -127,9 +128,12 @@ def fetch_taps(url: str, broker, work: Path, n: int) -> dict:
         return SyncClientLink(client)
 
     kiosk = make_kiosk(work / "tapper", device="D1", sync=link)
+    answered = threading.Event()
+    kiosk.session.wake = answered.set  # as the app does: the session pumps when HQ's answer is in
     rng = random.Random(n)
     picks = rng.sample(range(n), FETCH_TAPS)
     fetched, held = [], []
+    late = 0
     tapped: dict[int, object] = {}
     with start_receiver(url, broker.host, broker.port, "hq", broker.password("hq")):
         assert clients[0].wait_until(lambda: clients[0].connected and clients[0].subscribed, 10, poll=False)
@@ -143,14 +147,25 @@ def fetch_taps(url: str, broker, work: Path, n: int) -> dict:
                     kiosk.reader.remove()
                     tapped[i] = chip
                 chip = tapped[i]
+                answered.clear()
                 t = time.perf_counter()
                 kiosk.tap(chip)
-                sink.append(time.perf_counter() - t)
-                assert kiosk.state == "home", (kiosk.state, kiosk.session.view.message)
+                while kiosk.state == "checking_card":  # the session waits for HQ without blocking
+                    answered.wait(0.05)
+                    answered.clear()
+                    kiosk.run(1)
+                if kiosk.state == "home":
+                    sink.append(time.perf_counter() - t)
+                else:  # not answered within the fetch's 300 ms (a loaded machine): counted, not timed
+                    assert round_ == 0 and kiosk.session.view.message.code == "card_unknown_here", kiosk.state
+                    late += 1
                 kiosk.lift()
+                if round_ == 0 and i == picks[-1]:  # a late answer is still kept: wait for it before round 1
+                    assert clients[0].wait_until(
+                        lambda: all(kiosk.ledger.state.cards.get(hq_uid(k)) for k in picks), 10, poll=False)
         clients[0].stop()
     kiosk.store.close()
-    return {"fetch_p50_ms": pct(fetched, 0.5) * 1e3, "fetch_p99_ms": pct(fetched, 0.99) * 1e3,
+    return {"fetch_p50_ms": pct(fetched, 0.5) * 1e3, "fetch_p99_ms": pct(fetched, 0.99) * 1e3, "late": late,
             "held_p50_ms": pct(held, 0.5) * 1e3, "held_p99_ms": pct(held, 0.99) * 1e3}
 
 
@@ -185,7 +200,8 @@ def report(sizes: list[int], postgres_at: int) -> None:
                     print(f"tap -> member screen, member fetched from HQ (PostgreSQL, {n:,} members, "
                           f"{FETCH_TAPS} taps): p50 {f['fetch_p50_ms']:.1f} ms, p99 {f['fetch_p99_ms']:.1f} ms; "
                           f"the same members held (baseline): p50 {f['held_p50_ms']:.1f} ms, "
-                          f"p99 {f['held_p99_ms']:.1f} ms (fetch budget 300 ms)", flush=True)
+                          f"p99 {f['held_p99_ms']:.1f} ms (fetch budget 300 ms; {f['late']} taps not answered "
+                          f"within it, their late answers kept)", flush=True)
     finally:
         broker.stop()
         import shutil

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tests.test_ledger_properties as props
-from kiosk.ledger.fees import CAMPAIGN, WAIVED_BY_TOPUP
+from kiosk.ledger.fees import CAMPAIGN, WAIVED_BY_TOPUP, FeeSplit
 from kiosk.ledger.kinds import FEE_EXCHANGE, FEE_REPLACEMENT
 from kiosk.ledger.model import CardStatus
 from kiosk.ledger.operations import Ledger
@@ -87,6 +87,34 @@ def test_a_payment_one_fen_under_the_fee_is_refused():
     assert account(ledger).card_fee_due_fen == 3800
 
 
+def test_the_fee_not_covered_names_the_fee_due():
+    with pytest.raises(Refused) as err:
+        make(RULES).settle_card_fee(CARD, 3799, "p", NOW)
+    assert err.value.detail == "3800 fen"
+
+
+def test_a_payment_with_no_fee_due_is_all_top_up():
+    ledger = make()
+    assert ledger.fee_split(account(ledger), 12_345) == FeeSplit(0, "", 12_345)
+    assert ledger.fee_split(account(ledger), 0) == FeeSplit(0, "", 0)
+
+
+def test_a_fee_carries_its_payment_and_its_seller():
+    ledger = make(RULES)
+    settled, _ = ledger.settle_card_fee(CARD, 3800, "cash-1", NOW, staff_id="S-7")
+    counter = ledger.counter_fee(CARD, FEE_EXCHANGE, "counter-1", NOW, staff_id="S-8")
+    assert (settled.payment_ref, settled.staff_id, counter.payment_ref, counter.staff_id) == (
+        "cash-1", "S-7", "counter-1", "S-8"
+    )
+    unsold, _ = ledger.settle_card_fee(CARD, 3800, "cash-2", NOW)
+    assert (unsold.staff_id, ledger.counter_fee(CARD, FEE_REPLACEMENT, "c", NOW).staff_id) == ("", "")
+
+
+def test_a_counter_fee_for_another_purpose_is_a_programming_error_naming_it():
+    with pytest.raises(ValueError, match="no counter fee for 'sign_up'"):
+        make(RULES).counter_fee(CARD, "sign_up", "counter", NOW)
+
+
 def test_no_waiver_without_a_threshold():
     ledger = make(replace(RULES, fees=replace(FEES, waiver_topup_fen=0)))
     txn, rest = ledger.settle_card_fee(CARD, 500_000, "p", NOW)
@@ -152,6 +180,62 @@ def test_fee_rules_are_checked_naming_the_field():
     rules = parse_rules({**_document(), "fees": {"card_fee_fen": 3800, "waiver_topup_fen": 50000},
                          "staff_rewards": {"per_card_fen": 800}})
     assert (rules.fees.card_fee_fen, rules.fees.waiver_topup_fen, rules.staff_rewards.per_card_fen) == (3800, 50000, 800)
+
+
+def test_fee_rules_at_their_limits_are_read_whole():
+    doc = {**_document(), "fees": {
+        "card_fee_fen": 100_000, "waiver_topup_fen": 50_000, "replacement_fee_fen": 100_000, "exchange_fee_fen": 99_999,
+        "free_card_campaigns": [{"id": "a", "first_day": "2026-12-01", "last_day": "2026-12-01"},
+                                {"id": "b", "first_day": "2026-12-02", "last_day": "2026-12-31"}]},
+        "staff_rewards": {"per_card_fen": 100_000, "topup_steps": [
+            {"min_fen": 100_000, "reward_fen": 100_000}, {"min_fen": 1, "reward_fen": 0}]}}
+    rules = parse_rules(doc)
+    assert rules.fees == FeeRules(100_000, 50_000, (
+        FreeCardCampaign("a", date(2026, 12, 1), date(2026, 12, 1)),  # one day: last_day == first_day
+        FreeCardCampaign("b", date(2026, 12, 2), date(2026, 12, 31)),
+    ), replacement_fee_fen=100_000, exchange_fee_fen=99_999)
+    assert rules.staff_rewards == StaffRewardRules(100_000, (RewardStep(1, 0), RewardStep(100_000, 100_000)))  # sorted
+    empty = parse_rules({**_document(), "fees": {}, "staff_rewards": {}})
+    assert (empty.fees, empty.staff_rewards) == (FeeRules(), StaffRewardRules())  # every amount 0, nothing listed
+
+
+_CAMPAIGN = {"id": "a", "first_day": "2026-12-01", "last_day": "2026-12-31"}
+
+
+@pytest.mark.parametrize(
+    ("section", "error"),
+    [
+        ({"fees": {"card_fee_fen": 100_001}}, "fees.card_fee_fen: must be between 0 and 100000, got 100001"),
+        ({"fees": {"replacement_fee_fen": 100_001}}, "fees.replacement_fee_fen: must be between 0 and 100000, got 100001"),
+        ({"fees": {"exchange_fee_fen": 100_001}}, "fees.exchange_fee_fen: must be between 0 and 100000, got 100001"),
+        ({"fees": {"waiver_topup_fen": -1}}, "fees.waiver_topup_fen: must be between 0 and 100000000, got -1"),
+        ({"fees": {"free_card_campaigns": [{**_CAMPAIGN, "id": "a b"}]}}, "fees.free_card_campaigns[0].id: must be 1-64"),
+        ({"fees": {"free_card_campaigns": [{**_CAMPAIGN, "first_day": "2026-1-01"}]}},
+         "fees.free_card_campaigns[0].first_day: must be a date YYYY-MM-DD, got '2026-1-01'"),
+        ({"fees": {"free_card_campaigns": [{**_CAMPAIGN, "first_day": 20261201}]}},
+         "fees.free_card_campaigns[0].first_day: must be a date YYYY-MM-DD, got '20261201'"),
+        ({"fees": {"free_card_campaigns": [{**_CAMPAIGN, "last_day": "2026-12-" + "9" * 50}]}},
+         "fees.free_card_campaigns[0].last_day: must be a date YYYY-MM-DD, got '2026-12-" + "9" * 32 + "'"),
+        ({"fees": {"free_card_campaigns": [{**_CAMPAIGN, "last_day": "2026-11-30"}]}},
+         "fees.free_card_campaigns[0].last_day: must be on or after first_day"),
+        ({"fees": {"free_card_campaigns": [_CAMPAIGN, _CAMPAIGN]}}, "fees.free_card_campaigns: campaign ids must be unique"),
+        ({"fees": [3800]}, "fees: must be an object"),
+        ({"staff_rewards": "800"}, "staff_rewards: must be an object"),
+        ({"fees": {"free_card_campaigns": {"id": "a"}}}, "fees.free_card_campaigns: must be a list"),
+        ({"fees": {"free_card_campaigns": [_CAMPAIGN, "b"]}}, "fees.free_card_campaigns[1]: must be an object"),
+        ({"staff_rewards": {"topup_steps": [{"min_fen": 5, "reward": 1}]}},
+         "staff_rewards.topup_steps[0].reward: unknown field"),
+        ({"staff_rewards": {"per_card_fen": 100_001}}, "staff_rewards.per_card_fen: must be between 0 and 100000, got 100001"),
+        ({"staff_rewards": {"topup_steps": [{"min_fen": 1, "reward_fen": 100_001}]}},
+         "staff_rewards.topup_steps[0].reward_fen: must be between 0 and 100000, got 100001"),
+        ({"staff_rewards": {"topup_steps": [{"min_fen": 5, "reward_fen": 1}, {"min_fen": 5, "reward_fen": 2}]}},
+         "staff_rewards.topup_steps: two steps have the same min_fen"),
+    ],
+)
+def test_a_bad_fee_or_reward_rule_names_its_path_and_the_fix(section, error):
+    with pytest.raises(RulesError) as bad:
+        parse_rules({**_document(), **section}, "rules.json")
+    assert str(bad.value).startswith("rules.json: " + error)
 
 
 def _document() -> dict:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import FAST_FOR_TESTS
-from kiosk.ledger.profile import ProfileChange
+from kiosk.ledger.profile import ProfileChange, profile_problem
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind, txn_from_dict, txn_to_dict
@@ -47,7 +47,7 @@ def member(ledger: Ledger):
 def test_completing_the_profile_gives_the_points_once():
     ledger = make_ledger()
     first = save(ledger, ProfileChange(name="王芳"))  # name only: not complete yet
-    assert (first.kind, first.points_delta, first.name) == (Kind.PROFILE_UPDATE, 0, "王芳")
+    assert (first.kind, first.points_delta, first.name, first.points_expire_on) == (Kind.PROFILE_UPDATE, 0, "王芳", None)
     done = save(ledger, ProfileChange(birthday=date(1990, 11, 25)))  # now complete
     assert done.points_delta == POINTS == 50 and done.points_expire_on == date(2027, 10, 31)
     assert ledger.lookup(CARD)[2].profile_rewarded
@@ -88,6 +88,7 @@ def test_the_birthday_at_its_boundaries():
             ledger.update_profile(CARD, ProfileChange(birthday=day), NOW, pin_verified=True)
         assert refused.value.code == code
     assert save(ledger, ProfileChange(birthday=today)).birthday == today  # born today: the last day allowed
+    assert make_ledger().update_profile(CARD, ProfileChange(birthday=date(1900, 1, 1)), NOW, True).birthday == date(1900, 1, 1)
 
 
 def test_a_phone_in_use_by_another_active_member_is_refused_and_ones_own_is_no_change():
@@ -113,6 +114,33 @@ def test_the_pin_is_needed_and_the_name_has_at_most_40_characters():
     assert refused.value.code == "bad_name"
 
 
+def test_the_name_completes_the_profile_too_and_ones_own_name_is_no_change():
+    ledger = make_ledger(birthday=date(1990, 11, 25))
+    assert save(ledger, ProfileChange(name=" 王芳 ")).points_delta == POINTS  # the name was the last detail missing
+    with pytest.raises(Refused) as refused:
+        ledger.update_profile(CARD, ProfileChange(name="王芳 "), NOW, pin_verified=True)
+    assert refused.value.code == "profile_unchanged"
+
+
+def test_a_locked_pin_stops_a_profile_change_until_the_lockout_ends():
+    ledger = make_ledger()
+    for _ in range(5):
+        ledger.apply(ledger.check_pin(CARD, "000001", NOW)[1])
+    with pytest.raises(Refused) as refused:
+        ledger.update_profile(CARD, ProfileChange(name="王芳"), NOW, pin_verified=True)
+    assert refused.value.code == "pin_locked"
+    assert ledger.update_profile(CARD, ProfileChange(name="王芳"), NOW + timedelta(minutes=15), True).name == "王芳"
+
+
+def test_points_of_other_kinds_after_the_profile_points_are_not_profile_points():
+    ledger = make_ledger(name="王芳")
+    save(ledger, ProfileChange(birthday=date(1990, 11, 25)))
+    top_up = ledger.top_up(CARD, 10_000, "p1", NOW)
+    result = ledger.apply(top_up)
+    assert top_up.points_delta > 0 and result.applied and not result.refused
+    assert profile_problem(None, ledger.lookup(CARD)[2], replace(top_up, kind=Kind.PROFILE_UPDATE)) == ""  # no member: the state says so
+
+
 def test_the_state_refuses_a_forged_second_birthday_change_or_second_points():
     ledger = make_ledger(name="王芳")
     first = ledger.update_profile(CARD, ProfileChange(birthday=date(1990, 11, 25)), NOW, pin_verified=True)
@@ -134,15 +162,16 @@ def test_the_state_refuses_a_forged_second_birthday_change_or_second_points():
     assert (member(ledger), ledger.lookup(CARD)[2]) == before
 
 
-def test_a_second_completion_from_another_kiosk_that_had_not_heard_of_the_first_is_refused():
-    ledger = make_ledger(name="王芳")
+@pytest.mark.parametrize("points", [POINTS, 1])  # 1: the smallest reward is refused a second time too
+def test_a_second_completion_from_another_kiosk_that_had_not_heard_of_the_first_is_refused(points):
+    ledger = make_ledger(name="王芳", points=points)
     other = Ledger(ledger.state.copy(), ledger.rules, "store2-k1", b"pepper", FAST_FOR_TESTS)
     here = ledger.update_profile(CARD, ProfileChange(birthday=date(1990, 11, 25)), NOW, pin_verified=True)
     there = other.update_profile(CARD, ProfileChange(birthday=date(1990, 11, 25)), NOW, pin_verified=True)
-    assert here.points_delta == there.points_delta == POINTS  # each kiosk, alone, saw an incomplete profile
+    assert here.points_delta == there.points_delta == points  # each kiosk, alone, saw an incomplete profile
     assert ledger.apply(here).applied
     result = ledger.apply(there)  # as HQ applies both: the second gives nothing
-    assert result.refused and ledger.lookup(CARD)[2].points == POINTS
+    assert result.refused and ledger.lookup(CARD)[2].points == points
 
 
 def test_the_profile_update_survives_its_codec():

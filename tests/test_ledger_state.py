@@ -70,7 +70,8 @@ def test_an_expiry_takes_every_point_of_the_expired_lot_even_those_its_kiosk_had
 def test_a_field_its_kind_does_not_carry_changes_nothing(field, value):
     a = make()
     do(a, a.top_up(CARD, 10_000, "p1", NOW))
-    do(a, replace(a.purse_written(CARD, 7, NOW), **{field: value}))
+    result = a.apply(replace(a.purse_written(CARD, 7, NOW), **{field: value}))
+    assert result.refused and result.conflict == f"not applied: a purse_written transaction may not carry {field}"
     after = account(a)
     assert (after.points, after.last_checkin_on, after.checkin_streak) == (100, None, 0)
     assert (after.referee_rewarded, after.referrer_rewarded) == (False, False)

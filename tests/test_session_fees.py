@@ -22,10 +22,10 @@ RULES = replace(
 SETTINGS = SessionSettings(staff_uids=frozenset({STAFF_UID}), staff_ids={STAFF_UID: "S-0012"})
 
 
-def signed_up(tmp_path, staff_tap: bool = True):
-    """A kiosk with the fee rules, a blank card signed up (the staff card tapped just before);
-    the session is on the top-up screen that collects the fee."""
-    kiosk = make_kiosk(tmp_path, SETTINGS, RULES)
+def signed_up(tmp_path, staff_tap: bool = True, **kiosk_kw):
+    """A kiosk with the fee rules (and `kiosk_kw`: a printer, a shop), a blank card signed up
+    (the staff card tapped just before); the session is on the top-up screen that collects the fee."""
+    kiosk = make_kiosk(tmp_path, SETTINGS, RULES, **kiosk_kw)
     s = kiosk.session
     if staff_tap:
         kiosk.tap(staff_card())

@@ -64,6 +64,8 @@ def test_configured_kiosk_starts_with_its_reader_and_hq_offline(tmp_path):
     log = run_for_a_moment(start(["--config", str(config)], tmp_path))
     assert "Start application main loop" in log
     assert "kiosk k-77" in log and "HQ 127.0.0.1" in log
+    # the sync client starts after the first frame: no connect (or TLS) work before the screen shows
+    assert log.index("idle screen shown") < log.index(f"connect to 127.0.0.1:{closed_port}"), log[-3000:]
     assert "Traceback" not in log and "CRITICAL" not in log, log[-3000:]
     assert (tmp_path / "data" / "journal").is_dir()
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from kiosk.ledger import charges, vouchers
-from kiosk.ledger.model import VoucherStatus
+from kiosk.ledger.model import PointsLot, TillOrder, VoucherStatus
 from kiosk.ledger.operations import Ledger, Refused
 from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.points_cash import PointsCashRule, cash_due_back, lots_after_cash
 from kiosk.ledger.rules import RulesError, parse_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind
@@ -220,3 +221,148 @@ def test_the_birthday_voucher_comes_with_the_birthday_gift_once():
     assert (txn.voucher_type, txn.reason) == ("thanks5", "birthday:2026")
     ledger.apply(txn)
     assert vouchers.next_due(ledger, UID, JOINED) is None
+
+
+# -- points as cash, the rule alone ----------------------------------------------------------
+
+
+def test_points_cannot_pay_when_the_rules_switch_them_off_or_nothing_is_owed():
+    assert (PointsCashRule().fen_for(100), PointsCashRule().most_points(1000, 500)) == (0, 0)
+    assert PointsCashRule(100, 0).most_points(1000, 500) == 0  # a rate but no share: off
+    assert PointsCashRule(100, 20).most_points(-1, 500) == 0
+
+
+@pytest.mark.parametrize(
+    ("rule", "payable", "held", "most"),
+    [
+        (PointsCashRule(100, 20), 999, 500, 199),  # 20% of 9.99 yuan is 199.8 fen: 199 points, never a fraction
+        (PointsCashRule(150, 20), 1000, 100, 99),  # held 100, step 3 (3 points are 2 fen): 99, not 100 or 102
+        (PointsCashRule(150, 20), 1000, 1000, 300),
+    ],
+)
+def test_the_most_points_are_whole_steps_within_the_share_and_the_points_held(rule, payable, held, most):
+    found = rule.most_points(payable, held)
+    assert found == most and type(found) is int
+
+
+def test_points_given_back_by_a_refund_in_proportion_and_never_from_nothing():
+    order = TillOrder("T1:A1", "k:1", JOINED, paid_fen=1000, points_earned=0, balance_after_fen=0, points_after=0,
+                      points_cash=200)
+    assert (cash_due_back(order, 1), cash_due_back(order, 5), cash_due_back(order, 1000)) == (0, 1, 200)
+    assert cash_due_back(replace(order, paid_fen=1), 1) == 200  # a 1 fen charge: its points back whole
+    assert cash_due_back(replace(order, paid_fen=0), 0) == 0  # the card paid nothing: nothing to share out
+    assert cash_due_back(replace(order, points_cash=0), 1000) == 0
+
+
+def test_lots_after_points_as_cash_take_the_oldest_and_add_none_of_nothing():
+    lots = (PointsLot(date(2027, 1, 31), 5), PointsLot(date(2027, 6, 30), 10))
+    new = date(2027, 12, 31)
+    assert lots_after_cash(lots, 1, 0, new) == (PointsLot(date(2027, 1, 31), 4), lots[1])
+    assert lots_after_cash(lots, 0, 0, new) == lots
+    assert lots_after_cash(lots, 0, 1, new) == (*lots, PointsLot(new, 1))
+    assert lots_after_cash(lots, 0, 7, None) == lots  # no expiry: no points to add (the rules give none)
+
+
+def test_points_cash_that_is_not_an_object_says_so():
+    doc = _doc()
+    doc["points_cash"] = [100, 20]
+    with pytest.raises(RulesError) as bad:
+        parse_rules(doc, "rules.json")
+    assert str(bad.value) == "rules.json: points_cash: must be an object"
+
+
+@pytest.mark.parametrize(
+    ("section", "rule"),
+    [
+        ({}, PointsCashRule()),  # absent values: points cannot pay
+        ({"points_per_yuan": 0, "max_share_pct": 0}, PointsCashRule(0, 0)),
+        ({"points_per_yuan": 100_000, "max_share_pct": 99}, PointsCashRule(100_000, 99)),
+    ],
+)
+def test_points_cash_rules_are_read_at_their_limits(section, rule):
+    doc = _doc()
+    doc["points_cash"] = section
+    assert parse_rules(doc).points_cash == rule
+
+
+def test_a_points_rate_above_its_limit_names_the_field_and_the_range():
+    doc = _doc()
+    doc["points_cash"] = {"points_per_yuan": 100_001}
+    with pytest.raises(RulesError) as bad:
+        parse_rules(doc, "rules.json")
+    assert str(bad.value) == "rules.json: points_cash.points_per_yuan: must be between 0 and 100000, got 100001"
+
+
+def test_a_voucher_is_issued_with_its_stores_and_a_utc_end_or_refused_naming_what_is_missing():
+    ledger = _ledger(stores=["S1", "S2"])
+    member = ledger.state.cards[UID].member_id
+    type_id = ledger.rules.vouchers.types[0].id
+    txn = vouchers.issue(ledger, member, type_id, JOINED, "campaign")
+    assert txn.voucher_stores == "S1,S2" and txn.voucher_until.tzinfo is UTC  # not the machine's zone
+    for args, code, detail in (
+        ((member, "t" * 70), "unknown_voucher_type", "t" * 64),
+        (("m" * 70, type_id), "member_closed", "m" * 64),
+    ):
+        with pytest.raises(Refused) as refused:
+            vouchers.issue(ledger, *args, JOINED, "campaign")
+        assert (refused.value.code, refused.value.detail) == (code, detail)
+
+
+def test_the_vouchers_offered_are_those_of_this_store_from_exactly_their_minimum_spend():
+    ledger = _ledger(stores=["S1"])
+    vid = _welcome(ledger)
+    account = ledger.state.accounts[ledger.state.cards[UID].member_id]
+    here = vouchers.price(ledger, account, 5000, "", 0, JOINED, "S1")
+    assert ([v.id for v in here.usable], here.voucher, here.voucher_fen) == ([vid], None, 0)
+    assert vouchers.price(ledger, account, 4999, "", 0, JOINED, "S1").usable == ()
+    assert vouchers.price(ledger, account, 5000, "", 0, JOINED, "S2").usable == ()
+    assert [v.id for v in vouchers.valid(account, JOINED)] == [vid]  # no store named: the member's screen
+    anywhere = _ledger()
+    any_id = _welcome(anywhere)
+    any_account = anywhere.state.accounts[anywhere.state.cards[UID].member_id]
+    assert [v.id for v in vouchers.valid(any_account, JOINED, "S9")] == [any_id]  # no stores: every store
+    with pytest.raises(Refused) as unknown:
+        vouchers.price(ledger, account, 5000, "v" * 120, 0, JOINED, "S1")
+    assert (unknown.value.code, unknown.value.detail) == ("voucher_not_found", "v" * 100)
+
+
+def test_the_new_member_and_spend_vouchers_are_due_through_their_last_moment_and_not_after():
+    ledger = _ledger()
+    week = JOINED + timedelta(days=7)
+    assert vouchers.next_due(ledger, UID, week + timedelta(seconds=1)) is None
+    assert vouchers.next_due(ledger, UID, week).reason == "new_member"
+    _welcome(ledger)
+    _charge(ledger, "A1", ledger.rules.vouchers.spend.min_fen, JOINED)
+    day = JOINED + timedelta(days=1)
+    assert vouchers.next_due(ledger, UID, day + timedelta(seconds=1)) is None
+    assert vouchers.next_due(ledger, UID, day).reason == "spend:T1:A1"
+
+
+def test_a_voucher_or_points_refused_at_a_charge_name_the_voucher_or_the_range():
+    ledger = _ledger(stores=["S1"])
+    ledger.apply(ledger.top_up(UID, 100_000, "cash-2", JOINED))  # 1,500 points: more than a share takes
+    vid = _welcome(ledger)
+    account = ledger.state.accounts[ledger.state.cards[UID].member_id]
+    expires = account.voucher(vid).expires_at
+    assert vouchers.price(ledger, account, 5000, vid, 0, JOINED, "S1").most_points == 800  # 20% of 50 - 10 yuan
+    assert vouchers.price(ledger, account, 5000, "", 0, expires, "S1").usable == ()
+
+    def refusal(voucher_id, points, at, store):
+        held = ledger.state.accounts[account.member_id]  # as it is now
+        with pytest.raises(Refused) as refused:
+            vouchers.price(ledger, held, 5000, voucher_id, points, at, store)
+        return refused.value.code, refused.value.detail
+
+    assert refusal(vid, 0, expires, "S1") == ("voucher_expired", vid)
+    assert refusal(vid, 0, JOINED, "S2") == ("voucher_other_store", vid)
+    assert refusal("", 1001, JOINED, "S1") == ("bad_points_choice", "0..1000 step 1")
+    assert refusal("", True, JOINED, "S1") == ("bad_points_choice", "0..1000 step 1")
+    ledger.apply(vouchers.next_due(ledger, UID, expires))  # VOUCHER_EXPIRED
+    assert refusal(vid, 0, JOINED, "S1") == ("voucher_expired", vid)
+    used = _ledger()
+    used_id = _welcome(used)
+    _charge(used, "A1", 6000, JOINED, used_id)
+    used_account = used.state.accounts[used.state.cards[UID].member_id]
+    with pytest.raises(Refused) as again:
+        vouchers.price(used, used_account, 6000, used_id, 0, JOINED, "")
+    assert (again.value.code, again.value.detail) == ("voucher_used", used_id)

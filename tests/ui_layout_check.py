@@ -30,9 +30,8 @@ def main(size: str, role: str = "kiosk", shots: str = "") -> int:
     visited: list[str] = []
     journeys = (ui_flows.sign_up, ui_flows.top_up, ui_flows.redeem, ui_flows.pin_lockout, ui_flows.short_paths,
                 ui_flows.engage, ui_flows.charge, ui_flows.profile, ui_flows.staff_notes)
-    if role == "counter":  # its charge screens; with KIOSK_FULL=1 every journey but the top-up, whose
-        # keypad does not fit 480x320 yet (its keys come out 38-46 px high: a layout still to do)
-        journeys = tuple(j for j in journeys if j is not ui_flows.top_up) if FULL else (ui_flows.charge,)
+    if role == "counter":  # its charge screens and the counter top-up (its keypad); with KIOSK_FULL=1 every journey
+        journeys = journeys if FULL else (ui_flows.charge, ui_flows.top_up)
     for n, journey in enumerate(journeys):
         kiosk = make_kiosk(Path(tempfile.mkdtemp(prefix=f"kiosk-layout-{n}-")))
         ui_flows.seed(kiosk)

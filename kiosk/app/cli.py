@@ -40,7 +40,10 @@ exit status:
 Run `kiosk COMMAND --help` for the details of one command."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only` (a command's name) that command's module alone is
+    imported and the others are listed by name and one-line help (what `kiosk run` starts with:
+    importing every command's module cost a second of start-up on a Pi)."""
     parser = argparse.ArgumentParser(
         prog="kiosk",
         description=DESCRIPTION,
@@ -50,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, (module_name, help_text) in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text, description=help_text)
+            continue
         module = importlib.import_module(module_name)
         cmd = sub.add_parser(
             name,
@@ -63,8 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_named(argv: list[str]) -> str | None:
+    """The command `argv` asks for (its first word that is not an option), if it is one of ours."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(only=command_named(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

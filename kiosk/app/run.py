@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
     kiosk.parts.worker.post = app.post  # reader events wake the session at once, not at the next pump
     if kiosk.desk is not None:
         _bind_number_keys(kiosk.desk)
-    if kiosk.sync is not None:
-        _poll_sync_on_the_ui_thread(kiosk.sync)
+    app.frame_listeners.append(_after_the_first_frame(app, kiosk.sync))
     watchdog = _tell_systemd(kiosk.parts.worker)
     kiosk.parts.start()
     till = None
@@ -189,8 +189,7 @@ def build_kiosk(config, simulate: bool = False) -> Kiosk:
     if config.hq.host:
         from kiosk.sync.client import SyncClient, SyncSettings
 
-        sync = SyncClient(store, SyncSettings.from_config(config))
-        sync.start()  # its network thread; poll() runs on the UI thread, like the session (one store user)
+        sync = SyncClient(store, SyncSettings.from_config(config))  # started after the first frame (run)
     parts = build_session(config, store, reader, keys, sync_client=sync)
     log.info("kiosk %s: store %s, reader %s, HQ %s, hardware: %s", config.device.id, config.device.data_dir,
              config.reader.driver, config.hq.host or "none (standalone)", parts.hardware.note)
@@ -209,7 +208,7 @@ def _pepper(config) -> bytes:
 
 def _tell_systemd(worker) -> systemd_notify.Watchdog:
     """kiosk.service is Type=notify with WatchdogSec: READY=1 at the first frame (the store and
-    the reader are open by then), and WATCHDOG=1 only while both the UI's clock and the reader's
+    the reader are open by then; `_after_the_first_frame` says it), and WATCHDOG=1 only while both the UI's clock and the reader's
     loop keep turning, so a hung reader or a frozen screen gets the kiosk restarted. Outside
     systemd both are no-ops."""
     from kivy.clock import Clock
@@ -217,8 +216,24 @@ def _tell_systemd(worker) -> systemd_notify.Watchdog:
     watchdog = systemd_notify.Watchdog(sources=("ui", "reader"))
     worker.heartbeat = lambda: watchdog.alive("reader")
     Clock.schedule_interval(lambda _dt: watchdog.alive("ui"), 1.0)
-    Clock.schedule_once(lambda _dt: systemd_notify.ready("idle screen shown"), 0)
     return watchdog.start()
+
+
+def _after_the_first_frame(app, sync) -> Callable[[float], None]:
+    """A frame listener for the first frame (the idle screen is on the display): READY=1 to
+    systemd, a log line (bench/scale.py times start-up by it), then what the idle screen does not
+    need: the sync client's network thread (connect, TLS) and its polling, so neither a slow
+    broker nor HQ's retained messages can hold up the first frame."""
+
+    def first(_now: float) -> None:
+        app.frame_listeners.remove(first)
+        systemd_notify.ready("idle screen shown")
+        log.info("idle screen shown")
+        if sync is not None:
+            sync.start()  # its network thread; poll() runs on the UI thread, like the session (one store user)
+            _poll_sync_on_the_ui_thread(sync)
+
+    return first
 
 
 def _poll_sync_on_the_ui_thread(sync) -> None:

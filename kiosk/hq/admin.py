@@ -10,10 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from kiosk.hq.db import Database
+from kiosk.hq.home_store import home_store_of_card
 from kiosk.hq.ledger import HQ_DEVICE, ApplyReport, apply_txns, lock_progress, now_text, store_rows
 from kiosk.hq.publisher import request_snapshots, rules_in_force
+from kiosk.hq.report.model import HQ_STORE
 from kiosk.hq.rows import load_rows
-from kiosk.hq.rules_scopes import highest_version, put_rules
+from kiosk.hq.rules_scopes import CHAIN, highest_version, put_rules, rules_for_store
 from kiosk.ledger import vouchers
 from kiosk.ledger.kinds import FEE_EXCHANGE, FEE_REPLACEMENT
 from kiosk.ledger.operations import Ledger, Refused
@@ -38,8 +40,24 @@ class AdminError(Exception):
 
 
 def current_rules(db: Database) -> Rules:
+    """The chain's rules in force (the built-in ones before any was published)."""
     found = rules_in_force(db)
     return found[1] if found else default_rules()
+
+
+def rules_at(db: Database, store: str) -> Rules:
+    """The rules the kiosks of `store` run: the newer of the chain's document and the store's own
+    (kiosk/hq/rules_scopes.py); the chain's for HQ's own members."""
+    found = rules_for_store(db, store) if store and store != HQ_STORE else None
+    return found[1] if found else current_rules(db)
+
+
+def _rules_where(db: Database, uids: list[str], store: str | None) -> Rules:
+    """HQ's operation on a card charges what the rules of the store where it happens say: the
+    store named, else the home store of the first card's member (the console's choice too)."""
+    if store is None:
+        store = next((s for s in (home_store_of_card(db, u) for u in uids) if s is not None), "")
+    return rules_at(db, store)
 
 
 def _operate(
@@ -53,43 +71,63 @@ def _operate(
     record: Recorder | None = None,
     commit: bool = True,
     then: Callable[[Ledger], Txn | None] | None = None,
+    store: str | None = None,
 ) -> Txn:
-    """Lock HQ's sequence, load what the cards touch, decide, store and apply: all or nothing.
+    """One decision, stored and applied: all or nothing (`_commit`).
     commit=False only decides (a preview: the txn the operation would make), writing nothing.
     `then` decides a second txn after the first (a counter fee): both commit together or neither."""
-    rules = current_rules(db)
 
-    def work(db: Database) -> Txn:
+    def decide_all(ledger: Ledger) -> list[Txn]:
+        txn = decide(ledger)
+        if not commit:
+            raise _Decided(txn)
+        if then is None:
+            return [txn]
+        ledger.apply(txn)
+        extra = then(ledger)
+        return [txn] if extra is None else [txn, extra]
+
+    recorder = None if record is None else lambda db, txns: record(db, txns[0])
+    try:
+        return _commit(db, uids, decide_all, phone, pepper, pin_params, snapshots, recorder, store)[0]
+    except _Decided as decided:  # a preview: rolled back, nothing written (not even a progress row)
+        return decided.txn
+
+
+def _commit(
+    db: Database,
+    uids: list[str],
+    decide_all: Callable[[Ledger], list[Txn]],
+    phone: str = "",
+    pepper: bytes = b"",
+    pin_params: PinHashParams = DEFAULT_PARAMS,
+    snapshots: bool = True,
+    record: Callable[[Database, list[Txn]], None] | None = None,
+    store: str | None = None,
+) -> list[Txn]:
+    """Lock HQ's sequence, load what the cards touch, decide, store and apply: all or nothing."""
+    rules = _rules_where(db, uids, store)
+
+    def work(db: Database) -> list[Txn]:
         applied = lock_progress(db, HQ_DEVICE)
         members = [r[0] for r in db.all(f"SELECT member_id FROM cards WHERE uid IN {db.in_list(uids)}", uids)]
         loaded = load_rows(db, members, uids, phone=phone)
         loaded.state.last_seq[HQ_DEVICE] = applied
         ledger = Ledger(loaded.state.copy(), rules, HQ_DEVICE, pepper=pepper, pin_params=pin_params)
         try:
-            txn = decide(ledger)
+            txns = decide_all(ledger)
         except Refused as exc:
             raise AdminError(exc.code, exc.detail) from None
-        if not commit:
-            raise _Decided(txn)
-        txns = [txn]
-        if then is not None:
-            ledger.apply(txn)
-            try:
-                txns += [t for t in (then(ledger),) if t is not None]
-            except Refused as exc:
-                raise AdminError(exc.code, exc.detail) from None
-        store_rows(db, txns, now_text())
-        apply_txns(db, txns, HQ_DEVICE, applied, ApplyReport())
-        if snapshots:
-            request_snapshots(db)
+        if txns:
+            store_rows(db, txns, now_text())
+            apply_txns(db, txns, HQ_DEVICE, applied, ApplyReport())
+            if snapshots:
+                request_snapshots(db)
         if record is not None:
-            record(db, txn)
-        return txn
+            record(db, txns)
+        return txns
 
-    try:
-        return db.run(work)
-    except _Decided as decided:  # a preview: rolled back, nothing written (not even a progress row)
-        return decided.txn
+    return db.run(work)
 
 
 class _Decided(Exception):
@@ -223,7 +261,40 @@ def issue_voucher(
             raise Refused("voucher_already_given", reason)
         return vouchers.issue(ledger, member_id, type_id, now, reason)
 
-    return _operate(db, [uid], decide, record=record)
+    return _operate(db, [uid], decide, record=record, store=CHAIN)
+
+
+def issue_vouchers(
+    db: Database,
+    uids: list[str],
+    type_id: str,
+    reason: str,
+    now: datetime | None = None,
+    record: Callable[[Database, list[Txn]], None] | None = None,
+) -> list[Txn]:
+    """`issue_voucher` for many cards' members in one SQL transaction (a campaign's batch: one
+    commit for a few hundred vouchers, not one each). A member already given a voucher for
+    `reason`, or refused by the ledger (closed), is passed over; the txns made are returned and
+    `record` sees them inside the same transaction."""
+    now = now or datetime.now(UTC)
+
+    def decide_all(ledger: Ledger) -> list[Txn]:
+        made = []
+        for uid in uids:
+            member_id = ledger.state.cards[uid].member_id
+            if reason in ledger.state.accounts[member_id].voucher_reasons:
+                continue
+            try:
+                txn = vouchers.issue(ledger, member_id, type_id, now, reason)
+            except Refused as exc:
+                if exc.code == "unknown_voucher_type":
+                    raise
+                continue
+            ledger.apply(txn)
+            made.append(txn)
+        return made
+
+    return _commit(db, uids, decide_all, record=record, store=CHAIN) if uids else []
 
 
 def publish_rules(

@@ -8,8 +8,14 @@ import logging
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiosk.hq.vouchers import CampaignResult
 
 DESCRIPTION = """\
 Headquarters (HQ): the receiver that stores every kiosk transaction in SQL and acknowledges it
@@ -39,6 +45,21 @@ exit status:
   database at --db (only `init` and `serve` create one)"""
 
 log = logging.getLogger("kiosk.hq")
+
+
+def campaign_progress(every_s: float = 2.0) -> Callable[[CampaignResult], None]:
+    """A progress line on stderr at most every `every_s` seconds while a segment is issued (a
+    100k-member segment takes minutes; the result line on stdout stays the script's answer)."""
+    last = time.monotonic()
+
+    def say(so_far: CampaignResult) -> None:
+        nonlocal last
+        if time.monotonic() - last >= every_s:
+            last = time.monotonic()
+            print(f"... {so_far.issued} issued, {so_far.skipped} skipped so far / 已发放 {so_far.issued}",
+                  file=sys.stderr, flush=True)
+
+    return say
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -383,8 +404,8 @@ def _admin(args, db) -> int:
     elif cmd == "vouchers":
         from kiosk.hq.vouchers import issue_to_segment
 
-        result = issue_to_segment(db, args.segment, args.voucher_type, args.campaign)
-        print(f"{len(result.issued)} voucher(s) of {args.voucher_type} issued to {args.segment} members / 已发放代金券"
+        result = issue_to_segment(db, args.segment, args.voucher_type, args.campaign, progress=campaign_progress())
+        print(f"{result.issued} voucher(s) of {args.voucher_type} issued to {args.segment} members / 已发放代金券"
               f" ({result.skipped} skipped: given already or no active card)")
     elif cmd == "status":
         for device, (stored, highest, applied) in sorted(ledger.event_counts(db).items()):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from kiosk.hq.broker import publish_message
 from kiosk.hq.db import Database
+from kiosk.hq.delta_retention import prune_deltas
 from kiosk.hq.ledger import load_state
 from kiosk.hq.rules_scopes import CHAIN, mark_key, own_stores, scoped_rules
 from kiosk.hq.store_feed import publish_deltas, resend_deltas
@@ -21,6 +22,9 @@ from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics, chain_topic, store_topic
 
 log = logging.getLogger(__name__)
+
+PRUNED_KEY = "deltas_pruned_window"  # the PRUNE_EVERY_S window whose pruning a process claimed
+PRUNE_EVERY_S = 60
 
 
 # -- settings --------------------------------------------------------------------------------
@@ -96,6 +100,15 @@ class Publisher:
         """Blocked-list steps, rules and requested snapshots not yet published; returns how many
         messages went out."""
         return self._blocked() + self._rules() + self._snapshots() + self._notes() + publish_deltas(self.db, self.client)
+
+    def prune_deltas(self, now: datetime | None = None) -> int:
+        """Once a PRUNE_EVERY_S window, for the one process that claims it: the store deltas past
+        the retention go (kiosk/hq/delta_retention.py). Returns how many rows went."""
+        now = now or datetime.now(UTC)
+        window, done = str(int(now.timestamp()) // PRUNE_EVERY_S), get_setting(self.db, PRUNED_KEY, "")
+        if window == done or not claim_setting(self.db, PRUNED_KEY, done, window):
+            return 0
+        return prune_deltas(self.db, now)
 
     def publish_all_retained(self) -> None:
         """At start: make the retained chain messages current (a crash may have left them behind)."""
@@ -180,7 +193,7 @@ class Publisher:
                 continue
             device = key.split(":", 1)[1]
             row = self.db.one("SELECT store FROM devices WHERE device_id = ?", (device,))
-            if row:
+            if row and not follows_store_feed(self.db, device):
                 self.send_snapshot(row[0], device)
                 count += 1
         return count
@@ -213,6 +226,13 @@ class Publisher:
             log.info("published %d member notes to store %s", len(notes), store)
             count += 1
         return count
+
+
+def follows_store_feed(db: Database, device: str) -> bool:
+    """A kiosk that asked for its store's snapshot (protocol v2) gets every change in its store's
+    deltas: a whole-chain `snapshot` would replace its replica with the whole chain (a million
+    members) after every HQ operation."""
+    return db.one("SELECT 1 FROM store_snapshots WHERE device_id = ? LIMIT 1", (device,)) is not None
 
 
 def request_snapshots(db: Database) -> None:

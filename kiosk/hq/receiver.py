@@ -222,6 +222,7 @@ class Receiver:
                 if now >= next_publish:
                     next_publish = now + self.publish_every_s
                     publisher.publish_pending()
+                    publisher.prune_deltas()
             except Exception as exc:  # noqa: BLE001 - keep serving; the batch was not acknowledged
                 self.error = exc
                 log.exception("receiver batch failed; the kiosks will resend")

@@ -25,6 +25,8 @@ follow_up_calls   回访记录: one row per call staff made from a follow-up lis
 approvals   adjustments and returns above the console's thresholds, waiting for a second
             person (pending -> approved or rejected, by whom, and the txn it made)
 staff       the staff members sales are credited to: id, name, home store (kiosk/hq/staff.py)
+campaigns, campaign_vouchers   voucher campaigns started in the console (kiosk/hq/console/
+            campaigns.py): one row per campaign (its form's key once), one per voucher it gave
 member_seen, store_deltas, store_snapshots   protocol v2: which store holds which member (home
             store, seen lately), each store's account deltas, each kiosk's snapshot in chunks
 """
@@ -190,6 +192,26 @@ TABLES = [
         at TEXT NOT NULL,
         username TEXT NOT NULL)""",
     STAFF_TABLE,
+    """CREATE TABLE IF NOT EXISTS campaigns (
+        id BIGINT PRIMARY KEY,
+        form_key TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        voucher_type TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        started_by TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        planned BIGINT NOT NULL,
+        issued BIGINT NOT NULL,
+        skipped BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        error TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS campaign_vouchers (
+        campaign_id BIGINT NOT NULL,
+        member_id TEXT NOT NULL,
+        voucher_id TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, member_id))""",
     # protocol v2's per-store replica (kiosk/hq/store_feed.py, store_snapshots.py)
     """CREATE TABLE IF NOT EXISTS member_seen (
         member_id TEXT NOT NULL,

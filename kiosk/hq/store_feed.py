@@ -7,7 +7,8 @@ home = signed up there), then reads the changed members' rows (after the seqs: t
 least what `applied` says) and, for each store holding one of them (home, or seen there in the
 last `replica_seen_days`), keeps an `account_delta` in `store_deltas` with the store's next seq and
 publishes it on the store's topic. A kiosk that missed some asks for them (resync "deltas") and
-gets the kept ones again on its own topic. The first round after an upgrade only notes where the
+gets the kept ones again on its own topic (or `deltas_unavailable` when they are past the retention,
+kiosk/hq/delta_retention.py). The first round after an upgrade only notes where the
 members were seen: the kiosks load a snapshot first anyway."""
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from kiosk.hq.db import Database
-from kiosk.hq.store_snapshots import rows_body, rows_texts, seen_cutoff, split_rows
+from kiosk.hq.delta_retention import kept_run
+from kiosk.hq.store_snapshots import rows_body, rows_texts, seen_cutoff, seen_text, split_rows
 from kiosk.ledger.txn import Kind
-from kiosk.ledger.utc import utc_text
+from kiosk.ledger.utc import parse_utc, utc_text
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics, store_topic
 
@@ -66,14 +68,15 @@ def note_seen(db: Database, before: dict[str, int], now: dict[str, int]) -> set[
             store = stores.get(device)
             if store is None:
                 continue  # HQ's own operations: seen at no store
-            got = seen.setdefault((member_id, store), [0, at])
+            moment = parse_utc(at)  # events.at is isoformat's "+00:00"; member_seen.at is seen_text's
+            got = seen.setdefault((member_id, store), [0, moment])
             got[0] |= kind == Kind.SIGN_UP.value
-            got[1] = max(got[1], at)
+            got[1] = max(got[1], moment)
     greatest = "MAX" if db.dialect == "sqlite" else "GREATEST"
     db.executemany(
         "INSERT INTO member_seen (member_id, store, home, at) VALUES (?, ?, ?, ?) ON CONFLICT (member_id, store) "
         f"DO UPDATE SET home = {greatest}(member_seen.home, excluded.home), at = {greatest}(member_seen.at, excluded.at)",
-        [(mid, store, int(home), at) for (mid, store), (home, at) in sorted(seen.items())],
+        [(mid, store, int(home), seen_text(at)) for (mid, store), (home, at) in sorted(seen.items())],
     )
     return changed
 
@@ -82,7 +85,7 @@ def mark_seen(db: Database, member_id: str, store: str, at: datetime) -> None:
     """A member fetched by a kiosk of `store` is held there from now on (its deltas follow)."""
     db.run(lambda db: db.execute(
         "INSERT INTO member_seen (member_id, store, home, at) VALUES (?, ?, 0, ?) ON CONFLICT (member_id, store) "
-        "DO UPDATE SET at = excluded.at", (member_id, store, utc_text(at))))
+        "DO UPDATE SET at = excluded.at", (member_id, store, seen_text(at))))
 
 
 def publish_deltas(db: Database, client, now: datetime | None = None) -> int:
@@ -133,9 +136,20 @@ def _keep_delta(db: Database, store: str, applied: dict[str, int], rows: str, no
 
 
 def resend_deltas(db: Database, client, store: str, device: str, after: int) -> int:
-    """The store's kept deltas after `after`, on the kiosk's own topic (a resync "deltas")."""
+    """The store's kept deltas after `after`, on the kiosk's own topic (a resync "deltas"); or,
+    when HQ no longer keeps the next one (pruned) or never numbered that far (the kiosk is ahead:
+    HQ restored from a backup), `deltas_unavailable`, and the kiosk loads a fresh snapshot."""
+    topics = DeviceTopics(store, device)
+    run = kept_run(db, store)
+    reason = "ahead" if after > run.newest else "pruned" if after < run.oldest - 1 else ""
+    if reason:
+        answer = m.DeltasUnavailable(store, after, run.oldest, run.newest, reason, datetime.now(UTC))
+        client.publish(topics.topic("deltas_unavailable"), m.encode(answer), qos=1)
+        log.info("deltas after %d for %s not available (%s; HQ keeps %d..%d): a snapshot follows",
+                 after, device, reason, run.oldest, run.newest)
+        return 0
     rows = db.all("SELECT body FROM store_deltas WHERE store = ? AND seq > ? ORDER BY seq LIMIT ?", (store, after, RESEND_MAX))
-    topic = DeviceTopics(store, device).topic("account_delta")
+    topic = topics.topic("account_delta")
     for (body,) in rows:
         client.publish(topic, body.encode(), qos=1)
     return len(rows)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from kiosk.hw.settings import GpioSettings
@@ -50,6 +49,8 @@ def named_pin_factory(name: str):
     """The gpiozero pin factory registered under `name` (gpiozero's own entry points, so
     "mock", "lgpio", "rpigpio", ... as GPIOZERO_PIN_FACTORY takes them), built for this kiosk
     alone: neither the environment nor gpiozero's process-wide default is changed."""
+    from importlib.metadata import entry_points  # here: 50 ms of start-up for a factory only tests name
+
     from gpiozero.exc import BadPinFactory
 
     group = entry_points(group="gpiozero_pin_factories")

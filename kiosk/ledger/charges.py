@@ -4,7 +4,8 @@ A charge is a SPEND whose payment_ref is the order's key (the till's idempotency
 the account as a TillOrder); the tier discount is applied here when the till asks for it, or
 the till's amount is taken as already discounted. A refund (by order key and the till's refund
 id) returns the stored value paid and takes back the points earned in proportion; a void of
-a same-day charge returns all of it. Each returns the Txn to commit, changing nothing, like
+a same-day charge returns all of it. Either withdraws the voucher the order earned once what is
+left of it no longer earns one (kiosk/ledger/vouchers.py). Each returns the Txn to commit, changing nothing, like
 every operation in kiosk/ledger/operations.py; the state applies the same limits again
 (kiosk/ledger/orders.py), so HQ holds a kiosk to them too."""
 
@@ -207,7 +208,7 @@ def _pay_back(
         now,
         member_id,
         card.uid,
-        account.balance_fen + amount_fen,
+        account.balance_fen + amount_fen - back.get("voucher_kept_fen", 0),
         account.points - points_back + back.get("points_cash", 0),
         account=account,
         amount_fen=amount_fen,

@@ -9,8 +9,10 @@ in a catalogue, in the property tests or at HQ."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from enum import StrEnum
+from operator import attrgetter
 
 from kiosk.ledger.txn import Kind, Txn, txn_to_dict
 
@@ -28,7 +30,7 @@ class Money(StrEnum):
     OPENS = "opens"  # sign-up: starts at balance 0 and points 0, moves nothing
     PAID_IN = "paid_in"  # the amount paid plus its bonus (top-up)
     PAID_OUT = "paid_out"  # minus the amount (spend)
-    PAID_BACK = "paid_back"  # plus the amount (a till order refunded or voided)
+    PAID_BACK = "paid_back"  # plus the amount less what it keeps for a used voucher (a till order refunded or voided)
     BONUS = "bonus"  # its bonus credit (gifts)
     TO_ZERO = "to_zero"  # to balance 0 and points 0, refunding at most the balance (card return)
     FREE = "free"  # any amounts: HQ's own corrections
@@ -64,7 +66,8 @@ _POINTS = frozenset({"points_expire_on"})
 _GIFT = frozenset({"bonus_fen"}) | _POINTS
 # A charge's voucher and points as cash; a refund or void gives them back (kiosk/ledger/vouchers.py)
 _VOUCHER_USE = frozenset({"voucher_id", "voucher_fen", "points_cash", "points_cash_fen"})
-_GIVE_BACK = frozenset({"voucher_id", "points_cash"}) | _POINTS
+# and withdraw the voucher the charge earned, keeping its value from the refund when it was used
+_GIVE_BACK = frozenset({"voucher_id", "points_cash", "voucher_withdrawn", "voucher_kept_fen"}) | _POINTS
 FEE_SIGN_UP, FEE_REPLACEMENT, FEE_EXCHANGE = "sign_up", "replacement", "exchange"  # a CARD_FEE's reason
 _SALE = frozenset({"staff_id", "staff_reward_fen", "waiver"})  # kiosk/ledger/fees.py
 
@@ -213,7 +216,9 @@ def stated_amounts_problem(txn: Txn) -> str:
     elif s.money in (Money.PAID_OUT, Money.PAID_BACK):
         if txn.amount_fen <= 0:
             return f"{kind} of no amount"
-        expected = -txn.amount_fen if s.money is Money.PAID_OUT else txn.amount_fen
+        if txn.voucher_kept_fen > txn.amount_fen:
+            return f"{kind} keeps {txn.voucher_kept_fen} fen of {txn.amount_fen}"
+        expected = -txn.amount_fen if s.money is Money.PAID_OUT else txn.amount_fen - txn.voucher_kept_fen
     elif s.money is Money.BONUS:
         expected = txn.bonus_fen
     elif s.money is Money.TO_ZERO:
@@ -229,6 +234,30 @@ def stated_amounts_problem(txn: Txn) -> str:
     if points > 0 and not s.gives_points:
         return f"{kind} gives {points} points"
     return ""
+
+
+def _not_carried(kind: Kind) -> tuple[tuple[str, ...], Callable[[Txn], tuple], tuple]:
+    """The Txn fields a kind may not set, a getter of their values (one call: HQ applies
+    thousands of txns a second) and their defaults."""
+    allowed = COMMON_FIELDS | SPECS[kind].carries
+    foreign = [f for f in fields(Txn) if f.name not in allowed]
+    names = tuple(f.name for f in foreign)
+    return names, (lambda txn, get=attrgetter(*names): get(txn)), tuple(f.default for f in foreign)
+
+
+_NOT_CARRIED = {kind: _not_carried(kind) for kind in SPECS}
+
+
+def carried_problem(txn: Txn) -> str:
+    """Why a transaction sets a field its kind may not carry ("" when it sets none). The state
+    would ignore such a field, so a sender could slip a voucher, a PIN hash or a new card into a
+    kind that never uses it and have HQ store it as if it meant something: refused instead."""
+    names, values_of, defaults = _NOT_CARRIED[txn.kind]
+    values = values_of(txn)
+    if values == defaults:
+        return ""
+    name = next(n for n, v, d in zip(names, values, defaults, strict=True) if v != d)
+    return f"a {txn.kind} transaction may not carry {name}"
 
 
 def fields_set(txn: Txn) -> frozenset[str]:

@@ -80,6 +80,7 @@ class VoucherStatus(StrEnum):
     VALID = "valid"
     USED = "used"
     EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"  # taken back: the sale that earned it was refunded below its threshold, or voided
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ class TillRefund:
     points_after: int
     points_cash_back: int = 0  # points paid as cash given back (points_back: earned ones taken back)
     voucher_back: str = ""  # the voucher given back
+    voucher_withdrawn: str = ""  # the voucher this order earned, taken back (kiosk/ledger/vouchers.py)
+    voucher_kept_fen: int = 0  # of amount_fen, kept because that voucher was already used
     card_uid: str = ""  # the card the money went back to ("" in records kept before it was)
 
 
@@ -137,6 +140,7 @@ class TillOrder:
     points_cash: int = 0  # points that paid points_cash_fen of the order
     points_cash_fen: int = 0
     points_cash_back: int = 0  # of points_cash, given back so far
+    voucher_kept_fen: int = 0  # kept from its refunds so far: the value of the used voucher it earned
     refunded_fen: int = 0
     points_reversed: int = 0  # points due back so far (in proportion to the refunds)
     refunds: tuple[TillRefund, ...] = ()  # oldest first; a void is the one refund "void"

@@ -94,6 +94,8 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
                 points_back=txn.points_cash - txn.points_delta,
                 points_cash_back=txn.points_cash,
                 voucher_back=txn.voucher_id,
+                voucher_withdrawn=txn.voucher_withdrawn,
+                voucher_kept_fen=txn.voucher_kept_fen,
                 balance_after_fen=txn.balance_after_fen,
                 points_after=txn.points_after,
                 card_uid=txn.card_uid,
@@ -103,6 +105,7 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
                 refunded_fen=order.refunded_fen + txn.amount_fen,
                 points_reversed=order.points_reversed + points_due_back(order, txn.amount_fen),
                 points_cash_back=order.points_cash_back + txn.points_cash,
+                voucher_kept_fen=order.voucher_kept_fen + txn.voucher_kept_fen,
                 refunds=order.refunds + (refund,),
                 voided=txn.kind is Kind.VOID,
             )

@@ -10,7 +10,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from kiosk.ledger.kinds import FEE_SIGN_UP, SILENT, VISITS, stated_amounts_problem
+from kiosk.ledger.kinds import FEE_SIGN_UP, SILENT, VISITS, carried_problem, stated_amounts_problem
 from kiosk.ledger.model import (
     RECENT_ACTIVITIES,
     Account,
@@ -95,7 +95,8 @@ class LedgerState:
             raise SequenceGap(txn.device_id, last + 1, txn.seq)
         account = self.accounts.get(txn.member_id)
         problem = (
-            stated_amounts_problem(txn)
+            carried_problem(txn)
+            or stated_amounts_problem(txn)
             or order_problem(account, txn)
             or use_problem(account, txn)
             or profile_problem(self.members.get(txn.member_id), account, txn)

@@ -100,7 +100,8 @@ class Txn:
     # Vouchers and points as cash (kiosk/ledger/vouchers.py, points_cash.py): a VOUCHER_ISSUED's
     # voucher is named by its own txn_id and carries its type, value (amount_fen), minimum spend,
     # end of validity and stores; a SPEND names the voucher it used and the points it paid with,
-    # a REFUND or VOID the voucher and points it gives back.
+    # a REFUND or VOID the voucher and points it gives back, and the voucher its order earned that
+    # it withdraws (voucher_withdrawn), keeping that voucher's value when it was used already.
     voucher_id: str = ""
     voucher_type: str = ""
     voucher_fen: int = 0  # SPEND: the voucher's discount
@@ -109,6 +110,8 @@ class Txn:
     voucher_stores: str = ""  # comma-separated store ids; "" = every store
     points_cash: int = 0  # SPEND: points paid as cash; REFUND/VOID: points given back
     points_cash_fen: int = 0  # SPEND: what those points paid
+    voucher_withdrawn: str = ""  # REFUND/VOID: the voucher the order earned (消费送券), taken back
+    voucher_kept_fen: int = 0  # REFUND/VOID: of amount_fen, kept for that voucher used already
     staff_id: str = ""  # SIGN_UP, TOP_UP, CARD_FEE: the staff member credited with the sale
     staff_reward_fen: int = 0  # the sales reward the rules gave that staff member for it (not the member's money)
     waiver: str = ""  # SIGN_UP, CARD_FEE: why no fee was charged ("topup", "campaign:<id>")
@@ -149,6 +152,7 @@ _INT_RANGES = {
     "voucher_min_fen": (0, MAX_FEN),
     "points_cash": (0, MAX_POINTS),
     "points_cash_fen": (0, MAX_FEN),
+    "voucher_kept_fen": (0, MAX_FEN),
     "staff_reward_fen": (0, MAX_FEN),
 }
 
@@ -183,14 +187,10 @@ def txn_from_dict(data: object) -> Txn:
     if not data.keys() <= _NAME_SET:
         key = next(k for k in data if k not in _NAME_SET)
         raise TxnFormatError(str(key)[:40], "unknown field")
-    values: dict = {}
-    for name, optional, check in _CHECKS:
-        value = data.get(name, _ABSENT)
-        if value is _ABSENT:
-            if not optional:
-                raise TxnFormatError(name, "is missing")
-            continue
-        values[name] = check(name, value)
+    if not _REQUIRED_SET <= data.keys():
+        raise TxnFormatError(next(n for n in _NAMES if n in _REQUIRED_SET and n not in data), "is missing")
+    # only the fields present (a txn carries about a third of them; HQ decodes every one it receives)
+    values = {name: _CHECK_OF[name](name, value) for name, value in data.items()}
     txn = Txn(**values)
     check_txn(txn)
     return txn
@@ -249,7 +249,7 @@ def check_txn(txn: Txn) -> None:
         raise TxnFormatError("member_id", SAFE_ID_HINT)
     if txn.reward_id and not SAFE_ID.match(txn.reward_id):
         raise TxnFormatError("reward_id", SAFE_ID_HINT)
-    for name in ("voucher_id", "voucher_type"):
+    for name in ("voucher_id", "voucher_type", "voucher_withdrawn"):
         if getattr(txn, name) and not _VOUCHER_ID.match(getattr(txn, name)):
             raise TxnFormatError(name, "must be 1-100 of A-Z a-z 0-9 _ . : - (starting with a letter or digit)")
     if txn.staff_id and not SAFE_ID.match(txn.staff_id):
@@ -269,7 +269,6 @@ def _parse_time(name: str, value: object) -> datetime:
         raise TxnFormatError(name, str(exc)) from None
 
 
-_ABSENT = object()
 _NAME_SET = frozenset(_NAMES)
 # (name, may be left out, its check) per field, built once: HQ decodes every txn a kiosk sends
 _CHECKS = tuple(
@@ -285,3 +284,5 @@ _CHECKS = tuple(
     )
     for name in _NAMES
 )
+_CHECK_OF = {name: check for name, _, check in _CHECKS}
+_REQUIRED_SET = frozenset(name for name, optional, _ in _CHECKS if not optional)

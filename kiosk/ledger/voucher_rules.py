@@ -11,7 +11,11 @@ the rules (kiosk/ledger/rules_fields.py), so a wrong value names its path and no
     }
 
 A voucher is worth less than its minimum spend (满50减10), so the card always pays at least
-1 fen of an order a voucher is used on: a charge is never all discount."""
+1 fen of an order a voucher is used on: a charge is never all discount.
+
+The spend gift belongs to the sale that earned it: a refund leaving less of the order than
+`min_fen` (the rules in force at the refund; a void or a whole refund always) withdraws its voucher,
+and keeps the voucher's value from the refund when it was used already (kiosk/ledger/vouchers.py)."""
 
 from __future__ import annotations
 

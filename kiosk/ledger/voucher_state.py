@@ -2,7 +2,8 @@
 
 LedgerState.apply (kiosk/ledger/state.py) asks `use_problem` before anything moves (a charge
 taking more points than it says it paid with, a refund giving back a voucher or points its order
-never used: refused, as a kiosk and HQ both refuse them), `use_conflict` for a voucher used when
+never used, or withdrawing a voucher its order did not earn or keeping more than that voucher's
+value: refused, as a kiosk and HQ both refuse them), `use_conflict` for a voucher used when
 this state says it may not be (used already, expired, unknown: two kiosks offline may both have
 taken it; the money moved, so the charge stays applied and the conflict says why), and
 `voucher_changes` for the account's vouchers after the txn. No rules, no clock: the txn says all."""
@@ -44,6 +45,17 @@ def voucher_of(txn: Txn) -> Voucher:
     )
 
 
+def spend_reason(order_key: str) -> str:
+    """The reason of the voucher a till order earned (消费送券): one per order."""
+    return f"spend:{order_key}"
+
+
+def earned_by(account: Account, order_key: str) -> Voucher | None:
+    """The voucher this till order earned, if the member holds it."""
+    reason = spend_reason(order_key)
+    return next((v for v in account.vouchers if v.reason == reason), None)
+
+
 def whole_refund(order: TillOrder, txn: Txn) -> bool:
     """This refund or void leaves nothing of the order's stored value unrefunded."""
     return txn.kind is Kind.VOID or order.refunded_fen + txn.amount_fen >= order.paid_fen
@@ -74,11 +86,33 @@ def use_problem(account: Account | None, txn: Txn) -> str:
         return f"{txn.kind} of order {order.key!r} gives back more points than paid with"
     if txn.voucher_id and (txn.voucher_id != order.voucher_id or not whole_refund(order, txn)):
         return f"{txn.kind} of order {order.key!r} gives back voucher {txn.voucher_id!r} it may not"
+    return _withdrawal_problem(account, order, txn)
+
+
+def _withdrawal_problem(account: Account, order: TillOrder, txn: Txn) -> str:
+    """A refund may withdraw only the voucher its own order earned, and keep at most what is
+    still owed for it when it was used (its value, less what earlier refunds kept)."""
+    if not txn.voucher_withdrawn:
+        return f"{txn.kind} keeps {txn.voucher_kept_fen} fen for no voucher" if txn.voucher_kept_fen else ""
+    earned = earned_by(account, order.key)
+    if earned is None or earned.id != txn.voucher_withdrawn:
+        return f"{txn.kind} of order {order.key!r} withdraws voucher {txn.voucher_withdrawn!r}, which the order did not earn"
+    if txn.voucher_kept_fen > earned.value_fen - order.voucher_kept_fen:
+        return (
+            f"{txn.kind} of order {order.key!r} keeps {txn.voucher_kept_fen} fen for voucher {earned.id!r}: "
+            f"only {earned.value_fen - order.voucher_kept_fen} fen of its value is owed"
+        )
     return ""
 
 
 def use_conflict(account: Account, txn: Txn) -> str:
-    """A charge whose voucher this state does not hold as usable then (applied all the same)."""
+    """A charge whose voucher this state does not hold as usable then, or a refund withdrawing
+    as unused a voucher this state holds as used, keeping nothing (applied all the same: two
+    kiosks offline; the money moved)."""
+    if txn.kind in _PAY_BACK and txn.voucher_withdrawn and not txn.voucher_kept_fen:
+        earned = account.voucher(txn.voucher_withdrawn)
+        if earned is not None and earned.status is VoucherStatus.USED:
+            return f"{txn.kind} withdrew voucher {earned.id!r} as unused, but it was used on order {earned.order_key!r}"
     if txn.kind is not Kind.SPEND or not txn.voucher_id:
         return ""
     voucher = account.voucher(txn.voucher_id)
@@ -102,14 +136,19 @@ def voucher_changes(account: Account, txn: Txn) -> dict:
         return _set(account, txn.voucher_id, VoucherStatus.VALID, status=VoucherStatus.EXPIRED)
     if txn.kind is Kind.SPEND and txn.voucher_id:
         return _set(account, txn.voucher_id, VoucherStatus.VALID, status=VoucherStatus.USED, order_key=txn.payment_ref)
-    if txn.kind in _PAY_BACK and txn.voucher_id:
-        return _set(account, txn.voucher_id, VoucherStatus.USED, status=VoucherStatus.VALID, order_key="")
+    if txn.kind in _PAY_BACK:
+        changes = _set(account, txn.voucher_id, VoucherStatus.USED, status=VoucherStatus.VALID, order_key="")
+        after = replace(account, **changes)
+        earned = after.voucher(txn.voucher_withdrawn) if txn.voucher_withdrawn else None
+        if earned is not None and earned.status in (VoucherStatus.VALID, VoucherStatus.USED):
+            changes = _set(after, earned.id, earned.status, status=VoucherStatus.WITHDRAWN)
+        return changes
     return {}
 
 
 def _set(account: Account, voucher_id: str, was: VoucherStatus, **changes) -> dict:
     """The vouchers with one (in status `was`) changed; {} when there is none such."""
-    found = account.voucher(voucher_id)
+    found = account.voucher(voucher_id) if voucher_id else None
     if found is None or found.status is not was:
         return {}
     return {"vouchers": _kept(tuple(replace(v, **changes) if v.id == voucher_id else v for v in account.vouchers))}

@@ -9,7 +9,11 @@ Each step is a transaction, made here and never applied here (the caller commits
   txn is committed or not, so a power cut can never leave a voucher used with no charge, or a
   charge made at the price of a voucher still unused; a refund or void finds it on the order.
 - Back: a refund that leaves nothing of the order unrefunded, or a void, names the voucher
-  again, when it is still valid then.
+  again, when it is still valid then (past its last day it stays used: it could not be used now).
+- Withdrawn: a refund that leaves less of the order than the spend gift's threshold (of the rules
+  in force then), or a void, withdraws the voucher that order earned (消费送券退货收回). Unused, it
+  is simply gone; used already, its value is kept from this refund (and the next ones, if this one
+  is smaller), so no refund pays out a discount the member no longer earned.
 - VOUCHER_EXPIRED: a voucher whose last valid day has passed, noted when its member comes by.
 The state (kiosk/ledger/voucher_state.py) applies them the same way at the kiosk and at HQ."""
 
@@ -25,7 +29,8 @@ from kiosk.ledger.points_cash import cash_due_back
 from kiosk.ledger.refusal import Refused
 from kiosk.ledger.rules import Rules
 from kiosk.ledger.txn import Kind, Txn
-from kiosk.ledger.voucher_rules import VoucherType
+from kiosk.ledger.voucher_rules import SpendGift, VoucherType
+from kiosk.ledger.voucher_state import earned_by, spend_reason
 
 NEW_MEMBER_DAYS = 7  # the new-member voucher is given within this many days of joining
 NEW_MEMBER, BIRTHDAY, SPEND, REFERRAL, CAMPAIGN = "new_member", "birthday", "spend", "referral", "campaign"
@@ -112,8 +117,8 @@ def _gifts(ledger: Ledger, member_id: str, account: Account, now: datetime):
         yield member_id, gifts.birthday, f"{BIRTHDAY}:{max(years)}"
     if gifts.spend is not None:
         for order in account.orders[-5:]:  # the latest charges: one a power cut left without its voucher
-            if order.paid_fen >= gifts.spend.min_fen and not order.refunded_fen and now - order.at <= timedelta(days=1):
-                yield member_id, gifts.spend.type, f"{SPEND}:{order.key}"
+            if earns(gifts.spend, order, order.refunded_fen) and now - order.at <= timedelta(days=1):
+                yield member_id, gifts.spend.type, spend_reason(order.key)
     referrer = member.referred_by
     if gifts.referral and referrer and account.referrer_rewarded and _card_of(ledger, referrer):
         yield referrer, gifts.referral, f"{REFERRAL}:{member_id}"
@@ -152,11 +157,17 @@ def price(
     return Pricing(voucher, voucher_fen, points, rule.fen_for(points), usable, most, rule.step)
 
 
+def earns(gift: SpendGift | None, order: TillOrder, refunded_fen: int) -> bool:
+    """Does the order, with `refunded_fen` of it refunded, still earn the spend gift's voucher?"""
+    return gift is not None and not order.voided and order.paid_fen - refunded_fen >= gift.min_fen
+
+
 def given_back(ledger: Ledger, account: Account, order: TillOrder, amount_fen: int, now: datetime) -> dict:
     """What a refund of `amount_fen` (or the void) of `order` gives back beyond stored value:
     its voucher when nothing of the order is left unrefunded and the voucher is still valid,
-    points paid as cash in proportion (as fresh points). Txn details; {} when nothing."""
-    out: dict = {}
+    points paid as cash in proportion (as fresh points); and what it takes back: the voucher the
+    order earned, once what is left of it no longer earns one. Txn details; {} when nothing."""
+    out: dict = withdrawn(ledger, account, order, amount_fen)
     voucher = account.voucher(order.voucher_id) if order.voucher_id else None
     whole = order.refunded_fen + amount_fen >= order.paid_fen
     if voucher is not None and voucher.status is VoucherStatus.USED and whole and now < voucher.expires_at:
@@ -167,3 +178,19 @@ def given_back(ledger: Ledger, account: Account, order: TillOrder, amount_fen: i
         out["points_expire_on"] = ledger._expiry(now)
     return out
 
+
+
+def withdrawn(ledger: Ledger, account: Account, order: TillOrder, amount_fen: int) -> dict:
+    """The voucher `order` earned, withdrawn by a refund of `amount_fen` that leaves too little of
+    the order to earn it (a void or a whole refund always does), with what is kept of the refund
+    for it when it was used: its value, less what earlier refunds kept, at most this refund."""
+    earned = earned_by(account, order.key)
+    if earned is None or earns(ledger.rules.vouchers.spend, order, order.refunded_fen + amount_fen):
+        return {}
+    if earned.status is VoucherStatus.VALID:
+        return {"voucher_withdrawn": earned.id}
+    owed = earned.value_fen - order.voucher_kept_fen
+    used = earned.status is VoucherStatus.USED or (earned.status is VoucherStatus.WITHDRAWN and earned.order_key)
+    if used and owed > 0:
+        return {"voucher_withdrawn": earned.id, "voucher_kept_fen": min(owed, amount_fen)}
+    return {}

@@ -17,7 +17,7 @@ from pathlib import Path
 import tomli_w
 
 from kiosk.app.config import ConfigError, parse_config
-from kiosk.provisioning import detect, fsops, masterkey, system, tls
+from kiosk.provisioning import config_merge, detect, fsops, masterkey, system, tls
 from kiosk.provisioning.answers import Answers, flag
 from kiosk.provisioning.system import SERVICE_USER, Outcome, StepFailed
 
@@ -61,6 +61,7 @@ class Plan:
     generate_tls_key: bool = False
     units: list[str] = field(default_factory=lambda: ["kiosk.service"])
     notes: list[str] = field(default_factory=list)
+    config_changes: list[str] = field(default_factory=list)  # what this run changes in kiosk.toml
 
 
 def default_kiosk_cmd() -> str:
@@ -201,16 +202,25 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
     if a.rules_file and not fsops.under(root, a.rules_file).is_file():
         notes.append(f"rules file {a.rules_file} is not there yet")
 
-    data = config_dict(a, root, tls_ca, tls_client, have_key, have_pepper)
+    try:
+        existing = config_merge.read_existing(fsops.under(root, CONFIG_PATH), CONFIG_PATH)
+    except config_merge.ExistingConfigError as exc:
+        raise ProvisionError(str(exc)) from None
+    data = config_merge.merged(existing, config_dict(a, root, tls_ca, tls_client, have_key, have_pepper))
     try:
         parse_config(data, fsops.under(root, CONFIG_PATH))
     except ConfigError as exc:
+        section, _, key = exc.field.partition(".")
+        if key not in config_merge.OWNED.get(section, ()):
+            raise ProvisionError(f"{exc}: a setting added by hand, which provision keeps as it is; "
+                                 f"fix it in {CONFIG_PATH} and run again") from None
         answer = _answer_for(exc.field)
         raise ProvisionError(f"{exc} (check {flag(answer)})", answer) from None
     units = ["kiosk.service"] + (HQ_UNITS if hq_server else [])
     return Plan(root=Path(root), answers=a, config_toml=HEADER + tomli_w.dumps(data).encode(),
                 kiosk_cmd=kiosk_cmd or default_kiosk_cmd(), files=files,
-                generate_tls_key=generate, units=units, notes=notes)
+                generate_tls_key=generate, units=units, notes=notes,
+                config_changes=config_merge.changes(existing, data) if existing else [])
 
 
 HQ_UNITS = ["kiosk-hq.service", "kiosk-hq-console.service"]  # the receiver and the console beside it
@@ -328,6 +338,10 @@ class Runner:
                 self.write(f"provisioning stopped at '{title}'; {CONFIG_PATH} was not changed. "
                            "Fix the cause and run `kiosk provision` again.")
                 return 1
+        if self.plan.config_changes:  # a re-run: what it set, and what it kept of the file
+            self.write(f"== {CONFIG_PATH}: {'would change' if self.dry else 'changed'}")
+            for line in self.plan.config_changes:
+                self.write(f"  {line}")
         if self.dry:
             self.write(f"== {CONFIG_PATH} would read:")
             self.write(self.plan.config_toml.decode().rstrip())

@@ -17,12 +17,14 @@ from typing import Any
 
 from PIL import Image
 
+from kiosk.receipt.paper import Paper, ask_paper
 from kiosk.receipt.raster import render_receipt
 from kiosk.receipt.receipt import Receipt
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 16  # receipts waiting; more than this and the printer is clearly not printing
+UNANSWERED_LIMIT = 3  # paper questions left unanswered in a row before the adapter stops asking
 _STOP = object()
 
 
@@ -43,6 +45,10 @@ def width_profile(width_dots: int) -> Any:
     data["media"] = {"dpi": 203, "width": {"mm": "Unknown", "pixels": width_dots}}
     profile.profile_data = data  # on this instance only; the library's table is untouched
     return profile
+
+
+class PaperOut(Exception):
+    """The printer says its roll is empty: the job is not sent (it would vanish unprinted)."""
 
 
 def _problem(exc: BaseException) -> str:
@@ -71,6 +77,8 @@ class EscposPrinter:
         self.failed = 0
         self.dropped = 0  # not printed because too many were already waiting
         self.last_problem = ""
+        self.paper = Paper.UNKNOWN
+        self._unanswered = 0  # paper questions in a row without an answer; a device file: the limit
         self._queue: queue.Queue[Any] = queue.Queue(queue_size)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -88,7 +96,8 @@ class EscposPrinter:
                         receipt.txn_id, self._queue.maxsize, self.name)
 
     def describe(self) -> str:
-        text = f"{self.name}: {self.printed} printed, {self.failed} failed"
+        paper = "" if self.paper is Paper.UNKNOWN else f"paper {self.paper}, "
+        text = f"{self.name}: {paper}{self.printed} printed, {self.failed} failed"
         if self.dropped:
             text += f", {self.dropped} dropped"
         return text + (f" (last: {self.last_problem})" if self.last_problem else "")
@@ -117,9 +126,24 @@ class EscposPrinter:
         image = render_receipt(receipt, self.width_dots, self.font_path)
         printer = self.connect()
         try:
+            self._check_paper(printer)
             escpos_job(printer, image)
         finally:
             printer.close()
+
+    def _check_paper(self, printer: Any) -> None:
+        """Ask the paper sensor before the job (while the printer answers); no paper: raise."""
+        if self._unanswered >= UNANSWERED_LIMIT:
+            return
+        paper = ask_paper(printer)
+        if paper is None:
+            self._unanswered = UNANSWERED_LIMIT
+            return
+        self._unanswered = self._unanswered + 1 if paper is Paper.UNKNOWN else 0
+        if paper is not Paper.UNKNOWN:
+            self.paper = paper
+        if paper is Paper.OUT:
+            raise PaperOut("the printer has no paper: load a new roll")
 
     def _ensure_thread(self) -> None:
         with self._lock:

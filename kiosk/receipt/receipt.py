@@ -135,17 +135,29 @@ def receipt_for_top_up(
     member_name: str,
     card_uid: str,
     txn_id: str,
+    card_fee_fen: int = 0,
+    card_fee_waived: bool = False,
 ) -> Receipt:
-    """储值单: what was paid, the bonus the rules added, what reached the balance."""
+    """储值单: the card fee the same payment settled (paid, or waived by the top-up), what was
+    topped up, the bonus the rules added, what reached the balance. A payment that only paid
+    the fee is a 卡费单 without the top-up lines."""
     _ = translator_for(shop.locale)
-    lines = [ReceiptLine(_("Amount topped up"), format_fen(amount_fen))]
-    if bonus_fen:
-        lines.append(ReceiptLine(_("Bonus"), format_fen(bonus_fen)))
-    lines.append(ReceiptLine(_("Credited"), format_fen(amount_fen + bonus_fen)))
+    lines = []
+    if card_fee_fen:
+        lines.append(ReceiptLine(_("Card fee"), format_fen(card_fee_fen)))
+    elif card_fee_waived:
+        lines.append(ReceiptLine(_("Card fee"), _("waived")))
+    fee_only = card_fee_fen and not amount_fen
+    if not fee_only:
+        lines.append(ReceiptLine(_("Amount topped up"), format_fen(amount_fen)))
+        if bonus_fen:
+            lines.append(ReceiptLine(_("Bonus"), format_fen(bonus_fen)))
+        lines.append(ReceiptLine(_("Credited"), format_fen(amount_fen + bonus_fen)))
     if points_earned:
         lines.append(ReceiptLine(_("Points earned"), points_text(points_earned, signed=True)))
+    title = _("Card fee receipt") if fee_only else _("Top-up receipt")
     return _receipt(
-        shop, _("Top-up receipt"), lines, at=at, timezone=timezone, member_name=member_name,
+        shop, title, lines, at=at, timezone=timezone, member_name=member_name,
         card_uid=card_uid, txn_id=txn_id, balance_after_fen=balance_after_fen, points_after=points_after,
     )
 
@@ -209,11 +221,18 @@ def receipt_for_refund(
     void: bool = False,
     points_returned: int = 0,
     voucher_returned: bool = False,
+    voucher_withdrawn: bool = False,
+    voucher_kept_fen: int = 0,
 ) -> Receipt:
-    """退款单 (or 撤销单 for a void): the stored value returned, the points taken back, and the
-    points paid as cash and the voucher given back."""
+    """退款单 (or 撤销单 for a void): the stored value returned, the points taken back, the
+    points paid as cash and the voucher given back, and the voucher the sale earned taken back
+    (with its value kept from `refund_fen` when it was used: the member sees why less came back)."""
     _ = translator_for(shop.locale)
-    lines = [ReceiptLine(_("Returned to stored value"), format_fen(refund_fen))]
+    lines = [ReceiptLine(_("Returned to stored value"), format_fen(refund_fen - voucher_kept_fen))]
+    if voucher_withdrawn:
+        lines.append(ReceiptLine(_("Voucher earned by sale"), _("withdrawn")))
+    if voucher_kept_fen:
+        lines.append(ReceiptLine(_("Its value, used already"), format_fen(-voucher_kept_fen)))
     if points_reversed:
         lines.append(ReceiptLine(_("Points taken back"), points_text(-abs(points_reversed), signed=True)))
     if points_returned:

@@ -20,10 +20,11 @@ from kiosk.session.states import TITLES, SessionState
 class SessionMachine(StateMachine):
     s = States({st.value: State(TITLES[st], value=st, initial=st is SessionState.idle) for st in SessionState})
 
-    # a card was read while idle
-    member_card = s.idle.to(s.home)
-    blocked_card = s.idle.to(s.blocked)
-    foreign_card = s.idle.to(s.not_recognised)
+    # a card was read while idle (or HQ has answered for a card the replica does not hold)
+    member_card = s.idle.to(s.home) | s.checking_card.to(s.home)
+    blocked_card = s.idle.to(s.blocked) | s.checking_card.to(s.blocked)
+    foreign_card = s.idle.to(s.not_recognised) | s.checking_card.to(s.not_recognised)
+    ask_hq = s.idle.to(s.checking_card)
     blank_card = s.idle.to(s.signup_offer)
     staff_card = s.idle.to(s.staff_menu)
 
@@ -139,6 +140,7 @@ class SessionMachine(StateMachine):
         s.home.to(s.idle)
         | s.blocked.to(s.idle)
         | s.not_recognised.to(s.idle)
+        | s.checking_card.to(s.idle)
         | s.signup_offer.to(s.idle)
         | s.signup_details.to(s.idle)
         | s.signup_privacy.to(s.idle)

@@ -70,6 +70,7 @@ from kiosk.session.ports import (  # noqa: F401 (importable from here, as docs/s
     StoreLike,
 )
 from kiosk.session.present import build_view
+from kiosk.session.purse_hint import PurseHint
 from kiosk.session.settings import SessionSettings
 from kiosk.session.states import MESSAGE_STATES, S, SessionState
 from kiosk.session.store_fault import StoreHealth
@@ -79,7 +80,7 @@ from kiosk.session.view import Message, SessionView
 log = logging.getLogger(__name__)
 
 
-class Session(DetailActions, ChargeActions):
+class Session(DetailActions, ChargeActions, PurseHint):
     def __init__(
         self,
         store: StoreLike,
@@ -118,6 +119,9 @@ class Session(DetailActions, ChargeActions):
         self.machine = self._new_machine()
         self._lock = threading.RLock()
         self._inbox: queue.SimpleQueue[SessionInput] = queue.SimpleQueue()
+        # any thread: something the session waits on (HQ's answer about a card) has come in; the
+        # app makes it pump at once instead of at its next tick
+        self.wake: Callable[[], None] = lambda: None
         self._subscribers: list[Callable[[SessionView], Any]] = []
         self._last_activity = self.clock.monotonic()
         self.internal_errors = 0  # unexpected exceptions caught (a bug); tests assert it stays 0
@@ -419,33 +423,6 @@ class Session(DetailActions, ChargeActions):
             return
         self._owner_of(state).ending(state, reason)
         self._end(reason)
-
-    # -- the purse hint on the card ------------------------------------------------------------
-
-    def _write_purse(self) -> None:
-        """Ask the reader thread to write the ledger's amounts into the card's hint; with the
-        card lifted (cash confirmed by staff) that waits until it is back on the reader."""
-        visit = self.visit
-        found = self.ledger.state.card_account(visit.uid)
-        if self.card_writer is None or found is None:
-            return
-        visit.purse_due = not visit.card_present
-        if visit.card_present:
-            self.card_writer.request_purse(visit.uid, found[2].balance_fen, found[2].points)
-
-    def _purse_written(self, result: PurseWritten) -> None:
-        """The card now holds a higher counter: recorded (whatever the session is doing by now),
-        so the copy it was before is refused from here on. A write that failed changes nothing:
-        the card kept its old state, which the ledger already knows."""
-        if result.problem:
-            log.info("purse hint of card %s not written: %s", result.uid, result.problem)
-            return
-        try:
-            txn = self.ledger.purse_written(result.uid, result.counter, self.now())
-        except Refused:
-            return
-        if txn is not None and self.commit(txn) and result.uid == self.visit.uid:
-            self.visit.card_counter = result.counter
 
     # -- inputs from the reader --------------------------------------------------------------
 

@@ -14,6 +14,7 @@ class SessionState(StrEnum):
     home = "home"
     blocked = "blocked"
     not_recognised = "not_recognised"
+    checking_card = "checking_card"
     signup_offer = "signup_offer"
     signup_details = "signup_details"
     signup_privacy = "signup_privacy"
@@ -48,6 +49,7 @@ TITLES: dict[SessionState, str] = {
     S.home: "Member home",
     S.blocked: "Blocked card",
     S.not_recognised: "Card not recognised",
+    S.checking_card: "Checking the card with HQ",
     S.signup_offer: "Offer sign-up",
     S.signup_details: "Sign-up: phone, name, birthday",
     S.signup_privacy: "Sign-up: privacy notice",

@@ -7,6 +7,7 @@ replaces whole, so the session may call them from its own thread."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -40,9 +41,20 @@ class SyncLink(Protocol):
         """HQ's notes on a member of this store (NoteLine values), for the staff menu only."""
         ...
 
-    def fetch_member(self, uid: str) -> str:
-        """Ask HQ for the member of a card not in the replica, keeping it when found (waits at most
-        300 ms): "found", "not_found", "offline" or "timeout" (kiosk/sync/member_fetch.py)."""
+    def ask_member(self, uid: str, wake: Callable[[], None]) -> MemberQuestion:
+        """Ask HQ for the member of a card not in the replica, without waiting; `wake` is called
+        (from another thread) when the answer is in (kiosk/sync/member_fetch.py)."""
+        ...
+
+
+class MemberQuestion(Protocol):
+    def outcome(self) -> str:
+        """"" while waiting; then "found" (the member is in the replica now), "not_found",
+        "offline" or "timeout" (300 ms without an answer)."""
+        ...
+
+    def give_up(self) -> None:
+        """The tap is over; an answer that still comes is kept for the next tap."""
         ...
 
 
@@ -71,5 +83,5 @@ class SyncClientLink:
     def member_notes(self, member_id: str) -> tuple:
         return self.client.notes.of(member_id)
 
-    def fetch_member(self, uid: str) -> str:
-        return self.client.members.fetch(uid)
+    def ask_member(self, uid: str, wake: Callable[[], None]) -> MemberQuestion:
+        return self.client.members.ask(uid, wake)

@@ -12,13 +12,14 @@ every tap. A chunk of another snapshot, or out of order, changes nothing here.""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.ledger.state import LedgerState
 from kiosk.store import files
 from kiosk.store.errors import StoreCorrupt
-from kiosk.store.replica import HqFeed, Replica
+from kiosk.store.replica import HqFeed, Replica, json_text
 
 STAGED = "replica.next.sqlite"
 _TABLE = """CREATE TABLE IF NOT EXISTS loading (
@@ -63,6 +64,7 @@ class Chunk:
     cards: tuple
     accounts: tuple
     stock: dict
+    items: Mapping[str, tuple] | None = None  # the rows as HQ's JSON had them (MemberRows.items), if known
 
 
 class Loading:
@@ -112,7 +114,7 @@ class Loading:
             "VALUES (1, ?, ?, ?, ?, ?)",
             (p.snapshot_id, p.chunks, chunk.index + 1, p.own_high_water, p.delta_seq),
         )
-        self._open().write(state, 1, feed=HqFeed(p.snapshot_id, p.delta_seq), also=(mark,))
+        self._open().write(state, 1, feed=HqFeed(p.snapshot_id, p.delta_seq), also=(mark,), texts=_texts(chunk))
         self.progress = Progress(p.snapshot_id, p.chunks, chunk.index + 1, p.own_high_water, p.delta_seq)
         return True
 
@@ -137,6 +139,18 @@ class Loading:
         """The file was renamed into place; nothing is loading now."""
         self._replica = None
         self.progress = Progress()
+
+
+def _texts(chunk: Chunk) -> dict[str, dict[str, str]]:
+    """Each row's text as HQ sent it, by key: its JSON dumped again is a third of what encoding the
+    decoded row costs (0.26 s a chunk of 600 members), and decodes to the very same row, since the
+    row was decoded strictly from it (no unknown field, every type checked)."""
+    if chunk.items is None:
+        return {}
+    keys = {"members": [m.member_id for m in chunk.members], "cards": [c.uid for c in chunk.cards],
+            "accounts": [a.member_id for a in chunk.accounts]}
+    return {name: {k: json_text(item) for k, item in zip(keys[name], chunk.items[name], strict=True)}
+            for name in keys}
 
 
 def loading_line(data_dir: Path) -> str:

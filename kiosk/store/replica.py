@@ -74,7 +74,12 @@ REBUILD_BATCH = 1000  # accounts decoded at a time when a format 1 file gets its
 
 
 def _text(value: object) -> str:
-    return json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False)
+    return json_text(encode(value))
+
+
+def json_text(item: object) -> str:
+    """A row's JSON text as the replica keeps it."""
+    return json.dumps(item, separators=(",", ":"), ensure_ascii=False)
 
 
 class Replica:
@@ -183,12 +188,13 @@ class Replica:
 
     def write(
         self, state: LedgerState, absorbed: int, whole: bool = False, feed: HqFeed | None = None,
-        also: tuple[tuple[str, tuple], ...] = (),
+        also: tuple[tuple[str, tuple], ...] = (), texts: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         """One transaction: the rows `state` changed (every row when `whole`: a first load or an
         HQ snapshot replacing everything), its stock and seqs, and the journal position; `feed`
         (where HQ's per-store feed stands, written with the rows it produced) and `also` (a
-        staging file's own bookkeeping) in the same transaction.
+        staging file's own bookkeeping) in the same transaction. `texts`: rows' JSON already
+        at hand (table -> key -> text), used instead of encoding those rows again.
         OSError (disk full, I/O error) or StoreCorrupt, and then nothing is written: SQLite
         rolls the transaction back."""
         tables = {name: self._changed(getattr(state, name), whole) for name in _TABLES}
@@ -199,7 +205,7 @@ class Replica:
                 if whole:
                     for name in (*_TABLES, "account_orders", "stock", "last_seq"):
                         conn.execute(f"DELETE FROM {name}")  # noqa: S608 - fixed table names
-                self._put_rows(conn, tables)
+                self._put_rows(conn, tables, texts or {})
                 self._put_orders(conn, tables["accounts"], whole)
                 conn.executemany(
                     "INSERT INTO stock (reward_id, units) VALUES (?, ?) "
@@ -243,18 +249,22 @@ class Replica:
         return table.take_changed()
 
     @staticmethod
-    def _put_rows(conn: sqlite3.Connection, tables: Mapping[str, Mapping]) -> None:
+    def _put_rows(conn: sqlite3.Connection, tables: Mapping[str, Mapping], texts: Mapping[str, Mapping]) -> None:
+        def text(table: str, key: str, row: object) -> str:
+            given = texts.get(table, {}).get(key)
+            return given if given is not None else _text(row)
+
         conn.executemany(
             "INSERT OR REPLACE INTO members (member_id, phone, referral, body) VALUES (?, ?, ?, ?)",
-            [(k, m.phone, referral_code_of(m.member_id), _text(m)) for k, m in tables["members"].items()],
+            [(k, m.phone, referral_code_of(m.member_id), text("members", k, m)) for k, m in tables["members"].items()],
         )
         conn.executemany(
             "INSERT OR REPLACE INTO cards (uid, member_id, body) VALUES (?, ?, ?)",
-            [(k, c.member_id, _text(c)) for k, c in tables["cards"].items()],
+            [(k, c.member_id, text("cards", k, c)) for k, c in tables["cards"].items()],
         )
         conn.executemany(
             "INSERT OR REPLACE INTO accounts (member_id, body) VALUES (?, ?)",
-            [(k, _text(a)) for k, a in tables["accounts"].items()],
+            [(k, text("accounts", k, a)) for k, a in tables["accounts"].items()],
         )
 
     @staticmethod

@@ -242,6 +242,7 @@ class SyncClient:
                     self._note_error(f"store: {exc}")
                 self._heartbeat()
             self.feed.tick(self.connected and self.subscribed)
+            self.members.tick()
             return busy
 
     @property

@@ -18,6 +18,7 @@ log = logging.getLogger("kiosk.sync")
 
 WINDOW = 8  # chunks asked for at a time (8 MiB at most in flight through the broker)
 ASK_AGAIN_S = 10.0  # no chunk for this long: ask again from the last one stored
+CHECK_EVERY_S = 60.0  # a delta at or below the position: ask HQ where it stands at most this often
 
 
 class StoreFeed:
@@ -31,9 +32,12 @@ class StoreFeed:
         self._asked_through = -1  # the last chunk index of the window asked for
         self._online = False
         self._deltas_asked_at = float("-inf")
+        self._checked_at = float("-inf")
+        self._fresh_wanted = False  # HQ cannot send the deltas after our position: a new snapshot
 
     def handlers(self) -> dict:
-        return {m.SnapshotChunk: self._on_chunk, m.AccountDelta: self._on_delta}
+        return {m.SnapshotChunk: self._on_chunk, m.AccountDelta: self._on_delta,
+                m.DeltasUnavailable: self._on_unavailable}
 
     @property
     def progress_line(self) -> str:
@@ -53,7 +57,7 @@ class StoreFeed:
             return
         now = self.client._clock()
         loading = self.store.loading.progress
-        if (loading.chunks or not self.store.hq_feed.snapshot_id) and (
+        if (loading.chunks or self._fresh_wanted or not self.store.hq_feed.snapshot_id) and (
             came_online or now - self._asked_at >= ASK_AGAIN_S
         ):
             self._ask(loading.snapshot_id, loading.next_index)
@@ -66,9 +70,9 @@ class StoreFeed:
             self._asked_at = self.client._clock()
             self._asked_through = first + WINDOW - 1
 
-    def _ask_deltas(self, why: str) -> None:
+    def _ask_deltas(self, why: str, force: bool = False) -> None:
         now = self.client._clock()
-        if now - self._deltas_asked_at < 1.0:
+        if now - self._deltas_asked_at < 1.0 and not force:
             return
         self._deltas_asked_at = now
         self.client._publish_resync("deltas", self.store.hq_feed.delta_seq, why)
@@ -81,7 +85,7 @@ class StoreFeed:
             return
         rows = msg.rows
         chunk = Chunk(msg.snapshot_id, msg.index, msg.chunks, msg.own_high_water, msg.delta_seq,
-                      rows.members, rows.cards, rows.accounts, msg.stock)
+                      rows.members, rows.cards, rows.accounts, msg.stock, rows.items)
         try:
             kept = self.store.store_chunk(chunk)
         except (OSError, StoreError) as exc:
@@ -107,10 +111,11 @@ class StoreFeed:
         except StoreError as exc:
             self.client._note_error(f"store: {exc}")
             return
+        self._fresh_wanted = False
         log.info("store snapshot %s in use (%d chunks, %d own transactions re-applied)",
                  progress.snapshot_id, progress.chunks, again)
         self.client._status_due = True
-        self._ask_deltas("snapshot installed")
+        self._ask_deltas("snapshot installed", force=True)  # from a new position: never throttled
 
     def _on_delta(self, msg: m.AccountDelta, topic: str) -> None:
         if not self.enabled:
@@ -119,8 +124,11 @@ class StoreFeed:
             self.client._reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store feed")
             return
         feed = self.store.hq_feed
-        if not feed.snapshot_id or msg.seq <= feed.delta_seq:
-            return  # before the first snapshot (it holds these), or a repeat
+        if not feed.snapshot_id or self._loading_anew:
+            return  # the snapshot being loaded holds these (it asks for the deltas after it)
+        if msg.seq <= feed.delta_seq:
+            self._check_position()  # a repeat; or HQ restored from a backup numbers again below us
+            return
         if msg.seq != feed.delta_seq + 1:
             self._ask_deltas(f"delta {msg.seq} after {feed.delta_seq}")
             return
@@ -129,3 +137,29 @@ class StoreFeed:
         kept = self.store.take_hq_rows(msg.seq, rows.members, rows.cards, rows.accounts, own)
         if kept:
             log.info("account delta %d: %d members keep this kiosk's newer rows", msg.seq, len(kept))
+
+    @property
+    def _loading_anew(self) -> bool:
+        return self._fresh_wanted or self.store.loading.progress.chunks > 0
+
+    def _check_position(self) -> None:
+        now = self.client._clock()
+        if now - self._checked_at >= CHECK_EVERY_S:
+            self._checked_at = now
+            self._ask_deltas("a delta at or below this kiosk's position")
+
+    def _on_unavailable(self, msg: m.DeltasUnavailable, topic: str) -> None:
+        """HQ cannot send the deltas after our position (pruned past its retention, or HQ is
+        behind us: restored from a backup): load a fresh store snapshot. The replica serves
+        meanwhile, and the kiosk's own transactions HQ has not applied are re-applied to it."""
+        if not self.enabled:
+            return
+        if msg.store != self.client.settings.store_id:
+            self.client._reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store")
+            return
+        if self._loading_anew or msg.after != self.store.hq_feed.delta_seq:
+            return  # a load is under way already, or an answer to a position we have left
+        log.warning("HQ cannot send the account deltas after %d (%s; it keeps %d..%d): loading a new store snapshot",
+                    msg.after, msg.reason, msg.oldest, msg.newest)
+        self._fresh_wanted = True
+        self._ask(0, 0)

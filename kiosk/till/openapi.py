@@ -101,6 +101,10 @@ REFUND = {
         "points_cash_back": {"type": "integer", "description": "points paid as cash given back"},
         "voucher_back": {"type": "string", "description": "the voucher given back (a whole refund or a void, "
                          "while the voucher is still valid)"},
+        "voucher_withdrawn": {"type": "string", "description": "the voucher this order earned (spend X, get a voucher), "
+                              "taken back: what is left of the order no longer reaches the threshold"},
+        "voucher_kept_fen": {"type": "integer", "description": "of amount_fen, kept because the withdrawn voucher was "
+                             "used already: the card gets amount_fen - voucher_kept_fen"},
         "balance_fen": {"type": "integer"},
         "points": {"type": "integer"},
         "txn_id": {"type": "string"},

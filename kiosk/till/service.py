@@ -113,6 +113,7 @@ def refund_receipt(shop: Shop, refund: TillRefund, order_id: str, member_name: s
         timezone=timezone, member_name=member_name, card_uid=refund.card_uid or card_uid, txn_id=refund.txn_id,
         order_id=order_id, refund_id="" if void else refund.refund_id, void=void,
         points_returned=refund.points_cash_back, voucher_returned=bool(refund.voucher_back),
+        voucher_withdrawn=bool(refund.voucher_withdrawn), voucher_kept_fen=refund.voucher_kept_fen,
     )
 
 
@@ -280,6 +281,8 @@ class TillService:
             "points_back": refund.points_back,
             "points_cash_back": refund.points_cash_back,
             "voucher_back": refund.voucher_back,
+            "voucher_withdrawn": refund.voucher_withdrawn,
+            "voucher_kept_fen": refund.voucher_kept_fen,
             "balance_fen": refund.balance_after_fen,
             "points": refund.points_after,
             "txn_id": refund.txn_id,

@@ -32,10 +32,10 @@ from kiosk.ui.screens.signup import (
     SignupDetailsScreen,
     SignupOfferScreen,
     SignupPrivacyScreen,
-    SignupWritingScreen,
 )
 from kiosk.ui.screens.staff import NewPinTapScreen, StaffNotesScreen, StaffScreen
 from kiosk.ui.screens.topup import PayingScreen, TopUpAmountScreen, TopUpConfirmScreen
+from kiosk.ui.screens.waiting import CheckingCardScreen, SignupWritingScreen
 from kiosk.ui.theme import Metrics
 from kiosk.ui.widgets import NUMBER_FONT, TEXT_FONT, Background
 
@@ -46,6 +46,7 @@ SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
     RedeemChooseScreen, RedeemConfirmScreen, PinScreen, PinLockedScreen, SignupOfferScreen,
     SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
     ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen, NewPinTapScreen, ProfileScreen, StaffNotesScreen,
+    CheckingCardScreen,
 )
 PUMP_INTERVAL_S = 0.05
 
@@ -101,7 +102,6 @@ class KioskApp(App):
         self.session = session
         self.simulated_cards, self.on_simulated_tap = simulated_cards, on_simulated_tap
         self.pump_enabled = pump
-        self.screens: dict[SessionState, KioskScreen] = {}
         self.shown_seq = -1
         self.frame_listeners: list[Callable[[float], None]] = []
         self._pending_view = None
@@ -113,32 +113,57 @@ class KioskApp(App):
         root = FloatLayout()
         root.add_widget(Background())
         self.manager = ScreenHost()
-        made = {cls.__name__: cls(self.metrics, self.session, self.toggle_language, name=cls.__name__)
-                for cls in SCREEN_CLASSES}
-        unknown = sorted(set(SCREEN_FOR.values()) - set(made))
+        self._classes = {cls.__name__: cls for cls in SCREEN_CLASSES}
+        unknown = sorted(set(SCREEN_FOR.values()) - set(self._classes))
         if unknown:
             raise RuntimeError(f"kiosk/ui/screen_map.py names screens not in SCREEN_CLASSES: {unknown}")
         if missing_states():
             raise RuntimeError(f"kiosk/ui/screen_map.py: no screen for the states {missing_states()}")
-        self.screens = {state: made[name] for state, name in SCREEN_FOR.items()}
-        for screen in made.values():
-            screen.reward_images = self.reward_images
-            screen.states = tuple(state for state, shown in self.screens.items() if shown is screen)
-        if self.simulated_cards and self.on_simulated_tap is not None:
-            self.screens[S.idle].enable_simulation(self.simulated_cards, self.on_simulated_tap)
+        self._made: dict[str, KioskScreen] = {}
         root.add_widget(self.manager)
         self.session.subscribe(self._on_view)
         translator().on_change(lambda _locale: self.render(self.session.view, force=True))
         Window.bind(on_touch_down=self._on_touch, on_flip=self._on_flip)
         if self.pump_enabled:
             Clock.schedule_interval(lambda _dt: self.session.pump(), PUMP_INTERVAL_S)
+            self.session.wake = self.wake
         self.render(self.session.view, force=True)
+        self.frame_listeners.append(self._after_first_frame)
         return root
+
+    def screen_for(self, state: SessionState) -> KioskScreen:
+        """The screen that shows `state`, made now if it was not yet (kiosk/ui/screen_map.py)."""
+        name = SCREEN_FOR[state]
+        screen = self._made.get(name)
+        if screen is None:
+            screen = self._classes[name](self.metrics, self.session, self.toggle_language, name=name)
+            screen.reward_images = self.reward_images
+            screen.states = tuple(s for s, shown in SCREEN_FOR.items() if shown == name)
+            if S.idle in screen.states and self.simulated_cards and self.on_simulated_tap is not None:
+                screen.enable_simulation(self.simulated_cards, self.on_simulated_tap)
+            self._made[name] = screen
+        return screen
+
+    def _after_first_frame(self, _now: float) -> None:
+        """Only the idle screen is made before the first frame (making all 21 took a second of
+        start-up on a Pi); the others are made after it, one a frame, so a tap finds them ready."""
+        self.frame_listeners.remove(self._after_first_frame)
+        Clock.schedule_once(self._make_next_screen, 0)
+
+    def _make_next_screen(self, _dt: float) -> None:
+        state = next((s for s, name in SCREEN_FOR.items() if name not in self._made), None)
+        if state is not None:
+            self.screen_for(state)
+            Clock.schedule_once(self._make_next_screen, 0)
 
     def post(self, item) -> None:
         """Thread-safe: hand a reader event to the session and have it handled on the next frame,
         not at the next pump tick (a tap should show the member without waiting)."""
         self.session.post(item)
+        self.wake()
+
+    def wake(self) -> None:
+        """Thread-safe: have the session pump on the next frame (HQ has answered about a card)."""
         schedule = getattr(Clock, "schedule_once_free", Clock.schedule_once)  # free_all clock: runs mid-frame
         schedule(lambda _dt: self.session.pump(), 0)
 
@@ -157,10 +182,10 @@ class KioskApp(App):
         if view.seq <= self.shown_seq and not force:
             return
         self.shown_seq = view.seq
-        screen = self.screens.get(view.state)
-        if screen is None:
+        if view.state not in SCREEN_FOR:
             log.error("no screen for session state %r", view.state)
             return
+        screen = self.screen_for(view.state)
         if self.manager.current_screen is not screen:
             self.manager.show(screen)
         screen.show(view)

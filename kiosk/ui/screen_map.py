@@ -11,6 +11,7 @@ SCREEN_FOR: dict[SessionState, str] = {
     S.home: "MemberScreen",
     S.blocked: "ResultScreen",
     S.not_recognised: "ResultScreen",
+    S.checking_card: "CheckingCardScreen",
     S.signup_offer: "SignupOfferScreen",
     S.signup_details: "SignupDetailsScreen",
     S.signup_privacy: "SignupPrivacyScreen",

@@ -49,6 +49,7 @@ class Metrics:
     padding: float
     spacing: float
     radius: float
+    compact: bool = False  # a counter's display: a keypad beside other things goes 4 keys wide, 3 high
 
     @classmethod
     def for_window(cls, width: int, height: int, role: str = "kiosk") -> Metrics:
@@ -59,7 +60,8 @@ class Metrics:
         s = min(width / base[0], height / base[1])
         px = {name: round(size * s) for name, size in sizes.items()}
         px["touch"], px["touch_big"] = max(MIN_TOUCH_PX, px["touch"]), max(MIN_TOUCH_PX, px["touch_big"])
-        return cls(width=width, height=height, scale=s * base[0] / BASE_SIZE[0], **px)  # scale: per 800x480 px
+        return cls(width=width, height=height, scale=s * base[0] / BASE_SIZE[0], compact=role == "counter",
+                   **px)  # scale: per 800x480 px
 
 
 # sizes in pixels at each layout's base window

@@ -159,12 +159,16 @@ class TierBar(Widget):
 
 class KeyPad(GridLayout):
     """Digits 1-9, 0, a delete key and optionally one more key (e.g. "ok") left of the 0;
-    `on_key` receives '0'..'9', 'del' or the extra key's name. The screen names the non-digit keys."""
+    `on_key` receives '0'..'9', 'del' or the extra key's name. The screen names the non-digit keys.
+    `wide`: 4 keys a row, 3 rows (1-4, 5-8, 9 0 delete extra), for a place too short for four rows
+    of 48 px keys (a counter's 480x320 display)."""
 
-    def __init__(self, metrics: Metrics, on_key: Callable[[str], None], extra: str = "", **kwargs):
-        super().__init__(cols=3, spacing=metrics.spacing, **kwargs)
+    def __init__(self, metrics: Metrics, on_key: Callable[[str], None], extra: str = "", wide: bool = False,
+                 **kwargs):
+        super().__init__(cols=4 if wide else 3, spacing=metrics.spacing, **kwargs)
         self.keys: dict[str, KButton] = {}
-        for key in ("1", "2", "3", "4", "5", "6", "7", "8", "9", extra, "0", "del"):
+        order = ("9", "0", "del", extra) if wide else ("9", extra, "0", "del")
+        for key in ("1", "2", "3", "4", "5", "6", "7", "8", *order):
             digit = key.isdigit()
             button = KButton(
                 text=key if digit else "",

@@ -92,7 +92,7 @@ def truth(journal, period: Period) -> dict[str, dict[str, int]]:
         if not period.start_at <= t.at < period.as_of:
             continue
         f = out.setdefault(STORES.get(t.device_id, "HQ"), dict.fromkeys(
-            ("charges", "charged_fen", "refunds", "refunded_fen", "voids", "voided_fen", "vouchers_issued",
+            ("charges", "charged_fen", "refunds", "refunded_fen", "voids", "voided_fen", "voucher_kept_fen", "vouchers_issued",
              "vouchers_used", "vouchers_expired", "voucher_fen", "points_cash", "points_cash_fen"), 0))
         if t.kind is Kind.SPEND:
             f["charges"] += 1
@@ -104,13 +104,61 @@ def truth(journal, period: Period) -> dict[str, dict[str, int]]:
         elif t.kind in (Kind.REFUND, Kind.VOID):
             name = "refund" if t.kind is Kind.REFUND else "void"
             f[f"{name}s"] += 1
-            f[f"{name}ed_fen"] += t.amount_fen
+            f[f"{name}ed_fen"] += t.amount_fen - t.voucher_kept_fen  # what went back to the card
+            f["voucher_kept_fen"] += t.voucher_kept_fen
             f["vouchers_used"] -= bool(t.voucher_id)
         elif t.kind is Kind.VOUCHER_ISSUED:
             f["vouchers_issued"] += 1
         elif t.kind is Kind.VOUCHER_EXPIRED:
             f["vouchers_expired"] += 1
     return out
+
+
+def store_at_hq(db, journal) -> None:
+    """The kiosks' txns at HQ as the receiver stores and applies them, in commit order."""
+    db.run(lambda db: [hq_devices.touch(db, device, store, "2025-01-01T00:00:00Z") for device, store in STORES.items()])
+    run: list = []
+    for txn in journal + [None]:  # each run of one device's txns at once
+        if run and (txn is None or txn.device_id != run[0].device_id):
+            hq.store_events(db, run)
+            assert hq.apply_pending(db, [run[0].device_id]).conflicts == []
+            run = []
+        if txn is not None:
+            run.append(txn)
+    migrate(db)  # as `kiosk hq report` does: events.amount_fen
+
+
+def test_a_refund_keeping_a_used_vouchers_value_counts_only_what_went_back_to_the_card(hq_db):
+    """¥210 earns the ¥5 spend voucher, a ¥60 charge uses it, then the ¥210 sale is refunded
+    whole: ¥205 goes back to the card, ¥5 is kept. Counted as refunded ¥205 and kept ¥5, not ¥210."""
+    state = LedgerState()
+    k = Ledger(state, RULES, "k1", pin_params=FAST_FOR_TESTS)
+    at = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
+    journal = []
+
+    def commit(txn):
+        assert state.apply(txn).applied
+        journal.append(txn)
+        return txn
+
+    uid = "04A0A0A0A0A001"
+    commit(k.sign_up(uid, 1, "13800000001", "482915", at, salt=b"s" * 16))
+    commit(k.top_up(uid, 100_000, "pay-1", at))
+    while (due := vouchers.next_due(k, uid, at)) is not None and due.reason == "new_member":
+        commit(due)
+    balance = state.accounts[state.cards[uid].member_id].balance_fen
+    commit(charges.charge(k, uid, "T1:A1", 21_000, False, at, pin_verified=True))
+    earned = commit(vouchers.next_due(k, uid, at))
+    assert earned.reason == "spend:T1:A1"
+    commit(charges.charge(k, uid, "T1:A2", 6_000, False, at, pin_verified=True, voucher_id=earned.txn_id))
+    refund = commit(charges.refund(k, "T1:A1", "R1", 21_000, at))
+    assert (refund.voucher_withdrawn, refund.voucher_kept_fen) == (earned.txn_id, earned.amount_fen)
+    store_at_hq(hq_db, journal)
+    s1 = {t.store: t for t in build_report(hq_db, RULES, PERIOD).till}["S1"]
+    assert (s1.refunds, s1.refunded_fen, s1.voucher_kept_fen) == (1, 21_000 - earned.amount_fen, earned.amount_fen)
+    spent = balance - state.accounts[state.cards[uid].member_id].balance_fen  # what left the card
+    assert s1.net_fen == spent
+    assert "voucher value kept" in render_text(build_report(hq_db, RULES, PERIOD))
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -121,20 +169,7 @@ def test_the_till_section_counts_what_the_transactions_say(hq_db, seed):
     assert any(t.voucher_id for t in journal if t.kind is Kind.SPEND)
     assert any(t.voucher_id for t in journal if t.kind in (Kind.REFUND, Kind.VOID))  # a voucher given back
 
-    def register(db):
-        for device, store in STORES.items():
-            hq_devices.touch(db, device, store, "2025-01-01T00:00:00Z")
-
-    hq_db.run(register)
-    run: list = []
-    for txn in journal + [None]:  # in commit order, each run of one device's txns at once
-        if run and (txn is None or txn.device_id != run[0].device_id):
-            hq.store_events(hq_db, run)
-            assert hq.apply_pending(hq_db, [run[0].device_id]).conflicts == []
-            run = []
-        if txn is not None:
-            run.append(txn)
-    migrate(hq_db)  # as `kiosk hq report` does: events.amount_fen
+    store_at_hq(hq_db, journal)
     report = build_report(hq_db, RULES, PERIOD)
     expected = truth(journal, PERIOD)
     got = {t.store: t for t in report.till}

@@ -58,6 +58,7 @@ def samples() -> list[m.Message]:
         m.SnapshotRequest("D1", 1765000000000001, 8, 8, NOW),
         m.SnapshotChunk(1765000000000001, 0, 3, 30, 12, _rows(), {"mug": 40}, NOW),
         m.AccountDelta("S1", 13, {"D1": 30, "D2": 0}, _rows(), NOW),
+        m.DeltasUnavailable("S1", 3, 120, 9000, "pruned", NOW),
         m.MemberRequest("D1", "04A1B2C3", NOW),
         m.MemberAnswer("04A1B2C3", 30, _rows(), NOW),
     ]

@@ -1,6 +1,7 @@
 """Protocol v2's messages refuse what they cannot use, naming the field (every outside input is
 hostile until checked): a chunk index past the count, a delta's `applied` that is not seqs, a row
-the ledger codec refuses, an unknown table in `rows`, a member answer for a malformed uid."""
+the ledger codec refuses, an unknown table in `rows`, a member answer for a malformed uid, a
+`deltas_unavailable` with a reason it does not know."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ def _tampered(name: str, change) -> bytes:
         ("snapshot_request", lambda d: d.update(count=65), "count"),
         ("member", lambda d: d.update(card_uid="04a1b2c3"), "card_uid"),
         ("member_request", lambda d: d.update(card_uid="x"), "card_uid"),
+        ("deltas_unavailable", lambda d: d.update(reason="gone"), "reason"),
+        ("deltas_unavailable", lambda d: d.update(after=-1), "after"),
+        ("deltas_unavailable", lambda d: d.update(store="S 1"), "store"),
     ],
 )
 def test_a_bad_field_is_refused_by_name(name, change, field):
@@ -40,5 +44,5 @@ def test_a_bad_field_is_refused_by_name(name, change, field):
 
 
 def test_the_samples_are_accepted_as_they_are():
-    for name in ("snapshot_chunk", "account_delta", "snapshot_request", "member", "member_request"):
+    for name in ("snapshot_chunk", "account_delta", "snapshot_request", "member", "member_request", "deltas_unavailable"):
         assert m.decode(_tampered(name, lambda d: None), name) == SAMPLES[name]

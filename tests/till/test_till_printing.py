@@ -139,10 +139,11 @@ def test_a_refund_prints_a_refund_receipt_and_a_void_a_void_receipt(printed):
     expected = receipt_for_refund(
         SHOP, refund_fen=5_000, points_reversed=refund["points_back"], balance_after_fen=refund["balance_fen"],
         points_after=refund["points"], at=txn.at, timezone=t.kiosk.ledger.rules.timezone, member_name=FULL_NAME,
-        card_uid=txn.card_uid, txn_id=txn.txn_id, order_id="A1", refund_id="R1",
+        card_uid=txn.card_uid, txn_id=txn.txn_id, order_id="A1", refund_id="R1", voucher_withdrawn=True,
     )
     text = "\n".join(receipt_lines(expected))
-    assert "退款单" in text and "¥50.00" in text and "R1" in text and "张**" in text and FULL_NAME not in text
+    assert refund["voucher_withdrawn"] == txn.voucher_withdrawn != ""  # ¥150 left of ¥200: below the spend gift
+    assert "本单所赠代金券" in text and "退款单" in text and "¥50.00" in text and "R1" in text and "张**" in text and FULL_NAME not in text
     assert jobs.bitmap(1) == drawn(expected)
     assert refund["receipt_lines"] == receipt_lines(expected)
 

@@ -207,6 +207,7 @@ NAV = [
     ("/conflicts", "Conflicts", "conflicts.view"),
     ("/approvals", "Approvals", "approvals.view"),
     ("/rules", "Rules", "rules.view"),
+    ("/campaigns", "Campaigns", "campaigns.view"),
     ("/reports", "Reports", "reports.view"),
     ("/followups", "Follow-ups", "followups.view"),
     ("/audit", "Audit log", "audit.view"),
@@ -225,7 +226,9 @@ def home(ctx: Ctx) -> Page:
 
 def create_app(db_url: str, https: bool = False) -> Starlette:
     from kiosk.hq.console import (
+        campaigns,
         pages_approvals,
+        pages_campaigns,
         pages_cards,
         pages_fleet,
         pages_hq,
@@ -244,11 +247,13 @@ def create_app(db_url: str, https: bool = False) -> Starlette:
         Route("/", r(None, home), methods=["GET"]),
         *[Route(path, r(permission, handler), methods=[method]) for method, path, permission, handler in
           pages_members.ROUTES + pages_cards.ROUTES + pages_hq.ROUTES + pages_reports.ROUTES
-          + pages_approvals.ROUTES + pages_rules.ROUTES + pages_fleet.ROUTES + pages_notes.ROUTES],
+          + pages_approvals.ROUTES + pages_rules.ROUTES + pages_fleet.ROUTES + pages_notes.ROUTES
+          + pages_campaigns.ROUTES],
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        campaigns.resume(db_url)  # those a stop or power cut left half done
         yield
         console.pool.close()
 

@@ -53,6 +53,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({"admin"}),
     "rules.view": frozenset({"admin", "programme-manager", "auditor"}),
     "rules.publish": frozenset({"admin", "programme-manager"}),
+    # voucher campaigns to a segment: the programme's business; store managers have none (a
+    # segment is the chain's), the auditor sees them and their counts
+    "campaigns.view": frozenset({"admin", "programme-manager", "auditor"}),
+    "campaigns.issue": frozenset({"admin", "programme-manager"}),
     "reports.view": frozenset({"admin", "programme-manager", "store-manager", "finance", "auditor"}),
     "followups.view": frozenset({"admin", "programme-manager", "store-manager", "auditor"}),
     "followups.record": frozenset({"admin", "programme-manager", "store-manager"}),

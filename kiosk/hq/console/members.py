@@ -1,9 +1,8 @@
 """Member search and the member page's data, straight from HQ's ledger tables.
 
-Which store a member belongs to: the store of the kiosk that signed them up (the `sign_up`
-event's device, looked up in `devices`), "HQ" for members HQ signed up itself. That is the
-definition `kiosk hq report` uses for a member's home store, so the console and the reports
-agree. A store manager finds and opens only their own stores' members: others are simply not
+Which store a member belongs to: kiosk/hq/home_store.py (the store of the kiosk that signed
+them up, "HQ" for members HQ signed up itself), the definition `kiosk hq report` and HQ's own
+operations use too, so the console, the reports and the fees charged agree. A store manager finds and opens only their own stores' members: others are simply not
 found (search) or refused (direct URL), so no phone or note of another store is ever shown.
 
 Every search is an index probe: members' primary key, cards' primary key, members.phone, the
@@ -20,6 +19,7 @@ from kiosk.hq.admin import current_rules
 from kiosk.hq.console.auth import User
 from kiosk.hq.console.reporting import HQ_STORE, mask_phone
 from kiosk.hq.db import Database
+from kiosk.hq.home_store import home_store, home_store_sql  # noqa: F401 - the console's API too
 from kiosk.hq.ledger import Conflict
 from kiosk.hq.schema import MEMBER_NAME_SQL
 from kiosk.ledger.codec import decode
@@ -42,14 +42,6 @@ class Hit:
     balance_fen: int
     points: int
     store: str
-
-
-def home_store_sql() -> str:
-    """SQL for the home store of member `m.member_id` (correlated; one events_member probe)."""
-    return (
-        f"(SELECT COALESCE(MIN(d.store), '{HQ_STORE}') FROM events e LEFT JOIN devices d ON d.device_id = e.device_id "
-        "WHERE e.member_id = m.member_id AND e.kind = 'sign_up')"
-    )
 
 
 def search(db: Database, query: str, user: User, limit: int = SEARCH_LIMIT) -> list[Hit]:
@@ -93,12 +85,6 @@ def search(db: Database, query: str, user: User, limit: int = SEARCH_LIMIT) -> l
 def phone_for(user: User, phone: str) -> str:
     """The auditor reads everything but needs no phone numbers: masked (138****8000)."""
     return mask_phone(phone) if user.role == "auditor" else phone
-
-
-def home_store(db: Database, member_id: str) -> str | None:
-    """The member's store, or None when HQ has no such member."""
-    row = db.one(f"SELECT {home_store_sql()} FROM members m WHERE m.member_id = ?", (member_id,))
-    return None if row is None else row[0]
 
 
 def member_of_card(db: Database, uid: str) -> str | None:

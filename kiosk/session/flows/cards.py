@@ -9,15 +9,21 @@ from kiosk.session.flows.base import FlowPart
 from kiosk.session.flows.gifts import Gifts
 from kiosk.session.flows.sale import arm_credit, take_armed_credit
 from kiosk.session.inputs import SUSPECT_PROBLEMS, CardKind, CardRead
-from kiosk.session.states import S
+from kiosk.session.states import S, SessionState
+from kiosk.session.sync_link import MemberQuestion
 from kiosk.session.view import Message
 
 
 class CardChecks(FlowPart):
-    states = frozenset({S.idle, S.blocked, S.not_recognised})
+    states = frozenset({S.idle, S.blocked, S.not_recognised, S.checking_card})
+
+    def reset(self) -> None:
+        self._question: MemberQuestion | None = None  # HQ asked about the card tapped, not answered yet
+        self._card: CardRead | None = None
 
     def start_with(self, card: CardRead) -> None:
-        """A card was tapped at idle: judge it and move to where its session starts."""
+        """A card was tapped at idle: judge it and move to where its session starts (or, for our
+        card whose member the replica does not hold, ask HQ first: `checking_card`)."""
         host = self.host
         visit = host.visit
         visit.uid, visit.card_present, visit.message = card.uid, True, None
@@ -28,13 +34,43 @@ class CardChecks(FlowPart):
             return
         take_armed_credit(host)
         known = host.ledger.state.cards.get(card.uid)
-        if known is None and card.kind is CardKind.MEMBER:
-            fetched = self._fetch(card.uid)
-            if fetched == "offline":
-                host.record("card_unknown_offline", member_id=card.member_id or "")
-                self._stop("foreign_card", Message("card_unknown_offline"))
-                return
-            known = host.ledger.state.cards.get(card.uid) if fetched == "found" else None
+        if known is None and card.kind is CardKind.MEMBER and self._ask_hq(card):
+            return
+        self._judge(card, known)
+
+    def _ask_hq(self, card: CardRead) -> bool:
+        """Our card, not in the replica: HQ is asked for its member while online, and the session
+        waits in `checking_card` (the screen and the reader keep turning; at most 300 ms). True
+        when the tap is taken care of. No offline first use: the PIN hash, balance and card
+        status are HQ's, and a card never seen here has nothing local to check them against (a
+        lost card could spend)."""
+        ask = getattr(self.host.sync, "ask_member", None)
+        if ask is None:
+            return False
+        question = ask(card.uid, self.host.wake)
+        if question.outcome() == "offline":
+            self.host.record("card_unknown_offline", member_id=card.member_id or "")
+            self._stop("foreign_card", Message("card_unknown_offline"))
+            return True
+        self._question, self._card = question, card
+        self.host.move("ask_hq")
+        return True
+
+    def tick(self, state: SessionState) -> None:
+        """In `checking_card`: HQ's answer (the member is in the replica now), or its timeout."""
+        if state is not S.checking_card or self._question is None or self._card is None:
+            return
+        outcome = self._question.outcome()
+        if outcome:
+            card, self._question = self._card, None
+            self._judge(card, self.host.ledger.state.cards.get(card.uid) if outcome == "found" else None)
+
+    def ending(self, state: SessionState, reason: str) -> None:
+        if state is S.checking_card and self._question is not None:
+            self._question.give_up()  # a late answer is still kept: the member's next tap reads it
+
+    def _judge(self, card: CardRead, known: Card | None) -> None:
+        host = self.host
         if host.sync is not None and host.sync.is_blocked(card.uid):
             host.record("blocked_card_presented", status="blocked_by_hq", member_id=known.member_id if known else "")
             self._stop("blocked_card", Message("card_blocked"))
@@ -58,13 +94,6 @@ class CardChecks(FlowPart):
             if card.kind is CardKind.BLANK or card.problem in SUSPECT_PROBLEMS:
                 host.record("card_suspect", card_kind=str(card.kind), problem=card.problem or "blank_with_known_uid")
             self._stop("foreign_card", Message(code, {"problem": card.problem} if card.problem else {}))
-
-    def _fetch(self, uid: str) -> str:
-        """Our card, not in the replica: HQ is asked for its member while online (at most 300 ms).
-        No offline first use: the PIN hash, balance and card status are HQ's, and a card never
-        seen here has nothing local to check them against (a lost card could spend)."""
-        fetch = getattr(self.host.sync, "fetch_member", None)
-        return fetch(uid) if fetch is not None else ""
 
     def _stop(self, event: str, message: Message) -> None:
         self.host.visit.message = message

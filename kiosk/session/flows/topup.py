@@ -270,8 +270,8 @@ class TopUp(FlowPart):
             host.record("paid_not_credited", method=method, payment_ref=ref, paid_fen=uncredited, problem=problem)
             host.refuse("paid_not_credited", paid_fen=uncredited, problem=problem)
             return
-        if txn is not None:
-            print_safely(host.printer, lambda: self._receipt(txn))  # committed above: never before
+        if txn is not None or fee is not None:
+            print_safely(host.printer, lambda: self._receipt(txn, fee))  # committed above: never before
         host.flow(Gifts).refresh_member()
         fee_params = {"fee_fen": fee.amount_fen if fee else 0, "fee_waived": bool(fee and fee.waiver)}
         if txn is None:
@@ -292,19 +292,23 @@ class TopUp(FlowPart):
         host.move("paid")
         host.touched()
 
-    def _receipt(self, txn: Txn) -> Receipt:
-        """储值单 for a committed top-up, in the store's language and time zone."""
+    def _receipt(self, txn: Txn | None, fee: Txn | None) -> Receipt:  # one of them at least
+        """储值单 for a committed top-up, with the card fee the same payment settled (or 卡费单
+        for the fee alone), in the store's language and time zone."""
         host = self.host
+        last = txn or fee
         return receipt_for_top_up(
             host.shop,
-            amount_fen=txn.amount_fen,
-            bonus_fen=txn.bonus_fen,
-            points_earned=txn.points_delta,
-            balance_after_fen=txn.balance_after_fen,
-            points_after=txn.points_after,
-            at=txn.at,
+            amount_fen=txn.amount_fen if txn else 0,
+            bonus_fen=txn.bonus_fen if txn else 0,
+            points_earned=txn.points_delta if txn else 0,
+            balance_after_fen=last.balance_after_fen,
+            points_after=last.points_after,
+            at=last.at,
             timezone=host.ledger.rules.timezone,
-            member_name=self.member_name(txn.card_uid),
-            card_uid=txn.card_uid,
-            txn_id=txn.txn_id,
+            member_name=self.member_name(last.card_uid),
+            card_uid=last.card_uid,
+            txn_id=last.txn_id,
+            card_fee_fen=fee.amount_fen if fee else 0,
+            card_fee_waived=bool(fee and fee.waiver),
         )

@@ -47,8 +47,10 @@ from kiosk.sync.messages.registry import (
 )
 from kiosk.sync.messages.spec import Message, MessageSpec, Place
 from kiosk.sync.messages.store_sync import (
+    DELTAS_GONE_REASONS,
     ROW_TABLES,
     AccountDelta,
+    DeltasUnavailable,
     MemberAnswer,
     MemberRequest,
     MemberRows,
@@ -65,5 +67,5 @@ __all__ = [
     "MemberRequest", "MemberRows", "SnapshotChunk", "SnapshotRequest", "BlockedDelta", "BlockedList", "ConfigUpdate",
     "Events", "Incident", "Incidents", "IncidentsAck", "Message", "MessageError", "MessageSpec", "NoteLine",
     "PaymentConfirmation", "HqPaymentRequest", "Place", "Resync", "RulesUpdate", "Snapshot", "Status", "StoreNotes",
-    "decode", "decode_incident", "encode", "is_uid", "parse_json", "ranges_of", "to_dict",
+    "DELTAS_GONE_REASONS", "DeltasUnavailable", "decode", "decode_incident", "encode", "is_uid", "parse_json", "ranges_of", "to_dict",
 ]

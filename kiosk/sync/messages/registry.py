@@ -28,6 +28,7 @@ from kiosk.sync.messages.payments import HqPaymentRequest, PaymentConfirmation
 from kiosk.sync.messages.spec import CHAIN, DEVICE, DOWN, STORE, UP, Message, MessageSpec
 from kiosk.sync.messages.store_sync import (
     AccountDelta,
+    DeltasUnavailable,
     MemberAnswer,
     MemberRequest,
     SnapshotChunk,
@@ -55,6 +56,7 @@ MESSAGES: tuple[type[Message], ...] = (
     AccountDelta,
     MemberRequest,
     MemberAnswer,
+    DeltasUnavailable,
 )
 REGISTRY: dict[str, type[Message]] = {cls.TYPE: cls for cls in MESSAGES}
 assert len(REGISTRY) == len(MESSAGES), "two message classes declare the same type"

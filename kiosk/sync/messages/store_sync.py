@@ -6,7 +6,7 @@ grows (vouchers, points lots) travels with it, checked field by field on the way
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from kiosk.ledger.codec import CodecError, decode, encode
@@ -29,21 +29,24 @@ class MemberRows:
     members: tuple[Member, ...] = ()
     cards: tuple[Card, ...] = ()
     accounts: tuple[Account, ...] = ()
+    # the rows as read from the message (each decoded strictly into the row beside it): a store
+    # keeps their JSON text instead of encoding the decoded rows again (kiosk/store/loading.py)
+    items: dict[str, tuple] | None = field(default=None, compare=False, repr=False)
 
     def body(self) -> dict:
         return {name: [encode(row) for row in getattr(self, name)] for name, _ in ROW_TABLES}
 
     @classmethod
     def read(cls, f: Fields) -> MemberRows:
-        tables = {}
+        tables, raw = {}, {}
         for name, row_type in ROW_TABLES:
-            items = f.list(name, MAX_ROWS)
+            raw[name] = tuple(f.list(name, MAX_ROWS))
             try:
-                tables[name] = tuple(decode(row_type, item, f"{name}[{i}]") for i, item in enumerate(items))
+                tables[name] = tuple(decode(row_type, item, f"{name}[{i}]") for i, item in enumerate(raw[name]))
             except CodecError as exc:
                 raise f.fail(exc.path.removeprefix("$"), exc.problem) from None
         f.done()
-        return cls(**tables)
+        return cls(**tables, items=raw)
 
     @property
     def member_ids(self) -> frozenset[str]:
@@ -144,6 +147,33 @@ class AccountDelta(
             raise f.fail("applied", f"must map at most {MAX_DEVICES} device ids to seqs")
         rows = MemberRows.read(Fields(f.msg_type, f.raw("rows"), "rows"))
         return cls(store, seq, applied, rows, f.time("at"))
+
+
+DELTAS_GONE_REASONS = ("pruned", "ahead")
+
+
+@dataclass(frozen=True)
+class DeltasUnavailable(Message, spec=MessageSpec("deltas_unavailable", DOWN, 4 * KIB, (Place(DEVICE),))):
+    """HQ -> one kiosk, instead of the deltas after `after` it asked for: "pruned" (HQ keeps only
+    `oldest`..`newest`, past its retention) or "ahead" (`after` is beyond HQ's `newest`: HQ was
+    restored from a backup and would number new deltas the kiosk takes for repeats). Either way
+    the kiosk loads a fresh store snapshot and follows the deltas from there."""
+
+    store: str
+    after: int
+    oldest: int
+    newest: int
+    reason: str
+    at: datetime
+
+    def body(self) -> dict:
+        return {"store": self.store, "after": self.after, "oldest": self.oldest, "newest": self.newest,
+                "reason": self.reason, "at": utc_text(self.at)}
+
+    @classmethod
+    def read(cls, f: Fields) -> DeltasUnavailable:
+        return cls(f.ident("store"), f.int("after", 0, 2**62), f.int("oldest", 0, 2**62), f.int("newest", 0, 2**62),
+                   f.str("reason", choices=DELTAS_GONE_REASONS), f.time("at"))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Sign-up with a blank card: the offer, phone / name / birthday, the privacy notice, and the wait
-while the card is personalised. The session checks every value; these screens only collect them."""
+while the card is personalised (waiting.py). The session checks every value; these screens only collect them."""
 
 from __future__ import annotations
 
@@ -238,20 +238,3 @@ class SignupPrivacyScreen(KioskScreen):
         mark = "[x]" if self.notes_consent else "[ ]"
         self.consent.text = mark + " " + _("Staff of my home store may keep notes on me")
         self.consent.kind = "normal" if self.notes_consent else "ghost"
-
-
-class SignupWritingScreen(KioskScreen):
-
-    def build(self) -> None:
-        m = self.m
-        panel = Panel(orientation="vertical", padding=m.padding * 2, spacing=m.spacing, radius=m.radius)
-        self.headline = FitLabel(font_size=m.font_hero, halign="center", color=COLOURS.accent)
-        self.text = FitLabel(font_size=m.font_title, halign="center", wrap=True)
-        panel.add_widget(self.headline)
-        panel.add_widget(self.text)
-        self.body.add_widget(panel)
-
-    def fill(self, view) -> None:
-        self.title.text = _("Issuing your card")
-        self.headline.text = _("Please keep the card on the reader")
-        self.text.text = _("Your card is being set up. This takes a few seconds.")

@@ -52,7 +52,7 @@ class TopUpAmountScreen(KioskScreen):
                                        height=m.font_small * 1.6)
         self.custom_amount = FitLabel(font_name=NUMBER_FONT, font_size=m.font_title, color=COLOURS.accent,
                                       halign="center", size_hint_y=None, height=m.font_title * 1.5)
-        self.keypad = KeyPad(m, self._key, extra="ok")
+        self.keypad = KeyPad(m, self._key, extra="ok", wide=m.compact)
         self.custom_ok = self.keypad.keys["ok"]
         self.custom_ok.kind = "primary"
         for w in (self.custom_caption, self.custom_amount, self.keypad):

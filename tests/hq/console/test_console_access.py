@@ -50,6 +50,10 @@ ROUTES = [
     ("POST", "/rules", {"admin", "programme-manager"}),
     ("POST", "/rules/draft", {"admin", "programme-manager"}),
     ("GET", "/rules/export", {"admin", "programme-manager", "auditor"}),
+    ("GET", "/campaigns", {"admin", "programme-manager", "auditor"}),
+    ("GET", "/campaigns?voucher_type=winback20&segment=dormant", {"admin", "programme-manager", "auditor"}),
+    ("POST", "/campaigns", {"admin", "programme-manager"}),
+    ("GET", "/campaigns/1", {"admin", "programme-manager", "auditor"}),
     ("GET", "/reports", ALL),
     ("GET", "/reports/html?store=S1", {"admin", "programme-manager", "store-manager", "finance", "auditor"}),
     ("GET", "/reports/csv?section=metrics&store=S1", {"admin", "programme-manager", "store-manager", "finance", "auditor"}),
@@ -129,6 +133,7 @@ def test_every_new_form_refuses_a_post_without_the_token(console):
         ("/approvals/1/approve", {}),
         ("/approvals/1/reject", {}),
         ("/approvals/thresholds", {"adjust_yuan": "1", "adjust_points": "1", "return_yuan": "1"}),
+        ("/campaigns", {"segment": "active", "voucher_type": "winback20", "key": "a-key-of-sixteen-chars"}),
     ]
     for path, data in forms:
         for token in ({}, {"csrf": csrf_of(fin)}):
@@ -137,6 +142,7 @@ def test_every_new_form_refuses_a_post_without_the_token(console):
     assert db.one("SELECT COUNT(*) FROM audit_log")[0] == audited
     assert db.one("SELECT status FROM approvals WHERE id = 1")[0] == "pending"
     assert db.one("SELECT COUNT(*) FROM follow_up_calls")[0] == 0
+    assert db.one("SELECT COUNT(*) FROM campaigns")[0] == 0
     db.close()
 
 

@@ -53,7 +53,7 @@ def test_the_fleet_flags_a_silent_kiosk_with_its_reader_and_incidents(console, p
     db = console.db()
     long_ago = datetime.now(UTC) - timedelta(minutes=31)
     status = m.Status("K2a", "S2", "online", "kiosk 0.2.0", 4, long_ago, rules_version=1,
-                      reader="reader gone: no answer on /dev/ttyAMA0", printer="escpos usb: 0 printed, 2 failed")
+                      reader="reader gone: no answer on /dev/ttyAMA0", printer="escpos usb: paper out, 0 printed, 2 failed")
     at = utc_text(long_ago)
     db.run(lambda db: (db.execute("DELETE FROM devices WHERE device_id = 'K2a'"),  # last heard 31 minutes ago
                        db.execute("DELETE FROM device_status WHERE device_id = 'K2a'"),
@@ -69,6 +69,8 @@ def test_the_fleet_flags_a_silent_kiosk_with_its_reader_and_incidents(console, p
     assert "silent" in quiet.get_attribute("class") and "silent" not in (fine.get_attribute("class") or "")
     assert "reader gone" in quiet.locator("td.reader").inner_text()
     assert "2 failed" in quiet.locator("td.printer").inner_text()
+    assert "error" in quiet.locator("td.printer").get_attribute("class")  # the roll is empty: shown red
+    assert "error" not in fine.locator("td.printer").get_attribute("class")
     assert quiet.locator("td.incidents").inner_text() == "2"
     assert fine.locator("td.reader").inner_text() == "ok"
     shot(page, tmp_path, "fleet")
