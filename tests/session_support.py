@@ -20,11 +20,13 @@ from kiosk.reader.card import issue_card
 from kiosk.reader.keys import SiteKeys
 from kiosk.reader.simulated import SimulatedReader
 from kiosk.session.card_access import FormatCardAccess
+from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
 from kiosk.session.clock import ManualClock
 from kiosk.session.incidents import IncidentLog
 from kiosk.session.reader_worker import ReaderWorker
 from kiosk.session.session import Session
 from kiosk.session.settings import SessionSettings
+from kiosk.session.states import S
 from kiosk.store.store import Store
 
 START = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -186,3 +188,17 @@ class OfflineLink:
     def offline_for(self, now):
         """The wall-clock rule (the real link measures on its monotonic clock: kiosk/sync/hq_contact.py)."""
         return now - self.since
+
+
+def till_charge(kiosk: Kiosk, chip, amount_fen: int, order: str) -> ChargeTicket:
+    """A till's charge of `amount_fen` paid with `chip` (and the PIN when asked), back at idle."""
+    ticket = ChargeTicket(ChargeOrder(order, amount_fen, False, 60))
+    kiosk.session.post(TillCharge(ticket))
+    kiosk.run()
+    kiosk.tap(chip)
+    kiosk.session.confirm_charge()
+    if kiosk.state == S.charge_pin:
+        kiosk.enter_pin(PIN)
+    kiosk.lift()
+    kiosk.wait(60)
+    return ticket

@@ -9,6 +9,8 @@ whoever holds the device's progress lock, and acknowledged with the exact seqs c
 Order of work for each batch of MQTT messages:
   validate -> store in SQL and COMMIT -> PUBACK to the broker -> apply what is next in line
   -> publish `ack` (seqs committed, expect_seq) to each kiosk -> answer resyncs / publish changes.
+A kiosk's live heartbeat (status "online") is answered with an ack of no seqs once stored: the
+kiosk times its offline limit by HQ's answers, not by its broker connection.
 A receiver killed at any point loses nothing: before the commit the kiosk still holds the
 events (and resends after its ack timeout); after it, they are in SQL and a repeat is a no-op.
 Manual PUBACK is for back-pressure: the broker hands a receiver only a few unacknowledged
@@ -271,6 +273,7 @@ class Receiver:
         self.stats.applied += report.applied
         self.stats.conflicts += len(report.conflicts)
         self._send_acks(kept)
+        self._answer_statuses(parsed.statuses)
         for store, batch in incidents:  # committed above: now the kiosk may move its cursor
             ack = m.IncidentsAck(batch.device, batch.next_offset, datetime.now(UTC))
             self.client.publish(DeviceTopics(store, batch.device).topic("incidents_ack"), m.encode(ack), qos=1)
@@ -407,14 +410,30 @@ class Receiver:
         for store, events in kept:
             seqs.setdefault((store, events.device), set()).update(t.seq for t in events.txns)
         seqs = {key: committed for key, committed in seqs.items() if committed}
-        if not seqs:
-            return
-        marks = dict(self.db.all(
-            f"SELECT device_id, applied_seq FROM progress WHERE device_id IN {self.db.in_list([d for _, d in seqs])}",
-            [d for _, d in seqs],
-        ))
+        marks = self._applied_marks([d for _, d in seqs])
         now = datetime.now(UTC)
         for (store, device), committed in seqs.items():
-            ack = m.Ack(device, m.ranges_of(committed), now, expect_seq=int(marks.get(device, 0)) + 1)
-            self.client.publish(DeviceTopics(store, device).ack, m.encode(ack), qos=1)
+            self._publish_ack(store, m.Ack(device, m.ranges_of(committed), now, expect_seq=marks.get(device, 0) + 1))
             self.stats.acks += 1
+
+    def _answer_statuses(self, statuses: list[tuple[str, m.Status, bool]]) -> None:
+        """Answer each live heartbeat, once stored, with an ack of no seqs: a kiosk reaching only the
+        broker must not count HQ as reachable, so HQ's answers are what its offline limit is timed
+        by (kiosk/sync/hq_contact.py). Replayed (retained) statuses and last wills get none."""
+        live = sorted({(store, s.device) for store, s, retained in statuses if not retained and s.state == "online"})
+        marks = self._applied_marks([d for _, d in live])
+        now = datetime.now(UTC)
+        for store, device in live:
+            self._publish_ack(store, m.Ack(device, (), now, expect_seq=marks.get(device, 0) + 1))
+
+    def _applied_marks(self, devices: list[str]) -> dict[str, int]:
+        """Each device's applied high water in HQ's ledger (absent: nothing applied yet)."""
+        if not devices:
+            return {}
+        rows = self.db.all(
+            f"SELECT device_id, applied_seq FROM progress WHERE device_id IN {self.db.in_list(devices)}", devices
+        )
+        return {device: int(seq) for device, seq in rows}
+
+    def _publish_ack(self, store: str, ack: m.Ack) -> None:
+        self.client.publish(DeviceTopics(store, ack.device).ack, m.encode(ack), qos=1)

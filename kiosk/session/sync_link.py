@@ -28,7 +28,7 @@ class SyncLink(Protocol):
     def online(self) -> bool: ...
 
     def offline_for(self, now: datetime) -> timedelta | None:
-        """How long HQ has been unreachable; None while online. `now` is the session's wall time,
+        """How long HQ has been unreachable; None while HQ answers (not only the broker). `now` is the session's wall time,
         for a link that knows only HQ's last word as a wall time; the sync client's link measures
         on its monotonic clock (kiosk/sync/hq_contact.py) and does not need it."""
         ...
@@ -75,7 +75,7 @@ class SyncClientLink:
         return bool(self.client.connected)
 
     def offline_for(self, now: datetime) -> timedelta | None:
-        return None if self.online() else self.client.hq_contact.unreachable_for()
+        return self.client.hq_contact.offline_for(self.online(), self.client.hq_answers_within())
 
     def report_store_fault(self, reason: str) -> None:
         self.client.store_fault = reason

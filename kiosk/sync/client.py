@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -302,14 +302,14 @@ class SyncClient:
         if verdict.problem:
             self._reject(topic, m.OUT_OF_DATE, "ranges", verdict.problem)
             return
-        self.hq_contact.heard()
-        if verdict.forget:
-            new = self.store.ack(txn_id_for(device, s) for s in verdict.forget)
-            if new:
-                self.counters.acked += new
-                self.last_ack_at = self._now()
-                self.store.meta_put(LAST_ACK_KEY, self.last_ack_at.isoformat())
-                self.outbox.progressed()
+        save = self.hq_contact.heard()  # any ack is HQ's answer, one of no seqs too (a heartbeat's)
+        self.last_ack_at = self._now()
+        new = self.store.ack(txn_id_for(device, s) for s in verdict.forget) if verdict.forget else 0
+        if new:
+            self.counters.acked += new
+            self.outbox.progressed()
+        if new or save:
+            self.store.meta_put(LAST_ACK_KEY, self.last_ack_at.isoformat())
         if ack.expect_seq:
             self.hq_applied_through = ack.expect_seq - 1  # for diagnostics; resends are driven by the ack timeout
 
@@ -502,6 +502,10 @@ class SyncClient:
         self._last_status = now
         self._status_due = False
         self._publish(self.topics.status, self._status("online"))
+
+    def hq_answers_within(self) -> timedelta:
+        """HQ answers each heartbeat: silent longer than two beats and an ack timeout, it is away."""
+        return timedelta(seconds=2 * self._heartbeat_s + self.outbox.ack_timeout_s)
 
     @property
     def status_published(self) -> bool:

@@ -113,6 +113,26 @@ def test_status_messages_fill_the_device_list(mosquitto, hq_url, hq_db):
     client.disconnect()
 
 
+def test_a_live_heartbeat_is_answered_with_an_ack_of_no_seqs_a_replayed_one_is_not(mosquitto, hq_url, hq_db):
+    """The kiosk times its offline limit by HQ's answers (kiosk/sync/hq_contact.py): HQ answers a
+    live "online" status after storing it, not a retained one replayed at its subscribe."""
+    topics, acks = DeviceTopics("S1", "D1"), []
+    kiosk = mosquitto.client("D1")
+    kiosk.on_message = lambda client, userdata, msg: acks.append(m.decode(msg.payload, "ack"))
+    kiosk.subscribe(topics.ack, qos=1)
+    replayed = m.Status("D1", "S1", "online", "kiosk 0.1.0", 0, datetime.now(UTC))
+    kiosk.publish(topics.status, m.encode(replayed), qos=1, retain=True).wait_for_publish(5)
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        assert wait_for(lambda: list_devices(hq_db) != [])
+        time.sleep(0.5)
+        assert acks == []
+        live = m.Status("D1", "S1", "online", "kiosk 0.1.0", 0, datetime.now(UTC))
+        kiosk.publish(topics.status, m.encode(live), qos=1).wait_for_publish(5)
+        assert wait_for(lambda: acks, 10)
+    assert [(a.device, a.ranges, a.expect_seq) for a in acks] == [("D1", (), 1)]
+    kiosk.disconnect()
+
+
 def test_blocked_card_reaches_the_kiosks_as_delta_and_full_list(mosquitto, hq_url, hq_db):
     txns = many_top_ups("D1", 5, members=2)
     uid = txns[0].card_uid

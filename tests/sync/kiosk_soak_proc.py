@@ -4,16 +4,17 @@ thread. A fixed pool of members comes back again and again: a top-up (cash a sta
 confirms) while the balance is low, a staff charge with the PIN once it is high, so the ledger
 does not grow with the run and the kiosk's memory can be watched.
 
-Compressed time: the session's clock moves a minute per visit, and the sync client's (ack
+Compressed time: the session's clock moves a minute per visit (KIOSK_SOAK_VISIT_S to choose), and the sync client's (ack
 timeouts, heartbeats) runs SPEED times faster than real time; the broker, HQ and paho's keepalive
 stay in real time.
 
 argv: data_dir host port password store_id seed. Prints "R" once serving; on a line (or EOF) on
 stdin it stops taking visits, drains the outbox to HQ and prints "E last_seq visits topups
-charges declined" before it exits. KIOSK_BROKEN (tests/sync/broken_kiosk.py) breaks it on purpose."""
+charges declined" before it exits. KIOSK_SOAK_TRACE=path traces its memory (soak_trace.py). KIOSK_BROKEN (tests/sync/broken_kiosk.py) breaks it on purpose."""
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import threading
@@ -23,10 +24,11 @@ from pathlib import Path
 
 from kiosk.session.sync_link import SyncClientLink
 from tests.session_support import PIN, staff_card
-from tests.sync import broken_kiosk
+from tests.sync import broken_kiosk, soak_trace
 from tests.sync.kiosk_session_proc import DEVICE, build, main, new_member, sync_settings
 
 SPEED = 5.0  # the sync client's clock against real time
+VISIT_S = max(60.0, float(os.environ.get("KIOSK_SOAK_VISIT_S", "60")))  # session time a visit takes
 MEMBERS = 12
 LOW_FEN, HIGH_FEN = 50_000, 300_000
 
@@ -72,6 +74,7 @@ def serve(kiosk, client, chip, rng: random.Random, tally: Tally) -> None:
         tally.declined += 1
     kiosk.lift()
     kiosk.wait(60)  # the done screen and any notice time out: back to idle
+    kiosk.clock.advance(VISIT_S - 60)
     client.poll()
 
 
@@ -85,6 +88,7 @@ def run(data_dir: str, host: str, port: str, password: str, store_id: str, seed:
     kiosk.session.sync = SyncClientLink(client)
     client.start()
     pool = [new_member(kiosk, n) for n in range(1, MEMBERS + 1)]
+    soak_trace.start_if_asked(client, store, [chip.uid.hex().upper() for chip in pool])
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
     print("R", flush=True)

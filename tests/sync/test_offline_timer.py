@@ -11,12 +11,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from kiosk.session.charge_ticket import ChargeOrder, ChargeTicket, TillCharge
-from kiosk.session.states import S
 from kiosk.session.sync_link import SyncClientLink
 from kiosk.sync.client import LAST_ACK_KEY, SyncClient, SyncSettings
 from kiosk.sync.hq_contact import UNKNOWN, HqContact
-from tests.session_support import DEVICE, PIN, make_kiosk
+from tests.session_support import DEVICE, make_kiosk, till_charge
 from tests.sync.support import AckResponder, ManualClock
 
 T = datetime.fromisoformat("2026-12-07T06:00:00+00:00")
@@ -57,19 +55,6 @@ def away(broker, tmp_path):
         hq.close()
 
 
-def _charge(kiosk, chip, amount_fen: int, order: str) -> ChargeTicket:
-    ticket = ChargeTicket(ChargeOrder(order, amount_fen, False, 60))
-    kiosk.session.post(TillCharge(ticket))
-    kiosk.run()
-    kiosk.tap(chip)
-    kiosk.session.confirm_charge()
-    if kiosk.state == S.charge_pin:
-        kiosk.enter_pin(PIN)
-    kiosk.lift()
-    kiosk.wait(60)
-    return ticket
-
-
 @pytest.mark.parametrize("step", STEPS.values(), ids=STEPS)
 def test_a_wall_clock_step_does_not_bring_the_offline_limit(away, step):
     """HQ away for minutes, the wall clock steps: a charge over the offline limit is still
@@ -79,7 +64,7 @@ def test_a_wall_clock_step_does_not_bring_the_offline_limit(away, step):
     over = kiosk.ledger.rules.offline.max_spend_fen_per_card + 100
     mono.advance(600)
     kiosk.clock.step(step.total_seconds())
-    ticket = _charge(kiosk, chip, over, "T1:A1")
+    ticket = till_charge(kiosk, chip, over, "T1:A1")
     assert ticket.outcome.status == "approved", ticket.outcome
 
 
@@ -88,9 +73,9 @@ def test_the_limit_applies_after_exactly_after_hours_of_monotonic_time_and_not_b
     policy = kiosk.ledger.rules.offline
     kiosk.clock.step(-timedelta(days=3).total_seconds())  # the wall clock says nothing here
     mono.advance(policy.after_hours * 3600)
-    assert _charge(kiosk, chip, policy.max_spend_fen_per_card + 100, "T1:A1").outcome.status == "approved"
+    assert till_charge(kiosk, chip, policy.max_spend_fen_per_card + 100, "T1:A1").outcome.status == "approved"
     mono.advance(1)
-    ticket = _charge(kiosk, chip, policy.max_spend_fen_per_card + 100, "T1:A2")
+    ticket = till_charge(kiosk, chip, policy.max_spend_fen_per_card + 100, "T1:A2")
     assert (ticket.outcome.status, ticket.outcome.reason) == ("declined", "offline_limit")
 
 
@@ -127,7 +112,7 @@ def test_a_restart_on_a_clock_before_hqs_saved_ack_keeps_the_offline_limit(tmp_p
     chip = kiosk.member(balance_fen=500_000)
     kiosk.store.meta_put(LAST_ACK_KEY, (kiosk.clock.now() + timedelta(days=1)).isoformat())
     kiosk.session.sync = SyncClientLink(_client(kiosk, broker, ManualClock()))  # not started: offline
-    ticket = _charge(kiosk, chip, kiosk.ledger.rules.offline.max_spend_fen_per_card + 100, "T1:A1")
+    ticket = till_charge(kiosk, chip, kiosk.ledger.rules.offline.max_spend_fen_per_card + 100, "T1:A1")
     assert (ticket.outcome.status, ticket.outcome.reason) == ("declined", "offline_limit")
 
 
@@ -138,3 +123,25 @@ def test_the_sync_client_takes_the_saved_ack_time_at_start(tmp_path, broker):
     client = _client(kiosk, broker, ManualClock())
     assert client.hq_contact.unreachable_for() == 5 * HOUR
     assert SyncClientLink(client).offline_for(kiosk.clock.now() + 1000 * HOUR) == 5 * HOUR  # not connected
+
+
+def test_connected_to_the_broker_counts_as_online_only_while_hq_answers():
+    """At exactly `answers_within` since HQ's last answer it is still online; a second later the
+    time since that answer is what the limit is judged by, broker connection or not."""
+    mono, grace = ManualClock(), timedelta(seconds=150)
+    contact = HqContact(mono, last_ack_at=T, started_at=T)
+    mono.advance(150)
+    assert contact.offline_for(connected=True, answers_within=grace) is None
+    assert contact.offline_for(connected=False, answers_within=grace) == grace
+    mono.advance(1)
+    assert contact.offline_for(connected=True, answers_within=grace) == grace + timedelta(seconds=1)
+
+
+def test_hqs_answers_are_saved_for_a_restart_at_most_every_ten_minutes():
+    mono = ManualClock()
+    contact = HqContact(mono, last_ack_at=None, started_at=T)
+    assert contact.heard() is True
+    mono.advance(599.9)
+    assert contact.heard() is False
+    mono.advance(0.1)
+    assert contact.heard() is True
