@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import calendar
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -193,15 +193,6 @@ class Account:
 
     def topups_since(self, since: datetime) -> int:
         return sum(t.amount_fen for t in self.recent_topups if t.at > since)
-
-    def with_points_added(self, points: int, expires_on: date) -> Account:
-        if points <= 0:
-            return self
-        return replace(self, lots=lots_added(self.lots, points, expires_on))
-
-    def with_points_taken(self, points: int) -> Account:
-        """Take points from the lots that expire first; never below zero."""
-        return replace(self, lots=lots_taken(self.lots, points))
 
     def expired_points(self, today: date) -> int:
         return sum(lot.points for lot in self.lots if lot.expires_on < today)
