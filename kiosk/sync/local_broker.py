@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import getpass
 import hashlib
+import random
 import secrets
 import shutil
 import signal
@@ -24,6 +25,7 @@ from kiosk.sync.topics import UP, DeviceTopics
 DEFAULT_DEVICES = (("S1", "D1"), ("S1", "D2"), ("S2", "D3"))
 HQ_USER = "hq"
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+PORTS_FROM = 20000  # free_port's range starts here and ends below the ephemeral ports
 
 
 def available() -> bool:
@@ -32,9 +34,31 @@ def available() -> bool:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A free TCP port on 127.0.0.1 below the kernel's ephemeral range. A port from that range
+    (what binding port 0 gives) can be handed to a client as its own source port: a client that
+    keeps reconnecting to a stopped server there may connect to itself (TCP simultaneous open)
+    and hold the port, so the server cannot come back on it (seen: a test's broker restart
+    failing, the kiosk logging "Protocol error" as it read its own CONNECT)."""
+    below = _ephemeral_start()
+    for _ in range(200):
+        port = random.randint(PORTS_FROM, below - 1)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # that whole range taken: any free port rather than none
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _ephemeral_start() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default
+    return max(low, PORTS_FROM + 1000)
 
 
 def _password_line(user: str, password: str) -> str:

@@ -4,23 +4,17 @@ served by uvicorn on a free port, reached over real HTTP."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
+from kiosk.sync.local_broker import free_port
 from kiosk.till.server import TillServer
 from kiosk.till.settings import TillSettings
 from kiosk.till.tokens import TillTokens
 from tests.session_support import Kiosk, make_kiosk
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Driver:
