@@ -31,8 +31,9 @@ class Question:
     """One tap's question to HQ about card `uid`; `outcome()` and `give_up()` on the session's thread."""
 
     def __init__(self, fetch: MemberFetch | None, uid: str, asked_at: float, wake: Callable[[], None] | None,
-                 settled: str = WAITING) -> None:
+                 settled: str = WAITING, correlation: bytes = b"") -> None:
         self.fetch, self.uid, self.asked_at, self.wake = fetch, uid, asked_at, wake
+        self.correlation = correlation  # the MQTT 5 correlation data its answer comes back with
         self.answer: m.MemberAnswer | None = None  # set on the network thread
         self.settled = settled
         self.waited_on = True  # False once the tap stopped waiting (timed out, card lifted)
@@ -86,7 +87,7 @@ class MemberFetch:
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = client.topics.topic("member")
         props.CorrelationData = correlation
-        question = Question(self, uid, client._clock(), wake)
+        question = Question(self, uid, client._clock(), wake, correlation=correlation)
         with self._lock:
             self._asked[correlation] = question
         request = m.MemberRequest(client.settings.device_id, uid, client._now())
@@ -140,9 +141,7 @@ class MemberFetch:
 
     def _forget(self, question: Question) -> None:
         with self._lock:
-            for correlation, asked in list(self._asked.items()):
-                if asked is question:
-                    del self._asked[correlation]
+            self._asked.pop(question.correlation, None)
 
     def _keep(self, answer: m.MemberAnswer) -> str:
         rows = answer.rows
