@@ -27,6 +27,7 @@ from kiosk.hq.ledger import now_text
 from kiosk.hq.report.followups import mask_name
 from kiosk.hq.schema import MEMBER_NAME_SQL
 from kiosk.ledger.model import VoucherStatus
+from kiosk.ledger.rules import Rules
 from kiosk.ledger.txn import Kind, Txn
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ class Campaign:
     used: int = 0
 
 
-def _checked(db: Database, segment: str, type_id: str, name: str) -> str:
-    """The campaign's reason; CampaignError naming the field when the form is wrong."""
+def _checked(db: Database, segment: str, type_id: str, name: str) -> tuple[Rules, str]:
+    """The rules in force and the campaign's reason; CampaignError naming the field when the form is wrong."""
     if name and not _NAME.match(name):
         raise CampaignError("name", "1-40 letters, digits, '-' or '_' (or empty: today's date)")
     rules = current_rules(db)
@@ -82,16 +83,16 @@ def _checked(db: Database, segment: str, type_id: str, name: str) -> str:
     except AdminError as exc:
         field = "segment" if exc.code == "unknown_segment" else "voucher_type"
         raise CampaignError(field, exc.detail) from None
-    return vouchers.reason_for(rules, segment, name, datetime.now(UTC))
+    return rules, vouchers.reason_for(rules, segment, name, datetime.now(UTC))
 
 
 def preview(db: Database, segment: str, type_id: str, name: str, now: datetime | None = None) -> Preview:
     """Who the campaign would reach now, writing nothing."""
     now = now or datetime.now(UTC)
-    reason = _checked(db, segment, type_id, name)
+    rules, reason = _checked(db, segment, type_id, name)
     members = to_issue = 0
     sample: list[str] = []
-    for candidate in vouchers.members_in(db, segment, reason, current_rules(db), now):
+    for candidate in vouchers.members_in(db, segment, reason, rules, now):
         members += 1
         if candidate.given or not candidate.uid:
             continue
@@ -109,7 +110,7 @@ def start(db: Database, username: str, key: str, segment: str, type_id: str, nam
     in the same transaction. Nothing is issued here: `run` does it."""
     if not _KEY.match(key):
         raise CampaignError("key", "the form has no key: open the preview again")
-    reason = _checked(db, segment, type_id, name)
+    _, reason = _checked(db, segment, type_id, name)
 
     def work(db: Database) -> tuple[int, bool]:
         found = db.one("SELECT id FROM campaigns WHERE form_key = ?", (key,))
