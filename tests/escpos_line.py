@@ -42,6 +42,12 @@ class PrinterLine:
                 if self.paper is not None:
                     os.write(self._controller, bytes([self.paper]))
 
+    def __enter__(self) -> PrinterLine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self._stop = True
         self._thread.join(2)

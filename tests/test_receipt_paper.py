@@ -47,21 +47,17 @@ def serial(line: PrinterLine, timeout_s: int = 1) -> EscposPrinter:
 
 
 def test_a_printer_with_paper_is_asked_then_gets_the_job():
-    line = PrinterLine(PAPER_OK)
-    try:
+    with PrinterLine(PAPER_OK) as line:
         printer = serial(line)
         printer.print_receipt(receipt())
         assert printer.wait_idle(20) and (printer.printed, printer.failed) == (1, 0)
         assert bytes(line.received).startswith(PAPER_STATUS + INIT)
         assert printer.paper is Paper.OK and ": paper ok, 1 printed" in printer.describe()
         printer.close()
-    finally:
-        line.close()
 
 
 def test_no_paper_sends_no_job_counts_a_failure_and_prints_again_once_loaded():
-    line = PrinterLine(PAPER_OUT)
-    try:
+    with PrinterLine(PAPER_OUT) as line:
         printer = serial(line)
         printer.print_receipt(receipt())
         assert printer.wait_idle(20) and (printer.printed, printer.failed) == (0, 1)
@@ -72,26 +68,20 @@ def test_no_paper_sends_no_job_counts_a_failure_and_prints_again_once_loaded():
         assert printer.wait_idle(20) and (printer.printed, printer.failed) == (1, 1)
         assert printer.paper is Paper.OK
         printer.close()
-    finally:
-        line.close()
 
 
 def test_a_roll_near_its_end_still_prints_and_says_so_first_in_the_status_line():
-    line = PrinterLine(PAPER_LOW)
-    try:
+    with PrinterLine(PAPER_LOW) as line:
         printer = serial(line)
         printer.print_receipt(receipt())
         assert printer.wait_idle(20) and printer.printed == 1
         # first after the name: HQ's status keeps only 120 characters of this line
         assert printer.describe().startswith(f"{printer.name}: paper low, ")
         printer.close()
-    finally:
-        line.close()
 
 
 def test_a_printer_that_never_answers_prints_and_is_no_longer_asked_after_three_tries():
-    line = PrinterLine(paper=None)
-    try:
+    with PrinterLine(paper=None) as line:
         printer = serial(line)
         for _ in range(4):
             printer.print_receipt(receipt())
@@ -99,5 +89,3 @@ def test_a_printer_that_never_answers_prints_and_is_no_longer_asked_after_three_
         assert line.questions == 3 and printer.paper is Paper.UNKNOWN
         assert "paper" not in printer.describe()
         printer.close()
-    finally:
-        line.close()
