@@ -19,7 +19,7 @@ from kiosk.hq.admin import current_rules
 from kiosk.hq.console.auth import User
 from kiosk.hq.console.reporting import HQ_STORE, mask_phone
 from kiosk.hq.db import Database
-from kiosk.hq.home_store import home_store, home_store_sql  # noqa: F401 - the console's API too
+from kiosk.hq.home_store import home_store, home_store_sql
 from kiosk.hq.ledger import Conflict
 from kiosk.hq.schema import MEMBER_NAME_SQL
 from kiosk.ledger.codec import decode

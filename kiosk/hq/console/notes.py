@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.hq.console import audit
-from kiosk.hq.console.members import home_store
 from kiosk.hq.console.reporting import HQ_STORE
 from kiosk.hq.db import Database
+from kiosk.hq.home_store import home_store
 from kiosk.hq.ledger import now_text
 from kiosk.hq.notes_key import NotesKey, NotesKeyError, bound_to, open_note, seal_note
 

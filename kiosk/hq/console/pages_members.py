@@ -6,6 +6,7 @@ import time
 
 from kiosk.hq.console import approvals, audit, followups, members, notes
 from kiosk.hq.console.page import Ctx, Denied, NotFound, Page
+from kiosk.hq.home_store import home_store
 from kiosk.hq.notes_key import load_key
 
 FLASH = {"blocked", "unblocked", "replaced", "exchanged", "returned", "adjusted", "pending", "pin_reset",
@@ -15,7 +16,7 @@ FLASH = {"blocked", "unblocked", "replaced", "exchanged", "returned", "adjusted"
 def member_in_reach(ctx: Ctx, member_id: str) -> str:
     """The member's home store, refusing a store manager another store's member (direct URL or
     form post alike); NotFound when HQ has no such member."""
-    store = members.home_store(ctx.db, member_id)
+    store = home_store(ctx.db, member_id)
     if store is None:
         raise NotFound(member_id)
     if not ctx.user.sees_store(store):
