@@ -160,3 +160,40 @@ def test_with_vouchers_kept_valid_ones_or_more_no_other_is_held():
     assert _after_issue(held) == [v.id for v in held[1:]]  # exactly VOUCHERS_KEPT valid with the new one
     held = _held([VoucherStatus.VALID] * VOUCHERS_KEPT + [VoucherStatus.USED])
     assert _after_issue(held) == [v.id for v in held[:-1]]  # more valid than the bound: all of them, still
+
+
+def test_a_voucher_expired_names_its_voucher():
+    ledger = _ledger()
+    vid = _welcome(ledger)
+    ends = _account(ledger).voucher(vid).expires_at
+    expired = vouchers.next_due(ledger, UID, ends)
+    assert expired.voucher_id == vid and use_problem(_account(ledger), expired) == ""
+    assert use_problem(_account(ledger), replace(expired, voucher_id="")) == "voucher_expired names no voucher"
+
+
+def test_a_spend_takes_no_more_points_than_it_paid_with_and_states_each_amount_it_took_off():
+    ledger = _ledger()
+    vid = _welcome(ledger)
+    account = _account(ledger)
+    spend = charges.charge(ledger, UID, "T1:A1", 6000, False, JOINED, pin_verified=True, voucher_id=vid, points=200)
+    assert (spend.points_cash, spend.voucher_fen) == (200, 1000) and use_problem(account, spend) == ""
+    most = replace(spend, points_after=spend.points_before - 200)  # exactly the points paid as cash
+    assert use_problem(account, most) == ""
+    greedy = replace(spend, points_after=spend.points_before - 201)
+    assert use_problem(account, greedy) == "spend takes 201 points but states 200 paid as cash"
+    without = "spend states a voucher or points as cash without its amount"
+    assert use_problem(account, replace(spend, voucher_fen=0)) == without
+    assert use_problem(account, replace(spend, points_cash_fen=0)) == without
+
+
+def test_a_refund_gives_back_no_voucher_its_order_did_not_use_and_leaves_an_unknown_order_to_the_order_check():
+    ledger = _ledger()
+    vid = _welcome(ledger)
+    spend = _charge(ledger, "A1", 6000, JOINED)  # no voucher used
+    whole = charges.refund(ledger, "T1:A1", "R1", spend.amount_fen, JOINED)
+    assert whole.voucher_id == "" and use_problem(_account(ledger), whole) == ""
+    forged = replace(whole, voucher_id=vid)
+    assert use_problem(_account(ledger), forged) == f"refund of order 'T1:A1' gives back voucher {vid!r} it may not"
+    # no such order, or no account: orders.order_problem refuses it, naming the order
+    assert use_problem(_account(ledger), replace(forged, payment_ref="T1:Z9")) == ""
+    assert use_problem(None, forged) == ""
