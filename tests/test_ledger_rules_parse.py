@@ -246,6 +246,18 @@ _TIER = {"id": "x", "name": "X", "min_topup_12m_fen": 0, "points_multiplier_pct"
     (_doc(segments={"active_days": 90, "at_risk_days": 90}), "segments: needs active_days < at_risk_days < dormant_days"),
     (_doc(segments={"at_risk_days": 180}), "segments: needs active_days < at_risk_days < dormant_days"),
     (_doc(segments={"x": 1}), "segments.x: unknown field (known: active_days, at_risk_days, dormant_days)"),
+    (_doc(vouchers2={}), "vouchers2: unknown field (did you mean 'vouchers'?)"),
+    (_doc(timezone=5), "timezone: must be a non-empty string, got 5"),
+    (broken("topup.x", 1), "topup.x: unknown field (known: bonus_steps, max_fen, min_fen, presets_fen)"),
+    (broken("rewards.0.x", 1), "rewards[0].x: unknown field (known: flexible, id, image, name, points_cost, stock, valid_from, "
+     "valid_to)"),
+    (broken("rewards.3.flexible.x", 1), "rewards[3].flexible.x: unknown field (known: fen_per_point, max_points, min_points, "
+     "step_points)"),
+    (broken("rewards.2.valid_to", "soon"), "rewards[2].valid_to: must be an ISO 8601 time with a zone, got 'soon'"),
+    (broken("birthday.x", 1), "birthday.x: unknown field (known: gift, window_days)"),
+    (broken("birthday.gift.x", 1), "birthday.gift.x: unknown field (known: balance_fen, points)"),
+    (broken("pin.x", 1), "pin.x: unknown field (known: length, lockout_minutes, max_attempts, required_for_redemption, "
+     "spend_threshold_fen)"),
     (_doc(vouchers=[]), "vouchers: must be an object"),
     (_doc(points_cash=[]), "points_cash: must be an object"),
     (_doc(fees=[]), "fees: must be an object"),
@@ -257,3 +269,9 @@ def test_each_wrong_value_is_refused_with_its_exact_text(doc, message):
         assert text.startswith("rules.json: rewards[1].image: ")
     else:
         assert text == f"rules.json: {message}"
+
+
+def test_a_document_that_is_not_an_object_is_named_as_a_whole_from_the_default_source():
+    with pytest.raises(RulesError) as bad:
+        parse_rules([])
+    assert (bad.value.field, str(bad.value)) == ("", "<rules>: the document must be a JSON object")
