@@ -75,13 +75,13 @@ class StoreFeed:
         if now - self._deltas_asked_at < 1.0 and not force:
             return
         self._deltas_asked_at = now
-        self.client._publish_resync("deltas", self.store.hq_feed.delta_seq, why)
+        self.client.publish_resync("deltas", self.store.hq_feed.delta_seq, why)
 
     # -- what HQ sends -----------------------------------------------------------------------
 
     def _on_chunk(self, msg: m.SnapshotChunk, topic: str) -> None:
         if not self.enabled:
-            self.client._reject(topic, m.WRONG_TOPIC, "type", "this kiosk does not keep a per-store replica")
+            self.client.reject(topic, m.WRONG_TOPIC, "type", "this kiosk does not keep a per-store replica")
             return
         rows = msg.rows
         chunk = Chunk(msg.snapshot_id, msg.index, msg.chunks, msg.own_high_water, msg.delta_seq,
@@ -114,14 +114,14 @@ class StoreFeed:
         self._fresh_wanted = False
         log.info("store snapshot %s in use (%d chunks, %d own transactions re-applied)",
                  progress.snapshot_id, progress.chunks, again)
-        self.client._status_due = True
+        self.client.status_due = True
         self._ask_deltas("snapshot installed", force=True)  # from a new position: never throttled
 
     def _on_delta(self, msg: m.AccountDelta, topic: str) -> None:
         if not self.enabled:
             return  # a v1 kiosk keeps the whole-chain snapshot; its store's deltas are not for it
         if msg.store != self.client.settings.store_id:
-            self.client._reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store feed")
+            self.client.reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store feed")
             return
         feed = self.store.hq_feed
         if not feed.snapshot_id or self._loading_anew:
@@ -155,7 +155,7 @@ class StoreFeed:
         if not self.enabled:
             return
         if msg.store != self.client.settings.store_id:
-            self.client._reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store")
+            self.client.reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store")
             return
         if self._loading_anew or msg.after != self.store.hq_feed.delta_seq:
             return  # a load is under way already, or an answer to a position we have left
