@@ -146,11 +146,17 @@ def issue(
     card_seq: int,
     issued_on: date,
     purse: PurseHint,
+    replacing: str = "",
 ) -> MemberCard:
-    """Personalise a blank card (or finish an interrupted issue of this same card)."""
+    """Personalise a blank card (or finish an interrupted issue of this same card). A card that
+    carries `replacing` (a pre-issued card's reserved member id) is wiped first, identity first,
+    so a pull at any point leaves it reading as that card or as blank, and this runs again."""
     try:
         existing: MemberCard | None = read(reader, info, [keys])
     except CardFormatError:
+        existing = None
+    if existing is not None and replacing and existing.member_id == replacing:
+        wipe(reader, info, [keys])
         existing = None
     if existing is not None:
         if (existing.member_id, existing.card_seq) == (member_id, card_seq):
