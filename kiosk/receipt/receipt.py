@@ -237,7 +237,7 @@ def receipt_for_refund(
     if voucher_kept_fen:
         lines.append(ReceiptLine(_("Its value, used already"), format_fen(-voucher_kept_fen)))
     if voucher_repaid_fen:
-        lines.append(ReceiptLine(_("Voucher value kept, returned"), format_fen(voucher_repaid_fen)))
+        lines.append(ReceiptLine(_("Voucher value returned"), format_fen(voucher_repaid_fen)))
     if points_reversed:
         lines.append(ReceiptLine(_("Points taken back"), points_text(-abs(points_reversed), signed=True)))
     if points_returned:
