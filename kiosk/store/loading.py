@@ -24,6 +24,7 @@ from pathlib import Path
 from kiosk.ledger.state import LedgerState
 from kiosk.store import files
 from kiosk.store.errors import StoreCorrupt, StoreError
+from kiosk.store.read_only import connect_read_only
 from kiosk.store.replica import HqFeed, Replica, json_text
 
 STAGED = "replica.next.sqlite"
@@ -181,7 +182,7 @@ def loading_line(data_dir: Path) -> str:
     if not path.exists():
         return ""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = connect_read_only(path)
         try:
             row = conn.execute(
                 "SELECT snapshot_id, chunks, next_index, own_high_water, delta_seq FROM loading"
