@@ -25,6 +25,8 @@ KEEP_DAYS_KEY = "store_delta_keep_days"
 KEEP_COUNT_KEY = "store_delta_keep_count"
 DEFAULT_KEEP_DAYS = 7
 DEFAULT_KEEP_COUNT = 10_000
+KEEP_DAYS_LIMITS = (1, 3650)  # the whole numbers a setting may take (kiosk hq settings checks them too)
+KEEP_COUNT_LIMITS = (1, 10_000_000)
 PRUNE_BATCH = 500  # rows deleted in one short transaction
 PRUNE_ROUND = 5_000  # rows deleted in one round at most (the rest wait for the next round)
 
@@ -56,15 +58,14 @@ def _int_setting(db: Database, key: str, default: int, low: int, high: int) -> i
     if low <= value <= high:
         return value
     log.warning("HQ setting %s = %r is not a whole number from %d to %d; using the default %d "
-                "(fix it in the settings table: kiosk hq, table settings, key %s)",
-                key, str(row[0])[:40], low, high, default, key)
+                "(fix it: kiosk hq settings %s VALUE)", key, str(row[0])[:40], low, high, default, key)
     return default
 
 
 def retention(db: Database) -> Retention:
     """The retention the HQ settings ask for (a bad value: the default, and a warning naming it)."""
-    return Retention(_int_setting(db, KEEP_DAYS_KEY, DEFAULT_KEEP_DAYS, 1, 3650),
-                     _int_setting(db, KEEP_COUNT_KEY, DEFAULT_KEEP_COUNT, 1, 10_000_000))
+    return Retention(_int_setting(db, KEEP_DAYS_KEY, DEFAULT_KEEP_DAYS, *KEEP_DAYS_LIMITS),
+                     _int_setting(db, KEEP_COUNT_KEY, DEFAULT_KEEP_COUNT, *KEEP_COUNT_LIMITS))
 
 
 def kept_run(db: Database, store: str) -> KeptRun:
