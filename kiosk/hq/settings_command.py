@@ -1,10 +1,8 @@
 """`kiosk hq settings`: show and change HQ's tunable settings (kept in the `settings` table).
 
-Before this command the retention of the store deltas could be changed only by writing the
-`settings` table by hand, unchecked: a bad value was found only when the next pruning round
-logged it and fell back to the default. Here a value is checked (a whole number in its range)
-before it is kept, and the listing shows the value in force, which is the default when the
-stored one is bad, as the pruning itself reads it."""
+The settings themselves (keys, defaults, ranges, meanings) are kiosk/hq/tunables.py's table. Here a
+value is checked (a whole number in its range) before it is kept, and the listing shows the value
+in force, which is the default when the stored one is bad, as the code using it reads it."""
 
 from __future__ import annotations
 
@@ -14,38 +12,11 @@ import sys
 import textwrap
 from dataclasses import asdict, dataclass
 
+from kiosk.hq import tunables
 from kiosk.hq.db import Database
-from kiosk.hq.delta_retention import (
-    DEFAULT_KEEP_COUNT,
-    DEFAULT_KEEP_DAYS,
-    KEEP_COUNT_KEY,
-    KEEP_COUNT_LIMITS,
-    KEEP_DAYS_KEY,
-    KEEP_DAYS_LIMITS,
-)
+from kiosk.hq.tunables import BY_KEY, SETTINGS, Setting, SettingError, check
 
-HELP = "show or change HQ's settings (how long store deltas and snapshots are kept)"
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One setting this command knows: its key, default, allowed whole numbers and meaning."""
-
-    key: str
-    default: int
-    low: int
-    high: int
-    means: str
-
-
-SETTINGS = (
-    Setting(KEEP_DAYS_KEY, DEFAULT_KEEP_DAYS, *KEEP_DAYS_LIMITS,
-            "days HQ keeps each store's account deltas for kiosks that missed some, and each kiosk's "
-            "store snapshot from its build"),
-    Setting(KEEP_COUNT_KEY, DEFAULT_KEEP_COUNT, *KEEP_COUNT_LIMITS,
-            "at most this many of each store's newest account deltas are kept (the newest always is)"),
-)
-BY_KEY = {s.key: s for s in SETTINGS}
+HELP = "show or change HQ's settings (how long store deltas and snapshots are kept, what a snapshot holds)"
 
 
 def _listed(s: Setting) -> str:
@@ -59,8 +30,9 @@ default, its range and what it does. With KEY and VALUE: keep VALUE for KEY, aft
 a whole number in the setting's range (nothing changes when it is not). With KEY and --default:
 forget the stored value, so the default applies.
 
-The running receivers (`kiosk hq serve`) read the settings at each use: a change takes effect at
-the next pruning round (once a minute) without a restart.
+The running receivers (`kiosk hq serve`) read the settings at each use: a change takes effect
+without a restart (the retention at the next pruning round, once a minute; what a snapshot
+holds at the next snapshot built).
 
 settings:
 {chr(10).join(_listed(s) for s in SETTINGS)}
@@ -77,10 +49,6 @@ examples:
   kiosk hq settings store_delta_keep_days 14
   kiosk hq settings store_delta_keep_count --default
   kiosk hq settings --json"""
-
-
-class SettingError(ValueError):
-    """A setting that cannot be kept: says which and what it may be."""
 
 
 @dataclass(frozen=True)
@@ -103,23 +71,8 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="list as JSON")
 
 
-def check(key: str, text: str) -> int:
-    """The value to keep for `key`, or SettingError naming the range."""
-    setting = BY_KEY.get(key)
-    if setting is None:
-        raise SettingError(f"unknown setting {key!r} (known: {', '.join(BY_KEY)})")
-    try:
-        value = int(text)
-    except ValueError:
-        value = setting.low - 1
-    if not setting.low <= value <= setting.high:
-        raise SettingError(f"{key} must be a whole number from {setting.low} to {setting.high:,}, not {text!r}")
-    return value
-
-
 def in_force(db: Database, setting: Setting) -> InForce:
-    row = db.one("SELECT value FROM settings WHERE key = ?", (setting.key,))
-    stored = str(row[0]) if row else ""
+    stored = tunables.stored(db, setting.key)
     try:
         value = check(setting.key, stored)
     except SettingError:
