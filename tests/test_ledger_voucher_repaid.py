@@ -240,8 +240,10 @@ def test_the_member_never_ends_below_one_who_never_had_the_voucher(ops):
     less what is kept for V and not paid back (held); held is within V's value, nothing once B is
     refunded whole or voided; so the member is never below a member who never had V (paying B
     in full and getting back the same refunds of B, all of B once it is refunded whole), and ends
-    exactly where they began once both are refunded whole. Nor above: while V's use on B stands
-    and A is below the threshold, held is V's value (or all A's refunds since returned)."""
+    exactly where they began once both are refunded whole. Nor above: while V's use on B stands,
+    A refunded whole holds all V's value, and, with the rules never changed, A below the threshold
+    holds V's value or all A's refunds since returned. (A change of rules may let A earn V again
+    for a while after it was withdrawn: its refunds then keep nothing until A falls below again.)"""
     doc = _doc()
     doc["vouchers"]["gifts"]["new_member"] = ""
     ledger = Ledger(LedgerState(), parse_rules(doc), "kiosk-1", b"pepper", FAST_FOR_TESTS)
@@ -252,7 +254,7 @@ def test_the_member_never_ends_below_one_who_never_had_the_voucher(ops):
     before = _account(ledger).balance_fen
     vid = _earn(ledger, "A", A_TOTAL)
     _charge(ledger, "B", B_TOTAL, JOINED, vid)
-    now = JOINED
+    now, changed = JOINED, False
     for name, op, amount, rules_off, late in ops:
         if late:
             now = max(now, _account(ledger).voucher(vid).expires_at)
@@ -268,6 +270,7 @@ def test_the_member_never_ends_below_one_who_never_had_the_voucher(ops):
             continue  # a void of a refunded order, or on a later day
         result = ledger.apply(txn)
         assert result.applied and result.conflict == "", result
+        changed = changed or rules_off
         assert txn.balance_delta_fen == txn.amount_fen - txn.voucher_kept_fen + txn.voucher_repaid_fen
         event(f"{name} {txn.kind}: kept {bool(txn.voucher_kept_fen)}, repaid {bool(txn.voucher_repaid_fen)}")
     account = _account(ledger)
@@ -284,7 +287,10 @@ def test_the_member_never_ends_below_one_who_never_had_the_voucher(ops):
         assert held == 0
     if b_whole and a_left == 0:
         assert account.balance_fen == before and v.status is not VoucherStatus.VALID
-    if v.status is VoucherStatus.WITHDRAWN and v.order_key == b.key and not b_whole:  # V's use on B stands
+    stands = v.status is VoucherStatus.WITHDRAWN and v.order_key == b.key and not b_whole  # V's use on B
+    if stands and a_left == 0:
+        assert held == VALUE
+    if stands and not changed:
         since = [r.amount_fen for r in a.refunds]
         first = next(i for i, r in enumerate(a.refunds) if r.voucher_withdrawn)
         assert held == min(VALUE, sum(since[first:]))
