@@ -3,8 +3,9 @@
 Two threads. The network thread owns the MQTT connection (connect, backoff with jitter, read
 and write the socket) and only queues what arrives. Everything that touches the store happens
 in `poll()`, called by the store's owner (the app's main loop), or by `start_worker()` when
-sync owns the store alone. An outbox entry is forgotten only on HQ's `ack`, which HQ sends after
-its own commit; the broker's PUBACK means nothing here.
+sync owns the store alone; but for a store snapshot's chunks, written on a third thread
+(chunk_writer.py) into a file the serving replica never reads. An outbox entry is forgotten
+only on HQ's `ack`, which HQ sends after its own commit; the broker's PUBACK means nothing here.
 
 This module wires the parts and handles what arrives; the parts are elsewhere: the paho
 connection (link.py), what to send and forget (outbox_sender.py, incidents.IncidentSender, both
@@ -164,6 +165,7 @@ class SyncClient:
         self._stop_worker.set()
         if self._worker:
             self._worker.join(timeout)
+        self.feed.stop()
         self._link.stop((self.topics.status, m.encode(self._status("offline"))), timeout)
         self._worker = None
         self._started = False

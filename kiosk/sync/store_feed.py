@@ -2,8 +2,10 @@
 for a window at a time, resuming after a restart from the last chunk stored), then follow the
 store's account deltas in order, asking HQ for any it missed.
 
-Runs inside SyncClient.poll (the store's owner thread). Only with `SyncSettings.store_replica`:
-a kiosk configured without it keeps protocol v1's whole-chain `snapshot`."""
+Runs inside SyncClient.poll (the store's owner thread), except the chunks' writes: those go to
+the chunk writer's thread (chunk_writer.py), whose results each poll takes back. Only with
+`SyncSettings.store_replica`: a kiosk configured without it keeps protocol v1's whole-chain
+`snapshot`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 from kiosk.store.errors import ImpossibleSnapshot, StaleSnapshot, StoreError
 from kiosk.store.loading import Chunk
 from kiosk.sync import messages as m
+from kiosk.sync.chunk_writer import ChunkWriter
 
 log = logging.getLogger("kiosk.sync")
 
@@ -34,6 +37,7 @@ class StoreFeed:
         self._deltas_asked_at = float("-inf")
         self._checked_at = float("-inf")
         self._fresh_wanted = False  # HQ cannot send the deltas after our position: a new snapshot
+        self.writer = ChunkWriter(self.store)  # the chunks' writes, off this thread
 
     def handlers(self) -> dict:
         return {m.SnapshotChunk: self._on_chunk, m.AccountDelta: self._on_delta,
@@ -49,6 +53,7 @@ class StoreFeed:
     def tick(self, online: bool) -> None:
         if not self.enabled:
             return
+        self._take_written()
         came_online, self._online = online and not self._online, online
         if not online:
             return
@@ -86,19 +91,28 @@ class StoreFeed:
         rows = msg.rows
         chunk = Chunk(msg.snapshot_id, msg.index, msg.chunks, msg.own_high_water, msg.delta_seq,
                       rows.members, rows.cards, rows.accounts, msg.stock, rows.items)
-        try:
-            kept = self.store.store_chunk(chunk)
-        except (OSError, StoreError) as exc:
-            self.client._note_error(f"store: snapshot chunk not kept: {exc}")
-            return
+        if not self.writer.put(chunk):
+            log.info("snapshot chunk %d dropped: %d chunks wait to be written", msg.index, self.writer.waiting)
+
+    def _take_written(self) -> None:
+        """What the chunk writer did since the last poll: the next window asked for when the last
+        one asked is stored, the install once the last chunk is in."""
+        kept = False
+        for written in self.writer.written():
+            if written.error:
+                self.client._note_error(written.error)
+            kept = kept or written.kept
         if not kept:
-            return  # a repeat, or another snapshot's: the window is asked for again if need be
+            return  # repeats, or another snapshot's: the window is asked for again if need be
         self._asked_at = self.client._clock()
         progress = self.store.loading.progress
         if progress.complete:
             self._install()
         elif progress.next_index > self._asked_through:
             self._ask(progress.snapshot_id, progress.next_index)
+
+    def stop(self) -> None:
+        self.writer.stop()
 
     def _install(self) -> None:
         progress = self.store.loading.progress
