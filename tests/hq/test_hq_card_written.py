@@ -16,8 +16,6 @@ from kiosk.session.sync_link import SyncClientLink
 from kiosk.sync.client import SyncClient, SyncSettings
 from tests.session_support import DEVICE, KEYS, PIN, SIGNERS, make_kiosk
 
-pytestmark = pytest.mark.parametrize("hq_url", ["sqlite"], indirect=True)
-
 
 @pytest.fixture
 def broker(mosquitto_factory):
