@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 from kiosk.ledger import charges, vouchers
 from kiosk.ledger.model import VOUCHER_REASONS_KEPT, VOUCHERS_KEPT, Account, Voucher, VoucherStatus
-from kiosk.ledger.voucher_state import use_problem, voucher_changes
+from kiosk.ledger.voucher_state import earning_order, repay_due, use_problem, voucher_changes
 from tests.test_ledger_voucher_refunds import THRESHOLD, VALUE, _account, _earn, _ready, _refund
+from tests.test_ledger_voucher_repaid import A_TOTAL, B_PAID, _a_and_b
 from tests.test_vouchers import JOINED, UID, _charge, _ledger, _welcome
 
 ISSUE_PROBLEM = "voucher_issued needs a type, a value and an end of validity after its time"
@@ -197,3 +198,26 @@ def test_a_refund_gives_back_no_voucher_its_order_did_not_use_and_leaves_an_unkn
     # no such order, or no account: orders.order_problem refuses it, naming the order
     assert use_problem(_account(ledger), replace(forged, payment_ref="T1:Z9")) == ""
     assert use_problem(None, forged) == ""
+
+
+def test_only_a_spend_voucher_has_an_earning_order():
+    ledger, vid, _ = _a_and_b()
+    account = _account(ledger)
+    spend_voucher = account.voucher(vid)
+    assert spend_voucher.reason == "spend:T1:A" and earning_order(account, spend_voucher) == account.order("T1:A")
+    assert earning_order(account, replace(spend_voucher, reason="promo:T1:A")) is None  # the same tail, not a sale's
+
+
+def test_the_kept_value_is_owed_once_to_the_order_that_used_the_voucher_last():
+    ledger, vid, _ = _a_and_b()
+    assert repay_due(_account(ledger), _account(ledger).order("T1:B")) == 0  # used, not withdrawn: nothing kept
+    _refund(ledger, "B", "R1", B_PAID)  # B's use undone: V back
+    _charge(ledger, "C", 6_000, JOINED, vid)  # and used on C
+    assert _refund(ledger, "A", "R1", A_TOTAL).voucher_kept_fen == VALUE
+    account = _account(ledger)
+    b, c = account.order("T1:B"), account.order("T1:C")
+    assert (repay_due(account, b), repay_due(account, c)) == (0, VALUE)
+    forgotten = replace(account, orders=tuple(o for o in account.orders if o.key != "T1:A"))
+    assert repay_due(forgotten, c) == 0  # the earning order no longer held: nothing known kept
+    assert _refund(ledger, "C", "R1", c.paid_fen).voucher_repaid_fen == VALUE
+    assert repay_due(_account(ledger), c) == 0  # paid back once
