@@ -30,7 +30,8 @@ class Money(StrEnum):
     OPENS = "opens"  # sign-up: starts at balance 0 and points 0, moves nothing
     PAID_IN = "paid_in"  # the amount paid plus its bonus (top-up)
     PAID_OUT = "paid_out"  # minus the amount (spend)
-    PAID_BACK = "paid_back"  # plus the amount less what it keeps for a used voucher (a till order refunded or voided)
+    # plus the amount, less what it keeps for a used voucher, plus what it pays back for one (a till order refunded or voided)
+    PAID_BACK = "paid_back"
     BONUS = "bonus"  # its bonus credit (gifts)
     TO_ZERO = "to_zero"  # to balance 0 and points 0, refunding at most the balance (card return)
     FREE = "free"  # any amounts: HQ's own corrections
@@ -66,8 +67,11 @@ _POINTS = frozenset({"points_expire_on"})
 _GIFT = frozenset({"bonus_fen"}) | _POINTS
 # A charge's voucher and points as cash; a refund or void gives them back (kiosk/ledger/vouchers.py)
 _VOUCHER_USE = frozenset({"voucher_id", "voucher_fen", "points_cash", "points_cash_fen"})
-# and withdraw the voucher the charge earned, keeping its value from the refund when it was used
-_GIVE_BACK = frozenset({"voucher_id", "points_cash", "voucher_withdrawn", "voucher_kept_fen"}) | _POINTS
+# and withdraw the voucher the charge earned, keeping its value from the refund when it was used;
+# the whole refund of the order that used a withdrawn voucher pays back what was kept for it
+_GIVE_BACK = (
+    frozenset({"voucher_id", "points_cash", "voucher_withdrawn", "voucher_kept_fen", "voucher_repaid_fen"}) | _POINTS
+)
 FEE_SIGN_UP, FEE_REPLACEMENT, FEE_EXCHANGE = "sign_up", "replacement", "exchange"  # a CARD_FEE's reason
 _SALE = frozenset({"staff_id", "staff_reward_fen", "waiver"})  # kiosk/ledger/fees.py
 
@@ -76,7 +80,7 @@ SPECS: dict[Kind, KindSpec] = {
         Money.OPENS,
         frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id", "notes_consent"})
         | _SALE
-        | {"amount_fen"},
+        | {"amount_fen", "awaiting_write"},
         visit=True,
         activity=N_("Joined"),
     ),
@@ -122,7 +126,7 @@ SPECS: dict[Kind, KindSpec] = {
         Money.NONE, frozenset({"expire_before"}), takes_points=True, activity=N_("Points expired")
     ),
     Kind.CARD_REPLACEMENT: KindSpec(
-        Money.NONE, frozenset({"new_card_uid", "card_seq"}), activity=N_("New card")
+        Money.NONE, frozenset({"new_card_uid", "card_seq", "awaiting_write"}), activity=N_("New card")
     ),
     Kind.CARD_RETURN: KindSpec(
         Money.TO_ZERO, frozenset({"amount_fen"}), takes_points=True, activity=N_("Card returned")
@@ -185,7 +189,12 @@ SPECS: dict[Kind, KindSpec] = {
         Money.NONE, frozenset({"amount_fen", "payment_ref", "reason", "staff_id", "waiver"}), activity=N_("Card fee")
     ),
     Kind.CARD_EXCHANGE: KindSpec(
-        Money.NONE, frozenset({"new_card_uid", "card_seq"}), activity=N_("Card exchanged")
+        Money.NONE, frozenset({"new_card_uid", "card_seq", "awaiting_write"}), activity=N_("Card exchanged")
+    ),
+    # A card made at HQ's counter (awaiting_write) personalised at a kiosk behind the member's PIN,
+    # with the card_seq it was written with (kiosk/ledger/card_write.py): the card is the member's now.
+    Kind.CARD_WRITTEN: KindSpec(
+        Money.NONE, frozenset({"card_seq"}), visit=True, member_use=True, activity=N_("Card activated")
     ),
 }
 
@@ -218,7 +227,8 @@ def stated_amounts_problem(txn: Txn) -> str:
             return f"{kind} of no amount"
         if txn.voucher_kept_fen > txn.amount_fen:
             return f"{kind} keeps {txn.voucher_kept_fen} fen of {txn.amount_fen}"
-        expected = -txn.amount_fen if s.money is Money.PAID_OUT else txn.amount_fen - txn.voucher_kept_fen
+        back = txn.amount_fen - txn.voucher_kept_fen + txn.voucher_repaid_fen
+        expected = -txn.amount_fen if s.money is Money.PAID_OUT else back
     elif s.money is Money.BONUS:
         expected = txn.bonus_fen
     elif s.money is Money.TO_ZERO:

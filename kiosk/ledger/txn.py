@@ -49,6 +49,7 @@ class Kind(StrEnum):
     VOUCHER_EXPIRED = "voucher_expired"
     CARD_FEE = "card_fee"
     CARD_EXCHANGE = "card_exchange"
+    CARD_WRITTEN = "card_written"
 
 
 class TxnFormatError(ValueError):
@@ -101,7 +102,8 @@ class Txn:
     # voucher is named by its own txn_id and carries its type, value (amount_fen), minimum spend,
     # end of validity and stores; a SPEND names the voucher it used and the points it paid with,
     # a REFUND or VOID the voucher and points it gives back, and the voucher its order earned that
-    # it withdraws (voucher_withdrawn), keeping that voucher's value when it was used already.
+    # it withdraws (voucher_withdrawn), keeping that voucher's value when it was used already, and
+    # paying that value back with the whole refund of the order that used it (voucher_repaid_fen).
     voucher_id: str = ""
     voucher_type: str = ""
     voucher_fen: int = 0  # SPEND: the voucher's discount
@@ -112,9 +114,13 @@ class Txn:
     points_cash_fen: int = 0  # SPEND: what those points paid
     voucher_withdrawn: str = ""  # REFUND/VOID: the voucher the order earned (消费送券), taken back
     voucher_kept_fen: int = 0  # REFUND/VOID: of amount_fen, kept for that voucher used already
+    # REFUND/VOID completing the order that used a voucher since withdrawn: what the earning order's
+    # refunds kept for it, paid back (that discount is undone now), beyond amount_fen
+    voucher_repaid_fen: int = 0
     staff_id: str = ""  # SIGN_UP, TOP_UP, CARD_FEE: the staff member credited with the sale
     staff_reward_fen: int = 0  # the sales reward the rules gave that staff member for it (not the member's money)
     waiver: str = ""  # SIGN_UP, CARD_FEE: why no fee was charged ("topup", "campaign:<id>")
+    awaiting_write: bool = False  # SIGN_UP, CARD_REPLACEMENT, CARD_EXCHANGE: the card was not written (HQ's counter)
 
     @property
     def balance_delta_fen(self) -> int:
@@ -133,7 +139,7 @@ _NAMES = tuple(f.name for f in fields(Txn))
 _DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
 _DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
 _TIME_FIELDS = {"at", "pin_locked_until", "voucher_until"}
-_BOOL_FIELDS = {"clock_untrusted", "notes_consent"}
+_BOOL_FIELDS = {"clock_untrusted", "notes_consent", "awaiting_write"}
 _INT_RANGES = {
     "seq": (1, 2**62),
     "balance_before_fen": (-MAX_FEN, MAX_FEN),
@@ -153,6 +159,7 @@ _INT_RANGES = {
     "points_cash": (0, MAX_POINTS),
     "points_cash_fen": (0, MAX_FEN),
     "voucher_kept_fen": (0, MAX_FEN),
+    "voucher_repaid_fen": (0, MAX_FEN),
     "staff_reward_fen": (0, MAX_FEN),
 }
 
@@ -200,7 +207,7 @@ def txn_of(values: dict) -> Txn:
     """The Txn of a dict holding every field's value (checked already), the object Txn(**values)
     would make, without the frozen dataclass's __init__: that sets the 51 fields one
     object.__setattr__ at a time, and cost HQ more than decoding the record (Txn has no
-    __post_init__; tests/test_txn_codec.py holds both to the same result)."""
+    __post_init__; tests/hq/test_hq_events_wire.py holds both to the same result)."""
     txn = object.__new__(Txn)
     object.__setattr__(txn, "__dict__", values)
     return txn

@@ -35,7 +35,7 @@ from kiosk.ui.screens.signup import (
 )
 from kiosk.ui.screens.staff import NewPinTapScreen, StaffNotesScreen, StaffScreen
 from kiosk.ui.screens.topup import PayingScreen, TopUpAmountScreen, TopUpConfirmScreen
-from kiosk.ui.screens.waiting import CheckingCardScreen, SignupWritingScreen
+from kiosk.ui.screens.waiting import CardWritingScreen, CheckingCardScreen, SignupWritingScreen
 from kiosk.ui.theme import Metrics
 from kiosk.ui.widgets import NUMBER_FONT, TEXT_FONT, Background
 
@@ -47,6 +47,7 @@ SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
     SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
     ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen, NewPinTapScreen, ProfileScreen, StaffNotesScreen,
     CheckingCardScreen,
+    CardWritingScreen,
 )
 PUMP_INTERVAL_S = 0.05
 

@@ -36,6 +36,8 @@ SCREEN_FOR: dict[SessionState, str] = {
     S.staff_notes: "StaffNotesScreen",
     S.new_pin_tap: "NewPinTapScreen",
     S.new_pin_entry: "PinScreen",
+    S.card_write_pin: "PinScreen",
+    S.card_writing: "CardWritingScreen",
 }
 
 
