@@ -243,7 +243,7 @@ def main() -> None:
                 if BASELINE:
                     print(f"{'':<12} {'':<9} {receivers:>9} txns/CPU-s this / baseline: {per_cpu['this'] / per_cpu['baseline']:.2f}x")
     print(
-        "\ntargets: txns/CPU-s >= 2x 8.2k (the issue's baseline); lock wait with two receivers <= 2% of samples;"
+        "\ntargets: txns/CPU-s >= 2x the tree before issue 16 (--baseline, a checkout of b4e8a01); lock wait with two receivers <= 2% of samples;"
         "\ntwo receivers on a shared subscription >= 1.6x one. Receivers, broker and PostgreSQL share"
         "\nthis machine's CPUs: when 'load avg' is near or above the CPU count, the ratio is capped by the"
         "\nmachine, not by HQ (txns/CPU-s shows each receiver's own efficiency). SQLite has one writer at a"
