@@ -9,11 +9,17 @@
                 and shows the member; beside it the same tap on a member already held (baseline,
                 same run)
 
+  poll stall    the longest SyncClient.poll() call (the app calls it on its main loop, which also
+                draws the touchscreen) while a kiosk loads its store's snapshot: chunks written on
+                the chunk writer's thread (now), beside the same load with each chunk written
+                inside poll() as before (baseline, same run); the install's poll is shown apart
+
 The chain is generated straight into HQ's tables (members, cards, accounts, member_seen), row texts
 made from one template with the ids swapped in (as bench/scale.py does for the kiosk)."""
 
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 import time
@@ -105,6 +111,94 @@ def snapshot_and_load(url: str, broker, work: Path) -> dict:
     held = store.ledger.state.accounts.source.count() if loaded else 0
     store.close()
     return {"store_members": members, "chunks": chunks, "build_s": build_s, "load_s": load_s, "held": held}
+
+
+class InlineWriter:
+    """The baseline: each chunk written at once on the thread that hands it over (the poll thread),
+    as StoreFeed did before the chunk writer."""
+
+    def __init__(self, store) -> None:
+        self.store, self._done = store, []
+
+    def put(self, chunk) -> bool:
+        from kiosk.sync.chunk_writer import ChunkWriter
+
+        self._done.append(ChunkWriter._write(self, chunk))  # the same write, on this thread
+        return True
+
+    def written(self) -> list:
+        out, self._done = self._done, []
+        return out
+
+    def stop(self) -> None:
+        """(no thread)"""
+
+
+def poll_stalls(url: str, broker, work: Path, inline: bool) -> dict:
+    """Poll a kiosk the way the app does (every 50 ms) through a whole first load of S1's snapshot,
+    timing each poll(); the poll that installs the snapshot is kept apart."""
+    from kiosk.hq.embedded import start_receiver
+    from kiosk.sync.client import SyncClient
+    from tests.sync.support import open_store
+    from tests.sync.test_drain import settings_for
+
+    store = open_store(work)
+    polls: list[float] = []
+    install_s, chunks = 0.0, 0
+    with start_receiver(url, broker.host, broker.port, "hq", broker.password("hq")):
+        client = SyncClient(store, settings_for(broker, "D1", data_dir=store.data_dir, store_replica=True))
+        if inline:
+            client.feed.writer = InlineWriter(store)
+        client.start()
+        deadline = time.monotonic() + 600
+        while store.hq_feed.snapshot_id == 0 and time.monotonic() < deadline:
+            t = time.perf_counter()
+            client.poll()
+            took = time.perf_counter() - t
+            chunks = max(chunks, store.loading.progress.chunks)
+            if store.hq_feed.snapshot_id:
+                install_s = took
+            else:
+                polls.append(took)
+            time.sleep(0.05)
+        client.stop()
+    store.close()
+    return {"max_ms": max(polls) * 1e3, "p99_ms": pct(polls, 0.99) * 1e3, "p50_ms": pct(polls, 0.5) * 1e3,
+            "polls": len(polls), "install_ms": install_s * 1e3, "chunks": chunks}
+
+
+def report_stalls(n: int) -> None:
+    """The longest poll() during a first load, chunk writer thread against writes inside poll()."""
+    from kiosk.hq.db import open_database
+    from kiosk.hq.schema import create_schema
+    from tests.fixtures.mosquitto import MosquittoBroker
+
+    work = Path(tempfile.mkdtemp(prefix="kiosk-bench-stall-"))
+    broker = MosquittoBroker(work / "mosq").start()
+    try:
+        url = str(work / "hq.sqlite3")
+        db = open_database(url)
+        create_schema(db)
+        generate_hq(db, n)
+        db.close()
+        print(f"\npoll() during a kiosk's first load of store S1 ({n // STORES:,} members; SQLite HQ; "
+              f"a poll every 50 ms as the app's main loop does)")
+        print(f"{'chunks written':>24} {'chunks':>6} {'polls':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'install ms':>10}")
+        rows = {}
+        runs = (("inside poll (before)", True), ("writer thread (now)", False)) * 2
+        for run, (label, inline) in enumerate(runs):
+            r = poll_stalls(url, broker, work / f"k{run}", inline)
+            rows.setdefault(label, []).append(r["max_ms"])
+            print(f"{label:>24} {r['chunks']:>6} {r['polls']:>6} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f} "
+                  f"{r['install_ms']:>10.1f}", flush=True)
+        before, now = (statistics.median(v) for v in rows.values())
+        print(f"longest poll while loading: {before:.1f} ms before, {now:.1f} ms now (median of 2 runs each; "
+              f"{before / now:.1f}x)")
+    finally:
+        broker.stop()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def fetch_taps(url: str, broker, work: Path, n: int) -> dict:
@@ -211,4 +305,7 @@ def report(sizes: list[int], postgres_at: int) -> None:
 
 if __name__ == "__main__":
     full = "--full" in sys.argv
+    if "--stalls" in sys.argv:
+        report_stalls(1_000_000 if full else 100_000)
+        sys.exit(0)
     report([10_000, 100_000, 1_000_000] if full else [10_000, 100_000], 1_000_000 if full else 100_000)

@@ -689,3 +689,29 @@ def test_status_shows_how_far_a_store_snapshot_load_has_come(root):
     line = result(root, "member replica").detail  # read while the kiosk holds the store
     assert "loading 1/3 chunks (33%) of snapshot 42" in line and "serves" in line
     store.close()
+
+
+def _tree(root: Path) -> dict[str, tuple]:
+    """Every path under root with its kind, size, mode, owner and modification time (a directory's
+    changes when a file is made or removed in it, even one removed again at once)."""
+    out = {}
+    for path in [root, *root.rglob("*")]:
+        st = path.lstat()
+        out[str(path.relative_to(root))] = (st.st_mode, st.st_size, st.st_uid, st.st_mtime_ns)
+    return out
+
+
+def test_the_doctor_changes_nothing_on_disk(root, capsys):
+    """A read-only command: no probe file, no -wal or -shm left beside the replica (root's, after
+    `sudo kiosk doctor`: the service could not open its replica then). The one exception: the store
+    check opens the store as the kiosk would, as the kiosk user, under the store's lock, so the lock
+    file takes the doctor's pid and the data dir's own time moves (SQLite's files come and go)."""
+    make_store(root, contact=datetime.now(UTC) - timedelta(hours=2))
+    before = _tree(root)
+    time.sleep(0.01)  # a change within the same clock tick would not show in the times
+    doctor(root, capsys)
+    after = _tree(root)
+    assert sorted(set(after) ^ set(before)) == []
+    changed = [p for p in before if before[p] != after[p]]
+    assert changed == ["var/lib/kiosk", "var/lib/kiosk/lock"]
+    assert [after[p][2] for p in changed] == [before[p][2] for p in changed]  # still the kiosk user's

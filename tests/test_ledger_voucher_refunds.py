@@ -20,6 +20,7 @@ from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.ledger.rules import parse_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind
+from kiosk.ledger.voucher_state import use_stands
 from kiosk.receipt.layout import receipt_lines, text_width
 from kiosk.receipt.receipt import Shop
 from kiosk.till.service import refund_receipt
@@ -49,7 +50,7 @@ def _refund(ledger: Ledger, order: str, refund_id: str, amount: int):
     before = _account(ledger).balance_fen
     result = ledger.apply(txn)
     assert result.applied and not result.conflict, result
-    assert _account(ledger).balance_fen == before + amount - txn.voucher_kept_fen
+    assert _account(ledger).balance_fen == before + amount - txn.voucher_kept_fen + txn.voucher_repaid_fen
     return txn
 
 
@@ -116,9 +117,10 @@ def test_a_used_voucher_is_paid_for_from_the_refund_that_takes_the_sale_below():
     refund = ledger.state.accounts[crossing.member_id].order("T1:A1").refund("R2")
     assert (refund.voucher_withdrawn, refund.voucher_kept_fen) == (vid, VALUE)
     assert _refund(ledger, "A1", "R3", 1_000).voucher_kept_fen == 0  # kept once
-    # the order that used it, refunded whole, does not give back a voucher already paid for
+    # the order that used it, refunded whole, does not give back the voucher (withdrawn) but the
+    # value kept for it: that discount is undone (tests/test_ledger_voucher_repaid.py)
     back = _refund(ledger, "A2", "R1", used.amount_fen)
-    assert back.voucher_id == ""
+    assert (back.voucher_id, back.voucher_repaid_fen) == ("", VALUE)
     assert _account(ledger).voucher(vid).status is VoucherStatus.WITHDRAWN
 
 
@@ -244,7 +246,8 @@ _OPS = st.lists(
 def test_the_spend_vouchers_held_are_what_the_net_sales_earn(ops):
     """After any charges (some paying with a voucher), refunds and voids, each given its due
     voucher steps: a sale still at the threshold holds its voucher; one below holds none, and
-    when the voucher was used, the refunds since kept exactly its value (or all they returned)."""
+    when the voucher was used, the refunds since kept exactly its value (or all they returned)
+    while that use stands, and nothing once the order that used it was refunded whole."""
     doc = _doc()
     doc["vouchers"]["gifts"]["new_member"] = ""
     ledger = Ledger(LedgerState(), parse_rules(doc), "kiosk-1", b"pepper", FAST_FOR_TESTS)
@@ -277,4 +280,5 @@ def test_the_spend_vouchers_held_are_what_the_net_sales_earn(ops):
         elif earned is not None:
             assert earned.status is VoucherStatus.WITHDRAWN
             after = sum(r.amount_fen for r in order.refunds if r.voucher_withdrawn)
-            assert order.voucher_kept_fen == (min(VALUE, after) if earned.order_key else 0)
+            held = order.voucher_kept_fen - order.voucher_repaid_fen  # the used voucher's refund paid it back
+            assert held == (min(VALUE, after) if use_stands(account, earned) else 0)

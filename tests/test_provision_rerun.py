@@ -76,6 +76,26 @@ def test_a_rerun_changing_the_store_and_hq_keeps_every_hand_added_section_and_ke
         19200, 45, 27, 90)
 
 
+def test_a_rerun_keeps_the_technicians_comments_and_layout(provisioned, capsys):
+    """A kiosk.toml is where a technician writes down why (a printer on the second USB port, a
+    longer timeout for a slow store): a re-run changes the values it owns and no comment."""
+    root, config = provisioned
+    text = config.read_text()
+    text = text.replace("[printer]\n", "# the Epson on the back USB port, since 2026-03\n[printer]\n")
+    text = text.replace("inactivity_s = 45", "inactivity_s = 45  # older members read slowly here")
+    text = text.replace("[hq]\n", "[hq]\n# hq-old is retired in January\n")
+    config.write_text(text)
+    capsys.readouterr()
+    assert run_command("provision", "--root", root, "--non-interactive", "--hq-host", "hq-new.example") == 0
+    after = config.read_text()
+    for comment in ("# the Epson on the back USB port, since 2026-03\n[printer]",
+                    "inactivity_s = 45  # older members read slowly here", "# hq-old is retired in January"):
+        assert comment in after
+    assert after.startswith("# Written by `kiosk provision`")
+    assert tomllib.loads(after)["hq"]["host"] == "hq-new.example"
+    assert _hand_parts(tomllib.loads(after)) == HAND
+
+
 def test_a_rerun_with_the_same_answers_changes_no_byte_of_a_hand_edited_config(provisioned, capsys):
     root, config = provisioned
     assert run_command("provision", "--root", root, "--non-interactive") == 0

@@ -289,24 +289,18 @@ def check_data_dir(ctx: Context) -> CheckResult:
     path = ctx.path(device_dir)
     if not path.is_dir():
         return fail(name, f"{device_dir} does not exist", "run `kiosk provision` to create it")
-    probe = path / f".doctor-{os.getpid()}"
-    try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, b"doctor")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        probe.unlink()
-    except OSError as exc:
-        return fail(name, f"{device_dir} is not writable: {exc.strerror}",
-                    f"chown -R {SERVICE_USER}:{SERVICE_USER} {device_dir}; check the SD card "
-                    "is not mounted read-only (`mount | grep ' / '`)")
+    # Asked, not tried: a probe file written and removed would change the data dir (doctor writes nothing).
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        return fail(name, f"{device_dir} is on a file system mounted read-only (the SD card after errors?)",
+                    "check the card (`dmesg | grep -i mmc`), then `mount -o remount,rw /` or replace it")
+    st = path.stat()
     user = fsops.lookup_user(ctx.root, SERVICE_USER)
-    owner = path.stat().st_uid
-    if user is not None and owner != user.uid:
-        return fail(name, f"{device_dir} is owned by {_owner_name(ctx, owner)}, the service runs "
+    if user is not None and st.st_uid != user.uid:
+        return fail(name, f"{device_dir} is owned by {_owner_name(ctx, st.st_uid)}, the service runs "
                     f"as {SERVICE_USER}", f"chown -R {SERVICE_USER}:{SERVICE_USER} {device_dir}")
+    if not st.st_mode & stat.S_IWUSR:
+        return fail(name, f"{device_dir} is not writable by its owner (mode {stat.filemode(st.st_mode)})",
+                    f"chmod u+rwx {device_dir}")
     return ok(name, f"{device_dir} writable")
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 from kiosk.doctor.checks import CheckResult, Context, _need_config, ok, skip
 from kiosk.store.loading import loading_line
+from kiosk.store.read_only import connect_read_only
 from kiosk.store.replica import REPLICA
 
 
 def _feed(path: Path) -> tuple[int, int] | None:
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = connect_read_only(path)
         try:
             row = conn.execute("SELECT snapshot_id, delta_seq FROM hq_feed").fetchone()
         finally:

@@ -39,10 +39,13 @@ def connect(
     client_id: str | None = None,
     manual_ack: bool = False,
     on_connect=None,
+    on_message=None,
     timeout: float = 10.0,
 ):
     """A paho client with its network loop running, connected (clean start: a receiver that dies
-    leaves no session behind to hoard its share of the fleet's messages)."""
+    leaves no session behind to hoard its share of the fleet's messages). `on_message` is in place
+    before the connection: messages can arrive (retained ones, at the subscribe `on_connect` makes)
+    before this returns, and paho drops a message no handler takes."""
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(
@@ -73,6 +76,7 @@ def connect(
             on_connect(c)
 
     client.on_connect = _on_connect
+    client.on_message = on_message
     try:
         client.connect(settings.host, settings.port, keepalive=settings.keepalive_s, clean_start=True)
     except OSError as exc:

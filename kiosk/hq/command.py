@@ -174,9 +174,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from kiosk.hq.report import command as report_command
 
     report_command.add_parser(sub)
-    from kiosk.hq import staff
+    from kiosk.hq import settings_command, staff
 
     staff.add_parser(sub)
+    settings_command.add_parser(sub)
     from kiosk.hq.console import command as console_command
 
     console_command.add_parsers(sub)
@@ -330,6 +331,10 @@ def _admin(args, db) -> int:
         from kiosk.hq import staff
 
         return staff.run(args, db)
+    if cmd == "settings":
+        from kiosk.hq import settings_command
+
+        return settings_command.run(args, db)
     if cmd == "register-member":
         pin = sys.stdin.readline().strip()
         pepper = args.pepper_file.read_bytes().strip() if args.pepper_file else b""

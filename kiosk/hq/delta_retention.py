@@ -16,15 +16,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kiosk.hq import tunables
 from kiosk.hq.db import Database
+from kiosk.hq.tunables import KEEP_COUNT_KEY, KEEP_DAYS_KEY
 from kiosk.ledger.utc import utc_text
 
 log = logging.getLogger(__name__)
 
-KEEP_DAYS_KEY = "store_delta_keep_days"
-KEEP_COUNT_KEY = "store_delta_keep_count"
-DEFAULT_KEEP_DAYS = 7
-DEFAULT_KEEP_COUNT = 10_000
+DEFAULT_KEEP_DAYS = tunables.BY_KEY[KEEP_DAYS_KEY].default
+DEFAULT_KEEP_COUNT = tunables.BY_KEY[KEEP_COUNT_KEY].default
 PRUNE_BATCH = 500  # rows deleted in one short transaction
 PRUNE_ROUND = 5_000  # rows deleted in one round at most (the rest wait for the next round)
 
@@ -45,26 +45,9 @@ class KeptRun:
     newest: int
 
 
-def _int_setting(db: Database, key: str, default: int, low: int, high: int) -> int:
-    row = db.one("SELECT value FROM settings WHERE key = ?", (key,))
-    if row is None:
-        return default
-    try:
-        value = int(row[0])
-    except ValueError:
-        value = low - 1
-    if low <= value <= high:
-        return value
-    log.warning("HQ setting %s = %r is not a whole number from %d to %d; using the default %d "
-                "(fix it in the settings table: kiosk hq, table settings, key %s)",
-                key, str(row[0])[:40], low, high, default, key)
-    return default
-
-
 def retention(db: Database) -> Retention:
     """The retention the HQ settings ask for (a bad value: the default, and a warning naming it)."""
-    return Retention(_int_setting(db, KEEP_DAYS_KEY, DEFAULT_KEEP_DAYS, 1, 3650),
-                     _int_setting(db, KEEP_COUNT_KEY, DEFAULT_KEEP_COUNT, 1, 10_000_000))
+    return Retention(tunables.value(db, KEEP_DAYS_KEY), tunables.value(db, KEEP_COUNT_KEY))
 
 
 def kept_run(db: Database, store: str) -> KeptRun:

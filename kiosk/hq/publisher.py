@@ -16,6 +16,7 @@ from kiosk.hq.db import Database
 from kiosk.hq.delta_retention import prune_deltas
 from kiosk.hq.ledger import load_state
 from kiosk.hq.rules_scopes import CHAIN, mark_key, own_stores, scoped_rules
+from kiosk.hq.snapshot_retention import FOLLOWS_KEY, prune_snapshots
 from kiosk.hq.store_feed import publish_deltas, resend_deltas
 from kiosk.ledger.rules import Rules
 from kiosk.sync import messages as m
@@ -102,13 +103,14 @@ class Publisher:
         return self._blocked() + self._rules() + self._snapshots() + self._notes() + publish_deltas(self.db, self.client)
 
     def prune_deltas(self, now: datetime | None = None) -> int:
-        """Once a PRUNE_EVERY_S window, for the one process that claims it: the store deltas past
-        the retention go (kiosk/hq/delta_retention.py). Returns how many rows went."""
+        """Once a PRUNE_EVERY_S window, for the one process that claims it: the store deltas and
+        the kiosks' store snapshots past their retention go (kiosk/hq/delta_retention.py,
+        snapshot_retention.py). Returns how many rows went."""
         now = now or datetime.now(UTC)
         window, done = str(int(now.timestamp()) // PRUNE_EVERY_S), get_setting(self.db, PRUNED_KEY, "")
         if window == done or not claim_setting(self.db, PRUNED_KEY, done, window):
             return 0
-        return prune_deltas(self.db, now)
+        return prune_deltas(self.db, now) + prune_snapshots(self.db, now)
 
     def publish_all_retained(self) -> None:
         """At start: make the retained chain messages current (a crash may have left them behind)."""
@@ -231,8 +233,10 @@ class Publisher:
 def follows_store_feed(db: Database, device: str) -> bool:
     """A kiosk that asked for its store's snapshot (protocol v2) gets every change in its store's
     deltas: a whole-chain `snapshot` would replace its replica with the whole chain (a million
-    members) after every HQ operation."""
-    return db.one("SELECT 1 FROM store_snapshots WHERE device_id = ? LIMIT 1", (device,)) is not None
+    members) after every HQ operation. Its snapshot kept, or pruned (noted in settings)."""
+    if db.one("SELECT 1 FROM store_snapshots WHERE device_id = ? LIMIT 1", (device,)) is not None:
+        return True
+    return db.one("SELECT 1 FROM settings WHERE key = ?", (FOLLOWS_KEY + device,)) is not None
 
 
 def request_snapshots(db: Database) -> None:

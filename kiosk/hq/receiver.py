@@ -151,8 +151,10 @@ class Receiver:
     def start(self) -> Receiver:
         self.db = open_database(self.db_url)
         create_schema(self.db)
-        self.client = connect(self.broker, self.client_id, manual_ack=True, on_connect=self._subscribe)
-        self.client.on_message = lambda client, userdata, msg: self.inbox.put(msg)
+        self.client = connect(
+            self.broker, self.client_id, manual_ack=True, on_connect=self._subscribe,
+            on_message=lambda client, userdata, msg: self.inbox.put(msg),
+        )
         self._thread = threading.Thread(target=self._work, name="hq-receiver", daemon=True)
         self._thread.start()
         return self

@@ -17,19 +17,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from kiosk.hq import tunables
 from kiosk.hq.db import Database
 from kiosk.hq.delta_retention import kept_run
+from kiosk.hq.tunables import CHUNK_BUDGET, CHUNK_BYTES_KEY, SEEN_DAYS_KEY
 from kiosk.ledger.utc import utc_text
 from kiosk.sync import messages as m
 from kiosk.sync.topics import DeviceTopics
 
 log = logging.getLogger(__name__)
 
-CHUNK_BUDGET = 768 * 1024  # bytes of rows per chunk: under the message's 1 MiB with its envelope
 ID_BATCH = 1000  # member ids per query while reading a store's rows
-SEEN_DAYS_KEY = "replica_seen_days"
 REUSE_S = 600  # a snapshot built this recently answers a request for a new one
-DEFAULT_SEEN_DAYS = 90
 
 
 def seen_text(at: datetime) -> str:
@@ -40,8 +39,7 @@ def seen_text(at: datetime) -> str:
 
 def seen_cutoff(db: Database, now: datetime) -> str:
     """The oldest `member_seen.at` that still counts (members seen since are kept at the store)."""
-    row = db.one("SELECT value FROM settings WHERE key = ?", (SEEN_DAYS_KEY,))
-    days = int(row[0]) if row else DEFAULT_SEEN_DAYS
+    days = tunables.value(db, SEEN_DAYS_KEY)
     return seen_text(now - timedelta(days=days))
 
 
@@ -97,9 +95,8 @@ def store_rows_texts(db: Database, store: str, cutoff: str) -> dict[str, list[st
 
 
 def chunk_budget(db: Database) -> int:
-    """Bytes of rows per chunk: HQ setting `snapshot_chunk_bytes` (1 KiB .. CHUNK_BUDGET)."""
-    row = db.one("SELECT value FROM settings WHERE key = 'snapshot_chunk_bytes'")
-    return max(1024, min(CHUNK_BUDGET, int(row[0]))) if row else CHUNK_BUDGET
+    """Bytes of rows per chunk: HQ setting `snapshot_chunk_bytes` (1 KiB .. CHUNK_BUDGET, kiosk/hq/tunables.py)."""
+    return tunables.value(db, CHUNK_BYTES_KEY)
 
 
 def rows_texts(db: Database, member_ids: list[str]) -> dict[str, list[str]]:

@@ -199,16 +199,17 @@ def _pay_back(
     if card is None:
         raise Refused("member_closed", member_id)
     account = ledger.state.accounts[member_id]
-    if account.balance_fen + amount_fen > MAX_FEN:
-        raise Refused("balance_limit")
     points_back = min(points_due_back(order, amount_fen), account.points)
     back = vouchers.given_back(ledger, account, order, amount_fen, now)
+    credit = amount_fen - back.get("voucher_kept_fen", 0) + back.get("voucher_repaid_fen", 0)
+    if account.balance_fen + credit > MAX_FEN:
+        raise Refused("balance_limit")
     return ledger._txn(
         kind,
         now,
         member_id,
         card.uid,
-        account.balance_fen + amount_fen - back.get("voucher_kept_fen", 0),
+        account.balance_fen + credit,
         account.points - points_back + back.get("points_cash", 0),
         account=account,
         amount_fen=amount_fen,

@@ -30,7 +30,8 @@ class Money(StrEnum):
     OPENS = "opens"  # sign-up: starts at balance 0 and points 0, moves nothing
     PAID_IN = "paid_in"  # the amount paid plus its bonus (top-up)
     PAID_OUT = "paid_out"  # minus the amount (spend)
-    PAID_BACK = "paid_back"  # plus the amount less what it keeps for a used voucher (a till order refunded or voided)
+    # plus the amount, less what it keeps for a used voucher, plus what it pays back for one (a till order refunded or voided)
+    PAID_BACK = "paid_back"
     BONUS = "bonus"  # its bonus credit (gifts)
     TO_ZERO = "to_zero"  # to balance 0 and points 0, refunding at most the balance (card return)
     FREE = "free"  # any amounts: HQ's own corrections
@@ -66,8 +67,11 @@ _POINTS = frozenset({"points_expire_on"})
 _GIFT = frozenset({"bonus_fen"}) | _POINTS
 # A charge's voucher and points as cash; a refund or void gives them back (kiosk/ledger/vouchers.py)
 _VOUCHER_USE = frozenset({"voucher_id", "voucher_fen", "points_cash", "points_cash_fen"})
-# and withdraw the voucher the charge earned, keeping its value from the refund when it was used
-_GIVE_BACK = frozenset({"voucher_id", "points_cash", "voucher_withdrawn", "voucher_kept_fen"}) | _POINTS
+# and withdraw the voucher the charge earned, keeping its value from the refund when it was used;
+# the whole refund of the order that used a withdrawn voucher pays back what was kept for it
+_GIVE_BACK = (
+    frozenset({"voucher_id", "points_cash", "voucher_withdrawn", "voucher_kept_fen", "voucher_repaid_fen"}) | _POINTS
+)
 FEE_SIGN_UP, FEE_REPLACEMENT, FEE_EXCHANGE = "sign_up", "replacement", "exchange"  # a CARD_FEE's reason
 _SALE = frozenset({"staff_id", "staff_reward_fen", "waiver"})  # kiosk/ledger/fees.py
 
@@ -218,7 +222,8 @@ def stated_amounts_problem(txn: Txn) -> str:
             return f"{kind} of no amount"
         if txn.voucher_kept_fen > txn.amount_fen:
             return f"{kind} keeps {txn.voucher_kept_fen} fen of {txn.amount_fen}"
-        expected = -txn.amount_fen if s.money is Money.PAID_OUT else txn.amount_fen - txn.voucher_kept_fen
+        back = txn.amount_fen - txn.voucher_kept_fen + txn.voucher_repaid_fen
+        expected = -txn.amount_fen if s.money is Money.PAID_OUT else back
     elif s.money is Money.BONUS:
         expected = txn.bonus_fen
     elif s.money is Money.TO_ZERO:

@@ -119,6 +119,7 @@ class TillRefund:
     voucher_back: str = ""  # the voucher given back
     voucher_withdrawn: str = ""  # the voucher this order earned, taken back (kiosk/ledger/vouchers.py)
     voucher_kept_fen: int = 0  # of amount_fen, kept because that voucher was already used
+    voucher_repaid_fen: int = 0  # beyond amount_fen: kept for the withdrawn voucher this order used, paid back
     card_uid: str = ""  # the card the money went back to ("" in records kept before it was)
 
 
@@ -141,6 +142,7 @@ class TillOrder:
     points_cash_fen: int = 0
     points_cash_back: int = 0  # of points_cash, given back so far
     voucher_kept_fen: int = 0  # kept from its refunds so far: the value of the used voucher it earned
+    voucher_repaid_fen: int = 0  # of voucher_kept_fen, paid back since: the order that used it was refunded whole
     refunded_fen: int = 0
     points_reversed: int = 0  # points due back so far (in proportion to the refunds)
     refunds: tuple[TillRefund, ...] = ()  # oldest first; a void is the one refund "void"

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from kiosk.ledger.model import ORDERS_KEPT, Account, TillOrder, TillRefund
 from kiosk.ledger.txn import Kind, Txn
+from kiosk.ledger.voucher_state import earning_order
 
 VOID_ID = "void"  # the refund id a void is kept under on its order
 
@@ -83,8 +84,11 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
         return replace(after, orders=(after.orders + (order,))[-ORDERS_KEPT:])
     if txn.kind not in (Kind.REFUND, Kind.VOID):
         return after
+    repaid_key = _repaid_order_key(before, txn)
     orders = []
     for order in after.orders:
+        if order.key == repaid_key:  # the order whose refunds kept what this one pays back
+            order = replace(order, voucher_repaid_fen=order.voucher_repaid_fen + txn.voucher_repaid_fen)
         if order.key == txn.payment_ref:
             refund = TillRefund(
                 refund_id=VOID_ID if txn.kind is Kind.VOID else txn.reason,
@@ -96,6 +100,7 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
                 voucher_back=txn.voucher_id,
                 voucher_withdrawn=txn.voucher_withdrawn,
                 voucher_kept_fen=txn.voucher_kept_fen,
+                voucher_repaid_fen=txn.voucher_repaid_fen,
                 balance_after_fen=txn.balance_after_fen,
                 points_after=txn.points_after,
                 card_uid=txn.card_uid,
@@ -111,3 +116,11 @@ def with_order(before: Account, after: Account, txn: Txn, bonus_drawn_fen: int) 
             )
         orders.append(order)
     return replace(after, orders=tuple(orders))
+
+
+def _repaid_order_key(account: Account, txn: Txn) -> str:
+    """The key of the order that earned the voucher whose kept value `txn` pays back ("" when none)."""
+    order = account.order(txn.payment_ref) if txn.voucher_repaid_fen else None
+    voucher = account.voucher(order.voucher_id) if order is not None and order.voucher_id else None
+    earning = earning_order(account, voucher) if voucher is not None else None
+    return earning.key if earning is not None else ""

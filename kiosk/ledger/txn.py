@@ -101,7 +101,8 @@ class Txn:
     # voucher is named by its own txn_id and carries its type, value (amount_fen), minimum spend,
     # end of validity and stores; a SPEND names the voucher it used and the points it paid with,
     # a REFUND or VOID the voucher and points it gives back, and the voucher its order earned that
-    # it withdraws (voucher_withdrawn), keeping that voucher's value when it was used already.
+    # it withdraws (voucher_withdrawn), keeping that voucher's value when it was used already, and
+    # paying that value back with the whole refund of the order that used it (voucher_repaid_fen).
     voucher_id: str = ""
     voucher_type: str = ""
     voucher_fen: int = 0  # SPEND: the voucher's discount
@@ -112,6 +113,9 @@ class Txn:
     points_cash_fen: int = 0  # SPEND: what those points paid
     voucher_withdrawn: str = ""  # REFUND/VOID: the voucher the order earned (消费送券), taken back
     voucher_kept_fen: int = 0  # REFUND/VOID: of amount_fen, kept for that voucher used already
+    # REFUND/VOID completing the order that used a voucher since withdrawn: what the earning order's
+    # refunds kept for it, paid back (that discount is undone now), beyond amount_fen
+    voucher_repaid_fen: int = 0
     staff_id: str = ""  # SIGN_UP, TOP_UP, CARD_FEE: the staff member credited with the sale
     staff_reward_fen: int = 0  # the sales reward the rules gave that staff member for it (not the member's money)
     waiver: str = ""  # SIGN_UP, CARD_FEE: why no fee was charged ("topup", "campaign:<id>")
@@ -153,6 +157,7 @@ _INT_RANGES = {
     "points_cash": (0, MAX_POINTS),
     "points_cash_fen": (0, MAX_FEN),
     "voucher_kept_fen": (0, MAX_FEN),
+    "voucher_repaid_fen": (0, MAX_FEN),
     "staff_reward_fen": (0, MAX_FEN),
 }
 

@@ -6,7 +6,12 @@ never used, or withdrawing a voucher its order did not earn or keeping more than
 value: refused, as a kiosk and HQ both refuse them), `use_conflict` for a voucher used when
 this state says it may not be (used already, expired, unknown: two kiosks offline may both have
 taken it; the money moved, so the charge stays applied and the conflict says why), and
-`voucher_changes` for the account's vouchers after the txn. No rules, no clock: the txn says all."""
+`voucher_changes` for the account's vouchers after the txn. No rules, no clock: the txn says all.
+
+A used voucher whose earning order is refunded is withdrawn and its value kept from that refund
+(the discount it gave was no longer earned); once the order that used it is refunded whole, that
+discount is undone too, so what was kept goes back to the card with that refund
+(`voucher_repaid_fen`, once: `repay_due`), and no later refund keeps anything for it (`use_stands`)."""
 
 from __future__ import annotations
 
@@ -56,6 +61,32 @@ def earned_by(account: Account, order_key: str) -> Voucher | None:
     return next((v for v in account.vouchers if v.reason == reason), None)
 
 
+def earning_order(account: Account, voucher: Voucher) -> TillOrder | None:
+    """The till order whose sale earned this voucher (消费送券), if the account still holds it."""
+    prefix = spend_reason("")
+    return account.order(voucher.reason[len(prefix):]) if voucher.reason.startswith(prefix) else None
+
+
+def use_stands(account: Account, voucher: Voucher) -> bool:
+    """The voucher's use still discounts an order: used (or withdrawn after its use) on an order
+    not refunded whole nor voided. An order the account no longer holds is taken as standing."""
+    if not voucher.order_key or voucher.status not in (VoucherStatus.USED, VoucherStatus.WITHDRAWN):
+        return False
+    order = account.order(voucher.order_key)
+    return order is None or not (order.voided or order.refunded_fen >= order.paid_fen)
+
+
+def repay_due(account: Account, order: TillOrder) -> int:
+    """What the refund completing `order` (or its void) pays back for the voucher it used, when
+    that voucher was withdrawn since: what its earning order's refunds kept for it, less what was
+    paid back already. 0 for any other order or voucher."""
+    voucher = account.voucher(order.voucher_id) if order.voucher_id else None
+    if voucher is None or voucher.status is not VoucherStatus.WITHDRAWN or voucher.order_key != order.key:
+        return 0
+    earning = earning_order(account, voucher)
+    return 0 if earning is None else max(0, earning.voucher_kept_fen - earning.voucher_repaid_fen)
+
+
 def whole_refund(order: TillOrder, txn: Txn) -> bool:
     """This refund or void leaves nothing of the order's stored value unrefunded."""
     return txn.kind is Kind.VOID or order.refunded_fen + txn.amount_fen >= order.paid_fen
@@ -86,7 +117,23 @@ def use_problem(account: Account | None, txn: Txn) -> str:
         return f"{txn.kind} of order {order.key!r} gives back more points than paid with"
     if txn.voucher_id and (txn.voucher_id != order.voucher_id or not whole_refund(order, txn)):
         return f"{txn.kind} of order {order.key!r} gives back voucher {txn.voucher_id!r} it may not"
-    return _withdrawal_problem(account, order, txn)
+    return _withdrawal_problem(account, order, txn) or _repay_problem(account, order, txn)
+
+
+def _repay_problem(account: Account, order: TillOrder, txn: Txn) -> str:
+    """A refund may pay back a voucher's kept value only when it completes the order that used
+    the voucher, and at most what was kept for it and not paid back yet (so never twice)."""
+    if not txn.voucher_repaid_fen:
+        return ""
+    if not whole_refund(order, txn):
+        return f"{txn.kind} of order {order.key!r} pays back {txn.voucher_repaid_fen} fen but leaves part of it unrefunded"
+    due = repay_due(account, order)
+    if txn.voucher_repaid_fen > due:
+        return (
+            f"{txn.kind} of order {order.key!r} pays back {txn.voucher_repaid_fen} fen for voucher "
+            f"{order.voucher_id!r}: only {due} fen was kept for it and not paid back"
+        )
+    return ""
 
 
 def _withdrawal_problem(account: Account, order: TillOrder, txn: Txn) -> str:
@@ -106,13 +153,12 @@ def _withdrawal_problem(account: Account, order: TillOrder, txn: Txn) -> str:
 
 
 def use_conflict(account: Account, txn: Txn) -> str:
-    """A charge whose voucher this state does not hold as usable then, or a refund withdrawing
-    as unused a voucher this state holds as used, keeping nothing (applied all the same: two
-    kiosks offline; the money moved)."""
-    if txn.kind in _PAY_BACK and txn.voucher_withdrawn and not txn.voucher_kept_fen:
-        earned = account.voucher(txn.voucher_withdrawn)
-        if earned is not None and earned.status is VoucherStatus.USED:
-            return f"{txn.kind} withdrew voucher {earned.id!r} as unused, but it was used on order {earned.order_key!r}"
+    """A charge whose voucher this state does not hold as usable then, a refund withdrawing as
+    unused a voucher this state holds as used, keeping nothing, or keeping a value for a voucher
+    whose use was undone, or completing the order that used a withdrawn voucher without paying
+    back what was kept for it (applied all the same: two kiosks offline; the money moved)."""
+    if txn.kind in _PAY_BACK:
+        return _pay_back_conflict(account, txn)
     if txn.kind is not Kind.SPEND or not txn.voucher_id:
         return ""
     voucher = account.voucher(txn.voucher_id)
@@ -124,6 +170,21 @@ def use_conflict(account: Account, txn: Txn) -> str:
         return f"spend used voucher {voucher.id!r} after its validity ended"
     if txn.voucher_fen > voucher.value_fen:
         return f"spend took {txn.voucher_fen} fen off with voucher {voucher.id!r} worth {voucher.value_fen}"
+    return ""
+
+
+def _pay_back_conflict(account: Account, txn: Txn) -> str:
+    earned = account.voucher(txn.voucher_withdrawn) if txn.voucher_withdrawn else None
+    if earned is not None and not txn.voucher_kept_fen and earned.status is VoucherStatus.USED and use_stands(account, earned):
+        return f"{txn.kind} withdrew voucher {earned.id!r} as unused, but it was used on order {earned.order_key!r}"
+    if earned is not None and txn.voucher_kept_fen and earned.order_key and not use_stands(account, earned):
+        return (
+            f"{txn.kind} kept {txn.voucher_kept_fen} fen for voucher {earned.id!r}, "
+            f"but order {earned.order_key!r} that used it was refunded whole"
+        )
+    order = account.order(txn.payment_ref)
+    if order is not None and whole_refund(order, txn) and txn.voucher_repaid_fen < (due := repay_due(account, order)):
+        return f"{txn.kind} of order {order.key!r} paid back {txn.voucher_repaid_fen} of the {due} fen kept for its voucher"
     return ""
 
 

@@ -14,6 +14,9 @@ Each step is a transaction, made here and never applied here (the caller commits
   in force then), or a void, withdraws the voucher that order earned (消费送券退货收回). Unused, it
   is simply gone; used already, its value is kept from this refund (and the next ones, if this one
   is smaller), so no refund pays out a discount the member no longer earned.
+- Repaid: the refund that leaves nothing of the order that used a withdrawn voucher (or its void)
+  undoes that discount too, so what was kept for the voucher goes back to the card with it
+  (voucher_repaid_fen), once; and once that use is undone no refund keeps anything for it.
 - VOUCHER_EXPIRED: a voucher whose last valid day has passed, noted when its member comes by.
 The state (kiosk/ledger/voucher_state.py) applies them the same way at the kiosk and at HQ."""
 
@@ -30,7 +33,7 @@ from kiosk.ledger.refusal import Refused
 from kiosk.ledger.rules import Rules
 from kiosk.ledger.txn import Kind, Txn
 from kiosk.ledger.voucher_rules import SpendGift, VoucherType
-from kiosk.ledger.voucher_state import earned_by, spend_reason
+from kiosk.ledger.voucher_state import earned_by, repay_due, spend_reason, use_stands
 
 NEW_MEMBER_DAYS = 7  # the new-member voucher is given within this many days of joining
 NEW_MEMBER, BIRTHDAY, SPEND, REFERRAL, CAMPAIGN = "new_member", "birthday", "spend", "referral", "campaign"
@@ -164,14 +167,18 @@ def earns(gift: SpendGift | None, order: TillOrder, refunded_fen: int) -> bool:
 
 def given_back(ledger: Ledger, account: Account, order: TillOrder, amount_fen: int, now: datetime) -> dict:
     """What a refund of `amount_fen` (or the void) of `order` gives back beyond stored value:
-    its voucher when nothing of the order is left unrefunded and the voucher is still valid,
-    points paid as cash in proportion (as fresh points); and what it takes back: the voucher the
-    order earned, once what is left of it no longer earns one. Txn details; {} when nothing."""
+    its voucher when nothing of the order is left unrefunded and the voucher is still valid (or,
+    withdrawn since, what was kept for it), points paid as cash in proportion (as fresh points);
+    and what it takes back: the voucher the order earned, once what is left of it no longer
+    earns one. Txn details; {} when nothing."""
     out: dict = withdrawn(ledger, account, order, amount_fen)
     voucher = account.voucher(order.voucher_id) if order.voucher_id else None
     whole = order.refunded_fen + amount_fen >= order.paid_fen
     if voucher is not None and voucher.status is VoucherStatus.USED and whole and now < voucher.expires_at:
         out["voucher_id"] = voucher.id
+    repaid = repay_due(account, order) if whole else 0
+    if repaid:
+        out["voucher_repaid_fen"] = repaid
     cash = cash_due_back(order, amount_fen)
     if cash:
         out["points_cash"] = cash
@@ -179,18 +186,18 @@ def given_back(ledger: Ledger, account: Account, order: TillOrder, amount_fen: i
     return out
 
 
-
 def withdrawn(ledger: Ledger, account: Account, order: TillOrder, amount_fen: int) -> dict:
     """The voucher `order` earned, withdrawn by a refund of `amount_fen` that leaves too little of
     the order to earn it (a void or a whole refund always does), with what is kept of the refund
-    for it when it was used: its value, less what earlier refunds kept, at most this refund."""
+    for it when it was used: its value, less what earlier refunds kept, at most this refund; nothing
+    once the order that used it was refunded whole (that discount is undone)."""
     earned = earned_by(account, order.key)
     if earned is None or earns(ledger.rules.vouchers.spend, order, order.refunded_fen + amount_fen):
         return {}
-    if earned.status is VoucherStatus.VALID:
-        return {"voucher_withdrawn": earned.id}
+    standing = use_stands(account, earned)
+    if earned.status is VoucherStatus.VALID or (earned.status is VoucherStatus.USED and not standing):
+        return {"voucher_withdrawn": earned.id}  # unused, or its use undone (expired, it stayed used): nothing kept
     owed = earned.value_fen - order.voucher_kept_fen
-    used = earned.status is VoucherStatus.USED or (earned.status is VoucherStatus.WITHDRAWN and earned.order_key)
-    if used and owed > 0:
+    if standing and owed > 0:
         return {"voucher_withdrawn": earned.id, "voucher_kept_fen": min(owed, amount_fen)}
     return {}

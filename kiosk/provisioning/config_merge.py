@@ -1,6 +1,8 @@
 """A re-run of `kiosk provision` on a provisioned kiosk: the keys it owns are written from the
 answers, and every other section and key of the kiosk.toml already there ([printer], [session],
-[gpio], hq.keepalive_s, till.tokens_file... added by hand) is kept as it was.
+[gpio], hq.keepalive_s, till.tokens_file... added by hand) is kept as it was, with the comments
+and layout a technician gave the file (tomlkit edits the document in place; tomli_w could only
+write a new one from the values, losing every comment).
 
 Provision owns a fixed set of keys, whatever this run's answers: a key it owns and no longer
 writes (a reader port for a driver that takes none) goes, one it does not own is never touched."""
@@ -9,6 +11,10 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+
+import tomlkit
+
+HEADER = "# Written by `kiosk provision`. Re-run it to change a value; `kiosk doctor` checks it.\n"
 
 OWNED: dict[str, frozenset[str]] = {
     "device": frozenset({"id", "store", "data_dir", "locale", "screen", "rotation", "role"}),
@@ -24,37 +30,44 @@ class ExistingConfigError(ValueError):
     """The kiosk.toml already there cannot be read, so its own sections could not be kept."""
 
 
-def read_existing(path: Path, shown_as: str) -> dict:
-    """The configuration already at `path` as TOML tables ({} when there is none)."""
+def read_existing(path: Path, shown_as: str) -> str:
+    """The text of the configuration already at `path` ("" when there is none), checked to be TOML."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return ""
     except OSError as exc:
         raise ExistingConfigError(f"{shown_as}: cannot be read ({exc.strerror}): fix its permissions") from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ExistingConfigError(
             f"{shown_as}: not valid TOML ({exc}): fix it, or move it aside to provision from scratch "
             "(its hand-added sections would be lost)"
         ) from None
+    return text
 
 
-def merged(existing: dict, ours: dict) -> dict:
-    """`ours` (the keys provision writes now) over `existing` without the keys provision owns;
-    a table left empty by that goes."""
-    out: dict = {}
-    for section, table in existing.items():
-        if isinstance(table, dict):
-            table = {k: v for k, v in table.items() if k not in OWNED.get(section, ())}
-            if not table and section in OWNED:
-                continue
-        out[section] = table
-    for section, table in ours.items():
-        base = out.get(section)
-        out[section] = {**base, **table} if isinstance(base, dict) else dict(table)
-    return out
+def merged(existing: str, ours: dict) -> str:
+    """The text of `existing` with the keys provision owns set from `ours` (the keys it writes now)
+    or removed, everything else as it was; a table of provision's left empty goes. A new file
+    starts with HEADER."""
+    doc = tomlkit.parse(existing) if existing else tomlkit.parse(HEADER)
+    for section, keys in OWNED.items():
+        table = doc.get(section)
+        if not isinstance(table, dict):
+            continue
+        for key in keys - ours.get(section, {}).keys():
+            table.pop(key, None)
+        if not table and section not in ours:
+            del doc[section]
+    for section, values in ours.items():
+        if not isinstance(doc.get(section), dict):
+            doc[section] = tomlkit.table()
+        for key, value in values.items():
+            doc[section][key] = value
+    return tomlkit.dumps(doc)
 
 
 def changes(existing: dict, after: dict) -> list[str]:

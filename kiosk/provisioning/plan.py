@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomli_w
 
 from kiosk.app.config import ConfigError, parse_config
 from kiosk.provisioning import config_merge, detect, fsops, masterkey, system, tls
@@ -30,7 +29,6 @@ CA_PATH = f"{TLS_DIR}/ca.pem"
 CERT_PATH = f"{TLS_DIR}/client.pem"
 KEY_PATH = f"{TLS_DIR}/client.key"
 CSR_PATH = f"{TLS_DIR}/client.csr"
-HEADER = b"# Written by `kiosk provision`. Re-run it to change a value; `kiosk doctor` checks it.\n"
 
 
 class ProvisionError(ValueError):
@@ -206,7 +204,8 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
         existing = config_merge.read_existing(fsops.under(root, CONFIG_PATH), CONFIG_PATH)
     except config_merge.ExistingConfigError as exc:
         raise ProvisionError(str(exc)) from None
-    data = config_merge.merged(existing, config_dict(a, root, tls_ca, tls_client, have_key, have_pepper))
+    text = config_merge.merged(existing, config_dict(a, root, tls_ca, tls_client, have_key, have_pepper))
+    data = tomllib.loads(text)  # checked as it will be read: what is written is what was checked
     try:
         parse_config(data, fsops.under(root, CONFIG_PATH))
     except ConfigError as exc:
@@ -217,10 +216,10 @@ def build(a: Answers, root: Path, kiosk_cmd: str | None = None, hq_server: bool 
         answer = _answer_for(exc.field)
         raise ProvisionError(f"{exc} (check {flag(answer)})", answer) from None
     units = ["kiosk.service"] + (HQ_UNITS if hq_server else [])
-    return Plan(root=Path(root), answers=a, config_toml=HEADER + tomli_w.dumps(data).encode(),
+    return Plan(root=Path(root), answers=a, config_toml=text.encode(),
                 kiosk_cmd=kiosk_cmd or default_kiosk_cmd(), files=files,
                 generate_tls_key=generate, units=units, notes=notes,
-                config_changes=config_merge.changes(existing, data) if existing else [])
+                config_changes=config_merge.changes(tomllib.loads(existing), data) if existing else [])
 
 
 HQ_UNITS = ["kiosk-hq.service", "kiosk-hq-console.service"]  # the receiver and the console beside it

@@ -223,16 +223,21 @@ def receipt_for_refund(
     voucher_returned: bool = False,
     voucher_withdrawn: bool = False,
     voucher_kept_fen: int = 0,
+    voucher_repaid_fen: int = 0,
 ) -> Receipt:
     """退款单 (or 撤销单 for a void): the stored value returned, the points taken back, the
     points paid as cash and the voucher given back, and the voucher the sale earned taken back
-    (with its value kept from `refund_fen` when it was used: the member sees why less came back)."""
+    (with its value kept from `refund_fen` when it was used: the member sees why less came back),
+    and what was kept for the voucher this order used, paid back (why more came back)."""
     _ = translator_for(shop.locale)
-    lines = [ReceiptLine(_("Returned to stored value"), format_fen(refund_fen - voucher_kept_fen))]
+    back = refund_fen - voucher_kept_fen + voucher_repaid_fen
+    lines = [ReceiptLine(_("Returned to stored value"), format_fen(back))]
     if voucher_withdrawn:
         lines.append(ReceiptLine(_("Voucher earned by sale"), _("withdrawn")))
     if voucher_kept_fen:
         lines.append(ReceiptLine(_("Its value, used already"), format_fen(-voucher_kept_fen)))
+    if voucher_repaid_fen:
+        lines.append(ReceiptLine(_("Voucher value returned"), format_fen(voucher_repaid_fen)))
     if points_reversed:
         lines.append(ReceiptLine(_("Points taken back"), points_text(-abs(points_reversed), signed=True)))
     if points_returned:

@@ -72,16 +72,16 @@ class HqRows:
 
     def store_chunk(self, chunk: Chunk) -> bool:
         """Keep the next chunk of the snapshot being loaded (beside the replica, which keeps
-        serving); True when kept. OSError for a disk that cannot take it (nothing kept)."""
-        with self._mutex:
-            return self.loading.store(chunk)
+        serving); True when kept. OSError for a disk that cannot take it (nothing kept).
+        Any thread: only the staging file's lock is held (a tap never waits for a chunk)."""
+        return self.loading.store(chunk)
 
     def install_loaded(self) -> int:
         """The complete snapshot becomes the replica: the kiosk's own transactions HQ had not
         applied are applied to it, then it is renamed over replica.sqlite (one atomic rename;
         until then the old replica serves). Returns how many own transactions were re-applied.
         StaleSnapshot when the journal no longer holds them all (the load is dropped: ask again)."""
-        with self._snapshotting, self._mutex:
+        with self._snapshotting, self._mutex, self.loading.lock:
             progress = self.loading.progress
             if not progress.complete:
                 raise StoreError(f"the snapshot being loaded is not complete ({progress.line})")

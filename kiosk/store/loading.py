@@ -7,18 +7,24 @@
 
 When the last chunk is in, the store re-applies its own transactions HQ had not applied and
 renames this file over replica.sqlite (Store.install_loaded): until then the old replica answers
-every tap. A chunk of another snapshot, or out of order, changes nothing here."""
+every tap. A chunk of another snapshot, or out of order, changes nothing here.
+
+The chunks are written on the sync client's chunk writer thread (kiosk/sync/chunk_writer.py), the
+install on the store owner's: `Loading.lock` (not the store's lock, which a tap would wait on
+while a chunk is written) keeps the two apart."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.ledger.state import LedgerState
 from kiosk.store import files
-from kiosk.store.errors import StoreCorrupt
+from kiosk.store.errors import StoreCorrupt, StoreError
+from kiosk.store.read_only import connect_read_only
 from kiosk.store.replica import HqFeed, Replica, json_text
 
 STAGED = "replica.next.sqlite"
@@ -68,13 +74,16 @@ class Chunk:
 
 
 class Loading:
-    """The staging replica; opened by the store, used on the sync thread under the store's lock."""
+    """The staging replica; opened by the store. Every use holds `lock`: the chunk writer's thread
+    stores, the store owner's installs, discards and closes."""
 
     def __init__(self, data_dir: Path, device_id: str) -> None:
         self.path = Path(data_dir) / STAGED
         self.device_id = device_id
+        self.lock = threading.RLock()
         self._replica: Replica | None = None
-        self.progress = Progress()
+        self._shut = False
+        self.progress = Progress()  # replaced whole, so any thread may read it
         if self.path.exists():
             try:
                 self.progress = self._read()
@@ -82,6 +91,8 @@ class Loading:
                 self.discard()  # a staging file is only a cache of HQ's: start the load again
 
     def _open(self) -> Replica:
+        if self._shut:
+            raise StoreError(f"{self.path}: the store is closed")
         if self._replica is None:
             self._replica = Replica(self.path, self.device_id)
             self._replica._writer.execute(_TABLE)
@@ -96,6 +107,10 @@ class Loading:
     def store(self, chunk: Chunk) -> bool:
         """Keep the chunk if it is the next one of the load under way (chunk 0 starts a new load,
         dropping an unfinished other one). True when it was kept."""
+        with self.lock:
+            return self._store(chunk)
+
+    def _store(self, chunk: Chunk) -> bool:
         p = self.progress
         if chunk.index == 0 and chunk.snapshot_id != p.snapshot_id:
             self.discard()
@@ -123,17 +138,25 @@ class Loading:
         return self._open()
 
     def close(self) -> None:
-        if self._replica is not None:
-            self._replica.close()
-            self._replica = None
+        with self.lock:
+            if self._replica is not None:
+                self._replica.close()
+                self._replica = None
+
+    def shut(self) -> None:
+        """The store closes: a chunk still on its way is refused (StoreError), never written."""
+        with self.lock:
+            self.close()
+            self._shut = True
 
     def discard(self) -> None:
-        self.close()
-        for suffix in ("", "-wal", "-shm"):
-            extra = self.path.with_name(self.path.name + suffix)
-            if extra.exists():
-                files.disk.unlink(extra)
-        self.progress = Progress()
+        with self.lock:
+            self.close()
+            for suffix in ("", "-wal", "-shm"):
+                extra = self.path.with_name(self.path.name + suffix)
+                if extra.exists():
+                    files.disk.unlink(extra)
+            self.progress = Progress()
 
     def finished(self) -> None:
         """The file was renamed into place; nothing is loading now."""
@@ -159,7 +182,7 @@ def loading_line(data_dir: Path) -> str:
     if not path.exists():
         return ""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = connect_read_only(path)
         try:
             row = conn.execute(
                 "SELECT snapshot_id, chunks, next_index, own_high_water, delta_seq FROM loading"

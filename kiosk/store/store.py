@@ -482,7 +482,7 @@ class Store(Rebuild, HqRows):
         if not self._closed:
             self._closed = True
             self._journal.close()
-            self.loading.close()
+            self.loading.shut()
             self._replica.close()
             self._lock.release()
 

@@ -3,12 +3,14 @@
 Two threads. The network thread owns the MQTT connection (connect, backoff with jitter, read
 and write the socket) and only queues what arrives. Everything that touches the store happens
 in `poll()`, called by the store's owner (the app's main loop), or by `start_worker()` when
-sync owns the store alone. An outbox entry is forgotten only on HQ's `ack`, which HQ sends after
-its own commit; the broker's PUBACK means nothing here.
+sync owns the store alone; but for a store snapshot's chunks, written on a third thread
+(chunk_writer.py) into a file the serving replica never reads. An outbox entry is forgotten
+only on HQ's `ack`, which HQ sends after its own commit; the broker's PUBACK means nothing here.
 
 This module wires the parts and handles what arrives; the parts are elsewhere: the paho
 connection (link.py), what to send and forget (outbox_sender.py, incidents.IncidentSender, both
-on the injected clock), the disk-space pause (admission.py) and the messages (messages/)."""
+on the injected clock), the disk-space pause (admission.py), the documents HQ sends to keep
+(hq_documents.py), the per-store replica (store_feed.py) and the messages (messages/)."""
 
 from __future__ import annotations
 
@@ -23,15 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kiosk.ledger.rules import RulesError
 from kiosk.ledger.txn import txn_id_for
 from kiosk.payment.hq_mqtt import MqttPayments
-from kiosk.store.errors import ImpossibleSnapshot, StaleSnapshot, StoreError
+from kiosk.store.errors import StoreError
 from kiosk.sync import messages as m
 from kiosk.sync.admission import OK, Admission, check_admission
-from kiosk.sync.blocked import META_KEY as BLOCKED_KEY
 from kiosk.sync.blocked import BlockedCards
 from kiosk.sync.hq_contact import HqContact
+from kiosk.sync.hq_documents import HqDocuments
 from kiosk.sync.incidents import META_KEY as INCIDENTS_KEY
 from kiosk.sync.incidents import IncidentSender, read_incidents
 from kiosk.sync.link import MqttLink
@@ -46,7 +47,6 @@ from kiosk.sync.topics import DeviceTopics, TopicError, parse_topic
 log = logging.getLogger("kiosk.sync")
 
 CONFIG_KEY = "sync.config"
-SNAPSHOT_KEY = "sync.snapshot_id"
 LAST_ACK_KEY = "sync.last_ack_at"  # read by `kiosk doctor` as the last HQ contact
 INCOMING_QUEUE = 10_000
 NEVER = float("-inf")  # a clock time before any other
@@ -77,7 +77,6 @@ class SyncClient:
         self._now = now or (lambda: datetime.now(UTC))
         self._clock = clock
         self.lock = threading.RLock()  # held around every store call made by sync
-        self.blocked = BlockedCards.from_json(store.meta_get(BLOCKED_KEY))
         self.payments = MqttPayments(self)
         self.counters = _Counters()
         self._counter_lock = threading.Lock()  # rejections are counted on both threads
@@ -99,24 +98,20 @@ class SyncClient:
         self._worker: threading.Thread | None = None
         self._started = False
         self._last_status = NEVER  # clock time of the last status published
-        self._status_due = True
+        self.status_due = True
         self._incidents_path = settings.incidents_file or Path(settings.data_dir) / "incidents.jsonl"
         self._incidents = IncidentSender(clock)
         self._heartbeat_s = settings.heartbeat_s
         self.outbox = OutboxSender(clock, settings.batch_size, settings.window_batches, settings.ack_timeout_s,
                                    on_resend=self._resending)
         self._apply_config(store.meta_get(CONFIG_KEY))
-        self.notes = m.StoreNotes(1, (), self._now())  # in memory only: the retained message brings them back
+        self.documents = HqDocuments(self, self._now())  # rules, lost cards, v1 snapshot, notes
         self.feed = StoreFeed(self)  # protocol v2's per-store replica (store_feed.py)
         self._handlers: dict[type[m.Message], Callable[[Any, str], None]] = {
             m.Ack: self._handle_ack,
-            m.RulesUpdate: self._handle_rules,
-            m.BlockedList: lambda msg, topic: self._handle_blocked(self.blocked.apply_full(msg), topic),
-            m.BlockedDelta: lambda msg, topic: self._handle_blocked(self.blocked.apply_delta(msg), topic),
-            m.Snapshot: self._handle_snapshot,
             m.ConfigUpdate: self._handle_config,
             m.IncidentsAck: self._handle_incidents_ack,
-            m.StoreNotes: self._handle_notes,
+            **self.documents.handlers(),
             **self.feed.handlers(),
         }
         # taken on the network thread, at once: the payment port is waiting on another thread
@@ -170,9 +165,18 @@ class SyncClient:
         self._stop_worker.set()
         if self._worker:
             self._worker.join(timeout)
+        self.feed.stop()
         self._link.stop((self.topics.status, m.encode(self._status("offline"))), timeout)
         self._worker = None
         self._started = False
+
+    @property
+    def blocked(self) -> BlockedCards:
+        return self.documents.blocked
+
+    @property
+    def notes(self) -> m.StoreNotes:
+        return self.documents.notes
 
     @property
     def connected(self) -> bool:
@@ -200,31 +204,31 @@ class SyncClient:
         try:
             self._incoming.put_nowait((topic, decoded))
         except queue.Full:
-            self._reject(topic, "overload", "-", "incoming queue full")
+            self.reject(topic, "overload", "-", "incoming queue full")
 
     def _decode(self, topic: str, payload: bytes) -> m.Message | None:
         try:
             parsed = parse_topic(topic)
         except TopicError as exc:
-            self._reject(topic, m.WRONG_TOPIC, "topic", exc.problem)
+            self.reject(topic, m.WRONG_TOPIC, "topic", exc.problem)
             return None
         if parsed.up or (parsed.scope == "device" and parsed.device != self.settings.device_id):
-            self._reject(topic, m.WRONG_TOPIC, "topic", "not a topic of this kiosk")
+            self.reject(topic, m.WRONG_TOPIC, "topic", "not a topic of this kiosk")
             return None
         if parsed.scope == "store" and parsed.store != self.settings.store_id:
-            self._reject(topic, m.WRONG_TOPIC, "topic", "another store's topic")
+            self.reject(topic, m.WRONG_TOPIC, "topic", "another store's topic")
             return None
         try:
             return m.decode(bytes(payload), parsed.message_type)
         except m.MessageError as exc:
-            self._reject(topic, exc.reason, exc.field, exc.problem)
+            self.reject(topic, exc.reason, exc.field, exc.problem)
             return None
 
     def _note_error(self, text: str) -> None:
         if text != self.last_error:
             log.warning("sync: %s", text)
         self.last_error = text[:200]
-        self._status_due = True
+        self.status_due = True
 
     # ------------------------------------------------------------------ the owner's side
 
@@ -267,7 +271,7 @@ class SyncClient:
         if self._admission != before:
             if not self._admission.money_ok:
                 log.warning("money transactions paused: %s", self._admission.en)
-            self._status_due = True
+            self.status_due = True
 
     # -- outbox
 
@@ -293,14 +297,14 @@ class SyncClient:
     def _handle_ack(self, ack: m.Ack, topic: str) -> None:
         device = self.settings.device_id
         if ack.device != device:
-            self._reject(topic, m.WRONG_TOPIC, "device", f"ack for {ack.device}")
+            self.reject(topic, m.WRONG_TOPIC, "device", f"ack for {ack.device}")
             return
         own_last = self.store.ledger.state.next_seq(device) - 1
         oldest = self.store.outbox(limit=1)
         floor = oldest[0].seq if oldest else own_last + 1  # seqs below it are forgotten already
         verdict = self.outbox.judge_ack(ack.ranges, own_last, floor)
         if verdict.problem:
-            self._reject(topic, m.OUT_OF_DATE, "ranges", verdict.problem)
+            self.reject(topic, m.OUT_OF_DATE, "ranges", verdict.problem)
             return
         save = self.hq_contact.heard()  # any ack is HQ's answer, one of no seqs too (a heartbeat's)
         self.last_ack_at = self._now()
@@ -340,7 +344,7 @@ class SyncClient:
         except OSError:
             size = 0
         if ack.device != self.settings.device_id or ack.through > size:
-            self._reject(topic, m.OUT_OF_DATE, "through", f"{ack.through} is beyond the incident log ({size} bytes)")
+            self.reject(topic, m.OUT_OF_DATE, "through", f"{ack.through} is beyond the incident log ({size} bytes)")
             return
         if ack.through > through:
             self.store.meta_put(INCIDENTS_KEY, ack.through)
@@ -367,66 +371,20 @@ class SyncClient:
     def _handle_one(self, topic: str, msg: m.Message) -> None:
         handler = self._handlers.get(type(msg)) or self._network_handlers.get(type(msg))
         if handler is None:
-            self._reject(topic, m.WRONG_TOPIC, "type", f"{msg.TYPE} is not for a kiosk")
+            self.reject(topic, m.WRONG_TOPIC, "type", f"{msg.TYPE} is not for a kiosk")
             return
         handler(msg, topic)
 
     def _handle_payment(self, msg: m.PaymentConfirmation, topic: str) -> None:
         problem = self.payments.deliver(msg)
         if problem:
-            self._reject(topic, m.OUT_OF_DATE, "payment_ref", problem)
-
-    def _handle_rules(self, msg: m.RulesUpdate, topic: str) -> None:
-        current = self.store.ledger.rules.version
-        if msg.version <= current:
-            if msg.version < current:
-                self._reject(topic, m.OUT_OF_DATE, "rules.version", f"v{msg.version}, v{current} in force")
-            return
-        try:
-            self.store.put_rules(msg.doc)
-        except RulesError as exc:
-            self._reject(topic, m.MALFORMED, f"rules.{exc.field}", exc.problem)
-            return
-        log.info("rules v%s in force (was v%s)", msg.version, current)
-        self._status_due = True
-
-    def _handle_notes(self, msg: m.StoreNotes, topic: str) -> None:
-        """The home store's member notes for the staff menu: the newest version, replaced whole."""
-        if msg.version > self.notes.version:
-            self.notes = msg
-
-    def _handle_blocked(self, outcome, topic: str) -> None:
-        if outcome.applied:
-            self.store.meta_put(BLOCKED_KEY, self.blocked.to_json())
-            self._status_due = True
-            return
-        if outcome.reason:
-            self._reject(topic, m.OUT_OF_DATE, "version", outcome.reason)
-        if outcome.gap:
-            self._publish_resync("blocked", self.blocked.version, outcome.reason)
-
-    def _handle_snapshot(self, msg: m.Snapshot, topic: str) -> None:
-        last = self.store.meta_get(SNAPSHOT_KEY) or 0
-        if msg.snapshot_id <= last:
-            self._reject(topic, m.OUT_OF_DATE, "snapshot_id", f"{msg.snapshot_id} not after {last}")
-            return
-        try:
-            self.store.replace_state_from_hq(msg.state, msg.own_high_water)
-        except StaleSnapshot as exc:
-            self._reject(topic, m.OUT_OF_DATE, "own_high_water", str(exc))
-            self._publish_resync("snapshot", last, "snapshot misses transactions this kiosk no longer holds")
-            return
-        except ImpossibleSnapshot as exc:
-            self._reject(topic, m.MALFORMED, "own_high_water", str(exc))
-            return
-        self.store.meta_put(SNAPSHOT_KEY, msg.snapshot_id)
-        log.info("account snapshot %s applied", msg.snapshot_id)
+            self.reject(topic, m.OUT_OF_DATE, "payment_ref", problem)
 
     def _handle_config(self, msg: m.ConfigUpdate, topic: str) -> None:
         stored = self.store.meta_get(CONFIG_KEY) or {}
         if msg.version <= stored.get("version", 0):
             if msg.version < stored.get("version", 0):
-                self._reject(topic, m.OUT_OF_DATE, "version", f"config v{msg.version} older than held")
+                self.reject(topic, m.OUT_OF_DATE, "version", f"config v{msg.version} older than held")
             return
         value = {"version": msg.version, **{k: getattr(msg, k) for k in m.CONFIG_LIMITS}}
         self.store.meta_put(CONFIG_KEY, value)
@@ -439,7 +397,7 @@ class SyncClient:
         self.outbox.batch_size = int(value.get("batch_size", self.outbox.batch_size))
         self.outbox.ack_timeout_s = float(value.get("ack_timeout_s", self.outbox.ack_timeout_s))
 
-    def _reject(self, topic: str, reason: str, field_name: str, problem: str) -> None:
+    def reject(self, topic: str, reason: str, field_name: str, problem: str) -> None:
         """Count, remember for the status, and log (at most LOG_REJECTS_PER_MINUTE lines a minute:
         a flood of bad messages must not fill the SD card with logs)."""
         with self._counter_lock:
@@ -448,13 +406,13 @@ class SyncClient:
         if missed:
             log.warning("%d more rejected messages were not logged", missed)
         self.last_error = f"rejected {topic.rsplit('/', 1)[-1]}: {field_name}: {problem}"[:200]
-        self._status_due = True
+        self.status_due = True
         if loud:
             log.warning("rejected message on %s: %s (%s: %s)", topic[:120], reason, field_name, problem[:200])
 
     # -- outgoing besides events
 
-    def _publish_resync(self, what: str, have_version: int, reason: str) -> None:
+    def publish_resync(self, what: str, have_version: int, reason: str) -> None:
         self._publish(self.topics.resync, m.Resync(self.settings.device_id, what, have_version, reason[:200], self._now()))
 
     def publish_payment_request(self, msg: m.HqPaymentRequest) -> bool:
@@ -497,10 +455,10 @@ class SyncClient:
     def _heartbeat(self) -> None:
         now = self._clock()
         due = now - self._last_status >= self._heartbeat_s
-        if not (due or (self._status_due and now - self._last_status >= 1.0)):
+        if not (due or (self.status_due and now - self._last_status >= 1.0)):
             return
         self._last_status = now
-        self._status_due = False
+        self.status_due = False
         self._publish(self.topics.status, self._status("online"))
 
     def hq_answers_within(self) -> timedelta:

@@ -67,7 +67,7 @@ class MemberFetch:
             return False
         decoded = self.client._decode(topic, payload)  # (rejected and counted there when malformed)
         if isinstance(decoded, m.MemberAnswer) and decoded.card_uid != question.uid:
-            self.client._reject(topic, m.OUT_OF_DATE, "card_uid", "an answer about another card")
+            self.client.reject(topic, m.OUT_OF_DATE, "card_uid", "an answer about another card")
         elif isinstance(decoded, m.MemberAnswer):
             question.answer = decoded
             if question.wake is not None:
@@ -153,4 +153,4 @@ class MemberFetch:
 
     def late_answer(self, msg: m.MemberAnswer, topic: str) -> None:
         """An answer to a question forgotten (past the grace time, or a restart): not used."""
-        self.client._reject(topic, m.OUT_OF_DATE, "card_uid", "an answer nobody waits for any more")
+        self.client.reject(topic, m.OUT_OF_DATE, "card_uid", "an answer nobody waits for any more")

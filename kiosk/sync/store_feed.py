@@ -2,8 +2,10 @@
 for a window at a time, resuming after a restart from the last chunk stored), then follow the
 store's account deltas in order, asking HQ for any it missed.
 
-Runs inside SyncClient.poll (the store's owner thread). Only with `SyncSettings.store_replica`:
-a kiosk configured without it keeps protocol v1's whole-chain `snapshot`."""
+Runs inside SyncClient.poll (the store's owner thread), except the chunks' writes: those go to
+the chunk writer's thread (chunk_writer.py), whose results each poll takes back. Only with
+`SyncSettings.store_replica`: a kiosk configured without it keeps protocol v1's whole-chain
+`snapshot`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 from kiosk.store.errors import ImpossibleSnapshot, StaleSnapshot, StoreError
 from kiosk.store.loading import Chunk
 from kiosk.sync import messages as m
+from kiosk.sync.chunk_writer import ChunkWriter
 
 log = logging.getLogger("kiosk.sync")
 
@@ -34,6 +37,7 @@ class StoreFeed:
         self._deltas_asked_at = float("-inf")
         self._checked_at = float("-inf")
         self._fresh_wanted = False  # HQ cannot send the deltas after our position: a new snapshot
+        self.writer = ChunkWriter(self.store)  # the chunks' writes, off this thread
 
     def handlers(self) -> dict:
         return {m.SnapshotChunk: self._on_chunk, m.AccountDelta: self._on_delta,
@@ -49,6 +53,7 @@ class StoreFeed:
     def tick(self, online: bool) -> None:
         if not self.enabled:
             return
+        self._take_written()
         came_online, self._online = online and not self._online, online
         if not online:
             return
@@ -75,30 +80,39 @@ class StoreFeed:
         if now - self._deltas_asked_at < 1.0 and not force:
             return
         self._deltas_asked_at = now
-        self.client._publish_resync("deltas", self.store.hq_feed.delta_seq, why)
+        self.client.publish_resync("deltas", self.store.hq_feed.delta_seq, why)
 
     # -- what HQ sends -----------------------------------------------------------------------
 
     def _on_chunk(self, msg: m.SnapshotChunk, topic: str) -> None:
         if not self.enabled:
-            self.client._reject(topic, m.WRONG_TOPIC, "type", "this kiosk does not keep a per-store replica")
+            self.client.reject(topic, m.WRONG_TOPIC, "type", "this kiosk does not keep a per-store replica")
             return
         rows = msg.rows
         chunk = Chunk(msg.snapshot_id, msg.index, msg.chunks, msg.own_high_water, msg.delta_seq,
                       rows.members, rows.cards, rows.accounts, msg.stock, rows.items)
-        try:
-            kept = self.store.store_chunk(chunk)
-        except (OSError, StoreError) as exc:
-            self.client._note_error(f"store: snapshot chunk not kept: {exc}")
-            return
+        if not self.writer.put(chunk):
+            log.info("snapshot chunk %d dropped: %d chunks wait to be written", msg.index, self.writer.waiting)
+
+    def _take_written(self) -> None:
+        """What the chunk writer did since the last poll: the next window asked for when the last
+        one asked is stored, the install once the last chunk is in."""
+        kept = False
+        for written in self.writer.written():
+            if written.error:
+                self.client._note_error(written.error)
+            kept = kept or written.kept
         if not kept:
-            return  # a repeat, or another snapshot's: the window is asked for again if need be
+            return  # repeats, or another snapshot's: the window is asked for again if need be
         self._asked_at = self.client._clock()
         progress = self.store.loading.progress
         if progress.complete:
             self._install()
         elif progress.next_index > self._asked_through:
             self._ask(progress.snapshot_id, progress.next_index)
+
+    def stop(self) -> None:
+        self.writer.stop()
 
     def _install(self) -> None:
         progress = self.store.loading.progress
@@ -114,14 +128,14 @@ class StoreFeed:
         self._fresh_wanted = False
         log.info("store snapshot %s in use (%d chunks, %d own transactions re-applied)",
                  progress.snapshot_id, progress.chunks, again)
-        self.client._status_due = True
+        self.client.status_due = True
         self._ask_deltas("snapshot installed", force=True)  # from a new position: never throttled
 
     def _on_delta(self, msg: m.AccountDelta, topic: str) -> None:
         if not self.enabled:
             return  # a v1 kiosk keeps the whole-chain snapshot; its store's deltas are not for it
         if msg.store != self.client.settings.store_id:
-            self.client._reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store feed")
+            self.client.reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store feed")
             return
         feed = self.store.hq_feed
         if not feed.snapshot_id or self._loading_anew:
@@ -155,7 +169,7 @@ class StoreFeed:
         if not self.enabled:
             return
         if msg.store != self.client.settings.store_id:
-            self.client._reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store")
+            self.client.reject(topic, m.WRONG_TOPIC, "store", "not this kiosk's store")
             return
         if self._loading_anew or msg.after != self.store.hq_feed.delta_seq:
             return  # a load is under way already, or an answer to a position we have left

@@ -104,7 +104,10 @@ REFUND = {
         "voucher_withdrawn": {"type": "string", "description": "the voucher this order earned (spend X, get a voucher), "
                               "taken back: what is left of the order no longer reaches the threshold"},
         "voucher_kept_fen": {"type": "integer", "description": "of amount_fen, kept because the withdrawn voucher was "
-                             "used already: the card gets amount_fen - voucher_kept_fen"},
+                             "used already: the card gets amount_fen - voucher_kept_fen + voucher_repaid_fen"},
+        "voucher_repaid_fen": {"type": "integer", "description": "beyond amount_fen: what the refunds of the order that "
+                               "earned this order's voucher kept for it, paid back with the refund (or void) that "
+                               "completes this order, once"},
         "balance_fen": {"type": "integer"},
         "points": {"type": "integer"},
         "txn_id": {"type": "string"},

@@ -114,6 +114,7 @@ def refund_receipt(shop: Shop, refund: TillRefund, order_id: str, member_name: s
         order_id=order_id, refund_id="" if void else refund.refund_id, void=void,
         points_returned=refund.points_cash_back, voucher_returned=bool(refund.voucher_back),
         voucher_withdrawn=bool(refund.voucher_withdrawn), voucher_kept_fen=refund.voucher_kept_fen,
+        voucher_repaid_fen=refund.voucher_repaid_fen,
     )
 
 
@@ -283,6 +284,7 @@ class TillService:
             "voucher_back": refund.voucher_back,
             "voucher_withdrawn": refund.voucher_withdrawn,
             "voucher_kept_fen": refund.voucher_kept_fen,
+            "voucher_repaid_fen": refund.voucher_repaid_fen,
             "balance_fen": refund.balance_after_fen,
             "points": refund.points_after,
             "txn_id": refund.txn_id,

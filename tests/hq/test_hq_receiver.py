@@ -113,6 +113,29 @@ def test_status_messages_fill_the_device_list(mosquitto, hq_url, hq_db):
     client.disconnect()
 
 
+def test_a_retained_status_is_kept_when_connect_returns_late(mosquitto, hq_url, hq_db, monkeypatch):
+    """The subscribe is made at CONNACK, on paho's thread, so a retained status can arrive before
+    connect() returns to the receiver: under load it did, before any handler was set, and paho
+    dropped it (the device never showed). Here connect() returns a second late, every time."""
+    import kiosk.hq.receiver as receiver_module
+
+    real_connect = receiver_module.connect
+
+    def late_connect(*args, **kwargs):
+        client = real_connect(*args, **kwargs)
+        time.sleep(1.0)  # the retained status is delivered meanwhile
+        return client
+
+    monkeypatch.setattr(receiver_module, "connect", late_connect)
+    kiosk = mosquitto.client("D1")
+    status = m.Status("D1", "S1", "online", "kiosk 0.1.0", 0, datetime.now(UTC))
+    kiosk.publish(DeviceTopics("S1", "D1").status, m.encode(status), qos=1, retain=True).wait_for_publish(5)
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        assert wait_for(lambda: list_devices(hq_db) != [], 10)
+    assert [d.device_id for d in list_devices(hq_db)] == ["D1"]
+    kiosk.disconnect()
+
+
 def test_a_live_heartbeat_is_answered_with_an_ack_of_no_seqs_a_replayed_one_is_not(mosquitto, hq_url, hq_db):
     """The kiosk times its offline limit by HQ's answers (kiosk/sync/hq_contact.py): HQ answers a
     live "online" status after storing it, not a retained one replayed at its subscribe."""

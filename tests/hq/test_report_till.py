@@ -92,8 +92,8 @@ def truth(journal, period: Period) -> dict[str, dict[str, int]]:
         if not period.start_at <= t.at < period.as_of:
             continue
         f = out.setdefault(STORES.get(t.device_id, "HQ"), dict.fromkeys(
-            ("charges", "charged_fen", "refunds", "refunded_fen", "voids", "voided_fen", "voucher_kept_fen", "vouchers_issued",
-             "vouchers_used", "vouchers_expired", "voucher_fen", "points_cash", "points_cash_fen"), 0))
+            ("charges", "charged_fen", "refunds", "refunded_fen", "voids", "voided_fen", "voucher_kept_fen", "voucher_repaid_fen",
+             "vouchers_issued", "vouchers_used", "vouchers_expired", "voucher_fen", "points_cash", "points_cash_fen"), 0))
         if t.kind is Kind.SPEND:
             f["charges"] += 1
             f["charged_fen"] += t.amount_fen
@@ -104,8 +104,9 @@ def truth(journal, period: Period) -> dict[str, dict[str, int]]:
         elif t.kind in (Kind.REFUND, Kind.VOID):
             name = "refund" if t.kind is Kind.REFUND else "void"
             f[f"{name}s"] += 1
-            f[f"{name}ed_fen"] += t.amount_fen - t.voucher_kept_fen  # what went back to the card
+            f[f"{name}ed_fen"] += t.amount_fen - t.voucher_kept_fen + t.voucher_repaid_fen  # what went back to the card
             f["voucher_kept_fen"] += t.voucher_kept_fen
+            f["voucher_repaid_fen"] += t.voucher_repaid_fen
             f["vouchers_used"] -= bool(t.voucher_id)
         elif t.kind is Kind.VOUCHER_ISSUED:
             f["vouchers_issued"] += 1
@@ -128,9 +129,11 @@ def store_at_hq(db, journal) -> None:
     migrate(db)  # as `kiosk hq report` does: events.amount_fen
 
 
-def test_a_refund_keeping_a_used_vouchers_value_counts_only_what_went_back_to_the_card(hq_db):
+@pytest.mark.parametrize("then_b", [False, True])
+def test_a_refund_keeping_a_used_vouchers_value_counts_only_what_went_back_to_the_card(hq_db, then_b):
     """¥210 earns the ¥5 spend voucher, a ¥60 charge uses it, then the ¥210 sale is refunded
-    whole: ¥205 goes back to the card, ¥5 is kept. Counted as refunded ¥205 and kept ¥5, not ¥210."""
+    whole: ¥205 goes back to the card, ¥5 is kept. Counted as refunded ¥205 and kept ¥5, not ¥210.
+    Then (then_b) the ¥60 sale refunded whole pays the ¥5 back: refunded ¥55 + ¥5, repaid ¥5."""
     state = LedgerState()
     k = Ledger(state, RULES, "k1", pin_params=FAST_FOR_TESTS)
     at = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
@@ -153,12 +156,17 @@ def test_a_refund_keeping_a_used_vouchers_value_counts_only_what_went_back_to_th
     commit(charges.charge(k, uid, "T1:A2", 6_000, False, at, pin_verified=True, voucher_id=earned.txn_id))
     refund = commit(charges.refund(k, "T1:A1", "R1", 21_000, at))
     assert (refund.voucher_withdrawn, refund.voucher_kept_fen) == (earned.txn_id, earned.amount_fen)
+    if then_b:
+        back = commit(charges.refund(k, "T1:A2", "R1", 6_000 - earned.amount_fen, at))
+        assert back.voucher_repaid_fen == earned.amount_fen
     store_at_hq(hq_db, journal)
     s1 = {t.store: t for t in build_report(hq_db, RULES, PERIOD).till}["S1"]
-    assert (s1.refunds, s1.refunded_fen, s1.voucher_kept_fen) == (1, 21_000 - earned.amount_fen, earned.amount_fen)
+    kept, repaid = earned.amount_fen, earned.amount_fen if then_b else 0
+    refunded = 21_000 - kept + (6_000 - kept + repaid if then_b else 0)
+    assert (s1.refunds, s1.refunded_fen, s1.voucher_kept_fen, s1.voucher_repaid_fen) == (1 + then_b, refunded, kept, repaid)
     spent = balance - state.accounts[state.cards[uid].member_id].balance_fen  # what left the card
-    assert s1.net_fen == spent
-    assert "voucher value kept" in render_text(build_report(hq_db, RULES, PERIOD))
+    assert s1.net_fen == spent == (0 if then_b else 6_000)  # ¥55 paid + ¥5 kept; all back with B refunded
+    assert "voucher value repaid" in render_text(build_report(hq_db, RULES, PERIOD))
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -97,17 +97,20 @@ def tables(report: Report, csv_mode: bool = False) -> list[Table]:
     ))
     out.append(Table(
         "till", "会员卡消费与代金券 / Paid with the card at the till, and vouchers (where it happened)",
-        ("store", "charges", "charged", "refunds", "refunded", "voids", "voided", "voucher value kept", "net member spend",
+        ("store", "charges", "charged", "refunds", "refunded", "voids", "voided", "voucher value kept",
+         "voucher value repaid", "net member spend",
          "vouchers issued", "vouchers used", "vouchers expired", "redemption rate", "voucher value", "points as cash",
          "points value"),
         tuple(
             (store_label(t.store), t.charges, money(t.charged_fen), t.refunds, money(t.refunded_fen), t.voids,
-             money(t.voided_fen), money(t.voucher_kept_fen), money(t.net_fen), t.vouchers_issued, t.vouchers_used, t.vouchers_expired,
+             money(t.voided_fen), money(t.voucher_kept_fen), money(t.voucher_repaid_fen), money(t.net_fen),
+             t.vouchers_issued, t.vouchers_used, t.vouchers_expired,
              rate(t.redemption_rate), money(t.voucher_fen), t.points_cash, money(t.points_cash_fen))
             for t in report.till
         ),
         "refunded, voided = what went back to the cards; voucher value kept = used vouchers a refunded sale "
-        "had earned; vouchers used = charges with a voucher less refunds and voids that gave one back; "
+        "had earned; voucher value repaid = that value paid back when the order that used the voucher was "
+        "refunded whole; vouchers used = charges with a voucher less refunds and voids that gave one back; "
         "redemption rate = used / issued in the period",
     ))
     out.append(Table(

@@ -3,7 +3,9 @@ and vouchers issued, used and run out (with the redemption rate), by the store o
 where each happened (vouchers HQ gave in a campaign: store "HQ").
 
 Definitions: a charge is a SPEND; refunded and voided = what went back to the cards (a refund's
-amount less the value of a used voucher its sale had earned, kept back: "voucher value kept");
+amount less the value of a used voucher its sale had earned, kept back: "voucher value kept", plus
+what was kept so for the voucher this order used, paid back by its whole refund or void:
+"voucher value repaid");
 net member spend = charged - refunded - voided; vouchers used
 = charges that used one less refunds and voids that gave one back; redemption rate = vouchers
 used / issued in the period (None when none were issued); points as cash = the points charges
@@ -30,6 +32,7 @@ class TillFigures:
     voids: int = 0
     voided_fen: int = 0
     voucher_kept_fen: int = 0  # kept back from refunds and voids: used vouchers their sales had earned
+    voucher_repaid_fen: int = 0  # paid back by whole refunds and voids of the orders that used them
     vouchers_issued: int = 0
     vouchers_used: int = 0
     vouchers_expired: int = 0
@@ -56,12 +59,12 @@ def till_figures(db: Database, period: Period, store: str | None) -> tuple[TillF
           SUM(CASE WHEN COALESCE(vid, '') <> '' THEN 1 ELSE 0 END),
           SUM(CASE WHEN COALESCE(vid, '') <> '' THEN CAST(COALESCE(vfen, '0') AS BIGINT) ELSE 0 END),
           SUM(CAST(COALESCE(pc, '0') AS BIGINT)), SUM(CAST(COALESCE(pcf, '0') AS BIGINT)),
-          SUM(CAST(COALESCE(kept, '0') AS BIGINT))
+          SUM(CAST(COALESCE(kept, '0') AS BIGINT)), SUM(CAST(COALESCE(repaid, '0') AS BIGINT))
         FROM (
           SELECT COALESCE(d.store, '{HQ_STORE}') AS store, kind, amount_fen,
             {db.json_text('doc', 'voucher_id')} AS vid, {db.json_text('doc', 'voucher_fen')} AS vfen,
             {db.json_text('doc', 'points_cash')} AS pc, {db.json_text('doc', 'points_cash_fen')} AS pcf,
-            {db.json_text('doc', 'voucher_kept_fen')} AS kept
+            {db.json_text('doc', 'voucher_kept_fen')} AS kept, {db.json_text('doc', 'voucher_repaid_fen')} AS repaid
           FROM (
             SELECT e.device_id, e.kind, e.amount_fen, {pick} AS doc FROM events e
             WHERE e.kind IN {_KINDS!r} AND {db.bytewise('e.at')} >= ? AND {db.bytewise('e.at')} < ?
@@ -71,7 +74,7 @@ def till_figures(db: Database, period: Period, store: str | None) -> tuple[TillF
         (sql_time(period.start_at), sql_time(period.as_of)),
     )
     tally: dict[str, dict[str, int]] = {}
-    for place, kind, count, fen, with_voucher, voucher_fen, points, points_fen, kept in rows:
+    for place, kind, count, fen, with_voucher, voucher_fen, points, points_fen, kept, repaid in rows:
         t = tally.setdefault(place, {})
         count, fen = int(count), int(fen or 0)
         with_voucher, voucher_fen = int(with_voucher or 0), int(voucher_fen or 0)
@@ -79,9 +82,9 @@ def till_figures(db: Database, period: Period, store: str | None) -> tuple[TillF
             _add(t, charges=count, charged_fen=fen, vouchers_used=with_voucher, voucher_fen=voucher_fen,
                  points_cash=int(points or 0), points_cash_fen=int(points_fen or 0))
         elif kind in ("refund", "void"):
-            kept = int(kept or 0)
-            _add(t, **{f"{kind}s": count, f"{kind}ed_fen": fen - kept, "voucher_kept_fen": kept,
-                       "vouchers_used": -with_voucher})
+            kept, repaid = int(kept or 0), int(repaid or 0)
+            _add(t, **{f"{kind}s": count, f"{kind}ed_fen": fen - kept + repaid, "voucher_kept_fen": kept,
+                       "voucher_repaid_fen": repaid, "vouchers_used": -with_voucher})
         elif kind == "voucher_issued":
             _add(t, vouchers_issued=count)
         else:
