@@ -1,6 +1,7 @@
 """The app makes only the idle screen before its first frame (making all of them was a second of
 `kiosk run`'s start-up), then the others one a frame; a state whose screen is not made yet gets
-it made on the spot."""
+it made on the spot. `kiosk run` shows it before there is a session at all, and a card tapped
+before the session is wired is served once it is."""
 
 from __future__ import annotations
 

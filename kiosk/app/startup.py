@@ -17,9 +17,14 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.app import systemd_notify
 from kiosk.app.assembly import Kiosk, RunError, build_kiosk, start_till
+from kiosk.app.config import Config
+
+if TYPE_CHECKING:
+    from kiosk.ui.app import KioskApp
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +33,9 @@ class Startup:
     """The kiosk wired behind the idle screen (`wire`), what `kiosk run` stops at the end
     (`close`), and its exit status (1 when the store, the reader or the till API cannot start)."""
 
-    def __init__(self, config, simulate: bool = False):
+    def __init__(self, config: Config, simulate: bool = False):
         self.config, self.simulate = config, simulate
-        self.app = None
+        self.app: KioskApp | None = None  # set by open_app: the app takes this object's tap
         self.kiosk: Kiosk | None = None
         self.till = None
         self.watchdog: systemd_notify.Watchdog | None = None
@@ -102,7 +107,8 @@ class Startup:
             self.kiosk.close()
 
 
-def open_app(config, simulate: bool = False, role: str = "kiosk", locale: str | None = None):
+def open_app(config: Config, simulate: bool = False, role: str = "kiosk",
+             locale: str | None = None) -> tuple[KioskApp, Startup]:
     """The app on the idle screen with no session yet, and the Startup its first frame sets going.
     Call after kiosk.ui.env.prepare_kivy."""
     from kiosk.ui.app import KioskApp
