@@ -63,7 +63,7 @@ class Startup:
 
     def wire(self, _dt: float = 0.0) -> None:
         """Open the store and the reader, wire the session, hand it to the app, start the reader
-        thread, the till API and the sync client; then READY=1 and the taps kept so far."""
+        thread and the till API; then READY=1, the sync client and the taps kept so far."""
         try:
             self.kiosk = build_kiosk(self.config, simulate=self.simulate)
         except RunError as exc:
@@ -82,12 +82,12 @@ class Startup:
             except (OSError, TokenFileError) as exc:
                 self._fail(f"till API: {exc}")
                 return
+        systemd_notify.ready("serving taps")  # offline first: HQ's link is not needed for that
+        log.info("kiosk ready: session wired %.2f s after the idle screen was shown",
+                 time.perf_counter() - self._first_frame_at)
         if self.kiosk.sync is not None:
             self.kiosk.sync.start()  # its network thread; poll() runs on the UI thread, like the session
             _poll_sync_on_the_ui_thread(self.kiosk.sync)
-        systemd_notify.ready("serving taps")
-        log.info("kiosk ready: session wired %.2f s after the idle screen was shown",
-                 time.perf_counter() - self._first_frame_at)
         kept, self.early_taps = self.early_taps, []
         for name in kept:
             self.kiosk.desk.tap(name)
