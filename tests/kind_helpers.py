@@ -38,6 +38,7 @@ _STEPS = [
     ("block", UIDS[0]),
     ("unblock", UIDS[0]),
     ("replace", UIDS[0], UIDS[2]),
+    ("card_written", UIDS[2]),  # the new card, made at the counter, written at a kiosk
     ("counter_fee", UIDS[2], "replacement"),
     ("exchange", UIDS[2], UIDS[3]),
     ("counter_fee", UIDS[3], "exchange"),

@@ -85,7 +85,7 @@ def test_issue_a_pile_with_one_foreign_card(config, tmp_path):
     assert os.stat(log).st_mode & 0o777 == 0o600
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert [e["member_id"] for e in entries] == summary.done
-    assert all(e["registered"] is False and e["device_id"] == "K-1" for e in entries)
+    assert all(e["device_id"] == "K-1" and "registered" not in e for e in entries)  # nothing registers them
     assert MASTER.hex() not in out.getvalue()
 
 
@@ -193,3 +193,20 @@ def test_the_doctor_hashes_a_uid_as_the_service_logs_it(doctor_root):
     card_layer.issue_card(reader, reader.wait_for_card(0), SITE, "M-K-1-8", 1, date(2026, 5, 1))
     r = card_read_result(root)
     assert expected in r.detail, r
+
+
+def test_the_texts_say_how_a_pre_issued_card_is_sold_not_that_hq_registers_it():
+    """Nothing sends issued_cards.jsonl to HQ: the help, the epilog and the module say so, and name
+    the two ways a pre-issued card is sold (a sign-up at a kiosk, register-member at HQ)."""
+    import argparse
+
+    from kiosk.provisioning import cards
+
+    parser = argparse.ArgumentParser(prog="kiosk cards", epilog=cards.EPILOG)
+    cards.add_arguments(parser)
+    issue = next(a for a in parser._subparsers._group_actions if a.dest == "action").choices["issue"]
+    texts = (issue.format_help(), parser.format_help(), cards.DESCRIPTION, cards.__doc__)
+    for text in texts:
+        flat = " ".join(text.split())
+        assert "registered at HQ when" not in flat and "sync client" not in flat and "HQ registration" not in flat
+    assert "register-member" in " ".join(cards.EPILOG.split()) and "sign-up" in " ".join(issue.format_help().split())

@@ -108,6 +108,8 @@ OPS = {
     "fee": st.tuples(st.just("fee"), st.sampled_from(UIDS), st.sampled_from([3799, 3800, 10_000, 49_999, 50_000])),
     "counter_fee": st.tuples(st.just("counter_fee"), st.sampled_from(UIDS), st.sampled_from(["replacement", "exchange"])),
     "exchange": st.tuples(st.just("exchange"), st.sampled_from(UIDS), st.sampled_from(UIDS)),
+    # a kiosk personalised a card made at HQ's counter (refused for a card not waiting)
+    "card_written": st.tuples(st.just("card_written"), st.sampled_from(UIDS)),
 }
 _WEIGHTS = {"top_up": 3, "spend": 2, "redeem": 3, "wait": 2, "check_in": 2, "charge": 2, "refund": 2, "charge_v": 4, "issue": 3}
 op = st.one_of([strategy for name, strategy in OPS.items() for _ in range(_WEIGHTS.get(name, 1))])
@@ -138,6 +140,7 @@ KIND_OPS = {
     Kind.VOUCHER_EXPIRED: "vouchers",
     Kind.CARD_FEE: "fee",
     Kind.CARD_EXCHANGE: "exchange",
+    Kind.CARD_WRITTEN: "card_written",
 }
 ops_strategy = st.lists(op, min_size=25, max_size=80).map(
     lambda ops: [("sign_up", uid, date(1990, 3, 4)) for uid in UIDS[:3]] + ops
@@ -243,6 +246,8 @@ def decide(ledger: Ledger, name: str, args: list, now: datetime):
         return ledger.counter_fee(args[0], args[1], "counter", now)
     if name == "exchange":
         return ledger.exchange_card(args[0], args[1], now)
+    if name == "card_written":
+        return ledger.card_written(args[0], now)
     raise AssertionError(name)
 
 

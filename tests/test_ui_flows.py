@@ -240,3 +240,12 @@ def test_member_notes_on_the_staff_menu_only(ui):
     ui_flows.staff_notes(ui, shooter(ui, shots))
     assert shots == ["staff_notes_tap", "staff_notes"]
     assert ui.kiosk.session.state == "idle"
+
+
+def test_a_card_made_at_hq_is_written_behind_the_pin_through_the_screens(ui):
+    shots: list[str] = []
+    ui_flows.card_write(ui, shooter(ui, shots))
+    assert shots == ["card_write_pin", "card_writing", "card_written"]
+    (txn,) = committed(ui, Kind.CARD_WRITTEN)
+    assert txn.card_seq == 2 and not ui.kiosk.ledger.state.cards[txn.card_uid].awaiting_write
+    assert (SCREENSHOTS / "card_write_pin.en.png").stat().st_size > 5000

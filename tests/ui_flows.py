@@ -376,3 +376,28 @@ def staff_notes(ui: UiDriver, visit: Visit) -> None:
     visit("staff_notes")
     ui.tap(ui.screen.exit)
     k.lift()
+
+
+def card_write(ui: UiDriver, visit: Visit) -> None:
+    """A card HQ's counter made (补卡: a blank card for 王小明's lost one): the member's PIN on the
+    pad, the card written while it stays on the reader, then the member's home."""
+    from kiosk.ledger.operations import Ledger
+    from kiosk.ledger.pin import FAST_FOR_TESTS
+
+    k = ui.kiosk
+    new = k.blank()
+    hq = Ledger(k.ledger.state, k.ledger.rules, "hq", b"test", FAST_FOR_TESTS)  # what the kiosk learns from HQ
+    k.store.commit(hq.replace_card(uid_of(k.ui_cards.member), uid_of(new), k.clock.now()))
+    k.tap(new)
+    ui.frames(3)
+    assert k.session.state == "card_write_pin", k.session.view.message
+    press_digits(ui, PIN[:2])
+    visit("card_write_pin")
+    press_digits(ui, PIN[2:])
+    assert k.session.state == "card_writing"
+    visit("card_writing")
+    ui.pump()  # the reader thread's turn: it writes the card
+    assert k.session.state == "home", k.session.view.message
+    visit("card_written")
+    ui.tap(ui.screen.finish)
+    k.lift()

@@ -29,7 +29,7 @@ def main(size: str, role: str = "kiosk", shots: str = "") -> int:
     problems: list[str] = []
     visited: list[str] = []
     journeys = (ui_flows.sign_up, ui_flows.top_up, ui_flows.redeem, ui_flows.pin_lockout, ui_flows.short_paths,
-                ui_flows.engage, ui_flows.charge, ui_flows.profile, ui_flows.staff_notes)
+                ui_flows.engage, ui_flows.charge, ui_flows.profile, ui_flows.staff_notes, ui_flows.card_write)
     if role == "counter":  # its charge screens and the counter top-up (its keypad); with KIOSK_FULL=1 every journey
         journeys = journeys if FULL else (ui_flows.charge, ui_flows.top_up)
     for n, journey in enumerate(journeys):

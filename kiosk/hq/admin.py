@@ -148,12 +148,15 @@ def register_member(
     now: datetime | None = None,
     staff_id: str = "",
 ) -> Txn:
-    """Sign a member up at the counter: the card is sold here (fee due, the seller's reward)."""
+    """Sign a member up at the counter: the card is sold here (fee due, the seller's reward). HQ
+    writes no card: it waits to be written at the member's first kiosk, behind their PIN."""
     now = now or datetime.now(UTC)
     return _operate(
         db,
         [uid],
-        lambda ledger: ledger.sign_up(uid, card_seq, phone, pin, now, name=name, birthday=birthday, staff_id=staff_id),
+        lambda ledger: ledger.sign_up(
+            uid, card_seq, phone, pin, now, name=name, birthday=birthday, staff_id=staff_id, awaiting_write=True
+        ),
         phone=phone,
         pepper=pepper,
         pin_params=pin_params,

@@ -264,6 +264,12 @@ def run(args: argparse.Namespace) -> int:
         db.close()
 
 
+# HQ has no card writer (docs/hq.md "The new card is written at a kiosk")
+WRITTEN_AT_A_KIOSK = (
+    "  hand the card over as it is: the member's first tap at a kiosk, with their PIN, writes it / "
+    "会员首次在自助机刷卡并输入密码后即写卡启用"
+)
+
 _CHANGES = {
     "register-member", "block-card", "unblock-card", "replace-card", "exchange-card", "return-card", "publish-rules"
 }
@@ -341,6 +347,7 @@ def _admin(args, db) -> int:
         txn = admin.register_member(db, args.uid, args.phone, pin, name=args.name, birthday=args.birthday,
                                     pepper=pepper, staff_id=args.staff)
         print(f"registered member {txn.member_id} with card {txn.card_uid} ({txn.txn_id})")
+        print(WRITTEN_AT_A_KIOSK)
     elif cmd == "block-card":
         txn = admin.block_card(db, args.uid, args.reason)
         print(f"card {txn.card_uid} blocked / 已挂失 ({txn.txn_id})")
@@ -353,9 +360,11 @@ def _admin(args, db) -> int:
             f"card {txn.card_uid} replaced by {txn.new_card_uid} / 补卡完成: "
             f"balance {format_fen(txn.balance_after_fen)}, {txn.points_after} points ({txn.txn_id})"
         )
+        print(WRITTEN_AT_A_KIOSK)
     elif cmd == "exchange-card":
         txn = admin.exchange_card(db, args.old_uid, args.new_uid)
         print(f"card {txn.card_uid} exchanged for {txn.new_card_uid} / 换卡完成 ({txn.txn_id})")
+        print(WRITTEN_AT_A_KIOSK)
     elif cmd == "return-card":
         txn = admin.return_card(db, args.uid)
         print(f"card {txn.card_uid} returned / 已退卡: refund {format_fen(txn.amount_fen)} ({txn.txn_id})")

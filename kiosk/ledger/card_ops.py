@@ -27,6 +27,15 @@ class CardOps:
         account = self.state.accounts[card.member_id]
         return self._unchanged(Kind.PURSE_WRITTEN, now, card.member_id, uid, account, card_counter=counter)
 
+    def card_written(self, uid: str, now: datetime) -> Txn:
+        """A card made at HQ's counter (awaiting_write) was just personalised here with the ledger's
+        member id and card number, after the member's PIN: recorded once, and the card is an
+        ordinary card from then on (a blank copy of it is a suspect copy again)."""
+        card, _, account = self.lookup(uid)
+        if not card.awaiting_write:
+            raise Refused("card_not_awaiting_write")
+        return self._unchanged(Kind.CARD_WRITTEN, now, card.member_id, uid, account, card_seq=card.card_seq)
+
     def block_card(self, uid: str, reason: str, now: datetime) -> Txn:
         return self._status_change(Kind.CARD_BLOCKED, CardStatus.ACTIVE, uid, reason, now)
 
@@ -43,7 +52,8 @@ class CardOps:
         return self._unchanged(kind, now, card.member_id, uid, account, reason=reason[:200])
 
     def replace_card(self, old_uid: str, new_uid: str, now: datetime) -> Txn:
-        """补卡: the member's balance and points follow the new card; the old one stops working."""
+        """补卡: the member's balance and points follow the new card; the old one stops working.
+        Made at a counter without a card writer: the new card waits to be written at a kiosk."""
         return self._card_moved(Kind.CARD_REPLACEMENT, old_uid, new_uid, now)
 
     def exchange_card(self, old_uid: str, new_uid: str, now: datetime) -> Txn:
@@ -67,6 +77,7 @@ class CardOps:
             account,
             new_card_uid=new_uid,
             card_seq=newest + 1,
+            awaiting_write=True,  # no place that moves a card to a new one can write it (kiosk/ledger/card_write.py)
         )
 
     def return_card(self, uid: str, now: datetime) -> Txn:

@@ -80,7 +80,7 @@ SPECS: dict[Kind, KindSpec] = {
         Money.OPENS,
         frozenset({"card_seq", "name", "phone", "birthday", "pin_hash", "referrer_id", "notes_consent"})
         | _SALE
-        | {"amount_fen"},
+        | {"amount_fen", "awaiting_write"},
         visit=True,
         activity=N_("Joined"),
     ),
@@ -126,7 +126,7 @@ SPECS: dict[Kind, KindSpec] = {
         Money.NONE, frozenset({"expire_before"}), takes_points=True, activity=N_("Points expired")
     ),
     Kind.CARD_REPLACEMENT: KindSpec(
-        Money.NONE, frozenset({"new_card_uid", "card_seq"}), activity=N_("New card")
+        Money.NONE, frozenset({"new_card_uid", "card_seq", "awaiting_write"}), activity=N_("New card")
     ),
     Kind.CARD_RETURN: KindSpec(
         Money.TO_ZERO, frozenset({"amount_fen"}), takes_points=True, activity=N_("Card returned")
@@ -189,7 +189,12 @@ SPECS: dict[Kind, KindSpec] = {
         Money.NONE, frozenset({"amount_fen", "payment_ref", "reason", "staff_id", "waiver"}), activity=N_("Card fee")
     ),
     Kind.CARD_EXCHANGE: KindSpec(
-        Money.NONE, frozenset({"new_card_uid", "card_seq"}), activity=N_("Card exchanged")
+        Money.NONE, frozenset({"new_card_uid", "card_seq", "awaiting_write"}), activity=N_("Card exchanged")
+    ),
+    # A card made at HQ's counter (awaiting_write) personalised at a kiosk behind the member's PIN,
+    # with the card_seq it was written with (kiosk/ledger/card_write.py): the card is the member's now.
+    Kind.CARD_WRITTEN: KindSpec(
+        Money.NONE, frozenset({"card_seq"}), visit=True, member_use=True, activity=N_("Card activated")
     ),
 }
 

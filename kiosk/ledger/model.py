@@ -46,6 +46,9 @@ class Card:
     card_seq: int  # bumped on every replacement; an older card of the member is refused
     status: CardStatus = CardStatus.ACTIVE
     card_counter: int = 0  # highest counter seen on the card (purse or NTAG tap counter): a lower one is a copy
+    # made at HQ's counter, which has no card writer: the chip is blank (or pre-issued) until a
+    # kiosk writes it behind the member's PIN (CARD_WRITTEN); False in snapshots made before it
+    awaiting_write: bool = False
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,10 @@ class Ledger(EngagementOps, CardOps, FeeOps, ProfileOps):
         referral_code: str = "",
         staff_id: str = "",
         notes_consent: bool = False,
+        awaiting_write: bool = False,
     ) -> Txn:
+        """A new member on card `uid`. `awaiting_write`: the card is not written here (HQ's counter
+        has no card writer); a kiosk writes it later, behind the member's PIN."""
         if uid in self.state.cards:
             raise Refused("card_in_use")
         if not PHONE.match(phone):
@@ -157,6 +160,7 @@ class Ledger(EngagementOps, CardOps, FeeOps, ProfileOps):
             pin_hash=hash_pin(pin, self.pepper, self.pin_params, salt),
             referrer_id=referrer_id,
             notes_consent=notes_consent,
+            awaiting_write=awaiting_write,
             **self._signup_sale(now, staff_id),
         )
 

@@ -10,6 +10,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from kiosk.ledger.card_write import card_written_problem
 from kiosk.ledger.kinds import FEE_SIGN_UP, SILENT, VISITS, carried_problem, stated_amounts_problem
 from kiosk.ledger.model import (
     RECENT_ACTIVITIES,
@@ -100,6 +101,7 @@ class LedgerState:
             or order_problem(account, txn)
             or use_problem(account, txn)
             or profile_problem(self.members.get(txn.member_id), account, txn)
+            or card_written_problem(self.cards.get(txn.card_uid), txn)
         )
         conflict = f"not applied: {problem}" if problem else self._apply(txn)
         self.last_seq[txn.device_id] = txn.seq  # even when refused: the device's later txns must not wait on it
@@ -119,7 +121,9 @@ class LedgerState:
                 referred_by=txn.referrer_id,
                 notes_consent=txn.notes_consent,
             )
-            self.cards[txn.card_uid] = Card(txn.card_uid, txn.member_id, txn.card_seq or 1)
+            self.cards[txn.card_uid] = Card(
+                txn.card_uid, txn.member_id, txn.card_seq or 1, awaiting_write=txn.awaiting_write
+            )
             self.accounts[txn.member_id] = Account(txn.member_id, last_visit=txn.at, card_fee_due_fen=txn.amount_fen)
             return ""
 
@@ -230,7 +234,11 @@ class LedgerState:
         elif txn.kind in (Kind.CARD_REPLACEMENT, Kind.CARD_EXCHANGE):
             if card:
                 self.cards[card.uid] = replace(card, status=CardStatus.REPLACED)
-            self.cards[txn.new_card_uid] = Card(txn.new_card_uid, member.member_id, txn.card_seq)
+            self.cards[txn.new_card_uid] = Card(
+                txn.new_card_uid, member.member_id, txn.card_seq, awaiting_write=txn.awaiting_write
+            )
+        elif txn.kind is Kind.CARD_WRITTEN and card:
+            self.cards[card.uid] = replace(card, awaiting_write=False)
         elif txn.kind is Kind.CARD_RETURN:
             if card:
                 self.cards[card.uid] = replace(card, status=CardStatus.RETURNED)

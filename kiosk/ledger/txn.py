@@ -49,6 +49,7 @@ class Kind(StrEnum):
     VOUCHER_EXPIRED = "voucher_expired"
     CARD_FEE = "card_fee"
     CARD_EXCHANGE = "card_exchange"
+    CARD_WRITTEN = "card_written"
 
 
 class TxnFormatError(ValueError):
@@ -119,6 +120,7 @@ class Txn:
     staff_id: str = ""  # SIGN_UP, TOP_UP, CARD_FEE: the staff member credited with the sale
     staff_reward_fen: int = 0  # the sales reward the rules gave that staff member for it (not the member's money)
     waiver: str = ""  # SIGN_UP, CARD_FEE: why no fee was charged ("topup", "campaign:<id>")
+    awaiting_write: bool = False  # SIGN_UP, CARD_REPLACEMENT, CARD_EXCHANGE: the card was not written (HQ's counter)
 
     @property
     def balance_delta_fen(self) -> int:
@@ -137,7 +139,7 @@ _NAMES = tuple(f.name for f in fields(Txn))
 _DEFAULTS = {f.name: f.default for f in fields(Txn) if f.default is not MISSING}
 _DATE_FIELDS = {"points_expire_on", "expire_before", "birthday", "local_day"}
 _TIME_FIELDS = {"at", "pin_locked_until", "voucher_until"}
-_BOOL_FIELDS = {"clock_untrusted", "notes_consent"}
+_BOOL_FIELDS = {"clock_untrusted", "notes_consent", "awaiting_write"}
 _INT_RANGES = {
     "seq": (1, 2**62),
     "balance_before_fen": (-MAX_FEN, MAX_FEN),

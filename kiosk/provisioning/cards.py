@@ -9,7 +9,11 @@ The card layer it drives (kiosk/reader, branch `cards`):
   kiosk.reader.card.issue_card / rekey_card / wipe_card(reader, info, keys, ...)
 and kiosk.reader.factory.open_reader(config.reader) (branch `readers`), which returns the
 reader already open. Each card issued is appended to DATA_DIR/issued_cards.jsonl (mode 600,
-fsynced) for HQ registration; the sync client sends the entries not yet marked registered.
+fsynced): it numbers the reserved member ids (M-<device>-P<n>) and lists the stock. Nothing sends
+it to HQ: a pre-issued card is sold by a sign-up, like a blank one. Tapped at a kiosk that HQ
+says does not know it, the card is offered sign-up and personalised anew for the new member;
+registered at HQ's counter (`kiosk hq register-member UID`), it is written with that member at
+their first tap at a kiosk, behind their PIN (kiosk/session/flows/card_write.py).
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from pathlib import Path
 from typing import TextIO
 
 from kiosk.app.config import Config, ConfigError, load_config
+from kiosk.ledger.card_write import reserved_member_id
 from kiosk.reader.base import CardInfo, Reader
 
 DESCRIPTION = """\
 Staff tools for the card stock. `issue` personalises blank cards one after another (keys
-diversified per card from the card master key) and registers them at HQ when online; `rekey`
+diversified per card from the card master key), each with a reserved member id; `rekey`
 moves returned cards to a new master key; `wipe` returns cards to blank. Lay each card on the
 reader when asked and take it away when told; a progress bar and a final summary show what
 happened to every card."""
@@ -39,7 +44,11 @@ happened to every card."""
 EPILOG = """\
 files:
   /etc/kiosk/card_master.key       the key cards are personalised with (mode 600)
-  /var/lib/kiosk/issued_cards.jsonl  one line per issued card, for HQ registration
+  /var/lib/kiosk/issued_cards.jsonl  one line per issued card (the stock; not sent to HQ)
+
+A pre-issued card is sold by a sign-up: at a kiosk (tap it, sign up as with a blank card) or at
+HQ's counter (`kiosk hq register-member UID`, then the member taps it at a kiosk and enters
+their PIN: the kiosk writes the member onto it).
 
 The kiosk service holds the reader: stop it first (`systemctl stop kiosk`).
 
@@ -109,7 +118,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True, title="actions")
     issue = sub.add_parser("issue", help="personalise N blank cards",
                            description="Personalise blank cards one after another: keys diversified per "
-                                       "card from the card master key, registered at HQ when online.")
+                                       "card from the card master key, each with a reserved member id "
+                                       "(M-<kiosk>-P<n>); a card is sold later by a sign-up, at a kiosk "
+                                       "or at HQ's counter.")
     issue.add_argument("--count", type=int, required=True, metavar="N", help="cards to issue")
     rekey = sub.add_parser("rekey", help="re-key returned cards to the master key in FILE",
                            description="Move cards to a new card master key (say, after the old one was "
@@ -124,8 +135,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 class IssuedLog:
-    """Cards issued on this kiosk, one JSON line each, fsynced: the member ids it hands out are
-    numbered from it (M-<device>-P<n>), and HQ registration reads it."""
+    """Cards issued on this kiosk, one JSON line each, fsynced: the reserved member ids it hands
+    out are numbered from it (M-<device>-P<n>). A record of the stock; nothing sends it to HQ."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -162,11 +173,11 @@ def build_operation(action: str, config: Config, new_key: Path | None = None,
         issued_on = today or datetime.now(UTC).date()
 
         def issue(reader: Reader, info: CardInfo) -> str:
-            member_id = f"M-{device}-P{log.count() + 1}"
+            member_id = reserved_member_id(device, log.count() + 1)
             card_layer.issue_card(reader, info, site, member_id, 1, issued_on, device)
             log.append({"member_id": member_id, "card_seq": 1, "uid": info.uid.hex(),
                         "card_type": str(info.type), "issued_on": issued_on.isoformat(),
-                        "device_id": device, "registered": False})
+                        "device_id": device})
             return member_id
 
         return issue
@@ -221,8 +232,9 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     print(f"  time: {time.monotonic() - started:.0f}s")
     if args.action == "issue" and summary.done:
-        print(f"  the new cards are listed in {config.device.data_dir}/issued_cards.jsonl and "
-              "are registered at HQ by the sync client when it is online")
+        print(f"  the new cards are listed in {config.device.data_dir}/issued_cards.jsonl; each is sold by "
+              "a sign-up: tapped at a kiosk, or `kiosk hq register-member UID` at HQ's counter (the member's "
+              "first tap at a kiosk then writes the member onto it, behind their PIN)")
     if args.action == "rekey" and summary.done:
         print("  every kiosk needs the new key: `kiosk provision --card-master-key FILE`")
     return 0 if len(summary.done) == args.count else 1

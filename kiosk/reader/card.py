@@ -75,16 +75,18 @@ def issue_card(
     balance_fen: int = 0,
     points: int = 0,
     signers: Sequence[bytes] = DEFAULT_SIGNERS,
+    replacing: str = "",
 ) -> MemberCard:
     """Personalise a blank card: write the record, replace transport keys, set access bits.
-    Run it again after a tear to finish. Refuses a card issued to someone else."""
+    Run it again after a tear to finish. Refuses a card issued to someone else, except a card
+    that carries `replacing` (a pre-issued card's reserved member id): it is personalised anew."""
     (ck,) = card_keys(info.uid, keys)
     try:
         if info.type in CLASSIC:
             purse = PurseHint(balance_fen, points, 0, device_tag(device_id))
-            return card_classic.issue(reader, info, ck, member_id, card_seq, issued_on, purse)
+            return card_classic.issue(reader, info, ck, member_id, card_seq, issued_on, purse, replacing)
         if info.type in NTAG:
-            return card_ntag.issue(reader, info, ck, member_id, card_seq, issued_on, signers)
+            return card_ntag.issue(reader, info, ck, member_id, card_seq, issued_on, signers, replacing)
     except (NotSupported, IndexError) as e:
         raise CardFormatError(f"cannot issue this card ({e})") from None
     raise _unsupported(info)

@@ -146,11 +146,23 @@ def issue(
     card_seq: int,
     issued_on: date,
     purse: PurseHint,
+    replacing: str = "",
 ) -> MemberCard:
-    """Personalise a blank card (or finish an interrupted issue of this same card)."""
+    """Personalise a blank card (or finish an interrupted issue of this same card). A card that
+    carries `replacing` (a pre-issued card's reserved member id) first gets its identity sector's
+    transport keys back, one write after which it reads as blank: a pull at any point leaves it
+    reading as the pre-issued card or as a blank one, and this runs again."""
     try:
         existing: MemberCard | None = read(reader, info, [keys])
     except CardFormatError:
+        existing = None
+    if existing is not None and replacing and existing.member_id == replacing:
+        if _open_for_writing(reader, IDENTITY_SECTOR, [keys.key_b]) is None:
+            raise CardNotRecognised(f"sector {IDENTITY_SECTOR} refuses this card's own key")
+        try:
+            reader.mifare_write(mifare.trailer_block(IDENTITY_SECTOR), mifare.TRANSPORT_TRAILER)
+        except AuthFailed:
+            raise CardFormatError("card refused a write during issue") from None
         existing = None
     if existing is not None:
         if (existing.member_id, existing.card_seq) == (member_id, card_seq):

@@ -168,9 +168,11 @@ def issue(
     card_seq: int,
     issued_on: date,
     signers: Sequence[bytes] = DEFAULT_SIGNERS,
+    replacing: str = "",
 ) -> MemberCard:
     """Personalise a blank NTAG21x; running it again finishes an interrupted issue. A tag
-    that is neither blank nor already ours is refused before anything is written."""
+    that is neither blank nor already ours is refused before anything is written; one of ours
+    carrying `replacing` (a pre-issued card's reserved member id) gets the new token."""
     token = encode_identity(keys, KIND_NTAG, member_id, card_seq, issued_on)
     if _login(reader, [keys]) is None:
         if not _is_blank(reader, info):
@@ -180,10 +182,8 @@ def issue(
             existing = parse_ntag_token(info.uid, [keys], _read_token(reader))
         except CardFormatError:
             existing = None  # an issue that was cut short
-        if existing is not None and (existing.member_id, existing.card_seq) != (
-            member_id,
-            card_seq,
-        ):
+        reserved = existing is not None and bool(replacing) and existing.member_id == replacing
+        if existing is not None and not reserved and (existing.member_id, existing.card_seq) != (member_id, card_seq):
             raise CardFormatError(f"card already issued to a member (card #{existing.card_seq})")
     check_originality(reader, info, signers)
     try:

@@ -57,9 +57,10 @@ class FormatCardAccess:
             uid, CardKind.MEMBER, member_id=card.member_id, card_seq=card.card_seq, card_counter=card.card_counter
         )
 
-    def issue(self, reader: Reader, info: CardInfo, member_id: str, card_seq: int) -> None:
+    def issue(self, reader: Reader, info: CardInfo, member_id: str, card_seq: int, replacing: str = "") -> None:
         issue_card(
-            reader, info, self.issue_keys, member_id, card_seq, self.today(), self.device_id, signers=self.signers
+            reader, info, self.issue_keys, member_id, card_seq, self.today(), self.device_id,
+            signers=self.signers, replacing=replacing,
         )
 
     def write_purse(self, reader: Reader, info: CardInfo, balance_fen: int, points: int) -> int:

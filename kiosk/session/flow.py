@@ -21,3 +21,4 @@ class Visit:
     member_view: MemberView | None = None
     message: Message | None = None
     staff_id: str = ""  # the staff member who tapped their card to be credited with this visit's sale
+    reserved_id: str = ""  # a pre-issued card's reserved member id (M-<kiosk>-P<n>): written over when personalised

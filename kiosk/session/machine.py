@@ -25,7 +25,11 @@ class SessionMachine(StateMachine):
     blocked_card = s.idle.to(s.blocked) | s.checking_card.to(s.blocked)
     foreign_card = s.idle.to(s.not_recognised) | s.checking_card.to(s.not_recognised)
     ask_hq = s.idle.to(s.checking_card)
-    blank_card = s.idle.to(s.signup_offer)
+    blank_card = s.idle.to(s.signup_offer) | s.checking_card.to(s.signup_offer)
+    # a card made at HQ's counter, blank or pre-issued: the member's PIN, then it is written (flows/card_write.py)
+    card_to_write = s.idle.to(s.card_write_pin) | s.checking_card.to(s.card_write_pin)
+    card_write_pin_ok = s.card_write_pin.to(s.card_writing)
+    card_write_done = s.card_writing.to(s.home)
     staff_card = s.idle.to(s.staff_menu)
 
     # sign-up
@@ -76,6 +80,7 @@ class SessionMachine(StateMachine):
         | s.charge_pin.to.itself(internal=True)
         | s.profile_pin.to.itself(internal=True)
         | s.new_pin_entry.to.itself(internal=True)
+        | s.card_write_pin.to.itself(internal=True)
     )
     pin_rubout = (
         s.pin_entry.to.itself(internal=True, cond="pin_digits_entered")
@@ -83,6 +88,7 @@ class SessionMachine(StateMachine):
         | s.charge_pin.to.itself(internal=True, cond="pin_digits_entered")
         | s.profile_pin.to.itself(internal=True, cond="pin_digits_entered")
         | s.new_pin_entry.to.itself(internal=True, cond="pin_digits_entered")
+        | s.card_write_pin.to.itself(internal=True, cond="pin_digits_entered")
     )
 
     # daily check-in; the rating offered on the done screen after a top-up or redemption
@@ -133,6 +139,8 @@ class SessionMachine(StateMachine):
         | s.profile_pin.to(s.notice)
         | s.profile_edit.to(s.notice)
         | s.new_pin_entry.to(s.notice)
+        | s.card_write_pin.to(s.notice)
+        | s.card_writing.to(s.notice)
     )
 
     # the session ends: finished, timed out, card removed, or another card tapped
@@ -165,6 +173,8 @@ class SessionMachine(StateMachine):
         | s.staff_notes.to(s.idle)
         | s.new_pin_tap.to(s.idle)
         | s.new_pin_entry.to(s.idle)
+        | s.card_write_pin.to(s.idle)
+        | s.card_writing.to(s.idle)
     )
 
     @property

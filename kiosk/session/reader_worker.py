@@ -1,7 +1,7 @@
 """The reader's own thread: waits for cards, has the card layer read them, reports to the session.
 
 Only this thread touches the reader, so card writes the session asks for (personalising a
-blank card at sign-up, the purse hint after a transaction) are queued here and run between
+blank card at sign-up or a card made at HQ's counter, the purse hint after a transaction) are queued here and run between
 polls; the result is posted back. Of several purse writes queued for one card only the newest
 runs: the hint is a state, not a delta."""
 
@@ -35,8 +35,9 @@ class CardAccess(Protocol):
         """Classify the card in the field; raises ReaderError if it cannot be read."""
         ...
 
-    def issue(self, reader: Reader, info: CardInfo, member_id: str, card_seq: int) -> None:
-        """Personalise a blank card for this member; raises (ReaderError, CardFormatError) on failure."""
+    def issue(self, reader: Reader, info: CardInfo, member_id: str, card_seq: int, replacing: str = "") -> None:
+        """Personalise a blank card for this member (or a pre-issued one carrying the reserved
+        member id `replacing`); raises (ReaderError, CardFormatError) on failure."""
         ...
 
     def write_purse(self, reader: Reader, info: CardInfo, balance_fen: int, points: int) -> int:
@@ -49,6 +50,7 @@ class _IssueJob:
     uid: str
     member_id: str
     card_seq: int
+    replacing: str = ""  # a pre-issued card's reserved member id, written over
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,8 @@ class ReaderWorker:
         self._healthy: bool | None = None
 
     # the session's CardWriter
-    def request_issue(self, uid: str, member_id: str, card_seq: int) -> None:
-        self._jobs.put(_IssueJob(uid, member_id, card_seq))
+    def request_issue(self, uid: str, member_id: str, card_seq: int, replacing: str = "") -> None:
+        self._jobs.put(_IssueJob(uid, member_id, card_seq, replacing))
 
     def request_purse(self, uid: str, balance_fen: int, points: int) -> None:
         self._jobs.put(_PurseJob(uid, balance_fen, points))
@@ -148,7 +150,7 @@ class ReaderWorker:
 
     def _run(self, job: _IssueJob | _PurseJob, info: CardInfo) -> CardIssued | PurseWritten:
         if isinstance(job, _IssueJob):
-            self.cards.issue(self.reader, info, job.member_id, job.card_seq)
+            self.cards.issue(self.reader, info, job.member_id, job.card_seq, replacing=job.replacing)
             return CardIssued(job.uid)
         return PurseWritten(job.uid, self.cards.write_purse(self.reader, info, job.balance_fen, job.points))
 

@@ -36,6 +36,7 @@ from kiosk.session.detail_actions import DetailActions
 from kiosk.session.flow import Visit
 from kiosk.session.flows import FLOWS
 from kiosk.session.flows.base import F, FlowPart
+from kiosk.session.flows.card_write import CardWrite
 from kiosk.session.flows.cards import CardChecks
 from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
@@ -431,8 +432,8 @@ class Session(DetailActions, ChargeActions, PurseHint):
             self._card_presented(item.card)
         elif isinstance(item, CardRemoved):
             self._card_removed(item.uid)
-        elif isinstance(item, CardIssued):
-            self.flow(SignUp).card_issued(item)
+        elif isinstance(item, CardIssued):  # a card made at HQ being written, else a sign-up's
+            (self.flow(CardWrite) if self.state is S.card_writing else self.flow(SignUp)).card_issued(item)
         elif isinstance(item, PurseWritten):
             self._purse_written(item)
         elif isinstance(item, TillCharge):

@@ -39,6 +39,8 @@ class SessionState(StrEnum):
     staff_notes = "staff_notes"
     new_pin_tap = "new_pin_tap"
     new_pin_entry = "new_pin_entry"
+    card_write_pin = "card_write_pin"
+    card_writing = "card_writing"
 
 
 S = SessionState
@@ -74,6 +76,8 @@ TITLES: dict[SessionState, str] = {
     S.staff_notes: "Staff: member notes (the member taps their card)",
     S.new_pin_tap: "New PIN: the member taps their card",
     S.new_pin_entry: "New PIN: the member types it twice",
+    S.card_write_pin: "Card made at HQ: the member's PIN",
+    S.card_writing: "Card made at HQ: personalising it",
 }
 
 # states that show a result and then go away on their own (settings.message_s)

@@ -17,6 +17,7 @@ TEMPLATES: dict[str, str] = {
     "staff_credit_armed": N_("The next member who taps in the next {minutes} minutes is credited to staff {staff_id}."),
     "redeem_done": N_("Enjoy your reward! {points_used} points used, {points} left."),
     "signup_done": N_("Welcome! Your card is ready. You have {points} points."),
+    "card_written": N_("Your new card is ready to use."),
     "checked_in": N_("Checked in: +{points} points (day {streak} in a row). You have {total_points} points."),
     "survey_thanks": N_("Thank you for your rating!"),
     "paid_not_credited": N_("Your payment of {paid_fen} was taken but could not be credited. Staff will help you."),

@@ -38,6 +38,8 @@ SCREEN_FOR: dict[SessionState, str] = {
     S.staff_notes: "StaffNotesScreen",
     S.new_pin_tap: "NewPinTapScreen",
     S.new_pin_entry: "PinScreen",
+    S.card_write_pin: "PinScreen",
+    S.card_writing: "CardWritingScreen",
 }
 
 _SCREENS = "kiosk.ui.screens."
@@ -56,6 +58,7 @@ SCREEN_MODULE: dict[str, str] = {
     "SignupPrivacyScreen": _SCREENS + "signup",
     "SignupWritingScreen": _SCREENS + "waiting",
     "CheckingCardScreen": _SCREENS + "waiting",
+    "CardWritingScreen": _SCREENS + "waiting",
     "ResultScreen": _SCREENS + "result",
     "StaffScreen": _SCREENS + "staff",
     "NewPinTapScreen": _SCREENS + "staff",

@@ -5,6 +5,7 @@ kiosk/session/machine.py); see docs/architecture.md, "How to add a screen flow".
 from __future__ import annotations
 
 from kiosk.session.flows.base import FlowPart
+from kiosk.session.flows.card_write import CardWrite
 from kiosk.session.flows.cards import CardChecks
 from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
@@ -18,5 +19,5 @@ from kiosk.session.flows.staff import Staff
 from kiosk.session.flows.topup import TopUp
 
 FLOWS: tuple[type[FlowPart], ...] = (
-    CardChecks, Gifts, TopUp, Redeem, Pin, SignUp, Engagement, Staff, Charge, NewPin, Profile
+    CardChecks, Gifts, TopUp, Redeem, Pin, SignUp, Engagement, Staff, Charge, NewPin, Profile, CardWrite
 )

@@ -1,11 +1,14 @@
 """Card checks at the tap: whose card this is and where its session starts (member home,
-sign-up offer, staff menu) or why it goes no further (blocked, refused, not recognised)."""
+sign-up offer, a card made at HQ to be written, staff menu) or why it goes no further
+(blocked, refused, not recognised)."""
 
 from __future__ import annotations
 
 from kiosk.ledger.card_rule import judge_record
+from kiosk.ledger.card_write import is_reserved_member_id
 from kiosk.ledger.model import Card, CardStatus
 from kiosk.session.flows.base import FlowPart
+from kiosk.session.flows.card_write import CardWrite
 from kiosk.session.flows.gifts import Gifts
 from kiosk.session.flows.sale import arm_credit, take_armed_credit
 from kiosk.session.inputs import SUSPECT_PROBLEMS, CardKind, CardRead
@@ -34,21 +37,24 @@ class CardChecks(FlowPart):
             return
         take_armed_credit(host)
         known = host.ledger.state.cards.get(card.uid)
-        if known is None and card.kind is CardKind.MEMBER and self._ask_hq(card):
+        if known is None and card.kind in (CardKind.MEMBER, CardKind.BLANK) and self._ask_hq(card):
             return
-        self._judge(card, known)
+        self._judge(card, known, hq_says_unknown=getattr(host.sync, "ask_member", None) is None)
 
     def _ask_hq(self, card: CardRead) -> bool:
-        """Our card, not in the replica: HQ is asked for its member while online, and the session
-        waits in `checking_card` (the screen and the reader keep turning; at most 300 ms). True
-        when the tap is taken care of. No offline first use: the PIN hash, balance and card
-        status are HQ's, and a card never seen here has nothing local to check them against (a
-        lost card could spend)."""
+        """Our card (or a blank one: HQ's counter may have registered it), not in the replica:
+        HQ is asked for its member while online, and the session waits in `checking_card` (the
+        screen and the reader keep turning; at most 300 ms). True when the tap is taken care of.
+        No offline first use: the PIN hash, balance and card status are HQ's, and a card never
+        seen here has nothing local to check them against (a lost card could spend). A blank card
+        offline is offered sign-up as always."""
         ask = getattr(self.host.sync, "ask_member", None)
         if ask is None:
             return False
         question = ask(card.uid, self.host.wake)
         if question.outcome() == "offline":
+            if card.kind is CardKind.BLANK:
+                return False
             self.host.record("card_unknown_offline", member_id=card.member_id or "")
             self._stop("foreign_card", Message("card_unknown_offline"))
             return True
@@ -63,28 +69,38 @@ class CardChecks(FlowPart):
         outcome = self._question.outcome()
         if outcome:
             card, self._question = self._card, None
-            self._judge(card, self.host.ledger.state.cards.get(card.uid) if outcome == "found" else None)
+            known = self.host.ledger.state.cards.get(card.uid) if outcome == "found" else None
+            self._judge(card, known, hq_says_unknown=outcome == "not_found")
 
     def ending(self, state: SessionState, reason: str) -> None:
         if state is S.checking_card and self._question is not None:
             self._question.give_up()  # a late answer is still kept: the member's next tap reads it
 
-    def _judge(self, card: CardRead, known: Card | None) -> None:
+    def _judge(self, card: CardRead, known: Card | None, hq_says_unknown: bool = False) -> None:
+        """`hq_says_unknown`: HQ answered that it holds no such card (or this kiosk has no HQ),
+        so a pre-issued card (a reserved member id, nobody signed up) may be sold here."""
         host = self.host
+        reserved = card.kind is CardKind.MEMBER and is_reserved_member_id(card.member_id)
         if host.sync is not None and host.sync.is_blocked(card.uid):
             host.record("blocked_card_presented", status="blocked_by_hq", member_id=known.member_id if known else "")
             self._stop("blocked_card", Message("card_blocked"))
         elif known is not None and known.status is not CardStatus.ACTIVE:
             host.record("blocked_card_presented", status=str(known.status), member_id=known.member_id)
             self._stop("blocked_card", Message(f"card_{known.status}"))
+        elif known is not None and known.awaiting_write and (card.kind is CardKind.BLANK or reserved):
+            host.visit.reserved_id = card.member_id if reserved else ""  # made at HQ: written behind the PIN
+            host.flow(CardWrite).start()
         elif card.kind is CardKind.MEMBER and known is not None and suspect(card, known):
             problem = suspect(card, known)
             host.record("card_suspect", problem=problem, member_id=known.member_id)
             self._stop("foreign_card", Message("card_refused", {"problem": problem}))
         elif card.kind is CardKind.MEMBER and known is not None:
+            if known.awaiting_write:  # already carries the ledger's member: written here, answer late
+                host.flow(CardWrite).seen_written(known)
             host.move("member_card")
             host.flow(Gifts).enter_home()
-        elif card.kind is CardKind.BLANK and known is None:
+        elif known is None and (card.kind is CardKind.BLANK or (reserved and hq_says_unknown)):
+            host.visit.reserved_id = card.member_id if reserved else ""  # a pre-issued card is sold like a blank one
             host.move("blank_card")
         else:
             code = {

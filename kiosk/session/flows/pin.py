@@ -15,7 +15,9 @@ from kiosk.session.flows.base import FlowPart
 from kiosk.session.states import S, SessionState
 from kiosk.session.view import PinView
 
-PIN_STATES = frozenset({S.pin_entry, S.pin_locked, S.signup_pin, S.charge_pin, S.new_pin_entry, S.profile_pin})
+PIN_STATES = frozenset(
+    {S.pin_entry, S.pin_locked, S.signup_pin, S.charge_pin, S.new_pin_entry, S.profile_pin, S.card_write_pin}
+)
 
 
 def _nothing(_pin: str) -> None:

@@ -184,4 +184,5 @@ class SignUp(FlowPart):
             return
         data.txn, data.write_started = txn, host.clock.monotonic()
         host.move("pin_set")
-        host.card_writer.request_issue(host.visit.uid, txn.member_id, txn.card_seq)
+        # a pre-issued card's reserved id (kiosk cards issue) is written over: the sale is this sign-up
+        host.card_writer.request_issue(host.visit.uid, txn.member_id, txn.card_seq, replacing=host.visit.reserved_id)

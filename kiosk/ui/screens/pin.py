@@ -22,13 +22,22 @@ class PinScreen(KioskScreen):
         self.dots = PinDots(m)
         self.hint = FitLabel(font_size=m.font_body, wrap=True, halign="center", color=COLOURS.error)
         self.back = KButton(font_size=m.font_button, kind="ghost", radius=m.radius, size_hint_y=None,
-                            height=m.touch, on_tap=self.session.back)
+                            height=m.touch, on_tap=self._back)
         for w in (self.prompt, self.dots, self.hint, self.back):
             left.add_widget(w)
         row.add_widget(left)
         self.keypad = KeyPad(m, self._key, size_hint_x=0.5)
         row.add_widget(self.keypad)
         self.body.add_widget(row)
+
+    def _back(self) -> None:
+        """A card made at HQ has no step before its PIN: Cancel ends the visit, nothing written."""
+        if self._purpose == "card_write":
+            self.session.finish()
+        else:
+            self.session.back()
+
+    _purpose = ""
 
     def _key(self, key: str) -> None:
         if key == "del":
@@ -38,8 +47,11 @@ class PinScreen(KioskScreen):
 
     def fill(self, view) -> None:
         pin = view.pin
-        self.title.text = _("Enter PIN") if pin.purpose in ("redeem", "charge", "profile") else _("Set your PIN")
+        self._purpose = pin.purpose
+        asks_own = pin.purpose in ("redeem", "charge", "profile", "card_write")  # the member's PIN, not a new one
+        self.title.text = _("Your new card") if pin.purpose == "card_write" else _("Enter PIN") if asks_own else _("Set your PIN")
         self.prompt.text = {
+            "card_write": _("Please enter your {length}-digit PIN to start using this card").format(length=pin.length),
             "redeem": _("Please enter your {length}-digit PIN").format(length=pin.length),
             "charge": _("Please enter your {length}-digit PIN to pay").format(length=pin.length),
             "profile": _("Please enter your {length}-digit PIN to see your details").format(length=pin.length),
@@ -51,13 +63,13 @@ class PinScreen(KioskScreen):
         self.dots.length, self.dots.filled = pin.length, pin.entered
         if view.message is not None:
             self.hint.text = render_message(view.message.code, view.message.params)
-        elif pin.purpose in ("redeem", "charge", "profile") and pin.attempts_left:
+        elif asks_own and pin.attempts_left:
             self.hint.text = ngettext("{n} attempt left", "{n} attempts left", pin.attempts_left).format(
                 n=pin.attempts_left)
         else:
             self.hint.text = ""
         self.keypad.keys["del"].text = _("Delete")
-        self.back.text = _("Back")
+        self.back.text = _("Cancel") if pin.purpose == "card_write" else _("Back")
 
 
 class PinLockedScreen(KioskScreen):

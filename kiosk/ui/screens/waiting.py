@@ -1,5 +1,5 @@
 """Screens that ask the member to keep the card on the reader while the kiosk works: the card
-being personalised at sign-up, and a card new to this kiosk being checked with HQ (a fraction of
+being personalised at sign-up or, made at HQ's counter, after the member's PIN, and a card new to this kiosk being checked with HQ (a fraction of
 a second on a LAN; at most 300 ms, then the unknown-card notice)."""
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ class WaitingScreen(KioskScreen):
 class SignupWritingScreen(WaitingScreen):
     title_text = N_("Issuing your card")
     body_text = N_("Your card is being set up. This takes a few seconds.")
+
+
+class CardWritingScreen(WaitingScreen):
+    title_text = N_("Setting up your new card")
+    body_text = N_("Your new card is being written with your membership. This takes a few seconds.")
 
 
 class CheckingCardScreen(WaitingScreen):
