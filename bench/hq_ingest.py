@@ -2,6 +2,8 @@
 
     /work/main/.venv/bin/python bench/hq_ingest.py          # KIOSK_FULL=1 for the full size
     .venv/bin/python bench/hq_ingest.py --postgresql        # part 2 on PostgreSQL only (quicker)
+    git worktree add --detach ../base b4e8a01               # the tree before issue 16's receiver work
+    .venv/bin/python bench/hq_ingest.py --postgresql --baseline ../base
 
 Part 1 (SQL only): store + apply 10,000 transactions in batches of 100, per engine.
 Part 2 (end to end): a local Mosquitto, kiosks' batches (pre-encoded, published at once), and
@@ -14,6 +16,9 @@ Per run it prints transactions per receiver CPU-second (the receivers' own user+
 backends were doing: pg_stat_activity sampled every 10 ms from a connection of its own, as shares
 of all receiver-backend samples: waiting on a lock (wait_event_type 'Lock': one receiver waits for
 another's row) and 'idle in transaction' (a transaction open while the receiver's Python works).
+With --baseline DIR, part 2 also times the receivers of the tree checked out at DIR (run as
+`python -m kiosk.hq serve` there, making their own schema), round for round with this tree's,
+and prints this tree's txns per receiver CPU-second over the baseline's.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ DEVICES = 8
 PER_DEVICE = 5_000 if FULL else 2_500
 BATCH = 100
 ROUNDS = 5 if FULL else 3
+# --baseline DIR: a checkout of another commit (e.g. `git worktree add --detach ../base COMMIT`)
+# whose receivers are timed in the same run, their rounds interleaved with this tree's.
+BASELINE = Path(sys.argv[sys.argv.index("--baseline") + 1]).resolve() if "--baseline" in sys.argv else None
 
 
 def sql_only(url: str, txns) -> tuple[float, float, float]:
@@ -65,7 +73,7 @@ def sql_only(url: str, txns) -> tuple[float, float, float]:
     return len(txns) / total, statistics.median(times), times[int(len(times) * 0.99) - 1]
 
 
-def spawn(url: str, broker: MosquittoBroker, work: Path, name: str) -> tuple[subprocess.Popen, Path]:
+def spawn(url: str, broker: MosquittoBroker, work: Path, name: str, root: Path = ROOT) -> tuple[subprocess.Popen, Path]:
     password = work / "hq.password"
     password.write_text(broker.password("hq"))
     password.chmod(0o600)
@@ -73,8 +81,8 @@ def spawn(url: str, broker: MosquittoBroker, work: Path, name: str) -> tuple[sub
     proc = subprocess.Popen(
         [sys.executable, "-m", "kiosk.hq", "--db", url, "--broker", f"{broker.host}:{broker.port}",
          "--password-file", str(password), "serve", "--client-id", name],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(log, "ab"),  # noqa: SIM115
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=root, stdout=subprocess.DEVNULL, stderr=open(log, "ab"),  # noqa: SIM115
+        env={**os.environ, "PYTHONPATH": str(root)},
     )
     return proc, log
 
@@ -125,16 +133,20 @@ class LockSampler:
         return self.lock / n, self.idle_in_txn / n
 
 
-def end_to_end(url: str, receivers: int, fleet: dict, work: Path) -> tuple[float, float, tuple[float, float]]:
-    """(transactions per second, receivers' CPU seconds, lock shares) through `receivers` HQ processes."""
+def end_to_end(
+    url: str, receivers: int, fleet: dict, work: Path, root: Path = ROOT
+) -> tuple[float, float, tuple[float, float]]:
+    """(transactions per second, receivers' CPU seconds, lock shares) through `receivers` HQ
+    processes of the tree at `root` (another tree's receivers make their own schema)."""
     devices = tuple(("S1", d) for d in fleet)
     broker = MosquittoBroker(Path(tempfile.mkdtemp(dir=work)), devices=devices).start()
     db = open_database(url)
-    create_schema(db)
+    if root == ROOT:
+        create_schema(db)
     procs = []
     try:
         for i in range(receivers):
-            proc, log = spawn(url, broker, work, f"hq-{i}-{time.monotonic_ns()}")
+            proc, log = spawn(url, broker, work, f"hq-{i}-{time.monotonic_ns()}", root)
             procs.append(proc)
             deadline = time.monotonic() + 20
             while "subscribed" not in log.read_text(errors="replace"):
@@ -201,30 +213,37 @@ def main() -> None:
         print(f"\n2. Through Mosquitto: {DEVICES} kiosks x {PER_DEVICE:,} = {total:,} transactions, "
               f"batches of {BATCH}; median of {ROUNDS} round(s)")
         print(
-            f"{'engine':<12} {'receivers':>9} {'txns/s':>10} {'vs 1 receiver':>14} {'receiver CPU s':>15} "
+            f"{'engine':<12} {'tree':<9} {'receivers':>9} {'txns/s':>10} {'vs 1 receiver':>14} {'receiver CPU s':>15} "
             f"{'txns/CPU-s':>11} {'lock wait':>10} {'idle in tx':>11} {'load avg':>9}"
         )
         n = 0
+        trees = [("this", ROOT)] + ([("baseline", BASELINE)] if BASELINE else [])
         for engine in ("PostgreSQL",) if "--postgresql" in sys.argv else ("SQLite", "PostgreSQL"):
             base = None
             for receivers in (1, 2):
-                results = []
-                for _ in range(ROUNDS):
-                    n += 1
-                    url = str(work / f"e2e{n}.sqlite3") if engine == "SQLite" else pg.create_database(f"e2e{n}")
-                    results.append(end_to_end(url, receivers, fleet, work))
-                rate = statistics.median(r for r, _, _ in results)
-                cpu = statistics.median(c for _, c, _ in results)
-                lock = statistics.median(s[0] for _, _, s in results)
-                idle = statistics.median(s[1] for _, _, s in results)
-                base = base or rate
-                waits = f"{lock:>10.1%} {idle:>11.1%}" if engine == "PostgreSQL" else f"{'-':>10} {'-':>11}"
-                print(
-                    f"{engine:<12} {receivers:>9} {rate:>10,.0f} {rate / base:>13.2f}x {cpu:>15.2f} "
-                    f"{total / cpu:>11,.0f} {waits} {os.getloadavg()[0]:>9.2f}"
-                )
+                results: dict[str, list] = {label: [] for label, _ in trees}
+                for _ in range(ROUNDS):  # the trees' rounds interleaved: the machine's load drifts
+                    for label, root in trees:
+                        n += 1
+                        url = str(work / f"e2e{n}.sqlite3") if engine == "SQLite" else pg.create_database(f"e2e{n}")
+                        results[label].append(end_to_end(url, receivers, fleet, work, root))
+                per_cpu = {}
+                for label, _ in trees:
+                    rate = statistics.median(r for r, _, _ in results[label])
+                    cpu = statistics.median(c for _, c, _ in results[label])
+                    lock = statistics.median(s[0] for _, _, s in results[label])
+                    idle = statistics.median(s[1] for _, _, s in results[label])
+                    per_cpu[label] = statistics.median(total / c for _, c, _ in results[label])
+                    base = base or rate
+                    waits = f"{lock:>10.1%} {idle:>11.1%}" if engine == "PostgreSQL" else f"{'-':>10} {'-':>11}"
+                    print(
+                        f"{engine:<12} {label:<9} {receivers:>9} {rate:>10,.0f} {rate / base:>13.2f}x {cpu:>15.2f} "
+                        f"{per_cpu[label]:>11,.0f} {waits} {os.getloadavg()[0]:>9.2f}"
+                    )
+                if BASELINE:
+                    print(f"{'':<12} {'':<9} {receivers:>9} txns/CPU-s this / baseline: {per_cpu['this'] / per_cpu['baseline']:.2f}x")
     print(
-        "\ntargets: txns/CPU-s >= 2x 8.2k (the issue's baseline); lock wait with two receivers <= 2% of samples;"
+        "\ntargets: txns/CPU-s >= 2x the tree before issue 16 (--baseline, a checkout of b4e8a01); lock wait with two receivers <= 2% of samples;"
         "\ntwo receivers on a shared subscription >= 1.6x one. Receivers, broker and PostgreSQL share"
         "\nthis machine's CPUs: when 'load avg' is near or above the CPU count, the ratio is capped by the"
         "\nmachine, not by HQ (txns/CPU-s shows each receiver's own efficiency). SQLite has one writer at a"

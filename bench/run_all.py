@@ -23,6 +23,7 @@ BENCHES = [
     ("report.py", ["--quick"], []),
     ("receipt.py", [], ["--runs", "200"]),
     ("pos.py", [], ["--full"]),
+    ("startup.py", [], []),
     ("scale.py", [], ["--full"]),
     ("snapshot_build.py", [], ["--full"]),
 ]

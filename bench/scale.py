@@ -20,7 +20,11 @@ replay, no ledger operations: fast), then starts a fresh Python process that ope
   disk        bytes under the data directory after the checkpoint
   run s       `kiosk run` (the real entry point) to its first frame (its "idle screen shown" log
               line), at the largest size, beside the same for 0 members and for a bare Kivy window
-              (a Label, nothing of ours: Kivy's own floor on this machine); medians of RUNS starts
+              (a Label, nothing of ours: Kivy's own floor on this machine); medians of interleaved
+              starts (bench/startup.py; --tree DIR adds another tree's `kiosk run` at the largest size)
+  cpu s       the CPU seconds `kiosk run` had used by then (read from /proc as the line arrives)
+  ready s     `kiosk run` to its "kiosk ready" line: the session wired behind the idle screen,
+              READY=1 to systemd, a tap served from then on
 Then HQ's side (bench/store_feed.py): a store's snapshot built and loaded by a real kiosk through
 Mosquitto at each size (SQLite), and tap -> member screen for members fetched from HQ on
 PostgreSQL at the largest size.
@@ -43,13 +47,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import startup  # noqa: E402  (bench/ runs as a script: the path first)
+
 DEVICE = "SCALE-1"
 T0 = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
 TAPS = 400
 COMMITS = 150
 GEN_CHUNK = 20_000
 FILL_TAPS = 5000
-RUNS = 3  # starts of `kiosk run` (and of the bare window) per figure: the median is reported
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -184,77 +189,6 @@ def child(data_dir: Path, n: int) -> dict:
     return out
 
 
-def kiosk_run_startup(data_dir: Path, work: Path) -> float:
-    """Seconds from starting `kiosk run` (the real entry point: config, store, session, sync client
-    towards an HQ that does not answer, the Kivy app offscreen) to its first frame's main loop."""
-    import socket
-
-    from kiosk.reader.keys import SiteKeys
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed_port = s.getsockname()[1]
-    work.mkdir(parents=True, exist_ok=True)
-    key = work / "master.key"
-    if not key.exists():
-        SiteKeys.write_new(key)
-    config = work / "kiosk.toml"
-    config.write_text(
-        f'[device]\nid = "{DEVICE}"\nstore = "S1"\ndata_dir = "{data_dir}"\n'
-        f'[reader]\ndriver = "simulated"\nport = "{work / "cards.json"}"\n'
-        f'[hq]\nhost = "127.0.0.1"\nport = {closed_port}\n[secrets]\ncard_master_key_file = "{key}"\n'
-    )
-    return median_start([sys.executable, "-m", "kiosk", "run", "--config", str(config)], work)
-
-
-def bare_window_startup(work: Path) -> float:
-    """Seconds from starting a process that opens a bare Kivy window (a Label, offscreen, Kivy
-    set up as the kiosk sets it up) to its first frame: what no change to the kiosk can go below."""
-    return median_start([sys.executable, __file__, "--bare-window", str(work / "kivy")], work)
-
-
-def median_start(command: list[str], work: Path) -> float:
-    """The median of RUNS starts of `command`, each timed to its "idle screen shown" line."""
-    env = dict(os.environ, KIVY_HOME=str(work / "kivy"), SDL_VIDEODRIVER="offscreen")
-    times = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                cwd=Path(__file__).resolve().parent.parent)
-        took = float("nan")
-        try:
-            for line in proc.stdout:
-                if "idle screen shown" in line:
-                    took = time.perf_counter() - start
-                    break
-        finally:
-            proc.terminate()
-            proc.communicate(timeout=30)
-        times.append(took)
-    return sorted(times)[len(times) // 2]
-
-
-def bare_window(kivy_home: str) -> None:
-    """Runs in its own process (--bare-window): the floor for bench's start-up figure."""
-    from kiosk.ui.env import prepare_kivy
-
-    prepare_kivy(800, 480, kivy_home=kivy_home)
-    from kivy.app import App
-    from kivy.core.window import Window
-    from kivy.uix.label import Label
-
-    def shown(*_args) -> None:
-        print("idle screen shown", flush=True)
-        os._exit(0)
-
-    class Bare(App):
-        def build(self):
-            Window.bind(on_flip=shown)
-            return Label(text="Tap your card")
-
-    Bare().run()
-
-
 def run_child(data_dir: Path, n: int) -> dict:
     proc = subprocess.run(
         [sys.executable, __file__, "--child", str(data_dir), str(n)], capture_output=True, text=True, check=False
@@ -270,11 +204,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", help="member counts to measure (default 10000 100000)")
     parser.add_argument("--no-hq", action="store_true", help="skip HQ's side (bench/store_feed.py)")
     parser.add_argument("--child", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
-    parser.add_argument("--bare-window", metavar="KIVY_HOME", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", type=Path, action="append", default=[],
+                        help="another tree of the project: its `kiosk run` start-up measured beside this one's "
+                             "at the largest size, interleaved (bench/startup.py)")
     args = parser.parse_args()
-    if args.bare_window:
-        bare_window(args.bare_window)
-        return
     if args.child:
         print(json.dumps(child(Path(args.child[0]), int(args.child[1]))))
         return
@@ -284,15 +217,16 @@ def main() -> None:
         base_dir = root / "n0"
         generate(base_dir, 0)
         base = run_child(base_dir, 0)
-        base_run = kiosk_run_startup(base_dir, root / "run")
-        bare_run = bare_window_startup(root / "run")
+        starts = startup.measure(base_dir, root / "run")
+        base_run, bare_run = starts["kiosk"], starts["bare"]
         print(f"baseline (0 members): RSS {base['rss_kb'] / 1024:.1f} MB, open {base['open_s'] * 1e3:.0f} ms, "
-              f"`kiosk run` to its first frame {base_run:.2f} s; a bare Kivy window to its first frame "
-              f"{bare_run:.2f} s (Kivy's floor here)")
+              f"`kiosk run` to its first frame {base_run.wall_s:.2f} s wall / {base_run.cpu_s:.2f} s CPU, serving "
+              f"taps at {base_run.ready_s:.2f} s; a bare Kivy window to its first frame {bare_run.wall_s:.2f} s / "
+              f"{bare_run.cpu_s:.2f} s CPU (Kivy's floor here)")
         head = (
             f"{'members':>9} {'gen s':>6} {'open s':>7} {'RSS+ MB':>8} {'after+ MB':>9} {'peak+ MB':>9} {'tap cold p50/p99':>17} "
             f"{'tap warm p50/p99':>17} {'phone p99':>9} {'commit p50/p99':>15} {'floor p50/p99':>14} {'ratio':>6} {'ckpt s':>7} "
-            f"{'disk MB':>8} {'run s':>6}"
+            f"{'disk MB':>8} {'run s':>6} {'cpu s':>6} {'ready s':>7}"
         )
         print(head)
         for n in sizes:
@@ -301,7 +235,9 @@ def main() -> None:
             generate(data_dir, n)
             gen_s = time.perf_counter() - t
             r = run_child(data_dir, n)
-            r["run_s"] = kiosk_run_startup(data_dir, root / "run") if n == sizes[-1] else float("nan")
+            largest = n == sizes[-1]
+            starts = startup.measure(data_dir, root / "run", tuple(t.resolve() for t in args.tree)) if largest else {}
+            run = starts.get("kiosk", startup.Start(float("nan"), float("nan"), float("nan")))
 
             def pair(name: str, r: dict = r) -> str:
                 return f"{r.get(name + '_p50_ms', 0):.2f}/{r.get(name + '_p99_ms', 0):.2f}ms"
@@ -312,12 +248,14 @@ def main() -> None:
                 f"{(r['hwm_kb'] - base['hwm_kb']) / 1024:>9.1f} {pair('tap_cold'):>17} {pair('tap_warm'):>17} "
                 f"{r.get('phone_p99_ms', 0):>7.2f}ms {pair('commit'):>15} {pair('floor'):>14} "
                 f"{r.get('commit_p99_ms', 0) / max(r.get('floor_p99_ms', 1e-9), 1e-9):>5.1f}x "
-                f"{r.get('checkpoint_s', 0):>7.3f} {r['disk_mb']:>8.1f} {r['run_s']:>6.2f}",
+                f"{r.get('checkpoint_s', 0):>7.3f} {r['disk_mb']:>8.1f} {run.wall_s:>6.2f} {run.cpu_s:>6.2f} {run.ready_s:>7.2f}",
                 flush=True,
             )
+            if largest:
+                startup.report(starts)
             shutil.rmtree(data_dir)
-        print("(ratio = commit p99 / floor p99; RSS+ and peak+ are above the 0-member baseline; run s = `kiosk run`"
-              " to its first frame, at the largest size)")
+        print("(ratio = commit p99 / floor p99; RSS+ and peak+ are above the 0-member baseline; run s / cpu s ="
+              " `kiosk run` to its first frame, wall and CPU, at the largest size; ready s: to serving taps)")
         if not args.no_hq:
             from bench.store_feed import report
 

@@ -147,7 +147,7 @@ BUILD_AND_HASH = """
 import sys
 from pathlib import Path
 from kiosk.app.logging_setup import hash_uid
-from kiosk.app.run import build_kiosk
+from kiosk.app.assembly import build_kiosk
 from kiosk.app.simulate import demo_config
 kiosk = build_kiosk(demo_config(Path(sys.argv[1])), simulate=True)
 print(hash_uid(bytes.fromhex("04A1B2C3D4E5F6")))

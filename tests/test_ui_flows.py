@@ -177,10 +177,10 @@ def test_random_touches_anywhere_keep_screen_and_session_in_step(ui):
 
 
 def test_simulated_kiosk_cards_tapped_with_the_on_screen_buttons(tmp_path):
-    """`kiosk run --simulate` as assembled by kiosk.app.run: demo cards on the simulated reader, the
+    """`kiosk run --simulate` as assembled by kiosk.app.assembly: demo cards on the simulated reader, the
     reader thread, the session pumped by the app's clock; the buttons on the attract screen tap."""
     open_window()  # before anything imports Kivy's window
-    from kiosk.app.run import build_kiosk
+    from kiosk.app.assembly import build_kiosk
     from kiosk.app.simulate import BUTTON_LABELS, demo_config
     from kiosk.ui.app import KioskApp
 

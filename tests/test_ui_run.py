@@ -46,9 +46,8 @@ def run_for_a_moment(proc: subprocess.Popen) -> str:
     return "".join(lines) + out
 
 
-def test_configured_kiosk_starts_with_its_reader_and_hq_offline(tmp_path):
-    """The real wiring from kiosk.toml: reader factory (the simulated driver here), card keys,
-    store, session, sync client towards an HQ that does not answer: the screen comes up anyway."""
+def write_config(tmp_path: Path) -> tuple[Path, int]:
+    """A kiosk.toml for the simulated reader and an HQ on a port nobody listens on; (file, port)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
@@ -61,13 +60,76 @@ def test_configured_kiosk_starts_with_its_reader_and_hq_offline(tmp_path):
         f'[hq]\nhost = "127.0.0.1"\nport = {closed_port}\n'
         f'[secrets]\ncard_master_key_file = "{key}"\n'
     )
+    return config, closed_port
+
+
+def test_configured_kiosk_starts_with_its_reader_and_hq_offline(tmp_path):
+    """The real wiring from kiosk.toml: reader factory (the simulated driver here), card keys,
+    store, session, sync client towards an HQ that does not answer: the screen comes up anyway."""
+    config, closed_port = write_config(tmp_path)
     log = run_for_a_moment(start(["--config", str(config)], tmp_path))
     assert "Start application main loop" in log
     assert "kiosk k-77" in log and "HQ 127.0.0.1" in log
     # the sync client starts after the first frame: no connect (or TLS) work before the screen shows
-    assert log.index("idle screen shown") < log.index(f"connect to 127.0.0.1:{closed_port}"), log[-3000:]
+    assert log.index("idle screen shown") < log.index("kiosk ready") < log.index(f"connect to 127.0.0.1:{closed_port}"), \
+        log[-3000:]
     assert "Traceback" not in log and "CRITICAL" not in log, log[-3000:]
     assert (tmp_path / "data" / "journal").is_dir()
+
+
+# What `kiosk run` wires after the first frame (kiosk/app/startup.py): the state machine library,
+# the session, the ledger's transaction kinds and state, the store, the card layer, the MQTT
+# messages and client. Importing them before the idle screen was most of start-up (issue 16).
+WIRED_AFTER_THE_FIRST_FRAME = (
+    "statemachine", "kiosk.session.session", "kiosk.session.machine", "kiosk.ledger.kinds", "kiosk.ledger.state",
+    "kiosk.ledger.operations", "kiosk.store.store", "kiosk.reader.card", "kiosk.sync.messages", "kiosk.sync.client",
+    "paho.mqtt.client", "kiosk.app.wiring",
+)
+MODULES_AT_EACH_STEP = """
+import json, logging, os, sys
+wired = json.loads(sys.argv[2])
+class Step(logging.Handler):
+    def emit(self, record):
+        text = record.getMessage()
+        if text == "idle screen shown" or text.startswith("kiosk ready"):
+            print("LOADED", text.split(":")[0], json.dumps([m for m in wired if m in sys.modules]), sep="\t", flush=True)
+            if text.startswith("kiosk ready"):
+                os._exit(0)
+logging.getLogger("kiosk.app.startup").addHandler(Step())
+from kiosk.app.cli import main
+main(["run", "--config", sys.argv[1]])
+"""
+
+
+def test_the_session_and_what_it_needs_are_imported_after_the_first_frame(tmp_path):
+    """The idle screen comes before the heavy imports, and they all come before "kiosk ready"
+    (READY=1): read from the real `kiosk run`'s sys.modules at its two log lines."""
+    import json
+
+    config, _port = write_config(tmp_path)
+    env = dict(os.environ, KIVY_HOME=str(tmp_path / "kivy"), SDL_VIDEODRIVER="offscreen")
+    out = subprocess.run([sys.executable, "-c", MODULES_AT_EACH_STEP, str(config), json.dumps(WIRED_AFTER_THE_FIRST_FRAME)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    loaded = {line.split("\t")[1]: json.loads(line.split("\t")[2])
+              for line in out.stdout.splitlines() if line.startswith("LOADED\t")}
+    assert set(loaded) == {"idle screen shown", "kiosk ready"}, out.stdout + out.stderr[-3000:]
+    assert loaded["idle screen shown"] == [], "imported before the first frame"
+    assert loaded["kiosk ready"] == list(WIRED_AFTER_THE_FIRST_FRAME)
+
+
+def test_a_store_that_cannot_be_opened_stops_the_kiosk_with_exit_1(tmp_path):
+    """The store is opened after the idle screen shows; when it cannot be (here another process
+    holds it), the kiosk says why, never says READY, and exits 1 as before."""
+    config, _port = write_config(tmp_path)
+    holder = Store.open(tmp_path / "data", "k-77")
+    try:
+        proc = start(["--config", str(config)], tmp_path)
+        out = proc.communicate(timeout=60)[0]
+    finally:
+        holder.close()
+    assert proc.returncode == 1, out[-3000:]
+    assert f"the store in {tmp_path / 'data'} cannot be opened" in out
+    assert "idle screen shown" in out and "kiosk ready" not in out and "Traceback" not in out
 
 
 def test_simulated_kiosk_starts_the_app_on_a_seeded_store(tmp_path):
@@ -118,7 +180,8 @@ def test_under_systemd_the_kiosk_says_ready_and_keeps_the_watchdog_fed(tmp_path)
                      NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000", WATCHDOG_PID=None)
         try:
             assert wait_for(lambda: any(m.startswith("READY=1") for _, m in systemd.messages), timeout=60)
-            ready_at = next(t for t, m in systemd.messages if m.startswith("READY=1"))
+            ready_at, ready = next((t, m) for t, m in systemd.messages if m.startswith("READY=1"))
+            assert "STATUS=serving taps" in ready  # said once the session is wired, not at the first frame
             assert wait_for(lambda: len([t for t in systemd.pings() if t > ready_at]) >= 3, timeout=10)
         finally:
             proc.send_signal(signal.SIGTERM)

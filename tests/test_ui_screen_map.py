@@ -9,26 +9,15 @@ from pathlib import Path
 from kiosk.session.flows import FLOWS
 from kiosk.session.machine import SessionMachine
 from kiosk.session.states import TITLES, SessionState
-from kiosk.ui.screen_map import SCREEN_FOR, missing_states
+from kiosk.ui.screen_map import SCREEN_FOR, SCREEN_MODULE, missing_states
 
 UI = Path(__file__).resolve().parent.parent / "kiosk" / "ui"
 
 
-def _screen_classes_in_app() -> set[str]:
-    """The names in kiosk/ui/app.py's SCREEN_CLASSES (the classes the app builds)."""
-    tree = ast.parse((UI / "app.py").read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "SCREEN_CLASSES":
-            return {elt.id for elt in node.value.elts}
-    raise AssertionError("kiosk/ui/app.py has no SCREEN_CLASSES")
-
-
-def _classes_defined_in_screens() -> set[str]:
-    names = set()
-    for path in (UI / "screens").glob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        names |= {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
-    return names
+def _classes_defined_in(module: str) -> set[str]:
+    """The classes a screen module defines, read from its source (no Kivy import)."""
+    path = UI.parent.parent / (module.replace(".", "/") + ".py")
+    return {n.name for n in ast.parse(path.read_text(encoding="utf-8")).body if isinstance(n, ast.ClassDef)}
 
 
 def test_every_state_has_a_screen():
@@ -37,10 +26,11 @@ def test_every_state_has_a_screen():
 
 
 def test_every_screen_named_in_the_map_is_one_the_app_builds():
+    """The app imports a screen's class from the module SCREEN_MODULE names, when it first makes it."""
     named = set(SCREEN_FOR.values())
-    assert named <= _classes_defined_in_screens(), named - _classes_defined_in_screens()
-    assert named <= _screen_classes_in_app(), named - _screen_classes_in_app()
-    assert _screen_classes_in_app() <= named, "a screen the app builds shows no state"
+    assert named == set(SCREEN_MODULE), named ^ set(SCREEN_MODULE)
+    misplaced = {name: module for name, module in SCREEN_MODULE.items() if name not in _classes_defined_in(module)}
+    assert not misplaced, misplaced
 
 
 def test_the_machine_has_exactly_the_named_states():

@@ -30,8 +30,9 @@ def open_window(width: int = 800, height: int = 480) -> None:
 class UiDriver:
     """The app on the window, frames pumped by hand, touches dispatched through the window."""
 
-    def __init__(self, kiosk, width: int = 800, height: int = 480, app=None):
-        """`kiosk`: the tests' Kiosk (session pumped by hand); or pass a ready `app` that pumps itself."""
+    def __init__(self, kiosk, width: int = 800, height: int = 480, app=None, start_frames: int = 3):
+        """`kiosk`: the tests' Kiosk (session pumped by hand); or pass a ready `app` that pumps itself.
+        `start_frames`: the frames run before the driver is handed back."""
         open_window(width, height)
         from kivy.app import App
         from kivy.core.window import Window
@@ -49,7 +50,7 @@ class UiDriver:
         App._running_app = self.app
         Window.add_widget(self.root)
         self.window = Window
-        self.frames(3)
+        self.frames(start_frames)
 
     def frames(self, n: int = 2) -> None:
         """Let Kivy run n frames: clock callbacks, layout, drawing."""
@@ -76,8 +77,9 @@ class UiDriver:
     def screen(self):
         return self.app.manager.current_screen
 
-    def tap(self, widget) -> None:
-        """A finger down and up at the widget's centre, dispatched through the whole window."""
+    def tap(self, widget, frames: int = 3) -> None:
+        """A finger down and up at the widget's centre, dispatched through the whole window; then
+        `frames` frames."""
         from kivy.tests.common import UnitTestTouch
 
         assert widget.get_root_window() is not None, f"{widget!r} is not on screen"
@@ -85,7 +87,7 @@ class UiDriver:
         touch = UnitTestTouch(x, y)
         touch.touch_down()
         touch.touch_up()
-        self.frames(3)
+        self.frames(frames)
 
     def tap_text(self, text: str) -> None:
         """Tap the button on the current screen whose text is exactly `text` (or starts with it + newline)."""

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kiosk.hq.db import Database
+from kiosk.hq.events_wire import txn_from_row
 from kiosk.hq.rows import Loaded, Writes, load_rows, plan_writes, unchanged
 from kiosk.ledger.codec import decode
 from kiosk.ledger.kinds import MEMBER_USES
 from kiosk.ledger.model import Account, Card, CardStatus, Member
 from kiosk.ledger.state import LedgerState
-from kiosk.ledger.txn import Kind, Txn, txn_from_dict, txn_to_dict
+from kiosk.ledger.txn import Kind, Txn, txn_to_dict
 from kiosk.ledger.utc import utc_text
 
 log = logging.getLogger(__name__)
@@ -266,7 +267,7 @@ def _apply_run(db: Database, device_id: str, batch: int, known: dict[tuple[str, 
         if seq != applied + len(txns) + 1:
             break
         txn = known.get((device_id, seq))
-        txns.append(txn if txn is not None else txn_from_dict(json.loads(body)))
+        txns.append(txn if txn is not None else txn_from_row(body))
     report.waiting.pop(device_id, None)
     if len(txns) < len(rows):
         report.waiting[device_id] = len(rows) - len(txns)

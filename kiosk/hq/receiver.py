@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from kiosk.hq import devices as dev
 from kiosk.hq.broker import BrokerSettings, connect
 from kiosk.hq.db import Database, open_database
+from kiosk.hq.events_wire import decode_events
 from kiosk.hq.incidents import store_incidents
 from kiosk.hq.ledger import (
     HQ_DEVICE,
@@ -77,6 +78,14 @@ class _Batch:
     incidents: list[tuple[str, m.Incidents]] = field(default_factory=list)
     snapshot_requests: list[tuple[str, m.SnapshotRequest]] = field(default_factory=list)
     member_requests: list[tuple[str, m.MemberRequest, object]] = field(default_factory=list)  # + MQTT 5 properties
+    bodies: dict[int, dict] = field(default_factory=dict)  # id(an events message) -> its row texts, when read fast
+
+    def event_bodies(self) -> dict[tuple[str, int], str]:
+        """Every txn's row text, by (device, seq): the payload's own when events_wire read it."""
+        out: dict[tuple[str, int], str] = {}
+        for _, events in self.events:
+            out.update(self.bodies.get(id(events)) or encode_events(events.txns))
+        return out
 
     def singles(self) -> list[_Batch]:
         """One batch per stored message (resyncs and payments are not stored in the commit)."""
@@ -259,7 +268,7 @@ class Receiver:
 
         try:
             parsed = self._admit(parsed, received_at)
-            bodies = encode_events([t for _, e in parsed.events for t in e.txns])
+            bodies = parsed.event_bodies()
             kept, incidents = self._commit(parsed, received_at, bodies)
         finally:
             # PUBACK only now, after the commit. When the commit failed, PUBACK too: the broker would
@@ -376,7 +385,8 @@ class Receiver:
                     raise m.MessageError(topic.message_type, "topic", "not a kiosk->HQ topic", m.WRONG_TOPIC)
                 if topic.device in RESERVED_DEVICES:
                     raise m.MessageError(topic.message_type, "topic", "reserved device id", m.WRONG_TOPIC)
-                decoded = m.decode(msg.payload, topic.message_type)
+                fast = decode_events(msg.payload) if topic.message_type == "events" else None
+                decoded = fast.events if fast else m.decode(msg.payload, topic.message_type)
                 if getattr(decoded, "device", topic.device) != topic.device:
                     raise m.MessageError(topic.message_type, "device", "differs from the topic's device", m.WRONG_TOPIC)
                 if isinstance(decoded, m.Status) and decoded.store != topic.store:
@@ -394,6 +404,8 @@ class Receiver:
             extra = {"statuses": (bool(msg.retain),), "member_requests": (getattr(msg, "properties", None),)}
             item = (topic.store, decoded, *extra.get(lane, ()))
             getattr(out, lane).append(item)
+            if fast:
+                out.bodies[id(decoded)] = fast.bodies
         return out
 
     def _reject(self, reason: str, detail: str, device: str) -> None:

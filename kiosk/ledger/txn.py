@@ -198,8 +198,18 @@ def txn_from_dict(data: object) -> Txn:
         raise TxnFormatError(next(n for n in _NAMES if n in _REQUIRED_SET and n not in data), "is missing")
     # only the fields present (a txn carries about a third of them; HQ decodes every one it receives)
     values = {name: _CHECK_OF[name](name, value) for name, value in data.items()}
-    txn = Txn(**values)
+    txn = txn_of(_DEFAULTS | values)
     check_txn(txn)
+    return txn
+
+
+def txn_of(values: dict) -> Txn:
+    """The Txn of a dict holding every field's value (checked already), the object Txn(**values)
+    would make, without the frozen dataclass's __init__: that sets the 51 fields one
+    object.__setattr__ at a time, and cost HQ more than decoding the record (Txn has no
+    __post_init__; tests/hq/test_hq_events_wire.py holds both to the same result)."""
+    txn = object.__new__(Txn)
+    object.__setattr__(txn, "__dict__", values)
     return txn
 
 
@@ -293,3 +303,30 @@ _CHECKS = tuple(
 )
 _CHECK_OF = {name: check for name, _, check in _CHECKS}
 _REQUIRED_SET = frozenset(name for name, optional, _ in _CHECKS if not optional)
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How txn_from_dict reads one field, for another decoder of the same record to read it alike
+    (kiosk/hq/events_wire.py): `form` is int (in low..high), time, bool, date, kind or text (at
+    most TEXT_MAX characters); `default` is REQUIRED for a field that must be present."""
+
+    name: str
+    form: str
+    default: object
+    low: int = 0
+    high: int = 0
+
+
+REQUIRED = _REQUIRED
+TEXT_MAX = _TEXT_MAX
+FIELD_RULES = tuple(
+    FieldRule(
+        name,
+        "int" if name in _INT_RANGES else "time" if name in _TIME_FIELDS else "bool" if name in _BOOL_FIELDS
+        else "date" if name in _DATE_FIELDS else "kind" if name == "kind" else "text",
+        _DEFAULTS.get(name, REQUIRED),
+        *_INT_RANGES.get(name, (0, 0)),
+    )
+    for name in _NAMES
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kiosk.app.config_error import ConfigError
-from kiosk.ledger.rules import SAFE_ID, SAFE_ID_HINT
+from kiosk.ledger.rules_fields import SAFE_ID, SAFE_ID_HINT
 from kiosk.ledger.uid import is_card_uid
 
 _LIMITS = {

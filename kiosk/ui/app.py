@@ -4,9 +4,11 @@ actions. It decides nothing itself."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kivy.app import App
@@ -19,37 +21,25 @@ from kiosk.session.states import S, SessionState
 from kiosk.ui.fonts import INSTALL_HINT, find_cjk_font
 from kiosk.ui.i18n import translator
 from kiosk.ui.reward_images import RewardImages
-from kiosk.ui.screen_map import SCREEN_FOR, missing_states
-from kiosk.ui.screens.attract import AttractScreen
+from kiosk.ui.screen_map import SCREEN_FOR, SCREEN_MODULE, missing_states
 from kiosk.ui.screens.base import KioskScreen
-from kiosk.ui.screens.charge import ChargeAmountScreen, ChargeConfirmScreen, ChargeTapScreen
-from kiosk.ui.screens.member import MemberScreen
-from kiosk.ui.screens.pin import PinLockedScreen, PinScreen
-from kiosk.ui.screens.profile import ProfileScreen
-from kiosk.ui.screens.redeem import RedeemChooseScreen, RedeemConfirmScreen
-from kiosk.ui.screens.result import ResultScreen
-from kiosk.ui.screens.signup import (
-    SignupDetailsScreen,
-    SignupOfferScreen,
-    SignupPrivacyScreen,
-)
-from kiosk.ui.screens.staff import NewPinTapScreen, StaffNotesScreen, StaffScreen
-from kiosk.ui.screens.topup import PayingScreen, TopUpAmountScreen, TopUpConfirmScreen
-from kiosk.ui.screens.waiting import CardWritingScreen, CheckingCardScreen, SignupWritingScreen
 from kiosk.ui.theme import Metrics
 from kiosk.ui.widgets import NUMBER_FONT, TEXT_FONT, Background
 
 log = logging.getLogger(__name__)
 
-SCREEN_CLASSES: tuple[type[KioskScreen], ...] = (
-    AttractScreen, MemberScreen, TopUpAmountScreen, TopUpConfirmScreen, PayingScreen,
-    RedeemChooseScreen, RedeemConfirmScreen, PinScreen, PinLockedScreen, SignupOfferScreen,
-    SignupDetailsScreen, SignupPrivacyScreen, SignupWritingScreen, ResultScreen, StaffScreen,
-    ChargeAmountScreen, ChargeTapScreen, ChargeConfirmScreen, NewPinTapScreen, ProfileScreen, StaffNotesScreen,
-    CheckingCardScreen,
-    CardWritingScreen,
-)
 PUMP_INTERVAL_S = 0.05
+
+
+@dataclass(frozen=True)
+class StartingView:
+    """What the app shows before it has a session (`kiosk run` wires the session after the first
+    frame, kiosk/app/startup.py): the idle screen, with no countdown and no message."""
+
+    state: SessionState = S.idle
+    seq: int = -1
+    seconds_left: int | None = None
+    message: None = None
 
 
 class ScreenHost(FloatLayout):
@@ -94,9 +84,11 @@ def register_fonts() -> str | None:
 class KioskApp(App):
     title = "Membership kiosk"
 
-    def __init__(self, session, simulated_cards: tuple[tuple[str, str], ...] = (),
+    def __init__(self, session=None, simulated_cards: tuple[tuple[str, str], ...] = (),
                  on_simulated_tap: Callable[[str], None] | None = None, pump: bool = True,
                  reward_images: RewardImages | None = None, role: str = "kiosk", **kwargs):
+        """`session`: the kiosk's Session, or None to show the idle screen until attach() gives it
+        one (`kiosk run` builds the session after the first frame)."""
         super().__init__(**kwargs)
         self.role = role  # "counter": the compact layout (kiosk/ui/theme.py)
         self.reward_images = reward_images or RewardImages()
@@ -105,7 +97,7 @@ class KioskApp(App):
         self.pump_enabled = pump
         self.shown_seq = -1
         self.frame_listeners: list[Callable[[float], None]] = []
-        self._pending_view = None
+        self._first_frame_shown = False
 
     def build(self):
         if register_fonts() is None:
@@ -114,30 +106,50 @@ class KioskApp(App):
         root = FloatLayout()
         root.add_widget(Background())
         self.manager = ScreenHost()
-        self._classes = {cls.__name__: cls for cls in SCREEN_CLASSES}
-        unknown = sorted(set(SCREEN_FOR.values()) - set(self._classes))
+        unknown = sorted(set(SCREEN_FOR.values()) - set(SCREEN_MODULE))
         if unknown:
-            raise RuntimeError(f"kiosk/ui/screen_map.py names screens not in SCREEN_CLASSES: {unknown}")
+            raise RuntimeError(f"kiosk/ui/screen_map.py: no module for the screens {unknown} (SCREEN_MODULE)")
         if missing_states():
             raise RuntimeError(f"kiosk/ui/screen_map.py: no screen for the states {missing_states()}")
         self._made: dict[str, KioskScreen] = {}
         root.add_widget(self.manager)
-        self.session.subscribe(self._on_view)
-        translator().on_change(lambda _locale: self.render(self.session.view, force=True))
+        translator().on_change(lambda _locale: self.render(self.view, force=True))
         Window.bind(on_touch_down=self._on_touch, on_flip=self._on_flip)
-        if self.pump_enabled:
-            Clock.schedule_interval(lambda _dt: self.session.pump(), PUMP_INTERVAL_S)
-            self.session.wake = self.wake
-        self.render(self.session.view, force=True)
+        if self.session is not None:
+            self._drive(self.session)
+        self.render(self.view, force=True)
         self.frame_listeners.append(self._after_first_frame)
         return root
+
+    @property
+    def view(self):
+        """The view on screen: the session's, or the idle screen's before there is a session."""
+        return self.session.view if self.session is not None else StartingView()
+
+    def attach(self, session) -> None:
+        """The session `kiosk run` wired after the first frame: the screens made so far act on it,
+        the app pumps it and shows its view from now on, and the other screens are made."""
+        self.session = session
+        for screen in self._made.values():
+            screen.session = session
+        self._drive(session)
+        self.render(session.view, force=True)
+        if self._first_frame_shown:
+            Clock.schedule_once(self._make_next_screen, 0)
+
+    def _drive(self, session) -> None:
+        session.subscribe(self._on_view)
+        if self.pump_enabled:
+            Clock.schedule_interval(lambda _dt: session.pump(), PUMP_INTERVAL_S)
+            session.wake = self.wake
 
     def screen_for(self, state: SessionState) -> KioskScreen:
         """The screen that shows `state`, made now if it was not yet (kiosk/ui/screen_map.py)."""
         name = SCREEN_FOR[state]
         screen = self._made.get(name)
         if screen is None:
-            screen = self._classes[name](self.metrics, self.session, self.toggle_language, name=name)
+            cls = getattr(importlib.import_module(SCREEN_MODULE[name]), name)
+            screen = cls(self.metrics, self.session, self.toggle_language, name=name)
             screen.reward_images = self.reward_images
             screen.states = tuple(s for s, shown in SCREEN_FOR.items() if shown == name)
             if S.idle in screen.states and self.simulated_cards and self.on_simulated_tap is not None:
@@ -147,9 +159,12 @@ class KioskApp(App):
 
     def _after_first_frame(self, _now: float) -> None:
         """Only the idle screen is made before the first frame (making all 21 took a second of
-        start-up on a Pi); the others are made after it, one a frame, so a tap finds them ready."""
+        start-up on a Pi); the others are made after it, one a frame, so a tap finds them ready
+        (once there is a session: until then the frames are the session's wiring)."""
         self.frame_listeners.remove(self._after_first_frame)
-        Clock.schedule_once(self._make_next_screen, 0)
+        self._first_frame_shown = True
+        if self.session is not None:
+            Clock.schedule_once(self._make_next_screen, 0)
 
     def _make_next_screen(self, _dt: float) -> None:
         state = next((s for s, name in SCREEN_FOR.items() if name not in self._made), None)
@@ -172,7 +187,8 @@ class KioskApp(App):
         translator().toggle()
 
     def _on_touch(self, _window, _touch) -> bool:
-        self.session.touch()
+        if self.session is not None:
+            self.session.touch()
         return False
 
     def _on_view(self, view) -> None:

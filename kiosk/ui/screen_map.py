@@ -1,6 +1,8 @@
 """Which screen shows each session state: the one map from kiosk/session/states.py's
-SessionState to the screen classes (kiosk/ui/screens/). Plain data, no Kivy import, so a test
-can check that every state has a screen (tests/test_ui_screen_map.py) without a window."""
+SessionState to the screen classes (kiosk/ui/screens/), and the module each class lives in.
+Plain data, no Kivy import, so a test can check that every state has a screen
+(tests/test_ui_screen_map.py) without a window, and the app imports a screen's module only when
+it makes the screen (the idle screen's alone before the first frame)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,33 @@ SCREEN_FOR: dict[SessionState, str] = {
     S.new_pin_entry: "PinScreen",
     S.card_write_pin: "PinScreen",
     S.card_writing: "CardWritingScreen",
+}
+
+_SCREENS = "kiosk.ui.screens."
+SCREEN_MODULE: dict[str, str] = {
+    "AttractScreen": _SCREENS + "attract",
+    "MemberScreen": _SCREENS + "member",
+    "TopUpAmountScreen": _SCREENS + "topup",
+    "TopUpConfirmScreen": _SCREENS + "topup",
+    "PayingScreen": _SCREENS + "topup",
+    "RedeemChooseScreen": _SCREENS + "redeem",
+    "RedeemConfirmScreen": _SCREENS + "redeem",
+    "PinScreen": _SCREENS + "pin",
+    "PinLockedScreen": _SCREENS + "pin",
+    "SignupOfferScreen": _SCREENS + "signup",
+    "SignupDetailsScreen": _SCREENS + "signup",
+    "SignupPrivacyScreen": _SCREENS + "signup",
+    "SignupWritingScreen": _SCREENS + "waiting",
+    "CheckingCardScreen": _SCREENS + "waiting",
+    "CardWritingScreen": _SCREENS + "waiting",
+    "ResultScreen": _SCREENS + "result",
+    "StaffScreen": _SCREENS + "staff",
+    "NewPinTapScreen": _SCREENS + "staff",
+    "StaffNotesScreen": _SCREENS + "staff",
+    "ChargeAmountScreen": _SCREENS + "charge",
+    "ChargeTapScreen": _SCREENS + "charge",
+    "ChargeConfirmScreen": _SCREENS + "charge",
+    "ProfileScreen": _SCREENS + "profile",
 }
 
 

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from kiosk.app.config import ConfigError, load_config
+from kiosk.hq.events_wire import decode_events
+from kiosk.hq.ledger import encode_events
 from kiosk.ledger.codec import state_to_dict
 from kiosk.ledger.rules import RulesError, parse_rules
 from kiosk.ledger.state import LedgerState
@@ -80,6 +82,25 @@ def _mqtt_seeds() -> list[bytes]:
         kind = json.loads(payload)["type"]
         out.append(bytes([MESSAGE_TYPES.index(kind)]) + payload)
     return out
+
+
+def _hq_events(data: bytes) -> object:
+    """HQ's fast read of an events payload: the strict decoder's answer or none (AssertionError,
+    untyped, when they differ)."""
+    fast = decode_events(data)
+    try:
+        slow = m.decode(data, "events")
+    except m.MessageError:
+        if fast is not None:
+            raise AssertionError("read fast, refused by the strict decoder") from None
+        raise
+    if fast is not None and (fast.events != slow or fast.bodies != encode_events(slow.txns)):
+        raise AssertionError("read fast otherwise than by the strict decoder")
+    return slow
+
+
+def _hq_events_seeds() -> list[bytes]:
+    return [m.encode(m.Events("D1", tuple(many_top_ups("D1", n, members=2)), AT)) for n in (1, 4)]
 
 
 def _txn(data: bytes) -> object:
@@ -183,6 +204,7 @@ TARGETS = {
     t.name: t
     for t in (
         Target("mqtt", _mqtt, (m.MessageError,), _mqtt_seeds),
+        Target("hq_events", _hq_events, (m.MessageError,), _hq_events_seeds),
         Target("txn", _txn, (m.MessageError, TxnFormatError), _txn_seeds),
         Target("rules", _rules, (m.MessageError, RulesError), _rules_seeds),
         Target("config", _config, (ConfigError,), _config_seeds),
