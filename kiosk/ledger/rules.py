@@ -165,12 +165,6 @@ class Rules:
     fees: FeeRules = FeeRules()
     staff_rewards: StaffRewardRules = StaffRewardRules()
 
-    def tier(self, tier_id: str) -> Tier:
-        for tier in self.tiers:
-            if tier.id == tier_id:
-                return tier
-        raise KeyError(tier_id)
-
     def reward(self, reward_id: str) -> Reward | None:
         return next((r for r in self.rewards if r.id == reward_id), None)
 

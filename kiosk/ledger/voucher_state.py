@@ -221,5 +221,5 @@ def _kept(vouchers: tuple[Voucher, ...]) -> tuple[Voucher, ...]:
         return vouchers
     room = max(0, VOUCHERS_KEPT - sum(v.status is VoucherStatus.VALID for v in vouchers))
     spent = [v.id for v in vouchers if v.status is not VoucherStatus.VALID]
-    keep = set(spent[len(spent) - room:]) if room else set()
+    keep = set(spent[len(spent) - room:])  # room 0: from the end, none
     return tuple(v for v in vouchers if v.status is VoucherStatus.VALID or v.id in keep)
