@@ -125,12 +125,19 @@ def test_an_answer_after_the_card_was_lifted_is_kept_for_the_next_tap(mosquitto,
             assert d3.wait_until(lambda: d3_store.outbox_depth() == 0, 20, poll=False)
             assert d1.wait_until(lambda: d1.connected and d1.subscribed and kiosk.store.hq_feed.snapshot_id, 20,
                                  poll=False)
+            # HQ answers within milliseconds: the answer is held at the network thread's door (a slow
+            # link) until the member has walked away, then handed to the kiosk's own handler
+            take_answer, held = d1._link.on_response, []
+            d1._link.on_response = lambda *answer: held.append(answer) or True
             kiosk.reader.place(chip)
             kiosk.worker.step()
             kiosk.session.pump()
             assert kiosk.state == "checking_card"
             kiosk.lift()  # the member walks away before HQ's answer is looked at
             assert kiosk.state == "idle"
+            assert d1.wait_until(lambda: held, 5, poll=False)
+            d1._link.on_response = take_answer
+            assert [take_answer(*answer) for answer in held] == [True]
             assert d1.wait_until(lambda: kiosk.ledger.state.cards.get(uid) is not None, 5, poll=False)
             views = len(kiosk.views)
             kiosk.tap(chip)  # read from the replica now: no question to HQ
