@@ -7,16 +7,21 @@ transaction was made before it heard of kiosk B's, and HQ applies B's first."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from kiosk.ledger.model import PointsLot
 from kiosk.ledger.operations import Ledger
 from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.sales_rules import FeeRules
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import ApplyResult, LedgerState, SequenceGap
 from kiosk.ledger.txn import txn_id_for
 from tests.test_ledger_boundaries import CARD, NOW, OTHER, account, do, make
+from tests.test_vouchers import JOINED, UID
+from tests.test_vouchers import _charge as charge
+from tests.test_vouchers import _ledger as voucher_ledger
 
 A_YEAR_ON = datetime(2027, 11, 2, 2, 0, tzinfo=UTC)  # the points earned in November 2026 expired on 31 October
 
@@ -174,3 +179,49 @@ def test_every_conflict_of_one_txn_is_told():
 def do_at(state, txn) -> None:
     result = state.apply(txn)
     assert result.applied and not result.conflict, result
+
+
+def test_a_points_expiry_recorded_without_its_day_takes_the_points_from_the_oldest_lots():
+    a = make()
+    do(a, a.top_up(CARD, 10_000, "p1", NOW))  # 100 points, in the lot expiring end of October 2027
+    do(a, a.top_up(CARD, 5_000, "p2", A_YEAR_ON - timedelta(days=10)))  # 50 more, expiring a year later
+    first, second = account(a).lots
+    expiry = a.expire_points(CARD, A_YEAR_ON)
+    assert (expiry.points_delta, expiry.expire_before) == (-100, date(2027, 11, 2))
+    old = replace(expiry, expire_before=None)  # a record made before the day was kept with it
+    do(a, old)
+    assert account(a).lots == (second,) and first.points == 100
+
+
+def test_a_check_in_recorded_without_its_day_leaves_the_streak_as_it_was():
+    a = make()
+    do(a, a.check_in(CARD, NOW))
+    assert (account(a).last_checkin_on, account(a).checkin_streak) == (date(2026, 11, 23), 1)
+    old = replace(a.check_in(CARD, NOW + timedelta(days=1)), local_day=None)
+    do(a, old)
+    assert (account(a).last_checkin_on, account(a).checkin_streak) == (date(2026, 11, 23), 1)
+    assert account(a).points == 2 * old.points_delta
+
+
+@pytest.mark.parametrize("reason", ["sign_up", "replacement"])
+def test_only_the_card_fee_of_a_sign_up_settles_what_the_sign_up_owes(reason):
+    a = make(replace(default_rules(), fees=FeeRules(3800, 50_000, ())))
+    assert account(a).card_fee_due_fen == 3800
+    do(a, a.block_card(CARD, reason, NOW))  # staff may type any reason, even a fee's
+    do(a, a.unblock_card(CARD, reason, NOW))
+    assert account(a).card_fee_due_fen == 3800
+    txn, _ = a.settle_card_fee(CARD, 3800, "cash-1", NOW)
+    do(a, txn)
+    assert account(a).card_fee_due_fen == 0
+
+
+def test_a_charge_paid_partly_in_points_takes_them_from_the_oldest_lot_and_adds_the_earned_after():
+    ledger = voucher_ledger()
+    member = ledger.state.cards[UID].member_id
+    (held,) = ledger.state.accounts[member].lots
+    spend = charge(ledger, "A1", 1000, JOINED + timedelta(days=40), points=200)
+    assert spend.points_cash == 200 and spend.points_delta + spend.points_cash >= 0
+    earned = spend.points_delta + spend.points_cash
+    kept = (PointsLot(held.expires_on, held.points - 200),)
+    new = (PointsLot(spend.points_expire_on, earned),) if earned else ()
+    assert ledger.state.accounts[member].lots == kept + new
