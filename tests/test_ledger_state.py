@@ -19,6 +19,7 @@ from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import ApplyResult, LedgerState, SequenceGap
 from kiosk.ledger.txn import txn_id_for
 from tests.test_ledger_boundaries import CARD, NOW, OTHER, account, do, make
+from tests.test_ledger_engagement import referred
 from tests.test_vouchers import JOINED, UID
 from tests.test_vouchers import _charge as charge
 from tests.test_vouchers import _ledger as voucher_ledger
@@ -225,3 +226,14 @@ def test_a_charge_paid_partly_in_points_takes_them_from_the_oldest_lot_and_adds_
     kept = (PointsLot(held.expires_on, held.points - 200),)
     new = (PointsLot(spend.points_expire_on, earned),) if earned else ()
     assert ledger.state.accounts[member].lots == kept + new
+
+
+def test_a_referral_reward_naming_a_referee_this_state_does_not_hold_gives_its_points_and_flags_no_one():
+    ledger = referred({"referee_points": 3, "referrer_points": 3})
+    referee = ledger.state.cards[OTHER].member_id
+    do(ledger, ledger.referral_reward(OTHER, NOW))  # the referee's own
+    theirs = ledger.referral_reward(OTHER, NOW)  # the referrer's, naming the referee
+    assert (theirs.member_id, theirs.referee_id) == (account(ledger).member_id, referee)
+    do(ledger, replace(theirs, referee_id="M-elsewhere-1"))  # a referee known only where it was made
+    assert account(ledger).points == 3 and "M-elsewhere-1" not in ledger.state.accounts
+    assert ledger.state.accounts[referee].referrer_rewarded is False
