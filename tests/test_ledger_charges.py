@@ -553,3 +553,16 @@ def test_the_order_keeps_the_points_paid_as_cash_and_what_they_took_off():
     order = ledger.state.accounts[ledger.state.cards[VOUCHER_UID].member_id].order("T1:A1")
     assert (order.points_cash, order.points_cash_fen) == (spend.points_cash, spend.points_cash_fen) == (200, 200)
     assert order.paid_fen + order.points_cash_fen == 1_000
+
+
+def test_each_refund_record_keeps_the_voucher_and_the_points_it_gave_back():
+    ledger = voucher_ledger()
+    vid = welcome(ledger)
+    with_voucher = voucher_charge(ledger, "A1", 5_000, VOUCHER_JOINED, vid)
+    voucher_charge(ledger, "A2", 1_000, VOUCHER_JOINED, points=200)
+    for key, refund_id, amount in (("T1:A2", "R1", 400), ("T1:A1", "R1", with_voucher.amount_fen)):
+        do(ledger, charges.refund(ledger, key, refund_id, amount, VOUCHER_JOINED))
+    orders = ledger.state.accounts[ledger.state.cards[VOUCHER_UID].member_id]
+    whole, part = orders.order("T1:A1").refund("R1"), orders.order("T1:A2").refund("R1")
+    assert (whole.voucher_back, whole.points_cash_back) == (vid, 0)  # the whole refund: the voucher back
+    assert (part.voucher_back, part.points_cash_back) == ("", 100)  # 400 of the 800 paid: half of the 200
