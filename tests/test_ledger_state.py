@@ -237,3 +237,10 @@ def test_a_referral_reward_naming_a_referee_this_state_does_not_hold_gives_its_p
     do(ledger, replace(theirs, referee_id="M-elsewhere-1"))  # a referee known only where it was made
     assert account(ledger).points == 3 and "M-elsewhere-1" not in ledger.state.accounts
     assert ledger.state.accounts[referee].referrer_rewarded is False
+
+
+@pytest.mark.parametrize("consent", [True, False])
+def test_a_sign_up_keeps_the_members_answer_to_notes(consent):
+    a = make()
+    do(a, a.sign_up(OTHER, 1, "13900139000", "482915", NOW, notes_consent=consent))
+    assert a.state.members[a.state.cards[OTHER].member_id].notes_consent is consent
