@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from kiosk.ledger import charges
 from kiosk.ledger.model import PointsLot
 from kiosk.ledger.operations import Ledger
 from kiosk.ledger.pin import FAST_FOR_TESTS
@@ -216,7 +217,7 @@ def test_only_the_card_fee_of_a_sign_up_settles_what_the_sign_up_owes(reason):
     assert account(a).card_fee_due_fen == 0
 
 
-def test_a_charge_paid_partly_in_points_takes_them_from_the_oldest_lot_and_adds_the_earned_after():
+def test_points_as_cash_come_from_the_oldest_lot_and_go_back_as_fresh_ones():
     ledger = voucher_ledger()
     member = ledger.state.cards[UID].member_id
     (held,) = ledger.state.accounts[member].lots
@@ -226,6 +227,14 @@ def test_a_charge_paid_partly_in_points_takes_them_from_the_oldest_lot_and_adds_
     kept = (PointsLot(held.expires_on, held.points - 200),)
     new = (PointsLot(spend.points_expire_on, earned),) if earned else ()
     assert ledger.state.accounts[member].lots == kept + new
+    # Half of it refunded: the earned points it takes back come from the oldest lot again, and
+    # the 100 points given back are fresh ones, in a lot of their own.
+    refund = charges.refund(ledger, "T1:A1", "R1", 400, JOINED + timedelta(days=80))
+    taken_back = refund.points_cash - refund.points_delta
+    assert (refund.points_cash, taken_back) == (100, earned // 2)
+    do(ledger, refund)
+    back = PointsLot(refund.points_expire_on, 100)
+    assert ledger.state.accounts[member].lots == (PointsLot(held.expires_on, held.points - 200 - taken_back), *new, back)
 
 
 def test_a_referral_reward_naming_a_referee_this_state_does_not_hold_gives_its_points_and_flags_no_one():
