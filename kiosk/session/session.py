@@ -18,7 +18,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from statemachine.exceptions import TransitionNotAllowed
@@ -41,12 +41,8 @@ from kiosk.session.flows.cards import CardChecks
 from kiosk.session.flows.charge import Charge
 from kiosk.session.flows.engagement import Engagement
 from kiosk.session.flows.gifts import Gifts
-from kiosk.session.flows.new_pin import NewPin
-from kiosk.session.flows.pin import Pin
-from kiosk.session.flows.redeem import Redeem
 from kiosk.session.flows.signup import SignUp
 from kiosk.session.flows.staff import Staff
-from kiosk.session.flows.topup import TopUp
 from kiosk.session.incidents import Incident
 from kiosk.session.inputs import (
     CardIssued,
@@ -62,6 +58,7 @@ from kiosk.session.inputs import (
     TillCharge,
 )
 from kiosk.session.machine import SessionMachine
+from kiosk.session.member_actions import MemberActions
 from kiosk.session.ports import (  # noqa: F401 (importable from here, as docs/session-api.md says)
     CardWriter,
     Feedback,
@@ -81,7 +78,7 @@ from kiosk.session.view import Message, SessionView
 log = logging.getLogger(__name__)
 
 
-class Session(DetailActions, ChargeActions, PurseHint):
+class Session(MemberActions, DetailActions, ChargeActions, PurseHint):
     def __init__(
         self,
         store: StoreLike,
@@ -207,60 +204,6 @@ class Session(DetailActions, ChargeActions, PurseHint):
     def touch(self) -> bool:
         """Any touch on the screen: restarts the inactivity countdown."""
         return self._act(lambda: self.state is not S.idle)
-
-    def start_topup(self) -> bool:
-        return self._act(self.flow(TopUp).start)
-
-    def choose_amount(self, amount_fen: int) -> bool:
-        return self._act(lambda: self.flow(TopUp).choose_amount(amount_fen))
-
-    def pay(self, method: str) -> bool:
-        return self._act(lambda: self.flow(TopUp).pay(method))
-
-    def cancel_payment(self) -> bool:
-        return self._act(self.flow(TopUp).cancel_payment)
-
-    def start_redeem(self) -> bool:
-        return self._act(self.flow(Redeem).start)
-
-    def choose_reward(self, reward_id: str, points: int | None = None) -> bool:
-        return self._act(lambda: self.flow(Redeem).choose(reward_id, points))
-
-    def confirm(self) -> bool:
-        """Confirm the chosen reward (asks for the PIN when the rules say so)."""
-        return self._act(self.flow(Redeem).confirm)
-
-    def pin_digit(self, digit: str) -> bool:
-        return self._act(lambda: self.flow(Pin).key(digit))
-
-    def pin_delete(self) -> bool:
-        return self._act(self.flow(Pin).rubout)
-
-    def start_signup(self) -> bool:
-        return self._act(self.flow(SignUp).start)
-
-    def submit_details(
-        self, phone: str, name: str = "", birthday: date | None = None, referral_code: str = ""
-    ) -> bool:
-        """A referral code (optional) must belong to an active member, or the details screen says so."""
-        return self._act(lambda: self.flow(SignUp).submit_details(phone, name, birthday, referral_code))
-
-    def accept_privacy(self, notes_consent: bool = False) -> bool:
-        return self._act(lambda: self.flow(SignUp).accept_privacy(notes_consent))
-
-    def check_in(self) -> bool:
-        """Home: today's check-in points (and the streak bonus on the streak's day)."""
-        return self._act(self.flow(Engagement).check_in)
-
-    def rate(self, stars: int, reasons: Sequence[str] = ()) -> bool:
-        """Done after a top-up or redemption: the optional 1-5 star rating; dismiss() skips it."""
-        return self._act(lambda: self.flow(Engagement).rate(stars, reasons))
-
-    def staff_reload_rules(self) -> bool:
-        return self._act(self.flow(Staff).reload_rules)
-
-    def start_new_pin(self) -> bool:  # staff menu: "New PIN for a member" (the member taps, types it twice)
-        return self._act(self.flow(NewPin).start)
 
     def back(self) -> bool:
         return self._act(self._back)
