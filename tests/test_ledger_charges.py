@@ -20,6 +20,11 @@ from kiosk.ledger.pin import FAST_FOR_TESTS
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import LedgerState
 from kiosk.ledger.txn import Kind
+from tests.test_vouchers import JOINED as VOUCHER_JOINED
+from tests.test_vouchers import UID as VOUCHER_UID
+from tests.test_vouchers import _charge as voucher_charge
+from tests.test_vouchers import _ledger as voucher_ledger
+from tests.test_vouchers import _welcome as welcome
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 CARD, OTHER = "04A1B2C3D4E5F6", "04FFEEDDCCBBAA"
@@ -522,3 +527,42 @@ def test_every_order_names_the_card_that_paid_and_every_refund_the_card_credited
             assert account(ledger).order(txn.payment_ref).card_uid == txn.card_uid
         elif txn.kind is Kind.REFUND:
             assert account(ledger).order(txn.payment_ref).refund(txn.reason).card_uid == txn.card_uid
+
+
+def test_one_order_charged_at_two_kiosks_offline_keeps_the_first_charge_as_its_record():
+    ledger = make()
+    other_kiosk = Ledger(ledger.state.copy(), default_rules(), "store1-k2", b"pepper", FAST_FOR_TESTS)
+    first = do(ledger, charges.charge(ledger, CARD, "T1:A1", 1_000, False, NOW))
+    late = charges.charge(other_kiosk, CARD, "T1:A1", 700, False, NOW)  # made before it heard of the first
+    assert ledger.apply(late).applied
+    assert [(o.key, o.txn_id, o.paid_fen) for o in account(ledger).orders] == [("T1:A1", first.txn_id, 1_000)]
+
+
+def test_the_order_keeps_what_its_voucher_took_off():
+    ledger = voucher_ledger()
+    vid = welcome(ledger)
+    spend = voucher_charge(ledger, "A1", 5_000, VOUCHER_JOINED, vid)
+    order = ledger.state.accounts[ledger.state.cards[VOUCHER_UID].member_id].order("T1:A1")
+    assert spend.voucher_fen > 0 and (order.voucher_id, order.voucher_fen) == (vid, spend.voucher_fen)
+    assert order.paid_fen + order.voucher_fen == 5_000
+
+
+def test_the_order_keeps_the_points_paid_as_cash_and_what_they_took_off():
+    ledger = voucher_ledger()
+    spend = voucher_charge(ledger, "A1", 1_000, VOUCHER_JOINED, points=200)
+    order = ledger.state.accounts[ledger.state.cards[VOUCHER_UID].member_id].order("T1:A1")
+    assert (order.points_cash, order.points_cash_fen) == (spend.points_cash, spend.points_cash_fen) == (200, 200)
+    assert order.paid_fen + order.points_cash_fen == 1_000
+
+
+def test_each_refund_record_keeps_the_voucher_and_the_points_it_gave_back():
+    ledger = voucher_ledger()
+    vid = welcome(ledger)
+    with_voucher = voucher_charge(ledger, "A1", 5_000, VOUCHER_JOINED, vid)
+    voucher_charge(ledger, "A2", 1_000, VOUCHER_JOINED, points=200)
+    for key, refund_id, amount in (("T1:A2", "R1", 400), ("T1:A1", "R1", with_voucher.amount_fen)):
+        do(ledger, charges.refund(ledger, key, refund_id, amount, VOUCHER_JOINED))
+    orders = ledger.state.accounts[ledger.state.cards[VOUCHER_UID].member_id]
+    whole, part = orders.order("T1:A1").refund("R1"), orders.order("T1:A2").refund("R1")
+    assert (whole.voucher_back, whole.points_cash_back) == (vid, 0)  # the whole refund: the voucher back
+    assert (part.voucher_back, part.points_cash_back) == ("", 100)  # 400 of the 800 paid: half of the 200

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 import pytest
 
@@ -48,3 +48,25 @@ def test_a_class_with_more_to_its_init_is_refused():
 
     with pytest.raises(TypeError, match="plain dataclass"):
         evolve(Checked(1), n=-1)
+
+
+def test_a_class_with_slots_or_a_field_left_out_of_init_is_refused():
+    # `_names` is cached (functools.cache), so mutmut leaves it unmutated: each of its three
+    # conditions is checked here alone instead.
+    @dataclass(frozen=True, slots=True)
+    class Slotted:
+        n: int
+
+    @dataclass(frozen=True)
+    class Derived:
+        n: int
+        double: int = field(init=False, default=0)
+
+    @dataclass(frozen=True)
+    class Plain:
+        n: int
+
+    for value in (Slotted(1), Derived(1)):
+        with pytest.raises(TypeError, match=f"plain dataclass; {type(value).__name__} has more"):
+            evolve(value, n=2)
+    assert evolve(Plain(1), n=2) == Plain(2)

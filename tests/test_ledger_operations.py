@@ -365,3 +365,10 @@ def test_a_sign_up_keeps_the_card_seq_the_salt_and_no_name_when_none_is_given(le
 def test_a_ledger_given_no_pepper_hashes_pins_with_none():
     plain = Ledger(LedgerState(), default_rules(), "store1-k1", pin_params=FAST_FOR_TESTS)
     assert verify_pin(PIN, b"", plain.sign_up(CARD, 1, "13800138000", PIN, NOW).pin_hash)
+
+
+def test_a_sign_up_that_does_not_ask_about_notes_records_no_consent():
+    ledger = Ledger(LedgerState(), default_rules(), "store1-k1", b"pepper", FAST_FOR_TESTS)
+    txn = ledger.sign_up(CARD, 1, "13800138000", PIN, NOW)
+    assert txn.notes_consent is False
+    assert ledger.apply(txn).conflict == "" and ledger.state.members[txn.member_id].notes_consent is False

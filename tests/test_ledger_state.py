@@ -7,16 +7,23 @@ transaction was made before it heard of kiosk B's, and HQ applies B's first."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from kiosk.ledger import charges
+from kiosk.ledger.model import PointsLot
 from kiosk.ledger.operations import Ledger
 from kiosk.ledger.pin import FAST_FOR_TESTS
+from kiosk.ledger.sales_rules import FeeRules
 from kiosk.ledger.sample import default_rules
 from kiosk.ledger.state import ApplyResult, LedgerState, SequenceGap
 from kiosk.ledger.txn import txn_id_for
 from tests.test_ledger_boundaries import CARD, NOW, OTHER, account, do, make
+from tests.test_ledger_engagement import referred
+from tests.test_vouchers import JOINED, UID
+from tests.test_vouchers import _charge as charge
+from tests.test_vouchers import _ledger as voucher_ledger
 
 A_YEAR_ON = datetime(2027, 11, 2, 2, 0, tzinfo=UTC)  # the points earned in November 2026 expired on 31 October
 
@@ -174,3 +181,75 @@ def test_every_conflict_of_one_txn_is_told():
 def do_at(state, txn) -> None:
     result = state.apply(txn)
     assert result.applied and not result.conflict, result
+
+
+def test_a_points_expiry_recorded_without_its_day_takes_the_points_from_the_oldest_lots():
+    a = make()
+    do(a, a.top_up(CARD, 10_000, "p1", NOW))  # 100 points, in the lot expiring end of October 2027
+    do(a, a.top_up(CARD, 5_000, "p2", A_YEAR_ON - timedelta(days=10)))  # 50 more, expiring a year later
+    first, second = account(a).lots
+    expiry = a.expire_points(CARD, A_YEAR_ON)
+    assert (expiry.points_delta, expiry.expire_before) == (-100, date(2027, 11, 2))
+    old = replace(expiry, expire_before=None)  # a record made before the day was kept with it
+    do(a, old)
+    assert account(a).lots == (second,) and first.points == 100
+
+
+def test_a_check_in_recorded_without_its_day_leaves_the_streak_as_it_was():
+    a = make()
+    do(a, a.check_in(CARD, NOW))
+    assert (account(a).last_checkin_on, account(a).checkin_streak) == (date(2026, 11, 23), 1)
+    old = replace(a.check_in(CARD, NOW + timedelta(days=1)), local_day=None)
+    do(a, old)
+    assert (account(a).last_checkin_on, account(a).checkin_streak) == (date(2026, 11, 23), 1)
+    assert account(a).points == 2 * old.points_delta
+
+
+@pytest.mark.parametrize("reason", ["sign_up", "replacement"])
+def test_only_the_card_fee_of_a_sign_up_settles_what_the_sign_up_owes(reason):
+    a = make(replace(default_rules(), fees=FeeRules(3800, 50_000, ())))
+    assert account(a).card_fee_due_fen == 3800
+    do(a, a.block_card(CARD, reason, NOW))  # staff may type any reason, even a fee's
+    do(a, a.unblock_card(CARD, reason, NOW))
+    assert account(a).card_fee_due_fen == 3800
+    txn, _ = a.settle_card_fee(CARD, 3800, "cash-1", NOW)
+    do(a, txn)
+    assert account(a).card_fee_due_fen == 0
+
+
+def test_points_as_cash_come_from_the_oldest_lot_and_go_back_as_fresh_ones():
+    ledger = voucher_ledger()
+    member = ledger.state.cards[UID].member_id
+    (held,) = ledger.state.accounts[member].lots
+    spend = charge(ledger, "A1", 1000, JOINED + timedelta(days=40), points=200)
+    assert spend.points_cash == 200 and spend.points_delta + spend.points_cash >= 0
+    earned = spend.points_delta + spend.points_cash
+    kept = (PointsLot(held.expires_on, held.points - 200),)
+    new = (PointsLot(spend.points_expire_on, earned),) if earned else ()
+    assert ledger.state.accounts[member].lots == kept + new
+    # Half of it refunded: the earned points it takes back come from the oldest lot again, and
+    # the 100 points given back are fresh ones, in a lot of their own.
+    refund = charges.refund(ledger, "T1:A1", "R1", 400, JOINED + timedelta(days=80))
+    taken_back = refund.points_cash - refund.points_delta
+    assert (refund.points_cash, taken_back) == (100, earned // 2)
+    do(ledger, refund)
+    back = PointsLot(refund.points_expire_on, 100)
+    assert ledger.state.accounts[member].lots == (PointsLot(held.expires_on, held.points - 200 - taken_back), *new, back)
+
+
+def test_a_referral_reward_naming_a_referee_this_state_does_not_hold_gives_its_points_and_flags_no_one():
+    ledger = referred({"referee_points": 3, "referrer_points": 3})
+    referee = ledger.state.cards[OTHER].member_id
+    do(ledger, ledger.referral_reward(OTHER, NOW))  # the referee's own
+    theirs = ledger.referral_reward(OTHER, NOW)  # the referrer's, naming the referee
+    assert (theirs.member_id, theirs.referee_id) == (account(ledger).member_id, referee)
+    do(ledger, replace(theirs, referee_id="M-elsewhere-1"))  # a referee known only where it was made
+    assert account(ledger).points == 3 and "M-elsewhere-1" not in ledger.state.accounts
+    assert ledger.state.accounts[referee].referrer_rewarded is False
+
+
+@pytest.mark.parametrize("consent", [True, False])
+def test_a_sign_up_keeps_the_members_answer_to_notes(consent):
+    a = make()
+    do(a, a.sign_up(OTHER, 1, "13900139000", "482915", NOW, notes_consent=consent))
+    assert a.state.members[a.state.cards[OTHER].member_id].notes_consent is consent
