@@ -159,9 +159,12 @@ HQ_ONLY_KINDS = frozenset({Kind.ADJUSTMENT})  # a free balance change: never on 
 
 def origin_problem(txn: Txn) -> str:
     """Why HQ refuses this txn from its sender ("" when it may send it): a kiosk's
-    credentials must not be enough to set a balance."""
+    credentials must not be enough to set a balance, nor to sign a member up on a card said to be
+    waiting to be written (a kiosk writes the card it signs up with; only HQ's counter cannot)."""
     if txn.kind in HQ_ONLY_KINDS and txn.device_id != HQ_DEVICE:
         return f"{txn.kind} may only be made at HQ, not by device {txn.device_id}"
+    if txn.kind is Kind.SIGN_UP and txn.awaiting_write and txn.device_id != HQ_DEVICE:
+        return f"a sign-up on a card waiting to be written is made only at HQ, not by device {txn.device_id}"
     return ""
 
 

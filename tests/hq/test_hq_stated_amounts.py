@@ -48,3 +48,17 @@ def test_a_kiosk_cannot_send_an_adjustment(mosquitto, hq_url, hq_db):
     (conflict,) = hq.list_conflicts(hq_db)
     assert conflict.seq == free.seq and conflict.detail == "not applied: adjustment may only be made at HQ, not by device D2"
     assert hq.event_counts(hq_db)["D2"] == (2, 2, 2)
+
+
+def test_a_kiosk_cannot_sign_up_on_a_card_marked_as_waiting_to_be_written(mosquitto, hq_url, hq_db):
+    """Only HQ's counter makes cards it cannot write (kiosk/ledger/card_write.py); a kiosk's
+    sign-up saying so is refused and the member signs up with a card as written."""
+    signup, top_up = many_top_ups("D2", 2, members=1)
+    forged = replace(signup, awaiting_write=True)
+    with start_receiver(hq_url, mosquitto.host, mosquitto.port, "hq", mosquitto.password("hq")):
+        sender = KioskSender(mosquitto, "S1", "D2", [forged, top_up], batch=10)
+        assert sender.drain(60)
+        sender.close()
+    assert forged.card_uid not in hq.load_state(hq_db).cards
+    conflicts = {c.seq: c.detail for c in hq.list_conflicts(hq_db)}
+    assert conflicts[forged.seq] == "not applied: a sign-up on a card waiting to be written is made only at HQ, not by device D2"
